@@ -1,0 +1,86 @@
+//! Memory check for the streaming readers: generates a large camt.053, pain.002 and MT940
+//! in memory (WAGEGATE_STREAM_MB, default 200), streams each through its reader, and
+//! prints the peak resident memory (Linux VmHWM) before and after. The growth beyond the
+//! input buffer is what the reader itself held.
+//!
+//! `cargo run --release -p adapters --example stream_memory`
+
+#[path = "../benches/gen.rs"]
+mod gen;
+
+use adapters::{iso20022, swift, Format};
+
+fn peak_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+/// User + system CPU seconds of this process (Linux /proc, 100 ticks per second): under a
+/// loaded machine, wall time overstates the cost; CPU time is what the reader used.
+fn cpu_secs() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let after = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = after.split_whitespace().collect();
+            let utime: f64 = f.get(11)?.parse().ok()?;
+            let stime: f64 = f.get(12)?.parse().ok()?;
+            Some((utime + stime) / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
+fn main() {
+    let mb: usize = std::env::var("WAGEGATE_STREAM_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let which = std::env::args().nth(1).unwrap_or_else(|| "camt053".into());
+    let input = match which.as_str() {
+        "pain002" => gen::pain002(mb << 20, 1000),
+        "mt940" => gen::mt940(mb << 20, 500),
+        _ => gen::camt053(mb << 20, 500),
+    };
+    let before = peak_kib();
+    let cpu_before = cpu_secs();
+    let start = std::time::Instant::now();
+    let mut entries = 0usize;
+    let result = match which.as_str() {
+        "pain002" => iso20022::for_each_record(Some(Format::Pain002), input.as_bytes(), |r| {
+            if matches!(r, iso20022::Record::Payment(_)) {
+                entries += 1;
+            }
+        })
+        .map(|_| ()),
+        "mt940" => swift::for_each_statement(Some(Format::Mt940), input.as_bytes(), |s| {
+            entries += s.entries.len()
+        })
+        .map(|_| ()),
+        _ => iso20022::for_each_statement(input.as_bytes(), |s| entries += s.entries.len())
+            .map(|_| ()),
+    };
+    let secs = start.elapsed().as_secs_f64();
+    let cpu = cpu_secs() - cpu_before;
+    let after = peak_kib();
+    match result {
+        Ok(()) => println!(
+            "{which}: {} MiB input, {entries} records streamed in {secs:.2} s wall ({:.0} MiB/s), {cpu:.2} s CPU ({:.0} MiB/s per CPU second); peak RSS {} MiB before, {} MiB after: the reader added {} KiB",
+            input.len() >> 20,
+            (input.len() as f64 / (1u64 << 20) as f64) / secs,
+            (input.len() as f64 / (1u64 << 20) as f64) / cpu.max(0.01),
+            before / 1024,
+            after / 1024,
+            after.saturating_sub(before)
+        ),
+        Err(e) => {
+            eprintln!("{which}: {e}");
+            std::process::exit(1);
+        }
+    }
+}

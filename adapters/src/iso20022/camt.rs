@@ -1,0 +1,571 @@
+//! camt.052 / camt.053 / camt.054: statements (`Stmt`), reports (`Rpt`) and notifications
+//! (`Ntfctn`) into [`Statement`]s. Paths are matched relative to the innermost open
+//! container (statement, balance, entry), by local name.
+
+use chrono::NaiveDate;
+use quick_xml::events::BytesStart;
+use schemas::{Balance, Direction, Entry, Level, Money, Statement, StatementKind};
+
+use super::xml::{self, Tag};
+use super::{Diags, Here};
+use crate::{Format, ParseError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Field {
+    MsgCreated,
+    StmtId,
+    ElctrncSeqNb,
+    LglSeqNb,
+    StmtCreated,
+    From,
+    To,
+    Account,
+    AccountCcy,
+    BalCode,
+    BalAmount,
+    BalInd,
+    BalDate,
+    Amount,
+    Ind,
+    Reversal,
+    Booking,
+    Value,
+    AcctSvcrRef,
+    NtryRef,
+    BkDomain,
+    BkFamily,
+    BkSubFamily,
+    BkProprietary,
+    AddtlNtryInf,
+    BatchPmtInfId,
+    BatchMsgId,
+    EndToEndId,
+    TxAcctSvcrRef,
+    DbtrName,
+    DbtrAccount,
+    CdtrName,
+    CdtrAccount,
+    Ustrd,
+    CreditorRef,
+}
+
+#[derive(Default)]
+pub(super) struct State {
+    msg_created: Option<NaiveDate>,
+    /// Statements seen so far (1-based index of the current one, for messages).
+    count: usize,
+    stmt: Option<StmtB>,
+    stmt_depth: usize,
+    bal: Option<BalB>,
+    bal_depth: usize,
+    ntry: Option<NtryB>,
+    ntry_depth: usize,
+}
+
+#[derive(Default)]
+struct StmtB {
+    id: Option<String>,
+    electronic_seq: Option<String>,
+    legal_seq: Option<String>,
+    created: Option<NaiveDate>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    account: Option<String>,
+    account_ccy: Option<String>,
+    first_ccy: Option<String>,
+    opening: Option<Balance>,
+    closing: Option<Balance>,
+    entries: Vec<Entry>,
+}
+
+#[derive(Default)]
+struct BalB {
+    offset: u64,
+    code: Option<String>,
+    amount: Option<Money>,
+    ind: Option<Direction>,
+    date: Option<NaiveDate>,
+}
+
+#[derive(Default)]
+struct NtryB {
+    offset: u64,
+    amount: Option<Money>,
+    ind: Option<Direction>,
+    reversal: bool,
+    booking: Option<NaiveDate>,
+    value: Option<NaiveDate>,
+    acct_svcr_ref: Option<String>,
+    ntry_ref: Option<String>,
+    tx_acct_svcr_ref: Option<String>,
+    /// `Domn/Cd`, then `/Fmly/Cd` and `/SubFmlyCd` appended as they come (one string).
+    domain: Option<String>,
+    family_parts: u8,
+    proprietary: Option<String>,
+    addtl: Option<String>,
+    batch_pmtinf: Option<String>,
+    batch_msgid: Option<String>,
+    /// Number of `TxDtls` seen; only the first one's details are kept.
+    tx_count: u32,
+    e2e: Option<String>,
+    dbtr_name: Option<String>,
+    dbtr_account: Option<String>,
+    cdtr_name: Option<String>,
+    cdtr_account: Option<String>,
+    ustrd: Option<String>,
+    creditor_ref: Option<String>,
+}
+
+fn set_once(slot: &mut Option<String>, v: &str) {
+    if slot.is_none() && !v.is_empty() {
+        *slot = Some(v.to_string());
+    }
+}
+
+impl State {
+    pub(super) fn start(
+        &mut self,
+        stack: &[Tag],
+        e: &BytesStart<'_>,
+        here: &Here<'_>,
+    ) -> Result<(), ParseError> {
+        let depth = stack.len();
+        let Some(&tag) = stack.last() else {
+            return Ok(());
+        };
+        match tag {
+            Tag::Stmt | Tag::Rpt | Tag::Ntfctn if self.stmt.is_none() && depth <= 3 => {
+                self.stmt = Some(StmtB::default());
+                self.stmt_depth = depth;
+                self.count += 1;
+            }
+            Tag::Bal if self.stmt.is_some() && depth == self.stmt_depth + 1 => {
+                self.bal = Some(BalB {
+                    offset: here.offset,
+                    ..BalB::default()
+                });
+                self.bal_depth = depth;
+            }
+            Tag::Ntry if self.stmt.is_some() && depth == self.stmt_depth + 1 => {
+                self.ntry = Some(NtryB {
+                    offset: here.offset,
+                    ..NtryB::default()
+                });
+                self.ntry_depth = depth;
+            }
+            Tag::TxDtls => {
+                if let Some(n) = self.ntry.as_mut() {
+                    n.tx_count = n.tx_count.saturating_add(1);
+                }
+            }
+            Tag::Amt => {
+                // The currency of the statement, when the account does not state it.
+                if let Some(s) = self.stmt.as_mut() {
+                    if s.first_ccy.is_none() {
+                        if let Ok(Some(a)) = e.try_get_attribute("Ccy") {
+                            let v = String::from_utf8_lossy(&a.value).trim().to_string();
+                            if !v.is_empty() {
+                                s.first_ccy = Some(v);
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Which field (if any) the text of the innermost open element is.
+    #[inline]
+    pub(super) fn field(&self, stack: &[Tag]) -> Option<Field> {
+        use Tag::*;
+        if self.ntry.is_some() {
+            let rel = stack.get(self.ntry_depth..)?;
+            return match rel {
+                [Amt] => Some(Field::Amount),
+                [CdtDbtInd] => Some(Field::Ind),
+                [RvslInd] => Some(Field::Reversal),
+                [BookgDt, Dt | DtTm] => Some(Field::Booking),
+                [ValDt, Dt | DtTm] => Some(Field::Value),
+                [AcctSvcrRef] => Some(Field::AcctSvcrRef),
+                [NtryRef] => Some(Field::NtryRef),
+                [BkTxCd, Domn, Cd] => Some(Field::BkDomain),
+                [BkTxCd, Domn, Fmly, Cd] => Some(Field::BkFamily),
+                [BkTxCd, Domn, Fmly, SubFmlyCd] => Some(Field::BkSubFamily),
+                [BkTxCd, Prtry, Cd] => Some(Field::BkProprietary),
+                [AddtlNtryInf] => Some(Field::AddtlNtryInf),
+                [NtryDtls, Btch, PmtInfId] => Some(Field::BatchPmtInfId),
+                [NtryDtls, Btch, MsgId] => Some(Field::BatchMsgId),
+                [NtryDtls, TxDtls, rest @ ..] => {
+                    if self.ntry.as_ref().is_some_and(|n| n.tx_count > 1) {
+                        return None;
+                    }
+                    match rest {
+                        [Refs, EndToEndId] => Some(Field::EndToEndId),
+                        [Refs, AcctSvcrRef] => Some(Field::TxAcctSvcrRef),
+                        [Refs, PmtInfId] => Some(Field::BatchPmtInfId),
+                        [RltdPties, Dbtr, Nm] | [RltdPties, Dbtr, Pty, Nm] => Some(Field::DbtrName),
+                        [RltdPties, Cdtr, Nm] | [RltdPties, Cdtr, Pty, Nm] => Some(Field::CdtrName),
+                        [RltdPties, DbtrAcct, Id, IBAN] | [RltdPties, DbtrAcct, Id, Othr, Id] => {
+                            Some(Field::DbtrAccount)
+                        }
+                        [RltdPties, CdtrAcct, Id, IBAN] | [RltdPties, CdtrAcct, Id, Othr, Id] => {
+                            Some(Field::CdtrAccount)
+                        }
+                        [RmtInf, Ustrd] => Some(Field::Ustrd),
+                        [RmtInf, Strd, CdtrRefInf, Ref] => Some(Field::CreditorRef),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+        }
+        if self.bal.is_some() {
+            let rel = stack.get(self.bal_depth..)?;
+            return match rel {
+                [Tp, CdOrPrtry, Cd] => Some(Field::BalCode),
+                [Amt] => Some(Field::BalAmount),
+                [CdtDbtInd] => Some(Field::BalInd),
+                [Dt, Dt | DtTm] => Some(Field::BalDate),
+                _ => None,
+            };
+        }
+        if self.stmt.is_some() {
+            let rel = stack.get(self.stmt_depth..)?;
+            return match rel {
+                [Id] => Some(Field::StmtId),
+                [ElctrncSeqNb] => Some(Field::ElctrncSeqNb),
+                [LglSeqNb] => Some(Field::LglSeqNb),
+                [CreDtTm] => Some(Field::StmtCreated),
+                [FrToDt, FrDtTm] => Some(Field::From),
+                [FrToDt, ToDtTm] => Some(Field::To),
+                [Acct, Id, IBAN] | [Acct, Id, Othr, Id] => Some(Field::Account),
+                [Acct, Ccy] => Some(Field::AccountCcy),
+                _ => None,
+            };
+        }
+        match stack {
+            [.., GrpHdr, CreDtTm] => Some(Field::MsgCreated),
+            _ => None,
+        }
+    }
+
+    pub(super) fn set(
+        &mut self,
+        field: Field,
+        v: &str,
+        stack: &[Tag],
+        here: &Here<'_>,
+        diags: &mut Diags,
+    ) -> Result<(), ParseError> {
+        let (v, cut) = xml::bounded(v);
+        if cut {
+            diags.push(
+                Level::Warning,
+                here.pos(here.offset, stack),
+                format!(
+                    "text longer than {} characters was cut",
+                    xml::MAX_TEXT_CHARS
+                ),
+            );
+        }
+        let date = |v: &str| xml::date(v).map_err(|m| here.err(stack, m));
+        let amount = |v: &str| xml::amount(v).map_err(|m| here.err(stack, m));
+        let ind = |v: &str| match v {
+            "CRDT" => Ok(Direction::Credit),
+            "DBIT" => Ok(Direction::Debit),
+            other => Err(here.err(
+                stack,
+                format!("credit/debit indicator '{other}' is neither CRDT nor DBIT"),
+            )),
+        };
+        if field == Field::MsgCreated {
+            self.msg_created = xml::date(v).ok();
+            return Ok(());
+        }
+        if let Some(n) = self.ntry.as_mut() {
+            match field {
+                Field::Amount => n.amount = Some(amount(v)?),
+                Field::Ind => n.ind = Some(ind(v)?),
+                Field::Reversal => n.reversal = matches!(v, "true" | "1"),
+                Field::Booking => n.booking = Some(date(v)?),
+                Field::Value => n.value = Some(date(v)?),
+                Field::AcctSvcrRef => set_once(&mut n.acct_svcr_ref, v),
+                Field::NtryRef => set_once(&mut n.ntry_ref, v),
+                Field::TxAcctSvcrRef => set_once(&mut n.tx_acct_svcr_ref, v),
+                Field::BkDomain if n.domain.is_none() && !v.is_empty() => {
+                    // Room for `/Fmly/SubFmly` so that appending does not reallocate.
+                    let mut d = String::with_capacity(v.len() + 12);
+                    d.push_str(v);
+                    n.domain = Some(d);
+                }
+                Field::BkFamily | Field::BkSubFamily => {
+                    let wanted = if field == Field::BkFamily { 0 } else { 1 };
+                    if let Some(d) = n.domain.as_mut() {
+                        if n.family_parts == wanted && !v.is_empty() {
+                            d.push('/');
+                            d.push_str(v);
+                            n.family_parts += 1;
+                        }
+                    }
+                }
+                Field::BkProprietary => set_once(&mut n.proprietary, v),
+                Field::AddtlNtryInf => set_once(&mut n.addtl, v),
+                Field::BatchPmtInfId => set_once(&mut n.batch_pmtinf, v),
+                Field::BatchMsgId => set_once(&mut n.batch_msgid, v),
+                Field::EndToEndId if !v.eq_ignore_ascii_case("NOTPROVIDED") => {
+                    set_once(&mut n.e2e, v)
+                }
+                Field::CreditorRef => set_once(&mut n.creditor_ref, v),
+                Field::DbtrName => set_once(&mut n.dbtr_name, v),
+                Field::DbtrAccount => set_once(&mut n.dbtr_account, v),
+                Field::CdtrName => set_once(&mut n.cdtr_name, v),
+                Field::CdtrAccount => set_once(&mut n.cdtr_account, v),
+                Field::Ustrd => match n.ustrd.as_mut() {
+                    // Banks split long references into 35/140-character pieces.
+                    Some(r) if r.chars().count() < xml::MAX_TEXT_CHARS => {
+                        r.push(' ');
+                        r.push_str(v);
+                    }
+                    Some(_) => {}
+                    None => set_once(&mut n.ustrd, v),
+                },
+                _ => {}
+            }
+            return Ok(());
+        }
+        if let Some(b) = self.bal.as_mut() {
+            match field {
+                Field::BalCode => set_once(&mut b.code, v),
+                Field::BalAmount => b.amount = Some(amount(v)?),
+                Field::BalInd => b.ind = Some(ind(v)?),
+                Field::BalDate => b.date = Some(date(v)?),
+                _ => {}
+            }
+            return Ok(());
+        }
+        if let Some(s) = self.stmt.as_mut() {
+            match field {
+                Field::StmtId => set_once(&mut s.id, v),
+                Field::ElctrncSeqNb => set_once(&mut s.electronic_seq, v),
+                Field::LglSeqNb => set_once(&mut s.legal_seq, v),
+                Field::StmtCreated => s.created = xml::date(v).ok(),
+                Field::From => s.from = xml::date(v).ok(),
+                Field::To => s.to = xml::date(v).ok(),
+                Field::Account => set_once(&mut s.account, v),
+                Field::AccountCcy => set_once(&mut s.account_ccy, v),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn end(
+        &mut self,
+        kind: Format,
+        stack: &[Tag],
+        here: &Here<'_>,
+        diags: &mut Diags,
+        emit: &mut dyn FnMut(Statement),
+    ) -> Result<(), ParseError> {
+        let depth = stack.len();
+        if self.ntry.is_some() && depth == self.ntry_depth {
+            if let Some(n) = self.ntry.take() {
+                let entry = self.finish_entry(n, stack, here, diags)?;
+                if let Some(s) = self.stmt.as_mut() {
+                    s.entries.push(entry);
+                }
+            }
+        } else if self.bal.is_some() && depth == self.bal_depth {
+            if let Some(b) = self.bal.take() {
+                self.finish_balance(b, stack, here, diags)?;
+            }
+        } else if self.stmt.is_some() && depth == self.stmt_depth {
+            if let Some(s) = self.stmt.take() {
+                emit(self.finish_statement(kind, s, stack, here, diags));
+            }
+        }
+        Ok(())
+    }
+
+    /// A date the statement itself states, to stand in for a missing one.
+    fn fallback_date(&self, closing: bool) -> Option<NaiveDate> {
+        let s = self.stmt.as_ref()?;
+        let ends = if closing {
+            s.to.or(s.from)
+        } else {
+            s.from.or(s.to)
+        };
+        ends.or(s.created).or(self.msg_created)
+    }
+
+    fn finish_balance(
+        &mut self,
+        b: BalB,
+        stack: &[Tag],
+        here: &Here<'_>,
+        diags: &mut Diags,
+    ) -> Result<(), ParseError> {
+        let code = b.code.as_deref().unwrap_or("");
+        let opening = matches!(code, "OPBD" | "PRCD");
+        let closing = code == "CLBD";
+        let Some(amount) = b.amount else {
+            return Err(here.at(b.offset, stack, format!("balance {code} has no <Amt>")));
+        };
+        let signed = match b.ind {
+            Some(Direction::Credit) => amount,
+            Some(Direction::Debit) => Money::from_fen(-amount.fen()),
+            None if amount.is_zero() => amount,
+            None => {
+                return Err(here.at(
+                    b.offset,
+                    stack,
+                    format!("balance {code} has no <CdtDbtInd>: its sign is unknown"),
+                ))
+            }
+        };
+        if !(opening || closing) {
+            return Ok(());
+        }
+        let date = match b.date {
+            Some(d) => d,
+            None => match self.fallback_date(closing) {
+                Some(d) => {
+                    diags.push(
+                        Level::Warning,
+                        here.pos(b.offset, stack),
+                        format!("balance {code} has no date; used the statement's date {d}"),
+                    );
+                    d
+                }
+                None => {
+                    diags.push(
+                        Level::Warning,
+                        here.pos(b.offset, stack),
+                        format!("balance {code} has no date and the statement none to stand in; balance ignored"),
+                    );
+                    return Ok(());
+                }
+            },
+        };
+        let balance = Balance {
+            amount: signed,
+            date,
+        };
+        if let Some(s) = self.stmt.as_mut() {
+            if opening && s.opening.is_none() {
+                s.opening = Some(balance);
+            } else if closing {
+                s.closing = Some(balance);
+            }
+        }
+        Ok(())
+    }
+
+    fn finish_entry(
+        &self,
+        n: NtryB,
+        stack: &[Tag],
+        here: &Here<'_>,
+        diags: &mut Diags,
+    ) -> Result<Entry, ParseError> {
+        let number = self.stmt.as_ref().map_or(0, |s| s.entries.len()) + 1;
+        let Some(amount) = n.amount else {
+            return Err(here.at(
+                n.offset,
+                stack,
+                format!("entry {number} of statement {} has no <Amt>", self.count),
+            ));
+        };
+        let Some(direction) = n.ind else {
+            return Err(here.at(
+                n.offset,
+                stack,
+                format!(
+                    "entry {number} of statement {} has no <CdtDbtInd>: credit or debit is unknown",
+                    self.count
+                ),
+            ));
+        };
+        let booking_date = match n.booking.or(n.value) {
+            Some(d) => d,
+            None => match self.fallback_date(true) {
+                Some(d) => {
+                    diags.push(
+                        Level::Warning,
+                        here.pos(n.offset, stack),
+                        format!("entry {number} has no booking or value date; used the statement's date {d}"),
+                    );
+                    d
+                }
+                None => {
+                    return Err(here.at(
+                        n.offset,
+                        stack,
+                        format!("entry {number} has no booking date, no value date and the statement no date to stand in"),
+                    ))
+                }
+            },
+        };
+        // The counterparty of a credit is the debtor; of a debit, the creditor. A reversal
+        // is booked in the opposite direction of the original, whose counterparty it keeps.
+        let original = match (direction, n.reversal) {
+            (d, false) => d,
+            (Direction::Credit, true) => Direction::Debit,
+            (Direction::Debit, true) => Direction::Credit,
+        };
+        let (counterparty_name, counterparty_account) = match original {
+            Direction::Credit => (n.dbtr_name, n.dbtr_account),
+            Direction::Debit => (n.cdtr_name, n.cdtr_account),
+        };
+        let transaction_code = n.domain.or(n.proprietary);
+        Ok(Entry {
+            amount,
+            direction,
+            booking_date,
+            value_date: n.value,
+            bank_ref: n.acct_svcr_ref.or(n.ntry_ref).or(n.tx_acct_svcr_ref),
+            end_to_end_id: n.e2e,
+            counterparty_name,
+            counterparty_account,
+            remittance: n.ustrd.or(n.creditor_ref).or(n.addtl),
+            reversal: n.reversal,
+            transaction_code,
+            batch_ref: n.batch_pmtinf.or(n.batch_msgid),
+            balance_after: None,
+        })
+    }
+
+    fn finish_statement(
+        &self,
+        kind: Format,
+        s: StmtB,
+        stack: &[Tag],
+        here: &Here<'_>,
+        diags: &mut Diags,
+    ) -> Statement {
+        let account = s.account.unwrap_or_else(|| {
+            diags.push(
+                Level::Warning,
+                here.pos(here.offset, stack),
+                format!("statement {} names no account (Acct/Id)", self.count),
+            );
+            String::new()
+        });
+        Statement {
+            account,
+            currency: s.account_ccy.or(s.first_ccy).unwrap_or_default(),
+            kind: match kind {
+                Format::Camt052 => StatementKind::Intraday,
+                Format::Camt054 => StatementKind::Notification,
+                _ => StatementKind::EndOfDay,
+            },
+            statement_id: s.id,
+            sequence: s.electronic_seq.or(s.legal_seq),
+            opening_balance: s.opening,
+            closing_balance: s.closing,
+            entries: s.entries,
+        }
+    }
+}

@@ -1,0 +1,608 @@
+//! ISO 20022 readers: camt.052 / camt.053 / camt.054 (bank-to-customer reports,
+//! statements and notifications) and pain.002 (customer payment status report).
+//!
+//! One streaming pass over the bytes with `quick_xml::Reader` (no DOM). Elements are
+//! matched by their *local* name, so one code path serves every message version
+//! (.001.02 to .001.13 for camt, .001.03 to .001.14 for pain.002, the Swiss SIX and German
+//! DK variants) and files whose namespace is missing or odd. The version seen is recorded
+//! from the namespace (`camt.053.001.08`, `pain.002.001.03.ch.02`).
+//!
+//! Memory: the reader holds the statement (or payment) it is building and nothing else;
+//! [`for_each_record`] / [`for_each_statement`] hand each one to the caller as soon as its
+//! end tag is read, so a 200 MB file is processed in memory proportional to its largest
+//! statement. [`parse`] collects everything into a [`RecordSet`] for convenience.
+//!
+//! Refused: DTDs (`<!DOCTYPE`, and with it every entity declaration), XML that is not
+//! well-formed, entries without `Amt` or `CdtDbtInd`, amounts with non-zero digits past
+//! the second decimal. Tolerated, with a diagnostic: missing/odd namespaces, over-long
+//! text (cut at 2,048 characters), missing balance or booking dates that
+//! the statement's own dates can stand in for, text that is not valid UTF-8.
+
+mod camt;
+mod pain;
+pub(crate) mod xml;
+
+use std::borrow::Cow;
+
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::Reader;
+use schemas::{Diagnostic, Level, PaymentResult, PayrollBatch, Position, RecordSet, Statement};
+
+use crate::{Format, ParseError};
+use xml::Tag;
+
+/// Deepest element nesting accepted (real messages stay under 20).
+const MAX_DEPTH: usize = 64;
+/// Diagnostics kept per file; the rest are counted in one closing line.
+const MAX_DIAGNOSTICS: usize = 500;
+
+/// One record produced by the streaming reader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    Statement(Statement),
+    Batch(PayrollBatch),
+    Payment(PaymentResult),
+}
+
+/// What the streaming reader learnt about the file besides its records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// The message type found (camt.052/053/054 or pain.002).
+    pub format: Format,
+    /// The version from the namespace, e.g. `camt.053.001.08`.
+    pub version: Option<String>,
+    /// The encoding the file was read in (`utf-8`, `gbk`, `utf-16le` ...).
+    pub encoding: String,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Parses a whole camt/pain.002 file into a record set.
+pub fn parse(format: Format, bytes: &[u8]) -> Result<RecordSet, ParseError> {
+    let mut set = RecordSet::new(format.as_str());
+    let summary = for_each_record(Some(format), bytes, |r| match r {
+        Record::Statement(s) => set.statements.push(s),
+        Record::Batch(b) => set.payroll_batches.push(b),
+        Record::Payment(p) => set.payment_results.push(p),
+    })?;
+    set.format = summary.format.as_str().to_string();
+    set.version = summary.version;
+    set.encoding = Some(summary.encoding);
+    set.diagnostics = summary.diagnostics;
+    Ok(set)
+}
+
+/// Streams the statements of a camt.052/053/054 file to `f`, one at a time, without
+/// keeping earlier ones: the API for very large files.
+pub fn for_each_statement(
+    bytes: &[u8],
+    mut f: impl FnMut(Statement),
+) -> Result<Summary, ParseError> {
+    for_each_record(None, bytes, |r| {
+        if let Record::Statement(s) = r {
+            f(s);
+        }
+    })
+}
+
+/// Streams every record of a camt or pain.002 file to `f`. `expected`, when given, is the
+/// format the caller asked for: a camt file read as another camt type is accepted with a
+/// warning (the message element decides), a camt file read as pain.002 (or the reverse)
+/// is an error.
+pub fn for_each_record(
+    expected: Option<Format>,
+    bytes: &[u8],
+    f: impl FnMut(Record),
+) -> Result<Summary, ParseError> {
+    let label = expected.map_or("iso20022", Format::as_str);
+    let (text, encoding) = decode_input(bytes, label)?;
+    let mut walker = Walker {
+        bytes: &text,
+        label,
+        expected,
+        format: None,
+        version: None,
+        stack: Vec::with_capacity(32),
+        diags: Diags::default(),
+        lossy: false,
+        camt: camt::State::default(),
+        pain: pain::State::default(),
+        sink: f,
+    };
+    walker.run()?;
+    let format = walker.format.unwrap_or(Format::Camt053);
+    if walker.lossy {
+        walker.diags.push(
+            Level::Warning,
+            Position::default(),
+            "text that is not valid UTF-8 was read as Windows-1252".to_string(),
+        );
+    }
+    Ok(Summary {
+        format,
+        version: walker.version,
+        encoding: encoding.to_string(),
+        diagnostics: walker.diags.finish(),
+    })
+}
+
+/// Peeks at the first elements: which ISO message is this? Used by detection. When the
+/// head is not readable XML (a DTD, an entity declaration, a broken tag) but names an ISO
+/// message element, that message is still returned, so that its reader reports the
+/// precise error instead of "unrecognised file".
+pub fn sniff(bytes: &[u8]) -> Option<Format> {
+    let (text, _) = decode_input(bytes, "iso20022").ok()?;
+    let mut reader = Reader::from_reader(&text[..]);
+    let mut depth = 0;
+    for _ in 0..64 {
+        match reader.read_event() {
+            Ok(Event::Start(e)) | Ok(Event::Empty(e)) => {
+                let tag = xml::message_tag(e.local_name().into_inner());
+                if let Some(f) = message_format(tag) {
+                    return Some(f);
+                }
+                if depth > 0 || tag != Tag::Document {
+                    return namespace_format(&e);
+                }
+                depth += 1;
+            }
+            Ok(Event::Eof) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    let head = &text[..text.len().min(64 * 1024)];
+    let has = |needle: &[u8]| memchr::memmem::find(head, needle).is_some();
+    if has(b"<Document") || has(b":Document") {
+        for (needle, f) in [
+            (&b"BkToCstmrStmt"[..], Format::Camt053),
+            (b"BkToCstmrAcctRpt", Format::Camt052),
+            (b"BkToCstmrDbtCdtNtfctn", Format::Camt054),
+            (b"CstmrPmtStsRpt", Format::Pain002),
+        ] {
+            if has(needle) {
+                return Some(f);
+            }
+        }
+    }
+    None
+}
+
+fn message_format(tag: Tag) -> Option<Format> {
+    match tag {
+        Tag::BkToCstmrStmt => Some(Format::Camt053),
+        Tag::BkToCstmrAcctRpt => Some(Format::Camt052),
+        Tag::BkToCstmrDbtCdtNtfctn => Some(Format::Camt054),
+        Tag::CstmrPmtStsRpt => Some(Format::Pain002),
+        _ => None,
+    }
+}
+
+/// The message version named by an `xmlns` attribute of `e`, if any.
+fn namespace_version(e: &BytesStart<'_>) -> Option<String> {
+    for attr in e.attributes().flatten() {
+        let key = attr.key.as_ref();
+        if !(key == b"xmlns" || key.starts_with(b"xmlns:")) {
+            continue;
+        }
+        let value = String::from_utf8_lossy(&attr.value).into_owned();
+        if let Some(v) = version_in(&value) {
+            return Some(v);
+        }
+    }
+    None
+}
+
+fn namespace_format(e: &BytesStart<'_>) -> Option<Format> {
+    let v = namespace_version(e)?;
+    [
+        Format::Camt052,
+        Format::Camt053,
+        Format::Camt054,
+        Format::Pain002,
+    ]
+    .into_iter()
+    .find(|f| v.starts_with(f.as_str()))
+}
+
+/// `urn:iso:std:iso:20022:tech:xsd:camt.053.001.08` → `camt.053.001.08`;
+/// `http://www.six-interbank-clearing.com/de/pain.002.001.03.ch.02.xsd` → `pain.002.001.03.ch.02`.
+pub(crate) fn version_in(ns: &str) -> Option<String> {
+    let start = ns.find("camt.05").or_else(|| ns.find("pain.002"))?;
+    let rest = &ns[start..];
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.'))
+        .unwrap_or(rest.len());
+    let v = rest[..end].trim_end_matches(".xsd").trim_end_matches('.');
+    // `camt.053` alone (no version digits) says nothing more than the root element.
+    (v.len() > "camt.053".len()).then(|| v.to_string())
+}
+
+/// BOM and XML declaration → UTF-8 bytes. Only non-UTF-8 input is copied.
+fn decode_input<'a>(
+    bytes: &'a [u8],
+    label: &str,
+) -> Result<(Cow<'a, [u8]>, &'static str), ParseError> {
+    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        return Ok((Cow::Borrowed(rest), "utf-8"));
+    }
+    let utf16 = if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"<\0?\0") {
+        Some(encoding_rs::UTF_16LE)
+    } else if bytes.starts_with(b"\xFE\xFF") || bytes.starts_with(b"\0<\0?") {
+        Some(encoding_rs::UTF_16BE)
+    } else {
+        None
+    };
+    let encoding = match utf16 {
+        Some(e) => e,
+        None => match crate::encoding::xml_declared_encoding(bytes) {
+            Some(label_bytes) => {
+                encoding_rs::Encoding::for_label(label_bytes).ok_or_else(|| {
+                    ParseError::new(
+                        label,
+                        Position::line(1).with_field("xml declaration"),
+                        format!(
+                            "unsupported encoding '{}' in the XML declaration",
+                            String::from_utf8_lossy(label_bytes)
+                        ),
+                    )
+                })?
+            }
+            None => encoding_rs::UTF_8,
+        },
+    };
+    if encoding == encoding_rs::UTF_8 {
+        return Ok((Cow::Borrowed(bytes), "utf-8"));
+    }
+    let (decoded, _, had_errors) = encoding.decode(bytes);
+    if had_errors {
+        return Err(ParseError::new(
+            label,
+            Position::offset(0),
+            format!(
+                "the file is not valid {} although it says so",
+                encoding.name()
+            ),
+        ));
+    }
+    let name: &'static str = match encoding.name() {
+        "GBK" => "gbk",
+        "gb18030" => "gb18030",
+        "UTF-16LE" => "utf-16le",
+        "UTF-16BE" => "utf-16be",
+        other => other,
+    };
+    Ok((Cow::Owned(decoded.into_owned().into_bytes()), name))
+}
+
+#[derive(Default)]
+pub(crate) struct Diags {
+    list: Vec<Diagnostic>,
+    dropped: usize,
+}
+
+impl Diags {
+    pub(crate) fn push(&mut self, level: Level, position: Position, message: String) {
+        if self.list.len() < MAX_DIAGNOSTICS {
+            self.list.push(Diagnostic {
+                level,
+                position,
+                message,
+            });
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    fn finish(mut self) -> Vec<Diagnostic> {
+        if self.dropped > 0 {
+            self.list.push(Diagnostic {
+                level: Level::Warning,
+                position: Position::default(),
+                message: format!("{} further diagnostics were not kept", self.dropped),
+            });
+        }
+        self.list
+    }
+}
+
+/// Where a handler is in the file, for errors and diagnostics.
+pub(crate) struct Here<'w> {
+    pub bytes: &'w [u8],
+    pub offset: u64,
+    pub label: &'w str,
+}
+
+impl Here<'_> {
+    pub(crate) fn err(&self, path: &[Tag], message: String) -> ParseError {
+        xml::err(self.bytes, self.offset, path, self.label, message)
+    }
+
+    pub(crate) fn at(&self, offset: u64, path: &[Tag], message: String) -> ParseError {
+        xml::err(self.bytes, offset, path, self.label, message)
+    }
+
+    pub(crate) fn pos(&self, offset: u64, path: &[Tag]) -> Position {
+        xml::position(self.bytes, offset, path)
+    }
+}
+
+struct Walker<'b, F> {
+    bytes: &'b [u8],
+    label: &'static str,
+    expected: Option<Format>,
+    format: Option<Format>,
+    version: Option<String>,
+    stack: Vec<Tag>,
+    diags: Diags,
+    lossy: bool,
+    camt: camt::State,
+    pain: pain::State,
+    sink: F,
+}
+
+impl<F: FnMut(Record)> Walker<'_, F> {
+    fn here(&self, offset: u64) -> Here<'_> {
+        Here {
+            bytes: self.bytes,
+            offset,
+            label: self.label,
+        }
+    }
+
+    fn run(&mut self) -> Result<(), ParseError> {
+        let bytes = self.bytes;
+        let mut reader = Reader::from_reader(bytes);
+        reader.config_mut().expand_empty_elements = true;
+        reader.config_mut().check_end_names = true;
+        // Indentation between elements is not content: skip it inside the reader.
+        reader.config_mut().trim_text(true);
+        loop {
+            let before = reader.buffer_position();
+            let event = reader.read_event().map_err(|e| {
+                let at = reader.error_position();
+                xml::err(
+                    bytes,
+                    at,
+                    &self.stack,
+                    self.label,
+                    if bytes
+                        .get(usize::try_from(at).unwrap_or(usize::MAX)..)
+                        .is_some_and(|rest| rest.starts_with(b"<!ENTITY"))
+                    {
+                        "an entity declaration (<!ENTITY ...>) is not allowed in a bank message"
+                            .to_string()
+                    } else {
+                        format!("not well-formed XML: {e}")
+                    },
+                )
+            })?;
+            // With trimming on, `before` can sit on the indentation in front of the
+            // markup; positions should name the `<`.
+            let before = skip_space(bytes, before);
+            match event {
+                Event::Start(e) => self.start(&e, before)?,
+                Event::End(_) => self.end(before)?,
+                Event::Text(t) => {
+                    if self.format.is_some() && !self.stack.is_empty() {
+                        let offset = reader.buffer_position();
+                        self.text(TextIn::Text(&t), offset)?;
+                    }
+                }
+                Event::CData(c) => {
+                    if self.format.is_some() && !self.stack.is_empty() {
+                        let offset = reader.buffer_position();
+                        self.text(TextIn::CData(&c), offset)?;
+                    }
+                }
+                Event::DocType(_) => {
+                    return Err(self.here(before).err(
+                        &self.stack,
+                        "a DTD (<!DOCTYPE ...>) is not allowed in a bank message; entity declarations are refused"
+                            .to_string(),
+                    ))
+                }
+                Event::Eof => break,
+                Event::Empty(_) | Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
+            }
+        }
+        if let Some(open) = self.stack.last() {
+            return Err(self.here(bytes.len() as u64).err(
+                &self.stack,
+                format!("unexpected end of file: <{}> is not closed", open.name()),
+            ));
+        }
+        if self.format.is_none() {
+            return Err(self.here(0).err(
+                &[],
+                "no ISO 20022 message found (expected a camt.052/053/054 or pain.002 document)"
+                    .to_string(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn start(&mut self, e: &BytesStart<'_>, offset: u64) -> Result<(), ParseError> {
+        let local = e.local_name().into_inner();
+        let tag = if self.format.is_none() {
+            xml::message_tag(local)
+        } else {
+            Tag::from_local(local)
+        };
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(self.here(offset).err(
+                &self.stack,
+                format!("elements nested deeper than {MAX_DEPTH} levels"),
+            ));
+        }
+        if self.format.is_none() {
+            self.root(tag, e, offset)?;
+        }
+        self.stack.push(tag);
+        let here = Here {
+            bytes: self.bytes,
+            offset,
+            label: self.label,
+        };
+        match self.format {
+            Some(Format::Pain002) => self.pain.start(&self.stack),
+            Some(_) => self.camt.start(&self.stack, e, &here)?,
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// The document element and the message element: which message, which version.
+    fn root(&mut self, tag: Tag, e: &BytesStart<'_>, offset: u64) -> Result<(), ParseError> {
+        if self.version.is_none() {
+            self.version = namespace_version(e);
+        }
+        let depth = self.stack.len();
+        if depth == 0 && tag == Tag::Document {
+            return Ok(());
+        }
+        let Some(found) = message_format(tag) else {
+            let name = String::from_utf8_lossy(e.name().into_inner()).into_owned();
+            return Err(self.here(offset).err(
+                &self.stack,
+                format!(
+                    "not a camt.052/053/054 or pain.002 message: found <{name}> where \
+                     BkToCstmrStmt, BkToCstmrAcctRpt, BkToCstmrDbtCdtNtfctn or CstmrPmtStsRpt was expected"
+                ),
+            ));
+        };
+        if let Some(wanted) = self.expected {
+            let camt = |f: Format| f != Format::Pain002;
+            if camt(wanted) != camt(found) {
+                return Err(self.here(offset).err(
+                    &self.stack,
+                    format!("asked to read {wanted}, but the file is a {found} message"),
+                ));
+            }
+            if wanted != found {
+                let pos = self.here(offset).pos(offset, &self.stack);
+                self.diags.push(
+                    Level::Warning,
+                    pos,
+                    format!("asked to read {wanted}, but the message is {found}; read as {found}"),
+                );
+            }
+        }
+        match &self.version {
+            Some(v) if !v.starts_with(found.as_str()) => {
+                let pos = self.here(offset).pos(offset, &self.stack);
+                self.diags.push(
+                    Level::Warning,
+                    pos,
+                    format!("namespace says {v} but the message element is {found}"),
+                );
+            }
+            Some(_) => {}
+            None => {
+                let pos = self.here(offset).pos(offset, &self.stack);
+                self.diags.push(
+                    Level::Info,
+                    pos,
+                    format!("no ISO 20022 version in the namespace; read as {found} by its message element"),
+                );
+            }
+        }
+        self.format = Some(found);
+        Ok(())
+    }
+
+    fn end(&mut self, offset: u64) -> Result<(), ParseError> {
+        let here = Here {
+            bytes: self.bytes,
+            offset,
+            label: self.label,
+        };
+        let sink = &mut self.sink;
+        match self.format {
+            Some(Format::Pain002) => {
+                self.pain
+                    .end(&self.stack, &here, &mut self.diags, &mut |r| sink(r))?
+            }
+            Some(kind) => self
+                .camt
+                .end(kind, &self.stack, &here, &mut self.diags, &mut |s| {
+                    sink(Record::Statement(s))
+                })?,
+            None => {}
+        }
+        self.stack.pop();
+        Ok(())
+    }
+
+    fn text(&mut self, t: TextIn<'_, '_>, offset: u64) -> Result<(), ParseError> {
+        let here = Here {
+            bytes: self.bytes,
+            offset,
+            label: self.label,
+        };
+        let lossy = &mut self.lossy;
+        let decode = |lossy: &mut bool| -> Result<Cow<'_, str>, ParseError> {
+            match t {
+                TextIn::Text(t) => xml::text(t, lossy).map_err(|m| here.err(&self.stack, m)),
+                TextIn::CData(c) => match std::str::from_utf8(c) {
+                    Ok(s) => Ok(Cow::Owned(s.trim().to_string())),
+                    Err(_) => {
+                        *lossy = true;
+                        let (s, _, _) = encoding_rs::WINDOWS_1252.decode(c);
+                        Ok(Cow::Owned(s.trim().to_string()))
+                    }
+                },
+            }
+        };
+        match self.format {
+            Some(Format::Pain002) => {
+                if let Some(field) = pain::field(&self.stack, &self.pain) {
+                    let s = decode(lossy)?;
+                    self.pain
+                        .set(field, &s, &self.stack, &here, &mut self.diags)?;
+                }
+            }
+            Some(_) => {
+                if let Some(field) = self.camt.field(&self.stack) {
+                    let s = decode(lossy)?;
+                    self.camt
+                        .set(field, &s, &self.stack, &here, &mut self.diags)?;
+                }
+            }
+            None => {}
+        }
+        Ok(())
+    }
+}
+
+fn skip_space(bytes: &[u8], at: u64) -> u64 {
+    let mut i = usize::try_from(at).unwrap_or(usize::MAX);
+    while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
+        i += 1;
+    }
+    i as u64
+}
+
+#[derive(Clone, Copy)]
+enum TextIn<'e, 'i> {
+    Text(&'e quick_xml::events::BytesText<'i>),
+    CData(&'e quick_xml::events::BytesCData<'i>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_from_namespaces() {
+        assert_eq!(
+            version_in("urn:iso:std:iso:20022:tech:xsd:camt.053.001.08").as_deref(),
+            Some("camt.053.001.08")
+        );
+        assert_eq!(
+            version_in("http://www.six-interbank-clearing.com/de/pain.002.001.03.ch.02.xsd")
+                .as_deref(),
+            Some("pain.002.001.03.ch.02")
+        );
+        assert_eq!(version_in("urn:iso:std:iso:20022:tech:xsd:camt"), None);
+        assert_eq!(version_in("urn:iso:std:iso:20022:tech:xsd:camt.053"), None);
+    }
+}

@@ -1,0 +1,417 @@
+//! Helpers shared by every bank profile: strict decoding (GBK/GB18030 or UTF-8) with the
+//! offending byte named, line splitting with line numbers, exact amounts and dates, and the
+//! one place where a run of entries with running balances becomes a [`Statement`].
+
+use chrono::{NaiveDate, NaiveDateTime};
+use encoding_rs::{Encoding, GB18030, UTF_8};
+use schemas::{Balance, Entry, Money, Position, RecordSet, Statement, StatementKind};
+
+use crate::{Format, ParseError};
+
+/// Largest input a profile parser accepts (the gateway's own upload limit is lower).
+pub const MAX_INPUT_BYTES: usize = 256 * 1024 * 1024;
+/// Longest text field kept from a bank file; longer values are an error, not a truncation.
+pub const MAX_FIELD_CHARS: usize = 4096;
+
+pub fn error(format: Format, position: Position, message: impl Into<String>) -> ParseError {
+    ParseError::new(format.as_str(), position, message)
+}
+
+/// Rejects inputs that are empty or larger than [`MAX_INPUT_BYTES`].
+pub fn check_size(format: Format, bytes: &[u8]) -> Result<(), ParseError> {
+    if bytes.is_empty() {
+        return Err(error(format, Position::offset(0), "the file is empty"));
+    }
+    if bytes.len() > MAX_INPUT_BYTES {
+        return Err(error(
+            format,
+            Position::offset(0),
+            format!(
+                "the file is {} bytes, more than the {MAX_INPUT_BYTES} bytes a profile file may have",
+                bytes.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A decoded text and the name of the encoding it was read in.
+#[derive(Debug)]
+pub struct Decoded {
+    pub text: String,
+    pub encoding: &'static str,
+}
+
+/// Decodes a bank text file. A UTF-8 byte-order mark means UTF-8; otherwise a file that is
+/// valid UTF-8 is read as UTF-8 (real GBK text is practically never valid UTF-8); otherwise
+/// it is read as GBK/GB18030 (`encoding_rs`' GBK decoder accepts all of GB18030) and a
+/// malformed sequence is an error naming its byte offset and line.
+pub fn decode_text(format: Format, bytes: &[u8]) -> Result<Decoded, ParseError> {
+    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        return decode_strict(format, rest, UTF_8, 3).map(|text| Decoded {
+            text,
+            encoding: "utf-8",
+        });
+    }
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return Ok(Decoded {
+            text: s.to_string(),
+            encoding: "utf-8",
+        });
+    }
+    decode_strict(format, bytes, GB18030, 0).map(|text| Decoded {
+        text,
+        encoding: "gbk",
+    })
+}
+
+/// Decodes `bytes` with `encoding`, failing on the first malformed sequence. `base` is the
+/// offset of `bytes` in the file, so the error names the file offset.
+pub fn decode_strict(
+    format: Format,
+    bytes: &[u8],
+    encoding: &'static Encoding,
+    base: usize,
+) -> Result<String, ParseError> {
+    if let Some(text) = encoding.decode_without_bom_handling_and_without_replacement(bytes) {
+        return Ok(text.into_owned());
+    }
+    match find_malformed(bytes, encoding) {
+        None => {
+            let (text, _) = encoding.decode_without_bom_handling(bytes);
+            Ok(text.into_owned())
+        }
+        Some(at) => {
+            let line = 1 + bytes[..at.min(bytes.len())]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
+            let shown: Vec<String> = bytes[at..bytes.len().min(at + 2)]
+                .iter()
+                .map(|b| format!("0x{b:02X}"))
+                .collect();
+            Err(error(
+                format,
+                Position {
+                    line: Some(line as u64),
+                    offset: Some((base + at) as u64),
+                    ..Position::default()
+                },
+                format!(
+                    "malformed {} byte sequence {} at byte offset {}",
+                    if encoding == UTF_8 {
+                        "UTF-8"
+                    } else {
+                        "GBK/GB18030"
+                    },
+                    shown.join(" "),
+                    base + at
+                ),
+            ))
+        }
+    }
+}
+
+/// The offset of the first malformed sequence, if any.
+pub fn find_malformed(bytes: &[u8], encoding: &'static Encoding) -> Option<usize> {
+    if encoding == UTF_8 {
+        return std::str::from_utf8(bytes).err().map(|e| e.valid_up_to());
+    }
+    let mut decoder = encoding.new_decoder_without_bom_handling();
+    let mut buf = vec![0u8; 8192];
+    let mut consumed = 0usize;
+    loop {
+        let input = &bytes[consumed..];
+        let (result, read, _written) =
+            decoder.decode_to_utf8_without_replacement(input, &mut buf, true);
+        match result {
+            encoding_rs::DecoderResult::InputEmpty => return None,
+            encoding_rs::DecoderResult::OutputFull => consumed += read,
+            encoding_rs::DecoderResult::Malformed(bad, after) => {
+                // `read` includes the malformed bytes and `after` bytes following them.
+                let end = consumed + read;
+                return Some(end.saturating_sub(usize::from(bad) + usize::from(after)));
+            }
+        }
+    }
+}
+
+/// The lines of a text with their 1-based numbers, without line terminators; blank lines
+/// are skipped.
+pub fn lines(text: &str) -> impl Iterator<Item = (u64, &str)> {
+    text.split('\n')
+        .enumerate()
+        .map(|(i, l)| (i as u64 + 1, l.strip_suffix('\r').unwrap_or(l)))
+        .filter(|(_, l)| !l.trim().is_empty())
+}
+
+/// A trimmed field: `None` when empty. Over-long fields are an error.
+pub fn opt_text(
+    format: Format,
+    value: &str,
+    pos: &dyn Fn() -> Position,
+) -> Result<Option<String>, ParseError> {
+    let t = value.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    if t.chars().count() > MAX_FIELD_CHARS {
+        return Err(error(
+            format,
+            pos(),
+            format!("field is longer than {MAX_FIELD_CHARS} characters"),
+        ));
+    }
+    Ok(Some(t.to_string()))
+}
+
+/// Parses a non-negative decimal amount in yuan (`1234.56`), exact.
+pub fn amount_yuan(format: Format, value: &str, pos: Position) -> Result<Money, ParseError> {
+    Money::parse_non_negative(value).map_err(|e| error(format, pos, format!("bad amount: {e}")))
+}
+
+/// Parses a signed decimal amount in yuan (balances).
+pub fn signed_yuan(format: Format, value: &str, pos: Position) -> Result<Money, ParseError> {
+    Money::parse(value).map_err(|e| error(format, pos, format!("bad amount: {e}")))
+}
+
+/// Parses an amount written as whole fen without sign or point (ICBC). `allow_sign`
+/// admits a leading `-` (balances may be overdrawn).
+pub fn amount_fen(
+    format: Format,
+    value: &str,
+    allow_sign: bool,
+    pos: Position,
+) -> Result<Money, ParseError> {
+    let t = value.trim();
+    let (negative, digits) = match t.strip_prefix('-') {
+        Some(rest) if allow_sign => (true, rest),
+        _ => (false, t),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(error(
+            format,
+            pos,
+            format!("bad amount '{t}': expected whole fen (digits only, no sign or decimal point)"),
+        ));
+    }
+    let fen: i64 = digits
+        .parse()
+        .map_err(|_| error(format, pos.clone(), format!("amount '{t}' is out of range")))?;
+    Ok(Money::from_fen(if negative { -fen } else { fen }))
+}
+
+/// Parses `YYYYMMDD` or `YYYY-MM-DD`.
+pub fn date(format: Format, value: &str, pos: Position) -> Result<NaiveDate, ParseError> {
+    let t = value.trim();
+    let parsed = if t.len() == 8 {
+        NaiveDate::parse_from_str(t, "%Y%m%d")
+    } else {
+        NaiveDate::parse_from_str(t, "%Y-%m-%d")
+    };
+    parsed.map_err(|_| {
+        error(
+            format,
+            pos,
+            format!("bad date '{t}': expected YYYYMMDD or YYYY-MM-DD"),
+        )
+    })
+}
+
+/// Parses a date-time `YYYY-MM-DD HH:MM:SS` / `YYYYMMDDHHMMSS`, or a plain date.
+pub fn date_or_datetime(
+    format: Format,
+    value: &str,
+    pos: Position,
+) -> Result<NaiveDate, ParseError> {
+    let t = value.trim();
+    for f in ["%Y-%m-%d %H:%M:%S", "%Y%m%d%H%M%S", "%Y-%m-%dT%H:%M:%S"] {
+        if let Ok(dt) = NaiveDateTime::parse_from_str(t, f) {
+            return Ok(dt.date());
+        }
+    }
+    date(format, t, pos)
+}
+
+/// One entry with the position it came from, on its way into a statement.
+pub struct Row {
+    pub entry: Entry,
+    pub position: Position,
+}
+
+/// Builds one statement from entries in file order. When the bank reports a running balance
+/// after each entry, the closing balance is the last one and the opening balance is derived
+/// from the first (an info diagnostic says so); a running balance that does not follow from
+/// the previous one and the entry amount is a warning (the reconciler raises BALANCE_BREAK).
+pub fn statement_from_rows(
+    out: &mut RecordSet,
+    account: String,
+    currency: String,
+    kind: StatementKind,
+    rows: Vec<Row>,
+) -> Statement {
+    let mut previous: Option<Money> = None;
+    for row in &rows {
+        if let (Some(prev), Some(after)) = (previous, row.entry.balance_after) {
+            if prev.checked_add(row.entry.signed()) != Some(after) {
+                out.warn(
+                    row.position.clone(),
+                    format!(
+                        "running balance {after} does not follow from the previous balance {prev} and this {} of {}",
+                        row.entry.direction.as_str(),
+                        row.entry.amount
+                    ),
+                );
+            }
+        }
+        if row.entry.balance_after.is_some() {
+            previous = row.entry.balance_after;
+        }
+    }
+    let first = rows.first();
+    let last = rows.last();
+    let opening = first.and_then(|r| {
+        let after = r.entry.balance_after?;
+        let amount = after.checked_sub(r.entry.signed())?;
+        Some(Balance {
+            amount,
+            date: r.entry.booking_date,
+        })
+    });
+    let closing = last.and_then(|r| {
+        Some(Balance {
+            amount: r.entry.balance_after?,
+            date: r.entry.booking_date,
+        })
+    });
+    if let (Some(_), Some(r)) = (opening, first) {
+        out.diagnostics.push(schemas::Diagnostic {
+            level: schemas::Level::Info,
+            position: r.position.clone(),
+            message: format!(
+                "account {account}: opening balance derived from the first entry's running balance"
+            ),
+        });
+    }
+    Statement {
+        account,
+        currency,
+        kind,
+        statement_id: None,
+        sequence: None,
+        opening_balance: opening,
+        closing_balance: closing,
+        entries: rows.into_iter().map(|r| r.entry).collect(),
+    }
+}
+
+/// Groups rows by account (keeping first-seen account order and file order within an
+/// account) and appends one statement per account.
+pub fn push_statements_by_account(
+    out: &mut RecordSet,
+    kind: StatementKind,
+    rows: Vec<(String, String, Row)>,
+) {
+    let mut groups: Vec<(String, String, Vec<Row>)> = Vec::new();
+    for (account, currency, row) in rows {
+        match groups
+            .iter_mut()
+            .find(|(a, c, _)| *a == account && *c == currency)
+        {
+            Some((_, _, v)) => v.push(row),
+            None => groups.push((account, currency, vec![row])),
+        }
+    }
+    for (account, currency, rows) in groups {
+        let st = statement_from_rows(out, account, currency, kind, rows);
+        out.statements.push(st);
+    }
+}
+
+/// Refuses a second payment line with the same batch and reference: it would collide with
+/// the first one's record key, and a bank file that reports one instruction twice is broken.
+#[derive(Default)]
+pub struct SeenRefs {
+    seen: std::collections::HashMap<(String, String), String>,
+}
+
+impl SeenRefs {
+    pub fn check(
+        &mut self,
+        format: Format,
+        batch: &str,
+        reference: &str,
+        here: String,
+        position: Position,
+    ) -> Result<(), ParseError> {
+        match self
+            .seen
+            .insert((batch.to_string(), reference.to_string()), here)
+        {
+            Some(first) => Err(error(
+                format,
+                position,
+                format!(
+                    "reference '{reference}' of batch '{batch}' appears twice (first at {first})"
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Maps bank currency codes to ISO 4217 (`001`/`01`/`10`/`RMB`/`人民币` → `CNY`).
+pub fn currency(value: &str) -> String {
+    match value.trim() {
+        "" | "001" | "01" | "10" | "156" | "RMB" | "CNY" | "人民币" => "CNY".to_string(),
+        other => other.to_ascii_uppercase(),
+    }
+}
+
+/// The first `n` bytes decoded lossily, for sniffing.
+pub fn head_text(bytes: &[u8], n: usize) -> String {
+    let head = &bytes[..bytes.len().min(n)];
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    match std::str::from_utf8(head) {
+        Ok(s) => s.to_string(),
+        Err(e) if e.valid_up_to() + 4 >= head.len() => {
+            String::from_utf8_lossy(&head[..e.valid_up_to()]).into_owned()
+        }
+        Err(_) => GB18030.decode_without_bom_handling(head).0.into_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_gbk_is_located() {
+        let mut bytes = "ab\n".as_bytes().to_vec();
+        bytes.extend_from_slice(&[0xBB, 0xA7]); // 户
+        bytes.extend_from_slice(&[0x81, 0x20]); // lead byte followed by a space
+        let e = decode_text(Format::Cmb, &bytes).unwrap_err();
+        assert_eq!(e.position.offset, Some(5));
+        assert_eq!(e.position.line, Some(2));
+        assert!(e.message.contains("0x81"), "{}", e.message);
+        let ok = decode_text(Format::Cmb, &bytes[..5]).unwrap();
+        assert_eq!(ok.text, "ab\n户");
+        assert_eq!(ok.encoding, "gbk");
+    }
+
+    #[test]
+    fn fen_amounts_are_digits_only() {
+        let p = Position::default;
+        assert_eq!(
+            amount_fen(Format::Icbc, "123456", false, p())
+                .unwrap()
+                .fen(),
+            123456
+        );
+        assert_eq!(amount_fen(Format::Icbc, "-5", true, p()).unwrap().fen(), -5);
+        assert!(amount_fen(Format::Icbc, "-5", false, p()).is_err());
+        assert!(amount_fen(Format::Icbc, "12.34", false, p()).is_err());
+        assert!(amount_fen(Format::Icbc, "", false, p()).is_err());
+        assert!(amount_fen(Format::Icbc, "99999999999999999999", false, p()).is_err());
+    }
+}

@@ -1,0 +1,450 @@
+//! ICBC host-to-host (银企互联, "CMS") XML, GBK. Layout (docs/profiles.md):
+//!
+//! ```text
+//! <CMS><eb>
+//!   <pub> TransCode, CIS, BankCode, ID, TranDate, TranTime, fSeqno, RetCode, RetMsg </pub>
+//!   <out> AccNo, AccName, CurrType, BeginDate, EndDate, QryfSeqno, TotalNum, TotalAmt
+//!     <rd>...</rd>*
+//!   </out>
+//! </eb></CMS>
+//! ```
+//!
+//! A `<rd>` with `Drcrf` is a statement history row (QHISD); one with `Result` is a batch
+//! payment result (QPAYPER). Amounts are whole fen without sign or point.
+
+use std::collections::BTreeMap;
+
+use schemas::{
+    CardNumber, Direction, Entry, IdNumber, Money, PaymentResult, PaymentStatus, PayrollBatch,
+    Position, RecordSet, StatementKind,
+};
+
+use super::common::{self, error, Row};
+use super::reasons;
+use super::xml::{self, Ev, XmlStream};
+use crate::{Format, ParseContext, ParseError};
+
+const FORMAT: Format = Format::Icbc;
+
+/// A flat group of simple elements (`<pub>`, `<out>`, one `<rd>`), as sent.
+#[derive(Default)]
+pub struct WireGroup {
+    /// Element path, e.g. `/CMS/eb/out/rd[3]`.
+    pub path: String,
+    pub line: u64,
+    pub fields: BTreeMap<String, (String, u64)>,
+}
+
+impl WireGroup {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.fields
+            .get(name)
+            .map(|(v, _)| v.as_str())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn pos(&self, name: &str) -> Position {
+        let line = self.fields.get(name).map_or(self.line, |(_, l)| *l);
+        Position::line(line).with_field(format!("{}/{name}", self.path))
+    }
+
+    fn text(&self, name: &str) -> Option<String> {
+        self.get(name).map(str::to_string)
+    }
+}
+
+/// The whole response, as sent.
+#[derive(Default)]
+pub struct WireDoc {
+    pub public: WireGroup,
+    pub out: WireGroup,
+    pub rows: Vec<WireGroup>,
+}
+
+/// ICBC batch instruction result (指令状态) → domain status. Every documented code is
+/// listed; anything else is pending (never paid).
+pub fn result_status(code: &str) -> Option<PaymentStatus> {
+    match code {
+        "0" => Some(PaymentStatus::Pending),    // 提交成功，等待银行处理
+        "1" => Some(PaymentStatus::Pending),    // 授权成功，等待银行处理
+        "2" => Some(PaymentStatus::Pending),    // 等待授权
+        "3" => Some(PaymentStatus::Pending),    // 等待二次授权
+        "4" => Some(PaymentStatus::Pending),    // 等待银行答复
+        "5" => Some(PaymentStatus::Pending),    // 主机返回待处理
+        "6" => Some(PaymentStatus::Failed),     // 被银行拒绝
+        "7" => Some(PaymentStatus::Paid),       // 处理成功
+        "8" => Some(PaymentStatus::Cancelled),  // 指令被撤销
+        "9" => Some(PaymentStatus::Pending),    // 银行正在处理
+        "10" => Some(PaymentStatus::Pending),   // 预约指令
+        "11" => Some(PaymentStatus::Cancelled), // 预约取消
+        _ => None,
+    }
+}
+
+/// Root element `<CMS>` (after an optional declaration) with an `<eb>` child.
+pub fn sniff(bytes: &[u8]) -> bool {
+    let head = common::head_text(bytes, 1024);
+    let body = skip_prolog(&head);
+    (body.starts_with("<CMS>") || body.starts_with("<CMS ")) && head.contains("<eb>")
+}
+
+fn skip_prolog(s: &str) -> &str {
+    let mut rest = s.trim_start();
+    while rest.starts_with("<?") || rest.starts_with("<!--") {
+        let end = if rest.starts_with("<?") { "?>" } else { "-->" };
+        match rest.find(end) {
+            Some(i) => rest = rest[i + end.len()..].trim_start(),
+            None => return "",
+        }
+    }
+    rest
+}
+
+pub fn parse(bytes: &[u8], _ctx: &ParseContext) -> Result<RecordSet, ParseError> {
+    common::check_size(FORMAT, bytes)?;
+    let decoded = xml::decode_xml(FORMAT, bytes)?;
+    let doc = read_doc(&decoded.text)?;
+    let mut out = RecordSet::new(FORMAT.as_str());
+    out.encoding = Some(decoded.encoding.to_string());
+    let ret_code = doc.public.get("RetCode").unwrap_or("0");
+    if ret_code != "0" && doc.rows.is_empty() {
+        return Err(error(
+            FORMAT,
+            doc.public.pos("RetCode"),
+            format!(
+                "the bank answered with an error: RetCode {ret_code}, RetMsg '{}'",
+                doc.public.get("RetMsg").unwrap_or("")
+            ),
+        ));
+    }
+    if ret_code != "0" {
+        out.warn(
+            doc.public.pos("RetCode"),
+            format!(
+                "the bank answered RetCode {ret_code} ('{}') but sent rows; they are read",
+                doc.public.get("RetMsg").unwrap_or("")
+            ),
+        );
+    }
+    if let Some(t) = doc.public.get("TransCode") {
+        out.version = Some(t.to_string());
+    }
+    let mut entries = Vec::new();
+    let mut payments = Vec::new();
+    let mut refs = common::SeenRefs::default();
+    for rd in &doc.rows {
+        if rd.get("Result").is_some() {
+            let p = to_payment(rd, &doc, &mut out)?;
+            if let Some(seq) = &p.end_to_end_id {
+                let batch = p.batch_id.as_deref().unwrap_or("");
+                refs.check(
+                    FORMAT,
+                    batch,
+                    seq,
+                    format!("line {}", rd.line),
+                    rd.pos("iSeqno"),
+                )?;
+            }
+            payments.push(p);
+        } else if rd.get("Drcrf").is_some() {
+            entries.push(to_row(rd)?);
+        } else {
+            return Err(error(
+                FORMAT,
+                Position::line(rd.line).with_field(rd.path.clone()),
+                "a <rd> row has neither Drcrf (statement row) nor Result (payment result)",
+            ));
+        }
+    }
+    if !entries.is_empty() {
+        let account = doc.out.text("AccNo").ok_or_else(|| {
+            error(
+                FORMAT,
+                doc.out.pos("AccNo"),
+                "statement rows without an account number (out/AccNo)",
+            )
+        })?;
+        let currency = common::currency(doc.out.get("CurrType").unwrap_or(""));
+        let st = common::statement_from_rows(
+            &mut out,
+            account,
+            currency,
+            StatementKind::EndOfDay,
+            entries,
+        );
+        out.statements.push(st);
+    }
+    if !payments.is_empty() {
+        push_batch(&doc, &payments, &mut out)?;
+        out.payment_results = payments;
+    }
+    if out.is_empty() {
+        out.warn(
+            Position::line(doc.out.line.max(1)),
+            "the response holds no <rd> rows",
+        );
+    }
+    Ok(out)
+}
+
+fn read_doc(text: &str) -> Result<WireDoc, ParseError> {
+    let mut s = XmlStream::new(FORMAT, text);
+    let mut doc = WireDoc::default();
+    match s.next_event()? {
+        Some(Ev::Start { name, .. }) if name == "CMS" => {}
+        Some(Ev::Start { name, .. }) => {
+            return Err(s.err(format!("root element is <{name}>, expected <CMS>")))
+        }
+        _ => return Err(s.err("no root element <CMS>")),
+    }
+    while let Some(ev) = s.next_event()? {
+        let Ev::Start { name, line } = ev else {
+            continue;
+        };
+        let depth = s.path.len();
+        match (depth, name.as_str()) {
+            (2, "eb") => {}
+            (3, "pub") => {
+                doc.public.line = line;
+                doc.public.path = "/CMS/eb/pub".to_string();
+            }
+            (3, "out") => {
+                doc.out.line = line;
+                doc.out.path = "/CMS/eb/out".to_string();
+            }
+            (4, "rd") if s.path[2] == "out" => {
+                let mut row = WireGroup {
+                    path: format!("/CMS/eb/out/rd[{}]", doc.rows.len() + 1),
+                    line,
+                    ..WireGroup::default()
+                };
+                read_group(&mut s, &mut row)?;
+                doc.rows.push(row);
+            }
+            (4, _) if matches!(s.path[2].as_str(), "pub" | "out") => {
+                let value = s.read_simple_text()?;
+                let target = if s.path.get(2).map(String::as_str) == Some("pub") {
+                    &mut doc.public
+                } else {
+                    &mut doc.out
+                };
+                target.fields.insert(name, (value, line));
+            }
+            // Groups this profile does not read (an echoed <in>, bank extensions) are skipped.
+            (3, _) => s.skip_subtree()?,
+            _ => return Err(s.err(format!("unexpected element <{name}> here"))),
+        }
+    }
+    Ok(doc)
+}
+
+/// Reads the simple children of a group element up to its end.
+fn read_group(s: &mut XmlStream<'_>, group: &mut WireGroup) -> Result<(), ParseError> {
+    loop {
+        match s.next_event()? {
+            Some(Ev::Start { name, line }) => {
+                let value = s.read_simple_text()?;
+                if group.fields.insert(name.clone(), (value, line)).is_some() {
+                    return Err(s.err(format!("field <{name}> appears twice in one row")));
+                }
+            }
+            Some(Ev::Text(t)) if t.trim().is_empty() => {}
+            Some(Ev::Text(_)) => return Err(s.err("text directly inside <rd>")),
+            Some(Ev::End) => return Ok(()),
+            None => return Err(s.err("unexpected end of document inside <rd>")),
+        }
+    }
+}
+
+fn to_row(rd: &WireGroup) -> Result<Row, ParseError> {
+    let direction = match rd.get("Drcrf") {
+        Some("1") => Direction::Debit,
+        Some("2") => Direction::Credit,
+        other => {
+            return Err(error(
+                FORMAT,
+                rd.pos("Drcrf"),
+                format!(
+                    "Drcrf '{}' is neither 1 (debit) nor 2 (credit)",
+                    other.unwrap_or("")
+                ),
+            ))
+        }
+    };
+    let (field, other) = match direction {
+        Direction::Debit => ("DebitAmount", "CreditAmount"),
+        Direction::Credit => ("CreditAmount", "DebitAmount"),
+    };
+    let amount_text = rd.get(field).or_else(|| rd.get("Amount")).ok_or_else(|| {
+        error(
+            FORMAT,
+            rd.pos(field),
+            format!(
+                "missing {field} for Drcrf {}",
+                rd.get("Drcrf").unwrap_or("")
+            ),
+        )
+    })?;
+    let amount = common::amount_fen(FORMAT, amount_text, false, rd.pos(field))?;
+    if let Some(o) = rd.get(other) {
+        if common::amount_fen(FORMAT, o, false, rd.pos(other))?.fen() != 0 {
+            return Err(error(
+                FORMAT,
+                rd.pos(other),
+                "both DebitAmount and CreditAmount are set on one row",
+            ));
+        }
+    }
+    let date_text = rd
+        .get("Date")
+        .ok_or_else(|| error(FORMAT, rd.pos("Date"), "missing Date"))?;
+    let booking_date = common::date(FORMAT, date_text, rd.pos("Date"))?;
+    let value_date = match rd.get("ValueDate") {
+        Some(v) => Some(common::date(FORMAT, v, rd.pos("ValueDate"))?),
+        None => None,
+    };
+    let balance_after = match rd.get("Balance") {
+        Some(b) => Some(common::amount_fen(FORMAT, b, true, rd.pos("Balance"))?),
+        None => None,
+    };
+    let remittance_parts: Vec<&str> = ["Summary", "UseCN", "PostScript"]
+        .iter()
+        .filter_map(|k| rd.get(k))
+        .collect();
+    let mut remittance: Vec<&str> = Vec::new();
+    for p in remittance_parts {
+        if !remittance.contains(&p) {
+            remittance.push(p);
+        }
+    }
+    Ok(Row {
+        entry: Entry {
+            amount,
+            direction,
+            booking_date,
+            value_date,
+            bank_ref: rd.text("Ref").or_else(|| rd.text("VouhNo")),
+            end_to_end_id: None,
+            counterparty_name: rd.text("RecipName"),
+            counterparty_account: rd.text("RecipAccNo"),
+            remittance: (!remittance.is_empty()).then(|| remittance.join(" ")),
+            reversal: false,
+            transaction_code: rd.text("BusCode"),
+            batch_ref: rd.text("Oref"),
+            balance_after,
+        },
+        position: Position::line(rd.line).with_field(rd.path.clone()),
+    })
+}
+
+fn to_payment(
+    rd: &WireGroup,
+    doc: &WireDoc,
+    out: &mut RecordSet,
+) -> Result<PaymentResult, ParseError> {
+    let raw = rd.get("Result").unwrap_or("").to_string();
+    let status = result_status(&raw).unwrap_or_else(|| {
+        out.warn(
+            rd.pos("Result"),
+            format!("unknown Result code '{raw}': treated as pending"),
+        );
+        PaymentStatus::Pending
+    });
+    let amount = match rd.get("PayAmt") {
+        Some(a) => Some(common::amount_fen(FORMAT, a, false, rd.pos("PayAmt"))?),
+        None => return Err(error(FORMAT, rd.pos("PayAmt"), "missing PayAmt")),
+    };
+    let pay_date = match rd.get("PayDate") {
+        Some(d) => Some(common::date(FORMAT, d, rd.pos("PayDate"))?),
+        None => None,
+    };
+    let code = rd.text("iRetCode");
+    let text = rd.text("iRetMsg");
+    let reason = (status == PaymentStatus::Failed)
+        .then(|| reasons::normalise(code.as_deref(), text.as_deref()));
+    Ok(PaymentResult {
+        batch_id: batch_id(doc),
+        end_to_end_id: rd.text("iSeqno"),
+        debit_account: rd.text("PayAccNo").or_else(|| doc.out.text("AccNo")),
+        worker_name: rd.text("RecAccNameCN"),
+        id_number: rd.text("CertNo").map(IdNumber::new),
+        card_number: rd.text("RecAccNo").map(CardNumber::new),
+        amount,
+        status,
+        reason,
+        reason_code: code,
+        reason_text: text,
+        raw_status: Some(raw),
+        pay_date,
+        period: None,
+    })
+}
+
+fn batch_id(doc: &WireDoc) -> Option<String> {
+    doc.out
+        .text("QryfSeqno")
+        .or_else(|| doc.public.text("fSeqno"))
+}
+
+fn push_batch(
+    doc: &WireDoc,
+    payments: &[PaymentResult],
+    out: &mut RecordSet,
+) -> Result<(), ParseError> {
+    let Some(batch_id) = batch_id(doc) else {
+        out.warn(
+            Position::line(doc.out.line),
+            "no batch number (out/QryfSeqno or pub/fSeqno)",
+        );
+        return Ok(());
+    };
+    let declared_count = match doc.out.get("TotalNum") {
+        Some(n) => Some(n.parse::<u64>().map_err(|_| {
+            error(
+                FORMAT,
+                doc.out.pos("TotalNum"),
+                format!("bad TotalNum '{n}'"),
+            )
+        })?),
+        None => None,
+    };
+    let declared_total = match doc.out.get("TotalAmt") {
+        Some(a) => Some(common::amount_fen(
+            FORMAT,
+            a,
+            false,
+            doc.out.pos("TotalAmt"),
+        )?),
+        None => None,
+    };
+    // A query answer may be paged (NextTag), so a difference is reported, not refused.
+    if declared_count.is_some_and(|n| n != payments.len() as u64) {
+        out.warn(
+            doc.out.pos("TotalNum"),
+            format!(
+                "TotalNum {} but {} rows in this answer",
+                declared_count.unwrap_or(0),
+                payments.len()
+            ),
+        );
+    }
+    let sum: Money = payments.iter().filter_map(|p| p.amount).sum();
+    if declared_total.is_some_and(|t| t != sum) {
+        out.warn(
+            doc.out.pos("TotalAmt"),
+            format!(
+                "TotalAmt {} but the rows sum to {sum}",
+                declared_total.unwrap_or(Money::ZERO)
+            ),
+        );
+    }
+    out.payroll_batches.push(PayrollBatch {
+        batch_id,
+        debit_account: doc.out.text("AccNo"),
+        pay_date: None,
+        declared_count,
+        declared_total,
+        group_status: doc.public.text("RetCode"),
+    });
+    Ok(())
+}

@@ -1,0 +1,264 @@
+//! Field values of MT940/MT942: balances (`:60F:` `:62F:` `:64:` ...), statement lines
+//! (`:61:`), floor limits (`:34F:`), and the SWIFT date and amount conventions.
+
+use chrono::{Datelike, NaiveDate};
+use schemas::{Direction, Money};
+
+/// `YYMMDD` → date. SWIFT years 00–79 are 2000–2079, 80–99 are 1980–1999.
+pub(crate) fn yymmdd(s: &str) -> Result<NaiveDate, String> {
+    let b = s.as_bytes();
+    if b.len() != 6 || !b.iter().all(u8::is_ascii_digit) {
+        return Err(format!("'{s}' is not a date (expected YYMMDD)"));
+    }
+    let num = |i: usize| u32::from(b[i] - b'0') * 10 + u32::from(b[i + 1] - b'0');
+    let yy = num(0) as i32;
+    let year = if yy < 80 { 2000 + yy } else { 1900 + yy };
+    NaiveDate::from_ymd_opt(year, num(2), num(4)).ok_or_else(|| {
+        format!(
+            "'{s}' is not a calendar date (20{s:.2}-{}-{})",
+            &s[2..4],
+            &s[4..6]
+        )
+    })
+}
+
+/// The entry date `MMDD` of a `:61:` line: the year is the one that puts it closest to
+/// the value date (a line valued 31 Dec can be booked 2 Jan of the next year).
+pub(crate) fn entry_date(mmdd: &str, value: NaiveDate) -> Result<NaiveDate, String> {
+    let b = mmdd.as_bytes();
+    if b.len() != 4 || !b.iter().all(u8::is_ascii_digit) {
+        return Err(format!("entry date '{mmdd}' is not MMDD"));
+    }
+    let month = u32::from(b[0] - b'0') * 10 + u32::from(b[1] - b'0');
+    let day = u32::from(b[2] - b'0') * 10 + u32::from(b[3] - b'0');
+    let y = value.year();
+    // Same month or a neighbouring one in the same year: no rollover to consider.
+    if month.abs_diff(value.month()) <= 6 {
+        return NaiveDate::from_ymd_opt(y, month, day)
+            .ok_or_else(|| format!("entry date '{mmdd}' is not a calendar date"));
+    }
+    [y, y - 1, y + 1]
+        .into_iter()
+        .filter_map(|year| NaiveDate::from_ymd_opt(year, month, day))
+        .min_by_key(|d| (*d - value).num_days().abs())
+        .ok_or_else(|| format!("entry date '{mmdd}' is not a calendar date"))
+}
+
+/// A SWIFT amount: digits with a comma as decimal separator (`1234,5`, `0,`).
+pub(crate) fn amount(s: &str) -> Result<Money, String> {
+    if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit() || c == b',') {
+        return Err(format!(
+            "'{s}' is not a SWIFT amount (digits and a decimal comma)"
+        ));
+    }
+    Money::parse_with_separator(s, b',').map_err(|e| e.to_string())
+}
+
+/// `C160201EUR1200,00` (`:60F:` `:62F:` `:64:` `:65:`): signed amount, date, currency.
+pub(crate) fn balance(v: &str) -> Result<(Money, NaiveDate, String), String> {
+    let v = v.trim();
+    let (sign, rest) = match v.as_bytes().first() {
+        Some(b'C') => (Direction::Credit, &v[1..]),
+        Some(b'D') => (Direction::Debit, &v[1..]),
+        _ => return Err(format!("balance '{v}' does not start with C or D")),
+    };
+    if rest.len() < 10 || !rest.is_char_boundary(6) || !rest.is_char_boundary(9) {
+        return Err(format!(
+            "balance '{v}' is too short (expected C/D, YYMMDD, currency, amount)"
+        ));
+    }
+    let date = yymmdd(&rest[..6])?;
+    // Some banks leave the currency out (`C020315105000,00`); the amount starts at once.
+    let (currency, amount_text) = if rest.as_bytes()[6].is_ascii_digit() {
+        ("", &rest[6..])
+    } else {
+        (&rest[6..9], &rest[9..])
+    };
+    if !currency.bytes().all(|c| c.is_ascii_alphabetic()) {
+        return Err(format!("balance '{v}' has no currency code"));
+    }
+    let amount = amount(amount_text.trim())?;
+    let signed = match sign {
+        Direction::Credit => amount,
+        Direction::Debit => Money::from_fen(-amount.fen()),
+    };
+    Ok((signed, date, currency.to_string()))
+}
+
+/// A parsed `:61:` statement line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Line61 {
+    pub value_date: NaiveDate,
+    pub entry_date: Option<NaiveDate>,
+    pub direction: Direction,
+    pub reversal: bool,
+    pub amount: Money,
+    pub type_code: Option<String>,
+    pub customer_ref: Option<String>,
+    pub bank_ref: Option<String>,
+    pub supplementary: Option<String>,
+}
+
+/// `YYMMDD[MMDD](C|D|RC|RD|EC|ED)[funds code]amount[N|F|S]xxx customer-ref[//bank-ref][\nsupplementary]`.
+pub(crate) fn line61(v: &str) -> Result<Line61, String> {
+    let (first, supplementary) = match v.split_once('\n') {
+        Some((a, b)) => (
+            a,
+            Some(
+                b.split('\n')
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+        ),
+        None => (v, None),
+    };
+    let s = first.trim_end();
+    let b = s.as_bytes();
+    if b.len() < 6 || !s.is_char_boundary(6) {
+        return Err(format!("statement line '{s}' is too short"));
+    }
+    let value_date = yymmdd(&s[..6])?;
+    let mut i = 6;
+    let mut entry = None;
+    if b.len() >= 10 && b[6..10].iter().all(u8::is_ascii_digit) {
+        entry = Some(entry_date(&s[6..10], value_date)?);
+        i = 10;
+    } else if b.len() >= 10 && b[6..10].iter().all(|c| *c == b' ') {
+        // An entry date left blank (ASN Bank).
+        i = 10;
+    }
+    let (direction, reversal, mark_len) = match (b.get(i), b.get(i + 1)) {
+        (Some(b'R'), Some(b'C')) => (Direction::Debit, true, 2),
+        (Some(b'R'), Some(b'D')) => (Direction::Credit, true, 2),
+        (Some(b'E'), Some(b'C')) => (Direction::Credit, false, 2),
+        (Some(b'E'), Some(b'D')) => (Direction::Debit, false, 2),
+        (Some(b'C'), _) => (Direction::Credit, false, 1),
+        (Some(b'D'), _) => (Direction::Debit, false, 1),
+        _ => {
+            return Err(format!(
+                "statement line '{s}': expected C, D, RC or RD after the date(s) at character {}",
+                i + 1
+            ))
+        }
+    };
+    i += mark_len;
+    // Funds code: the third letter of the currency code, optional.
+    if b.get(i).is_some_and(u8::is_ascii_alphabetic) {
+        i += 1;
+    }
+    let start = i;
+    while b.get(i).is_some_and(|c| c.is_ascii_digit() || *c == b',') {
+        i += 1;
+    }
+    if start == i && start == b.len() {
+        // The amount was wrapped onto the next line (seen at a Sparkasse): join and retry.
+        if let Some((next, more)) = v
+            .split_once('\n')
+            .map(|(_, r)| r.split_once('\n').unwrap_or((r, "")))
+        {
+            if next.trim_start().starts_with(|c: char| c.is_ascii_digit()) {
+                let joined = if more.is_empty() {
+                    format!("{s}{}", next.trim())
+                } else {
+                    format!("{s}{}\n{more}", next.trim())
+                };
+                return line61(&joined);
+            }
+        }
+    }
+    let amount = amount(&s[start..i]).map_err(|m| format!("statement line '{s}': {m}"))?;
+    let rest = s[i..].trim_start();
+    let (type_code, refs) = if rest.len() >= 4
+        && rest.is_char_boundary(4)
+        && matches!(rest.as_bytes()[0], b'N' | b'F' | b'S')
+    {
+        (Some(rest[..4].to_string()), &rest[4..])
+    } else {
+        (None, rest)
+    };
+    let (customer, bank) = match refs.split_once("//") {
+        Some((c, bk)) => (c, Some(bk.trim())),
+        None => (refs, None),
+    };
+    let customer = customer.trim();
+    Ok(Line61 {
+        value_date,
+        entry_date: entry,
+        direction,
+        reversal,
+        amount,
+        type_code,
+        customer_ref: (!customer.is_empty()).then(|| customer.to_string()),
+        bank_ref: bank.filter(|b| !b.is_empty()).map(str::to_string),
+        supplementary: supplementary.filter(|s| !s.is_empty()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(yymmdd("160229").unwrap().to_string(), "2016-02-29");
+        assert_eq!(yymmdd("991231").unwrap().to_string(), "1999-12-31");
+        assert!(yymmdd("160230")
+            .unwrap_err()
+            .contains("not a calendar date"));
+        let v = yymmdd("161231").unwrap();
+        assert_eq!(entry_date("0102", v).unwrap().to_string(), "2017-01-02");
+        let v = yymmdd("170102").unwrap();
+        assert_eq!(entry_date("1231", v).unwrap().to_string(), "2016-12-31");
+    }
+
+    #[test]
+    fn balances() {
+        let (m, d, c) = balance("D160201EUR1200,5").unwrap();
+        assert_eq!(
+            (m.fen(), d.to_string(), c.as_str()),
+            (-120050, "2016-02-01".into(), "EUR")
+        );
+        assert_eq!(balance("C211102EUR0,").unwrap().0.fen(), 0);
+        assert!(balance("C141387INR11 27421,94").is_err());
+        assert!(balance("X").is_err());
+        let (m, _, c) = balance("C020315105000,00").unwrap();
+        assert_eq!((m.fen(), c.as_str()), (10_500_000, ""));
+    }
+
+    #[test]
+    fn statement_lines() {
+        let l = line61("1601010222CR1,00NTRFNONREF//CT16-01-01-08.32\nextra text").unwrap();
+        assert_eq!(l.entry_date.unwrap().to_string(), "2016-02-22");
+        assert_eq!(l.direction, Direction::Credit);
+        assert!(!l.reversal);
+        assert_eq!(l.amount.fen(), 100);
+        assert_eq!(l.type_code.as_deref(), Some("NTRF"));
+        assert_eq!(l.customer_ref.as_deref(), Some("NONREF"));
+        assert_eq!(l.bank_ref.as_deref(), Some("CT16-01-01-08.32"));
+        assert_eq!(l.supplementary.as_deref(), Some("extra text"));
+        let l = line61("200101    D65,00NOVBNL47INGB9999999999").unwrap();
+        assert_eq!(l.entry_date, None);
+        assert_eq!(l.direction, Direction::Debit);
+        let l = line61("1702010201RD45,00NTRFNONREF").unwrap();
+        assert!(l.reversal);
+        assert_eq!(l.direction, Direction::Credit);
+        let l = line61("1702010201RCN45,00NTRF").unwrap();
+        assert_eq!(
+            (l.direction, l.reversal, l.amount.fen()),
+            (Direction::Debit, true, 4500)
+        );
+        assert!(line61("1602300301DR6,00N024NONREF").is_err());
+        let l = line61("1811261126CR\n30,00N062NONREF").unwrap();
+        assert_eq!(
+            (l.amount.fen(), l.type_code.as_deref()),
+            (3000, Some("N062"))
+        );
+        let l = line61("2006080608D12,35 NRTIKREF+//2016021783252833\n/OCMT/EUR11,85/").unwrap();
+        assert_eq!(l.type_code.as_deref(), Some("NRTI"));
+        assert_eq!(l.customer_ref.as_deref(), Some("KREF+"));
+        assert!(line61("160101X1,00").is_err());
+        assert!(line61("160101C1,005NTRF").is_err());
+    }
+}

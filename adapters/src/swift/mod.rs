@@ -1,0 +1,486 @@
+//! SWIFT MT940 (customer statement) and MT942 (interim transaction report).
+//!
+//! Tolerated: SWIFT block preambles and trailers (`{1:...}{2:...}{4:`, `-}`, `{5:...}`),
+//! bank headers before the first field, blank lines, CRLF or LF, a missing final line
+//! break, `-` separators, repeated `:86:`, wrapped lines (a line that does not start
+//! with a known tag continues the field before it, so `:26:` inside a wrapped `:86:` is
+//! text), several statements per file, and text in UTF-8, Windows-1252/Latin-1, CP850 or
+//! CP852 (see [`crate::encoding`]). Refused, with the line: an invalid date (30 February),
+//! a malformed balance or statement line, a file without any SWIFT field.
+
+mod fields;
+mod info86;
+
+use schemas::{Balance, Diagnostic, Entry, Level, Position, RecordSet, Statement, StatementKind};
+
+use crate::{Format, ParseError};
+
+/// Longest `:86:` / `:61:` text kept (a field is at most 6 × 65 characters by the standard;
+/// banks send more, but not kilobytes).
+const MAX_FIELD_CHARS: usize = 4096;
+/// Diagnostics kept per file.
+const MAX_DIAGNOSTICS: usize = 500;
+
+/// What the streaming reader learnt about the file besides its statements.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub format: Format,
+    pub encoding: String,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Parses a whole MT940/MT942 file.
+pub fn parse(format: Format, bytes: &[u8]) -> Result<RecordSet, ParseError> {
+    let mut set = RecordSet::new(format.as_str());
+    let summary = for_each_statement(Some(format), bytes, |s| set.statements.push(s))?;
+    set.format = summary.format.as_str().to_string();
+    set.encoding = Some(summary.encoding);
+    set.diagnostics = summary.diagnostics;
+    Ok(set)
+}
+
+/// Streams statements to `f` one at a time. `forced` fixes MT940 or MT942; without it the
+/// tags decide (`:34F:`, `:13D:`, `:90C:`, `:90D:` mean MT942).
+pub fn for_each_statement(
+    forced: Option<Format>,
+    bytes: &[u8],
+    mut f: impl FnMut(Statement),
+) -> Result<Summary, ParseError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let (text, encoding) = crate::encoding::decode_text(bytes);
+    let format = forced.unwrap_or_else(|| {
+        if is_mt942(bytes) {
+            Format::Mt942
+        } else {
+            Format::Mt940
+        }
+    });
+    let label = format.as_str();
+    let mut diags = Vec::new();
+    if encoding != "utf-8" {
+        diags.push(Diagnostic {
+            level: Level::Info,
+            position: Position::default(),
+            message: format!("file is not UTF-8; read as {encoding}"),
+        });
+    }
+    let mut b = Builder {
+        label,
+        kind: if format == Format::Mt942 {
+            StatementKind::Intraday
+        } else {
+            StatementKind::EndOfDay
+        },
+        cur: None,
+        diags,
+        dropped: 0,
+        fields: 0,
+    };
+    for field in Fields::new(&text) {
+        b.field(field, &mut f)?;
+    }
+    b.flush(&mut f);
+    if b.fields == 0 {
+        return Err(ParseError::new(
+            label,
+            Position::line(1),
+            "no SWIFT MT940/MT942 field (:20:, :25:, :61: ...) found",
+        ));
+    }
+    if b.dropped > 0 {
+        b.diags.push(Diagnostic {
+            level: Level::Warning,
+            position: Position::default(),
+            message: format!("{} further diagnostics were not kept", b.dropped),
+        });
+    }
+    Ok(Summary {
+        format,
+        encoding: encoding.to_string(),
+        diagnostics: b.diags,
+    })
+}
+
+/// MT942 tags present (or a `{2:` block naming message type 942).
+pub fn is_mt942(bytes: &[u8]) -> bool {
+    let finder = |t: &[u8]| memchr::memmem::find(bytes, t).is_some();
+    finder(b":34F:")
+        || finder(b":13D:")
+        || finder(b":90C:")
+        || finder(b":90D:")
+        || finder(b"{2:O942")
+        || finder(b"{2:I942")
+}
+
+/// The tags this reader knows. Anything else at the start of a line is text.
+fn known_tag(tag: &str) -> bool {
+    matches!(
+        tag,
+        "20" | "21"
+            | "25"
+            | "25P"
+            | "28"
+            | "28C"
+            | "60F"
+            | "60M"
+            | "61"
+            | "86"
+            | "62F"
+            | "62M"
+            | "64"
+            | "65"
+            | "34F"
+            | "13"
+            | "13D"
+            | "90C"
+            | "90D"
+    )
+}
+
+/// One field: its tag, its value (continuation lines joined with `\n`), its first line.
+struct Field<'t> {
+    tag: &'t str,
+    /// The field's text in the file: continuation lines keep their line breaks (and any
+    /// `\r`); consumers split lines themselves. Borrowed, so reading a field allocates
+    /// nothing.
+    value: &'t str,
+    line: u64,
+}
+
+/// Splits the text into fields. Lines outside fields (headers, `-`, `-}`, blank) end the
+/// current field; block markers are stripped.
+struct Fields<'t> {
+    text: &'t str,
+    /// Byte offset of the next line.
+    pos: usize,
+    line_no: u64,
+    done: bool,
+    /// (tag, value start, value end, first line) of the field being read.
+    pending: Option<(&'t str, usize, usize, u64)>,
+}
+
+impl<'t> Fields<'t> {
+    fn new(text: &'t str) -> Self {
+        Fields {
+            text,
+            pos: 0,
+            line_no: 0,
+            done: false,
+            pending: None,
+        }
+    }
+
+    fn offset_of(&self, part: &str) -> usize {
+        part.as_ptr() as usize - self.text.as_ptr() as usize
+    }
+
+    fn take(&mut self) -> Option<Field<'t>> {
+        let (tag, start, end, line) = self.pending.take()?;
+        Some(Field {
+            tag,
+            value: &self.text[start..end],
+            line,
+        })
+    }
+
+    /// `:TAG:` at the start of `line` → (tag, rest).
+    fn tag_of(line: &str) -> Option<(&str, &str)> {
+        let rest = line.strip_prefix(':')?;
+        let end = rest.find(':')?;
+        let tag = &rest[..end];
+        known_tag(tag).then(|| (tag, &rest[end + 1..]))
+    }
+}
+
+/// A separator or SWIFT block line: `-`, `-}`, `}`, `{5:...}`, `{1:...}{2:...}{4:`.
+/// Returns the text after a `{4:` on the same line, if any.
+fn block_line(line: &str) -> Option<&str> {
+    // SOH/ETX and other control characters of FIN envelopes are not content.
+    let t = line.trim_matches(|c: char| c.is_whitespace() || c.is_control());
+    // Swedish 7-bit national charset (ISO 646-SE) exports print `{` as `ä` and `}` as `å`.
+    let ends = t == "-" || t == "}" || t.starts_with("-}") || t.starts_with("-å");
+    if ends || t.starts_with('{') || t.starts_with('ä') {
+        let found = t
+            .find("{4:")
+            .map(|p| p + 3)
+            .or_else(|| t.find("ä4:").map(|p| p + "ä4:".len()));
+        return Some(match found {
+            Some(p) => t[p..].trim_start(),
+            None => "",
+        });
+    }
+    if t.is_empty() && !line.is_empty() && line.chars().all(|c| c.is_control()) {
+        return Some("");
+    }
+    None
+}
+
+impl<'t> Iterator for Fields<'t> {
+    type Item = Field<'t>;
+
+    fn next(&mut self) -> Option<Field<'t>> {
+        let text = self.text;
+        while !self.done {
+            let start = self.pos;
+            let end =
+                memchr::memchr(b'\n', &text.as_bytes()[start..]).map_or(text.len(), |i| start + i);
+            if end >= text.len() {
+                self.done = true;
+            }
+            self.pos = end + 1;
+            self.line_no += 1;
+            let raw = &text[start..end];
+            let line = raw.strip_suffix('\r').unwrap_or(raw);
+            let line = match block_line(line) {
+                Some("") => {
+                    if let Some(done) = self.take() {
+                        return Some(done);
+                    }
+                    continue;
+                }
+                Some(after) => after,
+                None => line,
+            };
+            if let Some((tag, rest)) = Fields::tag_of(line) {
+                let value_start = self.offset_of(rest);
+                let value_end = value_start + rest.len();
+                let previous = self.take();
+                self.pending = Some((tag, value_start, value_end, self.line_no));
+                if previous.is_some() {
+                    return previous;
+                }
+            } else if line.trim().is_empty() {
+                // Blank lines inside a field do not end it (ASN Bank puts blank lines
+                // inside :86:); they are not content either.
+            } else {
+                let line_end = self.offset_of(line) + line.len();
+                if let Some(p) = self.pending.as_mut() {
+                    p.2 = line_end;
+                }
+            }
+            // Text before the first field is a bank header: ignored.
+        }
+        self.take()
+    }
+}
+
+struct Current {
+    line: u64,
+    statement: Statement,
+    /// The `:86:` of the last entry has been seen (a further `:86:` is appended to it).
+    open_entry: bool,
+    /// The last entry already has a `:86:`.
+    entry_has_86: bool,
+    currency_from_balance: bool,
+}
+
+struct Builder {
+    label: &'static str,
+    kind: StatementKind,
+    cur: Option<Current>,
+    diags: Vec<Diagnostic>,
+    dropped: usize,
+    fields: usize,
+}
+
+impl Builder {
+    fn err(&self, line: u64, tag: &str, message: String) -> ParseError {
+        ParseError::new(
+            self.label,
+            Position::line(line).with_field(format!(":{tag}:")),
+            message,
+        )
+    }
+
+    fn warn(&mut self, line: u64, tag: &str, message: String) {
+        if self.diags.len() < MAX_DIAGNOSTICS {
+            self.diags.push(Diagnostic {
+                level: Level::Warning,
+                position: Position::line(line).with_field(format!(":{tag}:")),
+                message,
+            });
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    fn flush(&mut self, f: &mut impl FnMut(Statement)) {
+        if let Some(c) = self.cur.take() {
+            if c.statement.statement_id.is_none() {
+                self.warn(c.line, "20", "statement has no :20: reference".to_string());
+            }
+            if c.statement.account.is_empty() {
+                self.warn(
+                    c.line,
+                    "25",
+                    "statement names no account (:25:)".to_string(),
+                );
+            }
+            f(c.statement);
+        }
+    }
+
+    fn current(&mut self, line: u64) -> &mut Current {
+        self.cur.get_or_insert_with(|| Current {
+            line,
+            statement: Statement {
+                account: String::new(),
+                currency: String::new(),
+                kind: self.kind,
+                statement_id: None,
+                sequence: None,
+                opening_balance: None,
+                closing_balance: None,
+                entries: Vec::new(),
+            },
+            open_entry: false,
+            entry_has_86: false,
+            currency_from_balance: false,
+        })
+    }
+
+    fn field(&mut self, fld: Field<'_>, f: &mut impl FnMut(Statement)) -> Result<(), ParseError> {
+        self.fields += 1;
+        let Field { tag, value, line } = fld;
+        let value = match value.char_indices().nth(MAX_FIELD_CHARS) {
+            Some((cut, _)) if value.len() > MAX_FIELD_CHARS => {
+                self.warn(
+                    line,
+                    tag,
+                    format!("field longer than {MAX_FIELD_CHARS} characters was cut"),
+                );
+                &value[..cut]
+            }
+            _ => value,
+        };
+        let v = value.trim();
+        match tag {
+            "20" => {
+                // A new statement begins, unless the current one has only just begun.
+                let fresh = self.cur.as_ref().is_some_and(|c| {
+                    c.statement.statement_id.is_none()
+                        && c.statement.entries.is_empty()
+                        && c.statement.account.is_empty()
+                });
+                if !fresh {
+                    self.flush(f);
+                }
+                self.current(line).statement.statement_id = Some(v.to_string());
+            }
+            "21" => {}
+            "25" | "25P" => {
+                let c = self.current(line);
+                if !c.statement.account.is_empty() || !c.statement.entries.is_empty() {
+                    // A second account without :20: between: a new statement.
+                    self.flush(f);
+                }
+                self.current(line).statement.account =
+                    v.lines().next().unwrap_or("").trim().to_string();
+            }
+            "28" | "28C" => self.current(line).statement.sequence = Some(v.to_string()),
+            "60F" | "60M" | "62F" | "62M" | "64" | "65" => {
+                let (amount, date, currency) =
+                    fields::balance(v).map_err(|m| self.err(line, tag, m))?;
+                let c = self.current(line);
+                if c.statement.currency.is_empty()
+                    || (!c.currency_from_balance && tag.starts_with("60"))
+                {
+                    c.statement.currency = currency;
+                    c.currency_from_balance = true;
+                }
+                let b = Balance { amount, date };
+                match tag {
+                    "60F" | "60M" => {
+                        if c.statement.opening_balance.is_none() {
+                            c.statement.opening_balance = Some(b);
+                        }
+                    }
+                    "62F" | "62M" => {
+                        c.statement.closing_balance = Some(b);
+                        c.open_entry = false;
+                    }
+                    _ => c.open_entry = false,
+                }
+            }
+            "61" => {
+                let l = fields::line61(value.trim_matches(|c| c == ' ' || c == '\r'))
+                    .map_err(|m| self.err(line, tag, m))?;
+                let c = self.current(line);
+                c.statement.entries.push(Entry {
+                    amount: l.amount,
+                    direction: l.direction,
+                    booking_date: l.entry_date.unwrap_or(l.value_date),
+                    value_date: Some(l.value_date),
+                    bank_ref: l.bank_ref,
+                    end_to_end_id: l.customer_ref.filter(|r| !r.eq_ignore_ascii_case("NONREF")),
+                    counterparty_name: None,
+                    counterparty_account: None,
+                    remittance: l.supplementary,
+                    reversal: l.reversal,
+                    transaction_code: l.type_code,
+                    batch_ref: None,
+                    balance_after: None,
+                });
+                c.open_entry = true;
+                c.entry_has_86 = false;
+            }
+            "86" => {
+                let c = self.current(line);
+                if !c.open_entry {
+                    // Information about the statement as a whole: not an entry's.
+                    return Ok(());
+                }
+                let repeated = c.entry_has_86;
+                c.entry_has_86 = true;
+                let Some(e) = c.statement.entries.last_mut() else {
+                    return Ok(());
+                };
+                apply_86(e, value, repeated);
+            }
+            "34F" => {
+                // Floor limit `EURD12345,67`: the currency of an MT942.
+                let c = self.current(line);
+                if c.statement.currency.is_empty() {
+                    c.statement.currency = v.chars().take(3).collect();
+                }
+            }
+            "13" | "13D" | "90C" | "90D" => {}
+            other => self.warn(line, other, "field ignored".to_string()),
+        }
+        Ok(())
+    }
+}
+
+/// Merges one `:86:` into its entry. The first `:86:` supersedes the `:61:` supplementary
+/// details as remittance text (when it has any); a repeated `:86:` adds to it.
+fn apply_86(e: &mut Entry, raw: &str, repeated: bool) {
+    let info = info86::parse(raw);
+    if e.counterparty_name.is_none() {
+        e.counterparty_name = info.name;
+    }
+    if e.counterparty_account.is_none() {
+        e.counterparty_account = info.account;
+    }
+    if e.end_to_end_id.is_none() {
+        e.end_to_end_id = info.end_to_end_id;
+    }
+    if e.transaction_code.is_none() {
+        e.transaction_code = info.code;
+    }
+    let Some(text) = info
+        .remittance
+        .or(info.posting_text)
+        .filter(|t| !t.is_empty())
+    else {
+        return;
+    };
+    match e.remittance.as_mut() {
+        Some(r) if repeated => {
+            if r.chars().count() < MAX_FIELD_CHARS {
+                r.push(' ');
+                r.push_str(&text);
+            }
+        }
+        _ => e.remittance = Some(text),
+    }
+}

@@ -1,0 +1,638 @@
+//! The CLI's subcommands. Each opens what it needs, does one job, and prints for a person
+//! (or as JSON/CSV for a program).
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context};
+use chrono::{NaiveDate, Utc};
+use indicatif::{ProgressBar, ProgressStyle};
+use schemas::{FindingCode, FindingStatus, StoredFinding};
+use store::{FindingFilter, Scope, StoreOptions};
+
+use crate::config::Settings;
+use crate::pipeline::{self, Pipeline, Processed};
+
+/// How `findings` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Table,
+    Json,
+    Csv,
+}
+
+/// Opens the configured store and builds the pipeline.
+pub async fn open(settings: Settings) -> anyhow::Result<Pipeline> {
+    let options = StoreOptions {
+        max_connections: settings.database.max_connections,
+        ..StoreOptions::default()
+    };
+    let store = store::open_with(&settings.database.url, &options)
+        .await
+        .with_context(|| {
+            format!(
+                "opening the database {}",
+                store::mask_url(&settings.database.url)
+            )
+        })?;
+    Ok(Pipeline::new(store, Arc::new(settings)))
+}
+
+async fn open_configured(config: Option<&Path>) -> anyhow::Result<Pipeline> {
+    open(Settings::load(config)?).await
+}
+
+pub fn parse(
+    file: &Path,
+    json: bool,
+    format: Option<&str>,
+    secret_file: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let forced = format
+        .map(str::parse::<adapters::Format>)
+        .transpose()
+        .map_err(|e| anyhow!(e))?;
+    let platform_secret = secret_file
+        .map(|p| std::fs::read(p).with_context(|| format!("reading {}", p.display())))
+        .transpose()?
+        .map(|s| s.trim_ascii().to_vec());
+    let ctx = adapters::ParseContext { platform_secret };
+    let set =
+        adapters::parse(&bytes, forced, &ctx).map_err(|e| anyhow!("{}: {e}", file.display()))?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &set)?;
+        writeln!(out)?;
+    } else {
+        print_record_set(&mut out, file, &set)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_record_set(
+    out: &mut impl std::io::Write,
+    file: &Path,
+    set: &schemas::RecordSet,
+) -> anyhow::Result<()> {
+    writeln!(
+        out,
+        "{}: {}{}{}",
+        file.display(),
+        set.format,
+        set.version
+            .as_deref()
+            .map(|v| format!(" ({v})"))
+            .unwrap_or_default(),
+        set.encoding
+            .as_deref()
+            .map(|e| format!(", {e}"))
+            .unwrap_or_default()
+    )?;
+    for s in &set.statements {
+        let bal = |b: &Option<schemas::Balance>| {
+            b.map(|b| format!("{} on {}", b.amount, b.date))
+                .unwrap_or_else(|| "-".into())
+        };
+        writeln!(
+            out,
+            "  statement {} account {} {}: opening {}, closing {}, {} entries",
+            s.statement_id.as_deref().unwrap_or("-"),
+            s.account,
+            s.currency,
+            bal(&s.opening_balance),
+            bal(&s.closing_balance),
+            s.entries.len()
+        )?;
+        for e in &s.entries {
+            writeln!(
+                out,
+                "    {} {:>6} {:>14}  {}  {}",
+                e.booking_date,
+                e.direction.as_str(),
+                e.amount.to_string(),
+                e.counterparty_name.as_deref().unwrap_or(""),
+                e.remittance.as_deref().unwrap_or("")
+            )?;
+        }
+    }
+    for p in &set.payment_results {
+        writeln!(
+            out,
+            "  payment {} {:?} {} {}",
+            p.end_to_end_id.as_deref().unwrap_or("-"),
+            p.status,
+            p.amount
+                .map(|m| m.to_string())
+                .unwrap_or_else(|| "-".into()),
+            p.reason_text.as_deref().unwrap_or("")
+        )?;
+    }
+    for g in &set.guarantees {
+        writeln!(
+            out,
+            "  guarantee {} {:?} {} for project {} valid {}..{}",
+            g.number, g.action, g.guaranteed_amount, g.project_code, g.valid_from, g.valid_to
+        )?;
+    }
+    for d in &set.diagnostics {
+        writeln!(out, "  {:?} at {}: {}", d.level, d.position, d.message)?;
+    }
+    Ok(())
+}
+
+pub async fn migrate(config: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let p = open_configured(config).await?;
+    p.store().migrate().await?;
+    println!("database is up to date: {}", p.store().describe());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_files(files: &[PathBuf]) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    files
+        .iter()
+        .map(|f| {
+            let bytes = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
+            Ok((f.display().to_string(), bytes))
+        })
+        .collect()
+}
+
+pub async fn import(config: Option<&Path>, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let p = open_configured(config).await?;
+    import_with(&p, read_files(files)?).await
+}
+
+async fn import_with(p: &Pipeline, files: Vec<(String, Vec<u8>)>) -> anyhow::Result<ExitCode> {
+    let (report, refused) = p.import_registry(&files).await?;
+    for e in &refused {
+        eprint!("{e}");
+    }
+    println!(
+        "registry: {} inserted, {} updated, {} unchanged; {} of {} files refused",
+        report.inserted,
+        report.updated,
+        report.unchanged,
+        refused.len(),
+        files.len()
+    );
+    Ok(if refused.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn progress(n: usize, what: &str) -> ProgressBar {
+    let bar = if n > 1 {
+        ProgressBar::new(n as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    if let Ok(style) = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {wide_msg}") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_prefix(what.to_string());
+    bar
+}
+
+pub async fn ingest(
+    config: Option<&Path>,
+    partner: &str,
+    format: Option<&str>,
+    files: &[PathBuf],
+) -> anyhow::Result<ExitCode> {
+    let p = open_configured(config).await?;
+    if partner != pipeline::OPERATOR && p.settings().partner(partner).is_none() {
+        bail!("unknown partner '{partner}': configure it under [[partners]] (or use --partner operator for a backfill)");
+    }
+    let forced = format
+        .map(str::parse::<adapters::Format>)
+        .transpose()
+        .map_err(|e| anyhow!(e))?;
+    let list: Vec<(PathBuf, String)> = files
+        .iter()
+        .map(|f| (f.clone(), partner.to_string()))
+        .collect();
+    let rejected = ingest_files(&p, &list, forced).await?;
+    Ok(if rejected == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Ingests files one by one (each from its sender); prints one line per file and returns
+/// how many were rejected. A rejected file does not stop the others.
+async fn ingest_files(
+    p: &Pipeline,
+    files: &[(PathBuf, String)],
+    forced: Option<adapters::Format>,
+) -> anyhow::Result<usize> {
+    let bar = progress(files.len(), "ingest");
+    let mut rejected = 0;
+    let mut lines = Vec::new();
+    for (path, sender) in files {
+        bar.set_message(path.display().to_string());
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        match p.ingest(sender, name.as_deref(), forced, bytes).await {
+            Ok(done) => {
+                if done.is_rejected() {
+                    rejected += 1;
+                }
+                lines.push(describe(path, &done));
+            }
+            Err(e) => {
+                rejected += 1;
+                lines.push(format!("{}: not stored: {e:#}", path.display()));
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    for l in lines {
+        if l.contains(" rejected") || l.contains("not stored") {
+            eprintln!("{l}");
+        } else {
+            println!("{l}");
+        }
+    }
+    Ok(rejected)
+}
+
+fn describe(path: &Path, done: &Processed) -> String {
+    let f = &done.file;
+    let mut line = match done.file.status {
+        store::FileStatus::Rejected => format!(
+            "{}: {} rejected: {}",
+            path.display(),
+            f.id,
+            f.error.as_deref().unwrap_or("")
+        ),
+        _ => {
+            let (ins, same, conflicts) = done
+                .report
+                .as_ref()
+                .map(|r| (r.inserted, r.unchanged, r.conflicts.len()))
+                .unwrap_or((0, f.records_count, 0));
+            format!(
+                "{}: {} parsed as {}: {ins} new, {same} already stored{}",
+                path.display(),
+                f.id,
+                f.detected_format.as_deref().unwrap_or("?"),
+                if conflicts > 0 {
+                    format!(", {conflicts} delivered before with different content")
+                } else {
+                    String::new()
+                }
+            )
+        }
+    };
+    for r in &done.rejected_records {
+        line.push_str(&format!("\n    refused {}: {}", r.record, r.reason));
+    }
+    line
+}
+
+pub async fn reconcile(
+    config: Option<&Path>,
+    as_of: Option<NaiveDate>,
+    projects: &[String],
+    incremental: bool,
+) -> anyhow::Result<ExitCode> {
+    let p = open_configured(config).await?;
+    let as_of = as_of.unwrap_or_else(pipeline::today_in_china);
+    let r = if incremental {
+        p.reconcile_dirty(as_of).await?
+    } else if projects.is_empty() {
+        p.reconcile(Scope::All, as_of).await?
+    } else {
+        p.reconcile(Scope::Projects(projects.to_vec()), as_of).await?
+    };
+    println!(
+        "reconciled as of {as_of}: {} opened, {} reopened, {} escalated, {} updated, {} resolved, {} unchanged",
+        r.opened, r.reopened, r.escalated, r.updated, r.resolved, r.unchanged
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn findings(
+    config: Option<&Path>,
+    format: Output,
+    project: Option<String>,
+    code: Option<String>,
+    status: Option<String>,
+    limit: u32,
+) -> anyhow::Result<ExitCode> {
+    let p = open_configured(config).await?;
+    let filter = FindingFilter {
+        project,
+        code: code
+            .map(|c| c.parse::<FindingCode>())
+            .transpose()
+            .map_err(|e| anyhow!(e))?,
+        status: status
+            .map(|s| s.parse::<FindingStatus>())
+            .transpose()
+            .map_err(|e| anyhow!(e))?,
+        severity: None,
+        limit: Some(limit.min(store::MAX_PAGE)),
+        offset: 0,
+    };
+    let items = all_findings(&p, filter).await?;
+    let mut out = std::io::stdout().lock();
+    print_findings(&mut out, format, &items)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn all_findings(
+    p: &Pipeline,
+    mut filter: FindingFilter,
+) -> anyhow::Result<Vec<StoredFinding>> {
+    let mut items = Vec::new();
+    loop {
+        let page = p.store().list_findings(&filter).await?;
+        items.extend(page.items);
+        match page.next_offset {
+            Some(o) => filter.offset = o,
+            None => return Ok(items),
+        }
+    }
+}
+
+pub fn print_findings(
+    out: &mut impl std::io::Write,
+    format: Output,
+    items: &[StoredFinding],
+) -> anyhow::Result<()> {
+    match format {
+        Output::Json => {
+            serde_json::to_writer_pretty(&mut *out, items)?;
+            writeln!(out)?;
+        }
+        Output::Csv => {
+            let mut w = csv::Writer::from_writer(out);
+            w.write_record([
+                "id",
+                "code",
+                "project",
+                "period",
+                "severity",
+                "status",
+                "amount_short",
+                "due_date",
+                "summary",
+            ])?;
+            for s in items {
+                let f = &s.finding;
+                w.write_record([
+                    f.id.as_str(),
+                    f.code.as_str(),
+                    &f.project,
+                    &f.period,
+                    f.severity.as_str(),
+                    s.status.as_str(),
+                    &f.amount_short.to_string(),
+                    &f.due_date.map(|d| d.to_string()).unwrap_or_default(),
+                    &f.summary,
+                ])?;
+            }
+            w.flush()?;
+        }
+        Output::Table => {
+            let header = [
+                "ID",
+                "CODE",
+                "SEV",
+                "PROJECT",
+                "PERIOD",
+                "SHORT (CNY)",
+                "STATUS",
+                "SUMMARY",
+            ];
+            let rows: Vec<[String; 8]> = items
+                .iter()
+                .map(|s| {
+                    let f = &s.finding;
+                    [
+                        f.id.clone(),
+                        f.code.as_str().to_string(),
+                        f.severity.as_str().to_string(),
+                        f.project.clone(),
+                        f.period.clone(),
+                        f.amount_short.to_string(),
+                        s.status.as_str().to_string(),
+                        f.summary.clone(),
+                    ]
+                })
+                .collect();
+            let mut width = header.map(|h| h.chars().count());
+            for r in &rows {
+                for (w, cell) in width.iter_mut().zip(r.iter()).take(7) {
+                    *w = (*w).max(cell.chars().count());
+                }
+            }
+            let line = |cells: [&str; 8]| {
+                let mut l = String::new();
+                for (i, c) in cells.iter().enumerate() {
+                    let pad = width[i].saturating_sub(c.chars().count());
+                    if i == 7 {
+                        l.push_str(c);
+                    } else if i == 5 {
+                        l.push_str(&" ".repeat(pad));
+                        l.push_str(c);
+                        l.push_str("  ");
+                    } else {
+                        l.push_str(c);
+                        l.push_str(&" ".repeat(pad + 2));
+                    }
+                }
+                l
+            };
+            writeln!(out, "{}", line(header))?;
+            for r in &rows {
+                writeln!(out, "{}", line(std::array::from_fn(|i| r[i].as_str())))?;
+            }
+            writeln!(
+                out,
+                "{} finding{}",
+                items.len(),
+                if items.len() == 1 { "" } else { "s" }
+            )?;
+        }
+    }
+    Ok(())
+}
+
+pub async fn explain(config: Option<&Path>, id: &str) -> anyhow::Result<ExitCode> {
+    let p = open_configured(config).await?;
+    let Some(s) = p.store().get_finding(id).await? else {
+        bail!("no finding {id}");
+    };
+    println!("{}", reconciler::explain(&s.finding));
+    println!(
+        "status: {}{}",
+        s.status.as_str(),
+        s.status_reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default()
+    );
+    println!("history:");
+    for e in p.store().finding_events(id).await? {
+        println!(
+            "  {} {:<12} by {}{}",
+            e.event.at.format("%Y-%m-%d %H:%M:%S UTC"),
+            e.kind.as_str(),
+            e.event.actor,
+            e.event
+                .reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn finding_action(
+    config: Option<&Path>,
+    id: &str,
+    action: &str,
+    reason: Option<String>,
+    actor: &str,
+) -> anyhow::Result<ExitCode> {
+    let p = open_configured(config).await?;
+    let to = match action {
+        "acknowledge" => FindingStatus::Acknowledged,
+        "dismiss" => FindingStatus::Dismissed,
+        "resolve" => FindingStatus::Resolved,
+        other => bail!("unknown action '{other}' (acknowledge, dismiss, resolve)"),
+    };
+    if to == FindingStatus::Dismissed && reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+        bail!("dismissing a finding needs --reason");
+    }
+    let s = p
+        .store()
+        .set_finding_status(id, to, actor, reason.as_deref(), Utc::now())
+        .await?;
+    println!("{} is now {}", s.finding.id, s.status.as_str());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What a file in a backfill folder is.
+enum Kind {
+    Registry,
+    Bank,
+}
+
+fn classify(path: &Path, bytes: &[u8]) -> Option<Kind> {
+    if adapters::detect::detect(bytes).is_some() {
+        return Some(Kind::Bank);
+    }
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    if (ext == "csv" || ext == "json")
+        && crate::registry::parse_file(&path.display().to_string(), bytes).is_ok()
+    {
+        return Some(Kind::Registry);
+    }
+    if ext == "csv" || ext == "json" {
+        // A registry file with bad rows: import it so that its errors are reported.
+        return Some(Kind::Registry);
+    }
+    None
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else if p.is_file() {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+pub async fn load(config: Option<&Path>, dir: &Path, partner: &str) -> anyhow::Result<ExitCode> {
+    let p = open_configured(config).await?;
+    let (refused, rejected, skipped) = load_dir(&p, dir, partner).await?;
+    Ok(if refused + rejected + skipped == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Loads a folder of mixed files: registry files first, then bank files. Returns the number
+/// of refused registry files, rejected bank files and unrecognised files.
+pub async fn load_dir(
+    p: &Pipeline,
+    dir: &Path,
+    partner: &str,
+) -> anyhow::Result<(usize, usize, usize)> {
+    let mut paths = Vec::new();
+    walk(dir, &mut paths)?;
+    let mut registry = Vec::new();
+    let mut bank = Vec::new();
+    let mut skipped = 0;
+    for path in paths {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name == "expected-findings.json" || name.starts_with('.') || name.ends_with(".md") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        match classify(&path, &bytes) {
+            Some(Kind::Registry) => registry.push((path.display().to_string(), bytes)),
+            Some(Kind::Bank) => bank.push((path, partner.to_string())),
+            None => {
+                skipped += 1;
+                eprintln!(
+                    "{}: skipped: neither a registry file nor a known bank format",
+                    path.display()
+                );
+            }
+        }
+    }
+    let (report, refused) = p.import_registry(&registry).await?;
+    for e in &refused {
+        eprint!("{e}");
+    }
+    println!(
+        "registry: {} files, {} inserted, {} updated, {} unchanged, {} refused",
+        registry.len(),
+        report.inserted,
+        report.updated,
+        report.unchanged,
+        refused.len()
+    );
+    let rejected = ingest_files(p, &bank, None).await?;
+    println!(
+        "bank files: {} ingested, {} rejected",
+        bank.len() - rejected,
+        rejected
+    );
+    Ok((refused.len(), rejected, skipped))
+}
+
+pub async fn demo(config: Option<&Path>, dir: &Path) -> anyhow::Result<ExitCode> {
+    let mut settings = Settings::load(config)?;
+    if std::env::var_os("WAGEGATE__DATABASE__URL").is_none() {
+        settings.database.url = format!("sqlite://{}", dir.join("wagegate.db").display());
+    }
+    crate::demo::run(settings, dir).await
+}

@@ -1,0 +1,221 @@
+//! `wagegate`: the command line. Each subcommand is a thin shell over the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use gateway::commands;
+
+#[derive(Parser)]
+#[command(
+    name = "wagegate",
+    version,
+    about = "Bank-integration gateway and reconciliation daemon for construction-wage supervision"
+)]
+struct Cli {
+    /// Configuration file (TOML). Defaults, then this file, then WAGEGATE__SECTION__KEY variables.
+    #[arg(long, global = true, env = "WAGEGATE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the main job end to end on the embedded default: a demo world is imported,
+    /// ingested through the production pipeline and reconciled; findings are printed.
+    Demo {
+        /// Where the demo database and files go.
+        #[arg(long, default_value = "data/demo")]
+        dir: PathBuf,
+    },
+    /// Import registry files (projects, accounts, obligations, pay sheets, roster,
+    /// guarantee requirements) as CSV or JSON. A file with any bad row is refused whole.
+    Import {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Ingest bank or insurer files as sent by a partner: stored raw, parsed, authorised.
+    Ingest {
+        /// The sending partner's id (must be configured under [[partners]]).
+        #[arg(long)]
+        partner: String,
+        /// Force a format instead of detecting it.
+        #[arg(long)]
+        format: Option<String>,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Parse a file and print its canonical records; touches no database.
+    Parse {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+        /// Force a format instead of detecting it (camt.053, mt940, icbc, ...).
+        #[arg(long)]
+        format: Option<String>,
+        /// File holding the partner secret that verifies SM3-signed platform pushes.
+        #[arg(long)]
+        platform_secret_file: Option<PathBuf>,
+    },
+    /// Reconcile every project (or the given ones) as of a date and update findings.
+    Reconcile {
+        /// Defaults to today.
+        #[arg(long)]
+        as_of: Option<chrono::NaiveDate>,
+        #[arg(long)]
+        project: Vec<String>,
+        /// Only the projects whose data changed since the last run (what the daemon does).
+        #[arg(long, conflicts_with = "project")]
+        incremental: bool,
+    },
+    /// List findings.
+    Findings {
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutputFormat,
+        #[arg(long)]
+        project: Option<String>,
+        #[arg(long)]
+        code: Option<String>,
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 1000)]
+        limit: u32,
+    },
+    /// Print a finding's evidence and arithmetic.
+    Explain { id: String },
+    /// Acknowledge, dismiss (with a reason) or resolve a finding.
+    Finding {
+        id: String,
+        #[arg(value_parser = ["acknowledge", "dismiss", "resolve"])]
+        action: String,
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long, default_value = "cli")]
+        actor: String,
+    },
+    /// Load a folder of mixed registry and bank files (backfill), detecting each file's kind.
+    Load {
+        dir: PathBuf,
+        /// The sender recorded for bank files (an operator backfill by default).
+        #[arg(long, default_value = "operator")]
+        partner: String,
+    },
+    /// Create or upgrade the database schema.
+    Migrate,
+    /// Run the gateway daemon: mutual-TLS API, ingest workers, reconciler, webhooks, inbox.
+    Serve {
+        /// Use the development PKI written by `wagegate certs dev` (and its demo partners).
+        #[arg(long)]
+        dev_pki: Option<PathBuf>,
+        /// Listen address, e.g. 127.0.0.1:8443 (overrides server.listen).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Certificates.
+    Certs {
+        #[command(subcommand)]
+        command: CertsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CertsCommand {
+    /// Write a development CA, a localhost server certificate and demo client certificates.
+    Dev {
+        #[arg(long, default_value = "data/pki")]
+        out: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = cli.config.as_deref();
+    match cli.command {
+        Command::Parse {
+            file,
+            json,
+            format,
+            platform_secret_file,
+        } => commands::parse(
+            &file,
+            json,
+            format.as_deref(),
+            platform_secret_file.as_deref(),
+        ),
+        Command::Demo { dir } => commands::demo(config, &dir).await,
+        Command::Import { files } => commands::import(config, &files).await,
+        Command::Ingest {
+            partner,
+            format,
+            files,
+        } => commands::ingest(config, &partner, format.as_deref(), &files).await,
+        Command::Reconcile {
+            as_of,
+            project,
+            incremental,
+        } => commands::reconcile(config, as_of, &project, incremental).await,
+        Command::Findings {
+            format,
+            project,
+            code,
+            status,
+            limit,
+        } => {
+            let format = match format {
+                OutputFormat::Table => commands::Output::Table,
+                OutputFormat::Json => commands::Output::Json,
+                OutputFormat::Csv => commands::Output::Csv,
+            };
+            commands::findings(config, format, project, code, status, limit).await
+        }
+        Command::Explain { id } => commands::explain(config, &id).await,
+        Command::Finding {
+            id,
+            action,
+            reason,
+            actor,
+        } => commands::finding_action(config, &id, &action, reason, &actor).await,
+        Command::Load { dir, partner } => commands::load(config, &dir, &partner).await,
+        Command::Migrate => commands::migrate(config).await,
+        Command::Serve { dev_pki, listen } => {
+            gateway::daemon::serve_command(config, dev_pki.as_deref(), listen.as_deref()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Certs {
+            command: CertsCommand::Dev { out },
+        } => {
+            gateway::daemon::certs_dev_command(&out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! The store's one error type.
+
+/// Everything the store can fail with. Callers match on the typed variants (an HTTP layer
+/// maps `NotFound` to 404, `InvalidTransition` and `Invalid` to 409/422) and log the rest.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{what} '{id}' not found")]
+    NotFound { what: &'static str, id: String },
+
+    #[error("{what} '{id}' cannot move from {from} to {to}")]
+    InvalidTransition {
+        what: &'static str,
+        id: String,
+        from: String,
+        to: String,
+    },
+
+    /// The caller passed something the store refuses (an empty reason, a limit of zero, two
+    /// different bodies under one key in one batch ...).
+    #[error("invalid request: {0}")]
+    Invalid(String),
+
+    #[error("unsupported database url '{0}': expected sqlite://PATH or postgres://...")]
+    UnsupportedUrl(String),
+
+    #[error("cannot prepare the database folder {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+
+    #[error("database migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+
+    #[error("cannot encode or decode JSON: {0}")]
+    Json(#[from] serde_json::Error),
+
+    /// A stored value that does not parse back (a status, a code, a severity): the database
+    /// was edited by hand or written by a newer version.
+    #[error("stored data is not understood: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    pub(crate) fn not_found(what: &'static str, id: impl Into<String>) -> StoreError {
+        StoreError::NotFound {
+            what,
+            id: id.into(),
+        }
+    }
+}

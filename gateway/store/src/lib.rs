@@ -1,0 +1,236 @@
+//! wagegate's store: one object-safe trait, [`Store`], with two sqlx implementations —
+//! [`SqliteStore`] (the embedded default) and [`PgStore`] — each with its own migrations,
+//! run on [`open`]. Both are generated from one body (`shared.rs`) over SQL text the two
+//! dialects share (`sql.rs`); only connection set-up, migrations and the two work-queue
+//! statements differ.
+//!
+//! What lives here: raw inbound files (stored before parsing, unique per sender and SHA-256),
+//! records (facts and registry rows under deterministic keys, conflicts surfaced, never
+//! silently applied), the dirty-project queue, findings with their audited lifecycle, the
+//! webhook outbox (written in the same transaction as the change it announces) and hashed
+//! operator tokens. See `docs/storage.md`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
+use schemas::{Finding, FindingStatus, StoredFinding};
+use tokio::io::AsyncRead;
+
+mod error;
+pub mod lifecycle;
+mod model;
+pub mod records;
+#[macro_use]
+mod sql;
+#[macro_use]
+mod shared;
+mod postgres;
+mod shared_types;
+mod sqlite;
+
+pub use error::StoreError;
+pub use model::*;
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Opens the database named by `url` (`sqlite://PATH` or `postgres://...`), creating a SQLite
+/// file and its folder if missing, and runs the migrations.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    open_with(url, &StoreOptions::default()).await
+}
+
+pub async fn open_with(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>> {
+    let store: Arc<dyn Store> = if SqliteStore::accepts(url) {
+        Arc::new(SqliteStore::connect(url, options).await?)
+    } else if PgStore::accepts(url) {
+        Arc::new(PgStore::connect(url, options).await?)
+    } else {
+        return Err(StoreError::UnsupportedUrl(mask_url(url)));
+    };
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// The url with any password replaced by `***`, for logs and messages.
+pub fn mask_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return url.to_string();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
+/// Everything wagegate keeps. Use it as `Arc<dyn Store>`; every write that must be atomic is
+/// one method and one transaction. Times are passed in (never read from the clock here) so
+/// that callers and tests decide what "now" is; they are kept to the microsecond.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+    /// Where the data is (a file path or a url with the password masked), for messages.
+    fn describe(&self) -> String;
+    /// Runs pending migrations; idempotent. `open` already did.
+    async fn migrate(&self) -> Result<()>;
+    /// A round trip to the database (readiness probes).
+    async fn ping(&self) -> Result<()>;
+
+    // ----- raw inbound files -----
+
+    /// Stores a file's bytes before anything is parsed. The same bytes from the same sender
+    /// return the stored file and `false`, also when two calls race.
+    async fn put_raw_file(&self, file: NewRawFile, bytes: &[u8]) -> Result<(RawFile, bool)>;
+    /// Like [`Store::put_raw_file`] for a file too large to hold in memory: the caller has
+    /// spooled it locally and hashed it; the reader is copied in 1 MiB chunks and checked
+    /// against `sha256` and `size_bytes` (a mismatch stores nothing).
+    async fn put_raw_file_reader(
+        &self,
+        file: NewRawFile,
+        sha256: &str,
+        size_bytes: u64,
+        reader: &mut (dyn AsyncRead + Unpin + Send),
+    ) -> Result<(RawFile, bool)>;
+    async fn get_file(&self, id: &str) -> Result<Option<RawFile>>;
+    /// The stored bytes; `NotFound` for an unknown id.
+    async fn file_bytes(&self, id: &str) -> Result<Vec<u8>>;
+    /// Newest first.
+    async fn list_files(&self, filter: &FileFilter) -> Result<Vec<RawFile>>;
+    /// Claims up to `limit` received files (oldest first) for `worker` for `lease`; a file
+    /// whose lease ran out is claimed again. Two workers never get the same file at once.
+    async fn claim_files(
+        &self,
+        worker: &str,
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<RawFile>>;
+    /// In one transaction: stores the records parsed from the file and marks it parsed, or
+    /// marks it rejected with the error and stores nothing. Facts are never replaced: the
+    /// same key with the same content is counted unchanged, with different content it is a
+    /// conflict (recorded, returned, not applied). Touched projects are marked dirty.
+    async fn apply_file_result(
+        &self,
+        file_id: &str,
+        outcome: FileOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<ApplyReport>;
+
+    // ----- records -----
+
+    /// Operator registry writes: in one transaction, inserts new keys and replaces changed
+    /// content. With `source_file`, that stored file is marked parsed in the same
+    /// transaction. Two different bodies under one key in one call are refused.
+    async fn upsert_registry(
+        &self,
+        source_file: Option<&str>,
+        records: Vec<NewRecord>,
+        now: DateTime<Utc>,
+    ) -> Result<RegistryReport>;
+    /// Records owned by the projects in scope (their own and their accounts'), ordered by
+    /// owner, kind and key; `Scope::All` also returns records of unregistered accounts
+    /// (owner `None`, first). At province scale prefer [`Store::stream_records`].
+    async fn load_records(&self, scope: &Scope) -> Result<Vec<StoredRecord>>;
+    /// The same as `load_records`, row by row. Rows come grouped by owner, so a caller can
+    /// reconcile project by project while holding one project's records at a time.
+    fn stream_records(&self, scope: Scope) -> BoxStream<'_, Result<StoredRecord>>;
+    /// Every record of one kind (e.g. all accounts, to build an index), ordered by key.
+    async fn load_kind(&self, kind: RecordKind) -> Result<Vec<StoredRecord>>;
+    async fn list_conflicts(&self, scope: &Scope) -> Result<Vec<RecordConflict>>;
+
+    // ----- incremental reconciliation -----
+
+    async fn mark_dirty(&self, projects: &[String], now: DateTime<Utc>) -> Result<()>;
+    /// Removes and returns up to `limit` dirty projects, oldest mark first. A caller that
+    /// fails to reconcile them marks them again.
+    async fn take_dirty(&self, limit: u32) -> Result<Vec<String>>;
+
+    // ----- findings -----
+
+    /// Brings stored findings in line with a reconciliation run over `scope`, in one
+    /// transaction: new → open; resolved → reopened; changed content → updated (severity up
+    /// on an active finding → escalated); dismissed stays dismissed; active findings of the
+    /// scope that were not computed → resolved ("cured by later data"). Every lifecycle change
+    /// is audited with `actor` and writes a webhook outbox row. Re-running changes nothing.
+    async fn sync_findings(
+        &self,
+        scope: &Scope,
+        computed: Vec<Finding>,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<SyncReport>;
+    /// An operator's change: acknowledge (from open), dismiss (from open or acknowledged; a
+    /// reason is required) or resolve (from open or acknowledged). Asking for the current
+    /// status changes nothing; anything else is `InvalidTransition`.
+    async fn set_finding_status(
+        &self,
+        id: &str,
+        to: FindingStatus,
+        actor: &str,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<StoredFinding>;
+    async fn get_finding(&self, id: &str) -> Result<Option<StoredFinding>>;
+    /// Ordered by severity (red first), project, code, id.
+    async fn list_findings(&self, filter: &FindingFilter) -> Result<FindingPage>;
+    /// Ignores `limit` and `offset`.
+    async fn count_findings(&self, filter: &FindingFilter) -> Result<u64>;
+    /// The audit trail, oldest first; `NotFound` for an unknown finding.
+    async fn finding_events(&self, id: &str) -> Result<Vec<FindingEventRecord>>;
+
+    // ----- webhook outbox -----
+
+    /// Pending events due at `now`, oldest first, at most `limit`.
+    async fn outbox_due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<OutboxEvent>>;
+    async fn outbox_delivered(&self, id: &str, now: DateTime<Utc>) -> Result<()>;
+    /// Records a failed attempt: retried at `next_attempt_at`, or dead-lettered.
+    async fn outbox_failed(
+        &self,
+        id: &str,
+        error: &str,
+        next_attempt_at: DateTime<Utc>,
+        dead: bool,
+    ) -> Result<()>;
+
+    // ----- operator tokens -----
+
+    /// Stores an operator's bearer token by its SHA-256 (64 lower-case hex characters).
+    async fn put_operator_token(
+        &self,
+        name: &str,
+        token_sha256: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// The operator's name for a token hash, if known.
+    async fn find_operator_token(&self, token_sha256: &str) -> Result<Option<String>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_masked() {
+        assert_eq!(
+            mask_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(mask_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(mask_url("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+
+    #[test]
+    fn file_ids_are_deterministic() {
+        let a = file_id("bank-a", &"0".repeat(64));
+        assert_eq!(a, file_id("bank-a", &"0".repeat(64)));
+        assert_ne!(a, file_id("bank-b", &"0".repeat(64)));
+        assert!(a.starts_with("FILE-") && a.len() == 29);
+    }
+}

@@ -1,0 +1,82 @@
+//! The embedded default: one SQLite file (WAL, busy timeout, foreign keys on). Writers take
+//! the lock at `BEGIN IMMEDIATE`, so a read-then-write transaction never fails half-way with
+//! "database is locked"; they queue behind the busy timeout instead.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+
+use crate::error::StoreError;
+use crate::model::{Backend, StoreOptions};
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+    label: String,
+}
+
+impl SqliteStore {
+    const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+    const CLAIM_FILES: &'static str = claim_files_sql!("");
+    const TAKE_DIRTY: &'static str = take_dirty_sql!("");
+    /// Rows per multi-row INSERT: binding `$n` parameters is quadratic in their count in
+    /// SQLite (see `sql::IN_LIST`), and 100 rows already amortise the statement.
+    const INSERT_ROWS: usize = 100;
+
+    pub fn accepts(url: &str) -> bool {
+        url.starts_with("sqlite:")
+    }
+
+    /// Opens (creating if missing) the file named by `sqlite://PATH` or `sqlite:PATH`,
+    /// creating its folder too. Does not migrate: [`crate::open`] does.
+    pub async fn connect(url: &str, options: &StoreOptions) -> Result<SqliteStore, StoreError> {
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or_default();
+        let path = path.split('?').next().unwrap_or_default();
+        if path.is_empty() || path.contains(":memory:") {
+            return Err(StoreError::UnsupportedUrl(format!(
+                "{url} (name a file: sqlite://data/wagegate.db)"
+            )));
+        }
+        if let Some(parent) = Path::new(path).parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent).map_err(|source| StoreError::Io {
+                    path: parent.display().to_string(),
+                    source,
+                })?;
+            }
+        }
+        let connect = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_millis(options.busy_timeout_ms))
+            // 64 MiB of page cache per connection: record keys are hashes, so index inserts
+            // land all over the B-tree.
+            .pragma("cache_size", "-65536")
+            .pragma("temp_store", "memory");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .connect_with(connect)
+            .await?;
+        Ok(SqliteStore {
+            pool,
+            label: format!("sqlite://{path}"),
+        })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'_, sqlx::Sqlite>, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+impl_store!(SqliteStore, sqlx::Sqlite, Backend::Sqlite);

@@ -1,0 +1,1180 @@
+//! One conformance suite for every backend: each test runs against SQLite (a fresh temp file)
+//! and, when `WAGEGATE_TEST_POSTGRES_URL` is set, against a fresh PostgreSQL database that the
+//! test creates and drops. Without the variable the PostgreSQL half says it was skipped.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use schemas::{
+    Balance, Cnaps, Direction, Entry, Finding, FindingCode, FindingStatus, Money, RecordSet,
+    Severity, Statement, StatementKind, WageAccount,
+};
+use store::{
+    EventKind, FileFilter, FileOutcome, FileStatus, FindingFilter, NewRawFile, NewRecord,
+    OutboxStatus, RecordKind, Scope, Store, StoreError,
+};
+
+// ---------------------------------------------------------------- harness
+
+struct Db {
+    store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>,
+}
+
+impl Db {
+    async fn finish(self) {
+        let Db { store, pg, .. } = self;
+        drop(store);
+        if let Some((admin_url, name)) = pg {
+            use sqlx::Connection;
+            if let Ok(mut c) = sqlx::PgConnection::connect(&admin_url).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .execute(&mut c)
+                    .await;
+            }
+        }
+    }
+}
+
+async fn sqlite_db() -> Db {
+    let dir = tempfile::tempdir().unwrap();
+    // A nested folder that does not exist yet: open must create it.
+    let url = format!("sqlite://{}/nested/wagegate.db", dir.path().display());
+    let store = store::open(&url).await.unwrap();
+    Db {
+        store,
+        _dir: Some(dir),
+        pg: None,
+    }
+}
+
+async fn postgres_db() -> Option<Db> {
+    let admin_url = std::env::var("WAGEGATE_TEST_POSTGRES_URL").ok()?;
+    use sqlx::Connection;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let name = format!(
+        "wg_test_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst),
+        Utc::now().timestamp_nanos_opt().unwrap_or_default() % 1_000_000_000
+    );
+    let mut c = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let (scheme, rest) = admin_url.split_once("://").unwrap();
+    let host = rest.split(['/', '?']).next().unwrap();
+    let url = format!("{scheme}://{host}/{name}");
+    let store = store::open(&url).await.unwrap();
+    Some(Db {
+        store,
+        _dir: None,
+        pg: Some((admin_url, name)),
+    })
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = super::sqlite_db().await;
+                    super::$name(db.store.clone()).await;
+                    db.finish().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    match super::postgres_db().await {
+                        Some(db) => {
+                            super::$name(db.store.clone()).await;
+                            db.finish().await;
+                        }
+                        None => eprintln!("skipped: WAGEGATE_TEST_POSTGRES_URL not set"),
+                    }
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    migrations_are_idempotent,
+    same_raw_file_twice_is_stored_once,
+    concurrent_same_file_gives_one_row,
+    large_files_round_trip_in_chunks,
+    rejected_file_stores_nothing,
+    same_record_twice_is_unchanged,
+    same_key_different_content_is_a_conflict,
+    registry_upsert_counts_and_replaces,
+    loads_by_project_and_account,
+    dirty_queue_is_bounded_and_drains,
+    claims_are_exclusive_and_leased,
+    findings_lifecycle_end_to_end,
+    dismissed_findings_and_invalid_transitions,
+    escalation_is_an_event,
+    outbox_retries_and_dead_letters,
+    findings_pagination_and_filters,
+    operator_tokens,
+);
+
+// ---------------------------------------------------------------- fixtures
+
+fn at(minute: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 10, 1, 9, minute, 0).unwrap()
+}
+
+fn new_file(sender: &str) -> NewRawFile {
+    NewRawFile {
+        sender: sender.to_string(),
+        file_name: Some("stmt.xml".to_string()),
+        format_hint: None,
+        received_at: at(0),
+    }
+}
+
+fn rec(
+    kind: RecordKind,
+    key: &str,
+    project: Option<&str>,
+    account: Option<&str>,
+    body: &str,
+) -> NewRecord {
+    NewRecord::from_json(
+        kind,
+        key.to_string(),
+        project.map(str::to_string),
+        account.map(str::to_string),
+        body.to_string(),
+    )
+}
+
+fn parsed(records: Vec<NewRecord>) -> FileOutcome {
+    FileOutcome::Parsed {
+        format: "camt.053".to_string(),
+        diagnostics: vec![],
+        records,
+    }
+}
+
+async fn stored_file(store: &Arc<dyn Store>, bytes: &[u8]) -> String {
+    store
+        .put_raw_file(new_file("bank-a"), bytes)
+        .await
+        .unwrap()
+        .0
+        .id
+}
+
+fn finding(project: &str, subject: &str, severity: Severity, short_fen: i64) -> Finding {
+    let code = FindingCode::LaborCostShort;
+    Finding {
+        id: Finding::stable_id(code, project, subject),
+        code,
+        project: project.to_string(),
+        period: "2026-09".to_string(),
+        amount_short: Money::from_fen(short_fen),
+        severity,
+        basis: code.basis().to_string(),
+        summary: format!("labor cost short by {short_fen} fen"),
+        evidence: vec![],
+        computation: vec![format!("required - paid = {short_fen}")],
+        due_date: NaiveDate::from_ymd_opt(2026, 9, 30),
+    }
+}
+
+fn statement(account: &str, day: u32) -> Statement {
+    let date = NaiveDate::from_ymd_opt(2026, 9, day).unwrap();
+    Statement {
+        account: account.to_string(),
+        currency: "CNY".to_string(),
+        kind: StatementKind::EndOfDay,
+        statement_id: Some(format!("S{day}")),
+        sequence: Some(day.to_string()),
+        opening_balance: Some(Balance {
+            amount: Money::from_fen(0),
+            date,
+        }),
+        closing_balance: Some(Balance {
+            amount: Money::from_fen(15000),
+            date,
+        }),
+        entries: vec![Entry {
+            amount: Money::from_fen(15000),
+            direction: Direction::Credit,
+            booking_date: date,
+            value_date: Some(date),
+            bank_ref: Some(format!("R{day}")),
+            end_to_end_id: None,
+            counterparty_name: Some("建设单位".to_string()),
+            counterparty_account: None,
+            remittance: Some("人工费".to_string()),
+            reversal: false,
+            transaction_code: None,
+            batch_ref: None,
+            balance_after: None,
+        }],
+    }
+}
+
+fn account(project: &str, account_no: &str) -> WageAccount {
+    WageAccount {
+        account_no: account_no.to_string(),
+        account_name: format!("{project} 农民工工资专用账户"),
+        project_code: project.to_string(),
+        bank_code: "102".to_string(),
+        cnaps: Cnaps::parse("102100099996").unwrap(),
+        opened_on: NaiveDate::from_ymd_opt(2026, 1, 5).unwrap(),
+        currency: "CNY".to_string(),
+        payer_accounts: vec![],
+    }
+}
+
+async fn events(store: &Arc<dyn Store>, id: &str) -> Vec<EventKind> {
+    store
+        .finding_events(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect()
+}
+
+async fn status(store: &Arc<dyn Store>, id: &str) -> FindingStatus {
+    store.get_finding(id).await.unwrap().unwrap().status
+}
+
+// ---------------------------------------------------------------- tests
+
+async fn migrations_are_idempotent(store: Arc<dyn Store>) {
+    store.migrate().await.unwrap();
+    store.migrate().await.unwrap();
+    store.ping().await.unwrap();
+    assert!(store.load_records(&Scope::All).await.unwrap().is_empty());
+    assert!(!store.describe().is_empty());
+}
+
+async fn same_raw_file_twice_is_stored_once(store: Arc<dyn Store>) {
+    let bytes = b"<Document>statement</Document>";
+    let (first, created) = store.put_raw_file(new_file("bank-a"), bytes).await.unwrap();
+    assert!(created);
+    assert_eq!(first.status, FileStatus::Received);
+    assert_eq!(first.sha256, schemas::sha256_hex(bytes));
+    assert_eq!(first.size_bytes, bytes.len() as u64);
+    assert_eq!(first.id, store::file_id("bank-a", &first.sha256));
+    assert_eq!(first.received_at, at(0));
+
+    let mut later = new_file("bank-a");
+    later.received_at = at(5);
+    let (again, created) = store.put_raw_file(later, bytes).await.unwrap();
+    assert!(!created);
+    assert_eq!(again, first, "the stored row is returned unchanged");
+
+    let (other, created) = store.put_raw_file(new_file("bank-b"), bytes).await.unwrap();
+    assert!(created, "another sender's copy is its own file");
+    assert_ne!(other.id, first.id);
+
+    let all = store.list_files(&FileFilter::default()).await.unwrap();
+    assert_eq!(all.len(), 2);
+    let a_only = FileFilter {
+        sender: Some("bank-a".into()),
+        ..FileFilter::default()
+    };
+    assert_eq!(store.list_files(&a_only).await.unwrap().len(), 1);
+    assert_eq!(store.file_bytes(&first.id).await.unwrap(), bytes.to_vec());
+    assert!(matches!(
+        store.file_bytes("FILE-nope").await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(store.get_file("FILE-nope").await.unwrap().is_none());
+}
+
+async fn concurrent_same_file_gives_one_row(store: Arc<dyn Store>) {
+    let bytes: Vec<u8> = (0..50_000u32).flat_map(|i| i.to_le_bytes()).collect();
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let s = store.clone();
+        let b = bytes.clone();
+        tasks.push(tokio::spawn(async move {
+            s.put_raw_file(new_file("bank-a"), &b).await.unwrap()
+        }));
+    }
+    let mut ids = Vec::new();
+    let mut created = 0;
+    for t in tasks {
+        let (f, c) = t.await.unwrap();
+        ids.push(f.id);
+        created += usize::from(c);
+    }
+    assert_eq!(created, 1, "exactly one caller created the row");
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "everybody got the same id");
+    assert_eq!(
+        store
+            .list_files(&FileFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(store.file_bytes(&ids[0]).await.unwrap(), bytes);
+}
+
+async fn large_files_round_trip_in_chunks(store: Arc<dyn Store>) {
+    let bytes: Vec<u8> = (0..(2 * 1024 * 1024 + 12_345))
+        .map(|i| (i % 251) as u8)
+        .collect();
+    let sha = schemas::sha256_hex(&bytes);
+
+    let mut wrong: &[u8] = &bytes[..1000];
+    let err = store
+        .put_raw_file_reader(new_file("bank-a"), &sha, bytes.len() as u64, &mut wrong)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err}");
+    assert!(store
+        .list_files(&FileFilter::default())
+        .await
+        .unwrap()
+        .is_empty());
+
+    let mut reader: &[u8] = &bytes;
+    let (f, created) = store
+        .put_raw_file_reader(new_file("bank-a"), &sha, bytes.len() as u64, &mut reader)
+        .await
+        .unwrap();
+    assert!(created);
+    assert_eq!(store.file_bytes(&f.id).await.unwrap(), bytes);
+    let (g, created) = store
+        .put_raw_file(new_file("bank-a"), &bytes)
+        .await
+        .unwrap();
+    assert!(!created);
+    assert_eq!(g.id, f.id);
+
+    let (empty, _) = store.put_raw_file(new_file("bank-a"), b"").await.unwrap();
+    assert!(store.file_bytes(&empty.id).await.unwrap().is_empty());
+}
+
+async fn rejected_file_stores_nothing(store: Arc<dyn Store>) {
+    let id = stored_file(&store, b"garbage").await;
+    let report = store
+        .apply_file_result(
+            &id,
+            FileOutcome::Rejected {
+                error: "line 3, column 7: expected an amount, found 'abc'".into(),
+                format: Some("mt940".into()),
+                diagnostics: vec![],
+            },
+            at(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.status, Some(FileStatus::Rejected));
+    assert_eq!(report.inserted, 0);
+    let f = store.get_file(&id).await.unwrap().unwrap();
+    assert_eq!(f.status, FileStatus::Rejected);
+    assert!(f.error.as_deref().unwrap().contains("line 3"));
+    assert_eq!(f.detected_format.as_deref(), Some("mt940"));
+    assert_eq!(store.file_bytes(&id).await.unwrap(), b"garbage".to_vec());
+    assert!(store.load_records(&Scope::All).await.unwrap().is_empty());
+    assert!(store.take_dirty(100).await.unwrap().is_empty());
+
+    // A parsed file cannot be turned into a rejected one (its records are stored).
+    let ok = stored_file(&store, b"good").await;
+    let r = rec(RecordKind::Guarantee, "g1", Some("P1"), None, r#"{"n":1}"#);
+    store
+        .apply_file_result(&ok, parsed(vec![r]), at(2))
+        .await
+        .unwrap();
+    let err = store
+        .apply_file_result(
+            &ok,
+            FileOutcome::Rejected {
+                error: "late".into(),
+                format: None,
+                diagnostics: vec![],
+            },
+            at(3),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::InvalidTransition { .. }), "{err}");
+    assert!(matches!(
+        store
+            .apply_file_result("FILE-unknown", parsed(vec![]), at(3))
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+async fn same_record_twice_is_unchanged(store: Arc<dyn Store>) {
+    let set = RecordSet {
+        statements: vec![statement("6222001", 1), statement("6222001", 2)],
+        ..RecordSet::new("camt.053")
+    };
+    let records = store::records::from_record_set(&set).unwrap();
+    assert_eq!(records.len(), 2);
+    assert!(records
+        .iter()
+        .all(|r| r.account.as_deref() == Some("6222001")));
+
+    let a = stored_file(&store, b"delivery one").await;
+    let first = store
+        .apply_file_result(&a, parsed(records.clone()), at(1))
+        .await
+        .unwrap();
+    assert_eq!((first.inserted, first.unchanged), (2, 0));
+    assert!(first.conflicts.is_empty());
+    let f = store.get_file(&a).await.unwrap().unwrap();
+    assert_eq!((f.status, f.records_count), (FileStatus::Parsed, 2));
+
+    // The same statements inside a different file (e.g. re-exported with another header).
+    let b = stored_file(&store, b"delivery two").await;
+    let second = store
+        .apply_file_result(&b, parsed(records.clone()), at(2))
+        .await
+        .unwrap();
+    assert_eq!((second.inserted, second.unchanged), (0, 2));
+    assert!(second.conflicts.is_empty());
+    // Re-applying the same file is harmless too.
+    let third = store
+        .apply_file_result(&b, parsed(records), at(3))
+        .await
+        .unwrap();
+    assert_eq!((third.inserted, third.unchanged), (0, 2));
+
+    let all = store.load_records(&Scope::All).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert!(all.iter().all(|r| r.file_id.as_deref() == Some(a.as_str())));
+    let back: Statement = all[0].decode().unwrap();
+    assert_eq!(back.account, "6222001");
+}
+
+async fn same_key_different_content_is_a_conflict(store: Arc<dyn Store>) {
+    // Register the account so that conflicts on its statements belong to project P1.
+    store
+        .upsert_registry(
+            None,
+            vec![store::records::account(&account("P1", "6222001")).unwrap()],
+            at(0),
+        )
+        .await
+        .unwrap();
+    store.take_dirty(100).await.unwrap();
+
+    let original = rec(
+        RecordKind::Statement,
+        "k1",
+        None,
+        Some("6222001"),
+        r#"{"closing":100}"#,
+    );
+    let changed = rec(
+        RecordKind::Statement,
+        "k1",
+        None,
+        Some("6222001"),
+        r#"{"closing":999}"#,
+    );
+    let a = stored_file(&store, b"a").await;
+    store
+        .apply_file_result(&a, parsed(vec![original]), at(1))
+        .await
+        .unwrap();
+    assert_eq!(store.take_dirty(100).await.unwrap(), vec!["P1".to_string()]);
+
+    let b = stored_file(&store, b"b").await;
+    let other = rec(
+        RecordKind::Statement,
+        "k2",
+        None,
+        Some("6222001"),
+        r#"{"closing":5}"#,
+    );
+    let report = store
+        .apply_file_result(&b, parsed(vec![changed.clone(), other]), at(2))
+        .await
+        .unwrap();
+    assert_eq!(report.inserted, 1);
+    assert_eq!(report.conflicts.len(), 1);
+    let c = &report.conflicts[0];
+    assert_eq!((c.kind, c.key.as_str()), (RecordKind::Statement, "k1"));
+    assert_eq!(c.existing_file.as_deref(), Some(a.as_str()));
+    assert_eq!(c.new_file, b);
+    assert_eq!(c.new_hash, changed.content_hash);
+    assert_eq!(report.dirty_projects, vec!["P1".to_string()]);
+
+    // The stored record was not touched.
+    let stored = store.load_records(&Scope::project("P1")).await.unwrap();
+    let k1 = stored.iter().find(|r| r.key == "k1").unwrap();
+    assert_eq!(k1.body, r#"{"closing":100}"#);
+
+    let listed = store.list_conflicts(&Scope::project("P1")).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].new_body, r#"{"closing":999}"#);
+    assert!(store
+        .list_conflicts(&Scope::project("P2"))
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Inside one file: the second, different copy of a key is a conflict with the first.
+    let c_id = stored_file(&store, b"c").await;
+    let x1 = rec(
+        RecordKind::Payment,
+        "p1",
+        None,
+        Some("6222001"),
+        r#"{"amount":"1.00"}"#,
+    );
+    let x2 = rec(
+        RecordKind::Payment,
+        "p1",
+        None,
+        Some("6222001"),
+        r#"{"amount":"2.00"}"#,
+    );
+    let report = store
+        .apply_file_result(&c_id, parsed(vec![x1.clone(), x1, x2]), at(3))
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.inserted, report.unchanged, report.conflicts.len()),
+        (1, 1, 1)
+    );
+    assert_eq!(store.list_conflicts(&Scope::All).await.unwrap().len(), 2);
+}
+
+async fn registry_upsert_counts_and_replaces(store: Arc<dyn Store>) {
+    let p = |body: &str| rec(RecordKind::Project, "P1", Some("P1"), None, body);
+    let o = |n: u32| {
+        rec(
+            RecordKind::Obligation,
+            &format!("o{n}"),
+            Some("P1"),
+            None,
+            &format!(r#"{{"n":{n}}}"#),
+        )
+    };
+    let r = store
+        .upsert_registry(None, vec![p("v1"), o(1), o(2)], at(1))
+        .await
+        .unwrap();
+    assert_eq!((r.inserted, r.updated, r.unchanged), (3, 0, 0));
+    assert_eq!(r.dirty_projects, vec!["P1".to_string()]);
+    let r = store
+        .upsert_registry(None, vec![p("v1"), o(1), o(2)], at(2))
+        .await
+        .unwrap();
+    assert_eq!((r.inserted, r.updated, r.unchanged), (0, 0, 3));
+    assert!(
+        r.dirty_projects.is_empty(),
+        "nothing changed, nothing to reconcile"
+    );
+    let r = store
+        .upsert_registry(None, vec![p("v2"), o(1), o(3)], at(3))
+        .await
+        .unwrap();
+    assert_eq!((r.inserted, r.updated, r.unchanged), (1, 1, 1));
+    let loaded = store.load_records(&Scope::project("P1")).await.unwrap();
+    assert_eq!(loaded.len(), 4);
+    let project = loaded
+        .iter()
+        .find(|r| r.kind == RecordKind::Project)
+        .unwrap();
+    assert_eq!(project.body, "v2");
+
+    let err = store
+        .upsert_registry(None, vec![p("v3"), p("v4")], at(4))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err}");
+    let project = store.load_records(&Scope::project("P1")).await.unwrap();
+    assert!(
+        project.iter().any(|r| r.body == "v2"),
+        "a refused write changes nothing"
+    );
+
+    // A registry file stored first and marked parsed in the same transaction.
+    let f = stored_file(&store, b"projects.csv").await;
+    let r = store
+        .upsert_registry(Some(&f), vec![o(9)], at(5))
+        .await
+        .unwrap();
+    assert_eq!(r.inserted, 1);
+    let file = store.get_file(&f).await.unwrap().unwrap();
+    assert_eq!((file.status, file.records_count), (FileStatus::Parsed, 1));
+}
+
+async fn loads_by_project_and_account(store: Arc<dyn Store>) {
+    let registry = vec![
+        store::records::account(&account("P1", "A1")).unwrap(),
+        store::records::account(&account("P2", "A2")).unwrap(),
+        rec(RecordKind::Project, "P1", Some("P1"), None, "{}"),
+        rec(RecordKind::Project, "P2", Some("P2"), None, "{}"),
+    ];
+    store.upsert_registry(None, registry, at(0)).await.unwrap();
+    let f = stored_file(&store, b"stmts").await;
+    let facts = store::records::from_record_set(&RecordSet {
+        statements: vec![statement("A1", 1), statement("A2", 1), statement("A9", 1)],
+        ..RecordSet::new("camt.053")
+    })
+    .unwrap();
+    let report = store
+        .apply_file_result(&f, parsed(facts), at(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        report.dirty_projects,
+        vec!["P1".to_string(), "P2".to_string()]
+    );
+
+    let p1 = store.load_records(&Scope::project("P1")).await.unwrap();
+    let kinds: Vec<(RecordKind, Option<&str>)> =
+        p1.iter().map(|r| (r.kind, r.account.as_deref())).collect();
+    assert_eq!(kinds.len(), 3, "{kinds:?}");
+    assert!(kinds.contains(&(RecordKind::Statement, Some("A1"))));
+    assert!(!kinds.contains(&(RecordKind::Statement, Some("A2"))));
+
+    let both = store
+        .load_records(&Scope::Projects(vec!["P1".into(), "P2".into()]))
+        .await
+        .unwrap();
+    assert_eq!(both.len(), 6);
+    let all = store.load_records(&Scope::All).await.unwrap();
+    assert_eq!(
+        all.len(),
+        7,
+        "the statement of an unknown account is still stored"
+    );
+    assert_eq!(all[0].owner, None, "unowned records come first");
+    assert_eq!(all[0].account.as_deref(), Some("A9"));
+    let owners: Vec<Option<&str>> = all.iter().map(|r| r.owner.as_deref()).collect();
+    let mut sorted = owners.clone();
+    sorted.sort();
+    assert_eq!(owners, sorted, "grouped by owner");
+    let accounts = store.load_kind(RecordKind::Account).await.unwrap();
+    assert_eq!(accounts.len(), 2);
+    assert!(accounts.iter().all(|r| r.kind == RecordKind::Account));
+
+    // A9 is registered later, for P1: its statement follows it into P1's scope.
+    store.take_dirty(100).await.unwrap();
+    let r = store
+        .upsert_registry(
+            None,
+            vec![store::records::account(&account("P1", "A9")).unwrap()],
+            at(2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.dirty_projects, vec!["P1".to_string()]);
+    let p1_now = store.load_records(&Scope::project("P1")).await.unwrap();
+    assert_eq!(p1_now.len(), 5);
+    assert!(p1_now.iter().all(|r| r.owner.as_deref() == Some("P1")));
+    // ... and moves with it when the operator corrects the account's project.
+    let r = store
+        .upsert_registry(
+            None,
+            vec![store::records::account(&account("P2", "A9")).unwrap()],
+            at(3),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.dirty_projects, vec!["P1".to_string(), "P2".to_string()]);
+    assert_eq!(store.load_records(&Scope::project("P1")).await.unwrap(), p1);
+    assert_eq!(
+        store
+            .load_records(&Scope::project("P2"))
+            .await
+            .unwrap()
+            .len(),
+        5
+    );
+    let all = store.load_records(&Scope::All).await.unwrap();
+    assert_eq!(all.len(), 8);
+
+    use futures::TryStreamExt;
+    let streamed: Vec<_> = store
+        .stream_records(Scope::All)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(streamed, all);
+    let streamed: Vec<_> = store
+        .stream_records(Scope::project("P1"))
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(streamed, p1);
+}
+
+async fn dirty_queue_is_bounded_and_drains(store: Arc<dyn Store>) {
+    store
+        .mark_dirty(&["P3".into(), "P1".into()], at(1))
+        .await
+        .unwrap();
+    store
+        .mark_dirty(&["P2".into(), "P1".into()], at(2))
+        .await
+        .unwrap();
+    let first = store.take_dirty(2).await.unwrap();
+    assert_eq!(
+        first,
+        vec!["P1".to_string(), "P3".to_string()],
+        "oldest marks first"
+    );
+    assert_eq!(store.take_dirty(10).await.unwrap(), vec!["P2".to_string()]);
+    assert!(store.take_dirty(10).await.unwrap().is_empty());
+    assert!(matches!(
+        store.take_dirty(0).await,
+        Err(StoreError::Invalid(_))
+    ));
+}
+
+async fn claims_are_exclusive_and_leased(store: Arc<dyn Store>) {
+    for i in 0..3u8 {
+        let mut f = new_file("bank-a");
+        f.received_at = at(u32::from(i));
+        store.put_raw_file(f, &[i]).await.unwrap();
+    }
+    let lease = Duration::from_secs(60);
+    let w1 = store.claim_files("w1", 2, lease, at(10)).await.unwrap();
+    assert_eq!(w1.len(), 2);
+    assert!(w1[0].received_at <= w1[1].received_at);
+    let w2 = store.claim_files("w2", 2, lease, at(10)).await.unwrap();
+    assert_eq!(w2.len(), 1, "claimed files are not handed out twice");
+    assert!(w1.iter().all(|f| f.id != w2[0].id));
+    assert!(store
+        .claim_files("w3", 5, lease, at(10))
+        .await
+        .unwrap()
+        .is_empty());
+
+    // w1 finishes one file and crashes on the other: the lease runs out and it is claimed again.
+    store
+        .apply_file_result(&w1[0].id, parsed(vec![]), at(10))
+        .await
+        .unwrap();
+    let again = store.claim_files("w3", 5, lease, at(12)).await.unwrap();
+    let ids: Vec<&str> = again.iter().map(|f| f.id.as_str()).collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert!(ids.contains(&w1[1].id.as_str()));
+    assert!(!ids.contains(&w1[0].id.as_str()));
+    assert!(again.iter().all(|f| f.attempts == 2));
+}
+
+async fn findings_lifecycle_end_to_end(store: Arc<dyn Store>) {
+    let scope = Scope::project("P1");
+    let f = finding("P1", "obligation-1", Severity::Yellow, 50000);
+    let other = finding("P2", "obligation-9", Severity::Red, 100);
+
+    let r = store
+        .sync_findings(&scope, vec![f.clone(), other.clone()], "reconciler", at(1))
+        .await
+        .unwrap();
+    assert_eq!((r.opened, r.unchanged), (2, 0));
+    let stored = store.get_finding(&f.id).await.unwrap().unwrap();
+    assert_eq!(stored.finding, f);
+    assert_eq!(stored.status, FindingStatus::Open);
+    assert_eq!(stored.first_seen, at(1));
+
+    // Re-running with the same facts changes nothing.
+    let r = store
+        .sync_findings(&scope, vec![f.clone()], "reconciler", at(2))
+        .await
+        .unwrap();
+    assert_eq!(r.events(), 0);
+    assert_eq!(
+        (r.unchanged, r.resolved),
+        (1, 0),
+        "P2 is outside the scope: untouched"
+    );
+    assert_eq!(events(&store, &f.id).await, vec![EventKind::Opened]);
+    assert_eq!(status(&store, &other.id).await, FindingStatus::Open);
+
+    let acked = store
+        .set_finding_status(
+            &f.id,
+            FindingStatus::Acknowledged,
+            "inspector-li",
+            None,
+            at(3),
+        )
+        .await
+        .unwrap();
+    assert_eq!(acked.status, FindingStatus::Acknowledged);
+
+    // Cured by later data: no longer computed for P1.
+    let r = store
+        .sync_findings(&scope, vec![], "reconciler", at(4))
+        .await
+        .unwrap();
+    assert_eq!(r.resolved, 1);
+    let resolved = store.get_finding(&f.id).await.unwrap().unwrap();
+    assert_eq!(resolved.status, FindingStatus::Resolved);
+    assert_eq!(
+        resolved.status_reason.as_deref(),
+        Some(store::lifecycle::CURED)
+    );
+    let r = store
+        .sync_findings(&scope, vec![], "reconciler", at(5))
+        .await
+        .unwrap();
+    assert_eq!(r.events(), 0, "resolving is not repeated");
+
+    // It comes back: the same row is reopened, not duplicated.
+    let r = store
+        .sync_findings(&scope, vec![f.clone()], "reconciler", at(6))
+        .await
+        .unwrap();
+    assert_eq!(r.reopened, 1);
+    let reopened = store.get_finding(&f.id).await.unwrap().unwrap();
+    assert_eq!(reopened.status, FindingStatus::Open);
+    assert_eq!(reopened.first_seen, at(1));
+    let filter = FindingFilter {
+        project: Some("P1".into()),
+        ..FindingFilter::default()
+    };
+    assert_eq!(store.count_findings(&filter).await.unwrap(), 1);
+
+    let trail = store.finding_events(&f.id).await.unwrap();
+    let kinds: Vec<EventKind> = trail.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            EventKind::Opened,
+            EventKind::Acknowledged,
+            EventKind::Resolved,
+            EventKind::Reopened
+        ]
+    );
+    assert_eq!(trail[1].event.actor, "inspector-li");
+    assert_eq!(trail[1].event.from, Some(FindingStatus::Open));
+    assert_eq!(trail[2].event.actor, "reconciler");
+    assert_eq!(trail[2].event.from, Some(FindingStatus::Acknowledged));
+    assert_eq!(trail[2].event.to, FindingStatus::Resolved);
+    assert_eq!(trail[3].event.at, at(6));
+
+    // Every lifecycle change wrote an outbox row in the same transaction.
+    let due = store.outbox_due(at(59), 100).await.unwrap();
+    let mine: Vec<EventKind> = due
+        .iter()
+        .filter(|e| e.finding_id == f.id)
+        .map(|e| e.event_type)
+        .collect();
+    assert_eq!(mine, kinds);
+    assert_eq!(due.len(), 5, "four for P1, one for P2");
+    let payload: serde_json::Value = serde_json::from_str(&due[0].payload).unwrap();
+    assert_eq!(payload["id"], due[0].id.as_str());
+    assert_eq!(payload["type"], "opened");
+    assert!(payload["finding"]["id"].is_string());
+
+    // Scope::All resolves everything not computed.
+    let r = store
+        .sync_findings(&Scope::All, vec![], "reconciler", at(7))
+        .await
+        .unwrap();
+    assert_eq!(r.resolved, 2);
+    assert!(matches!(
+        store.finding_events("F-unknown").await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+async fn dismissed_findings_and_invalid_transitions(store: Arc<dyn Store>) {
+    let scope = Scope::project("P1");
+    let f = finding("P1", "x", Severity::Orange, 1000);
+    store
+        .sync_findings(&scope, vec![f.clone()], "reconciler", at(1))
+        .await
+        .unwrap();
+
+    let err = store
+        .set_finding_status(&f.id, FindingStatus::Dismissed, "op", Some("  "), at(2))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err}");
+    assert_eq!(status(&store, &f.id).await, FindingStatus::Open);
+
+    let d = store
+        .set_finding_status(
+            &f.id,
+            FindingStatus::Dismissed,
+            "op",
+            Some("paid in cash, receipt seen"),
+            at(3),
+        )
+        .await
+        .unwrap();
+    assert_eq!(d.status, FindingStatus::Dismissed);
+    assert_eq!(
+        d.status_reason.as_deref(),
+        Some("paid in cash, receipt seen")
+    );
+
+    // Still computed, with a new amount: stays dismissed, content updated, no event.
+    let mut bigger = f.clone();
+    bigger.amount_short = Money::from_fen(2000);
+    bigger.severity = Severity::Red;
+    let r = store
+        .sync_findings(&scope, vec![bigger.clone()], "reconciler", at(4))
+        .await
+        .unwrap();
+    assert_eq!((r.updated, r.events()), (1, 0));
+    let now = store.get_finding(&f.id).await.unwrap().unwrap();
+    assert_eq!(now.status, FindingStatus::Dismissed);
+    assert_eq!(now.finding.amount_short, Money::from_fen(2000));
+    // No longer computed: a dismissed finding is not "resolved" behind the operator's back.
+    let r = store
+        .sync_findings(&scope, vec![], "reconciler", at(5))
+        .await
+        .unwrap();
+    assert_eq!(r.events(), 0);
+    assert_eq!(status(&store, &f.id).await, FindingStatus::Dismissed);
+
+    let err = store
+        .set_finding_status(&f.id, FindingStatus::Acknowledged, "op", None, at(6))
+        .await
+        .unwrap_err();
+    match err {
+        StoreError::InvalidTransition { from, to, .. } => {
+            assert_eq!((from.as_str(), to.as_str()), ("dismissed", "acknowledged"))
+        }
+        other => panic!("expected InvalidTransition, got {other}"),
+    }
+    assert!(matches!(
+        store
+            .set_finding_status("F-nope", FindingStatus::Acknowledged, "op", None, at(6))
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+    // Acknowledging twice is a no-op, not an error and not an event.
+    let g = finding("P1", "y", Severity::Yellow, 1);
+    store
+        .sync_findings(&Scope::All, vec![g.clone()], "reconciler", at(7))
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        store
+            .set_finding_status(&g.id, FindingStatus::Acknowledged, "op", None, at(8))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        events(&store, &g.id).await,
+        vec![EventKind::Opened, EventKind::Acknowledged]
+    );
+    assert_eq!(
+        events(&store, &f.id).await,
+        vec![EventKind::Opened, EventKind::Dismissed]
+    );
+}
+
+async fn escalation_is_an_event(store: Arc<dyn Store>) {
+    let scope = Scope::project("P1");
+    let f = finding("P1", "x", Severity::Yellow, 1000);
+    store
+        .sync_findings(&scope, vec![f.clone()], "reconciler", at(1))
+        .await
+        .unwrap();
+    let mut worse = f.clone();
+    worse.severity = Severity::Red;
+    worse.amount_short = Money::from_fen(9900);
+    let r = store
+        .sync_findings(&scope, vec![worse.clone()], "reconciler", at(2))
+        .await
+        .unwrap();
+    assert_eq!(r.escalated, 1);
+    let mut milder = worse.clone();
+    milder.severity = Severity::Orange;
+    let r = store
+        .sync_findings(&scope, vec![milder], "reconciler", at(3))
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.escalated, r.updated),
+        (0, 1),
+        "going down is an update, not an event"
+    );
+    let trail = store.finding_events(&f.id).await.unwrap();
+    assert_eq!(trail.len(), 2);
+    assert_eq!(trail[1].kind, EventKind::Escalated);
+    assert_eq!(
+        trail[1].event.reason.as_deref(),
+        Some("severity yellow -> red")
+    );
+    let types: Vec<EventKind> = store
+        .outbox_due(at(59), 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.event_type)
+        .collect();
+    assert_eq!(types, vec![EventKind::Opened, EventKind::Escalated]);
+}
+
+async fn outbox_retries_and_dead_letters(store: Arc<dyn Store>) {
+    let a = finding("P1", "a", Severity::Yellow, 1);
+    let b = finding("P1", "b", Severity::Yellow, 1);
+    store
+        .sync_findings(&Scope::All, vec![a, b], "reconciler", at(1))
+        .await
+        .unwrap();
+    assert!(
+        store.outbox_due(at(0), 10).await.unwrap().is_empty(),
+        "not due before it was written"
+    );
+    let due = store.outbox_due(at(1), 10).await.unwrap();
+    assert_eq!(due.len(), 2);
+    assert_ne!(due[0].id, due[1].id);
+    assert!(due
+        .iter()
+        .all(|e| e.status == OutboxStatus::Pending && e.attempts == 0));
+    assert_eq!(
+        store.outbox_due(at(1), 1).await.unwrap().len(),
+        1,
+        "bounded by limit"
+    );
+
+    store
+        .outbox_failed(&due[0].id, "HTTP 503", at(10), false)
+        .await
+        .unwrap();
+    let later = store.outbox_due(at(5), 10).await.unwrap();
+    assert_eq!(later.len(), 1, "the failed one waits for its next attempt");
+    assert_eq!(later[0].id, due[1].id);
+    store.outbox_delivered(&due[1].id, at(5)).await.unwrap();
+    assert!(matches!(
+        store.outbox_delivered(&due[1].id, at(6)).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    let retry = store.outbox_due(at(10), 10).await.unwrap();
+    assert_eq!(retry.len(), 1);
+    assert_eq!(retry[0].attempts, 1);
+    assert_eq!(retry[0].last_error.as_deref(), Some("HTTP 503"));
+    store
+        .outbox_failed(&due[0].id, "HTTP 500", at(20), true)
+        .await
+        .unwrap();
+    assert!(
+        store.outbox_due(at(59), 10).await.unwrap().is_empty(),
+        "dead letters are not retried"
+    );
+}
+
+async fn findings_pagination_and_filters(store: Arc<dyn Store>) {
+    let severities = [Severity::Yellow, Severity::Orange, Severity::Red];
+    let mut computed = Vec::new();
+    for p in 0..5 {
+        for s in 0..5 {
+            computed.push(finding(
+                &format!("P{p}"),
+                &format!("s{s}"),
+                severities[(p + s) % 3],
+                (p * 10 + s) as i64,
+            ));
+        }
+    }
+    // Order of input does not matter.
+    computed.reverse();
+    store
+        .sync_findings(&Scope::All, computed, "reconciler", at(1))
+        .await
+        .unwrap();
+
+    let mut seen = Vec::new();
+    let mut filter = FindingFilter {
+        limit: Some(10),
+        ..FindingFilter::default()
+    };
+    loop {
+        let page = store.list_findings(&filter).await.unwrap();
+        assert!(page.items.len() <= 10);
+        seen.extend(page.items);
+        match page.next_offset {
+            Some(o) => filter.offset = o,
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 25);
+    let keys: Vec<(std::cmp::Reverse<Severity>, String, String)> = seen
+        .iter()
+        .map(|f| {
+            (
+                std::cmp::Reverse(f.finding.severity),
+                f.finding.project.clone(),
+                f.finding.id.clone(),
+            )
+        })
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted, "severity desc, project, code, id");
+    assert_eq!(seen[0].finding.severity, Severity::Red);
+
+    let red = FindingFilter {
+        severity: Some(Severity::Red),
+        ..FindingFilter::default()
+    };
+    let n_red = seen
+        .iter()
+        .filter(|f| f.finding.severity == Severity::Red)
+        .count() as u64;
+    assert_eq!(store.count_findings(&red).await.unwrap(), n_red);
+    let p3_open = FindingFilter {
+        project: Some("P3".into()),
+        status: Some(FindingStatus::Open),
+        code: Some(FindingCode::LaborCostShort),
+        ..FindingFilter::default()
+    };
+    let page = store.list_findings(&p3_open).await.unwrap();
+    assert_eq!(page.items.len(), 5);
+    assert!(page.next_offset.is_none());
+    let wrong_code = FindingFilter {
+        code: Some(FindingCode::WagesUnpaid),
+        ..FindingFilter::default()
+    };
+    assert_eq!(store.count_findings(&wrong_code).await.unwrap(), 0);
+    let too_big = FindingFilter {
+        limit: Some(1001),
+        ..FindingFilter::default()
+    };
+    assert!(matches!(
+        store.list_findings(&too_big).await,
+        Err(StoreError::Invalid(_))
+    ));
+}
+
+async fn operator_tokens(store: Arc<dyn Store>) {
+    let hash = schemas::sha256_hex(b"secret-token");
+    assert_eq!(store.find_operator_token(&hash).await.unwrap(), None);
+    store
+        .put_operator_token("platform-ops", &hash, at(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.find_operator_token(&hash).await.unwrap().as_deref(),
+        Some("platform-ops")
+    );
+    store
+        .put_operator_token("renamed", &hash, at(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.find_operator_token(&hash).await.unwrap().as_deref(),
+        Some("renamed")
+    );
+    assert!(matches!(
+        store.put_operator_token("x", "not-a-hash", at(3)).await,
+        Err(StoreError::Invalid(_))
+    ));
+}

@@ -1,0 +1,198 @@
+//! The `wagegate` binary as a user runs it.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn wagegate(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wagegate"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("WAGEGATE__DATABASE__URL")
+        .env_remove("WAGEGATE_CONFIG")
+        .output()
+        .expect("run wagegate")
+}
+
+fn text(o: &[u8]) -> String {
+    String::from_utf8_lossy(o).into_owned()
+}
+
+/// The finding lines of the demo's table (ID, code, project, amount), without timestamps.
+fn finding_rows(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with("F-"))
+        .map(|l| l.split_whitespace().take(6).collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+#[test]
+fn demo_runs_end_to_end_and_again_gives_the_same_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = wagegate(dir.path(), &["demo"]);
+    let out = text(&first.stdout);
+    assert!(
+        first.status.success(),
+        "demo failed:\n{out}\n{}",
+        text(&first.stderr)
+    );
+    assert!(out.contains("LABOR_COST_SHORT"), "{out}");
+    assert!(out.contains("LABOR_COST_MISSING"), "{out}");
+    assert!(out.contains("WAGES_UNPAID"), "{out}");
+    assert!(out.contains("database: sqlite://"), "{out}");
+    assert!(dir.path().join("data/demo/wagegate.db").exists());
+
+    let second = wagegate(dir.path(), &["demo"]);
+    let out2 = text(&second.stdout);
+    assert!(second.status.success(), "{out2}");
+    assert!(
+        out2.contains("0 new records"),
+        "second run stored something:\n{out2}"
+    );
+    assert_eq!(finding_rows(&out), finding_rows(&out2));
+    assert!(!finding_rows(&out).is_empty());
+}
+
+#[test]
+fn findings_export_as_json_and_csv_and_explain() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(wagegate(dir.path(), &["demo"]).status.success());
+    let db = format!("sqlite://{}/data/demo/wagegate.db", dir.path().display());
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_wagegate"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("WAGEGATE__DATABASE__URL", &db)
+            .output()
+            .expect("run")
+    };
+    let json = run(&["findings", "--format", "json"]);
+    assert!(json.status.success(), "{}", text(&json.stderr));
+    let list: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let items = list.as_array().unwrap();
+    assert!(!items.is_empty());
+    for f in items {
+        for key in [
+            "id",
+            "code",
+            "project",
+            "severity",
+            "amount_short",
+            "status",
+        ] {
+            assert!(f.get(key).is_some(), "missing {key} in {f}");
+        }
+        assert!(f["amount_short"].is_string(), "money must be a string: {f}");
+    }
+    let csv = run(&["findings", "--format", "csv"]);
+    let csv_text = text(&csv.stdout);
+    assert!(
+        csv_text.starts_with("id,code,project,period,severity,status,amount_short"),
+        "{csv_text}"
+    );
+    assert_eq!(csv_text.lines().count(), items.len() + 1);
+
+    let id = items[0]["id"].as_str().unwrap();
+    let explain = run(&["explain", id]);
+    let e = text(&explain.stdout);
+    assert!(explain.status.success(), "{}", text(&explain.stderr));
+    assert!(e.contains("Evidence") && e.contains("history"), "{e}");
+
+    let dismiss_without_reason = run(&["finding", id, "dismiss"]);
+    assert!(!dismiss_without_reason.status.success());
+    let ack = run(&["finding", id, "acknowledge", "--actor", "inspector-li"]);
+    assert!(ack.status.success(), "{}", text(&ack.stderr));
+    assert!(text(&ack.stdout).contains("acknowledged"));
+}
+
+#[test]
+fn ingest_reports_a_broken_file_by_name_and_position_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(wagegate(dir.path(), &["demo"]).status.success());
+    let good = std::fs::read_dir(dir.path().join("data/demo/files/bank/icbc-fj"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("camt053"))
+        .unwrap();
+    let broken = dir.path().join("broken.xml");
+    let bytes = std::fs::read(&good).unwrap();
+    std::fs::write(
+        &broken,
+        [&bytes[..bytes.len() / 3], b"</Stmt>".as_slice()].concat(),
+    )
+    .unwrap();
+    let db = format!("sqlite://{}/data/demo/wagegate.db", dir.path().display());
+    let out = Command::new(env!("CARGO_BIN_EXE_wagegate"))
+        .args(["ingest", "--partner", "operator"])
+        .arg(&good)
+        .arg(&broken)
+        .current_dir(dir.path())
+        .env("WAGEGATE__DATABASE__URL", &db)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("broken.xml") && err.contains("rejected") && err.contains("line"),
+        "{err}"
+    );
+    // The good file in the same run was fine (already stored by the demo).
+    assert!(
+        text(&out.stdout).contains("parsed"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn a_bad_configuration_value_stops_start_up_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_wagegate"))
+        .args(["findings"])
+        .current_dir(dir.path())
+        .env("WAGEGATE__DATABASE__URL", "mysql://nope")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("database.url"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_wagegate"))
+        .args(["findings"])
+        .current_dir(dir.path())
+        .env(
+            "WAGEGATE__RECONCILER__LABOR_COST__GRACE_WORKING_DAYS",
+            "1000",
+        )
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("grace_working_days"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn parse_prints_canonical_json_without_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(wagegate(dir.path(), &["demo", "--dir", "w"])
+        .status
+        .success());
+    let pain = std::fs::read_dir(dir.path().join("w/files/bank/cmb-gz"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("pain002"))
+        .unwrap();
+    let out = wagegate(dir.path(), &["parse", "--json", pain.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["format"], "pain.002");
+    assert_eq!(v["payment_results"].as_array().unwrap().len(), 3);
+    let missing = wagegate(dir.path(), &["parse", "nope.xml"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(text(&missing.stderr).contains("nope.xml"));
+}

@@ -1,0 +1,128 @@
+//! wagegate's reconciler core: canonical records in, findings out.
+//!
+//! **Architecture invariant:** [`reconcile`] is a pure function of its inputs. No I/O, no
+//! clock (the as-of date is an argument), no randomness, and no hash-map iteration order in
+//! the output: every input vector is sorted by its natural key before use, so the same facts
+//! in any order give the same findings with the same ids. The store and the daemon load the
+//! facts, call [`reconcile`] per project and keep the findings' lifecycle; a finding that is
+//! no longer computed has been cured by data and is resolved by them.
+//!
+//! The public surface:
+//! - [`ProjectFacts`]: everything known about one project (registry records, statements,
+//!   payroll results, guarantee letters, delivery conflicts from the store);
+//! - [`reconcile`]: the findings of one project as of a date;
+//! - [`explain`]: a finding in words, with its evidence and arithmetic;
+//! - [`Config`] (serde, embedded by the daemon under `[reconciler]`) and [`Config::validate`];
+//! - [`Calendar`]: China's official working-day calendar shipped as data;
+//! - [`required_guarantee`] and [`pay_deadline`], the two rules other parts may want to show.
+//!
+//! Every finding code, when it is raised and how it is graded: `docs/findings.md`. Every
+//! configuration key: `docs/reconciler-config.md`.
+//!
+//! Inside, one run builds a de-duplicated ledger (`ledger`) of the accounts' movements, matches
+//! labor-cost credits to obligations (`labor`), payroll results to pay-sheet lines
+//! (`wages`), bulk debits and returns to batches (`payroll`), applies guarantee messages
+//! (`guarantee`) and checks the statement chain (`integrity`).
+
+mod calendar;
+mod config;
+mod explain;
+mod finding;
+mod guarantee;
+mod integrity;
+mod labor;
+mod ledger;
+mod payroll;
+mod text;
+mod wages;
+
+use chrono::NaiveDate;
+use schemas::{
+    Finding, GuaranteeLetter, GuaranteeRequirement, LaborCostObligation, PaySheetLine,
+    PaymentResult, PayrollBatch, Project, RosterEntry, Statement, WageAccount,
+};
+use serde::{Deserialize, Serialize};
+
+pub use calendar::{Calendar, CalendarError};
+pub use config::{
+    AbnormalPayConfig, Config, ConfigError, CreditAdjustments, GuaranteeConfig, LaborCostConfig,
+    PayrollConfig, ProvinceGuarantee, SeverityConfig, StatementConfig, WagesConfig,
+};
+pub use explain::explain;
+pub use guarantee::{required_guarantee, RequiredGuarantee};
+pub use schemas::DeliveryConflict;
+pub use wages::pay_deadline;
+
+/// Everything known about one project: the input of [`reconcile`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectFacts {
+    pub project: Project,
+    #[serde(default)]
+    pub accounts: Vec<WageAccount>,
+    #[serde(default)]
+    pub obligations: Vec<LaborCostObligation>,
+    #[serde(default)]
+    pub pay_sheet: Vec<PaySheetLine>,
+    #[serde(default)]
+    pub roster: Vec<RosterEntry>,
+    #[serde(default)]
+    pub guarantee_requirement: Option<GuaranteeRequirement>,
+    #[serde(default)]
+    pub guarantees: Vec<GuaranteeLetter>,
+    /// Statements of the project's dedicated accounts (end-of-day and intraday).
+    #[serde(default)]
+    pub statements: Vec<Statement>,
+    #[serde(default)]
+    pub payroll_batches: Vec<PayrollBatch>,
+    /// Agency-payroll results drawn on the project's accounts.
+    #[serde(default)]
+    pub payment_results: Vec<PaymentResult>,
+    /// The same key delivered twice with different content (from the store).
+    #[serde(default)]
+    pub conflicts: Vec<DeliveryConflict>,
+}
+
+impl ProjectFacts {
+    /// Facts about a project with nothing else known yet.
+    pub fn new(project: Project) -> ProjectFacts {
+        ProjectFacts {
+            project,
+            accounts: Vec::new(),
+            obligations: Vec::new(),
+            pay_sheet: Vec::new(),
+            roster: Vec::new(),
+            guarantee_requirement: None,
+            guarantees: Vec::new(),
+            statements: Vec::new(),
+            payroll_batches: Vec::new(),
+            payment_results: Vec::new(),
+            conflicts: Vec::new(),
+        }
+    }
+}
+
+/// Computes the current findings of one project as of `as_of` (facts dated after `as_of` are
+/// ignored). The result is sorted by code, period and id; ids are stable.
+///
+/// `config` is expected to have passed [`Config::validate`]; an invalid config does not
+/// panic but may give meaningless findings.
+pub fn reconcile(
+    facts: &ProjectFacts,
+    as_of: NaiveDate,
+    config: &Config,
+    calendar: &Calendar,
+) -> Vec<Finding> {
+    let ctx = finding::Ctx::new(facts, as_of, config, calendar);
+    let ledger = ledger::Ledger::build(facts, as_of);
+    let mut out = finding::Out::default();
+    let labor = labor::match_credits(&ctx, &ledger);
+    labor::findings(&ctx, &labor, &ledger, &mut out);
+    let mut payments = wages::PaymentIndex::build(&ctx);
+    let links = payroll::link_all(&ctx, &ledger, &payments);
+    payments.unpay(&links.returned);
+    wages::findings(&ctx, &payments, &mut out);
+    payroll::findings(&ctx, &ledger, &labor, &payments, &links, &mut out);
+    guarantee::findings(&ctx, &mut out);
+    integrity::findings(&ctx, &mut out);
+    out.finish(&ctx)
+}

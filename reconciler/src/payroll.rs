@@ -1,0 +1,543 @@
+//! The statement side of payroll: each bulk payroll debit against the successful lines of its
+//! result file (BATCH_MISMATCH), money leaving the account other than as wages
+//! (NON_WAGE_DEBIT), and whether the account can fund the next pay sheet (PAYROLL_FUNDING_GAP).
+//!
+//! A debit is linked to a batch by its batch reference (or the batch id in its remittance
+//! text); failing that, by amount — exactly the batch's successful total or its gross total —
+//! and a pay date within `batch_date_window_days`, the closest date first, then the entry
+//! key; failing that, per-worker debits to the cards of its successful lines (banks that
+//! debit each worker separately). A credit carrying the batch reference, or coming back from the card of one of the
+//! batch's failed lines for that line's amount, is a return of that batch.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+use schemas::{EvidenceKind, FindingCode, Money, PaymentStatus, Period, Statement, StatementKind};
+
+use crate::finding::{add_days, days, evidence, Ctx, Draft, Out};
+use crate::labor::LaborMatch;
+use crate::ledger::{stmt_id, Ledger};
+use crate::text::{contains_token, norm_account, norm_name};
+use crate::wages::{describe_pay, pay_deadline, PaymentIndex};
+
+struct Batch<'a> {
+    id: &'a str,
+    pay_date: Option<NaiveDate>,
+    /// Indices into `PaymentIndex::pays`.
+    pays: Vec<usize>,
+    paid: Money,
+    failed: Money,
+    pending: Money,
+    debits: Vec<usize>,
+    returns: Vec<usize>,
+}
+
+/// Batches with their debits and returns, the ledger entries so linked, and the payment
+/// results (indices into `PaymentIndex::pays`) reported paid whose money came back.
+pub(crate) struct Links<'a> {
+    batches: Vec<Batch<'a>>,
+    linked: BTreeSet<usize>,
+    pub returned: BTreeSet<usize>,
+}
+
+pub(crate) fn link_all<'a>(
+    ctx: &Ctx<'a>,
+    ledger: &Ledger<'_>,
+    pay: &PaymentIndex<'a>,
+) -> Links<'a> {
+    let mut batches = collect_batches(ctx, pay);
+    let (linked, returned) = link(ctx, ledger, pay, &mut batches);
+    Links {
+        batches,
+        linked,
+        returned,
+    }
+}
+
+pub(crate) fn findings(
+    ctx: &Ctx<'_>,
+    ledger: &Ledger<'_>,
+    labor: &LaborMatch<'_>,
+    pay: &PaymentIndex<'_>,
+    links: &Links<'_>,
+    out: &mut Out,
+) {
+    batch_mismatch(ctx, ledger, pay, &links.batches, out);
+    non_wage(ctx, ledger, pay, &links.linked, out);
+    funding_gap(ctx, labor, pay, out);
+}
+
+fn collect_batches<'a>(ctx: &Ctx<'a>, pay: &PaymentIndex<'a>) -> Vec<Batch<'a>> {
+    let mut by_id: BTreeMap<&'a str, Batch<'a>> = BTreeMap::new();
+    let new = |id: &'a str| Batch {
+        id,
+        pay_date: None,
+        pays: Vec::new(),
+        paid: Money::ZERO,
+        failed: Money::ZERO,
+        pending: Money::ZERO,
+        debits: Vec::new(),
+        returns: Vec::new(),
+    };
+    for b in &ctx.facts.payroll_batches {
+        let e = by_id
+            .entry(b.batch_id.as_str())
+            .or_insert_with(|| new(&b.batch_id));
+        e.pay_date = e.pay_date.max(b.pay_date);
+    }
+    for (i, p) in pay.pays.iter().enumerate() {
+        let Some(id) = p.result.batch_id.as_deref() else {
+            continue;
+        };
+        let e = by_id.entry(id).or_insert_with(|| new(id));
+        e.pays.push(i);
+        let amount = p.result.amount.unwrap_or(Money::ZERO);
+        match p.result.status {
+            PaymentStatus::Paid => e.paid = e.paid.saturating_add(amount),
+            PaymentStatus::Failed => e.failed = e.failed.saturating_add(amount),
+            PaymentStatus::Pending => e.pending = e.pending.saturating_add(amount),
+            PaymentStatus::Cancelled => {}
+        }
+        if p.result.pay_date.is_some() {
+            e.pay_date = Some(e.pay_date.map_or(p.date, |d| d.min(p.date)));
+        }
+    }
+    by_id.into_values().collect()
+}
+
+/// Links debits and returns to batches; returns the ledger indices of linked debits.
+fn link(
+    ctx: &Ctx<'_>,
+    ledger: &Ledger<'_>,
+    pay: &PaymentIndex<'_>,
+    batches: &mut [Batch<'_>],
+) -> (BTreeSet<usize>, BTreeSet<usize>) {
+    let window = ctx.config.payroll.batch_date_window_days;
+    let mut used: BTreeSet<usize> = BTreeSet::new();
+    let names = |le: &crate::ledger::LedgerEntry<'_>, id: &str| {
+        le.entry.batch_ref.as_deref().map(str::trim) == Some(id)
+            || le
+                .entry
+                .remittance
+                .as_deref()
+                .is_some_and(|t| contains_token(t, id))
+    };
+    for b in batches.iter_mut() {
+        for (i, le) in ledger.debits() {
+            if !used.contains(&i) && names(le, b.id) {
+                b.debits.push(i);
+                used.insert(i);
+            }
+        }
+        for (i, le) in ledger.credits() {
+            if !used.contains(&i) && names(le, b.id) {
+                b.returns.push(i);
+                used.insert(i);
+            }
+        }
+    }
+    // By amount and date for batches still without a debit.
+    for b in batches.iter_mut().filter(|b| b.debits.is_empty()) {
+        let Some(pd) = b.pay_date else { continue };
+        let gross = b.paid.saturating_add(b.failed);
+        let best = ledger
+            .debits()
+            .filter(|(i, le)| {
+                !used.contains(i)
+                    && le.entry.batch_ref.is_none()
+                    && (le.amount() == b.paid || le.amount() == gross)
+                    && days(pd, le.date()).abs() <= i64::from(window)
+            })
+            .min_by_key(|(i, le)| (days(pd, le.date()).abs(), le.date(), *i))
+            .map(|(i, _)| i);
+        if let Some(i) = best {
+            b.debits.push(i);
+            used.insert(i);
+        }
+    }
+    // Banks that debit each worker separately: a batch still without a bulk debit takes the
+    // debits to its successful lines' cards, for each line's amount, near the pay date.
+    let mut to_card: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, le) in ledger.debits() {
+        if !used.contains(&i) {
+            if let Some(a) = le.entry.counterparty_account.as_deref() {
+                to_card.entry(norm_account(a)).or_default().push(i);
+            }
+        }
+    }
+    for b in batches.iter_mut().filter(|b| b.debits.is_empty()) {
+        let Some(pd) = b.pay_date else { continue };
+        for &pi in &b.pays {
+            let r = pay.pays[pi].result;
+            if r.status != PaymentStatus::Paid {
+                continue;
+            }
+            let (Some(card), Some(amount)) = (r.card_number.as_ref(), r.amount) else {
+                continue;
+            };
+            let Some(cands) = to_card.get(&norm_account(card.expose())) else {
+                continue;
+            };
+            let hit = cands
+                .iter()
+                .copied()
+                .filter(|i| {
+                    let le = &ledger.entries[*i];
+                    !used.contains(i)
+                        && le.amount() == amount
+                        && days(pd, le.date()).abs() <= i64::from(window)
+                })
+                .min_by_key(|i| (days(pd, ledger.entries[*i].date()).abs(), *i));
+            if let Some(i) = hit {
+                b.debits.push(i);
+                used.insert(i);
+            }
+        }
+    }
+    // Returns from the cards of the batch's lines, for a line's exact amount, on or after the
+    // debit: first for failed lines (a gross debit coming back), then for lines reported paid
+    // (退汇: the worker's bank sent the money back, so the worker is not paid after all).
+    let mut returned = BTreeSet::new();
+    let mut from_card: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, le) in ledger.credits() {
+        if let Some(a) = le.entry.counterparty_account.as_deref() {
+            from_card.entry(norm_account(a)).or_default().push(i);
+        }
+    }
+    for b in batches.iter_mut().filter(|b| !b.debits.is_empty()) {
+        let first = b
+            .debits
+            .iter()
+            .map(|&i| ledger.entries[i].date())
+            .min()
+            .unwrap_or(NaiveDate::MIN);
+        for status in [PaymentStatus::Failed, PaymentStatus::Paid] {
+            for &pi in &b.pays {
+                let r = pay.pays[pi].result;
+                if r.status != status {
+                    continue;
+                }
+                let (Some(card), Some(amount)) = (r.card_number.as_ref(), r.amount) else {
+                    continue;
+                };
+                let Some(cands) = from_card.get(&norm_account(card.expose())) else {
+                    continue;
+                };
+                let hit = cands.iter().copied().find(|i| {
+                    let le = &ledger.entries[*i];
+                    !used.contains(i) && le.date() >= first && le.amount() == amount
+                });
+                if let Some(i) = hit {
+                    b.returns.push(i);
+                    used.insert(i);
+                    if status == PaymentStatus::Paid {
+                        returned.insert(pi);
+                    }
+                }
+            }
+        }
+    }
+    (used, returned)
+}
+
+fn batch_mismatch(
+    ctx: &Ctx<'_>,
+    ledger: &Ledger<'_>,
+    pay: &PaymentIndex<'_>,
+    batches: &[Batch<'_>],
+    out: &mut Out,
+) {
+    let wait = ctx.config.payroll.result_wait_days;
+    let last_statement = ctx
+        .facts
+        .statements
+        .iter()
+        .filter(|s| s.kind == StatementKind::EndOfDay)
+        .filter_map(|s| s.closing_balance.map(|b| b.date))
+        .filter(|d| *d <= ctx.as_of)
+        .max();
+    for b in batches {
+        let debit: Money = b.debits.iter().map(|&i| ledger.entries[i].amount()).sum();
+        let returned: Money = b.returns.iter().map(|&i| ledger.entries[i].amount()).sum();
+        let net = debit.saturating_sub(returned);
+        let anchor = b
+            .debits
+            .iter()
+            .chain(b.returns.iter())
+            .map(|&i| ledger.entries[i].date())
+            .max()
+            .or(b.pay_date);
+        let Some(anchor) = anchor else { continue };
+        if ctx.as_of <= add_days(anchor, wait) {
+            continue;
+        }
+        if b.debits.is_empty() {
+            // No debit seen: only a mismatch once statements past the wait have arrived.
+            if b.paid.is_zero() || last_statement.is_none_or(|d| d <= add_days(anchor, wait)) {
+                continue;
+            }
+        }
+        if net == b.paid {
+            continue;
+        }
+        if !b.pending.is_zero() && net == b.paid.saturating_add(b.pending) {
+            // Pending lines may still turn out paid: wait for their final status.
+            continue;
+        }
+        let diff = Money::from_fen(net.fen().saturating_sub(b.paid.fen()).saturating_abs());
+        let mut ev = vec![evidence(
+            EvidenceKind::PayrollBatch,
+            schemas::record_key("batch", &[b.id]),
+            format!(
+                "batch {} paid {}, failed {}, pending {} ({} lines)",
+                b.id,
+                b.paid,
+                b.failed,
+                b.pending,
+                b.pays.len()
+            ),
+            Some(b.paid),
+            b.pay_date,
+        )];
+        let mut comp = Vec::new();
+        for &i in &b.debits {
+            let le = &ledger.entries[i];
+            ev.push(evidence(
+                EvidenceKind::StatementEntry,
+                le.key(),
+                le.describe(),
+                Some(le.amount()),
+                Some(le.date()),
+            ));
+            comp.push(format!("bulk debit {} on {}", le.amount(), le.date()));
+        }
+        for &i in &b.returns {
+            let le = &ledger.entries[i];
+            ev.push(evidence(
+                EvidenceKind::StatementEntry,
+                le.key(),
+                le.describe(),
+                Some(le.amount()),
+                Some(le.date()),
+            ));
+            comp.push(format!("− return credit {} on {}", le.amount(), le.date()));
+        }
+        for &pi in &b.pays {
+            let p = &pay.pays[pi];
+            if p.result.status != PaymentStatus::Paid {
+                ev.push(evidence(
+                    EvidenceKind::PaymentResult,
+                    p.key(),
+                    describe_pay(p),
+                    p.result.amount,
+                    Some(p.date),
+                ));
+            }
+        }
+        comp.push(format!("net debit = {debit} − {returned} = {net}"));
+        comp.push(format!("successful lines total {}", b.paid));
+        comp.push(format!("difference = |{net} − {}| = {diff}", b.paid));
+        let summary = if b.debits.is_empty() {
+            format!(
+                "Payroll batch {} paid {} to workers but no bulk debit for it is on the statement",
+                b.id, b.paid
+            )
+        } else if b.failed.is_zero() && !returned.is_zero() {
+            format!(
+                "Payroll batch {}: {} came back to the account without a failed line",
+                b.id, returned
+            )
+        } else {
+            format!(
+                "Payroll batch {}: the statement shows {} net, its result file {} paid",
+                b.id, net, b.paid
+            )
+        };
+        out.push(Draft {
+            code: FindingCode::BatchMismatch,
+            subject: b.id.to_string(),
+            period: Period::of(anchor).to_string(),
+            amount_short: diff,
+            severity: ctx.fixed(FindingCode::BatchMismatch),
+            summary,
+            evidence: ev,
+            computation: comp,
+            due_date: None,
+        });
+    }
+}
+
+fn non_wage(
+    ctx: &Ctx<'_>,
+    ledger: &Ledger<'_>,
+    pay: &PaymentIndex<'_>,
+    linked: &BTreeSet<usize>,
+    out: &mut Out,
+) {
+    let wait = ctx.config.payroll.result_wait_days;
+    let allowed_accounts: BTreeSet<String> = ctx
+        .config
+        .payroll
+        .allowed_counterparties
+        .iter()
+        .map(|s| norm_account(s))
+        .collect();
+    let allowed_names: BTreeSet<String> = ctx
+        .config
+        .payroll
+        .allowed_counterparties
+        .iter()
+        .map(|s| norm_name(s))
+        .collect();
+    let cards: BTreeSet<String> = pay
+        .known_cards
+        .iter()
+        .filter(|c| c.contains([' ', '-']))
+        .map(norm_account)
+        .collect();
+    for (i, le) in ledger.debits() {
+        if linked.contains(&i) || ctx.as_of <= add_days(le.date(), wait) {
+            continue;
+        }
+        let e = le.entry;
+        let acct = e.counterparty_account.as_deref().map(norm_account);
+        if acct.as_ref().is_some_and(|a| {
+            pay.known_cards.contains(a) || cards.contains(a) || allowed_accounts.contains(a)
+        }) {
+            continue;
+        }
+        if e.counterparty_name
+            .as_deref()
+            .is_some_and(|n| allowed_names.contains(&norm_name(n)))
+        {
+            continue;
+        }
+        out.push(Draft {
+            code: FindingCode::NonWageDebit,
+            subject: le.key(),
+            period: Period::of(le.date()).to_string(),
+            amount_short: le.amount(),
+            severity: ctx.fixed(FindingCode::NonWageDebit),
+            summary: format!(
+                "{} left the dedicated account on {} to {}, not as wages to a roster worker",
+                le.amount(),
+                le.date(),
+                e.counterparty_name.as_deref().unwrap_or("an unknown counterparty")
+            ),
+            evidence: vec![evidence(
+                EvidenceKind::StatementEntry,
+                le.key(),
+                le.describe(),
+                Some(le.amount()),
+                Some(le.date()),
+            )],
+            computation: vec![format!(
+                "debit {} matches no payroll batch, no roster worker's card and no allowed counterparty",
+                le.amount()
+            )],
+            due_date: None,
+        });
+    }
+}
+
+fn funding_gap(ctx: &Ctx<'_>, labor: &LaborMatch<'_>, pay: &PaymentIndex<'_>, out: &mut Out) {
+    let cfg = &ctx.config;
+    // The latest end-of-day closing balance of each account, as of `as_of`.
+    let mut latest: BTreeMap<&str, (NaiveDate, &Statement, Money)> = BTreeMap::new();
+    for s in &ctx.facts.statements {
+        let Some(b) = s.closing_balance else { continue };
+        if s.kind != StatementKind::EndOfDay || b.date > ctx.as_of {
+            continue;
+        }
+        let cand = (b.date, s, b.amount);
+        match latest.get(s.account.as_str()) {
+            Some(cur) if (cur.0, stmt_id(cur.1)) >= (cand.0, stmt_id(cand.1)) => {}
+            _ => {
+                latest.insert(s.account.as_str(), cand);
+            }
+        }
+    }
+    if latest.is_empty() {
+        return;
+    }
+    let balance: Money = latest.values().map(|v| v.2).sum();
+    let balance_date = latest.values().map(|v| v.0).max().unwrap_or(ctx.as_of);
+    let mut periods: BTreeMap<Period, (Money, Money)> = BTreeMap::new();
+    for l in &pay.lines {
+        let e = periods
+            .entry(l.line.period)
+            .or_insert((Money::ZERO, Money::ZERO));
+        e.0 = e.0.saturating_add(l.line.net);
+        e.1 = e.1.saturating_add(l.paid.iter().map(|(_, m)| *m).sum());
+    }
+    let lookahead = cfg.payroll.funding_lookahead_days;
+    for (period, (owed, paid)) in periods {
+        let deadline = pay_deadline(period, &cfg.wages);
+        if ctx.as_of > deadline || days(ctx.as_of, deadline) > i64::from(lookahead) {
+            continue;
+        }
+        let required = owed.saturating_sub(paid);
+        if required.fen() <= 0 {
+            continue;
+        }
+        let mut comp = vec![format!(
+            "still to pay for {period}: {owed} − {paid} already paid = {required}"
+        )];
+        comp.push(format!("balance {balance} (end of day {balance_date})"));
+        let mut inflows = Money::ZERO;
+        let mut ev = Vec::new();
+        for (o, allocs) in &labor.obligations {
+            if o.due_date <= balance_date || o.due_date > deadline {
+                continue;
+            }
+            let open = o.amount.saturating_sub(LaborMatch::paid(allocs));
+            if open.fen() > 0 {
+                inflows = inflows.saturating_add(open);
+                comp.push(format!(
+                    "+ {} expected from obligation {} due {}",
+                    open, o.obligation_id, o.due_date
+                ));
+                ev.push(evidence(
+                    EvidenceKind::Obligation,
+                    o.key(),
+                    format!("obligation {} due {}", o.obligation_id, o.due_date),
+                    Some(open),
+                    Some(o.due_date),
+                ));
+            }
+        }
+        let available = balance.saturating_add(inflows);
+        if available >= required {
+            continue;
+        }
+        let gap = required.saturating_sub(available);
+        comp.push(format!(
+            "gap = {required} − ({balance} + {inflows}) = {gap}"
+        ));
+        for (acct, (date, st, amount)) in &latest {
+            ev.insert(
+                0,
+                evidence(
+                    EvidenceKind::Statement,
+                    st.key(),
+                    format!("closing balance of {acct} on {date}"),
+                    Some(*amount),
+                    Some(*date),
+                ),
+            );
+        }
+        out.push(Draft {
+            code: FindingCode::PayrollFundingGap,
+            subject: period.to_string(),
+            period: period.to_string(),
+            amount_short: gap,
+            severity: ctx.fixed(FindingCode::PayrollFundingGap),
+            summary: format!(
+                "The dedicated account cannot fund the {period} pay sheet due {deadline}: {gap} short"
+            ),
+            evidence: ev,
+            computation: comp,
+            due_date: Some(deadline),
+        });
+    }
+}

@@ -1,0 +1,302 @@
+//! What banks send: statements of dedicated accounts (with balances and entries) and
+//! agency-payroll results, per worker.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{CardNumber, IdNumber};
+use crate::key::record_key;
+use crate::money::Money;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Credit,
+    Debit,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Credit => "credit",
+            Direction::Debit => "debit",
+        }
+    }
+}
+
+/// What kind of account report a statement came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum StatementKind {
+    /// End-of-day statement (camt.053, MT940, bank statement files): authoritative.
+    #[default]
+    EndOfDay,
+    /// Intraday report (camt.052, MT942): superseded by the end-of-day statement.
+    Intraday,
+    /// Debit/credit notification (camt.054): single movements.
+    Notification,
+}
+
+/// A balance at the end (or start) of a day. The amount is signed: negative is overdrawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Balance {
+    pub amount: Money,
+    pub date: NaiveDate,
+}
+
+/// One booked movement on an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Always positive; the sign is in `direction`.
+    pub amount: Money,
+    pub direction: Direction,
+    pub booking_date: NaiveDate,
+    pub value_date: Option<NaiveDate>,
+    /// The bank's own reference for this entry (AcctSvcrRef, :61: bank reference, Ref, ...).
+    pub bank_ref: Option<String>,
+    /// The end-to-end id or customer reference (EndToEndId, :61: customer reference, YURREF ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_to_end_id: Option<String>,
+    pub counterparty_name: Option<String>,
+    pub counterparty_account: Option<String>,
+    pub remittance: Option<String>,
+    /// A reversal (storno) of an earlier entry.
+    #[serde(default)]
+    pub reversal: bool,
+    /// Bank transaction code as sent (BkTxCd, :61: type code, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction_code: Option<String>,
+    /// For a bulk payroll debit: the batch it pays (PmtInfId / MsgId / batch number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_ref: Option<String>,
+    /// Balance after this entry, where the bank reports one (CMB TRSBLV, platform push).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance_after: Option<Money>,
+}
+
+impl Entry {
+    /// Deterministic key of an entry on `account`: the bank reference, booking date, amount and
+    /// direction, plus `occurrence` (0 for the first entry with these facts in a statement, 1
+    /// for the second ...) so that two genuinely identical movements on one day stay two.
+    /// Without a bank reference the counterparty account, end-to-end id and remittance text
+    /// join the key. The same entry seen in an intraday report and in the end-of-day
+    /// statement has the same key.
+    pub fn key(&self, account: &str, occurrence: u32) -> String {
+        let date = self.booking_date.to_string();
+        let fen = self.amount.fen().to_string();
+        let occ = occurrence.to_string();
+        let rev = if self.reversal { "R" } else { "" };
+        match self.bank_ref.as_deref().filter(|r| !r.trim().is_empty()) {
+            Some(r) => record_key(
+                "entry",
+                &[
+                    account,
+                    r.trim(),
+                    &date,
+                    &fen,
+                    self.direction.as_str(),
+                    rev,
+                    &occ,
+                ],
+            ),
+            None => record_key(
+                "entry",
+                &[
+                    account,
+                    "",
+                    &date,
+                    &fen,
+                    self.direction.as_str(),
+                    rev,
+                    &occ,
+                    self.counterparty_account.as_deref().unwrap_or(""),
+                    self.end_to_end_id.as_deref().unwrap_or(""),
+                    self.remittance.as_deref().unwrap_or(""),
+                ],
+            ),
+        }
+    }
+
+    /// The signed effect on the balance.
+    pub fn signed(&self) -> Money {
+        match self.direction {
+            Direction::Credit => self.amount,
+            Direction::Debit => Money::from_fen(-self.amount.fen()),
+        }
+    }
+}
+
+/// A statement (or report) of one account over a period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Statement {
+    pub account: String,
+    pub currency: String,
+    #[serde(default)]
+    pub kind: StatementKind,
+    /// The statement's own id (Stmt/Id, :20:, ...), when the format has one.
+    pub statement_id: Option<String>,
+    /// Electronic sequence number (ElctrncSeqNb, :28C:), when the format has one.
+    pub sequence: Option<String>,
+    pub opening_balance: Option<Balance>,
+    pub closing_balance: Option<Balance>,
+    pub entries: Vec<Entry>,
+}
+
+impl Statement {
+    /// Natural key: the account plus the statement's identity (id, sequence and dates).
+    pub fn key(&self) -> String {
+        let opening = self.opening_balance.map(|b| b.date.to_string());
+        let closing = self.closing_balance.map(|b| b.date.to_string());
+        let first = self.entries.first().map(|e| e.booking_date.to_string());
+        record_key(
+            "statement",
+            &[
+                &self.account,
+                self.statement_id.as_deref().unwrap_or(""),
+                self.sequence.as_deref().unwrap_or(""),
+                opening.as_deref().unwrap_or(""),
+                closing.as_deref().or(first.as_deref()).unwrap_or(""),
+                kind_str(self.kind),
+            ],
+        )
+    }
+
+    /// Sum of entries' signed amounts, if it does not overflow.
+    pub fn net_movement(&self) -> Option<Money> {
+        self.entries
+            .iter()
+            .try_fold(Money::ZERO, |acc, e| acc.checked_add(e.signed()))
+    }
+}
+
+fn kind_str(k: StatementKind) -> &'static str {
+    match k {
+        StatementKind::EndOfDay => "eod",
+        StatementKind::Intraday => "intraday",
+        StatementKind::Notification => "notification",
+    }
+}
+
+/// The outcome of one agency-payroll payment, normalised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    Paid,
+    Failed,
+    /// Unknown, in process, awaiting review: never treated as paid.
+    Pending,
+    Cancelled,
+}
+
+/// The normalised failure taxonomy (DOMAIN.md §3). The bank's raw code and text are kept
+/// beside it on the result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FailureReason {
+    NameMismatch,
+    AccountNotFound,
+    AccountClosed,
+    AccountFrozen,
+    AccountRestricted,
+    InsufficientFunds,
+    Duplicate,
+    IdMissing,
+    BankRejectedOther,
+    Unknown,
+}
+
+impl FailureReason {
+    pub const ALL: [FailureReason; 10] = [
+        FailureReason::NameMismatch,
+        FailureReason::AccountNotFound,
+        FailureReason::AccountClosed,
+        FailureReason::AccountFrozen,
+        FailureReason::AccountRestricted,
+        FailureReason::InsufficientFunds,
+        FailureReason::Duplicate,
+        FailureReason::IdMissing,
+        FailureReason::BankRejectedOther,
+        FailureReason::Unknown,
+    ];
+}
+
+/// One worker's payment in an agency-payroll batch, as reported back by the bank.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentResult {
+    /// The batch (file / PmtInf / message) this payment belongs to.
+    pub batch_id: Option<String>,
+    pub end_to_end_id: Option<String>,
+    /// The dedicated account the payment was drawn on, when the file says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debit_account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_number: Option<IdNumber>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_number: Option<CardNumber>,
+    pub amount: Option<Money>,
+    pub status: PaymentStatus,
+    /// Normalised failure reason (failed lines only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<FailureReason>,
+    pub reason_code: Option<String>,
+    pub reason_text: Option<String>,
+    /// The bank's raw status code as sent (ACSC, 7, S, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pay_date: Option<NaiveDate>,
+    /// The wage month this payment is for, when the file says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<crate::period::Period>,
+}
+
+impl PaymentResult {
+    /// Natural key: batch + end-to-end id, falling back to the worker and card.
+    pub fn key(&self) -> String {
+        let worker = self
+            .id_number
+            .as_ref()
+            .map(|i| i.expose().to_string())
+            .unwrap_or_default();
+        let card = self
+            .card_number
+            .as_ref()
+            .map(|c| c.expose().to_string())
+            .unwrap_or_default();
+        record_key(
+            "payment",
+            &[
+                self.batch_id.as_deref().unwrap_or(""),
+                self.end_to_end_id.as_deref().unwrap_or(""),
+                &worker,
+                &card,
+            ],
+        )
+    }
+}
+
+/// The header of a payroll result file or pain.002 message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayrollBatch {
+    pub batch_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debit_account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pay_date: Option<NaiveDate>,
+    /// Count and total the file declares in its header (checked against the details).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared_count: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared_total: Option<Money>,
+    /// Group status as sent (pain.002 GrpSts, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_status: Option<String>,
+}
+
+impl PayrollBatch {
+    pub fn key(&self) -> String {
+        record_key("batch", &[&self.batch_id])
+    }
+}

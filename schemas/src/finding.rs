@@ -1,0 +1,221 @@
+//! Findings (预警): what the reconciler raises, with evidence, severity and a lifecycle.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::key::record_key;
+use crate::money::Money;
+
+macro_rules! codes {
+    ($($variant:ident => $name:literal, $basis:literal;)*) => {
+        /// Every finding code of DOMAIN.md §4.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+        pub enum FindingCode { $($variant),* }
+
+        impl FindingCode {
+            pub const ALL: &'static [FindingCode] = &[$(FindingCode::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(FindingCode::$variant => $name),* }
+            }
+
+            /// The legal basis cited with the finding.
+            pub fn basis(self) -> &'static str {
+                match self { $(FindingCode::$variant => $basis),* }
+            }
+        }
+
+        impl FromStr for FindingCode {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s.trim() {
+                    $($name => Ok(FindingCode::$variant),)*
+                    other => Err(format!("unknown finding code '{other}'")),
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    LaborCostMissing => "LABOR_COST_MISSING", "保障农民工工资支付条例 第二十四条、第二十七条、第二十九条、第五十七条";
+    LaborCostShort => "LABOR_COST_SHORT", "保障农民工工资支付条例 第二十四条、第二十七条、第二十九条、第五十七条";
+    LaborCostLate => "LABOR_COST_LATE", "保障农民工工资支付条例 第二十四条、第二十九条";
+    PayrollFundingGap => "PAYROLL_FUNDING_GAP", "人社部发〔2021〕53号 专用账户余额不足时的补足规定";
+    WagesUnpaid => "WAGES_UNPAID", "保障农民工工资支付条例 第十二条至第十四条、第三十一条";
+    WagesShort => "WAGES_SHORT", "保障农民工工资支付条例 第十二条至第十四条、第三十一条";
+    PaymentFailedUnresolved => "PAYMENT_FAILED_UNRESOLVED", "保障农民工工资支付条例 第三十一条";
+    BatchMismatch => "BATCH_MISMATCH", "代发工资三方核对（对账单、代发结果、工资支付表）";
+    NonWageDebit => "NON_WAGE_DEBIT", "保障农民工工资支付条例 第十一条、第三十三条；人社部发〔2021〕53号";
+    PayeeNotOnRoster => "PAYEE_NOT_ON_ROSTER", "保障农民工工资支付条例 第二十八条、第三十一条";
+    AbnormalPay => "ABNORMAL_PAY", "监管平台异常工资监测规则";
+    GuaranteeMissing => "GUARANTEE_MISSING", "保障农民工工资支付条例 第三十二条、第五十五条；人社部发〔2021〕65号";
+    GuaranteeShort => "GUARANTEE_SHORT", "保障农民工工资支付条例 第三十二条、第五十五条；人社部发〔2021〕65号";
+    GuaranteeExpiring => "GUARANTEE_EXPIRING", "人社部发〔2021〕65号 保函有效期";
+    GuaranteeExpired => "GUARANTEE_EXPIRED", "保障农民工工资支付条例 第三十二条；人社部发〔2021〕65号";
+    GuaranteeNotReplenished => "GUARANTEE_NOT_REPLENISHED", "人社部发〔2021〕65号 动用后10个工作日内补足";
+    StatementGap => "STATEMENT_GAP", "数据完整性：对账单连续性";
+    BalanceBreak => "BALANCE_BREAK", "数据完整性：余额勾稽";
+    StatementMissing => "STATEMENT_MISSING", "数据完整性：每个工作日应有对账单";
+    DuplicateDelivery => "DUPLICATE_DELIVERY", "数据完整性：重复报送内容不一致";
+}
+
+impl fmt::Display for FindingCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Graded alerts: yellow, orange, red (the platforms' 预警等级).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Yellow,
+    Orange,
+    Red,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Yellow => "yellow",
+            Severity::Orange => "orange",
+            Severity::Red => "red",
+        }
+    }
+}
+
+impl FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "yellow" => Ok(Severity::Yellow),
+            "orange" => Ok(Severity::Orange),
+            "red" => Ok(Severity::Red),
+            other => Err(format!("unknown severity '{other}' (yellow, orange, red)")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingStatus {
+    Open,
+    Acknowledged,
+    Resolved,
+    Dismissed,
+}
+
+impl FindingStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingStatus::Open => "open",
+            FindingStatus::Acknowledged => "acknowledged",
+            FindingStatus::Resolved => "resolved",
+            FindingStatus::Dismissed => "dismissed",
+        }
+    }
+}
+
+impl FromStr for FindingStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "open" => Ok(FindingStatus::Open),
+            "acknowledged" => Ok(FindingStatus::Acknowledged),
+            "resolved" => Ok(FindingStatus::Resolved),
+            "dismissed" => Ok(FindingStatus::Dismissed),
+            other => Err(format!("unknown status '{other}'")),
+        }
+    }
+}
+
+/// What kind of record a piece of evidence points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvidenceKind {
+    Obligation,
+    StatementEntry,
+    Statement,
+    PaymentResult,
+    PayrollBatch,
+    PaySheetLine,
+    RosterEntry,
+    GuaranteeLetter,
+    GuaranteeRequirement,
+    InboundFile,
+}
+
+/// One record a finding was computed from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub kind: EvidenceKind,
+    /// The record's deterministic key.
+    pub key: String,
+    /// A short human description (personal data masked).
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<Money>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<NaiveDate>,
+}
+
+/// A finding as computed by the reconciler core (no lifecycle yet: that is the store's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Stable id: the same facts give the same id.
+    pub id: String,
+    pub code: FindingCode,
+    pub project: String,
+    /// The month (or other span) the finding is about, e.g. `2026-09`.
+    pub period: String,
+    pub amount_short: Money,
+    pub severity: Severity,
+    pub basis: String,
+    /// One line a person can read.
+    pub summary: String,
+    pub evidence: Vec<Evidence>,
+    /// The arithmetic behind `amount_short`, one step a line.
+    pub computation: Vec<String>,
+    /// The date the duty fell due (deadline), when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_date: Option<NaiveDate>,
+}
+
+impl Finding {
+    /// The stable id of a finding: code, project and what it is about (the subject), never
+    /// the amounts, so that a finding whose amount changes keeps its id.
+    pub fn stable_id(code: FindingCode, project: &str, subject: &str) -> String {
+        format!(
+            "F-{}",
+            &record_key("finding", &[code.as_str(), project, subject])[..20]
+        )
+    }
+}
+
+/// A stored finding with its lifecycle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredFinding {
+    #[serde(flatten)]
+    pub finding: Finding,
+    pub status: FindingStatus,
+    pub first_seen: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
+}
+
+/// One lifecycle change, audited.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingEvent {
+    pub finding_id: String,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub from: Option<FindingStatus>,
+    pub to: FindingStatus,
+    pub reason: Option<String>,
+}

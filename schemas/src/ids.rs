@@ -1,0 +1,253 @@
+//! Identifiers with rules: the unified social credit code (统一社会信用代码), CNAPS bank
+//! branch codes (联行号), and the personal data that must never reach a log unmasked
+//! (resident ID numbers, card/account numbers of workers).
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+const USCC_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+const USCC_WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    #[error("unified social credit code '{0}' must be 18 characters")]
+    UsccLength(String),
+    #[error("unified social credit code '{code}' has an invalid character '{ch}' at position {pos}")]
+    UsccCharacter { code: String, ch: char, pos: usize },
+    #[error("unified social credit code '{code}' fails its check digit (expected '{expected}')")]
+    UsccCheckDigit { code: String, expected: char },
+    #[error("CNAPS code '{0}' must be 12 digits")]
+    Cnaps(String),
+}
+
+/// A unified social credit code, validated with its check digit (GB 32100-2015).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CreditCode(String);
+
+impl CreditCode {
+    pub fn parse(s: &str) -> Result<CreditCode, IdError> {
+        let code = s.trim().to_ascii_uppercase();
+        if code.len() != 18 || !code.is_ascii() {
+            return Err(IdError::UsccLength(s.trim().to_string()));
+        }
+        let bytes = code.as_bytes();
+        let mut sum = 0u32;
+        for (pos, &b) in bytes.iter().enumerate() {
+            let Some(value) = USCC_ALPHABET.iter().position(|&a| a == b) else {
+                return Err(IdError::UsccCharacter {
+                    code: code.clone(),
+                    ch: char::from(b),
+                    pos: pos + 1,
+                });
+            };
+            if pos < 17 {
+                sum += USCC_WEIGHTS[pos] * value as u32;
+            }
+        }
+        let expected = USCC_ALPHABET[((31 - sum % 31) % 31) as usize];
+        if bytes[17] != expected {
+            return Err(IdError::UsccCheckDigit {
+                code,
+                expected: char::from(expected),
+            });
+        }
+        Ok(CreditCode(code))
+    }
+
+    /// Completes the first 17 characters with their check digit (for fixtures and the simulator).
+    pub fn with_check_digit(first17: &str) -> Result<CreditCode, IdError> {
+        let head = first17.trim().to_ascii_uppercase();
+        let mut sum = 0u32;
+        for (pos, b) in head.bytes().enumerate().take(17) {
+            let value = USCC_ALPHABET.iter().position(|&a| a == b).ok_or_else(|| {
+                IdError::UsccCharacter {
+                    code: head.clone(),
+                    ch: char::from(b),
+                    pos: pos + 1,
+                }
+            })?;
+            sum += USCC_WEIGHTS[pos] * value as u32;
+        }
+        if head.len() != 17 {
+            return Err(IdError::UsccLength(head));
+        }
+        let check = char::from(USCC_ALPHABET[((31 - sum % 31) % 31) as usize]);
+        CreditCode::parse(&format!("{head}{check}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CreditCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for CreditCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CreditCode({})", self.0)
+    }
+}
+
+impl Serialize for CreditCode {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for CreditCode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        CreditCode::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A 12-digit CNAPS bank branch code; the first three digits name the bank.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Cnaps(String);
+
+impl Cnaps {
+    pub fn parse(s: &str) -> Result<Cnaps, IdError> {
+        let t = s.trim();
+        if t.len() != 12 || !t.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(IdError::Cnaps(t.to_string()));
+        }
+        Ok(Cnaps(t.to_string()))
+    }
+
+    /// The three-digit bank code (102 ICBC, 308 CMB, 309 CIB, ...).
+    pub fn bank_code(&self) -> &str {
+        &self.0[..3]
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Cnaps {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Cnaps::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Masks all but the first `head` and last `tail` characters: `4104***********1234`.
+pub fn mask(s: &str, head: usize, tail: usize) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() <= head + tail {
+        return "*".repeat(chars.len());
+    }
+    let mut out = String::with_capacity(chars.len());
+    out.extend(&chars[..head]);
+    out.extend(std::iter::repeat_n('*', chars.len() - head - tail));
+    out.extend(&chars[chars.len() - tail..]);
+    out
+}
+
+macro_rules! personal_data {
+    ($(#[$doc:meta])* $name:ident, $head:expr, $tail:expr) => {
+        $(#[$doc])*
+        /// Serialised in full (it is data), but `Debug` and `Display` mask it so that it
+        /// never reaches a log line.
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn new(s: impl Into<String>) -> Self {
+                Self(s.into().trim().to_string())
+            }
+            /// The full value, for storage and matching only.
+            pub fn expose(&self) -> &str {
+                &self.0
+            }
+            pub fn masked(&self) -> String {
+                mask(&self.0, $head, $tail)
+            }
+            pub fn is_empty(&self) -> bool {
+                self.0.is_empty()
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.masked())
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.masked())
+            }
+        }
+    };
+}
+
+personal_data!(
+    /// A worker's resident identity number (居民身份证号码).
+    IdNumber, 4, 4
+);
+personal_data!(
+    /// A worker's own bank card or account number.
+    CardNumber, 4, 4
+);
+
+impl IdNumber {
+    /// Checks the ISO 7064 MOD 11-2 check character of an 18-digit resident ID.
+    pub fn checksum_ok(&self) -> bool {
+        const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+        const C: &[u8; 11] = b"10X98765432";
+        let b = self.0.as_bytes();
+        if b.len() != 18 || !b[..17].iter().all(u8::is_ascii_digit) {
+            return false;
+        }
+        let sum: u32 = b[..17]
+            .iter()
+            .zip(W)
+            .map(|(d, w)| u32::from(d - b'0') * w)
+            .sum();
+        b[17].to_ascii_uppercase() == C[(sum % 11) as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credit_code_check_digit() {
+        // A well-known valid code (published on a public business licence).
+        assert!(CreditCode::parse("91350100M000100Y43").is_ok());
+        let err = CreditCode::parse("91350100M000100Y44").unwrap_err();
+        assert!(matches!(err, IdError::UsccCheckDigit { expected: '3', .. }));
+        assert!(matches!(CreditCode::parse("9135"), Err(IdError::UsccLength(_))));
+        assert!(matches!(
+            CreditCode::parse("91350100M000100I43"),
+            Err(IdError::UsccCharacter { pos: 16, .. })
+        ));
+        let made = CreditCode::with_check_digit("91110000MA01ABCD1").unwrap();
+        assert!(CreditCode::parse(made.as_str()).is_ok());
+    }
+
+    #[test]
+    fn cnaps_bank_code() {
+        assert_eq!(Cnaps::parse("102100099996").unwrap().bank_code(), "102");
+        assert!(Cnaps::parse("10210009999").is_err());
+    }
+
+    #[test]
+    fn personal_data_is_masked_in_debug_and_display() {
+        let id = IdNumber::new("11010519491231002X");
+        assert_eq!(format!("{id:?}"), "IdNumber(1101**********002X)");
+        assert_eq!(id.to_string(), "1101**********002X");
+        assert!(id.checksum_ok());
+        assert!(!IdNumber::new("110105194912310021").checksum_ok());
+        assert_eq!(serde_json::to_string(&id).unwrap(), "\"11010519491231002X\"");
+    }
+}

@@ -1,0 +1,33 @@
+//! wagegate's canonical records. Everything an adapter produces and everything the
+//! reconciler consumes is one of these types. No I/O lives here.
+
+pub mod bank;
+pub mod conflict;
+pub mod finding;
+pub mod guarantee;
+pub mod ids;
+pub mod key;
+pub mod money;
+pub mod period;
+pub mod records;
+pub mod registry;
+
+pub use bank::{
+    Balance, Direction, Entry, FailureReason, PaymentResult, PaymentStatus, PayrollBatch,
+    Statement, StatementKind,
+};
+pub use conflict::DeliveryConflict;
+pub use finding::{
+    Evidence, EvidenceKind, Finding, FindingCode, FindingEvent, FindingStatus, Severity,
+    StoredFinding,
+};
+pub use guarantee::{GuaranteeAction, GuaranteeForm, GuaranteeLetter, GuaranteeStatus};
+pub use ids::{CardNumber, Cnaps, CreditCode, IdError, IdNumber};
+pub use key::{record_key, sha256_hex};
+pub use money::{Money, MoneyError};
+pub use period::Period;
+pub use records::{Diagnostic, Level, Position, RecordSet};
+pub use registry::{
+    ContractorCredit, GuaranteeRequirement, LaborCostObligation, ObligationAmount, PaySheetLine,
+    Party, Project, ProjectStatus, RosterEntry, WageAccount,
+};

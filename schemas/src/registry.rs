@@ -1,0 +1,203 @@
+//! What a platform operator registers: projects and their parties, dedicated wage accounts,
+//! labor-cost obligations, pay sheets, the real-name roster and guarantee requirements.
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{CardNumber, Cnaps, CreditCode, IdNumber};
+use crate::key::record_key;
+use crate::money::Money;
+use crate::period::Period;
+
+/// A legal person taking part in a project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Party {
+    pub name: String,
+    pub credit_code: CreditCode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ProjectStatus {
+    #[default]
+    Open,
+    Completed,
+    Suspended,
+}
+
+/// A construction project under supervision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Project {
+    /// The platform's project code; the natural key.
+    pub code: String,
+    pub name: String,
+    /// Province (or provincial-level city) whose rules apply, e.g. `fujian`, `guizhou`, `shenzhen`.
+    pub province: String,
+    /// 建设单位: the owner, who must pay labor cost into the dedicated account.
+    pub construction_unit: Party,
+    /// 施工总承包单位: holds the dedicated account and runs agency payroll.
+    pub general_contractor: Party,
+    #[serde(default)]
+    pub subcontractors: Vec<Party>,
+    pub contract_amount: Money,
+    pub start_date: NaiveDate,
+    pub planned_end_date: NaiveDate,
+    #[serde(default)]
+    pub status: ProjectStatus,
+}
+
+impl Project {
+    pub fn key(&self) -> String {
+        record_key("project", &[&self.code])
+    }
+}
+
+/// A dedicated wage account (农民工工资专用账户) at a partner bank.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WageAccount {
+    pub account_no: String,
+    pub account_name: String,
+    pub project_code: String,
+    /// Three-digit bank code (102 ICBC, 308 CMB, ...), the first three digits of the CNAPS code.
+    pub bank_code: String,
+    pub cnaps: Cnaps,
+    pub opened_on: NaiveDate,
+    #[serde(default = "cny")]
+    pub currency: String,
+    /// Accounts of the construction unit known to pay labor cost in (matching aid).
+    #[serde(default)]
+    pub payer_accounts: Vec<String>,
+}
+
+pub fn cny() -> String {
+    "CNY".to_string()
+}
+
+impl WageAccount {
+    pub fn key(&self) -> String {
+        record_key("account", &[&self.account_no])
+    }
+}
+
+/// How an obligation's amount is fixed: a sum, or a ratio of a progress payment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "basis")]
+pub enum ObligationAmount {
+    Fixed { amount: Money },
+    /// `ratio` × `progress_payment`, rounded half away from zero to the fen.
+    Ratio {
+        ratio: Decimal,
+        progress_payment: Money,
+    },
+}
+
+/// A required labor-cost disbursement (人工费用拨付) into the dedicated account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaborCostObligation {
+    /// The operator's id for this instalment, unique within the project.
+    pub obligation_id: String,
+    pub project_code: String,
+    pub period: Period,
+    pub due_date: NaiveDate,
+    pub amount: Money,
+    /// Present when the amount was derived from a ratio (kept as evidence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratio: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress_payment: Option<Money>,
+}
+
+impl LaborCostObligation {
+    pub fn key(&self) -> String {
+        record_key("obligation", &[&self.project_code, &self.obligation_id])
+    }
+}
+
+/// One worker's line on a month's pay sheet (工资支付表): what the worker is owed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaySheetLine {
+    pub project_code: String,
+    pub period: Period,
+    /// The subcontractor (or the general contractor) that employs the worker.
+    pub employer: String,
+    pub worker_name: String,
+    pub id_number: IdNumber,
+    pub card_number: CardNumber,
+    pub gross: Money,
+    pub net: Money,
+}
+
+impl PaySheetLine {
+    pub fn key(&self) -> String {
+        record_key(
+            "paysheet",
+            &[&self.project_code, &self.period.to_string(), self.id_number.expose()],
+        )
+    }
+}
+
+/// A worker on the project's real-name roster (实名制).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RosterEntry {
+    pub project_code: String,
+    pub worker_name: String,
+    pub id_number: IdNumber,
+    pub card_number: CardNumber,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub employer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entered_on: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_on: Option<NaiveDate>,
+}
+
+impl RosterEntry {
+    pub fn key(&self) -> String {
+        record_key("roster", &[&self.project_code, self.id_number.expose()])
+    }
+}
+
+/// The contractor's credit standing, which scales the required guarantee (65号).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ContractorCredit {
+    #[default]
+    Normal,
+    /// Two years without arrears: reduced.
+    TwoCleanYears,
+    /// Three clean years with real-name registration and a dedicated account: exempt.
+    ThreeCleanYears,
+    /// Arrears in the last two years: increased.
+    ArrearsLastTwoYears,
+    /// Listed as seriously untrustworthy: increased, no cap.
+    SeriouslyUntrustworthy,
+}
+
+/// What guarantee a project must hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuaranteeRequirement {
+    pub project_code: String,
+    /// The amount the rate applies to (usually the project's contract amount).
+    pub contract_amount: Money,
+    #[serde(default)]
+    pub contractor_credit: ContractorCredit,
+    /// Overrides the province's rate for this project.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<Decimal>,
+    /// Overrides the province's cap for this project.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cap: Option<Money>,
+    /// The period the cover must span (the construction period).
+    pub cover_from: NaiveDate,
+    pub cover_to: NaiveDate,
+    /// Cash deposited into the guarantee account instead of a letter.
+    #[serde(default)]
+    pub cash_deposit: Money,
+}
+
+impl GuaranteeRequirement {
+    pub fn key(&self) -> String {
+        record_key("guarantee_requirement", &[&self.project_code])
+    }
+}
