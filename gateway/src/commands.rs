@@ -310,7 +310,8 @@ pub async fn reconcile(
     } else if projects.is_empty() {
         p.reconcile(Scope::All, as_of).await?
     } else {
-        p.reconcile(Scope::Projects(projects.to_vec()), as_of).await?
+        p.reconcile(Scope::Projects(projects.to_vec()), as_of)
+            .await?
     };
     println!(
         "reconciled as of {as_of}: {} opened, {} reopened, {} escalated, {} updated, {} resolved, {} unchanged",

@@ -3,12 +3,12 @@
 
 pub mod commands;
 pub mod config;
+pub mod daemon;
 pub mod demo;
+pub mod inbox;
 pub mod pipeline;
 pub mod pki;
 pub mod registry;
-pub mod simulate;
 pub mod server;
+pub mod simulate;
 pub mod webhook;
-pub mod inbox;
-pub mod daemon;

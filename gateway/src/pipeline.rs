@@ -527,7 +527,14 @@ impl Pipeline {
             .sync_findings(&scope, findings, "reconciler", Utc::now())
             .await
             .context("storing findings")?;
-        tracing::info!(projects = projects.len(), opened = report.opened, resolved = report.resolved, reopened = report.reopened, escalated = report.escalated, "reconciled");
+        tracing::info!(
+            projects = projects.len(),
+            opened = report.opened,
+            resolved = report.resolved,
+            reopened = report.reopened,
+            escalated = report.escalated,
+            "reconciled"
+        );
         Ok(report)
     }
 }

@@ -7,13 +7,17 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 const USCC_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-const USCC_WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+const USCC_WEIGHTS: [u32; 17] = [
+    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {
     #[error("unified social credit code '{0}' must be 18 characters")]
     UsccLength(String),
-    #[error("unified social credit code '{code}' has an invalid character '{ch}' at position {pos}")]
+    #[error(
+        "unified social credit code '{code}' has an invalid character '{ch}' at position {pos}"
+    )]
     UsccCharacter { code: String, ch: char, pos: usize },
     #[error("unified social credit code '{code}' fails its check digit (expected '{expected}')")]
     UsccCheckDigit { code: String, expected: char },
@@ -226,7 +230,10 @@ mod tests {
         assert!(CreditCode::parse("91350100M000100Y43").is_ok());
         let err = CreditCode::parse("91350100M000100Y44").unwrap_err();
         assert!(matches!(err, IdError::UsccCheckDigit { expected: '3', .. }));
-        assert!(matches!(CreditCode::parse("9135"), Err(IdError::UsccLength(_))));
+        assert!(matches!(
+            CreditCode::parse("9135"),
+            Err(IdError::UsccLength(_))
+        ));
         assert!(matches!(
             CreditCode::parse("91350100M000100I43"),
             Err(IdError::UsccCharacter { pos: 16, .. })
@@ -248,6 +255,9 @@ mod tests {
         assert_eq!(id.to_string(), "1101**********002X");
         assert!(id.checksum_ok());
         assert!(!IdNumber::new("110105194912310021").checksum_ok());
-        assert_eq!(serde_json::to_string(&id).unwrap(), "\"11010519491231002X\"");
+        assert_eq!(
+            serde_json::to_string(&id).unwrap(),
+            "\"11010519491231002X\""
+        );
     }
 }

@@ -28,6 +28,6 @@ pub use money::{Money, MoneyError};
 pub use period::Period;
 pub use records::{Diagnostic, Level, Position, RecordSet};
 pub use registry::{
-    ContractorCredit, GuaranteeRequirement, LaborCostObligation, ObligationAmount, PaySheetLine,
-    Party, Project, ProjectStatus, RosterEntry, WageAccount,
+    ContractorCredit, GuaranteeRequirement, LaborCostObligation, ObligationAmount, Party,
+    PaySheetLine, Project, ProjectStatus, RosterEntry, WageAccount,
 };

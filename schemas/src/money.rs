@@ -267,7 +267,10 @@ mod tests {
 
     #[test]
     fn rejects_excess_precision_and_garbage() {
-        assert!(matches!(Money::parse("1.005"), Err(MoneyError::ExcessPrecision(_))));
+        assert!(matches!(
+            Money::parse("1.005"),
+            Err(MoneyError::ExcessPrecision(_))
+        ));
         assert!(matches!(Money::parse("1.2.3"), Err(MoneyError::Invalid(_))));
         assert!(matches!(Money::parse(""), Err(MoneyError::Empty)));
         assert!(matches!(Money::parse("-"), Err(MoneyError::Invalid(_))));
@@ -277,7 +280,10 @@ mod tests {
             Money::parse("99999999999999999999"),
             Err(MoneyError::Overflow(_))
         ));
-        assert!(matches!(Money::parse_non_negative("-1"), Err(MoneyError::Negative(_))));
+        assert!(matches!(
+            Money::parse_non_negative("-1"),
+            Err(MoneyError::Negative(_))
+        ));
     }
 
     #[test]
@@ -285,10 +291,15 @@ mod tests {
         let m = Money::parse("100.01").unwrap();
         let r = Decimal::new(25, 2);
         assert_eq!(
-            m.mul_ratio(r, RoundingStrategy::AwayFromZero).unwrap().fen(),
+            m.mul_ratio(r, RoundingStrategy::AwayFromZero)
+                .unwrap()
+                .fen(),
             2501
         );
-        assert_eq!(m.mul_ratio(r, RoundingStrategy::ToZero).unwrap().fen(), 2500);
+        assert_eq!(
+            m.mul_ratio(r, RoundingStrategy::ToZero).unwrap().fen(),
+            2500
+        );
     }
 
     #[test]

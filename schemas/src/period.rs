@@ -44,10 +44,7 @@ impl Period {
     }
 
     pub fn last_day(self) -> NaiveDate {
-        self.next()
-            .first_day()
-            .pred_opt()
-            .unwrap_or(NaiveDate::MAX)
+        self.next().first_day().pred_opt().unwrap_or(NaiveDate::MAX)
     }
 
     pub fn next(self) -> Period {
@@ -129,7 +126,10 @@ mod tests {
         assert_eq!(p.next().to_string(), "2027-01");
         assert_eq!(p.prev().to_string(), "2026-11");
         assert_eq!(p.last_day(), NaiveDate::from_ymd_opt(2026, 12, 31).unwrap());
-        assert_eq!("202602".parse::<Period>().unwrap().last_day().to_string(), "2026-02-28");
+        assert_eq!(
+            "202602".parse::<Period>().unwrap().last_day().to_string(),
+            "2026-02-28"
+        );
         assert!("2026-13".parse::<Period>().is_err());
         assert!("x".parse::<Period>().is_err());
     }

@@ -84,7 +84,9 @@ impl WageAccount {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "basis")]
 pub enum ObligationAmount {
-    Fixed { amount: Money },
+    Fixed {
+        amount: Money,
+    },
     /// `ratio` × `progress_payment`, rounded half away from zero to the fen.
     Ratio {
         ratio: Decimal,
@@ -132,7 +134,11 @@ impl PaySheetLine {
     pub fn key(&self) -> String {
         record_key(
             "paysheet",
-            &[&self.project_code, &self.period.to_string(), self.id_number.expose()],
+            &[
+                &self.project_code,
+                &self.period.to_string(),
+                self.id_number.expose(),
+            ],
         )
     }
 }

@@ -30,8 +30,8 @@ impl PgStore {
         // Statements with long `IN (...)` lists go wrong under a generic plan while the table's
         // statistics are stale (right after a bulk ingest the planner matched 250 keys by
         // scanning every row of their kind); custom plans see the values and use the index.
-        let connect = PgConnectOptions::from_str(url)?
-            .options([("plan_cache_mode", "force_custom_plan")]);
+        let connect =
+            PgConnectOptions::from_str(url)?.options([("plan_cache_mode", "force_custom_plan")]);
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .connect_with(connect)
