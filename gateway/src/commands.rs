@@ -630,6 +630,68 @@ pub async fn load_dir(
     Ok((refused.len(), rejected, skipped))
 }
 
+/// `wagegate simulate`: writes the world and prints what it holds.
+pub fn simulate(params: &crate::simulate::SimParams, out: &Path) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        params.plant_percent <= 100,
+        "--plant-percent must be between 0 and 100"
+    );
+    let s = crate::simulate::write_world(params, out)?;
+    println!(
+        "simulated {} projects ({} with planted shortfalls) in {}: {} files, {} bytes",
+        s.projects,
+        s.planted_projects,
+        out.display(),
+        s.files,
+        s.bytes
+    );
+    println!(
+        "{} workers, {} pay-sheet lines, {} payment results, {} statements with {} entries, {} guarantee letters",
+        s.workers,
+        s.pay_sheet_lines,
+        s.payment_results,
+        s.statements,
+        s.statement_entries,
+        s.guarantee_letters
+    );
+    println!(
+        "{} expected findings in {}",
+        s.expected_findings,
+        out.join("expected-findings.json").display()
+    );
+    for (code, n) in &s.by_code {
+        println!("  {code:<28} {n}");
+    }
+    if !s.codes_not_planted.is_empty() {
+        println!(
+            "not planted in this world: {}",
+            s.codes_not_planted.join(", ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads `--workers`: `MIN-MAX` or one number.
+pub fn worker_range(text: &str) -> anyhow::Result<(usize, usize)> {
+    let parse = |t: &str| {
+        t.trim()
+            .parse::<usize>()
+            .with_context(|| format!("--workers: '{t}' is not a whole number"))
+    };
+    let (min, max) = match text.split_once('-') {
+        Some((a, b)) => (parse(a)?, parse(b)?),
+        None => {
+            let n = parse(text)?;
+            (n, n)
+        }
+    };
+    anyhow::ensure!(
+        min >= 1 && min <= max,
+        "--workers: '{text}' must be MIN-MAX with 1 <= MIN <= MAX"
+    );
+    Ok((min, max))
+}
+
 pub async fn demo(config: Option<&Path>, dir: &Path) -> anyhow::Result<ExitCode> {
     let mut settings = Settings::load(config)?;
     if std::env::var_os("WAGEGATE__DATABASE__URL").is_none() {

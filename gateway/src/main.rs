@@ -109,6 +109,28 @@ enum Command {
         #[arg(long, default_value = "operator")]
         partner: String,
     },
+    /// Write a seeded synthetic province in the real input formats, with planted shortfalls
+    /// of every finding code and `expected-findings.json` as ground truth (docs/simulate.md).
+    Simulate {
+        #[arg(long)]
+        projects: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The day the world is meant to be reconciled as of.
+        #[arg(long)]
+        as_of: chrono::NaiveDate,
+        #[arg(long)]
+        out: PathBuf,
+        /// Workers per project, as a range MIN-MAX (or one number).
+        #[arg(long, default_value = "3-8")]
+        workers: String,
+        /// Projects per registry and bank file.
+        #[arg(long, default_value_t = 50)]
+        projects_per_file: usize,
+        /// Share (percent) of the projects, beyond those needed to carry every code, that get a planted shortfall.
+        #[arg(long, default_value_t = 40)]
+        plant_percent: u32,
+    },
     /// Create or upgrade the database schema.
     Migrate,
     /// Run the gateway daemon: mutual-TLS API, ingest workers, reconciler, webhooks, inbox.
@@ -206,6 +228,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             actor,
         } => commands::finding_action(config, &id, &action, reason, &actor).await,
         Command::Load { dir, partner } => commands::load(config, &dir, &partner).await,
+        Command::Simulate {
+            projects,
+            seed,
+            as_of,
+            out,
+            workers,
+            projects_per_file,
+            plant_percent,
+        } => {
+            let mut params = gateway::simulate::SimParams::new(projects, seed, as_of);
+            params.workers = commands::worker_range(&workers)?;
+            params.projects_per_file = projects_per_file;
+            params.plant_percent = plant_percent;
+            commands::simulate(&params, &out)
+        }
         Command::Migrate => commands::migrate(config).await,
         Command::Serve { dev_pki, listen } => {
             gateway::daemon::serve_command(config, dev_pki.as_deref(), listen.as_deref()).await?;

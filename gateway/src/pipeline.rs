@@ -727,9 +727,45 @@ fn group_facts(
         let Some(f) = project.and_then(|p| facts.get_mut(&p)) else {
             continue;
         };
-        f.conflicts.push(delivery_conflict(&c));
+        let mut conflict = delivery_conflict(&c);
+        conflict.record_date = record_date(f, c.kind, &c.key);
+        f.conflicts.push(conflict);
     }
     Ok(facts)
+}
+
+/// The business date of the stored record with `key` among a project's facts (conflicts are
+/// rare, so a scan that recomputes keys is cheap enough).
+fn record_date(f: &reconciler::ProjectFacts, kind: RecordKind, key: &str) -> Option<NaiveDate> {
+    match kind {
+        RecordKind::Statement => f.statements.iter().find(|s| s.key() == key).and_then(|s| {
+            s.closing_balance
+                .map(|b| b.date)
+                .or_else(|| s.entries.iter().map(|e| e.booking_date).max())
+                .or(s.opening_balance.map(|b| b.date))
+        }),
+        RecordKind::Payment => f
+            .payment_results
+            .iter()
+            .find(|p| p.key() == key)
+            .and_then(|p| p.pay_date),
+        RecordKind::Batch => f
+            .payroll_batches
+            .iter()
+            .find(|b| b.key() == key)
+            .and_then(|b| b.pay_date),
+        RecordKind::Guarantee => f
+            .guarantees
+            .iter()
+            .find(|g| g.key() == key)
+            .map(|g| g.event_date),
+        RecordKind::Project
+        | RecordKind::Account
+        | RecordKind::Obligation
+        | RecordKind::Paysheet
+        | RecordKind::Roster
+        | RecordKind::GuaranteeRequirement => None,
+    }
 }
 
 fn delivery_conflict(c: &RecordConflict) -> schemas::DeliveryConflict {
@@ -752,6 +788,7 @@ fn delivery_conflict(c: &RecordConflict) -> schemas::DeliveryConflict {
         first_file_sha256: c.existing_file.clone().unwrap_or_default(),
         second_file_sha256: c.new_file.clone(),
         detected_on: (at + chrono::Duration::hours(8)).date_naive(),
+        record_date: None,
         description: format!(
             "{} {} delivered again with different content (stored hash {}…, new hash {}…)",
             c.kind,

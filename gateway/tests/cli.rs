@@ -196,3 +196,92 @@ fn parse_prints_canonical_json_without_a_database() {
     assert_eq!(missing.status.code(), Some(1));
     assert!(text(&missing.stderr).contains("nope.xml"));
 }
+
+/// The issue's own recipe, through the binary: `simulate`, then `load DIR && reconcile
+/// --as-of DATE && findings --format json` reproduces `expected-findings.json` exactly
+/// (every expected (code, project) found, nothing else).
+#[test]
+fn simulate_load_reconcile_reproduces_the_ground_truth_through_the_binary() {
+    use std::collections::BTreeMap;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/sim.db", dir.path().display());
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_wagegate"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("WAGEGATE__DATABASE__URL", &db)
+            .env_remove("WAGEGATE_CONFIG")
+            .output()
+            .expect("run wagegate");
+        assert!(
+            o.status.success(),
+            "wagegate {args:?} failed:\n{}\n{}",
+            text(&o.stdout),
+            text(&o.stderr)
+        );
+        o
+    };
+    let sim = run(&[
+        "simulate",
+        "--projects",
+        "40",
+        "--seed",
+        "11",
+        "--as-of",
+        "2026-11-20",
+        "--out",
+        "world",
+    ]);
+    assert!(
+        text(&sim.stdout).contains("expected findings"),
+        "{}",
+        text(&sim.stdout)
+    );
+    run(&["load", "world"]);
+    run(&["reconcile", "--as-of", "2026-11-20"]);
+    let json = run(&["findings", "--format", "json", "--limit", "100000"]);
+    let found: Vec<serde_json::Value> = serde_json::from_slice(&json.stdout).unwrap();
+    let expected: Vec<serde_json::Value> = serde_json::from_slice(
+        &std::fs::read(dir.path().join("world/expected-findings.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(!expected.is_empty());
+    let count = |items: &[serde_json::Value]| {
+        let mut m: BTreeMap<(String, String), usize> = BTreeMap::new();
+        for f in items {
+            let key = (
+                f["code"].as_str().unwrap().to_string(),
+                f["project"].as_str().unwrap().to_string(),
+            );
+            *m.entry(key).or_default() += 1;
+        }
+        m
+    };
+    assert_eq!(count(&found), count(&expected));
+    for f in &found {
+        for key in ["id", "severity", "amount_short", "status"] {
+            assert!(f.get(key).is_some(), "finding without {key}: {f}");
+        }
+    }
+}
+
+#[test]
+fn simulate_refuses_bad_parameters_naming_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = wagegate(
+        dir.path(),
+        &[
+            "simulate",
+            "--projects",
+            "5",
+            "--as-of",
+            "2026-11-20",
+            "--out",
+            "w",
+            "--workers",
+            "9-3",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(text(&o.stderr).contains("--workers"), "{}", text(&o.stderr));
+}

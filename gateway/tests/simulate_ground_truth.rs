@@ -6,27 +6,21 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use chrono::{Datelike, Days, NaiveDate};
+use chrono::{Datelike, NaiveDate};
 use gateway::config::Settings;
 use gateway::simulate::{write_world, ExpectedFinding, SimParams};
-use schemas::{Finding, Period, StoredFinding};
+use schemas::{Finding, StoredFinding};
 use sqlx::Connection;
 use store::{FindingFilter, Scope};
 
 const POSTGRES_ENV: &str = "WAGEGATE_TEST_POSTGRES_URL";
 
-/// An as-of date on or after tomorrow (in China) — DUPLICATE_DELIVERY is dated by the day the
-/// second delivery is detected, so the as-of date must not lie before today — and within a
-/// few days of a month's end, so that PAYROLL_FUNDING_GAP can be planted.
+/// A fixed as-of date, within a few days of a month's end so that PAYROLL_FUNDING_GAP can be
+/// planted. It lies in the past: the world is a backfill, loaded today and reconciled as of
+/// then, which is what operators do (DUPLICATE_DELIVERY is dated by the record, not by the
+/// day of loading).
 fn as_of() -> NaiveDate {
-    let tomorrow = gateway::pipeline::today_in_china()
-        .checked_add_days(Days::new(1))
-        .expect("date");
-    let near_end = Period::of(tomorrow)
-        .last_day()
-        .checked_sub_days(Days::new(4))
-        .expect("date");
-    tomorrow.max(near_end)
+    NaiveDate::from_ymd_opt(2026, 11, 26).expect("date")
 }
 
 async fn settings(url: &str) -> Settings {

@@ -285,7 +285,7 @@ fn duplicates(ctx: &Ctx<'_>, out: &mut Out) {
         .facts
         .conflicts
         .iter()
-        .filter(|c| c.detected_on <= ctx.as_of)
+        .filter(|c| c.effective_date() <= ctx.as_of)
         .collect();
     cs.sort_by(|a, b| {
         (&a.key, a.detected_on, &a.second_file_sha256).cmp(&(
@@ -302,7 +302,7 @@ fn duplicates(ctx: &Ctx<'_>, out: &mut Out) {
         out.push(Draft {
             code: FindingCode::DuplicateDelivery,
             subject: format!("{kind}/{}", c.key),
-            period: Period::of(c.detected_on).to_string(),
+            period: Period::of(c.effective_date()).to_string(),
             amount_short: Money::ZERO,
             severity: ctx.fixed(FindingCode::DuplicateDelivery),
             summary: format!(

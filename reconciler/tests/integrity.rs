@@ -113,6 +113,7 @@ fn duplicate_delivery_from_conflicts() {
         first_file_sha256: "11".repeat(32),
         second_file_sha256: "22".repeat(32),
         detected_on: d("2026-11-18"),
+        record_date: None,
         description: "closing balance differs".into(),
     });
     let fs = integrity(&run(&f, "2026-11-19"));
@@ -120,6 +121,31 @@ fn duplicate_delivery_from_conflicts() {
     assert_eq!(fs[0].code, C::DuplicateDelivery);
     assert_eq!(fs[0].evidence.len(), 3);
     assert!(integrity(&run(&f, "2026-11-17"))
+        .iter()
+        .all(|x| x.code != C::DuplicateDelivery));
+}
+
+/// A backfill loaded today and reconciled as of a past date: the conflict was detected
+/// after the as-of date, but the record it concerns is dated before it, so it counts (and
+/// is dated by the record, not by the day the backfill ran).
+#[test]
+fn duplicate_delivery_is_dated_by_the_record_in_a_backfill() {
+    let mut f = chain();
+    f.conflicts.push(DeliveryConflict {
+        kind: EvidenceKind::Statement,
+        key: "abc".into(),
+        first_file_sha256: "11".repeat(32),
+        second_file_sha256: "22".repeat(32),
+        detected_on: d("2026-12-02"),
+        record_date: Some(d("2026-10-09")),
+        description: "closing balance differs".into(),
+    });
+    let fs = integrity(&run(&f, "2026-11-19"));
+    assert_eq!(fs.len(), 1, "{fs:#?}");
+    assert_eq!(fs[0].code, C::DuplicateDelivery);
+    assert_eq!(fs[0].period, "2026-10");
+    // Before the record's own date the conflict is not yet a fact.
+    assert!(integrity(&run(&f, "2026-10-08"))
         .iter()
         .all(|x| x.code != C::DuplicateDelivery));
 }

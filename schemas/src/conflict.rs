@@ -19,6 +19,20 @@ pub struct DeliveryConflict {
     pub second_file_sha256: String,
     /// The day the second delivery was received.
     pub detected_on: NaiveDate,
+    /// The business date of the record delivered twice (a statement's closing date, a
+    /// payment's or batch's pay date, a letter's event date), when the stored record is at
+    /// hand. The reconciler dates the finding by it, so that a backfill reconciled as of a
+    /// past date sees a conflict that was only detected when the backfill was loaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_date: Option<NaiveDate>,
     /// What differs, in words (personal data masked).
     pub description: String,
+}
+
+impl DeliveryConflict {
+    /// The date the conflict counts from: the record's own business date where known,
+    /// otherwise the day the second delivery arrived.
+    pub fn effective_date(&self) -> NaiveDate {
+        self.record_date.unwrap_or(self.detected_on)
+    }
 }

@@ -844,11 +844,12 @@ impl ProjectWorld {
                 if let Some(e) = again.entries.first_mut() {
                     e.remittance.push_str(" 补发");
                 }
+                let period = Period::of(again.close_date).to_string();
                 self.resend = Some(again);
                 self.expected.push(ExpectedFinding {
                     code: FindingCode::DuplicateDelivery,
                     project: self.code.clone(),
-                    period: None,
+                    period: Some(period),
                     amount_short: Some(Money::ZERO),
                     plant: Plant::DuplicateDelivery.name().to_string(),
                 });

@@ -397,6 +397,7 @@ pub fn rich_world() -> ProjectFacts {
         first_file_sha256: "aa".into(),
         second_file_sha256: "bb".into(),
         detected_on: d("2026-10-16"),
+        record_date: None,
         description: "status differs".into(),
     });
     f
