@@ -225,5 +225,9 @@ pub fn next_statement_file(params: &SimParams, index: usize) -> anyhow::Result<(
             format!("{}-{}.sta", w.account, params.as_of),
             writers::mt940(&[(&w, &next)]).into_bytes(),
         ),
+        model::StmtFormat::Cib => (
+            format!("{}-{}.txt", w.account, params.as_of),
+            writers::cib(&[(&w, &next)]),
+        ),
     })
 }

@@ -159,6 +159,9 @@ const WORKS: [&str; 6] = [
 pub enum StmtFormat {
     Camt053,
     Mt940,
+    /// CIB's own fixed-width end-of-day statement (GBK, widths in bytes): one statement a
+    /// day, no sequence numbers, so only for CIB accounts whose plants do not need them.
+    Cib,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -393,6 +396,13 @@ impl ProjectWorld {
             StmtFormat::Camt053
         } else {
             StmtFormat::Mt940
+        };
+        // CIB (309) accounts deliver the bank's own daily fixed-width statement, unless a
+        // plant needs sequence numbers, which that format does not carry.
+        let stmt_format = if bank.code == "309" && !plants.contains(&Plant::GapSequence) {
+            StmtFormat::Cib
+        } else {
+            stmt_format
         };
         let result_format = if rng.gen_range(0..10) < 6 {
             ResultFormat::Pain002
@@ -731,6 +741,12 @@ impl ProjectWorld {
                 Granularity::Weekly,
                 Granularity::Monthly,
             ][rng.gen_range(0..3)]
+        };
+        // The CIB format is one statement per day.
+        let g = if self.stmt_format == StmtFormat::Cib {
+            Granularity::Daily
+        } else {
+            g
         };
         self.txs
             .sort_by(|a, b| (a.date, &a.bank_ref).cmp(&(b.date, &b.bank_ref)));

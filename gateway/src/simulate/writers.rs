@@ -1,6 +1,6 @@
 //! The simulated world on disk, in the formats real senders use: registry CSV (English or
-//! Chinese headers, many projects per file), camt.053 and MT940 statements (many accounts per
-//! file, one file per month), pain.002 (many batches per file) and core-banking payroll
+//! Chinese headers, many projects per file), camt.053, MT940 and CIB fixed-width statements
+//! (many accounts per file, one file per month), pain.002 (many batches per file) and core-banking payroll
 //! result files (one per batch), and guarantee letters as canonical JSON lists.
 
 use std::collections::BTreeMap;
@@ -70,6 +70,9 @@ pub fn write_chunk(sink: &mut Sink, chunk: usize, worlds: &[ProjectWorld]) -> an
                 StmtFormat::Mt940 => {
                     let text = mt940(&[(w, s)]);
                     sink.write(&format!("bank/resend/{}.sta", w.code), text.as_bytes())?;
+                }
+                StmtFormat::Cib => {
+                    sink.write(&format!("bank/resend/{}.txt", w.code), &cib(&[(w, s)]))?;
                 }
             }
         }
@@ -199,10 +202,12 @@ fn statements(sink: &mut Sink, tag: &str, worlds: &[ProjectWorld]) -> anyhow::Re
     type Group<'a> = Vec<(&'a ProjectWorld, &'a Stmt)>;
     let mut camt: BTreeMap<Period, Group<'_>> = BTreeMap::new();
     let mut swift: BTreeMap<Period, Group<'_>> = BTreeMap::new();
+    let mut fixed: BTreeMap<Period, Group<'_>> = BTreeMap::new();
     for w in worlds {
         let target = match w.stmt_format {
             StmtFormat::Camt053 => &mut camt,
             StmtFormat::Mt940 => &mut swift,
+            StmtFormat::Cib => &mut fixed,
         };
         for s in &w.statements {
             target
@@ -218,6 +223,9 @@ fn statements(sink: &mut Sink, tag: &str, worlds: &[ProjectWorld]) -> anyhow::Re
     for (p, group) in swift {
         let text = mt940(&group);
         sink.write(&format!("bank/mt940/{tag}-{p}.sta"), text.as_bytes())?;
+    }
+    for (p, group) in fixed {
+        sink.write(&format!("bank/cib/{tag}-{p}.txt"), &cib(&group))?;
     }
     Ok(())
 }
@@ -348,6 +356,87 @@ pub fn mt940(group: &[(&ProjectWorld, &Stmt)]) -> String {
             let _ = writeln!(out, ":86:{info}");
         }
         let _ = writeln!(out, ":62F:{}\n-", swift_balance(s.closing, s.close_date));
+    }
+    out
+}
+
+/// `text` in GBK, cut at a character boundary to at most `width` bytes, padded with spaces.
+fn gbk_field(out: &mut Vec<u8>, text: &str, width: usize) {
+    let start = out.len();
+    let mut buf = [0u8; 4];
+    for ch in text.chars() {
+        let (bytes, _, _) = encoding_rs::GBK.encode(ch.encode_utf8(&mut buf));
+        if out.len() - start + bytes.len() > width {
+            break;
+        }
+        out.extend_from_slice(&bytes);
+    }
+    let used = out.len() - start;
+    out.extend(std::iter::repeat_n(b' ', width - used));
+}
+
+/// A CIB amount: 15 bytes, zero-padded, a point and two decimals, unsigned.
+fn cib_amount(out: &mut Vec<u8>, fen: i64) {
+    let a = fen.unsigned_abs();
+    out.extend_from_slice(format!("{:012}.{:02}", a / 100, a % 100).as_bytes());
+}
+
+/// A CIB signed balance: a sign byte, then the amount.
+fn cib_balance(out: &mut Vec<u8>, fen: i64) {
+    out.push(if fen < 0 { b'-' } else { b'+' });
+    cib_amount(out, fen);
+}
+
+/// CIB fixed-width end-of-day statements (docs/profiles.md: `H` 120 bytes, `D` 260, `T` 55,
+/// widths in GBK bytes), one `H D* T` group per statement, CRLF line ends. The bank serial
+/// is 20 bytes, so longer references are replaced by the date and the entry's position.
+pub fn cib(group: &[(&ProjectWorld, &Stmt)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (w, s) in group {
+        let date = s.close_date.format("%Y%m%d").to_string();
+        out.push(b'H');
+        gbk_field(&mut out, &w.account, 32);
+        out.extend_from_slice(b"CNY");
+        out.extend_from_slice(date.as_bytes());
+        cib_balance(&mut out, s.opening);
+        gbk_field(&mut out, &w.account_name, 60);
+        out.extend_from_slice(b"\r\n");
+        let (mut balance, mut debits, mut credits) = (s.opening, 0i64, 0i64);
+        for (i, e) in s.entries.iter().enumerate() {
+            if e.credit {
+                balance += e.amount;
+                credits += e.amount;
+            } else {
+                balance -= e.amount;
+                debits += e.amount;
+            }
+            let day = e.date.format("%Y%m%d").to_string();
+            out.push(b'D');
+            out.extend_from_slice(day.as_bytes());
+            out.extend_from_slice(b"120000");
+            out.extend_from_slice(day.as_bytes());
+            let serial = if e.bank_ref.len() <= 20 {
+                e.bank_ref.clone()
+            } else {
+                format!("XY{day}{:06}", i + 1)
+            };
+            gbk_field(&mut out, &serial, 20);
+            out.push(if e.credit { b'1' } else { b'0' });
+            cib_amount(&mut out, e.amount);
+            cib_balance(&mut out, balance);
+            gbk_field(&mut out, &e.account, 32);
+            gbk_field(&mut out, &e.name, 60);
+            gbk_field(&mut out, "", 30);
+            out.push(b'0');
+            gbk_field(&mut out, &e.remittance, 62);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.push(b'T');
+        out.extend_from_slice(format!("{:08}", s.entries.len()).as_bytes());
+        cib_balance(&mut out, s.closing);
+        cib_amount(&mut out, debits);
+        cib_amount(&mut out, credits);
+        out.extend_from_slice(b"\r\n");
     }
     out
 }
