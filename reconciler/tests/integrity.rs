@@ -104,18 +104,23 @@ fn missing_business_day_including_an_adjusted_working_saturday() {
     assert!(integrity(&run(&g, "2026-10-13")).is_empty());
 }
 
-#[test]
-fn duplicate_delivery_from_conflicts() {
-    let mut f = chain();
-    f.conflicts.push(DeliveryConflict {
+/// A statement delivered again with a different closing balance.
+fn conflict(detected_on: &str, record_date: Option<&str>) -> DeliveryConflict {
+    DeliveryConflict {
         kind: EvidenceKind::Statement,
         key: "abc".into(),
         first_file_sha256: "11".repeat(32),
         second_file_sha256: "22".repeat(32),
-        detected_on: d("2026-11-18"),
-        record_date: None,
+        detected_on: d(detected_on),
+        record_date: record_date.map(d),
         description: "closing balance differs".into(),
-    });
+    }
+}
+
+#[test]
+fn duplicate_delivery_from_conflicts() {
+    let mut f = chain();
+    f.conflicts.push(conflict("2026-11-18", None));
     let fs = integrity(&run(&f, "2026-11-19"));
     assert_eq!(fs.len(), 1);
     assert_eq!(fs[0].code, C::DuplicateDelivery);
@@ -131,15 +136,7 @@ fn duplicate_delivery_from_conflicts() {
 #[test]
 fn duplicate_delivery_is_dated_by_the_record_in_a_backfill() {
     let mut f = chain();
-    f.conflicts.push(DeliveryConflict {
-        kind: EvidenceKind::Statement,
-        key: "abc".into(),
-        first_file_sha256: "11".repeat(32),
-        second_file_sha256: "22".repeat(32),
-        detected_on: d("2026-12-02"),
-        record_date: Some(d("2026-10-09")),
-        description: "closing balance differs".into(),
-    });
+    f.conflicts.push(conflict("2026-12-02", Some("2026-10-09")));
     let fs = integrity(&run(&f, "2026-11-19"));
     assert_eq!(fs.len(), 1, "{fs:#?}");
     assert_eq!(fs[0].code, C::DuplicateDelivery);
