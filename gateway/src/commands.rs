@@ -150,6 +150,34 @@ pub async fn migrate(config: Option<&Path>) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `wagegate token create --name NAME`: a random 256-bit bearer token, stored by its SHA-256
+/// (the store never holds it in clear) and printed once.
+pub async fn create_operator_token(config: Option<&Path>, name: &str) -> anyhow::Result<ExitCode> {
+    let name = name.trim();
+    anyhow::ensure!(
+        !name.is_empty()
+            && name.len() <= 64
+            && name
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '@')),
+        "--name must be 1 to 64 letters, digits, '-', '_', '.' or '@'"
+    );
+    let p = open_configured(config).await?;
+    let token = format!("wgt_{}", hex::encode(rand::random::<[u8; 32]>()));
+    let digest = crate::server::auth::token_sha256(&token);
+    p.store()
+        .put_operator_token(name, &digest, Utc::now())
+        .await
+        .context("storing the token")?;
+    eprintln!(
+        "operator token for '{name}' stored (SHA-256 {}…) in {}; it is shown only this once:",
+        &digest[..12],
+        p.store().describe()
+    );
+    println!("{token}");
+    Ok(ExitCode::SUCCESS)
+}
+
 fn read_files(files: &[PathBuf]) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     files
         .iter()

@@ -147,6 +147,21 @@ enum Command {
         #[command(subcommand)]
         command: CertsCommand,
     },
+    /// Operator bearer tokens (for operators without a client certificate).
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a bearer token for an operator: printed once, stored only as its SHA-256.
+    Create {
+        /// The operator's name, recorded as the actor of everything done with the token.
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -248,6 +263,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             gateway::daemon::serve_command(config, dev_pki.as_deref(), listen.as_deref()).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Token {
+            command: TokenCommand::Create { name },
+        } => commands::create_operator_token(config, &name).await,
         Command::Certs {
             command: CertsCommand::Dev { out },
         } => {

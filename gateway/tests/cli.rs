@@ -285,3 +285,67 @@ fn simulate_refuses_bad_parameters_naming_them() {
     assert!(!o.status.success());
     assert!(text(&o.stderr).contains("--workers"), "{}", text(&o.stderr));
 }
+
+/// `wagegate token create` prints a token once and stores only its SHA-256, under which the
+/// store finds the operator's name; a second token is a different one.
+#[test]
+fn operator_tokens_are_created_once_and_stored_hashed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/tokens.db", dir.path().display());
+    let create = || {
+        Command::new(env!("CARGO_BIN_EXE_wagegate"))
+            .args(["token", "create", "--name", "inspector-li"])
+            .current_dir(dir.path())
+            .env("WAGEGATE__DATABASE__URL", &db)
+            .env_remove("WAGEGATE_CONFIG")
+            .output()
+            .expect("run wagegate")
+    };
+    let (a, b) = (create(), create());
+    assert!(a.status.success(), "{}", text(&a.stderr));
+    let (ta, tb) = (
+        text(&a.stdout).trim().to_string(),
+        text(&b.stdout).trim().to_string(),
+    );
+    assert!(ta.starts_with("wgt_") && ta.len() == 68, "{ta}");
+    assert_ne!(ta, tb);
+    // The database file and its write-ahead log, wherever SQLite put the row.
+    let mut raw = std::fs::read(dir.path().join("tokens.db")).unwrap();
+    raw.extend(std::fs::read(dir.path().join("tokens.db-wal")).unwrap_or_default());
+    assert!(
+        raw.windows(12).any(|w| w == b"inspector-li"),
+        "the token row is not where this test looks"
+    );
+    assert!(
+        !raw.windows(ta.len()).any(|w| w == ta.as_bytes()),
+        "the token is stored in clear"
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let found = rt.block_on(async {
+        let settings = gateway::config::Settings::load_with_env(
+            None,
+            [("WAGEGATE__DATABASE__URL".to_string(), db.clone())],
+        )
+        .unwrap();
+        let p = gateway::commands::open(settings).await.unwrap();
+        let s = p.store();
+        (
+            s.find_operator_token(&gateway::server::auth::token_sha256(&ta))
+                .await
+                .unwrap(),
+            s.find_operator_token(&gateway::server::auth::token_sha256("wgt_guess"))
+                .await
+                .unwrap(),
+        )
+    });
+    assert_eq!(found, (Some("inspector-li".to_string()), None));
+
+    let bad = Command::new(env!("CARGO_BIN_EXE_wagegate"))
+        .args(["token", "create", "--name", "a b"])
+        .current_dir(dir.path())
+        .env("WAGEGATE__DATABASE__URL", &db)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(text(&bad.stderr).contains("--name"));
+}
