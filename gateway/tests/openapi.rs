@@ -50,7 +50,10 @@ fn documented(doc: &Value) -> BTreeSet<(String, String)> {
     let mut out = BTreeSet::new();
     for (path, item) in paths(doc) {
         let item = item.as_object().expect("a path item is an object");
-        for method in item.keys().filter(|k| OPENAPI_METHODS.contains(&k.as_str())) {
+        for method in item
+            .keys()
+            .filter(|k| OPENAPI_METHODS.contains(&k.as_str()))
+        {
             out.insert((method.to_ascii_uppercase(), path.clone()));
         }
     }
