@@ -80,7 +80,7 @@ fn routed_paths_in_source() -> BTreeSet<String> {
 enum Outcome {
     /// A handler (or the authentication in front of it) answered.
     Served,
-    /// The path exists, the method does not (`400 method_not_allowed`).
+    /// The path exists, the method does not (`405 method_not_allowed`, with `Allow`).
     WrongMethod,
     /// No route (`404`, message `route not found`).
     NotRouted,
@@ -132,6 +132,7 @@ async fn probe(app: &App, method: &str, path: &str) -> (Outcome, StatusCode, Str
         .unwrap();
     let response = app.router.clone().oneshot(request).await.unwrap();
     let status = response.status();
+    let allow = response.headers().get(header::ALLOW).cloned();
     let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
         .await
         .unwrap();
@@ -141,6 +142,11 @@ async fn probe(app: &App, method: &str, path: &str) -> (Outcome, StatusCode, Str
     let outcome = if status == StatusCode::NOT_FOUND && message == "route not found" {
         Outcome::NotRouted
     } else if code == "method_not_allowed" {
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        assert!(
+            allow.is_some(),
+            "{method} {path}: 405 without an Allow header"
+        );
         Outcome::WrongMethod
     } else {
         Outcome::Served

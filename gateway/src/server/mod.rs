@@ -110,7 +110,7 @@ async fn not_found() -> ApiError {
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::bad_request("method_not_allowed", "method not allowed on this route")
+    ApiError::MethodNotAllowed
 }
 
 /// Counts requests and their latency by route template (never by raw path, which would
