@@ -256,6 +256,15 @@ async fn bodies_over_the_limit_are_refused() {
         .await
         .unwrap();
     assert_eq!(error_code(r).await, (400, "invalid_format".into()));
+    // The operator routes read their bodies under the same rule: too long is 413.
+    let operator = h.client("operator");
+    let r = operator
+        .put(h.url("/v1/registry"))
+        .body(vec![b'{'; 2000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(r).await, (413, "payload_too_large".into()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

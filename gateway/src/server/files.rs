@@ -300,11 +300,7 @@ pub(crate) async fn post_guarantee(
     body: Body,
 ) -> ApiResult<Response> {
     caller.require_sender()?;
-    let bytes = axum::body::to_bytes(body, MAX_LETTER_BYTES)
-        .await
-        .map_err(|_| ApiError::PayloadTooLarge {
-            limit_bytes: MAX_LETTER_BYTES as u64,
-        })?;
+    let bytes = super::read_body(body, MAX_LETTER_BYTES).await?;
     // Refuse what is not JSON at all before storing anything.
     let _: serde_json::Value = super::parse_json(&bytes)?;
     let processed = state

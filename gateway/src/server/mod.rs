@@ -131,6 +131,27 @@ async fn record_request(request: Request, next: Next) -> Response {
     response
 }
 
+/// Collects a body of at most `limit` bytes: `413 payload_too_large` when it is longer,
+/// `400 body_read_error` when it could not be read (the connection broke, a timeout).
+pub(crate) async fn read_body(
+    body: axum::body::Body,
+    limit: usize,
+) -> ApiResult<axum::body::Bytes> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let inner = e.into_inner();
+        if inner.is::<http_body_util::LengthLimitError>() {
+            ApiError::PayloadTooLarge {
+                limit_bytes: limit as u64,
+            }
+        } else {
+            ApiError::bad_request(
+                "body_read_error",
+                format!("the body could not be read: {inner}"),
+            )
+        }
+    })
+}
+
 /// Reads a JSON body already collected, answering `invalid_json` (400) when it does not fit.
 pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
     serde_json::from_slice(bytes)

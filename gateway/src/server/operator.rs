@@ -37,11 +37,7 @@ pub(crate) async fn put_registry(
         .unwrap_or("registry.json")
         .to_string();
     let limit = usize::try_from(state.settings.server.max_body_bytes).unwrap_or(usize::MAX);
-    let bytes = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| ApiError::PayloadTooLarge {
-            limit_bytes: limit as u64,
-        })?;
+    let bytes = super::read_body(body, limit).await?;
     if bytes.is_empty() {
         return Err(ApiError::bad_request(
             "empty_body",
@@ -199,12 +195,7 @@ async fn change_status(
 ) -> ApiResult<Response> {
     caller.require_operator()?;
     check_id(id)?;
-    let bytes =
-        axum::body::to_bytes(body, 64 * 1024)
-            .await
-            .map_err(|_| ApiError::PayloadTooLarge {
-                limit_bytes: 64 * 1024,
-            })?;
+    let bytes = super::read_body(body, 64 * 1024).await?;
     let reason = reason_from(&bytes)?;
     if to == FindingStatus::Dismissed && reason.is_none() {
         return Err(ApiError::bad_request(
