@@ -312,9 +312,23 @@ impl Pipeline {
             });
         }
         if accepted.is_empty() {
-            let reasons: Vec<String> = rejected
-                .iter()
-                .map(|r| format!("{}: {}", r.record, r.reason))
+            // The same refusal for many records (every statement of one account) is said once,
+            // with how often, in the order first met.
+            let mut reasons: Vec<(String, usize)> = Vec::new();
+            let mut seen: HashMap<String, usize> = HashMap::new();
+            for r in &rejected {
+                let text = format!("{}: {}", r.record, r.reason);
+                match seen.get(&text) {
+                    Some(&i) => reasons[i].1 += 1,
+                    None => {
+                        seen.insert(text.clone(), reasons.len());
+                        reasons.push((text, 1));
+                    }
+                }
+            }
+            let reasons: Vec<String> = reasons
+                .into_iter()
+                .map(|(t, n)| if n == 1 { t } else { format!("{t} (×{n})") })
                 .collect();
             return (
                 FileOutcome::Rejected {

@@ -139,6 +139,9 @@ async fn a_bank_pushing_another_banks_account_is_rejected_and_nothing_is_stored_
         file["error"].as_str().unwrap().contains("demo-bank"),
         "the error names the sender: {file}"
     );
+    // Every statement of the account is refused for the same reason: said once, counted.
+    let error = file["error"].as_str().unwrap();
+    assert_eq!(error.matches("statement of account").count(), 1, "{error}");
     // The raw bytes are kept (evidence), but no statement became data.
     assert_eq!(h.store().file_bytes(&id).await.unwrap(), bytes);
     let records = h.store().load_records(&store::Scope::All).await.unwrap();
