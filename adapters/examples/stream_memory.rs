@@ -3,7 +3,12 @@
 //! prints the peak resident memory (Linux VmHWM) before and after. The growth beyond the
 //! input buffer is what the reader itself held.
 //!
-//! `cargo run --release -p adapters --example stream_memory`
+//! `cargo run --release -p adapters --example stream_memory -- camt053|pain002|mt940|cib`
+//!
+//! For CPU-time comparisons on a loaded machine there are also `xml-events` (the bare
+//! quick-xml event loop over the same camt.053, the floor under any quick-xml reader) and
+//! `sepa` (the `sepa` crate's `parse_camt053` over it). `cib` reads a generated CIB
+//! fixed-width GBK file with `parse_as(Format::Cib, ..)`, which keeps every statement.
 
 #[path = "../benches/gen.rs"]
 mod gen;
@@ -45,8 +50,16 @@ fn main() {
     let input = match which.as_str() {
         "pain002" => gen::pain002(mb << 20, 1000),
         "mt940" => gen::mt940(mb << 20, 500),
+        // CIB is GBK bytes, not UTF-8: carried in its own buffer below.
+        "cib" => String::new(),
         _ => gen::camt053(mb << 20, 500),
     };
+    let cib = if which == "cib" {
+        adapters::profiles::cib::synthetic(mb << 20, 500)
+    } else {
+        Vec::new()
+    };
+    let input_len = input.len().max(cib.len());
     let before = peak_kib();
     let cpu_before = cpu_secs();
     let start = std::time::Instant::now();
@@ -62,6 +75,23 @@ fn main() {
             entries += s.entries.len()
         })
         .map(|_| ()),
+        "cib" => adapters::parse_as(Format::Cib, &cib, &adapters::ParseContext::default())
+            .map(|rs| entries = rs.statements.iter().map(|s| s.entries.len()).sum()),
+        "xml-events" => {
+            let mut r = quick_xml::Reader::from_reader(input.as_bytes());
+            r.config_mut().expand_empty_elements = true;
+            r.config_mut().trim_text(true);
+            while !matches!(r.read_event(), Ok(quick_xml::events::Event::Eof) | Err(_)) {
+                entries += 1;
+            }
+            Ok(())
+        }
+        "sepa" => {
+            entries = sepa::parse_camt053(&input)
+                .map(|d| d.statements.iter().map(|s| s.entries.len()).sum())
+                .unwrap_or(0);
+            Ok(())
+        }
         _ => iso20022::for_each_statement(input.as_bytes(), |s| entries += s.entries.len())
             .map(|_| ()),
     };
@@ -71,9 +101,9 @@ fn main() {
     match result {
         Ok(()) => println!(
             "{which}: {} MiB input, {entries} records streamed in {secs:.2} s wall ({:.0} MiB/s), {cpu:.2} s CPU ({:.0} MiB/s per CPU second); peak RSS {} MiB before, {} MiB after: the reader added {} KiB",
-            input.len() >> 20,
-            (input.len() as f64 / (1u64 << 20) as f64) / secs,
-            (input.len() as f64 / (1u64 << 20) as f64) / cpu.max(0.01),
+            input_len >> 20,
+            (input_len as f64 / (1u64 << 20) as f64) / secs,
+            (input_len as f64 / (1u64 << 20) as f64) / cpu.max(0.01),
             before / 1024,
             after / 1024,
             after.saturating_sub(before)
