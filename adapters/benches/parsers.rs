@@ -1,5 +1,6 @@
-//! Throughput of the ISO 20022 and SWIFT readers on large generated files, and, side by
-//! side in the same run, the `mt940` crate on MT940 and the `sepa` crate on camt.053.
+//! Throughput of the ISO 20022, SWIFT and CIB (GBK fixed-width) readers on large generated
+//! files, and, side by side in the same run, the `mt940` crate on MT940 and the `sepa`
+//! crate on camt.053.
 //!
 //! `cargo bench -p adapters --bench parsers` (sizes: WAGEGATE_BENCH_MB, default 64; the
 //! comparison group uses WAGEGATE_BENCH_CMP_MB, default 8, because the other crates are
@@ -25,6 +26,9 @@ fn ours(c: &mut Criterion) {
     let camt = gen::camt053(size, 500);
     let pain = gen::pain002(size, 1000);
     let mt = gen::mt940(size, 500);
+    // The CIB profile's own synthetic generator (also checked by the test
+    // `cib_synthetic_generator_parses_cleanly`): GBK names and summaries, consistent balances.
+    let cib = adapters::profiles::cib::synthetic(size, 500);
     let mut g = c.benchmark_group("adapters");
     g.sample_size(10)
         .measurement_time(Duration::from_secs(20))
@@ -57,6 +61,13 @@ fn ours(c: &mut Criterion) {
                 entries += s.entries.len()
             })
             .map(|_| entries)
+        })
+    });
+    g.throughput(Throughput::Bytes(cib.len() as u64));
+    g.bench_function(BenchmarkId::new("cib_gbk", cib.len() >> 20), |b| {
+        b.iter(|| {
+            adapters::parse_as(Format::Cib, &cib, &adapters::ParseContext::default())
+                .map(|s| s.statements.len())
         })
     });
     g.finish();
