@@ -114,7 +114,15 @@ fn read_once(
             Ok(())
         }
         "sepa" => {
-            match sepa::parse_camt053(input) {
+            // Default limits (250,000 nodes) stop sepa early on large files: raised.
+            let limits = sepa::ParseLimits {
+                input_bytes: usize::MAX / 4,
+                nodes: usize::MAX / 4,
+                total_text_bytes: usize::MAX / 4,
+                total_attribute_bytes: usize::MAX / 4,
+                ..sepa::ParseLimits::default()
+            };
+            match sepa::parse_camt053_with_limits(input, limits) {
                 Ok(d) => *entries = d.statements.iter().map(|s| s.entries.len()).sum(),
                 Err(e) => eprintln!("sepa: {e}"),
             }
