@@ -14,11 +14,6 @@ use schemas::{Money, RecordSet};
 
 /// Files that are genuinely broken, and the words their error must contain.
 const KNOWN_BROKEN: &[(&str, &str)] = &[
-    // Balance 100.0000000000005: non-zero digits past the cent.
-    (
-        "camt052/hbci4java/test-camt-parse-5200108-invalid-saldo.xml",
-        "100.0000000000005",
-    ),
     // 31 November in :62F:.
     ("mt940/cmxl/mt940-deutsche_bank.txt", "021131"),
     ("mt940/cmxl/mt940-iso8859-1.txt", "021131"),
@@ -45,6 +40,46 @@ const KNOWN_BROKEN: &[(&str, &str)] = &[
         "unrecognised",
     ),
 ];
+
+/// Balances 100.0000000000005 (non-zero digits past the cent) while the entries are exact:
+/// the entries are read, each such balance is left out with an error-level diagnostic that
+/// names the value, and nothing is rounded.
+#[test]
+fn balance_with_excess_precision_keeps_the_entries() {
+    let Some(root) = corpus() else { return };
+    let p = root.join("camt052/hbci4java/test-camt-parse-5200108-invalid-saldo.xml");
+    let set = parse(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    assert!(!set.statements.is_empty());
+    assert!(set.statements.iter().any(|s| !s.entries.is_empty()));
+    let errors: Vec<_> = set
+        .diagnostics
+        .iter()
+        .filter(|d| d.level == schemas::Level::Error)
+        .collect();
+    assert!(
+        errors
+            .iter()
+            .any(|d| d.message.contains("100.0000000000005")),
+        "{errors:?}"
+    );
+    for d in errors {
+        assert!(
+            d.message.contains("past the second decimal"),
+            "{}",
+            d.message
+        );
+        assert!(d.position.line.is_some(), "{d:?}");
+    }
+    for s in &set.statements {
+        for b in [s.opening_balance, s.closing_balance].into_iter().flatten() {
+            let fen = b.amount.fen().abs();
+            assert!(
+                fen != 10_000 && fen != 6_600,
+                "a rounded balance slipped through"
+            );
+        }
+    }
+}
 
 fn parse(p: &Path) -> Result<RecordSet, adapters::ParseError> {
     let bytes = std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));

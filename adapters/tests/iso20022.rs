@@ -120,6 +120,41 @@ fn excess_precision_is_an_error_naming_the_element() {
     assert!(e.message.contains("10.501"), "{e}");
 }
 
+/// A balance with more decimals than CNY allows (seen in real camt.052 files) is an
+/// error-level diagnostic naming where it is; that balance is left out, never rounded, and
+/// the entries (exact) are still read. An over-precise *entry* still rejects the file (above).
+#[test]
+fn balance_with_excess_precision_is_left_out_with_an_error_diagnostic() {
+    let bytes = fixture("camt052_balance_excess_precision.xml");
+    let set = iso20022::parse(Format::Camt052, &bytes).unwrap();
+    let s = &set.statements[0];
+    assert_eq!(s.opening_balance, None, "never rounded into a balance");
+    let closing = s.closing_balance.unwrap();
+    assert_eq!(closing.amount.fen(), 62_050);
+    assert_eq!(s.entries.len(), 2);
+    assert_eq!(s.net_movement().unwrap().fen(), 12_050);
+    let errors: Vec<_> = set
+        .diagnostics
+        .iter()
+        .filter(|d| d.level == schemas::Level::Error)
+        .collect();
+    assert_eq!(errors.len(), 1, "{:?}", set.diagnostics);
+    let d = errors[0];
+    assert!(d.message.contains("PRCD"), "{}", d.message);
+    assert!(d.message.contains("500.0000000000005"), "{}", d.message);
+    assert!(d.message.contains("left out"), "{}", d.message);
+    assert_eq!(d.position.line, Some(13), "{:?}", d.position);
+    assert!(
+        d.position
+            .field
+            .as_deref()
+            .unwrap()
+            .ends_with("Rpt/Bal/Amt"),
+        "{:?}",
+        d.position
+    );
+}
+
 #[test]
 fn entry_without_amount_is_refused() {
     let e = iso20022::parse(Format::Camt053, &mini("")).unwrap_err();

@@ -1,10 +1,18 @@
 //! camt.052 / camt.053 / camt.054: statements (`Stmt`), reports (`Rpt`) and notifications
 //! (`Ntfctn`) into [`Statement`]s. Paths are matched relative to the innermost open
 //! container (statement, balance, entry), by local name.
+//!
+//! Text is kept borrowed from the input (`Cow`, owned only when it had to be unescaped or
+//! transcoded) until an entry or statement is complete; only the values that end up in
+//! the canonical record are copied into `String`s then.
+
+use std::borrow::Cow;
 
 use chrono::NaiveDate;
 use quick_xml::events::BytesStart;
-use schemas::{Balance, Direction, Entry, Level, Money, Statement, StatementKind};
+use schemas::{
+    Balance, Direction, Entry, Level, Money, MoneyError, Position, Statement, StatementKind,
+};
 
 use super::xml::{self, Tag};
 use super::{Diags, Here};
@@ -49,29 +57,34 @@ pub(super) enum Field {
     CreditorRef,
 }
 
+/// Text borrowed from the input where possible.
+type Text<'b> = Option<Cow<'b, str>>;
+
 #[derive(Default)]
-pub(super) struct State {
+pub(super) struct State<'b> {
     msg_created: Option<NaiveDate>,
     /// Statements seen so far (1-based index of the current one, for messages).
     count: usize,
-    stmt: Option<StmtB>,
+    /// Entries of the previous statement: the next one's vector starts at that capacity.
+    last_entries: usize,
+    stmt: Option<StmtB<'b>>,
     stmt_depth: usize,
-    bal: Option<BalB>,
+    bal: Option<BalB<'b>>,
     bal_depth: usize,
-    ntry: Option<NtryB>,
+    ntry: Option<NtryB<'b>>,
     ntry_depth: usize,
 }
 
 #[derive(Default)]
-struct StmtB {
-    id: Option<String>,
-    electronic_seq: Option<String>,
-    legal_seq: Option<String>,
+struct StmtB<'b> {
+    id: Text<'b>,
+    electronic_seq: Text<'b>,
+    legal_seq: Text<'b>,
     created: Option<NaiveDate>,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
-    account: Option<String>,
-    account_ccy: Option<String>,
+    account: Text<'b>,
+    account_ccy: Text<'b>,
     first_ccy: Option<String>,
     opening: Option<Balance>,
     closing: Option<Balance>,
@@ -79,50 +92,77 @@ struct StmtB {
 }
 
 #[derive(Default)]
-struct BalB {
+struct BalB<'b> {
     offset: u64,
-    code: Option<String>,
+    code: Text<'b>,
+    /// An `Amt` with non-zero digits past the second decimal, and where it is: such a
+    /// balance is reported and left out, never rounded (the entries still count).
+    excess: Option<(String, Position)>,
     amount: Option<Money>,
     ind: Option<Direction>,
     date: Option<NaiveDate>,
 }
 
 #[derive(Default)]
-struct NtryB {
+struct NtryB<'b> {
     offset: u64,
     amount: Option<Money>,
     ind: Option<Direction>,
     reversal: bool,
     booking: Option<NaiveDate>,
     value: Option<NaiveDate>,
-    acct_svcr_ref: Option<String>,
-    ntry_ref: Option<String>,
-    tx_acct_svcr_ref: Option<String>,
-    /// `Domn/Cd`, then `/Fmly/Cd` and `/SubFmlyCd` appended as they come (one string).
-    domain: Option<String>,
-    family_parts: u8,
-    proprietary: Option<String>,
-    addtl: Option<String>,
-    batch_pmtinf: Option<String>,
-    batch_msgid: Option<String>,
+    acct_svcr_ref: Text<'b>,
+    ntry_ref: Text<'b>,
+    tx_acct_svcr_ref: Text<'b>,
+    /// `Domn/Cd`; `Fmly/Cd` is kept only after it, `SubFmlyCd` only after that; joined
+    /// as `PMNT/ICDT/SALA` when the entry is complete.
+    domain: Text<'b>,
+    family: Text<'b>,
+    sub_family: Text<'b>,
+    proprietary: Text<'b>,
+    addtl: Text<'b>,
+    batch_pmtinf: Text<'b>,
+    batch_msgid: Text<'b>,
     /// Number of `TxDtls` seen; only the first one's details are kept.
     tx_count: u32,
-    e2e: Option<String>,
-    dbtr_name: Option<String>,
-    dbtr_account: Option<String>,
-    cdtr_name: Option<String>,
-    cdtr_account: Option<String>,
-    ustrd: Option<String>,
-    creditor_ref: Option<String>,
+    e2e: Text<'b>,
+    dbtr_name: Text<'b>,
+    dbtr_account: Text<'b>,
+    cdtr_name: Text<'b>,
+    cdtr_account: Text<'b>,
+    ustrd: Text<'b>,
+    creditor_ref: Text<'b>,
 }
 
-fn set_once(slot: &mut Option<String>, v: &str) {
+fn set_once<'b>(slot: &mut Text<'b>, v: Cow<'b, str>) {
     if slot.is_none() && !v.is_empty() {
-        *slot = Some(v.to_string());
+        *slot = Some(v);
     }
 }
 
-impl State {
+fn owned(t: Text<'_>) -> Option<String> {
+    t.map(Cow::into_owned)
+}
+
+/// At most [`xml::MAX_TEXT_CHARS`] characters; whether it had to cut.
+fn bounded(v: Cow<'_, str>) -> (Cow<'_, str>, bool) {
+    match v {
+        Cow::Borrowed(s) => {
+            let (kept, cut) = xml::bounded(s);
+            (Cow::Borrowed(kept), cut)
+        }
+        Cow::Owned(mut s) => {
+            let (kept, cut) = xml::bounded(&s);
+            let keep = kept.len();
+            if cut {
+                s.truncate(keep);
+            }
+            (Cow::Owned(s), cut)
+        }
+    }
+}
+
+impl<'b> State<'b> {
     pub(super) fn start(
         &mut self,
         stack: &[Tag],
@@ -135,7 +175,10 @@ impl State {
         };
         match tag {
             Tag::Stmt | Tag::Rpt | Tag::Ntfctn if self.stmt.is_none() && depth <= 3 => {
-                self.stmt = Some(StmtB::default());
+                self.stmt = Some(StmtB {
+                    entries: Vec::with_capacity(self.last_entries),
+                    ..StmtB::default()
+                });
                 self.stmt_depth = depth;
                 self.count += 1;
             }
@@ -254,12 +297,12 @@ impl State {
     pub(super) fn set(
         &mut self,
         field: Field,
-        v: &str,
+        v: Cow<'b, str>,
         stack: &[Tag],
         here: &Here<'_>,
         diags: &mut Diags,
     ) -> Result<(), ParseError> {
-        let (v, cut) = xml::bounded(v);
+        let (v, cut) = bounded(v);
         if cut {
             diags.push(
                 Level::Warning,
@@ -281,35 +324,22 @@ impl State {
             )),
         };
         if field == Field::MsgCreated {
-            self.msg_created = xml::date(v).ok();
+            self.msg_created = xml::date(&v).ok();
             return Ok(());
         }
         if let Some(n) = self.ntry.as_mut() {
             match field {
-                Field::Amount => n.amount = Some(amount(v)?),
-                Field::Ind => n.ind = Some(ind(v)?),
-                Field::Reversal => n.reversal = matches!(v, "true" | "1"),
-                Field::Booking => n.booking = Some(date(v)?),
-                Field::Value => n.value = Some(date(v)?),
+                Field::Amount => n.amount = Some(amount(&v)?),
+                Field::Ind => n.ind = Some(ind(&v)?),
+                Field::Reversal => n.reversal = matches!(&*v, "true" | "1"),
+                Field::Booking => n.booking = Some(date(&v)?),
+                Field::Value => n.value = Some(date(&v)?),
                 Field::AcctSvcrRef => set_once(&mut n.acct_svcr_ref, v),
                 Field::NtryRef => set_once(&mut n.ntry_ref, v),
                 Field::TxAcctSvcrRef => set_once(&mut n.tx_acct_svcr_ref, v),
-                Field::BkDomain if n.domain.is_none() && !v.is_empty() => {
-                    // Room for `/Fmly/SubFmly` so that appending does not reallocate.
-                    let mut d = String::with_capacity(v.len() + 12);
-                    d.push_str(v);
-                    n.domain = Some(d);
-                }
-                Field::BkFamily | Field::BkSubFamily => {
-                    let wanted = if field == Field::BkFamily { 0 } else { 1 };
-                    if let Some(d) = n.domain.as_mut() {
-                        if n.family_parts == wanted && !v.is_empty() {
-                            d.push('/');
-                            d.push_str(v);
-                            n.family_parts += 1;
-                        }
-                    }
-                }
+                Field::BkDomain => set_once(&mut n.domain, v),
+                Field::BkFamily if n.domain.is_some() => set_once(&mut n.family, v),
+                Field::BkSubFamily if n.family.is_some() => set_once(&mut n.sub_family, v),
                 Field::BkProprietary => set_once(&mut n.proprietary, v),
                 Field::AddtlNtryInf => set_once(&mut n.addtl, v),
                 Field::BatchPmtInfId => set_once(&mut n.batch_pmtinf, v),
@@ -325,8 +355,9 @@ impl State {
                 Field::Ustrd => match n.ustrd.as_mut() {
                     // Banks split long references into 35/140-character pieces.
                     Some(r) if r.chars().count() < xml::MAX_TEXT_CHARS => {
+                        let r = r.to_mut();
                         r.push(' ');
-                        r.push_str(v);
+                        r.push_str(&v);
                     }
                     Some(_) => {}
                     None => set_once(&mut n.ustrd, v),
@@ -338,9 +369,15 @@ impl State {
         if let Some(b) = self.bal.as_mut() {
             match field {
                 Field::BalCode => set_once(&mut b.code, v),
-                Field::BalAmount => b.amount = Some(amount(v)?),
-                Field::BalInd => b.ind = Some(ind(v)?),
-                Field::BalDate => b.date = Some(date(v)?),
+                Field::BalAmount => match Money::parse_non_negative(&v) {
+                    Ok(m) => b.amount = Some(m),
+                    Err(MoneyError::ExcessPrecision(raw)) => {
+                        b.excess = Some((raw, here.pos(here.offset, stack)));
+                    }
+                    Err(_) => b.amount = Some(amount(&v)?),
+                },
+                Field::BalInd => b.ind = Some(ind(&v)?),
+                Field::BalDate => b.date = Some(date(&v)?),
                 _ => {}
             }
             return Ok(());
@@ -350,9 +387,9 @@ impl State {
                 Field::StmtId => set_once(&mut s.id, v),
                 Field::ElctrncSeqNb => set_once(&mut s.electronic_seq, v),
                 Field::LglSeqNb => set_once(&mut s.legal_seq, v),
-                Field::StmtCreated => s.created = xml::date(v).ok(),
-                Field::From => s.from = xml::date(v).ok(),
-                Field::To => s.to = xml::date(v).ok(),
+                Field::StmtCreated => s.created = xml::date(&v).ok(),
+                Field::From => s.from = xml::date(&v).ok(),
+                Field::To => s.to = xml::date(&v).ok(),
                 Field::Account => set_once(&mut s.account, v),
                 Field::AccountCcy => set_once(&mut s.account_ccy, v),
                 _ => {}
@@ -383,6 +420,7 @@ impl State {
             }
         } else if self.stmt.is_some() && depth == self.stmt_depth {
             if let Some(s) = self.stmt.take() {
+                self.last_entries = s.entries.len();
                 emit(self.finish_statement(kind, s, stack, here, diags));
             }
         }
@@ -402,7 +440,7 @@ impl State {
 
     fn finish_balance(
         &mut self,
-        b: BalB,
+        b: BalB<'b>,
         stack: &[Tag],
         here: &Here<'_>,
         diags: &mut Diags,
@@ -410,6 +448,17 @@ impl State {
         let code = b.code.as_deref().unwrap_or("");
         let opening = matches!(code, "OPBD" | "PRCD");
         let closing = code == "CLBD";
+        if let Some((raw, position)) = b.excess {
+            diags.push(
+                Level::Error,
+                position,
+                format!(
+                    "balance {code} amount '{raw}' has non-zero digits past the second decimal; \
+                     the balance is left out (never rounded), the entries are kept"
+                ),
+            );
+            return Ok(());
+        }
         let Some(amount) = b.amount else {
             return Err(here.at(b.offset, stack, format!("balance {code} has no <Amt>")));
         };
@@ -465,7 +514,7 @@ impl State {
 
     fn finish_entry(
         &self,
-        n: NtryB,
+        n: NtryB<'b>,
         stack: &[Tag],
         here: &Here<'_>,
         diags: &mut Diags,
@@ -519,20 +568,34 @@ impl State {
             Direction::Credit => (n.dbtr_name, n.dbtr_account),
             Direction::Debit => (n.cdtr_name, n.cdtr_account),
         };
-        let transaction_code = n.domain.or(n.proprietary);
+        let transaction_code = match n.domain {
+            Some(d) => {
+                let parts = [Some(d), n.family, n.sub_family];
+                let len = parts.iter().flatten().map(|p| p.len() + 1).sum();
+                let mut code = String::with_capacity(len);
+                for p in parts.iter().flatten() {
+                    if !code.is_empty() {
+                        code.push('/');
+                    }
+                    code.push_str(p);
+                }
+                Some(code)
+            }
+            None => owned(n.proprietary),
+        };
         Ok(Entry {
             amount,
             direction,
             booking_date,
             value_date: n.value,
-            bank_ref: n.acct_svcr_ref.or(n.ntry_ref).or(n.tx_acct_svcr_ref),
-            end_to_end_id: n.e2e,
-            counterparty_name,
-            counterparty_account,
-            remittance: n.ustrd.or(n.creditor_ref).or(n.addtl),
+            bank_ref: owned(n.acct_svcr_ref.or(n.ntry_ref).or(n.tx_acct_svcr_ref)),
+            end_to_end_id: owned(n.e2e),
+            counterparty_name: owned(counterparty_name),
+            counterparty_account: owned(counterparty_account),
+            remittance: owned(n.ustrd.or(n.creditor_ref).or(n.addtl)),
             reversal: n.reversal,
             transaction_code,
-            batch_ref: n.batch_pmtinf.or(n.batch_msgid),
+            batch_ref: owned(n.batch_pmtinf.or(n.batch_msgid)),
             balance_after: None,
         })
     }
@@ -540,12 +603,12 @@ impl State {
     fn finish_statement(
         &self,
         kind: Format,
-        s: StmtB,
+        s: StmtB<'b>,
         stack: &[Tag],
         here: &Here<'_>,
         diags: &mut Diags,
     ) -> Statement {
-        let account = s.account.unwrap_or_else(|| {
+        let account = owned(s.account).unwrap_or_else(|| {
             diags.push(
                 Level::Warning,
                 here.pos(here.offset, stack),
@@ -555,14 +618,14 @@ impl State {
         });
         Statement {
             account,
-            currency: s.account_ccy.or(s.first_ccy).unwrap_or_default(),
+            currency: owned(s.account_ccy).or(s.first_ccy).unwrap_or_default(),
             kind: match kind {
                 Format::Camt052 => StatementKind::Intraday,
                 Format::Camt054 => StatementKind::Notification,
                 _ => StatementKind::EndOfDay,
             },
-            statement_id: s.id,
-            sequence: s.electronic_seq.or(s.legal_seq),
+            statement_id: owned(s.id),
+            sequence: owned(s.electronic_seq.or(s.legal_seq)),
             opening_balance: s.opening,
             closing_balance: s.closing,
             entries: s.entries,

@@ -311,17 +311,32 @@ pub(crate) struct Here<'w> {
     pub label: &'w str,
 }
 
+/// Offsets of markup events are taken before the reader skips the indentation in front
+/// of the `<` (see `Walker::run`); a position should name the `<`, so the whitespace is
+/// skipped here, only when a position is actually reported.
 impl Here<'_> {
     pub(crate) fn err(&self, path: &[Tag], message: String) -> ParseError {
-        xml::err(self.bytes, self.offset, path, self.label, message)
+        xml::err(
+            self.bytes,
+            skip_space(self.bytes, self.offset),
+            path,
+            self.label,
+            message,
+        )
     }
 
     pub(crate) fn at(&self, offset: u64, path: &[Tag], message: String) -> ParseError {
-        xml::err(self.bytes, offset, path, self.label, message)
+        xml::err(
+            self.bytes,
+            skip_space(self.bytes, offset),
+            path,
+            self.label,
+            message,
+        )
     }
 
     pub(crate) fn pos(&self, offset: u64, path: &[Tag]) -> Position {
-        xml::position(self.bytes, offset, path)
+        xml::position(self.bytes, skip_space(self.bytes, offset), path)
     }
 }
 
@@ -334,12 +349,12 @@ struct Walker<'b, F> {
     stack: Vec<Tag>,
     diags: Diags,
     lossy: bool,
-    camt: camt::State,
+    camt: camt::State<'b>,
     pain: pain::State,
     sink: F,
 }
 
-impl<F: FnMut(Record)> Walker<'_, F> {
+impl<'b, F: FnMut(Record)> Walker<'b, F> {
     fn here(&self, offset: u64) -> Here<'_> {
         Here {
             bytes: self.bytes,
@@ -376,21 +391,20 @@ impl<F: FnMut(Record)> Walker<'_, F> {
                 )
             })?;
             // With trimming on, `before` can sit on the indentation in front of the
-            // markup; positions should name the `<`.
-            let before = skip_space(bytes, before);
+            // markup; `Here` skips it when a position is reported (not for every event).
             match event {
                 Event::Start(e) => self.start(&e, before)?,
                 Event::End(_) => self.end(before)?,
                 Event::Text(t) => {
                     if self.format.is_some() && !self.stack.is_empty() {
                         let offset = reader.buffer_position();
-                        self.text(TextIn::Text(&t), offset)?;
+                        self.text(TextIn::Text(t), offset)?;
                     }
                 }
                 Event::CData(c) => {
                     if self.format.is_some() && !self.stack.is_empty() {
                         let offset = reader.buffer_position();
-                        self.text(TextIn::CData(&c), offset)?;
+                        self.text(TextIn::CData(c), offset)?;
                     }
                 }
                 Event::DocType(_) => {
@@ -421,7 +435,7 @@ impl<F: FnMut(Record)> Walker<'_, F> {
     }
 
     fn start(&mut self, e: &BytesStart<'_>, offset: u64) -> Result<(), ParseError> {
-        let local = e.local_name().into_inner();
+        let local = xml::local_name(e.name().into_inner());
         let tag = if self.format.is_none() {
             xml::message_tag(local)
         } else {
@@ -532,39 +546,50 @@ impl<F: FnMut(Record)> Walker<'_, F> {
         Ok(())
     }
 
-    fn text(&mut self, t: TextIn<'_, '_>, offset: u64) -> Result<(), ParseError> {
+    /// Text is decoded only when it is a field the readers keep. `offset` is the end of
+    /// the text (the `<` of the next markup), so no whitespace needs skipping.
+    fn text(&mut self, t: TextIn<'b>, offset: u64) -> Result<(), ParseError> {
         let here = Here {
             bytes: self.bytes,
             offset,
             label: self.label,
         };
         let lossy = &mut self.lossy;
-        let decode = |lossy: &mut bool| -> Result<Cow<'_, str>, ParseError> {
+        let stack = &self.stack;
+        let decode = |lossy: &mut bool| -> Result<Cow<'b, str>, ParseError> {
             match t {
-                TextIn::Text(t) => xml::text(t, lossy).map_err(|m| here.err(&self.stack, m)),
-                TextIn::CData(c) => match std::str::from_utf8(c) {
-                    Ok(s) => Ok(Cow::Owned(s.trim().to_string())),
-                    Err(_) => {
-                        *lossy = true;
-                        let (s, _, _) = encoding_rs::WINDOWS_1252.decode(c);
-                        Ok(Cow::Owned(s.trim().to_string()))
-                    }
+                TextIn::Text(t) => xml::text(t, lossy).map_err(|m| here.err(stack, m)),
+                TextIn::CData(c) => match c.into_inner() {
+                    Cow::Borrowed(raw) => match std::str::from_utf8(raw) {
+                        Ok(s) => Ok(Cow::Borrowed(s.trim())),
+                        Err(_) => {
+                            *lossy = true;
+                            let (s, _, _) = encoding_rs::WINDOWS_1252.decode(raw);
+                            Ok(Cow::Owned(s.trim().to_string()))
+                        }
+                    },
+                    Cow::Owned(raw) => match String::from_utf8(raw) {
+                        Ok(s) => Ok(Cow::Owned(s.trim().to_string())),
+                        Err(e) => {
+                            *lossy = true;
+                            let (s, _, _) = encoding_rs::WINDOWS_1252.decode(e.as_bytes());
+                            Ok(Cow::Owned(s.trim().to_string()))
+                        }
+                    },
                 },
             }
         };
         match self.format {
             Some(Format::Pain002) => {
-                if let Some(field) = pain::field(&self.stack, &self.pain) {
+                if let Some(field) = pain::field(stack, &self.pain) {
                     let s = decode(lossy)?;
-                    self.pain
-                        .set(field, &s, &self.stack, &here, &mut self.diags)?;
+                    self.pain.set(field, &s, stack, &here, &mut self.diags)?;
                 }
             }
             Some(_) => {
-                if let Some(field) = self.camt.field(&self.stack) {
+                if let Some(field) = self.camt.field(stack) {
                     let s = decode(lossy)?;
-                    self.camt
-                        .set(field, &s, &self.stack, &here, &mut self.diags)?;
+                    self.camt.set(field, s, stack, &here, &mut self.diags)?;
                 }
             }
             None => {}
@@ -581,10 +606,9 @@ fn skip_space(bytes: &[u8], at: u64) -> u64 {
     i as u64
 }
 
-#[derive(Clone, Copy)]
-enum TextIn<'e, 'i> {
-    Text(&'e quick_xml::events::BytesText<'i>),
-    CData(&'e quick_xml::events::BytesCData<'i>),
+enum TextIn<'i> {
+    Text(quick_xml::events::BytesText<'i>),
+    CData(quick_xml::events::BytesCData<'i>),
 }
 
 #[cfg(test)]

@@ -46,7 +46,9 @@ macro_rules! tags {
                         return Tag::Other;
                     }
                     let (n, tag) = Tag::ALL[i - 1];
-                    if n.as_bytes() == name {
+                    // Names are short: a byte loop beats a call into `memcmp`.
+                    let n = n.as_bytes();
+                    if n.len() == name.len() && n.iter().zip(name).all(|(a, b)| a == b) {
                         return tag;
                     }
                     s = (s + 1) % TAG_SLOTS;
@@ -156,6 +158,16 @@ fn tag_slot(name: &[u8]) -> usize {
     (n.wrapping_mul(97) ^ first.wrapping_mul(31) ^ (mid << 4) ^ last.wrapping_mul(7)) % TAG_SLOTS
 }
 
+/// The local part of an element name (`ns2:Ntry` → `Ntry`); names are short, so a byte
+/// loop rather than the generic `memchr` that `QName::local_name` uses.
+#[inline]
+pub(crate) fn local_name(name: &[u8]) -> &[u8] {
+    match name.iter().position(|&b| b == b':') {
+        Some(i) => &name[i + 1..],
+        None => name,
+    }
+}
+
 /// A message element of the first ISO versions carries its version (`BkToCstmrAcctRptV01`):
 /// the tag without that suffix.
 pub(crate) fn message_tag(name: &[u8]) -> Tag {
@@ -209,7 +221,23 @@ pub(crate) fn path_string(path: &[Tag]) -> String {
 
 /// Decoded, unescaped, trimmed text of a text event. Invalid UTF-8 (a bank that declared
 /// UTF-8 and sent Latin-1) is read as Windows-1252 and reported through `lossy`.
-pub(crate) fn text<'i>(t: &BytesText<'i>, lossy: &mut bool) -> Result<Cow<'i, str>, String> {
+///
+/// Fast path (almost all text): no `&` means nothing to unescape, so valid UTF-8 is
+/// borrowed from the input as it is — the same result `unescape` gives, without its
+/// generic decoding layers.
+pub(crate) fn text<'i>(t: BytesText<'i>, lossy: &mut bool) -> Result<Cow<'i, str>, String> {
+    // Cloning a borrowed event copies a pointer and a length.
+    if let Cow::Borrowed(raw) = t.clone().into_inner() {
+        if !raw.contains(&b'&') {
+            if let Ok(s) = std::str::from_utf8(raw) {
+                return Ok(Cow::Borrowed(s.trim()));
+            }
+        }
+    }
+    text_slow(&t, lossy)
+}
+
+fn text_slow<'i>(t: &BytesText<'i>, lossy: &mut bool) -> Result<Cow<'i, str>, String> {
     match t.unescape() {
         Ok(Cow::Borrowed(s)) => Ok(Cow::Borrowed(s.trim())),
         Ok(Cow::Owned(s)) => Ok(Cow::Owned(s.trim().to_string())),
