@@ -891,18 +891,19 @@ macro_rules! impl_store {
             }
 
             async fn file_bytes(&self, id: &str) -> Result<Vec<u8>, crate::StoreError> {
+                use futures::TryStreamExt;
                 use sqlx::Row;
-                let chunks = sqlx::query(crate::sql::FILE_CHUNKS)
-                    .bind(id)
-                    .fetch_all(&self.pool)
-                    .await?;
-                if chunks.is_empty() && self.get_file(id).await?.is_none() {
-                    return Err(crate::StoreError::not_found("file", id));
-                }
-                let mut out = Vec::new();
-                for row in chunks {
-                    let data: Vec<u8> = row.try_get(0)?;
-                    out.extend_from_slice(&data);
+                let file = self
+                    .get_file(id)
+                    .await?
+                    .ok_or_else(|| crate::StoreError::not_found("file", id))?;
+                // Chunk by chunk into a buffer of the final size: a 200 MB file costs 200 MB,
+                // not twice that (every chunk row and then their concatenation).
+                let mut out = Vec::with_capacity(usize::try_from(file.size_bytes).unwrap_or(0));
+                let mut chunks = sqlx::query(crate::sql::FILE_CHUNKS).bind(id).fetch(&self.pool);
+                while let Some(row) = chunks.try_next().await? {
+                    let data: &[u8] = row.try_get(0)?;
+                    out.extend_from_slice(data);
                 }
                 Ok(out)
             }
