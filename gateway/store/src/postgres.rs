@@ -54,6 +54,12 @@ impl PgStore {
     ) -> Result<(Option<()>, sqlx::Transaction<'_, sqlx::Postgres>), StoreError> {
         Ok((None, self.pool.begin().await?))
     }
+
+    async fn begin_receipt_write(
+        &self,
+    ) -> Result<(Option<()>, sqlx::Transaction<'_, sqlx::Postgres>), StoreError> {
+        self.begin_write().await
+    }
 }
 
 impl_store!(PgStore, sqlx::Postgres, Backend::Postgres);

@@ -1,7 +1,8 @@
 //! The one implementation of [`crate::Store`], expanded for each backend. sqlx's traits make
 //! a function generic over `sqlx::Database` drown in bounds, so the body is written once here
 //! as a macro over the backend's database type; backends provide `pool`, `label`,
-//! `begin_write()` (a write transaction and whatever guard serialises writers), `MIGRATOR`, `CLAIM_FILES`, `TAKE_DIRTY`, `INSERT_ROWS` and `LARGE_COPY_PRAGMAS`.
+//! `begin_write()` (a write transaction and whatever guard serialises writers),
+//! `begin_receipt_write()` (the same for a batch of pushed files), `MIGRATOR`, `CLAIM_FILES`, `TAKE_DIRTY`, `INSERT_ROWS` and `LARGE_COPY_PRAGMAS`.
 
 macro_rules! impl_store {
     ($store:ident, $db:ty, $backend:expr) => {
@@ -749,7 +750,7 @@ macro_rules! impl_store {
                 let mut distinct: Vec<usize> = first_of.values().copied().collect();
                 distinct.sort_unstable();
                 let mut created: std::collections::HashSet<String> = Default::default();
-                let (_write, mut tx) = self.begin_write().await?;
+                let (_write, mut tx) = self.begin_receipt_write().await?;
                 for group in distinct.chunks(Self::INSERT_ROWS) {
                     let sql = crate::sql::insert_files(group.len());
                     let mut q = sqlx::query(&sql);

@@ -21,6 +21,10 @@ pub struct SqliteStore {
     label: String,
     /// Held for the whole of every write transaction, in arrival order (tokio's mutex is fair).
     write_lock: tokio::sync::Mutex<()>,
+    /// Background writers (ingest workers, the reconciler, imports) pass this one at a time
+    /// before queueing on `write_lock`, so a batch of receipts waits for at most one of them
+    /// ahead of it: receipts and background writes alternate.
+    background_gate: tokio::sync::Mutex<()>,
 }
 
 impl SqliteStore {
@@ -82,6 +86,7 @@ impl SqliteStore {
             pool,
             label: format!("sqlite://{path}"),
             write_lock: tokio::sync::Mutex::new(()),
+            background_gate: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -93,6 +98,24 @@ impl SqliteStore {
     /// and readers are never starved of one. Callers bind the guard before the transaction
     /// (`let (_write, mut tx) = …`) so the transaction ends before the guard is released.
     async fn begin_write(
+        &self,
+    ) -> Result<
+        (
+            Option<tokio::sync::MutexGuard<'_, ()>>,
+            sqlx::Transaction<'_, sqlx::Sqlite>,
+        ),
+        StoreError,
+    > {
+        let guard = {
+            let _gate = self.background_gate.lock().await;
+            self.write_lock.lock().await
+        };
+        Ok((Some(guard), self.pool.begin_with("BEGIN IMMEDIATE").await?))
+    }
+
+    /// As [`Self::begin_write`] for a batch of pushed files, whose senders are waiting for
+    /// their receipts: it queues behind at most one background writer.
+    async fn begin_receipt_write(
         &self,
     ) -> Result<
         (
