@@ -27,6 +27,7 @@ pub enum Output {
 pub async fn open(settings: Settings) -> anyhow::Result<Pipeline> {
     let options = StoreOptions {
         max_connections: settings.database.max_connections,
+        sqlite_synchronous: settings.database.sqlite_synchronous,
         ..StoreOptions::default()
     };
     let store = store::open_with(&settings.database.url, &options)

@@ -31,6 +31,9 @@ pub struct DatabaseSettings {
     /// `sqlite://PATH` (the embedded default) or `postgres://USER@HOST/DB`.
     pub url: String,
     pub max_connections: u32,
+    /// SQLite only: `full` (every commit synced to disk: a 202 receipt survives power loss)
+    /// or `normal` (synced at checkpoints: faster, but the last commits may be lost).
+    pub sqlite_synchronous: store::SqliteSynchronous,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -136,6 +139,7 @@ const DEFAULTS: &str = r#"
 [database]
 url = "sqlite://data/wagegate.db"
 max_connections = 8
+sqlite_synchronous = "full"
 
 [ingest]
 max_file_bytes = 268435456

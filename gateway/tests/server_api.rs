@@ -195,6 +195,34 @@ async fn the_same_file_twice_and_concurrently_gets_one_receipt() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_pushes_are_each_stored_with_their_own_receipt() {
+    // Pushes arriving together share a transaction (group commit); each still gets the
+    // receipt of its own bytes, and every one of them is stored when its 202 arrives.
+    let h = Harness::start(|_| {}).await;
+    let bank = h.client("bank");
+    let mut tasks = Vec::new();
+    for i in 0..64 {
+        let bank = bank.clone();
+        let url = h.url("/v1/files");
+        let bytes = format!("<Document>push {i}</Document>").into_bytes();
+        tasks.push(tokio::spawn(async move {
+            let r = bank.post(url).body(bytes.clone()).send().await.unwrap();
+            assert_eq!(r.status(), 202);
+            (bytes, r.json::<serde_json::Value>().await.unwrap())
+        }));
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for t in tasks {
+        let (bytes, receipt) = t.await.unwrap();
+        assert_eq!(receipt["sha256"], sha256_hex(&bytes));
+        let id = receipt["id"].as_str().unwrap().to_string();
+        assert_eq!(h.store().file_bytes(&id).await.unwrap(), bytes);
+        ids.insert(id);
+    }
+    assert_eq!(ids.len(), 64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_upload_is_spooled_and_stored_whole() {
     let h = Harness::start(|_| {}).await;
     let bank = h.client("bank");

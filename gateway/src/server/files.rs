@@ -182,8 +182,16 @@ pub(crate) async fn post_file(
                 return Err(ApiError::bad_request("empty_body", "the file is empty"));
             }
             state
-                .pipeline
-                .receive(&caller.id, file_name.as_deref(), format, bytes)
+                .receipts
+                .store(
+                    store::NewRawFile {
+                        sender: caller.id.clone(),
+                        file_name: file_name.clone(),
+                        format_hint: format.map(|f| f.as_str().to_string()),
+                        received_at: Utc::now(),
+                    },
+                    bytes,
+                )
                 .await
                 .map_err(ApiError::internal)?
         }

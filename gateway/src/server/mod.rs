@@ -28,6 +28,7 @@ pub mod limits;
 pub mod listener;
 mod operator;
 mod ops;
+pub mod receipts;
 pub mod tls;
 
 pub use auth::{AuthMethod, Authenticator, Caller, PeerIdentity};
@@ -44,6 +45,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub pipeline: Arc<Pipeline>,
     pub store: Arc<dyn store::Store>,
+    /// Pushed files are stored through here, many to a transaction.
+    pub receipts: receipts::GroupCommit,
     pub auth: Authenticator,
     pub limiter: RateLimiter,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
@@ -54,9 +57,11 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Must be called on a tokio runtime: it starts the receipt writer.
     pub fn new(pipeline: Arc<Pipeline>, settings: Arc<Settings>) -> AppState {
         AppState {
             store: pipeline.store().clone(),
+            receipts: receipts::GroupCommit::start(pipeline.store().clone()),
             auth: Authenticator::new(&settings),
             limiter: RateLimiter::new(settings.server.rate_per_second, settings.server.rate_burst),
             metrics: prometheus_handle(),

@@ -88,6 +88,13 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a file's bytes before anything is parsed. The same bytes from the same sender
     /// return the stored file and `false`, also when two calls race.
     async fn put_raw_file(&self, file: NewRawFile, bytes: &[u8]) -> Result<(RawFile, bool)>;
+    /// [`Store::put_raw_file`] for many files in one transaction (group commit): every file
+    /// is stored, or none is. Results are in the order of `files`; a file given twice is
+    /// `true` (created) at most once, for its first occurrence.
+    async fn put_raw_files(
+        &self,
+        files: Vec<(NewRawFile, Vec<u8>)>,
+    ) -> Result<Vec<(RawFile, bool)>>;
     /// Like [`Store::put_raw_file`] for a file too large to hold in memory: the caller has
     /// spooled it locally and hashed it; the reader is copied in 1 MiB chunks and checked
     /// against `sha256` and `size_bytes` (a mismatch stores nothing).

@@ -466,6 +466,8 @@ pub struct StoreOptions {
     pub max_connections: u32,
     /// How long a SQLite writer waits for the lock before failing.
     pub busy_timeout_ms: u64,
+    /// When a SQLite commit reaches the disk.
+    pub sqlite_synchronous: SqliteSynchronous,
 }
 
 impl Default for StoreOptions {
@@ -473,8 +475,22 @@ impl Default for StoreOptions {
         StoreOptions {
             max_connections: 8,
             busy_timeout_ms: 10_000,
+            sqlite_synchronous: SqliteSynchronous::default(),
         }
     }
+}
+
+/// SQLite's `synchronous` setting (the database runs in WAL mode). `Full` syncs the log at
+/// every commit, so a committed transaction — a stored file whose receipt was answered —
+/// survives power loss and an operating-system crash. `Normal` syncs only at checkpoints: a
+/// commit survives the process crashing, but the last commits before a power loss may be
+/// lost, which would break the promise of a 202 receipt. `Full` is the default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SqliteSynchronous {
+    #[default]
+    Full,
+    Normal,
 }
 
 /// Which database a store talks to.

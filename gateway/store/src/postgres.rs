@@ -20,6 +20,8 @@ impl PgStore {
     const TAKE_DIRTY: &'static str = take_dirty_sql!(" FOR UPDATE SKIP LOCKED");
     /// Rows per multi-row INSERT (6 parameters a row, well under the 65,535 limit).
     const INSERT_ROWS: usize = 1000;
+    /// Nothing to adjust around a large upload: the server's buffers are not ours.
+    const LARGE_COPY_PRAGMAS: Option<(&'static str, &'static str)> = None;
 
     pub fn accepts(url: &str) -> bool {
         url.starts_with("postgres://") || url.starts_with("postgresql://")
@@ -46,8 +48,17 @@ impl PgStore {
         &self.pool
     }
 
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'_, sqlx::Postgres>, StoreError> {
-        Ok(self.pool.begin().await?)
+    /// PostgreSQL serialises conflicting writers itself, row by row: no guard.
+    async fn begin_write(
+        &self,
+    ) -> Result<(Option<()>, sqlx::Transaction<'_, sqlx::Postgres>), StoreError> {
+        Ok((None, self.pool.begin().await?))
+    }
+
+    async fn begin_receipt_write(
+        &self,
+    ) -> Result<(Option<()>, sqlx::Transaction<'_, sqlx::Postgres>), StoreError> {
+        self.begin_write().await
     }
 }
 

@@ -1,7 +1,8 @@
 //! The one implementation of [`crate::Store`], expanded for each backend. sqlx's traits make
 //! a function generic over `sqlx::Database` drown in bounds, so the body is written once here
 //! as a macro over the backend's database type; backends provide `pool`, `label`,
-//! `begin_write()`, `MIGRATOR`, `CLAIM_FILES`, `TAKE_DIRTY` and `INSERT_ROWS`.
+//! `begin_write()` (a write transaction and whatever guard serialises writers),
+//! `begin_receipt_write()` (the same for a batch of pushed files), `MIGRATOR`, `CLAIM_FILES`, `TAKE_DIRTY`, `INSERT_ROWS` and `LARGE_COPY_PRAGMAS`.
 
 macro_rules! impl_store {
     ($store:ident, $db:ty, $backend:expr) => {
@@ -709,7 +710,7 @@ macro_rules! impl_store {
             ) -> Result<(crate::RawFile, bool), crate::StoreError> {
                 let sha256 = schemas::sha256_hex(bytes);
                 let id = crate::file_id(&file.sender, &sha256);
-                let mut tx = self.begin_write().await?;
+                let (_write, mut tx) = self.begin_write().await?;
                 let created =
                     Self::insert_file_row(&mut tx, &file, &id, &sha256, bytes.len() as u64).await?;
                 if created {
@@ -725,6 +726,99 @@ macro_rules! impl_store {
                 Ok((stored, created))
             }
 
+            async fn put_raw_files(
+                &self,
+                files: Vec<(crate::NewRawFile, Vec<u8>)>,
+            ) -> Result<Vec<(crate::RawFile, bool)>, crate::StoreError> {
+                use sqlx::Row;
+                if files.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let ids: Vec<(String, String)> = files
+                    .iter()
+                    .map(|(f, bytes)| {
+                        let sha256 = schemas::sha256_hex(bytes);
+                        (crate::file_id(&f.sender, &sha256), sha256)
+                    })
+                    .collect();
+                // The same file twice in one batch (two connections pushing the same bytes at
+                // once) is inserted once; the first of them is the one that created it.
+                let mut first_of: std::collections::HashMap<&str, usize> = Default::default();
+                for (i, (id, _)) in ids.iter().enumerate() {
+                    first_of.entry(id.as_str()).or_insert(i);
+                }
+                let mut distinct: Vec<usize> = first_of.values().copied().collect();
+                distinct.sort_unstable();
+                let mut created: std::collections::HashSet<String> = Default::default();
+                let (_write, mut tx) = self.begin_receipt_write().await?;
+                for group in distinct.chunks(Self::INSERT_ROWS) {
+                    let sql = crate::sql::insert_files(group.len());
+                    let mut q = sqlx::query(&sql);
+                    for &i in group {
+                        let (file, bytes) = &files[i];
+                        q = q
+                            .bind(&ids[i].0)
+                            .bind(&file.sender)
+                            .bind(&ids[i].1)
+                            .bind(&file.file_name)
+                            .bind(&file.format_hint)
+                            .bind(crate::sql::to_i64(bytes.len() as u64, "size")?)
+                            .bind(crate::sql::ts(file.received_at));
+                    }
+                    for row in q.fetch_all(&mut *tx).await? {
+                        created.insert(row.try_get::<String, _>(0)?);
+                    }
+                }
+                let chunks: Vec<(&str, i64, &[u8])> = distinct
+                    .iter()
+                    .filter(|&&i| created.contains(&ids[i].0))
+                    .flat_map(|&i| {
+                        let id = ids[i].0.as_str();
+                        files[i]
+                            .1
+                            .chunks(crate::sql::CHUNK_BYTES)
+                            .enumerate()
+                            .map(move |(seq, data)| (id, seq as i64, data))
+                    })
+                    .collect();
+                for group in chunks.chunks(Self::INSERT_ROWS) {
+                    let sql = crate::sql::insert_chunks(group.len());
+                    let mut q = sqlx::query(&sql);
+                    for (id, seq, data) in group {
+                        q = q.bind(*id).bind(*seq).bind(*data);
+                    }
+                    q.execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                let mut stored: std::collections::HashMap<String, crate::RawFile> = Default::default();
+                for group in distinct.chunks(crate::sql::IN_LIST) {
+                    let sql = format!(
+                        "SELECT {} FROM raw_files WHERE id IN ({})",
+                        crate::sql::FILE_COLS,
+                        crate::sql::placeholders(1, group.len())
+                    );
+                    let mut q = sqlx::query(&sql);
+                    for &i in group {
+                        q = q.bind(&ids[i].0);
+                    }
+                    for row in q.fetch_all(&self.pool).await? {
+                        let file = rows::file(&row)?;
+                        stored.insert(file.id.clone(), file);
+                    }
+                }
+                ids.iter()
+                    .enumerate()
+                    .map(|(i, (id, _))| {
+                        let file = stored
+                            .get(id)
+                            .cloned()
+                            .ok_or_else(|| crate::StoreError::not_found("file", id))?;
+                        let was_created = first_of.get(id.as_str()) == Some(&i) && created.contains(id);
+                        Ok((file, was_created))
+                    })
+                    .collect()
+            }
+
             async fn put_raw_file_reader(
                 &self,
                 file: crate::NewRawFile,
@@ -736,9 +830,12 @@ macro_rules! impl_store {
                 use tokio::io::AsyncReadExt;
                 let sha256 = sha256.to_ascii_lowercase();
                 let id = crate::file_id(&file.sender, &sha256);
-                let mut tx = self.begin_write().await?;
+                let (_write, mut tx) = self.begin_write().await?;
                 let created = Self::insert_file_row(&mut tx, &file, &id, &sha256, size_bytes).await?;
                 if created {
+                    if let Some((shrink, _)) = Self::LARGE_COPY_PRAGMAS {
+                        sqlx::query(shrink).execute(&mut *tx).await?;
+                    }
                     let mut hasher = sha2::Sha256::new();
                     let mut buf = vec![0u8; crate::sql::CHUNK_BYTES];
                     let mut total: u64 = 0;
@@ -768,6 +865,9 @@ macro_rules! impl_store {
                             break;
                         }
                     }
+                    if let Some((_, restore)) = Self::LARGE_COPY_PRAGMAS {
+                        sqlx::query(restore).execute(&mut *tx).await?;
+                    }
                     let actual = hex::encode(hasher.finalize());
                     if actual != sha256 || total != size_bytes {
                         tx.rollback().await?;
@@ -792,18 +892,19 @@ macro_rules! impl_store {
             }
 
             async fn file_bytes(&self, id: &str) -> Result<Vec<u8>, crate::StoreError> {
+                use futures::TryStreamExt;
                 use sqlx::Row;
-                let chunks = sqlx::query(crate::sql::FILE_CHUNKS)
-                    .bind(id)
-                    .fetch_all(&self.pool)
-                    .await?;
-                if chunks.is_empty() && self.get_file(id).await?.is_none() {
-                    return Err(crate::StoreError::not_found("file", id));
-                }
-                let mut out = Vec::new();
-                for row in chunks {
-                    let data: Vec<u8> = row.try_get(0)?;
-                    out.extend_from_slice(&data);
+                let file = self
+                    .get_file(id)
+                    .await?
+                    .ok_or_else(|| crate::StoreError::not_found("file", id))?;
+                // Chunk by chunk into a buffer of the final size: a 200 MB file costs 200 MB,
+                // not twice that (every chunk row and then their concatenation).
+                let mut out = Vec::with_capacity(usize::try_from(file.size_bytes).unwrap_or(0));
+                let mut chunks = sqlx::query(crate::sql::FILE_CHUNKS).bind(id).fetch(&self.pool);
+                while let Some(row) = chunks.try_next().await? {
+                    let data: &[u8] = row.try_get(0)?;
+                    out.extend_from_slice(data);
                 }
                 Ok(out)
             }
@@ -851,7 +952,7 @@ macro_rules! impl_store {
                 let lease = chrono::Duration::from_std(lease)
                     .map_err(|_| crate::StoreError::Invalid("lease is too long".into()))?;
                 let until = now + lease;
-                let mut tx = self.begin_write().await?;
+                let (_write, mut tx) = self.begin_write().await?;
                 let rows = sqlx::query(Self::CLAIM_FILES)
                     .bind(worker)
                     .bind(until)
@@ -872,7 +973,7 @@ macro_rules! impl_store {
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<crate::ApplyReport, crate::StoreError> {
                 let now = crate::sql::ts(now);
-                let mut tx = self.begin_write().await?;
+                let (_write, mut tx) = self.begin_write().await?;
                 let from = Self::file_status(&mut tx, file_id).await?;
                 let mut report = crate::ApplyReport {
                     file_id: file_id.to_string(),
@@ -915,7 +1016,7 @@ macro_rules! impl_store {
                     unchanged: duplicates,
                     ..Default::default()
                 };
-                let mut tx = self.begin_write().await?;
+                let (_write, mut tx) = self.begin_write().await?;
                 if let Some(f) = source_file {
                     Self::file_status(&mut tx, f).await?;
                 }
@@ -1055,7 +1156,7 @@ macro_rules! impl_store {
                 projects: &[String],
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<(), crate::StoreError> {
-                let mut tx = self.begin_write().await?;
+                let (_write, mut tx) = self.begin_write().await?;
                 Self::mark_dirty_list(&mut tx, projects, crate::sql::ts(now)).await?;
                 tx.commit().await?;
                 Ok(())
@@ -1064,7 +1165,7 @@ macro_rules! impl_store {
             async fn take_dirty(&self, limit: u32) -> Result<Vec<String>, crate::StoreError> {
                 use sqlx::Row;
                 let limit = crate::sql::page_limit(Some(limit))?;
-                let mut tx = self.begin_write().await?;
+                let (_write, mut tx) = self.begin_write().await?;
                 let rows = sqlx::query(Self::TAKE_DIRTY)
                     .bind(limit)
                     .fetch_all(&mut *tx)
@@ -1087,7 +1188,7 @@ macro_rules! impl_store {
             ) -> Result<crate::SyncReport, crate::StoreError> {
                 let now = crate::sql::ts(now);
                 let computed = crate::shared_types::dedupe_findings(computed)?;
-                let mut tx = self.begin_write().await?;
+                let (_write, mut tx) = self.begin_write().await?;
                 let report = Self::sync_in(&mut tx, scope, &computed, actor, now).await?;
                 tx.commit().await?;
                 Ok(report)
@@ -1103,7 +1204,7 @@ macro_rules! impl_store {
             ) -> Result<schemas::StoredFinding, crate::StoreError> {
                 let now = crate::sql::ts(now);
                 let reason = reason.map(str::trim).filter(|r| !r.is_empty());
-                let mut tx = self.begin_write().await?;
+                let (_write, mut tx) = self.begin_write().await?;
                 let sql = format!("SELECT {} FROM findings WHERE id = $1", crate::sql::FINDING_COLS);
                 let row = sqlx::query(&sql)
                     .bind(id)

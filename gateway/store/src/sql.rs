@@ -144,6 +144,40 @@ pub fn placeholders(start: usize, count: usize) -> String {
     s
 }
 
+/// A multi-row `INSERT_FILE` for `rows` files, 7 parameters a row (id, sender, sha256,
+/// file name, format hint, size, received at; received at is also the first `updated_at`).
+pub fn insert_files(rows: usize) -> String {
+    let mut s = String::from(
+        "INSERT INTO raw_files (id, sender, sha256, file_name, format_hint, size_bytes, \
+         received_at, status, diagnostics, updated_at) VALUES ",
+    );
+    for r in 0..rows {
+        if r > 0 {
+            s.push_str(", ");
+        }
+        let base = 1 + r * 7;
+        s.push('(');
+        s.push_str(&placeholders(base, 7));
+        s.push_str(&format!(", 'received', '[]', ${})", base + 6));
+    }
+    s.push_str(" ON CONFLICT DO NOTHING RETURNING id");
+    s
+}
+
+/// A multi-row `INSERT_CHUNK` for `rows` chunks (file id, seq, data).
+pub fn insert_chunks(rows: usize) -> String {
+    let mut s = String::from("INSERT INTO raw_file_chunks (file_id, seq, data) VALUES ");
+    for r in 0..rows {
+        if r > 0 {
+            s.push_str(", ");
+        }
+        s.push('(');
+        s.push_str(&placeholders(1 + r * 3, 3));
+        s.push(')');
+    }
+    s
+}
+
 /// Parameters per row of a record insert.
 pub const RECORD_PARAMS: usize = 7;
 

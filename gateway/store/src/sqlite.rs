@@ -1,6 +1,10 @@
 //! The embedded default: one SQLite file (WAL, busy timeout, foreign keys on). Writers take
 //! the lock at `BEGIN IMMEDIATE`, so a read-then-write transaction never fails half-way with
-//! "database is locked"; they queue behind the busy timeout instead.
+//! "database is locked". Within the process writers also queue on an async mutex before they
+//! take a connection: SQLite's own busy handler waits by sleeping (1, 2, 5, … 100 ms), which
+//! under many concurrent small writes — pushes arriving while workers store records — left the
+//! CPU idle and put 100 ms steps into the latency tail. The busy timeout remains for writers in
+//! other processes (a `wagegate ingest` next to `wagegate serve`).
 
 use std::path::Path;
 use std::str::FromStr;
@@ -15,6 +19,12 @@ use crate::model::{Backend, StoreOptions};
 pub struct SqliteStore {
     pool: SqlitePool,
     label: String,
+    /// Held for the whole of every write transaction, in arrival order (tokio's mutex is fair).
+    write_lock: tokio::sync::Mutex<()>,
+    /// Background writers (ingest workers, the reconciler, imports) pass this one at a time
+    /// before queueing on `write_lock`, so a batch of receipts waits for at most one of them
+    /// ahead of it: receipts and background writes alternate.
+    background_gate: tokio::sync::Mutex<()>,
 }
 
 impl SqliteStore {
@@ -24,6 +34,11 @@ impl SqliteStore {
     /// Rows per multi-row INSERT: binding `$n` parameters is quadratic in their count in
     /// SQLite (see `sql::IN_LIST`), and 100 rows already amortise the statement.
     const INSERT_ROWS: usize = 100;
+    /// Around copying a large upload in: its pages would otherwise fill the connection's
+    /// 64 MiB page cache (resident memory the upload did not need); with 8 MiB the
+    /// transaction's pages spill to the WAL as they are written.
+    const LARGE_COPY_PRAGMAS: Option<(&'static str, &'static str)> =
+        Some(("PRAGMA cache_size = -8192", "PRAGMA cache_size = -65536"));
 
     pub fn accepts(url: &str) -> bool {
         url.starts_with("sqlite:")
@@ -53,7 +68,10 @@ impl SqliteStore {
         let connect = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(match options.sqlite_synchronous {
+                crate::model::SqliteSynchronous::Full => SqliteSynchronous::Full,
+                crate::model::SqliteSynchronous::Normal => SqliteSynchronous::Normal,
+            })
             .foreign_keys(true)
             .busy_timeout(Duration::from_millis(options.busy_timeout_ms))
             // 64 MiB of page cache per connection: record keys are hashes, so index inserts
@@ -67,6 +85,8 @@ impl SqliteStore {
         Ok(SqliteStore {
             pool,
             label: format!("sqlite://{path}"),
+            write_lock: tokio::sync::Mutex::new(()),
+            background_gate: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -74,8 +94,38 @@ impl SqliteStore {
         &self.pool
     }
 
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'_, sqlx::Sqlite>, StoreError> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    /// The guard is taken before the connection, so queued writers hold no pool connection
+    /// and readers are never starved of one. Callers bind the guard before the transaction
+    /// (`let (_write, mut tx) = …`) so the transaction ends before the guard is released.
+    async fn begin_write(
+        &self,
+    ) -> Result<
+        (
+            Option<tokio::sync::MutexGuard<'_, ()>>,
+            sqlx::Transaction<'_, sqlx::Sqlite>,
+        ),
+        StoreError,
+    > {
+        let guard = {
+            let _gate = self.background_gate.lock().await;
+            self.write_lock.lock().await
+        };
+        Ok((Some(guard), self.pool.begin_with("BEGIN IMMEDIATE").await?))
+    }
+
+    /// As [`Self::begin_write`] for a batch of pushed files, whose senders are waiting for
+    /// their receipts: it queues behind at most one background writer.
+    async fn begin_receipt_write(
+        &self,
+    ) -> Result<
+        (
+            Option<tokio::sync::MutexGuard<'_, ()>>,
+            sqlx::Transaction<'_, sqlx::Sqlite>,
+        ),
+        StoreError,
+    > {
+        let guard = self.write_lock.lock().await;
+        Ok((Some(guard), self.pool.begin_with("BEGIN IMMEDIATE").await?))
     }
 }
 

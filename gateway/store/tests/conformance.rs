@@ -110,6 +110,7 @@ conformance!(
     migrations_are_idempotent,
     same_raw_file_twice_is_stored_once,
     concurrent_same_file_gives_one_row,
+    a_batch_of_files_is_stored_in_one_go,
     large_files_round_trip_in_chunks,
     rejected_file_stores_nothing,
     same_record_twice_is_unchanged,
@@ -326,6 +327,57 @@ async fn concurrent_same_file_gives_one_row(store: Arc<dyn Store>) {
         1
     );
     assert_eq!(store.file_bytes(&ids[0]).await.unwrap(), bytes);
+}
+
+async fn a_batch_of_files_is_stored_in_one_go(store: Arc<dyn Store>) {
+    assert!(store.put_raw_files(Vec::new()).await.unwrap().is_empty());
+    let (old, _) = store
+        .put_raw_file(new_file("bank-a"), b"old")
+        .await
+        .unwrap();
+    // More files than one multi-row INSERT takes on SQLite (100), a file stored before,
+    // the same bytes twice in the batch, and one file of several chunks.
+    let mut batch: Vec<(NewRawFile, Vec<u8>)> = (0..150)
+        .map(|i| (new_file("bank-a"), format!("file {i}").into_bytes()))
+        .collect();
+    batch.push((new_file("bank-a"), b"old".to_vec()));
+    batch.push((new_file("bank-a"), b"file 7".to_vec()));
+    let big: Vec<u8> = (0..(2 * 1024 * 1024 + 7))
+        .map(|i| (i % 253) as u8)
+        .collect();
+    batch.push((new_file("bank-b"), big.clone()));
+    let stored = store.put_raw_files(batch.clone()).await.unwrap();
+    assert_eq!(stored.len(), batch.len());
+    for ((file, created), (new, bytes)) in stored.iter().zip(&batch) {
+        assert_eq!(file.sha256, schemas::sha256_hex(bytes));
+        assert_eq!(file.sender, new.sender);
+        assert_eq!(file.status, FileStatus::Received);
+        assert_eq!(file.size_bytes, bytes.len() as u64);
+        assert!(!created || file.received_at == new.received_at);
+    }
+    let created: Vec<bool> = stored.iter().map(|(_, c)| *c).collect();
+    assert!(created[..150].iter().all(|c| *c));
+    assert!(!created[150], "stored before the batch");
+    assert_eq!(stored[150].0.id, old.id);
+    assert!(
+        !created[151],
+        "the second copy in the batch did not create it"
+    );
+    assert_eq!(stored[151].0.id, stored[7].0.id);
+    assert!(created[152]);
+    assert_eq!(store.file_bytes(&stored[152].0.id).await.unwrap(), big);
+    assert_eq!(
+        store.file_bytes(&stored[99].0.id).await.unwrap(),
+        b"file 99"
+    );
+    let all = FileFilter {
+        limit: Some(500),
+        ..FileFilter::default()
+    };
+    assert_eq!(store.list_files(&all).await.unwrap().len(), 152);
+    // The whole batch again: nothing new.
+    let again = store.put_raw_files(batch).await.unwrap();
+    assert!(again.iter().all(|(_, c)| !c));
 }
 
 async fn large_files_round_trip_in_chunks(store: Arc<dyn Store>) {
