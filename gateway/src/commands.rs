@@ -292,6 +292,49 @@ async fn ingest_files(
     Ok(rejected)
 }
 
+/// `wagegate retry FILE_ID...`: rejected files parsed again through the pipeline.
+pub async fn retry(config: Option<&Path>, ids: &[String]) -> anyhow::Result<ExitCode> {
+    let p = open_configured(config).await?;
+    let mut failed = 0;
+    for id in ids {
+        match p.store().retry_file(id, Utc::now()).await {
+            Ok(true) => {}
+            Ok(false) => {
+                let status = p
+                    .store()
+                    .get_file(id)
+                    .await?
+                    .map(|f| f.status.as_str())
+                    .unwrap_or("unknown");
+                eprintln!("{id}: not retried: the file is {status}, not rejected");
+                failed += 1;
+                continue;
+            }
+            Err(e) => {
+                eprintln!("{id}: not retried: {e}");
+                failed += 1;
+                continue;
+            }
+        }
+        let done = p.process(id).await?;
+        if done.is_rejected() {
+            failed += 1;
+        }
+        let name = done.file.file_name.clone().unwrap_or_else(|| id.clone());
+        let line = describe(Path::new(&name), &done);
+        if done.is_rejected() {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
 fn describe(path: &Path, done: &Processed) -> String {
     let f = &done.file;
     let mut line = match done.file.status {

@@ -131,6 +131,12 @@ enum Command {
         #[arg(long, default_value_t = 40)]
         plant_percent: u32,
     },
+    /// Parse rejected files again (after the registry was fixed, say): each goes back to
+    /// received and through the pipeline. Exits non-zero if any is still rejected.
+    Retry {
+        #[arg(required = true)]
+        file_ids: Vec<String>,
+    },
     /// Create or upgrade the database schema.
     Migrate,
     /// Run the gateway daemon: mutual-TLS API, ingest workers, reconciler, webhooks, inbox.
@@ -258,6 +264,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             params.plant_percent = plant_percent;
             commands::simulate(&params, &out)
         }
+        Command::Retry { file_ids } => commands::retry(config, &file_ids).await,
         Command::Migrate => commands::migrate(config).await,
         Command::Serve { dev_pki, listen } => {
             gateway::daemon::serve_command(config, dev_pki.as_deref(), listen.as_deref()).await?;

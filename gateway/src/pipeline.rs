@@ -140,6 +140,18 @@ impl Pipeline {
             .context("storing the raw file")?;
         metrics::counter!("wagegate_files_received_total", "created" => created.to_string())
             .increment(1);
+        // A rejected file sent again is tried again (the registry may have changed since).
+        if !created
+            && file.status == store::FileStatus::Rejected
+            && self.store.retry_file(&file.id, Utc::now()).await?
+        {
+            let file = self
+                .store
+                .get_file(&file.id)
+                .await?
+                .ok_or_else(|| anyhow!("stored file {} vanished", file.id))?;
+            return Ok(Receipt::of(&file, false));
+        }
         Ok(Receipt::of(&file, created))
     }
 

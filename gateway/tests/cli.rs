@@ -349,3 +349,71 @@ fn operator_tokens_are_created_once_and_stored_hashed() {
     assert!(!bad.status.success());
     assert!(text(&bad.stderr).contains("--name"));
 }
+
+/// A statement that arrives before its account is registered is rejected and kept; once the
+/// registry is imported, `wagegate retry` parses it, and sending the same bytes again would
+/// have done the same. A file that is not rejected is not retried.
+#[test]
+fn a_file_rejected_before_its_account_was_registered_is_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(wagegate(dir.path(), &["demo"]).status.success());
+    let db = format!("sqlite://{}/retry.db", dir.path().display());
+    // The bank may report on ICBC (102) accounts, but only registered ones.
+    let config = dir.path().join("wagegate.toml");
+    std::fs::write(
+        &config,
+        "[[partners]]\nid = \"icbc-fj\"\nrole = \"bank\"\nbank_codes = [\"102\"]\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_wagegate"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("WAGEGATE__DATABASE__URL", &db)
+            .env("WAGEGATE_CONFIG", &config)
+            .output()
+            .expect("run wagegate")
+    };
+    let statement = "data/demo/files/bank/icbc-fj/camt053-1402023009000012345-2026-09.xml";
+    let first = run(&["ingest", "--partner", "icbc-fj", statement]);
+    assert!(!first.status.success());
+    let err = text(&first.stderr);
+    assert!(err.contains("rejected"), "{err}");
+    let id = err
+        .split_whitespace()
+        .find(|w| w.starts_with("FILE-"))
+        .expect("the rejection names the file id")
+        .trim_end_matches(':')
+        .to_string();
+
+    let registry: Vec<String> = std::fs::read_dir(dir.path().join("data/demo/files/registry"))
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    let mut import = vec!["import"];
+    import.extend(registry.iter().map(String::as_str));
+    let imported = run(&import);
+    assert!(imported.status.success(), "{}", text(&imported.stderr));
+
+    let retried = run(&["retry", &id]);
+    assert!(
+        retried.status.success(),
+        "{}\n{}",
+        text(&retried.stdout),
+        text(&retried.stderr)
+    );
+    assert!(
+        text(&retried.stdout).contains("parsed"),
+        "{}",
+        text(&retried.stdout)
+    );
+    let again = run(&["retry", &id]);
+    assert!(!again.status.success());
+    assert!(
+        text(&again.stderr).contains("not rejected"),
+        "{}",
+        text(&again.stderr)
+    );
+    let unknown = run(&["retry", "FILE-nope"]);
+    assert!(!unknown.status.success());
+}

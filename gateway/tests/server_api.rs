@@ -142,6 +142,21 @@ async fn a_bank_pushing_another_banks_account_is_rejected_and_nothing_is_stored_
     // Every statement of the account is refused for the same reason: said once, counted.
     let error = file["error"].as_str().unwrap();
     assert_eq!(error.matches("statement of account").count(), 1, "{error}");
+    // Sending the same bytes again tries them again (same receipt, back to received); the
+    // bank still may not report on the account, so the file ends rejected again.
+    let again: serde_json::Value = bank
+        .post(h.url("/v1/files"))
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["id"], id.as_str());
+    assert_eq!(again["status"], "received", "{again}");
+    let file = h.wait_processed(&bank, &id).await;
+    assert_eq!(file["status"], "rejected", "{file}");
     // The raw bytes are kept (evidence), but no statement became data.
     assert_eq!(h.store().file_bytes(&id).await.unwrap(), bytes);
     let records = h.store().load_records(&store::Scope::All).await.unwrap();

@@ -227,9 +227,17 @@ pub(crate) async fn post_file(
             }
         }
     };
+    let mut receipt = receipt;
     if receipt.created {
         state.ingest_wakeup.notify_one();
         tracing::info!(file_id = %receipt.id, sender = %caller.id, "file received");
+    } else if receipt.status == store::FileStatus::Rejected.as_str()
+        && state.store.retry_file(&receipt.id, Utc::now()).await?
+    {
+        // A rejected file sent again is tried again (the registry may have changed since).
+        receipt.status = store::FileStatus::Received.as_str().to_string();
+        state.ingest_wakeup.notify_one();
+        tracing::info!(file_id = %receipt.id, sender = %caller.id, "rejected file sent again: it will be parsed again");
     } else {
         tracing::info!(file_id = %receipt.id, sender = %caller.id, "file received again (same bytes)");
     }

@@ -106,6 +106,10 @@ pub trait Store: Send + Sync + 'static {
         reader: &mut (dyn AsyncRead + Unpin + Send),
     ) -> Result<(RawFile, bool)>;
     async fn get_file(&self, id: &str) -> Result<Option<RawFile>>;
+    /// Puts a rejected file back to `received` (error and diagnostics cleared) so that it is
+    /// parsed again: a partner re-sending the same bytes, or an operator after fixing the
+    /// registry. `false` when the file is not rejected; `NotFound` for an unknown id.
+    async fn retry_file(&self, id: &str, now: DateTime<Utc>) -> Result<bool>;
     /// The stored bytes; `NotFound` for an unknown id.
     async fn file_bytes(&self, id: &str) -> Result<Vec<u8>>;
     /// Newest first.

@@ -1310,6 +1310,27 @@ macro_rules! impl_store {
                 rows.iter().map(rows::outbox).collect()
             }
 
+            async fn retry_file(
+                &self,
+                id: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, crate::StoreError> {
+                let (_write, mut tx) = self.begin_write().await?;
+                let done = sqlx::query(crate::sql::FILE_RETRY)
+                    .bind(id)
+                    .bind(crate::sql::ts(now))
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    // Not rejected, or not there at all: say which.
+                    Self::file_status(&mut tx, id).await?;
+                    tx.commit().await?;
+                    return Ok(false);
+                }
+                tx.commit().await?;
+                Ok(true)
+            }
+
             async fn outbox_delivered(
                 &self,
                 id: &str,

@@ -66,6 +66,10 @@ pub const FILE_STATUS: &str = "SELECT status FROM raw_files WHERE id = $1";
 
 pub const FILE_CHUNKS: &str = "SELECT data FROM raw_file_chunks WHERE file_id = $1 ORDER BY seq";
 
+pub const FILE_RETRY: &str = "UPDATE raw_files SET status = 'received', error = NULL, \
+     detected_format = NULL, diagnostics = '[]', records_count = 0, claimed_by = NULL, \
+     claimed_until = NULL, updated_at = $2 WHERE id = $1 AND status = 'rejected'";
+
 pub const FILE_DONE: &str = "UPDATE raw_files SET status = $2, error = $3, detected_format = $4, \
      diagnostics = $5, records_count = $6, claimed_by = NULL, claimed_until = NULL, updated_at = $7 \
      WHERE id = $1";

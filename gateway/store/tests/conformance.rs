@@ -113,6 +113,7 @@ conformance!(
     a_batch_of_files_is_stored_in_one_go,
     large_files_round_trip_in_chunks,
     rejected_file_stores_nothing,
+    a_rejected_file_can_be_retried,
     same_record_twice_is_unchanged,
     same_key_different_content_is_a_conflict,
     registry_upsert_counts_and_replaces,
@@ -464,6 +465,60 @@ async fn rejected_file_stores_nothing(store: Arc<dyn Store>) {
         store
             .apply_file_result("FILE-unknown", parsed(vec![]), at(3))
             .await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+async fn a_rejected_file_can_be_retried(store: Arc<dyn Store>) {
+    let id = stored_file(&store, b"not yet authorised").await;
+    // Only a rejected file goes back: a received one stays as it is.
+    assert!(!store.retry_file(&id, at(1)).await.unwrap());
+    store
+        .apply_file_result(
+            &id,
+            FileOutcome::Rejected {
+                error: "no record may be accepted".into(),
+                format: Some("camt.053".into()),
+                diagnostics: vec![],
+            },
+            at(2),
+        )
+        .await
+        .unwrap();
+    assert!(store.retry_file(&id, at(3)).await.unwrap());
+    let f = store.get_file(&id).await.unwrap().unwrap();
+    assert_eq!(f.status, FileStatus::Received);
+    assert_eq!(f.error, None);
+    assert_eq!(f.detected_format, None);
+    assert!(f.diagnostics.is_empty());
+    // It is claimable again, and can now be parsed.
+    let claimed = store
+        .claim_files("w", 10, std::time::Duration::from_secs(60), at(4))
+        .await
+        .unwrap();
+    assert_eq!(
+        claimed.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        [id.as_str()]
+    );
+    let r = rec(
+        RecordKind::Guarantee,
+        "g-retry",
+        Some("P1"),
+        None,
+        r#"{"n":1}"#,
+    );
+    store
+        .apply_file_result(&id, parsed(vec![r]), at(5))
+        .await
+        .unwrap();
+    // A parsed file is not retried, and an unknown one is an error.
+    assert!(!store.retry_file(&id, at(6)).await.unwrap());
+    assert_eq!(
+        store.get_file(&id).await.unwrap().unwrap().status,
+        FileStatus::Parsed
+    );
+    assert!(matches!(
+        store.retry_file("FILE-unknown", at(6)).await,
         Err(StoreError::NotFound { .. })
     ));
 }
