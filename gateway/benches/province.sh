@@ -69,10 +69,10 @@ sample_pg() { # $1: output file; runs until killed
             pid=${stat#/proc/}; pid=${pid%/stat}
             # A backend's title is its first argument; `read` stops at the NUL (no forks).
             cmd=""
-            IFS= read -r -d '' cmd <"/proc/$pid/cmdline" 2>/dev/null || true
+            IFS= read -r -d "" cmd 2>/dev/null <"/proc/$pid/cmdline" || true
             [[ "$cmd" == "postgres: "*" $pg_db "* ]] || continue
             f=()
-            read -r -a f <"$stat" 2>/dev/null || true # no newline at the end: status 1
+            read -r -a f 2>/dev/null <"$stat" || true # no newline at the end: status 1
             [[ ${#f[@]} -gt 14 ]] && seen[$pid]=$((f[13] + f[14]))
         done
         total=0

@@ -659,8 +659,9 @@ impl Pipeline {
 }
 
 /// How many projects' facts are loaded, reconciled and synced together: one `IN (...)` list
-/// (`store`'s limit is 250), about 20 MB of stored JSON in the province shape.
-const RECONCILE_CHUNK: usize = 250;
+/// (`store`'s limit is 250). In the province shape (≈ 310 records, 85 KB of stored JSON a
+/// project) a chunk's records and decoded facts take about 60 MB at their peak.
+const RECONCILE_CHUNK: usize = 128;
 /// Chunks loaded and reconciled at once while the previous chunk's findings are written.
 const RECONCILE_IN_FLIGHT: usize = 3;
 

@@ -237,8 +237,11 @@ macro_rules! impl_store {
                 let mut out = std::collections::HashMap::new();
                 for chunk in accounts.chunks(crate::sql::IN_LIST) {
                     let sql = format!(
+                        // `ORDER BY account, key` (not `key` alone), so that SQLite walks
+                        // `records_account_of` instead of every account record; the first row
+                        // of each account is still the one with the smallest key.
                         "SELECT account, project FROM records WHERE kind = 'account' \
-                         AND project IS NOT NULL AND account IN ({}) ORDER BY key",
+                         AND project IS NOT NULL AND account IN ({}) ORDER BY account, key",
                         crate::sql::placeholders(1, chunk.len())
                     );
                     let mut q = sqlx::query(&sql);
