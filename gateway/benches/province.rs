@@ -76,7 +76,11 @@ async fn pipeline(a: &Args) -> anyhow::Result<gateway::pipeline::Pipeline> {
     } else {
         a.db.clone()
     };
-    let settings = Settings::load_with_env(None, [("WAGEGATE__DATABASE__URL".to_string(), url)])?;
+    // Other `WAGEGATE__…` settings (e.g. `WAGEGATE__DATABASE__MAX_CONNECTIONS`) pass through.
+    let env = std::env::vars()
+        .filter(|(k, _)| k != "WAGEGATE__DATABASE__URL")
+        .chain([("WAGEGATE__DATABASE__URL".to_string(), url)]);
+    let settings = Settings::load_with_env(None, env)?;
     gateway::commands::open(settings).await
 }
 
@@ -167,10 +171,12 @@ async fn run(a: &Args) -> anyhow::Result<()> {
             a,
             t,
             &format!(
-                "cold_first_ingest_ms={} ingest_ms={} reconcile_ms={} rejected={} opened={} resolved={} unchanged={}",
+                "cold_first_ingest_ms={} ingest_ms={} reconcile_ms={} new_records={} rejected={} opened={} resolved={} unchanged={}",
                 cold.as_millis(),
                 ingested.as_millis(),
                 (t.elapsed() - ingested).as_millis(),
+                // 0 when the file was already stored by an earlier run: use a fresh database.
+                done.report.as_ref().map_or(0, |r| r.inserted),
                 done.is_rejected(),
                 r.opened,
                 r.resolved,

@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use chrono::{DateTime, NaiveDate, Utc};
-use futures::StreamExt;
 use schemas::{
     Diagnostic, EvidenceKind, Finding, Level, Position, Project, RecordSet, WageAccount,
 };
@@ -88,8 +87,9 @@ struct AccountInfo {
 pub struct Pipeline {
     store: Arc<dyn Store>,
     settings: Arc<Settings>,
-    calendar: reconciler::Calendar,
-    accounts: RwLock<Option<HashMap<String, AccountInfo>>>,
+    calendar: Arc<reconciler::Calendar>,
+    /// Shared, not copied, by every file being authorised.
+    accounts: RwLock<Option<Arc<HashMap<String, AccountInfo>>>>,
 }
 
 impl Pipeline {
@@ -97,7 +97,7 @@ impl Pipeline {
         Pipeline {
             store,
             settings,
-            calendar: reconciler::Calendar::china(),
+            calendar: Arc::new(reconciler::Calendar::china()),
             accounts: RwLock::new(None),
         }
     }
@@ -399,61 +399,106 @@ impl Pipeline {
         ))
     }
 
-    /// Registered dedicated accounts, loaded once and refreshed after registry imports.
-    async fn account_index(&self) -> anyhow::Result<HashMap<String, AccountInfo>> {
+    /// Registered dedicated accounts, loaded once and refreshed after registry imports. Only
+    /// the account records are read (not every stored fact), and every file shares one copy.
+    async fn account_index(&self) -> anyhow::Result<Arc<HashMap<String, AccountInfo>>> {
         if let Some(idx) = self.accounts.read().await.as_ref() {
-            return Ok(idx.clone());
+            return Ok(Arc::clone(idx));
         }
         let mut idx = HashMap::new();
-        let mut stream = self.store.stream_records(Scope::All);
-        while let Some(rec) = stream.next().await {
-            let rec = rec?;
-            if rec.kind == RecordKind::Account {
-                let a: WageAccount = rec.decode()?;
-                idx.insert(
-                    a.account_no.clone(),
-                    AccountInfo {
-                        project: a.project_code.clone(),
-                        bank_code: a.bank_code.clone(),
-                    },
-                );
-            }
+        for rec in self.store.load_kind(RecordKind::Account).await? {
+            let a: WageAccount = rec.decode()?;
+            idx.insert(
+                a.account_no.clone(),
+                AccountInfo {
+                    project: a.project_code.clone(),
+                    bank_code: a.bank_code.clone(),
+                },
+            );
         }
-        drop(stream);
-        *self.accounts.write().await = Some(idx.clone());
+        let idx = Arc::new(idx);
+        *self.accounts.write().await = Some(Arc::clone(&idx));
         Ok(idx)
     }
 
     /// Imports registry files. Every file is checked first; a file with a bad row is refused
     /// whole (its errors returned) while the good files are imported, projects first.
+    ///
+    /// Up to [`REGISTRY_GROUP_BYTES`] of files are written in one transaction. A larger
+    /// import (a province backfill) is written in groups of about that size, one transaction
+    /// each, so that memory follows the group: the files are parsed once to learn every
+    /// project they define, then again group by group as they are written.
     pub async fn import_registry(
         &self,
         files: &[(String, Vec<u8>)],
     ) -> anyhow::Result<(RegistryReport, Vec<RegistryError>)> {
-        let mut parsed = Vec::new();
+        let total_bytes: usize = files.iter().map(|(_, b)| b.len()).sum();
         let mut refused = Vec::new();
+        let mut in_run = self.known_projects().await?;
+        if total_bytes <= REGISTRY_GROUP_BYTES {
+            let mut parsed = Vec::new();
+            for (name, bytes) in files {
+                match registry::parse_file(name, bytes) {
+                    Ok(p) => parsed.push((name.clone(), p)),
+                    Err(e) => refused.push(e),
+                }
+            }
+            // Projects first, so that files referring to them in the same run are accepted.
+            for (_, p) in &parsed {
+                in_run.extend(p.batch.projects.iter().map(|p| p.code.clone()));
+            }
+            let mut batch = RegistryBatch::default();
+            for (name, p) in parsed {
+                let errors = p.batch.check_projects(&in_run, &p.lines);
+                if errors.is_empty() {
+                    batch.extend(p.batch);
+                } else {
+                    refused.push(RegistryError { file: name, errors });
+                }
+            }
+            let report = self.upsert_batch(&batch).await?;
+            return Ok((report, refused));
+        }
+        let mut readable = Vec::new();
         for (name, bytes) in files {
             match registry::parse_file(name, bytes) {
-                Ok(p) => parsed.push((name.clone(), p)),
+                Ok(p) => {
+                    in_run.extend(p.batch.projects.iter().map(|p| p.code.clone()));
+                    readable.push((name, bytes));
+                }
                 Err(e) => refused.push(e),
             }
         }
-        // Projects first, so that files referring to them in the same run are accepted.
-        let known = self.known_projects().await?;
-        let mut in_run: BTreeSet<String> = known;
-        for (_, p) in &parsed {
-            in_run.extend(p.batch.projects.iter().map(|p| p.code.clone()));
-        }
+        let mut report = RegistryReport::default();
         let mut batch = RegistryBatch::default();
-        for (name, p) in parsed {
+        let mut group_bytes = 0;
+        for (name, bytes) in readable {
+            let p = match registry::parse_file(name, bytes) {
+                Ok(p) => p,
+                Err(e) => {
+                    refused.push(e);
+                    continue;
+                }
+            };
             let errors = p.batch.check_projects(&in_run, &p.lines);
-            if errors.is_empty() {
-                batch.extend(p.batch);
-            } else {
-                refused.push(RegistryError { file: name, errors });
+            if !errors.is_empty() {
+                refused.push(RegistryError {
+                    file: name.clone(),
+                    errors,
+                });
+                continue;
+            }
+            batch.extend(p.batch);
+            group_bytes += bytes.len();
+            if group_bytes >= REGISTRY_GROUP_BYTES {
+                add_registry(&mut report, self.upsert_batch(&batch).await?);
+                batch = RegistryBatch::default();
+                group_bytes = 0;
             }
         }
-        let report = self.upsert_batch(&batch).await?;
+        add_registry(&mut report, self.upsert_batch(&batch).await?);
+        report.dirty_projects.sort();
+        report.dirty_projects.dedup();
         Ok((report, refused))
     }
 
@@ -493,18 +538,15 @@ impl Pipeline {
         Ok(report)
     }
 
+    /// The codes of every registered project (the project records only, not their facts).
     async fn known_projects(&self) -> anyhow::Result<BTreeSet<String>> {
-        let mut out = BTreeSet::new();
-        let mut stream = self.store.stream_records(Scope::All);
-        while let Some(rec) = stream.next().await {
-            let rec = rec?;
-            if rec.kind == RecordKind::Project {
-                if let Some(p) = rec.project {
-                    out.insert(p);
-                }
-            }
-        }
-        Ok(out)
+        Ok(self
+            .store
+            .load_kind(RecordKind::Project)
+            .await?
+            .into_iter()
+            .filter_map(|rec| rec.project)
+            .collect())
     }
 
     /// Step 3 for the projects marked dirty since the last run.
@@ -529,44 +571,135 @@ impl Pipeline {
     }
 
     /// Step 3: reconciles the projects in `scope` as of `as_of` and syncs their findings.
-    /// Facts are loaded a chunk of projects at a time, so memory follows the chunk, not the
-    /// province; the findings of the whole scope are synced in one transaction.
+    ///
+    /// Projects go through in chunks of [`RECONCILE_CHUNK`]: a chunk's facts are loaded with
+    /// one query per table, decoded and reconciled on a blocking thread, and its findings
+    /// synced in one transaction (findings and their webhook events together). Up to
+    /// [`RECONCILE_IN_FLIGHT`] chunks are loaded and reconciled while the previous one is
+    /// written, so both cores work and memory follows the chunk, never the province. A run
+    /// that fails half-way leaves the chunks already synced in their new state; running it
+    /// again completes it (syncing is idempotent).
     pub async fn reconcile(&self, scope: Scope, as_of: NaiveDate) -> anyhow::Result<SyncReport> {
-        let projects: Vec<String> = match &scope {
+        let all = matches!(scope, Scope::All);
+        let projects: Vec<String> = match scope {
             Scope::All => self.known_projects().await?.into_iter().collect(),
-            Scope::Projects(p) => p.clone(),
+            Scope::Projects(p) => p.into_iter().collect::<BTreeSet<_>>().into_iter().collect(),
         };
-        let config = &self.settings.reconciler;
-        let mut findings: Vec<Finding> = Vec::new();
-        for chunk in projects.chunks(RECONCILE_CHUNK) {
-            let chunk_scope = Scope::Projects(chunk.to_vec());
-            let records = self.store.load_records(&chunk_scope).await?;
-            let conflicts = self.store.list_conflicts(&chunk_scope).await?;
-            let facts = group_facts(records, conflicts)?;
-            for f in facts.values() {
-                findings.extend(reconciler::reconcile(f, as_of, config, &self.calendar));
+        let now = Utc::now();
+        let mut total = SyncReport::default();
+        // At most RECONCILE_IN_FLIGHT chunk tasks exist at once; being tasks, they keep
+        // loading and computing while this loop writes the oldest one's findings.
+        let mut chunks = projects.chunks(RECONCILE_CHUNK);
+        let mut in_flight = std::collections::VecDeque::new();
+        loop {
+            while in_flight.len() < RECONCILE_IN_FLIGHT {
+                let Some(chunk) = chunks.next() else { break };
+                in_flight.push_back(tokio::spawn(self.reconcile_chunk(chunk.to_vec(), as_of)));
+            }
+            let Some(job) = in_flight.pop_front() else {
+                break;
+            };
+            let synced = match job.await.context("a reconciliation task failed") {
+                Ok(Ok((chunk, findings))) => self
+                    .store
+                    .sync_findings(&Scope::Projects(chunk), findings, "reconciler", now)
+                    .await
+                    .context("storing findings"),
+                Ok(Err(e)) | Err(e) => Err(e),
+            };
+            match synced {
+                Ok(report) => add(&mut total, &report),
+                Err(e) => {
+                    // The run is abandoned: stop the chunks still being computed.
+                    for job in &in_flight {
+                        job.abort();
+                    }
+                    return Err(e);
+                }
             }
         }
-        // Projects in scope whose findings were not computed again get them resolved.
-        let report = self
-            .store
-            .sync_findings(&scope, findings, "reconciler", Utc::now())
-            .await
-            .context("storing findings")?;
+        if all {
+            // Active findings of projects that are no longer registered: nothing computes
+            // them any more, so they are resolved, as a sync over the whole store would.
+            let known: BTreeSet<&String> = projects.iter().collect();
+            let orphans: Vec<String> = self
+                .store
+                .active_finding_projects()
+                .await?
+                .into_iter()
+                .filter(|p| !known.contains(p))
+                .collect();
+            if !orphans.is_empty() {
+                let report = self
+                    .store
+                    .sync_findings(&Scope::Projects(orphans), Vec::new(), "reconciler", now)
+                    .await
+                    .context("storing findings")?;
+                add(&mut total, &report);
+            }
+        }
         tracing::info!(
             projects = projects.len(),
-            opened = report.opened,
-            resolved = report.resolved,
-            reopened = report.reopened,
-            escalated = report.escalated,
+            opened = total.opened,
+            resolved = total.resolved,
+            reopened = total.reopened,
+            escalated = total.escalated,
             "reconciled"
         );
-        Ok(report)
+        Ok(total)
+    }
+
+    /// Loads one chunk of projects' facts and computes their findings (not yet stored). The
+    /// future owns everything it uses, so that it can run as its own task.
+    fn reconcile_chunk(
+        &self,
+        chunk: Vec<String>,
+        as_of: NaiveDate,
+    ) -> impl std::future::Future<Output = anyhow::Result<(Vec<String>, Vec<Finding>)>> + Send + 'static
+    {
+        let store = Arc::clone(&self.store);
+        let settings = Arc::clone(&self.settings);
+        let calendar = Arc::clone(&self.calendar);
+        async move {
+            let scope = Scope::Projects(chunk.clone());
+            let records = store.load_records(&scope).await?;
+            let conflicts = store.list_conflicts(&scope).await?;
+            let findings = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<Finding>> {
+                let facts = group_facts(records, conflicts)?;
+                let mut out = Vec::new();
+                for f in facts.values() {
+                    out.extend(reconciler::reconcile(
+                        f,
+                        as_of,
+                        &settings.reconciler,
+                        &calendar,
+                    ));
+                }
+                Ok(out)
+            })
+            .await
+            .context("the reconciler thread failed")??;
+            Ok((chunk, findings))
+        }
     }
 }
 
-/// How many projects' facts are held in memory at once during a reconciliation.
-const RECONCILE_CHUNK: usize = 256;
+/// How many projects' facts are loaded, reconciled and synced together: one `IN (...)` list
+/// (`store`'s limit is 250). In the province shape (≈ 310 records, 85 KB of stored JSON a
+/// project) a chunk's records and decoded facts take about 60 MB at their peak.
+const RECONCILE_CHUNK: usize = 128;
+/// Chunks loaded and reconciled at once while the previous chunk's findings are written.
+const RECONCILE_IN_FLIGHT: usize = 3;
+
+/// Registry files written in one transaction (see [`Pipeline::import_registry`]).
+const REGISTRY_GROUP_BYTES: usize = 32 << 20;
+
+fn add_registry(total: &mut RegistryReport, r: RegistryReport) {
+    total.inserted += r.inserted;
+    total.updated += r.updated;
+    total.unchanged += r.unchanged;
+    total.dirty_projects.extend(r.dirty_projects);
+}
 
 fn add(total: &mut SyncReport, r: &SyncReport) {
     total.opened += r.opened;

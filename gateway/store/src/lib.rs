@@ -155,6 +155,8 @@ pub trait Store: Send + Sync + 'static {
     /// Every record of one kind (e.g. all accounts, to build an index), ordered by key.
     async fn load_kind(&self, kind: RecordKind) -> Result<Vec<StoredRecord>>;
     async fn list_conflicts(&self, scope: &Scope) -> Result<Vec<RecordConflict>>;
+    /// The projects that have an open or acknowledged finding, in order.
+    async fn active_finding_projects(&self) -> Result<Vec<String>>;
 
     // ----- incremental reconciliation -----
 

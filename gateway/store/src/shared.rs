@@ -238,8 +238,11 @@ macro_rules! impl_store {
                 let mut out = std::collections::HashMap::new();
                 for chunk in accounts.chunks(crate::sql::IN_LIST) {
                     let sql = format!(
+                        // `ORDER BY account, key` (not `key` alone), so that SQLite walks
+                        // `records_account_of` instead of every account record; the first row
+                        // of each account is still the one with the smallest key.
                         "SELECT account, project FROM records WHERE kind = 'account' \
-                         AND project IS NOT NULL AND account IN ({}) ORDER BY key",
+                         AND project IS NOT NULL AND account IN ({}) ORDER BY account, key",
                         crate::sql::placeholders(1, chunk.len())
                     );
                     let mut q = sqlx::query(&sql);
@@ -589,6 +592,127 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            /// Inserts newly opened findings, a few dozen rows per statement.
+            async fn insert_findings(
+                tx: &mut Tx<'_>,
+                found: &[crate::shared_types::Encoded<'_>],
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), crate::StoreError> {
+                for chunk in found.chunks(crate::sql::FINDING_ROWS) {
+                    let sql = crate::sql::insert_findings(chunk.len());
+                    let mut q = sqlx::query(&sql).bind(now);
+                    for f in chunk {
+                        let fd = f.finding;
+                        q = q
+                            .bind(&fd.id)
+                            .bind(fd.code.as_str())
+                            .bind(&fd.project)
+                            .bind(&fd.period)
+                            .bind(fd.amount_short.fen())
+                            .bind(fd.severity.as_str())
+                            .bind(crate::lifecycle::rank(fd.severity))
+                            .bind(&fd.summary)
+                            .bind(&fd.basis)
+                            .bind(&f.body)
+                            .bind(&f.hash);
+                    }
+                    q.execute(&mut **tx).await?;
+                }
+                Ok(())
+            }
+
+            /// Writes audited events and their outbox rows, many per statement (the same as
+            /// [`Self::record_event`] one by one).
+            async fn record_events(
+                tx: &mut Tx<'_>,
+                events: &[crate::shared_types::PendingEvent],
+                actor: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), crate::StoreError> {
+                use sqlx::Row;
+                for chunk in crate::shared_types::distinct_runs(events, crate::sql::EVENT_ROWS) {
+                    let sql = crate::sql::insert_events(chunk.len());
+                    let mut q = sqlx::query(&sql).bind(now).bind(actor);
+                    for e in chunk {
+                        q = q
+                            .bind(&e.stored.finding.id)
+                            .bind(e.kind.as_str())
+                            .bind(e.from.map(|s| s.as_str()))
+                            .bind(e.stored.status.as_str())
+                            .bind(e.reason.as_deref());
+                    }
+                    let mut seqs = std::collections::HashMap::with_capacity(chunk.len());
+                    for row in q.fetch_all(&mut **tx).await? {
+                        let finding: String = row.try_get("finding_id")?;
+                        let seq: i64 = row.try_get("id")?;
+                        seqs.insert(finding, seq);
+                    }
+                    let mut outbox = Vec::with_capacity(chunk.len());
+                    for e in chunk {
+                        let id = &e.stored.finding.id;
+                        let seq = *seqs.get(id).ok_or_else(|| {
+                            crate::StoreError::Corrupt(format!("no event id returned for finding {id}"))
+                        })?;
+                        let event_id = crate::sql::event_id(id, e.kind.as_str(), now, seq);
+                        let payload = serde_json::json!({
+                            "id": event_id,
+                            "type": e.kind.as_str(),
+                            "at": now,
+                            "actor": actor,
+                            "reason": e.reason,
+                            "finding": e.stored,
+                        });
+                        outbox.push((event_id, e.kind.as_str(), id, payload.to_string(), seq));
+                    }
+                    let sql = crate::sql::insert_outbox(outbox.len());
+                    let mut q = sqlx::query(&sql).bind(now);
+                    for (event_id, kind, finding, payload, seq) in outbox {
+                        q = q.bind(event_id).bind(kind).bind(finding).bind(payload).bind(seq);
+                    }
+                    q.execute(&mut **tx).await?;
+                }
+                Ok(())
+            }
+
+            /// Marks active findings resolved as cured and returns them as stored.
+            async fn resolve_cured(
+                tx: &mut Tx<'_>,
+                ids: &[&str],
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<std::collections::HashMap<String, schemas::StoredFinding>, crate::StoreError> {
+                let mut out = std::collections::HashMap::with_capacity(ids.len());
+                for chunk in ids.chunks(crate::sql::IN_LIST) {
+                    let ph = crate::sql::placeholders(5, chunk.len());
+                    let sql = format!(
+                        "UPDATE findings SET status = $1, status_reason = $2, last_event = $3, \
+                         updated_at = $4 WHERE id IN ({ph})"
+                    );
+                    let mut q = sqlx::query(&sql)
+                        .bind(schemas::FindingStatus::Resolved.as_str())
+                        .bind(crate::lifecycle::CURED)
+                        .bind(crate::EventKind::Resolved.as_str())
+                        .bind(now);
+                    for id in chunk {
+                        q = q.bind(*id);
+                    }
+                    q.execute(&mut **tx).await?;
+                    let sql = format!(
+                        "SELECT {} FROM findings WHERE id IN ({})",
+                        crate::sql::FINDING_COLS,
+                        crate::sql::placeholders(1, chunk.len())
+                    );
+                    let mut q = sqlx::query(&sql);
+                    for id in chunk {
+                        q = q.bind(*id);
+                    }
+                    for row in q.fetch_all(&mut **tx).await? {
+                        let f = rows::finding(&row)?;
+                        out.insert(f.finding.id.clone(), f);
+                    }
+                }
+                Ok(out)
+            }
+
             async fn sync_in(
                 tx: &mut Tx<'_>,
                 scope: &crate::Scope,
@@ -597,11 +721,16 @@ macro_rules! impl_store {
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<crate::SyncReport, crate::StoreError> {
                 use crate::lifecycle::{classify, is_active, Change, CURED, REAPPEARED};
+                use crate::shared_types::PendingEvent;
                 use crate::EventKind;
                 use schemas::FindingStatus;
                 let state = Self::finding_state(tx, scope, computed).await?;
                 let mut report = crate::SyncReport::default();
                 let mut seen = std::collections::HashSet::new();
+                // New findings and every event are written in batches after the loop, in the
+                // order a one-by-one sync would write them.
+                let mut opened = Vec::new();
+                let mut events = Vec::new();
                 for f in computed {
                     seen.insert(f.id.as_str());
                     let enc = crate::shared_types::Encoded::new(f)?;
@@ -618,10 +747,8 @@ macro_rules! impl_store {
                     match change {
                         Change::Unchanged => report.unchanged += 1,
                         Change::Open => {
-                            Self::write_finding(tx, crate::sql::INSERT_FINDING, &enc, now, now)
-                                .await?;
-                            Self::record_event(tx, &stored, EventKind::Opened, None, actor, None, now)
-                                .await?;
+                            opened.push(enc);
+                            events.push(PendingEvent::new(stored, EventKind::Opened, None, None));
                             report.opened += 1;
                         }
                         Change::Reopen => {
@@ -631,8 +758,7 @@ macro_rules! impl_store {
                                 .await?;
                             stored.status = FindingStatus::Open;
                             stored.status_reason = Some(REAPPEARED.to_string());
-                            Self::record_event(tx, &stored, EventKind::Reopened, Some(FindingStatus::Resolved), actor, Some(REAPPEARED), now)
-                                .await?;
+                            events.push(PendingEvent::new(stored, EventKind::Reopened, Some(FindingStatus::Resolved), Some(REAPPEARED.to_string())));
                             report.reopened += 1;
                         }
                         Change::Update { escalated } => {
@@ -647,8 +773,8 @@ macro_rules! impl_store {
                                     );
                                     Self::write_status(tx, &f.id, stored.status, stored.status_reason.as_deref(), EventKind::Escalated, now)
                                         .await?;
-                                    Self::record_event(tx, &stored, EventKind::Escalated, Some(stored.status), actor, Some(&reason), now)
-                                        .await?;
+                                    let from = stored.status;
+                                    events.push(PendingEvent::new(stored, EventKind::Escalated, Some(from), Some(reason)));
                                     report.escalated += 1;
                                 }
                                 None => report.updated += 1,
@@ -656,6 +782,8 @@ macro_rules! impl_store {
                         }
                     }
                 }
+                Self::insert_findings(tx, &opened, now).await?;
+                let mut cured: Vec<(&str, FindingStatus)> = Vec::new();
                 for (id, st) in &state {
                     if seen.contains(id.as_str()) || !is_active(st.current.status) {
                         continue;
@@ -665,20 +793,18 @@ macro_rules! impl_store {
                             continue;
                         }
                     }
-                    Self::write_status(tx, id, FindingStatus::Resolved, Some(CURED), EventKind::Resolved, now)
-                        .await?;
-                    let row = sqlx::query(&format!(
-                        "SELECT {} FROM findings WHERE id = $1",
-                        crate::sql::FINDING_COLS
-                    ))
-                    .bind(id)
-                    .fetch_one(&mut **tx)
-                    .await?;
-                    let stored = rows::finding(&row)?;
-                    Self::record_event(tx, &stored, EventKind::Resolved, Some(st.current.status), actor, Some(CURED), now)
-                        .await?;
+                    cured.push((id.as_str(), st.current.status));
+                }
+                let ids: Vec<&str> = cured.iter().map(|(id, _)| *id).collect();
+                let mut resolved = Self::resolve_cured(tx, &ids, now).await?;
+                for (id, from) in cured {
+                    let stored = resolved.remove(id).ok_or_else(|| {
+                        crate::StoreError::Corrupt(format!("finding {id} vanished while being resolved"))
+                    })?;
+                    events.push(PendingEvent::new(stored, EventKind::Resolved, Some(from), Some(CURED.to_string())));
                     report.resolved += 1;
                 }
+                Self::record_events(tx, &events, actor, now).await?;
                 Ok(report)
             }
         }
@@ -1068,6 +1194,16 @@ macro_rules! impl_store {
                         let rows = sqlx::query(crate::sql::ALL_RECORDS).fetch_all(&self.pool).await?;
                         rows.iter().map(rows::record).collect()
                     }
+                    crate::Scope::Projects(projects) if projects.len() <= crate::sql::IN_LIST => {
+                        // One statement: its rows are already in (owner, kind, key) order.
+                        let sql = crate::sql::scoped_records(projects.len());
+                        let mut q = sqlx::query(&sql);
+                        for p in projects {
+                            q = q.bind(p);
+                        }
+                        let rows = q.fetch_all(&self.pool).await?;
+                        rows.iter().map(rows::record).collect()
+                    }
                     crate::Scope::Projects(projects) => {
                         let mut out = std::collections::BTreeMap::new();
                         for chunk in projects.chunks(crate::sql::IN_LIST) {
@@ -1149,6 +1285,19 @@ macro_rules! impl_store {
                         Ok(out)
                     }
                 }
+            }
+
+            async fn active_finding_projects(&self) -> Result<Vec<String>, crate::StoreError> {
+                use sqlx::Row;
+                let rows = sqlx::query(
+                    "SELECT DISTINCT project FROM findings \
+                     WHERE status IN ('open', 'acknowledged') ORDER BY project",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| r.try_get::<String, _>(0).map_err(Into::into))
+                    .collect()
             }
 
             async fn mark_dirty(

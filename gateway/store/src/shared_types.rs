@@ -3,11 +3,11 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use schemas::{Finding, FindingStatus, Severity};
+use schemas::{Finding, FindingStatus, Severity, StoredFinding};
 
 use crate::error::StoreError;
 use crate::lifecycle::Current;
-use crate::model::{FindingFilter, NewRecord, RecordConflict};
+use crate::model::{EventKind, FindingFilter, NewRecord, RecordConflict};
 
 /// What is stored under a key.
 #[derive(Debug, Clone)]
@@ -74,6 +74,50 @@ impl<'a> Encoded<'a> {
             hash,
         })
     }
+}
+
+/// A lifecycle event waiting to be written with its outbox row.
+pub struct PendingEvent {
+    pub stored: StoredFinding,
+    pub kind: EventKind,
+    pub from: Option<FindingStatus>,
+    pub reason: Option<String>,
+}
+
+impl PendingEvent {
+    pub fn new(
+        stored: StoredFinding,
+        kind: EventKind,
+        from: Option<FindingStatus>,
+        reason: Option<String>,
+    ) -> PendingEvent {
+        PendingEvent {
+            stored,
+            kind,
+            from,
+            reason,
+        }
+    }
+}
+
+/// Consecutive runs of at most `max` events with no finding twice in a run, so that the ids a
+/// multi-row insert returns can be matched to their events by finding id.
+pub fn distinct_runs(events: &[PendingEvent], max: usize) -> Vec<&[PendingEvent]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut ids = std::collections::HashSet::new();
+    for (i, e) in events.iter().enumerate() {
+        if i - start == max.max(1) || !ids.insert(e.stored.finding.id.as_str()) {
+            out.push(&events[start..i]);
+            start = i;
+            ids.clear();
+            ids.insert(e.stored.finding.id.as_str());
+        }
+    }
+    if start < events.len() {
+        out.push(&events[start..]);
+    }
+    out
 }
 
 pub fn conflict(

@@ -206,12 +206,84 @@ pub fn scoped_records(n: usize) -> String {
     format!("SELECT {REC_COLS} FROM records WHERE owner IN ({ph}) ORDER BY owner, kind, key")
 }
 
+/// Conflicts of the given projects: their own, and those of the projects' accounts (an
+/// account's owner is its project; `records_owner` finds them).
 pub fn scoped_conflicts(n: usize) -> String {
     let ph = placeholders(1, n);
     format!(
         "SELECT {CONFLICT_COLS} FROM record_conflicts WHERE project IN ({ph}) OR account IN \
-         (SELECT account FROM records WHERE kind = 'account' AND project IN ({ph})) ORDER BY id"
+         (SELECT account FROM records WHERE owner IN ({ph}) AND kind = 'account') ORDER BY id"
     )
+}
+
+/// Rows per multi-row insert of findings (11 parameters a row) and of events and outbox rows
+/// (5 a row): small enough for SQLite's parameter binding (see [`IN_LIST`]), large enough to
+/// save almost every round trip.
+pub const FINDING_ROWS: usize = 50;
+pub const EVENT_ROWS: usize = 100;
+
+/// `(body of the one-row insert)` per row, `$1` = now, 11 parameters a row from `$2`.
+pub fn insert_findings(rows: usize) -> String {
+    let mut s = String::from(
+        "INSERT INTO findings (id, code, project, period, amount_short_fen, severity, \
+         severity_rank, summary, basis, body, content_hash, first_seen, updated_at, status, \
+         status_reason, last_event) VALUES ",
+    );
+    for r in 0..rows {
+        if r > 0 {
+            s.push_str(", ");
+        }
+        s.push('(');
+        s.push_str(&placeholders(2 + r * 11, 11));
+        s.push_str(", $1, $1, 'open', NULL, 'opened')");
+    }
+    s
+}
+
+/// `$1` = at, `$2` = actor, then per row finding, kind, from, to, reason.
+pub fn insert_events(rows: usize) -> String {
+    let mut s = String::from(
+        "INSERT INTO finding_events (finding_id, at, actor, kind, from_status, to_status, \
+         reason) VALUES ",
+    );
+    for r in 0..rows {
+        if r > 0 {
+            s.push_str(", ");
+        }
+        let k = 3 + r * 5;
+        s.push_str(&format!(
+            "(${k}, $1, $2, ${}, ${}, ${}, ${})",
+            k + 1,
+            k + 2,
+            k + 3,
+            k + 4
+        ));
+    }
+    s.push_str(" RETURNING id, finding_id");
+    s
+}
+
+/// `$1` = now, then per row id, event type, finding, payload, seq.
+pub fn insert_outbox(rows: usize) -> String {
+    let mut s = String::from(
+        "INSERT INTO webhook_outbox (id, event_type, finding_id, payload, created_at, attempts, \
+         next_attempt_at, status, seq) VALUES ",
+    );
+    for r in 0..rows {
+        if r > 0 {
+            s.push_str(", ");
+        }
+        let k = 2 + r * 5;
+        s.push_str(&format!(
+            "(${k}, ${}, ${}, ${}, $1, 0, $1, 'pending', ${})",
+            k + 1,
+            k + 2,
+            k + 3,
+            k + 4
+        ));
+    }
+    s.push_str(" ON CONFLICT DO NOTHING");
+    s
 }
 
 /// Times are kept to the microsecond, PostgreSQL's precision, so both backends give back
