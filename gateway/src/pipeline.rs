@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -32,6 +32,14 @@ use crate::registry::{self, RegistryBatch, RegistryError};
 
 /// The sender name used for operator backfills (`wagegate load`, registry files).
 pub const OPERATOR: &str = "operator";
+
+/// Registered dedicated accounts by number, shared by every file being authorised.
+type AccountIndex = Arc<HashMap<String, AccountInfo>>;
+
+/// How long the account index used for authorisation is trusted before it is read again.
+const ACCOUNT_INDEX_MAX_AGE: Duration = Duration::from_secs(30);
+/// How old the index must be before a file naming an unknown account makes it read again.
+const ACCOUNT_INDEX_RECHECK: Duration = Duration::from_secs(1);
 
 /// What a partner gets back when it hands over a file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,7 +97,8 @@ pub struct Pipeline {
     settings: Arc<Settings>,
     calendar: Arc<reconciler::Calendar>,
     /// Shared, not copied, by every file being authorised.
-    accounts: RwLock<Option<Arc<HashMap<String, AccountInfo>>>>,
+    /// The registered accounts and when they were read (see [`Pipeline::account_index`]).
+    accounts: RwLock<Option<(Instant, AccountIndex)>>,
 }
 
 impl Pipeline {
@@ -302,7 +311,7 @@ impl Pipeline {
                 Vec::new(),
             );
         }
-        let accounts = match self.account_index().await {
+        let accounts = match self.accounts_for(&set).await {
             Ok(a) => a,
             Err(e) => {
                 return (
@@ -401,9 +410,11 @@ impl Pipeline {
 
     /// Registered dedicated accounts, loaded once and refreshed after registry imports. Only
     /// the account records are read (not every stored fact), and every file shares one copy.
-    async fn account_index(&self) -> anyhow::Result<Arc<HashMap<String, AccountInfo>>> {
-        if let Some(idx) = self.accounts.read().await.as_ref() {
-            return Ok(Arc::clone(idx));
+    async fn account_index(&self, max_age: Duration) -> anyhow::Result<AccountIndex> {
+        if let Some((loaded, idx)) = self.accounts.read().await.as_ref() {
+            if loaded.elapsed() <= max_age {
+                return Ok(Arc::clone(idx));
+            }
         }
         let mut idx = HashMap::new();
         for rec in self.store.load_kind(RecordKind::Account).await? {
@@ -417,7 +428,34 @@ impl Pipeline {
             );
         }
         let idx = Arc::new(idx);
-        *self.accounts.write().await = Some(Arc::clone(&idx));
+        *self.accounts.write().await = Some((Instant::now(), Arc::clone(&idx)));
+        Ok(idx)
+    }
+
+    /// The account index for authorising `set`. Accounts may be registered by another
+    /// process sharing the database (`wagegate import`, a second gateway), so the index is
+    /// read again when it is older than [`ACCOUNT_INDEX_MAX_AGE`], or when `set` names an
+    /// account it does not hold and it is older than [`ACCOUNT_INDEX_RECHECK`] (so that a
+    /// stream of files about unknown accounts does not read it for every file).
+    async fn accounts_for(&self, set: &RecordSet) -> anyhow::Result<AccountIndex> {
+        let idx = self.account_index(ACCOUNT_INDEX_MAX_AGE).await?;
+        let mut named = set
+            .statements
+            .iter()
+            .map(|s| s.account.as_str())
+            .chain(
+                set.payroll_batches
+                    .iter()
+                    .filter_map(|b| b.debit_account.as_deref()),
+            )
+            .chain(
+                set.payment_results
+                    .iter()
+                    .filter_map(|p| p.debit_account.as_deref()),
+            );
+        if named.any(|a| !idx.contains_key(a)) {
+            return self.account_index(ACCOUNT_INDEX_RECHECK).await;
+        }
         Ok(idx)
     }
 

@@ -592,3 +592,46 @@ async fn operators_work_findings_through_their_lifecycle() {
         "{v}"
     );
 }
+
+/// Accounts registered by another process sharing the database (`wagegate import` while the
+/// gateway runs) are seen by the gateway: a statement rejected before the import is
+/// accepted when the bank sends it again afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_registered_by_another_process_are_seen() {
+    let h = Harness::start(|_| {}).await;
+    let bank = h.client("bank");
+    let (_, bytes) = icbc_statement();
+    let push = || async {
+        bank.post(h.url("/v1/files"))
+            .body(bytes.clone())
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()
+    };
+    let receipt = push().await;
+    let id = receipt["id"].as_str().unwrap().to_string();
+    let file = h.wait_processed(&bank, &id).await;
+    assert_eq!(file["status"], "rejected", "{file}");
+
+    // Another pipeline on the same database: what `wagegate import` does.
+    let other = gateway::commands::open((*h.settings).clone())
+        .await
+        .unwrap();
+    let registry: Vec<(String, Vec<u8>)> = gateway::demo::world::files()
+        .into_iter()
+        .filter(|f| f.path.starts_with("registry/"))
+        .map(|f| (f.path, f.bytes))
+        .collect();
+    let (_, refused) = other.import_registry(&registry).await.unwrap();
+    assert!(refused.is_empty());
+    // Past the recheck interval, so the gateway reads its account index again.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+
+    let again = push().await;
+    assert_eq!(again["id"], id.as_str());
+    let file = h.wait_processed(&bank, &id).await;
+    assert_eq!(file["status"], "parsed", "{file}");
+}
