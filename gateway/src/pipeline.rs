@@ -617,7 +617,34 @@ impl Pipeline {
     /// written, so both cores work and memory follows the chunk, never the province. A run
     /// that fails half-way leaves the chunks already synced in their new state; running it
     /// again completes it (syncing is idempotent).
+    ///
+    /// A full run (`Scope::All`) first takes every project off the dirty queue: it loads every
+    /// project's facts after that, so it covers those marks (marks made while it runs stay
+    /// queued). If it fails, the marks are put back.
     pub async fn reconcile(&self, scope: Scope, as_of: NaiveDate) -> anyhow::Result<SyncReport> {
+        if !matches!(scope, Scope::All) {
+            return self.reconcile_scope(scope, as_of).await;
+        }
+        let mut drained = Vec::new();
+        // Bounded: a queue that refills faster than it drains is left to the next run.
+        for _ in 0..1000 {
+            let batch = self.store.take_dirty(store::MAX_PAGE).await?;
+            let done = batch.len() < store::MAX_PAGE as usize;
+            drained.extend(batch);
+            if done {
+                break;
+            }
+        }
+        match self.reconcile_scope(Scope::All, as_of).await {
+            Ok(report) => Ok(report),
+            Err(e) => {
+                self.store.mark_dirty(&drained, Utc::now()).await?;
+                Err(e)
+            }
+        }
+    }
+
+    async fn reconcile_scope(&self, scope: Scope, as_of: NaiveDate) -> anyhow::Result<SyncReport> {
         let all = matches!(scope, Scope::All);
         let projects: Vec<String> = match scope {
             Scope::All => self.known_projects().await?.into_iter().collect(),

@@ -66,6 +66,12 @@ async fn check(
         "every generated file must load"
     );
     p.reconcile(Scope::All, as_of).await.expect("reconcile");
+    // The full run covered every project the load marked dirty: nothing is left queued.
+    assert_eq!(
+        p.store().take_dirty(1000).await.expect("take_dirty"),
+        Vec::<String>::new(),
+        "a full reconcile leaves no project dirty"
+    );
     let got: Vec<Finding> = findings_of(&p)
         .await
         .into_iter()
