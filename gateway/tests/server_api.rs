@@ -144,15 +144,7 @@ async fn a_bank_pushing_another_banks_account_is_rejected_and_nothing_is_stored_
     assert_eq!(error.matches("statement of account").count(), 1, "{error}");
     // Sending the same bytes again tries them again (same receipt, back to received); the
     // bank still may not report on the account, so the file ends rejected again.
-    let again: serde_json::Value = bank
-        .post(h.url("/v1/files"))
-        .body(bytes.clone())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let again = h.push(&bank, &bytes).await;
     assert_eq!(again["id"], id.as_str());
     assert_eq!(again["status"], "received", "{again}");
     let file = h.wait_processed(&bank, &id).await;
@@ -188,15 +180,7 @@ async fn the_same_file_twice_and_concurrently_gets_one_receipt() {
         ids.insert((v["id"].to_string(), v["sha256"].to_string()));
     }
     assert_eq!(ids.len(), 1, "{ids:?}");
-    let again: serde_json::Value = bank
-        .post(h.url("/v1/files"))
-        .body(bytes.clone())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let again = h.push(&bank, &bytes).await;
     assert_eq!(
         (again["id"].to_string(), again["sha256"].to_string()),
         ids.into_iter().next().unwrap()
@@ -255,15 +239,7 @@ async fn a_large_upload_is_spooled_and_stored_whole() {
     let id = v["id"].as_str().unwrap();
     assert_eq!(h.store().file_bytes(id).await.unwrap(), bytes);
     // Same bytes again, same receipt.
-    let v2: serde_json::Value = bank
-        .post(h.url("/v1/files"))
-        .body(bytes.clone())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v2 = h.push(&bank, &bytes).await;
     assert_eq!(v2["id"], v["id"]);
 }
 
@@ -601,17 +577,7 @@ async fn accounts_registered_by_another_process_are_seen() {
     let h = Harness::start(|_| {}).await;
     let bank = h.client("bank");
     let (_, bytes) = icbc_statement();
-    let push = || async {
-        bank.post(h.url("/v1/files"))
-            .body(bytes.clone())
-            .send()
-            .await
-            .unwrap()
-            .json::<serde_json::Value>()
-            .await
-            .unwrap()
-    };
-    let receipt = push().await;
+    let receipt = h.push(&bank, &bytes).await;
     let id = receipt["id"].as_str().unwrap().to_string();
     let file = h.wait_processed(&bank, &id).await;
     assert_eq!(file["status"], "rejected", "{file}");
@@ -630,7 +596,7 @@ async fn accounts_registered_by_another_process_are_seen() {
     // Past the recheck interval, so the gateway reads its account index again.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
 
-    let again = push().await;
+    let again = h.push(&bank, &bytes).await;
     assert_eq!(again["id"], id.as_str());
     let file = h.wait_processed(&bank, &id).await;
     assert_eq!(file["status"], "parsed", "{file}");

@@ -154,6 +154,19 @@ impl Harness {
         }
     }
 
+    /// Pushes `bytes` as a file with `client` and returns the receipt JSON.
+    pub async fn push(&self, client: &reqwest::Client, bytes: &[u8]) -> serde_json::Value {
+        client
+            .post(self.url("/v1/files"))
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Polls a file's status as its sender until it leaves `received`.
     pub async fn wait_processed(&self, client: &reqwest::Client, id: &str) -> serde_json::Value {
         let deadline = Instant::now() + Duration::from_secs(20);
