@@ -7,8 +7,9 @@
 //!
 //! For CPU-time comparisons on a loaded machine there are also `xml-events` (the bare
 //! quick-xml event loop over the same camt.053, the floor under any quick-xml reader) and
-//! `sepa` (the `sepa` crate's `parse_camt053` over it). `cib` reads a generated CIB
-//! fixed-width GBK file with `parse_as(Format::Cib, ..)`, which keeps every statement.
+//! `sepa` (the `sepa` crate's `parse_camt053` over it). `cib` streams a generated CIB
+//! fixed-width GBK file with `profiles::cib::for_each_statement`; `cib-all` reads it with
+//! `parse_as(Format::Cib, ..)`, which keeps every statement.
 
 #[path = "../benches/gen.rs"]
 mod gen;
@@ -51,10 +52,10 @@ fn main() {
         "pain002" => gen::pain002(mb << 20, 1000),
         "mt940" => gen::mt940(mb << 20, 500),
         // CIB is GBK bytes, not UTF-8: carried in its own buffer below.
-        "cib" => String::new(),
+        "cib" | "cib-all" => String::new(),
         _ => gen::camt053(mb << 20, 500),
     };
-    let cib = if which == "cib" {
+    let cib = if which.starts_with("cib") {
         adapters::profiles::cib::synthetic(mb << 20, 500)
     } else {
         Vec::new()
@@ -102,7 +103,9 @@ fn read_once(
             *entries += s.entries.len()
         })
         .map(|_| ()),
-        "cib" => adapters::parse_as(Format::Cib, cib, &adapters::ParseContext::default())
+        "cib" => adapters::profiles::cib::for_each_statement(cib, |s| *entries += s.entries.len())
+            .map(|_| ()),
+        "cib-all" => adapters::parse_as(Format::Cib, cib, &adapters::ParseContext::default())
             .map(|rs| *entries = rs.statements.iter().map(|s| s.entries.len()).sum()),
         "xml-events" => {
             let mut r = quick_xml::Reader::from_reader(input.as_bytes());

@@ -141,6 +141,49 @@ fn sniffers_claim_no_corpus_file() {
     assert!(claimed.is_empty(), "{}", claimed.join("\n"));
 }
 
+/// The streaming reader hands over exactly the statements `parse` keeps, in order, with the
+/// same diagnostics, and refuses what `parse` refuses.
+#[test]
+fn cib_streaming_gives_what_parse_gives() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/profiles/cib");
+    let mut compared = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("txt") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        let whole = parse_as(Format::Cib, &bytes, &ParseContext::default());
+        let mut streamed = Vec::new();
+        let rest = adapters::profiles::cib::for_each_statement(&bytes, |s| streamed.push(s));
+        match (whole, rest) {
+            (Ok(whole), Ok(rest)) => {
+                assert_eq!(whole.statements, streamed, "{}", path.display());
+                assert_eq!(whole.diagnostics, rest.diagnostics, "{}", path.display());
+                assert!(rest.statements.is_empty());
+                compared += 1;
+            }
+            (Err(a), Err(b)) => assert_eq!(a, b, "{}", path.display()),
+            (a, b) => panic!("{}: parse {a:?} but streaming {b:?}", path.display()),
+        }
+    }
+    assert!(compared >= 3, "only {compared} CIB fixtures parse");
+    let bytes = adapters::profiles::cib::synthetic(300_000, 40);
+    let mut n = 0;
+    adapters::profiles::cib::for_each_statement(&bytes, |s| {
+        assert_eq!(s.entries.len(), 40);
+        n += 1;
+    })
+    .unwrap();
+    assert_eq!(
+        n,
+        parse_as(Format::Cib, &bytes, &ParseContext::default())
+            .unwrap()
+            .statements
+            .len()
+    );
+}
+
 #[test]
 fn cib_synthetic_generator_parses_cleanly() {
     let bytes = adapters::profiles::cib::synthetic(200_000, 50);

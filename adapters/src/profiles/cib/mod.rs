@@ -268,28 +268,25 @@ pub fn sniff(bytes: &[u8]) -> bool {
         && matches!(first[44], b'+' | b'-')
 }
 
-/// Splits into records with their line numbers and offsets; blank lines are skipped.
-fn records(bytes: &[u8]) -> Vec<WireRecord<'_>> {
-    let mut out = Vec::with_capacity(bytes.len() / DETAIL_LEN + 1);
+/// Splits into records with their line numbers and offsets, lazily; blank lines are skipped.
+fn records(bytes: &[u8]) -> impl Iterator<Item = WireRecord<'_>> {
     let mut start = 0usize;
     let ends = memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len()));
-    for (i, end) in ends.enumerate() {
+    ends.enumerate().filter_map(move |(i, end)| {
+        if start > bytes.len() {
+            return None;
+        }
         let line = i as u64 + 1;
         let raw = &bytes[start..end];
-        let rec = raw.strip_suffix(b"\r").unwrap_or(raw);
-        if !rec.iter().all(u8::is_ascii_whitespace) {
-            out.push(WireRecord {
-                line,
-                offset: start,
-                bytes: rec,
-            });
-        }
+        let offset = start;
         start = end + 1;
-        if start > bytes.len() {
-            break;
-        }
-    }
-    out
+        let rec = raw.strip_suffix(b"\r").unwrap_or(raw);
+        (!rec.iter().all(u8::is_ascii_whitespace)).then_some(WireRecord {
+            line,
+            offset,
+            bytes: rec,
+        })
+    })
 }
 
 fn check_length(rec: &WireRecord<'_>, expected: usize, what: &str) -> Result<(), ParseError> {
@@ -310,7 +307,15 @@ fn check_length(rec: &WireRecord<'_>, expected: usize, what: &str) -> Result<(),
     ))
 }
 
-pub fn parse(bytes: &[u8], _ctx: &ParseContext) -> Result<RecordSet, ParseError> {
+/// Reads a CIB file one statement at a time and hands each to `f`, so that memory follows one
+/// statement, not the file. Returns the file's record set without statements: its format,
+/// encoding and diagnostics. Errors as [`parse`]; statements already handed over before an
+/// error stand, so a caller that must not keep part of a broken file collects them first
+/// (as `parse` does).
+pub fn for_each_statement(
+    bytes: &[u8],
+    mut f: impl FnMut(Statement),
+) -> Result<RecordSet, ParseError> {
     common::check_size(FORMAT, bytes)?;
     if bytes.starts_with(b"\xEF\xBB\xBF") {
         return Err(error(
@@ -322,6 +327,7 @@ pub fn parse(bytes: &[u8], _ctx: &ParseContext) -> Result<RecordSet, ParseError>
     let mut out = RecordSet::new(FORMAT.as_str());
     out.encoding = Some("gbk".to_string());
     let mut current: Option<(Statement, u64)> = None;
+    let mut statements = 0usize;
     for rec in records(bytes) {
         match (rec.bytes[0], current.take()) {
             (b'H', None) => current = Some((header(&rec)?, rec.line)),
@@ -331,7 +337,8 @@ pub fn parse(bytes: &[u8], _ctx: &ParseContext) -> Result<RecordSet, ParseError>
             }
             (b'T', Some((mut st, hline))) => {
                 trailer(&rec, &mut st, hline, &mut out)?;
-                out.statements.push(st);
+                statements += 1;
+                f(st);
             }
             (b'H', Some((_, hline))) => {
                 return Err(error(FORMAT, rec.pos("record_type"), format!("a new header before the trailer of the statement that began on line {hline} (truncated statement?)")));
@@ -361,9 +368,16 @@ pub fn parse(bytes: &[u8], _ctx: &ParseContext) -> Result<RecordSet, ParseError>
             ),
         ));
     }
-    if out.statements.is_empty() {
+    if statements == 0 {
         return Err(error(FORMAT, Position::offset(0), "no statement records"));
     }
+    Ok(out)
+}
+
+pub fn parse(bytes: &[u8], _ctx: &ParseContext) -> Result<RecordSet, ParseError> {
+    let mut statements = Vec::new();
+    let mut out = for_each_statement(bytes, |st| statements.push(st))?;
+    out.statements = statements;
     Ok(out)
 }
 
