@@ -312,14 +312,19 @@ pub fn push_statements_by_account(
     kind: StatementKind,
     rows: Vec<(String, String, Row)>,
 ) {
+    // Statements in the order their accounts first appear; the index keeps a file with many
+    // accounts linear.
     let mut groups: Vec<(String, String, Vec<Row>)> = Vec::new();
+    let mut index: std::collections::HashMap<(String, String), usize> =
+        std::collections::HashMap::new();
     for (account, currency, row) in rows {
-        match groups
-            .iter_mut()
-            .find(|(a, c, _)| *a == account && *c == currency)
-        {
-            Some((_, _, v)) => v.push(row),
-            None => groups.push((account, currency, vec![row])),
+        match index.entry((account, currency)) {
+            std::collections::hash_map::Entry::Occupied(e) => groups[*e.get()].2.push(row),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let (account, currency) = e.key().clone();
+                e.insert(groups.len());
+                groups.push((account, currency, vec![row]));
+            }
         }
     }
     for (account, currency, rows) in groups {
