@@ -18,6 +18,8 @@ impl PgStore {
     const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
     const CLAIM_FILES: &'static str = claim_files_sql!(" FOR UPDATE SKIP LOCKED");
     const TAKE_DIRTY: &'static str = take_dirty_sql!(" FOR UPDATE SKIP LOCKED");
+    /// Row locks for read-then-write, so that two concurrent transitions of one row serialise.
+    const FOR_UPDATE: &'static str = " FOR UPDATE";
     /// Rows per multi-row INSERT (6 parameters a row, well under the 65,535 limit).
     const INSERT_ROWS: usize = 1000;
     /// Nothing to adjust around a large upload: the server's buffers are not ours.

@@ -2,7 +2,8 @@
 //! a function generic over `sqlx::Database` drown in bounds, so the body is written once here
 //! as a macro over the backend's database type; backends provide `pool`, `label`,
 //! `begin_write()` (a write transaction and whatever guard serialises writers),
-//! `begin_receipt_write()` (the same for a batch of pushed files), `MIGRATOR`, `CLAIM_FILES`, `TAKE_DIRTY`, `INSERT_ROWS` and `LARGE_COPY_PRAGMAS`.
+//! `begin_receipt_write()` (the same for a batch of pushed files), `MIGRATOR`, `CLAIM_FILES`,
+//! `TAKE_DIRTY`, `FOR_UPDATE`, `INSERT_ROWS` and `LARGE_COPY_PRAGMAS`.
 
 macro_rules! impl_store {
     ($store:ident, $db:ty, $backend:expr) => {
@@ -1354,7 +1355,13 @@ macro_rules! impl_store {
                 let now = crate::sql::ts(now);
                 let reason = reason.map(str::trim).filter(|r| !r.is_empty());
                 let (_write, mut tx) = self.begin_write().await?;
-                let sql = format!("SELECT {} FROM findings WHERE id = $1", crate::sql::FINDING_COLS);
+                // Locked (PostgreSQL) so that two operators acting at once serialise: the second
+                // sees the first one's status and its transition is judged from there.
+                let sql = format!(
+                    "SELECT {} FROM findings WHERE id = $1{}",
+                    crate::sql::FINDING_COLS,
+                    Self::FOR_UPDATE
+                );
                 let row = sqlx::query(&sql)
                     .bind(id)
                     .fetch_optional(&mut *tx)
@@ -1378,7 +1385,13 @@ macro_rules! impl_store {
                 &self,
                 id: &str,
             ) -> Result<Option<schemas::StoredFinding>, crate::StoreError> {
-                let sql = format!("SELECT {} FROM findings WHERE id = $1", crate::sql::FINDING_COLS);
+                // Locked (PostgreSQL) so that two operators acting at once serialise: the second
+                // sees the first one's status and its transition is judged from there.
+                let sql = format!(
+                    "SELECT {} FROM findings WHERE id = $1{}",
+                    crate::sql::FINDING_COLS,
+                    Self::FOR_UPDATE
+                );
                 let row = sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await?;
                 row.as_ref().map(rows::finding).transpose()
             }

@@ -31,6 +31,8 @@ impl SqliteStore {
     const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
     const CLAIM_FILES: &'static str = claim_files_sql!("");
     const TAKE_DIRTY: &'static str = take_dirty_sql!("");
+    /// Row locks for read-then-write: none needed, writers are serialised (`begin_write`).
+    const FOR_UPDATE: &'static str = "";
     /// Rows per multi-row INSERT: binding `$n` parameters is quadratic in their count in
     /// SQLite (see `sql::IN_LIST`), and 100 rows already amortise the statement.
     const INSERT_ROWS: usize = 100;

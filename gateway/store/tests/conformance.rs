@@ -122,6 +122,7 @@ conformance!(
     claims_are_exclusive_and_leased,
     findings_lifecycle_end_to_end,
     dismissed_findings_and_invalid_transitions,
+    concurrent_transitions_of_one_finding_serialise,
     escalation_is_an_event,
     outbox_retries_and_dead_letters,
     findings_pagination_and_filters,
@@ -995,6 +996,56 @@ async fn findings_lifecycle_end_to_end(store: Arc<dyn Store>) {
         store.finding_events("F-unknown").await,
         Err(StoreError::NotFound { .. })
     ));
+}
+
+/// Operators acting on one finding at once: the transitions are judged one after the other,
+/// so the audit trail says each status change once and names its true previous status.
+async fn concurrent_transitions_of_one_finding_serialise(store: Arc<dyn Store>) {
+    let scope = Scope::project("P1");
+    let f = finding("P1", "race", Severity::Orange, 1000);
+    store
+        .sync_findings(&scope, vec![f.clone()], "reconciler", at(1))
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let (store, id) = (store.clone(), f.id.clone());
+            tokio::spawn(async move {
+                let to = if i % 2 == 0 {
+                    FindingStatus::Acknowledged
+                } else {
+                    FindingStatus::Dismissed
+                };
+                store
+                    .set_finding_status(&id, to, &format!("op{i}"), Some("seen on site"), at(2))
+                    .await
+            })
+        })
+        .collect();
+    for t in tasks {
+        // Each call either applies, finds nothing to do, or is refused as a transition out
+        // of a status that another call already reached.
+        match t.await.unwrap() {
+            Ok(_) | Err(StoreError::InvalidTransition { .. }) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let trail: Vec<_> = store
+        .finding_events(&f.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.event.from, e.event.to))
+        .collect();
+    // After the opening event, every change starts from the status the previous one reached.
+    for pair in trail.windows(2) {
+        assert_eq!(pair[1].0, Some(pair[0].1), "{trail:?}");
+    }
+    let acks = trail
+        .iter()
+        .filter(|(_, to)| *to == FindingStatus::Acknowledged)
+        .count();
+    assert!(acks <= 1, "acknowledged {acks} times: {trail:?}");
 }
 
 async fn dismissed_findings_and_invalid_transitions(store: Arc<dyn Store>) {
