@@ -601,3 +601,25 @@ async fn accounts_registered_by_another_process_are_seen() {
     let file = h.wait_processed(&bank, &id).await;
     assert_eq!(file["status"], "parsed", "{file}");
 }
+
+/// A guarantee letter larger than the configured file limit is refused before it is read
+/// whole (413), not stored and then failed inside.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_letter_over_the_file_limit_is_413() {
+    let h = Harness::start(|s| s.ingest.max_file_bytes = 1024).await;
+    let insurer = h.client("insurer");
+    let r = insurer
+        .post(h.url("/v1/guarantees"))
+        .header("content-type", "application/json")
+        .body(format!("{{\"number\": \"{}\"}}", "x".repeat(4000)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(r).await, (413, "payload_too_large".into()));
+    assert!(h
+        .store()
+        .list_files(&store::FileFilter::default())
+        .await
+        .unwrap()
+        .is_empty());
+}

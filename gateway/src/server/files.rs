@@ -316,7 +316,12 @@ pub(crate) async fn post_guarantee(
     body: Body,
 ) -> ApiResult<Response> {
     caller.require_sender()?;
-    let bytes = super::read_body(body, MAX_LETTER_BYTES).await?;
+    // Within both the letter bound and the file limits, so that a letter the pipeline would
+    // refuse as too large is a 413 here, not an internal error later.
+    let limit = usize::try_from(file_limit(&state))
+        .unwrap_or(usize::MAX)
+        .min(MAX_LETTER_BYTES);
+    let bytes = super::read_body(body, limit).await?;
     // Refuse what is not JSON at all before storing anything.
     let _: serde_json::Value = super::parse_json(&bytes)?;
     let processed = state
