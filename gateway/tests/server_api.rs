@@ -103,12 +103,7 @@ async fn unknown_certificates_are_refused() {
         .await
         .unwrap();
     assert_eq!(error_code(r).await, (401, "unknown_certificate".into()));
-    assert!(h
-        .store()
-        .list_files(&store::FileFilter::default())
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(h.stored_files().await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -185,11 +180,7 @@ async fn the_same_file_twice_and_concurrently_gets_one_receipt() {
         (again["id"].to_string(), again["sha256"].to_string()),
         ids.into_iter().next().unwrap()
     );
-    let files = h
-        .store()
-        .list_files(&store::FileFilter::default())
-        .await
-        .unwrap();
+    let files = h.stored_files().await;
     assert_eq!(files.len(), 1);
 }
 
@@ -264,12 +255,7 @@ async fn bodies_over_the_limit_are_refused() {
         .await
         .unwrap();
     assert_eq!(error_code(r).await, (413, "payload_too_large".into()));
-    assert!(h
-        .store()
-        .list_files(&store::FileFilter::default())
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(h.stored_files().await.is_empty());
     let r = bank
         .post(h.url("/v1/files"))
         .header("X-Wagegate-Format", "excel")
@@ -616,10 +602,5 @@ async fn a_letter_over_the_file_limit_is_413() {
         .await
         .unwrap();
     assert_eq!(error_code(r).await, (413, "payload_too_large".into()));
-    assert!(h
-        .store()
-        .list_files(&store::FileFilter::default())
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(h.stored_files().await.is_empty());
 }

@@ -225,11 +225,7 @@ async fn shutdown_with_work_in_flight_loses_nothing() {
     stopping.await.unwrap().unwrap();
 
     // After shutdown: every accepted file is stored and was processed by the drain.
-    let files = h
-        .store()
-        .list_files(&store::FileFilter::default())
-        .await
-        .unwrap();
+    let files = h.stored_files().await;
     assert!(files.len() >= pushed, "{} < {pushed}", files.len());
     assert!(files.iter().any(|f| f.id == receipt["id"]));
     let unprocessed: Vec<_> = files
@@ -301,12 +297,5 @@ async fn inbox_files_are_claimed_ingested_and_archived_or_rejected() {
     std::fs::write(base.join("incoming").join(&name), &statement).unwrap();
     inbox.scan_once().await.unwrap();
     assert!(base.join("archive").join(format!("{name}.1")).is_file());
-    assert_eq!(
-        h.store()
-            .list_files(&store::FileFilter::default())
-            .await
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(h.stored_files().await.len(), 2);
 }

@@ -27,6 +27,12 @@ pub struct SqliteStore {
     background_gate: tokio::sync::Mutex<()>,
 }
 
+/// A write transaction and the guard that keeps this process's SQLite writers in line.
+type WriteTx<'a> = (
+    Option<tokio::sync::MutexGuard<'a, ()>>,
+    sqlx::Transaction<'a, sqlx::Sqlite>,
+);
+
 impl SqliteStore {
     const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
     const CLAIM_FILES: &'static str = claim_files_sql!("");
@@ -99,15 +105,7 @@ impl SqliteStore {
     /// The guard is taken before the connection, so queued writers hold no pool connection
     /// and readers are never starved of one. Callers bind the guard before the transaction
     /// (`let (_write, mut tx) = …`) so the transaction ends before the guard is released.
-    async fn begin_write(
-        &self,
-    ) -> Result<
-        (
-            Option<tokio::sync::MutexGuard<'_, ()>>,
-            sqlx::Transaction<'_, sqlx::Sqlite>,
-        ),
-        StoreError,
-    > {
+    async fn begin_write(&self) -> Result<WriteTx<'_>, StoreError> {
         let guard = {
             let _gate = self.background_gate.lock().await;
             self.write_lock.lock().await
@@ -117,15 +115,7 @@ impl SqliteStore {
 
     /// As [`Self::begin_write`] for a batch of pushed files, whose senders are waiting for
     /// their receipts: it queues behind at most one background writer.
-    async fn begin_receipt_write(
-        &self,
-    ) -> Result<
-        (
-            Option<tokio::sync::MutexGuard<'_, ()>>,
-            sqlx::Transaction<'_, sqlx::Sqlite>,
-        ),
-        StoreError,
-    > {
+    async fn begin_receipt_write(&self) -> Result<WriteTx<'_>, StoreError> {
         let guard = self.write_lock.lock().await;
         Ok((Some(guard), self.pool.begin_with("BEGIN IMMEDIATE").await?))
     }

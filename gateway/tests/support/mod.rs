@@ -154,6 +154,14 @@ impl Harness {
         }
     }
 
+    /// Every stored inbound file (the first page, newest first).
+    pub async fn stored_files(&self) -> Vec<store::RawFile> {
+        self.store()
+            .list_files(&store::FileFilter::default())
+            .await
+            .unwrap()
+    }
+
     /// Pushes `bytes` as a file with `client` and returns the receipt JSON.
     pub async fn push(&self, client: &reqwest::Client, bytes: &[u8]) -> serde_json::Value {
         client
