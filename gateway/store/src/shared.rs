@@ -9,6 +9,25 @@ macro_rules! impl_store {
     ($store:ident, $db:ty, $backend:expr) => {
         type Tx<'a> = sqlx::Transaction<'a, $db>;
         type DbRow = <$db as sqlx::Database>::Row;
+        type Query<'q> = sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>;
+
+        /// Binds a finding's eleven content columns (id … content_hash), in the order
+        /// `sql::INSERT_FINDING`, `sql::UPDATE_FINDING_CONTENT` and each row of
+        /// `sql::insert_findings` take them.
+        fn bind_finding<'q>(q: Query<'q>, f: &'q crate::shared_types::Encoded<'_>) -> Query<'q> {
+            let fd = f.finding;
+            q.bind(&fd.id)
+                .bind(fd.code.as_str())
+                .bind(&fd.project)
+                .bind(&fd.period)
+                .bind(fd.amount_short.fen())
+                .bind(fd.severity.as_str())
+                .bind(crate::lifecycle::rank(fd.severity))
+                .bind(&fd.summary)
+                .bind(&fd.basis)
+                .bind(&f.body)
+                .bind(&f.hash)
+        }
 
         mod rows {
             use super::DbRow;
@@ -551,19 +570,7 @@ macro_rules! impl_store {
                 first_seen: chrono::DateTime<chrono::Utc>,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<(), crate::StoreError> {
-                let fd = f.finding;
-                let q = sqlx::query(sql)
-                    .bind(&fd.id)
-                    .bind(fd.code.as_str())
-                    .bind(&fd.project)
-                    .bind(&fd.period)
-                    .bind(fd.amount_short.fen())
-                    .bind(fd.severity.as_str())
-                    .bind(crate::lifecycle::rank(fd.severity))
-                    .bind(&fd.summary)
-                    .bind(&fd.basis)
-                    .bind(&f.body)
-                    .bind(&f.hash);
+                let q = bind_finding(sqlx::query(sql), f);
                 // The insert takes first_seen ($12, also updated_at); the update only updated_at.
                 let q = if sql == crate::sql::INSERT_FINDING {
                     q.bind(first_seen)
@@ -603,19 +610,7 @@ macro_rules! impl_store {
                     let sql = crate::sql::insert_findings(chunk.len());
                     let mut q = sqlx::query(&sql).bind(now);
                     for f in chunk {
-                        let fd = f.finding;
-                        q = q
-                            .bind(&fd.id)
-                            .bind(fd.code.as_str())
-                            .bind(&fd.project)
-                            .bind(&fd.period)
-                            .bind(fd.amount_short.fen())
-                            .bind(fd.severity.as_str())
-                            .bind(crate::lifecycle::rank(fd.severity))
-                            .bind(&fd.summary)
-                            .bind(&fd.basis)
-                            .bind(&f.body)
-                            .bind(&f.hash);
+                        q = bind_finding(q, f);
                     }
                     q.execute(&mut **tx).await?;
                 }
