@@ -6,13 +6,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use gateway::pipeline::Pipeline;
+use ingest::pipeline::Pipeline;
 use schemas::{FindingCode, FindingStatus, Money};
 use store::{FileStatus, FindingFilter, Scope};
 use wagegate_tests::{settings, TestDb};
 
 async fn open(db: &TestDb) -> Pipeline {
-    gateway::commands::open(settings(db).expect("settings"))
+    ingest::open(settings(db).expect("settings"))
         .await
         .expect("open store")
 }
@@ -20,7 +20,7 @@ async fn open(db: &TestDb) -> Pipeline {
 /// Imports the demo registry and ingests every bank file as its sender; returns
 /// (new records, rejected files).
 async fn load_demo(p: &Pipeline, dir: &Path) -> (u64, usize) {
-    let paths = gateway::demo::write_files(dir).expect("write demo files");
+    let paths = sim::demo::write_files(dir).expect("write demo files");
     let registry: Vec<(String, Vec<u8>)> = paths
         .iter()
         .filter(|p| p.to_string_lossy().contains("/registry/"))
@@ -81,7 +81,7 @@ async fn demo_world_raises_real_findings_and_reruns_change_nothing() {
         let p = open(&db).await;
         let (inserted, _) = load_demo(&p, dir.path()).await;
         assert!(inserted > 0, "{}: nothing stored", db.backend);
-        let as_of = gateway::demo::world::as_of();
+        let as_of = sim::demo::world::as_of();
         let first = p.reconcile(Scope::All, as_of).await.expect("reconcile");
         assert!(first.opened >= 3, "{}: {first:?}", db.backend);
 
@@ -134,7 +134,7 @@ async fn the_same_file_twice_is_stored_once_with_one_receipt() {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = open(&db).await;
         load_demo(&p, dir.path()).await;
-        let files = gateway::demo::world::files();
+        let files = sim::demo::world::files();
         let camt = files
             .iter()
             .find(|f| f.path.contains("icbc-fj/camt053"))
@@ -180,7 +180,7 @@ async fn a_broken_file_is_rejected_with_its_position_and_leaves_no_data() {
             .await
             .expect("load")
             .len();
-        let files = gateway::demo::world::files();
+        let files = sim::demo::world::files();
         let camt = files
             .iter()
             .find(|f| f.path.contains("icbc-fj/camt053"))
@@ -232,7 +232,7 @@ async fn a_bank_cannot_report_on_another_banks_account() {
     for db in TestDb::all().await.expect("databases") {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = open(&db).await;
-        let paths = gateway::demo::write_files(dir.path()).expect("files");
+        let paths = sim::demo::write_files(dir.path()).expect("files");
         let registry: Vec<(String, Vec<u8>)> = paths
             .iter()
             .filter(|p| p.to_string_lossy().contains("/registry/"))
@@ -288,7 +288,7 @@ async fn a_bank_cannot_report_on_another_banks_account() {
 async fn a_registry_file_with_bad_rows_imports_nothing() {
     for db in TestDb::all().await.expect("databases") {
         let p = open(&db).await;
-        let good = gateway::demo::world::files()
+        let good = sim::demo::world::files()
             .into_iter()
             .find(|f| f.path.contains("projects"))
             .expect("projects file");
@@ -317,12 +317,12 @@ async fn a_registry_file_with_bad_rows_imports_nothing() {
 
 #[tokio::test]
 async fn a_new_statement_recomputes_only_its_project_and_cures_a_finding() {
-    use gateway::demo::files::{Camt053Writer, StatementDay, TxResult};
+    use sim::demo::files::{Camt053Writer, StatementDay, TxResult};
     for db in TestDb::all().await.expect("databases") {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = open(&db).await;
         load_demo(&p, dir.path()).await;
-        let as_of = gateway::demo::world::as_of();
+        let as_of = sim::demo::world::as_of();
         p.reconcile(Scope::All, as_of).await.expect("reconcile");
         // Drain what the loads marked dirty: the daemon would have done this already.
         p.reconcile_dirty(as_of).await.expect("drain");
@@ -331,7 +331,7 @@ async fn a_new_statement_recomputes_only_its_project_and_cures_a_finding() {
         assert!(before.contains_key(&(FindingCode::LaborCostMissing, gz.clone())));
 
         // The Guizhou owner finally pays September's labor cost on 20 November.
-        let last = gateway::demo::world::files()
+        let last = sim::demo::world::files()
             .into_iter()
             .rfind(|f| f.path.contains("cmb-gz/camt053"))
             .expect("a CMB statement");

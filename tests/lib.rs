@@ -84,8 +84,8 @@ impl TestDb {
 }
 
 /// Settings for a test on `db`, with the demo partners registered.
-pub fn settings(db: &TestDb) -> anyhow::Result<gateway::config::Settings> {
-    let mut s = gateway::config::Settings::load_with_env(None, Vec::new())?;
+pub fn settings(db: &TestDb) -> anyhow::Result<ingest::config::Settings> {
+    let mut s = ingest::config::Settings::load_with_env(None, Vec::new())?;
     s.database.url = db.url.clone();
-    Ok(gateway::demo::with_partners(s))
+    Ok(sim::demo::with_partners(s))
 }
