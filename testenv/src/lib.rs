@@ -11,7 +11,7 @@
 //!   (past `cargo test`'s output capture), with the count so far in this run.
 //!
 //! `scripts/test` (and `.ci/run`) print the final count after `cargo test`; see the
-//! README's "Tests" section.
+//! README's "Tests that need PostgreSQL or the corpus".
 
 use std::ffi::OsString;
 use std::fs::OpenOptions;
@@ -28,11 +28,13 @@ pub const SKIPPED_FILE_NAME: &str = "wagegate-skipped-tests.txt";
 
 /// The value of `name` for the calling test, or `None` when the test should skip itself
 /// (locally; the skip is recorded). Panics in CI when the variable is missing.
+#[track_caller]
 pub fn var(name: &str) -> Option<String> {
     var_os(name).map(|v| v.to_string_lossy().into_owned())
 }
 
 /// [`var`] for a path or other value that need not be UTF-8.
+#[track_caller]
 pub fn var_os(name: &str) -> Option<OsString> {
     let value = std::env::var_os(name).filter(|v| !v.is_empty());
     // Every call (skip or not) starts a new list when this is a new run, so that a run with
@@ -47,7 +49,8 @@ pub fn var_os(name: &str) -> Option<OsString> {
         panic!(
             "{test} needs {name}, which is not set, and CI is set ({:?}): in CI a test that \
              cannot run fails instead of passing silently. Set {name} (see the README, \
-             \"Tests\"), or unset CI to run locally with this test skipped.",
+             \"Tests that need PostgreSQL or the corpus\"), or unset CI to run locally with \
+             this test skipped.",
             std::env::var("CI").unwrap_or_default()
         );
     }
