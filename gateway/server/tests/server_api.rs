@@ -1,14 +1,31 @@
 //! The gateway over real TLS and real sockets: partners, certificates, limits, operators.
 
+#[macro_use]
 mod support;
 
 use std::time::Duration;
 
 use support::*;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bank_with_a_good_certificate_pushes_and_polls_its_file() {
-    let h = Harness::start(|_| {}).await;
+on_both_databases!(
+    a_bank_with_a_good_certificate_pushes_and_polls_its_file,
+    no_certificate_is_refused_but_probes_answer,
+    unknown_certificates_are_refused,
+    a_bank_pushing_another_banks_account_is_rejected_and_nothing_is_stored_as_data,
+    the_same_file_twice_and_concurrently_gets_one_receipt,
+    many_concurrent_pushes_are_each_stored_with_their_own_receipt,
+    a_large_upload_is_spooled_and_stored_whole,
+    bodies_over_the_limit_are_refused,
+    each_partner_is_rate_limited_on_its_own,
+    operators_authenticate_by_token_or_certificate,
+    guarantee_letters_are_authorised_by_issuer_code,
+    operators_work_findings_through_their_lifecycle,
+    accounts_registered_by_another_process_are_seen,
+    a_letter_over_the_file_limit_is_413,
+);
+
+async fn a_bank_with_a_good_certificate_pushes_and_polls_its_file(db: Database) {
+    let h = Harness::start(db, |_| {}).await;
     h.import_demo_registry().await;
     let bank = h.client("bank");
     let (name, bytes) = icbc_statement();
@@ -50,9 +67,8 @@ async fn a_bank_with_a_good_certificate_pushes_and_polls_its_file() {
     assert_eq!(r.status(), 200);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_certificate_is_refused_but_probes_answer() {
-    let h = Harness::start(|_| {}).await;
+async fn no_certificate_is_refused_but_probes_answer(db: Database) {
+    let h = Harness::start(db, |_| {}).await;
     let anon = h.anonymous();
     let r = anon
         .post(h.url("/v1/files"))
@@ -80,9 +96,8 @@ async fn no_certificate_is_refused_but_probes_answer() {
     assert_eq!(error_code(r).await, (404, "not_found".into()));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unknown_certificates_are_refused() {
-    let h = Harness::start(|_| {}).await;
+async fn unknown_certificates_are_refused(db: Database) {
+    let h = Harness::start(db, |_| {}).await;
     // Signed by another CA: the TLS handshake itself fails.
     let other = server::pki::DevCa::generate("someone else's CA").unwrap();
     let stranger = other.issue_client("demo-bank").unwrap();
@@ -109,10 +124,11 @@ async fn unknown_certificates_are_refused() {
     assert!(h.stored_files().await.is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bank_pushing_another_banks_account_is_rejected_and_nothing_is_stored_as_data() {
+async fn a_bank_pushing_another_banks_account_is_rejected_and_nothing_is_stored_as_data(
+    db: Database,
+) {
     // The demo bank may only report on CCB (105) accounts here; the ICBC statement is not its.
-    let h = Harness::start(|s| {
+    let h = Harness::start(db, |s| {
         let bank = s.partners.iter_mut().find(|p| p.id == "demo-bank").unwrap();
         bank.bank_codes = vec!["105".into()];
     })
@@ -156,9 +172,8 @@ async fn a_bank_pushing_another_banks_account_is_rejected_and_nothing_is_stored_
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_same_file_twice_and_concurrently_gets_one_receipt() {
-    let h = Harness::start(|_| {}).await;
+async fn the_same_file_twice_and_concurrently_gets_one_receipt(db: Database) {
+    let h = Harness::start(db, |_| {}).await;
     let bank = h.client("bank");
     let bytes = b"<Document>not parsed here, only stored</Document>".to_vec();
     let mut tasks = Vec::new();
@@ -187,11 +202,10 @@ async fn the_same_file_twice_and_concurrently_gets_one_receipt() {
     assert_eq!(files.len(), 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn many_concurrent_pushes_are_each_stored_with_their_own_receipt() {
+async fn many_concurrent_pushes_are_each_stored_with_their_own_receipt(db: Database) {
     // Pushes arriving together share a transaction (group commit); each still gets the
     // receipt of its own bytes, and every one of them is stored when its 202 arrives.
-    let h = Harness::start(|_| {}).await;
+    let h = Harness::start(db, |_| {}).await;
     let bank = h.client("bank");
     let mut tasks = Vec::new();
     for i in 0..64 {
@@ -215,9 +229,8 @@ async fn many_concurrent_pushes_are_each_stored_with_their_own_receipt() {
     assert_eq!(ids.len(), 64);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_large_upload_is_spooled_and_stored_whole() {
-    let h = Harness::start(|_| {}).await;
+async fn a_large_upload_is_spooled_and_stored_whole(db: Database) {
+    let h = Harness::start(db, |_| {}).await;
     let bank = h.client("bank");
     // Over the in-memory threshold (4 MiB): goes through the spool file.
     let bytes: Vec<u8> = (0..10 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
@@ -237,9 +250,8 @@ async fn a_large_upload_is_spooled_and_stored_whole() {
     assert_eq!(v2["id"], v["id"]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bodies_over_the_limit_are_refused() {
-    let h = Harness::start(|s| s.server.max_body_bytes = 1024).await;
+async fn bodies_over_the_limit_are_refused(db: Database) {
+    let h = Harness::start(db, |s| s.server.max_body_bytes = 1024).await;
     let bank = h.client("bank");
     let r = bank
         .post(h.url("/v1/files"))
@@ -278,9 +290,8 @@ async fn bodies_over_the_limit_are_refused() {
     assert_eq!(error_code(r).await, (413, "payload_too_large".into()));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_partner_is_rate_limited_on_its_own() {
-    let h = Harness::start(|s| {
+async fn each_partner_is_rate_limited_on_its_own(db: Database) {
+    let h = Harness::start(db, |s| {
         s.server.rate_per_second = 1;
         s.server.rate_burst = 3;
     })
@@ -311,10 +322,9 @@ async fn each_partner_is_rate_limited_on_its_own() {
     assert_eq!(r.status(), 404);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn operators_authenticate_by_token_or_certificate() {
+async fn operators_authenticate_by_token_or_certificate(db: Database) {
     let token = "op-secret-token-for-tests";
-    let h = Harness::start(|s| {
+    let h = Harness::start(db, |s| {
         s.operators.push(ingest::config::OperatorToken {
             name: "inspector".into(),
             token_sha256: server::http::auth::token_sha256(token),
@@ -385,9 +395,8 @@ async fn operators_authenticate_by_token_or_certificate() {
     assert_eq!(error_code(r).await, (403, "forbidden".into()));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn guarantee_letters_are_authorised_by_issuer_code() {
-    let h = Harness::start(|_| {}).await;
+async fn guarantee_letters_are_authorised_by_issuer_code(db: Database) {
+    let h = Harness::start(db, |_| {}).await;
     h.import_demo_registry().await;
     let picc = demo_bank_files()
         .into_iter()
@@ -429,9 +438,8 @@ async fn guarantee_letters_are_authorised_by_issuer_code() {
     assert_eq!(error_code(r).await, (400, "invalid_json".into()));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn operators_work_findings_through_their_lifecycle() {
-    let h = Harness::start(|_| {}).await;
+async fn operators_work_findings_through_their_lifecycle(db: Database) {
+    let h = Harness::start(db, |_| {}).await;
     h.import_demo_registry().await;
     let bank = h.client("bank");
     for (partner, name, bytes) in demo_bank_files() {
@@ -561,9 +569,8 @@ async fn operators_work_findings_through_their_lifecycle() {
 /// Accounts registered by another process sharing the database (`wagegate import` while the
 /// gateway runs) are seen by the gateway: a statement rejected before the import is
 /// accepted when the bank sends it again afterwards.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn accounts_registered_by_another_process_are_seen() {
-    let h = Harness::start(|_| {}).await;
+async fn accounts_registered_by_another_process_are_seen(db: Database) {
+    let h = Harness::start(db, |_| {}).await;
     let bank = h.client("bank");
     let (_, bytes) = icbc_statement();
     let receipt = h.push(&bank, &bytes).await;
@@ -580,20 +587,30 @@ async fn accounts_registered_by_another_process_are_seen() {
         .collect();
     let (_, refused) = other.import_registry(&registry).await.unwrap();
     assert!(refused.is_empty());
-    // Past the recheck interval, so the gateway reads its account index again.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-
-    let again = h.push(&bank, &bytes).await;
-    assert_eq!(again["id"], id.as_str());
-    let file = h.wait_processed(&bank, &id).await;
-    assert_eq!(file["status"], "parsed", "{file}");
+    // The bank sends the file again until it is accepted: the gateway reads its account
+    // index again once it is older than its recheck interval (a second), so within a few
+    // attempts; a gateway that never sees the import fails at the deadline.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let again = h.push(&bank, &bytes).await;
+        assert_eq!(again["id"], id.as_str());
+        let file = h.wait_processed(&bank, &id).await;
+        if file["status"] == "parsed" {
+            break;
+        }
+        assert_eq!(file["status"], "rejected", "{file}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the imported account was never seen: {file}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// A guarantee letter larger than the configured file limit is refused before it is read
 /// whole (413), not stored and then failed inside.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_letter_over_the_file_limit_is_413() {
-    let h = Harness::start(|s| s.ingest.max_file_bytes = 1024).await;
+async fn a_letter_over_the_file_limit_is_413(db: Database) {
+    let h = Harness::start(db, |s| s.ingest.max_file_bytes = 1024).await;
     let insurer = h.client("insurer");
     let r = insurer
         .post(h.url("/v1/guarantees"))

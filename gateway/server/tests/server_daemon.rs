@@ -1,6 +1,7 @@
 //! The daemon's background work over real sockets: webhooks (signed, retried, dead-lettered),
 //! shutdown with work in flight, inbox folders.
 
+#[macro_use]
 mod support;
 
 use std::sync::{Arc, Mutex};
@@ -8,6 +9,13 @@ use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, StatusCode};
 use support::*;
+
+on_both_databases!(
+    webhooks_fail_first_then_are_delivered_signed_with_stable_keys,
+    webhooks_are_dead_lettered_after_max_attempts,
+    shutdown_with_work_in_flight_loses_nothing,
+    inbox_files_are_claimed_ingested_and_archived_or_rejected,
+);
 
 const SECRET: &str = "webhook-secret-for-tests";
 
@@ -94,10 +102,9 @@ fn webhook_settings(url: String, max_attempts: u32) -> impl FnOnce(&mut ingest::
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn webhooks_fail_first_then_are_delivered_signed_with_stable_keys() {
+async fn webhooks_fail_first_then_are_delivered_signed_with_stable_keys(db: Database) {
     let (url, log) = receiver(Some(3)).await;
-    let h = Harness::start(webhook_settings(url, 8)).await;
+    let h = Harness::start(db, webhook_settings(url, 8)).await;
     h.import_demo_registry().await;
     push_demo_bank_files(&h).await;
 
@@ -148,10 +155,9 @@ async fn webhooks_fail_first_then_are_delivered_signed_with_stable_keys() {
     assert_eq!(ok.len(), n, "an event was delivered twice: {log:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn webhooks_are_dead_lettered_after_max_attempts() {
+async fn webhooks_are_dead_lettered_after_max_attempts(db: Database) {
     let (url, log) = receiver(None).await;
-    let h = Harness::start(webhook_settings(url, 3)).await;
+    let h = Harness::start(db, webhook_settings(url, 3)).await;
     h.import_demo_registry().await;
     push_demo_bank_files(&h).await;
 
@@ -172,55 +178,53 @@ async fn webhooks_are_dead_lettered_after_max_attempts() {
         assert!(Instant::now() < deadline, "{per_key:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // Nothing more is tried: the events are dead, not pending.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Nothing more is tried: every event ends dead, not pending (a pending one would be
+    // tried again), and none was tried more than three times.
+    loop {
+        let pending = h
+            .store()
+            .outbox_due(chrono::Utc::now() + chrono::Duration::days(1), 1000)
+            .await
+            .unwrap();
+        if pending.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still pending: {pending:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let per_key = attempts(&log.lock().unwrap());
     assert!(per_key.values().all(|n| *n == 3), "{per_key:?}");
-    let pending = h
-        .store()
-        .outbox_due(chrono::Utc::now() + chrono::Duration::days(1), 1000)
-        .await
-        .unwrap();
-    assert!(pending.is_empty(), "{pending:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_with_work_in_flight_loses_nothing() {
-    let mut h = Harness::start(|s| s.ingest.workers = 1).await;
+async fn shutdown_with_work_in_flight_loses_nothing(db: Database) {
+    let mut h = Harness::start(db, |s| s.ingest.workers = 1).await;
     h.import_demo_registry().await;
-    let bank = h.client("bank");
 
     // Stored files the single worker has not all processed yet.
     let pushed = push_demo_bank_files(&h).await;
-    // A slow upload of a real statement (about 2 s), in flight when shutdown begins.
-    let (_, statement) = icbc_statement();
-    let chunks: Vec<Vec<u8>> = statement
-        .chunks(statement.len() / 5 + 1)
-        .map(<[u8]>::to_vec)
-        .collect();
-    let body = futures::stream::unfold(chunks.into_iter(), |mut it| async move {
-        let chunk = it.next()?;
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        Some((Ok::<_, std::io::Error>(chunk), it))
-    });
-    let slow = {
-        let bank = bank.clone();
-        let url = h.url("/v1/files");
-        tokio::spawn(async move {
-            bank.post(url)
-                .body(reqwest::Body::wrap_stream(body))
-                .send()
-                .await
-        })
-    };
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!slow.is_finished(), "the upload must still be in flight");
-
+    // An upload of a real statement, in flight when shutdown begins: its headers ask
+    // `Expect: 100-continue`, and the gateway answers `100 Continue` only once its handler
+    // reads the body, so the request is being served before shutdown starts; the body
+    // follows after.
+    let (name, statement) = icbc_statement();
+    let upload = RawUpload::start(&h, "bank", &name, statement.len()).await;
+    let port = h.port();
     let daemon = h.daemon.take().unwrap();
     let stopping = tokio::spawn(daemon.shutdown());
-    let response = slow.await.unwrap().expect("the in-flight upload completes");
-    assert_eq!(response.status(), 202);
-    let receipt: serde_json::Value = response.json().await.unwrap();
+    // Shutdown has begun once the gateway stops accepting connections.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_ok()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the gateway never stopped accepting"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (status, receipt) = upload.finish(&statement).await;
+    assert_eq!(status, 202, "{receipt}");
     assert_eq!(receipt["sha256"], sha256_hex(&statement), "{receipt}");
     stopping.await.unwrap().unwrap();
 
@@ -243,9 +247,8 @@ async fn shutdown_with_work_in_flight_loses_nothing() {
     assert!(total > 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn inbox_files_are_claimed_ingested_and_archived_or_rejected() {
-    let h = Harness::start(|_| {}).await;
+async fn inbox_files_are_claimed_ingested_and_archived_or_rejected(db: Database) {
+    let h = Harness::start(db, |_| {}).await;
     h.import_demo_registry().await;
     let root = h.dir.path().join("inbox");
     let mut settings = (*h.settings).clone();
@@ -298,4 +301,98 @@ async fn inbox_files_are_claimed_ingested_and_archived_or_rejected() {
     inbox.scan_once().await.unwrap();
     assert!(base.join("archive").join(format!("{name}.1")).is_file());
     assert_eq!(h.stored_files().await.len(), 2);
+}
+
+/// A file upload over its own TLS connection, written by hand so that the test knows when
+/// the gateway has begun serving it (reqwest hides `100 Continue`).
+struct RawUpload {
+    tls: tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+}
+
+impl RawUpload {
+    /// Connects as the demo partner `stem`, sends the headers of a `POST /v1/files` of
+    /// `len` bytes and waits for the gateway's `100 Continue`.
+    async fn start(h: &Harness, stem: &str, name: &str, len: usize) -> RawUpload {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+        use tokio::io::AsyncWriteExt;
+        let pki = pki_dir(h.dir.path());
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_file_iter(pki.join("ca.pem")).unwrap() {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_file_iter(pki.join(format!("{stem}.pem")))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+        let key = PrivateKeyDer::from_pem_file(pki.join(format!("{stem}.key"))).unwrap();
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(certs, key)
+        .unwrap();
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", h.port()))
+            .await
+            .unwrap();
+        let mut tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .unwrap();
+        let head = format!(
+            "POST /v1/files HTTP/1.1\r\nHost: localhost\r\nContent-Length: {len}\r\n\
+             X-Wagegate-File-Name: {name}\r\nExpect: 100-continue\r\n\r\n"
+        );
+        tls.write_all(head.as_bytes()).await.unwrap();
+        tls.flush().await.unwrap();
+        let mut upload = RawUpload { tls };
+        let interim = upload.read_head().await;
+        assert!(
+            interim.starts_with("HTTP/1.1 100"),
+            "expected 100 Continue, got: {interim}"
+        );
+        upload
+    }
+
+    /// Reads up to the end of a response head (`\r\n\r\n`), byte by byte.
+    async fn read_head(&mut self) -> String {
+        use tokio::io::AsyncReadExt;
+        let mut head = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !head.ends_with(b"\r\n\r\n") {
+            assert!(Instant::now() < deadline, "no response head");
+            let mut byte = [0u8; 1];
+            let n = self.tls.read(&mut byte).await.unwrap();
+            assert_eq!(n, 1, "connection closed in a response head: {head:?}");
+            head.push(byte[0]);
+        }
+        String::from_utf8(head).unwrap()
+    }
+
+    /// Sends the body and returns the final status and JSON body.
+    async fn finish(mut self, body: &[u8]) -> (u16, serde_json::Value) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        self.tls.write_all(body).await.unwrap();
+        self.tls.flush().await.unwrap();
+        let head = self.read_head().await;
+        let status: u16 = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no status in {head}"));
+        let length: usize = head
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse().ok())?
+            })
+            .unwrap_or_else(|| panic!("no content-length in {head}"));
+        let mut json = vec![0u8; length];
+        self.tls.read_exact(&mut json).await.unwrap();
+        (status, serde_json::from_slice(&json).unwrap())
+    }
 }

@@ -1,6 +1,107 @@
-//! Test support: a real gateway on 127.0.0.1:0 with real TLS, a fresh SQLite database, the
-//! development PKI, and reqwest clients holding the demo partners' certificates.
+//! Test support: a real gateway on 127.0.0.1:0 with real TLS, a fresh database (SQLite, or
+//! PostgreSQL: see [`on_both_databases!`]), the development PKI, and reqwest clients holding
+//! the demo partners' certificates.
 #![allow(dead_code)]
+
+/// Runs each named `async fn NAME(db: Database)` as two tests, `sqlite::NAME` and
+/// `postgres::NAME`. The PostgreSQL one gets a fresh database on the server named by
+/// `WAGEGATE_TEST_POSTGRES_URL`, dropped afterwards; without the variable it is skipped and
+/// counted by `testenv` (in CI: a failure).
+#[allow(unused_macros)]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::support::Database::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(pg) = super::support::PgDatabase::create().await else {
+                        return;
+                    };
+                    super::$name(pg.database()).await;
+                    pg.drop_database().await;
+                }
+            )*
+        }
+    };
+}
+
+/// The database a test's gateway uses.
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// A fresh file in the test's folder.
+    Sqlite,
+    /// A fresh PostgreSQL database (see [`PgDatabase`]).
+    Postgres { url: String },
+}
+
+/// A PostgreSQL database created for one test.
+pub struct PgDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl PgDatabase {
+    /// `None` (skipped and counted, or a failure in CI) when no server is configured.
+    pub async fn create() -> Option<PgDatabase> {
+        use sqlx::Connection;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let admin_url = testenv::var(testenv::POSTGRES_URL)?;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let name = format!(
+            "wg_http_{}_{}_{nanos}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
+        let mut c = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .expect("connect to WAGEGATE_TEST_POSTGRES_URL");
+        sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut c)
+            .await
+            .expect("create a test database");
+        let (scheme, rest) = admin_url
+            .split_once("://")
+            .expect("WAGEGATE_TEST_POSTGRES_URL is a URL");
+        let host = rest.split(['/', '?']).next().unwrap_or(rest);
+        let url = format!("{scheme}://{host}/{name}");
+        Some(PgDatabase {
+            admin_url,
+            name,
+            url,
+        })
+    }
+
+    pub fn database(&self) -> Database {
+        Database::Postgres {
+            url: self.url.clone(),
+        }
+    }
+
+    pub async fn drop_database(self) {
+        use sqlx::Connection;
+        if let Ok(mut c) = sqlx::PgConnection::connect(&self.admin_url).await {
+            let _ = sqlx::query(&format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut c)
+            .await;
+        }
+    }
+}
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,14 +126,15 @@ pub fn pki_dir(dir: &Path) -> PathBuf {
     dir.join("pki")
 }
 
-/// Settings for a fresh database in `dir`, listening on an ephemeral port, with the dev PKI.
-pub fn settings_in(dir: &Path, customise: impl FnOnce(&mut Settings)) -> Settings {
-    let db = dir.join("wagegate.db");
+/// Settings for `db` (a SQLite file in `dir`, or the PostgreSQL database), listening on an
+/// ephemeral port, with the dev PKI in `dir`.
+pub fn settings_in(dir: &Path, db: &Database, customise: impl FnOnce(&mut Settings)) -> Settings {
+    let url = match db {
+        Database::Sqlite => format!("sqlite://{}", dir.join("wagegate.db").display()),
+        Database::Postgres { url } => url.clone(),
+    };
     let env = vec![
-        (
-            "WAGEGATE__DATABASE__URL".to_string(),
-            format!("sqlite://{}", db.display()),
-        ),
+        ("WAGEGATE__DATABASE__URL".to_string(), url),
         (
             "WAGEGATE__SERVER__LISTEN".to_string(),
             "127.0.0.1:0".to_string(),
@@ -50,9 +152,9 @@ pub fn settings_in(dir: &Path, customise: impl FnOnce(&mut Settings)) -> Setting
 }
 
 impl Harness {
-    pub async fn start(customise: impl FnOnce(&mut Settings)) -> Harness {
+    pub async fn start(db: Database, customise: impl FnOnce(&mut Settings)) -> Harness {
         let dir = tempfile::tempdir().unwrap();
-        let settings = settings_in(dir.path(), customise);
+        let settings = settings_in(dir.path(), &db, customise);
         Self::start_in(dir, settings).await
     }
 
