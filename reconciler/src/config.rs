@@ -596,6 +596,31 @@ mod tests {
     }
 
     #[test]
+    fn province_keys_read_any_spelling_and_refuse_the_unknown() {
+        let c: Config = toml::from_str(
+            r#"
+            [guarantee.provinces."湖南省"]
+            rate = "0.025"
+            [abnormal_pay.provinces]
+            350000 = "2030.00"
+        "#,
+        )
+        .unwrap();
+        assert_eq!(c.guarantee_rule(Province::Hunan).rate, Decimal::new(25, 3));
+        assert_eq!(c.pay_floor(Province::Fujian), Money::from_fen(203_000));
+        // The built-in rules stay, under their canonical key.
+        assert_eq!(c.guarantee_rule(Province::Fujian).rate, Decimal::new(15, 3));
+        let e = toml::from_str::<Config>(
+            r#"
+            [guarantee.provinces."福建州"]
+            rate = "0.02"
+        "#,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("福建州"), "{e}");
+    }
+
+    #[test]
     fn invalid_values_name_their_key() {
         let mut c = Config::default();
         c.guarantee
