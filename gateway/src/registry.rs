@@ -741,9 +741,9 @@ impl Row<'_> {
     }
 }
 
-/// A closed vocabulary read from its column: `None` when empty (the caller's documented
-/// default applies) or refused (the error recorded, naming what is accepted).
 impl Row<'_> {
+    /// A closed vocabulary read from its column: `None` when empty (the caller's documented
+    /// default applies) or refused (the error recorded, naming what is accepted).
     fn closed<T>(
         &mut self,
         col: &'static str,
