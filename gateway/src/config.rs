@@ -357,6 +357,42 @@ mod tests {
     }
 
     #[test]
+    fn the_date_window_is_configurable() {
+        let s = Settings::load_with_env(None, env(&[])).unwrap();
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 3).unwrap();
+        let w = s.ingest.date_window(today);
+        assert_eq!(
+            w.earliest,
+            chrono::NaiveDate::from_ymd_opt(2000, 1, 1).unwrap()
+        );
+        assert_eq!(
+            w.latest_event,
+            chrono::NaiveDate::from_ymd_opt(2027, 12, 4).unwrap()
+        );
+        let s = Settings::load_with_env(
+            None,
+            env(&[
+                ("WAGEGATE__INGEST__EARLIEST_DATE", "2015-01-01"),
+                ("WAGEGATE__INGEST__FUTURE_DAYS", "30"),
+            ]),
+        )
+        .unwrap();
+        let w = s.ingest.date_window(today);
+        assert_eq!(
+            w.earliest,
+            chrono::NaiveDate::from_ymd_opt(2015, 1, 1).unwrap()
+        );
+        assert_eq!(
+            w.latest_event,
+            chrono::NaiveDate::from_ymd_opt(2027, 1, 2).unwrap()
+        );
+        let e = Settings::load_with_env(None, env(&[("WAGEGATE__INGEST__FUTURE_DAYS", "0")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ingest.future_days"), "{e}");
+    }
+
+    #[test]
     fn bad_values_name_the_key() {
         let e = Settings::load_with_env(None, env(&[("WAGEGATE__DATABASE__URL", "mysql://x")]))
             .unwrap_err()
