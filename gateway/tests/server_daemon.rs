@@ -348,7 +348,7 @@ impl RawUpload {
         );
         tls.write_all(head.as_bytes()).await.unwrap();
         tls.flush().await.unwrap();
-        let upload = RawUpload { tls };
+        let mut upload = RawUpload { tls };
         let interim = upload.read_head().await;
         assert!(
             interim.starts_with("HTTP/1.1 100"),
