@@ -75,7 +75,10 @@ pub struct Row<'a> {
 
 impl<'a> Row<'a> {
     pub fn new() -> Row<'a> {
-        Row::default()
+        // The widest table written (findings) has 16 columns: one allocation per row.
+        Row {
+            columns: Vec::with_capacity(16),
+        }
     }
 
     /// Adds `column` with `value`.
