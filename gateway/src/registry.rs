@@ -870,6 +870,8 @@ fn build_row(kind: RegistryKind, row: &mut Row<'_>, batch: &mut RegistryBatch) -
                 card_number,
                 gross,
                 net,
+                // The registry column is not wired yet (issue 8, item 3's importer).
+                batch_ref: None,
             });
             Some(batch.pay_sheet.len() - 1)
         }

@@ -125,6 +125,7 @@ pub fn project(i: usize, workers: usize, cal: &Calendar) -> ProjectFacts {
                 card_number: card.clone(),
                 gross: money(net),
                 net: money(net),
+                batch_ref: None,
             });
             let failed = (i + w + mi).is_multiple_of(97);
             if !failed {

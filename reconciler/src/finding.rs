@@ -123,6 +123,7 @@ pub(crate) fn evidence(
         description: description.into(),
         amount,
         date,
+        attribution: None,
     }
 }
 

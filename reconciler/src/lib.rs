@@ -24,6 +24,7 @@
 //! (`wages`), bulk debits and returns to batches (`payroll`), applies guarantee messages
 //! (`guarantee`) and checks the statement chain (`integrity`).
 
+mod attribution;
 mod calendar;
 mod config;
 mod explain;
@@ -32,6 +33,7 @@ mod guarantee;
 mod integrity;
 mod labor;
 mod ledger;
+mod months;
 mod payroll;
 mod text;
 mod wages;
@@ -119,7 +121,7 @@ pub fn reconcile(
     labor::findings(&ctx, &labor, &ledger, &mut out);
     let mut payments = wages::PaymentIndex::build(&ctx);
     let links = payroll::link_all(&ctx, &ledger, &payments);
-    payments.unpay(&links.returned);
+    payments.attribute(&links.returned, &config.wages, &links.batch_texts(&ledger));
     wages::findings(&ctx, &payments, &mut out);
     payroll::findings(&ctx, &ledger, &labor, &payments, &links, &mut out);
     guarantee::findings(&ctx, &mut out);

@@ -18,8 +18,8 @@ pub use bank::{
 };
 pub use conflict::DeliveryConflict;
 pub use finding::{
-    Evidence, EvidenceKind, Finding, FindingCode, FindingEvent, FindingStatus, Severity,
-    StoredFinding,
+    Attribution, AttributionRule, Evidence, EvidenceKind, Finding, FindingCode, FindingEvent,
+    FindingStatus, Severity, StoredFinding,
 };
 pub use guarantee::{GuaranteeAction, GuaranteeForm, GuaranteeLetter, GuaranteeStatus};
 pub use ids::{CardNumber, Cnaps, CreditCode, IdError, IdNumber};

@@ -128,6 +128,11 @@ pub struct PaySheetLine {
     pub card_number: CardNumber,
     pub gross: Money,
     pub net: Money,
+    /// The agency-payroll batch the operator registered for this month's sheet (optional):
+    /// a payment in that batch pays this month (DOMAIN.md §4, "Which month a wage payment
+    /// pays"). Absent from the record's JSON when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_ref: Option<String>,
 }
 
 impl PaySheetLine {

@@ -157,6 +157,7 @@ pub fn line(period: &str, n: u32, net: &str) -> PaySheetLine {
         card_number: card_of(n),
         gross: m(net),
         net: m(net),
+        batch_ref: None,
     }
 }
 
