@@ -157,6 +157,37 @@ pub fn parse(
 
 /// Parses `bytes` as `format`, without detection.
 pub fn parse_as(format: Format, bytes: &[u8], ctx: &ParseContext) -> Result<RecordSet, ParseError> {
+    let mut set = parse_format(format, bytes, ctx)?;
+    flag_foreign_currency(&mut set);
+    Ok(set)
+}
+
+/// A statement in another currency than CNY is kept as sent, with a warning: the reconciler
+/// never adds its amounts to CNY sums, and a CNY account's days it covers stay without a
+/// statement (see `docs/findings.md`, "Currency").
+fn flag_foreign_currency(set: &mut RecordSet) {
+    let foreign: Vec<(usize, String, String)> = set
+        .statements
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| {
+            let c = s.currency.trim();
+            !c.is_empty() && !c.eq_ignore_ascii_case("CNY")
+        })
+        .map(|(i, s)| (i, s.account.clone(), s.currency.trim().to_string()))
+        .collect();
+    for (i, account, currency) in foreign {
+        set.warn(
+            Position::default().with_field(format!("statements[{i}].currency")),
+            format!(
+                "statement {} of account {account} is in {currency}, not CNY: its entries and balances are not counted for a CNY account",
+                i + 1
+            ),
+        );
+    }
+}
+
+fn parse_format(format: Format, bytes: &[u8], ctx: &ParseContext) -> Result<RecordSet, ParseError> {
     match format {
         Format::Camt052 | Format::Camt053 | Format::Camt054 | Format::Pain002 => {
             iso20022::parse(format, bytes)

@@ -19,7 +19,7 @@ use schemas::{
     GuaranteeLetter, GuaranteeRequirement, GuaranteeStatus, Money, Period, ProjectStatus,
 };
 
-use crate::finding::{add_days, days, evidence, Ctx, Draft, Out};
+use crate::finding::{add_days, calendar_note, days, evidence, Ctx, Draft, Out};
 use crate::Config;
 
 /// The amount a project must hold, with the arithmetic.
@@ -326,6 +326,15 @@ pub(crate) fn findings(ctx: &Ctx<'_>, out: &mut Out) {
 
         comp.push(format!("short = {r} − {now} = {short}"));
         comp.extend(claim_line);
+        if let Some(c) = open_claim
+            .as_ref()
+            .filter(|_| code == FindingCode::GuaranteeNotReplenished)
+        {
+            if let Some(note) = calendar_note(ctx, c.date, c.deadline) {
+                comp.push(note.description.clone());
+                ev.push(note);
+            }
+        }
         out.push(Draft {
             code,
             subject,

@@ -16,7 +16,7 @@ use schemas::{EvidenceKind, FindingCode, Money, PaymentStatus, Period, Statement
 
 use crate::finding::{add_days, days, evidence, Ctx, Draft, Out};
 use crate::labor::LaborMatch;
-use crate::ledger::{stmt_id, Ledger};
+use crate::ledger::{foreign_currency, stmt_id, Ledger};
 use crate::text::{contains_token, norm_account, norm_name, same_ref, truncation_of};
 use crate::wages::{pay_deadline, PaymentIndex};
 
@@ -385,6 +385,7 @@ fn batch_mismatch(
         .statements
         .iter()
         .filter(|s| s.kind == StatementKind::EndOfDay)
+        .filter(|s| foreign_currency(ctx.facts, s).is_none())
         .filter_map(|s| s.closing_balance.map(|b| b.date))
         .filter(|d| *d <= ctx.as_of)
         .max();
@@ -572,7 +573,10 @@ fn funding_gap(ctx: &Ctx<'_>, labor: &LaborMatch<'_>, pay: &PaymentIndex<'_>, ou
     let mut latest: BTreeMap<&str, (NaiveDate, &Statement, Money)> = BTreeMap::new();
     for s in &ctx.facts.statements {
         let Some(b) = s.closing_balance else { continue };
-        if s.kind != StatementKind::EndOfDay || b.date > ctx.as_of {
+        if s.kind != StatementKind::EndOfDay
+            || b.date > ctx.as_of
+            || foreign_currency(ctx.facts, s).is_some()
+        {
             continue;
         }
         let cand = (b.date, s, b.amount);
@@ -596,10 +600,11 @@ fn funding_gap(ctx: &Ctx<'_>, labor: &LaborMatch<'_>, pay: &PaymentIndex<'_>, ou
         e.0 = e.0.saturating_add(l.line.net);
         e.1 = e.1.saturating_add(l.paid.iter().map(|(_, m)| *m).sum());
     }
-    let lookahead = cfg.payroll.funding_lookahead_days;
+    // Every filed sheet whose deadline has not passed is checked, however far off it is;
+    // the severity rises as the deadline nears.
     for (period, (owed, paid)) in periods {
         let deadline = pay_deadline(period, &cfg.wages);
-        if ctx.as_of > deadline || days(ctx.as_of, deadline) > i64::from(lookahead) {
+        if ctx.as_of > deadline {
             continue;
         }
         let required = owed.saturating_sub(paid);
@@ -657,13 +662,31 @@ fn funding_gap(ctx: &Ctx<'_>, labor: &LaborMatch<'_>, pay: &PaymentIndex<'_>, ou
             subject: period.to_string(),
             period: period.to_string(),
             amount_short: gap,
-            severity: ctx.fixed(FindingCode::PayrollFundingGap),
+            severity: funding_severity(ctx, days(ctx.as_of, deadline)),
             summary: format!(
-                "The dedicated account cannot fund the {period} pay sheet due {deadline}: {gap} short"
+                "The dedicated account cannot fund the {period} pay sheet due {deadline} ({} days from now): {gap} short",
+                days(ctx.as_of, deadline)
             ),
             evidence: ev,
             computation: comp,
             due_date: Some(deadline),
         });
+    }
+}
+
+/// PAYROLL_FUNDING_GAP by days left to the pay deadline: red within
+/// `payroll.funding_red_days`, orange within `payroll.funding_lookahead_days`, yellow beyond
+/// (unless `severity.fixed` pins the code).
+fn funding_severity(ctx: &Ctx<'_>, days_left: i64) -> schemas::Severity {
+    let cfg = &ctx.config;
+    if let Some(fixed) = cfg.severity.fixed.get(&FindingCode::PayrollFundingGap) {
+        return *fixed;
+    }
+    if days_left <= i64::from(cfg.payroll.funding_red_days) {
+        schemas::Severity::Red
+    } else if days_left <= i64::from(cfg.payroll.funding_lookahead_days) {
+        schemas::Severity::Orange
+    } else {
+        schemas::Severity::Yellow
     }
 }

@@ -134,7 +134,7 @@ fn funding_gap_before_pay_day_near_miss_and_expected_inflow() {
     f.statements.push(eod("2026-11-20", 1, "10999.99", vec![]));
     assert!(
         of(&run(&f, "2026-11-19"), C::PayrollFundingGap).is_empty(),
-        "outside lookahead"
+        "no balance known yet as of the 19th"
     );
     let fs = of(&run(&f, "2026-11-21"), C::PayrollFundingGap);
     assert_eq!(fs.len(), 1);
@@ -319,4 +319,52 @@ fn a_truncated_batch_reference_is_a_documented_fallback() {
         .push(paid("B-09-2026-10-15-000124", 9, "1.00", "2026-10-15"));
     let fs = run(&f, "2026-10-21");
     assert_eq!(of(&fs, C::NonWageDebit).len(), 1);
+}
+
+/// Issue 8: a sheet due 11 days or more after the as-of date was never checked.
+#[test]
+fn funding_gap_for_a_sheet_due_weeks_ahead_with_severity_rising() {
+    use schemas::Severity;
+    let mut f = world();
+    f.pay_sheet.push(line("2026-11", 1, "6000.00"));
+    f.pay_sheet.push(line("2026-11", 2, "5000.00"));
+    // November wages are due 31 December; the account holds 1,000.00 from 1 December on.
+    f.statements.push(eod("2026-12-01", 1, "1000.00", vec![]));
+    for (as_of, severity) in [
+        ("2026-12-02", Severity::Yellow), // 29 days ahead
+        ("2026-12-20", Severity::Yellow), // 11 days ahead
+        ("2026-12-21", Severity::Orange), // 10 days
+        ("2026-12-27", Severity::Orange), // 4 days
+        ("2026-12-28", Severity::Red),    // 3 days
+        ("2026-12-31", Severity::Red),    // the deadline itself
+    ] {
+        let fs = of(&run(&f, as_of), C::PayrollFundingGap);
+        assert_eq!(fs.len(), 1, "{as_of}");
+        assert_eq!(fs[0].amount_short, m("10000.00"), "{as_of}");
+        assert_eq!(fs[0].severity, severity, "{as_of}");
+    }
+    // After the deadline the duty is WAGES_UNPAID's, not a funding gap.
+    assert!(of(&run(&f, "2027-01-01"), C::PayrollFundingGap).is_empty());
+    // Near miss: enough money weeks ahead is clean.
+    f.statements[0] = eod("2026-12-01", 1, "11000.00", vec![]);
+    assert!(of(&run(&f, "2026-12-02"), C::PayrollFundingGap).is_empty());
+    // The bands are configuration; a pinned severity wins.
+    f.statements[0] = eod("2026-12-01", 1, "1000.00", vec![]);
+    let mut cfg = Config::default();
+    cfg.payroll.funding_red_days = 30;
+    cfg.payroll.funding_lookahead_days = 40;
+    assert_eq!(
+        of(&run_with(&f, "2026-12-02", &cfg), C::PayrollFundingGap)[0].severity,
+        Severity::Red
+    );
+    cfg.severity
+        .fixed
+        .insert(C::PayrollFundingGap, Severity::Yellow);
+    assert_eq!(
+        of(&run_with(&f, "2026-12-02", &cfg), C::PayrollFundingGap)[0].severity,
+        Severity::Yellow
+    );
+    let mut bad = Config::default();
+    bad.payroll.funding_red_days = 11;
+    assert_eq!(bad.validate().unwrap_err().key, "payroll.funding_red_days");
 }
