@@ -270,7 +270,23 @@ impl Settings {
         self.reconciler
             .validate()
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        self.calendar()?;
         Ok(())
+    }
+
+    /// The working-day calendar: `reconciler.calendar_file` when set, else the built-in one.
+    pub fn calendar(&self) -> anyhow::Result<reconciler::Calendar> {
+        let Some(path) = self.reconciler.calendar_file.as_deref() else {
+            return Ok(reconciler::Calendar::china());
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            anyhow::anyhow!(
+                "invalid configuration: reconciler.calendar_file: cannot read {path}: {e}"
+            )
+        })?;
+        reconciler::Calendar::parse(&text).map_err(|e| {
+            anyhow::anyhow!("invalid configuration: reconciler.calendar_file: {path}: {e}")
+        })
     }
 
     pub fn partner(&self, id: &str) -> Option<&PartnerSettings> {

@@ -26,6 +26,11 @@ fn err(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// A working-day calendar file replacing the built-in one (format: `docs/calendar.md`).
+    /// The reconciler reads no files: the daemon reads this one at start and hands the text
+    /// to [`crate::Calendar::parse`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calendar_file: Option<String>,
     pub labor_cost: LaborCostConfig,
     pub wages: WagesConfig,
     pub payroll: PayrollConfig,

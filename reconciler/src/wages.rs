@@ -18,6 +18,7 @@ use schemas::{
 use crate::config::WagesConfig;
 use crate::finding::{add_days, days, evidence, Ctx, Draft, Out};
 use crate::text::mask_name;
+use crate::ReconcileError;
 
 /// The day wages of `period` fall due under the configured rule (before any grace).
 pub fn pay_deadline(period: Period, cfg: &WagesConfig) -> NaiveDate {
@@ -353,11 +354,15 @@ pub(crate) fn describe_pay(p: &Pay<'_>) -> String {
     s
 }
 
-pub(crate) fn findings(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) {
+pub(crate) fn findings(
+    ctx: &Ctx<'_>,
+    idx: &PaymentIndex<'_>,
+    out: &mut Out,
+) -> Result<(), ReconcileError> {
     unpaid(ctx, idx, out);
     failed_unresolved(ctx, idx, out);
     not_on_roster(ctx, idx, out);
-    abnormal(ctx, idx, out);
+    abnormal(ctx, idx, out)
 }
 
 fn unpaid(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) {
@@ -630,7 +635,7 @@ fn not_on_roster(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) {
     }
 }
 
-fn abnormal(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) {
+fn abnormal(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) -> Result<(), ReconcileError> {
     let floor = ctx.config.pay_floor(&ctx.facts.project.province);
     let ceiling = ctx.config.abnormal_pay.ceiling_monthly;
     let mut by_period: BTreeMap<Period, Vec<&Line<'_>>> = BTreeMap::new();
@@ -643,7 +648,12 @@ fn abnormal(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) {
         }
         let heads = lines.len() as i64;
         let total: Money = lines.iter().map(|l| l.line.net).sum();
-        let floor_total = Money::from_fen(floor.fen().saturating_mul(heads));
+        let Some(floor_total) = floor.fen().checked_mul(heads).map(Money::from_fen) else {
+            return Err(ReconcileError::overflow(
+                ctx.project(),
+                format!("the pay floor {floor} × {heads} workers of {period}"),
+            ));
+        };
         if total < floor_total {
             let avg = (total.to_decimal() / Decimal::from(heads))
                 .round_dp_with_strategy(2, RoundingStrategy::MidpointNearestEven);
@@ -709,4 +719,5 @@ fn abnormal(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) {
             });
         }
     }
+    Ok(())
 }
