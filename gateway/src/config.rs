@@ -388,4 +388,35 @@ mod tests {
         assert!(e.contains("urll"), "{e}");
         assert!(Settings::load_with_env(Some(&dir.path().join("missing.toml")), env(&[])).is_err());
     }
+
+    #[test]
+    fn calendar_file_replaces_the_built_in_calendar() {
+        let dir = tempfile::tempdir().unwrap();
+        let cal = dir.path().join("cal.json");
+        std::fs::write(
+            &cal,
+            r#"{"years":{"2027":{"holidays":["2027-01-01"],"workdays":[]}}}"#,
+        )
+        .unwrap();
+        let path = dir.path().join("w.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[reconciler]\ncalendar_file = {:?}\n",
+                cal.display().to_string()
+            ),
+        )
+        .unwrap();
+        let s = Settings::load_with_env(Some(&path), env(&[])).unwrap();
+        let c = s.calendar().unwrap();
+        let jan1: chrono::NaiveDate = "2027-01-01".parse().unwrap();
+        assert!(!c.is_working_day(jan1));
+        assert!(c.covers(jan1));
+        // A file that does not parse stops the start, naming the key.
+        std::fs::write(&cal, "{\"years\": 1}").unwrap();
+        let e = Settings::load_with_env(Some(&path), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("reconciler.calendar_file"), "{e}");
+    }
 }
