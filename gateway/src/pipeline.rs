@@ -760,6 +760,8 @@ impl Pipeline {
                             Ok(fs) => out.extend(fs),
                             Err(e) => {
                                 tracing::error!(project = %code, error = %e, "project not reconciled; will retry");
+                                metrics::counter!("wagegate_projects_not_reconciled_total")
+                                    .increment(1);
                                 failed.push(code.clone());
                             }
                         }

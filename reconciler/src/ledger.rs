@@ -310,7 +310,7 @@ fn pair_reversals(entries: &mut [LedgerEntry<'_>]) {
                         || rev
                             .remittance
                             .as_deref()
-                            .is_some_and(|t| refs(e).any(|x| t.contains(x)))
+                            .is_some_and(|t| refs(e).any(|x| crate::text::contains_token(t, x)))
                 };
                 (
                     shared(a),
