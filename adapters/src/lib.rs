@@ -202,3 +202,40 @@ fn parse_format(format: Format, bytes: &[u8], ctx: &ParseContext) -> Result<Reco
         Format::GuaranteeXml | Format::GuaranteeJson => guarantee::parse(format, bytes),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use schemas::{Level, Statement, StatementKind};
+
+    fn statement(currency: &str) -> Statement {
+        Statement {
+            account: "6222021001000000001".into(),
+            currency: currency.into(),
+            kind: StatementKind::EndOfDay,
+            statement_id: None,
+            sequence: None,
+            opening_balance: None,
+            closing_balance: None,
+            entries: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_statement_not_in_cny_gets_a_warning_and_is_kept() {
+        let mut set = RecordSet::new("camt.053");
+        set.statements = vec![
+            statement("CNY"),
+            statement("USD"),
+            statement(" cny "),
+            statement(""),
+        ];
+        flag_foreign_currency(&mut set);
+        assert_eq!(set.statements.len(), 4);
+        assert_eq!(set.diagnostics.len(), 1, "{:?}", set.diagnostics);
+        let d = &set.diagnostics[0];
+        assert_eq!(d.level, Level::Warning);
+        assert_eq!(d.position.field.as_deref(), Some("statements[1].currency"));
+        assert!(d.message.contains("USD"), "{}", d.message);
+    }
+}
