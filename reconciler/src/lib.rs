@@ -10,18 +10,21 @@
 //! The public surface:
 //! - [`ProjectFacts`]: everything known about one project (registry records, statements,
 //!   payroll results, guarantee letters, delivery conflicts from the store);
-//! - [`reconcile`]: the findings of one project as of a date;
+//! - [`reconcile`]: the findings of one project as of a date, or [`ReconcileError`] when its
+//!   amounts cannot be computed exactly (an error of that project only);
 //! - [`explain`]: a finding in words, with its evidence and arithmetic;
 //! - [`Config`] (serde, embedded by the daemon under `[reconciler]`) and [`Config::validate`];
-//! - [`Calendar`]: China's official working-day calendar shipped as data;
+//! - [`Calendar`]: China's official working-day calendar shipped as data, replaceable by a
+//!   file's text ([`Calendar::parse`]), saying which years it does not cover;
 //! - [`required_guarantee`] and [`pay_deadline`], the two rules other parts may want to show.
 //!
 //! Every finding code, when it is raised and how it is graded: `docs/findings.md`. Every
 //! configuration key: `docs/reconciler-config.md`.
 //!
 //! Inside, one run builds a de-duplicated ledger (`ledger`) of the accounts' movements, matches
-//! labor-cost credits to obligations (`labor`), payroll results to pay-sheet lines
-//! (`wages`), bulk debits and returns to batches (`payroll`), applies guarantee messages
+//! labor-cost credits to obligations (`labor`), bulk debits and returns to batches
+//! (`payroll`), attributes each payroll result to the month it pays (`attribution`, reading
+//! months from remittance text in `months`) and checks wages owed (`wages`), applies guarantee messages
 //! (`guarantee`) and checks the statement chain (`integrity`).
 
 mod attribution;
