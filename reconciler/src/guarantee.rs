@@ -16,7 +16,7 @@ use chrono::NaiveDate;
 use rust_decimal::{Decimal, RoundingStrategy};
 use schemas::{
     ContractorCredit, Evidence, EvidenceKind, FindingCode, GuaranteeAction, GuaranteeForm,
-    GuaranteeLetter, GuaranteeRequirement, GuaranteeStatus, Money, Period, ProjectStatus,
+    GuaranteeLetter, GuaranteeRequirement, GuaranteeStatus, Money, Period, ProjectStatus, Province,
 };
 
 use crate::finding::{add_days, calendar_note, days, evidence, Ctx, Draft, Out};
@@ -40,7 +40,7 @@ pub struct RequiredGuarantee {
 /// project instead.
 pub fn required_guarantee(
     req: &GuaranteeRequirement,
-    province: &str,
+    province: Province,
     config: &Config,
 ) -> RequiredGuarantee {
     try_required_guarantee(req, province, config).unwrap_or_else(|e| RequiredGuarantee {
@@ -52,7 +52,7 @@ pub fn required_guarantee(
 /// [`required_guarantee`] with checked arithmetic: an error when a product overflows.
 pub fn try_required_guarantee(
     req: &GuaranteeRequirement,
-    province: &str,
+    province: Province,
     config: &Config,
 ) -> Result<RequiredGuarantee, ReconcileError> {
     let rule = config.guarantee_rule(province);
@@ -210,7 +210,7 @@ pub(crate) fn findings(ctx: &Ctx<'_>, out: &mut Out) -> Result<(), ReconcileErro
     {
         return Ok(());
     }
-    let required = try_required_guarantee(req, &f.project.province, ctx.config)?;
+    let required = try_required_guarantee(req, f.project.province, ctx.config)?;
     if required.amount.fen() <= 0 {
         return Ok(());
     }
