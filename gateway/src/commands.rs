@@ -435,26 +435,33 @@ pub fn print_findings(
     Ok(())
 }
 
-pub async fn explain(config: Option<&Path>, id: &str) -> anyhow::Result<ExitCode> {
+pub async fn explain(
+    config: Option<&Path>,
+    id: &str,
+    lang: reconciler::Lang,
+) -> anyhow::Result<ExitCode> {
     let p = open_configured(config).await?;
     let Some(s) = p.store().get_finding(id).await? else {
         bail!("no finding {id}");
     };
-    println!("{}", reconciler::explain(&s.finding));
+    let zh = lang == reconciler::Lang::Zh;
+    println!("{}", reconciler::explain_in(&s.finding, lang));
     println!(
-        "status: {}{}",
-        s.status.as_str(),
+        "{}{}{}",
+        if zh { "状态：" } else { "status: " },
+        status_label(s.status, lang),
         s.status_reason
             .as_deref()
             .map(|r| format!(" ({r})"))
             .unwrap_or_default()
     );
-    println!("history:");
+    println!("{}", if zh { "处理记录：" } else { "history:" });
     for e in p.store().finding_events(id).await? {
         println!(
-            "  {} {:<12} by {}{}",
+            "  {} {:<12} {} {}{}",
             e.event.at.format("%Y-%m-%d %H:%M:%S UTC"),
             e.kind.as_str(),
+            if zh { "操作人" } else { "by" },
             e.event.actor,
             e.event
                 .reason
@@ -464,6 +471,16 @@ pub async fn explain(config: Option<&Path>, id: &str) -> anyhow::Result<ExitCode
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn status_label(s: FindingStatus, lang: reconciler::Lang) -> &'static str {
+    match (lang, s) {
+        (reconciler::Lang::En, s) => s.as_str(),
+        (reconciler::Lang::Zh, FindingStatus::Open) => "待处理",
+        (reconciler::Lang::Zh, FindingStatus::Acknowledged) => "已确认",
+        (reconciler::Lang::Zh, FindingStatus::Resolved) => "已解决",
+        (reconciler::Lang::Zh, FindingStatus::Dismissed) => "已驳回",
+    }
 }
 
 pub async fn finding_action(

@@ -92,8 +92,14 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         limit: u32,
     },
-    /// Print a finding's evidence and arithmetic.
-    Explain { id: String },
+    /// Print a finding's evidence and arithmetic, with the month every payment in it was
+    /// attributed to and by which rule.
+    Explain {
+        id: String,
+        /// Language of the labels: zh (Simplified Chinese, the default) or en.
+        #[arg(long, env = "WAGEGATE_LANG", default_value = "zh")]
+        lang: reconciler::Lang,
+    },
     /// Acknowledge, dismiss (with a reason) or resolve a finding.
     Finding {
         id: String,
@@ -243,7 +249,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             commands::findings(config, format, project, code, status, limit).await
         }
-        Command::Explain { id } => commands::explain(config, &id).await,
+        Command::Explain { id, lang } => commands::explain(config, &id, lang).await,
         Command::Finding {
             id,
             action,

@@ -96,7 +96,32 @@ fn findings_export_as_json_and_csv_and_explain() {
     let explain = run(&["explain", id]);
     let e = text(&explain.stdout);
     assert!(explain.status.success(), "{}", text(&explain.stderr));
-    assert!(e.contains("Evidence") && e.contains("history"), "{e}");
+    // Chinese labels by default, English behind the switch.
+    assert!(e.contains("证据：") && e.contains("处理记录："), "{e}");
+    let en = run(&["explain", id, "--lang", "en"]);
+    let en_text = text(&en.stdout);
+    assert!(en.status.success(), "{}", text(&en.stderr));
+    assert!(
+        en_text.contains("Evidence") && en_text.contains("history"),
+        "{en_text}"
+    );
+    assert!(!run(&["explain", id, "--lang", "fr"]).status.success());
+    // Every payment in a wage finding's evidence shows its month and the rule that gave it.
+    let wage = items
+        .iter()
+        .find(|f| {
+            matches!(
+                f["code"].as_str(),
+                Some("WAGES_UNPAID" | "WAGES_SHORT" | "PAYMENT_FAILED_UNRESOLVED")
+            )
+        })
+        .expect("the demo has a wage finding");
+    let w = run(&["explain", wage["id"].as_str().unwrap()]);
+    let w_text = text(&w.stdout);
+    let payments = w_text.matches("[代发结果]").count();
+    assert!(payments > 0, "{w_text}");
+    assert_eq!(w_text.matches("归属月份：").count(), payments, "{w_text}");
+    assert!(w_text.contains("（规则 "), "{w_text}");
 
     let dismiss_without_reason = run(&["finding", id, "dismiss"]);
     assert!(!dismiss_without_reason.status.success());

@@ -296,3 +296,66 @@ fn attribution_is_independent_of_input_order() {
         assert_eq!(run(&shuffled(&f, seed), "2026-08-05"), base, "seed {seed}");
     }
 }
+
+/// `explain` shows, for every payment among a finding's evidence, the month it was
+/// attributed to and by which rule — Chinese labels by default, English behind the switch.
+#[test]
+fn explain_shows_the_month_and_rule_of_every_payment() {
+    let fs = run(&failed_in_may(), "2026-08-05");
+    let failed = &of(&fs, C::PaymentFailedUnresolved)[0];
+    let payments: Vec<&schemas::Evidence> = failed
+        .evidence
+        .iter()
+        .filter(|e| e.kind == schemas::EvidenceKind::PaymentResult)
+        .collect();
+    assert!(
+        payments.len() >= 2,
+        "the failed line and the July payment: {failed:#?}"
+    );
+    let zh = reconciler::explain_in(failed, reconciler::Lang::Zh);
+    let en = reconciler::explain_in(failed, reconciler::Lang::En);
+    // One month line per payment, in each language.
+    assert_eq!(zh.matches("归属月份：").count(), payments.len(), "{zh}");
+    assert_eq!(en.matches("     month: ").count(), payments.len(), "{en}");
+    // The failed line is May's: its batch (the other workers' lines with it) matches May's and
+    // June's identical sheets, both windows hold 10 June, so the oldest is taken and marked
+    // ambiguous. The July payment is June's: of the matching sheets only June's window holds it.
+    assert!(zh.contains("归属月份：2026-05（规则 whole_sheet"), "{zh}");
+    assert!(
+        zh.contains("多个月份均符合：2026-05、2026-06，取最早"),
+        "{zh}"
+    );
+    assert!(
+        zh.contains("归属月份：2026-06（规则 whole_sheet：批次与该月工资支付表整体一致"),
+        "{zh}"
+    );
+    assert!(
+        en.contains("month: 2026-06 (rule whole_sheet: its batch pays that pay sheet as a whole"),
+        "{en}"
+    );
+    assert!(zh.contains("证据：") && zh.contains("[代发结果]") && zh.contains("计算过程："));
+    assert!(en.contains("Evidence:") && en.contains("[payment_result]"));
+    // The default language is Chinese; `explain` keeps the English text.
+    assert_eq!(reconciler::Lang::default(), reconciler::Lang::Zh);
+    assert_eq!(reconciler::explain(failed), en);
+    assert_eq!("EN".parse::<reconciler::Lang>(), Ok(reconciler::Lang::En));
+    assert!("fr".parse::<reconciler::Lang>().is_err());
+}
+
+#[test]
+fn explain_shows_an_ambiguous_attribution_and_the_text_a_month_was_read_from() {
+    let fs = run(&late_batch_with_text("代发工资"), "2026-09-05");
+    let zh = reconciler::explain_in(&of(&fs, C::WagesUnpaid)[0], reconciler::Lang::Zh);
+    assert!(
+        zh.contains("归属月份：2026-05（规则 oldest_owed：该工人最早未付清的月份；多个月份均符合：2026-05、2026-06，取最早）"),
+        "{zh}"
+    );
+    let fs = run(&late_batch_with_text("补发6月份工资"), "2026-09-05");
+    let zh = reconciler::explain_in(&of(&fs, C::WagesUnpaid)[0], reconciler::Lang::Zh);
+    assert!(
+        zh.contains(
+            "归属月份：2026-06（规则 named_text：汇款附言写明所属月份；附言“补发6月份工资”）"
+        ),
+        "{zh}"
+    );
+}
