@@ -483,6 +483,57 @@ fn status_label(s: FindingStatus, lang: reconciler::Lang) -> &'static str {
     }
 }
 
+pub async fn replay(
+    config: Option<&Path>,
+    as_of: NaiveDate,
+    into: Option<&Path>,
+    demo: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let mut settings = Settings::load(config)?;
+    if let Some(dir) = demo {
+        settings = sim::demo::with_partners(settings);
+        if std::env::var_os("WAGEGATE__DATABASE__URL").is_none() {
+            settings.database.url = format!("sqlite://{}", dir.join("wagegate.db").display());
+        }
+    }
+    let live = ingest::open(settings.clone()).await?;
+    let tmp;
+    let path = match into {
+        Some(p) => {
+            if p.exists() {
+                bail!("{} exists: replay rebuilds into a new file", p.display());
+            }
+            p.to_path_buf()
+        }
+        None => {
+            tmp = tempfile::Builder::new()
+                .prefix("wagegate-replay-")
+                .tempdir()
+                .context("creating a temporary directory")?;
+            tmp.path().join("rebuilt.db")
+        }
+    };
+    let url = format!("sqlite://{}", path.display());
+    let r = ingest::replay::replay(&live, &settings, &url, as_of).await?;
+    println!(
+        "replayed as of {as_of}: {} registry records, {} files; {} live findings, {} rebuilt",
+        r.registry_records, r.files, r.live_findings, r.rebuilt_findings
+    );
+    if into.is_some() {
+        println!("rebuilt database: {}", path.display());
+    }
+    for d in &r.differences {
+        println!("{d}");
+    }
+    if r.is_identical() {
+        println!("identical");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("{} differences", r.differences.len());
+        Ok(ExitCode::from(1))
+    }
+}
+
 pub async fn finding_action(
     config: Option<&Path>,
     id: &str,
