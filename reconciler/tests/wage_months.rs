@@ -359,3 +359,32 @@ fn explain_shows_an_ambiguous_attribution_and_the_text_a_month_was_read_from() {
         "{zh}"
     );
 }
+
+/// DOMAIN.md §4: without a named month or a whole-sheet match, a payment goes to the month
+/// whose pay window (first day to pay deadline) holds its date; only when several windows
+/// hold it does it go to the oldest. Worker 3 was left out of May's and June's batches; a
+/// payment on 15 July lies outside May's window (1 May – 30 June) and inside June's (1 June –
+/// 31 July): it pays June, and May stays unpaid.
+#[test]
+fn a_late_payment_goes_to_the_month_whose_window_holds_it_not_the_oldest_owed() {
+    let mut f = sheets(&["2026-05", "2026-06"]);
+    batch(&mut f, "PR-05", "2026-06-10", &[1, 2]);
+    batch(&mut f, "PR-06", "2026-07-10", &[1, 2]);
+    batch(&mut f, "PR-X", "2026-07-15", &[3]);
+    let fs = run(&f, "2026-09-05");
+    let unpaid: Vec<String> = of(&fs, C::WagesUnpaid)
+        .into_iter()
+        .map(|w| w.period)
+        .collect();
+    assert_eq!(unpaid, ["2026-05"], "{fs:#?}");
+    // Near miss: paid on 25 June, both windows hold the date: the oldest (May) is paid,
+    // marked ambiguous, and June stays unpaid.
+    let mut f = sheets(&["2026-05", "2026-06"]);
+    batch(&mut f, "PR-05", "2026-06-10", &[1, 2]);
+    batch(&mut f, "PR-06", "2026-07-10", &[1, 2]);
+    batch(&mut f, "PR-X", "2026-06-25", &[3]);
+    let fs = run(&f, "2026-09-05");
+    let unpaid = of(&fs, C::WagesUnpaid);
+    assert_eq!(unpaid.len(), 1, "{unpaid:#?}");
+    assert_eq!(unpaid[0].period, "2026-06");
+}
