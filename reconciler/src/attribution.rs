@@ -156,7 +156,11 @@ pub(crate) fn attribute(
             .copied()
             .filter(|&li| in_window(idx.lines[li].line.period, p.date))
             .collect();
-        let fitting = if windowed.is_empty() { &owed } else { &windowed };
+        let fitting = if windowed.is_empty() {
+            &owed
+        } else {
+            &windowed
+        };
         let chosen = fitting.first().copied().unwrap_or(first);
         let months: Vec<Period> = fitting
             .iter()

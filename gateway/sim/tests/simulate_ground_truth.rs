@@ -227,6 +227,16 @@ async fn every_code_planted_and_found_on_sqlite_and_postgres() {
         schemas::FindingCode::ALL.len(),
         "seed 7 plants every code"
     );
+    // And every plant kind, the adversarial cases and their near misses included.
+    let summary =
+        write_world(&SimParams::new(60, 7, as_of), &dir.path().join("again")).expect("simulate");
+    for plant in sim::Plant::ALL {
+        assert!(
+            summary.by_plant.contains_key(plant.name()),
+            "seed 7 does not carry {}",
+            plant.name()
+        );
+    }
     let url = format!("sqlite://{}/wagegate.db", dir.path().display());
     report(
         "sqlite",
