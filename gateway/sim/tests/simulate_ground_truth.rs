@@ -361,3 +361,77 @@ async fn replay_reports_a_planted_difference() {
         other => panic!("expected a changed amount, got {other}"),
     }
 }
+
+/// A file wrongly rejected live (as a transient database error once did, issue 8 item 9) and
+/// never retried: the live findings no longer follow from the stored files and the registry,
+/// and `replay` names the file that ended differently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_reports_a_file_rejected_live_that_parses_now() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let world_dir = dir.path().join("world");
+    let (as_of, _) = world(12, 5, &world_dir);
+    let url = format!("sqlite://{}/wagegate.db", dir.path().display());
+    let p = ingest::open(settings(&url).await).await.expect("open");
+    let camt_dir = world_dir.join("bank/camt053");
+    let mut camt: Vec<_> = std::fs::read_dir(&camt_dir)
+        .expect("camt053 files")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    camt.sort();
+    let early = camt.first().expect("a camt.053 file").clone();
+    let receipt = p
+        .receive(
+            "operator",
+            early.file_name().and_then(|n| n.to_str()),
+            None,
+            std::fs::read(&early).expect("read"),
+        )
+        .await
+        .expect("receive");
+    p.store()
+        .apply_file_result(
+            &receipt.id,
+            store::FileOutcome::Rejected {
+                error: "database unavailable".to_string(),
+                format: None,
+                diagnostics: Vec::new(),
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("plant the rejection");
+    // Then everything else, without sending that file again.
+    std::fs::remove_file(&early).expect("remove");
+    ingest::backfill::load_dir(&p, &world_dir, "operator")
+        .await
+        .expect("load");
+    p.reconcile(Scope::All, as_of).await.expect("reconcile");
+    let fresh = tempfile::tempdir().expect("tempdir");
+    let fresh_url = format!("sqlite://{}/rebuilt.db", fresh.path().display());
+    let r = ingest::replay::replay(&p, &settings(&url).await, &fresh_url, as_of)
+        .await
+        .expect("replay");
+    let file_diffs: Vec<&ingest::replay::Difference> = r
+        .differences
+        .iter()
+        .filter(|d| matches!(d, ingest::replay::Difference::FileOutcome { .. }))
+        .collect();
+    assert_eq!(file_diffs.len(), 1, "{:#?}", r.differences);
+    match file_diffs[0] {
+        ingest::replay::Difference::FileOutcome {
+            id, live, rebuilt, ..
+        } => {
+            assert_eq!(id, &receipt.id);
+            assert_eq!((live.as_str(), rebuilt.as_str()), ("rejected", "parsed"));
+        }
+        other => panic!("{other}"),
+    }
+    // The statements missing live show as findings only the live side has.
+    assert!(
+        r.differences
+            .iter()
+            .any(|d| matches!(d, ingest::replay::Difference::OnlyLive { .. })),
+        "{:#?}",
+        r.differences
+    );
+}
