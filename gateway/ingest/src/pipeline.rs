@@ -204,7 +204,9 @@ impl Pipeline {
             });
         }
         let bytes = self.store.file_bytes(file_id).await?;
-        let (outcome, rejected_records) = self.parse_and_authorise(&file, &bytes).await;
+        // An error reading the database (the registered accounts) is not the file's fault: it
+        // is returned, and the file stays received, to be parsed again (issue 8, item 9).
+        let (outcome, rejected_records) = self.parse_and_authorise(&file, &bytes).await?;
         let rejected = matches!(outcome, FileOutcome::Rejected { .. });
         let report = self
             .store
@@ -249,18 +251,19 @@ impl Pipeline {
         &self,
         file: &RawFile,
         bytes: &[u8],
-    ) -> (FileOutcome, Vec<RejectedRecord>) {
+    ) -> anyhow::Result<(FileOutcome, Vec<RejectedRecord>)> {
+        // `Err` only when the database cannot be read; every fault of the file is a rejection.
         let partner = match self.partner(&file.sender) {
             Ok(p) => p,
             Err(e) => {
-                return (
+                return Ok((
                     FileOutcome::Rejected {
                         error: e.to_string(),
                         format: None,
                         diagnostics: Vec::new(),
                     },
                     Vec::new(),
-                )
+                ))
             }
         };
         let forced = match file
@@ -270,14 +273,14 @@ impl Pipeline {
         {
             Some(Ok(f)) => Some(f),
             Some(Err(e)) => {
-                return (
+                return Ok((
                     FileOutcome::Rejected {
                         error: e,
                         format: None,
                         diagnostics: Vec::new(),
                     },
                     Vec::new(),
-                )
+                ))
             }
             None => None,
         };
@@ -290,7 +293,7 @@ impl Pipeline {
         let set = match adapters::parse(bytes, forced, &ctx) {
             Ok(set) => set,
             Err(e) => {
-                return (
+                return Ok((
                     FileOutcome::Rejected {
                         error: e.to_string(),
                         format: Some(e.format.clone()),
@@ -301,18 +304,18 @@ impl Pipeline {
                         }],
                     },
                     Vec::new(),
-                )
+                ))
             }
         };
         if let Some(err) = set.diagnostics.iter().find(|d| d.level == Level::Error) {
-            return (
+            return Ok((
                 FileOutcome::Rejected {
                     error: format!("{}: {} (at {})", set.format, err.message, err.position),
                     format: Some(set.format.clone()),
                     diagnostics: set.diagnostics.clone(),
                 },
                 Vec::new(),
-            );
+            ));
         }
         // Dates outside the plausible window (year 0, year 9999) mean a broken file: refused
         // whole, every such date listed by its element.
@@ -331,38 +334,29 @@ impl Pipeline {
             );
             let mut diagnostics = set.diagnostics.clone();
             diagnostics.extend(implausible);
-            return (
+            return Ok((
                 FileOutcome::Rejected {
                     error,
                     format: Some(set.format.clone()),
                     diagnostics,
                 },
                 Vec::new(),
-            );
+            ));
         }
         if set.is_empty() {
-            return (
+            return Ok((
                 FileOutcome::Rejected {
                     error: format!("{}: the file holds no records", set.format),
                     format: Some(set.format.clone()),
                     diagnostics: set.diagnostics.clone(),
                 },
                 Vec::new(),
-            );
+            ));
         }
-        let accounts = match self.accounts_for(&set).await {
-            Ok(a) => a,
-            Err(e) => {
-                return (
-                    FileOutcome::Rejected {
-                        error: format!("cannot authorise records: {e:#}"),
-                        format: Some(set.format.clone()),
-                        diagnostics: set.diagnostics.clone(),
-                    },
-                    Vec::new(),
-                )
-            }
-        };
+        let accounts = self
+            .accounts_for(&set)
+            .await
+            .context("reading the registered accounts to authorise the records")?;
         let (mut accepted, rejected) = authorise(&partner, set, &accounts);
         for r in &rejected {
             accepted.diagnostics.push(Diagnostic {
@@ -390,7 +384,7 @@ impl Pipeline {
                 .into_iter()
                 .map(|(t, n)| if n == 1 { t } else { format!("{t} (×{n})") })
                 .collect();
-            return (
+            return Ok((
                 FileOutcome::Rejected {
                     error: format!(
                         "{}: no record may be accepted from sender '{}': {}",
@@ -402,9 +396,9 @@ impl Pipeline {
                     diagnostics: accepted.diagnostics,
                 },
                 rejected,
-            );
+            ));
         }
-        match store::records::from_record_set(&accepted) {
+        Ok(match store::records::from_record_set(&accepted) {
             Ok(records) => (
                 FileOutcome::Parsed {
                     format: accepted.format.clone(),
@@ -421,7 +415,7 @@ impl Pipeline {
                 },
                 rejected,
             ),
-        }
+        })
     }
 
     /// The partner settings of a sender; the operator pseudo-partner may send anything.

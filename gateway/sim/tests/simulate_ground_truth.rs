@@ -435,3 +435,64 @@ async fn replay_reports_a_file_rejected_live_that_parses_now() {
         r.differences
     );
 }
+
+/// Issue 8, item 9: a database error while a file is authorised (the registered accounts
+/// cannot be read) is not the file's fault. The file is never marked rejected: it stays
+/// received, queued for the next attempt, and parses once the database answers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_error_while_ingesting_keeps_the_file_queued() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let world_dir = dir.path().join("world");
+    world(6, 3, &world_dir);
+    let db = dir.path().join("wagegate.db");
+    let url = format!("sqlite://{}", db.display());
+    let p = ingest::open(settings(&url).await).await.expect("open");
+    ingest::backfill::load_dir(&p, &world_dir.join("registry"), "operator")
+        .await
+        .expect("registry");
+    let mut camt: Vec<_> = std::fs::read_dir(world_dir.join("bank/camt053"))
+        .expect("camt053 files")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    camt.sort();
+    let file = camt.first().expect("a camt.053 file");
+    let receipt = p
+        .receive("operator", None, None, std::fs::read(file).expect("read"))
+        .await
+        .expect("receive");
+    // The records table is briefly unreadable (as during a failover).
+    let mut c = sqlx::SqliteConnection::connect(&url)
+        .await
+        .expect("connect");
+    sqlx::query("ALTER TABLE records RENAME TO records_away")
+        .execute(&mut c)
+        .await
+        .expect("hide the records");
+    let err = p
+        .process(&receipt.id)
+        .await
+        .expect_err("the database failed");
+    assert!(
+        format!("{err:#}").contains("registered accounts"),
+        "{err:#}"
+    );
+    let stored = p
+        .store()
+        .get_file(&receipt.id)
+        .await
+        .expect("get")
+        .expect("the file is kept");
+    assert_eq!(stored.status, store::FileStatus::Received, "{stored:?}");
+    assert!(stored.error.is_none());
+    sqlx::query("ALTER TABLE records_away RENAME TO records")
+        .execute(&mut c)
+        .await
+        .expect("restore");
+    let done = p.process(&receipt.id).await.expect("process again");
+    assert_eq!(
+        done.file.status,
+        store::FileStatus::Parsed,
+        "{:?}",
+        done.file.error
+    );
+}
