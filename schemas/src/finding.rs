@@ -13,6 +13,7 @@ macro_rules! codes {
     ($($variant:ident => $name:literal, $basis:literal;)*) => {
         /// Every finding code of DOMAIN.md §4.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
         pub enum FindingCode { $($variant),* }
 
@@ -72,6 +73,7 @@ impl fmt::Display for FindingCode {
 
 /// Graded alerts: yellow, orange, red (the platforms' 预警等级).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Yellow,
@@ -102,6 +104,7 @@ impl FromStr for Severity {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FindingStatus {
     Open,
@@ -136,6 +139,7 @@ impl FromStr for FindingStatus {
 
 /// What kind of record a piece of evidence points at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EvidenceKind {
     Obligation,
@@ -152,6 +156,7 @@ pub enum EvidenceKind {
 
 /// One record a finding was computed from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Evidence {
     pub kind: EvidenceKind,
     /// The record's deterministic key.
@@ -166,6 +171,7 @@ pub struct Evidence {
 
 /// A finding as computed by the reconciler core (no lifecycle yet: that is the store's).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Finding {
     /// Stable id: the same facts give the same id.
     pub id: String,
@@ -199,6 +205,7 @@ impl Finding {
 
 /// A stored finding with its lifecycle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StoredFinding {
     #[serde(flatten)]
     pub finding: Finding,
@@ -211,6 +218,7 @@ pub struct StoredFinding {
 
 /// One lifecycle change, audited.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FindingEvent {
     pub finding_id: String,
     pub at: DateTime<Utc>,

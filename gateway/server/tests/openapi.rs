@@ -1,5 +1,9 @@
-//! Keeps `docs/openapi.yaml` honest. The document is served as is at `GET /openapi.yaml`, so
-//! it must say what the router really does:
+//! Keeps the API contract honest. The document is derived from the handlers' code
+//! (`server::http::openapi`, `utoipa`), served at `GET /v1/openapi.json` and
+//! `GET /openapi.yaml`, and checked in as `docs/openapi.yaml`:
+//!
+//! - the checked-in file is exactly the derived document (`WAGEGATE_BLESS=1 cargo test -p
+//!   server --test openapi` rewrites it), and the served documents are the derived one;
 //!
 //! - the set of (method, path) in the document equals the set the router serves: the paths
 //!   are read from the `.route("…")` calls in `src/http/mod.rs`, and every method on every
@@ -7,8 +11,11 @@
 //!   is served, refused as the wrong method, or not routed at all;
 //! - every error `code` the server modules can answer with is in the `ErrorCode` schema,
 //!   and nothing else is;
-//! - the document is well formed: OpenAPI 3.0.3, every `$ref` resolves, every path parameter
-//!   is declared, every operation has responses and a unique `operationId`.
+//! - the document is well formed: OpenAPI 3.1, every `$ref` resolves, every path parameter
+//!   is declared, every operation has responses and a unique `operationId`;
+//! - who may call is right: certificate callers are never asked for `Authorization` (the
+//!   certificate and the token are alternative security requirements), and the bounds a
+//!   client needs (page size, lengths, formats) are the ones the code enforces.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -21,7 +28,6 @@ use serde_json::Value;
 use server::http::{auth::token_sha256, router, AppState};
 use tower::ServiceExt;
 
-const DOC: &str = include_str!("../../../docs/openapi.yaml");
 /// The router's source: where its routes are declared.
 const ROUTER_SOURCE: &str = include_str!("../src/http/mod.rs");
 const TOKEN: &str = "openapi-test-operator-token";
@@ -35,8 +41,17 @@ const OPENAPI_METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 
+/// The document the gateway serves (derived from the code). The checks below look at it;
+/// `the_checked_in_document_is_the_derived_one` keeps `docs/openapi.yaml` equal to it, so
+/// they hold for the checked-in file too (and blessing never races with them).
 fn doc() -> Value {
-    serde_norway::from_str(DOC).expect("docs/openapi.yaml is not valid YAML")
+    serde_json::from_str(&server::http::openapi::document_json()).expect("the document is JSON")
+}
+
+/// The checked-in `docs/openapi.yaml`, read when the test runs.
+fn checked_in() -> Value {
+    let text = std::fs::read_to_string(doc_path()).expect("docs/openapi.yaml is missing");
+    serde_norway::from_str(&text).expect("docs/openapi.yaml is not valid YAML")
 }
 
 fn paths(doc: &Value) -> &serde_json::Map<String, Value> {
@@ -152,6 +167,81 @@ async fn probe(app: &App, method: &str, path: &str) -> (Outcome, StatusCode, Str
         Outcome::Served
     };
     (outcome, status, code)
+}
+
+/// Where the checked-in document lives.
+fn doc_path() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.yaml")
+}
+
+/// `WAGEGATE_BLESS=1`: rewrite `docs/openapi.yaml` from the code instead of comparing.
+fn blessing() -> bool {
+    std::env::var("WAGEGATE_BLESS").is_ok_and(|v| v == "1")
+}
+
+#[test]
+fn the_checked_in_document_is_the_derived_one() {
+    let derived = server::http::openapi::document_yaml();
+    if blessing() {
+        std::fs::write(doc_path(), &derived).expect("writing docs/openapi.yaml");
+        return;
+    }
+    let checked_in = std::fs::read_to_string(doc_path()).expect("docs/openapi.yaml is missing");
+    if checked_in != derived {
+        let first = checked_in
+            .lines()
+            .zip(derived.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(checked_in.lines().count().min(derived.lines().count()));
+        panic!(
+            "docs/openapi.yaml differs from the document derived from the code (first at line {}: \
+             checked in {:?}, derived {:?}); run `WAGEGATE_BLESS=1 cargo test -p server --test \
+             openapi` and commit the file",
+            first + 1,
+            checked_in.lines().nth(first),
+            derived.lines().nth(first)
+        );
+    }
+}
+
+/// GET without any credentials through the real router.
+async fn get_anonymous(app: &App, path: &str) -> (StatusCode, Option<String>, Vec<u8>) {
+    let request = Request::builder().uri(path).body(Body::empty()).unwrap();
+    let response = app.router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_string());
+    let bytes = axum::body::to_bytes(response.into_body(), 8 << 20)
+        .await
+        .unwrap();
+    (status, content_type, bytes.to_vec())
+}
+
+#[tokio::test]
+async fn the_served_documents_are_the_derived_one_and_public() {
+    let app = app().await;
+    let derived: Value = serde_json::from_str(&server::http::openapi::document_json()).unwrap();
+
+    let (status, content_type, body) = get_anonymous(&app, "/v1/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type.as_deref(), Some("application/json"));
+    let served: Value = serde_json::from_slice(&body).expect("/v1/openapi.json is JSON");
+    assert_eq!(served, derived);
+
+    let (status, content_type, body) = get_anonymous(&app, "/openapi.yaml").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.unwrap().starts_with("application/yaml"));
+    let served: Value = serde_norway::from_slice(&body).expect("/openapi.yaml is YAML");
+    assert_eq!(served, derived);
+    if !blessing() {
+        assert_eq!(
+            served,
+            checked_in(),
+            "the served document differs from docs/openapi.yaml"
+        );
+    }
 }
 
 #[tokio::test]
@@ -322,7 +412,13 @@ fn check_refs(doc: &Value, node: &Value, at: &str, broken: &mut Vec<String>) {
 #[test]
 fn the_document_is_well_formed() {
     let doc = doc();
-    assert_eq!(doc["openapi"], "3.0.3");
+    assert!(
+        doc["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1.")),
+        "not OpenAPI 3.1: {}",
+        doc["openapi"]
+    );
     assert!(doc["info"]["title"].is_string() && doc["info"]["version"].is_string());
 
     let mut broken = Vec::new();
@@ -372,4 +468,227 @@ fn the_document_is_well_formed() {
             }
         }
     }
+}
+
+/// The security requirements of an operation: each inner set is one alternative.
+fn security_alternatives(doc: &Value, op: &Value) -> BTreeSet<BTreeSet<String>> {
+    let requirements = op
+        .get("security")
+        .or_else(|| doc.get("security"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    requirements
+        .iter()
+        .map(|r| {
+            r.as_object()
+                .expect("a security requirement is an object")
+                .keys()
+                .cloned()
+                .collect()
+        })
+        .collect()
+}
+
+fn alternatives(sets: &[&[&str]]) -> BTreeSet<BTreeSet<String>> {
+    sets.iter()
+        .map(|s| s.iter().map(|n| n.to_string()).collect())
+        .collect()
+}
+
+#[test]
+fn certificate_callers_are_never_asked_for_an_authorization_header() {
+    let doc = doc();
+    let schemes = doc["components"]["securitySchemes"]
+        .as_object()
+        .expect("no securitySchemes");
+    assert_eq!(schemes["partnerCertificate"]["type"], "mutualTLS");
+    assert_eq!(schemes["operatorCertificate"]["type"], "mutualTLS");
+    assert_eq!(schemes["operatorToken"]["type"], "http");
+    assert_eq!(schemes["operatorToken"]["scheme"], "bearer");
+
+    let public = alternatives(&[&[]]);
+    let partner = alternatives(&[&["partnerCertificate"]]);
+    let operator = alternatives(&[&["operatorCertificate"], &["operatorToken"]]);
+    let anyone = alternatives(&[
+        &["partnerCertificate"],
+        &["operatorCertificate"],
+        &["operatorToken"],
+    ]);
+    let mut seen = 0;
+    for (path, item) in paths(&doc) {
+        for (method, op) in item.as_object().unwrap() {
+            if !OPENAPI_METHODS.contains(&method.as_str()) {
+                continue;
+            }
+            seen += 1;
+            let at = format!("{} {path}", method.to_ascii_uppercase());
+            let roles: BTreeSet<&str> = op["x-wagegate-roles"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|r| r.as_str().unwrap())
+                .collect();
+            let expected = match (
+                roles.contains("operator"),
+                roles.contains("bank") || roles.contains("insurer"),
+            ) {
+                (false, false) => &public,
+                (false, true) => &partner,
+                (true, false) => &operator,
+                (true, true) => &anyone,
+            };
+            let actual = security_alternatives(&doc, op);
+            assert_eq!(
+                &actual, expected,
+                "{at}: security requirements for roles {roles:?}"
+            );
+            for name in actual.iter().flatten() {
+                assert!(
+                    schemes.contains_key(name),
+                    "{at}: unknown security scheme {name}"
+                );
+            }
+            // Authorization is never a declared header parameter (the bearer scheme covers
+            // it, as one alternative among others).
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                assert!(
+                    !(p["in"] == "header"
+                        && p["name"]
+                            .as_str()
+                            .is_some_and(|n| n.eq_ignore_ascii_case("authorization"))),
+                    "{at}: declares an Authorization header parameter"
+                );
+            }
+        }
+    }
+    assert!(seen >= 14, "only {seen} operations checked");
+    // The partner routes are exactly the ones the code requires a sender for.
+    assert_eq!(
+        security_alternatives(&doc, &doc["paths"]["/v1/files"]["post"]),
+        partner
+    );
+    assert_eq!(
+        security_alternatives(&doc, &doc["paths"]["/v1/findings"]["get"]),
+        operator
+    );
+    assert_eq!(
+        security_alternatives(&doc, &doc["paths"]["/healthz"]["get"]),
+        public
+    );
+}
+
+fn parameter<'a>(doc: &'a Value, path: &str, method: &str, name: &str) -> &'a Value {
+    doc["paths"][path][method]["parameters"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{method} {path} has no parameters"))
+        .iter()
+        .find(|p| {
+            p["name"]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })
+        .unwrap_or_else(|| panic!("{method} {path} has no parameter {name}"))
+}
+
+/// Follows a `$ref` if the schema is one.
+fn schema_of<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(r) => resolve(doc, r).unwrap_or_else(|| panic!("unresolved {r}")),
+        None => schema,
+    }
+}
+
+/// The values a parameter's schema admits (`enum`, also behind a `$ref` or a nullable
+/// `oneOf`).
+fn enum_values(doc: &Value, schema: &Value) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let schema = schema_of(doc, schema);
+    for v in schema["enum"].as_array().into_iter().flatten() {
+        if let Some(s) = v.as_str() {
+            out.insert(s.to_string());
+        }
+    }
+    for alt in schema["oneOf"].as_array().into_iter().flatten() {
+        out.extend(enum_values(doc, alt));
+    }
+    out
+}
+
+#[test]
+fn the_bounds_a_client_needs_are_the_ones_the_code_enforces() {
+    let doc = doc();
+    // Page size.
+    let limit = &parameter(&doc, "/v1/findings", "get", "limit")["schema"];
+    assert_eq!(limit["minimum"], 1);
+    assert_eq!(limit["maximum"], store::MAX_PAGE);
+    assert_eq!(limit["default"], store::DEFAULT_PAGE);
+    assert_eq!(
+        parameter(&doc, "/v1/findings", "get", "offset")["schema"]["minimum"],
+        0
+    );
+    // Closed vocabularies of the filters.
+    let codes: BTreeSet<String> = schemas::FindingCode::ALL
+        .iter()
+        .map(|c| c.as_str().to_string())
+        .collect();
+    assert_eq!(
+        enum_values(
+            &doc,
+            &parameter(&doc, "/v1/findings", "get", "code")["schema"]
+        ),
+        codes
+    );
+    assert_eq!(
+        enum_values(
+            &doc,
+            &parameter(&doc, "/v1/findings", "get", "status")["schema"]
+        ),
+        ["open", "acknowledged", "resolved", "dismissed"]
+            .map(String::from)
+            .into()
+    );
+    assert_eq!(
+        enum_values(
+            &doc,
+            &parameter(&doc, "/v1/findings", "get", "severity")["schema"]
+        ),
+        ["yellow", "orange", "red"].map(String::from).into()
+    );
+    // The formats a partner may force.
+    let formats: BTreeSet<String> = adapters::Format::ALL
+        .iter()
+        .map(|f| f.as_str().to_string())
+        .collect();
+    assert_eq!(
+        enum_values(
+            &doc,
+            &parameter(&doc, "/v1/files", "post", "X-Wagegate-Format")["schema"]
+        ),
+        formats
+    );
+    // Lengths.
+    assert_eq!(
+        parameter(&doc, "/v1/files", "post", "X-Wagegate-File-Name")["schema"]["maxLength"],
+        255
+    );
+    for (path, method) in [
+        ("/v1/files/{id}", "get"),
+        ("/v1/findings/{id}", "get"),
+        ("/v1/findings/{id}/dismiss", "post"),
+        ("/v1/projects/{code}/status", "get"),
+    ] {
+        let p = doc["paths"][path][method]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["in"] == "path")
+            .unwrap();
+        assert_eq!(p["schema"]["maxLength"], 128, "{method} {path}");
+    }
+    let change = schema_of(&doc, &doc["components"]["schemas"]["StatusChange"]);
+    assert_eq!(change["properties"]["reason"]["maxLength"], 2000);
+    // Money is a decimal string, never a number.
+    let money = &doc["components"]["schemas"]["Money"];
+    assert_eq!(money["type"], "string");
 }
