@@ -40,6 +40,22 @@ pub(crate) async fn healthz() -> Response {
     json(StatusCode::OK, serde_json::json!({"status": "ok"}))
 }
 
+/// The body of `GET /readyz` when the gateway is ready.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct Readiness {
+    status: ReadyStatus,
+    /// Ready, but with a caveat, e.g. the working-day calendar does not cover today or the
+    /// coming twelve months (deadlines there count Monday to Friday). Absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ReadyStatus {
+    Ready,
+}
+
 /// Ready when the database answers.
 #[utoipa::path(
     get,
@@ -49,14 +65,29 @@ pub(crate) async fn healthz() -> Response {
     summary = "Readiness",
     description = "Ready when the database answers a round trip. No authentication.",
     responses(
-        (status = 200, description = "The database answers.", body = Object, example = json!({"status": "ready"})),
+        (status = 200, description = "The database answers.", body = Readiness, example = json!({"status": "ready"})),
         (status = 503, description = "`unavailable`: the database does not answer.", body = super::openapi::ErrorEnvelope),
     ),
     security(()),
 )]
 pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> ApiResult<Response> {
     match state.store.ping().await {
-        Ok(()) => Ok(json(StatusCode::OK, serde_json::json!({"status": "ready"}))),
+        Ok(()) => {
+            // Ready, but deadlines in years without official holiday data count Mon–Fri.
+            let warnings = state
+                .pipeline
+                .calendar()
+                .coverage_warning(ingest::pipeline::today_in_china())
+                .into_iter()
+                .collect();
+            Ok(json(
+                StatusCode::OK,
+                Readiness {
+                    status: ReadyStatus::Ready,
+                    warnings,
+                },
+            ))
+        }
         Err(e) => {
             tracing::warn!(error = %e, "readiness: database unreachable");
             Err(ApiError::Unavailable("the database is unreachable".into()))
