@@ -692,3 +692,177 @@ fn the_bounds_a_client_needs_are_the_ones_the_code_enforces() {
     let money = &doc["components"]["schemas"]["Money"];
     assert_eq!(money["type"], "string");
 }
+
+/// Sends `method uri` with `body` as an authenticated operator: (status, error code).
+async fn as_operator(app: &App, method: Method, uri: &str, body: Vec<u8>) -> (StatusCode, String) {
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .unwrap();
+    let response = app.router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 8 << 20)
+        .await
+        .unwrap();
+    let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (
+        status,
+        body["error"]["code"].as_str().unwrap_or("").to_string(),
+    )
+}
+
+/// A JSON status change of exactly `len` bytes whose reason is `reason` (padded with
+/// whitespace after the object, which JSON allows).
+fn status_change_of(len: usize, reason: &str) -> Vec<u8> {
+    let mut body = serde_json::to_vec(&serde_json::json!({ "reason": reason })).unwrap();
+    assert!(body.len() <= len);
+    body.resize(len, b' ');
+    body
+}
+
+#[test]
+fn every_request_body_declares_its_size_limit() {
+    let doc = doc();
+    let mut with_body = BTreeSet::new();
+    for (path, item) in paths(&doc) {
+        for (method, op) in item.as_object().unwrap() {
+            if let Some(body) = op.get("requestBody") {
+                with_body.insert((method.clone(), path.clone()));
+                let bytes = body["x-wagegate-max-body-bytes"].as_u64();
+                assert!(
+                    bytes.is_some_and(|b| b > 0),
+                    "{method} {path}: no x-wagegate-max-body-bytes on its request body"
+                );
+            }
+        }
+    }
+    assert!(with_body.len() >= 5, "only {with_body:?} take a body");
+    let op = |method: &str, path: &str| doc["paths"][path][method]["requestBody"].clone();
+    // The fixed caps a client cannot configure away.
+    assert_eq!(
+        op("post", "/v1/findings/{id}/dismiss")["x-wagegate-max-body-bytes"],
+        65536
+    );
+    assert_eq!(
+        op("post", "/v1/guarantees")["x-wagegate-max-body-bytes"],
+        1048576
+    );
+    // The configurable ones at their defaults (docs/api.md, deploy/).
+    assert_eq!(
+        op("post", "/v1/files")["x-wagegate-max-body-bytes"],
+        268435456u64
+    );
+}
+
+/// What the document declares is what the router enforces, at the edge: the largest value
+/// it admits passes validation, one more is refused with the documented error.
+#[tokio::test]
+async fn the_declared_bounds_are_enforced_at_their_edge() {
+    let doc = doc();
+    let app = app().await;
+
+    // Page size.
+    let limit = &parameter(&doc, "/v1/findings", "get", "limit")["schema"];
+    let max = limit["maximum"].as_u64().unwrap();
+    let min = limit["minimum"].as_u64().unwrap();
+    for (value, ok) in [(min, true), (max, true), (min - 1, false), (max + 1, false)] {
+        let (status, code) = as_operator(
+            &app,
+            Method::GET,
+            &format!("/v1/findings?limit={value}"),
+            vec![],
+        )
+        .await;
+        if ok {
+            assert_eq!(status, StatusCode::OK, "limit={value}: {code}");
+        } else {
+            assert_eq!(
+                (status, code.as_str()),
+                (StatusCode::BAD_REQUEST, "invalid_filter"),
+                "limit={value}"
+            );
+        }
+    }
+
+    // The project filter's length.
+    let max = parameter(&doc, "/v1/findings", "get", "project")["schema"]["maxLength"]
+        .as_u64()
+        .unwrap() as usize;
+    let (status, code) = as_operator(
+        &app,
+        Method::GET,
+        &format!("/v1/findings?project={}", "P".repeat(max)),
+        vec![],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{code}");
+    let (status, code) = as_operator(
+        &app,
+        Method::GET,
+        &format!("/v1/findings?project={}", "P".repeat(max + 1)),
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_filter")
+    );
+
+    // A status change's body size and its reason's length. The finding does not exist, so
+    // a request that passes every check ends in 404.
+    let path = "/v1/findings/{id}/dismiss";
+    let uri = "/v1/findings/F-openapi-edge/dismiss";
+    let bytes = doc["paths"][path]["post"]["requestBody"]["x-wagegate-max-body-bytes"]
+        .as_u64()
+        .unwrap() as usize;
+    let (status, code) = as_operator(&app, Method::POST, uri, status_change_of(bytes, "why")).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+    let (status, code) =
+        as_operator(&app, Method::POST, uri, status_change_of(bytes + 1, "why")).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+    );
+    let change = schema_of(&doc, &doc["components"]["schemas"]["StatusChange"]);
+    let max = change["properties"]["reason"]["maxLength"]
+        .as_u64()
+        .unwrap() as usize;
+    // Counted in characters, not bytes: Chinese reasons are three bytes a character.
+    let reason = "因".repeat(max);
+    let (status, code) =
+        as_operator(&app, Method::POST, uri, status_change_of(bytes, &reason)).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+    let reason = "因".repeat(max + 1);
+    let (status, code) =
+        as_operator(&app, Method::POST, uri, status_change_of(bytes, &reason)).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_reason")
+    );
+
+    // Path ids: one character more than the declared length is not found, never an error
+    // of another kind (ids reveal nothing).
+    let max = parameter(&doc, "/v1/files/{id}", "get", "id")["schema"]["maxLength"]
+        .as_u64()
+        .unwrap() as usize;
+    let (status, code) = as_operator(
+        &app,
+        Method::GET,
+        &format!("/v1/files/{}", "f".repeat(max + 1)),
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+}

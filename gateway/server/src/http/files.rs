@@ -22,7 +22,7 @@ use ingest::pipeline::{Receipt, RejectedRecord};
 /// while hashed, then copied into the store in chunks, so a 200 MB upload never sits in RAM.
 const IN_MEMORY_BYTES: usize = 4 * 1024 * 1024;
 /// Guarantee letters are small documents.
-const MAX_LETTER_BYTES: usize = 1024 * 1024;
+pub(crate) const MAX_LETTER_BYTES: usize = 1024 * 1024;
 const MAX_FILE_NAME_CHARS: usize = 255;
 
 pub(crate) const FORMAT_HEADER: &str = "x-wagegate-format";

@@ -47,7 +47,7 @@ pub const OPERATOR_TOKEN: &str = "operatorToken";
         super::operator::project_status,
     ),
     components(schemas(ErrorEnvelope, ErrorDetail, ErrorCode)),
-    modifiers(&SecuritySchemes, &Vocabularies),
+    modifiers(&SecuritySchemes, &Vocabularies, &BodyLimits),
 )]
 pub struct ApiDoc;
 
@@ -142,6 +142,60 @@ impl Modify for Vocabularies {
                     }
                 }
             }
+        }
+    }
+}
+
+/// The extension on a request body that says how many bytes the operation reads at most
+/// (a larger body is `413 payload_too_large`). One extension per object only: utoipa keeps
+/// extensions in a `HashMap`, so two on one object would serialise in a random order and the
+/// checked-in document would not be reproducible (operations carry `x-wagegate-roles`).
+pub const MAX_BODY_BYTES: &str = "x-wagegate-max-body-bytes";
+
+/// The body limit of every operation that takes a body: (method, path, bytes). The fixed caps
+/// are the constants the handlers read with; the configurable ones (`server.max_body_bytes`,
+/// `ingest.max_file_bytes`) are their defaults, which the operation's description names.
+pub fn body_limits() -> Vec<(&'static str, &'static str, u64)> {
+    let defaults = ingest::config::Settings::load_with_env(None, std::iter::empty())
+        .expect("the default configuration is valid");
+    let body = defaults.server.max_body_bytes;
+    let file = body.min(defaults.ingest.max_file_bytes);
+    let letter = file.min(super::files::MAX_LETTER_BYTES as u64);
+    let change = super::operator::MAX_STATUS_CHANGE_BYTES as u64;
+    vec![
+        ("post", "/v1/files", file),
+        ("post", "/v1/guarantees", letter),
+        ("put", "/v1/registry", body),
+        ("post", "/v1/findings/{id}/acknowledge", change),
+        ("post", "/v1/findings/{id}/dismiss", change),
+    ]
+}
+
+/// Declares [`body_limits`] on the request bodies (`x-wagegate-max-body-bytes`): OpenAPI has
+/// no keyword for a body's size.
+struct BodyLimits;
+
+impl Modify for BodyLimits {
+    fn modify(&self, doc: &mut Document) {
+        for (method, path, bytes) in body_limits() {
+            let item = doc
+                .paths
+                .paths
+                .get_mut(path)
+                .unwrap_or_else(|| panic!("body limit for an undocumented path {path}"));
+            let op = match method {
+                "post" => item.post.as_mut(),
+                "put" => item.put.as_mut(),
+                _ => None,
+            }
+            .unwrap_or_else(|| panic!("body limit for an undocumented {method} {path}"));
+            let body = op
+                .request_body
+                .as_mut()
+                .unwrap_or_else(|| panic!("{method} {path} declares no request body"));
+            body.extensions
+                .get_or_insert_with(Default::default)
+                .insert(MAX_BODY_BYTES.to_string(), serde_json::Value::from(bytes));
         }
     }
 }

@@ -17,8 +17,10 @@ use super::error::{ApiError, ApiResult};
 use super::files::FILE_NAME_HEADER;
 use super::{json, parse_json, AppState};
 
-const MAX_REASON_CHARS: usize = 2000;
-const MAX_ID_CHARS: usize = 128;
+pub(crate) const MAX_REASON_CHARS: usize = 2000;
+pub(crate) const MAX_ID_CHARS: usize = 128;
+/// The largest body of a status change (`acknowledge`, `dismiss`).
+pub(crate) const MAX_STATUS_CHANGE_BYTES: usize = 64 * 1024;
 
 /// `PUT /v1/registry`: one registry file (the JSON bundle, or one CSV/JSON kind named by
 /// `X-Wagegate-File-Name`), refused whole with every bad row when any row is bad.
@@ -165,6 +167,15 @@ pub(crate) async fn list_findings(
 ) -> ApiResult<Response> {
     caller.require_operator()?;
     let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_filter", e.body_text()))?;
+    if q.project
+        .as_ref()
+        .is_some_and(|p| p.chars().count() > MAX_ID_CHARS)
+    {
+        return Err(ApiError::bad_request(
+            "invalid_filter",
+            format!("project must be a project code of at most {MAX_ID_CHARS} characters"),
+        ));
+    }
     let limit = q.limit.unwrap_or(store::DEFAULT_PAGE);
     if limit == 0 || limit > store::MAX_PAGE {
         return Err(ApiError::bad_request(
@@ -283,7 +294,7 @@ async fn change_status(
 ) -> ApiResult<Response> {
     caller.require_operator()?;
     check_id(id)?;
-    let bytes = super::read_body(body, 64 * 1024).await?;
+    let bytes = super::read_body(body, MAX_STATUS_CHANGE_BYTES).await?;
     let reason = reason_from(&bytes)?;
     if to == FindingStatus::Dismissed && reason.is_none() {
         return Err(ApiError::bad_request(
