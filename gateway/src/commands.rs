@@ -60,7 +60,10 @@ pub fn parse(
         .map(|p| std::fs::read(p).with_context(|| format!("reading {}", p.display())))
         .transpose()?
         .map(|s| s.trim_ascii().to_vec());
-    let ctx = adapters::ParseContext { platform_secret };
+    let ctx = adapters::ParseContext {
+        platform_secret,
+        ..adapters::ParseContext::default()
+    };
     let set =
         adapters::parse(&bytes, forced, &ctx).map_err(|e| anyhow!("{}: {e}", file.display()))?;
     let mut out = std::io::stdout().lock();

@@ -273,6 +273,7 @@ impl Pipeline {
                 .platform_secret
                 .as_ref()
                 .map(|s| s.as_bytes().to_vec()),
+            ..adapters::ParseContext::default()
         };
         let set = match adapters::parse(bytes, forced, &ctx) {
             Ok(set) => set,

@@ -225,6 +225,7 @@ fn statement(account: &str, day: u32) -> Statement {
             batch_ref: None,
             balance_after: None,
         }],
+        incomplete: false,
     }
 }
 
