@@ -97,20 +97,24 @@ pub(crate) fn is_placeholder_ref(r: &str) -> bool {
             .any(|p| r.eq_ignore_ascii_case(p))
 }
 
-/// A reference that is a fixed-width party block (Rabobank before SEPA: a 10-digit
-/// account, `P` and a Postbank number, or `NONREF`, padded with spaces, then the
-/// counterparty's name): (account, name). `None` for an ordinary reference.
+/// A reference that is a fixed-width party block (Rabobank before SEPA: a bank account
+/// zero-padded to 10 digits, `P` and a zero-padded Postbank number, or `NONREF`, padded
+/// with spaces, then the counterparty's name): (account without its padding, name).
+/// `None` for an ordinary reference.
 pub(crate) fn padded_party(r: &str) -> Option<(Option<&str>, Option<&str>)> {
     let (first, rest) = r.split_once("    ")?;
     let first = first.trim();
     let digits = |s: &str| s.len() >= 7 && s.bytes().all(|c| c.is_ascii_digit());
     let account = if first.eq_ignore_ascii_case("NONREF") {
         None
-    } else if digits(first) || first.strip_prefix('P').is_some_and(digits) {
-        Some(first)
+    } else if digits(first) {
+        Some(first.trim_start_matches('0'))
+    } else if let Some(postbank) = first.strip_prefix('P').filter(|p| digits(p)) {
+        Some(postbank.trim_start_matches('0'))
     } else {
         return None;
     };
+    let account = account.filter(|a| !a.is_empty());
     let name = rest.trim();
     Some((account, (!name.is_empty()).then_some(name)))
 }
@@ -272,7 +276,7 @@ mod tests {
         assert!(!is_placeholder_ref("E2E-0001"));
         assert_eq!(
             padded_party("0733959555      T-MOBILE NETHERLANDS BV"),
-            Some((Some("0733959555"), Some("T-MOBILE NETHERLANDS BV")))
+            Some((Some("733959555"), Some("T-MOBILE NETHERLANDS BV")))
         );
         assert_eq!(
             padded_party("NONREF          TOMTE TUMMETOT"),
@@ -280,7 +284,7 @@ mod tests {
         );
         assert_eq!(
             padded_party("P000029225      KPN - MOBIEL"),
-            Some((Some("P000029225"), Some("KPN - MOBIEL")))
+            Some((Some("29225"), Some("KPN - MOBIEL")))
         );
         assert_eq!(padded_party("E2E-0001"), None);
         assert_eq!(padded_party("INVOICE    2026"), None);
