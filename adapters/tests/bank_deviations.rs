@@ -205,15 +205,34 @@ fn dos_end_of_file_bytes_between_messages_are_ignored() {
     assert_eq!(a.closing_balance.map(|x| x.amount.fen()), Some(350_000));
     assert_eq!(b.closing_balance.map(|x| x.amount.fen()), Some(6_000));
     assert_eq!(b.entries[0].counterparty_name.as_deref(), Some("J. JANSEN"));
-    // The 0x1A is no line: an error after it still names the right line (the :61: of the
-    // second message is line 14 of the file).
+    // The 0x1A is no line: an error after it still names the right line (the second
+    // message starts on line 7, after the first one's :62F: and the 0x1A; its :61: is on
+    // line 11 of the file).
     let mut broken = fixture("mt940_two_accounts_dos_eof.sta");
     let at61 = memchr_find(&broken, b":61:2612011201D40,00").unwrap_or(0);
     broken[at61 + 10] = b'X';
     let e = adapters::parse(&broken, None, &ParseContext::default())
         .err()
         .unwrap_or_else(|| panic!("a broken :61: was accepted"));
-    assert_eq!(e.position.line, Some(14), "{e}");
+    assert_eq!(e.position.line, Some(11), "{e}");
+    // On its own line, after a SWIFT trailer, or before the next envelope: ignored too.
+    for joint in [
+        &b"-}\r\n\x1a\r\n"[..],
+        b"-}\x1a{1:F01INGBNL2AXXXX0000000000}{4:\r\n",
+        b"-\r\n\x1a",
+    ] {
+        let text = [
+            &b":20:A\r\n:25:NL20INGB0001234567\r\n:28C:1\r\n:60F:C261130EUR1,00\r\n:62F:C261201EUR1,00\r\n"[..],
+            joint,
+            b":20:B\r\n:25:NL36INGB0007654321\r\n:28C:1\r\n:60F:C261130EUR2,00\r\n:62F:C261201EUR2,00\r\n\x1a",
+        ]
+        .concat();
+        let set = adapters::parse(&text, None, &ParseContext::default())
+            .unwrap_or_else(|e| panic!("{joint:?}: {e}"));
+        assert_eq!(set.statements.len(), 2, "{joint:?}");
+        assert!(at(&set, Level::Error).is_empty(), "{:?}", set.diagnostics);
+        assert_eq!(set.statements[1].statement_id.as_deref(), Some("B"));
+    }
 }
 
 fn memchr_find(hay: &[u8], needle: &[u8]) -> Option<usize> {
