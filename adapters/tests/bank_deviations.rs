@@ -271,6 +271,12 @@ fn an_account_line_inside_the_entries_is_a_broken_statement_not_a_second_one() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(set.statements.len(), 2);
     assert_eq!(set.statements[1].account, "6222021001000099999");
+    // An MT942 has no closing balance: a second account may follow the first's entries.
+    let text = b":20:A\n:25:6222021001000012345\n:28C:1/1\n:34F:CNYD0,\n:61:2612011201C1,00NTRFNONREF\n:25:6222021001000099999\n:61:2612011201C2,00NTRFNONREF\n";
+    let set = adapters::parse_as(Format::Mt942, text, &ParseContext::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(set.statements.len(), 2);
+    assert_eq!(set.statements[1].entries[0].amount.fen(), 200);
 }
 
 // ---- 2. camt.053 field deviations -------------------------------------------------------

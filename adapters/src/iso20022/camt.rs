@@ -427,13 +427,13 @@ impl<'b> State<'b> {
                     self.deviations.note(Rule::BalanceTypeWithoutWrapper, at);
                     set_once(&mut b.code, v);
                 }
-                Field::BalCodePrtry => {
-                    // Only an ISO code is understood; a bank's own type stays unread.
-                    if matches!(&*v, "OPBD" | "PRCD" | "CLBD") && b.code.is_none() {
-                        let at = || here.pos(here.offset, stack);
-                        self.deviations.note(Rule::BalanceTypeAsProprietary, at);
-                        set_once(&mut b.code, v);
-                    }
+                // Only an ISO code is understood; a bank's own type stays unread.
+                Field::BalCodePrtry
+                    if matches!(&*v, "OPBD" | "PRCD" | "CLBD") && b.code.is_none() =>
+                {
+                    let at = || here.pos(here.offset, stack);
+                    self.deviations.note(Rule::BalanceTypeAsProprietary, at);
+                    set_once(&mut b.code, v);
                 }
                 Field::BalAmount => match Money::parse_non_negative(&v) {
                     Ok(m) => b.amount = Some(m),

@@ -122,14 +122,16 @@ impl Builder {
                 ),
             ));
         }
-        let mid_statement = self
-            .cur
-            .as_ref()
-            .filter(|c| !c.statement.entries.is_empty() && c.statement.closing_balance.is_none());
+        // An MT942 has no closing balance: its next account may follow its entries.
+        let mid_statement = self.cur.as_ref().filter(|c| {
+            self.kind == StatementKind::EndOfDay
+                && !c.statement.entries.is_empty()
+                && c.statement.closing_balance.is_none()
+        });
         if let Some(c) = mid_statement {
             // Only a bank known to leave out closing balances may start the next account's
             // statement this way; otherwise the statement is broken.
-            if !(self.tolerate_no_closing && self.kind == StatementKind::EndOfDay) {
+            if !self.tolerate_no_closing {
                 return Err(self.err(
                     line,
                     tag,
