@@ -92,9 +92,10 @@ pub(crate) fn balance(v: &str) -> Result<(Money, NaiveDate, String), String> {
 pub(crate) fn is_placeholder_ref(r: &str) -> bool {
     let r = r.trim();
     r.is_empty()
-        || ["NONREF", "NOTPROVIDED", "EREF", "PREF", "MARF"]
-            .iter()
-            .any(|p| r.eq_ignore_ascii_case(p))
+        || r.len() <= "NOTPROVIDED".len()
+            && ["NONREF", "NOTPROVIDED", "EREF", "PREF", "MARF"]
+                .iter()
+                .any(|p| r.eq_ignore_ascii_case(p))
 }
 
 /// A reference that is a fixed-width party block (Rabobank before SEPA: a bank account
@@ -102,7 +103,10 @@ pub(crate) fn is_placeholder_ref(r: &str) -> bool {
 /// with spaces, then the counterparty's name): (account without its padding, name).
 /// `None` for an ordinary reference.
 pub(crate) fn padded_party(r: &str) -> Option<(Option<&str>, Option<&str>)> {
-    let (first, rest) = r.split_once("    ")?;
+    // A byte loop: references are short, and a `str` pattern search would build a
+    // searcher for every entry.
+    let at = r.as_bytes().windows(4).position(|w| w == b"    ")?;
+    let (first, rest) = (&r[..at], &r[at + 4..]);
     let first = first.trim();
     let digits = |s: &str| s.len() >= 7 && s.bytes().all(|c| c.is_ascii_digit());
     let account = if first.eq_ignore_ascii_case("NONREF") {
