@@ -86,9 +86,9 @@ impl Builder {
                 end,
                 "62F",
                 format!(
-                    "{name} ends at line {end} without its closing balance :62F: (mandatory in \
-                     MT940): the file may have been cut short, its {entries} entries may be only \
-                     the first part{tail}"
+                    "{name} stops after the field at line {end}, without its closing balance \
+                     :62F: (mandatory in MT940): the file may have been cut short, its {entries} \
+                     entries may be only the first part{tail}"
                 ),
             );
         }
