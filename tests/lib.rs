@@ -2,14 +2,14 @@
 //!
 //! SQLite always runs (a temp file). PostgreSQL runs when `WAGEGATE_TEST_POSTGRES_URL` names
 //! a server where the test may create databases (CI's `.ci/run` sets it); each test gets its
-//! own database, dropped at the end. Without the variable the Postgres half says it was
-//! skipped.
+//! own database, dropped at the end. Without the variable the Postgres half is skipped and
+//! counted (`testenv`); in CI (`CI` set) it fails.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use sqlx::Connection;
 
-pub const POSTGRES_ENV: &str = "WAGEGATE_TEST_POSTGRES_URL";
+pub const POSTGRES_ENV: &str = testenv::POSTGRES_URL;
 
 /// A database for one test.
 pub struct TestDb {
@@ -32,8 +32,8 @@ impl TestDb {
 
     /// A fresh PostgreSQL database, or `None` (with a note) when no server is configured.
     pub async fn postgres() -> anyhow::Result<Option<TestDb>> {
-        let Ok(admin_url) = std::env::var(POSTGRES_ENV) else {
-            eprintln!("skipped: {POSTGRES_ENV} not set, PostgreSQL half not run");
+        // Unset: skipped and counted by `testenv` (in CI: a failure).
+        let Some(admin_url) = testenv::var(POSTGRES_ENV) else {
             return Ok(None);
         };
         static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -84,8 +84,8 @@ impl TestDb {
 }
 
 /// Settings for a test on `db`, with the demo partners registered.
-pub fn settings(db: &TestDb) -> anyhow::Result<gateway::config::Settings> {
-    let mut s = gateway::config::Settings::load_with_env(None, Vec::new())?;
+pub fn settings(db: &TestDb) -> anyhow::Result<ingest::config::Settings> {
+    let mut s = ingest::config::Settings::load_with_env(None, Vec::new())?;
     s.database.url = db.url.clone();
-    Ok(gateway::demo::with_partners(s))
+    Ok(sim::demo::with_partners(s))
 }

@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use gateway::commands;
+mod commands;
+mod demo;
+mod serve;
 
 #[derive(Parser)]
 #[command(
@@ -215,7 +217,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format.as_deref(),
             platform_secret_file.as_deref(),
         ),
-        Command::Demo { dir } => commands::demo(config, &dir).await,
+        Command::Demo { dir } => demo::command(config, &dir).await,
         Command::Import { files } => commands::import(config, &files).await,
         Command::Ingest {
             partner,
@@ -258,7 +260,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             projects_per_file,
             plant_percent,
         } => {
-            let mut params = gateway::simulate::SimParams::new(projects, seed, as_of);
+            let mut params = sim::SimParams::new(projects, seed, as_of);
             params.workers = commands::worker_range(&workers)?;
             params.projects_per_file = projects_per_file;
             params.plant_percent = plant_percent;
@@ -267,7 +269,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Retry { file_ids } => commands::retry(config, &file_ids).await,
         Command::Migrate => commands::migrate(config).await,
         Command::Serve { dev_pki, listen } => {
-            gateway::daemon::serve_command(config, dev_pki.as_deref(), listen.as_deref()).await?;
+            serve::serve_command(config, dev_pki.as_deref(), listen.as_deref()).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Token {
@@ -276,7 +278,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Certs {
             command: CertsCommand::Dev { out },
         } => {
-            gateway::daemon::certs_dev_command(&out)?;
+            serve::certs_dev_command(&out)?;
             Ok(ExitCode::SUCCESS)
         }
     }

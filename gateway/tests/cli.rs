@@ -322,18 +322,18 @@ fn operator_tokens_are_created_once_and_stored_hashed() {
     );
     let rt = tokio::runtime::Runtime::new().unwrap();
     let found = rt.block_on(async {
-        let settings = gateway::config::Settings::load_with_env(
+        let settings = ingest::config::Settings::load_with_env(
             None,
             [("WAGEGATE__DATABASE__URL".to_string(), db.clone())],
         )
         .unwrap();
-        let p = gateway::commands::open(settings).await.unwrap();
+        let p = ingest::open(settings).await.unwrap();
         let s = p.store();
         (
-            s.find_operator_token(&gateway::server::auth::token_sha256(&ta))
+            s.find_operator_token(&server::http::auth::token_sha256(&ta))
                 .await
                 .unwrap(),
-            s.find_operator_token(&gateway::server::auth::token_sha256("wgt_guess"))
+            s.find_operator_token(&server::http::auth::token_sha256("wgt_guess"))
                 .await
                 .unwrap(),
         )

@@ -3,12 +3,10 @@
 use std::path::{Path, PathBuf};
 
 /// `$WAGEGATE_CORPUS` (a path relative to the workspace root, or absolute). Unset: the
-/// caller skips (printing why). Set to a folder that does not exist: a test failure.
+/// caller skips, counted by `testenv` (in CI: a test failure). Set to a folder that does not
+/// exist: a test failure.
 pub fn corpus() -> Option<PathBuf> {
-    let Some(raw) = std::env::var_os("WAGEGATE_CORPUS") else {
-        eprintln!("WAGEGATE_CORPUS is not set: corpus test skipped");
-        return None;
-    };
+    let raw = testenv::var_os(testenv::CORPUS)?;
     let p = PathBuf::from(&raw);
     let p = if p.is_absolute() {
         p

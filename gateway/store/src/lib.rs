@@ -1,8 +1,8 @@
 //! wagegate's store: one object-safe trait, [`Store`], with two sqlx implementations —
 //! [`SqliteStore`] (the embedded default) and [`PgStore`] — each with its own migrations,
-//! run on [`open`]. Both are generated from one body (`shared.rs`) over SQL text the two
-//! dialects share (`sql.rs`); only connection set-up, migrations and the two work-queue
-//! statements differ.
+//! run on [`open`]. Both compile one body, `src/backend/` (one module per table, every
+//! written column named next to its value), for their own database type; only connection
+//! set-up, migrations, locking and the two work-queue statements differ.
 //!
 //! What lives here: raw inbound files (stored before parsing, unique per sender and SHA-256),
 //! records (facts and registry rows under deterministic keys, conflicts surfaced, never
@@ -25,8 +25,6 @@ mod model;
 pub mod records;
 #[macro_use]
 mod sql;
-#[macro_use]
-mod shared;
 mod postgres;
 mod shared_types;
 mod sqlite;

@@ -14,14 +14,27 @@ pub struct PgStore {
     label: String,
 }
 
+/// The database and store type the shared body (`backend/`) is compiled for here.
+type Db = sqlx::Postgres;
+type ThisStore = PgStore;
+
+/// The store's body, one module per table, compiled for PostgreSQL.
+// Loaded once per backend on purpose: the same body over each database type.
+#[allow(clippy::duplicate_mod)]
+#[path = "backend/mod.rs"]
+mod backend;
+
 impl PgStore {
+    const BACKEND: Backend = Backend::Postgres;
     const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
     const CLAIM_FILES: &'static str = claim_files_sql!(" FOR UPDATE SKIP LOCKED");
     const TAKE_DIRTY: &'static str = take_dirty_sql!(" FOR UPDATE SKIP LOCKED");
     /// Row locks for read-then-write, so that two concurrent transitions of one row serialise.
     const FOR_UPDATE: &'static str = " FOR UPDATE";
-    /// Rows per multi-row INSERT (6 parameters a row, well under the 65,535 limit).
+    /// Rows per multi-row INSERT (within [`Self::MAX_BINDS`]: `columns::rows_per_insert`).
     const INSERT_ROWS: usize = 1000;
+    /// PostgreSQL's limit on parameters per statement (a 16-bit count in the protocol).
+    const MAX_BINDS: usize = 65_535;
     /// Nothing to adjust around a large upload: the server's buffers are not ours.
     const LARGE_COPY_PRAGMAS: Option<(&'static str, &'static str)> = None;
 
@@ -63,5 +76,3 @@ impl PgStore {
         self.begin_write().await
     }
 }
-
-impl_store!(PgStore, sqlx::Postgres, Backend::Postgres);

@@ -1,4 +1,4 @@
-//! Pure helpers of the shared store body: batch de-duplication, conflict building, filters.
+//! Pure helpers of the store body (`backend/`): batch de-duplication, conflict building.
 
 use std::collections::HashMap;
 
@@ -7,7 +7,7 @@ use schemas::{Finding, FindingStatus, Severity, StoredFinding};
 
 use crate::error::StoreError;
 use crate::lifecycle::Current;
-use crate::model::{EventKind, FindingFilter, NewRecord, RecordConflict};
+use crate::model::{EventKind, NewRecord, RecordConflict};
 
 /// What is stored under a key.
 #[derive(Debug, Clone)]
@@ -221,37 +221,6 @@ pub fn dedupe_findings(mut computed: Vec<Finding>) -> Result<Vec<Finding>, Store
         }
     }
     Ok(out)
-}
-
-pub fn where_clause(conditions: &[String]) -> String {
-    if conditions.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", conditions.join(" AND "))
-    }
-}
-
-/// The WHERE clause of a findings filter and its text parameters (`$1..`).
-pub fn finding_where(filter: &FindingFilter) -> (String, Vec<String>) {
-    let mut conditions = Vec::new();
-    let mut binds = Vec::new();
-    let mut add = |column: &str, value: String| {
-        binds.push(value);
-        conditions.push(format!("{column} = ${}", binds.len()));
-    };
-    if let Some(p) = &filter.project {
-        add("project", p.clone());
-    }
-    if let Some(c) = filter.code {
-        add("code", c.as_str().to_string());
-    }
-    if let Some(s) = filter.status {
-        add("status", s.as_str().to_string());
-    }
-    if let Some(s) = filter.severity {
-        add("severity", s.as_str().to_string());
-    }
-    (where_clause(&conditions), binds)
 }
 
 pub fn check_sha256(hex: &str) -> Result<(), StoreError> {

@@ -33,15 +33,27 @@ type WriteTx<'a> = (
     sqlx::Transaction<'a, sqlx::Sqlite>,
 );
 
+/// The database and store type the shared body (`backend/`) is compiled for here.
+type Db = sqlx::Sqlite;
+type ThisStore = SqliteStore;
+
+/// The store's body, one module per table, compiled for SQLite.
+// Loaded once per backend on purpose: the same body over each database type.
+#[allow(clippy::duplicate_mod)]
+#[path = "backend/mod.rs"]
+mod backend;
+
 impl SqliteStore {
+    const BACKEND: Backend = Backend::Sqlite;
     const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
     const CLAIM_FILES: &'static str = claim_files_sql!("");
     const TAKE_DIRTY: &'static str = take_dirty_sql!("");
     /// Row locks for read-then-write: none needed, writers are serialised (`begin_write`).
     const FOR_UPDATE: &'static str = "";
-    /// Rows per multi-row INSERT: binding `$n` parameters is quadratic in their count in
-    /// SQLite (see `sql::IN_LIST`), and 100 rows already amortise the statement.
+    /// Rows per multi-row INSERT: 100 rows already amortise the statement.
     const INSERT_ROWS: usize = 100;
+    /// SQLite's limit on parameters per statement (`SQLITE_MAX_VARIABLE_NUMBER` since 3.32).
+    const MAX_BINDS: usize = 32_766;
     /// Around copying a large upload in: its pages would otherwise fill the connection's
     /// 64 MiB page cache (resident memory the upload did not need); with 8 MiB the
     /// transaction's pages spill to the WAL as they are written.
@@ -120,5 +132,3 @@ impl SqliteStore {
         Ok((Some(guard), self.pool.begin_with("BEGIN IMMEDIATE").await?))
     }
 }
-
-impl_store!(SqliteStore, sqlx::Sqlite, Backend::Sqlite);

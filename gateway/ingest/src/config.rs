@@ -1,0 +1,456 @@
+//! Configuration: built-in defaults, then an optional TOML file, then `WAGEGATE__SECTION__KEY`
+//! environment variables (e.g. `WAGEGATE__DATABASE__URL`). Validated at start-up; a bad
+//! value stops the program with a message naming the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub ingest: IngestSettings,
+    pub server: ServerSettings,
+    #[serde(default)]
+    pub partners: Vec<PartnerSettings>,
+    #[serde(default)]
+    pub operators: Vec<OperatorToken>,
+    pub webhooks: WebhookSettings,
+    pub inbox: InboxSettings,
+    pub log: LogSettings,
+    #[serde(default)]
+    pub reconciler: reconciler::Config,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://PATH` (the embedded default) or `postgres://USER@HOST/DB`.
+    pub url: String,
+    pub max_connections: u32,
+    /// SQLite only: `full` (every commit synced to disk: a 202 receipt survives power loss)
+    /// or `normal` (synced at checkpoints: faster, but the last commits may be lost).
+    pub sqlite_synchronous: store::SqliteSynchronous,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestSettings {
+    /// Largest inbound file accepted, in bytes.
+    pub max_file_bytes: u64,
+    /// How many stored files one worker claims at a time.
+    pub claim_batch: u32,
+    /// Concurrent ingest workers in `serve`.
+    pub workers: u32,
+    /// The plausible window for dates in partner files and registry files: none before this
+    /// day (a statement dated `0000-01-01` is a broken file, not a fact) ...
+    #[serde(default = "default_earliest_date")]
+    pub earliest_date: chrono::NaiveDate,
+    /// ... and no booking, value, balance, pay or opening date more than this many days
+    /// after today ...
+    #[serde(default = "default_future_days")]
+    pub future_days: u32,
+    /// ... and no agreed term (a planned end, a cover period, a letter's expiry, a due date)
+    /// more than this many years after today.
+    #[serde(default = "default_future_term_years")]
+    pub future_term_years: u32,
+}
+
+fn default_earliest_date() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or(chrono::NaiveDate::MIN)
+}
+
+fn default_future_days() -> u32 {
+    366
+}
+
+fn default_future_term_years() -> u32 {
+    30
+}
+
+impl IngestSettings {
+    /// The window of plausible dates as of `today` (China time).
+    pub fn date_window(&self, today: chrono::NaiveDate) -> schemas::DateWindow {
+        schemas::DateWindow::new(
+            self.earliest_date,
+            today,
+            self.future_days,
+            self.future_term_years,
+        )
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub listen: String,
+    /// PEM files: the server's certificate chain and key, and the CA that signs partners'
+    /// client certificates.
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub client_ca: Option<PathBuf>,
+    pub max_body_bytes: u64,
+    pub request_timeout_ms: u64,
+    /// Requests per partner per second (token bucket refill) and burst.
+    pub rate_per_second: u32,
+    pub rate_burst: u32,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartnerRole {
+    Bank,
+    Insurer,
+    Operator,
+}
+
+/// A partner and what it may send for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerSettings {
+    pub id: String,
+    pub role: PartnerRole,
+    pub name: Option<String>,
+    /// SHA-256 fingerprints (hex) of the partner's client certificates; several for rotation.
+    #[serde(default)]
+    pub fingerprints: Vec<String>,
+    /// Bank codes (first three CNAPS digits) whose accounts a bank may report on.
+    #[serde(default)]
+    pub bank_codes: Vec<String>,
+    /// Explicit account numbers a partner may report on (in addition to bank codes).
+    #[serde(default)]
+    pub accounts: Vec<String>,
+    /// Projects the partner may send for (insurers: letters for these projects).
+    #[serde(default)]
+    pub projects: Vec<String>,
+    /// Issuer codes whose guarantee letters this partner may push.
+    #[serde(default)]
+    pub issuer_codes: Vec<String>,
+    /// Shared secret for SM3-signed platform pushes, if the partner sends them.
+    pub platform_secret: Option<String>,
+}
+
+/// An operator bearer token, stored as its SHA-256 (hex), never in clear.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorToken {
+    pub name: String,
+    pub token_sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Where finding events are POSTed; none = webhooks off.
+    pub url: Option<String>,
+    /// HMAC-SHA256 key for the `X-Wagegate-Signature` header.
+    pub secret: Option<String>,
+    pub max_attempts: u32,
+    pub initial_backoff_ms: u64,
+    pub max_backoff_ms: u64,
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboxSettings {
+    /// Root of the per-partner inbox folders (`ROOT/<partner>/incoming`); none = off.
+    pub root: Option<PathBuf>,
+    pub poll_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// `tracing` filter, e.g. `info` or `wagegate=debug,sqlx=warn`.
+    pub filter: String,
+    pub json: bool,
+}
+
+const DEFAULTS: &str = r#"
+[database]
+url = "sqlite://data/wagegate.db"
+max_connections = 8
+sqlite_synchronous = "full"
+
+[ingest]
+max_file_bytes = 268435456
+claim_batch = 16
+workers = 2
+earliest_date = "2000-01-01"
+future_days = 366
+future_term_years = 30
+
+[server]
+listen = "127.0.0.1:8443"
+max_body_bytes = 268435456
+request_timeout_ms = 60000
+rate_per_second = 200
+rate_burst = 400
+max_connections = 1024
+
+[webhooks]
+max_attempts = 8
+initial_backoff_ms = 500
+max_backoff_ms = 60000
+timeout_ms = 10000
+
+[inbox]
+poll_interval_ms = 2000
+
+[log]
+filter = "info,sqlx=warn"
+json = false
+"#;
+
+impl Settings {
+    /// Defaults → `file` (if given) → environment (`WAGEGATE__SECTION__KEY`).
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Settings> {
+        Self::load_with_env(file, std::env::vars())
+    }
+
+    /// As [`Settings::load`], with the environment given explicitly (for tests).
+    pub fn load_with_env(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Settings> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        if let Some(path) = file {
+            if !path.exists() {
+                bail!("configuration file {} does not exist", path.display());
+            }
+            builder = builder.add_source(config::File::from(path).required(true));
+        }
+        let vars: std::collections::HashMap<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("WAGEGATE__"))
+            .collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("WAGEGATE")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(vars)),
+        );
+        let raw = builder.build().context("reading configuration")?;
+        let settings: Settings = raw
+            .try_deserialize()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks every value that serde cannot; errors name the key.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let url = &self.database.url;
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            bail!("invalid configuration: database.url must start with sqlite:// or postgres:// (got '{url}')");
+        }
+        if self.database.max_connections == 0 {
+            bail!("invalid configuration: database.max_connections must be at least 1");
+        }
+        if self.ingest.max_file_bytes == 0 {
+            bail!("invalid configuration: ingest.max_file_bytes must be positive");
+        }
+        if self.ingest.claim_batch == 0 || self.ingest.claim_batch > 1000 {
+            bail!("invalid configuration: ingest.claim_batch must be between 1 and 1000");
+        }
+        if self.ingest.workers == 0 || self.ingest.workers > 64 {
+            bail!("invalid configuration: ingest.workers must be between 1 and 64");
+        }
+        if self.ingest.future_days == 0 || self.ingest.future_days > 3660 {
+            bail!("invalid configuration: ingest.future_days must be between 1 and 3660");
+        }
+        if self.ingest.future_term_years == 0 || self.ingest.future_term_years > 100 {
+            bail!("invalid configuration: ingest.future_term_years must be between 1 and 100");
+        }
+        self.server.listen.parse::<SocketAddr>().map_err(|e| {
+            anyhow::anyhow!(
+                "invalid configuration: server.listen '{}': {e}",
+                self.server.listen
+            )
+        })?;
+        if self.server.max_body_bytes == 0
+            || self.server.rate_per_second == 0
+            || self.server.rate_burst == 0
+        {
+            bail!("invalid configuration: server.max_body_bytes, server.rate_per_second and server.rate_burst must be positive");
+        }
+        if self.webhooks.max_attempts == 0 {
+            bail!("invalid configuration: webhooks.max_attempts must be at least 1");
+        }
+        if self.webhooks.url.is_some() && self.webhooks.secret.as_deref().unwrap_or("").is_empty() {
+            bail!("invalid configuration: webhooks.secret is required when webhooks.url is set");
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, p) in self.partners.iter().enumerate() {
+            if p.id.trim().is_empty() {
+                bail!("invalid configuration: partners[{i}].id is empty");
+            }
+            if !seen.insert(p.id.as_str()) {
+                bail!(
+                    "invalid configuration: partners[{i}].id '{}' appears twice",
+                    p.id
+                );
+            }
+            for (j, f) in p.fingerprints.iter().enumerate() {
+                if normalise_fingerprint(f).is_none() {
+                    bail!("invalid configuration: partners[{i}].fingerprints[{j}] is not a SHA-256 hex fingerprint");
+                }
+            }
+        }
+        for (i, t) in self.operators.iter().enumerate() {
+            if normalise_fingerprint(&t.token_sha256).is_none() {
+                bail!("invalid configuration: operators[{i}].token_sha256 is not a SHA-256 hex digest");
+            }
+        }
+        self.reconciler
+            .validate()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        Ok(())
+    }
+
+    pub fn partner(&self, id: &str) -> Option<&PartnerSettings> {
+        self.partners.iter().find(|p| p.id == id)
+    }
+}
+
+/// Lower-case hex without separators, or `None` if it is not 32 bytes of hex.
+pub fn normalise_fingerprint(s: &str) -> Option<String> {
+    let hex: String = s
+        .chars()
+        .filter(|c| *c != ':' && !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(hex)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_valid_and_env_overrides() {
+        let s = Settings::load_with_env(None, env(&[])).unwrap();
+        assert_eq!(s.database.url, "sqlite://data/wagegate.db");
+        let s = Settings::load_with_env(
+            None,
+            env(&[("WAGEGATE__DATABASE__URL", "postgres://u@localhost/db")]),
+        )
+        .unwrap();
+        assert_eq!(s.database.url, "postgres://u@localhost/db");
+    }
+
+    #[test]
+    fn the_date_window_is_configurable() {
+        let s = Settings::load_with_env(None, env(&[])).unwrap();
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 3).unwrap();
+        let w = s.ingest.date_window(today);
+        assert_eq!(
+            w.earliest,
+            chrono::NaiveDate::from_ymd_opt(2000, 1, 1).unwrap()
+        );
+        assert_eq!(
+            w.latest_event,
+            chrono::NaiveDate::from_ymd_opt(2027, 12, 4).unwrap()
+        );
+        let s = Settings::load_with_env(
+            None,
+            env(&[
+                ("WAGEGATE__INGEST__EARLIEST_DATE", "2015-01-01"),
+                ("WAGEGATE__INGEST__FUTURE_DAYS", "30"),
+            ]),
+        )
+        .unwrap();
+        let w = s.ingest.date_window(today);
+        assert_eq!(
+            w.earliest,
+            chrono::NaiveDate::from_ymd_opt(2015, 1, 1).unwrap()
+        );
+        assert_eq!(
+            w.latest_event,
+            chrono::NaiveDate::from_ymd_opt(2027, 1, 2).unwrap()
+        );
+        let e = Settings::load_with_env(None, env(&[("WAGEGATE__INGEST__FUTURE_DAYS", "0")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ingest.future_days"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let e = Settings::load_with_env(None, env(&[("WAGEGATE__DATABASE__URL", "mysql://x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("database.url"), "{e}");
+        let e = Settings::load_with_env(None, env(&[("WAGEGATE__SERVER__LISTEN", "nowhere")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("server.listen"), "{e}");
+        let e = Settings::load_with_env(None, env(&[("WAGEGATE__INGEST__WORKERS", "many")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("workers"), "{e}");
+    }
+
+    #[test]
+    fn the_shipped_example_configuration_loads() {
+        let example = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../deploy/wagegate.example.toml"
+        ))
+        .unwrap();
+        // Fill the placeholders the way an operator would.
+        let mut filled = String::new();
+        for line in example.lines() {
+            let line = match (line.find("\"<sha256"), line.rfind(">\"")) {
+                (Some(a), Some(b)) => {
+                    format!("{}\"{}\"{}", &line[..a], "ab".repeat(32), &line[b + 2..])
+                }
+                _ => line.to_string(),
+            };
+            filled.push_str(&line);
+            filled.push('\n');
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wagegate.toml");
+        std::fs::write(&path, filled).unwrap();
+        let s = Settings::load_with_env(Some(&path), env(&[])).unwrap();
+        assert_eq!(s.partners.len(), 2);
+        assert_eq!(
+            s.partner("icbc-fj").unwrap().bank_codes,
+            vec!["102".to_string()]
+        );
+        assert_eq!(s.reconciler.labor_cost.grace_working_days, 3);
+    }
+
+    #[test]
+    fn file_layer_and_unknown_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.toml");
+        std::fs::write(&path, "[database]\nurl = \"sqlite://x.db\"\n").unwrap();
+        let s = Settings::load_with_env(Some(&path), env(&[])).unwrap();
+        assert_eq!(s.database.url, "sqlite://x.db");
+        std::fs::write(&path, "[database]\nurll = \"sqlite://x.db\"\n").unwrap();
+        let e = Settings::load_with_env(Some(&path), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("urll"), "{e}");
+        assert!(Settings::load_with_env(Some(&dir.path().join("missing.toml")), env(&[])).is_err());
+    }
+}

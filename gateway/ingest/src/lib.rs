@@ -1,0 +1,36 @@
+//! wagegate's ingest: the configuration, the registry import, the one pipeline every file
+//! goes through (stored raw, parsed, authorised against its sender, reconciled), the
+//! backfill of files from disk and the daemon's ingest and reconcile scheduling. Below it
+//! the `store`; above it the `server` and the `sim`ulator; the `wagegate` binary wires them.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use store::StoreOptions;
+
+use crate::config::Settings;
+use crate::pipeline::Pipeline;
+
+pub mod backfill;
+pub mod config;
+pub mod pipeline;
+pub mod registry;
+pub mod schedule;
+
+/// Opens the configured store and builds the pipeline.
+pub async fn open(settings: Settings) -> anyhow::Result<Pipeline> {
+    let options = StoreOptions {
+        max_connections: settings.database.max_connections,
+        sqlite_synchronous: settings.database.sqlite_synchronous,
+        ..StoreOptions::default()
+    };
+    let store = store::open_with(&settings.database.url, &options)
+        .await
+        .with_context(|| {
+            format!(
+                "opening the database {}",
+                store::mask_url(&settings.database.url)
+            )
+        })?;
+    Ok(Pipeline::new(store, Arc::new(settings)))
+}

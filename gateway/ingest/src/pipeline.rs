@@ -1,0 +1,1052 @@
+//! The one ingest pipeline every file goes through, whether it came over HTTPS, from an inbox
+//! folder, from `wagegate ingest`, `wagegate load` or the demo:
+//!
+//! 1. **receive**: the raw bytes are stored with their SHA-256 and sender (status `received`)
+//!    before anything is parsed; the same bytes from the same sender give the same receipt;
+//! 2. **process**: the adapters detect the format and parse; every record is authorised
+//!    against the sender; in one transaction the accepted records are stored (idempotently)
+//!    and the file marked `parsed`, or the file is marked `rejected` with the error and
+//!    nothing is stored; touched projects are marked dirty;
+//! 3. **reconcile**: the facts of the dirty (or all) projects go through the reconciler core
+//!    and the findings' lifecycle is brought in line, with webhook events in the same
+//!    transaction.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context};
+use chrono::{DateTime, NaiveDate, Utc};
+use schemas::{
+    Diagnostic, EvidenceKind, Finding, Level, Position, Project, RecordSet, WageAccount,
+};
+use serde::{Deserialize, Serialize};
+use store::{
+    ApplyReport, FileOutcome, NewRawFile, RawFile, RecordConflict, RecordKind, RegistryReport,
+    Scope, Store, StoredRecord, SyncReport,
+};
+use tokio::sync::RwLock;
+
+use crate::config::{PartnerRole, PartnerSettings, Settings};
+use crate::registry::{self, RegistryBatch, RegistryError};
+
+/// The sender name used for operator backfills (`wagegate load`, registry files).
+pub const OPERATOR: &str = "operator";
+
+/// Registered dedicated accounts by number, shared by every file being authorised.
+type AccountIndex = Arc<HashMap<String, AccountInfo>>;
+
+/// How long the account index used for authorisation is trusted before it is read again.
+const ACCOUNT_INDEX_MAX_AGE: Duration = Duration::from_secs(30);
+/// How old the index must be before a file naming an unknown account makes it read again.
+const ACCOUNT_INDEX_RECHECK: Duration = Duration::from_secs(1);
+
+/// What a partner gets back when it hands over a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub id: String,
+    pub sha256: String,
+    pub status: String,
+    /// `false` when the same bytes from the same sender were already stored.
+    #[serde(skip)]
+    pub created: bool,
+}
+
+impl Receipt {
+    fn of(file: &RawFile, created: bool) -> Receipt {
+        Receipt {
+            id: file.id.clone(),
+            sha256: file.sha256.clone(),
+            status: file.status.as_str().to_string(),
+            created,
+        }
+    }
+}
+
+/// A record refused because its sender may not report on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectedRecord {
+    /// What it was: `statement of account 1402…`, `guarantee letter BH-…`.
+    pub record: String,
+    pub reason: String,
+}
+
+/// The result of processing one stored file.
+#[derive(Debug, Clone)]
+pub struct Processed {
+    pub file: RawFile,
+    pub report: Option<ApplyReport>,
+    pub rejected_records: Vec<RejectedRecord>,
+}
+
+impl Processed {
+    pub fn is_rejected(&self) -> bool {
+        self.file.status == store::FileStatus::Rejected
+    }
+}
+
+/// What the account registry says about an account: its project and bank.
+#[derive(Debug, Clone)]
+struct AccountInfo {
+    project: String,
+    bank_code: String,
+}
+
+pub struct Pipeline {
+    store: Arc<dyn Store>,
+    settings: Arc<Settings>,
+    calendar: Arc<reconciler::Calendar>,
+    /// Shared, not copied, by every file being authorised.
+    /// The registered accounts and when they were read (see [`Pipeline::account_index`]).
+    accounts: RwLock<Option<(Instant, AccountIndex)>>,
+}
+
+impl Pipeline {
+    pub fn new(store: Arc<dyn Store>, settings: Arc<Settings>) -> Pipeline {
+        Pipeline {
+            store,
+            settings,
+            calendar: Arc::new(reconciler::Calendar::china()),
+            accounts: RwLock::new(None),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Step 1: stores the raw bytes. Refuses (without storing) a file over the size limit.
+    pub async fn receive(
+        &self,
+        sender: &str,
+        file_name: Option<&str>,
+        format: Option<adapters::Format>,
+        bytes: Vec<u8>,
+    ) -> anyhow::Result<Receipt> {
+        let limit = self.settings.ingest.max_file_bytes;
+        if bytes.len() as u64 > limit {
+            return Err(anyhow!(
+                "file is {} bytes, more than the limit of {limit} (ingest.max_file_bytes)",
+                bytes.len()
+            ));
+        }
+        let (file, created) = self
+            .store
+            .put_raw_file(
+                NewRawFile {
+                    sender: sender.to_string(),
+                    file_name: file_name.map(str::to_string),
+                    format_hint: format.map(|f| f.as_str().to_string()),
+                    received_at: Utc::now(),
+                },
+                &bytes,
+            )
+            .await
+            .context("storing the raw file")?;
+        metrics::counter!("wagegate_files_received_total", "created" => created.to_string())
+            .increment(1);
+        // A rejected file sent again is tried again (the registry may have changed since).
+        if !created
+            && file.status == store::FileStatus::Rejected
+            && self.store.retry_file(&file.id, Utc::now()).await?
+        {
+            let file = self
+                .store
+                .get_file(&file.id)
+                .await?
+                .ok_or_else(|| anyhow!("stored file {} vanished", file.id))?;
+            return Ok(Receipt::of(&file, false));
+        }
+        Ok(Receipt::of(&file, created))
+    }
+
+    /// Steps 1 and 2 for one file.
+    pub async fn ingest(
+        &self,
+        sender: &str,
+        file_name: Option<&str>,
+        format: Option<adapters::Format>,
+        bytes: Vec<u8>,
+    ) -> anyhow::Result<Processed> {
+        let receipt = self.receive(sender, file_name, format, bytes).await?;
+        self.process(&receipt.id).await
+    }
+
+    /// Step 2 for a stored file. A file already parsed or rejected is returned as it is.
+    pub async fn process(&self, file_id: &str) -> anyhow::Result<Processed> {
+        let file = self
+            .store
+            .get_file(file_id)
+            .await?
+            .ok_or_else(|| anyhow!("no stored file {file_id}"))?;
+        if file.status != store::FileStatus::Received {
+            return Ok(Processed {
+                file,
+                report: None,
+                rejected_records: Vec::new(),
+            });
+        }
+        let bytes = self.store.file_bytes(file_id).await?;
+        let (outcome, rejected_records) = self.parse_and_authorise(&file, &bytes).await;
+        let rejected = matches!(outcome, FileOutcome::Rejected { .. });
+        let report = self
+            .store
+            .apply_file_result(file_id, outcome, Utc::now())
+            .await
+            .context("storing the parsed records")?;
+        metrics::counter!("wagegate_files_processed_total", "status" => if rejected { "rejected" } else { "parsed" })
+            .increment(1);
+        let file = self
+            .store
+            .get_file(file_id)
+            .await?
+            .ok_or_else(|| anyhow!("stored file {file_id} vanished"))?;
+        if rejected {
+            tracing::warn!(file_id = %file.id, sender = %file.sender, error = file.error.as_deref().unwrap_or(""), "file rejected");
+        } else {
+            tracing::info!(file_id = %file.id, sender = %file.sender, records = report.inserted, unchanged = report.unchanged, conflicts = report.conflicts.len(), "file parsed");
+        }
+        Ok(Processed {
+            file,
+            report: Some(report),
+            rejected_records,
+        })
+    }
+
+    /// Claims and processes up to `limit` received files (the daemon's ingest workers).
+    pub async fn process_pending(&self, worker: &str, limit: u32) -> anyhow::Result<usize> {
+        let claimed = self
+            .store
+            .claim_files(worker, limit, Duration::from_secs(300), Utc::now())
+            .await?;
+        let n = claimed.len();
+        for file in claimed {
+            if let Err(e) = self.process(&file.id).await {
+                tracing::error!(file_id = %file.id, error = %format!("{e:#}"), "processing failed; the file stays received and will be retried");
+            }
+        }
+        Ok(n)
+    }
+
+    async fn parse_and_authorise(
+        &self,
+        file: &RawFile,
+        bytes: &[u8],
+    ) -> (FileOutcome, Vec<RejectedRecord>) {
+        let partner = match self.partner(&file.sender) {
+            Ok(p) => p,
+            Err(e) => {
+                return (
+                    FileOutcome::Rejected {
+                        error: e.to_string(),
+                        format: None,
+                        diagnostics: Vec::new(),
+                    },
+                    Vec::new(),
+                )
+            }
+        };
+        let forced = match file
+            .format_hint
+            .as_deref()
+            .map(str::parse::<adapters::Format>)
+        {
+            Some(Ok(f)) => Some(f),
+            Some(Err(e)) => {
+                return (
+                    FileOutcome::Rejected {
+                        error: e,
+                        format: None,
+                        diagnostics: Vec::new(),
+                    },
+                    Vec::new(),
+                )
+            }
+            None => None,
+        };
+        let ctx = adapters::ParseContext {
+            platform_secret: partner
+                .platform_secret
+                .as_ref()
+                .map(|s| s.as_bytes().to_vec()),
+            ..adapters::ParseContext::default()
+        };
+        let set = match adapters::parse(bytes, forced, &ctx) {
+            Ok(set) => set,
+            Err(e) => {
+                return (
+                    FileOutcome::Rejected {
+                        error: e.to_string(),
+                        format: Some(e.format.clone()),
+                        diagnostics: vec![Diagnostic {
+                            level: Level::Error,
+                            position: e.position.clone(),
+                            message: e.message.clone(),
+                        }],
+                    },
+                    Vec::new(),
+                )
+            }
+        };
+        if let Some(err) = set.diagnostics.iter().find(|d| d.level == Level::Error) {
+            return (
+                FileOutcome::Rejected {
+                    error: format!("{}: {} (at {})", set.format, err.message, err.position),
+                    format: Some(set.format.clone()),
+                    diagnostics: set.diagnostics.clone(),
+                },
+                Vec::new(),
+            );
+        }
+        // Dates outside the plausible window (year 0, year 9999) mean a broken file: refused
+        // whole, every such date listed by its element.
+        let window = self.settings.ingest.date_window(today_in_china());
+        let implausible = window.check_record_set(&set);
+        if let Some(first) = implausible.first() {
+            let error = format!(
+                "{}: {} (at {}){}",
+                set.format,
+                first.message,
+                first.position,
+                match implausible.len() {
+                    1 => String::new(),
+                    n => format!(" and {} more implausible date(s)", n - 1),
+                }
+            );
+            let mut diagnostics = set.diagnostics.clone();
+            diagnostics.extend(implausible);
+            return (
+                FileOutcome::Rejected {
+                    error,
+                    format: Some(set.format.clone()),
+                    diagnostics,
+                },
+                Vec::new(),
+            );
+        }
+        if set.is_empty() {
+            return (
+                FileOutcome::Rejected {
+                    error: format!("{}: the file holds no records", set.format),
+                    format: Some(set.format.clone()),
+                    diagnostics: set.diagnostics.clone(),
+                },
+                Vec::new(),
+            );
+        }
+        let accounts = match self.accounts_for(&set).await {
+            Ok(a) => a,
+            Err(e) => {
+                return (
+                    FileOutcome::Rejected {
+                        error: format!("cannot authorise records: {e:#}"),
+                        format: Some(set.format.clone()),
+                        diagnostics: set.diagnostics.clone(),
+                    },
+                    Vec::new(),
+                )
+            }
+        };
+        let (mut accepted, rejected) = authorise(&partner, set, &accounts);
+        for r in &rejected {
+            accepted.diagnostics.push(Diagnostic {
+                level: Level::Warning,
+                position: Position::default().with_field(r.record.clone()),
+                message: format!("record refused: {}", r.reason),
+            });
+        }
+        if accepted.is_empty() {
+            // The same refusal for many records (every statement of one account) is said once,
+            // with how often, in the order first met.
+            let mut reasons: Vec<(String, usize)> = Vec::new();
+            let mut seen: HashMap<String, usize> = HashMap::new();
+            for r in &rejected {
+                let text = format!("{}: {}", r.record, r.reason);
+                match seen.get(&text) {
+                    Some(&i) => reasons[i].1 += 1,
+                    None => {
+                        seen.insert(text.clone(), reasons.len());
+                        reasons.push((text, 1));
+                    }
+                }
+            }
+            let reasons: Vec<String> = reasons
+                .into_iter()
+                .map(|(t, n)| if n == 1 { t } else { format!("{t} (×{n})") })
+                .collect();
+            return (
+                FileOutcome::Rejected {
+                    error: format!(
+                        "{}: no record may be accepted from sender '{}': {}",
+                        accepted.format,
+                        file.sender,
+                        reasons.join("; ")
+                    ),
+                    format: Some(accepted.format.clone()),
+                    diagnostics: accepted.diagnostics,
+                },
+                rejected,
+            );
+        }
+        match store::records::from_record_set(&accepted) {
+            Ok(records) => (
+                FileOutcome::Parsed {
+                    format: accepted.format.clone(),
+                    diagnostics: accepted.diagnostics,
+                    records,
+                },
+                rejected,
+            ),
+            Err(e) => (
+                FileOutcome::Rejected {
+                    error: format!("cannot store the records: {e}"),
+                    format: Some(accepted.format.clone()),
+                    diagnostics: accepted.diagnostics,
+                },
+                rejected,
+            ),
+        }
+    }
+
+    /// The partner settings of a sender; the operator pseudo-partner may send anything.
+    fn partner(&self, sender: &str) -> anyhow::Result<PartnerSettings> {
+        if let Some(p) = self.settings.partner(sender) {
+            return Ok(p.clone());
+        }
+        if sender == OPERATOR {
+            return Ok(PartnerSettings {
+                id: OPERATOR.into(),
+                role: PartnerRole::Operator,
+                name: Some("operator backfill".into()),
+                fingerprints: Vec::new(),
+                bank_codes: Vec::new(),
+                accounts: Vec::new(),
+                projects: Vec::new(),
+                issuer_codes: Vec::new(),
+                platform_secret: None,
+            });
+        }
+        Err(anyhow!(
+            "unknown partner '{sender}': configure it under [[partners]]"
+        ))
+    }
+
+    /// Registered dedicated accounts, loaded once and refreshed after registry imports. Only
+    /// the account records are read (not every stored fact), and every file shares one copy.
+    async fn account_index(&self, max_age: Duration) -> anyhow::Result<AccountIndex> {
+        if let Some((loaded, idx)) = self.accounts.read().await.as_ref() {
+            if loaded.elapsed() <= max_age {
+                return Ok(Arc::clone(idx));
+            }
+        }
+        let mut idx = HashMap::new();
+        for rec in self.store.load_kind(RecordKind::Account).await? {
+            let a: WageAccount = rec.decode()?;
+            idx.insert(
+                a.account_no.clone(),
+                AccountInfo {
+                    project: a.project_code.clone(),
+                    bank_code: a.bank_code.clone(),
+                },
+            );
+        }
+        let idx = Arc::new(idx);
+        *self.accounts.write().await = Some((Instant::now(), Arc::clone(&idx)));
+        Ok(idx)
+    }
+
+    /// The account index for authorising `set`. Accounts may be registered by another
+    /// process sharing the database (`wagegate import`, a second gateway), so the index is
+    /// read again when it is older than [`ACCOUNT_INDEX_MAX_AGE`], or when `set` names an
+    /// account it does not hold and it is older than [`ACCOUNT_INDEX_RECHECK`] (so that a
+    /// stream of files about unknown accounts does not read it for every file).
+    async fn accounts_for(&self, set: &RecordSet) -> anyhow::Result<AccountIndex> {
+        let idx = self.account_index(ACCOUNT_INDEX_MAX_AGE).await?;
+        let mut named = set
+            .statements
+            .iter()
+            .map(|s| s.account.as_str())
+            .chain(
+                set.payroll_batches
+                    .iter()
+                    .filter_map(|b| b.debit_account.as_deref()),
+            )
+            .chain(
+                set.payment_results
+                    .iter()
+                    .filter_map(|p| p.debit_account.as_deref()),
+            );
+        if named.any(|a| !idx.contains_key(a)) {
+            return self.account_index(ACCOUNT_INDEX_RECHECK).await;
+        }
+        Ok(idx)
+    }
+
+    /// Imports registry files. Every file is checked first; a file with a bad row is refused
+    /// whole (its errors returned) while the good files are imported, projects first.
+    ///
+    /// Up to [`REGISTRY_GROUP_BYTES`] of files are written in one transaction. A larger
+    /// import (a province backfill) is written in groups of about that size, one transaction
+    /// each, so that memory follows the group: the files are parsed once to learn every
+    /// project they define, then again group by group as they are written.
+    pub async fn import_registry(
+        &self,
+        files: &[(String, Vec<u8>)],
+    ) -> anyhow::Result<(RegistryReport, Vec<RegistryError>)> {
+        let total_bytes: usize = files.iter().map(|(_, b)| b.len()).sum();
+        let mut refused = Vec::new();
+        let mut in_run = self.known_projects().await?;
+        let window = self.settings.ingest.date_window(today_in_china());
+        if total_bytes <= REGISTRY_GROUP_BYTES {
+            let mut parsed = Vec::new();
+            for (name, bytes) in files {
+                match registry::parse_file_in(name, bytes, &window) {
+                    Ok(p) => parsed.push((name.clone(), p)),
+                    Err(e) => refused.push(e),
+                }
+            }
+            // Projects first, so that files referring to them in the same run are accepted.
+            for (_, p) in &parsed {
+                in_run.extend(p.batch.projects.iter().map(|p| p.code.clone()));
+            }
+            let mut batch = RegistryBatch::default();
+            for (name, p) in parsed {
+                let errors = p.check_projects(&in_run);
+                if errors.is_empty() {
+                    batch.extend(p.batch);
+                } else {
+                    refused.push(RegistryError { file: name, errors });
+                }
+            }
+            let report = self.upsert_batch(&batch).await?;
+            return Ok((report, refused));
+        }
+        let mut readable = Vec::new();
+        for (name, bytes) in files {
+            match registry::parse_file_in(name, bytes, &window) {
+                Ok(p) => {
+                    in_run.extend(p.batch.projects.iter().map(|p| p.code.clone()));
+                    readable.push((name, bytes));
+                }
+                Err(e) => refused.push(e),
+            }
+        }
+        let mut report = RegistryReport::default();
+        let mut batch = RegistryBatch::default();
+        let mut group_bytes = 0;
+        for (name, bytes) in readable {
+            let p = match registry::parse_file_in(name, bytes, &window) {
+                Ok(p) => p,
+                Err(e) => {
+                    refused.push(e);
+                    continue;
+                }
+            };
+            let errors = p.check_projects(&in_run);
+            if !errors.is_empty() {
+                refused.push(RegistryError {
+                    file: name.clone(),
+                    errors,
+                });
+                continue;
+            }
+            batch.extend(p.batch);
+            group_bytes += bytes.len();
+            if group_bytes >= REGISTRY_GROUP_BYTES {
+                add_registry(&mut report, self.upsert_batch(&batch).await?);
+                batch = RegistryBatch::default();
+                group_bytes = 0;
+            }
+        }
+        add_registry(&mut report, self.upsert_batch(&batch).await?);
+        report.dirty_projects.sort();
+        report.dirty_projects.dedup();
+        Ok((report, refused))
+    }
+
+    /// Writes a validated registry batch in one transaction.
+    pub async fn upsert_batch(&self, batch: &RegistryBatch) -> anyhow::Result<RegistryReport> {
+        use store::records as r;
+        let mut records = Vec::with_capacity(batch.len());
+        for p in &batch.projects {
+            records.push(r::project(p)?);
+        }
+        for a in &batch.accounts {
+            records.push(r::account(a)?);
+        }
+        for o in &batch.obligations {
+            records.push(r::obligation(o)?);
+        }
+        for l in &batch.pay_sheet {
+            records.push(r::paysheet(l)?);
+        }
+        for e in &batch.roster {
+            records.push(r::roster(e)?);
+        }
+        for g in &batch.guarantee_requirements {
+            records.push(r::guarantee_requirement(g)?);
+        }
+        if records.is_empty() {
+            return Ok(RegistryReport::default());
+        }
+        let report = self
+            .store
+            .upsert_registry(None, records, Utc::now())
+            .await
+            .context("writing the registry")?;
+        if !batch.accounts.is_empty() {
+            *self.accounts.write().await = None;
+        }
+        Ok(report)
+    }
+
+    /// The codes of every registered project (the project records only, not their facts).
+    async fn known_projects(&self) -> anyhow::Result<BTreeSet<String>> {
+        Ok(self
+            .store
+            .load_kind(RecordKind::Project)
+            .await?
+            .into_iter()
+            .filter_map(|rec| rec.project)
+            .collect())
+    }
+
+    /// Step 3 for the projects marked dirty since the last run.
+    pub async fn reconcile_dirty(&self, as_of: NaiveDate) -> anyhow::Result<SyncReport> {
+        let mut total = SyncReport::default();
+        loop {
+            let projects = self.store.take_dirty(500).await?;
+            if projects.is_empty() {
+                return Ok(total);
+            }
+            match self
+                .reconcile(Scope::Projects(projects.clone()), as_of)
+                .await
+            {
+                Ok(r) => add(&mut total, &r),
+                Err(e) => {
+                    self.store.mark_dirty(&projects, Utc::now()).await?;
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Step 3: reconciles the projects in `scope` as of `as_of` and syncs their findings.
+    ///
+    /// Projects go through in chunks of [`RECONCILE_CHUNK`]: a chunk's facts are loaded with
+    /// one query per table, decoded and reconciled on a blocking thread, and its findings
+    /// synced in one transaction (findings and their webhook events together). Up to
+    /// [`RECONCILE_IN_FLIGHT`] chunks are loaded and reconciled while the previous one is
+    /// written, so both cores work and memory follows the chunk, never the province. A run
+    /// that fails half-way leaves the chunks already synced in their new state; running it
+    /// again completes it (syncing is idempotent).
+    ///
+    /// A full run (`Scope::All`) first takes every project off the dirty queue: it loads every
+    /// project's facts after that, so it covers those marks (marks made while it runs stay
+    /// queued). If it fails, the marks are put back.
+    pub async fn reconcile(&self, scope: Scope, as_of: NaiveDate) -> anyhow::Result<SyncReport> {
+        if !matches!(scope, Scope::All) {
+            return self.reconcile_scope(scope, as_of).await;
+        }
+        let mut drained = Vec::new();
+        // Bounded: a queue that refills faster than it drains is left to the next run.
+        for _ in 0..1000 {
+            let batch = self.store.take_dirty(store::MAX_PAGE).await?;
+            let done = batch.len() < store::MAX_PAGE as usize;
+            drained.extend(batch);
+            if done {
+                break;
+            }
+        }
+        match self.reconcile_scope(Scope::All, as_of).await {
+            Ok(report) => Ok(report),
+            Err(e) => {
+                self.store.mark_dirty(&drained, Utc::now()).await?;
+                Err(e)
+            }
+        }
+    }
+
+    async fn reconcile_scope(&self, scope: Scope, as_of: NaiveDate) -> anyhow::Result<SyncReport> {
+        let all = matches!(scope, Scope::All);
+        let projects: Vec<String> = match scope {
+            Scope::All => self.known_projects().await?.into_iter().collect(),
+            Scope::Projects(p) => p.into_iter().collect::<BTreeSet<_>>().into_iter().collect(),
+        };
+        let now = Utc::now();
+        let mut total = SyncReport::default();
+        // At most RECONCILE_IN_FLIGHT chunk tasks exist at once; being tasks, they keep
+        // loading and computing while this loop writes the oldest one's findings.
+        let mut chunks = projects.chunks(RECONCILE_CHUNK);
+        let mut in_flight = std::collections::VecDeque::new();
+        loop {
+            while in_flight.len() < RECONCILE_IN_FLIGHT {
+                let Some(chunk) = chunks.next() else { break };
+                in_flight.push_back(tokio::spawn(self.reconcile_chunk(chunk.to_vec(), as_of)));
+            }
+            let Some(job) = in_flight.pop_front() else {
+                break;
+            };
+            let synced = match job.await.context("a reconciliation task failed") {
+                Ok(Ok((chunk, findings))) => self
+                    .store
+                    .sync_findings(&Scope::Projects(chunk), findings, "reconciler", now)
+                    .await
+                    .context("storing findings"),
+                Ok(Err(e)) | Err(e) => Err(e),
+            };
+            match synced {
+                Ok(report) => add(&mut total, &report),
+                Err(e) => {
+                    // The run is abandoned: stop the chunks still being computed.
+                    for job in &in_flight {
+                        job.abort();
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        if all {
+            // Active findings of projects that are no longer registered: nothing computes
+            // them any more, so they are resolved, as a sync over the whole store would.
+            let known: BTreeSet<&String> = projects.iter().collect();
+            let orphans: Vec<String> = self
+                .store
+                .active_finding_projects()
+                .await?
+                .into_iter()
+                .filter(|p| !known.contains(p))
+                .collect();
+            if !orphans.is_empty() {
+                let report = self
+                    .store
+                    .sync_findings(&Scope::Projects(orphans), Vec::new(), "reconciler", now)
+                    .await
+                    .context("storing findings")?;
+                add(&mut total, &report);
+            }
+        }
+        tracing::info!(
+            projects = projects.len(),
+            opened = total.opened,
+            resolved = total.resolved,
+            reopened = total.reopened,
+            escalated = total.escalated,
+            "reconciled"
+        );
+        Ok(total)
+    }
+
+    /// Loads one chunk of projects' facts and computes their findings (not yet stored). The
+    /// future owns everything it uses, so that it can run as its own task.
+    fn reconcile_chunk(
+        &self,
+        chunk: Vec<String>,
+        as_of: NaiveDate,
+    ) -> impl std::future::Future<Output = anyhow::Result<(Vec<String>, Vec<Finding>)>> + Send + 'static
+    {
+        let store = Arc::clone(&self.store);
+        let settings = Arc::clone(&self.settings);
+        let calendar = Arc::clone(&self.calendar);
+        async move {
+            let scope = Scope::Projects(chunk.clone());
+            let records = store.load_records(&scope).await?;
+            let conflicts = store.list_conflicts(&scope).await?;
+            let findings = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<Finding>> {
+                let facts = group_facts(records, conflicts)?;
+                let mut out = Vec::new();
+                for f in facts.values() {
+                    out.extend(reconciler::reconcile(
+                        f,
+                        as_of,
+                        &settings.reconciler,
+                        &calendar,
+                    ));
+                }
+                Ok(out)
+            })
+            .await
+            .context("the reconciler thread failed")??;
+            Ok((chunk, findings))
+        }
+    }
+}
+
+/// How many projects' facts are loaded, reconciled and synced together: one `IN (...)` list
+/// (`store`'s limit is 250). In the province shape (≈ 310 records, 85 KB of stored JSON a
+/// project) a chunk's records and decoded facts take about 60 MB at their peak.
+const RECONCILE_CHUNK: usize = 128;
+/// Chunks loaded and reconciled at once while the previous chunk's findings are written.
+const RECONCILE_IN_FLIGHT: usize = 3;
+
+/// Registry files written in one transaction (see [`Pipeline::import_registry`]).
+const REGISTRY_GROUP_BYTES: usize = 32 << 20;
+
+fn add_registry(total: &mut RegistryReport, r: RegistryReport) {
+    total.inserted += r.inserted;
+    total.updated += r.updated;
+    total.unchanged += r.unchanged;
+    total.dirty_projects.extend(r.dirty_projects);
+}
+
+fn add(total: &mut SyncReport, r: &SyncReport) {
+    total.opened += r.opened;
+    total.reopened += r.reopened;
+    total.escalated += r.escalated;
+    total.updated += r.updated;
+    total.resolved += r.resolved;
+    total.unchanged += r.unchanged;
+}
+
+/// Today in China (UTC+8), the default as-of date.
+pub fn today_in_china() -> NaiveDate {
+    (Utc::now() + chrono::Duration::hours(8)).date_naive()
+}
+
+/// Keeps what the partner may report on and lists the rest.
+fn authorise(
+    partner: &PartnerSettings,
+    mut set: RecordSet,
+    accounts: &HashMap<String, AccountInfo>,
+) -> (RecordSet, Vec<RejectedRecord>) {
+    let mut rejected = Vec::new();
+    if partner.role == PartnerRole::Operator {
+        return (set, rejected);
+    }
+    let may_account = |account: &str| -> Result<(), String> {
+        let Some(info) = accounts.get(account) else {
+            return Err("the account is not a registered dedicated wage account".into());
+        };
+        let by_bank =
+            partner.role == PartnerRole::Bank && partner.bank_codes.contains(&info.bank_code);
+        let by_list = partner.accounts.iter().any(|a| a == account);
+        let by_project = partner.projects.is_empty() || partner.projects.contains(&info.project);
+        if (by_bank || by_list) && by_project {
+            Ok(())
+        } else {
+            Err(format!(
+                "sender '{}' may not report on this account (bank {})",
+                partner.id, info.bank_code
+            ))
+        }
+    };
+    set.statements.retain(|s| match may_account(&s.account) {
+        Ok(()) => true,
+        Err(reason) => {
+            rejected.push(RejectedRecord {
+                record: format!(
+                    "statement of account {}",
+                    schemas::ids::mask(&s.account, 4, 4)
+                ),
+                reason,
+            });
+            false
+        }
+    });
+    let batch_accounts: BTreeMap<String, Option<String>> = set
+        .payroll_batches
+        .iter()
+        .map(|b| (b.batch_id.clone(), b.debit_account.clone()))
+        .collect();
+    set.payment_results.retain(|p| {
+        let account = p.debit_account.clone().or_else(|| {
+            p.batch_id
+                .as_ref()
+                .and_then(|b| batch_accounts.get(b).cloned().flatten())
+        });
+        let verdict = match account.as_deref() {
+            Some(a) => may_account(a),
+            None => {
+                Err("the payment result names no dedicated account to authorise it against".into())
+            }
+        };
+        match verdict {
+            Ok(()) => true,
+            Err(reason) => {
+                rejected.push(RejectedRecord {
+                    record: format!(
+                        "payment result {}",
+                        p.end_to_end_id.as_deref().unwrap_or("(no end-to-end id)")
+                    ),
+                    reason,
+                });
+                false
+            }
+        }
+    });
+    let kept_batches: BTreeSet<String> = set
+        .payment_results
+        .iter()
+        .filter_map(|p| p.batch_id.clone())
+        .collect();
+    set.payroll_batches.retain(|b| {
+        let ok = match b.debit_account.as_deref() {
+            Some(a) => may_account(a).is_ok(),
+            None => kept_batches.contains(&b.batch_id),
+        };
+        if !ok {
+            rejected.push(RejectedRecord {
+                record: format!("payroll batch {}", b.batch_id),
+                reason: "the sender may not report on this batch's account".into(),
+            });
+        }
+        ok
+    });
+    set.guarantees.retain(|g| {
+        let issuer_ok = partner.issuer_codes.contains(&g.issuer_code)
+            || (partner.role == PartnerRole::Bank && partner.bank_codes.contains(&g.issuer_code));
+        let project_ok = partner.projects.is_empty() || partner.projects.contains(&g.project_code);
+        if issuer_ok && project_ok {
+            true
+        } else {
+            rejected.push(RejectedRecord {
+                record: format!("guarantee letter {}", g.number),
+                reason: format!(
+                    "sender '{}' may only push letters it issued (issuer {})",
+                    partner.id, g.issuer_code
+                ),
+            });
+            false
+        }
+    });
+    set.accounts.retain(|a| {
+        let ok = partner.role == PartnerRole::Bank && partner.bank_codes.contains(&a.bank_code);
+        if !ok {
+            rejected.push(RejectedRecord {
+                record: format!("account record {}", schemas::ids::mask(&a.account_no, 4, 4)),
+                reason: "only the account's own bank may send its master record".into(),
+            });
+        }
+        ok
+    });
+    (set, rejected)
+}
+
+/// Sorts stored records into per-project facts. Records of an account belong to the
+/// account's project; records of unknown accounts belong to no project and are left out.
+fn group_facts(
+    records: Vec<StoredRecord>,
+    conflicts: Vec<RecordConflict>,
+) -> anyhow::Result<BTreeMap<String, reconciler::ProjectFacts>> {
+    let mut account_project: HashMap<String, String> = HashMap::new();
+    let mut facts: BTreeMap<String, reconciler::ProjectFacts> = BTreeMap::new();
+    for r in &records {
+        match r.kind {
+            RecordKind::Project => {
+                let p: Project = r.decode()?;
+                facts.insert(p.code.clone(), reconciler::ProjectFacts::new(p));
+            }
+            RecordKind::Account => {
+                let a: WageAccount = r.decode()?;
+                account_project.insert(a.account_no.clone(), a.project_code.clone());
+            }
+            _ => {}
+        }
+    }
+    for r in records {
+        let project = r.project.clone().or_else(|| {
+            r.account
+                .as_ref()
+                .and_then(|a| account_project.get(a).cloned())
+        });
+        let Some(f) = project.and_then(|p| facts.get_mut(&p)) else {
+            continue;
+        };
+        match r.kind {
+            RecordKind::Project => {}
+            RecordKind::Account => f.accounts.push(r.decode()?),
+            RecordKind::Obligation => f.obligations.push(r.decode()?),
+            RecordKind::Paysheet => f.pay_sheet.push(r.decode()?),
+            RecordKind::Roster => f.roster.push(r.decode()?),
+            RecordKind::GuaranteeRequirement => f.guarantee_requirement = Some(r.decode()?),
+            RecordKind::Statement => f.statements.push(r.decode()?),
+            RecordKind::Payment => f.payment_results.push(r.decode()?),
+            RecordKind::Batch => f.payroll_batches.push(r.decode()?),
+            RecordKind::Guarantee => f.guarantees.push(r.decode()?),
+        }
+    }
+    for c in conflicts {
+        let project = c.project.clone().or_else(|| {
+            c.account
+                .as_ref()
+                .and_then(|a| account_project.get(a).cloned())
+        });
+        let Some(f) = project.and_then(|p| facts.get_mut(&p)) else {
+            continue;
+        };
+        let mut conflict = delivery_conflict(&c);
+        conflict.record_date = record_date(f, c.kind, &c.key);
+        f.conflicts.push(conflict);
+    }
+    Ok(facts)
+}
+
+/// The business date of the stored record with `key` among a project's facts (conflicts are
+/// rare, so a scan that recomputes keys is cheap enough).
+fn record_date(f: &reconciler::ProjectFacts, kind: RecordKind, key: &str) -> Option<NaiveDate> {
+    match kind {
+        RecordKind::Statement => f.statements.iter().find(|s| s.key() == key).and_then(|s| {
+            s.closing_balance
+                .map(|b| b.date)
+                .or_else(|| s.entries.iter().map(|e| e.booking_date).max())
+                .or(s.opening_balance.map(|b| b.date))
+        }),
+        RecordKind::Payment => f
+            .payment_results
+            .iter()
+            .find(|p| p.key() == key)
+            .and_then(|p| p.pay_date),
+        RecordKind::Batch => f
+            .payroll_batches
+            .iter()
+            .find(|b| b.key() == key)
+            .and_then(|b| b.pay_date),
+        RecordKind::Guarantee => f
+            .guarantees
+            .iter()
+            .find(|g| g.key() == key)
+            .map(|g| g.event_date),
+        RecordKind::Project
+        | RecordKind::Account
+        | RecordKind::Obligation
+        | RecordKind::Paysheet
+        | RecordKind::Roster
+        | RecordKind::GuaranteeRequirement => None,
+    }
+}
+
+fn delivery_conflict(c: &RecordConflict) -> schemas::DeliveryConflict {
+    let kind = match c.kind {
+        RecordKind::Statement => EvidenceKind::Statement,
+        RecordKind::Payment => EvidenceKind::PaymentResult,
+        RecordKind::Batch => EvidenceKind::PayrollBatch,
+        RecordKind::Guarantee => EvidenceKind::GuaranteeLetter,
+        RecordKind::Project
+        | RecordKind::Account
+        | RecordKind::Obligation
+        | RecordKind::Paysheet
+        | RecordKind::Roster
+        | RecordKind::GuaranteeRequirement => EvidenceKind::InboundFile,
+    };
+    let at: DateTime<Utc> = c.at;
+    schemas::DeliveryConflict {
+        kind,
+        key: c.key.clone(),
+        first_file_sha256: c.existing_file.clone().unwrap_or_default(),
+        second_file_sha256: c.new_file.clone(),
+        detected_on: (at + chrono::Duration::hours(8)).date_naive(),
+        record_date: None,
+        description: format!(
+            "{} {} delivered again with different content (stored hash {}…, new hash {}…)",
+            c.kind,
+            c.key,
+            &c.existing_hash[..c.existing_hash.len().min(12)],
+            &c.new_hash[..c.new_hash.len().min(12)]
+        ),
+    }
+}

@@ -1,0 +1,1235 @@
+//! Registry import: what a platform operator hands over — projects, dedicated accounts,
+//! labor-cost obligations, pay sheets, the roster and guarantee requirements — as CSV (English
+//! or Chinese column headers, UTF-8 or GBK) or JSON. Documented in `docs/registry.md`, with
+//! JSON Schemas in `schemas/registry.schema.json`.
+//!
+//! A file with any bad row is refused as a whole, with every bad row listed by line and
+//! column (named as the file wrote it, Chinese headers included) or JSON path; nothing from
+//! it is imported. Closed vocabularies (province, project status, contractor credit,
+//! currency) accept every documented spelling, store one canonical value and refuse anything
+//! else, never defaulting. Dates must lie in the plausible window the caller gives
+//! ([`DateWindow`]). Parsing here is pure; checking project references against the store is
+//! the caller's (see [`ParsedRegistryFile::check_projects`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use chrono::NaiveDate;
+use rust_decimal::{Decimal, RoundingStrategy};
+use schemas::{
+    CardNumber, Cnaps, ContractorCredit, CreditCode, DateKind, DateWindow, GuaranteeRequirement,
+    IdNumber, LaborCostObligation, Money, Party, PaySheetLine, Period, Project, ProjectStatus,
+    Province, RosterEntry, WageAccount,
+};
+use serde::{Deserialize, Serialize};
+
+/// The kinds of registry file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RegistryKind {
+    Projects,
+    Accounts,
+    Obligations,
+    PaySheet,
+    Roster,
+    GuaranteeRequirements,
+}
+
+impl RegistryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegistryKind::Projects => "projects",
+            RegistryKind::Accounts => "accounts",
+            RegistryKind::Obligations => "obligations",
+            RegistryKind::PaySheet => "pay_sheet",
+            RegistryKind::Roster => "roster",
+            RegistryKind::GuaranteeRequirements => "guarantee_requirements",
+        }
+    }
+
+    /// (canonical column, accepted aliases, required)
+    fn columns(self) -> &'static [(&'static str, &'static [&'static str], bool)] {
+        match self {
+            RegistryKind::Projects => &[
+                ("code", &["project_code", "项目编号", "项目代码"], true),
+                ("name", &["project_name", "项目名称"], true),
+                ("province", &["省份", "地区", "省", "所在省份"], true),
+                ("construction_unit", &["建设单位"], true),
+                (
+                    "construction_unit_code",
+                    &["建设单位信用代码", "建设单位统一社会信用代码"],
+                    true,
+                ),
+                (
+                    "general_contractor",
+                    &["施工总承包单位", "总承包单位", "总包单位"],
+                    true,
+                ),
+                (
+                    "general_contractor_code",
+                    &[
+                        "总承包单位信用代码",
+                        "总包单位统一社会信用代码",
+                        "总包信用代码",
+                    ],
+                    true,
+                ),
+                ("contract_amount", &["合同金额"], true),
+                ("start_date", &["开工日期"], true),
+                ("planned_end_date", &["计划竣工日期", "竣工日期"], true),
+                ("status", &["状态", "项目状态"], false),
+            ],
+            RegistryKind::Accounts => &[
+                ("account_no", &["账号", "专用账户账号"], true),
+                ("account_name", &["户名", "账户名称"], true),
+                ("project_code", &["项目编号", "项目代码"], true),
+                ("cnaps", &["联行号", "开户行联行号"], true),
+                ("opened_on", &["开户日期"], true),
+                ("currency", &["币种"], false),
+                ("payer_accounts", &["拨付账户", "建设单位账号"], false),
+            ],
+            RegistryKind::Obligations => &[
+                ("obligation_id", &["拨付编号", "人工费用拨付编号"], true),
+                ("project_code", &["项目编号", "项目代码"], true),
+                ("period", &["所属期间", "期间"], true),
+                ("due_date", &["应拨付日期", "拨付期限"], true),
+                ("amount", &["应拨付金额", "金额"], false),
+                ("ratio", &["比例", "人工费用比例"], false),
+                ("progress_payment", &["进度款", "工程进度款"], false),
+            ],
+            RegistryKind::PaySheet => &[
+                ("project_code", &["项目编号", "项目代码"], true),
+                ("period", &["工资月份", "所属月份"], true),
+                ("employer", &["用工单位", "分包单位"], true),
+                ("worker_name", &["姓名", "工人姓名"], true),
+                ("id_number", &["身份证号", "身份证号码"], true),
+                ("card_number", &["银行卡号", "工资卡号"], true),
+                ("gross", &["应发工资", "应发金额"], true),
+                ("net", &["实发工资", "实发金额"], true),
+                ("batch_ref", &["批次号", "代发批次号", "批次编号"], false),
+            ],
+            RegistryKind::Roster => &[
+                ("project_code", &["项目编号", "项目代码"], true),
+                ("worker_name", &["姓名", "工人姓名"], true),
+                ("id_number", &["身份证号", "身份证号码"], true),
+                ("card_number", &["银行卡号", "工资卡号"], true),
+                ("employer", &["用工单位", "分包单位"], false),
+                ("entered_on", &["进场日期"], false),
+                ("left_on", &["退场日期"], false),
+            ],
+            RegistryKind::GuaranteeRequirements => &[
+                ("project_code", &["项目编号", "项目代码"], true),
+                ("contract_amount", &["合同金额"], true),
+                (
+                    "contractor_credit",
+                    &["信用等级", "施工单位信用", "信用状况"],
+                    false,
+                ),
+                ("rate", &["比例", "保证金比例"], false),
+                ("cap", &["上限", "保证金上限"], false),
+                ("cover_from", &["保障起始日期", "起始日期"], true),
+                ("cover_to", &["保障截止日期", "截止日期"], true),
+                ("cash_deposit", &["现金保证金", "已存保证金"], false),
+            ],
+        }
+    }
+
+    const ALL: [RegistryKind; 6] = [
+        RegistryKind::Projects,
+        RegistryKind::Accounts,
+        RegistryKind::Obligations,
+        RegistryKind::PaySheet,
+        RegistryKind::Roster,
+        RegistryKind::GuaranteeRequirements,
+    ];
+}
+
+/// One bad row (or cell).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RowError {
+    pub line: u64,
+    /// Column name (CSV) or JSON path.
+    pub column: String,
+    pub message: String,
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "line {}, column {}: {}",
+            self.line, self.column, self.message
+        )
+    }
+}
+
+/// Why a registry file was refused: every bad row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryError {
+    pub file: String,
+    pub errors: Vec<RowError>,
+}
+
+impl fmt::Display for RegistryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{}: refused, nothing imported ({} problem{}):",
+            self.file,
+            self.errors.len(),
+            if self.errors.len() == 1 { "" } else { "s" }
+        )?;
+        for e in &self.errors {
+            writeln!(f, "  {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for RegistryError {}
+
+/// The records of one or more registry files.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryBatch {
+    #[serde(default)]
+    pub projects: Vec<Project>,
+    #[serde(default)]
+    pub accounts: Vec<WageAccount>,
+    #[serde(default)]
+    pub obligations: Vec<LaborCostObligation>,
+    #[serde(default)]
+    pub pay_sheet: Vec<PaySheetLine>,
+    #[serde(default)]
+    pub roster: Vec<RosterEntry>,
+    #[serde(default)]
+    pub guarantee_requirements: Vec<GuaranteeRequirement>,
+}
+
+impl RegistryBatch {
+    pub fn len(&self) -> usize {
+        self.projects.len()
+            + self.accounts.len()
+            + self.obligations.len()
+            + self.pay_sheet.len()
+            + self.roster.len()
+            + self.guarantee_requirements.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn extend(&mut self, other: RegistryBatch) {
+        self.projects.extend(other.projects);
+        self.accounts.extend(other.accounts);
+        self.obligations.extend(other.obligations);
+        self.pay_sheet.extend(other.pay_sheet);
+        self.roster.extend(other.roster);
+        self.guarantee_requirements
+            .extend(other.guarantee_requirements);
+    }
+
+    /// Project codes referenced by non-project records, each with the line it was seen on.
+    fn references(&self) -> Vec<(&str, &'static str, usize)> {
+        let mut out = Vec::new();
+        out.extend(
+            self.accounts
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (r.project_code.as_str(), "accounts", i)),
+        );
+        out.extend(
+            self.obligations
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (r.project_code.as_str(), "obligations", i)),
+        );
+        out.extend(
+            self.pay_sheet
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (r.project_code.as_str(), "pay_sheet", i)),
+        );
+        out.extend(
+            self.roster
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (r.project_code.as_str(), "roster", i)),
+        );
+        out.extend(
+            self.guarantee_requirements
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (r.project_code.as_str(), "guarantee_requirements", i)),
+        );
+        out
+    }
+
+    /// Every project referenced must be known (already stored, or in this batch). `lines`
+    /// maps record index to source line for error messages (CSV), else the JSON index is used.
+    pub fn check_projects(
+        &self,
+        known: &BTreeSet<String>,
+        lines: &BTreeMap<(&'static str, usize), u64>,
+    ) -> Vec<RowError> {
+        let here: BTreeSet<&str> = self.projects.iter().map(|p| p.code.as_str()).collect();
+        self.references()
+            .into_iter()
+            .filter(|(code, _, _)| !here.contains(code) && !known.contains(*code))
+            .map(|(code, kind, i)| RowError {
+                line: lines.get(&(kind, i)).copied().unwrap_or(i as u64 + 1),
+                column: if lines.is_empty() {
+                    format!("/{kind}/{i}/project_code")
+                } else {
+                    "project_code".to_string()
+                },
+                message: format!("unknown project '{code}'"),
+            })
+            .collect()
+    }
+}
+
+/// A parsed registry file: its records, the source line of each and the column headers as
+/// the file wrote them (for later errors).
+#[derive(Debug, Clone, Default)]
+pub struct ParsedRegistryFile {
+    pub batch: RegistryBatch,
+    pub lines: BTreeMap<(&'static str, usize), u64>,
+    /// Canonical column → the header as written (`project_code` → `项目编号`); empty for JSON.
+    pub columns: BTreeMap<&'static str, String>,
+}
+
+impl ParsedRegistryFile {
+    /// [`RegistryBatch::check_projects`], with the column named as the file wrote it.
+    pub fn check_projects(&self, known: &BTreeSet<String>) -> Vec<RowError> {
+        let mut errors = self.batch.check_projects(known, &self.lines);
+        if let Some(written) = self.columns.get("project_code") {
+            for e in &mut errors {
+                if e.column == "project_code" {
+                    e.column = written.clone();
+                }
+            }
+        }
+        errors
+    }
+}
+
+/// Reads a registry file (CSV or JSON) without judging its dates; see [`parse_file_in`].
+pub fn parse_file(name: &str, bytes: &[u8]) -> Result<ParsedRegistryFile, RegistryError> {
+    parse_file_in(name, bytes, &DateWindow::unbounded())
+}
+
+/// Reads a registry file (CSV or JSON), decoding GBK/GB18030 when it is not UTF-8, and
+/// refuses every date outside `window`.
+pub fn parse_file_in(
+    name: &str,
+    bytes: &[u8],
+    window: &DateWindow,
+) -> Result<ParsedRegistryFile, RegistryError> {
+    let text = decode(bytes);
+    let trimmed = text.trim_start();
+    let refuse = |errors| RegistryError {
+        file: name.to_string(),
+        errors,
+    };
+    let parsed = if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        parse_json(trimmed, window).map_err(refuse)?
+    } else {
+        parse_csv(&text, window).map_err(refuse)?
+    };
+    let dupes = duplicate_keys(&parsed);
+    if !dupes.is_empty() {
+        return Err(refuse(dupes));
+    }
+    Ok(parsed)
+}
+
+fn decode(bytes: &[u8]) -> String {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_string(),
+        Err(_) => encoding_rs::GB18030.decode(bytes).0.into_owned(),
+    }
+}
+
+fn parse_json(text: &str, window: &DateWindow) -> Result<ParsedRegistryFile, Vec<RowError>> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let mut batch: RegistryBatch = serde_path_to_error(&mut de).map_err(|e| vec![e])?;
+    let errors = check_json(&mut batch, window);
+    if errors.is_empty() {
+        Ok(ParsedRegistryFile {
+            batch,
+            ..ParsedRegistryFile::default()
+        })
+    } else {
+        Err(errors)
+    }
+}
+
+/// The same rules as the CSV rows, for a JSON bundle: errors name the element's JSON path
+/// (`/guarantee_requirements/0/rate`) and, as `line`, its index + 1. Canonicalises what has
+/// a canonical form (the currency).
+fn check_json(batch: &mut RegistryBatch, window: &DateWindow) -> Vec<RowError> {
+    let mut j = JsonCheck {
+        errors: Vec::new(),
+        window,
+    };
+    for (i, p) in batch.projects.iter().enumerate() {
+        let at = |f: &str| (i, format!("/projects/{i}/{f}"));
+        j.positive(at("contract_amount"), p.contract_amount);
+        j.date(at("start_date"), p.start_date, DateKind::Term);
+        j.date(at("planned_end_date"), p.planned_end_date, DateKind::Term);
+        if p.planned_end_date < p.start_date {
+            j.err(
+                at("planned_end_date"),
+                "planned end date is before the start date".into(),
+            );
+        }
+    }
+    for (i, a) in batch.accounts.iter_mut().enumerate() {
+        let at = |f: &str| (i, format!("/accounts/{i}/{f}"));
+        if a.bank_code != a.cnaps.bank_code() {
+            j.err(
+                at("bank_code"),
+                format!(
+                    "bank code {} does not match the CNAPS code's bank {}",
+                    a.bank_code,
+                    a.cnaps.bank_code()
+                ),
+            );
+        }
+        match currency(&a.currency) {
+            Ok(c) => a.currency = c.to_string(),
+            Err(m) => j.err(at("currency"), m),
+        }
+        j.date(at("opened_on"), a.opened_on, DateKind::Event);
+    }
+    for (i, o) in batch.obligations.iter().enumerate() {
+        let at = |f: &str| (i, format!("/obligations/{i}/{f}"));
+        j.positive(at("amount"), o.amount);
+        j.period(at("period"), o.period, DateKind::Term);
+        j.date(at("due_date"), o.due_date, DateKind::Term);
+        if let Some(r) = o.ratio {
+            j.ratio(at("ratio"), r);
+        }
+        if let Some(base) = o.progress_payment {
+            j.not_negative(at("progress_payment"), base);
+        }
+        match (o.ratio, o.progress_payment) {
+            (Some(ratio), Some(base)) => {
+                match base.mul_ratio(ratio, RoundingStrategy::MidpointAwayFromZero) {
+                    Some(expected) if expected == o.amount => {}
+                    _ => j.err(
+                        at("amount"),
+                        format!(
+                            "amount {} does not equal ratio {ratio} × progress payment {base}",
+                            o.amount
+                        ),
+                    ),
+                }
+            }
+            (Some(_), None) => j.err(
+                at("progress_payment"),
+                "a ratio needs the progress payment it applies to".into(),
+            ),
+            (None, Some(_)) => j.err(
+                at("ratio"),
+                "a progress payment needs the ratio of labor cost".into(),
+            ),
+            (None, None) => {}
+        }
+    }
+    for (i, l) in batch.pay_sheet.iter().enumerate() {
+        let at = |f: &str| (i, format!("/pay_sheet/{i}/{f}"));
+        j.positive(at("gross"), l.gross);
+        j.positive(at("net"), l.net);
+        if l.net > l.gross {
+            j.err(
+                at("net"),
+                format!("net {} exceeds gross {}", l.net, l.gross),
+            );
+        }
+        j.period(at("period"), l.period, DateKind::Event);
+        j.id_number(at("id_number"), &l.id_number);
+    }
+    for (i, r) in batch.roster.iter().enumerate() {
+        let at = |f: &str| (i, format!("/roster/{i}/{f}"));
+        j.id_number(at("id_number"), &r.id_number);
+        if let Some(d) = r.entered_on {
+            j.date(at("entered_on"), d, DateKind::Event);
+        }
+        if let Some(d) = r.left_on {
+            j.date(at("left_on"), d, DateKind::Event);
+        }
+    }
+    for (i, g) in batch.guarantee_requirements.iter().enumerate() {
+        let at = |f: &str| (i, format!("/guarantee_requirements/{i}/{f}"));
+        j.positive(at("contract_amount"), g.contract_amount);
+        if let Some(r) = g.rate {
+            j.ratio(at("rate"), r);
+        }
+        if let Some(c) = g.cap {
+            j.not_negative(at("cap"), c);
+        }
+        j.not_negative(at("cash_deposit"), g.cash_deposit);
+        j.date(at("cover_from"), g.cover_from, DateKind::Term);
+        j.date(at("cover_to"), g.cover_to, DateKind::Term);
+        if g.cover_to < g.cover_from {
+            j.err(at("cover_to"), "is before cover_from".into());
+        }
+    }
+    j.errors
+}
+
+/// Collects a JSON bundle's errors; each is at (element index, JSON path).
+struct JsonCheck<'a> {
+    errors: Vec<RowError>,
+    window: &'a DateWindow,
+}
+
+impl JsonCheck<'_> {
+    fn err(&mut self, (i, path): (usize, String), message: String) {
+        self.errors.push(RowError {
+            line: i as u64 + 1,
+            column: path,
+            message,
+        });
+    }
+
+    fn positive(&mut self, at: (usize, String), m: Money) {
+        if m.is_negative() || m.is_zero() {
+            self.err(at, format!("amount must be positive (got {m})"));
+        }
+    }
+
+    fn not_negative(&mut self, at: (usize, String), m: Money) {
+        if m.is_negative() {
+            self.err(at, format!("amount must not be negative (got {m})"));
+        }
+    }
+
+    fn ratio(&mut self, at: (usize, String), r: Decimal) {
+        if let Err(m) = check_ratio(&r.to_string(), r) {
+            self.err(at, m);
+        }
+    }
+
+    fn date(&mut self, at: (usize, String), d: NaiveDate, kind: DateKind) {
+        if let Err(m) = self.window.check(d, kind) {
+            self.err(at, m);
+        }
+    }
+
+    fn period(&mut self, at: (usize, String), p: Period, kind: DateKind) {
+        if let Err(m) = self.window.check_period(p, kind) {
+            self.err(at, m);
+        }
+    }
+
+    fn id_number(&mut self, at: (usize, String), id: &IdNumber) {
+        if id.is_empty() {
+            self.err(at, "is empty".into());
+        } else if !id.checksum_ok() {
+            self.err(
+                at,
+                format!("{id} is not a valid resident ID number (check digit)"),
+            );
+        }
+    }
+}
+
+/// A ratio or rate must lie in (0, 1]: `5` would demand five times the contract amount.
+fn check_ratio(raw: &str, r: Decimal) -> Result<Decimal, String> {
+    if r > Decimal::ZERO && r <= Decimal::ONE {
+        Ok(r)
+    } else {
+        Err(format!(
+            "ratio '{raw}' must be above 0 and at most 1 (or 100%): 0.015 or 1.5% is one and a half per cent"
+        ))
+    }
+}
+
+/// The currency of a dedicated wage account: renminbi, however written.
+fn currency(raw: &str) -> Result<&'static str, String> {
+    match raw.trim().to_ascii_uppercase().as_str() {
+        "CNY" | "RMB" | "人民币" | "156" => Ok("CNY"),
+        _ => Err(format!(
+            "unknown currency '{}': a dedicated wage account holds renminbi (CNY, RMB, 人民币)",
+            raw.trim()
+        )),
+    }
+}
+
+/// Deserialises, reporting the JSON line and column of the first error (serde_json stops at
+/// the first one; the message names the field).
+fn serde_path_to_error<'de, T: Deserialize<'de>>(
+    de: &mut serde_json::Deserializer<serde_json::de::StrRead<'de>>,
+) -> Result<T, RowError> {
+    T::deserialize(&mut *de)
+        .and_then(|v| de.end().map(|()| v))
+        .map_err(|e| RowError {
+            line: e.line() as u64,
+            column: format!("column {}", e.column()),
+            message: e.to_string(),
+        })
+}
+
+/// One CSV row's cells by canonical column name, with error collection.
+struct Row<'a> {
+    line: u64,
+    cells: BTreeMap<&'static str, &'a str>,
+    /// Canonical column → the header as the file wrote it.
+    names: &'a BTreeMap<&'static str, String>,
+    window: &'a DateWindow,
+    errors: &'a mut Vec<RowError>,
+}
+
+impl Row<'_> {
+    /// Records an error, naming the column as the file wrote it (`省份`, not `province`).
+    fn err(&mut self, column: &str, message: String) {
+        let column = self
+            .names
+            .get(column)
+            .cloned()
+            .unwrap_or_else(|| column.to_string());
+        self.errors.push(RowError {
+            line: self.line,
+            column,
+            message,
+        });
+    }
+
+    fn opt(&self, col: &'static str) -> Option<&str> {
+        self.cells
+            .get(col)
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+    }
+
+    fn text(&mut self, col: &'static str) -> String {
+        match self.opt(col) {
+            Some(s) => s.to_string(),
+            None => {
+                self.err(col, "is empty".into());
+                String::new()
+            }
+        }
+    }
+
+    fn money_opt(&mut self, col: &'static str) -> Option<Money> {
+        let raw = self.opt(col)?.replace([',', '，'], "");
+        match Money::parse(&raw) {
+            Ok(m) if m.is_negative() => {
+                self.err(col, format!("amount must not be negative (got {raw})"));
+                None
+            }
+            Ok(m) => Some(m),
+            Err(e) => {
+                self.err(col, e.to_string());
+                None
+            }
+        }
+    }
+
+    fn money(&mut self, col: &'static str) -> Money {
+        match self.money_opt(col) {
+            Some(m) => m,
+            None => {
+                if self.opt(col).is_none() {
+                    self.err(col, "is empty".into());
+                }
+                Money::ZERO
+            }
+        }
+    }
+
+    /// A required amount above zero; `None` (with the error recorded) otherwise.
+    fn positive(&mut self, col: &'static str) -> Option<Money> {
+        let before = self.errors.len();
+        let m = self.money(col);
+        if self.errors.len() > before {
+            return None;
+        }
+        if m.is_zero() {
+            self.err(col, "amount must be positive".into());
+            return None;
+        }
+        Some(m)
+    }
+
+    fn date_opt(&mut self, col: &'static str, kind: DateKind) -> Option<NaiveDate> {
+        let raw = self.opt(col)?.to_string();
+        match parse_date(&raw) {
+            Some(d) => match self.window.check(d, kind) {
+                Ok(()) => Some(d),
+                Err(m) => {
+                    self.err(col, m);
+                    None
+                }
+            },
+            None => {
+                self.err(col, format!("'{raw}' is not a valid date (YYYY-MM-DD)"));
+                None
+            }
+        }
+    }
+
+    fn date(&mut self, col: &'static str, kind: DateKind) -> NaiveDate {
+        match self.date_opt(col, kind) {
+            Some(d) => d,
+            None => {
+                if self.opt(col).is_none() {
+                    self.err(col, "is empty".into());
+                }
+                NaiveDate::MIN
+            }
+        }
+    }
+
+    fn period(&mut self, col: &'static str, kind: DateKind) -> Period {
+        let raw = self.text(col);
+        match raw.replace(['/', '.'], "-").parse::<Period>() {
+            Ok(p) => {
+                if let Err(m) = self.window.check_period(p, kind) {
+                    self.err(col, m);
+                }
+                p
+            }
+            Err(e) => {
+                if !raw.is_empty() {
+                    self.err(col, e.to_string());
+                }
+                Period::of(NaiveDate::MIN)
+            }
+        }
+    }
+
+    fn credit_code(&mut self, col: &'static str) -> Option<CreditCode> {
+        let raw = self.text(col);
+        if raw.is_empty() {
+            return None;
+        }
+        match CreditCode::parse(&raw) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                self.err(col, e.to_string());
+                None
+            }
+        }
+    }
+
+    fn decimal_opt(&mut self, col: &'static str) -> Option<Decimal> {
+        let raw = self.opt(col)?.to_string();
+        let parsed = match raw.strip_suffix('%') {
+            Some(pct) => pct
+                .trim()
+                .parse::<Decimal>()
+                .map(|d| d / Decimal::from(100)),
+            None => raw.parse::<Decimal>(),
+        };
+        match parsed.map(|d| check_ratio(&raw, d)) {
+            Ok(Ok(d)) => Some(d),
+            Ok(Err(m)) => {
+                self.err(col, m);
+                None
+            }
+            Err(_) => {
+                self.err(col, format!("'{raw}' is not a ratio such as 0.25 or 25%"));
+                None
+            }
+        }
+    }
+}
+
+impl Row<'_> {
+    /// A closed vocabulary read from its column: `None` when empty (the caller's documented
+    /// default applies) or refused (the error recorded, naming what is accepted).
+    fn closed<T>(
+        &mut self,
+        col: &'static str,
+        parse: impl Fn(&str) -> Option<T>,
+        what: &str,
+        accepted: &str,
+    ) -> Option<T> {
+        let raw = self.opt(col)?.to_string();
+        match parse(&raw) {
+            Some(v) => Some(v),
+            None => {
+                self.err(
+                    col,
+                    format!("unknown {what} '{raw}' (accepted: {accepted})"),
+                );
+                None
+            }
+        }
+    }
+
+    fn province(&mut self, col: &'static str) -> Option<Province> {
+        let raw = self.text(col);
+        if raw.is_empty() {
+            return None;
+        }
+        match raw.parse::<Province>() {
+            Ok(p) => Some(p),
+            Err(e) => {
+                self.err(col, e.to_string());
+                None
+            }
+        }
+    }
+}
+
+/// Accepts `2026-03-01`, `2026/03/01`, `20260301`, `2026年3月1日`.
+pub fn parse_date(s: &str) -> Option<NaiveDate> {
+    let t = s.trim();
+    if t.len() == 8 && t.bytes().all(|b| b.is_ascii_digit()) {
+        return NaiveDate::parse_from_str(t, "%Y%m%d").ok();
+    }
+    let norm = t
+        .replace(['/', '.', '年', '月'], "-")
+        .trim_end_matches('日')
+        .to_string();
+    NaiveDate::parse_from_str(&norm, "%Y-%m-%d").ok()
+}
+
+fn detect_kind(headers: &[String]) -> Option<(RegistryKind, BTreeMap<usize, &'static str>)> {
+    let mut best: Option<(RegistryKind, BTreeMap<usize, &'static str>, usize)> = None;
+    for kind in RegistryKind::ALL {
+        let mut map = BTreeMap::new();
+        for (i, h) in headers.iter().enumerate() {
+            let h = h.trim().trim_start_matches('\u{feff}');
+            let lower = h.to_ascii_lowercase();
+            if let Some((canon, _, _)) = kind
+                .columns()
+                .iter()
+                .find(|(c, aliases, _)| *c == lower || aliases.contains(&h))
+            {
+                map.insert(i, *canon);
+            }
+        }
+        let required_found = kind
+            .columns()
+            .iter()
+            .filter(|(c, _, req)| *req && map.values().any(|v| v == c))
+            .count();
+        let required = kind.columns().iter().filter(|(_, _, r)| *r).count();
+        if required_found == required && best.as_ref().is_none_or(|b| map.len() > b.2) {
+            let n = map.len();
+            best = Some((kind, map, n));
+        }
+    }
+    best.map(|(k, m, _)| (k, m))
+}
+
+fn parse_csv(text: &str, window: &DateWindow) -> Result<ParsedRegistryFile, Vec<RowError>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(false)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = match reader.headers() {
+        Ok(h) => h.iter().map(str::to_string).collect(),
+        Err(e) => {
+            return Err(vec![RowError {
+                line: 1,
+                column: "header".into(),
+                message: e.to_string(),
+            }])
+        }
+    };
+    let Some((kind, map)) = detect_kind(&headers) else {
+        return Err(vec![RowError {
+            line: 1,
+            column: "header".into(),
+            message: format!(
+                "cannot tell what this file holds from its columns ({}); see docs/registry.md for the columns of projects, accounts, obligations, pay_sheet, roster and guarantee_requirements",
+                headers.join(", ")
+            ),
+        }]);
+    };
+    let names: BTreeMap<&'static str, String> = map
+        .iter()
+        .map(|(i, canon)| {
+            let written = headers[*i]
+                .trim()
+                .trim_start_matches('\u{feff}')
+                .to_string();
+            (*canon, written)
+        })
+        .collect();
+    let mut out = ParsedRegistryFile {
+        columns: names.clone(),
+        ..ParsedRegistryFile::default()
+    };
+    let mut errors = Vec::new();
+    for (index, record) in reader.records().enumerate() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(index as u64 + 2);
+                errors.push(RowError {
+                    line,
+                    column: "row".into(),
+                    message: e.to_string(),
+                });
+                continue;
+            }
+        };
+        let line = record
+            .position()
+            .map(|p| p.line())
+            .unwrap_or(index as u64 + 2);
+        let cells: BTreeMap<&'static str, &str> = map
+            .iter()
+            .filter_map(|(i, canon)| record.get(*i).map(|v| (*canon, v)))
+            .collect();
+        let mut row = Row {
+            line,
+            cells,
+            names: &names,
+            window,
+            errors: &mut errors,
+        };
+        let before = row.errors.len();
+        let slot = kind_slot(kind);
+        let position = build_row(kind, &mut row, &mut out.batch);
+        if row.errors.len() == before {
+            if let Some(i) = position {
+                out.lines.insert((slot, i), line);
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+fn kind_slot(kind: RegistryKind) -> &'static str {
+    kind.as_str()
+}
+
+/// Builds one record from a row and pushes it; returns its index in its list.
+fn build_row(kind: RegistryKind, row: &mut Row<'_>, batch: &mut RegistryBatch) -> Option<usize> {
+    let before = row.errors.len();
+    match kind {
+        RegistryKind::Projects => {
+            let code = row.text("code");
+            let name = row.text("name");
+            let province = row.province("province");
+            let cu_name = row.text("construction_unit");
+            let cu_code = row.credit_code("construction_unit_code");
+            let gc_name = row.text("general_contractor");
+            let gc_code = row.credit_code("general_contractor_code");
+            let contract_amount = row.positive("contract_amount").unwrap_or(Money::ZERO);
+            let start_date = row.date("start_date", DateKind::Term);
+            let planned_end_date = row.date("planned_end_date", DateKind::Term);
+            // Empty means the documented default (open); an unknown word is refused.
+            let status = row
+                .closed(
+                    "status",
+                    ProjectStatus::parse,
+                    "project status",
+                    ProjectStatus::SPELLINGS,
+                )
+                .unwrap_or_default();
+            if planned_end_date < start_date && row.errors.len() == before {
+                row.err("planned_end_date", "is before start_date".into());
+            }
+            if row.errors.len() > before {
+                return None;
+            }
+            let (Some(cu_code), Some(gc_code), Some(province)) = (cu_code, gc_code, province)
+            else {
+                return None;
+            };
+            batch.projects.push(Project {
+                code,
+                name,
+                province,
+                construction_unit: Party {
+                    name: cu_name,
+                    credit_code: cu_code,
+                },
+                general_contractor: Party {
+                    name: gc_name,
+                    credit_code: gc_code,
+                },
+                subcontractors: Vec::new(),
+                contract_amount,
+                start_date,
+                planned_end_date,
+                status,
+            });
+            Some(batch.projects.len() - 1)
+        }
+        RegistryKind::Accounts => {
+            let account_no = row.text("account_no");
+            let account_name = row.text("account_name");
+            let project_code = row.text("project_code");
+            let cnaps_raw = row.text("cnaps");
+            let cnaps = match Cnaps::parse(&cnaps_raw) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    if !cnaps_raw.is_empty() {
+                        row.err("cnaps", e.to_string());
+                    }
+                    None
+                }
+            };
+            let opened_on = row.date("opened_on", DateKind::Event);
+            let currency = match row.opt("currency").map(currency) {
+                None => "CNY".to_string(),
+                Some(Ok(c)) => c.to_string(),
+                Some(Err(m)) => {
+                    row.err("currency", m);
+                    String::new()
+                }
+            };
+            let payer_accounts = row
+                .opt("payer_accounts")
+                .map(|s| {
+                    s.split([';', '；', ' '])
+                        .filter(|x| !x.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let cnaps = cnaps.filter(|_| row.errors.len() == before)?;
+            batch.accounts.push(WageAccount {
+                account_no,
+                account_name,
+                project_code,
+                bank_code: cnaps.bank_code().to_string(),
+                cnaps,
+                opened_on,
+                currency,
+                payer_accounts,
+            });
+            Some(batch.accounts.len() - 1)
+        }
+        RegistryKind::Obligations => {
+            let obligation_id = row.text("obligation_id");
+            let project_code = row.text("project_code");
+            let period = row.period("period", DateKind::Term);
+            let due_date = row.date("due_date", DateKind::Term);
+            let amount = row.money_opt("amount");
+            let ratio = row.decimal_opt("ratio");
+            let progress_payment = row.money_opt("progress_payment");
+            let derived = match (ratio, progress_payment) {
+                (Some(r), Some(p)) => p.mul_ratio(r, RoundingStrategy::MidpointAwayFromZero),
+                (Some(_), None) => {
+                    row.err(
+                        "progress_payment",
+                        "a ratio needs the progress payment it applies to".into(),
+                    );
+                    None
+                }
+                (None, Some(_)) => {
+                    row.err(
+                        "ratio",
+                        "a progress payment needs the ratio of labor cost".into(),
+                    );
+                    None
+                }
+                (None, None) => None,
+            };
+            let amount = match (amount, derived) {
+                (Some(a), Some(d)) if a != d => {
+                    row.err(
+                        "amount",
+                        format!("{a} does not equal ratio × progress payment = {d}"),
+                    );
+                    a
+                }
+                (Some(a), _) => a,
+                (None, Some(d)) => d,
+                (None, None) => {
+                    if row.errors.len() == before {
+                        row.err(
+                            "amount",
+                            "give an amount, or a ratio and a progress payment".into(),
+                        );
+                    }
+                    Money::ZERO
+                }
+            };
+            if amount.is_zero() && row.errors.len() == before {
+                row.err("amount", "amount must be positive".into());
+            }
+            if row.errors.len() > before {
+                return None;
+            }
+            batch.obligations.push(LaborCostObligation {
+                obligation_id,
+                project_code,
+                period,
+                due_date,
+                amount,
+                ratio,
+                progress_payment,
+            });
+            Some(batch.obligations.len() - 1)
+        }
+        RegistryKind::PaySheet => {
+            let project_code = row.text("project_code");
+            let period = row.period("period", DateKind::Event);
+            let employer = row.text("employer");
+            let worker_name = row.text("worker_name");
+            let id_number = IdNumber::new(row.text("id_number"));
+            let card_number = CardNumber::new(row.text("card_number"));
+            let gross = row.positive("gross");
+            let net = row.positive("net");
+            let batch_ref = row.opt("batch_ref").map(str::to_string);
+            if let (Some(g), Some(n)) = (gross, net) {
+                if n > g {
+                    row.err("net", format!("net {n} exceeds gross {g}"));
+                }
+            }
+            let (gross, net) = (gross.unwrap_or(Money::ZERO), net.unwrap_or(Money::ZERO));
+            if !id_number.is_empty() && !id_number.checksum_ok() {
+                row.err(
+                    "id_number",
+                    format!("{id_number} is not a valid resident ID number (check digit)"),
+                );
+            }
+            if row.errors.len() > before {
+                return None;
+            }
+            batch.pay_sheet.push(PaySheetLine {
+                project_code,
+                period,
+                employer,
+                worker_name,
+                id_number,
+                card_number,
+                gross,
+                net,
+                batch_ref,
+            });
+            Some(batch.pay_sheet.len() - 1)
+        }
+        RegistryKind::Roster => {
+            let project_code = row.text("project_code");
+            let worker_name = row.text("worker_name");
+            let id_number = IdNumber::new(row.text("id_number"));
+            let card_number = CardNumber::new(row.text("card_number"));
+            let employer = row.opt("employer").map(str::to_string);
+            let entered_on = row.date_opt("entered_on", DateKind::Event);
+            let left_on = row.date_opt("left_on", DateKind::Event);
+            if !id_number.is_empty() && !id_number.checksum_ok() {
+                row.err(
+                    "id_number",
+                    format!("{id_number} is not a valid resident ID number (check digit)"),
+                );
+            }
+            if row.errors.len() > before {
+                return None;
+            }
+            batch.roster.push(RosterEntry {
+                project_code,
+                worker_name,
+                id_number,
+                card_number,
+                employer,
+                entered_on,
+                left_on,
+            });
+            Some(batch.roster.len() - 1)
+        }
+        RegistryKind::GuaranteeRequirements => {
+            let project_code = row.text("project_code");
+            let contract_amount = row.positive("contract_amount").unwrap_or(Money::ZERO);
+            // Empty means the documented default (normal); an unknown word is refused.
+            let contractor_credit = row
+                .closed(
+                    "contractor_credit",
+                    ContractorCredit::parse,
+                    "contractor credit",
+                    ContractorCredit::SPELLINGS,
+                )
+                .unwrap_or_default();
+            let rate = row.decimal_opt("rate");
+            let cap = row.money_opt("cap");
+            let cover_from = row.date("cover_from", DateKind::Term);
+            let cover_to = row.date("cover_to", DateKind::Term);
+            let cash_deposit = row.money_opt("cash_deposit").unwrap_or(Money::ZERO);
+            if cover_to < cover_from && row.errors.len() == before {
+                row.err("cover_to", "is before cover_from".into());
+            }
+            if row.errors.len() > before {
+                return None;
+            }
+            batch.guarantee_requirements.push(GuaranteeRequirement {
+                project_code,
+                contract_amount,
+                contractor_credit,
+                rate,
+                cap,
+                cover_from,
+                cover_to,
+                cash_deposit,
+            });
+            Some(batch.guarantee_requirements.len() - 1)
+        }
+    }
+}
+
+/// The same key twice with different content is an error; the same row twice is harmless.
+fn duplicate_keys(parsed: &ParsedRegistryFile) -> Vec<RowError> {
+    fn check<T: Serialize>(
+        slot: &'static str,
+        items: &[T],
+        key: impl Fn(&T) -> String,
+        lines: &BTreeMap<(&'static str, usize), u64>,
+        errors: &mut Vec<RowError>,
+    ) {
+        let mut seen: BTreeMap<String, (usize, String)> = BTreeMap::new();
+        for (i, item) in items.iter().enumerate() {
+            let body = serde_json::to_string(item).unwrap_or_default();
+            let k = key(item);
+            match seen.get(&k) {
+                Some((first, first_body)) if *first_body != body => {
+                    let line_of = |i: usize| lines.get(&(slot, i)).copied().unwrap_or(i as u64 + 1);
+                    errors.push(RowError {
+                        line: line_of(i),
+                        column: "key".into(),
+                        message: format!(
+                            "duplicate {slot} key with different content (first at line {})",
+                            line_of(*first)
+                        ),
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    seen.insert(k, (i, body));
+                }
+            }
+        }
+    }
+    let b = &parsed.batch;
+    let l = &parsed.lines;
+    let mut errors = Vec::new();
+    check("projects", &b.projects, Project::key, l, &mut errors);
+    check("accounts", &b.accounts, WageAccount::key, l, &mut errors);
+    check(
+        "obligations",
+        &b.obligations,
+        LaborCostObligation::key,
+        l,
+        &mut errors,
+    );
+    check("pay_sheet", &b.pay_sheet, PaySheetLine::key, l, &mut errors);
+    check("roster", &b.roster, RosterEntry::key, l, &mut errors);
+    check(
+        "guarantee_requirements",
+        &b.guarantee_requirements,
+        GuaranteeRequirement::key,
+        l,
+        &mut errors,
+    );
+    errors
+}
+
+#[cfg(test)]
+mod tests;

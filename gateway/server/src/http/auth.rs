@@ -1,0 +1,215 @@
+//! Who is calling. The TLS layer has already verified any client certificate against the
+//! partner CA; here the leaf certificate's SHA-256 fingerprint names the partner, or, for
+//! operators without a certificate, `Authorization: Bearer <token>` is checked by its SHA-256
+//! against the configured and stored operator tokens. Tokens are never kept in clear.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::Response;
+use sha2::{Digest, Sha256};
+
+use super::error::ApiError;
+use super::AppState;
+use ingest::config::{normalise_fingerprint, PartnerRole, Settings};
+
+/// What the TLS layer learnt about the peer, put in every request's extensions.
+#[derive(Debug, Clone, Default)]
+pub struct PeerIdentity {
+    /// SHA-256 (lower-case hex) of the leaf client certificate, if one was presented.
+    pub fingerprint: Option<String>,
+    pub remote: Option<std::net::SocketAddr>,
+}
+
+/// How the caller proved who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    Certificate,
+    BearerToken,
+}
+
+/// An authenticated caller, in the request's extensions of every `/v1` route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The partner id, or `operator:<name>` for a bearer-token operator.
+    pub id: String,
+    pub role: PartnerRole,
+    pub method: AuthMethod,
+}
+
+impl Caller {
+    pub fn is_operator(&self) -> bool {
+        self.role == PartnerRole::Operator
+    }
+
+    /// Only operators pass.
+    pub fn require_operator(&self) -> Result<(), ApiError> {
+        if self.is_operator() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "partner '{}' is not an operator",
+                self.id
+            )))
+        }
+    }
+
+    /// Only banks and insurers (data senders) pass.
+    pub fn require_sender(&self) -> Result<(), ApiError> {
+        match self.role {
+            PartnerRole::Bank | PartnerRole::Insurer if self.method == AuthMethod::Certificate => {
+                Ok(())
+            }
+            _ => Err(ApiError::Forbidden(format!(
+                "'{}' may not send files: only bank and insurer partners with a client certificate may",
+                self.id
+            ))),
+        }
+    }
+}
+
+/// Fingerprint → partner, built once from the settings.
+#[derive(Debug, Default)]
+pub struct Authenticator {
+    by_fingerprint: HashMap<String, (String, PartnerRole)>,
+    operator_tokens: HashMap<String, String>,
+}
+
+impl Authenticator {
+    pub fn new(settings: &Settings) -> Authenticator {
+        let mut by_fingerprint = HashMap::new();
+        for p in &settings.partners {
+            for f in &p.fingerprints {
+                if let Some(f) = normalise_fingerprint(f) {
+                    by_fingerprint.insert(f, (p.id.clone(), p.role));
+                }
+            }
+        }
+        let operator_tokens = settings
+            .operators
+            .iter()
+            .filter_map(|t| Some((normalise_fingerprint(&t.token_sha256)?, t.name.clone())))
+            .collect();
+        Authenticator {
+            by_fingerprint,
+            operator_tokens,
+        }
+    }
+
+    pub fn partner_for(&self, fingerprint: &str) -> Option<Caller> {
+        self.by_fingerprint
+            .get(fingerprint)
+            .map(|(id, role)| Caller {
+                id: id.clone(),
+                role: *role,
+                method: AuthMethod::Certificate,
+            })
+    }
+
+    fn configured_operator(&self, token_sha256: &str) -> Option<String> {
+        self.operator_tokens.get(token_sha256).cloned()
+    }
+}
+
+/// SHA-256 of a bearer token, lower-case hex: the only form in which tokens are compared.
+pub fn token_sha256(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+async fn authenticate(
+    state: &AppState,
+    fingerprint: Option<&str>,
+    authorization: Option<&header::HeaderValue>,
+) -> Result<Caller, ApiError> {
+    if let Some(fingerprint) = fingerprint {
+        // A certificate was presented: it alone decides, whatever else the request carries.
+        return state.auth.partner_for(fingerprint).ok_or_else(|| {
+            tracing::warn!(fingerprint = %fingerprint, "CA-signed certificate not registered to any partner");
+            ApiError::UnknownCertificate
+        });
+    }
+    let Some(value) = authorization else {
+        return Err(ApiError::Unauthenticated);
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 512)
+        .ok_or(ApiError::InvalidToken)?;
+    let digest = token_sha256(token);
+    let name = match state.auth.configured_operator(&digest) {
+        Some(name) => Some(name),
+        None => state
+            .store
+            .find_operator_token(&digest)
+            .await
+            .map_err(ApiError::from)?,
+    };
+    match name {
+        Some(name) => Ok(Caller {
+            id: format!("operator:{name}"),
+            role: PartnerRole::Operator,
+            method: AuthMethod::BearerToken,
+        }),
+        None => Err(ApiError::InvalidToken),
+    }
+}
+
+/// Middleware for every authenticated route: identifies the caller, applies its rate limit
+/// and puts the [`Caller`] in the request's extensions.
+pub async fn require_caller(
+    State(state): State<Arc<AppState>>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    // Taken out of the request first: the body is not `Sync`, so the request itself may
+    // not be borrowed across an await.
+    let fingerprint = request
+        .extensions()
+        .get::<PeerIdentity>()
+        .and_then(|p| p.fingerprint.clone());
+    let authorization = request.headers().get(header::AUTHORIZATION).cloned();
+    let caller = authenticate(&state, fingerprint.as_deref(), authorization.as_ref()).await?;
+    state.limiter.check(&caller.id)?;
+    request.extensions_mut().insert(caller);
+    Ok(next.run(request).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_digest_is_sha256_hex() {
+        assert_eq!(
+            token_sha256("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn roles_gate_routes() {
+        let bank = Caller {
+            id: "b".into(),
+            role: PartnerRole::Bank,
+            method: AuthMethod::Certificate,
+        };
+        assert!(bank.require_sender().is_ok());
+        assert!(bank.require_operator().is_err());
+        let op = Caller {
+            id: "operator:x".into(),
+            role: PartnerRole::Operator,
+            method: AuthMethod::BearerToken,
+        };
+        assert!(op.require_operator().is_ok());
+        assert!(op.require_sender().is_err());
+    }
+}

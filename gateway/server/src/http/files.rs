@@ -1,0 +1,370 @@
+//! Partner routes: push a file, poll its status, push a guarantee letter.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use chrono::Utc;
+use futures::StreamExt;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use super::auth::Caller;
+use super::error::{ApiError, ApiResult};
+use super::{json, AppState};
+use ingest::pipeline::{Receipt, RejectedRecord};
+
+/// Bodies up to this size are kept in memory; larger ones are spooled to a temporary file
+/// while hashed, then copied into the store in chunks, so a 200 MB upload never sits in RAM.
+const IN_MEMORY_BYTES: usize = 4 * 1024 * 1024;
+/// Guarantee letters are small documents.
+const MAX_LETTER_BYTES: usize = 1024 * 1024;
+const MAX_FILE_NAME_CHARS: usize = 255;
+
+pub(crate) const FORMAT_HEADER: &str = "x-wagegate-format";
+pub(crate) const FILE_NAME_HEADER: &str = "x-wagegate-file-name";
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> ApiResult<Option<&'a str>> {
+    match headers.get(name) {
+        None => Ok(None),
+        Some(v) => v.to_str().map(|s| Some(s.trim())).map_err(|_| {
+            ApiError::bad_request(
+                "invalid_header",
+                format!("header {name} is not visible ASCII"),
+            )
+        }),
+    }
+}
+
+fn format_from(headers: &HeaderMap) -> ApiResult<Option<adapters::Format>> {
+    header_str(headers, FORMAT_HEADER)?
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<adapters::Format>()
+                .map_err(|e| ApiError::bad_request("invalid_format", e))
+        })
+        .transpose()
+}
+
+fn file_name_from(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    let Some(name) = header_str(headers, FILE_NAME_HEADER)?.filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    if name.chars().count() > MAX_FILE_NAME_CHARS
+        || name
+            .chars()
+            .any(|c| c.is_control() || c == '/' || c == '\\')
+    {
+        return Err(ApiError::bad_request(
+            "invalid_file_name",
+            format!("{FILE_NAME_HEADER} must be a plain file name of at most {MAX_FILE_NAME_CHARS} characters"),
+        ));
+    }
+    Ok(Some(name.to_string()))
+}
+
+/// The largest body `POST /v1/files` takes: the smaller of the server and ingest limits.
+fn file_limit(state: &AppState) -> u64 {
+    state
+        .settings
+        .server
+        .max_body_bytes
+        .min(state.settings.ingest.max_file_bytes)
+}
+
+/// A temporary file removed when dropped.
+struct Spool {
+    path: PathBuf,
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+enum Received {
+    InMemory(Vec<u8>),
+    Spooled {
+        spool: Spool,
+        sha256: String,
+        size_bytes: u64,
+    },
+}
+
+/// Reads the body, bounded by `limit`, in memory or spooled to disk when it grows large.
+async fn read_body(body: Body, limit: u64) -> ApiResult<Received> {
+    let mut stream = body.into_data_stream();
+    let mut memory: Vec<u8> = Vec::new();
+    let mut spooled: Option<(Spool, tokio::fs::File, Sha256)> = None;
+    let mut total: u64 = 0;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::bad_request(
+                "body_read_error",
+                format!("reading the request body failed: {e}"),
+            )
+        })?;
+        total += chunk.len() as u64;
+        if total > limit {
+            return Err(ApiError::PayloadTooLarge { limit_bytes: limit });
+        }
+        if spooled.is_none() && memory.len() + chunk.len() > IN_MEMORY_BYTES {
+            let path = std::env::temp_dir()
+                .join(format!("wagegate-upload-{:032x}", rand::random::<u128>()));
+            let file = tokio::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .await
+                .map_err(|e| ApiError::internal(anyhow::anyhow!("creating a spool file: {e}")))?;
+            let spool = Spool { path };
+            let mut hasher = Sha256::new();
+            hasher.update(&memory);
+            let mut file = file;
+            file.write_all(&memory)
+                .await
+                .map_err(|e| ApiError::internal(anyhow::anyhow!("spooling: {e}")))?;
+            memory = Vec::new();
+            spooled = Some((spool, file, hasher));
+        }
+        match spooled.as_mut() {
+            Some((_, file, hasher)) => {
+                hasher.update(&chunk);
+                file.write_all(&chunk)
+                    .await
+                    .map_err(|e| ApiError::internal(anyhow::anyhow!("spooling: {e}")))?;
+            }
+            None => memory.extend_from_slice(&chunk),
+        }
+    }
+    match spooled {
+        None => Ok(Received::InMemory(memory)),
+        Some((spool, mut file, hasher)) => {
+            file.flush()
+                .await
+                .map_err(|e| ApiError::internal(anyhow::anyhow!("spooling: {e}")))?;
+            Ok(Received::Spooled {
+                spool,
+                sha256: hex::encode(hasher.finalize()),
+                size_bytes: total,
+            })
+        }
+    }
+}
+
+/// `POST /v1/files`: stores the raw body and answers 202 with the receipt. The same bytes
+/// from the same partner answer with the same receipt.
+pub(crate) async fn post_file(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    caller.require_sender()?;
+    let format = format_from(&headers)?;
+    let file_name = file_name_from(&headers)?;
+    let limit = file_limit(&state);
+    if let Some(length) =
+        header_str(&headers, "content-length")?.and_then(|v| v.parse::<u64>().ok())
+    {
+        if length > limit {
+            return Err(ApiError::PayloadTooLarge { limit_bytes: limit });
+        }
+    }
+    let receipt = match read_body(body, limit).await? {
+        Received::InMemory(bytes) => {
+            if bytes.is_empty() {
+                return Err(ApiError::bad_request("empty_body", "the file is empty"));
+            }
+            state
+                .receipts
+                .store(
+                    store::NewRawFile {
+                        sender: caller.id.clone(),
+                        file_name: file_name.clone(),
+                        format_hint: format.map(|f| f.as_str().to_string()),
+                        received_at: Utc::now(),
+                    },
+                    bytes,
+                )
+                .await
+                .map_err(ApiError::internal)?
+        }
+        Received::Spooled {
+            spool,
+            sha256,
+            size_bytes,
+        } => {
+            let mut file = tokio::fs::File::open(&spool.path).await.map_err(|e| {
+                ApiError::internal(anyhow::anyhow!("reopening the spool file: {e}"))
+            })?;
+            let (stored, created) = state
+                .store
+                .put_raw_file_reader(
+                    store::NewRawFile {
+                        sender: caller.id.clone(),
+                        file_name: file_name.clone(),
+                        format_hint: format.map(|f| f.as_str().to_string()),
+                        received_at: Utc::now(),
+                    },
+                    &sha256,
+                    size_bytes,
+                    &mut file,
+                )
+                .await?;
+            metrics::counter!("wagegate_files_received_total", "created" => created.to_string())
+                .increment(1);
+            Receipt {
+                id: stored.id,
+                sha256: stored.sha256,
+                status: stored.status.as_str().to_string(),
+                created,
+            }
+        }
+    };
+    let mut receipt = receipt;
+    if receipt.created {
+        state.ingest_wakeup.notify_one();
+        tracing::info!(file_id = %receipt.id, sender = %caller.id, "file received");
+    } else if receipt.status == store::FileStatus::Rejected.as_str()
+        && state.store.retry_file(&receipt.id, Utc::now()).await?
+    {
+        // A rejected file sent again is tried again (the registry may have changed since).
+        receipt.status = store::FileStatus::Received.as_str().to_string();
+        state.ingest_wakeup.notify_one();
+        tracing::info!(file_id = %receipt.id, sender = %caller.id, "rejected file sent again: it will be parsed again");
+    } else {
+        tracing::info!(file_id = %receipt.id, sender = %caller.id, "file received again (same bytes)");
+    }
+    Ok(json(StatusCode::ACCEPTED, receipt))
+}
+
+/// What a partner sees about its file.
+#[derive(Debug, Serialize)]
+pub(crate) struct FileView {
+    id: String,
+    sha256: String,
+    status: &'static str,
+    file_name: Option<String>,
+    size_bytes: u64,
+    received_at: chrono::DateTime<Utc>,
+    updated_at: chrono::DateTime<Utc>,
+    detected_format: Option<String>,
+    format_hint: Option<String>,
+    records: u64,
+    error: Option<String>,
+    diagnostics: Vec<schemas::Diagnostic>,
+}
+
+impl From<store::RawFile> for FileView {
+    fn from(f: store::RawFile) -> FileView {
+        FileView {
+            status: f.status.as_str(),
+            id: f.id,
+            sha256: f.sha256,
+            file_name: f.file_name,
+            size_bytes: f.size_bytes,
+            received_at: f.received_at,
+            updated_at: f.updated_at,
+            detected_format: f.detected_format,
+            format_hint: f.format_hint,
+            records: f.records_count,
+            error: f.error,
+            diagnostics: f.diagnostics,
+        }
+    }
+}
+
+/// `GET /v1/files/{id}`: the sender (or an operator) sees status and diagnostics; anyone
+/// else gets 404, so file ids reveal nothing about other partners.
+pub(crate) async fn get_file(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    if id.len() > 128 {
+        return Err(ApiError::NotFound(format!("file '{id:.32}…'")));
+    }
+    let file = state.store.get_file(&id).await?;
+    match file {
+        Some(f) if caller.is_operator() || f.sender == caller.id => {
+            Ok(json(StatusCode::OK, FileView::from(f)))
+        }
+        _ => Err(ApiError::NotFound(format!("file '{id}'"))),
+    }
+}
+
+#[derive(Serialize)]
+struct LetterAccepted {
+    id: String,
+    sha256: String,
+    status: &'static str,
+    records: u64,
+    rejected_records: Vec<RejectedRecord>,
+}
+
+/// `POST /v1/guarantees`: a guarantee letter as JSON, stored raw, parsed and authorised
+/// against the sender's issuer codes at once. 201 when accepted, 422 `letter_rejected`.
+pub(crate) async fn post_guarantee(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    body: Body,
+) -> ApiResult<Response> {
+    caller.require_sender()?;
+    // Within both the letter bound and the file limits, so that a letter the pipeline would
+    // refuse as too large is a 413 here, not an internal error later.
+    let limit = usize::try_from(file_limit(&state))
+        .unwrap_or(usize::MAX)
+        .min(MAX_LETTER_BYTES);
+    let bytes = super::read_body(body, limit).await?;
+    // Refuse what is not JSON at all before storing anything.
+    let _: serde_json::Value = super::parse_json(&bytes)?;
+    let processed = state
+        .pipeline
+        .ingest(
+            &caller.id,
+            Some("guarantee.json"),
+            Some(adapters::Format::GuaranteeJson),
+            bytes.to_vec(),
+        )
+        .await
+        .map_err(ApiError::internal)?;
+    if processed.is_rejected() {
+        let details = serde_json::json!({
+            "id": processed.file.id,
+            "rejected_records": processed.rejected_records,
+            "diagnostics": processed.file.diagnostics,
+        });
+        return Err(ApiError::Unprocessable {
+            code: "letter_rejected",
+            message: processed
+                .file
+                .error
+                .clone()
+                .unwrap_or_else(|| "the letter was rejected".into()),
+            details,
+        });
+    }
+    if processed
+        .report
+        .as_ref()
+        .is_some_and(|r| !r.dirty_projects.is_empty())
+    {
+        state.reconcile_wakeup.notify_one();
+    }
+    Ok(json(
+        StatusCode::CREATED,
+        LetterAccepted {
+            status: processed.file.status.as_str(),
+            records: processed.file.records_count,
+            id: processed.file.id,
+            sha256: processed.file.sha256,
+            rejected_records: processed.rejected_records,
+        },
+    ))
+}

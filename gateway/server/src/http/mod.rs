@@ -1,0 +1,169 @@
+//! The HTTPS gateway: partners push files and guarantee letters, operators manage the
+//! registry and findings. This module owns the router; `listener.rs` the sockets and TLS,
+//! `auth.rs` who is calling, `limits.rs` rate and time limits, `error.rs` the one mapping
+//! from errors to JSON responses.
+//!
+//! Route map (docs/api.md, docs/openapi.yaml):
+//! - public: `GET /healthz`, `GET /readyz`, `GET /openapi.yaml`
+//! - partners (bank, insurer; client certificate): `POST /v1/files`, `GET /v1/files/{id}`,
+//!   `POST /v1/guarantees`
+//! - operators (operator certificate or bearer token): `PUT /v1/registry`, `GET /v1/findings`,
+//!   `GET /v1/findings/{id}`, `POST /v1/findings/{id}/acknowledge`,
+//!   `POST /v1/findings/{id}/dismiss`, `GET /v1/projects/{code}/status`, `GET /metrics`
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::Router;
+use tokio::sync::Notify;
+
+pub mod auth;
+pub mod error;
+mod files;
+pub mod limits;
+pub mod listener;
+mod operator;
+mod ops;
+pub mod receipts;
+pub mod tls;
+
+pub use auth::{AuthMethod, Authenticator, Caller, PeerIdentity};
+pub use error::{ApiError, ApiResult};
+pub use limits::RateLimiter;
+pub use listener::{serve_tls, ListenerLimits};
+pub use ops::prometheus_handle;
+
+use ingest::config::Settings;
+use ingest::pipeline::Pipeline;
+
+/// Everything a handler needs, shared by all requests.
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub pipeline: Arc<Pipeline>,
+    pub store: Arc<dyn store::Store>,
+    /// Pushed files are stored through here, many to a transaction.
+    pub receipts: receipts::GroupCommit,
+    pub auth: Authenticator,
+    pub limiter: RateLimiter,
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// Woken when a new file is stored, so ingest workers pick it up at once.
+    pub ingest_wakeup: Arc<Notify>,
+    /// Woken when registry data changed, so the reconciler runs.
+    pub reconcile_wakeup: Arc<Notify>,
+}
+
+impl AppState {
+    /// Must be called on a tokio runtime: it starts the receipt writer.
+    pub fn new(pipeline: Arc<Pipeline>, settings: Arc<Settings>) -> AppState {
+        AppState {
+            store: pipeline.store().clone(),
+            receipts: receipts::GroupCommit::start(pipeline.store().clone()),
+            auth: Authenticator::new(&settings),
+            limiter: RateLimiter::new(settings.server.rate_per_second, settings.server.rate_burst),
+            metrics: prometheus_handle(),
+            ingest_wakeup: Arc::new(Notify::new()),
+            reconcile_wakeup: Arc::new(Notify::new()),
+            pipeline,
+            settings,
+        }
+    }
+}
+
+/// The application: every route, the authentication and limit layers, JSON fallbacks.
+pub fn router(state: Arc<AppState>) -> Router {
+    let authenticated = Router::new()
+        .route("/v1/files", post(files::post_file))
+        .route("/v1/files/{id}", get(files::get_file))
+        .route("/v1/guarantees", post(files::post_guarantee))
+        .route("/v1/registry", put(operator::put_registry))
+        .route("/v1/findings", get(operator::list_findings))
+        .route("/v1/findings/{id}", get(operator::get_finding))
+        .route(
+            "/v1/findings/{id}/acknowledge",
+            post(operator::acknowledge_finding),
+        )
+        .route("/v1/findings/{id}/dismiss", post(operator::dismiss_finding))
+        .route("/v1/projects/{code}/status", get(operator::project_status))
+        .route("/metrics", get(ops::metrics))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_caller,
+        ));
+    let body_limit = usize::try_from(state.settings.server.max_body_bytes).unwrap_or(usize::MAX);
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/openapi.yaml", get(ops::openapi))
+        .merge(authenticated)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::request_timeout,
+        ))
+        .layer(middleware::from_fn(record_request))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("route".into())
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// Counts requests and their latency by route template (never by raw path, which would
+/// put ids in label values).
+async fn record_request(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let method = request.method().as_str().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("wagegate_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
+    metrics::histogram!("wagegate_http_request_duration_seconds", "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Collects a body of at most `limit` bytes: `413 payload_too_large` when it is longer,
+/// `400 body_read_error` when it could not be read (the connection broke, a timeout).
+pub(crate) async fn read_body(
+    body: axum::body::Body,
+    limit: usize,
+) -> ApiResult<axum::body::Bytes> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let inner = e.into_inner();
+        if inner.is::<http_body_util::LengthLimitError>() {
+            ApiError::PayloadTooLarge {
+                limit_bytes: limit as u64,
+            }
+        } else {
+            ApiError::bad_request(
+                "body_read_error",
+                format!("the body could not be read: {inner}"),
+            )
+        }
+    })
+}
+
+/// Reads a JSON body already collected, answering `invalid_json` (400) when it does not fit.
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request("invalid_json", format!("invalid JSON body: {e}")))
+}
+
+/// A JSON response with a status.
+pub(crate) fn json<T: serde::Serialize>(status: axum::http::StatusCode, body: T) -> Response {
+    (status, axum::Json(body)).into_response()
+}

@@ -1,0 +1,70 @@
+//! Probes, metrics and the OpenAPI document.
+
+use std::sync::{Arc, OnceLock};
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use super::auth::Caller;
+use super::error::{ApiError, ApiResult};
+use super::{json, AppState};
+
+/// The checked-in OpenAPI document, served as is.
+pub const OPENAPI_YAML: &str = include_str!("../../../../docs/openapi.yaml");
+
+/// The process-wide Prometheus recorder, installed on first use. `None` when another
+/// recorder was installed first (then `/metrics` answers 503).
+pub fn prometheus_handle() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| match PrometheusBuilder::new().install_recorder() {
+            Ok(handle) => Some(handle),
+            Err(e) => {
+                tracing::warn!(error = %e, "no Prometheus recorder: /metrics is off");
+                None
+            }
+        })
+        .clone()
+}
+
+pub(crate) async fn healthz() -> Response {
+    json(StatusCode::OK, serde_json::json!({"status": "ok"}))
+}
+
+/// Ready when the database answers.
+pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> ApiResult<Response> {
+    match state.store.ping().await {
+        Ok(()) => Ok(json(StatusCode::OK, serde_json::json!({"status": "ready"}))),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: database unreachable");
+            Err(ApiError::Unavailable("the database is unreachable".into()))
+        }
+    }
+}
+
+/// Prometheus text format; operators only (it reveals partners' traffic).
+pub(crate) async fn metrics(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(caller): axum::Extension<Caller>,
+) -> ApiResult<Response> {
+    caller.require_operator()?;
+    let handle = state
+        .metrics
+        .as_ref()
+        .ok_or_else(|| ApiError::Unavailable("metrics are not recorded".into()))?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        handle.render(),
+    )
+        .into_response())
+}
+
+pub(crate) async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/yaml; charset=utf-8")],
+        OPENAPI_YAML,
+    )
+        .into_response()
+}

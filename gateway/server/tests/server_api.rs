@@ -1,0 +1,624 @@
+//! The gateway over real TLS and real sockets: partners, certificates, limits, operators.
+
+#[macro_use]
+mod support;
+
+use std::time::Duration;
+
+use support::*;
+
+on_both_databases!(
+    a_bank_with_a_good_certificate_pushes_and_polls_its_file,
+    no_certificate_is_refused_but_probes_answer,
+    unknown_certificates_are_refused,
+    a_bank_pushing_another_banks_account_is_rejected_and_nothing_is_stored_as_data,
+    the_same_file_twice_and_concurrently_gets_one_receipt,
+    many_concurrent_pushes_are_each_stored_with_their_own_receipt,
+    a_large_upload_is_spooled_and_stored_whole,
+    bodies_over_the_limit_are_refused,
+    each_partner_is_rate_limited_on_its_own,
+    operators_authenticate_by_token_or_certificate,
+    guarantee_letters_are_authorised_by_issuer_code,
+    operators_work_findings_through_their_lifecycle,
+    accounts_registered_by_another_process_are_seen,
+    a_letter_over_the_file_limit_is_413,
+);
+
+async fn a_bank_with_a_good_certificate_pushes_and_polls_its_file(db: Database) {
+    let h = Harness::start(db, |_| {}).await;
+    h.import_demo_registry().await;
+    let bank = h.client("bank");
+    let (name, bytes) = icbc_statement();
+    let r = bank
+        .post(h.url("/v1/files"))
+        .header("X-Wagegate-File-Name", &name)
+        .header("X-Wagegate-Format", "camt.053")
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let receipt: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(receipt["sha256"], sha256_hex(&bytes));
+    let id = receipt["id"].as_str().unwrap().to_string();
+    assert!(["received", "parsed"].contains(&receipt["status"].as_str().unwrap()));
+
+    let file = h.wait_processed(&bank, &id).await;
+    assert_eq!(file["status"], "parsed", "{file}");
+    assert_eq!(file["file_name"], name);
+    assert!(file["records"].as_u64().unwrap() > 0, "{file}");
+    assert_eq!(file["detected_format"], "camt.053");
+
+    // Another partner cannot see it (404, not 403: ids reveal nothing).
+    let r = h
+        .client("insurer")
+        .get(h.url(&format!("/v1/files/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(r).await, (404, "not_found".into()));
+    // An operator can.
+    let r = h
+        .client("operator")
+        .get(h.url(&format!("/v1/files/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+async fn no_certificate_is_refused_but_probes_answer(db: Database) {
+    let h = Harness::start(db, |_| {}).await;
+    let anon = h.anonymous();
+    let r = anon
+        .post(h.url("/v1/files"))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(r).await, (401, "unauthenticated".into()));
+    let r = anon.get(h.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = anon.get(h.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = anon.get(h.url("/openapi.yaml")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    assert_eq!(
+        text,
+        std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/openapi.yaml"
+        ))
+        .unwrap()
+    );
+    let r = anon.get(h.url("/no/such/route")).send().await.unwrap();
+    assert_eq!(error_code(r).await, (404, "not_found".into()));
+}
+
+async fn unknown_certificates_are_refused(db: Database) {
+    let h = Harness::start(db, |_| {}).await;
+    // Signed by another CA: the TLS handshake itself fails.
+    let other = server::pki::DevCa::generate("someone else's CA").unwrap();
+    let stranger = other.issue_client("demo-bank").unwrap();
+    let r = h
+        .client_with(&stranger)
+        .get(h.url("/v1/findings"))
+        .send()
+        .await;
+    assert!(
+        r.is_err(),
+        "a certificate from another CA must fail the handshake"
+    );
+
+    // Signed by our CA but registered to no partner: 401 unknown_certificate.
+    let unregistered = h.ca().issue_client("not-a-partner").unwrap();
+    let r = h
+        .client_with(&unregistered)
+        .post(h.url("/v1/files"))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(r).await, (401, "unknown_certificate".into()));
+    assert!(h.stored_files().await.is_empty());
+}
+
+async fn a_bank_pushing_another_banks_account_is_rejected_and_nothing_is_stored_as_data(
+    db: Database,
+) {
+    // The demo bank may only report on CCB (105) accounts here; the ICBC statement is not its.
+    let h = Harness::start(db, |s| {
+        let bank = s.partners.iter_mut().find(|p| p.id == "demo-bank").unwrap();
+        bank.bank_codes = vec!["105".into()];
+    })
+    .await;
+    h.import_demo_registry().await;
+    let bank = h.client("bank");
+    let (_, bytes) = icbc_statement();
+    let r = bank
+        .post(h.url("/v1/files"))
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let id = r.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let file = h.wait_processed(&bank, &id).await;
+    assert_eq!(file["status"], "rejected", "{file}");
+    assert!(
+        file["error"].as_str().unwrap().contains("demo-bank"),
+        "the error names the sender: {file}"
+    );
+    // Every statement of the account is refused for the same reason: said once, counted.
+    let error = file["error"].as_str().unwrap();
+    assert_eq!(error.matches("statement of account").count(), 1, "{error}");
+    // Sending the same bytes again tries them again (same receipt, back to received); the
+    // bank still may not report on the account, so the file ends rejected again.
+    let again = h.push(&bank, &bytes).await;
+    assert_eq!(again["id"], id.as_str());
+    assert_eq!(again["status"], "received", "{again}");
+    let file = h.wait_processed(&bank, &id).await;
+    assert_eq!(file["status"], "rejected", "{file}");
+    // The raw bytes are kept (evidence), but no statement became data.
+    assert_eq!(h.store().file_bytes(&id).await.unwrap(), bytes);
+    let records = h.store().load_records(&store::Scope::All).await.unwrap();
+    assert!(
+        records.iter().all(|r| r.kind.is_registry()),
+        "only registry rows may be stored"
+    );
+}
+
+async fn the_same_file_twice_and_concurrently_gets_one_receipt(db: Database) {
+    let h = Harness::start(db, |_| {}).await;
+    let bank = h.client("bank");
+    let bytes = b"<Document>not parsed here, only stored</Document>".to_vec();
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let bank = bank.clone();
+        let url = h.url("/v1/files");
+        let bytes = bytes.clone();
+        tasks.push(tokio::spawn(async move {
+            let r = bank.post(url).body(bytes).send().await.unwrap();
+            assert_eq!(r.status(), 202);
+            r.json::<serde_json::Value>().await.unwrap()
+        }));
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for t in tasks {
+        let v = t.await.unwrap();
+        ids.insert((v["id"].to_string(), v["sha256"].to_string()));
+    }
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let again = h.push(&bank, &bytes).await;
+    assert_eq!(
+        (again["id"].to_string(), again["sha256"].to_string()),
+        ids.into_iter().next().unwrap()
+    );
+    let files = h.stored_files().await;
+    assert_eq!(files.len(), 1);
+}
+
+async fn many_concurrent_pushes_are_each_stored_with_their_own_receipt(db: Database) {
+    // Pushes arriving together share a transaction (group commit); each still gets the
+    // receipt of its own bytes, and every one of them is stored when its 202 arrives.
+    let h = Harness::start(db, |_| {}).await;
+    let bank = h.client("bank");
+    let mut tasks = Vec::new();
+    for i in 0..64 {
+        let bank = bank.clone();
+        let url = h.url("/v1/files");
+        let bytes = format!("<Document>push {i}</Document>").into_bytes();
+        tasks.push(tokio::spawn(async move {
+            let r = bank.post(url).body(bytes.clone()).send().await.unwrap();
+            assert_eq!(r.status(), 202);
+            (bytes, r.json::<serde_json::Value>().await.unwrap())
+        }));
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for t in tasks {
+        let (bytes, receipt) = t.await.unwrap();
+        assert_eq!(receipt["sha256"], sha256_hex(&bytes));
+        let id = receipt["id"].as_str().unwrap().to_string();
+        assert_eq!(h.store().file_bytes(&id).await.unwrap(), bytes);
+        ids.insert(id);
+    }
+    assert_eq!(ids.len(), 64);
+}
+
+async fn a_large_upload_is_spooled_and_stored_whole(db: Database) {
+    let h = Harness::start(db, |_| {}).await;
+    let bank = h.client("bank");
+    // Over the in-memory threshold (4 MiB): goes through the spool file.
+    let bytes: Vec<u8> = (0..10 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let r = bank
+        .post(h.url("/v1/files"))
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["sha256"], sha256_hex(&bytes));
+    let id = v["id"].as_str().unwrap();
+    assert_eq!(h.store().file_bytes(id).await.unwrap(), bytes);
+    // Same bytes again, same receipt.
+    let v2 = h.push(&bank, &bytes).await;
+    assert_eq!(v2["id"], v["id"]);
+}
+
+async fn bodies_over_the_limit_are_refused(db: Database) {
+    let h = Harness::start(db, |s| s.server.max_body_bytes = 1024).await;
+    let bank = h.client("bank");
+    let r = bank
+        .post(h.url("/v1/files"))
+        .body(vec![b'x'; 2000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(r).await, (413, "payload_too_large".into()));
+    // Without a Content-Length (chunked), the limit holds while streaming.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..4).map(|_| Ok(vec![b'y'; 600])).collect();
+    let r = bank
+        .post(h.url("/v1/files"))
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(r).await, (413, "payload_too_large".into()));
+    assert!(h.stored_files().await.is_empty());
+    let r = bank
+        .post(h.url("/v1/files"))
+        .header("X-Wagegate-Format", "excel")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(r).await, (400, "invalid_format".into()));
+    // The operator routes read their bodies under the same rule: too long is 413.
+    let operator = h.client("operator");
+    let r = operator
+        .put(h.url("/v1/registry"))
+        .body(vec![b'{'; 2000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(r).await, (413, "payload_too_large".into()));
+}
+
+async fn each_partner_is_rate_limited_on_its_own(db: Database) {
+    let h = Harness::start(db, |s| {
+        s.server.rate_per_second = 1;
+        s.server.rate_burst = 3;
+    })
+    .await;
+    let bank = h.client("bank");
+    let mut statuses = Vec::new();
+    for i in 0..5 {
+        let r = bank
+            .post(h.url("/v1/files"))
+            .body(format!("file {i}"))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 429 {
+            assert!(r.headers().get("retry-after").is_some());
+        }
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(&statuses[..3], &[202, 202, 202]);
+    assert!(statuses[3..].contains(&429), "{statuses:?}");
+    // The insurer has its own bucket.
+    let r = h
+        .client("insurer")
+        .get(h.url("/v1/files/FILE-nothing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+async fn operators_authenticate_by_token_or_certificate(db: Database) {
+    let token = "op-secret-token-for-tests";
+    let h = Harness::start(db, |s| {
+        s.operators.push(ingest::config::OperatorToken {
+            name: "inspector".into(),
+            token_sha256: server::http::auth::token_sha256(token),
+        })
+    })
+    .await;
+    let anon = h.anonymous();
+    let r = anon
+        .get(h.url("/v1/findings"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["total"], 0);
+    let r = anon
+        .get(h.url("/v1/findings"))
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(r).await, (401, "invalid_token".into()));
+    // A token stored in the database works too.
+    h.store()
+        .put_operator_token(
+            "night-shift",
+            &server::http::auth::token_sha256("db-token"),
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let r = anon
+        .get(h.url("/metrics"))
+        .bearer_auth("db-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("wagegate_http_requests_total"));
+    // The operator certificate works; a bank certificate is not an operator.
+    let r = h
+        .client("operator")
+        .get(h.url("/v1/findings"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = h
+        .client("bank")
+        .get(h.url("/v1/findings"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(r).await, (403, "forbidden".into()));
+    // A bearer-token operator may not push files as if it were a bank.
+    let r = anon
+        .post(h.url("/v1/files"))
+        .bearer_auth(token)
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(r).await, (403, "forbidden".into()));
+}
+
+async fn guarantee_letters_are_authorised_by_issuer_code(db: Database) {
+    let h = Harness::start(db, |_| {}).await;
+    h.import_demo_registry().await;
+    let picc = demo_bank_files()
+        .into_iter()
+        .find(|(p, _, _)| p == "picc-gz")
+        .unwrap()
+        .2;
+    // The bank may not push the insurer's policy.
+    let r = h
+        .client("bank")
+        .post(h.url("/v1/guarantees"))
+        .header("content-type", "application/json")
+        .body(picc.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "letter_rejected", "{v}");
+    // The insurer may.
+    let r = h
+        .client("insurer")
+        .post(h.url("/v1/guarantees"))
+        .header("content-type", "application/json")
+        .body(picc)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(v["status"], "parsed");
+    let r = h
+        .client("insurer")
+        .post(h.url("/v1/guarantees"))
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(r).await, (400, "invalid_json".into()));
+}
+
+async fn operators_work_findings_through_their_lifecycle(db: Database) {
+    let h = Harness::start(db, |_| {}).await;
+    h.import_demo_registry().await;
+    let bank = h.client("bank");
+    for (partner, name, bytes) in demo_bank_files() {
+        if partner == "picc-gz" || name.starts_with("guarantee") {
+            continue;
+        }
+        let r = bank
+            .post(h.url("/v1/files"))
+            .header("X-Wagegate-File-Name", &name)
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202);
+    }
+    let op = h.client("operator");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let list = loop {
+        let v: serde_json::Value = op
+            .get(h.url("/v1/findings?project=FJ-FZ-2026-0017&limit=5"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if v["total"].as_u64().unwrap_or(0) > 0 {
+            break v;
+        }
+        assert!(std::time::Instant::now() < deadline, "no findings: {v}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let first = &list["items"][0];
+    let id = first["id"].as_str().unwrap();
+    assert_eq!(first["project"], "FJ-FZ-2026-0017");
+
+    let r = op
+        .get(h.url("/v1/findings?code=NOT_A_CODE"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(r).await, (400, "invalid_filter".into()));
+
+    let r = op
+        .post(h.url(&format!("/v1/findings/{id}/dismiss")))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(r).await, (400, "reason_required".into()));
+    let r = op
+        .post(h.url(&format!("/v1/findings/{id}/acknowledge")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = op
+        .post(h.url(&format!("/v1/findings/{id}/dismiss")))
+        .json(&serde_json::json!({"reason": "paid in cash, receipt on file"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["status"],
+        "dismissed"
+    );
+    let r = op
+        .post(h.url(&format!("/v1/findings/{id}/acknowledge")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(r).await, (409, "invalid_transition".into()));
+
+    let v: serde_json::Value = op
+        .get(h.url(&format!("/v1/findings/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let actors: Vec<&str> = v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["actor"].as_str().unwrap())
+        .collect();
+    assert!(actors.contains(&"demo-operator"), "{v}");
+
+    let r = op
+        .get(h.url("/v1/projects/FJ-FZ-2026-0017/status"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["findings_by_status"]["dismissed"], 1, "{v}");
+    assert!(v["records"]["statement"].as_u64().unwrap_or(0) > 0, "{v}");
+    let r = op
+        .get(h.url("/v1/projects/NOPE/status"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(r).await, (404, "not_found".into()));
+
+    // A registry file with a bad row is refused whole with the rows listed.
+    let r = op
+        .put(h.url("/v1/registry"))
+        .header("X-Wagegate-File-Name", "02-accounts.csv")
+        .body("account_no,account_name,project_code,cnaps,opened_on,payer_accounts\n1,x,UNKNOWN-PROJECT,102391002003,2026-13-45,\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "registry_refused");
+    assert!(
+        !v["error"]["details"][0]["errors"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{v}"
+    );
+}
+
+/// Accounts registered by another process sharing the database (`wagegate import` while the
+/// gateway runs) are seen by the gateway: a statement rejected before the import is
+/// accepted when the bank sends it again afterwards.
+async fn accounts_registered_by_another_process_are_seen(db: Database) {
+    let h = Harness::start(db, |_| {}).await;
+    let bank = h.client("bank");
+    let (_, bytes) = icbc_statement();
+    let receipt = h.push(&bank, &bytes).await;
+    let id = receipt["id"].as_str().unwrap().to_string();
+    let file = h.wait_processed(&bank, &id).await;
+    assert_eq!(file["status"], "rejected", "{file}");
+
+    // Another pipeline on the same database: what `wagegate import` does.
+    let other = ingest::open((*h.settings).clone()).await.unwrap();
+    let registry: Vec<(String, Vec<u8>)> = sim::demo::world::files()
+        .into_iter()
+        .filter(|f| f.path.starts_with("registry/"))
+        .map(|f| (f.path, f.bytes))
+        .collect();
+    let (_, refused) = other.import_registry(&registry).await.unwrap();
+    assert!(refused.is_empty());
+    // The bank sends the file again until it is accepted: the gateway reads its account
+    // index again once it is older than its recheck interval (a second), so within a few
+    // attempts; a gateway that never sees the import fails at the deadline.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let again = h.push(&bank, &bytes).await;
+        assert_eq!(again["id"], id.as_str());
+        let file = h.wait_processed(&bank, &id).await;
+        if file["status"] == "parsed" {
+            break;
+        }
+        assert_eq!(file["status"], "rejected", "{file}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the imported account was never seen: {file}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A guarantee letter larger than the configured file limit is refused before it is read
+/// whole (413), not stored and then failed inside.
+async fn a_letter_over_the_file_limit_is_413(db: Database) {
+    let h = Harness::start(db, |s| s.ingest.max_file_bytes = 1024).await;
+    let insurer = h.client("insurer");
+    let r = insurer
+        .post(h.url("/v1/guarantees"))
+        .header("content-type", "application/json")
+        .body(format!("{{\"number\": \"{}\"}}", "x".repeat(4000)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(r).await, (413, "payload_too_large".into()));
+    assert!(h.stored_files().await.is_empty());
+}

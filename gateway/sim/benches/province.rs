@@ -1,0 +1,284 @@
+//! Province benchmark: a simulated world of N projects generated, loaded through the real
+//! pipeline (`wagegate load`), reconciled in full, then one new statement file ingested and
+//! reconciled incrementally. Prints one line of timings per phase.
+//!
+//! ```text
+//! cargo bench -p sim --bench province -- --projects 3000 --workers 50 \
+//!     --dir /tmp/prov --db sqlite --phase all
+//! ```
+//!
+//! `--phase` is `generate`, `ingest`, `reconcile`, `incremental` or `all`; run phases one by
+//! one under `/usr/bin/time -v` (see `gateway/sim/benches/province.sh`) to get each phase's peak
+//! memory. `--db` is `sqlite` (a file in `--dir`) or a PostgreSQL URL of an existing, empty
+//! database. The as-of date is fixed (2026-11-26) so runs are comparable.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use chrono::NaiveDate;
+use ingest::config::Settings;
+use sim::{next_statement_file, write_world, SimParams};
+use store::Scope;
+
+struct Args {
+    projects: usize,
+    workers: usize,
+    seed: u64,
+    dir: PathBuf,
+    db: String,
+    phase: String,
+}
+
+fn args() -> anyhow::Result<Args> {
+    let mut a = Args {
+        projects: 300,
+        workers: 50,
+        seed: 1,
+        dir: PathBuf::from("/tmp/wagegate-province"),
+        db: "sqlite".into(),
+        phase: "all".into(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(k) = it.next() {
+        let mut v = || it.next().with_context(|| format!("{k} needs a value"));
+        match k.as_str() {
+            "--projects" => a.projects = v()?.parse()?,
+            "--workers" => a.workers = v()?.parse()?,
+            "--seed" => a.seed = v()?.parse()?,
+            "--dir" => a.dir = PathBuf::from(v()?),
+            "--db" => a.db = v()?,
+            "--phase" => a.phase = v()?,
+            // `cargo bench` passes `--bench`.
+            "--bench" => {}
+            other => bail!("unknown argument {other}"),
+        }
+    }
+    Ok(a)
+}
+
+fn params(a: &Args) -> SimParams {
+    let as_of = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap_or(NaiveDate::MIN);
+    let mut p = SimParams::new(a.projects, a.seed, as_of);
+    // Around the mean: 0.8×..1.2× the requested workers per project.
+    p.workers = ((a.workers * 4 / 5).max(1), (a.workers * 6 / 5).max(1));
+    p.projects_per_file = 100;
+    p
+}
+
+fn world_dir(a: &Args) -> PathBuf {
+    a.dir.join("world")
+}
+
+async fn pipeline(a: &Args) -> anyhow::Result<ingest::pipeline::Pipeline> {
+    let url = if a.db == "sqlite" {
+        format!("sqlite://{}/wagegate.db", a.dir.display())
+    } else {
+        a.db.clone()
+    };
+    // Other `WAGEGATE__…` settings (e.g. `WAGEGATE__DATABASE__MAX_CONNECTIONS`) pass through.
+    let env = std::env::vars()
+        .filter(|(k, _)| k != "WAGEGATE__DATABASE__URL")
+        .chain([("WAGEGATE__DATABASE__URL".to_string(), url)]);
+    let settings = Settings::load_with_env(None, env)?;
+    ingest::open(settings).await
+}
+
+fn report(phase: &str, a: &Args, started: Instant, extra: &str) {
+    println!(
+        "province phase={phase} projects={} workers={} db={} seconds={:.3} {extra}",
+        a.projects,
+        a.workers,
+        if a.db == "sqlite" {
+            "sqlite"
+        } else {
+            "postgres"
+        },
+        started.elapsed().as_secs_f64()
+    );
+}
+
+async fn run(a: &Args) -> anyhow::Result<()> {
+    let p = params(a);
+    let all = a.phase == "all";
+    if all || a.phase == "generate" {
+        let t = Instant::now();
+        let s = write_world(&p, &world_dir(a))?;
+        report(
+            "generate",
+            a,
+            t,
+            &format!(
+                "files={} bytes={} pay_sheet_lines={} payment_results={} statements={} statement_entries={} guarantee_letters={} expected_findings={}",
+                s.files, s.bytes, s.pay_sheet_lines, s.payment_results, s.statements, s.statement_entries, s.guarantee_letters, s.expected_findings
+            ),
+        );
+    }
+    if all || a.phase == "ingest" {
+        let pl = pipeline(a).await?;
+        let t = Instant::now();
+        let (refused, rejected, skipped) =
+            ingest::backfill::load_dir(&pl, &world_dir(a), "operator").await?;
+        report(
+            "ingest",
+            a,
+            t,
+            &format!("refused={refused} rejected={rejected} skipped={skipped}"),
+        );
+    }
+    if all || a.phase == "reconcile" {
+        let pl = pipeline(a).await?;
+        let t = Instant::now();
+        let r = pl.reconcile(Scope::All, p.as_of).await?;
+        report(
+            "reconcile",
+            a,
+            t,
+            &format!(
+                "opened={} resolved={} unchanged={}",
+                r.opened, r.resolved, r.unchanged
+            ),
+        );
+        // A second full run over unchanged facts: what a nightly re-run costs.
+        let t = Instant::now();
+        let r = pl.reconcile(Scope::All, p.as_of).await?;
+        report(
+            "reconcile-again",
+            a,
+            t,
+            &format!("opened={} unchanged={}", r.opened, r.unchanged),
+        );
+    }
+    if all || a.phase == "incremental" {
+        let pl = pipeline(a).await?;
+        // Drain whatever the load left dirty, so that only the new file's project is.
+        pl.reconcile_dirty(p.as_of).await?;
+        // The first file a fresh process ingests also loads the account index (every stored
+        // record is streamed once); a running daemon has it. Warm up with one file, then
+        // measure another.
+        let (name, bytes) = next_statement_file(&p, a.projects / 2 - 1)?;
+        let t = Instant::now();
+        pl.ingest("operator", Some(&name), None, bytes).await?;
+        let cold = t.elapsed();
+        pl.reconcile_dirty(p.as_of).await?;
+        let (name, bytes) = next_statement_file(&p, a.projects / 2)?;
+        let t = Instant::now();
+        let done = pl.ingest("operator", Some(&name), None, bytes).await?;
+        let ingested = t.elapsed();
+        let r = pl.reconcile_dirty(p.as_of).await?;
+        report(
+            "incremental",
+            a,
+            t,
+            &format!(
+                "cold_first_ingest_ms={} ingest_ms={} reconcile_ms={} new_records={} rejected={} opened={} resolved={} unchanged={}",
+                cold.as_millis(),
+                ingested.as_millis(),
+                (t.elapsed() - ingested).as_millis(),
+                // 0 when the file was already stored by an earlier run: use a fresh database.
+                done.report.as_ref().map_or(0, |r| r.inserted),
+                done.is_rejected(),
+                r.opened,
+                r.resolved,
+                r.unchanged
+            ),
+        );
+    }
+    if a.phase == "profile" {
+        profile(a, p.as_of).await?;
+    }
+    Ok(())
+}
+
+/// Resident and peak memory of this process, in MiB (Linux).
+fn memory() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(0, |kb| kb / 1024)
+    };
+    format!("rss_mib={} peak_mib={}", field("VmRSS:"), field("VmHWM:"))
+}
+
+/// The full reconcile's steps one by one, as `Pipeline::reconcile` does them: stream every
+/// stored record, decode them into per-project facts, run the pure core.
+async fn profile(a: &Args, as_of: NaiveDate) -> anyhow::Result<()> {
+    use futures::StreamExt;
+    use store::RecordKind as K;
+    let pl = pipeline(a).await?;
+    let t = Instant::now();
+    let mut records = Vec::new();
+    let mut body_bytes = 0usize;
+    let mut stream = pl.store().stream_records(Scope::All);
+    while let Some(r) = stream.next().await {
+        let r = r?;
+        body_bytes += r.body.len();
+        records.push(r);
+    }
+    drop(stream);
+    report(
+        "profile-load",
+        a,
+        t,
+        &format!(
+            "records={} body_mib={} {}",
+            records.len(),
+            body_bytes >> 20,
+            memory()
+        ),
+    );
+    let t = Instant::now();
+    let mut facts: std::collections::BTreeMap<String, reconciler::ProjectFacts> =
+        std::collections::BTreeMap::new();
+    for r in records.iter().filter(|r| r.kind == K::Project) {
+        let p: schemas::Project = r.decode()?;
+        facts.insert(p.code.clone(), reconciler::ProjectFacts::new(p));
+    }
+    for r in &records {
+        let Some(f) = r.owner.as_ref().and_then(|o| facts.get_mut(o)) else {
+            continue;
+        };
+        match r.kind {
+            K::Project => {}
+            K::Account => f.accounts.push(r.decode()?),
+            K::Obligation => f.obligations.push(r.decode()?),
+            K::Paysheet => f.pay_sheet.push(r.decode()?),
+            K::Roster => f.roster.push(r.decode()?),
+            K::GuaranteeRequirement => f.guarantee_requirement = Some(r.decode()?),
+            K::Statement => f.statements.push(r.decode()?),
+            K::Payment => f.payment_results.push(r.decode()?),
+            K::Batch => f.payroll_batches.push(r.decode()?),
+            K::Guarantee => f.guarantees.push(r.decode()?),
+        }
+    }
+    report(
+        "profile-decode",
+        a,
+        t,
+        &format!("projects={} {}", facts.len(), memory()),
+    );
+    drop(records);
+    let t = Instant::now();
+    let config = reconciler::Config::default();
+    let calendar = reconciler::Calendar::china();
+    let mut n = 0;
+    for f in facts.values() {
+        n += reconciler::reconcile(f, as_of, &config, &calendar).len();
+    }
+    report("profile-core", a, t, &format!("findings={n} {}", memory()));
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let a = args()?;
+    std::fs::create_dir_all(&a.dir)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(run(&a))
+}

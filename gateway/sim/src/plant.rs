@@ -1,0 +1,156 @@
+//! The shortfalls the simulator plants, one kind per way a code is raised.
+
+use crate::env::Env;
+
+/// One planted problem. Plants of different families touch different facts, so a project
+/// may carry one of each without one changing the other's finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Plant {
+    /// The labor cost of the latest due month never arrives.
+    LaborMissing,
+    /// It arrives only in part.
+    LaborShort,
+    /// It arrives in full, days after the deadline.
+    LaborLate,
+    /// Next month's pay sheet exceeds the balance shortly before its deadline (only when the
+    /// as-of date is within `payroll.funding_lookahead_days` of a month's end).
+    FundingGap,
+    /// A worker is left out of the payroll batch.
+    WagesUnpaid,
+    /// A worker is paid less than the pay sheet says.
+    WagesShort,
+    /// A worker's payment fails and is never re-paid (also WAGES_UNPAID).
+    PaymentFailed,
+    /// The bulk debit on the statement differs from the batch's successful lines.
+    BatchMismatch,
+    /// Money leaves the account to a supplier.
+    NonWageDebit,
+    /// The batch pays someone on neither roster nor pay sheet.
+    PayeeNotOnRoster,
+    /// One worker is down for more than the monthly ceiling.
+    AbnormalCeiling,
+    /// The month's average net pay is below the floor.
+    AbnormalFloor,
+    /// No guarantee letter and no cash deposit.
+    GuaranteeMissing,
+    /// The letter is smaller than required.
+    GuaranteeShort,
+    /// The letter expires within `guarantee.expiring_days` while the project runs on.
+    GuaranteeExpiring,
+    /// The letter expired a few days ago.
+    GuaranteeExpired,
+    /// The letter was drawn on and not topped up within the working days allowed.
+    GuaranteeNotReplenished,
+    /// A statement opens at a different balance from the previous closing.
+    GapOpening,
+    /// A statement's sequence number skips one.
+    GapSequence,
+    /// A statement's entries do not add up to its balance change.
+    BalanceBreak,
+    /// A day's statement never arrives.
+    StatementMissing,
+    /// A statement is delivered again with different content.
+    DuplicateDelivery,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Labor,
+    Wages,
+    Guarantee,
+    Integrity,
+}
+
+impl Plant {
+    pub const ALL: [Plant; 22] = [
+        Plant::LaborMissing,
+        Plant::LaborShort,
+        Plant::LaborLate,
+        Plant::FundingGap,
+        Plant::WagesUnpaid,
+        Plant::WagesShort,
+        Plant::PaymentFailed,
+        Plant::BatchMismatch,
+        Plant::NonWageDebit,
+        Plant::PayeeNotOnRoster,
+        Plant::AbnormalCeiling,
+        Plant::AbnormalFloor,
+        Plant::GuaranteeMissing,
+        Plant::GuaranteeShort,
+        Plant::GuaranteeExpiring,
+        Plant::GuaranteeExpired,
+        Plant::GuaranteeNotReplenished,
+        Plant::GapOpening,
+        Plant::GapSequence,
+        Plant::BalanceBreak,
+        Plant::StatementMissing,
+        Plant::DuplicateDelivery,
+    ];
+
+    pub fn family(self) -> Family {
+        use Plant as P;
+        match self {
+            P::LaborMissing | P::LaborShort | P::LaborLate => Family::Labor,
+            P::FundingGap
+            | P::WagesUnpaid
+            | P::WagesShort
+            | P::PaymentFailed
+            | P::BatchMismatch
+            | P::NonWageDebit
+            | P::PayeeNotOnRoster
+            | P::AbnormalCeiling
+            | P::AbnormalFloor => Family::Wages,
+            P::GuaranteeMissing
+            | P::GuaranteeShort
+            | P::GuaranteeExpiring
+            | P::GuaranteeExpired
+            | P::GuaranteeNotReplenished => Family::Guarantee,
+            P::GapOpening
+            | P::GapSequence
+            | P::BalanceBreak
+            | P::StatementMissing
+            | P::DuplicateDelivery => Family::Integrity,
+        }
+    }
+
+    /// Plants that reshape the project's money so much that they stay alone.
+    pub fn alone(self) -> bool {
+        self == Plant::FundingGap
+    }
+
+    /// Whether the plant can give its finding as of the world's date.
+    pub fn possible(self, env: &Env) -> bool {
+        match self {
+            Plant::FundingGap => env.funding_gap_possible(),
+            _ => true,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        use Plant as P;
+        match self {
+            P::LaborMissing => "labor_missing",
+            P::LaborShort => "labor_short",
+            P::LaborLate => "labor_late",
+            P::FundingGap => "funding_gap",
+            P::WagesUnpaid => "wages_unpaid",
+            P::WagesShort => "wages_short",
+            P::PaymentFailed => "payment_failed",
+            P::BatchMismatch => "batch_mismatch",
+            P::NonWageDebit => "non_wage_debit",
+            P::PayeeNotOnRoster => "payee_not_on_roster",
+            P::AbnormalCeiling => "abnormal_ceiling",
+            P::AbnormalFloor => "abnormal_floor",
+            P::GuaranteeMissing => "guarantee_missing",
+            P::GuaranteeShort => "guarantee_short",
+            P::GuaranteeExpiring => "guarantee_expiring",
+            P::GuaranteeExpired => "guarantee_expired",
+            P::GuaranteeNotReplenished => "guarantee_not_replenished",
+            P::GapOpening => "statement_gap_opening",
+            P::GapSequence => "statement_gap_sequence",
+            P::BalanceBreak => "balance_break",
+            P::StatementMissing => "statement_missing",
+            P::DuplicateDelivery => "duplicate_delivery",
+        }
+    }
+}

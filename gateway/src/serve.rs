@@ -1,0 +1,53 @@
+//! `wagegate serve` and `wagegate certs dev`: the configuration loaded, logging started, the
+//! gateway daemon run until a signal.
+
+use std::path::Path;
+
+use ingest::config::Settings;
+use server::daemon::{apply_dev_pki, serve};
+
+/// `wagegate serve [--dev-pki DIR] [--listen ADDR]`: loads the configuration, applies the
+/// development PKI and listen address if given, starts logging and serves until a signal.
+pub async fn serve_command(
+    config: Option<&Path>,
+    dev_pki: Option<&Path>,
+    listen: Option<&str>,
+) -> anyhow::Result<()> {
+    let mut settings = Settings::load(config)?;
+    if let Some(dir) = dev_pki {
+        apply_dev_pki(&mut settings, dir)?;
+    }
+    if let Some(listen) = listen {
+        settings.server.listen = listen.to_string();
+        settings.validate()?;
+    }
+    init_logging(&settings);
+    serve(settings).await
+}
+
+/// `wagegate certs dev --out DIR`: writes the development PKI and says how to use it.
+pub fn certs_dev_command(out: &Path) -> anyhow::Result<()> {
+    let pki = server::pki::write_dev_pki(out)?;
+    println!("wrote a development PKI to {}", out.display());
+    for (id, fingerprint) in &pki.fingerprints {
+        println!("  {id:<14} sha256 {fingerprint}");
+    }
+    println!(
+        "partners: {} (paste into a configuration file, or run `wagegate serve --dev-pki {}`)",
+        out.join("partners.toml").display(),
+        out.display()
+    );
+    Ok(())
+}
+
+fn init_logging(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log.filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // A subscriber may already be installed (tests, embedding): keep it.
+    let _ = if settings.log.json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}

@@ -1,0 +1,264 @@
+//! `findings`: one row per finding id, its content (the computed finding as JSON in `body`,
+//! and the columns filters and ordering use) and its lifecycle status.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use schemas::{FindingStatus, StoredFinding};
+use sqlx::Row as _;
+
+use super::columns::{insert, push_list, rows_per_insert, update, Row};
+use super::{Db, DbRow, Tx};
+use crate::error::StoreError;
+use crate::model::{EventKind, FindingFilter, Scope};
+use crate::shared_types::{Encoded, FindingState};
+use crate::sql::IN_LIST;
+
+type Pool = sqlx::Pool<Db>;
+
+/// The columns [`from_row`] reads.
+pub const COLUMNS: &str = crate::sql::FINDING_COLS;
+
+pub fn status(s: &str) -> Result<FindingStatus, StoreError> {
+    s.parse()
+        .map_err(|e: String| StoreError::Corrupt(format!("finding {e}")))
+}
+
+pub fn from_row(row: &DbRow) -> Result<StoredFinding, StoreError> {
+    let body: String = row.try_get("body")?;
+    let st: String = row.try_get("status")?;
+    Ok(StoredFinding {
+        finding: serde_json::from_str(&body)?,
+        status: status(&st)?,
+        first_seen: row.try_get("first_seen")?,
+        updated_at: row.try_get("updated_at")?,
+        status_reason: row.try_get("status_reason")?,
+    })
+}
+
+/// The content columns of a finding: what a reconciliation run computes.
+fn content<'a>(f: &'a Encoded<'_>) -> Row<'a> {
+    let fd = f.finding;
+    Row::new()
+        .col("code", fd.code.as_str())
+        .col("project", &fd.project)
+        .col("period", &fd.period)
+        .col("amount_short_fen", fd.amount_short.fen())
+        .col("severity", fd.severity.as_str())
+        .col("severity_rank", crate::lifecycle::rank(fd.severity))
+        .col("summary", &fd.summary)
+        .col("basis", &fd.basis)
+        .col("body", f.body.as_str())
+        .col("content_hash", f.hash.as_str())
+}
+
+/// Inserts newly computed findings as open, many per statement.
+pub async fn insert_opened(
+    tx: &mut Tx<'_>,
+    found: &[Encoded<'_>],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    fn row<'a>(f: &'a Encoded<'_>, now: DateTime<Utc>) -> Row<'a> {
+        Row::new()
+            .col("id", &f.finding.id)
+            .append(content(f))
+            .col("first_seen", now)
+            .col("updated_at", now)
+            .col("status", FindingStatus::Open.as_str())
+            .sql("status_reason", "NULL")
+            .col("last_event", EventKind::Opened.as_str())
+    }
+    let Some(first) = found.first() else {
+        return Ok(());
+    };
+    let per = rows_per_insert(row(first, now).binds()).min(crate::sql::FINDING_ROWS);
+    for chunk in found.chunks(per) {
+        let mut q = insert("findings", chunk.iter().map(|f| row(f, now)).collect(), "");
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Writes a finding's new content (its status is left as it is).
+pub async fn update_content(
+    tx: &mut Tx<'_>,
+    f: &Encoded<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let mut q = update("findings", content(f).col("updated_at", now));
+    q.push(" WHERE id = ").push_bind(&f.finding.id);
+    q.build().execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Writes a finding's status, the reason for it and the event that set it.
+pub async fn set_status(
+    tx: &mut Tx<'_>,
+    id: &str,
+    to: FindingStatus,
+    reason: Option<&str>,
+    event: EventKind,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let set = Row::new()
+        .col("status", to.as_str())
+        .col("status_reason", reason)
+        .col("last_event", event.as_str())
+        .col("updated_at", now);
+    let mut q = update("findings", set);
+    q.push(" WHERE id = ").push_bind(id);
+    q.build().execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Marks active findings resolved as cured and returns them as stored, by id.
+pub async fn resolve_cured(
+    tx: &mut Tx<'_>,
+    ids: &[&str],
+    now: DateTime<Utc>,
+) -> Result<HashMap<String, StoredFinding>, StoreError> {
+    let mut out = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(IN_LIST) {
+        let set = Row::new()
+            .col("status", FindingStatus::Resolved.as_str())
+            .col("status_reason", crate::lifecycle::CURED)
+            .col("last_event", EventKind::Resolved.as_str())
+            .col("updated_at", now);
+        let mut q = update("findings", set);
+        q.push(" WHERE id IN ");
+        push_list(&mut q, chunk.iter().copied());
+        q.build().execute(&mut **tx).await?;
+        let mut q = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM findings WHERE id IN "));
+        push_list(&mut q, chunk.iter().copied());
+        for row in q.build().fetch_all(&mut **tx).await? {
+            let f = from_row(&row)?;
+            out.insert(f.finding.id.clone(), f);
+        }
+    }
+    Ok(out)
+}
+
+const STATE: &str = "SELECT id, project, status, severity, content_hash, first_seen, \
+     status_reason FROM findings";
+
+fn state(row: &DbRow) -> Result<FindingState, StoreError> {
+    let status: String = row.try_get("status")?;
+    let severity: String = row.try_get("severity")?;
+    FindingState::new(
+        row.try_get("id")?,
+        row.try_get("project")?,
+        &status,
+        &severity,
+        row.try_get("content_hash")?,
+        row.try_get("first_seen")?,
+        row.try_get("status_reason")?,
+    )
+}
+
+/// The stored findings a sync over `scope` compares with: those of the scope's projects and
+/// of the projects of the computed findings; all of them for `Scope::All`.
+pub async fn states(
+    tx: &mut Tx<'_>,
+    scope: &Scope,
+    computed: &[schemas::Finding],
+) -> Result<BTreeMap<String, FindingState>, StoreError> {
+    let mut out = BTreeMap::new();
+    let rows = match scope {
+        Scope::All => sqlx::query(STATE).fetch_all(&mut **tx).await?,
+        Scope::Projects(projects) => {
+            let mut wanted: BTreeSet<&str> = projects.iter().map(String::as_str).collect();
+            wanted.extend(computed.iter().map(|f| f.project.as_str()));
+            let wanted: Vec<&str> = wanted.into_iter().collect();
+            let mut rows = Vec::new();
+            for chunk in wanted.chunks(IN_LIST) {
+                let mut q = sqlx::QueryBuilder::new(format!("{STATE} WHERE project IN "));
+                push_list(&mut q, chunk.iter().copied());
+                rows.extend(q.build().fetch_all(&mut **tx).await?);
+            }
+            rows
+        }
+    };
+    for row in rows {
+        let st = state(&row)?;
+        out.insert(st.id.clone(), st);
+    }
+    Ok(out)
+}
+
+/// One finding, locked for the transaction on PostgreSQL so that two operators acting at
+/// once serialise: the second sees the first one's status.
+pub async fn get_for_update(
+    tx: &mut Tx<'_>,
+    id: &str,
+) -> Result<Option<StoredFinding>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM findings WHERE id = $1{}",
+        super::ThisStore::FOR_UPDATE
+    );
+    let row = sqlx::query(&sql).bind(id).fetch_optional(&mut **tx).await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+pub async fn get(pool: &Pool, id: &str) -> Result<Option<StoredFinding>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM findings WHERE id = $1");
+    let row = sqlx::query(&sql).bind(id).fetch_optional(pool).await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// `WHERE …` for a findings filter.
+fn push_filter<'a>(q: &mut sqlx::QueryBuilder<'a, Db>, filter: &'a FindingFilter) {
+    let mut word = " WHERE ";
+    let mut cond = |q: &mut sqlx::QueryBuilder<'a, Db>, column: &str, value: &'a str| {
+        q.push(word).push(column).push(" = ").push_bind(value);
+        word = " AND ";
+    };
+    if let Some(p) = &filter.project {
+        cond(q, "project", p);
+    }
+    if let Some(c) = filter.code {
+        cond(q, "code", c.as_str());
+    }
+    if let Some(s) = filter.status {
+        cond(q, "status", s.as_str());
+    }
+    if let Some(s) = filter.severity {
+        cond(q, "severity", s.as_str());
+    }
+}
+
+/// Ordered by severity (red first), project, code, id; `limit` rows from `offset`.
+pub async fn list(
+    pool: &Pool,
+    filter: &FindingFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<StoredFinding>, StoreError> {
+    let mut q = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM findings"));
+    push_filter(&mut q, filter);
+    q.push(" ORDER BY severity_rank DESC, project, code, id LIMIT ")
+        .push_bind(limit)
+        .push(" OFFSET ")
+        .push_bind(offset);
+    let rows = q.build().fetch_all(pool).await?;
+    rows.iter().map(from_row).collect()
+}
+
+pub async fn count(pool: &Pool, filter: &FindingFilter) -> Result<i64, StoreError> {
+    let mut q = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM findings");
+    push_filter(&mut q, filter);
+    let row = q.build().fetch_one(pool).await?;
+    Ok(row.try_get(0)?)
+}
+
+/// The projects that have an open or acknowledged finding, in order.
+pub async fn active_projects(pool: &Pool) -> Result<Vec<String>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT project FROM findings \
+         WHERE status IN ('open', 'acknowledged') ORDER BY project",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| r.try_get::<String, _>(0).map_err(Into::into))
+        .collect()
+}

@@ -1,0 +1,261 @@
+//! `records` (facts and registry rows under deterministic keys; `owner` is the project a row
+//! belongs to, its own or its account's) and `record_conflicts` (a key delivered again with
+//! other content: kept, never applied).
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use sqlx::Row as _;
+
+use super::columns::{insert, push_list, rows_per_insert, update, Row};
+use super::{Db, DbRow, Tx};
+use crate::error::StoreError;
+use crate::model::{NewRecord, RecordConflict, RecordKind, StoredRecord};
+use crate::shared_types::Existing;
+use crate::sql::IN_LIST;
+
+type Pool = sqlx::Pool<Db>;
+
+/// The columns [`record`] reads.
+pub const COLUMNS: &str = crate::sql::REC_COLS;
+/// The columns [`conflict`] reads.
+pub const CONFLICT_COLUMNS: &str = crate::sql::CONFLICT_COLS;
+
+pub fn record(row: &DbRow) -> Result<StoredRecord, StoreError> {
+    let kind: String = row.try_get("kind")?;
+    Ok(StoredRecord {
+        kind: kind.parse()?,
+        key: row.try_get("key")?,
+        project: row.try_get("project")?,
+        account: row.try_get("account")?,
+        owner: Some(row.try_get::<String, _>("owner")?).filter(|o| !o.is_empty()),
+        file_id: row.try_get("file_id")?,
+        body: row.try_get("body")?,
+    })
+}
+
+pub fn conflict(row: &DbRow) -> Result<RecordConflict, StoreError> {
+    let kind: String = row.try_get("kind")?;
+    Ok(RecordConflict {
+        kind: kind.parse()?,
+        key: row.try_get("key")?,
+        project: row.try_get("project")?,
+        account: row.try_get("account")?,
+        existing_file: row.try_get("existing_file")?,
+        new_file: row.try_get("new_file")?,
+        existing_hash: row.try_get("existing_hash")?,
+        new_hash: row.try_get("new_hash")?,
+        new_body: row.try_get("new_body")?,
+        at: row.try_get("at")?,
+    })
+}
+
+/// Stored content hash, project and file of the given keys of one kind.
+pub async fn existing(
+    tx: &mut Tx<'_>,
+    kind: RecordKind,
+    keys: &[&str],
+) -> Result<HashMap<String, Existing>, StoreError> {
+    let mut out = HashMap::new();
+    for chunk in keys.chunks(IN_LIST) {
+        let mut q = sqlx::QueryBuilder::new(
+            "SELECT key, content_hash, project, file_id FROM records WHERE kind = ",
+        );
+        q.push_bind(kind.as_str()).push(" AND key IN ");
+        push_list(&mut q, chunk.iter().copied());
+        for row in q.build().fetch_all(&mut **tx).await? {
+            out.insert(
+                row.try_get("key")?,
+                Existing {
+                    content_hash: row.try_get("content_hash")?,
+                    project: row.try_get("project")?,
+                    file_id: row.try_get("file_id")?,
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// The registered project of each of these accounts.
+pub async fn account_projects(
+    tx: &mut Tx<'_>,
+    accounts: &BTreeSet<&str>,
+) -> Result<HashMap<String, String>, StoreError> {
+    let accounts: Vec<&str> = accounts.iter().copied().collect();
+    let mut out = HashMap::new();
+    for chunk in accounts.chunks(IN_LIST) {
+        let mut q = sqlx::QueryBuilder::new(
+            "SELECT account, project FROM records WHERE kind = 'account' \
+             AND project IS NOT NULL AND account IN ",
+        );
+        push_list(&mut q, chunk.iter().copied());
+        // `ORDER BY account, key` (not `key` alone), so that SQLite walks
+        // `records_account_of` instead of every account record; the first row of each
+        // account is still the one with the smallest key.
+        q.push(" ORDER BY account, key");
+        for row in q.build().fetch_all(&mut **tx).await? {
+            out.entry(row.try_get("account")?)
+                .or_insert(row.try_get("project")?);
+        }
+    }
+    Ok(out)
+}
+
+/// Registry rows replace content but keep `created_at`.
+const REPLACE: &str = " ON CONFLICT (kind, key) DO UPDATE SET \
+     project = excluded.project, account = excluded.account, owner = excluded.owner, \
+     content_hash = excluded.content_hash, \
+     body = excluded.body, file_id = excluded.file_id, updated_at = excluded.updated_at";
+
+/// Facts are never replaced: a key already stored is reported by not being returned.
+const KEEP: &str = " ON CONFLICT DO NOTHING RETURNING kind, key";
+
+/// Writes records, many per statement; with `replace` (registry rows), existing keys are
+/// replaced. Returns the (kind, key) pairs the database reports as written (empty with
+/// `replace`). Each row's owner is its project, else its account's; accounts written here
+/// adopt the facts that name only them.
+pub async fn write(
+    tx: &mut Tx<'_>,
+    file_id: Option<&str>,
+    rows: &[&NewRecord],
+    replace: bool,
+    now: DateTime<Utc>,
+) -> Result<HashSet<(String, String)>, StoreError> {
+    let unowned: BTreeSet<&str> = rows
+        .iter()
+        .filter(|r| r.project.is_none())
+        .filter_map(|r| r.account.as_deref())
+        .collect();
+    let owners = account_projects(tx, &unowned).await?;
+    let owner = |r: &NewRecord| -> String {
+        r.project
+            .clone()
+            .or_else(|| r.account.as_ref().and_then(|a| owners.get(a).cloned()))
+            .unwrap_or_default()
+    };
+    fn row<'a>(
+        r: &'a NewRecord,
+        owner: String,
+        file_id: Option<&'a str>,
+        now: DateTime<Utc>,
+    ) -> Row<'a> {
+        Row::new()
+            .col("kind", r.kind.as_str())
+            .col("key", &r.key)
+            .col("project", &r.project)
+            .col("account", &r.account)
+            .col("owner", owner)
+            .col("content_hash", &r.content_hash)
+            .col("body", &r.body)
+            .col("file_id", file_id)
+            .col("created_at", now)
+            .col("updated_at", now)
+    }
+    let mut written = HashSet::new();
+    let Some(first) = rows.first() else {
+        return Ok(written);
+    };
+    for chunk in rows.chunks(rows_per_insert(
+        row(first, String::new(), file_id, now).binds(),
+    )) {
+        let tail = if replace { REPLACE } else { KEEP };
+        let mut q = insert(
+            "records",
+            chunk
+                .iter()
+                .map(|r| row(r, owner(r), file_id, now))
+                .collect(),
+            tail,
+        );
+        if replace {
+            q.build().execute(&mut **tx).await?;
+        } else {
+            for r in q.build().fetch_all(&mut **tx).await? {
+                written.insert((r.try_get("kind")?, r.try_get("key")?));
+            }
+        }
+    }
+    for r in rows {
+        let adopted = r.kind == RecordKind::Account
+            && (replace || written.contains(&(r.kind.as_str().to_string(), r.key.clone())));
+        if let (true, Some(project), Some(account)) = (adopted, &r.project, &r.account) {
+            adopt_facts(tx, project, account).await?;
+        }
+    }
+    Ok(written)
+}
+
+/// A newly registered (or moved) account takes the facts that name only it along.
+async fn adopt_facts(tx: &mut Tx<'_>, project: &str, account: &str) -> Result<(), StoreError> {
+    let mut q = update("records", Row::new().col("owner", project));
+    q.push(" WHERE account = ")
+        .push_bind(account)
+        .push(" AND project IS NULL AND kind <> 'account' AND owner <> ")
+        .push_bind(project);
+    q.build().execute(&mut **tx).await?;
+    Ok(())
+}
+
+pub async fn insert_conflict(tx: &mut Tx<'_>, c: &RecordConflict) -> Result<(), StoreError> {
+    let row = Row::new()
+        .col("kind", c.kind.as_str())
+        .col("key", &c.key)
+        .col("project", &c.project)
+        .col("account", &c.account)
+        .col("existing_file", &c.existing_file)
+        .col("new_file", &c.new_file)
+        .col("existing_hash", &c.existing_hash)
+        .col("new_hash", &c.new_hash)
+        .col("new_body", &c.new_body)
+        .col("at", c.at);
+    let mut q = insert("record_conflicts", vec![row], " ON CONFLICT DO NOTHING");
+    q.build().execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Every record, ordered by owner, kind and key.
+pub const ALL: &str = crate::sql::ALL_RECORDS;
+
+/// Records owned by the given projects (at most [`IN_LIST`]): their own, and those of the
+/// projects' accounts, ordered by owner, kind and key.
+pub async fn owned_by(pool: &Pool, projects: &[String]) -> Result<Vec<StoredRecord>, StoreError> {
+    let mut q = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM records WHERE owner IN "));
+    push_list(&mut q, projects.iter().map(String::as_str));
+    q.push(" ORDER BY owner, kind, key");
+    let rows = q.build().fetch_all(pool).await?;
+    rows.iter().map(record).collect()
+}
+
+/// Every record of one kind, ordered by key.
+pub async fn of_kind(pool: &Pool, kind: RecordKind) -> Result<Vec<StoredRecord>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM records WHERE kind = $1 ORDER BY key");
+    let rows = sqlx::query(&sql)
+        .bind(kind.as_str())
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(record).collect()
+}
+
+pub async fn all_conflicts(pool: &Pool) -> Result<Vec<RecordConflict>, StoreError> {
+    let sql = format!("SELECT {CONFLICT_COLUMNS} FROM record_conflicts ORDER BY id");
+    let rows = sqlx::query(&sql).fetch_all(pool).await?;
+    rows.iter().map(conflict).collect()
+}
+
+/// Conflicts of the given projects (at most [`IN_LIST`]): their own, and those of the
+/// projects' accounts.
+pub async fn conflicts_of(
+    pool: &Pool,
+    projects: &[String],
+) -> Result<Vec<RecordConflict>, StoreError> {
+    let mut q = sqlx::QueryBuilder::new(format!(
+        "SELECT {CONFLICT_COLUMNS} FROM record_conflicts WHERE project IN "
+    ));
+    push_list(&mut q, projects.iter().map(String::as_str));
+    q.push(" OR account IN (SELECT account FROM records WHERE owner IN ");
+    push_list(&mut q, projects.iter().map(String::as_str));
+    q.push(" AND kind = 'account') ORDER BY id");
+    let rows = q.build().fetch_all(pool).await?;
+    rows.iter().map(conflict).collect()
+}

@@ -1,0 +1,742 @@
+//! [`crate::Store`] for this backend: each method is one transaction over the table modules,
+//! in the order the store's promises need (see the trait's documentation).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
+use schemas::{Finding, FindingStatus, StoredFinding};
+use tokio::io::AsyncRead;
+
+use super::raw_files::{Finished, NewFileRow, CHUNK_BYTES};
+use super::{dirty_projects, events, findings, operator_tokens, raw_files, records};
+use super::{ThisStore, Tx};
+use crate::lifecycle::{classify, is_active, Change, CURED, REAPPEARED};
+use crate::model::*;
+use crate::shared_types::{self, Encoded, PendingEvent};
+use crate::sql::{page_limit, to_i64, to_u64, ts, IN_LIST};
+use crate::StoreError;
+
+type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Stores a file's records (see `Store::apply_file_result`): new keys are inserted, a key
+/// stored with the same content is unchanged, with other content a conflict.
+async fn insert_facts(
+    tx: &mut Tx<'_>,
+    file_id: &str,
+    records: &[NewRecord],
+    now: DateTime<Utc>,
+    report: &mut ApplyReport,
+) -> Result<()> {
+    let plan = shared_types::dedupe_facts(file_id, records, now);
+    report.unchanged += plan.unchanged;
+    let mut conflicts = plan.conflicts;
+    let written = records::write(tx, Some(file_id), &plan.rows, false, now).await?;
+    let mut projects = BTreeSet::new();
+    let mut accounts = BTreeSet::new();
+    let mut missed: BTreeMap<RecordKind, Vec<&NewRecord>> = BTreeMap::new();
+    for r in &plan.rows {
+        if written.contains(&(r.kind.as_str().to_string(), r.key.clone())) {
+            report.inserted += 1;
+            projects.extend(r.project.clone());
+            accounts.extend(r.account.clone());
+        } else {
+            missed.entry(r.kind).or_default().push(r);
+        }
+    }
+    for (kind, rows) in missed {
+        let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
+        let stored = records::existing(tx, kind, &keys).await?;
+        for r in rows {
+            let Some(ex) = stored.get(&r.key) else {
+                return Err(StoreError::Corrupt(format!(
+                    "{kind} record '{}' was neither inserted nor found",
+                    r.key
+                )));
+            };
+            if ex.content_hash == r.content_hash {
+                report.unchanged += 1;
+            } else {
+                conflicts.push(shared_types::conflict(
+                    r,
+                    ex.file_id.clone(),
+                    ex.content_hash.clone(),
+                    file_id,
+                    now,
+                ));
+            }
+        }
+    }
+    for c in &conflicts {
+        records::insert_conflict(tx, c).await?;
+        projects.extend(c.project.clone());
+        accounts.extend(c.account.clone());
+    }
+    report.dirty_projects = dirty_projects::mark_with_accounts(tx, projects, accounts, now).await?;
+    report.conflicts = conflicts;
+    Ok(())
+}
+
+/// Brings stored findings in line with a run (see `Store::sync_findings`).
+async fn sync_in(
+    tx: &mut Tx<'_>,
+    scope: &Scope,
+    computed: &[Finding],
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<SyncReport> {
+    let state = findings::states(tx, scope, computed).await?;
+    let mut report = SyncReport::default();
+    let mut seen = HashSet::new();
+    // New findings and every event are written in batches after the loop, in the order a
+    // one-by-one sync would write them.
+    let mut opened = Vec::new();
+    let mut pending = Vec::new();
+    for f in computed {
+        seen.insert(f.id.as_str());
+        let enc = Encoded::new(f)?;
+        let cur = state.get(&f.id);
+        let change = classify(cur.map(|c| &c.current), &enc.hash, f.severity);
+        let mut stored = StoredFinding {
+            finding: f.clone(),
+            status: cur.map(|c| c.current.status).unwrap_or(FindingStatus::Open),
+            first_seen: cur.map(|c| c.first_seen).unwrap_or(now),
+            updated_at: now,
+            status_reason: cur.and_then(|c| c.reason.clone()),
+        };
+        match change {
+            Change::Unchanged => report.unchanged += 1,
+            Change::Open => {
+                opened.push(enc);
+                pending.push(PendingEvent::new(stored, EventKind::Opened, None, None));
+                report.opened += 1;
+            }
+            Change::Reopen => {
+                findings::update_content(tx, &enc, now).await?;
+                findings::set_status(
+                    tx,
+                    &f.id,
+                    FindingStatus::Open,
+                    Some(REAPPEARED),
+                    EventKind::Reopened,
+                    now,
+                )
+                .await?;
+                stored.status = FindingStatus::Open;
+                stored.status_reason = Some(REAPPEARED.to_string());
+                pending.push(PendingEvent::new(
+                    stored,
+                    EventKind::Reopened,
+                    Some(FindingStatus::Resolved),
+                    Some(REAPPEARED.to_string()),
+                ));
+                report.reopened += 1;
+            }
+            Change::Update { escalated } => {
+                findings::update_content(tx, &enc, now).await?;
+                match escalated {
+                    Some(old) => {
+                        let reason =
+                            format!("severity {} -> {}", old.as_str(), f.severity.as_str());
+                        findings::set_status(
+                            tx,
+                            &f.id,
+                            stored.status,
+                            stored.status_reason.as_deref(),
+                            EventKind::Escalated,
+                            now,
+                        )
+                        .await?;
+                        let from = stored.status;
+                        pending.push(PendingEvent::new(
+                            stored,
+                            EventKind::Escalated,
+                            Some(from),
+                            Some(reason),
+                        ));
+                        report.escalated += 1;
+                    }
+                    None => report.updated += 1,
+                }
+            }
+        }
+    }
+    findings::insert_opened(tx, &opened, now).await?;
+    let mut cured: Vec<(&str, FindingStatus)> = Vec::new();
+    for (id, st) in &state {
+        if seen.contains(id.as_str()) || !is_active(st.current.status) {
+            continue;
+        }
+        if let Scope::Projects(ps) = scope {
+            if !ps.contains(&st.project) {
+                continue;
+            }
+        }
+        cured.push((id.as_str(), st.current.status));
+    }
+    let ids: Vec<&str> = cured.iter().map(|(id, _)| *id).collect();
+    let mut resolved = findings::resolve_cured(tx, &ids, now).await?;
+    for (id, from) in cured {
+        let stored = resolved.remove(id).ok_or_else(|| {
+            StoreError::Corrupt(format!("finding {id} vanished while being resolved"))
+        })?;
+        pending.push(PendingEvent::new(
+            stored,
+            EventKind::Resolved,
+            Some(from),
+            Some(CURED.to_string()),
+        ));
+        report.resolved += 1;
+    }
+    events::record(tx, &pending, actor, now).await?;
+    Ok(report)
+}
+
+#[async_trait]
+impl crate::Store for ThisStore {
+    fn backend(&self) -> Backend {
+        ThisStore::BACKEND
+    }
+
+    fn describe(&self) -> String {
+        self.label.clone()
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        ThisStore::MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn put_raw_file(&self, file: NewRawFile, bytes: &[u8]) -> Result<(RawFile, bool)> {
+        let sha256 = schemas::sha256_hex(bytes);
+        let id = crate::file_id(&file.sender, &sha256);
+        let (_write, mut tx) = self.begin_write().await?;
+        let new = NewFileRow {
+            id: &id,
+            file: &file,
+            sha256: &sha256,
+            size_bytes: bytes.len() as u64,
+        };
+        let created = !raw_files::insert_new(&mut tx, &[new]).await?.is_empty();
+        if created {
+            let chunks: Vec<(&str, i64, &[u8])> = bytes
+                .chunks(CHUNK_BYTES)
+                .enumerate()
+                .map(|(seq, data)| (id.as_str(), seq as i64, data))
+                .collect();
+            // One chunk per statement, as they come: a large file is not bound whole at once.
+            for chunk in &chunks {
+                raw_files::insert_chunks(&mut tx, std::slice::from_ref(chunk)).await?;
+            }
+        }
+        tx.commit().await?;
+        let stored = self
+            .get_file(&id)
+            .await?
+            .ok_or_else(|| StoreError::not_found("file", &id))?;
+        Ok((stored, created))
+    }
+
+    async fn put_raw_files(
+        &self,
+        files: Vec<(NewRawFile, Vec<u8>)>,
+    ) -> Result<Vec<(RawFile, bool)>> {
+        if files.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<(String, String)> = files
+            .iter()
+            .map(|(f, bytes)| {
+                let sha256 = schemas::sha256_hex(bytes);
+                (crate::file_id(&f.sender, &sha256), sha256)
+            })
+            .collect();
+        // The same file twice in one batch (two connections pushing the same bytes at once)
+        // is inserted once; the first of them is the one that created it.
+        let mut first_of: HashMap<&str, usize> = HashMap::new();
+        for (i, (id, _)) in ids.iter().enumerate() {
+            first_of.entry(id.as_str()).or_insert(i);
+        }
+        let mut distinct: Vec<usize> = first_of.values().copied().collect();
+        distinct.sort_unstable();
+        let (_write, mut tx) = self.begin_receipt_write().await?;
+        let new: Vec<NewFileRow<'_>> = distinct
+            .iter()
+            .map(|&i| NewFileRow {
+                id: &ids[i].0,
+                file: &files[i].0,
+                sha256: &ids[i].1,
+                size_bytes: files[i].1.len() as u64,
+            })
+            .collect();
+        let created: HashSet<String> = raw_files::insert_new(&mut tx, &new)
+            .await?
+            .into_iter()
+            .collect();
+        let chunks: Vec<(&str, i64, &[u8])> = distinct
+            .iter()
+            .filter(|&&i| created.contains(&ids[i].0))
+            .flat_map(|&i| {
+                let id = ids[i].0.as_str();
+                files[i]
+                    .1
+                    .chunks(CHUNK_BYTES)
+                    .enumerate()
+                    .map(move |(seq, data)| (id, seq as i64, data))
+            })
+            .collect();
+        raw_files::insert_chunks(&mut tx, &chunks).await?;
+        tx.commit().await?;
+        let wanted: Vec<&str> = distinct.iter().map(|&i| ids[i].0.as_str()).collect();
+        let stored = raw_files::get_many(&self.pool, &wanted).await?;
+        ids.iter()
+            .enumerate()
+            .map(|(i, (id, _))| {
+                let file = stored
+                    .get(id)
+                    .cloned()
+                    .ok_or_else(|| StoreError::not_found("file", id))?;
+                let was_created = first_of.get(id.as_str()) == Some(&i) && created.contains(id);
+                Ok((file, was_created))
+            })
+            .collect()
+    }
+
+    async fn put_raw_file_reader(
+        &self,
+        file: NewRawFile,
+        sha256: &str,
+        size_bytes: u64,
+        reader: &mut (dyn AsyncRead + Unpin + Send),
+    ) -> Result<(RawFile, bool)> {
+        use sha2::Digest;
+        use tokio::io::AsyncReadExt;
+        let sha256 = sha256.to_ascii_lowercase();
+        let id = crate::file_id(&file.sender, &sha256);
+        let (_write, mut tx) = self.begin_write().await?;
+        let new = NewFileRow {
+            id: &id,
+            file: &file,
+            sha256: &sha256,
+            size_bytes,
+        };
+        let created = !raw_files::insert_new(&mut tx, &[new]).await?.is_empty();
+        if created {
+            if let Some((shrink, _)) = ThisStore::LARGE_COPY_PRAGMAS {
+                sqlx::query(shrink).execute(&mut *tx).await?;
+            }
+            let mut hasher = sha2::Sha256::new();
+            let mut buf = vec![0u8; CHUNK_BYTES];
+            let mut total: u64 = 0;
+            let mut seq: i64 = 0;
+            loop {
+                let mut filled = 0;
+                while filled < buf.len() {
+                    let n = reader
+                        .read(&mut buf[filled..])
+                        .await
+                        .map_err(|e| StoreError::Io {
+                            path: format!("upload for {id}"),
+                            source: e,
+                        })?;
+                    if n == 0 {
+                        break;
+                    }
+                    filled += n;
+                }
+                if filled == 0 {
+                    break;
+                }
+                hasher.update(&buf[..filled]);
+                total += filled as u64;
+                raw_files::insert_chunks(&mut tx, &[(id.as_str(), seq, &buf[..filled])]).await?;
+                seq += 1;
+                if filled < buf.len() {
+                    break;
+                }
+            }
+            if let Some((_, restore)) = ThisStore::LARGE_COPY_PRAGMAS {
+                sqlx::query(restore).execute(&mut *tx).await?;
+            }
+            let actual = hex::encode(hasher.finalize());
+            if actual != sha256 || total != size_bytes {
+                tx.rollback().await?;
+                return Err(StoreError::Invalid(format!(
+                    "upload does not match its declaration: sha256 {actual} ({total} bytes), \
+                     declared {sha256} ({size_bytes} bytes)"
+                )));
+            }
+        }
+        tx.commit().await?;
+        let stored = self
+            .get_file(&id)
+            .await?
+            .ok_or_else(|| StoreError::not_found("file", &id))?;
+        Ok((stored, created))
+    }
+
+    async fn get_file(&self, id: &str) -> Result<Option<RawFile>> {
+        raw_files::get(&self.pool, id).await
+    }
+
+    async fn retry_file(&self, id: &str, now: DateTime<Utc>) -> Result<bool> {
+        let (_write, mut tx) = self.begin_write().await?;
+        let retried = raw_files::retry(&mut tx, id, now).await?;
+        if !retried {
+            // Not rejected, or not there at all: say which.
+            raw_files::status(&mut tx, id).await?;
+        }
+        tx.commit().await?;
+        Ok(retried)
+    }
+
+    async fn file_bytes(&self, id: &str) -> Result<Vec<u8>> {
+        let file = self
+            .get_file(id)
+            .await?
+            .ok_or_else(|| StoreError::not_found("file", id))?;
+        raw_files::bytes(&self.pool, id, file.size_bytes).await
+    }
+
+    async fn list_files(&self, filter: &FileFilter) -> Result<Vec<RawFile>> {
+        let limit = page_limit(filter.limit)?;
+        let offset = to_i64(filter.offset, "offset")?;
+        raw_files::list(&self.pool, filter, limit, offset).await
+    }
+
+    async fn claim_files(
+        &self,
+        worker: &str,
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<RawFile>> {
+        let limit = page_limit(Some(limit))?;
+        let now = ts(now);
+        let lease = chrono::Duration::from_std(lease)
+            .map_err(|_| StoreError::Invalid("lease is too long".into()))?;
+        let until = now + lease;
+        let (_write, mut tx) = self.begin_write().await?;
+        let mut files = raw_files::claim(&mut tx, worker, until, now, limit).await?;
+        tx.commit().await?;
+        files.sort_by(|a, b| (a.received_at, &a.id).cmp(&(b.received_at, &b.id)));
+        Ok(files)
+    }
+
+    async fn apply_file_result(
+        &self,
+        file_id: &str,
+        outcome: FileOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<ApplyReport> {
+        let now = ts(now);
+        let (_write, mut tx) = self.begin_write().await?;
+        let from = raw_files::status(&mut tx, file_id).await?;
+        let mut report = ApplyReport {
+            file_id: file_id.to_string(),
+            ..Default::default()
+        };
+        match outcome {
+            FileOutcome::Rejected {
+                error,
+                format,
+                diagnostics,
+            } => {
+                if from == FileStatus::Parsed {
+                    return Err(StoreError::InvalidTransition {
+                        what: "file",
+                        id: file_id.to_string(),
+                        from: from.as_str().into(),
+                        to: "rejected".into(),
+                    });
+                }
+                let done = Finished {
+                    status: FileStatus::Rejected,
+                    error: Some(&error),
+                    format: format.as_deref(),
+                    diagnostics: &diagnostics,
+                    records_count: 0,
+                };
+                raw_files::finish(&mut tx, file_id, done, now).await?;
+                report.status = Some(FileStatus::Rejected);
+            }
+            FileOutcome::Parsed {
+                format,
+                diagnostics,
+                records,
+            } => {
+                insert_facts(&mut tx, file_id, &records, now, &mut report).await?;
+                let done = Finished {
+                    status: FileStatus::Parsed,
+                    error: None,
+                    format: Some(&format),
+                    diagnostics: &diagnostics,
+                    records_count: records.len(),
+                };
+                raw_files::finish(&mut tx, file_id, done, now).await?;
+                report.status = Some(FileStatus::Parsed);
+            }
+        }
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    async fn upsert_registry(
+        &self,
+        source_file: Option<&str>,
+        records: Vec<NewRecord>,
+        now: DateTime<Utc>,
+    ) -> Result<RegistryReport> {
+        let now = ts(now);
+        let (unique, duplicates) = shared_types::dedupe_registry(&records)?;
+        let mut report = RegistryReport {
+            unchanged: duplicates,
+            ..Default::default()
+        };
+        let (_write, mut tx) = self.begin_write().await?;
+        if let Some(f) = source_file {
+            raw_files::status(&mut tx, f).await?;
+        }
+        let mut projects = BTreeSet::new();
+        let mut accounts = BTreeSet::new();
+        let mut by_kind: BTreeMap<RecordKind, Vec<&NewRecord>> = BTreeMap::new();
+        for r in &unique {
+            by_kind.entry(r.kind).or_default().push(r);
+        }
+        for (kind, rows) in by_kind {
+            let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
+            let stored = records::existing(&mut tx, kind, &keys).await?;
+            let mut write = Vec::new();
+            for r in rows {
+                match stored.get(&r.key) {
+                    None => report.inserted += 1,
+                    Some(ex) if ex.content_hash == r.content_hash => {
+                        report.unchanged += 1;
+                        continue;
+                    }
+                    Some(ex) => {
+                        report.updated += 1;
+                        // An account moved to another project dirties both.
+                        projects.extend(ex.project.clone());
+                    }
+                }
+                projects.extend(r.project.clone());
+                accounts.extend(r.account.clone());
+                write.push(r);
+            }
+            records::write(&mut tx, source_file, &write, true, now).await?;
+        }
+        report.dirty_projects =
+            dirty_projects::mark_with_accounts(&mut tx, projects, accounts, now).await?;
+        if let Some(f) = source_file {
+            let done = Finished {
+                status: FileStatus::Parsed,
+                error: None,
+                format: Some("registry"),
+                diagnostics: &[],
+                records_count: records.len(),
+            };
+            raw_files::finish(&mut tx, f, done, now).await?;
+        }
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    async fn load_records(&self, scope: &Scope) -> Result<Vec<StoredRecord>> {
+        match scope {
+            Scope::All => {
+                let rows = sqlx::query(records::ALL).fetch_all(&self.pool).await?;
+                rows.iter().map(records::record).collect()
+            }
+            // One statement: its rows are already in (owner, kind, key) order.
+            Scope::Projects(projects) if projects.len() <= IN_LIST => {
+                records::owned_by(&self.pool, projects).await
+            }
+            Scope::Projects(projects) => {
+                let mut out = BTreeMap::new();
+                for chunk in projects.chunks(IN_LIST) {
+                    for r in records::owned_by(&self.pool, chunk).await? {
+                        out.insert((r.owner.clone(), r.kind.as_str(), r.key.clone()), r);
+                    }
+                }
+                Ok(out.into_values().collect())
+            }
+        }
+    }
+
+    fn stream_records(&self, scope: Scope) -> BoxStream<'_, Result<StoredRecord>> {
+        use futures::StreamExt;
+        match scope {
+            Scope::All => sqlx::query(records::ALL)
+                .fetch(&self.pool)
+                .map(|row| records::record(&row?))
+                .boxed(),
+            scope @ Scope::Projects(_) => {
+                futures::stream::once(async move { self.load_records(&scope).await })
+                    .flat_map(|res| match res {
+                        Ok(v) => futures::stream::iter(v.into_iter().map(Ok)).boxed(),
+                        Err(e) => futures::stream::iter(std::iter::once(Err(e))).boxed(),
+                    })
+                    .boxed()
+            }
+        }
+    }
+
+    async fn load_kind(&self, kind: RecordKind) -> Result<Vec<StoredRecord>> {
+        records::of_kind(&self.pool, kind).await
+    }
+
+    async fn list_conflicts(&self, scope: &Scope) -> Result<Vec<RecordConflict>> {
+        match scope {
+            Scope::All => records::all_conflicts(&self.pool).await,
+            Scope::Projects(projects) => {
+                let mut out = Vec::new();
+                for chunk in projects.chunks(IN_LIST) {
+                    out.extend(records::conflicts_of(&self.pool, chunk).await?);
+                }
+                out.sort_by(|a, b| {
+                    (a.at, &a.kind, &a.key, &a.new_file).cmp(&(b.at, &b.kind, &b.key, &b.new_file))
+                });
+                out.dedup();
+                Ok(out)
+            }
+        }
+    }
+
+    async fn active_finding_projects(&self) -> Result<Vec<String>> {
+        findings::active_projects(&self.pool).await
+    }
+
+    async fn mark_dirty(&self, projects: &[String], now: DateTime<Utc>) -> Result<()> {
+        let (_write, mut tx) = self.begin_write().await?;
+        dirty_projects::mark(&mut tx, projects, ts(now)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn take_dirty(&self, limit: u32) -> Result<Vec<String>> {
+        let limit = page_limit(Some(limit))?;
+        let (_write, mut tx) = self.begin_write().await?;
+        let out = dirty_projects::take(&mut tx, limit).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn sync_findings(
+        &self,
+        scope: &Scope,
+        computed: Vec<Finding>,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<SyncReport> {
+        let now = ts(now);
+        let computed = shared_types::dedupe_findings(computed)?;
+        let (_write, mut tx) = self.begin_write().await?;
+        let report = sync_in(&mut tx, scope, &computed, actor, now).await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    async fn set_finding_status(
+        &self,
+        id: &str,
+        to: FindingStatus,
+        actor: &str,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<StoredFinding> {
+        let now = ts(now);
+        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+        let (_write, mut tx) = self.begin_write().await?;
+        let mut stored = findings::get_for_update(&mut tx, id)
+            .await?
+            .ok_or_else(|| StoreError::not_found("finding", id))?;
+        let from = stored.status;
+        let Some(kind) = crate::lifecycle::operator_transition(id, from, to, reason)? else {
+            return Ok(stored);
+        };
+        findings::set_status(&mut tx, id, to, reason, kind, now).await?;
+        stored.status = to;
+        stored.status_reason = reason.map(str::to_string);
+        stored.updated_at = now;
+        let event = PendingEvent::new(stored.clone(), kind, Some(from), reason.map(str::to_string));
+        events::record(&mut tx, &[event], actor, now).await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn get_finding(&self, id: &str) -> Result<Option<StoredFinding>> {
+        findings::get(&self.pool, id).await
+    }
+
+    async fn list_findings(&self, filter: &FindingFilter) -> Result<FindingPage> {
+        let limit = page_limit(filter.limit)?;
+        let offset = to_i64(filter.offset, "offset")?;
+        let mut items = findings::list(&self.pool, filter, limit + 1, offset).await?;
+        let more = items.len() as i64 > limit;
+        items.truncate(limit as usize);
+        let next_offset = more.then(|| filter.offset + items.len() as u64);
+        Ok(FindingPage { items, next_offset })
+    }
+
+    async fn count_findings(&self, filter: &FindingFilter) -> Result<u64> {
+        to_u64(findings::count(&self.pool, filter).await?, "count")
+    }
+
+    async fn finding_events(&self, id: &str) -> Result<Vec<FindingEventRecord>> {
+        let out = events::of_finding(&self.pool, id).await?;
+        if out.is_empty() && self.get_finding(id).await?.is_none() {
+            return Err(StoreError::not_found("finding", id));
+        }
+        Ok(out)
+    }
+
+    async fn outbox_due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<OutboxEvent>> {
+        let limit = page_limit(Some(limit))?;
+        events::due(&self.pool, ts(now), limit).await
+    }
+
+    async fn outbox_delivered(&self, id: &str, now: DateTime<Utc>) -> Result<()> {
+        if !events::delivered(&self.pool, id, ts(now)).await? {
+            return Err(StoreError::not_found("pending outbox event", id));
+        }
+        Ok(())
+    }
+
+    async fn outbox_failed(
+        &self,
+        id: &str,
+        error: &str,
+        next_attempt_at: DateTime<Utc>,
+        dead: bool,
+    ) -> Result<()> {
+        if !events::failed(&self.pool, id, error, ts(next_attempt_at), dead).await? {
+            return Err(StoreError::not_found("pending outbox event", id));
+        }
+        Ok(())
+    }
+
+    async fn put_operator_token(
+        &self,
+        name: &str,
+        token_sha256: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        shared_types::check_sha256(token_sha256)?;
+        if name.trim().is_empty() {
+            return Err(StoreError::Invalid("operator name is empty".into()));
+        }
+        operator_tokens::put(&self.pool, name, token_sha256, ts(now)).await
+    }
+
+    async fn find_operator_token(&self, token_sha256: &str) -> Result<Option<String>> {
+        operator_tokens::find(&self.pool, &token_sha256.to_ascii_lowercase()).await
+    }
+}
