@@ -31,6 +31,7 @@ pub fn parse(
     json: bool,
     format: Option<&str>,
     secret_file: Option<&Path>,
+    tolerate: &[String],
 ) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let forced = format
@@ -41,9 +42,16 @@ pub fn parse(
         .map(|p| std::fs::read(p).with_context(|| format!("reading {}", p.display())))
         .transpose()?
         .map(|s| s.trim_ascii().to_vec());
+    let tolerate = tolerate
+        .iter()
+        .map(|t| {
+            t.parse::<adapters::Tolerance>()
+                .map_err(|e| anyhow!("--tolerate: {e}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let ctx = adapters::ParseContext {
         platform_secret,
-        ..adapters::ParseContext::default()
+        tolerate,
     };
     let set =
         adapters::parse(&bytes, forced, &ctx).map_err(|e| anyhow!("{}: {e}", file.display()))?;

@@ -67,6 +67,10 @@ enum Command {
         /// File holding the partner secret that verifies SM3-signed platform pushes.
         #[arg(long)]
         platform_secret_file: Option<PathBuf>,
+        /// Accept a known breach as a warning, as for a partner configured with it
+        /// (mt940-no-closing-balance, mt940-no-opening-balance); repeatable.
+        #[arg(long)]
+        tolerate: Vec<String>,
     },
     /// Reconcile every project (or the given ones) as of a date and update findings.
     Reconcile {
@@ -211,11 +215,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             format,
             platform_secret_file,
+            tolerate,
         } => commands::parse(
             &file,
             json,
             format.as_deref(),
             platform_secret_file.as_deref(),
+            &tolerate,
         ),
         Command::Demo { dir } => demo::command(config, &dir).await,
         Command::Import { files } => commands::import(config, &files).await,

@@ -132,6 +132,22 @@ pub struct PartnerSettings {
     pub issuer_codes: Vec<String>,
     /// Shared secret for SM3-signed platform pushes, if the partner sends them.
     pub platform_secret: Option<String>,
+    /// Breaches of a format's mandatory rules that this partner's bank is known to commit
+    /// and that the operator accepts (warnings instead of errors), by name:
+    /// `mt940-no-closing-balance`, `mt940-no-opening-balance` (docs/formats.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tolerate: Vec<String>,
+}
+
+impl PartnerSettings {
+    /// The parsed `tolerate` list; names were checked by [`Settings::validate`], an unknown
+    /// one is skipped here.
+    pub fn tolerances(&self) -> Vec<adapters::Tolerance> {
+        self.tolerate
+            .iter()
+            .filter_map(|t| t.parse().ok())
+            .collect()
+    }
 }
 
 /// An operator bearer token, stored as its SHA-256 (hex), never in clear.
@@ -300,6 +316,11 @@ impl Settings {
                     "invalid configuration: partners[{i}].id '{}' appears twice",
                     p.id
                 );
+            }
+            for (j, t) in p.tolerate.iter().enumerate() {
+                if let Err(e) = t.parse::<adapters::Tolerance>() {
+                    bail!("invalid configuration: partners[{i}].tolerate[{j}]: {e}");
+                }
             }
             for (j, f) in p.fingerprints.iter().enumerate() {
                 if normalise_fingerprint(f).is_none() {

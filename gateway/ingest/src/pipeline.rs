@@ -209,6 +209,12 @@ impl Pipeline {
             tracing::warn!(file_id = %file.id, sender = %file.sender, error = file.error.as_deref().unwrap_or(""), "file rejected");
         } else {
             tracing::info!(file_id = %file.id, sender = %file.sender, records = report.inserted, unchanged = report.unchanged, conflicts = report.conflicts.len(), "file parsed");
+            for s in &report.superseded {
+                tracing::info!(file_id = %file.id, superseded_key = %s.key, superseded_file = %s.file_id, by_key = %s.by_key, "an incomplete statement was superseded by its complete delivery");
+            }
+            if report.stale_incomplete > 0 {
+                tracing::info!(file_id = %file.id, statements = report.stale_incomplete, "incomplete statements not stored: their complete delivery is stored");
+            }
         }
         Ok(Processed {
             file,
@@ -273,7 +279,7 @@ impl Pipeline {
                 .platform_secret
                 .as_ref()
                 .map(|s| s.as_bytes().to_vec()),
-            ..adapters::ParseContext::default()
+            tolerate: partner.tolerances(),
         };
         let set = match adapters::parse(bytes, forced, &ctx) {
             Ok(set) => set,
@@ -428,6 +434,7 @@ impl Pipeline {
                 projects: Vec::new(),
                 issuer_codes: Vec::new(),
                 platform_secret: None,
+                tolerate: Vec::new(),
             });
         }
         Err(anyhow!(

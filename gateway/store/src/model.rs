@@ -199,6 +199,29 @@ pub struct NewRecord {
     pub body: String,
     /// SHA-256 of `body`, lower-case hex.
     pub content_hash: String,
+    /// For a bank statement: its identity and whether it is incomplete, so that a complete
+    /// delivery supersedes an incomplete one ([`crate::records::statement`] sets it).
+    pub statement: Option<StatementDelivery>,
+}
+
+/// What the store must know of a statement to let a complete delivery supersede an
+/// incomplete one (see [`ApplyReport::superseded`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementDelivery {
+    /// `Statement::identity_key`: the same for a statement cut short and its complete delivery.
+    pub identity: String,
+    /// `Statement::incomplete`: stored only while no complete delivery of it is.
+    pub incomplete: bool,
+}
+
+/// An incomplete statement replaced by a complete delivery of the same statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Supersession {
+    /// The key of the incomplete statement that was removed, and the file it came from.
+    pub key: String,
+    pub file_id: String,
+    /// The key of the complete statement stored instead (from the file being applied).
+    pub by_key: String,
 }
 
 impl NewRecord {
@@ -229,6 +252,7 @@ impl NewRecord {
             account,
             body,
             content_hash,
+            statement: None,
         }
     }
 }
@@ -313,6 +337,13 @@ pub struct ApplyReport {
     /// Already stored with the same content (a redelivery).
     pub unchanged: u64,
     pub conflicts: Vec<RecordConflict>,
+    /// Incomplete statements (stored earlier) that a complete delivery in this file replaced.
+    #[serde(default)]
+    pub superseded: Vec<Supersession>,
+    /// Incomplete statements of this file not stored because a complete delivery of the same
+    /// statement already is (a stale copy of a file cut short).
+    #[serde(default)]
+    pub stale_incomplete: u64,
     /// Projects marked dirty in the same transaction (sorted).
     pub dirty_projects: Vec<String>,
 }

@@ -13,7 +13,7 @@ use schemas::{
 };
 use store::{
     EventKind, FileFilter, FileOutcome, FileStatus, FindingFilter, NewRawFile, NewRecord,
-    OutboxStatus, RecordKind, Scope, Store, StoreError,
+    OutboxStatus, RecordKind, Scope, StatementDelivery, Store, StoreError,
 };
 
 // ---------------------------------------------------------------- harness
@@ -121,6 +121,8 @@ conformance!(
     a_rejected_file_can_be_retried,
     same_record_twice_is_unchanged,
     same_key_different_content_is_a_conflict,
+    a_complete_statement_supersedes_an_incomplete_one,
+    an_incomplete_copy_never_replaces_a_complete_statement,
     registry_upsert_counts_and_replaces,
     loads_by_project_and_account,
     dirty_queue_is_bounded_and_drains,
@@ -414,6 +416,52 @@ async fn every_written_column_holds_its_own_value(db: &Db) {
         )
         .await,
         texts(&["dismissed", &f.id, "pending", "0", "NULL"])
+    );
+
+    // An incomplete statement, then the complete delivery that supersedes it.
+    let (fourth, _) = store.put_raw_file(file("4"), b"bytes-4444").await.unwrap();
+    let (fifth, _) = store.put_raw_file(file("5"), b"bytes-55555").await.unwrap();
+    let delivery = |incomplete| StatementDelivery {
+        identity: "identity-I".to_string(),
+        incomplete,
+    };
+    let mut cut = store::records::statement(&two_day_statement("account-B", 1)).unwrap();
+    cut.key = "key-cut".to_string();
+    cut.statement = Some(delivery(true));
+    store
+        .apply_file_result(&fourth.id, parsed(vec![cut]), at(9))
+        .await
+        .unwrap();
+    let incomplete_sql = "SELECT identity, key, account, file_id, superseded_by_key, \
+                          superseded_by_file FROM incomplete_statements WHERE identity = $1";
+    assert_eq!(
+        raw.row(incomplete_sql, "identity-I").await,
+        texts(&[
+            "identity-I",
+            "key-cut",
+            "account-B",
+            &fourth.id,
+            "NULL",
+            "NULL"
+        ])
+    );
+    let mut whole = store::records::statement(&two_day_statement("account-B", 2)).unwrap();
+    whole.key = "key-whole".to_string();
+    whole.statement = Some(delivery(false));
+    store
+        .apply_file_result(&fifth.id, parsed(vec![whole]), at(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        raw.row(incomplete_sql, "identity-I").await,
+        texts(&[
+            "identity-I",
+            "key-cut",
+            "account-B",
+            &fourth.id,
+            "key-whole",
+            &fifth.id
+        ])
     );
 
     // An operator token, and the dirty-project queue.
@@ -877,6 +925,212 @@ async fn same_record_twice_is_unchanged(store: Arc<dyn Store>) {
     assert!(all.iter().all(|r| r.file_id.as_deref() == Some(a.as_str())));
     let back: Statement = all[0].decode().unwrap();
     assert_eq!(back.account, "6222001");
+}
+
+/// A two-day MT940 statement of `account` (opened on 1 Sep, entries on the 1st and the
+/// 2nd, closed on the 2nd), complete, or cut after its first `entries` entries (then without
+/// its closing balance, as the adapter marks a file cut short).
+fn two_day_statement(account: &str, entries: usize) -> Statement {
+    let day = |d| NaiveDate::from_ymd_opt(2026, 9, d).unwrap();
+    let mut s = statement(account, 1);
+    s.statement_id = Some("STMT-0902".into());
+    s.sequence = Some("245/1".into());
+    let mut second = s.entries[0].clone();
+    second.booking_date = day(2);
+    second.value_date = Some(day(2));
+    second.bank_ref = Some("R2".into());
+    second.amount = Money::from_fen(2500);
+    s.entries.push(second);
+    s.closing_balance = Some(Balance {
+        amount: Money::from_fen(17500),
+        date: day(2),
+    });
+    if entries < s.entries.len() {
+        s.entries.truncate(entries);
+        s.closing_balance = None;
+        s.incomplete = true;
+    }
+    s
+}
+
+fn statement_set(statements: Vec<Statement>) -> Vec<NewRecord> {
+    let set = RecordSet {
+        statements,
+        ..RecordSet::new("mt940")
+    };
+    store::records::from_record_set(&set).unwrap()
+}
+
+/// What the store holds of one account: (key, file, entries, incomplete) per statement.
+async fn statements_of(
+    store: &Arc<dyn Store>,
+    account: &str,
+) -> Vec<(String, String, usize, bool)> {
+    let mut out = Vec::new();
+    for r in store.load_records(&Scope::All).await.unwrap() {
+        if r.kind == RecordKind::Statement && r.account.as_deref() == Some(account) {
+            let s: Statement = r.decode().unwrap();
+            out.push((
+                r.key,
+                r.file_id.unwrap_or_default(),
+                s.entries.len(),
+                s.incomplete,
+            ));
+        }
+    }
+    out
+}
+
+/// A file cut short (stored incomplete, for a partner that tolerates a missing closing
+/// balance), then the complete file: the complete statement replaces the incomplete one and
+/// the replacement is reported — not a conflict, not a second statement with the first
+/// entry counted twice. Both when the keys differ (a statement over two days, cut on the
+/// first) and when they are the same (a one-day statement).
+async fn a_complete_statement_supersedes_an_incomplete_one(store: Arc<dyn Store>) {
+    let cut = two_day_statement("6222001", 1);
+    let whole = two_day_statement("6222001", 2);
+    assert_ne!(cut.key(), whole.key());
+    let a = stored_file(&store, b"cut short").await;
+    let first = store
+        .apply_file_result(&a, parsed(statement_set(vec![cut.clone()])), at(1))
+        .await
+        .unwrap();
+    assert_eq!(first.inserted, 1);
+    assert!(first.superseded.is_empty());
+    assert_eq!(
+        statements_of(&store, "6222001").await,
+        vec![(cut.key(), a.clone(), 1, true)]
+    );
+
+    let b = stored_file(&store, b"the whole file").await;
+    let second = store
+        .apply_file_result(&b, parsed(statement_set(vec![whole.clone()])), at(2))
+        .await
+        .unwrap();
+    assert_eq!((second.inserted, second.unchanged), (1, 0));
+    assert!(second.conflicts.is_empty(), "{:?}", second.conflicts);
+    assert_eq!(
+        second.superseded,
+        vec![store::Supersession {
+            key: cut.key(),
+            file_id: a.clone(),
+            by_key: whole.key(),
+        }]
+    );
+    assert_eq!(
+        statements_of(&store, "6222001").await,
+        vec![(whole.key(), b.clone(), 2, false)]
+    );
+    // The complete file delivered again is a plain redelivery.
+    let c = stored_file(&store, b"the whole file, re-exported").await;
+    let again = store
+        .apply_file_result(&c, parsed(statement_set(vec![whole.clone()])), at(3))
+        .await
+        .unwrap();
+    assert_eq!((again.inserted, again.unchanged), (0, 1));
+    assert!(again.superseded.is_empty());
+
+    // A one-day statement: cut and complete share the key.
+    let mut cut = statement("6222003", 5);
+    cut.closing_balance = None;
+    cut.incomplete = true;
+    let whole = statement("6222003", 5);
+    assert_eq!(cut.key(), whole.key());
+    let d = stored_file(&store, b"one day, cut").await;
+    store
+        .apply_file_result(&d, parsed(statement_set(vec![cut])), at(4))
+        .await
+        .unwrap();
+    let e = stored_file(&store, b"one day, whole").await;
+    let fixed = store
+        .apply_file_result(&e, parsed(statement_set(vec![whole.clone()])), at(5))
+        .await
+        .unwrap();
+    assert_eq!(fixed.inserted, 1);
+    assert!(fixed.conflicts.is_empty(), "{:?}", fixed.conflicts);
+    assert_eq!(fixed.superseded.len(), 1);
+    assert_eq!(
+        statements_of(&store, "6222003").await,
+        vec![(whole.key(), e, 1, false)]
+    );
+}
+
+/// A stale incomplete copy (another cut of the same file, arriving late) is not stored
+/// once the complete statement is, whether that one superseded an incomplete delivery or
+/// came first.
+async fn an_incomplete_copy_never_replaces_a_complete_statement(store: Arc<dyn Store>) {
+    // After a supersession.
+    let a = stored_file(&store, b"cut").await;
+    store
+        .apply_file_result(
+            &a,
+            parsed(statement_set(vec![two_day_statement("6222001", 1)])),
+            at(1),
+        )
+        .await
+        .unwrap();
+    let b = stored_file(&store, b"whole").await;
+    store
+        .apply_file_result(
+            &b,
+            parsed(statement_set(vec![two_day_statement("6222001", 2)])),
+            at(2),
+        )
+        .await
+        .unwrap();
+    let c = stored_file(&store, b"cut again, late").await;
+    let late = store
+        .apply_file_result(
+            &c,
+            parsed(statement_set(vec![two_day_statement("6222001", 1)])),
+            at(3),
+        )
+        .await
+        .unwrap();
+    assert_eq!((late.inserted, late.stale_incomplete), (0, 1));
+    let whole = two_day_statement("6222001", 2);
+    assert_eq!(
+        statements_of(&store, "6222001").await,
+        vec![(whole.key(), b, 2, false)]
+    );
+
+    // The complete statement first, never an incomplete one.
+    let d = stored_file(&store, b"whole, other account").await;
+    store
+        .apply_file_result(
+            &d,
+            parsed(statement_set(vec![two_day_statement("6222002", 2)])),
+            at(4),
+        )
+        .await
+        .unwrap();
+    // Another statement of the account, also incomplete, is stored: only the same
+    // statement is held back.
+    let mut other_day = two_day_statement("6222002", 1);
+    other_day.statement_id = Some("STMT-0903".into());
+    let e = stored_file(&store, b"cut, other account").await;
+    let cut = store
+        .apply_file_result(
+            &e,
+            parsed(statement_set(vec![
+                two_day_statement("6222002", 1),
+                other_day.clone(),
+            ])),
+            at(5),
+        )
+        .await
+        .unwrap();
+    assert_eq!((cut.inserted, cut.stale_incomplete), (1, 1));
+    let keys: Vec<String> = statements_of(&store, "6222002")
+        .await
+        .into_iter()
+        .map(|(k, ..)| k)
+        .collect();
+    let mut want = vec![two_day_statement("6222002", 2).key(), other_day.key()];
+    want.sort();
+    let mut keys = keys;
+    keys.sort();
+    assert_eq!(keys, want);
 }
 
 async fn same_key_different_content_is_a_conflict(store: Arc<dyn Store>) {
