@@ -100,9 +100,25 @@ pub fn file_id(sender: &str, sha256_hex: &str) -> String {
 pub struct FileFilter {
     pub sender: Option<String>,
     pub status: Option<FileStatus>,
+    /// Files received at or after this time.
+    pub since: Option<DateTime<Utc>>,
     /// At most [`MAX_PAGE`]; [`DEFAULT_PAGE`] when `None`.
     pub limit: Option<u32>,
     pub offset: u64,
+}
+
+/// How many stored files of one sender and format are in one status, and how many of
+/// them carry warning diagnostics (see `Store::file_counts`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileCount {
+    pub sender: String,
+    /// The detected format, else the declared one; `""` when neither is known (a file
+    /// refused before its format was recognised, or not parsed yet).
+    pub format: String,
+    pub status: FileStatus,
+    pub files: u64,
+    /// Of `files`, those with at least one warning diagnostic.
+    pub with_warnings: u64,
 }
 
 /// The kinds of record the store keeps. Registry kinds are written by operators and replaced

@@ -114,6 +114,7 @@ macro_rules! conformance {
 conformance!(
     migrations_are_idempotent,
     same_raw_file_twice_is_stored_once,
+    files_are_listed_by_sender_status_and_time_and_counted,
     concurrent_same_file_gives_one_row,
     a_batch_of_files_is_stored_in_one_go,
     large_files_round_trip_in_chunks,
@@ -658,6 +659,124 @@ async fn same_raw_file_twice_is_stored_once(store: Arc<dyn Store>) {
         Err(StoreError::NotFound { .. })
     ));
     assert!(store.get_file("FILE-nope").await.unwrap().is_none());
+}
+
+/// `list_files` filters by sender, status and time received and pages newest first;
+/// `file_counts` counts per sender, format and status, with the files that carry warnings.
+async fn files_are_listed_by_sender_status_and_time_and_counted(store: Arc<dyn Store>) {
+    let put = |sender: &'static str, minute: u32, bytes: &'static [u8]| {
+        let store = store.clone();
+        async move {
+            let mut f = new_file(sender);
+            f.received_at = at(minute);
+            store.put_raw_file(f, bytes).await.unwrap().0.id
+        }
+    };
+    let warning = |message: &str| schemas::Diagnostic {
+        level: schemas::Level::Warning,
+        position: schemas::Position::default(),
+        message: message.to_string(),
+    };
+    let info = schemas::Diagnostic {
+        level: schemas::Level::Info,
+        position: schemas::Position::default(),
+        message: "a message that says \"level\":\"warning\" in its text".to_string(),
+    };
+    let a1 = put("bank-a", 1, b"a1").await;
+    let a2 = put("bank-a", 2, b"a2").await;
+    let a3 = put("bank-a", 3, b"a3").await;
+    let a4 = put("bank-a", 4, b"a4").await;
+    let b1 = put("bank-b", 5, b"b1").await;
+    let parsed_with = |diagnostics| FileOutcome::Parsed {
+        format: "mt940".to_string(),
+        diagnostics,
+        records: vec![],
+    };
+    store
+        .apply_file_result(
+            &a1,
+            parsed_with(vec![warning("balance without indicator")]),
+            at(6),
+        )
+        .await
+        .unwrap();
+    store
+        .apply_file_result(&a2, parsed_with(vec![info]), at(6))
+        .await
+        .unwrap();
+    store
+        .apply_file_result(
+            &a3,
+            FileOutcome::Rejected {
+                error: "the file is empty".to_string(),
+                format: None,
+                diagnostics: vec![],
+            },
+            at(6),
+        )
+        .await
+        .unwrap();
+
+    let ids = |files: Vec<store::RawFile>| files.into_iter().map(|f| f.id).collect::<Vec<_>>();
+    let list = |filter: FileFilter| {
+        let store = store.clone();
+        async move { ids(store.list_files(&filter).await.unwrap()) }
+    };
+    assert_eq!(
+        list(FileFilter::default()).await,
+        vec![b1.clone(), a4.clone(), a3.clone(), a2.clone(), a1.clone()]
+    );
+    let a_only = FileFilter {
+        sender: Some("bank-a".into()),
+        ..FileFilter::default()
+    };
+    assert_eq!(
+        list(a_only.clone()).await,
+        vec![a4.clone(), a3.clone(), a2.clone(), a1.clone()]
+    );
+    let rejected = FileFilter {
+        status: Some(FileStatus::Rejected),
+        ..a_only.clone()
+    };
+    assert_eq!(list(rejected).await, vec![a3.clone()]);
+    let since = FileFilter {
+        since: Some(at(3)),
+        ..a_only.clone()
+    };
+    assert_eq!(list(since).await, vec![a4.clone(), a3.clone()]);
+    let page = |offset| FileFilter {
+        limit: Some(2),
+        offset,
+        ..a_only.clone()
+    };
+    assert_eq!(list(page(0)).await, vec![a4.clone(), a3.clone()]);
+    assert_eq!(list(page(2)).await, vec![a2.clone(), a1.clone()]);
+    assert!(list(page(4)).await.is_empty());
+
+    let count = |sender: &str, format: &str, status, files, with_warnings| store::FileCount {
+        sender: sender.to_string(),
+        format: format.to_string(),
+        status,
+        files,
+        with_warnings,
+    };
+    assert_eq!(
+        store.file_counts(&FileFilter::default()).await.unwrap(),
+        vec![
+            count("bank-a", "", FileStatus::Received, 1, 0),
+            count("bank-a", "", FileStatus::Rejected, 1, 0),
+            count("bank-a", "mt940", FileStatus::Parsed, 2, 1),
+            count("bank-b", "", FileStatus::Received, 1, 0),
+        ]
+    );
+    let b_only = FileFilter {
+        sender: Some("bank-b".into()),
+        ..FileFilter::default()
+    };
+    assert_eq!(
+        store.file_counts(&b_only).await.unwrap(),
+        vec![count("bank-b", "", FileStatus::Received, 1, 0)]
+    );
 }
 
 async fn concurrent_same_file_gives_one_row(store: Arc<dyn Store>) {

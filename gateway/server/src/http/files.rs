@@ -4,12 +4,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use chrono::Utc;
 use futures::StreamExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
@@ -297,6 +297,162 @@ pub(crate) async fn get_file(
         }
         _ => Err(ApiError::NotFound(format!("file '{id}'"))),
     }
+}
+
+/// Largest page `GET /v1/files` returns, and the page when none is asked for.
+pub(crate) const MAX_FILES_PAGE: u32 = 200;
+pub(crate) const DEFAULT_FILES_PAGE: u32 = 50;
+
+/// `GET /v1/files` query.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileQuery {
+    /// Operators: one sender's files. A partner may name only itself.
+    partner: Option<String>,
+    /// `received`, `parsed` or `rejected`.
+    status: Option<String>,
+    /// Received on or after: a day `YYYY-MM-DD` (China time, UTC+8) or an RFC 3339 time.
+    since: Option<String>,
+    limit: Option<u32>,
+    offset: Option<u64>,
+}
+
+/// One file in a listing: what [`FileView`] says, with the diagnostics counted instead of
+/// listed (`GET /v1/files/{id}` has them).
+#[derive(Debug, Serialize)]
+pub(crate) struct FileListItem {
+    id: String,
+    sender: String,
+    sha256: String,
+    status: &'static str,
+    file_name: Option<String>,
+    size_bytes: u64,
+    received_at: chrono::DateTime<Utc>,
+    updated_at: chrono::DateTime<Utc>,
+    detected_format: Option<String>,
+    format_hint: Option<String>,
+    records: u64,
+    /// Diagnostics in all, and of them errors and warnings.
+    diagnostics: usize,
+    errors: usize,
+    warnings: usize,
+    error: Option<String>,
+}
+
+impl From<store::RawFile> for FileListItem {
+    fn from(f: store::RawFile) -> FileListItem {
+        let count = |l: schemas::Level| f.diagnostics.iter().filter(|d| d.level == l).count();
+        FileListItem {
+            status: f.status.as_str(),
+            diagnostics: f.diagnostics.len(),
+            errors: count(schemas::Level::Error),
+            warnings: count(schemas::Level::Warning),
+            id: f.id,
+            sender: f.sender,
+            sha256: f.sha256,
+            file_name: f.file_name,
+            size_bytes: f.size_bytes,
+            received_at: f.received_at,
+            updated_at: f.updated_at,
+            detected_format: f.detected_format,
+            format_hint: f.format_hint,
+            records: f.records_count,
+            error: f.error,
+        }
+    }
+}
+
+/// A page of files, newest first; `next_offset` is where the next page starts, if any.
+#[derive(Debug, Serialize)]
+pub(crate) struct FileList {
+    items: Vec<FileListItem>,
+    next_offset: Option<u64>,
+}
+
+fn parse_since(s: &str) -> ApiResult<chrono::DateTime<Utc>> {
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_time(chrono::NaiveTime::MIN).and_utc() - chrono::Duration::hours(8));
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            ApiError::bad_request(
+                "invalid_filter",
+                format!("since: '{s:.40}' is neither a day YYYY-MM-DD nor an RFC 3339 time"),
+            )
+        })
+}
+
+/// `GET /v1/files?partner=&status=&since=&limit=&offset=`: a partner lists its own files,
+/// an operator everyone's; newest first, at most [`MAX_FILES_PAGE`] a page.
+pub(crate) async fn list_files(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    query: Result<Query<FileQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_filter", e.body_text()))?;
+    let partner = q.partner.filter(|p| !p.is_empty());
+    let sender = if caller.is_operator() {
+        partner
+    } else {
+        if partner.as_ref().is_some_and(|p| *p != caller.id) {
+            return Err(ApiError::Forbidden(format!(
+                "partner '{}' may list only its own files",
+                caller.id
+            )));
+        }
+        Some(caller.id.clone())
+    };
+    let limit = q.limit.unwrap_or(DEFAULT_FILES_PAGE);
+    if limit == 0 || limit > MAX_FILES_PAGE {
+        return Err(ApiError::bad_request(
+            "invalid_filter",
+            format!("limit must be between 1 and {MAX_FILES_PAGE}"),
+        ));
+    }
+    let status = q
+        .status
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| match s {
+            "received" => Ok(store::FileStatus::Received),
+            "parsed" => Ok(store::FileStatus::Parsed),
+            "rejected" => Ok(store::FileStatus::Rejected),
+            _ => Err(ApiError::bad_request(
+                "invalid_filter",
+                "status must be received, parsed or rejected",
+            )),
+        })
+        .transpose()?;
+    let since = q
+        .since
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(parse_since)
+        .transpose()?;
+    let offset = q.offset.unwrap_or(0);
+    // One more than the page, to know whether another page follows.
+    let filter = store::FileFilter {
+        sender,
+        status,
+        since,
+        limit: Some(limit + 1),
+        offset,
+    };
+    let mut items = state.store.list_files(&filter).await?;
+    let next_offset = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        Some(offset + u64::from(limit))
+    } else {
+        None
+    };
+    Ok(json(
+        StatusCode::OK,
+        FileList {
+            items: items.into_iter().map(FileListItem::from).collect(),
+            next_offset,
+        },
+    ))
 }
 
 #[derive(Serialize)]

@@ -503,6 +503,10 @@ impl crate::Store for ThisStore {
         raw_files::list(&self.pool, filter, limit, offset).await
     }
 
+    async fn file_counts(&self, filter: &FileFilter) -> Result<Vec<FileCount>> {
+        raw_files::counts(&self.pool, filter).await
+    }
+
     async fn claim_files(
         &self,
         worker: &str,
