@@ -160,8 +160,7 @@ impl Pipeline {
             )
             .await
             .context("storing the raw file")?;
-        metrics::counter!("wagegate_files_received_total", "created" => created.to_string())
-            .increment(1);
+        count_received(sender, created);
         // A rejected file sent again is tried again (the registry may have changed since).
         if !created
             && file.status == store::FileStatus::Rejected
@@ -218,6 +217,7 @@ impl Pipeline {
             .get_file(file_id)
             .await?
             .ok_or_else(|| anyhow!("stored file {file_id} vanished"))?;
+        count_format_health(&file);
         if rejected {
             tracing::warn!(file_id = %file.id, sender = %file.sender, error = file.error.as_deref().unwrap_or(""), "file rejected");
         } else {
@@ -836,6 +836,46 @@ fn add(total: &mut SyncReport, r: &SyncReport) {
     total.updated += r.updated;
     total.resolved += r.resolved;
     total.unchanged += r.unchanged;
+}
+
+/// A stored file in the metrics, wherever it came in (`POST /v1/files`, the inbox, the
+/// CLI): every receipt by whether it was new, and new files per sender.
+pub fn count_received(sender: &str, created: bool) {
+    metrics::counter!("wagegate_files_received_total", "created" => created.to_string())
+        .increment(1);
+    if created {
+        metrics::counter!("wagegate_partner_files_received_total", "partner" => sender.to_string())
+            .increment(1);
+    }
+}
+
+/// Format health per bank (`docs/api.md`, metrics): a processed file counted by its sender,
+/// its format (detected, else declared, else `unknown`: refused before it was recognised)
+/// and its status, and a parsed file with warnings (a bank deviation read) once more. Both
+/// labels are bounded: senders are configured partners, formats the adapters' closed list.
+fn count_format_health(file: &RawFile) {
+    let format = file
+        .detected_format
+        .clone()
+        .or_else(|| file.format_hint.clone())
+        .unwrap_or_else(|| "unknown".to_string());
+    let partner = file.sender.clone();
+    metrics::counter!(
+        "wagegate_partner_files_total",
+        "partner" => partner.clone(),
+        "format" => format.clone(),
+        "status" => file.status.as_str()
+    )
+    .increment(1);
+    let warned = file.diagnostics.iter().any(|d| d.level == Level::Warning);
+    if warned && file.status == store::FileStatus::Parsed {
+        metrics::counter!(
+            "wagegate_partner_files_with_warnings_total",
+            "partner" => partner,
+            "format" => format
+        )
+        .increment(1);
+    }
 }
 
 /// Today in China (UTC+8), the default as-of date.

@@ -23,6 +23,7 @@ on_both_databases!(
     accounts_registered_by_another_process_are_seen,
     a_letter_over_the_file_limit_is_413,
     partners_list_only_their_own_files_and_operators_page_through_all,
+    format_health_per_partner_and_format_is_a_metric,
 );
 
 async fn a_bank_with_a_good_certificate_pushes_and_polls_its_file(db: Database) {
@@ -745,4 +746,94 @@ async fn partners_list_only_their_own_files_and_operators_page_through_all(db: D
     }
     let r = get(&operator, "?limit=200").await;
     assert_eq!(r.status(), 200);
+}
+
+/// The value of the Prometheus sample `name` whose labels include every `labels` pair (0 when
+/// there is none yet).
+async fn metric(h: &Harness, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let text = h
+        .client("operator")
+        .get(h.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")))
+        .filter(|l| {
+            labels
+                .iter()
+                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// A bank's files counted per format and outcome: one refused before its format was
+/// recognised, one parsed, one parsed with warnings (balances without a credit/debit
+/// indicator, as one real bank sends every statement).
+async fn format_health_per_partner_and_format_is_a_metric(db: Database) {
+    let h = Harness::start(db, |_| {}).await;
+    h.import_demo_registry().await;
+    let bank = h.client("bank");
+    let files = "wagegate_partner_files_total";
+    let warned = "wagegate_partner_files_with_warnings_total";
+    let unknown = [
+        ("partner", "demo-bank"),
+        ("format", "unknown"),
+        ("status", "rejected"),
+    ];
+    let parsed = [
+        ("partner", "demo-bank"),
+        ("format", "camt.053"),
+        ("status", "parsed"),
+    ];
+    let camt = [("partner", "demo-bank"), ("format", "camt.053")];
+    let received = [("partner", "demo-bank")];
+    let before = (
+        metric(&h, files, &unknown).await,
+        metric(&h, files, &parsed).await,
+        metric(&h, warned, &camt).await,
+        metric(&h, "wagegate_partner_files_received_total", &received).await,
+    );
+
+    let junk = h.push(&bank, b"neither XML nor SWIFT").await;
+    let junk = h.wait_processed(&bank, junk["id"].as_str().unwrap()).await;
+    assert_eq!(junk["status"], "rejected");
+    assert_eq!(junk["detected_format"], "unknown");
+    let (_, statement) = icbc_statement();
+    let good = h.push(&bank, &statement).await;
+    let good = h.wait_processed(&bank, good["id"].as_str().unwrap()).await;
+    assert_eq!(good["status"], "parsed", "{good}");
+    // The same statement as a bank that leaves the indicator out of its balances.
+    let text = String::from_utf8(statement)
+        .unwrap()
+        .replace("</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt>", "</Amt><Dt>");
+    let deviant = h.push(&bank, text.as_bytes()).await;
+    let deviant = h
+        .wait_processed(&bank, deviant["id"].as_str().unwrap())
+        .await;
+    assert_eq!(deviant["status"], "parsed", "{deviant}");
+    assert!(
+        deviant["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["level"] == "warning"),
+        "{deviant}"
+    );
+
+    let after = (
+        metric(&h, files, &unknown).await,
+        metric(&h, files, &parsed).await,
+        metric(&h, warned, &camt).await,
+        metric(&h, "wagegate_partner_files_received_total", &received).await,
+    );
+    // Other tests in this process may push too: at least this test's files are counted.
+    assert!(after.0 >= before.0 + 1.0, "{before:?} -> {after:?}");
+    assert!(after.1 >= before.1 + 2.0, "{before:?} -> {after:?}");
+    assert!(after.2 >= before.2 + 1.0, "{before:?} -> {after:?}");
+    assert!(after.3 >= before.3 + 3.0, "{before:?} -> {after:?}");
 }

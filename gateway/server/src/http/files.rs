@@ -217,8 +217,7 @@ pub(crate) async fn post_file(
                     &mut file,
                 )
                 .await?;
-            metrics::counter!("wagegate_files_received_total", "created" => created.to_string())
-                .increment(1);
+            ingest::pipeline::count_received(&caller.id, created);
             Receipt {
                 id: stored.id,
                 sha256: stored.sha256,
