@@ -57,6 +57,14 @@ pub struct IngestSettings {
     /// more than this many years after today.
     #[serde(default = "default_future_term_years")]
     pub future_term_years: u32,
+    /// Files parsed at once, each on a blocking thread (never on the async threads that
+    /// answer partners); the others wait their turn. About the number of cores to spare.
+    #[serde(default = "default_parse_slots")]
+    pub parse_slots: u32,
+}
+
+fn default_parse_slots() -> u32 {
+    2
 }
 
 fn default_earliest_date() -> chrono::NaiveDate {
@@ -197,6 +205,7 @@ sqlite_synchronous = "full"
 max_file_bytes = 268435456
 claim_batch = 16
 workers = 2
+parse_slots = 2
 earliest_date = "2000-01-01"
 future_days = 366
 future_term_years = 30
@@ -278,6 +287,9 @@ impl Settings {
         }
         if self.ingest.claim_batch == 0 || self.ingest.claim_batch > 1000 {
             bail!("invalid configuration: ingest.claim_batch must be between 1 and 1000");
+        }
+        if self.ingest.parse_slots == 0 || self.ingest.parse_slots > 64 {
+            bail!("invalid configuration: ingest.parse_slots must be between 1 and 64");
         }
         if self.ingest.workers == 0 || self.ingest.workers > 64 {
             bail!("invalid configuration: ingest.workers must be between 1 and 64");
