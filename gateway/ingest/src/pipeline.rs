@@ -446,7 +446,7 @@ impl Pipeline {
         if total_bytes <= REGISTRY_GROUP_BYTES {
             let mut parsed = Vec::new();
             for (name, bytes) in files {
-                match registry::parse_file_in(name, bytes, &window) {
+                match self.parse_registry(name, bytes, &window).await? {
                     Ok(p) => parsed.push((name.clone(), p)),
                     Err(e) => refused.push(e),
                 }
@@ -469,7 +469,7 @@ impl Pipeline {
         }
         let mut readable = Vec::new();
         for (name, bytes) in files {
-            match registry::parse_file_in(name, bytes, &window) {
+            match self.parse_registry(name, bytes, &window).await? {
                 Ok(p) => {
                     in_run.extend(p.batch.projects.iter().map(|p| p.code.clone()));
                     readable.push((name, bytes));
@@ -481,7 +481,7 @@ impl Pipeline {
         let mut batch = RegistryBatch::default();
         let mut group_bytes = 0;
         for (name, bytes) in readable {
-            let p = match registry::parse_file_in(name, bytes, &window) {
+            let p = match self.parse_registry(name, bytes, &window).await? {
                 Ok(p) => p,
                 Err(e) => {
                     refused.push(e);
@@ -508,6 +508,22 @@ impl Pipeline {
         report.dirty_projects.sort();
         report.dirty_projects.dedup();
         Ok((report, refused))
+    }
+
+    /// Reads one registry file on a blocking thread, like a bank file (see
+    /// [`Pipeline::blocking`]): an operator's upload of many megabytes must not stall the
+    /// runtime either. The outer error is a failure of the thread, the inner the file's.
+    async fn parse_registry(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        window: &schemas::DateWindow,
+    ) -> anyhow::Result<Result<registry::ParsedRegistryFile, RegistryError>> {
+        let (name, bytes, window) = (name.to_string(), bytes.to_vec(), *window);
+        let file = name.clone();
+        self.blocking(move || registry::parse_file_in(&name, &bytes, &window))
+            .await
+            .map_err(|e| anyhow!("reading the registry file {file} failed: {e}"))
     }
 
     /// Writes a validated registry batch in one transaction.
