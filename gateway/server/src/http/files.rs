@@ -22,7 +22,7 @@ use ingest::pipeline::{Receipt, RejectedRecord};
 /// while hashed, then copied into the store in chunks, so a 200 MB upload never sits in RAM.
 const IN_MEMORY_BYTES: usize = 4 * 1024 * 1024;
 /// Guarantee letters are small documents.
-const MAX_LETTER_BYTES: usize = 1024 * 1024;
+pub(crate) const MAX_LETTER_BYTES: usize = 1024 * 1024;
 const MAX_FILE_NAME_CHARS: usize = 255;
 
 pub(crate) const FORMAT_HEADER: &str = "x-wagegate-format";
@@ -159,6 +159,31 @@ async fn read_body(body: Body, limit: u64) -> ApiResult<Received> {
 
 /// `POST /v1/files`: stores the raw body and answers 202 with the receipt. The same bytes
 /// from the same partner answer with the same receipt.
+#[utoipa::path(
+    post,
+    path = "/v1/files",
+    tag = "partners",
+    operation_id = "postFile",
+    summary = "Push a bank file",
+    description = "The raw file is the body, byte for byte (any content type; it is not looked at). The bytes are stored with their SHA-256 and the sender before anything is parsed, and the gateway answers `202` with a receipt once they are committed. Parsing, authorisation and storage of the records happen afterwards in the ingest workers: poll `GET /v1/files/{id}` until `status` is `parsed` or `rejected`.\n\nIdempotent: the same bytes from the same partner always give the same receipt (same `id`). A rejected file sent again is parsed again (`status` back to `received`).\n\nThe body is at least 1 byte and at most the smaller of `server.max_body_bytes` and `ingest.max_file_bytes` (default 268435456 bytes); a larger `Content-Length` is refused before the body is read.",
+    params(
+        ("X-Wagegate-Format" = Option<String>, Header, description = "Forces a format instead of detecting it. Case-insensitive; `_` may stand for `-` and the dot may be left out (`camt053`). `400 invalid_format` otherwise."),
+        ("X-Wagegate-File-Name" = Option<String>, Header, max_length = 255, description = "The file's name as the partner knows it, kept with the file. At most 255 characters, no `/`, `\\` or control characters (`400 invalid_file_name`)."),
+    ),
+    request_body(content = super::openapi::RawBytes, content_type = "application/octet-stream", description = "The file exactly as the bank produced it (XML, SWIFT text, GBK text ...)."),
+    responses(
+        (status = 202, description = "Stored (or stored before: same receipt). Processing follows.", body = ingest::pipeline::Receipt),
+        (status = 400, description = "`invalid_header`, `invalid_format`, `invalid_file_name`, `empty_body`, `body_read_error`.", body = super::openapi::ErrorEnvelope),
+        (status = 401, description = "`unauthenticated`, `unknown_certificate`, `invalid_token`.", body = super::openapi::ErrorEnvelope),
+        (status = 403, description = "`forbidden`: the caller is not a bank or insurer.", body = super::openapi::ErrorEnvelope),
+        (status = 408, description = "`timeout`.", body = super::openapi::ErrorEnvelope),
+        (status = 413, description = "`payload_too_large`.", body = super::openapi::ErrorEnvelope),
+        (status = 429, description = "`rate_limited` (with `Retry-After`).", body = super::openapi::ErrorEnvelope),
+        (status = 500, description = "`internal` (an incident id is logged).", body = super::openapi::ErrorEnvelope),
+    ),
+    security(("partnerCertificate" = [])),
+    extensions(("x-wagegate-roles" = json!(["bank", "insurer"]))),
+)]
 pub(crate) async fn post_file(
     State(state): State<Arc<AppState>>,
     axum::Extension(caller): axum::Extension<Caller>,
@@ -244,10 +269,14 @@ pub(crate) async fn post_file(
 }
 
 /// What a partner sees about its file.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct FileView {
     id: String,
+    /// SHA-256 of the bytes, lower-case hex.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     sha256: String,
+    /// `received` (stored, not yet parsed), `parsed` or `rejected` (see `error`).
+    #[schema(value_type = store::FileStatus)]
     status: &'static str,
     file_name: Option<String>,
     size_bytes: u64,
@@ -281,6 +310,29 @@ impl From<store::RawFile> for FileView {
 
 /// `GET /v1/files/{id}`: the sender (or an operator) sees status and diagnostics; anyone
 /// else gets 404, so file ids reveal nothing about other partners.
+#[utoipa::path(
+    get,
+    path = "/v1/files/{id}",
+    tag = "partners",
+    operation_id = "getFile",
+    summary = "A pushed file's status and diagnostics",
+    description = "The sender (or an operator) sees the file's processing status, its records count and diagnostics. Anyone else gets `404`, so file ids reveal nothing about other partners.",
+    params(("id" = String, Path, max_length = 128, description = "The receipt's `id`.")),
+    responses(
+        (status = 200, description = "The file.", body = FileView),
+        (status = 401, description = "`unauthenticated`, `unknown_certificate`, `invalid_token`.", body = super::openapi::ErrorEnvelope),
+        (status = 404, description = "`not_found`: no such file, or another partner's.", body = super::openapi::ErrorEnvelope),
+        (status = 408, description = "`timeout`.", body = super::openapi::ErrorEnvelope),
+        (status = 429, description = "`rate_limited` (with `Retry-After`).", body = super::openapi::ErrorEnvelope),
+        (status = 500, description = "`internal`.", body = super::openapi::ErrorEnvelope),
+    ),
+    security(
+        ("partnerCertificate" = []),
+        ("operatorCertificate" = []),
+        ("operatorToken" = []),
+    ),
+    extensions(("x-wagegate-roles" = json!(["bank", "insurer", "operator"]))),
+)]
 pub(crate) async fn get_file(
     State(state): State<Arc<AppState>>,
     axum::Extension(caller): axum::Extension<Caller>,
@@ -302,27 +354,42 @@ pub(crate) async fn get_file(
 pub(crate) const MAX_FILES_PAGE: u32 = 200;
 pub(crate) const DEFAULT_FILES_PAGE: u32 = 50;
 
-/// `GET /v1/files` query.
-#[derive(Debug, Deserialize)]
+/// The filters of `GET /v1/files`; an unknown parameter is `400 invalid_filter`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct FileQuery {
-    /// Operators: one sender's files. A partner may name only itself.
+    /// Only this sender's files (a partner id). A bank or insurer always sees only its own;
+    /// naming another partner is `403 forbidden`.
+    #[param(max_length = 128)]
     partner: Option<String>,
-    /// `received`, `parsed` or `rejected`.
+    /// Only files in this status.
+    #[param(value_type = Option<store::FileStatus>)]
     status: Option<String>,
-    /// Received on or after: a day `YYYY-MM-DD` (China time, UTC+8) or an RFC 3339 time.
+    /// Received on or after: a day `YYYY-MM-DD` (from 00:00 China time, UTC+8) or an RFC 3339
+    /// time.
+    #[param(max_length = 64, example = "2026-11-01")]
     since: Option<String>,
+    /// Page size: 1 to 200, 50 when absent.
+    #[param(minimum = 1, maximum = 200, default = 50)]
     limit: Option<u32>,
+    /// How many files to skip (the previous page's `next_offset`).
+    #[param(minimum = 0, default = 0)]
     offset: Option<u64>,
 }
 
-/// One file in a listing: what [`FileView`] says, with the diagnostics counted instead of
-/// listed (`GET /v1/files/{id}` has them).
-#[derive(Debug, Serialize)]
+/// A stored file as listed: what `GET /v1/files/{id}` says, with the diagnostics counted
+/// instead of listed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct FileListItem {
     id: String,
+    /// The partner that sent it (`operator` for backfills).
     sender: String,
+    /// SHA-256 of the bytes, lower-case hex.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     sha256: String,
+    /// `received` (stored, not yet parsed), `parsed` or `rejected` (see `error`).
+    #[schema(value_type = store::FileStatus)]
     status: &'static str,
     file_name: Option<String>,
     size_bytes: u64,
@@ -361,10 +428,11 @@ impl From<store::RawFile> for FileListItem {
     }
 }
 
-/// A page of files, newest first; `next_offset` is where the next page starts, if any.
-#[derive(Debug, Serialize)]
+/// A page of stored files, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct FileList {
     items: Vec<FileListItem>,
+    /// The `offset` of the next page; `null` on the last page.
     next_offset: Option<u64>,
 }
 
@@ -384,6 +452,30 @@ fn parse_since(s: &str) -> ApiResult<chrono::DateTime<Utc>> {
 
 /// `GET /v1/files?partner=&status=&since=&limit=&offset=`: a partner lists its own files,
 /// an operator everyone's; newest first, at most [`MAX_FILES_PAGE`] a page.
+#[utoipa::path(
+    get,
+    path = "/v1/files",
+    tag = "partners",
+    operation_id = "listFiles",
+    summary = "List stored files",
+    description = "Stored inbound files, newest first (then by id), one page at a time, each with its status, format, record count, diagnostics counted (errors, warnings) and error: the ids `GET /v1/files/{id}` and `wagegate retry` take. A bank or insurer sees only the files it sent; an operator sees every file and may filter by sender.",
+    params(FileQuery),
+    responses(
+        (status = 200, description = "A page of files.", body = FileList),
+        (status = 400, description = "`invalid_filter`: an unknown parameter or value, or `limit` out of range.", body = super::openapi::ErrorEnvelope),
+        (status = 401, description = "`unauthenticated`, `unknown_certificate`, `invalid_token`.", body = super::openapi::ErrorEnvelope),
+        (status = 403, description = "`forbidden`: a partner named another partner.", body = super::openapi::ErrorEnvelope),
+        (status = 408, description = "`timeout`.", body = super::openapi::ErrorEnvelope),
+        (status = 429, description = "`rate_limited` (with `Retry-After`).", body = super::openapi::ErrorEnvelope),
+        (status = 500, description = "`internal`.", body = super::openapi::ErrorEnvelope),
+    ),
+    security(
+        ("partnerCertificate" = []),
+        ("operatorCertificate" = []),
+        ("operatorToken" = []),
+    ),
+    extensions(("x-wagegate-roles" = json!(["bank", "insurer", "operator"]))),
+)]
 pub(crate) async fn list_files(
     State(state): State<Arc<AppState>>,
     axum::Extension(caller): axum::Extension<Caller>,
@@ -391,6 +483,14 @@ pub(crate) async fn list_files(
 ) -> ApiResult<Response> {
     let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_filter", e.body_text()))?;
     let partner = q.partner.filter(|p| !p.is_empty());
+    if partner.as_ref().is_some_and(|p| p.chars().count() > 128)
+        || q.since.as_ref().is_some_and(|p| p.chars().count() > 64)
+    {
+        return Err(ApiError::bad_request(
+            "invalid_filter",
+            "partner is at most 128 characters, since at most 64",
+        ));
+    }
     let sender = if caller.is_operator() {
         partner
     } else {
@@ -454,10 +554,13 @@ pub(crate) async fn list_files(
     ))
 }
 
-#[derive(Serialize)]
+/// A guarantee letter stored and parsed.
+#[derive(Serialize, utoipa::ToSchema)]
 struct LetterAccepted {
     id: String,
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     sha256: String,
+    #[schema(value_type = store::FileStatus)]
     status: &'static str,
     records: u64,
     rejected_records: Vec<RejectedRecord>,
@@ -465,6 +568,28 @@ struct LetterAccepted {
 
 /// `POST /v1/guarantees`: a guarantee letter as JSON, stored raw, parsed and authorised
 /// against the sender's issuer codes at once. 201 when accepted, 422 `letter_rejected`.
+#[utoipa::path(
+    post,
+    path = "/v1/guarantees",
+    tag = "partners",
+    operation_id = "postGuarantee",
+    summary = "Push a guarantee letter",
+    description = "A guarantee letter (保函 / 保证保险) as JSON (docs/guarantee-letters.md), stored raw, parsed and authorised against the sender's `issuer_codes` at once. The body is at most 1048576 bytes (and within `server.max_body_bytes` and `ingest.max_file_bytes`).",
+    request_body(content = Object, content_type = "application/json", description = "The letter in the `guarantee-json` format of docs/guarantee-letters.md."),
+    responses(
+        (status = 201, description = "Stored and parsed.", body = LetterAccepted),
+        (status = 400, description = "`invalid_json`, `body_read_error`.", body = super::openapi::ErrorEnvelope),
+        (status = 401, description = "`unauthenticated`, `unknown_certificate`, `invalid_token`.", body = super::openapi::ErrorEnvelope),
+        (status = 403, description = "`forbidden`: the caller is not a bank or insurer.", body = super::openapi::ErrorEnvelope),
+        (status = 408, description = "`timeout`.", body = super::openapi::ErrorEnvelope),
+        (status = 413, description = "`payload_too_large`.", body = super::openapi::ErrorEnvelope),
+        (status = 422, description = "`letter_rejected`: `details` holds `id` (the stored file), `rejected_records` and `diagnostics`.", body = super::openapi::ErrorEnvelope),
+        (status = 429, description = "`rate_limited` (with `Retry-After`).", body = super::openapi::ErrorEnvelope),
+        (status = 500, description = "`internal`.", body = super::openapi::ErrorEnvelope),
+    ),
+    security(("partnerCertificate" = [])),
+    extensions(("x-wagegate-roles" = json!(["bank", "insurer"]))),
+)]
 pub(crate) async fn post_guarantee(
     State(state): State<Arc<AppState>>,
     axum::Extension(caller): axum::Extension<Caller>,
