@@ -134,6 +134,85 @@ pub struct ParseContext {
     /// The sending partner's shared secret for SM3-signed platform pushes. Without it a
     /// signed push is parsed but its signature is reported as unverified (an error diagnostic).
     pub platform_secret: Option<Vec<u8>>,
+    /// Breaches of a format's mandatory rules that this partner's bank is known to commit
+    /// and that the operator accepts for it: each is then a warning instead of an error.
+    /// Empty (the default): every such breach refuses the file.
+    pub tolerate: Vec<Tolerance>,
+}
+
+impl ParseContext {
+    pub fn tolerates(&self, t: Tolerance) -> bool {
+        self.tolerate.contains(&t)
+    }
+}
+
+/// A breach of a mandatory rule that may be accepted for one partner (a closed list: a
+/// bank's deviation is added here by name, never by a catch-all). The names are what an
+/// operator writes in the partner's configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Tolerance {
+    /// MT940 statements without a closing balance (`:62F:`/`:62M:`). The statements are
+    /// still marked incomplete, so a later complete delivery supersedes them.
+    Mt940NoClosingBalance,
+    /// MT940 statements without an opening balance (`:60F:`/`:60M:`).
+    Mt940NoOpeningBalance,
+}
+
+impl Tolerance {
+    pub const ALL: [Tolerance; 2] = [
+        Tolerance::Mt940NoClosingBalance,
+        Tolerance::Mt940NoOpeningBalance,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tolerance::Mt940NoClosingBalance => "mt940-no-closing-balance",
+            Tolerance::Mt940NoOpeningBalance => "mt940-no-opening-balance",
+        }
+    }
+}
+
+impl fmt::Display for Tolerance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Tolerance {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = s.trim().to_ascii_lowercase().replace('_', "-");
+        Tolerance::ALL
+            .iter()
+            .copied()
+            .find(|t| t.as_str() == wanted)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Tolerance::ALL.iter().map(|t| t.as_str()).collect();
+                format!("unknown tolerance '{s}' (known: {})", names.join(", "))
+            })
+    }
+}
+
+/// Why `bytes` hold nothing to read, if they do not: an empty file, or one of only
+/// whitespace (and byte-order mark), is refused with this instead of a format's complaint.
+pub(crate) fn nothing_to_read(bytes: &[u8]) -> Option<String> {
+    if bytes.is_empty() {
+        return Some("empty file (0 bytes)".to_string());
+    }
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    // DOS end-of-file marks (0x1A) and NULs of a pre-allocated file are not content either.
+    body.iter()
+        .all(|b| b.is_ascii_whitespace() || *b == 0x1A || *b == 0)
+        .then(|| {
+            format!(
+                "empty file: its {} bytes are only whitespace, no records",
+                bytes.len()
+            )
+        })
+}
+
+fn empty_error(label: &str, bytes: &[u8]) -> Option<ParseError> {
+    nothing_to_read(bytes).map(|m| ParseError::new(label, Position::offset(0), m))
 }
 
 /// Detects the format (unless `forced`) and parses.
@@ -142,6 +221,9 @@ pub fn parse(
     forced: Option<Format>,
     ctx: &ParseContext,
 ) -> Result<RecordSet, ParseError> {
+    if let Some(e) = empty_error(forced.map_or("unknown", Format::as_str), bytes) {
+        return Err(e);
+    }
     let format = match forced {
         Some(f) => f,
         None => detect::detect(bytes).ok_or_else(|| {
@@ -157,6 +239,9 @@ pub fn parse(
 
 /// Parses `bytes` as `format`, without detection.
 pub fn parse_as(format: Format, bytes: &[u8], ctx: &ParseContext) -> Result<RecordSet, ParseError> {
+    if let Some(e) = empty_error(format.as_str(), bytes) {
+        return Err(e);
+    }
     let mut set = parse_format(format, bytes, ctx)?;
     flag_foreign_currency(&mut set);
     Ok(set)
@@ -192,7 +277,7 @@ fn parse_format(format: Format, bytes: &[u8], ctx: &ParseContext) -> Result<Reco
         Format::Camt052 | Format::Camt053 | Format::Camt054 | Format::Pain002 => {
             iso20022::parse(format, bytes)
         }
-        Format::Mt940 | Format::Mt942 => swift::parse(format, bytes),
+        Format::Mt940 | Format::Mt942 => swift::parse_with(format, bytes, &ctx.tolerate),
         Format::Icbc
         | Format::Cmb
         | Format::Cib
@@ -218,6 +303,7 @@ mod tests {
             opening_balance: None,
             closing_balance: None,
             entries: Vec::new(),
+            incomplete: false,
         }
     }
 

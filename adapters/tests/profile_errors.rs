@@ -31,11 +31,13 @@ fn platform_push_with_the_wrong_secret_is_rejected() {
     let bytes = fixture("platform/statement.json");
     let ctx = ParseContext {
         platform_secret: Some(b"another-partner".to_vec()),
+        ..ParseContext::default()
     };
     let err = parse_as(Format::PlatformJson, &bytes, &ctx).unwrap_err();
     assert!(err.message.contains("does not match"), "{err}");
     let ctx = ParseContext {
         platform_secret: Some(fixture("platform/SECRET")),
+        ..ParseContext::default()
     };
     let ok = parse_as(Format::PlatformJson, &bytes, &ctx).unwrap();
     assert_eq!(ok.statements.len(), 2);

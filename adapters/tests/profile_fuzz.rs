@@ -29,6 +29,7 @@ fn contexts() -> [ParseContext; 2] {
         ParseContext::default(),
         ParseContext {
             platform_secret: Some(b"synthetic-partner-secret-0001".to_vec()),
+            ..ParseContext::default()
         },
     ]
 }

@@ -28,6 +28,7 @@ fn is_input(p: &Path) -> bool {
 fn context(dir: &Path) -> ParseContext {
     ParseContext {
         platform_secret: fs::read(dir.join("SECRET")).ok(),
+        ..ParseContext::default()
     }
 }
 

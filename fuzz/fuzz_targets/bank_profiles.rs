@@ -17,6 +17,7 @@ fuzz_target!(|data: &[u8]| {
     let format = PROFILES[usize::from(selector & 0x7f) % PROFILES.len()].format;
     let ctx = ParseContext {
         platform_secret: (selector & 0x80 != 0).then(|| b"fuzz-partner-secret".to_vec()),
+        ..ParseContext::default()
     };
     let result = adapters::parse_as(format, body, &ctx);
     if format == adapters::Format::PlatformJson {

@@ -31,6 +31,7 @@ pub fn parse(
     json: bool,
     format: Option<&str>,
     secret_file: Option<&Path>,
+    tolerate: &[String],
 ) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let forced = format
@@ -41,7 +42,17 @@ pub fn parse(
         .map(|p| std::fs::read(p).with_context(|| format!("reading {}", p.display())))
         .transpose()?
         .map(|s| s.trim_ascii().to_vec());
-    let ctx = adapters::ParseContext { platform_secret };
+    let tolerate = tolerate
+        .iter()
+        .map(|t| {
+            t.parse::<adapters::Tolerance>()
+                .map_err(|e| anyhow!("--tolerate: {e}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let ctx = adapters::ParseContext {
+        platform_secret,
+        tolerate,
+    };
     let set =
         adapters::parse(&bytes, forced, &ctx).map_err(|e| anyhow!("{}: {e}", file.display()))?;
     let mut out = std::io::stdout().lock();
@@ -629,4 +640,323 @@ pub fn worker_range(text: &str) -> anyhow::Result<(usize, usize)> {
         "--workers: '{text}' must be MIN-MAX with 1 <= MIN <= MAX"
     );
     Ok((min, max))
+}
+
+/// A file's status as the CLI prints it.
+fn status_zh(s: store::FileStatus) -> &'static str {
+    match s {
+        store::FileStatus::Received => "待处理",
+        store::FileStatus::Parsed => "已解析",
+        store::FileStatus::Rejected => "已拒绝",
+    }
+}
+
+/// `--status`: the stored names or the printed Chinese ones.
+fn parse_file_status(s: &str) -> anyhow::Result<store::FileStatus> {
+    match s.trim() {
+        "received" | "待处理" => Ok(store::FileStatus::Received),
+        "parsed" | "已解析" => Ok(store::FileStatus::Parsed),
+        "rejected" | "已拒绝" => Ok(store::FileStatus::Rejected),
+        other => bail!(
+            "--status '{other}': expected received, parsed or rejected (待处理, 已解析, 已拒绝)"
+        ),
+    }
+}
+
+/// One listed file, as `--format json` and `csv` print it.
+#[derive(Debug, serde::Serialize)]
+struct FileRow {
+    id: String,
+    sender: String,
+    /// China time (UTC+8), to the second.
+    received_at: String,
+    file_name: Option<String>,
+    format: Option<String>,
+    status: store::FileStatus,
+    records: u64,
+    diagnostics: usize,
+    errors: usize,
+    warnings: usize,
+    error: Option<String>,
+}
+
+impl FileRow {
+    fn of(f: store::RawFile) -> FileRow {
+        let count = |l: schemas::Level| f.diagnostics.iter().filter(|d| d.level == l).count();
+        FileRow {
+            received_at: china_time(f.received_at),
+            format: f.detected_format.clone().or(f.format_hint.clone()),
+            diagnostics: f.diagnostics.len(),
+            errors: count(schemas::Level::Error),
+            warnings: count(schemas::Level::Warning),
+            id: f.id,
+            sender: f.sender,
+            file_name: f.file_name,
+            status: f.status,
+            records: f.records_count,
+            error: f.error,
+        }
+    }
+}
+
+/// Files per partner and format, as `wagegate files` sums them up.
+#[derive(Debug, Default, serde::Serialize)]
+struct FormatHealth {
+    sender: String,
+    format: String,
+    received: u64,
+    parsed: u64,
+    rejected: u64,
+    /// Parsed files with at least one warning.
+    parsed_with_warnings: u64,
+    pending: u64,
+}
+
+fn format_health(counts: Vec<store::FileCount>) -> Vec<FormatHealth> {
+    let mut out: Vec<FormatHealth> = Vec::new();
+    for c in counts {
+        let same = out
+            .last()
+            .is_some_and(|h| h.sender == c.sender && h.format == c.format);
+        if !same {
+            out.push(FormatHealth {
+                sender: c.sender.clone(),
+                format: c.format.clone(),
+                ..FormatHealth::default()
+            });
+        }
+        let Some(h) = out.last_mut() else { continue };
+        h.received += c.files;
+        match c.status {
+            store::FileStatus::Received => h.pending += c.files,
+            store::FileStatus::Parsed => {
+                h.parsed += c.files;
+                h.parsed_with_warnings += c.with_warnings;
+            }
+            store::FileStatus::Rejected => h.rejected += c.files,
+        }
+    }
+    out
+}
+
+fn china_time(t: chrono::DateTime<Utc>) -> String {
+    (t + chrono::Duration::hours(8))
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+/// The start of a China (UTC+8) day, in UTC.
+fn china_day_start(d: NaiveDate) -> chrono::DateTime<Utc> {
+    d.and_time(chrono::NaiveTime::MIN).and_utc() - chrono::Duration::hours(8)
+}
+
+/// Columns a terminal gives a character: two for CJK and full-width forms, else one.
+fn display_width(s: &str) -> usize {
+    s.chars()
+        .map(|c| match u32::from(c) {
+            0x1100..=0x115F
+            | 0x2E80..=0xA4CF
+            | 0xAC00..=0xD7A3
+            | 0xF900..=0xFAFF
+            | 0xFE30..=0xFE4F
+            | 0xFF00..=0xFF60
+            | 0xFFE0..=0xFFE6 => 2,
+            _ => 1,
+        })
+        .sum()
+}
+
+/// Left-aligned columns two spaces apart; the last column is not padded.
+fn write_table(
+    out: &mut impl std::io::Write,
+    header: &[&str],
+    rows: &[Vec<String>],
+) -> std::io::Result<()> {
+    let mut width: Vec<usize> = header.iter().map(|h| display_width(h)).collect();
+    for r in rows {
+        for (w, cell) in width.iter_mut().zip(r) {
+            *w = (*w).max(display_width(cell));
+        }
+    }
+    let last = header.len().saturating_sub(1);
+    let mut line = |cells: Vec<&str>| -> std::io::Result<()> {
+        let mut l = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            l.push_str(c);
+            if i < last {
+                l.push_str(&" ".repeat(width[i].saturating_sub(display_width(c)) + 2));
+            }
+        }
+        writeln!(out, "{}", l.trim_end())
+    };
+    line(header.to_vec())?;
+    for r in rows {
+        line(r.iter().map(String::as_str).collect())?;
+    }
+    Ok(())
+}
+
+/// `wagegate files`: stored inbound files, newest first, and the format health per partner.
+pub async fn files(
+    config: Option<&Path>,
+    partner: Option<String>,
+    status: Option<&str>,
+    since: Option<NaiveDate>,
+    limit: u32,
+    format: Output,
+) -> anyhow::Result<ExitCode> {
+    let p = open_configured(config).await?;
+    let mut filter = store::FileFilter {
+        sender: partner.filter(|s| !s.is_empty()),
+        status: status.map(parse_file_status).transpose()?,
+        since: since.map(china_day_start),
+        limit: None,
+        offset: 0,
+    };
+    let mut files = Vec::new();
+    while (files.len() as u64) < u64::from(limit) {
+        let want = (u64::from(limit) - files.len() as u64).min(u64::from(store::MAX_PAGE));
+        filter.limit = Some(u32::try_from(want).unwrap_or(store::MAX_PAGE));
+        let page = p.store().list_files(&filter).await?;
+        let n = page.len() as u64;
+        filter.offset += n;
+        files.extend(page.into_iter().map(FileRow::of));
+        if n < want {
+            break;
+        }
+    }
+    let health = format_health(p.store().file_counts(&filter).await?);
+    let mut out = std::io::stdout().lock();
+    match format {
+        Output::Json => {
+            let doc = serde_json::json!({ "files": files, "per_partner_format": health });
+            serde_json::to_writer_pretty(&mut out, &doc)?;
+            writeln!(out)?;
+        }
+        Output::Csv => {
+            let mut w = csv::Writer::from_writer(out);
+            for f in &files {
+                w.serialize(f)?;
+            }
+            w.flush()?;
+        }
+        Output::Table => {
+            let rows: Vec<Vec<String>> = files
+                .iter()
+                .map(|f| {
+                    vec![
+                        f.id.clone(),
+                        f.received_at.clone(),
+                        f.sender.clone(),
+                        f.format.clone().unwrap_or_else(|| "-".into()),
+                        status_zh(f.status).to_string(),
+                        f.records.to_string(),
+                        f.diagnostics.to_string(),
+                        f.warnings.to_string(),
+                        f.file_name.clone().unwrap_or_else(|| "-".into()),
+                        f.error.clone().unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            write_table(
+                &mut out,
+                &[
+                    "文件编号",
+                    "收到时间",
+                    "发送方",
+                    "格式",
+                    "状态",
+                    "记录数",
+                    "诊断",
+                    "警告",
+                    "文件名",
+                    "错误",
+                ],
+                &rows,
+            )?;
+            let total: u64 = health.iter().map(|h| h.received).sum();
+            writeln!(out, "共 {total} 个文件，列出 {} 个", files.len())?;
+            if !health.is_empty() {
+                writeln!(out)?;
+                writeln!(out, "按发送方与格式统计：")?;
+                let rows: Vec<Vec<String>> = health
+                    .iter()
+                    .map(|h| {
+                        vec![
+                            h.sender.clone(),
+                            if h.format.is_empty() {
+                                "(未识别)".to_string()
+                            } else {
+                                h.format.clone()
+                            },
+                            h.received.to_string(),
+                            h.parsed.to_string(),
+                            h.rejected.to_string(),
+                            h.parsed_with_warnings.to_string(),
+                            h.pending.to_string(),
+                        ]
+                    })
+                    .collect();
+                write_table(
+                    &mut out,
+                    &[
+                        "发送方",
+                        "格式",
+                        "收到",
+                        "已解析",
+                        "已拒绝",
+                        "解析含警告",
+                        "待处理",
+                    ],
+                    &rows,
+                )?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod files_tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_read_in_english_or_chinese() {
+        assert_eq!(
+            parse_file_status("rejected").unwrap(),
+            store::FileStatus::Rejected
+        );
+        assert_eq!(
+            parse_file_status("已拒绝").unwrap(),
+            store::FileStatus::Rejected
+        );
+        let e = parse_file_status("failed").unwrap_err().to_string();
+        assert!(e.contains("received, parsed or rejected"), "{e}");
+    }
+
+    #[test]
+    fn a_china_day_starts_at_16_utc_the_day_before() {
+        let d = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
+        assert_eq!(china_day_start(d).to_rfc3339(), "2026-10-31T16:00:00+00:00");
+    }
+
+    #[test]
+    fn chinese_columns_line_up_by_display_width() {
+        let mut out = Vec::new();
+        write_table(
+            &mut out,
+            &["状态", "X"],
+            &[
+                vec!["已拒绝".into(), "a".into()],
+                vec!["ok".into(), "b".into()],
+            ],
+        )
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let cols: Vec<usize> = text
+            .lines()
+            .map(|l| display_width(&l[..l.rfind(['X', 'a', 'b']).unwrap()]))
+            .collect();
+        assert_eq!(cols, vec![8, 8, 8], "{text}");
+    }
 }

@@ -67,6 +67,10 @@ enum Command {
         /// File holding the partner secret that verifies SM3-signed platform pushes.
         #[arg(long)]
         platform_secret_file: Option<PathBuf>,
+        /// Accept a known breach as a warning, as for a partner configured with it
+        /// (mt940-no-closing-balance, mt940-no-opening-balance); repeatable.
+        #[arg(long)]
+        tolerate: Vec<String>,
     },
     /// Reconcile every project (or the given ones) as of a date and update findings.
     Reconcile {
@@ -162,6 +166,24 @@ enum Command {
         #[arg(required = true)]
         file_ids: Vec<String>,
     },
+    /// List stored inbound files, newest first, with status, format, diagnostics and error
+    /// (the ids `retry` takes), and a count per partner and format.
+    Files {
+        /// Only this sender's files (a partner id, or `operator`).
+        #[arg(long)]
+        partner: Option<String>,
+        /// received | parsed | rejected (or 待处理 | 已解析 | 已拒绝).
+        #[arg(long)]
+        status: Option<String>,
+        /// Only files received on or after this day (China time), YYYY-MM-DD.
+        #[arg(long)]
+        since: Option<chrono::NaiveDate>,
+        /// At most this many files are listed (the counts cover every file selected).
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        #[arg(long, value_enum, default_value = "table")]
+        format: OutputFormat,
+    },
     /// Create or upgrade the database schema.
     Migrate,
     /// Run the gateway daemon: mutual-TLS API, ingest workers, reconciler, webhooks, inbox.
@@ -234,11 +256,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             format,
             platform_secret_file,
+            tolerate,
         } => commands::parse(
             &file,
             json,
             format.as_deref(),
             platform_secret_file.as_deref(),
+            &tolerate,
         ),
         Command::Demo { dir } => demo::command(config, &dir).await,
         Command::Import { files } => commands::import(config, &files).await,
@@ -293,6 +317,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::replay(config, as_of, into.as_deref(), demo.as_deref()).await
         }
         Command::Retry { file_ids } => commands::retry(config, &file_ids).await,
+        Command::Files {
+            partner,
+            status,
+            since,
+            limit,
+            format,
+        } => {
+            let format = match format {
+                OutputFormat::Table => commands::Output::Table,
+                OutputFormat::Json => commands::Output::Json,
+                OutputFormat::Csv => commands::Output::Csv,
+            };
+            commands::files(config, partner, status.as_deref(), since, limit, format).await
+        }
         Command::Migrate => commands::migrate(config).await,
         Command::Serve { dev_pki, listen } => {
             serve::serve_command(config, dev_pki.as_deref(), listen.as_deref()).await?;

@@ -411,6 +411,55 @@ fn a_file_rejected_before_its_account_was_registered_is_retried() {
         .trim_end_matches(':')
         .to_string();
 
+    // The operator finds the id without SQL: `wagegate files --status rejected`, in Chinese.
+    let listed = run(&["files", "--status", "rejected", "--partner", "icbc-fj"]);
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    let table = text(&listed.stdout);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("FILE-"))
+        .unwrap_or_else(|| panic!("no file listed:\n{table}"));
+    assert!(row.starts_with(&id), "{table}");
+    assert!(row.contains("已拒绝"), "{table}");
+    assert!(row.contains("camt.053"), "{table}");
+    assert!(
+        row.contains("not a registered dedicated wage account"),
+        "{table}"
+    );
+    assert!(
+        table.contains("文件编号") && table.contains("按发送方与格式统计"),
+        "{table}"
+    );
+    let json = run(&["files", "--status", "rejected", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["files"][0]["id"], id.as_str());
+    assert_eq!(v["files"][0]["status"], "rejected");
+    assert_eq!(v["per_partner_format"][0]["sender"], "icbc-fj");
+    assert_eq!(v["per_partner_format"][0]["rejected"], 1);
+    // Nothing was parsed yet; nothing was received after tomorrow.
+    let none = run(&["files", "--status", "parsed"]);
+    assert!(
+        !text(&none.stdout).contains("FILE-"),
+        "{}",
+        text(&none.stdout)
+    );
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(2))
+        .date_naive()
+        .to_string();
+    let none = run(&["files", "--since", &tomorrow]);
+    assert!(
+        !text(&none.stdout).contains("FILE-"),
+        "{}",
+        text(&none.stdout)
+    );
+    let bad = run(&["files", "--status", "lost"]);
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad.stderr).contains("received, parsed or rejected"),
+        "{}",
+        text(&bad.stderr)
+    );
+
     let registry: Vec<String> = std::fs::read_dir(dir.path().join("data/demo/files/registry"))
         .unwrap()
         .map(|e| e.unwrap().path().display().to_string())
@@ -432,6 +481,11 @@ fn a_file_rejected_before_its_account_was_registered_is_retried() {
         "{}",
         text(&retried.stdout)
     );
+    let parsed = run(&["files", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&parsed.stdout).unwrap();
+    assert_eq!(v["files"][0]["status"], "parsed");
+    assert_eq!(v["per_partner_format"][0]["parsed"], 1);
+    assert_eq!(v["per_partner_format"][0]["rejected"], 0);
     let again = run(&["retry", &id]);
     assert!(!again.status.success());
     assert!(

@@ -200,6 +200,7 @@ pub fn project(i: usize, workers: usize, cal: &Calendar) -> ProjectFacts {
                     date: day,
                 }),
                 entries,
+                incomplete: false,
             });
             bal += net;
             seq += 1;

@@ -140,6 +140,13 @@ pub struct Statement {
     pub opening_balance: Option<Balance>,
     pub closing_balance: Option<Balance>,
     pub entries: Vec<Entry>,
+    /// The statement lacks a part its format makes mandatory and that a complete statement
+    /// always has (an MT940 without its closing balance `:62F:`: the file was cut, or the
+    /// bank leaves it out). Its entries may be only the first part of the day's. A later
+    /// delivery of the same statement ([`Statement::identity_key`]) that is complete
+    /// supersedes it; an incomplete delivery never supersedes a complete one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub incomplete: bool,
 }
 
 impl Statement {
@@ -156,6 +163,25 @@ impl Statement {
                 self.sequence.as_deref().unwrap_or(""),
                 opening.as_deref().unwrap_or(""),
                 closing.as_deref().or(first.as_deref()).unwrap_or(""),
+                kind_str(self.kind),
+            ],
+        )
+    }
+
+    /// The statement's identity without the parts a truncated delivery lacks (closing
+    /// balance, last entries): account, statement id, sequence, opening date and kind. An
+    /// incomplete statement and the complete delivery that supersedes it share it, while
+    /// their [`Statement::key`]s may differ (the key falls back to the first entry's date
+    /// when there is no closing balance).
+    pub fn identity_key(&self) -> String {
+        let opening = self.opening_balance.map(|b| b.date.to_string());
+        record_key(
+            "statement-identity",
+            &[
+                &self.account,
+                self.statement_id.as_deref().unwrap_or(""),
+                self.sequence.as_deref().unwrap_or(""),
+                opening.as_deref().unwrap_or(""),
                 kind_str(self.kind),
             ],
         )
@@ -298,5 +324,79 @@ pub struct PayrollBatch {
 impl PayrollBatch {
     pub fn key(&self) -> String {
         record_key("batch", &[&self.batch_id])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 5, d).unwrap_or_default()
+    }
+
+    fn statement(entries: usize, closing: Option<i64>) -> Statement {
+        let entry = |i: usize| Entry {
+            amount: Money::from_fen(100 * (i as i64 + 1)),
+            direction: Direction::Credit,
+            booking_date: day(31),
+            value_date: Some(day(31)),
+            bank_ref: Some(format!("R{i}")),
+            end_to_end_id: None,
+            counterparty_name: None,
+            counterparty_account: None,
+            remittance: None,
+            reversal: false,
+            transaction_code: None,
+            batch_ref: None,
+            balance_after: None,
+        };
+        Statement {
+            account: "6222021001000012345".into(),
+            currency: "CNY".into(),
+            kind: StatementKind::EndOfDay,
+            statement_id: Some("S-151".into()),
+            sequence: Some("151/1".into()),
+            opening_balance: Some(Balance {
+                amount: Money::ZERO,
+                date: day(30),
+            }),
+            closing_balance: closing.map(|fen| Balance {
+                amount: Money::from_fen(fen),
+                date: day(31),
+            }),
+            entries: (0..entries).map(entry).collect(),
+            incomplete: closing.is_none(),
+        }
+    }
+
+    /// A statement cut before its closing balance and its complete delivery are the same
+    /// statement (identity), though their keys differ; another day's statement is not.
+    #[test]
+    fn a_truncated_statement_and_its_complete_delivery_share_the_identity() {
+        let cut = statement(1, None);
+        let whole = statement(3, Some(600));
+        assert_eq!(cut.identity_key(), whole.identity_key());
+        let mut next_day = whole.clone();
+        next_day.opening_balance = Some(Balance {
+            amount: Money::from_fen(600),
+            date: day(31),
+        });
+        assert_ne!(next_day.identity_key(), whole.identity_key());
+        let mut other_account = whole.clone();
+        other_account.account = "6222021001000099999".into();
+        assert_ne!(other_account.identity_key(), whole.identity_key());
+    }
+
+    /// The mark is serialised only when set, so a complete statement's JSON (and anything
+    /// hashed from it) is what it was before the mark existed.
+    #[test]
+    fn the_incomplete_mark_is_serialised_only_when_set() {
+        let whole = serde_json::to_string(&statement(1, Some(100))).unwrap_or_default();
+        assert!(!whole.contains("incomplete"), "{whole}");
+        let cut = serde_json::to_string(&statement(1, None)).unwrap_or_default();
+        assert!(cut.contains("\"incomplete\":true"), "{cut}");
+        let back: Statement = serde_json::from_str(&whole).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!back.incomplete);
     }
 }

@@ -220,6 +220,7 @@ mod tests {
                 batch_ref: None,
                 balance_after: None,
             }],
+            incomplete: false,
         }
     }
 

@@ -14,6 +14,7 @@ use schemas::{
     Balance, Direction, Entry, Level, Money, MoneyError, Position, Statement, StatementKind,
 };
 
+use super::deviations::{Deviations, Rule};
 use super::xml::{self, Tag};
 use super::{Diags, Here};
 use crate::{Format, ParseError};
@@ -30,14 +31,26 @@ pub(super) enum Field {
     Account,
     AccountCcy,
     BalCode,
+    /// `Tp/Cd` without `CdOrPrtry` (a deviation).
+    BalCodeBare,
+    /// `Tp/CdOrPrtry/Prtry`: read when it holds an ISO code (a deviation).
+    BalCodePrtry,
     BalAmount,
     BalInd,
     BalDate,
+    /// `Bal/Dt` holding the date itself (a deviation).
+    BalDateBare,
     Amount,
     Ind,
     Reversal,
     Booking,
     Value,
+    /// `BookgDt` / `ValDt` holding the date itself (deviations).
+    BookingBare,
+    ValueBare,
+    /// `Ntry/Sts` text (versions before .08) and `Ntry/Sts/Cd` (from .08 on).
+    Status,
+    StatusCode,
     AcctSvcrRef,
     NtryRef,
     BkDomain,
@@ -62,6 +75,11 @@ type Text<'b> = Option<Cow<'b, str>>;
 
 #[derive(Default)]
 pub(super) struct State<'b> {
+    /// The message read (set with its version when the message element is met).
+    message: Option<Format>,
+    /// From the namespace: whether entry status is `<Sts><Cd>` (.08 on) or `<Sts>` text.
+    status_has_code: Option<bool>,
+    deviations: Deviations,
     msg_created: Option<NaiveDate>,
     /// Statements seen so far (1-based index of the current one, for messages).
     count: usize,
@@ -100,6 +118,8 @@ struct BalB<'b> {
     excess: Option<(String, Position)>,
     amount: Option<Money>,
     ind: Option<Direction>,
+    /// The `Amt` had a minus sign (only meaningful without `CdtDbtInd`).
+    negative: bool,
     date: Option<NaiveDate>,
 }
 
@@ -132,6 +152,7 @@ struct NtryB<'b> {
     cdtr_account: Text<'b>,
     ustrd: Text<'b>,
     creditor_ref: Text<'b>,
+    status: Text<'b>,
 }
 
 fn set_once<'b>(slot: &mut Text<'b>, v: Cow<'b, str>) {
@@ -231,6 +252,10 @@ impl<'b> State<'b> {
                 [RvslInd] => Some(Field::Reversal),
                 [BookgDt, Dt | DtTm] => Some(Field::Booking),
                 [ValDt, Dt | DtTm] => Some(Field::Value),
+                [BookgDt] => Some(Field::BookingBare),
+                [ValDt] => Some(Field::ValueBare),
+                [Sts] => Some(Field::Status),
+                [Sts, Cd] => Some(Field::StatusCode),
                 [AcctSvcrRef] => Some(Field::AcctSvcrRef),
                 [NtryRef] => Some(Field::NtryRef),
                 [BkTxCd, Domn, Cd] => Some(Field::BkDomain),
@@ -268,9 +293,12 @@ impl<'b> State<'b> {
             let rel = stack.get(self.bal_depth..)?;
             return match rel {
                 [Tp, CdOrPrtry, Cd] => Some(Field::BalCode),
+                [Tp, Cd] => Some(Field::BalCodeBare),
+                [Tp, CdOrPrtry, Prtry] => Some(Field::BalCodePrtry),
                 [Amt] => Some(Field::BalAmount),
                 [CdtDbtInd] => Some(Field::BalInd),
                 [Dt, Dt | DtTm] => Some(Field::BalDate),
+                [Dt] => Some(Field::BalDateBare),
                 _ => None,
             };
         }
@@ -334,6 +362,31 @@ impl<'b> State<'b> {
                 Field::Reversal => n.reversal = matches!(&*v, "true" | "1"),
                 Field::Booking => n.booking = Some(date(&v)?),
                 Field::Value => n.value = Some(date(&v)?),
+                Field::BookingBare => {
+                    n.booking = Some(date(&v)?);
+                    let at = || here.pos(here.offset, stack);
+                    self.deviations.note(Rule::BookingDateWithoutChoice, at);
+                }
+                Field::ValueBare => {
+                    n.value = Some(date(&v)?);
+                    let at = || here.pos(here.offset, stack);
+                    self.deviations.note(Rule::ValueDateWithoutChoice, at);
+                }
+                Field::Status | Field::StatusCode => {
+                    let with_code = field == Field::StatusCode;
+                    match self.status_has_code {
+                        Some(true) if !with_code => {
+                            let at = || here.pos(here.offset, stack);
+                            self.deviations.note(Rule::StatusWithoutCode, at);
+                        }
+                        Some(false) if with_code => {
+                            let at = || here.pos(here.offset, stack);
+                            self.deviations.note(Rule::StatusWithCode, at);
+                        }
+                        _ => {}
+                    }
+                    set_once(&mut n.status, v);
+                }
                 Field::AcctSvcrRef => set_once(&mut n.acct_svcr_ref, v),
                 Field::NtryRef => set_once(&mut n.ntry_ref, v),
                 Field::TxAcctSvcrRef => set_once(&mut n.tx_acct_svcr_ref, v),
@@ -369,15 +422,42 @@ impl<'b> State<'b> {
         if let Some(b) = self.bal.as_mut() {
             match field {
                 Field::BalCode => set_once(&mut b.code, v),
+                Field::BalCodeBare => {
+                    let at = || here.pos(here.offset, stack);
+                    self.deviations.note(Rule::BalanceTypeWithoutWrapper, at);
+                    set_once(&mut b.code, v);
+                }
+                // Only an ISO code is understood; a bank's own type stays unread.
+                Field::BalCodePrtry
+                    if matches!(&*v, "OPBD" | "PRCD" | "CLBD") && b.code.is_none() =>
+                {
+                    let at = || here.pos(here.offset, stack);
+                    self.deviations.note(Rule::BalanceTypeAsProprietary, at);
+                    set_once(&mut b.code, v);
+                }
                 Field::BalAmount => match Money::parse_non_negative(&v) {
                     Ok(m) => b.amount = Some(m),
                     Err(MoneyError::ExcessPrecision(raw)) => {
                         b.excess = Some((raw, here.pos(here.offset, stack)));
                     }
+                    // A signed amount: meaningful only when `CdtDbtInd` is missing
+                    // (checked when the balance ends).
+                    Err(MoneyError::Negative(_)) => match Money::parse(&v) {
+                        Ok(m) => {
+                            b.amount = Some(m);
+                            b.negative = true;
+                        }
+                        Err(_) => b.amount = Some(amount(&v)?),
+                    },
                     Err(_) => b.amount = Some(amount(&v)?),
                 },
                 Field::BalInd => b.ind = Some(ind(&v)?),
                 Field::BalDate => b.date = Some(date(&v)?),
+                Field::BalDateBare => {
+                    b.date = Some(date(&v)?);
+                    let at = || here.pos(here.offset, stack);
+                    self.deviations.note(Rule::BalanceDateWithoutChoice, at);
+                }
                 _ => {}
             }
             return Ok(());
@@ -427,6 +507,28 @@ impl<'b> State<'b> {
         Ok(())
     }
 
+    /// The message and its version, once the message element is known: which form of
+    /// entry status the version prescribes.
+    pub(super) fn set_message(&mut self, format: Format, version: Option<&str>) {
+        self.message = Some(format);
+        // `camt.053.001.08` → 8: the `<Sts><Cd>` form begins with .08.
+        self.status_has_code = version
+            .and_then(|v| v.split('.').nth(3))
+            .and_then(|n| n.get(..2))
+            .and_then(|n| n.parse::<u32>().ok())
+            .map(|n| n >= 8);
+    }
+
+    /// Statements (reports, notifications) read so far.
+    pub(super) fn statements(&self) -> usize {
+        self.count
+    }
+
+    /// One warning per deviation met in the file.
+    pub(super) fn report(&mut self, message: &str, diags: &mut Diags) {
+        std::mem::take(&mut self.deviations).report(message, diags);
+    }
+
     /// A date the statement itself states, to stand in for a missing one.
     fn fallback_date(&self, closing: bool) -> Option<NaiveDate> {
         let s = self.stmt.as_ref()?;
@@ -463,15 +565,25 @@ impl<'b> State<'b> {
             return Err(here.at(b.offset, stack, format!("balance {code} has no <Amt>")));
         };
         let signed = match b.ind {
+            Some(_) if b.negative => {
+                return Err(here.at(
+                    b.offset,
+                    stack,
+                    format!(
+                        "balance {code} has a negative <Amt> ({amount}) and a <CdtDbtInd>: the \
+                         amount must be unsigned, its sign is the indicator"
+                    ),
+                ))
+            }
             Some(Direction::Credit) => amount,
             Some(Direction::Debit) => Money::from_fen(-amount.fen()),
             None if amount.is_zero() => amount,
             None => {
-                return Err(here.at(
-                    b.offset,
-                    stack,
-                    format!("balance {code} has no <CdtDbtInd>: its sign is unknown"),
-                ))
+                // Schema-invalid, but one bank sends every balance so: the amount carries
+                // the sign (a minus for overdrawn), none is a credit.
+                let at = || here.pos(b.offset, stack);
+                self.deviations.note(Rule::BalanceWithoutIndicator, at);
+                amount
             }
         };
         if !(opening || closing) {
@@ -513,7 +625,7 @@ impl<'b> State<'b> {
     }
 
     fn finish_entry(
-        &self,
+        &mut self,
         n: NtryB<'b>,
         stack: &[Tag],
         here: &Here<'_>,
@@ -537,6 +649,16 @@ impl<'b> State<'b> {
                 ),
             ));
         };
+        match n.status.as_deref() {
+            None => self
+                .deviations
+                .note(Rule::StatusMissing, || here.pos(n.offset, stack)),
+            Some("BOOK") => {}
+            Some(_) if self.message == Some(Format::Camt053) => self
+                .deviations
+                .note(Rule::StatementEntryNotBooked, || here.pos(n.offset, stack)),
+            Some(_) => {}
+        }
         let booking_date = match n.booking.or(n.value) {
             Some(d) => d,
             None => match self.fallback_date(true) {
@@ -629,6 +751,7 @@ impl<'b> State<'b> {
             opening_balance: s.opening,
             closing_balance: s.closing,
             entries: s.entries,
+            incomplete: false,
         }
     }
 }

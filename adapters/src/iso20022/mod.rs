@@ -14,11 +14,15 @@
 //!
 //! Refused: DTDs (`<!DOCTYPE`, and with it every entity declaration), XML that is not
 //! well-formed, entries without `Amt` or `CdtDbtInd`, amounts with non-zero digits past
-//! the second decimal. Tolerated, with a diagnostic: missing/odd namespaces, over-long
-//! text (cut at 2,048 characters), missing balance or booking dates that
-//! the statement's own dates can stand in for, text that is not valid UTF-8.
+//! the second decimal, an empty document. A camt message without any statement (report,
+//! notification) is read, with an error diagnostic that says so. Tolerated, with a
+//! diagnostic: missing/odd namespaces, over-long text (cut at 2,048 characters), missing
+//! balance or booking dates that the statement's own dates can stand in for, text that is
+//! not valid UTF-8, and the field deviations of [`deviations`] (a balance without
+//! `CdtDbtInd`, an entry status in the other version's form ...), one warning each.
 
 mod camt;
+mod deviations;
 mod pain;
 pub(crate) mod xml;
 
@@ -94,6 +98,9 @@ pub fn for_each_record(
     f: impl FnMut(Record),
 ) -> Result<Summary, ParseError> {
     let label = expected.map_or("iso20022", Format::as_str);
+    if let Some(m) = crate::nothing_to_read(bytes) {
+        return Err(ParseError::new(label, Position::offset(0), m));
+    }
     let (text, encoding) = decode_input(bytes, label)?;
     let mut walker = Walker {
         bytes: &text,
@@ -101,6 +108,8 @@ pub fn for_each_record(
         expected,
         format: None,
         version: None,
+        document: None,
+        message_offset: 0,
         stack: Vec::with_capacity(32),
         diags: Diags::default(),
         lossy: false,
@@ -133,6 +142,9 @@ pub fn sniff(bytes: &[u8]) -> Option<Format> {
     let (text, _) = decode_input(bytes, "iso20022").ok()?;
     let mut reader = Reader::from_reader(&text[..]);
     let mut depth = 0;
+    // The `<Document>`'s namespace, for a document without a message element: its reader
+    // then says that the document is empty, rather than "unrecognised file".
+    let mut document_ns = None;
     for _ in 0..64 {
         match reader.read_event() {
             Ok(Event::Start(e)) | Ok(Event::Empty(e)) => {
@@ -141,13 +153,17 @@ pub fn sniff(bytes: &[u8]) -> Option<Format> {
                     return Some(f);
                 }
                 if depth > 0 || tag != Tag::Document {
-                    return namespace_format(&e);
+                    return namespace_format(&e).or(document_ns);
                 }
+                document_ns = namespace_format(&e);
                 depth += 1;
             }
             Ok(Event::Eof) | Err(_) => break,
             Ok(_) => {}
         }
+    }
+    if document_ns.is_some() {
+        return document_ns;
     }
     let head = &text[..text.len().min(64 * 1024)];
     let has = |needle: &[u8]| memchr::memmem::find(head, needle).is_some();
@@ -164,6 +180,33 @@ pub fn sniff(bytes: &[u8]) -> Option<Format> {
         }
     }
     None
+}
+
+/// The message element of a format.
+fn message_element(f: Format) -> &'static str {
+    match f {
+        Format::Camt052 => "BkToCstmrAcctRpt",
+        Format::Camt054 => "BkToCstmrDbtCdtNtfctn",
+        Format::Pain002 => "CstmrPmtStsRpt",
+        _ => "BkToCstmrStmt",
+    }
+}
+
+/// The element of one statement (report, notification) of a camt message.
+fn statement_element(f: Format) -> &'static str {
+    match f {
+        Format::Camt052 => "Rpt",
+        Format::Camt054 => "Ntfctn",
+        _ => "Stmt",
+    }
+}
+
+fn statement_word(f: Format) -> &'static str {
+    match f {
+        Format::Camt052 => "report",
+        Format::Camt054 => "notification",
+        _ => "statement",
+    }
 }
 
 fn message_format(tag: Tag) -> Option<Format> {
@@ -277,6 +320,7 @@ fn decode_input<'a>(
 pub(crate) struct Diags {
     list: Vec<Diagnostic>,
     dropped: usize,
+    dropped_errors: usize,
 }
 
 impl Diags {
@@ -289,15 +333,27 @@ impl Diags {
             });
         } else {
             self.dropped += 1;
+            if level == Level::Error {
+                self.dropped_errors += 1;
+            }
         }
     }
 
     fn finish(mut self) -> Vec<Diagnostic> {
         if self.dropped > 0 {
+            // Errors among the dropped keep the file refused.
+            let (level, errors) = if self.dropped_errors > 0 {
+                (
+                    Level::Error,
+                    format!(", {} of them errors", self.dropped_errors),
+                )
+            } else {
+                (Level::Warning, String::new())
+            };
             self.list.push(Diagnostic {
-                level: Level::Warning,
+                level,
                 position: Position::default(),
-                message: format!("{} further diagnostics were not kept", self.dropped),
+                message: format!("{} further diagnostics were not kept{errors}", self.dropped),
             });
         }
         self.list
@@ -346,6 +402,10 @@ struct Walker<'b, F> {
     expected: Option<Format>,
     format: Option<Format>,
     version: Option<String>,
+    /// Offset of the `<Document>` element, once met.
+    document: Option<u64>,
+    /// Offset of the message element (`BkToCstmrStmt` ...).
+    message_offset: u64,
     stack: Vec<Tag>,
     diags: Diags,
     lossy: bool,
@@ -424,14 +484,64 @@ impl<'b, F: FnMut(Record)> Walker<'b, F> {
                 format!("unexpected end of file: <{}> is not closed", open.name()),
             ));
         }
-        if self.format.is_none() {
-            return Err(self.here(0).err(
-                &[],
-                "no ISO 20022 message found (expected a camt.052/053/054 or pain.002 document)"
-                    .to_string(),
-            ));
+        let Some(format) = self.format else {
+            return Err(self.nothing_found());
+        };
+        if format != Format::Pain002 {
+            let message = self.version.clone().unwrap_or_else(|| format.to_string());
+            if self.camt.statements() == 0 {
+                let pos = self.here(self.message_offset).pos(self.message_offset, &[]);
+                self.diags.push(
+                    Level::Error,
+                    pos,
+                    format!(
+                        "{format} document has no <{}>: the message holds no {}, at least one \
+                         is mandatory",
+                        statement_element(format),
+                        statement_word(format)
+                    ),
+                );
+            }
+            self.camt.report(&message, &mut self.diags);
         }
         Ok(())
+    }
+
+    /// The error for a document without a message element: what is missing, not
+    /// "unrecognised".
+    fn nothing_found(&self) -> ParseError {
+        let Some(offset) = self.document else {
+            return self.here(0).err(
+                &[],
+                "no XML element found: expected a camt.052/053/054 or pain.002 <Document>"
+                    .to_string(),
+            );
+        };
+        let named = self
+            .version
+            .as_deref()
+            .and_then(|v| {
+                [
+                    Format::Camt052,
+                    Format::Camt053,
+                    Format::Camt054,
+                    Format::Pain002,
+                ]
+                .into_iter()
+                .find(|f| v.starts_with(f.as_str()))
+            })
+            .or(self.expected);
+        let message = match named {
+            Some(f) => format!(
+                "{f} document is empty: it has no <{}> message element",
+                message_element(f)
+            ),
+            None => "the <Document> is empty: it has no camt.052/053/054 or pain.002 message \
+                     element (BkToCstmrStmt, BkToCstmrAcctRpt, BkToCstmrDbtCdtNtfctn, \
+                     CstmrPmtStsRpt)"
+                .to_string(),
+        };
+        self.here(offset).err(&[Tag::Document], message)
     }
 
     fn start(&mut self, e: &BytesStart<'_>, offset: u64) -> Result<(), ParseError> {
@@ -471,6 +581,7 @@ impl<'b, F: FnMut(Record)> Walker<'b, F> {
         }
         let depth = self.stack.len();
         if depth == 0 && tag == Tag::Document {
+            self.document = Some(offset);
             return Ok(());
         }
         let Some(found) = message_format(tag) else {
@@ -520,6 +631,8 @@ impl<'b, F: FnMut(Record)> Walker<'b, F> {
             }
         }
         self.format = Some(found);
+        self.message_offset = offset;
+        self.camt.set_message(found, self.version.as_deref());
         Ok(())
     }
 

@@ -144,6 +144,7 @@ tags!(
     Strd,
     CdtrRefInf,
     Ref,
+    Sts,
 );
 
 const TAG_SLOTS: usize = 1024;

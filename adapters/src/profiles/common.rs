@@ -302,6 +302,7 @@ pub fn statement_from_rows(
         opening_balance: opening,
         closing_balance: closing,
         entries: rows.into_iter().map(|r| r.entry).collect(),
+        incomplete: false,
     }
 }
 

@@ -85,6 +85,67 @@ pub(crate) fn balance(v: &str) -> Result<(Money, NaiveDate, String), String> {
     Ok((signed, date, currency.to_string()))
 }
 
+/// A reference that only says where the real one is, or that there is none: Rabobank
+/// writes `EREF`, `PREF` or `MARF` in the `:61:` customer reference (the value follows in
+/// `:86:` `/EREF/`, `/PREF/`, `/MARF/`), many banks `NONREF`, SEPA `NOTPROVIDED`. Taken as an
+/// id, two different payments would share it.
+pub(crate) fn is_placeholder_ref(r: &str) -> bool {
+    let r = r.trim();
+    r.is_empty()
+        || r.len() <= "NOTPROVIDED".len()
+            && ["NONREF", "NOTPROVIDED", "EREF", "PREF", "MARF"]
+                .iter()
+                .any(|p| r.eq_ignore_ascii_case(p))
+}
+
+/// A reference that is a fixed-width party block (Rabobank before SEPA: a bank account
+/// zero-padded to 10 digits, `P` and a zero-padded Postbank number, or `NONREF`, padded
+/// with spaces, then the counterparty's name): (account without its padding, name).
+/// `None` for an ordinary reference.
+pub(crate) fn padded_party(r: &str) -> Option<(Option<&str>, Option<&str>)> {
+    // A byte loop: references are short, and a `str` pattern search would build a
+    // searcher for every entry.
+    let at = r.as_bytes().windows(4).position(|w| w == b"    ")?;
+    let (first, rest) = (&r[..at], &r[at + 4..]);
+    let first = first.trim();
+    let digits = |s: &str| s.len() >= 7 && s.bytes().all(|c| c.is_ascii_digit());
+    let account = if first.eq_ignore_ascii_case("NONREF") {
+        None
+    } else if digits(first) {
+        Some(first.trim_start_matches('0'))
+    } else if let Some(postbank) = first.strip_prefix('P').filter(|p| digits(p)) {
+        Some(postbank.trim_start_matches('0'))
+    } else {
+        return None;
+    };
+    let account = account.filter(|a| !a.is_empty());
+    let name = rest.trim();
+    Some((account, (!name.is_empty()).then_some(name)))
+}
+
+/// An IBAN at the start of `s` (the ISO 13616 shape: two country letters, two check digits,
+/// 11 to 30 capital letters or digits), and the text after it. The shape, not the mod-97
+/// check, decides: a bank's test files carry made-up IBANs, and the supplementary line
+/// holds an account or nothing of the kind. `RF` (ISO 11649 creditor references share the
+/// shape) is not a country.
+pub(crate) fn leading_iban(s: &str) -> Option<(&str, &str)> {
+    let s = s.trim();
+    let end = s.find(char::is_whitespace).unwrap_or(s.len());
+    let candidate = &s[..end];
+    iban_shaped(candidate).then(|| (candidate, s[end..].trim()))
+}
+
+pub(crate) fn iban_shaped(s: &str) -> bool {
+    let b = s.as_bytes();
+    (15..=34).contains(&b.len())
+        && b[..2].iter().all(u8::is_ascii_uppercase)
+        && &b[..2] != b"RF"
+        && b[2..4].iter().all(u8::is_ascii_digit)
+        && b[4..]
+            .iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
 /// A parsed `:61:` statement line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Line61 {
@@ -199,6 +260,39 @@ pub(crate) fn line61(v: &str) -> Result<Line61, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ibans_and_placeholders() {
+        assert!(iban_shaped("NL70ABNA0987654321"));
+        assert!(iban_shaped("DE89370400440532013000"));
+        assert!(!iban_shaped("RF18539007547034"));
+        assert!(!iban_shaped("P001234567"));
+        assert!(!iban_shaped("/OCMT/EUR11,85/"));
+        assert!(!iban_shaped("NL70abna0987654321"));
+        assert_eq!(
+            leading_iban("  NL70ABNA0987654321  J. JANSEN "),
+            Some(("NL70ABNA0987654321", "J. JANSEN"))
+        );
+        assert_eq!(leading_iban("Card payment 12:00"), None);
+        for p in ["EREF", "pref", "NONREF", "NOTPROVIDED", " ", "MARF"] {
+            assert!(is_placeholder_ref(p), "{p}");
+        }
+        assert!(!is_placeholder_ref("E2E-0001"));
+        assert_eq!(
+            padded_party("0733959555      T-MOBILE NETHERLANDS BV"),
+            Some((Some("733959555"), Some("T-MOBILE NETHERLANDS BV")))
+        );
+        assert_eq!(
+            padded_party("NONREF          TOMTE TUMMETOT"),
+            Some((None, Some("TOMTE TUMMETOT")))
+        );
+        assert_eq!(
+            padded_party("P000029225      KPN - MOBIEL"),
+            Some((Some("29225"), Some("KPN - MOBIEL")))
+        );
+        assert_eq!(padded_party("E2E-0001"), None);
+        assert_eq!(padded_party("INVOICE    2026"), None);
+    }
 
     #[test]
     fn dates() {

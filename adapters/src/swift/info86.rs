@@ -2,8 +2,14 @@
 //! - German DK structured subfields: `GVC?00posting text?20..?29 remittance?30 bank
 //!   code?31 account?32..?33 name?60..?63 more remittance` (lines wrap anywhere, so
 //!   wrapped lines are joined without a separator);
-//! - Dutch/SEPA slash keys: `/TRTP/.../IBAN/.../NAME/.../REMI/.../EREF/...`;
-//! - free text (lines joined with a space).
+//! - Dutch/SEPA slash keys: `/TRTP/.../IBAN/.../NAME/.../REMI/.../EREF/...` (also
+//!   `/BBAN/` for a domestic account, `/PREF/` for a batch, ABN AMRO's
+//!   `/CNTP/account/BIC/name/city/`);
+//! - free text (lines joined with a space), with Knab's `REK: account/NAAM: name` tail.
+//!
+//! Placeholders are not ids: `/EREF/NOTPROVIDED`, an empty `/EREF//` or Rabobank's
+//! `/EREF/EREF` leave the end-to-end id unset (else two payments would share it).
+//! A `:86:` may start with a space before its `?NN` structure (mBank).
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Info86 {
@@ -14,6 +20,18 @@ pub(crate) struct Info86 {
     pub account: Option<String>,
     pub bank_code: Option<String>,
     pub end_to_end_id: Option<String>,
+    /// The batch (payment information) reference, `/PREF/`.
+    pub batch_ref: Option<String>,
+}
+
+/// A reference value that is no reference: empty, `NOTPROVIDED`, `NONREF`, or the key's own
+/// name (Rabobank writes `/EREF/EREF`).
+fn placeholder(value: &str, key: &str) -> bool {
+    let v = value.trim();
+    v.is_empty()
+        || v.eq_ignore_ascii_case("NOTPROVIDED")
+        || v.eq_ignore_ascii_case("NONREF")
+        || v.eq_ignore_ascii_case(key)
 }
 
 fn push(slot: &mut Option<String>, piece: &str) {
@@ -35,7 +53,8 @@ pub(crate) fn parse(raw: &str) -> Info86 {
     } else {
         raw.trim_end_matches('\r').into()
     };
-    if let Some(info) = structured(&joined_tight) {
+    // mBank writes `:86: 020?00...`: the space is not content.
+    if let Some(info) = structured(joined_tight.trim_start()) {
         return info;
     }
     if let Some(info) = slash_keys(&joined_tight) {
@@ -47,10 +66,43 @@ pub(crate) fn parse(raw: &str) -> Info86 {
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join(" ");
+    if let Some(info) = knab(&text) {
+        return info;
+    }
     Info86 {
         remittance: (!text.is_empty()).then_some(text),
         ..Info86::default()
     }
+}
+
+/// Knab's free text ends `REK: <account>/NAAM: <name>`: the counterparty. The text before
+/// is the remittance.
+fn knab(text: &str) -> Option<Info86> {
+    let at = if text.starts_with("REK:") {
+        0
+    } else {
+        memchr::memmem::find(text.as_bytes(), b" REK:")? + 1
+    };
+    let tail = text[at + "REK:".len()..].trim_start();
+    let (account, rest) = match tail.find(['/', ' ']) {
+        Some(i) => (&tail[..i], &tail[i..]),
+        None => (tail, ""),
+    };
+    if account.is_empty() || !account.bytes().all(|c| c.is_ascii_alphanumeric()) {
+        return None;
+    }
+    let name = rest
+        .trim_start_matches(['/', ' '])
+        .strip_prefix("NAAM:")
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    let remittance = text[..at].trim();
+    Some(Info86 {
+        account: Some(account.to_string()),
+        name: name.map(str::to_string),
+        remittance: (!remittance.is_empty()).then(|| remittance.to_string()),
+        ..Info86::default()
+    })
 }
 
 /// `?NN` subfields, optionally after a 3-digit business transaction code.
@@ -125,13 +177,17 @@ fn trim_in_place(s: &mut String) {
 fn slash_keys(s: &str) -> Option<Info86> {
     let s = s.trim();
     if !s.starts_with('/')
-        || !(s.contains("/NAME/") || s.contains("/REMI/") || s.contains("/TRTP/"))
+        || ![
+            "/NAME/", "/REMI/", "/TRTP/", "/EREF/", "/IBAN/", "/BBAN/", "/CNTP/",
+        ]
+        .iter()
+        .any(|k| s.contains(k))
     {
         return None;
     }
-    const KEYS: [&str; 12] = [
-        "TRTP", "IBAN", "BIC", "NAME", "REMI", "EREF", "ORDP", "BENM", "MARF", "CSID", "SVCL",
-        "ISDT",
+    const KEYS: [&str; 19] = [
+        "TRTP", "IBAN", "BBAN", "BIC", "NAME", "REMI", "EREF", "PREF", "ORDP", "BENM", "MARF",
+        "CSID", "SVCL", "ISDT", "CNTP", "ULTC", "ULTD", "PURP", "RTRN",
     ];
     let mut info = Info86::default();
     let parts: Vec<&str> = s[1..].split('/').collect();
@@ -150,12 +206,27 @@ fn slash_keys(s: &str) -> Option<Info86> {
         let value = parts[k + 1..end].join("/").trim().to_string();
         match key {
             "TRTP" => info.posting_text = Some(value),
-            "IBAN" => info.account = Some(value),
+            // An IBAN wins over a domestic account number, whichever comes first.
+            "IBAN" if !value.is_empty() => info.account = Some(value),
+            "BBAN" if !value.is_empty() && info.account.is_none() => info.account = Some(value),
             "BIC" => info.bank_code = Some(value),
             "NAME" => info.name = Some(value),
             "REMI" => info.remittance = Some(value),
-            "EREF" if !value.eq_ignore_ascii_case("NOTPROVIDED") => {
-                info.end_to_end_id = Some(value)
+            "EREF" if !placeholder(&value, "EREF") => info.end_to_end_id = Some(value),
+            "PREF" if !placeholder(&value, "PREF") => info.batch_ref = Some(value),
+            "CNTP" => {
+                // ABN AMRO: `/CNTP/account/BIC/name/city/`, positional.
+                let mut it = parts[k + 1..end].iter().map(|p| p.trim());
+                let (account, bic, name) = (it.next(), it.next(), it.next());
+                if let Some(a) = account.filter(|a| !a.is_empty()) {
+                    info.account = Some(a.to_string());
+                }
+                if let Some(b) = bic.filter(|b| !b.is_empty()) {
+                    info.bank_code = Some(b.to_string());
+                }
+                if let Some(n) = name.filter(|n| !n.is_empty()) {
+                    info.name = Some(n.to_string());
+                }
             }
             _ => {}
         }
@@ -189,8 +260,38 @@ mod tests {
         assert_eq!(i.account.as_deref(), Some("NL86INGB0002445588"));
         assert_eq!(i.remittance.as_deref(), Some("Factuur 2019/01"));
         assert_eq!(i.end_to_end_id.as_deref(), Some("E2E-1"));
+        let i = parse("/EREF/NOTPROVIDED/PREF/PREF/BBAN/123456789/NAME/J.Janssen/REMI/x");
+        assert_eq!((i.end_to_end_id, i.batch_ref), (None, None));
+        assert_eq!(i.account.as_deref(), Some("123456789"));
+        let i = parse("/EREF//PREF/BATCH-7/IBAN/NL86INGB0002445588/BBAN/2445588/NAME/X");
+        assert_eq!(i.end_to_end_id, None);
+        assert_eq!(i.batch_ref.as_deref(), Some("BATCH-7"));
+        assert_eq!(i.account.as_deref(), Some("NL86INGB0002445588"));
+        let i = parse(
+            "/TRTP/SEPA OVERBOEKING/CNTP/NL86INGB0002445588/INGBNL2A/J. Jansen/UTRECHT/REMI/x",
+        );
+        assert_eq!(i.account.as_deref(), Some("NL86INGB0002445588"));
+        assert_eq!(i.name.as_deref(), Some("J. Jansen"));
+        assert_eq!(i.posting_text.as_deref(), Some("SEPA OVERBOEKING"));
         let i = parse("REMIT:Costs \nThis is fun.");
         assert_eq!(i.remittance.as_deref(), Some("REMIT:Costs This is fun."));
         assert_eq!(parse("").remittance, None);
+    }
+
+    #[test]
+    fn leading_space_and_knab() {
+        let i = parse(
+            " 020?00Przelew?20FAKTURA 12?2107?30BREXPLPW?31PL61109010140000071219812874?32FIRMA SP",
+        );
+        assert_eq!(i.code.as_deref(), Some("020"));
+        assert_eq!(i.remittance.as_deref(), Some("FAKTURA 1207"));
+        assert_eq!(i.name.as_deref(), Some("FIRMA SP"));
+        let i = parse("FACTUUR 2026-11\nREK: NL86INGB0002445588/NAAM: BOUW B.V.");
+        assert_eq!(i.account.as_deref(), Some("NL86INGB0002445588"));
+        assert_eq!(i.name.as_deref(), Some("BOUW B.V."));
+        assert_eq!(i.remittance.as_deref(), Some("FACTUUR 2026-11"));
+        // "REK:" inside a word is not Knab's key.
+        let i = parse("AUTOREK: 5");
+        assert_eq!(i.account, None);
     }
 }

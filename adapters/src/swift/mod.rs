@@ -5,15 +5,24 @@
 //! break, `-` separators, repeated `:86:`, wrapped lines (a line that does not start
 //! with a known tag continues the field before it, so `:26:` inside a wrapped `:86:` is
 //! text), several statements per file, and text in UTF-8, Windows-1252/Latin-1, CP850 or
-//! CP852 (see [`crate::encoding`]). Refused, with the line: an invalid date (30 February),
-//! a malformed balance or statement line, a file without any SWIFT field.
+//! CP852 (see [`crate::encoding`]), DOS end-of-file bytes (0x1A) between or after
+//! messages. Refused, with the line: an invalid date (30 February), a malformed balance or
+//! statement line, a file without any SWIFT field, an account line (`:25:`) in the middle
+//! of a statement's entries (a broken statement, never a second one).
+//!
+//! Mandatory fields (see [`complete`]): an MT940 statement without `:20:`, `:25:`, its
+//! opening balance `:60F:` or its closing balance `:62F:` gets an error diagnostic (the
+//! file is refused) unless the partner's bank is known to omit a balance
+//! ([`crate::Tolerance`]); a statement without its closing balance is marked
+//! [`Statement::incomplete`] either way.
 
+mod complete;
 mod fields;
 mod info86;
 
 use schemas::{Balance, Diagnostic, Entry, Level, Position, RecordSet, Statement, StatementKind};
 
-use crate::{Format, ParseError};
+use crate::{Format, ParseError, Tolerance};
 
 /// Longest `:86:` / `:61:` text kept (a field is at most 6 × 65 characters by the standard;
 /// banks send more, but not kilobytes).
@@ -29,10 +38,21 @@ pub struct Summary {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Parses a whole MT940/MT942 file.
+/// Parses a whole MT940/MT942 file, tolerating nothing.
 pub fn parse(format: Format, bytes: &[u8]) -> Result<RecordSet, ParseError> {
+    parse_with(format, bytes, &[])
+}
+
+/// Parses a whole MT940/MT942 file; `tolerate` lists the deviations accepted for the
+/// sending partner's bank (warnings instead of errors).
+pub fn parse_with(
+    format: Format,
+    bytes: &[u8],
+    tolerate: &[Tolerance],
+) -> Result<RecordSet, ParseError> {
     let mut set = RecordSet::new(format.as_str());
-    let summary = for_each_statement(Some(format), bytes, |s| set.statements.push(s))?;
+    let summary =
+        for_each_statement_with(Some(format), bytes, tolerate, |s| set.statements.push(s))?;
     set.format = summary.format.as_str().to_string();
     set.encoding = Some(summary.encoding);
     set.diagnostics = summary.diagnostics;
@@ -44,8 +64,22 @@ pub fn parse(format: Format, bytes: &[u8]) -> Result<RecordSet, ParseError> {
 pub fn for_each_statement(
     forced: Option<Format>,
     bytes: &[u8],
+    f: impl FnMut(Statement),
+) -> Result<Summary, ParseError> {
+    for_each_statement_with(forced, bytes, &[], f)
+}
+
+/// [`for_each_statement`] with the deviations accepted for the sending partner's bank.
+pub fn for_each_statement_with(
+    forced: Option<Format>,
+    bytes: &[u8],
+    tolerate: &[Tolerance],
     mut f: impl FnMut(Statement),
 ) -> Result<Summary, ParseError> {
+    if let Some(m) = crate::nothing_to_read(bytes) {
+        let label = forced.map_or(Format::Mt940.as_str(), Format::as_str);
+        return Err(ParseError::new(label, Position::offset(0), m));
+    }
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let (text, encoding) = crate::encoding::decode_text(bytes);
     let format = forced.unwrap_or_else(|| {
@@ -74,7 +108,10 @@ pub fn for_each_statement(
         cur: None,
         diags,
         dropped: 0,
+        dropped_errors: 0,
         fields: 0,
+        tolerate_no_closing: tolerate.contains(&Tolerance::Mt940NoClosingBalance),
+        tolerate_no_opening: tolerate.contains(&Tolerance::Mt940NoOpeningBalance),
     };
     for field in Fields::new(&text) {
         b.field(field, &mut f)?;
@@ -88,10 +125,19 @@ pub fn for_each_statement(
         ));
     }
     if b.dropped > 0 {
+        // Errors among the dropped keep the file refused.
+        let (level, errors) = if b.dropped_errors > 0 {
+            (
+                Level::Error,
+                format!(", {} of them errors", b.dropped_errors),
+            )
+        } else {
+            (Level::Warning, String::new())
+        };
         b.diags.push(Diagnostic {
-            level: Level::Warning,
+            level,
             position: Position::default(),
-            message: format!("{} further diagnostics were not kept", b.dropped),
+            message: format!("{} further diagnostics were not kept{errors}", b.dropped),
         });
     }
     Ok(Summary {
@@ -155,9 +201,14 @@ struct Fields<'t> {
     pos: usize,
     line_no: u64,
     done: bool,
+    /// The previous piece ended at a 0x1A, not at a line break: same line number.
+    after_dos_eof: bool,
     /// (tag, value start, value end, first line) of the field being read.
     pending: Option<(&'t str, usize, usize, u64)>,
 }
+
+/// The DOS end-of-file mark (Ctrl-Z).
+const DOS_EOF: u8 = 0x1A;
 
 impl<'t> Fields<'t> {
     fn new(text: &'t str) -> Self {
@@ -166,6 +217,7 @@ impl<'t> Fields<'t> {
             pos: 0,
             line_no: 0,
             done: false,
+            after_dos_eof: false,
             pending: None,
         }
     }
@@ -222,13 +274,18 @@ impl<'t> Iterator for Fields<'t> {
         let text = self.text;
         while !self.done {
             let start = self.pos;
-            let end =
-                memchr::memchr(b'\n', &text.as_bytes()[start..]).map_or(text.len(), |i| start + i);
+            // A DOS end-of-file byte (0x1A) ends a piece like a line break: files joined
+            // with `copy /b` carry one between messages, often with no line break.
+            let end = memchr::memchr2(b'\n', DOS_EOF, &text.as_bytes()[start..])
+                .map_or(text.len(), |i| start + i);
             if end >= text.len() {
                 self.done = true;
             }
             self.pos = end + 1;
-            self.line_no += 1;
+            if !self.after_dos_eof {
+                self.line_no += 1;
+            }
+            self.after_dos_eof = text.as_bytes().get(end) == Some(&DOS_EOF);
             let raw = &text[start..end];
             let line = raw.strip_suffix('\r').unwrap_or(raw);
             let line = match block_line(line) {
@@ -266,6 +323,8 @@ impl<'t> Iterator for Fields<'t> {
 
 struct Current {
     line: u64,
+    /// The first line of the last field read into it.
+    last_line: u64,
     statement: Statement,
     /// The `:86:` of the last entry has been seen (a further `:86:` is appended to it).
     open_entry: bool,
@@ -280,7 +339,10 @@ struct Builder {
     cur: Option<Current>,
     diags: Vec<Diagnostic>,
     dropped: usize,
+    dropped_errors: usize,
     fields: usize,
+    tolerate_no_closing: bool,
+    tolerate_no_opening: bool,
 }
 
 impl Builder {
@@ -293,36 +355,35 @@ impl Builder {
     }
 
     fn warn(&mut self, line: u64, tag: &str, message: String) {
+        self.diag(Level::Warning, line, tag, message);
+    }
+
+    fn diag(&mut self, level: Level, line: u64, tag: &str, message: String) {
         if self.diags.len() < MAX_DIAGNOSTICS {
             self.diags.push(Diagnostic {
-                level: Level::Warning,
+                level,
                 position: Position::line(line).with_field(format!(":{tag}:")),
                 message,
             });
         } else {
             self.dropped += 1;
+            if level == Level::Error {
+                self.dropped_errors += 1;
+            }
         }
     }
 
     fn flush(&mut self, f: &mut impl FnMut(Statement)) {
-        if let Some(c) = self.cur.take() {
-            if c.statement.statement_id.is_none() {
-                self.warn(c.line, "20", "statement has no :20: reference".to_string());
-            }
-            if c.statement.account.is_empty() {
-                self.warn(
-                    c.line,
-                    "25",
-                    "statement names no account (:25:)".to_string(),
-                );
-            }
+        if let Some(mut c) = self.cur.take() {
+            self.check_mandatory(&mut c);
             f(c.statement);
         }
     }
 
     fn current(&mut self, line: u64) -> &mut Current {
-        self.cur.get_or_insert_with(|| Current {
+        let c = self.cur.get_or_insert_with(|| Current {
             line,
+            last_line: line,
             statement: Statement {
                 account: String::new(),
                 currency: String::new(),
@@ -332,11 +393,14 @@ impl Builder {
                 opening_balance: None,
                 closing_balance: None,
                 entries: Vec::new(),
+                incomplete: false,
             },
             open_entry: false,
             entry_has_86: false,
             currency_from_balance: false,
-        })
+        });
+        c.last_line = line;
+        c
     }
 
     fn field(&mut self, fld: Field<'_>, f: &mut impl FnMut(Statement)) -> Result<(), ParseError> {
@@ -369,13 +433,14 @@ impl Builder {
             }
             "21" => {}
             "25" | "25P" => {
+                let account = self.account_line(v, line, tag)?;
                 let c = self.current(line);
                 if !c.statement.account.is_empty() || !c.statement.entries.is_empty() {
-                    // A second account without :20: between: a new statement.
+                    // A second account without :20: between, after the first one's
+                    // closing balance (checked above): a new statement.
                     self.flush(f);
                 }
-                self.current(line).statement.account =
-                    v.lines().next().unwrap_or("").trim().to_string();
+                self.current(line).statement.account = account;
             }
             "28" | "28C" => self.current(line).statement.sequence = Some(v.to_string()),
             "60F" | "60M" | "62F" | "62M" | "64" | "65" => {
@@ -405,6 +470,28 @@ impl Builder {
             "61" => {
                 let l = fields::line61(value.trim_matches(|c| c == ' ' || c == '\r'))
                     .map_err(|m| self.err(line, tag, m))?;
+                // Rabobank (and others) put the counterparty's IBAN on the second line
+                // (supplementary details): it names the counterparty, it is not remittance.
+                let (counterparty_account, supplementary) =
+                    match l.supplementary.as_deref().map(fields::leading_iban) {
+                        Some(Some((iban, rest))) => (
+                            Some(iban.to_string()),
+                            (!rest.is_empty()).then(|| rest.to_string()),
+                        ),
+                        _ => (None, l.supplementary),
+                    };
+                // Rabobank's pre-SEPA layout fills the reference with the counterparty's
+                // account (or NONREF) padded to 16 characters, then the name: that is
+                // the counterparty, not an id (two payments to one person would share it).
+                let (customer_ref, padded) =
+                    match l.customer_ref.as_deref().map(fields::padded_party) {
+                        Some(Some((account, name))) => (
+                            None,
+                            Some((account.map(str::to_string), name.map(str::to_string))),
+                        ),
+                        _ => (l.customer_ref, None),
+                    };
+                let (padded_account, padded_name) = padded.unwrap_or_default();
                 let c = self.current(line);
                 c.statement.entries.push(Entry {
                     amount: l.amount,
@@ -412,10 +499,10 @@ impl Builder {
                     booking_date: l.entry_date.unwrap_or(l.value_date),
                     value_date: Some(l.value_date),
                     bank_ref: l.bank_ref,
-                    end_to_end_id: l.customer_ref.filter(|r| !r.eq_ignore_ascii_case("NONREF")),
-                    counterparty_name: None,
-                    counterparty_account: None,
-                    remittance: l.supplementary,
+                    end_to_end_id: customer_ref.filter(|r| !fields::is_placeholder_ref(r)),
+                    counterparty_name: padded_name,
+                    counterparty_account: counterparty_account.or(padded_account),
+                    remittance: supplementary,
                     reversal: l.reversal,
                     transaction_code: l.type_code,
                     batch_ref: None,
@@ -463,6 +550,9 @@ fn apply_86(e: &mut Entry, raw: &str, repeated: bool) {
     }
     if e.end_to_end_id.is_none() {
         e.end_to_end_id = info.end_to_end_id;
+    }
+    if e.batch_ref.is_none() {
+        e.batch_ref = info.batch_ref;
     }
     if e.transaction_code.is_none() {
         e.transaction_code = info.code;

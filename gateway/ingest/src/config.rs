@@ -57,6 +57,14 @@ pub struct IngestSettings {
     /// more than this many years after today.
     #[serde(default = "default_future_term_years")]
     pub future_term_years: u32,
+    /// Files parsed at once, each on a blocking thread (never on the async threads that
+    /// answer partners); the others wait their turn. About the number of cores to spare.
+    #[serde(default = "default_parse_slots")]
+    pub parse_slots: u32,
+}
+
+fn default_parse_slots() -> u32 {
+    2
 }
 
 fn default_earliest_date() -> chrono::NaiveDate {
@@ -132,6 +140,22 @@ pub struct PartnerSettings {
     pub issuer_codes: Vec<String>,
     /// Shared secret for SM3-signed platform pushes, if the partner sends them.
     pub platform_secret: Option<String>,
+    /// Breaches of a format's mandatory rules that this partner's bank is known to commit
+    /// and that the operator accepts (warnings instead of errors), by name:
+    /// `mt940-no-closing-balance`, `mt940-no-opening-balance` (docs/formats.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tolerate: Vec<String>,
+}
+
+impl PartnerSettings {
+    /// The parsed `tolerate` list; names were checked by [`Settings::validate`], an unknown
+    /// one is skipped here.
+    pub fn tolerances(&self) -> Vec<adapters::Tolerance> {
+        self.tolerate
+            .iter()
+            .filter_map(|t| t.parse().ok())
+            .collect()
+    }
 }
 
 /// An operator bearer token, stored as its SHA-256 (hex), never in clear.
@@ -181,6 +205,7 @@ sqlite_synchronous = "full"
 max_file_bytes = 268435456
 claim_batch = 16
 workers = 2
+parse_slots = 2
 earliest_date = "2000-01-01"
 future_days = 366
 future_term_years = 30
@@ -263,6 +288,9 @@ impl Settings {
         if self.ingest.claim_batch == 0 || self.ingest.claim_batch > 1000 {
             bail!("invalid configuration: ingest.claim_batch must be between 1 and 1000");
         }
+        if self.ingest.parse_slots == 0 || self.ingest.parse_slots > 64 {
+            bail!("invalid configuration: ingest.parse_slots must be between 1 and 64");
+        }
         if self.ingest.workers == 0 || self.ingest.workers > 64 {
             bail!("invalid configuration: ingest.workers must be between 1 and 64");
         }
@@ -300,6 +328,11 @@ impl Settings {
                     "invalid configuration: partners[{i}].id '{}' appears twice",
                     p.id
                 );
+            }
+            for (j, t) in p.tolerate.iter().enumerate() {
+                if let Err(e) = t.parse::<adapters::Tolerance>() {
+                    bail!("invalid configuration: partners[{i}].tolerate[{j}]: {e}");
+                }
             }
             for (j, f) in p.fingerprints.iter().enumerate() {
                 if normalise_fingerprint(f).is_none() {

@@ -104,6 +104,8 @@ pub struct Pipeline {
     /// Shared, not copied, by every file being authorised.
     /// The registered accounts and when they were read (see [`Pipeline::account_index`]).
     accounts: RwLock<Option<(Instant, AccountIndex)>>,
+    /// Files being parsed at once, on blocking threads (`ingest.parse_slots`).
+    parse_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Pipeline {
@@ -116,7 +118,9 @@ impl Pipeline {
         if let Some(w) = calendar.coverage_warning(today_in_china()) {
             tracing::warn!(warning = %w, "working-day calendar");
         }
+        let slots = settings.ingest.parse_slots.max(1) as usize;
         Pipeline {
+            parse_slots: Arc::new(tokio::sync::Semaphore::new(slots)),
             store,
             settings,
             calendar: Arc::new(calendar),
@@ -165,8 +169,7 @@ impl Pipeline {
             )
             .await
             .context("storing the raw file")?;
-        metrics::counter!("wagegate_files_received_total", "created" => created.to_string())
-            .increment(1);
+        count_received(sender, created);
         // A rejected file sent again is tried again (the registry may have changed since).
         if !created
             && file.status == store::FileStatus::Rejected
@@ -211,7 +214,7 @@ impl Pipeline {
         let bytes = self.store.file_bytes(file_id).await?;
         // An error reading the database (the registered accounts) is not the file's fault: it
         // is returned, and the file stays received, to be parsed again (issue 8, item 9).
-        let (outcome, rejected_records) = self.parse_and_authorise(&file, &bytes).await?;
+        let (outcome, rejected_records) = self.parse_and_authorise(&file, bytes).await?;
         let rejected = matches!(outcome, FileOutcome::Rejected { .. });
         let report = self
             .store
@@ -225,10 +228,17 @@ impl Pipeline {
             .get_file(file_id)
             .await?
             .ok_or_else(|| anyhow!("stored file {file_id} vanished"))?;
+        count_format_health(&file);
         if rejected {
             tracing::warn!(file_id = %file.id, sender = %file.sender, error = file.error.as_deref().unwrap_or(""), "file rejected");
         } else {
             tracing::info!(file_id = %file.id, sender = %file.sender, records = report.inserted, unchanged = report.unchanged, conflicts = report.conflicts.len(), "file parsed");
+            for s in &report.superseded {
+                tracing::info!(file_id = %file.id, superseded_key = %s.key, superseded_file = %s.file_id, by_key = %s.by_key, "an incomplete statement was superseded by its complete delivery");
+            }
+            if report.stale_incomplete > 0 {
+                tracing::info!(file_id = %file.id, statements = report.stale_incomplete, "incomplete statements not stored: their complete delivery is stored");
+            }
         }
         Ok(Processed {
             file,
@@ -255,7 +265,7 @@ impl Pipeline {
     async fn parse_and_authorise(
         &self,
         file: &RawFile,
-        bytes: &[u8],
+        bytes: Vec<u8>,
     ) -> anyhow::Result<(FileOutcome, Vec<RejectedRecord>)> {
         // `Err` only when the database cannot be read; every fault of the file is a rejection.
         let partner = match self.partner(&file.sender) {
@@ -294,133 +304,54 @@ impl Pipeline {
                 .platform_secret
                 .as_ref()
                 .map(|s| s.as_bytes().to_vec()),
+            tolerate: partner.tolerances(),
         };
-        let set = match adapters::parse(bytes, forced, &ctx) {
-            Ok(set) => set,
-            Err(e) => {
-                return Ok((
-                    FileOutcome::Rejected {
-                        error: e.to_string(),
-                        format: Some(e.format.clone()),
-                        diagnostics: vec![Diagnostic {
-                            level: Level::Error,
-                            position: e.position.clone(),
-                            message: e.message.clone(),
-                        }],
-                    },
-                    Vec::new(),
-                ))
-            }
-        };
-        if let Some(err) = set.diagnostics.iter().find(|d| d.level == Level::Error) {
-            return Ok((
-                FileOutcome::Rejected {
-                    error: format!("{}: {} (at {})", set.format, err.message, err.position),
-                    format: Some(set.format.clone()),
-                    diagnostics: set.diagnostics.clone(),
-                },
-                Vec::new(),
-            ));
-        }
-        // Dates outside the plausible window (year 0, year 9999) mean a broken file: refused
-        // whole, every such date listed by its element.
+        // Parsing, the date checks, authorising and serialising the records are CPU work
+        // that grows with the file: done on blocking threads, a bounded number at once
+        // (`ingest.parse_slots`), so that a 200 MB statement never stalls the runtime's
+        // threads (TLS handshakes, receipts, probes).
         let window = self.settings.ingest.date_window(today_in_china());
-        let implausible = window.check_record_set(&set);
-        if let Some(first) = implausible.first() {
-            let error = format!(
-                "{}: {} (at {}){}",
-                set.format,
-                first.message,
-                first.position,
-                match implausible.len() {
-                    1 => String::new(),
-                    n => format!(" and {} more implausible date(s)", n - 1),
-                }
-            );
-            let mut diagnostics = set.diagnostics.clone();
-            diagnostics.extend(implausible);
-            return Ok((
-                FileOutcome::Rejected {
-                    error,
-                    format: Some(set.format.clone()),
-                    diagnostics,
-                },
-                Vec::new(),
-            ));
-        }
-        if set.is_empty() {
-            return Ok((
-                FileOutcome::Rejected {
-                    error: format!("{}: the file holds no records", set.format),
-                    format: Some(set.format.clone()),
-                    diagnostics: set.diagnostics.clone(),
-                },
-                Vec::new(),
-            ));
-        }
+        let set = match self
+            .blocking(move || read_file(&bytes, forced, &ctx, &window))
+            .await
+        {
+            Ok(Ok(set)) => set,
+            Ok(Err(outcome)) => return Ok((outcome, Vec::new())),
+            Err(e) => return Ok((internal_failure(&e, None), Vec::new())),
+        };
         let accounts = self
             .accounts_for(&set)
             .await
             .context("reading the registered accounts to authorise the records")?;
-        let (mut accepted, rejected) = authorise(&partner, set, &accounts);
-        for r in &rejected {
-            accepted.diagnostics.push(Diagnostic {
-                level: Level::Warning,
-                position: Position::default().with_field(r.record.clone()),
-                message: format!("record refused: {}", r.reason),
-            });
-        }
-        if accepted.is_empty() {
-            // The same refusal for many records (every statement of one account) is said once,
-            // with how often, in the order first met.
-            let mut reasons: Vec<(String, usize)> = Vec::new();
-            let mut seen: HashMap<String, usize> = HashMap::new();
-            for r in &rejected {
-                let text = format!("{}: {}", r.record, r.reason);
-                match seen.get(&text) {
-                    Some(&i) => reasons[i].1 += 1,
-                    None => {
-                        seen.insert(text.clone(), reasons.len());
-                        reasons.push((text, 1));
-                    }
-                }
-            }
-            let reasons: Vec<String> = reasons
-                .into_iter()
-                .map(|(t, n)| if n == 1 { t } else { format!("{t} (×{n})") })
-                .collect();
-            return Ok((
-                FileOutcome::Rejected {
-                    error: format!(
-                        "{}: no record may be accepted from sender '{}': {}",
-                        accepted.format,
-                        file.sender,
-                        reasons.join("; ")
-                    ),
-                    format: Some(accepted.format.clone()),
-                    diagnostics: accepted.diagnostics,
-                },
-                rejected,
-            ));
-        }
-        Ok(match store::records::from_record_set(&accepted) {
-            Ok(records) => (
-                FileOutcome::Parsed {
-                    format: accepted.format.clone(),
-                    diagnostics: accepted.diagnostics,
-                    records,
-                },
-                rejected,
-            ),
-            Err(e) => (
-                FileOutcome::Rejected {
-                    error: format!("cannot store the records: {e}"),
-                    format: Some(accepted.format.clone()),
-                    diagnostics: accepted.diagnostics,
-                },
-                rejected,
-            ),
+        let sender = file.sender.clone();
+        let format = set.format.clone();
+        Ok(
+            match self
+                .blocking(move || accept(&partner, &sender, set, &accounts))
+                .await
+            {
+                Ok(done) => done,
+                Err(e) => (internal_failure(&e, Some(format)), Vec::new()),
+            },
+        )
+    }
+
+    /// Runs CPU work on a blocking thread once one of the `ingest.parse_slots` is free. The
+    /// slot is held by the work itself, so a caller that gives up does not free it early.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, String> {
+        let slot = Arc::clone(&self.parse_slots)
+            .acquire_owned()
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            work()
         })
+        .await
+        .map_err(|e| e.to_string())
     }
 
     /// The partner settings of a sender; the operator pseudo-partner may send anything.
@@ -439,6 +370,7 @@ impl Pipeline {
                 projects: Vec::new(),
                 issuer_codes: Vec::new(),
                 platform_secret: None,
+                tolerate: Vec::new(),
             });
         }
         Err(anyhow!(
@@ -515,7 +447,7 @@ impl Pipeline {
         if total_bytes <= REGISTRY_GROUP_BYTES {
             let mut parsed = Vec::new();
             for (name, bytes) in files {
-                match registry::parse_file_in(name, bytes, &window) {
+                match self.parse_registry(name, bytes, &window).await? {
                     Ok(p) => parsed.push((name.clone(), p)),
                     Err(e) => refused.push(e),
                 }
@@ -538,7 +470,7 @@ impl Pipeline {
         }
         let mut readable = Vec::new();
         for (name, bytes) in files {
-            match registry::parse_file_in(name, bytes, &window) {
+            match self.parse_registry(name, bytes, &window).await? {
                 Ok(p) => {
                     in_run.extend(p.batch.projects.iter().map(|p| p.code.clone()));
                     readable.push((name, bytes));
@@ -550,7 +482,7 @@ impl Pipeline {
         let mut batch = RegistryBatch::default();
         let mut group_bytes = 0;
         for (name, bytes) in readable {
-            let p = match registry::parse_file_in(name, bytes, &window) {
+            let p = match self.parse_registry(name, bytes, &window).await? {
                 Ok(p) => p,
                 Err(e) => {
                     refused.push(e);
@@ -577,6 +509,22 @@ impl Pipeline {
         report.dirty_projects.sort();
         report.dirty_projects.dedup();
         Ok((report, refused))
+    }
+
+    /// Reads one registry file on a blocking thread, like a bank file (see
+    /// [`Pipeline::blocking`]): an operator's upload of many megabytes must not stall the
+    /// runtime either. The outer error is a failure of the thread, the inner the file's.
+    async fn parse_registry(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        window: &schemas::DateWindow,
+    ) -> anyhow::Result<Result<registry::ParsedRegistryFile, RegistryError>> {
+        let (name, bytes, window) = (name.to_string(), bytes.to_vec(), *window);
+        let file = name.clone();
+        self.blocking(move || registry::parse_file_in(&name, &bytes, &window))
+            .await
+            .map_err(|e| anyhow!("reading the registry file {file} failed: {e}"))
     }
 
     /// Writes a validated registry batch in one transaction.
@@ -829,6 +777,188 @@ fn add(total: &mut SyncReport, r: &SyncReport) {
     total.unchanged += r.unchanged;
 }
 
+/// A stored file in the metrics, wherever it came in (`POST /v1/files`, the inbox, the
+/// CLI): every receipt by whether it was new, and new files per sender.
+pub fn count_received(sender: &str, created: bool) {
+    metrics::counter!("wagegate_files_received_total", "created" => created.to_string())
+        .increment(1);
+    if created {
+        metrics::counter!("wagegate_partner_files_received_total", "partner" => sender.to_string())
+            .increment(1);
+    }
+}
+
+/// Parses a stored file and checks what needs no database: error diagnostics, plausible
+/// dates, at least one record. `Err` is the file's rejection.
+fn read_file(
+    bytes: &[u8],
+    forced: Option<adapters::Format>,
+    ctx: &adapters::ParseContext,
+    window: &schemas::DateWindow,
+) -> Result<RecordSet, FileOutcome> {
+    let set = match adapters::parse(bytes, forced, ctx) {
+        Ok(set) => set,
+        Err(e) => {
+            return Err(FileOutcome::Rejected {
+                error: e.to_string(),
+                format: Some(e.format.clone()),
+                diagnostics: vec![Diagnostic {
+                    level: Level::Error,
+                    position: e.position.clone(),
+                    message: e.message.clone(),
+                }],
+            })
+        }
+    };
+    if let Some(err) = set.diagnostics.iter().find(|d| d.level == Level::Error) {
+        return Err(FileOutcome::Rejected {
+            error: format!("{}: {} (at {})", set.format, err.message, err.position),
+            format: Some(set.format.clone()),
+            diagnostics: set.diagnostics.clone(),
+        });
+    }
+    // Dates outside the plausible window (year 0, year 9999) mean a broken file: refused
+    // whole, every such date listed by its element.
+    let implausible = window.check_record_set(&set);
+    if let Some(first) = implausible.first() {
+        let error = format!(
+            "{}: {} (at {}){}",
+            set.format,
+            first.message,
+            first.position,
+            match implausible.len() {
+                1 => String::new(),
+                n => format!(" and {} more implausible date(s)", n - 1),
+            }
+        );
+        let mut diagnostics = set.diagnostics.clone();
+        diagnostics.extend(implausible);
+        return Err(FileOutcome::Rejected {
+            error,
+            format: Some(set.format.clone()),
+            diagnostics,
+        });
+    }
+    if set.is_empty() {
+        return Err(FileOutcome::Rejected {
+            error: format!("{}: the file holds no records", set.format),
+            format: Some(set.format.clone()),
+            diagnostics: set.diagnostics.clone(),
+        });
+    }
+    Ok(set)
+}
+
+/// Keeps what the partner may report on and turns it into records to store, or the
+/// file's rejection when nothing may be accepted.
+fn accept(
+    partner: &PartnerSettings,
+    sender: &str,
+    set: RecordSet,
+    accounts: &HashMap<String, AccountInfo>,
+) -> (FileOutcome, Vec<RejectedRecord>) {
+    let (mut accepted, rejected) = authorise(partner, set, accounts);
+    for r in &rejected {
+        accepted.diagnostics.push(Diagnostic {
+            level: Level::Warning,
+            position: Position::default().with_field(r.record.clone()),
+            message: format!("record refused: {}", r.reason),
+        });
+    }
+    if accepted.is_empty() {
+        // The same refusal for many records (every statement of one account) is said once,
+        // with how often, in the order first met.
+        let mut reasons: Vec<(String, usize)> = Vec::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for r in &rejected {
+            let text = format!("{}: {}", r.record, r.reason);
+            match seen.get(&text) {
+                Some(&i) => reasons[i].1 += 1,
+                None => {
+                    seen.insert(text.clone(), reasons.len());
+                    reasons.push((text, 1));
+                }
+            }
+        }
+        let reasons: Vec<String> = reasons
+            .into_iter()
+            .map(|(t, n)| if n == 1 { t } else { format!("{t} (×{n})") })
+            .collect();
+        return (
+            FileOutcome::Rejected {
+                error: format!(
+                    "{}: no record may be accepted from sender '{}': {}",
+                    accepted.format,
+                    sender,
+                    reasons.join("; ")
+                ),
+                format: Some(accepted.format.clone()),
+                diagnostics: accepted.diagnostics,
+            },
+            rejected,
+        );
+    }
+    match store::records::from_record_set(&accepted) {
+        Ok(records) => (
+            FileOutcome::Parsed {
+                format: accepted.format.clone(),
+                diagnostics: accepted.diagnostics,
+                records,
+            },
+            rejected,
+        ),
+        Err(e) => (
+            FileOutcome::Rejected {
+                error: format!("cannot store the records: {e}"),
+                format: Some(accepted.format.clone()),
+                diagnostics: accepted.diagnostics,
+            },
+            rejected,
+        ),
+    }
+}
+
+/// A file whose parsing thread failed (a bug, not the file's fault as far as anyone knows):
+/// rejected with a message that says so, the raw file kept for `wagegate retry`.
+fn internal_failure(e: &str, format: Option<String>) -> FileOutcome {
+    FileOutcome::Rejected {
+        error: format!(
+            "internal error while reading the file ({e}); the file is kept and can be retried"
+        ),
+        format,
+        diagnostics: Vec::new(),
+    }
+}
+
+/// Format health per bank (`docs/api.md`, metrics): a processed file counted by its sender,
+/// its format (detected, else declared, else `unknown`: refused before it was recognised)
+/// and its status, and a parsed file with warnings (a bank deviation read) once more. Both
+/// labels are bounded: senders are configured partners, formats the adapters' closed list.
+fn count_format_health(file: &RawFile) {
+    let format = file
+        .detected_format
+        .clone()
+        .or_else(|| file.format_hint.clone())
+        .unwrap_or_else(|| "unknown".to_string());
+    let partner = file.sender.clone();
+    metrics::counter!(
+        "wagegate_partner_files_total",
+        "partner" => partner.clone(),
+        "format" => format.clone(),
+        "status" => file.status.as_str()
+    )
+    .increment(1);
+    let warned = file.diagnostics.iter().any(|d| d.level == Level::Warning);
+    if warned && file.status == store::FileStatus::Parsed {
+        metrics::counter!(
+            "wagegate_partner_files_with_warnings_total",
+            "partner" => partner,
+            "format" => format
+        )
+        .increment(1);
+    }
+}
+
 /// Today in China (UTC+8), the default as-of date.
 pub fn today_in_china() -> NaiveDate {
     (Utc::now() + chrono::Duration::hours(8)).date_naive()
@@ -1074,5 +1204,61 @@ fn delivery_conflict(c: &RecordConflict) -> schemas::DeliveryConflict {
             &c.existing_hash[..c.existing_hash.len().min(12)],
             &c.new_hash[..c.new_hash.len().min(12)]
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Condvar, Mutex};
+
+    /// At most `ingest.parse_slots` files are parsed at once; the others wait for a slot.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn parses_run_at_most_parse_slots_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = vec![(
+            "WAGEGATE__DATABASE__URL".to_string(),
+            format!("sqlite://{}", dir.path().join("w.db").display()),
+        )];
+        let mut settings = Settings::load_with_env(None, env).unwrap();
+        settings.ingest.parse_slots = 2;
+        let p = Arc::new(crate::open(settings).await.unwrap());
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        let mut jobs = Vec::new();
+        for _ in 0..4 {
+            let (p, running, most, gate) = (p.clone(), running.clone(), most.clone(), gate.clone());
+            jobs.push(tokio::spawn(async move {
+                p.blocking(move || {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    let (open, cv) = &*gate;
+                    let mut open = open.lock().unwrap();
+                    while !*open {
+                        open = cv.wait(open).unwrap();
+                    }
+                    running.fetch_sub(1, Ordering::SeqCst);
+                })
+                .await
+                .unwrap();
+            }));
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while running.load(Ordering::SeqCst) < 2 || p.parse_slots.available_permits() != 0 {
+            assert!(Instant::now() < deadline, "two parses never started");
+            tokio::task::yield_now().await;
+        }
+        {
+            let (open, cv) = &*gate;
+            *open.lock().unwrap() = true;
+            cv.notify_all();
+        }
+        for j in jobs {
+            j.await.unwrap();
+        }
+        assert_eq!(most.load(Ordering::SeqCst), 2);
+        assert_eq!(p.parse_slots.available_permits(), 2);
     }
 }

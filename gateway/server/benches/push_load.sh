@@ -11,6 +11,10 @@
 # newest target/release/deps/push_load-*), CONNECTIONS (32), DURATION_S (20), PORT (18443),
 # WAGEGATE_LOAD_DB (a postgres:// URL of an empty database; default a SQLite file in WORK_DIR),
 # and any WAGEGATE__… setting for the server (e.g. WAGEGATE__DATABASE__SQLITE_SYNCHRONOUS).
+# BIG_FILE_MB (default 0 = off): during the distinct-bodies run, BIG_FILES (default 3) MT940
+# statements of about that many MB each are pushed one after the other with curl, so that the
+# pushes' latency is measured while large files are parsed (issue 9: p99 ≤ 50 ms during a
+# 200 MB parse): BIG_FILE_MB=200 gateway/server/benches/push_load.sh.
 set -euo pipefail
 
 work=${1:-/tmp/wagegate-push-load}
@@ -41,12 +45,50 @@ for _ in $(seq 50); do
   sleep 0.2
 done
 
+big_mb=${BIG_FILE_MB:-0}
+big_files=${BIG_FILES:-3}
+if [ "$big_mb" -gt 0 ]; then
+  # One statement of the demo's ICBC account (registered, so the file is parsed and stored),
+  # with ~64-byte entries; each copy has its own :20: so that each is a new file.
+  for i in $(seq "$big_files"); do
+    python3 - "$work/big-$i.sta" "$big_mb" "$i" <<'PY'
+import sys
+path, mb, n = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+entries = mb * 1024 * 1024 // 64
+with open(path, "w", encoding="utf-8") as f:
+    f.write("{1:F01ICBKCNBJXXXX0000000000}{2:O9401800260930ICBKCNBJXXXX00000000002609301800N}{4:\r\n")
+    f.write(f":20:BIG-{n}\r\n:25:1402023009000012345\r\n:28C:00001/1\r\n:60F:C260929CNY0,00\r\n")
+    for i in range(entries):
+        f.write(f":61:2609300930C100,00NTRFREF{i:08}//B{i:08}\r\n:86:LOAD {i}\r\n")
+    f.write(f":62F:C260930CNY{entries * 100},00\r\n-}}")
+PY
+  done
+  echo "== large files: $big_files × $(du -m "$work/big-1.sta" | cut -f1) MB MT940, pushed during the distinct run"
+fi
+
 echo "== $(date -u +%FT%TZ) $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== server: $WAGEGATE__DATABASE__URL, sqlite_synchronous ${WAGEGATE__DATABASE__SQLITE_SYNCHRONOUS:-full (default)}"
 for bodies in distinct same; do
+  big=""
+  if [ "$big_mb" -gt 0 ] && [ "$bodies" = distinct ]; then
+    (
+      sleep 2 # push_load's warm-up
+      for i in $(seq "$big_files"); do
+        curl -sS --cacert "$work/pki/ca.pem" --cert "$work/pki/bank.pem" --key "$work/pki/bank.key" \
+          -H 'X-Wagegate-File-Name: big.sta' --data-binary "@$work/big-$i.sta" \
+          "https://localhost:$port/v1/files" --resolve "localhost:$port:127.0.0.1" >"$work/big-$i.receipt"
+      done
+    ) &
+    big=$!
+  fi
   "$load" --pki "$work/pki" --addr "127.0.0.1:$port" --connections "$connections" \
     --duration-s "$duration_s" --bodies "$bodies" --server-pid "$server"
   echo "server RSS: $(grep -E 'VmRSS|VmHWM' /proc/$server/status | tr -s ' \n' ' ')"
+  if [ -n "$big" ]; then
+    wait "$big"
+    echo "large files: $(cat "$work"/big-*.receipt | tr '\n' ' ')"
+    grep -E 'file (parsed|rejected)' "$work/serve.log" | grep -c . | sed 's/^/files processed by the server so far: /'
+  fi
 done
 case $WAGEGATE__DATABASE__URL in
   sqlite://*)

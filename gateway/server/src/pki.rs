@@ -221,6 +221,7 @@ impl DevPki {
                     projects: vec![],
                     issuer_codes,
                     platform_secret: None,
+                    tolerate: vec![],
                 })
             })
             .collect()

@@ -787,6 +787,34 @@ async fn the_declared_bounds_are_enforced_at_their_edge() {
         }
     }
 
+    // The files listing: page size and the partner filter's length.
+    let limit = &parameter(&doc, "/v1/files", "get", "limit")["schema"];
+    let max = limit["maximum"].as_u64().unwrap();
+    let min = limit["minimum"].as_u64().unwrap();
+    let partner = parameter(&doc, "/v1/files", "get", "partner")["schema"]["maxLength"]
+        .as_u64()
+        .unwrap() as usize;
+    for (query, ok) in [
+        (format!("limit={min}"), true),
+        (format!("limit={max}"), true),
+        (format!("limit={}", min - 1), false),
+        (format!("limit={}", max + 1), false),
+        (format!("partner={}", "p".repeat(partner)), true),
+        (format!("partner={}", "p".repeat(partner + 1)), false),
+    ] {
+        let (status, code) =
+            as_operator(&app, Method::GET, &format!("/v1/files?{query}"), vec![]).await;
+        if ok {
+            assert_eq!(status, StatusCode::OK, "{query}: {code}");
+        } else {
+            assert_eq!(
+                (status, code.as_str()),
+                (StatusCode::BAD_REQUEST, "invalid_filter"),
+                "{query}"
+            );
+        }
+    }
+
     // The project filter's length.
     let max = parameter(&doc, "/v1/findings", "get", "project")["schema"]["maxLength"]
         .as_u64()

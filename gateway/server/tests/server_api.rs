@@ -22,6 +22,8 @@ on_both_databases!(
     operators_work_findings_through_their_lifecycle,
     accounts_registered_by_another_process_are_seen,
     a_letter_over_the_file_limit_is_413,
+    partners_list_only_their_own_files_and_operators_page_through_all,
+    format_health_per_partner_and_format_is_a_metric,
 );
 
 async fn a_bank_with_a_good_certificate_pushes_and_polls_its_file(db: Database) {
@@ -621,4 +623,217 @@ async fn a_letter_over_the_file_limit_is_413(db: Database) {
         .unwrap();
     assert_eq!(error_code(r).await, (413, "payload_too_large".into()));
     assert!(h.stored_files().await.is_empty());
+}
+
+/// `GET /v1/files`: a bank sees its own files and nothing of another bank's (not by asking
+/// for it either); an operator sees everyone's, filtered and paged, newest first, with a
+/// bounded page size.
+async fn partners_list_only_their_own_files_and_operators_page_through_all(db: Database) {
+    let h = Harness::start(db, |_| {}).await;
+    let bank = h.client("bank");
+    let insurer = h.client("insurer");
+    let operator = h.client("operator");
+    let own = h.push(&bank, b"not a bank file at all").await;
+    let own_id = own["id"].as_str().unwrap().to_string();
+    h.wait_processed(&bank, &own_id).await;
+    // Another bank's files, stored as that bank's deliveries.
+    let mut other_ids = Vec::new();
+    for i in 0..5u32 {
+        let (f, _) = h
+            .store()
+            .put_raw_file(
+                store::NewRawFile {
+                    sender: "other-bank".into(),
+                    file_name: Some(format!("stmt-{i}.xml")),
+                    format_hint: None,
+                    received_at: chrono::Utc::now() - chrono::Duration::minutes(i64::from(10 - i)),
+                },
+                format!("other bank's file {i}").as_bytes(),
+            )
+            .await
+            .unwrap();
+        other_ids.push(f.id);
+    }
+    let get = |client: &reqwest::Client, query: &str| {
+        let r = client.get(h.url(&format!("/v1/files{query}"))).send();
+        async move { r.await.unwrap() }
+    };
+    let ids = |v: &serde_json::Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    let r = get(&bank, "").await;
+    assert_eq!(r.status(), 200);
+    let mine: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(ids(&mine), vec![own_id.clone()], "{mine}");
+    let item = &mine["items"][0];
+    assert_eq!(item["sender"], "demo-bank");
+    assert_eq!(item["status"], "rejected", "{item}");
+    assert!(item["error"].as_str().unwrap_or("").len() > 5, "{item}");
+    assert!(item["diagnostics"].as_u64().is_some(), "{item}");
+    assert_eq!(mine["next_offset"], serde_json::Value::Null);
+    let r = get(&bank, "?partner=other-bank").await;
+    assert_eq!(error_code(r).await, (403, "forbidden".into()));
+    let r = get(&bank, "?partner=demo-bank&status=rejected").await;
+    assert_eq!(ids(&r.json().await.unwrap()), vec![own_id.clone()]);
+    let r = get(&bank, "?status=parsed").await;
+    assert!(ids(&r.json().await.unwrap()).is_empty());
+    // The insurer has sent nothing.
+    let r = get(&insurer, "").await;
+    assert!(ids(&r.json().await.unwrap()).is_empty());
+
+    // The operator: everything, one sender, and page by page.
+    let all: serde_json::Value = get(&operator, "").await.json().await.unwrap();
+    let mut want = vec![own_id.clone()];
+    want.extend(other_ids.iter().rev().cloned());
+    assert_eq!(ids(&all), want);
+    let other: serde_json::Value = get(&operator, "?partner=other-bank")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ids(&other).len(), 5);
+    let mut paged = Vec::new();
+    let mut offset = 0;
+    loop {
+        let page: serde_json::Value = get(
+            &operator,
+            &format!("?partner=other-bank&limit=2&offset={offset}"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+        let got = ids(&page);
+        assert!(got.len() <= 2);
+        paged.extend(got);
+        match page["next_offset"].as_u64() {
+            Some(next) => offset = next,
+            None => break,
+        }
+    }
+    assert_eq!(paged, ids(&other));
+    let since = (chrono::Utc::now() - chrono::Duration::seconds(450)).to_rfc3339();
+    let recent: serde_json::Value = get(
+        &operator,
+        &format!("?partner=other-bank&since={}", since.replace('+', "%2B")),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(ids(&recent), ids(&other)[..2].to_vec());
+
+    // Bounds and bad filters are 400s that say what is wrong.
+    for query in [
+        "?limit=0",
+        "?limit=201",
+        "?status=lost",
+        "?since=yesterday",
+        "?owner=demo-bank",
+    ] {
+        let r = get(&operator, query).await;
+        assert_eq!(
+            error_code(r).await,
+            (400, "invalid_filter".into()),
+            "{query}"
+        );
+    }
+    let r = get(&operator, "?limit=200").await;
+    assert_eq!(r.status(), 200);
+}
+
+/// The value of the Prometheus sample `name` whose labels include every `labels` pair (0 when
+/// there is none yet).
+async fn metric(h: &Harness, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let text = h
+        .client("operator")
+        .get(h.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")))
+        .filter(|l| {
+            labels
+                .iter()
+                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// A bank's files counted per format and outcome: one refused before its format was
+/// recognised, one parsed, one parsed with warnings (balances without a credit/debit
+/// indicator, as one real bank sends every statement).
+async fn format_health_per_partner_and_format_is_a_metric(db: Database) {
+    let h = Harness::start(db, |_| {}).await;
+    h.import_demo_registry().await;
+    let bank = h.client("bank");
+    let files = "wagegate_partner_files_total";
+    let warned = "wagegate_partner_files_with_warnings_total";
+    let unknown = [
+        ("partner", "demo-bank"),
+        ("format", "unknown"),
+        ("status", "rejected"),
+    ];
+    let parsed = [
+        ("partner", "demo-bank"),
+        ("format", "camt.053"),
+        ("status", "parsed"),
+    ];
+    let camt = [("partner", "demo-bank"), ("format", "camt.053")];
+    let received = [("partner", "demo-bank")];
+    let before = (
+        metric(&h, files, &unknown).await,
+        metric(&h, files, &parsed).await,
+        metric(&h, warned, &camt).await,
+        metric(&h, "wagegate_partner_files_received_total", &received).await,
+    );
+
+    let junk = h.push(&bank, b"neither XML nor SWIFT").await;
+    let junk = h.wait_processed(&bank, junk["id"].as_str().unwrap()).await;
+    assert_eq!(junk["status"], "rejected");
+    assert_eq!(junk["detected_format"], "unknown");
+    let (_, statement) = icbc_statement();
+    let good = h.push(&bank, &statement).await;
+    let good = h.wait_processed(&bank, good["id"].as_str().unwrap()).await;
+    assert_eq!(good["status"], "parsed", "{good}");
+    // The same statement as a bank that leaves the indicator out of its balances.
+    let text = String::from_utf8(statement)
+        .unwrap()
+        .replace("</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt>", "</Amt><Dt>");
+    let deviant = h.push(&bank, text.as_bytes()).await;
+    let deviant = h
+        .wait_processed(&bank, deviant["id"].as_str().unwrap())
+        .await;
+    assert_eq!(deviant["status"], "parsed", "{deviant}");
+    assert!(
+        deviant["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["level"] == "warning"),
+        "{deviant}"
+    );
+
+    let after = (
+        metric(&h, files, &unknown).await,
+        metric(&h, files, &parsed).await,
+        metric(&h, warned, &camt).await,
+        metric(&h, "wagegate_partner_files_received_total", &received).await,
+    );
+    // Other tests in this process may push too: at least this test's files are counted.
+    assert!(after.0 >= before.0 + 1.0, "{before:?} -> {after:?}");
+    assert!(after.1 >= before.1 + 2.0, "{before:?} -> {after:?}");
+    assert!(after.2 >= before.2 + 1.0, "{before:?} -> {after:?}");
+    assert!(after.3 >= before.3 + 3.0, "{before:?} -> {after:?}");
 }

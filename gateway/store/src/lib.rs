@@ -110,8 +110,11 @@ pub trait Store: Send + Sync + 'static {
     async fn retry_file(&self, id: &str, now: DateTime<Utc>) -> Result<bool>;
     /// The stored bytes; `NotFound` for an unknown id.
     async fn file_bytes(&self, id: &str) -> Result<Vec<u8>>;
-    /// Newest first.
+    /// Newest first (then by id), `filter.limit` at a time from `filter.offset`.
     async fn list_files(&self, filter: &FileFilter) -> Result<Vec<RawFile>>;
+    /// Files per sender, format and status (with how many carry warnings) among those the
+    /// filter selects (its `limit` and `offset` are ignored): the format health per bank.
+    async fn file_counts(&self, filter: &FileFilter) -> Result<Vec<FileCount>>;
     /// Claims up to `limit` received files (oldest first) for `worker` for `lease`; a file
     /// whose lease ran out is claimed again. Two workers never get the same file at once.
     async fn claim_files(

@@ -101,9 +101,25 @@ pub fn file_id(sender: &str, sha256_hex: &str) -> String {
 pub struct FileFilter {
     pub sender: Option<String>,
     pub status: Option<FileStatus>,
+    /// Files received at or after this time.
+    pub since: Option<DateTime<Utc>>,
     /// At most [`MAX_PAGE`]; [`DEFAULT_PAGE`] when `None`.
     pub limit: Option<u32>,
     pub offset: u64,
+}
+
+/// How many stored files of one sender and format are in one status, and how many of
+/// them carry warning diagnostics (see `Store::file_counts`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileCount {
+    pub sender: String,
+    /// The detected format, else the declared one; `""` when neither is known (a file
+    /// refused before its format was recognised, or not parsed yet).
+    pub format: String,
+    pub status: FileStatus,
+    pub files: u64,
+    /// Of `files`, those with at least one warning diagnostic.
+    pub with_warnings: u64,
 }
 
 /// The kinds of record the store keeps. Registry kinds are written by operators and replaced
@@ -200,6 +216,29 @@ pub struct NewRecord {
     pub body: String,
     /// SHA-256 of `body`, lower-case hex.
     pub content_hash: String,
+    /// For a bank statement: its identity and whether it is incomplete, so that a complete
+    /// delivery supersedes an incomplete one ([`crate::records::statement`] sets it).
+    pub statement: Option<StatementDelivery>,
+}
+
+/// What the store must know of a statement to let a complete delivery supersede an
+/// incomplete one (see [`ApplyReport::superseded`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementDelivery {
+    /// `Statement::identity_key`: the same for a statement cut short and its complete delivery.
+    pub identity: String,
+    /// `Statement::incomplete`: stored only while no complete delivery of it is.
+    pub incomplete: bool,
+}
+
+/// An incomplete statement replaced by a complete delivery of the same statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Supersession {
+    /// The key of the incomplete statement that was removed, and the file it came from.
+    pub key: String,
+    pub file_id: String,
+    /// The key of the complete statement stored instead (from the file being applied).
+    pub by_key: String,
 }
 
 impl NewRecord {
@@ -230,6 +269,7 @@ impl NewRecord {
             account,
             body,
             content_hash,
+            statement: None,
         }
     }
 }
@@ -314,6 +354,13 @@ pub struct ApplyReport {
     /// Already stored with the same content (a redelivery).
     pub unchanged: u64,
     pub conflicts: Vec<RecordConflict>,
+    /// Incomplete statements (stored earlier) that a complete delivery in this file replaced.
+    #[serde(default)]
+    pub superseded: Vec<Supersession>,
+    /// Incomplete statements of this file not stored because a complete delivery of the same
+    /// statement already is (a stale copy of a file cut short).
+    #[serde(default)]
+    pub stale_incomplete: u64,
     /// Projects marked dirty in the same transaction (sorted).
     pub dirty_projects: Vec<String>,
 }

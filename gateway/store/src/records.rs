@@ -9,7 +9,7 @@ use schemas::{
 };
 
 use crate::error::StoreError;
-use crate::model::{NewRecord, RecordKind};
+use crate::model::{NewRecord, RecordKind, StatementDelivery};
 
 pub fn project(p: &Project) -> Result<NewRecord, StoreError> {
     NewRecord::new(RecordKind::Project, p.key(), Some(p.code.clone()), None, p)
@@ -66,13 +66,18 @@ pub fn guarantee_requirement(g: &GuaranteeRequirement) -> Result<NewRecord, Stor
 }
 
 pub fn statement(s: &Statement) -> Result<NewRecord, StoreError> {
-    NewRecord::new(
+    let mut r = NewRecord::new(
         RecordKind::Statement,
         s.key(),
         None,
         Some(s.account.clone()),
         s,
-    )
+    )?;
+    r.statement = Some(StatementDelivery {
+        identity: s.identity_key(),
+        incomplete: s.incomplete,
+    });
+    Ok(r)
 }
 
 pub fn batch(b: &PayrollBatch) -> Result<NewRecord, StoreError> {

@@ -13,7 +13,7 @@ use schemas::{
 };
 use store::{
     EventKind, FileFilter, FileOutcome, FileStatus, FindingFilter, NewRawFile, NewRecord,
-    OutboxStatus, RecordKind, Scope, Store, StoreError,
+    OutboxStatus, RecordKind, Scope, StatementDelivery, Store, StoreError,
 };
 
 // ---------------------------------------------------------------- harness
@@ -114,6 +114,7 @@ macro_rules! conformance {
 conformance!(
     migrations_are_idempotent,
     same_raw_file_twice_is_stored_once,
+    files_are_listed_by_sender_status_and_time_and_counted,
     concurrent_same_file_gives_one_row,
     a_batch_of_files_is_stored_in_one_go,
     large_files_round_trip_in_chunks,
@@ -121,6 +122,8 @@ conformance!(
     a_rejected_file_can_be_retried,
     same_record_twice_is_unchanged,
     same_key_different_content_is_a_conflict,
+    a_complete_statement_supersedes_an_incomplete_one,
+    an_incomplete_copy_never_replaces_a_complete_statement,
     registry_upsert_counts_and_replaces,
     loads_by_project_and_account,
     dirty_queue_is_bounded_and_drains,
@@ -416,6 +419,52 @@ async fn every_written_column_holds_its_own_value(db: &Db) {
         texts(&["dismissed", &f.id, "pending", "0", "NULL"])
     );
 
+    // An incomplete statement, then the complete delivery that supersedes it.
+    let (fourth, _) = store.put_raw_file(file("4"), b"bytes-4444").await.unwrap();
+    let (fifth, _) = store.put_raw_file(file("5"), b"bytes-55555").await.unwrap();
+    let delivery = |incomplete| StatementDelivery {
+        identity: "identity-I".to_string(),
+        incomplete,
+    };
+    let mut cut = store::records::statement(&two_day_statement("account-B", 1)).unwrap();
+    cut.key = "key-cut".to_string();
+    cut.statement = Some(delivery(true));
+    store
+        .apply_file_result(&fourth.id, parsed(vec![cut]), at(9))
+        .await
+        .unwrap();
+    let incomplete_sql = "SELECT identity, key, account, file_id, superseded_by_key, \
+                          superseded_by_file FROM incomplete_statements WHERE identity = $1";
+    assert_eq!(
+        raw.row(incomplete_sql, "identity-I").await,
+        texts(&[
+            "identity-I",
+            "key-cut",
+            "account-B",
+            &fourth.id,
+            "NULL",
+            "NULL"
+        ])
+    );
+    let mut whole = store::records::statement(&two_day_statement("account-B", 2)).unwrap();
+    whole.key = "key-whole".to_string();
+    whole.statement = Some(delivery(false));
+    store
+        .apply_file_result(&fifth.id, parsed(vec![whole]), at(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        raw.row(incomplete_sql, "identity-I").await,
+        texts(&[
+            "identity-I",
+            "key-cut",
+            "account-B",
+            &fourth.id,
+            "key-whole",
+            &fifth.id
+        ])
+    );
+
     // An operator token, and the dirty-project queue.
     let hash = "ab".repeat(32);
     store
@@ -536,6 +585,7 @@ fn statement(account: &str, day: u32) -> Statement {
             batch_ref: None,
             balance_after: None,
         }],
+        incomplete: false,
     }
 }
 
@@ -609,6 +659,124 @@ async fn same_raw_file_twice_is_stored_once(store: Arc<dyn Store>) {
         Err(StoreError::NotFound { .. })
     ));
     assert!(store.get_file("FILE-nope").await.unwrap().is_none());
+}
+
+/// `list_files` filters by sender, status and time received and pages newest first;
+/// `file_counts` counts per sender, format and status, with the files that carry warnings.
+async fn files_are_listed_by_sender_status_and_time_and_counted(store: Arc<dyn Store>) {
+    let put = |sender: &'static str, minute: u32, bytes: &'static [u8]| {
+        let store = store.clone();
+        async move {
+            let mut f = new_file(sender);
+            f.received_at = at(minute);
+            store.put_raw_file(f, bytes).await.unwrap().0.id
+        }
+    };
+    let warning = |message: &str| schemas::Diagnostic {
+        level: schemas::Level::Warning,
+        position: schemas::Position::default(),
+        message: message.to_string(),
+    };
+    let info = schemas::Diagnostic {
+        level: schemas::Level::Info,
+        position: schemas::Position::default(),
+        message: "a message that says \"level\":\"warning\" in its text".to_string(),
+    };
+    let a1 = put("bank-a", 1, b"a1").await;
+    let a2 = put("bank-a", 2, b"a2").await;
+    let a3 = put("bank-a", 3, b"a3").await;
+    let a4 = put("bank-a", 4, b"a4").await;
+    let b1 = put("bank-b", 5, b"b1").await;
+    let parsed_with = |diagnostics| FileOutcome::Parsed {
+        format: "mt940".to_string(),
+        diagnostics,
+        records: vec![],
+    };
+    store
+        .apply_file_result(
+            &a1,
+            parsed_with(vec![warning("balance without indicator")]),
+            at(6),
+        )
+        .await
+        .unwrap();
+    store
+        .apply_file_result(&a2, parsed_with(vec![info]), at(6))
+        .await
+        .unwrap();
+    store
+        .apply_file_result(
+            &a3,
+            FileOutcome::Rejected {
+                error: "the file is empty".to_string(),
+                format: None,
+                diagnostics: vec![],
+            },
+            at(6),
+        )
+        .await
+        .unwrap();
+
+    let ids = |files: Vec<store::RawFile>| files.into_iter().map(|f| f.id).collect::<Vec<_>>();
+    let list = |filter: FileFilter| {
+        let store = store.clone();
+        async move { ids(store.list_files(&filter).await.unwrap()) }
+    };
+    assert_eq!(
+        list(FileFilter::default()).await,
+        vec![b1.clone(), a4.clone(), a3.clone(), a2.clone(), a1.clone()]
+    );
+    let a_only = FileFilter {
+        sender: Some("bank-a".into()),
+        ..FileFilter::default()
+    };
+    assert_eq!(
+        list(a_only.clone()).await,
+        vec![a4.clone(), a3.clone(), a2.clone(), a1.clone()]
+    );
+    let rejected = FileFilter {
+        status: Some(FileStatus::Rejected),
+        ..a_only.clone()
+    };
+    assert_eq!(list(rejected).await, vec![a3.clone()]);
+    let since = FileFilter {
+        since: Some(at(3)),
+        ..a_only.clone()
+    };
+    assert_eq!(list(since).await, vec![a4.clone(), a3.clone()]);
+    let page = |offset| FileFilter {
+        limit: Some(2),
+        offset,
+        ..a_only.clone()
+    };
+    assert_eq!(list(page(0)).await, vec![a4.clone(), a3.clone()]);
+    assert_eq!(list(page(2)).await, vec![a2.clone(), a1.clone()]);
+    assert!(list(page(4)).await.is_empty());
+
+    let count = |sender: &str, format: &str, status, files, with_warnings| store::FileCount {
+        sender: sender.to_string(),
+        format: format.to_string(),
+        status,
+        files,
+        with_warnings,
+    };
+    assert_eq!(
+        store.file_counts(&FileFilter::default()).await.unwrap(),
+        vec![
+            count("bank-a", "", FileStatus::Received, 1, 0),
+            count("bank-a", "", FileStatus::Rejected, 1, 0),
+            count("bank-a", "mt940", FileStatus::Parsed, 2, 1),
+            count("bank-b", "", FileStatus::Received, 1, 0),
+        ]
+    );
+    let b_only = FileFilter {
+        sender: Some("bank-b".into()),
+        ..FileFilter::default()
+    };
+    assert_eq!(
+        store.file_counts(&b_only).await.unwrap(),
+        vec![count("bank-b", "", FileStatus::Received, 1, 0)]
+    );
 }
 
 async fn concurrent_same_file_gives_one_row(store: Arc<dyn Store>) {
@@ -876,6 +1044,212 @@ async fn same_record_twice_is_unchanged(store: Arc<dyn Store>) {
     assert!(all.iter().all(|r| r.file_id.as_deref() == Some(a.as_str())));
     let back: Statement = all[0].decode().unwrap();
     assert_eq!(back.account, "6222001");
+}
+
+/// A two-day MT940 statement of `account` (opened on 1 Sep, entries on the 1st and the
+/// 2nd, closed on the 2nd), complete, or cut after its first `entries` entries (then without
+/// its closing balance, as the adapter marks a file cut short).
+fn two_day_statement(account: &str, entries: usize) -> Statement {
+    let day = |d| NaiveDate::from_ymd_opt(2026, 9, d).unwrap();
+    let mut s = statement(account, 1);
+    s.statement_id = Some("STMT-0902".into());
+    s.sequence = Some("245/1".into());
+    let mut second = s.entries[0].clone();
+    second.booking_date = day(2);
+    second.value_date = Some(day(2));
+    second.bank_ref = Some("R2".into());
+    second.amount = Money::from_fen(2500);
+    s.entries.push(second);
+    s.closing_balance = Some(Balance {
+        amount: Money::from_fen(17500),
+        date: day(2),
+    });
+    if entries < s.entries.len() {
+        s.entries.truncate(entries);
+        s.closing_balance = None;
+        s.incomplete = true;
+    }
+    s
+}
+
+fn statement_set(statements: Vec<Statement>) -> Vec<NewRecord> {
+    let set = RecordSet {
+        statements,
+        ..RecordSet::new("mt940")
+    };
+    store::records::from_record_set(&set).unwrap()
+}
+
+/// What the store holds of one account: (key, file, entries, incomplete) per statement.
+async fn statements_of(
+    store: &Arc<dyn Store>,
+    account: &str,
+) -> Vec<(String, String, usize, bool)> {
+    let mut out = Vec::new();
+    for r in store.load_records(&Scope::All).await.unwrap() {
+        if r.kind == RecordKind::Statement && r.account.as_deref() == Some(account) {
+            let s: Statement = r.decode().unwrap();
+            out.push((
+                r.key,
+                r.file_id.unwrap_or_default(),
+                s.entries.len(),
+                s.incomplete,
+            ));
+        }
+    }
+    out
+}
+
+/// A file cut short (stored incomplete, for a partner that tolerates a missing closing
+/// balance), then the complete file: the complete statement replaces the incomplete one and
+/// the replacement is reported — not a conflict, not a second statement with the first
+/// entry counted twice. Both when the keys differ (a statement over two days, cut on the
+/// first) and when they are the same (a one-day statement).
+async fn a_complete_statement_supersedes_an_incomplete_one(store: Arc<dyn Store>) {
+    let cut = two_day_statement("6222001", 1);
+    let whole = two_day_statement("6222001", 2);
+    assert_ne!(cut.key(), whole.key());
+    let a = stored_file(&store, b"cut short").await;
+    let first = store
+        .apply_file_result(&a, parsed(statement_set(vec![cut.clone()])), at(1))
+        .await
+        .unwrap();
+    assert_eq!(first.inserted, 1);
+    assert!(first.superseded.is_empty());
+    assert_eq!(
+        statements_of(&store, "6222001").await,
+        vec![(cut.key(), a.clone(), 1, true)]
+    );
+
+    let b = stored_file(&store, b"the whole file").await;
+    let second = store
+        .apply_file_result(&b, parsed(statement_set(vec![whole.clone()])), at(2))
+        .await
+        .unwrap();
+    assert_eq!((second.inserted, second.unchanged), (1, 0));
+    assert!(second.conflicts.is_empty(), "{:?}", second.conflicts);
+    assert_eq!(
+        second.superseded,
+        vec![store::Supersession {
+            key: cut.key(),
+            file_id: a.clone(),
+            by_key: whole.key(),
+        }]
+    );
+    assert_eq!(
+        statements_of(&store, "6222001").await,
+        vec![(whole.key(), b.clone(), 2, false)]
+    );
+    // The complete file delivered again is a plain redelivery.
+    let c = stored_file(&store, b"the whole file, re-exported").await;
+    let again = store
+        .apply_file_result(&c, parsed(statement_set(vec![whole.clone()])), at(3))
+        .await
+        .unwrap();
+    assert_eq!((again.inserted, again.unchanged), (0, 1));
+    assert!(again.superseded.is_empty());
+
+    // A one-day statement: cut and complete share the key.
+    let mut cut = statement("6222003", 5);
+    cut.closing_balance = None;
+    cut.incomplete = true;
+    let whole = statement("6222003", 5);
+    assert_eq!(cut.key(), whole.key());
+    let d = stored_file(&store, b"one day, cut").await;
+    store
+        .apply_file_result(&d, parsed(statement_set(vec![cut])), at(4))
+        .await
+        .unwrap();
+    let e = stored_file(&store, b"one day, whole").await;
+    let fixed = store
+        .apply_file_result(&e, parsed(statement_set(vec![whole.clone()])), at(5))
+        .await
+        .unwrap();
+    assert_eq!(fixed.inserted, 1);
+    assert!(fixed.conflicts.is_empty(), "{:?}", fixed.conflicts);
+    assert_eq!(fixed.superseded.len(), 1);
+    assert_eq!(
+        statements_of(&store, "6222003").await,
+        vec![(whole.key(), e, 1, false)]
+    );
+}
+
+/// A stale incomplete copy (another cut of the same file, arriving late) is not stored
+/// once the complete statement is, whether that one superseded an incomplete delivery or
+/// came first.
+async fn an_incomplete_copy_never_replaces_a_complete_statement(store: Arc<dyn Store>) {
+    // After a supersession.
+    let a = stored_file(&store, b"cut").await;
+    store
+        .apply_file_result(
+            &a,
+            parsed(statement_set(vec![two_day_statement("6222001", 1)])),
+            at(1),
+        )
+        .await
+        .unwrap();
+    let b = stored_file(&store, b"whole").await;
+    store
+        .apply_file_result(
+            &b,
+            parsed(statement_set(vec![two_day_statement("6222001", 2)])),
+            at(2),
+        )
+        .await
+        .unwrap();
+    let c = stored_file(&store, b"cut again, late").await;
+    let late = store
+        .apply_file_result(
+            &c,
+            parsed(statement_set(vec![two_day_statement("6222001", 1)])),
+            at(3),
+        )
+        .await
+        .unwrap();
+    assert_eq!((late.inserted, late.stale_incomplete), (0, 1));
+    let whole = two_day_statement("6222001", 2);
+    assert_eq!(
+        statements_of(&store, "6222001").await,
+        vec![(whole.key(), b, 2, false)]
+    );
+
+    // The complete statement first, never an incomplete one.
+    let d = stored_file(&store, b"whole, other account").await;
+    store
+        .apply_file_result(
+            &d,
+            parsed(statement_set(vec![two_day_statement("6222002", 2)])),
+            at(4),
+        )
+        .await
+        .unwrap();
+    // Another statement of the account, also incomplete, is stored: only the same
+    // statement is held back.
+    let mut other_day = two_day_statement("6222002", 1);
+    other_day.statement_id = Some("STMT-0903".into());
+    let e = stored_file(&store, b"cut, other account").await;
+    let cut = store
+        .apply_file_result(
+            &e,
+            parsed(statement_set(vec![
+                two_day_statement("6222002", 1),
+                other_day.clone(),
+            ])),
+            at(5),
+        )
+        .await
+        .unwrap();
+    assert_eq!((cut.inserted, cut.stale_incomplete), (1, 1));
+    let keys: Vec<String> = statements_of(&store, "6222002")
+        .await
+        .into_iter()
+        .map(|(k, ..)| k)
+        .collect();
+    let mut want = vec![two_day_statement("6222002", 2).key(), other_day.key()];
+    want.sort();
+    let mut keys = keys;
+    keys.sort();
+    assert_eq!(keys, want);
 }
 
 async fn same_key_different_content_is_a_conflict(store: Arc<dyn Store>) {

@@ -123,6 +123,7 @@ pub fn eod(date: &str, seq: u32, opening: &str, entries: Vec<Entry>) -> Statemen
             date: d(date),
         }),
         entries,
+        incomplete: false,
     }
 }
 
@@ -136,6 +137,7 @@ pub fn intraday(date: &str, entries: Vec<Entry>) -> Statement {
         opening_balance: None,
         closing_balance: None,
         entries,
+        incomplete: false,
     }
 }
 

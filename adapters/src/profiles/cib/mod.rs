@@ -401,6 +401,7 @@ fn header(rec: &WireRecord<'_>) -> Result<Statement, ParseError> {
         }),
         closing_balance: None,
         entries: Vec::new(),
+        incomplete: false,
     })
 }
 

@@ -4,12 +4,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use chrono::Utc;
 use futures::StreamExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
@@ -242,8 +242,7 @@ pub(crate) async fn post_file(
                     &mut file,
                 )
                 .await?;
-            metrics::counter!("wagegate_files_received_total", "created" => created.to_string())
-                .increment(1);
+            ingest::pipeline::count_received(&caller.id, created);
             Receipt {
                 id: stored.id,
                 sha256: stored.sha256,
@@ -349,6 +348,210 @@ pub(crate) async fn get_file(
         }
         _ => Err(ApiError::NotFound(format!("file '{id}'"))),
     }
+}
+
+/// Largest page `GET /v1/files` returns, and the page when none is asked for.
+pub(crate) const MAX_FILES_PAGE: u32 = 200;
+pub(crate) const DEFAULT_FILES_PAGE: u32 = 50;
+
+/// The filters of `GET /v1/files`; an unknown parameter is `400 invalid_filter`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileQuery {
+    /// Only this sender's files (a partner id). A bank or insurer always sees only its own;
+    /// naming another partner is `403 forbidden`.
+    #[param(max_length = 128)]
+    partner: Option<String>,
+    /// Only files in this status.
+    #[param(value_type = Option<store::FileStatus>)]
+    status: Option<String>,
+    /// Received on or after: a day `YYYY-MM-DD` (from 00:00 China time, UTC+8) or an RFC 3339
+    /// time.
+    #[param(max_length = 64, example = "2026-11-01")]
+    since: Option<String>,
+    /// Page size: 1 to 200, 50 when absent.
+    #[param(minimum = 1, maximum = 200, default = 50)]
+    limit: Option<u32>,
+    /// How many files to skip (the previous page's `next_offset`).
+    #[param(minimum = 0, default = 0)]
+    offset: Option<u64>,
+}
+
+/// A stored file as listed: what `GET /v1/files/{id}` says, with the diagnostics counted
+/// instead of listed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct FileListItem {
+    id: String,
+    /// The partner that sent it (`operator` for backfills).
+    sender: String,
+    /// SHA-256 of the bytes, lower-case hex.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    sha256: String,
+    /// `received` (stored, not yet parsed), `parsed` or `rejected` (see `error`).
+    #[schema(value_type = store::FileStatus)]
+    status: &'static str,
+    file_name: Option<String>,
+    size_bytes: u64,
+    received_at: chrono::DateTime<Utc>,
+    updated_at: chrono::DateTime<Utc>,
+    detected_format: Option<String>,
+    format_hint: Option<String>,
+    records: u64,
+    /// Diagnostics in all, and of them errors and warnings.
+    diagnostics: usize,
+    errors: usize,
+    warnings: usize,
+    error: Option<String>,
+}
+
+impl From<store::RawFile> for FileListItem {
+    fn from(f: store::RawFile) -> FileListItem {
+        let count = |l: schemas::Level| f.diagnostics.iter().filter(|d| d.level == l).count();
+        FileListItem {
+            status: f.status.as_str(),
+            diagnostics: f.diagnostics.len(),
+            errors: count(schemas::Level::Error),
+            warnings: count(schemas::Level::Warning),
+            id: f.id,
+            sender: f.sender,
+            sha256: f.sha256,
+            file_name: f.file_name,
+            size_bytes: f.size_bytes,
+            received_at: f.received_at,
+            updated_at: f.updated_at,
+            detected_format: f.detected_format,
+            format_hint: f.format_hint,
+            records: f.records_count,
+            error: f.error,
+        }
+    }
+}
+
+/// A page of stored files, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct FileList {
+    items: Vec<FileListItem>,
+    /// The `offset` of the next page; `null` on the last page.
+    next_offset: Option<u64>,
+}
+
+fn parse_since(s: &str) -> ApiResult<chrono::DateTime<Utc>> {
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_time(chrono::NaiveTime::MIN).and_utc() - chrono::Duration::hours(8));
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            ApiError::bad_request(
+                "invalid_filter",
+                format!("since: '{s:.40}' is neither a day YYYY-MM-DD nor an RFC 3339 time"),
+            )
+        })
+}
+
+/// `GET /v1/files?partner=&status=&since=&limit=&offset=`: a partner lists its own files,
+/// an operator everyone's; newest first, at most [`MAX_FILES_PAGE`] a page.
+#[utoipa::path(
+    get,
+    path = "/v1/files",
+    tag = "partners",
+    operation_id = "listFiles",
+    summary = "List stored files",
+    description = "Stored inbound files, newest first (then by id), one page at a time, each with its status, format, record count, diagnostics counted (errors, warnings) and error: the ids `GET /v1/files/{id}` and `wagegate retry` take. A bank or insurer sees only the files it sent; an operator sees every file and may filter by sender.",
+    params(FileQuery),
+    responses(
+        (status = 200, description = "A page of files.", body = FileList),
+        (status = 400, description = "`invalid_filter`: an unknown parameter or value, or `limit` out of range.", body = super::openapi::ErrorEnvelope),
+        (status = 401, description = "`unauthenticated`, `unknown_certificate`, `invalid_token`.", body = super::openapi::ErrorEnvelope),
+        (status = 403, description = "`forbidden`: a partner named another partner.", body = super::openapi::ErrorEnvelope),
+        (status = 408, description = "`timeout`.", body = super::openapi::ErrorEnvelope),
+        (status = 429, description = "`rate_limited` (with `Retry-After`).", body = super::openapi::ErrorEnvelope),
+        (status = 500, description = "`internal`.", body = super::openapi::ErrorEnvelope),
+    ),
+    security(
+        ("partnerCertificate" = []),
+        ("operatorCertificate" = []),
+        ("operatorToken" = []),
+    ),
+    extensions(("x-wagegate-roles" = json!(["bank", "insurer", "operator"]))),
+)]
+pub(crate) async fn list_files(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(caller): axum::Extension<Caller>,
+    query: Result<Query<FileQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_filter", e.body_text()))?;
+    let partner = q.partner.filter(|p| !p.is_empty());
+    if partner.as_ref().is_some_and(|p| p.chars().count() > 128)
+        || q.since.as_ref().is_some_and(|p| p.chars().count() > 64)
+    {
+        return Err(ApiError::bad_request(
+            "invalid_filter",
+            "partner is at most 128 characters, since at most 64",
+        ));
+    }
+    let sender = if caller.is_operator() {
+        partner
+    } else {
+        if partner.as_ref().is_some_and(|p| *p != caller.id) {
+            return Err(ApiError::Forbidden(format!(
+                "partner '{}' may list only its own files",
+                caller.id
+            )));
+        }
+        Some(caller.id.clone())
+    };
+    let limit = q.limit.unwrap_or(DEFAULT_FILES_PAGE);
+    if limit == 0 || limit > MAX_FILES_PAGE {
+        return Err(ApiError::bad_request(
+            "invalid_filter",
+            format!("limit must be between 1 and {MAX_FILES_PAGE}"),
+        ));
+    }
+    let status = q
+        .status
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| match s {
+            "received" => Ok(store::FileStatus::Received),
+            "parsed" => Ok(store::FileStatus::Parsed),
+            "rejected" => Ok(store::FileStatus::Rejected),
+            _ => Err(ApiError::bad_request(
+                "invalid_filter",
+                "status must be received, parsed or rejected",
+            )),
+        })
+        .transpose()?;
+    let since = q
+        .since
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(parse_since)
+        .transpose()?;
+    let offset = q.offset.unwrap_or(0);
+    // One more than the page, to know whether another page follows.
+    let filter = store::FileFilter {
+        sender,
+        status,
+        since,
+        limit: Some(limit + 1),
+        offset,
+    };
+    let mut items = state.store.list_files(&filter).await?;
+    let next_offset = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        Some(offset + u64::from(limit))
+    } else {
+        None
+    };
+    Ok(json(
+        StatusCode::OK,
+        FileList {
+            items: items.into_iter().map(FileListItem::from).collect(),
+            next_offset,
+        },
+    ))
 }
 
 /// A guarantee letter stored and parsed.

@@ -78,7 +78,7 @@ impl AppState {
 /// The application: every route, the authentication and limit layers, JSON fallbacks.
 pub fn router(state: Arc<AppState>) -> Router {
     let authenticated = Router::new()
-        .route("/v1/files", post(files::post_file))
+        .route("/v1/files", post(files::post_file).get(files::list_files))
         .route("/v1/files/{id}", get(files::get_file))
         .route("/v1/guarantees", post(files::post_guarantee))
         .route("/v1/registry", put(operator::put_registry))

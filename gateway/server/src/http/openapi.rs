@@ -37,6 +37,7 @@ pub const OPERATOR_TOKEN: &str = "operatorToken";
         super::ops::openapi_json,
         super::ops::metrics,
         super::files::post_file,
+        super::files::list_files,
         super::files::get_file,
         super::files::post_guarantee,
         super::operator::put_registry,

@@ -77,8 +77,7 @@ async fn commit(store: &dyn store::Store, batch: Vec<Pending>) {
     match store.put_raw_files(files).await {
         Ok(stored) => {
             for ((file, created), reply) in stored.into_iter().zip(replies) {
-                metrics::counter!("wagegate_files_received_total", "created" => created.to_string())
-                    .increment(1);
+                ingest::pipeline::count_received(&file.sender, created);
                 let _ = reply.send(Ok(Receipt {
                     id: file.id,
                     sha256: file.sha256,

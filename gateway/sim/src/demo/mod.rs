@@ -22,6 +22,7 @@ pub fn partners() -> Vec<PartnerSettings> {
         projects: Vec::new(),
         issuer_codes: Vec::new(),
         platform_secret: None,
+        tolerate: Vec::new(),
     };
     vec![
         bank("icbc-fj", "中国工商银行福建省分行", "102"),
@@ -36,6 +37,7 @@ pub fn partners() -> Vec<PartnerSettings> {
             projects: Vec::new(),
             issuer_codes: vec!["PICC-GZ".into()],
             platform_secret: None,
+            tolerate: Vec::new(),
         },
     ]
 }

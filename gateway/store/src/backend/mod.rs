@@ -15,6 +15,7 @@
 //! | [`findings`]       | `findings`                        |
 //! | [`events`]         | `finding_events`, `webhook_outbox`|
 //! | [`operator_tokens`]| `operator_tokens`                 |
+//! | [`incomplete_statements`] | `incomplete_statements`    |
 //!
 //! [`store`] implements [`crate::Store`] from them: transactions and the order of writes.
 //! Every INSERT and UPDATE names each column next to its value ([`columns::Row`]).
@@ -23,6 +24,7 @@ pub mod columns;
 pub mod dirty_projects;
 pub mod events;
 pub mod findings;
+pub mod incomplete_statements;
 pub mod operator_tokens;
 pub mod raw_files;
 pub mod records;

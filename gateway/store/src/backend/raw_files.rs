@@ -9,7 +9,7 @@ use sqlx::Row as _;
 use super::columns::{insert, rows_per_insert, update, Row};
 use super::{DbRow, Tx};
 use crate::error::StoreError;
-use crate::model::{FileFilter, FileStatus, NewRawFile, RawFile};
+use crate::model::{FileCount, FileFilter, FileStatus, NewRawFile, RawFile};
 use crate::sql::{to_i64, to_u64, ts, IN_LIST};
 
 pub use crate::sql::CHUNK_BYTES;
@@ -214,6 +214,51 @@ pub async fn get_many(
     Ok(out)
 }
 
+/// The `WHERE` clause of a [`FileFilter`] (sender, status, since), if any.
+fn push_where<'a>(q: &mut sqlx::QueryBuilder<'a, super::Db>, filter: &'a FileFilter) {
+    let mut word = " WHERE ";
+    if let Some(s) = &filter.sender {
+        q.push(word).push("sender = ").push_bind(s.as_str());
+        word = " AND ";
+    }
+    if let Some(s) = filter.status {
+        q.push(word).push("status = ").push_bind(s.as_str());
+        word = " AND ";
+    }
+    if let Some(t) = filter.since {
+        q.push(word).push("received_at >= ").push_bind(ts(t));
+    }
+}
+
+/// Files per sender, format and status, and how many of them carry warnings (the
+/// diagnostics JSON holds a `"level":"warning"`), ordered by sender, format and status.
+pub async fn counts(
+    pool: &sqlx::Pool<super::Db>,
+    filter: &FileFilter,
+) -> Result<Vec<FileCount>, StoreError> {
+    let mut q = sqlx::QueryBuilder::new(
+        "SELECT sender, COALESCE(detected_format, format_hint, '') AS format, status, \
+         CAST(COUNT(*) AS BIGINT) AS files, \
+         CAST(SUM(CASE WHEN diagnostics LIKE '%\"level\":\"warning\"%' THEN 1 ELSE 0 END) \
+         AS BIGINT) AS with_warnings FROM raw_files",
+    );
+    push_where(&mut q, filter);
+    q.push(" GROUP BY 1, 2, 3 ORDER BY 1, 2, 3");
+    let rows = q.build().fetch_all(pool).await?;
+    rows.iter()
+        .map(|row| {
+            let status: String = row.try_get("status")?;
+            Ok(FileCount {
+                sender: row.try_get("sender")?,
+                format: row.try_get("format")?,
+                status: status.parse()?,
+                files: to_u64(row.try_get("files")?, "file count")?,
+                with_warnings: to_u64(row.try_get("with_warnings")?, "file count")?,
+            })
+        })
+        .collect()
+}
+
 /// Newest first.
 pub async fn list(
     pool: &sqlx::Pool<super::Db>,
@@ -222,14 +267,7 @@ pub async fn list(
     offset: i64,
 ) -> Result<Vec<RawFile>, StoreError> {
     let mut q = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM raw_files"));
-    let mut word = " WHERE ";
-    if let Some(s) = &filter.sender {
-        q.push(word).push("sender = ").push_bind(s.as_str());
-        word = " AND ";
-    }
-    if let Some(s) = filter.status {
-        q.push(word).push("status = ").push_bind(s.as_str());
-    }
+    push_where(&mut q, filter);
     q.push(" ORDER BY received_at DESC, id LIMIT ")
         .push_bind(limit)
         .push(" OFFSET ")

@@ -259,3 +259,46 @@ pub async fn conflicts_of(
     let rows = q.build().fetch_all(pool).await?;
     rows.iter().map(conflict).collect()
 }
+
+/// Removes a fact (an incomplete statement a complete delivery supersedes).
+pub async fn remove(tx: &mut Tx<'_>, kind: RecordKind, key: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM records WHERE kind = $1 AND key = $2")
+        .bind(kind.as_str())
+        .bind(key)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Whether a complete statement with this identity (`Statement::identity_key`) is stored for
+/// `account`. Only asked for incomplete statements (rare: partners that tolerate a missing
+/// closing balance), so it reads the account's statements with the same statement id and
+/// compares identities, instead of keeping an identity column for every statement.
+pub async fn complete_statement_stored(
+    tx: &mut Tx<'_>,
+    account: &str,
+    statement_id: Option<&str>,
+    identity: &str,
+) -> Result<bool, StoreError> {
+    let mut q =
+        sqlx::QueryBuilder::new("SELECT body FROM records WHERE kind = 'statement' AND account = ");
+    q.push_bind(account);
+    q.push(" AND body NOT LIKE '%\"incomplete\":true%'");
+    // A narrower read: the id as it appears in the stored JSON. `%` and `_` in an id only
+    // widen the match, and an id JSON escapes (a quote, a backslash) is not used to narrow.
+    if let Some(json) = statement_id
+        .map(|id| serde_json::to_string(id).unwrap_or_default())
+        .filter(|j| !j.contains('\\'))
+    {
+        q.push(" AND body LIKE ")
+            .push_bind(format!("%\"statement_id\":{json}%"));
+    }
+    for row in q.build().fetch_all(&mut **tx).await? {
+        let body: String = row.try_get("body")?;
+        let s: schemas::Statement = serde_json::from_str(&body)?;
+        if !s.incomplete && s.identity_key() == identity {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}

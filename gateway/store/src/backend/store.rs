@@ -11,7 +11,9 @@ use schemas::{Finding, FindingStatus, StoredFinding};
 use tokio::io::AsyncRead;
 
 use super::raw_files::{Finished, NewFileRow, CHUNK_BYTES};
-use super::{dirty_projects, events, findings, operator_tokens, raw_files, records};
+use super::{
+    dirty_projects, events, findings, incomplete_statements, operator_tokens, raw_files, records,
+};
 use super::{ThisStore, Tx};
 use crate::lifecycle::{classify, is_active, Change, CURED, REAPPEARED};
 use crate::model::*;
@@ -30,8 +32,9 @@ async fn insert_facts(
     now: DateTime<Utc>,
     report: &mut ApplyReport,
 ) -> Result<()> {
-    let plan = shared_types::dedupe_facts(file_id, records, now);
+    let mut plan = shared_types::dedupe_facts(file_id, records, now);
     report.unchanged += plan.unchanged;
+    supersede(tx, file_id, &mut plan.rows, now, report).await?;
     let mut conflicts = plan.conflicts;
     let written = records::write(tx, Some(file_id), &plan.rows, false, now).await?;
     let mut projects = BTreeSet::new();
@@ -42,6 +45,17 @@ async fn insert_facts(
             report.inserted += 1;
             projects.extend(r.project.clone());
             accounts.extend(r.account.clone());
+            if let Some(d) = r.statement.as_ref().filter(|d| d.incomplete) {
+                incomplete_statements::record(
+                    tx,
+                    &d.identity,
+                    &r.key,
+                    r.account.as_deref(),
+                    file_id,
+                    now,
+                )
+                .await?;
+            }
         } else {
             missed.entry(r.kind).or_default().push(r);
         }
@@ -76,6 +90,84 @@ async fn insert_facts(
     }
     report.dirty_projects = dirty_projects::mark_with_accounts(tx, projects, accounts, now).await?;
     report.conflicts = conflicts;
+    Ok(())
+}
+
+/// Incomplete statements against complete deliveries of the same statement (the same
+/// `Statement::identity_key`): a complete statement among `rows` removes the incomplete ones
+/// stored (recorded in `incomplete_statements` and the report) and is then stored as any
+/// fact; an incomplete statement among `rows` is dropped when a complete one is stored.
+async fn supersede(
+    tx: &mut Tx<'_>,
+    file_id: &str,
+    rows: &mut Vec<&NewRecord>,
+    now: DateTime<Utc>,
+    report: &mut ApplyReport,
+) -> Result<()> {
+    let identities = |incomplete: bool| -> Vec<&str> {
+        rows.iter()
+            .filter_map(|r| r.statement.as_ref())
+            .filter(|d| d.incomplete == incomplete)
+            .map(|d| d.identity.as_str())
+            .collect()
+    };
+    let complete = identities(false);
+    if !complete.is_empty() {
+        let open = incomplete_statements::open_of(tx, &complete).await?;
+        for r in rows.iter() {
+            let Some(d) = r.statement.as_ref().filter(|d| !d.incomplete) else {
+                continue;
+            };
+            for old in open.get(&d.identity).into_iter().flatten() {
+                records::remove(tx, RecordKind::Statement, &old.key).await?;
+                incomplete_statements::mark_superseded(
+                    tx,
+                    &d.identity,
+                    &old.key,
+                    &r.key,
+                    file_id,
+                    now,
+                )
+                .await?;
+                report.superseded.push(Supersession {
+                    key: old.key.clone(),
+                    file_id: old.file_id.clone(),
+                    by_key: r.key.clone(),
+                });
+            }
+        }
+    }
+    let incomplete = identities(true);
+    if incomplete.is_empty() {
+        return Ok(());
+    }
+    let superseded = incomplete_statements::superseded_of(tx, &incomplete).await?;
+    let mut stale = HashSet::new();
+    for r in rows.iter() {
+        let Some(d) = r.statement.as_ref().filter(|d| d.incomplete) else {
+            continue;
+        };
+        let complete_stored = superseded.contains(&d.identity) || {
+            let s: schemas::Statement = serde_json::from_str(&r.body)?;
+            records::complete_statement_stored(
+                tx,
+                &s.account,
+                s.statement_id.as_deref(),
+                &d.identity,
+            )
+            .await?
+        };
+        if complete_stored {
+            stale.insert(r.key.clone());
+        }
+    }
+    rows.retain(|r| {
+        let dropped = r.statement.as_ref().is_some_and(|d| d.incomplete) && stale.contains(&r.key);
+        if dropped {
+            report.stale_incomplete += 1;
+        }
+        !dropped
+    });
     Ok(())
 }
 
@@ -409,6 +501,10 @@ impl crate::Store for ThisStore {
         let limit = page_limit(filter.limit)?;
         let offset = to_i64(filter.offset, "offset")?;
         raw_files::list(&self.pool, filter, limit, offset).await
+    }
+
+    async fn file_counts(&self, filter: &FileFilter) -> Result<Vec<FileCount>> {
+        raw_files::counts(&self.pool, filter).await
     }
 
     async fn claim_files(
