@@ -23,6 +23,18 @@ pub struct Settings {
     pub log: LogSettings,
     #[serde(default)]
     pub reconciler: reconciler::Config,
+    /// The operator console and the command line's language (docs/console.md).
+    #[serde(default)]
+    pub ui: UiSettings,
+}
+
+/// `[ui]`: how wagegate speaks to people.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UiSettings {
+    /// `zh` (简体中文, the default) or `en`.
+    #[serde(default)]
+    pub lang: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -265,6 +277,14 @@ impl Settings {
         for (i, t) in self.operators.iter().enumerate() {
             if normalise_fingerprint(&t.token_sha256).is_none() {
                 bail!("invalid configuration: operators[{i}].token_sha256 is not a SHA-256 hex digest");
+            }
+        }
+        if let Some(lang) = &self.ui.lang {
+            if !matches!(
+                lang.trim().to_ascii_lowercase().as_str(),
+                "zh" | "zh-cn" | "en"
+            ) {
+                bail!("invalid configuration: ui.lang '{lang}' must be zh (简体中文) or en");
             }
         }
         self.reconciler
