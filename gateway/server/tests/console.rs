@@ -43,21 +43,34 @@ async fn start(db: Database) -> Harness {
             .unwrap();
         assert_eq!(r.status(), 202);
     }
+    // Wait until every file is processed and the findings stop changing (the reconciler
+    // runs in the background): the same snapshot on two polls a reconcile interval apart.
     let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last = None;
     loop {
-        let n = h
-            .store()
-            .count_findings(&store::FindingFilter::default())
+        let received = h
+            .stored_files()
             .await
-            .unwrap();
-        if n >= 2 {
+            .iter()
+            .any(|f| f.status == store::FileStatus::Received);
+        let snapshot: Vec<(String, FindingStatus, chrono::DateTime<chrono::Utc>)> = h
+            .store()
+            .list_findings(&store::FindingFilter {
+                limit: Some(store::MAX_PAGE),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|f| (f.finding.id, f.status, f.updated_at))
+            .collect();
+        if !received && snapshot.len() >= 2 && last.as_ref() == Some(&snapshot) {
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "no findings after the demo files"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        last = Some(snapshot);
+        assert!(Instant::now() < deadline, "the findings never settled");
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
     h
 }
