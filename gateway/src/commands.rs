@@ -7,20 +7,12 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context};
 use chrono::{NaiveDate, Utc};
-use schemas::{FindingCode, FindingStatus, StoredFinding};
-use store::{FindingFilter, Scope};
+use schemas::FindingStatus;
+use store::Scope;
 
 use ingest::backfill::{describe, ingest_files, load_dir};
 use ingest::config::Settings;
 use ingest::pipeline::{self, Pipeline};
-
-/// How `findings` prints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Output {
-    Table,
-    Json,
-    Csv,
-}
 
 async fn open_configured(config: Option<&Path>) -> anyhow::Result<Pipeline> {
     ingest::open(Settings::load(config)?).await
@@ -287,159 +279,44 @@ pub async fn reconcile(
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn findings(
+pub async fn explain(
     config: Option<&Path>,
-    format: Output,
-    project: Option<String>,
-    code: Option<String>,
-    status: Option<String>,
-    limit: u32,
+    lang: Option<&str>,
+    id: &str,
 ) -> anyhow::Result<ExitCode> {
-    let p = open_configured(config).await?;
-    let filter = FindingFilter {
-        project,
-        code: code
-            .map(|c| c.parse::<FindingCode>())
-            .transpose()
-            .map_err(|e| anyhow!(e))?,
-        status: status
-            .map(|s| s.parse::<FindingStatus>())
-            .transpose()
-            .map_err(|e| anyhow!(e))?,
-        severity: None,
-        limit: Some(limit.min(store::MAX_PAGE)),
-        offset: 0,
-    };
-    let items = all_findings(&p, filter).await?;
-    let mut out = std::io::stdout().lock();
-    print_findings(&mut out, format, &items)?;
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn all_findings(
-    p: &Pipeline,
-    mut filter: FindingFilter,
-) -> anyhow::Result<Vec<StoredFinding>> {
-    let mut items = Vec::new();
-    loop {
-        let page = p.store().list_findings(&filter).await?;
-        items.extend(page.items);
-        match page.next_offset {
-            Some(o) => filter.offset = o,
-            None => return Ok(items),
-        }
-    }
-}
-
-pub fn print_findings(
-    out: &mut impl std::io::Write,
-    format: Output,
-    items: &[StoredFinding],
-) -> anyhow::Result<()> {
-    match format {
-        Output::Json => {
-            serde_json::to_writer_pretty(&mut *out, items)?;
-            writeln!(out)?;
-        }
-        Output::Csv => {
-            let mut w = csv::Writer::from_writer(out);
-            w.write_record([
-                "id",
-                "code",
-                "project",
-                "period",
-                "severity",
-                "status",
-                "amount_short",
-                "due_date",
-                "summary",
-            ])?;
-            for s in items {
-                let f = &s.finding;
-                w.write_record([
-                    f.id.as_str(),
-                    f.code.as_str(),
-                    &f.project,
-                    &f.period,
-                    f.severity.as_str(),
-                    s.status.as_str(),
-                    &f.amount_short.to_string(),
-                    &f.due_date.map(|d| d.to_string()).unwrap_or_default(),
-                    &f.summary,
-                ])?;
-            }
-            w.flush()?;
-        }
-        Output::Table => {
-            let header = [
-                "ID",
-                "CODE",
-                "SEV",
-                "PROJECT",
-                "PERIOD",
-                "SHORT (CNY)",
-                "STATUS",
-                "SUMMARY",
-            ];
-            let rows: Vec<[String; 8]> = items
-                .iter()
-                .map(|s| {
-                    let f = &s.finding;
-                    [
-                        f.id.clone(),
-                        f.code.as_str().to_string(),
-                        f.severity.as_str().to_string(),
-                        f.project.clone(),
-                        f.period.clone(),
-                        f.amount_short.to_string(),
-                        s.status.as_str().to_string(),
-                        f.summary.clone(),
-                    ]
-                })
-                .collect();
-            let mut width = header.map(|h| h.chars().count());
-            for r in &rows {
-                for (w, cell) in width.iter_mut().zip(r.iter()).take(7) {
-                    *w = (*w).max(cell.chars().count());
-                }
-            }
-            let line = |cells: [&str; 8]| {
-                let mut l = String::new();
-                for (i, c) in cells.iter().enumerate() {
-                    let pad = width[i].saturating_sub(c.chars().count());
-                    if i == 7 {
-                        l.push_str(c);
-                    } else if i == 5 {
-                        l.push_str(&" ".repeat(pad));
-                        l.push_str(c);
-                        l.push_str("  ");
-                    } else {
-                        l.push_str(c);
-                        l.push_str(&" ".repeat(pad + 2));
-                    }
-                }
-                l
-            };
-            writeln!(out, "{}", line(header))?;
-            for r in &rows {
-                writeln!(out, "{}", line(std::array::from_fn(|i| r[i].as_str())))?;
-            }
-            writeln!(
-                out,
-                "{} finding{}",
-                items.len(),
-                if items.len() == 1 { "" } else { "s" }
-            )?;
-        }
-    }
-    Ok(())
-}
-
-pub async fn explain(config: Option<&Path>, id: &str) -> anyhow::Result<ExitCode> {
-    let p = open_configured(config).await?;
+    let settings = Settings::load(config)?;
+    let lang = crate::findings_cli::language(lang, &settings)?;
+    let p = crate::findings_cli::open_existing(settings).await?;
     let Some(s) = p.store().get_finding(id).await? else {
         bail!("no finding {id}");
     };
+    if lang == console::Lang::Zh {
+        // The reader's language first; the reconciler's arithmetic follows as computed.
+        let projects = console::data::projects(p.store().as_ref()).await?;
+        let f = &s.finding;
+        let name = projects.get(&f.project).map(|p| p.name.as_str());
+        println!(
+            "{} {} {}（{}）",
+            f.id,
+            console::i18n::severity_label(f.severity, lang),
+            console::i18n::code_label(f.code, lang),
+            console::i18n::status_label(s.status, lang)
+        );
+        println!("摘要：{}", console::i18n::summary(f, name, lang));
+        println!("法律依据：{}", console::i18n::basis(f.code, lang));
+        println!("发现时间：{}（北京时间）", console::i18n::cst(s.first_seen));
+        for e in &f.evidence {
+            println!(
+                "  证据 · {}：{}{}",
+                console::i18n::evidence_label(e.kind, lang),
+                e.description,
+                e.amount
+                    .map(|a| format!("，{}", console::i18n::money(a)))
+                    .unwrap_or_default()
+            );
+        }
+        println!();
+    }
     println!("{}", reconciler::explain(&s.finding));
     println!(
         "status: {}{}",
@@ -453,7 +330,7 @@ pub async fn explain(config: Option<&Path>, id: &str) -> anyhow::Result<ExitCode
     for e in p.store().finding_events(id).await? {
         println!(
             "  {} {:<12} by {}{}",
-            e.event.at.format("%Y-%m-%d %H:%M:%S UTC"),
+            console::i18n::cst_seconds(e.event.at) + " CST",
             e.kind.as_str(),
             e.event.actor,
             e.event

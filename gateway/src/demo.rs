@@ -9,7 +9,6 @@ use std::process::ExitCode;
 use anyhow::Context;
 use store::{FindingFilter, Scope};
 
-use crate::commands::{self, Output};
 use ingest::config::Settings;
 use sim::demo::{with_partners, world, write_files};
 
@@ -94,8 +93,14 @@ pub async fn run(settings: Settings, dir: &Path) -> anyhow::Result<ExitCode> {
             ..FindingFilter::default()
         })
         .await?;
+    let projects = console::data::projects(p.store().as_ref()).await?;
     println!();
-    commands::print_findings(&mut std::io::stdout().lock(), Output::Table, &page.items)?;
+    crate::findings_cli::print_table(
+        &mut std::io::stdout().lock(),
+        &page.items,
+        &projects,
+        crate::findings_cli::language(None, p.settings())?,
+    )?;
     println!();
     println!("database: {}", p.store().describe());
     if rejected > 0 {

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod commands;
 mod demo;
+mod findings_cli;
 mod serve;
 
 #[derive(Parser)]
@@ -19,6 +20,10 @@ struct Cli {
     /// Configuration file (TOML). Defaults, then this file, then WAGEGATE__SECTION__KEY variables.
     #[arg(long, global = true, env = "WAGEGATE_CONFIG")]
     config: Option<PathBuf>,
+    /// Language of what is printed for people: zh (简体中文, the default) or en.
+    /// Defaults to `ui.lang` in the configuration.
+    #[arg(long, global = true, env = "WAGEGATE_LANG")]
+    lang: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -27,7 +32,10 @@ struct Cli {
 pub enum OutputFormat {
     Table,
     Json,
+    /// UTF-8 with a BOM (Excel reads it), headers in the chosen language.
     Csv,
+    /// A spreadsheet; needs --out.
+    Xlsx,
 }
 
 #[derive(Subcommand)]
@@ -79,18 +87,30 @@ enum Command {
         #[arg(long, conflicts_with = "project")]
         incremental: bool,
     },
-    /// List findings.
+    /// List findings (red first), with project and contractor names, times in CST.
     Findings {
         #[arg(long, value_enum, default_value = "table")]
         format: OutputFormat,
         #[arg(long)]
         project: Option<String>,
+        /// A finding code, e.g. WAGES_UNPAID.
         #[arg(long)]
         code: Option<String>,
+        /// open, acknowledged, resolved, dismissed, or active (open + acknowledged).
         #[arg(long)]
         status: Option<String>,
-        #[arg(long, default_value_t = 1000)]
-        limit: u32,
+        /// red, orange or yellow.
+        #[arg(long)]
+        severity: Option<String>,
+        /// Only open and acknowledged findings.
+        #[arg(long)]
+        active: bool,
+        /// At most this many findings.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Write to this file instead of standard output (required for xlsx).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Print a finding's evidence and arithmetic.
     Explain { id: String },
@@ -101,8 +121,9 @@ enum Command {
         action: String,
         #[arg(long)]
         reason: Option<String>,
-        #[arg(long, default_value = "cli")]
-        actor: String,
+        /// The person doing it, recorded in the audit history (default: cli:$USER).
+        #[arg(long)]
+        actor: Option<String>,
     },
     /// Load a folder of mixed registry and bank files (backfill), detecting each file's kind.
     Load {
@@ -205,6 +226,7 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = cli.config.as_deref();
+    let lang = cli.lang.as_deref();
     match cli.command {
         Command::Parse {
             file,
@@ -234,22 +256,44 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             project,
             code,
             status,
+            severity,
+            active,
             limit,
+            out,
         } => {
             let format = match format {
-                OutputFormat::Table => commands::Output::Table,
-                OutputFormat::Json => commands::Output::Json,
-                OutputFormat::Csv => commands::Output::Csv,
+                OutputFormat::Table => findings_cli::Format::Table,
+                OutputFormat::Json => findings_cli::Format::Json,
+                OutputFormat::Csv => findings_cli::Format::Csv,
+                OutputFormat::Xlsx => findings_cli::Format::Xlsx,
             };
-            commands::findings(config, format, project, code, status, limit).await
+            let req = findings_cli::Request {
+                project,
+                code,
+                status,
+                severity,
+                active,
+                limit,
+                out,
+            };
+            findings_cli::command(config, lang, format, req).await
         }
-        Command::Explain { id } => commands::explain(config, &id).await,
+        Command::Explain { id } => commands::explain(config, lang, &id).await,
         Command::Finding {
             id,
             action,
             reason,
             actor,
-        } => commands::finding_action(config, &id, &action, reason, &actor).await,
+        } => {
+            let actor =
+                actor.filter(|a| !a.trim().is_empty()).unwrap_or_else(|| {
+                    match std::env::var("USER") {
+                        Ok(u) if !u.trim().is_empty() => format!("cli:{}", u.trim()),
+                        _ => "cli".to_string(),
+                    }
+                });
+            commands::finding_action(config, &id, &action, reason, &actor).await
+        }
         Command::Load { dir, partner } => commands::load(config, &dir, &partner).await,
         Command::Simulate {
             projects,

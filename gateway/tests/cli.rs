@@ -86,11 +86,17 @@ fn findings_export_as_json_and_csv_and_explain() {
     }
     let csv = run(&["findings", "--format", "csv"]);
     let csv_text = text(&csv.stdout);
+    // Chinese by default, with a BOM so Excel on Chinese Windows reads UTF-8.
     assert!(
-        csv_text.starts_with("id,code,project,period,severity,status,amount_short"),
+        csv_text.starts_with("\u{feff}预警编号,预警等级,状态,预警类型,类型代码,项目编号,项目名称"),
         "{csv_text}"
     );
     assert_eq!(csv_text.lines().count(), items.len() + 1);
+    let csv_en = text(&run(&["--lang", "en", "findings", "--format", "csv"]).stdout);
+    assert!(
+        csv_en.starts_with("\u{feff}Finding id,Severity,Status,Type,Code,Project"),
+        "{csv_en}"
+    );
 
     let id = items[0]["id"].as_str().unwrap();
     let explain = run(&["explain", id]);
@@ -103,6 +109,131 @@ fn findings_export_as_json_and_csv_and_explain() {
     let ack = run(&["finding", id, "acknowledge", "--actor", "inspector-li"]);
     assert!(ack.status.success(), "{}", text(&ack.stderr));
     assert!(text(&ack.stdout).contains("acknowledged"));
+    let explained = text(&run(&["explain", id]).stdout);
+    assert!(explained.contains("by inspector-li"), "{explained}");
+    assert!(
+        explained.contains("法律依据") && explained.contains("CST"),
+        "{explained}"
+    );
+}
+
+#[test]
+fn findings_filter_limit_and_export_in_chinese() {
+    use calamine::{Data, Reader, Xlsx};
+    let dir = tempfile::tempdir().unwrap();
+    assert!(wagegate(dir.path(), &["demo"]).status.success());
+    let db = format!("sqlite://{}/data/demo/wagegate.db", dir.path().display());
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_wagegate"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("WAGEGATE__DATABASE__URL", &db)
+            .env_remove("WAGEGATE_LANG")
+            .output()
+            .expect("run")
+    };
+    let json = |args: &[&str]| -> Vec<serde_json::Value> {
+        let o = run(&[&["findings", "--format", "json"], args].concat());
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let all = json(&[]);
+    assert!(all.len() > 3);
+    // --limit limits.
+    assert_eq!(json(&["--limit", "1"]).len(), 1);
+    assert_eq!(json(&["--limit", "3"]).len(), 3);
+    // --severity and --active filter.
+    let red = json(&["--severity", "red"]);
+    assert!(!red.is_empty() && red.iter().all(|f| f["severity"] == "red"));
+    assert_eq!(
+        red.len(),
+        all.iter().filter(|f| f["severity"] == "red").count()
+    );
+    let id = all[0]["id"].as_str().unwrap();
+    let o = run(&["finding", id, "dismiss", "--reason", "现场核实已发放"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let active = json(&["--active"]);
+    assert_eq!(active.len(), all.len() - 1);
+    assert!(active
+        .iter()
+        .all(|f| f["status"] == "open" || f["status"] == "acknowledged"));
+    assert!(!run(&["findings", "--active", "--status", "open"])
+        .status
+        .success());
+    assert!(!run(&["findings", "--severity", "purple"]).status.success());
+
+    // The table speaks Chinese, names the project, shows ¥ and CST.
+    let table = text(&run(&["findings", "--limit", "5"]).stdout);
+    for t in [
+        "预警编号",
+        "项目名称",
+        "施工总承包单位",
+        "¥",
+        "北京时间",
+        "共 5 条预警",
+    ] {
+        assert!(table.contains(t), "table lacks {t}:\n{table}");
+    }
+    assert!(["红", "橙", "黄"].iter().any(|s| table.contains(s)));
+    let english = text(&run(&["--lang", "en", "findings", "--limit", "2"]).stdout);
+    assert!(
+        english.contains("Finding id") && english.contains("2 findings"),
+        "{english}"
+    );
+    assert!(!english.contains("预警编号"));
+    let bad = run(&["--lang", "fr", "findings"]);
+    assert!(!bad.status.success() && text(&bad.stderr).contains("fr"));
+
+    // XLSX, read back cell by cell.
+    let out = dir.path().join("预警.xlsx");
+    let o = run(&[
+        "findings",
+        "--format",
+        "xlsx",
+        "--severity",
+        "red",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let mut book: Xlsx<_> = calamine::open_workbook(&out).unwrap();
+    let range = book.worksheet_range("预警").unwrap();
+    let rows: Vec<_> = range.rows().collect();
+    assert_eq!(rows[0][0], Data::String("预警编号".into()));
+    assert_eq!(rows.len(), red.len() + 1);
+    assert_eq!(
+        rows[1][0],
+        Data::String(red[0]["id"].as_str().unwrap().into())
+    );
+    assert_eq!(rows[1][1], Data::String("红色预警".into()));
+    assert!(
+        !run(&["findings", "--format", "xlsx"]).status.success(),
+        "xlsx needs --out"
+    );
+}
+
+#[test]
+fn read_only_commands_never_create_an_empty_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("nothing-here.db");
+    for args in [&["findings"][..], &["explain", "F-0000"][..]] {
+        let o = Command::new(env!("CARGO_BIN_EXE_wagegate"))
+            .args(args)
+            .current_dir(dir.path())
+            .env(
+                "WAGEGATE__DATABASE__URL",
+                format!("sqlite://{}", db.display()),
+            )
+            .output()
+            .unwrap();
+        assert!(!o.status.success());
+        assert!(
+            text(&o.stderr).contains("no database at"),
+            "{}",
+            text(&o.stderr)
+        );
+        assert!(!db.exists(), "{args:?} created {}", db.display());
+    }
 }
 
 #[test]
