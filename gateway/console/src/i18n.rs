@@ -222,13 +222,13 @@ pub fn money(m: Money) -> String {
     let neg = fen < 0;
     let abs = fen.unsigned_abs();
     let yuan = (abs / 100).to_string();
-    let mut grouped = String::with_capacity(yuan.len() + yuan.len() / 3);
-    for (i, c) in yuan.chars().enumerate() {
-        if i > 0 && (yuan.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
+    let mut groups: Vec<&str> = yuan
+        .as_bytes()
+        .rchunks(3)
+        .map(|g| std::str::from_utf8(g).expect("digits are ASCII"))
+        .collect();
+    groups.reverse();
+    let grouped = groups.join(",");
     format!(
         "{}¥{}.{:02}",
         if neg { "-" } else { "" },
@@ -433,7 +433,7 @@ mod tests {
     fn money_is_grouped_with_the_yuan_sign() {
         assert_eq!(money(Money::from_fen(123456)), "¥1,234.56");
         assert_eq!(money(Money::from_fen(5)), "¥0.05");
-        assert_eq!(money(Money::from_fen(100_000_000_00)), "¥100,000,000.00");
+        assert_eq!(money(Money::from_fen(10_000_000_000)), "¥100,000,000.00");
         assert_eq!(money(Money::from_fen(-99_900)), "-¥999.00");
         assert_eq!(
             money(Money::from_fen(i64::MIN)),
@@ -474,7 +474,7 @@ mod tests {
 
     #[test]
     fn summaries_are_built_from_fields_not_from_the_english_line() {
-        let f = finding(FindingCode::WagesUnpaid, 1_234_56);
+        let f = finding(FindingCode::WagesUnpaid, 123_456);
         let zh = summary(&f, Some("福州滨海大厦"), Lang::Zh);
         assert_eq!(
             zh,
