@@ -36,7 +36,7 @@ pub async fn projects(store: &dyn Store) -> anyhow::Result<HashMap<String, Proje
             p.code.clone(),
             ProjectInfo {
                 name: p.name,
-                region: p.province,
+                region: p.province.key().to_string(),
                 contractor: p.general_contractor.name,
                 bank_codes: BTreeSet::new(),
             },

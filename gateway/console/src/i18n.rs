@@ -217,6 +217,23 @@ pub fn evidence_label(k: EvidenceKind, lang: Lang) -> &'static str {
 }
 
 /// `¥1,234.56` (negative: `-¥1,234.56`). Exact: from fen, no floats.
+/// A region (a province key such as `fujian`) as shown: 福建省 / Fujian; an empty key (a
+/// finding whose project is not in the registry) as 未登记 / unregistered.
+pub fn region_label(key: &str, lang: Lang) -> String {
+    if key.is_empty() {
+        return lang.pick("未登记", "unregistered").to_string();
+    }
+    match (schemas::Province::parse(key), lang) {
+        (Some(p), Lang::Zh) => p.name_zh().to_string(),
+        _ => {
+            let mut c = key.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect())
+                .unwrap_or_default()
+        }
+    }
+}
+
 pub fn money(m: Money) -> String {
     let fen = m.fen();
     let neg = fen < 0;

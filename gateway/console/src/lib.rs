@@ -4,6 +4,7 @@
 //! and XLSX of findings. See docs/console.md.
 
 pub mod data;
+pub mod evidence;
 pub mod export;
 pub mod i18n;
 pub mod session;

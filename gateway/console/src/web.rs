@@ -479,7 +479,7 @@ async fn overview(
     let by_region: Vec<Value> = o
         .by_region
         .iter()
-        .map(|(r, n)| json!({"key": r, "label": if r.is_empty() { lang.pick("未登记", "unregistered") } else { r.as_str() }, "count": n}))
+        .map(|(r, n)| json!({"key": r, "label": i18n::region_label(r, lang), "count": n}))
         .collect();
     let risky: Vec<Value> = o
         .risky_projects
@@ -832,9 +832,13 @@ pub fn render_list(
         .take(per_page)
         .map(|sf| row(sf, projects, lang))
         .collect();
-    let mut regions: Vec<&str> = projects.values().map(|p| p.region.as_str()).collect();
-    regions.sort_unstable();
-    regions.dedup();
+    let mut region_keys: Vec<&str> = projects.values().map(|p| p.region.as_str()).collect();
+    region_keys.sort_unstable();
+    region_keys.dedup();
+    let regions: Vec<Value> = region_keys
+        .iter()
+        .map(|r| json!({"key": r, "label": i18n::region_label(r, lang)}))
+        .collect();
     let statuses: Vec<Value> = std::iter::once(json!({"key": "active", "label": lang.pick("未处理（待处理+已确认）", "Active (open + acknowledged)")}))
         .chain(
             [

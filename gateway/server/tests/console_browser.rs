@@ -22,9 +22,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 const TOKEN: &str = "browser-operator-token-for-tests";
 
-type Ws = tokio_tungstenite::WebSocketStream<
-    tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
->;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// One DevTools page session.
 struct Page {
@@ -218,7 +217,13 @@ async fn an_operator_does_the_days_work_in_a_real_browser() {
     .await;
     page.wait_for("/console").await;
     let overview = page.text().await;
-    for t in ["总览", "未处理预警", "涉及金额", "风险最高的项目", "zhang.min"] {
+    for t in [
+        "总览",
+        "未处理预警",
+        "涉及金额",
+        "风险最高的项目",
+        "zhang.min",
+    ] {
         assert!(overview.contains(t), "overview lacks {t}:\n{overview}");
     }
     assert_eq!(
@@ -242,15 +247,33 @@ async fn an_operator_does_the_days_work_in_a_real_browser() {
     )
     .await;
     let deadline = Instant::now() + Duration::from_secs(30);
-    while page.eval("location.search").await.as_str().unwrap_or("") == "" {
+    while page
+        .eval("location.search")
+        .await
+        .as_str()
+        .unwrap_or("")
+        .is_empty()
+    {
         assert!(Instant::now() < deadline, "the filter form did not submit");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let search = page.eval("location.search").await;
     page.wait_for(&format!("/console/findings{}", search.as_str().unwrap()))
         .await;
-    let list = page.text().await;
-    assert!(list.contains("红色预警") && !list.contains("橙色预警"), "{list}");
+    // Every row of the table is red, and none is closed.
+    let rows = page
+        .eval("document.querySelector('table tbody').innerText")
+        .await
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(rows.contains("红色预警"), "{rows}");
+    for other in ["橙色预警", "黄色预警", "已解决", "已驳回"] {
+        assert!(
+            !rows.contains(other),
+            "the red active list shows {other}:\n{rows}"
+        );
+    }
     page.screenshot("03-findings-red").await;
     let ids: Vec<String> = serde_json::from_value(
         page.eval("[...document.querySelectorAll('a[href^=\"/console/findings/F-\"]')].map(a => a.textContent)")
@@ -262,7 +285,8 @@ async fn an_operator_does_the_days_work_in_a_real_browser() {
     // Open one and acknowledge it with the form's button.
     page.eval("document.querySelector('a[href^=\"/console/findings/F-\"]').click(); true")
         .await;
-    page.wait_for(&format!("/console/findings/{}", ids[0])).await;
+    page.wait_for(&format!("/console/findings/{}", ids[0]))
+        .await;
     let detail = page.text().await;
     assert!(detail.contains("法律依据") && detail.contains("证据") && detail.contains(&ids[0]));
     page.screenshot("04-finding").await;
@@ -276,7 +300,8 @@ async fn an_operator_does_the_days_work_in_a_real_browser() {
     page.screenshot("05-acknowledged").await;
 
     // Dismiss another with a reason typed into the form.
-    page.goto(&base, &format!("/console/findings/{}", ids[1])).await;
+    page.goto(&base, &format!("/console/findings/{}", ids[1]))
+        .await;
     page.eval(
         "document.getElementById('reason').value = '重复预警，已在另一项目处理';\
          document.querySelector('form[action$=dismiss] button').click(); true",
@@ -302,12 +327,18 @@ async fn an_operator_does_the_days_work_in_a_real_browser() {
         .await;
     let deadline = Instant::now() + Duration::from_secs(30);
     while !page.text().await.contains("Partner file log") {
-        assert!(Instant::now() < deadline, "the page never switched language");
+        assert!(
+            Instant::now() < deadline,
+            "the page never switched language"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     page.goto(&base, "/console").await;
     let en = page.text().await;
-    assert!(en.contains("Money at risk") && !en.contains("涉及金额"), "{en}");
+    assert!(
+        en.contains("Money at risk") && !en.contains("涉及金额"),
+        "{en}"
+    );
     page.screenshot("08-overview-en").await;
 
     child.kill().await.unwrap();
