@@ -213,10 +213,10 @@ pub fn evidence_label(k: EvidenceKind, lang: Lang) -> &'static str {
         GuaranteeLetter => lang.pick("保函", "Guarantee letter"),
         GuaranteeRequirement => lang.pick("保证金要求", "Guarantee requirement"),
         InboundFile => lang.pick("报送文件", "Inbound file"),
+        Calendar => lang.pick("工作日历", "Working-day calendar"),
     }
 }
 
-/// `¥1,234.56` (negative: `-¥1,234.56`). Exact: from fen, no floats.
 /// A region (a province key such as `fujian`) as shown: 福建省 / Fujian; an empty key (a
 /// finding whose project is not in the registry) as 未登记 / unregistered.
 pub fn region_label(key: &str, lang: Lang) -> String {
@@ -234,6 +234,7 @@ pub fn region_label(key: &str, lang: Lang) -> String {
     }
 }
 
+/// `¥1,234.56` (negative: `-¥1,234.56`). Exact: from fen, no floats.
 pub fn money(m: Money) -> String {
     let fen = m.fen();
     let neg = fen < 0;
