@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod commands;
 mod demo;
+mod evidence_cli;
 mod findings_cli;
 mod serve;
 
@@ -125,6 +126,26 @@ enum Command {
         #[arg(long)]
         actor: Option<String>,
     },
+    /// Build a signed evidence pack (ZIP) of a project's findings for a month: the raw bank
+    /// files behind them, a findings XLSX, each finding's explanation, an index and a signed
+    /// SHA-256 manifest. `evidence verify FILE` checks one.
+    #[command(args_conflicts_with_subcommands = true)]
+    Evidence {
+        #[command(subcommand)]
+        command: Option<EvidenceCommand>,
+        /// The project code.
+        #[arg(long)]
+        project: Option<String>,
+        /// The month, YYYY-MM.
+        #[arg(long)]
+        period: Option<String>,
+        /// The ZIP file to write.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        /// The person building it, named in the pack (default: cli:$USER).
+        #[arg(long)]
+        actor: Option<String>,
+    },
     /// Load a folder of mixed registry and bank files (backfill), detecting each file's kind.
     Load {
         dir: PathBuf,
@@ -184,6 +205,13 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum EvidenceCommand {
+    /// Check a pack: the manifest's signature, every file's SHA-256 and size, nothing added
+    /// or removed. Exit status 1 when it does not verify.
+    Verify { file: PathBuf },
+}
+
+#[derive(Subcommand)]
 enum TokenCommand {
     /// Create a bearer token for an operator: printed once, stored only as its SHA-256.
     Create {
@@ -222,6 +250,16 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// The person behind a CLI action: `--actor`, else `cli:$USER`.
+fn cli_actor(actor: Option<String>) -> String {
+    actor
+        .filter(|a| !a.trim().is_empty())
+        .unwrap_or_else(|| match std::env::var("USER") {
+            Ok(u) if !u.trim().is_empty() => format!("cli:{}", u.trim()),
+            _ => "cli".to_string(),
+        })
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -284,15 +322,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             action,
             reason,
             actor,
+        } => commands::finding_action(config, &id, &action, reason, &cli_actor(actor)).await,
+        Command::Evidence {
+            command: Some(EvidenceCommand::Verify { file }),
+            ..
+        } => evidence_cli::verify(config, lang, &file),
+        Command::Evidence {
+            command: None,
+            project,
+            period,
+            out,
+            actor,
         } => {
-            let actor =
-                actor.filter(|a| !a.trim().is_empty()).unwrap_or_else(|| {
-                    match std::env::var("USER") {
-                        Ok(u) if !u.trim().is_empty() => format!("cli:{}", u.trim()),
-                        _ => "cli".to_string(),
-                    }
-                });
-            commands::finding_action(config, &id, &action, reason, &actor).await
+            let (Some(project), Some(period), Some(out)) = (project, period, out) else {
+                anyhow::bail!(
+                    "evidence needs --project P --period YYYY-MM --out FILE (or: evidence verify FILE)"
+                );
+            };
+            evidence_cli::build(config, lang, &project, &period, &out, &cli_actor(actor)).await
         }
         Command::Load { dir, partner } => commands::load(config, &dir, &partner).await,
         Command::Simulate {

@@ -548,3 +548,268 @@ fn a_file_rejected_before_its_account_was_registered_is_retried() {
     let unknown = run(&["retry", "FILE-nope"]);
     assert!(!unknown.status.success());
 }
+
+/// Every file under `dir`, by SHA-256 of its bytes.
+fn hashes_under(dir: &Path) -> std::collections::BTreeMap<String, std::path::PathBuf> {
+    use sha2::Digest;
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let h = hex::encode(sha2::Sha256::digest(std::fs::read(&p).unwrap()));
+                out.insert(h, p);
+            }
+        }
+    }
+    out
+}
+
+/// The entries of a ZIP, by name.
+fn unzip(bytes: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
+    use std::io::Read;
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    (0..z.len())
+        .map(|i| {
+            let mut e = z.by_index(i).unwrap();
+            let mut b = Vec::new();
+            e.read_to_end(&mut b).unwrap();
+            (e.name().to_string(), b)
+        })
+        .collect()
+}
+
+fn rezip(entries: &std::collections::BTreeMap<String, Vec<u8>>) -> Vec<u8> {
+    use std::io::Write;
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, b) in entries {
+        z.start_file(name.as_str(), zip::write::SimpleFileOptions::default())
+            .unwrap();
+        z.write_all(b).unwrap();
+    }
+    z.finish().unwrap().into_inner()
+}
+
+#[test]
+fn an_evidence_pack_holds_the_raw_files_and_verifies_and_any_change_is_caught() {
+    use calamine::{Data, Reader, Xlsx};
+    let dir = tempfile::tempdir().unwrap();
+    assert!(wagegate(dir.path(), &["demo"]).status.success());
+    let db = format!("sqlite://{}/data/demo/wagegate.db", dir.path().display());
+    let key = "an evidence signing key of more than 32 bytes";
+    let run_with = |key: Option<&str>, args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_wagegate"));
+        c.args(args)
+            .current_dir(dir.path())
+            .env("WAGEGATE__DATABASE__URL", &db)
+            .env_remove("WAGEGATE_LANG")
+            .env_remove("WAGEGATE__EVIDENCE__SIGNING_KEY");
+        if let Some(k) = key {
+            c.env("WAGEGATE__EVIDENCE__SIGNING_KEY", k);
+        }
+        c.output().expect("run")
+    };
+    let run = |args: &[&str]| run_with(Some(key), args);
+
+    // A month of a project whose findings come from bank files (wages unpaid: pay sheets
+    // against the bank's payment results).
+    let o = run(&["findings", "--format", "json"]);
+    let all: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let unpaid = all
+        .iter()
+        .find(|f| f["code"] == "WAGES_UNPAID" && f["period"].as_str().unwrap().len() == 7)
+        .expect("the demo has unpaid wages in a month");
+    let project = unpaid["project"].as_str().unwrap();
+    let period = unpaid["period"].as_str().unwrap();
+    let expected: std::collections::BTreeSet<&str> = all
+        .iter()
+        .filter(|f| f["project"] == project && f["period"].as_str().unwrap().starts_with(period))
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+
+    let pack_path = dir.path().join("证据包.zip");
+    let pack = pack_path.to_str().unwrap();
+    let o = run(&[
+        "evidence",
+        "--project",
+        project,
+        "--period",
+        period,
+        "--out",
+        pack,
+        "--actor",
+        "王检查员",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let said = text(&o.stdout);
+    assert!(
+        said.contains("已生成证据包") && said.contains(project),
+        "{said}"
+    );
+
+    let entries = unzip(&std::fs::read(&pack_path).unwrap());
+    // The index, in Chinese.
+    let index = String::from_utf8(entries["索引.txt"].clone()).unwrap();
+    for t in [
+        "电子证据包",
+        project,
+        period,
+        "王检查员",
+        "法律依据",
+        "保障农民工工资支付条例",
+        "北京时间",
+    ] {
+        assert!(index.contains(t), "the index lacks {t}:\n{index}");
+    }
+    // Each finding of the project and month explained, with its legal basis.
+    let explained: std::collections::BTreeSet<&str> = entries
+        .keys()
+        .filter_map(|k| k.strip_prefix("预警说明/")?.strip_suffix(".txt"))
+        .collect();
+    assert_eq!(explained, expected);
+    let explanation = String::from_utf8(
+        entries[&format!("预警说明/{}.txt", unpaid["id"].as_str().unwrap())].clone(),
+    )
+    .unwrap();
+    assert!(
+        explanation.contains("法律依据：") && explanation.contains("拖欠工资"),
+        "{explanation}"
+    );
+    // The findings spreadsheet: Chinese headers, one row per finding.
+    let mut book: Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(entries["预警清单.xlsx"].clone()))
+            .unwrap();
+    let range = book.worksheet_range("预警").unwrap();
+    let rows: Vec<_> = range.rows().collect();
+    assert_eq!(rows[0][0], Data::String("预警编号".into()));
+    let ids: std::collections::BTreeSet<String> =
+        rows[1..].iter().map(|r| r[0].to_string()).collect();
+    assert_eq!(
+        ids,
+        expected
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<std::collections::BTreeSet<_>>()
+    );
+    // The raw files are the bank's files, byte for byte.
+    let sent = hashes_under(&dir.path().join("data/demo/files"));
+    let raw: Vec<&String> = entries
+        .keys()
+        .filter(|k| k.starts_with("原始文件/"))
+        .collect();
+    // The month's labor-cost finding cites statement entries and the unpaid wages cite
+    // payment results: both the bank statement and the payment report are in the pack.
+    assert!(
+        raw.iter().any(|r| r.contains("camt053")) && raw.iter().any(|r| r.contains("pain002")),
+        "the statement or the payment report is missing: {raw:?}"
+    );
+    for r in &raw {
+        use sha2::Digest;
+        let h = hex::encode(sha2::Sha256::digest(&entries[*r]));
+        assert!(
+            sent.contains_key(&h),
+            "{r} is not one of the files the demo sent"
+        );
+    }
+    let manifest: serde_json::Value = serde_json::from_slice(&entries["manifest.json"]).unwrap();
+    assert_eq!(manifest["project"], project);
+    assert_eq!(
+        manifest["files"].as_array().unwrap().len(),
+        entries.len() - 2
+    );
+
+    // It verifies.
+    let o = run(&["evidence", "verify", pack]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("校验通过"), "{}", text(&o.stdout));
+
+    // Any change is caught, and named.
+    let tampered = dir.path().join("tampered.zip");
+    let check = |entries: &std::collections::BTreeMap<String, Vec<u8>>, key: &str, says: &str| {
+        std::fs::write(&tampered, rezip(entries)).unwrap();
+        let o = run_with(
+            Some(key),
+            &["evidence", "verify", tampered.to_str().unwrap()],
+        );
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
+        let err = text(&o.stderr);
+        assert!(
+            err.contains("校验失败") && err.contains(says),
+            "{says}: {err}"
+        );
+    };
+    let mut changed = entries.clone();
+    changed.get_mut(raw[0]).unwrap()[0] ^= 1;
+    check(&changed, key, raw[0].as_str());
+    let mut removed = entries.clone();
+    removed.remove(raw[0]);
+    check(&removed, key, "文件被删除");
+    let mut added = entries.clone();
+    added.insert("原始文件/extra.csv".into(), b"x".to_vec());
+    check(&added, key, "有文件被加入");
+    let mut manifest_edited = entries.clone();
+    let m = String::from_utf8(manifest_edited["manifest.json"].clone()).unwrap();
+    manifest_edited.insert(
+        "manifest.json".into(),
+        m.replace("王检查员", "李检查员").into_bytes(),
+    );
+    check(&manifest_edited, key, "签名");
+    check(
+        &entries,
+        "another key of more than thirty-two bytes",
+        "签名",
+    );
+    let o = run(&["evidence", "verify", "Cargo.toml"]);
+    assert!(!o.status.success());
+
+    // Without a key, or with a bad month, it says what is missing.
+    let o = run_with(
+        None,
+        &[
+            "evidence",
+            "--project",
+            project,
+            "--period",
+            period,
+            "--out",
+            pack,
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("WAGEGATE__EVIDENCE__SIGNING_KEY"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = run(&[
+        "evidence",
+        "--project",
+        project,
+        "--period",
+        "2026-13",
+        "--out",
+        pack,
+    ]);
+    assert!(
+        !o.status.success() && text(&o.stderr).contains("--period"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = run(&[
+        "evidence",
+        "--project",
+        "NO-SUCH",
+        "--period",
+        period,
+        "--out",
+        pack,
+    ]);
+    assert!(
+        !o.status.success() && text(&o.stderr).contains("NO-SUCH"),
+        "{}",
+        text(&o.stderr)
+    );
+}

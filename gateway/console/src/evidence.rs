@@ -327,12 +327,24 @@ pub async fn build(
     let findings = findings_of(store, project, period).await?;
 
     // The raw files behind the findings: each evidence record's inbound file.
-    let file_of: HashMap<String, String> = store
-        .load_records(&Scope::project(project))
-        .await?
-        .into_iter()
-        .filter_map(|r| r.file_id.map(|f| (r.key, f)))
-        .collect();
+    // A statement's entries are cited by their own keys (`Entry::key(account, occurrence)`,
+    // the occurrence counting identical entries before it in the same statement).
+    let mut file_of: HashMap<String, String> = HashMap::new();
+    for r in store.load_records(&Scope::project(project)).await? {
+        let Some(file) = r.file_id.clone() else {
+            continue;
+        };
+        if r.kind == store::RecordKind::Statement {
+            let st: schemas::Statement = r.decode()?;
+            let mut seen: HashMap<String, u32> = HashMap::new();
+            for e in &st.entries {
+                let n = seen.entry(e.key(&st.account, 0)).or_insert(0);
+                file_of.insert(e.key(&st.account, *n), file.clone());
+                *n += 1;
+            }
+        }
+        file_of.insert(r.key, file);
+    }
     let mut file_ids: BTreeSet<String> = BTreeSet::new();
     for sf in &findings {
         for e in &sf.finding.evidence {
@@ -556,78 +568,134 @@ pub struct Verified {
     pub manifest: Manifest,
 }
 
+/// Why a pack does not verify.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    NotZip(String),
+    TooLarge,
+    Duplicate(String),
+    NoManifest,
+    NoSignature,
+    BadSignature,
+    BadManifest(String),
+    Missing(String),
+    Size {
+        path: String,
+        actual: u64,
+        listed: u64,
+    },
+    Hash {
+        path: String,
+        actual: String,
+        listed: String,
+    },
+    Added(String),
+}
+
+impl Problem {
+    /// What is wrong, and where, in the reader's language.
+    pub fn describe(&self, lang: Lang) -> String {
+        match (self, lang) {
+            (Problem::NotZip(e), Lang::Zh) => format!("该文件不是 ZIP 压缩包（证据包应为 ZIP）：{e}"),
+            (Problem::NotZip(e), Lang::En) => format!("the file is not a ZIP archive (an evidence pack is one): {e}"),
+            (Problem::TooLarge, Lang::Zh) => "压缩包解压后超过证据包的大小上限".to_string(),
+            (Problem::TooLarge, Lang::En) => "the archive unpacks to more than a pack may hold".to_string(),
+            (Problem::Duplicate(p), Lang::Zh) => format!("压缩包中“{p}”出现了两次"),
+            (Problem::Duplicate(p), Lang::En) => format!("the archive holds '{p}' twice"),
+            (Problem::NoManifest, Lang::Zh) => format!("压缩包中没有 {MANIFEST}：不是证据包"),
+            (Problem::NoManifest, Lang::En) => format!("the archive has no {MANIFEST}: not an evidence pack"),
+            (Problem::NoSignature, Lang::Zh) => format!("压缩包中没有 {SIGNATURE}：证据包未签名"),
+            (Problem::NoSignature, Lang::En) => format!("the archive has no {SIGNATURE}: the pack is not signed"),
+            (Problem::BadSignature, Lang::Zh) => format!("{SIGNATURE} 中的签名与 {MANIFEST} 不符：清单被改动过，或由其他密钥签名"),
+            (Problem::BadSignature, Lang::En) => format!("the signature in {SIGNATURE} does not match {MANIFEST}: the manifest was changed, or the pack was signed with another key"),
+            (Problem::BadManifest(e), Lang::Zh) => format!("{MANIFEST} 无法读取：{e}"),
+            (Problem::BadManifest(e), Lang::En) => format!("{MANIFEST} cannot be read: {e}"),
+            (Problem::Missing(p), Lang::Zh) => format!("清单列出的“{p}”不在压缩包中：文件被删除"),
+            (Problem::Missing(p), Lang::En) => format!("'{p}' is listed in the manifest but missing from the archive: a file was removed"),
+            (Problem::Size { path, actual, listed }, Lang::Zh) => format!("“{path}”为 {actual} 字节，清单记载为 {listed} 字节：文件被改动"),
+            (Problem::Size { path, actual, listed }, Lang::En) => format!("'{path}' is {actual} bytes, the manifest says {listed}: the file was changed"),
+            (Problem::Hash { path, actual, listed }, Lang::Zh) => format!("“{path}”的 SHA-256 为 {actual}，清单记载为 {listed}：文件被改动"),
+            (Problem::Hash { path, actual, listed }, Lang::En) => format!("'{path}' has SHA-256 {actual}, the manifest says {listed}: the file was changed"),
+            (Problem::Added(p), Lang::Zh) => format!("“{p}”在压缩包中但不在清单里：有文件被加入"),
+            (Problem::Added(p), Lang::En) => format!("'{p}' is in the archive but not in the manifest: a file was added"),
+        }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe(Lang::En))
+    }
+}
+
+impl std::error::Error for Problem {}
+
 /// Checks a pack: the manifest's signature with `key`, every listed file's SHA-256 and size,
-/// no file missing, none added. The error says what is wrong, and where.
-pub fn verify(bytes: &[u8], key: &SigningKey) -> anyhow::Result<Verified> {
-    let mut zip = zip::ZipArchive::new(Cursor::new(bytes))
-        .context("the file is not a ZIP archive (an evidence pack is one)")?;
+/// no file missing, none added.
+pub fn verify(bytes: &[u8], key: &SigningKey) -> Result<Verified, Problem> {
+    let mut zip =
+        zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| Problem::NotZip(e.to_string()))?;
     if zip.len() > MAX_ENTRIES {
-        bail!(
-            "the archive has {} entries; a pack has at most {MAX_ENTRIES}",
-            zip.len()
-        );
+        return Err(Problem::TooLarge);
     }
     let mut contents: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut left = MAX_PACK_BYTES + 16 * 1024 * 1024;
     for i in 0..zip.len() {
-        let mut entry = zip.by_index(i)?;
+        let mut entry = zip
+            .by_index(i)
+            .map_err(|e| Problem::NotZip(e.to_string()))?;
         if entry.is_dir() {
             continue;
         }
         let name = entry.name().to_string();
         let mut buf = Vec::new();
-        (&mut entry).take(left + 1).read_to_end(&mut buf)?;
+        (&mut entry)
+            .take(left + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| Problem::NotZip(format!("{name}: {e}")))?;
         if buf.len() as u64 > left {
-            bail!("the archive unpacks to more than a pack may hold");
+            return Err(Problem::TooLarge);
         }
         left -= buf.len() as u64;
         if contents.insert(name.clone(), buf).is_some() {
-            bail!("the archive holds '{name}' twice");
+            return Err(Problem::Duplicate(name));
         }
     }
-    let manifest_bytes = contents
-        .remove(MANIFEST)
-        .with_context(|| format!("the archive has no {MANIFEST}: not an evidence pack"))?;
-    let signature = contents
-        .remove(SIGNATURE)
-        .with_context(|| format!("the archive has no {SIGNATURE}: the pack is not signed"))?;
+    let manifest_bytes = contents.remove(MANIFEST).ok_or(Problem::NoManifest)?;
+    let signature = contents.remove(SIGNATURE).ok_or(Problem::NoSignature)?;
     if !key.check(&manifest_bytes, &String::from_utf8_lossy(&signature)) {
-        bail!("the signature in {SIGNATURE} does not match {MANIFEST}: the manifest was changed, or the pack was signed with another key");
+        return Err(Problem::BadSignature);
     }
     let manifest: Manifest =
-        serde_json::from_slice(&manifest_bytes).context("reading manifest.json")?;
+        serde_json::from_slice(&manifest_bytes).map_err(|e| Problem::BadManifest(e.to_string()))?;
     if manifest.format != FORMAT {
-        bail!(
-            "the manifest's format is '{}', not {FORMAT}",
+        return Err(Problem::BadManifest(format!(
+            "format '{}', not {FORMAT}",
             manifest.format
-        );
+        )));
     }
     for f in &manifest.files {
-        let Some(body) = contents.remove(&f.path) else {
-            bail!(
-                "'{}' is listed in the manifest but missing from the archive",
-                f.path
-            );
-        };
+        let body = contents
+            .remove(&f.path)
+            .ok_or_else(|| Problem::Missing(f.path.clone()))?;
         if body.len() as u64 != f.size {
-            bail!(
-                "'{}' is {} bytes, the manifest says {}",
-                f.path,
-                body.len(),
-                f.size
-            );
+            return Err(Problem::Size {
+                path: f.path.clone(),
+                actual: body.len() as u64,
+                listed: f.size,
+            });
         }
         let h = sha256_hex(&body);
         if h != f.sha256 {
-            bail!(
-                "'{}' has SHA-256 {h}, the manifest says {}: the file was changed",
-                f.path,
-                f.sha256
-            );
+            return Err(Problem::Hash {
+                path: f.path.clone(),
+                actual: h,
+                listed: f.sha256.clone(),
+            });
         }
     }
-    if let Some(extra) = contents.keys().next() {
-        bail!("'{extra}' is in the archive but not in the manifest: a file was added");
+    if let Some(extra) = contents.into_keys().next() {
+        return Err(Problem::Added(extra));
     }
     Ok(Verified { manifest })
 }

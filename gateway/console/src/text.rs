@@ -7,6 +7,20 @@ use crate::Lang;
 const TEXT: &[(&str, &str, &str)] = &[
     ("app", "农民工工资监管预警控制台", "Wage supervision console"),
     ("nav", "主导航", "Main navigation"),
+    ("evidence_pack", "电子证据包", "Evidence packs"),
+    (
+        "evidence_help",
+        "按项目和月份导出电子证据包（ZIP）：预警背后的银行原始文件、预警清单（XLSX）、每条预警的说明与法律依据、中文索引，以及由服务器签名的 SHA-256 清单。可用 wagegate evidence verify 校验。",
+        "Export an evidence pack (ZIP) for a project and month: the raw bank files behind the findings, the findings (XLSX), each finding's explanation and legal basis, an index, and a SHA-256 manifest signed by the server. Check it with wagegate evidence verify.",
+    ),
+    ("download_pack", "下载证据包", "Download the evidence pack"),
+    ("pack_for_finding", "下载该项目本月的证据包", "Evidence pack of this project and month"),
+    (
+        "no_signing_key",
+        "未配置证据包签名密钥（evidence.signing_key），无法生成证据包。请联系系统管理员。",
+        "No signing key for evidence packs is configured (evidence.signing_key); ask the administrator.",
+    ),
+    ("month", "月份", "Month"),
     ("overview", "总览", "Overview"),
     ("findings", "预警列表", "Findings"),
     ("files", "报送文件记录", "Partner file log"),

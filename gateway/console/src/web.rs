@@ -29,6 +29,10 @@ pub struct ConsoleState {
     /// A partner with no file for this long is shown as late on the overview.
     pub late_after_hours: i64,
     pub keys: Keys,
+    /// Signs evidence packs; without it the console says packs are not configured.
+    pub evidence_key: Option<crate::evidence::SigningKey>,
+    /// Operators who may reveal personal data in full.
+    pub personal_data_viewers: Vec<String>,
     env: Environment<'static>,
 }
 
@@ -48,6 +52,7 @@ impl ConsoleState {
             ("findings.html", include_str!("templates/findings.html")),
             ("finding.html", include_str!("templates/finding.html")),
             ("files.html", include_str!("templates/files.html")),
+            ("evidence.html", include_str!("templates/evidence.html")),
         ] {
             env.add_template(name, src)
                 .expect("the console's templates are valid");
@@ -59,6 +64,8 @@ impl ConsoleState {
             default_lang,
             late_after_hours: 36,
             keys: Keys::random(),
+            evidence_key: None,
+            personal_data_viewers: Vec::new(),
             env,
         }
     }
@@ -76,6 +83,8 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: Arc<ConsoleState>) -> Rou
         .route("/console/findings/{id}/acknowledge", post(acknowledge))
         .route("/console/findings/{id}/dismiss", post(dismiss))
         .route("/console/files", get(files))
+        .route("/console/evidence", get(evidence_form))
+        .route("/console/evidence.zip", get(evidence_zip))
         .route("/console/logout", post(logout))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -1044,6 +1053,7 @@ async fn finding_page(
             "project_name": p.map(|p| p.name.as_str()).unwrap_or(""),
             "contractor": p.map(|p| p.contractor.as_str()).unwrap_or(""),
             "period": f.period,
+            "pack_period": f.period.get(..7).filter(|p| crate::evidence::check_period(p).is_ok()),
             "amount": i18n::money(f.amount_short),
             "due": f.due_date.map(|d| d.to_string()).unwrap_or_default(),
             "summary": i18n::summary(f, p.map(|p| p.name.as_str()), lang),
@@ -1266,4 +1276,142 @@ async fn files(
             "next": more.then(|| format!("{base}&page={}", page + 1)),
         }),
     )
+}
+
+// ----- evidence packs -----
+
+#[derive(Deserialize)]
+struct EvidenceParams {
+    #[serde(default)]
+    project: String,
+    #[serde(default)]
+    period: String,
+}
+
+async fn evidence_form(
+    State(state): State<Arc<ConsoleState>>,
+    Extension(op): Extension<Operator>,
+    headers: HeaderMap,
+    Query(params): Query<EvidenceParams>,
+) -> Response {
+    let lang = lang_of(&state, &headers);
+    let projects = match data::projects(state.store.as_ref()).await {
+        Ok(p) => p,
+        Err(e) => return internal(&state, lang, Some(&op), e),
+    };
+    let mut list: Vec<Value> = projects
+        .iter()
+        .map(|(code, p)| json!({"code": code, "name": p.name}))
+        .collect();
+    list.sort_by(|a, b| a["code"].as_str().cmp(&b["code"].as_str()));
+    let period = opt(&params.period)
+        .unwrap_or_else(|| i18n::cst_date(Utc::now()).format("%Y-%m").to_string());
+    render(
+        &state,
+        lang,
+        Some(&op),
+        "evidence.html",
+        text::get("evidence_pack", lang),
+        "/console/evidence",
+        json!({
+            "can_sign": state.evidence_key.is_some(),
+            "projects": list,
+            "project": params.project,
+            "period": period,
+        }),
+    )
+}
+
+async fn evidence_zip(
+    State(state): State<Arc<ConsoleState>>,
+    Extension(op): Extension<Operator>,
+    headers: HeaderMap,
+    Query(params): Query<EvidenceParams>,
+) -> Response {
+    let lang = lang_of(&state, &headers);
+    let bad = |status: StatusCode, e: &str| {
+        message(
+            &state,
+            lang,
+            Some(&op),
+            status,
+            text::get("evidence_pack", lang),
+            e,
+        )
+    };
+    let Some(key) = &state.evidence_key else {
+        return bad(
+            StatusCode::SERVICE_UNAVAILABLE,
+            text::get("no_signing_key", lang),
+        );
+    };
+    let project = params.project.trim();
+    let period = params.period.trim();
+    if project.is_empty() || project.len() > 64 {
+        return bad(
+            StatusCode::BAD_REQUEST,
+            lang.pick("请选择项目。", "Choose a project."),
+        );
+    }
+    if crate::evidence::check_period(period).is_err() {
+        return bad(
+            StatusCode::BAD_REQUEST,
+            &match lang {
+                Lang::Zh => format!(
+                    "月份“{}”无效，应写作 YYYY-MM（如 2026-09）。",
+                    period.chars().take(20).collect::<String>()
+                ),
+                Lang::En => format!(
+                    "the month '{}' is not valid: write it YYYY-MM (e.g. 2026-09)",
+                    period.chars().take(20).collect::<String>()
+                ),
+            },
+        );
+    }
+    match data::projects(state.store.as_ref()).await {
+        Ok(p) if p.contains_key(project) => {}
+        Ok(_) => {
+            return bad(
+                StatusCode::NOT_FOUND,
+                &match lang {
+                    Lang::Zh => format!("登记信息中没有项目 {project}"),
+                    Lang::En => format!("there is no project {project} in the registry"),
+                },
+            )
+        }
+        Err(e) => return internal(&state, lang, Some(&op), e),
+    }
+    let pack = crate::evidence::build(
+        state.store.as_ref(),
+        project,
+        period,
+        key,
+        lang,
+        &op.name,
+        Utc::now(),
+    )
+    .await;
+    match pack {
+        Ok(pack) => {
+            tracing::info!(operator = %op.name, project, period, findings = pack.manifest.findings.len(), files = pack.manifest.files.len(), "evidence pack downloaded from the console");
+            let disposition = format!("attachment; filename=\"{}\"", pack.file_name);
+            (
+                [
+                    (
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/zip"),
+                    ),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        HeaderValue::from_str(&disposition)
+                            .unwrap_or_else(|_| HeaderValue::from_static("attachment")),
+                    ),
+                    (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+                ],
+                pack.bytes,
+            )
+                .into_response()
+        }
+        Err(e) => internal(&state, lang, Some(&op), e),
+    }
 }

@@ -13,6 +13,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use console::evidence;
 use futures::{SinkExt, StreamExt};
 use schemas::FindingStatus;
 use serde_json::{json, Value};
@@ -21,6 +22,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_tungstenite::tungstenite::Message;
 
 const TOKEN: &str = "browser-operator-token-for-tests";
+const SIGNING_KEY: &str = "the evidence signing key of the browser test";
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -66,6 +68,38 @@ impl Page {
             )
             .await;
         r["result"]["value"].clone()
+    }
+
+    /// Clicks what `selector` finds (a download link) and waits for the browser to finish
+    /// saving the file into `dir` (the browser's download folder): its name and bytes.
+    async fn download(&mut self, dir: &std::path::Path, selector: &str) -> (String, Vec<u8>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            std::fs::remove_file(e.unwrap().path()).unwrap();
+        }
+        let clicked = self
+            .eval(&format!(
+                "(() => {{ const a = document.querySelector({selector:?}); if (!a) return false; a.click(); return true; }})()"
+            ))
+            .await;
+        assert_eq!(clicked, json!(true), "nothing to click at {selector}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let done: Vec<PathBuf> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            if let [one] = done.as_slice() {
+                let name = one.file_name().unwrap().to_string_lossy().into_owned();
+                if !name.ends_with(".crdownload") {
+                    return (name, std::fs::read(one).unwrap());
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the download from {selector} never finished: {done:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Waits until the document at a URL with `path` (and query, if given) has loaded.
@@ -142,7 +176,8 @@ async fn an_operator_does_the_days_work_in_a_real_browser() {
         s.operators.push(ingest::config::OperatorToken {
             name: "zhang.min".into(),
             token_sha256: server::http::auth::token_sha256(TOKEN),
-        })
+        });
+        s.evidence.signing_key = Some(SIGNING_KEY.into());
     })
     .await;
     settle_demo(&h).await;
@@ -200,6 +235,21 @@ async fn an_operator_does_the_days_work_in_a_real_browser() {
         .and_then(|t| t["webSocketDebuggerUrl"].as_str())
         .expect("a page target")
         .to_string();
+    // Downloads go to a folder of ours, where the test reads them.
+    let downloads = tempfile::tempdir().unwrap();
+    let (bws, _) = tokio_tungstenite::connect_async(browser_ws.as_str())
+        .await
+        .unwrap();
+    let mut browser = Page {
+        ws: bws,
+        next_id: 0,
+    };
+    browser
+        .call(
+            "Browser.setDownloadBehavior",
+            json!({"behavior": "allow", "downloadPath": downloads.path().to_str().unwrap()}),
+        )
+        .await;
     let (ws, _) = tokio_tungstenite::connect_async(page_ws).await.unwrap();
     let mut page = Page { ws, next_id: 0 };
     page.call("Page.enable", json!({})).await;
@@ -319,10 +369,90 @@ async fn an_operator_does_the_days_work_in_a_real_browser() {
     assert_eq!(events.last().unwrap().event.actor, "operator:zhang.min");
     page.screenshot("06-dismissed").await;
 
+    // Download the active findings as XLSX with the list's link; read it back cell by cell.
+    page.goto(&base, "/console/findings?status=active&per_page=500")
+        .await;
+    let total: usize = page
+        .eval("document.getElementById('total').textContent")
+        .await
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let listed: Vec<String> = serde_json::from_value(
+        page.eval("[...document.querySelectorAll('a[href^=\"/console/findings/F-\"]')].map(a => a.textContent)")
+            .await,
+    )
+    .unwrap();
+    let (name, xlsx) = page
+        .download(downloads.path(), "a[href^=\"/console/findings.xlsx\"]")
+        .await;
+    assert_eq!(name, "findings.xlsx");
+    {
+        use calamine::{Data, Reader, Xlsx};
+        let mut book: Xlsx<_> =
+            calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx)).expect("a readable XLSX");
+        let range = book.worksheet_range("预警").unwrap();
+        let rows: Vec<_> = range.rows().collect();
+        assert_eq!(rows[0][0], Data::String("预警编号".into()));
+        assert_eq!(rows.len() - 1, total, "one row per listed finding");
+        let ids_in_book: Vec<String> = rows[1..].iter().map(|r| r[0].to_string()).collect();
+        assert_eq!(
+            ids_in_book, listed,
+            "the rows are the list's findings, in its order"
+        );
+        assert!(
+            !ids_in_book.contains(&ids[1]),
+            "the dismissed finding is not active"
+        );
+    }
+
+    // The evidence pack of the acknowledged finding's project and month, with the evidence
+    // page's form: it verifies with the server's key and explains the finding.
+    let f = h.store().get_finding(&ids[0]).await.unwrap().unwrap();
+    let project = f.finding.project.clone();
+    let month = match f.finding.period.get(..7) {
+        Some(m) if evidence::check_period(m).is_ok() => m.to_string(),
+        _ => panic!(
+            "the first red finding's period {} names no month",
+            f.finding.period
+        ),
+    };
+    page.goto(&base, "/console/evidence").await;
+    assert!(page.text().await.contains("电子证据包"));
+    page.eval(&format!(
+        "document.querySelector('select[name=project]').value = {project:?};\
+         document.querySelector('input[name=period]').value = {month:?}; true"
+    ))
+    .await;
+    page.screenshot("07-evidence").await;
+    let (name, zip) = page
+        .download(
+            downloads.path(),
+            "form[action=\"/console/evidence.zip\"] button",
+        )
+        .await;
+    assert_eq!(name, format!("evidence-{project}-{month}.zip"));
+    let key = evidence::SigningKey::new(SIGNING_KEY).unwrap();
+    let verified = evidence::verify(&zip, &key).expect("the pack verifies");
+    assert_eq!(verified.manifest.project, project);
+    assert_eq!(verified.manifest.generated_by, "operator:zhang.min");
+    if f.finding.period.starts_with(&month) {
+        assert!(verified.manifest.findings.contains(&ids[0]));
+        let explained = format!("预警说明/{}.txt", ids[0]);
+        assert!(
+            verified.manifest.files.iter().any(|f| f.path == explained),
+            "{explained} is not in {:?}",
+            verified.manifest.files
+        );
+    }
+    let other = evidence::SigningKey::new("not the server's key, but long enough").unwrap();
+    assert!(evidence::verify(&zip, &other).is_err());
+
     // Switch to English with the header link; the page comes back in English.
     page.goto(&base, "/console/files").await;
     assert!(page.text().await.contains("报送文件记录"));
-    page.screenshot("07-files").await;
+    page.screenshot("08-files").await;
     page.eval("document.querySelector('a[href^=\"/console/lang\"]').click(); true")
         .await;
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -339,7 +469,7 @@ async fn an_operator_does_the_days_work_in_a_real_browser() {
         en.contains("Money at risk") && !en.contains("涉及金额"),
         "{en}"
     );
-    page.screenshot("08-overview-en").await;
+    page.screenshot("09-overview-en").await;
 
     child.kill().await.unwrap();
 }

@@ -77,7 +77,7 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .as_deref()
         .and_then(|l| l.parse().ok())
         .unwrap_or(Lang::Zh);
-    let console = ConsoleState::new(
+    let mut console = ConsoleState::new(
         state.store.clone(),
         Arc::new(Directory {
             state: state.clone(),
@@ -85,5 +85,13 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         partners,
         lang,
     );
+    // The configuration was validated at start-up: a key that is set is long enough.
+    console.evidence_key = state
+        .settings
+        .evidence
+        .signing_key
+        .as_deref()
+        .and_then(|k| console::evidence::SigningKey::new(k).ok());
+    console.personal_data_viewers = state.settings.ui.personal_data_viewers.clone();
     console::router(Arc::new(console))
 }
