@@ -7,6 +7,7 @@ pub mod data;
 pub mod evidence;
 pub mod export;
 pub mod i18n;
+pub mod privacy;
 pub mod session;
 mod text;
 pub mod web;

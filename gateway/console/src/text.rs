@@ -7,6 +7,20 @@ use crate::Lang;
 const TEXT: &[(&str, &str, &str)] = &[
     ("app", "农民工工资监管预警控制台", "Wage supervision console"),
     ("nav", "主导航", "Main navigation"),
+    ("people", "涉及人员（个人信息已脱敏）", "People concerned (personal data masked)"),
+    ("people_full", "涉及人员（完整个人信息）", "People concerned (in full)"),
+    ("source", "来源", "Source"),
+    ("worker_name", "姓名", "Name"),
+    ("id_number", "身份证号", "ID number"),
+    ("card_number", "银行卡号", "Card number"),
+    ("reveal", "显示完整个人信息（将记入审计日志）", "Show in full (written to the audit log)"),
+    ("revealed", "已显示完整个人信息，本次查看已记入审计日志。", "Shown in full; this view was written to the audit log."),
+    (
+        "reveal_refused",
+        "您没有查看完整个人信息的权限（ui.personal_data_viewers）。",
+        "You are not allowed to see personal data in full (ui.personal_data_viewers).",
+    ),
+    ("reveals", "个人信息查看记录", "Who saw personal data in full"),
     ("evidence_pack", "电子证据包", "Evidence packs"),
     (
         "evidence_help",

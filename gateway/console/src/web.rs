@@ -82,6 +82,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: Arc<ConsoleState>) -> Rou
         .route("/console/findings/{id}", get(finding))
         .route("/console/findings/{id}/acknowledge", post(acknowledge))
         .route("/console/findings/{id}/dismiss", post(dismiss))
+        .route("/console/findings/{id}/reveal", post(reveal))
         .route("/console/files", get(files))
         .route("/console/evidence", get(evidence_form))
         .route("/console/evidence.zip", get(evidence_zip))
@@ -969,7 +970,7 @@ async fn finding(
     Path(id): Path<String>,
 ) -> Response {
     let lang = lang_of(&state, &headers);
-    finding_page(&state, lang, &op, &id, None).await
+    finding_page(&state, lang, &op, &id, None, false).await
 }
 
 async fn finding_page(
@@ -978,18 +979,23 @@ async fn finding_page(
     op: &Operator,
     id: &str,
     notice: Option<&str>,
+    full: bool,
 ) -> Response {
     let loaded = async {
         let f = state.store.get_finding(id).await?;
-        let events = match &f {
-            Some(_) => state.store.finding_events(id).await?,
-            None => vec![],
+        let (events, people, reveals) = match &f {
+            Some(sf) => (
+                state.store.finding_events(id).await?,
+                crate::privacy::people(state.store.as_ref(), &sf.finding, full, lang).await?,
+                state.store.access_log(Some(id), 50).await?,
+            ),
+            None => (vec![], vec![], vec![]),
         };
         let projects = data::projects(state.store.as_ref()).await?;
-        anyhow::Ok((f, events, projects))
+        anyhow::Ok((f, events, people, reveals, projects))
     }
     .await;
-    let (sf, events, projects) = match loaded {
+    let (sf, events, people, reveals, projects) = match loaded {
         Ok(x) => x,
         Err(e) => return internal(state, lang, Some(op), e),
     };
@@ -1063,6 +1069,10 @@ async fn finding_page(
             "evidence": evidence,
             "computation": f.computation,
             "history": history,
+            "people": people,
+            "full": full,
+            "may_reveal": !people.is_empty() && !full && crate::privacy::may_reveal(&state.personal_data_viewers, &op.name),
+            "reveals": reveals.iter().map(|r| json!({"at": i18n::cst_seconds(r.at), "actor": r.actor})).collect::<Vec<_>>(),
             "can_ack": sf.status == FindingStatus::Open,
             "can_dismiss": matches!(sf.status, FindingStatus::Open | FindingStatus::Acknowledged),
         }),
@@ -1133,7 +1143,7 @@ async fn change_status(
             } else {
                 "acknowledged_ok"
             };
-            let mut r = finding_page(state, lang, op, id, Some(text::get(key, lang))).await;
+            let mut r = finding_page(state, lang, op, id, Some(text::get(key, lang)), false).await;
             if r.status() == StatusCode::OK {
                 *r.status_mut() = StatusCode::OK;
             }
@@ -1160,6 +1170,76 @@ async fn change_status(
         ),
         Err(e) => internal(state, lang, Some(op), e.into()),
     }
+}
+
+/// Shows the finding's people in full to an operator allowed to see them, after writing the
+/// reveal to the access log; anyone else gets 403 (and the refusal is logged).
+async fn reveal(
+    State(state): State<Arc<ConsoleState>>,
+    Extension(op): Extension<Operator>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let lang = lang_of(&state, &headers);
+    if let Some(r) = csrf_refused(&state, lang, &op, &form) {
+        return r;
+    }
+    if !crate::privacy::may_reveal(&state.personal_data_viewers, &op.name) {
+        tracing::warn!(operator = %op.name, finding_id = %id, "personal data reveal refused: not a personal-data viewer");
+        return message(
+            &state,
+            lang,
+            Some(&op),
+            StatusCode::FORBIDDEN,
+            text::get("forbidden", lang),
+            text::get("reveal_refused", lang),
+        );
+    }
+    let finding = match state.store.get_finding(&id).await {
+        Ok(Some(f)) => f,
+        Ok(None) => {
+            return message(
+                &state,
+                lang,
+                Some(&op),
+                StatusCode::NOT_FOUND,
+                text::get("not_found", lang),
+                &id,
+            )
+        }
+        Err(e) => return internal(&state, lang, Some(&op), e.into()),
+    };
+    let people =
+        match crate::privacy::people(state.store.as_ref(), &finding.finding, false, lang).await {
+            Ok(p) => p,
+            Err(e) => return internal(&state, lang, Some(&op), e),
+        };
+    let entry = store::AccessLogEntry {
+        at: Utc::now(),
+        actor: op.name.clone(),
+        action: crate::privacy::REVEAL.to_string(),
+        subject: id.clone(),
+        detail: people
+            .iter()
+            .map(|p| p.key.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+    };
+    // Audited first: if the log cannot be written, nothing is shown.
+    if let Err(e) = state.store.append_access_log(&entry).await {
+        return internal(&state, lang, Some(&op), e.into());
+    }
+    tracing::info!(operator = %op.name, finding_id = %id, records = people.len(), "personal data revealed in the console");
+    finding_page(
+        &state,
+        lang,
+        &op,
+        &id,
+        Some(text::get("revealed", lang)),
+        true,
+    )
+    .await
 }
 
 #[derive(Deserialize)]

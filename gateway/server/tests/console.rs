@@ -16,16 +16,25 @@ on_both_databases!(
     certificates_decide_who_reaches_the_console,
     the_language_switch_changes_every_page_and_never_redirects_away,
     the_findings_xlsx_has_chinese_headers_and_the_listed_findings,
+    personal_data_is_masked_everywhere_and_revealed_only_to_viewers_with_an_audit,
 );
 
 const TOKEN: &str = "console-operator-token-for-tests";
 
 async fn start(db: Database) -> Harness {
+    start_with(db, |_| {}).await
+}
+
+async fn start_with(
+    db: Database,
+    customise: impl FnOnce(&mut ingest::config::Settings),
+) -> Harness {
     let h = Harness::start(db, |s| {
         s.operators.push(ingest::config::OperatorToken {
             name: "li.wei".into(),
             token_sha256: server::http::auth::token_sha256(TOKEN),
-        })
+        });
+        customise(s);
     })
     .await;
     h.import_demo_registry().await;
@@ -516,4 +525,167 @@ async fn the_findings_xlsx_has_chinese_headers_and_the_listed_findings(db: Datab
         Data::Float(v) => assert!((v * 100.0 - fen as f64).abs() < 0.5, "{v} vs {fen} fen"),
         other => panic!("amount cell is {other:?}"),
     }
+}
+
+const OTHER_TOKEN: &str = "console-operator-token-of-someone-else";
+
+/// Signs in with `token` through the login form (the checks are in [`login`]).
+async fn login_with(h: &Harness, token: &str) -> Session {
+    let client = browser(h, None);
+    let r = client.get(h.url("/console/login")).send().await.unwrap();
+    let (nonce, _) = set_cookie(&r, "wg_login").unwrap();
+    let csrf = csrf_of(&r.text().await.unwrap());
+    let r = client
+        .post(h.url("/console/login"))
+        .header("cookie", format!("wg_login={nonce}"))
+        .form(&[("token", token), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let (session, _) = set_cookie(&r, "wg_session").unwrap();
+    Session {
+        client,
+        cookie: format!("wg_session={session}"),
+    }
+}
+
+async fn personal_data_is_masked_everywhere_and_revealed_only_to_viewers_with_an_audit(
+    db: Database,
+) {
+    let h = start_with(db, |s| {
+        s.operators.push(ingest::config::OperatorToken {
+            name: "wang.fang".into(),
+            token_sha256: server::http::auth::token_sha256(OTHER_TOKEN),
+        });
+        s.ui.personal_data_viewers = vec!["li.wei".into()];
+    })
+    .await;
+    // Every worker's ID and card number the gateway holds (registry and bank files).
+    let mut secrets: Vec<String> = Vec::new();
+    let mut lines: std::collections::HashMap<String, schemas::PaySheetLine> = Default::default();
+    for kind in [
+        store::RecordKind::Paysheet,
+        store::RecordKind::Roster,
+        store::RecordKind::Payment,
+    ] {
+        for r in h.store().load_kind(kind).await.unwrap() {
+            match kind {
+                store::RecordKind::Paysheet => {
+                    let l: schemas::PaySheetLine = r.decode().unwrap();
+                    secrets.push(l.id_number.expose().to_string());
+                    secrets.push(l.card_number.expose().to_string());
+                    lines.insert(r.key.clone(), l);
+                }
+                store::RecordKind::Roster => {
+                    let e: schemas::RosterEntry = r.decode().unwrap();
+                    secrets.push(e.id_number.expose().to_string());
+                    secrets.push(e.card_number.expose().to_string());
+                }
+                _ => {
+                    let p: schemas::PaymentResult = r.decode().unwrap();
+                    secrets.extend(p.id_number.map(|i| i.expose().to_string()));
+                    secrets.extend(p.card_number.map(|c| c.expose().to_string()));
+                }
+            }
+        }
+    }
+    assert!(secrets.len() > 10 && !lines.is_empty());
+    let leaks = |page: &str| -> Vec<String> {
+        secrets
+            .iter()
+            .filter(|s| page.contains(s.as_str()))
+            .cloned()
+            .collect()
+    };
+
+    // No page shows a full ID or card number, to anyone, without a reveal.
+    let viewer = login(&h).await;
+    let other = login_with(&h, OTHER_TOKEN).await;
+    let (_, list) = viewer.get(&h, "/console/findings?per_page=500").await;
+    let ids = finding_ids(&list);
+    assert!(!ids.is_empty());
+    for path in [
+        "/console",
+        "/console/findings?per_page=500",
+        "/console/files",
+    ] {
+        let (status, page) = viewer.get(&h, path).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            leaks(&page),
+            Vec::<String>::new(),
+            "{path} shows personal data"
+        );
+    }
+    for id in &ids {
+        let (_, page) = viewer.get(&h, &format!("/console/findings/{id}")).await;
+        assert_eq!(
+            leaks(&page),
+            Vec::<String>::new(),
+            "{id} shows personal data"
+        );
+    }
+
+    // A finding that cites a pay-sheet line shows its worker masked.
+    let mut cited = None;
+    for id in &ids {
+        let f = h.store().get_finding(id).await.unwrap().unwrap();
+        if let Some(l) = f.finding.evidence.iter().find_map(|e| lines.get(&e.key)) {
+            cited = Some((id.clone(), l.clone()));
+            break;
+        }
+    }
+    let (id, line) = cited.expect("a finding citing a pay-sheet line");
+    let path = format!("/console/findings/{id}");
+    let (_, page) = viewer.get(&h, &path).await;
+    assert!(
+        page.contains("涉及人员") && page.contains(&line.id_number.masked()),
+        "{page}"
+    );
+    assert!(page.contains(&line.card_number.masked()));
+    assert!(!page.contains(&line.worker_name) || line.worker_name.chars().count() < 2);
+    assert!(page.contains("/reveal"), "a viewer is offered the reveal");
+
+    // Someone not allowed: no reveal offered, and a reveal they post is refused, unlogged.
+    let (_, page) = other.get(&h, &path).await;
+    assert!(page.contains(&line.id_number.masked()) && !page.contains("/reveal"));
+    let csrf = csrf_of(&page);
+    let (status, page) = other
+        .post(&h, &format!("{path}/reveal"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(status, 403);
+    assert_eq!(leaks(&page), Vec::<String>::new());
+    assert!(h.store().access_log(None, 10).await.unwrap().is_empty());
+
+    // The viewer without the form's CSRF token: refused.
+    let (status, page) = viewer.post(&h, &format!("{path}/reveal"), &[]).await;
+    assert_eq!(status, 403);
+    assert_eq!(leaks(&page), Vec::<String>::new());
+    assert!(h.store().access_log(None, 10).await.unwrap().is_empty());
+
+    // The viewer through the form: the full values, and an audit row naming them.
+    let (_, page) = viewer.get(&h, &path).await;
+    let csrf = csrf_of(&page);
+    let (status, page) = viewer
+        .post(&h, &format!("{path}/reveal"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(status, 200);
+    assert!(page.contains(line.id_number.expose()) && page.contains(line.card_number.expose()));
+    assert!(page.contains(&line.worker_name));
+    assert!(page.contains("已记入审计日志"));
+    let log = h.store().access_log(Some(&id), 10).await.unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].actor, "operator:li.wei");
+    assert_eq!(log[0].action, "reveal_personal_data");
+    assert!(log[0].detail.contains(&line.key()));
+    assert!(
+        !log[0].detail.contains(line.id_number.expose()),
+        "the log names records, not data"
+    );
+
+    // Afterwards the page is masked again, and says who saw the data in full.
+    let (_, page) = other.get(&h, &path).await;
+    assert_eq!(leaks(&page), Vec::<String>::new());
+    assert!(page.contains("个人信息查看记录") && page.contains("operator:li.wei"));
 }
