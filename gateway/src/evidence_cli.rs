@@ -1,3 +1,4 @@
+//! `wagegate report`: a project's reconciliation workbook.
 //! `wagegate evidence`: build a signed evidence pack of one project's findings for a month
 //! (`--project P --period YYYY-MM --out FILE`), or check one (`evidence verify FILE`).
 
@@ -129,4 +130,26 @@ pub fn verify(
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+pub async fn report(
+    config: Option<&Path>,
+    lang_flag: Option<&str>,
+    project: &str,
+    out: &Path,
+) -> anyhow::Result<ExitCode> {
+    let settings = Settings::load(config)?;
+    let lang = crate::findings_cli::language(lang_flag, &settings)?;
+    let p = crate::findings_cli::open_existing(settings).await?;
+    let (bytes, _) =
+        console::reconciliation::project_xlsx(p.store().as_ref(), project, lang).await?;
+    std::fs::write(out, bytes).with_context(|| format!("writing {}", out.display()))?;
+    match lang {
+        Lang::Zh => println!("已生成项目 {project} 的对账表 {}", out.display()),
+        Lang::En => println!(
+            "wrote the reconciliation workbook of project {project} to {}",
+            out.display()
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -146,6 +146,15 @@ enum Command {
         #[arg(long)]
         actor: Option<String>,
     },
+    /// Write a project's reconciliation workbook (XLSX): the registry facts, findings,
+    /// labor-cost obligations, wage-account entries, pay sheets, payment results, guarantees.
+    Report {
+        #[arg(long)]
+        project: String,
+        /// The .xlsx file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Load a folder of mixed registry and bank files (backfill), detecting each file's kind.
     Load {
         dir: PathBuf,
@@ -323,6 +332,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             reason,
             actor,
         } => commands::finding_action(config, &id, &action, reason, &cli_actor(actor)).await,
+        Command::Report { project, out } => {
+            evidence_cli::report(config, lang, &project, &out).await
+        }
         Command::Evidence {
             command: Some(EvidenceCommand::Verify { file }),
             ..

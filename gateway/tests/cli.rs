@@ -813,3 +813,111 @@ fn an_evidence_pack_holds_the_raw_files_and_verifies_and_any_change_is_caught() 
         text(&o.stderr)
     );
 }
+
+#[test]
+fn a_projects_reconciliation_workbook_holds_its_facts_and_findings() {
+    use calamine::{Data, Reader, Xlsx};
+    let dir = tempfile::tempdir().unwrap();
+    assert!(wagegate(dir.path(), &["demo"]).status.success());
+    let db = format!("sqlite://{}/data/demo/wagegate.db", dir.path().display());
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_wagegate"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("WAGEGATE__DATABASE__URL", &db)
+            .env_remove("WAGEGATE_LANG")
+            .output()
+            .expect("run")
+    };
+    // The demo's Fuzhou bridge: an obligation of 300,000.00 for 2026-09 due 2026-10-10, of
+    // which a credit of 180,000.00 arrived on 2026-10-09 (LABOR_COST_SHORT of 120,000.00).
+    let project = "FJ-FZ-2026-0017";
+    let o = run(&["findings", "--format", "json", "--project", project]);
+    let findings: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(findings.iter().any(|f| f["code"] == "LABOR_COST_SHORT"));
+    let out = dir.path().join("对账表.xlsx");
+    let o = run(&[
+        "report",
+        "--project",
+        project,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("对账表"));
+
+    let mut book: Xlsx<_> = calamine::open_workbook(&out).unwrap();
+    assert_eq!(
+        book.sheet_names(),
+        [
+            "项目",
+            "预警",
+            "人工费用拨付义务",
+            "专用账户流水",
+            "工资支付表",
+            "代发结果",
+            "保函"
+        ]
+    );
+    let sheet = |book: &mut Xlsx<_>, name: &str| -> Vec<Vec<Data>> {
+        book.worksheet_range(name)
+            .unwrap()
+            .rows()
+            .map(|r| r.to_vec())
+            .collect()
+    };
+    let facts = sheet(&mut book, "项目");
+    assert_eq!(facts[0][1], Data::String(project.into()));
+    assert!(facts
+        .iter()
+        .any(|r| r[0] == Data::String("施工总承包单位".into())));
+
+    let listed = sheet(&mut book, "预警");
+    assert_eq!(listed[0][0], Data::String("预警编号".into()));
+    assert_eq!(listed.len() - 1, findings.len());
+
+    let obligations = sheet(&mut book, "人工费用拨付义务");
+    assert_eq!(obligations[0][2], Data::String("应拨付金额（元）".into()));
+    let sept = obligations
+        .iter()
+        .find(|r| r[1] == Data::String("2026-09".into()))
+        .expect("the September obligation");
+    assert_eq!(sept[2], Data::Float(300_000.0));
+    assert_eq!(sept[3], Data::String("2026-10-10".into()));
+
+    let entries = sheet(&mut book, "专用账户流水");
+    assert!(
+        entries
+            .iter()
+            .any(|r| r[1] == Data::String("2026-10-09".into())
+                && r[2] == Data::String("收".into())
+                && r[3] == Data::Float(180_000.0)),
+        "the 180,000.00 credit of 2026-10-09 is missing"
+    );
+    let pay = sheet(&mut book, "工资支付表");
+    assert!(pay.len() > 1 && pay[1][1] != Data::Empty);
+
+    // Nothing personal: no ID or card number in any sheet.
+    for name in book.sheet_names() {
+        for r in sheet(&mut book, &name) {
+            for c in r {
+                if let Data::String(s) = c {
+                    let digits = s.chars().filter(char::is_ascii_digit).count();
+                    assert!(
+                        !(s.len() == 18 && digits >= 17),
+                        "{name} holds what looks like an ID number: {s}"
+                    );
+                }
+            }
+        }
+    }
+
+    let o = run(&[
+        "report",
+        "--project",
+        "NO-SUCH",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success() && text(&o.stderr).contains("NO-SUCH"));
+}

@@ -107,6 +107,12 @@ impl CsvWriter<'_> {
 /// decimals, the header row frozen.
 pub fn xlsx(rows: &[Row], lang: Lang) -> anyhow::Result<Vec<u8>> {
     let mut wb = Workbook::new();
+    findings_sheet(&mut wb, rows, lang)?;
+    Ok(wb.save_to_buffer()?)
+}
+
+/// Adds the findings sheet (预警 / Findings) to a workbook.
+pub fn findings_sheet(wb: &mut Workbook, rows: &[Row], lang: Lang) -> anyhow::Result<()> {
     let bold = Format::new().set_bold();
     let money = Format::new().set_num_format("#,##0.00");
     let ws = wb.add_worksheet();
@@ -134,5 +140,5 @@ pub fn xlsx(rows: &[Row], lang: Lang) -> anyhow::Result<Vec<u8>> {
     }
     ws.set_freeze_panes(1, 0)?;
     ws.set_column_width(0, 26)?;
-    Ok(wb.save_to_buffer()?)
+    Ok(())
 }

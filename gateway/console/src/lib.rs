@@ -8,6 +8,7 @@ pub mod evidence;
 pub mod export;
 pub mod i18n;
 pub mod privacy;
+pub mod reconciliation;
 pub mod session;
 mod text;
 pub mod web;

@@ -7,6 +7,7 @@ use crate::Lang;
 const TEXT: &[(&str, &str, &str)] = &[
     ("app", "农民工工资监管预警控制台", "Wage supervision console"),
     ("nav", "主导航", "Main navigation"),
+    ("project_xlsx", "下载项目对账表（XLSX）", "Project reconciliation (XLSX)"),
     ("people", "涉及人员（个人信息已脱敏）", "People concerned (personal data masked)"),
     ("people_full", "涉及人员（完整个人信息）", "People concerned (in full)"),
     ("source", "来源", "Source"),

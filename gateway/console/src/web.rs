@@ -85,6 +85,10 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: Arc<ConsoleState>) -> Rou
         .route("/console/findings/{id}/reveal", post(reveal))
         .route("/console/files", get(files))
         .route("/console/evidence", get(evidence_form))
+        .route(
+            "/console/projects/{code}/reconciliation.xlsx",
+            get(project_xlsx),
+        )
         .route("/console/evidence.zip", get(evidence_zip))
         .route("/console/logout", post(logout))
         .route_layer(middleware::from_fn_with_state(
@@ -1489,6 +1493,70 @@ async fn evidence_zip(
                     (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
                 ],
                 pack.bytes,
+            )
+                .into_response()
+        }
+        Err(e) => internal(&state, lang, Some(&op), e),
+    }
+}
+
+async fn project_xlsx(
+    State(state): State<Arc<ConsoleState>>,
+    Extension(op): Extension<Operator>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+) -> Response {
+    let lang = lang_of(&state, &headers);
+    if code.is_empty() || code.len() > 64 {
+        return message(
+            &state,
+            lang,
+            Some(&op),
+            StatusCode::BAD_REQUEST,
+            text::get("bad_request", lang),
+            &code,
+        );
+    }
+    match data::projects(state.store.as_ref()).await {
+        Ok(p) if p.contains_key(&code) => {}
+        Ok(_) => {
+            return message(
+                &state,
+                lang,
+                Some(&op),
+                StatusCode::NOT_FOUND,
+                text::get("not_found", lang),
+                &match lang {
+                    Lang::Zh => format!("登记信息中没有项目 {code}"),
+                    Lang::En => format!("there is no project {code} in the registry"),
+                },
+            )
+        }
+        Err(e) => return internal(&state, lang, Some(&op), e),
+    }
+    match crate::reconciliation::project_xlsx(state.store.as_ref(), &code, lang).await {
+        Ok((bytes, name)) => {
+            // RFC 6266: an ASCII fallback and the UTF-8 name.
+            let disposition = format!(
+                "attachment; filename=\"reconciliation.xlsx\"; filename*=UTF-8''{}",
+                urlencode(&name)
+            );
+            (
+                [
+                    (
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static(
+                            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        ),
+                    ),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        HeaderValue::from_str(&disposition)
+                            .unwrap_or_else(|_| HeaderValue::from_static("attachment")),
+                    ),
+                    (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+                ],
+                bytes,
             )
                 .into_response()
         }

@@ -525,6 +525,40 @@ async fn the_findings_xlsx_has_chinese_headers_and_the_listed_findings(db: Datab
         Data::Float(v) => assert!((v * 100.0 - fen as f64).abs() < 0.5, "{v} vs {fen} fen"),
         other => panic!("amount cell is {other:?}"),
     }
+
+    // The project's reconciliation workbook, linked from the finding's page.
+    let project = first.finding.project.clone();
+    let (_, page) = s.get(&h, &format!("/console/findings/{}", ids[0])).await;
+    let link = format!("/console/projects/{project}/reconciliation.xlsx");
+    assert!(
+        page.contains(&link),
+        "the finding links the project's workbook"
+    );
+    let r = s
+        .client
+        .get(h.url(&link))
+        .header("cookie", &s.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("attachment"));
+    let mut book: Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(r.bytes().await.unwrap().to_vec()))
+            .expect("a readable XLSX");
+    assert_eq!(
+        book.sheet_names()[..2],
+        ["项目".to_string(), "预警".to_string()]
+    );
+    let facts = book.worksheet_range("项目").unwrap();
+    assert_eq!(facts.get((0, 1)), Some(&Data::String(project.clone())));
+    let (status, _) = s
+        .get(&h, "/console/projects/NO-SUCH/reconciliation.xlsx")
+        .await;
+    assert_eq!(status, 404);
 }
 
 const OTHER_TOKEN: &str = "console-operator-token-of-someone-else";
