@@ -285,53 +285,53 @@ pub async fn explain(
     id: &str,
 ) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(config)?;
-    let lang = crate::findings_cli::language(lang, &settings)?;
+    let ui = crate::findings_cli::language(lang, &settings)?;
+    let lang = match ui {
+        console::Lang::Zh => reconciler::Lang::Zh,
+        console::Lang::En => reconciler::Lang::En,
+    };
     let p = crate::findings_cli::open_existing(settings).await?;
     let Some(s) = p.store().get_finding(id).await? else {
         bail!("no finding {id}");
     };
-    if lang == console::Lang::Zh {
-        // The reader's language first; the reconciler's arithmetic follows as computed.
-        let projects = console::data::projects(p.store().as_ref()).await?;
-        let f = &s.finding;
-        let name = projects.get(&f.project).map(|p| p.name.as_str());
-        println!(
-            "{} {} {}（{}）",
-            f.id,
-            console::i18n::severity_label(f.severity, lang),
-            console::i18n::code_label(f.code, lang),
-            console::i18n::status_label(s.status, lang)
-        );
-        println!("摘要：{}", console::i18n::summary(f, name, lang));
-        println!("法律依据：{}", console::i18n::basis(f.code, lang));
-        println!("发现时间：{}（北京时间）", console::i18n::cst(s.first_seen));
-        for e in &f.evidence {
-            println!(
-                "  证据 · {}：{}{}",
-                console::i18n::evidence_label(e.kind, lang),
-                e.description,
-                e.amount
-                    .map(|a| format!("，{}", console::i18n::money(a)))
-                    .unwrap_or_default()
-            );
-        }
-        println!();
-    }
-    println!("{}", reconciler::explain(&s.finding));
+    let zh = lang == reconciler::Lang::Zh;
+    // The project's name and the legal basis in the reader's language, then the reconciler's
+    // own explanation (evidence and arithmetic) in that language.
+    let projects = console::data::projects(p.store().as_ref()).await?;
+    let f = &s.finding;
+    let name = projects.get(&f.project).map(|p| p.name.as_str());
     println!(
-        "status: {}{}",
-        s.status.as_str(),
+        "{}{}",
+        if zh { "摘要：" } else { "summary: " },
+        console::i18n::summary(f, name, ui)
+    );
+    println!(
+        "{}{}",
+        if zh {
+            "法律依据："
+        } else {
+            "legal basis: "
+        },
+        console::i18n::basis(f.code, ui)
+    );
+    println!();
+    println!("{}", reconciler::explain_in(&s.finding, lang));
+    println!(
+        "{}{}{}",
+        if zh { "状态：" } else { "status: " },
+        console::i18n::status_label(s.status, ui),
         s.status_reason
             .as_deref()
             .map(|r| format!(" ({r})"))
             .unwrap_or_default()
     );
-    println!("history:");
+    println!("{}", if zh { "处理记录：" } else { "history:" });
     for e in p.store().finding_events(id).await? {
         println!(
-            "  {} {:<12} by {}{}",
-            console::i18n::cst_seconds(e.event.at) + " CST",
+            "  {} {:<12} {} {}{}",
+            console::i18n::cst_seconds(e.event.at) + if zh { "（北京时间）" } else { " CST" },
             e.kind.as_str(),
+            if zh { "操作人" } else { "by" },
             e.event.actor,
             e.event
                 .reason
@@ -341,6 +341,57 @@ pub async fn explain(
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+pub async fn replay(
+    config: Option<&Path>,
+    as_of: NaiveDate,
+    into: Option<&Path>,
+    demo: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let mut settings = Settings::load(config)?;
+    if let Some(dir) = demo {
+        settings = sim::demo::with_partners(settings);
+        if std::env::var_os("WAGEGATE__DATABASE__URL").is_none() {
+            settings.database.url = format!("sqlite://{}", dir.join("wagegate.db").display());
+        }
+    }
+    let live = ingest::open(settings.clone()).await?;
+    let tmp;
+    let path = match into {
+        Some(p) => {
+            if p.exists() {
+                bail!("{} exists: replay rebuilds into a new file", p.display());
+            }
+            p.to_path_buf()
+        }
+        None => {
+            tmp = tempfile::Builder::new()
+                .prefix("wagegate-replay-")
+                .tempdir()
+                .context("creating a temporary directory")?;
+            tmp.path().join("rebuilt.db")
+        }
+    };
+    let url = format!("sqlite://{}", path.display());
+    let r = ingest::replay::replay(&live, &settings, &url, as_of).await?;
+    println!(
+        "replayed as of {as_of}: {} registry records, {} files; {} live findings, {} rebuilt",
+        r.registry_records, r.files, r.live_findings, r.rebuilt_findings
+    );
+    if into.is_some() {
+        println!("rebuilt database: {}", path.display());
+    }
+    for d in &r.differences {
+        println!("{d}");
+    }
+    if r.is_identical() {
+        println!("identical");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("{} differences", r.differences.len());
+        Ok(ExitCode::from(1))
+    }
 }
 
 pub async fn finding_action(
