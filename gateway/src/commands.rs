@@ -330,7 +330,7 @@ pub async fn explain(
         println!(
             "  {} {:<12} {} {}{}",
             console::i18n::cst_seconds(e.event.at) + if zh { "（北京时间）" } else { " CST" },
-            e.kind.as_str(),
+            console::i18n::event_label(e.kind, ui),
             if zh { "操作人" } else { "by" },
             e.event.actor,
             e.event

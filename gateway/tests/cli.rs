@@ -703,6 +703,11 @@ fn an_evidence_pack_holds_the_raw_files_and_verifies_and_any_change_is_caught() 
         explanation.contains("法律依据：") && explanation.contains("拖欠工资"),
         "{explanation}"
     );
+    // With the reconciler's arithmetic and the month each payment was attributed to.
+    assert!(
+        explanation.contains("计算过程") && explanation.contains("归属月份"),
+        "{explanation}"
+    );
     // The findings spreadsheet: Chinese headers, one row per finding.
     let mut book: Xlsx<_> =
         calamine::open_workbook_from_rs(std::io::Cursor::new(entries["预警清单.xlsx"].clone()))

@@ -263,26 +263,21 @@ pub fn explanation(
         i18n::basis(f.code, lang)
     );
     let _ = writeln!(s);
-    let _ = writeln!(s, "{}", l("证据：", "Evidence:"));
-    for e in &f.evidence {
-        let _ = writeln!(
-            s,
-            "  - {}：{}{}{}",
-            i18n::evidence_label(e.kind, lang),
-            e.description,
-            e.amount
-                .map(|a| format!(" {}", i18n::money(a)))
-                .unwrap_or_default(),
-            e.date.map(|d| format!(" {d}")).unwrap_or_default(),
-        );
-    }
-    if !f.computation.is_empty() {
-        let _ = writeln!(s);
-        let _ = writeln!(s, "{}", l("计算过程：", "Arithmetic:"));
-        for c in &f.computation {
-            let _ = writeln!(s, "  {c}");
-        }
-    }
+    // The reconciler's own explanation in the reader's language: each evidence record (with
+    // the month a payment was attributed to, and by which rule) and the arithmetic.
+    let _ = writeln!(
+        s,
+        "{}",
+        l(
+            "对账明细（证据与计算过程）：",
+            "Reconciliation (evidence and arithmetic):"
+        )
+    );
+    let rl = match lang {
+        Lang::Zh => reconciler::Lang::Zh,
+        Lang::En => reconciler::Lang::En,
+    };
+    let _ = writeln!(s, "{}", reconciler::explain_in(f, rl));
     if !events.is_empty() {
         let _ = writeln!(s);
         let _ = writeln!(
