@@ -25,6 +25,10 @@ struct Cli {
     /// Defaults to `ui.lang` in the configuration.
     #[arg(long, global = true, env = "WAGEGATE_LANG")]
     lang: Option<String>,
+    /// The database (sqlite://PATH or postgres://USER@HOST/DB), instead of `database.url` in
+    /// the configuration and WAGEGATE__DATABASE__URL.
+    #[arg(long, global = true, value_name = "URL")]
+    database: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -259,6 +263,10 @@ enum CertsCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(url) = &cli.database {
+        // The configuration's top layer, read by every command: set before any thread starts.
+        std::env::set_var("WAGEGATE__DATABASE__URL", url);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

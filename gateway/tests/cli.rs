@@ -1038,3 +1038,42 @@ fn replay_reproduces_the_demo_and_detects_a_difference() {
     ]);
     assert!(!again.status.success());
 }
+
+#[test]
+fn a_global_database_flag_names_the_database_for_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(wagegate(dir.path(), &["demo"]).status.success());
+    let db = format!("sqlite://{}/data/demo/wagegate.db", dir.path().display());
+    let o = wagegate(
+        dir.path(),
+        &[
+            "--database",
+            &db,
+            "findings",
+            "--format",
+            "json",
+            "--limit",
+            "1",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(list.len(), 1);
+    // After the subcommand too, and a database that is not there is named, not created.
+    let missing = dir.path().join("nowhere.db");
+    let o = wagegate(
+        dir.path(),
+        &[
+            "findings",
+            "--database",
+            &format!("sqlite://{}", missing.display()),
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("no database at"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(!missing.exists());
+}
