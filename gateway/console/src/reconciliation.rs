@@ -15,12 +15,21 @@ use store::{RecordKind, Scope, Store};
 use crate::export::{self, Row};
 use crate::i18n::{self, Lang};
 
-/// The workbook's bytes and a file name to save it as.
-pub async fn project_xlsx(
-    store: &dyn Store,
-    code: &str,
-    lang: Lang,
-) -> anyhow::Result<(Vec<u8>, String)> {
+/// Everything the workbook and the project page show about one project.
+pub struct ProjectData {
+    pub project: Project,
+    pub info: Option<crate::data::ProjectInfo>,
+    pub accounts: Vec<WageAccount>,
+    pub obligations: Vec<LaborCostObligation>,
+    pub statements: Vec<Statement>,
+    pub sheet_lines: Vec<PaySheetLine>,
+    pub payments: Vec<PaymentResult>,
+    pub letters: Vec<GuaranteeLetter>,
+    pub findings: Vec<schemas::StoredFinding>,
+}
+
+/// Loads a project's records and findings; an unknown project is an error naming it.
+pub async fn load(store: &dyn Store, code: &str) -> anyhow::Result<ProjectData> {
     let mut project: Option<Project> = None;
     let mut accounts: Vec<WageAccount> = Vec::new();
     let mut obligations: Vec<LaborCostObligation> = Vec::new();
@@ -43,8 +52,7 @@ pub async fn project_xlsx(
     let Some(project) = project.filter(|p| p.code == code) else {
         anyhow::bail!("there is no project '{code}' in the registry");
     };
-    let projects = crate::data::projects(store).await?;
-    let info = projects.get(code);
+    let info = crate::data::projects(store).await?.remove(code);
     let mut findings = Vec::new();
     let mut offset = 0;
     loop {
@@ -62,7 +70,84 @@ pub async fn project_xlsx(
             _ => break,
         }
     }
+    obligations.sort_by(|a, b| (a.due_date, &a.obligation_id).cmp(&(b.due_date, &b.obligation_id)));
+    letters.sort_by(|a, b| (a.valid_from, &a.number).cmp(&(b.valid_from, &b.number)));
+    Ok(ProjectData {
+        project,
+        info,
+        accounts,
+        obligations,
+        statements,
+        sheet_lines,
+        payments,
+        letters,
+        findings,
+    })
+}
 
+impl ProjectData {
+    /// Every statement entry on the project's accounts, in booking order, once.
+    pub fn entries(&self) -> Vec<(&str, &schemas::Entry)> {
+        let mut entries: Vec<(&str, &schemas::Entry)> = self
+            .statements
+            .iter()
+            .flat_map(|s| s.entries.iter().map(move |e| (s.account.as_str(), e)))
+            .collect();
+        entries.sort_by(|a, b| (a.1.booking_date, a.0).cmp(&(b.1.booking_date, b.0)));
+        entries.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+        entries
+    }
+
+    /// Pay sheets per month: (lines, gross fen, net fen).
+    pub fn months(&self) -> BTreeMap<String, (u64, i64, i64)> {
+        let mut months: BTreeMap<String, (u64, i64, i64)> = BTreeMap::new();
+        for line in &self.sheet_lines {
+            let m = months.entry(line.period.to_string()).or_default();
+            m.0 += 1;
+            m.1 += line.gross.fen();
+            m.2 += line.net.fen();
+        }
+        months
+    }
+
+    /// Payment results per batch: (results, paid, paid fen, other, other fen).
+    pub fn batches(&self) -> BTreeMap<String, (u64, u64, i64, u64, i64)> {
+        let mut batches: BTreeMap<String, (u64, u64, i64, u64, i64)> = BTreeMap::new();
+        for p in &self.payments {
+            let b = batches
+                .entry(p.batch_id.clone().unwrap_or_default())
+                .or_default();
+            let fen = p.amount.map(Money::fen).unwrap_or(0);
+            b.0 += 1;
+            if p.status == PaymentStatus::Paid {
+                b.1 += 1;
+                b.2 += fen;
+            } else {
+                b.3 += 1;
+                b.4 += fen;
+            }
+        }
+        batches
+    }
+}
+
+/// The workbook's bytes and a file name to save it as.
+pub async fn project_xlsx(
+    store: &dyn Store,
+    code: &str,
+    lang: Lang,
+) -> anyhow::Result<(Vec<u8>, String)> {
+    let d = load(store, code).await?;
+    let ProjectData {
+        project,
+        info,
+        accounts,
+        obligations,
+        findings,
+        letters,
+        ..
+    } = &d;
+    let info = info.as_ref();
     let l = |zh: &'static str, en: &'static str| lang.pick(zh, en);
     let bold = Format::new().set_bold();
     let money = Format::new().set_num_format("#,##0.00");
@@ -134,7 +219,6 @@ pub async fn project_xlsx(
     export::findings_sheet(&mut wb, &rows, lang)?;
 
     // 人工费用拨付义务: what the construction unit owes into the wage account, by period.
-    obligations.sort_by(|a, b| (a.due_date, &a.obligation_id).cmp(&(b.due_date, &b.obligation_id)));
     {
         let ws = wb.add_worksheet();
         ws.set_name(l("人工费用拨付义务", "Labor-cost obligations"))?;
@@ -185,12 +269,7 @@ pub async fn project_xlsx(
             ],
             &bold,
         )?;
-        let mut entries: Vec<(&str, &schemas::Entry)> = statements
-            .iter()
-            .flat_map(|s| s.entries.iter().map(move |e| (s.account.as_str(), e)))
-            .collect();
-        entries.sort_by(|a, b| (a.1.booking_date, a.0).cmp(&(b.1.booking_date, b.0)));
-        entries.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+        let entries = d.entries();
         let (mut credits, mut debits) = (0i64, 0i64);
         for (i, (account, e)) in entries.iter().enumerate() {
             let r = u32::try_from(i + 1)?;
@@ -243,13 +322,7 @@ pub async fn project_xlsx(
             ],
             &bold,
         )?;
-        let mut months: BTreeMap<String, (u64, i64, i64)> = BTreeMap::new();
-        for line in &sheet_lines {
-            let m = months.entry(line.period.to_string()).or_default();
-            m.0 += 1;
-            m.1 += line.gross.fen();
-            m.2 += line.net.fen();
-        }
+        let months = d.months();
         for (i, (period, (n, gross, net))) in months.iter().enumerate() {
             let r = u32::try_from(i + 1)?;
             ws.write_string(r, 0, period)?;
@@ -275,21 +348,7 @@ pub async fn project_xlsx(
             ],
             &bold,
         )?;
-        let mut batches: BTreeMap<String, (u64, u64, i64, u64, i64)> = BTreeMap::new();
-        for p in &payments {
-            let b = batches
-                .entry(p.batch_id.clone().unwrap_or_default())
-                .or_default();
-            let fen = p.amount.map(Money::fen).unwrap_or(0);
-            b.0 += 1;
-            if p.status == PaymentStatus::Paid {
-                b.1 += 1;
-                b.2 += fen;
-            } else {
-                b.3 += 1;
-                b.4 += fen;
-            }
-        }
+        let batches = d.batches();
         for (i, (batch, (n, paid, paid_fen, other, other_fen))) in batches.iter().enumerate() {
             let r = u32::try_from(i + 1)?;
             ws.write_string(r, 0, batch)?;
@@ -317,7 +376,6 @@ pub async fn project_xlsx(
             ],
             &bold,
         )?;
-        letters.sort_by(|a, b| (a.valid_from, &a.number).cmp(&(b.valid_from, &b.number)));
         for (i, g) in letters.iter().enumerate() {
             let r = u32::try_from(i + 1)?;
             ws.write_string(r, 0, &g.number)?;
@@ -343,7 +401,7 @@ pub async fn project_xlsx(
     Ok((wb.save_to_buffer()?, name))
 }
 
-fn guarantee_status(s: GuaranteeStatus, lang: Lang) -> &'static str {
+pub fn guarantee_status(s: GuaranteeStatus, lang: Lang) -> &'static str {
     match s {
         GuaranteeStatus::Issued => lang.pick("已出具", "issued"),
         GuaranteeStatus::Accepted => lang.pick("已受理", "accepted"),

@@ -53,6 +53,7 @@ impl ConsoleState {
             ("finding.html", include_str!("templates/finding.html")),
             ("files.html", include_str!("templates/files.html")),
             ("evidence.html", include_str!("templates/evidence.html")),
+            ("project.html", include_str!("templates/project.html")),
         ] {
             env.add_template(name, src)
                 .expect("the console's templates are valid");
@@ -85,6 +86,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: Arc<ConsoleState>) -> Rou
         .route("/console/findings/{id}/reveal", post(reveal))
         .route("/console/files", get(files))
         .route("/console/evidence", get(evidence_form))
+        .route("/console/projects/{code}", get(project_page))
         .route(
             "/console/projects/{code}/reconciliation.xlsx",
             get(project_xlsx),
@@ -1562,4 +1564,225 @@ async fn project_xlsx(
         }
         Err(e) => internal(&state, lang, Some(&op), e),
     }
+}
+
+/// A line per account of its closing balances over time, as inline SVG with a text
+/// alternative (the table above it has the numbers).
+pub fn balance_svg(series: &BTreeMap<String, Vec<(chrono::NaiveDate, i64)>>, lang: Lang) -> String {
+    let points: Vec<&(chrono::NaiveDate, i64)> = series.values().flatten().collect();
+    let (Some(first), Some(last)) = (
+        points.iter().map(|p| p.0).min(),
+        points.iter().map(|p| p.0).max(),
+    ) else {
+        return String::new();
+    };
+    let max = points.iter().map(|p| p.1).max().unwrap_or(0).max(1);
+    let min = points.iter().map(|p| p.1).min().unwrap_or(0).min(0);
+    let (w, h, pad) = (900i64, 200i64, 30i64);
+    let days = (last - first).num_days().max(1);
+    let x = |d: chrono::NaiveDate| pad + (d - first).num_days() * (w - 2 * pad) / days;
+    let y = |v: i64| {
+        let span = i128::from(max - min).max(1);
+        let off = i128::from(v - min) * i128::from(h - 2 * pad) / span;
+        h - pad - i64::try_from(off).unwrap_or(0)
+    };
+    let desc = match lang {
+        Lang::Zh => format!("工资专用账户余额：{first} 至 {last}"),
+        Lang::En => format!("Wage account balances, {first} to {last}"),
+    };
+    let colours = ["#1565c0", "#6a1b9a", "#ef6c00", "#2e7d32"];
+    let mut s = format!(
+        r##"<svg role="img" aria-label="{desc}" viewBox="0 0 {w} {h}" width="100%" style="max-width:{w}px;background:#fff" xmlns="http://www.w3.org/2000/svg"><title>{desc}</title><line x1="{pad}" y1="{yb}" x2="{xe}" y2="{yb}" stroke="#888"/><text x="4" y="{yt}" font-size="11">{top}</text><text x="4" y="{yb}" font-size="11">{bottom}</text><text x="{pad}" y="{yd}" font-size="10">{first}</text><text x="{xl}" y="{yd}" font-size="10">{last}</text>"##,
+        yb = h - pad,
+        xe = w - pad,
+        yt = pad,
+        yd = h - pad + 14,
+        xl = w - pad - 60,
+        top = i18n::money(schemas::Money::from_fen(max)),
+        bottom = i18n::money(schemas::Money::from_fen(min)),
+    );
+    for (i, (account, pts)) in series.iter().enumerate() {
+        let colour = colours[i % colours.len()];
+        let path: Vec<String> = pts
+            .iter()
+            .map(|(d, v)| format!("{},{}", x(*d), y(*v)))
+            .collect();
+        s.push_str(&format!(
+            r##"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"><title>{account}</title></polyline>"##,
+            path.join(" ")
+        ));
+    }
+    s.push_str("</svg>");
+    s
+}
+
+async fn project_page(
+    State(state): State<Arc<ConsoleState>>,
+    Extension(op): Extension<Operator>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+) -> Response {
+    let lang = lang_of(&state, &headers);
+    let d = match crate::reconciliation::load(state.store.as_ref(), &code).await {
+        Ok(d) => d,
+        Err(e) if e.to_string().starts_with("there is no project") => {
+            // Unknown (or unreadable) project: say which.
+            return message(
+                &state,
+                lang,
+                Some(&op),
+                StatusCode::NOT_FOUND,
+                text::get("not_found", lang),
+                &match lang {
+                    Lang::Zh => format!(
+                        "登记信息中没有项目 {}",
+                        code.chars().take(64).collect::<String>()
+                    ),
+                    Lang::En => format!(
+                        "there is no project {} in the registry",
+                        code.chars().take(64).collect::<String>()
+                    ),
+                },
+            );
+        }
+        Err(e) => return internal(&state, lang, Some(&op), e),
+    };
+    let active: Vec<&StoredFinding> = d
+        .findings
+        .iter()
+        .filter(|f| matches!(f.status, FindingStatus::Open | FindingStatus::Acknowledged))
+        .collect();
+    let at_risk: i64 = active.iter().map(|f| f.finding.amount_short.fen()).sum();
+    // Closing balances per account, by date (the latest statement of a day wins).
+    let mut series: BTreeMap<String, BTreeMap<chrono::NaiveDate, i64>> = BTreeMap::new();
+    for st in &d.statements {
+        if let Some(b) = st.closing_balance {
+            series
+                .entry(st.account.clone())
+                .or_default()
+                .insert(b.date, b.amount.fen());
+        }
+    }
+    let series: BTreeMap<String, Vec<(chrono::NaiveDate, i64)>> = series
+        .into_iter()
+        .map(|(a, m)| (a, m.into_iter().collect()))
+        .collect();
+    let accounts: Vec<Value> = d
+        .accounts
+        .iter()
+        .map(|a| {
+            json!({
+                "no": a.account_no,
+                "bank": a.bank_code,
+                "balance": series.get(&a.account_no).and_then(|p| p.last()).map(|(day, fen)| format!("{} （{day}）", i18n::money(schemas::Money::from_fen(*fen)))).unwrap_or_default(),
+            })
+        })
+        .collect();
+    let payer_accounts: Vec<&str> = d
+        .accounts
+        .iter()
+        .flat_map(|a| a.payer_accounts.iter().map(String::as_str))
+        .collect();
+    let credits: Vec<Value> = d
+        .entries()
+        .into_iter()
+        .filter(|(_, e)| e.direction == schemas::Direction::Credit && !e.reversal)
+        .filter(|(_, e)| {
+            payer_accounts.is_empty()
+                || e.counterparty_account
+                    .as_deref()
+                    .is_some_and(|c| payer_accounts.contains(&c))
+        })
+        .map(|(_, e)| {
+            json!({
+                "date": e.booking_date.to_string(),
+                "amount": i18n::money(e.amount),
+                "from": e.counterparty_name.clone().unwrap_or_default(),
+                "text": e.remittance.clone().unwrap_or_default(),
+            })
+        })
+        .collect();
+    let obligations: Vec<Value> = d
+        .obligations
+        .iter()
+        .map(|o| json!({"id": o.obligation_id, "period": o.period.to_string(), "amount": i18n::money(o.amount), "due": o.due_date.to_string()}))
+        .collect();
+    let months: Vec<Value> = d
+        .months()
+        .into_iter()
+        .map(|(p, (n, _, net))| json!({"period": p, "lines": n, "net": i18n::money(schemas::Money::from_fen(net))}))
+        .collect();
+    let batches: Vec<Value> = d
+        .batches()
+        .into_iter()
+        .map(|(b, (_, paid, paid_fen, other, other_fen))| {
+            json!({
+                "id": b,
+                "paid": format!("{paid} · {}", i18n::money(schemas::Money::from_fen(paid_fen))),
+                "other": format!("{other} · {}", i18n::money(schemas::Money::from_fen(other_fen))),
+            })
+        })
+        .collect();
+    // The workers of the active wage findings, masked.
+    let mut unpaid = Vec::new();
+    for f in active.iter().filter(|f| {
+        matches!(
+            f.finding.code,
+            FindingCode::WagesUnpaid
+                | FindingCode::WagesShort
+                | FindingCode::PaymentFailedUnresolved
+        )
+    }) {
+        match crate::privacy::people(state.store.as_ref(), &f.finding, false, lang).await {
+            Ok(people) => {
+                for p in people.into_iter().filter(|p| {
+                    p.source == i18n::evidence_label(schemas::EvidenceKind::PaySheetLine, lang)
+                }) {
+                    unpaid.push(json!({"name": p.name, "id_number": p.id_number, "card_number": p.card_number, "finding": f.finding.id}));
+                }
+            }
+            Err(e) => return internal(&state, lang, Some(&op), e),
+        }
+    }
+    let letters: Vec<Value> = d
+        .letters
+        .iter()
+        .map(|g| {
+            json!({
+                "number": g.number,
+                "issuer": g.issuer_name,
+                "amount": i18n::money(g.guaranteed_amount),
+                "from": g.valid_from.to_string(),
+                "to": g.valid_to.to_string(),
+                "status": crate::reconciliation::guarantee_status(g.status, lang),
+            })
+        })
+        .collect();
+    let p = &d.project;
+    render(
+        &state,
+        lang,
+        Some(&op),
+        "project.html",
+        &format!("{} · {}", text::get("project_page", lang), p.name),
+        &format!("/console/projects/{}", urlencode(&p.code)),
+        json!({
+            "code": p.code,
+            "name": p.name,
+            "region": i18n::region_label(p.province.key(), lang),
+            "contractor": p.general_contractor.name,
+            "construction_unit": p.construction_unit.name,
+            "contract_amount": i18n::money(p.contract_amount),
+            "active": active.len(),
+            "money_at_risk": i18n::money(schemas::Money::from_fen(at_risk)),
+            "accounts": accounts,
+            "balance_svg": balance_svg(&series, lang),
+            "obligations": obligations,
+            "credits": credits,
+            "months": months,
+            "batches": batches,
+            "unpaid": unpaid,
+            "letters": letters,
+        }),
+    )
 }

@@ -652,6 +652,7 @@ async fn personal_data_is_masked_everywhere_and_revealed_only_to_viewers_with_an
             "{path} shows personal data"
         );
     }
+    let mut projects = std::collections::BTreeSet::new();
     for id in &ids {
         let (_, page) = viewer.get(&h, &format!("/console/findings/{id}")).await;
         assert_eq!(
@@ -659,7 +660,40 @@ async fn personal_data_is_masked_everywhere_and_revealed_only_to_viewers_with_an
             Vec::<String>::new(),
             "{id} shows personal data"
         );
+        projects.insert(
+            h.store()
+                .get_finding(id)
+                .await
+                .unwrap()
+                .unwrap()
+                .finding
+                .project,
+        );
     }
+    let mut unpaid_listed = false;
+    for p in &projects {
+        let (status, page) = viewer.get(&h, &format!("/console/projects/{p}")).await;
+        if status == 404 {
+            continue; // a finding about a project the registry does not hold
+        }
+        assert_eq!(status, 200, "{page}");
+        assert!(
+            page.contains("工资专用账户及余额") && page.contains(p.as_str()),
+            "{page}"
+        );
+        assert_eq!(
+            leaks(&page),
+            Vec::<String>::new(),
+            "project {p} shows personal data"
+        );
+        unpaid_listed |= page.contains("未足额发放的工人");
+    }
+    assert!(
+        unpaid_listed,
+        "no project page lists its unpaid workers (masked)"
+    );
+    let (status, _) = viewer.get(&h, "/console/projects/NO-SUCH").await;
+    assert_eq!(status, 404);
 
     // A finding that cites a pay-sheet line shows its worker masked.
     let mut cited = None;

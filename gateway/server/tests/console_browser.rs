@@ -449,10 +449,33 @@ async fn an_operator_does_the_days_work_in_a_real_browser() {
     let other = evidence::SigningKey::new("not the server's key, but long enough").unwrap();
     assert!(evidence::verify(&zip, &other).is_err());
 
+    // The project's page, through the finding's link: accounts with a balance chart,
+    // obligations and credits, pay sheets and payments, guarantees.
+    page.goto(&base, &format!("/console/findings/{}", ids[0]))
+        .await;
+    page.eval(&format!(
+        "document.querySelector('a[href=\"/console/projects/{project}\"]').click(); true"
+    ))
+    .await;
+    page.wait_for(&format!("/console/projects/{project}")).await;
+    let project_page = page.text().await;
+    for t in [
+        "工资专用账户及余额",
+        "人工费用拨付义务与到账",
+        "工资支付表与代发情况",
+        "工资保证金",
+    ] {
+        assert!(
+            project_page.contains(t),
+            "the project page lacks {t}:\n{project_page}"
+        );
+    }
+    page.screenshot("08-project").await;
+
     // Switch to English with the header link; the page comes back in English.
     page.goto(&base, "/console/files").await;
     assert!(page.text().await.contains("报送文件记录"));
-    page.screenshot("08-files").await;
+    page.screenshot("09-files").await;
     page.eval("document.querySelector('a[href^=\"/console/lang\"]').click(); true")
         .await;
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -469,7 +492,7 @@ async fn an_operator_does_the_days_work_in_a_real_browser() {
         en.contains("Money at risk") && !en.contains("涉及金额"),
         "{en}"
     );
-    page.screenshot("09-overview-en").await;
+    page.screenshot("10-overview-en").await;
 
     child.kill().await.unwrap();
 }
