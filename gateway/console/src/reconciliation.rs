@@ -28,8 +28,8 @@ pub struct ProjectData {
     pub findings: Vec<schemas::StoredFinding>,
 }
 
-/// Loads a project's records and findings; an unknown project is an error naming it.
-pub async fn load(store: &dyn Store, code: &str) -> anyhow::Result<ProjectData> {
+/// Loads a project's records and findings; `None` when the registry has no such project.
+pub async fn load(store: &dyn Store, code: &str) -> anyhow::Result<Option<ProjectData>> {
     let mut project: Option<Project> = None;
     let mut accounts: Vec<WageAccount> = Vec::new();
     let mut obligations: Vec<LaborCostObligation> = Vec::new();
@@ -50,7 +50,7 @@ pub async fn load(store: &dyn Store, code: &str) -> anyhow::Result<ProjectData> 
         }
     }
     let Some(project) = project.filter(|p| p.code == code) else {
-        anyhow::bail!("there is no project '{code}' in the registry");
+        return Ok(None);
     };
     let info = crate::data::projects(store).await?.remove(code);
     let mut findings = Vec::new();
@@ -72,7 +72,7 @@ pub async fn load(store: &dyn Store, code: &str) -> anyhow::Result<ProjectData> 
     }
     obligations.sort_by(|a, b| (a.due_date, &a.obligation_id).cmp(&(b.due_date, &b.obligation_id)));
     letters.sort_by(|a, b| (a.valid_from, &a.number).cmp(&(b.valid_from, &b.number)));
-    Ok(ProjectData {
+    Ok(Some(ProjectData {
         project,
         info,
         accounts,
@@ -82,7 +82,7 @@ pub async fn load(store: &dyn Store, code: &str) -> anyhow::Result<ProjectData> 
         payments,
         letters,
         findings,
-    })
+    }))
 }
 
 impl ProjectData {
@@ -137,7 +137,9 @@ pub async fn project_xlsx(
     code: &str,
     lang: Lang,
 ) -> anyhow::Result<(Vec<u8>, String)> {
-    let d = load(store, code).await?;
+    let Some(d) = load(store, code).await? else {
+        anyhow::bail!("there is no project '{code}' in the registry");
+    };
     let ProjectData {
         project,
         info,

@@ -1624,9 +1624,9 @@ async fn project_page(
 ) -> Response {
     let lang = lang_of(&state, &headers);
     let d = match crate::reconciliation::load(state.store.as_ref(), &code).await {
-        Ok(d) => d,
-        Err(e) if e.to_string().starts_with("there is no project") => {
-            // Unknown (or unreadable) project: say which.
+        Ok(Some(d)) => d,
+        Ok(None) => {
+            let code: String = code.chars().take(64).collect();
             return message(
                 &state,
                 lang,
@@ -1634,14 +1634,8 @@ async fn project_page(
                 StatusCode::NOT_FOUND,
                 text::get("not_found", lang),
                 &match lang {
-                    Lang::Zh => format!(
-                        "登记信息中没有项目 {}",
-                        code.chars().take(64).collect::<String>()
-                    ),
-                    Lang::En => format!(
-                        "there is no project {} in the registry",
-                        code.chars().take(64).collect::<String>()
-                    ),
+                    Lang::Zh => format!("登记信息中没有项目 {code}"),
+                    Lang::En => format!("there is no project {code} in the registry"),
                 },
             );
         }
