@@ -1077,3 +1077,39 @@ fn a_global_database_flag_names_the_database_for_every_command() {
     );
     assert!(!missing.exists());
 }
+
+/// The README's "Using it" block, run by bash as written in a folder where `demo` ran.
+#[test]
+fn the_readmes_using_it_block_runs_as_written_after_demo() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let at = readme.find("## Using it").expect("a Using it section");
+    let start = at + readme[at..].find("```sh\n").unwrap() + "```sh\n".len();
+    let end = start + readme[start..].find("```").unwrap();
+    let block = &readme[start..end];
+    let dir = tempfile::tempdir().unwrap();
+    assert!(wagegate(dir.path(), &["demo"]).status.success());
+    let bin = Path::new(env!("CARGO_BIN_EXE_wagegate")).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let o = Command::new("bash")
+        .arg("-c")
+        .arg(format!("set -euo pipefail\n{block}"))
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .env_remove("WAGEGATE__DATABASE__URL")
+        .env_remove("WAGEGATE_CONFIG")
+        .env_remove("WAGEGATE_LANG")
+        .env_remove("WAGEGATE__EVIDENCE__SIGNING_KEY")
+        .output()
+        .expect("run bash");
+    let out = text(&o.stdout);
+    assert!(o.status.success(), "{out}\n{}", text(&o.stderr));
+    for said in ["共 ", "已生成证据包", "校验通过", "identical"] {
+        assert!(out.contains(said), "the block did not say {said}:\n{out}");
+    }
+}
