@@ -396,6 +396,7 @@ pub async fn replay(
 
 pub async fn finding_action(
     config: Option<&Path>,
+    lang: Option<&str>,
     id: &str,
     action: &str,
     reason: Option<String>,
@@ -415,7 +416,19 @@ pub async fn finding_action(
         .store()
         .set_finding_status(id, to, actor, reason.as_deref(), Utc::now())
         .await?;
-    println!("{} is now {}", s.finding.id, s.status.as_str());
+    let ui = crate::findings_cli::language(lang, p.settings())?;
+    match ui {
+        console::Lang::Zh => println!(
+            "预警 {} 已变更为：{}（操作人 {actor}）",
+            s.finding.id,
+            console::i18n::status_label(s.status, ui)
+        ),
+        console::Lang::En => println!(
+            "{} is now {} (by {actor})",
+            s.finding.id,
+            console::i18n::status_label(s.status, ui).to_lowercase()
+        ),
+    }
     Ok(ExitCode::SUCCESS)
 }
 

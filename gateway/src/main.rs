@@ -357,7 +357,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             action,
             reason,
             actor,
-        } => commands::finding_action(config, &id, &action, reason, &cli_actor(actor)).await,
+        } => commands::finding_action(config, lang, &id, &action, reason, &cli_actor(actor)).await,
         Command::Report { project, out } => {
             evidence_cli::report(config, lang, &project, &out).await
         }

@@ -133,7 +133,11 @@ fn findings_export_as_json_and_csv_and_explain() {
     assert!(!dismiss_without_reason.status.success());
     let ack = run(&["finding", id, "acknowledge", "--actor", "inspector-li"]);
     assert!(ack.status.success(), "{}", text(&ack.stderr));
-    assert!(text(&ack.stdout).contains("acknowledged"));
+    assert!(
+        text(&ack.stdout).contains("已确认"),
+        "{}",
+        text(&ack.stdout)
+    );
     let explained = text(&run(&["explain", id]).stdout);
     assert!(explained.contains("操作人 inspector-li"), "{explained}");
     assert!(
