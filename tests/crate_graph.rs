@@ -73,6 +73,8 @@ const LEVELS: &[(&str, u32)] = &[
     ("reconciler", 1),
     ("store", 2),
     ("ingest", 3),
+    // The operator console's pages and the labels the CLI shares: reads the store only.
+    ("operator-console", 3),
     ("server", 4),
     ("sim", 4),
     ("gateway", 5),

@@ -7,20 +7,12 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context};
 use chrono::{NaiveDate, Utc};
-use schemas::{FindingCode, FindingStatus, StoredFinding};
-use store::{FindingFilter, Scope};
+use schemas::FindingStatus;
+use store::Scope;
 
 use ingest::backfill::{describe, ingest_files, load_dir};
 use ingest::config::Settings;
 use ingest::pipeline::{self, Pipeline};
-
-/// How `findings` prints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Output {
-    Table,
-    Json,
-    Csv,
-}
 
 async fn open_configured(config: Option<&Path>) -> anyhow::Result<Pipeline> {
     ingest::open(Settings::load(config)?).await
@@ -298,169 +290,47 @@ pub async fn reconcile(
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn findings(
-    config: Option<&Path>,
-    format: Output,
-    project: Option<String>,
-    code: Option<String>,
-    status: Option<String>,
-    limit: u32,
-) -> anyhow::Result<ExitCode> {
-    let p = open_configured(config).await?;
-    let filter = FindingFilter {
-        project,
-        code: code
-            .map(|c| c.parse::<FindingCode>())
-            .transpose()
-            .map_err(|e| anyhow!(e))?,
-        status: status
-            .map(|s| s.parse::<FindingStatus>())
-            .transpose()
-            .map_err(|e| anyhow!(e))?,
-        severity: None,
-        limit: Some(limit.min(store::MAX_PAGE)),
-        offset: 0,
-    };
-    let items = all_findings(&p, filter).await?;
-    let mut out = std::io::stdout().lock();
-    print_findings(&mut out, format, &items)?;
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn all_findings(
-    p: &Pipeline,
-    mut filter: FindingFilter,
-) -> anyhow::Result<Vec<StoredFinding>> {
-    let mut items = Vec::new();
-    loop {
-        let page = p.store().list_findings(&filter).await?;
-        items.extend(page.items);
-        match page.next_offset {
-            Some(o) => filter.offset = o,
-            None => return Ok(items),
-        }
-    }
-}
-
-pub fn print_findings(
-    out: &mut impl std::io::Write,
-    format: Output,
-    items: &[StoredFinding],
-) -> anyhow::Result<()> {
-    match format {
-        Output::Json => {
-            serde_json::to_writer_pretty(&mut *out, items)?;
-            writeln!(out)?;
-        }
-        Output::Csv => {
-            let mut w = csv::Writer::from_writer(out);
-            w.write_record([
-                "id",
-                "code",
-                "project",
-                "period",
-                "severity",
-                "status",
-                "amount_short",
-                "due_date",
-                "summary",
-            ])?;
-            for s in items {
-                let f = &s.finding;
-                w.write_record([
-                    f.id.as_str(),
-                    f.code.as_str(),
-                    &f.project,
-                    &f.period,
-                    f.severity.as_str(),
-                    s.status.as_str(),
-                    &f.amount_short.to_string(),
-                    &f.due_date.map(|d| d.to_string()).unwrap_or_default(),
-                    &f.summary,
-                ])?;
-            }
-            w.flush()?;
-        }
-        Output::Table => {
-            let header = [
-                "ID",
-                "CODE",
-                "SEV",
-                "PROJECT",
-                "PERIOD",
-                "SHORT (CNY)",
-                "STATUS",
-                "SUMMARY",
-            ];
-            let rows: Vec<[String; 8]> = items
-                .iter()
-                .map(|s| {
-                    let f = &s.finding;
-                    [
-                        f.id.clone(),
-                        f.code.as_str().to_string(),
-                        f.severity.as_str().to_string(),
-                        f.project.clone(),
-                        f.period.clone(),
-                        f.amount_short.to_string(),
-                        s.status.as_str().to_string(),
-                        f.summary.clone(),
-                    ]
-                })
-                .collect();
-            let mut width = header.map(|h| h.chars().count());
-            for r in &rows {
-                for (w, cell) in width.iter_mut().zip(r.iter()).take(7) {
-                    *w = (*w).max(cell.chars().count());
-                }
-            }
-            let line = |cells: [&str; 8]| {
-                let mut l = String::new();
-                for (i, c) in cells.iter().enumerate() {
-                    let pad = width[i].saturating_sub(c.chars().count());
-                    if i == 7 {
-                        l.push_str(c);
-                    } else if i == 5 {
-                        l.push_str(&" ".repeat(pad));
-                        l.push_str(c);
-                        l.push_str("  ");
-                    } else {
-                        l.push_str(c);
-                        l.push_str(&" ".repeat(pad + 2));
-                    }
-                }
-                l
-            };
-            writeln!(out, "{}", line(header))?;
-            for r in &rows {
-                writeln!(out, "{}", line(std::array::from_fn(|i| r[i].as_str())))?;
-            }
-            writeln!(
-                out,
-                "{} finding{}",
-                items.len(),
-                if items.len() == 1 { "" } else { "s" }
-            )?;
-        }
-    }
-    Ok(())
-}
-
 pub async fn explain(
     config: Option<&Path>,
+    lang: Option<&str>,
     id: &str,
-    lang: reconciler::Lang,
 ) -> anyhow::Result<ExitCode> {
-    let p = open_configured(config).await?;
+    let settings = Settings::load(config)?;
+    let ui = crate::findings_cli::language(lang, &settings)?;
+    let lang = match ui {
+        console::Lang::Zh => reconciler::Lang::Zh,
+        console::Lang::En => reconciler::Lang::En,
+    };
+    let p = crate::findings_cli::open_existing(settings).await?;
     let Some(s) = p.store().get_finding(id).await? else {
         bail!("no finding {id}");
     };
     let zh = lang == reconciler::Lang::Zh;
+    // The project's name and the legal basis in the reader's language, then the reconciler's
+    // own explanation (evidence and arithmetic) in that language.
+    let projects = console::data::projects(p.store().as_ref()).await?;
+    let f = &s.finding;
+    let name = projects.get(&f.project).map(|p| p.name.as_str());
+    println!(
+        "{}{}",
+        if zh { "摘要：" } else { "summary: " },
+        console::i18n::summary(f, name, ui)
+    );
+    println!(
+        "{}{}",
+        if zh {
+            "法律依据："
+        } else {
+            "legal basis: "
+        },
+        console::i18n::basis(f.code, ui)
+    );
+    println!();
     println!("{}", reconciler::explain_in(&s.finding, lang));
     println!(
         "{}{}{}",
         if zh { "状态：" } else { "status: " },
-        status_label(s.status, lang),
+        console::i18n::status_label(s.status, ui),
         s.status_reason
             .as_deref()
             .map(|r| format!(" ({r})"))
@@ -470,8 +340,8 @@ pub async fn explain(
     for e in p.store().finding_events(id).await? {
         println!(
             "  {} {:<12} {} {}{}",
-            e.event.at.format("%Y-%m-%d %H:%M:%S UTC"),
-            e.kind.as_str(),
+            console::i18n::cst_seconds(e.event.at) + if zh { "（北京时间）" } else { " CST" },
+            console::i18n::event_label(e.kind, ui),
             if zh { "操作人" } else { "by" },
             e.event.actor,
             e.event
@@ -482,16 +352,6 @@ pub async fn explain(
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn status_label(s: FindingStatus, lang: reconciler::Lang) -> &'static str {
-    match (lang, s) {
-        (reconciler::Lang::En, s) => s.as_str(),
-        (reconciler::Lang::Zh, FindingStatus::Open) => "待处理",
-        (reconciler::Lang::Zh, FindingStatus::Acknowledged) => "已确认",
-        (reconciler::Lang::Zh, FindingStatus::Resolved) => "已解决",
-        (reconciler::Lang::Zh, FindingStatus::Dismissed) => "已驳回",
-    }
 }
 
 pub async fn replay(
@@ -547,6 +407,7 @@ pub async fn replay(
 
 pub async fn finding_action(
     config: Option<&Path>,
+    lang: Option<&str>,
     id: &str,
     action: &str,
     reason: Option<String>,
@@ -566,7 +427,19 @@ pub async fn finding_action(
         .store()
         .set_finding_status(id, to, actor, reason.as_deref(), Utc::now())
         .await?;
-    println!("{} is now {}", s.finding.id, s.status.as_str());
+    let ui = crate::findings_cli::language(lang, p.settings())?;
+    match ui {
+        console::Lang::Zh => println!(
+            "预警 {} 已变更为：{}（操作人 {actor}）",
+            s.finding.id,
+            console::i18n::status_label(s.status, ui)
+        ),
+        console::Lang::En => println!(
+            "{} is now {} (by {actor})",
+            s.finding.id,
+            console::i18n::status_label(s.status, ui).to_lowercase()
+        ),
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -794,6 +667,14 @@ fn write_table(
         line(r.iter().map(String::as_str).collect())?;
     }
     Ok(())
+}
+
+/// Output formats of `wagegate files`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Table,
+    Json,
+    Csv,
 }
 
 /// `wagegate files`: stored inbound files, newest first, and the format health per partner.

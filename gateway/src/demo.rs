@@ -9,7 +9,6 @@ use std::process::ExitCode;
 use anyhow::Context;
 use store::{FindingFilter, Scope};
 
-use crate::commands::{self, Output};
 use ingest::config::Settings;
 use sim::demo::{with_partners, world, write_files};
 
@@ -94,13 +93,53 @@ pub async fn run(settings: Settings, dir: &Path) -> anyhow::Result<ExitCode> {
             ..FindingFilter::default()
         })
         .await?;
+    let projects = console::data::projects(p.store().as_ref()).await?;
     println!();
-    commands::print_findings(&mut std::io::stdout().lock(), Output::Table, &page.items)?;
+    crate::findings_cli::print_table(
+        &mut std::io::stdout().lock(),
+        &page.items,
+        &projects,
+        crate::findings_cli::language(None, p.settings())?,
+    )?;
     println!();
     println!("database: {}", p.store().describe());
     if rejected > 0 {
         anyhow::bail!("{rejected} demo files were rejected (see above)");
     }
-    println!("next: `wagegate explain <ID>` shows a finding's evidence and arithmetic (with WAGEGATE__DATABASE__URL=sqlite://{})", dir.join("wagegate.db").display());
+    // A configuration naming the demo's database and partners, so that every other command
+    // (README, "Using it") runs against the demo as written.
+    let config_path = dir.join("wagegate.toml");
+    std::fs::write(
+        &config_path,
+        demo_config(&p.settings().database.url, &p.settings().partners)?,
+    )
+    .with_context(|| format!("writing {}", config_path.display()))?;
+    println!(
+        "next: `export WAGEGATE_CONFIG={}`, then e.g. `wagegate explain <ID>` shows a finding's evidence and arithmetic",
+        config_path.display()
+    );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The demo's configuration file: its database and its partners.
+fn demo_config(
+    database_url: &str,
+    partners: &[ingest::config::PartnerSettings],
+) -> anyhow::Result<String> {
+    #[derive(serde::Serialize)]
+    struct Database<'a> {
+        url: &'a str,
+    }
+    #[derive(serde::Serialize)]
+    struct DemoConfig<'a> {
+        database: Database<'a>,
+        partners: &'a [ingest::config::PartnerSettings],
+    }
+    let body = toml::to_string(&DemoConfig {
+        database: Database { url: database_url },
+        partners,
+    })?;
+    Ok(format!(
+        "# Written by `wagegate demo`: the demo's database and partners. Use it with\n# `export WAGEGATE_CONFIG=THIS_FILE` or `--config THIS_FILE`.\n{body}"
+    ))
 }

@@ -7,6 +7,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod commands;
 mod demo;
+mod evidence_cli;
+mod findings_cli;
 mod serve;
 
 #[derive(Parser)]
@@ -19,6 +21,14 @@ struct Cli {
     /// Configuration file (TOML). Defaults, then this file, then WAGEGATE__SECTION__KEY variables.
     #[arg(long, global = true, env = "WAGEGATE_CONFIG")]
     config: Option<PathBuf>,
+    /// Language of what is printed for people: zh (简体中文, the default) or en.
+    /// Defaults to `ui.lang` in the configuration.
+    #[arg(long, global = true, env = "WAGEGATE_LANG")]
+    lang: Option<String>,
+    /// The database (sqlite://PATH or postgres://USER@HOST/DB), instead of `database.url` in
+    /// the configuration and WAGEGATE__DATABASE__URL.
+    #[arg(long, global = true, value_name = "URL")]
+    database: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -27,7 +37,10 @@ struct Cli {
 pub enum OutputFormat {
     Table,
     Json,
+    /// UTF-8 with a BOM (Excel reads it), headers in the chosen language.
     Csv,
+    /// A spreadsheet; needs --out.
+    Xlsx,
 }
 
 #[derive(Subcommand)]
@@ -83,27 +96,34 @@ enum Command {
         #[arg(long, conflicts_with = "project")]
         incremental: bool,
     },
-    /// List findings.
+    /// List findings (red first), with project and contractor names, times in CST.
     Findings {
         #[arg(long, value_enum, default_value = "table")]
         format: OutputFormat,
         #[arg(long)]
         project: Option<String>,
+        /// A finding code, e.g. WAGES_UNPAID.
         #[arg(long)]
         code: Option<String>,
+        /// open, acknowledged, resolved, dismissed, or active (open + acknowledged).
         #[arg(long)]
         status: Option<String>,
-        #[arg(long, default_value_t = 1000)]
-        limit: u32,
+        /// red, orange or yellow.
+        #[arg(long)]
+        severity: Option<String>,
+        /// Only open and acknowledged findings.
+        #[arg(long)]
+        active: bool,
+        /// At most this many findings.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Write to this file instead of standard output (required for xlsx).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Print a finding's evidence and arithmetic, with the month every payment in it was
-    /// attributed to and by which rule.
-    Explain {
-        id: String,
-        /// Language of the labels: zh (Simplified Chinese, the default) or en.
-        #[arg(long, env = "WAGEGATE_LANG", default_value = "zh")]
-        lang: reconciler::Lang,
-    },
+    /// attributed to and by which rule (in the language of --lang).
+    Explain { id: String },
     /// Acknowledge, dismiss (with a reason) or resolve a finding.
     Finding {
         id: String,
@@ -111,8 +131,38 @@ enum Command {
         action: String,
         #[arg(long)]
         reason: Option<String>,
-        #[arg(long, default_value = "cli")]
-        actor: String,
+        /// The person doing it, recorded in the audit history (default: cli:$USER).
+        #[arg(long)]
+        actor: Option<String>,
+    },
+    /// Build a signed evidence pack (ZIP) of a project's findings for a month: the raw bank
+    /// files behind them, a findings XLSX, each finding's explanation, an index and a signed
+    /// SHA-256 manifest. `evidence verify FILE` checks one.
+    #[command(args_conflicts_with_subcommands = true)]
+    Evidence {
+        #[command(subcommand)]
+        command: Option<EvidenceCommand>,
+        /// The project code.
+        #[arg(long)]
+        project: Option<String>,
+        /// The month, YYYY-MM.
+        #[arg(long)]
+        period: Option<String>,
+        /// The ZIP file to write.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        /// The person building it, named in the pack (default: cli:$USER).
+        #[arg(long)]
+        actor: Option<String>,
+    },
+    /// Write a project's reconciliation workbook (XLSX): the registry facts, findings,
+    /// labor-cost obligations, wage-account entries, pay sheets, payment results, guarantees.
+    Report {
+        #[arg(long)]
+        project: String,
+        /// The .xlsx file to write.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Load a folder of mixed registry and bank files (backfill), detecting each file's kind.
     Load {
@@ -208,6 +258,13 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum EvidenceCommand {
+    /// Check a pack: the manifest's signature, every file's SHA-256 and size, nothing added
+    /// or removed. Exit status 1 when it does not verify.
+    Verify { file: PathBuf },
+}
+
+#[derive(Subcommand)]
 enum TokenCommand {
     /// Create a bearer token for an operator: printed once, stored only as its SHA-256.
     Create {
@@ -228,6 +285,10 @@ enum CertsCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(url) = &cli.database {
+        // The configuration's top layer, read by every command: set before any thread starts.
+        std::env::set_var("WAGEGATE__DATABASE__URL", url);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -248,8 +309,19 @@ fn main() -> ExitCode {
     }
 }
 
+/// The person behind a CLI action: `--actor`, else `cli:$USER`.
+fn cli_actor(actor: Option<String>) -> String {
+    actor
+        .filter(|a| !a.trim().is_empty())
+        .unwrap_or_else(|| match std::env::var("USER") {
+            Ok(u) if !u.trim().is_empty() => format!("cli:{}", u.trim()),
+            _ => "cli".to_string(),
+        })
+}
+
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = cli.config.as_deref();
+    let lang = cli.lang.as_deref();
     match cli.command {
         Command::Parse {
             file,
@@ -281,22 +353,56 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             project,
             code,
             status,
+            severity,
+            active,
             limit,
+            out,
         } => {
             let format = match format {
-                OutputFormat::Table => commands::Output::Table,
-                OutputFormat::Json => commands::Output::Json,
-                OutputFormat::Csv => commands::Output::Csv,
+                OutputFormat::Table => findings_cli::Format::Table,
+                OutputFormat::Json => findings_cli::Format::Json,
+                OutputFormat::Csv => findings_cli::Format::Csv,
+                OutputFormat::Xlsx => findings_cli::Format::Xlsx,
             };
-            commands::findings(config, format, project, code, status, limit).await
+            let req = findings_cli::Request {
+                project,
+                code,
+                status,
+                severity,
+                active,
+                limit,
+                out,
+            };
+            findings_cli::command(config, lang, format, req).await
         }
-        Command::Explain { id, lang } => commands::explain(config, &id, lang).await,
+        Command::Explain { id } => commands::explain(config, lang, &id).await,
         Command::Finding {
             id,
             action,
             reason,
             actor,
-        } => commands::finding_action(config, &id, &action, reason, &actor).await,
+        } => commands::finding_action(config, lang, &id, &action, reason, &cli_actor(actor)).await,
+        Command::Report { project, out } => {
+            evidence_cli::report(config, lang, &project, &out).await
+        }
+        Command::Evidence {
+            command: Some(EvidenceCommand::Verify { file }),
+            ..
+        } => evidence_cli::verify(config, lang, &file),
+        Command::Evidence {
+            command: None,
+            project,
+            period,
+            out,
+            actor,
+        } => {
+            let (Some(project), Some(period), Some(out)) = (project, period, out) else {
+                anyhow::bail!(
+                    "evidence needs --project P --period YYYY-MM --out FILE (or: evidence verify FILE)"
+                );
+            };
+            evidence_cli::build(config, lang, &project, &period, &out, &cli_actor(actor)).await
+        }
         Command::Load { dir, partner } => commands::load(config, &dir, &partner).await,
         Command::Simulate {
             projects,
@@ -328,6 +434,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 OutputFormat::Table => commands::Output::Table,
                 OutputFormat::Json => commands::Output::Json,
                 OutputFormat::Csv => commands::Output::Csv,
+                OutputFormat::Xlsx => {
+                    anyhow::bail!("wagegate files: --format xlsx is not offered; use table, json or csv")
+                }
             };
             commands::files(config, partner, status.as_deref(), since, limit, format).await
         }

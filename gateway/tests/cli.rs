@@ -86,17 +86,23 @@ fn findings_export_as_json_and_csv_and_explain() {
     }
     let csv = run(&["findings", "--format", "csv"]);
     let csv_text = text(&csv.stdout);
+    // Chinese by default, with a BOM so Excel on Chinese Windows reads UTF-8.
     assert!(
-        csv_text.starts_with("id,code,project,period,severity,status,amount_short"),
+        csv_text.starts_with("\u{feff}预警编号,预警等级,状态,预警类型,类型代码,项目编号,项目名称"),
         "{csv_text}"
     );
     assert_eq!(csv_text.lines().count(), items.len() + 1);
+    let csv_en = text(&run(&["--lang", "en", "findings", "--format", "csv"]).stdout);
+    assert!(
+        csv_en.starts_with("\u{feff}Finding id,Severity,Status,Type,Code,Project"),
+        "{csv_en}"
+    );
 
     let id = items[0]["id"].as_str().unwrap();
     let explain = run(&["explain", id]);
     let e = text(&explain.stdout);
     assert!(explain.status.success(), "{}", text(&explain.stderr));
-    // Chinese labels by default, English behind the switch.
+    // Chinese labels by default, English behind the switch (global, before or after).
     assert!(e.contains("证据：") && e.contains("处理记录："), "{e}");
     let en = run(&["explain", id, "--lang", "en"]);
     let en_text = text(&en.stdout);
@@ -127,7 +133,136 @@ fn findings_export_as_json_and_csv_and_explain() {
     assert!(!dismiss_without_reason.status.success());
     let ack = run(&["finding", id, "acknowledge", "--actor", "inspector-li"]);
     assert!(ack.status.success(), "{}", text(&ack.stderr));
-    assert!(text(&ack.stdout).contains("acknowledged"));
+    assert!(
+        text(&ack.stdout).contains("已确认"),
+        "{}",
+        text(&ack.stdout)
+    );
+    let explained = text(&run(&["explain", id]).stdout);
+    assert!(explained.contains("操作人 inspector-li"), "{explained}");
+    assert!(
+        explained.contains("法律依据") && explained.contains("北京时间"),
+        "{explained}"
+    );
+}
+
+#[test]
+fn findings_filter_limit_and_export_in_chinese() {
+    use calamine::{Data, Reader, Xlsx};
+    let dir = tempfile::tempdir().unwrap();
+    assert!(wagegate(dir.path(), &["demo"]).status.success());
+    let db = format!("sqlite://{}/data/demo/wagegate.db", dir.path().display());
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_wagegate"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("WAGEGATE__DATABASE__URL", &db)
+            .env_remove("WAGEGATE_LANG")
+            .output()
+            .expect("run")
+    };
+    let json = |args: &[&str]| -> Vec<serde_json::Value> {
+        let o = run(&[&["findings", "--format", "json"], args].concat());
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let all = json(&[]);
+    assert!(all.len() > 3);
+    // --limit limits.
+    assert_eq!(json(&["--limit", "1"]).len(), 1);
+    assert_eq!(json(&["--limit", "3"]).len(), 3);
+    // --severity and --active filter.
+    let red = json(&["--severity", "red"]);
+    assert!(!red.is_empty() && red.iter().all(|f| f["severity"] == "red"));
+    assert_eq!(
+        red.len(),
+        all.iter().filter(|f| f["severity"] == "red").count()
+    );
+    let id = all[0]["id"].as_str().unwrap();
+    let o = run(&["finding", id, "dismiss", "--reason", "现场核实已发放"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let active = json(&["--active"]);
+    assert_eq!(active.len(), all.len() - 1);
+    assert!(active
+        .iter()
+        .all(|f| f["status"] == "open" || f["status"] == "acknowledged"));
+    assert!(!run(&["findings", "--active", "--status", "open"])
+        .status
+        .success());
+    assert!(!run(&["findings", "--severity", "purple"]).status.success());
+
+    // The table speaks Chinese, names the project, shows ¥ and CST.
+    let table = text(&run(&["findings", "--limit", "5"]).stdout);
+    for t in [
+        "预警编号",
+        "项目名称",
+        "施工总承包单位",
+        "¥",
+        "北京时间",
+        "共 5 条预警",
+    ] {
+        assert!(table.contains(t), "table lacks {t}:\n{table}");
+    }
+    assert!(["红", "橙", "黄"].iter().any(|s| table.contains(s)));
+    let english = text(&run(&["--lang", "en", "findings", "--limit", "2"]).stdout);
+    assert!(
+        english.contains("Finding id") && english.contains("2 findings"),
+        "{english}"
+    );
+    assert!(!english.contains("预警编号"));
+    let bad = run(&["--lang", "fr", "findings"]);
+    assert!(!bad.status.success() && text(&bad.stderr).contains("fr"));
+
+    // XLSX, read back cell by cell.
+    let out = dir.path().join("预警.xlsx");
+    let o = run(&[
+        "findings",
+        "--format",
+        "xlsx",
+        "--severity",
+        "red",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let mut book: Xlsx<_> = calamine::open_workbook(&out).unwrap();
+    let range = book.worksheet_range("预警").unwrap();
+    let rows: Vec<_> = range.rows().collect();
+    assert_eq!(rows[0][0], Data::String("预警编号".into()));
+    assert_eq!(rows.len(), red.len() + 1);
+    assert_eq!(
+        rows[1][0],
+        Data::String(red[0]["id"].as_str().unwrap().into())
+    );
+    assert_eq!(rows[1][1], Data::String("红色预警".into()));
+    assert!(
+        !run(&["findings", "--format", "xlsx"]).status.success(),
+        "xlsx needs --out"
+    );
+}
+
+#[test]
+fn read_only_commands_never_create_an_empty_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("nothing-here.db");
+    for args in [&["findings"][..], &["explain", "F-0000"][..]] {
+        let o = Command::new(env!("CARGO_BIN_EXE_wagegate"))
+            .args(args)
+            .current_dir(dir.path())
+            .env(
+                "WAGEGATE__DATABASE__URL",
+                format!("sqlite://{}", db.display()),
+            )
+            .output()
+            .unwrap();
+        assert!(!o.status.success());
+        assert!(
+            text(&o.stderr).contains("no database at"),
+            "{}",
+            text(&o.stderr)
+        );
+        assert!(!db.exists(), "{args:?} created {}", db.display());
+    }
 }
 
 #[test]
@@ -497,6 +632,384 @@ fn a_file_rejected_before_its_account_was_registered_is_retried() {
     assert!(!unknown.status.success());
 }
 
+/// Every file under `dir`, by SHA-256 of its bytes.
+fn hashes_under(dir: &Path) -> std::collections::BTreeMap<String, std::path::PathBuf> {
+    use sha2::Digest;
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let h = hex::encode(sha2::Sha256::digest(std::fs::read(&p).unwrap()));
+                out.insert(h, p);
+            }
+        }
+    }
+    out
+}
+
+/// The entries of a ZIP, by name.
+fn unzip(bytes: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
+    use std::io::Read;
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    (0..z.len())
+        .map(|i| {
+            let mut e = z.by_index(i).unwrap();
+            let mut b = Vec::new();
+            e.read_to_end(&mut b).unwrap();
+            (e.name().to_string(), b)
+        })
+        .collect()
+}
+
+fn rezip(entries: &std::collections::BTreeMap<String, Vec<u8>>) -> Vec<u8> {
+    use std::io::Write;
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, b) in entries {
+        z.start_file(name.as_str(), zip::write::SimpleFileOptions::default())
+            .unwrap();
+        z.write_all(b).unwrap();
+    }
+    z.finish().unwrap().into_inner()
+}
+
+#[test]
+fn an_evidence_pack_holds_the_raw_files_and_verifies_and_any_change_is_caught() {
+    use calamine::{Data, Reader, Xlsx};
+    let dir = tempfile::tempdir().unwrap();
+    assert!(wagegate(dir.path(), &["demo"]).status.success());
+    let db = format!("sqlite://{}/data/demo/wagegate.db", dir.path().display());
+    let key = "an evidence signing key of more than 32 bytes";
+    let run_with = |key: Option<&str>, args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_wagegate"));
+        c.args(args)
+            .current_dir(dir.path())
+            .env("WAGEGATE__DATABASE__URL", &db)
+            .env_remove("WAGEGATE_LANG")
+            .env_remove("WAGEGATE__EVIDENCE__SIGNING_KEY");
+        if let Some(k) = key {
+            c.env("WAGEGATE__EVIDENCE__SIGNING_KEY", k);
+        }
+        c.output().expect("run")
+    };
+    let run = |args: &[&str]| run_with(Some(key), args);
+
+    // A month of a project whose findings come from bank files (wages unpaid: pay sheets
+    // against the bank's payment results).
+    let o = run(&["findings", "--format", "json"]);
+    let all: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let unpaid = all
+        .iter()
+        .find(|f| f["code"] == "WAGES_UNPAID" && f["period"].as_str().unwrap().len() == 7)
+        .expect("the demo has unpaid wages in a month");
+    let project = unpaid["project"].as_str().unwrap();
+    let period = unpaid["period"].as_str().unwrap();
+    let expected: std::collections::BTreeSet<&str> = all
+        .iter()
+        .filter(|f| f["project"] == project && f["period"].as_str().unwrap().starts_with(period))
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+
+    let pack_path = dir.path().join("证据包.zip");
+    let pack = pack_path.to_str().unwrap();
+    let o = run(&[
+        "evidence",
+        "--project",
+        project,
+        "--period",
+        period,
+        "--out",
+        pack,
+        "--actor",
+        "王检查员",
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let said = text(&o.stdout);
+    assert!(
+        said.contains("已生成证据包") && said.contains(project),
+        "{said}"
+    );
+
+    let entries = unzip(&std::fs::read(&pack_path).unwrap());
+    // The index, in Chinese.
+    let index = String::from_utf8(entries["索引.txt"].clone()).unwrap();
+    for t in [
+        "电子证据包",
+        project,
+        period,
+        "王检查员",
+        "法律依据",
+        "保障农民工工资支付条例",
+        "北京时间",
+    ] {
+        assert!(index.contains(t), "the index lacks {t}:\n{index}");
+    }
+    // Each finding of the project and month explained, with its legal basis.
+    let explained: std::collections::BTreeSet<&str> = entries
+        .keys()
+        .filter_map(|k| k.strip_prefix("预警说明/")?.strip_suffix(".txt"))
+        .collect();
+    assert_eq!(explained, expected);
+    let explanation = String::from_utf8(
+        entries[&format!("预警说明/{}.txt", unpaid["id"].as_str().unwrap())].clone(),
+    )
+    .unwrap();
+    assert!(
+        explanation.contains("法律依据：") && explanation.contains("拖欠工资"),
+        "{explanation}"
+    );
+    // With the reconciler's arithmetic and the month each payment was attributed to.
+    assert!(
+        explanation.contains("计算过程") && explanation.contains("归属月份"),
+        "{explanation}"
+    );
+    // The findings spreadsheet: Chinese headers, one row per finding.
+    let mut book: Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(entries["预警清单.xlsx"].clone()))
+            .unwrap();
+    let range = book.worksheet_range("预警").unwrap();
+    let rows: Vec<_> = range.rows().collect();
+    assert_eq!(rows[0][0], Data::String("预警编号".into()));
+    let ids: std::collections::BTreeSet<String> =
+        rows[1..].iter().map(|r| r[0].to_string()).collect();
+    assert_eq!(
+        ids,
+        expected
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<std::collections::BTreeSet<_>>()
+    );
+    // The raw files are the bank's files, byte for byte.
+    let sent = hashes_under(&dir.path().join("data/demo/files"));
+    let raw: Vec<&String> = entries
+        .keys()
+        .filter(|k| k.starts_with("原始文件/"))
+        .collect();
+    // The month's labor-cost finding cites statement entries and the unpaid wages cite
+    // payment results: both the bank statement and the payment report are in the pack.
+    assert!(
+        raw.iter().any(|r| r.contains("camt053")) && raw.iter().any(|r| r.contains("pain002")),
+        "the statement or the payment report is missing: {raw:?}"
+    );
+    for r in &raw {
+        use sha2::Digest;
+        let h = hex::encode(sha2::Sha256::digest(&entries[*r]));
+        assert!(
+            sent.contains_key(&h),
+            "{r} is not one of the files the demo sent"
+        );
+    }
+    let manifest: serde_json::Value = serde_json::from_slice(&entries["manifest.json"]).unwrap();
+    assert_eq!(manifest["project"], project);
+    assert_eq!(
+        manifest["files"].as_array().unwrap().len(),
+        entries.len() - 2
+    );
+
+    // It verifies.
+    let o = run(&["evidence", "verify", pack]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("校验通过"), "{}", text(&o.stdout));
+
+    // Any change is caught, and named.
+    let tampered = dir.path().join("tampered.zip");
+    let check = |entries: &std::collections::BTreeMap<String, Vec<u8>>, key: &str, says: &str| {
+        std::fs::write(&tampered, rezip(entries)).unwrap();
+        let o = run_with(
+            Some(key),
+            &["evidence", "verify", tampered.to_str().unwrap()],
+        );
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
+        let err = text(&o.stderr);
+        assert!(
+            err.contains("校验失败") && err.contains(says),
+            "{says}: {err}"
+        );
+    };
+    let mut changed = entries.clone();
+    changed.get_mut(raw[0]).unwrap()[0] ^= 1;
+    check(&changed, key, raw[0].as_str());
+    let mut removed = entries.clone();
+    removed.remove(raw[0]);
+    check(&removed, key, "文件被删除");
+    let mut added = entries.clone();
+    added.insert("原始文件/extra.csv".into(), b"x".to_vec());
+    check(&added, key, "有文件被加入");
+    let mut manifest_edited = entries.clone();
+    let m = String::from_utf8(manifest_edited["manifest.json"].clone()).unwrap();
+    manifest_edited.insert(
+        "manifest.json".into(),
+        m.replace("王检查员", "李检查员").into_bytes(),
+    );
+    check(&manifest_edited, key, "签名");
+    check(
+        &entries,
+        "another key of more than thirty-two bytes",
+        "签名",
+    );
+    let o = run(&["evidence", "verify", "Cargo.toml"]);
+    assert!(!o.status.success());
+
+    // Without a key, or with a bad month, it says what is missing.
+    let o = run_with(
+        None,
+        &[
+            "evidence",
+            "--project",
+            project,
+            "--period",
+            period,
+            "--out",
+            pack,
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("WAGEGATE__EVIDENCE__SIGNING_KEY"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = run(&[
+        "evidence",
+        "--project",
+        project,
+        "--period",
+        "2026-13",
+        "--out",
+        pack,
+    ]);
+    assert!(
+        !o.status.success() && text(&o.stderr).contains("--period"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = run(&[
+        "evidence",
+        "--project",
+        "NO-SUCH",
+        "--period",
+        period,
+        "--out",
+        pack,
+    ]);
+    assert!(
+        !o.status.success() && text(&o.stderr).contains("NO-SUCH"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn a_projects_reconciliation_workbook_holds_its_facts_and_findings() {
+    use calamine::{Data, Reader, Xlsx};
+    let dir = tempfile::tempdir().unwrap();
+    assert!(wagegate(dir.path(), &["demo"]).status.success());
+    let db = format!("sqlite://{}/data/demo/wagegate.db", dir.path().display());
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_wagegate"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("WAGEGATE__DATABASE__URL", &db)
+            .env_remove("WAGEGATE_LANG")
+            .output()
+            .expect("run")
+    };
+    // The demo's Fuzhou bridge: an obligation of 300,000.00 for 2026-09 due 2026-10-10, of
+    // which a credit of 180,000.00 arrived on 2026-10-09 (LABOR_COST_SHORT of 120,000.00).
+    let project = "FJ-FZ-2026-0017";
+    let o = run(&["findings", "--format", "json", "--project", project]);
+    let findings: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(findings.iter().any(|f| f["code"] == "LABOR_COST_SHORT"));
+    let out = dir.path().join("对账表.xlsx");
+    let o = run(&[
+        "report",
+        "--project",
+        project,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("对账表"));
+
+    let mut book: Xlsx<_> = calamine::open_workbook(&out).unwrap();
+    assert_eq!(
+        book.sheet_names(),
+        [
+            "项目",
+            "预警",
+            "人工费用拨付义务",
+            "专用账户流水",
+            "工资支付表",
+            "代发结果",
+            "保函"
+        ]
+    );
+    let sheet = |book: &mut Xlsx<_>, name: &str| -> Vec<Vec<Data>> {
+        book.worksheet_range(name)
+            .unwrap()
+            .rows()
+            .map(|r| r.to_vec())
+            .collect()
+    };
+    let facts = sheet(&mut book, "项目");
+    assert_eq!(facts[0][1], Data::String(project.into()));
+    assert!(facts
+        .iter()
+        .any(|r| r[0] == Data::String("施工总承包单位".into())));
+
+    let listed = sheet(&mut book, "预警");
+    assert_eq!(listed[0][0], Data::String("预警编号".into()));
+    assert_eq!(listed.len() - 1, findings.len());
+
+    let obligations = sheet(&mut book, "人工费用拨付义务");
+    assert_eq!(obligations[0][2], Data::String("应拨付金额（元）".into()));
+    let sept = obligations
+        .iter()
+        .find(|r| r[1] == Data::String("2026-09".into()))
+        .expect("the September obligation");
+    assert_eq!(sept[2], Data::Float(300_000.0));
+    assert_eq!(sept[3], Data::String("2026-10-10".into()));
+
+    let entries = sheet(&mut book, "专用账户流水");
+    assert!(
+        entries
+            .iter()
+            .any(|r| r[1] == Data::String("2026-10-09".into())
+                && r[2] == Data::String("收".into())
+                && r[3] == Data::Float(180_000.0)),
+        "the 180,000.00 credit of 2026-10-09 is missing"
+    );
+    let pay = sheet(&mut book, "工资支付表");
+    assert!(pay.len() > 1 && pay[1][1] != Data::Empty);
+
+    // Nothing personal: no ID or card number in any sheet.
+    for name in book.sheet_names() {
+        for r in sheet(&mut book, &name) {
+            for c in r {
+                if let Data::String(s) = c {
+                    let digits = s.chars().filter(char::is_ascii_digit).count();
+                    assert!(
+                        !(s.len() == 18 && digits >= 17),
+                        "{name} holds what looks like an ID number: {s}"
+                    );
+                }
+            }
+        }
+    }
+
+    let o = run(&[
+        "report",
+        "--project",
+        "NO-SUCH",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success() && text(&o.stderr).contains("NO-SUCH"));
+}
+
 /// `wagegate replay` rebuilds the demo's database from its stored raw files and registry and
 /// finds the same findings; operator actions do not count; a live database reconciled as of
 /// another date than the replay's differs, and the replay says how and exits non-zero.
@@ -582,4 +1095,79 @@ fn replay_reproduces_the_demo_and_detects_a_difference() {
         keep.to_str().unwrap(),
     ]);
     assert!(!again.status.success());
+}
+
+#[test]
+fn a_global_database_flag_names_the_database_for_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(wagegate(dir.path(), &["demo"]).status.success());
+    let db = format!("sqlite://{}/data/demo/wagegate.db", dir.path().display());
+    let o = wagegate(
+        dir.path(),
+        &[
+            "--database",
+            &db,
+            "findings",
+            "--format",
+            "json",
+            "--limit",
+            "1",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(list.len(), 1);
+    // After the subcommand too, and a database that is not there is named, not created.
+    let missing = dir.path().join("nowhere.db");
+    let o = wagegate(
+        dir.path(),
+        &[
+            "findings",
+            "--database",
+            &format!("sqlite://{}", missing.display()),
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("no database at"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(!missing.exists());
+}
+
+/// The README's "Using it" block, run by bash as written in a folder where `demo` ran.
+#[test]
+fn the_readmes_using_it_block_runs_as_written_after_demo() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let at = readme.find("## Using it").expect("a Using it section");
+    let start = at + readme[at..].find("```sh\n").unwrap() + "```sh\n".len();
+    let end = start + readme[start..].find("```").unwrap();
+    let block = &readme[start..end];
+    let dir = tempfile::tempdir().unwrap();
+    assert!(wagegate(dir.path(), &["demo"]).status.success());
+    let bin = Path::new(env!("CARGO_BIN_EXE_wagegate")).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let o = Command::new("bash")
+        .arg("-c")
+        .arg(format!("set -euo pipefail\n{block}"))
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .env_remove("WAGEGATE__DATABASE__URL")
+        .env_remove("WAGEGATE_CONFIG")
+        .env_remove("WAGEGATE_LANG")
+        .env_remove("WAGEGATE__EVIDENCE__SIGNING_KEY")
+        .output()
+        .expect("run bash");
+    let out = text(&o.stdout);
+    assert!(o.status.success(), "{out}\n{}", text(&o.stderr));
+    for said in ["共 ", "已生成证据包", "校验通过", "identical"] {
+        assert!(out.contains(said), "the block did not say {said}:\n{out}");
+    }
 }

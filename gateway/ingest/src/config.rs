@@ -23,6 +23,44 @@ pub struct Settings {
     pub log: LogSettings,
     #[serde(default)]
     pub reconciler: reconciler::Config,
+    /// The operator console and the command line's language (docs/console.md).
+    #[serde(default)]
+    pub ui: UiSettings,
+    /// Evidence packs (docs/console.md, "Evidence packs").
+    #[serde(default)]
+    pub evidence: EvidenceSettings,
+}
+
+/// `[ui]`: how wagegate speaks to people.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UiSettings {
+    /// `zh` (简体中文, the default) or `en`.
+    #[serde(default)]
+    pub lang: Option<String>,
+    /// The operators allowed to see personal data (ID and card numbers) in full in the
+    /// console, by name (`li.wei` for a token login, the partner id of an operator
+    /// certificate). Everyone else sees them masked; every reveal is audited.
+    #[serde(default)]
+    pub personal_data_viewers: Vec<String>,
+}
+
+/// `[evidence]`: how evidence packs are signed.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceSettings {
+    /// The HMAC-SHA256 key that signs each pack's manifest (at least 32 bytes; keep it
+    /// secret: whoever has it can sign). Without it, packs cannot be built or verified.
+    #[serde(default)]
+    pub signing_key: Option<String>,
+}
+
+impl std::fmt::Debug for EvidenceSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EvidenceSettings")
+            .field("signing_key", &self.signing_key.as_ref().map(|_| "***"))
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -343,6 +381,22 @@ impl Settings {
         for (i, t) in self.operators.iter().enumerate() {
             if normalise_fingerprint(&t.token_sha256).is_none() {
                 bail!("invalid configuration: operators[{i}].token_sha256 is not a SHA-256 hex digest");
+            }
+        }
+        if let Some(lang) = &self.ui.lang {
+            if !matches!(
+                lang.trim().to_ascii_lowercase().as_str(),
+                "zh" | "zh-cn" | "en"
+            ) {
+                bail!("invalid configuration: ui.lang '{lang}' must be zh (简体中文) or en");
+            }
+        }
+        if let Some(key) = &self.evidence.signing_key {
+            if key.len() < 32 {
+                bail!(
+                    "invalid configuration: evidence.signing_key is {} bytes long; it must be at least 32",
+                    key.len()
+                );
             }
         }
         self.reconciler

@@ -332,7 +332,21 @@ pub fn parse_file_in(
         file: name.to_string(),
         errors,
     };
-    let parsed = if trimmed.starts_with('{') || trimmed.starts_with('[') {
+    let parsed = if bytes.starts_with(b"PK\x03\x04") {
+        // An Excel workbook: its first sheet with rows is read as the CSV would be, row for
+        // row, so errors name the sheet, the spreadsheet row and the column header.
+        let (sheet, csv) = xlsx_as_csv(bytes).map_err(|message| {
+            refuse(vec![RowError {
+                line: 1,
+                column: "workbook".into(),
+                message,
+            }])
+        })?;
+        parse_csv(&csv, window).map_err(|errors| RegistryError {
+            file: format!("{name}, sheet {sheet}"),
+            errors,
+        })?
+    } else if trimmed.starts_with('{') || trimmed.starts_with('[') {
         parse_json(trimmed, window).map_err(refuse)?
     } else {
         parse_csv(&text, window).map_err(refuse)?
@@ -342,6 +356,80 @@ pub fn parse_file_in(
         return Err(refuse(dupes));
     }
     Ok(parsed)
+}
+
+/// The first sheet with any cell of an XLSX workbook, as CSV text with one line per
+/// spreadsheet row (row 1 is line 1): dates as YYYY-MM-DD, numbers as written by Excel's
+/// shortest form, text as is (a line break inside a cell becomes a space, keeping rows and
+/// lines aligned). The sheet's name, or what is wrong.
+fn xlsx_as_csv(bytes: &[u8]) -> Result<(String, String), String> {
+    use calamine::{Data, Reader, Xlsx};
+    let mut book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes))
+        .map_err(|e| format!("not a readable Excel workbook (.xlsx): {e}"))?;
+    for name in book.sheet_names() {
+        let range = book
+            .worksheet_range(&name)
+            .map_err(|e| format!("sheet {name}: {e}"))?;
+        if range.is_empty() {
+            continue;
+        }
+        let (top, left) = range.start().unwrap_or((0, 0));
+        let mut out = String::new();
+        // Rows above the used range are empty lines, so line numbers stay row numbers.
+        for _ in 0..top {
+            out.push('\n');
+        }
+        for row in range.rows() {
+            let cells: Vec<String> = (0..left)
+                .map(|_| String::new())
+                .chain(row.iter().map(|c| match c {
+                    Data::Empty => String::new(),
+                    Data::String(s) => s.replace(['\r', '\n'], " "),
+                    Data::Float(f) => format!("{f}"),
+                    Data::Int(i) => i.to_string(),
+                    Data::Bool(b) => b.to_string(),
+                    Data::DateTime(d) => excel_date(d.as_f64()),
+                    Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
+                    Data::Error(e) => format!("#{e:?}"),
+                }))
+                .collect();
+            let line: Vec<String> = cells
+                .iter()
+                .map(|c| {
+                    if c.contains([',', '"']) {
+                        format!("\"{}\"", c.replace('"', "\"\""))
+                    } else {
+                        c.clone()
+                    }
+                })
+                .collect();
+            out.push_str(&line.join(","));
+            out.push('\n');
+        }
+        return Ok((name, out));
+    }
+    Err("the workbook has no sheet with any cell".into())
+}
+
+/// An Excel date serial (days since 1899-12-30; the fraction is the time of day) as
+/// `YYYY-MM-DD`, or with the time when it has one.
+fn excel_date(serial: f64) -> String {
+    let epoch = NaiveDate::from_ymd_opt(1899, 12, 30).expect("a valid date");
+    if !serial.is_finite() || !(0.0..3_000_000.0).contains(&serial) {
+        return format!("{serial}");
+    }
+    #[allow(clippy::cast_possible_truncation)]
+    let days = serial.floor() as i64;
+    #[allow(clippy::cast_possible_truncation)]
+    let seconds = ((serial - serial.floor()) * 86_400.0).round() as i64;
+    let t = epoch.and_time(chrono::NaiveTime::MIN)
+        + chrono::Duration::days(days)
+        + chrono::Duration::seconds(seconds);
+    if seconds == 0 {
+        t.date().format("%Y-%m-%d").to_string()
+    } else {
+        t.format("%Y-%m-%d %H:%M:%S").to_string()
+    }
 }
 
 fn decode(bytes: &[u8]) -> String {

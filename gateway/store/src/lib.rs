@@ -224,6 +224,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     /// The operator's name for a token hash, if known.
     async fn find_operator_token(&self, token_sha256: &str) -> Result<Option<String>>;
+
+    // ----- access log -----
+
+    /// Records that someone saw personal data in full.
+    async fn append_access_log(&self, entry: &AccessLogEntry) -> Result<()>;
+    /// The newest entries first (of one subject, when given), at most `limit` (≤ [`MAX_PAGE`]).
+    async fn access_log(&self, subject: Option<&str>, limit: u32) -> Result<Vec<AccessLogEntry>>;
 }
 
 #[cfg(test)]

@@ -551,3 +551,17 @@ pub enum Backend {
     Sqlite,
     Postgres,
 }
+
+/// One access to personal data in full (the console's reveals), as audited.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessLogEntry {
+    pub at: DateTime<Utc>,
+    /// Who (e.g. `operator:li.wei`).
+    pub actor: String,
+    /// What was done, e.g. `reveal_personal_data`.
+    pub action: String,
+    /// What it was about, e.g. a finding id.
+    pub subject: String,
+    /// Which records' data was shown (their keys), never the data itself.
+    pub detail: String,
+}

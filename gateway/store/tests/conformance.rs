@@ -135,6 +135,7 @@ conformance!(
     outbox_retries_and_dead_letters,
     findings_pagination_and_filters,
     operator_tokens,
+    the_access_log_keeps_every_reveal_newest_first,
 );
 
 /// Tests that read the database behind the store's back, column by column.
@@ -2018,6 +2019,35 @@ async fn operator_tokens(store: Arc<dyn Store>) {
     );
     assert!(matches!(
         store.put_operator_token("x", "not-a-hash", at(3)).await,
+        Err(StoreError::Invalid(_))
+    ));
+}
+
+async fn the_access_log_keeps_every_reveal_newest_first(store: Arc<dyn Store>) {
+    use store::AccessLogEntry;
+    let entry = |n: u32, subject: &str| AccessLogEntry {
+        at: at(n),
+        actor: format!("operator:ops-{n}"),
+        action: "reveal_personal_data".into(),
+        subject: subject.into(),
+        detail: format!("paysheet/key-{n}"),
+    };
+    assert!(store.access_log(None, 10).await.unwrap().is_empty());
+    for (n, s) in [(1, "F-a"), (2, "F-b"), (3, "F-a")] {
+        store.append_access_log(&entry(n, s)).await.unwrap();
+    }
+    assert_eq!(
+        store.access_log(Some("F-a"), 10).await.unwrap(),
+        vec![entry(3, "F-a"), entry(1, "F-a")]
+    );
+    assert_eq!(
+        store.access_log(None, 2).await.unwrap(),
+        vec![entry(3, "F-a"), entry(2, "F-b")]
+    );
+    let mut nobody = entry(4, "F-a");
+    nobody.actor = " ".into();
+    assert!(matches!(
+        store.append_access_log(&nobody).await,
         Err(StoreError::Invalid(_))
     ));
 }

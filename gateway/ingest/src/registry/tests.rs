@@ -415,3 +415,96 @@ fn unknown_project_errors_name_the_column_as_written() {
     let errs = parsed.check_projects(&BTreeSet::new());
     assert_eq!((errs[0].line, errs[0].column.as_str()), (2, "项目编号"));
 }
+
+/// The projects an operator keeps in Excel: Chinese headers, the amount as a number, the dates
+/// as real Excel dates; on sheet 项目 after an empty first sheet.
+fn projects_workbook(rows: &[(&str, &str)]) -> Vec<u8> {
+    use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+    let mut wb = Workbook::new();
+    wb.add_worksheet().set_name("说明").unwrap();
+    let ws = wb.add_worksheet();
+    ws.set_name("项目").unwrap();
+    let headers = [
+        "项目编号",
+        "项目名称",
+        "省份",
+        "建设单位",
+        "建设单位信用代码",
+        "施工总承包单位",
+        "总承包单位信用代码",
+        "合同金额",
+        "开工日期",
+        "计划竣工日期",
+    ];
+    for (c, h) in headers.iter().enumerate() {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    let date = Format::new().set_num_format("yyyy-mm-dd");
+    for (i, (code, province)) in rows.iter().enumerate() {
+        let r = i as u32 + 1;
+        ws.write_string(r, 0, *code).unwrap();
+        ws.write_string(r, 1, "安置房").unwrap();
+        ws.write_string(r, 2, *province).unwrap();
+        ws.write_string(r, 3, "某建设单位").unwrap();
+        ws.write_string(r, 4, "91350100M000100Y43").unwrap();
+        ws.write_string(r, 5, "某建工集团").unwrap();
+        ws.write_string(r, 6, gc_code()).unwrap();
+        ws.write_number(r, 7, 28_600_000.5).unwrap();
+        ws.write_datetime_with_format(r, 8, ExcelDateTime::from_ymd(2026, 3, 1).unwrap(), &date)
+            .unwrap();
+        ws.write_datetime_with_format(r, 9, ExcelDateTime::from_ymd(2027, 12, 31).unwrap(), &date)
+            .unwrap();
+    }
+    wb.save_to_buffer().unwrap()
+}
+
+#[test]
+fn an_excel_workbook_is_read_like_its_csv_with_numbers_and_dates() {
+    let book = projects_workbook(&[("P1", "福建省"), ("P2", "贵州")]);
+    let parsed = parse_file_in("项目.xlsx", &book, &window()).unwrap();
+    let got: Vec<(&str, Province, Money, NaiveDate, NaiveDate)> = parsed
+        .batch
+        .projects
+        .iter()
+        .map(|p| {
+            (
+                p.code.as_str(),
+                p.province,
+                p.contract_amount,
+                p.start_date,
+                p.planned_end_date,
+            )
+        })
+        .collect();
+    let (start, end) = (
+        NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+        NaiveDate::from_ymd_opt(2027, 12, 31).unwrap(),
+    );
+    let amount = Money::parse("28600000.50").unwrap();
+    assert_eq!(
+        got,
+        [
+            ("P1", Province::Fujian, amount, start, end),
+            ("P2", Province::Guizhou, amount, start, end)
+        ]
+    );
+    // Spreadsheet rows are the lines errors name.
+    assert_eq!(parsed.lines[&("projects", 1)], 3);
+}
+
+#[test]
+fn a_bad_excel_row_refuses_the_whole_workbook_naming_sheet_row_and_column() {
+    let book = projects_workbook(&[("P1", "福建省"), ("P2", "福建州"), ("P3", "贵州")]);
+    let err = parse_file_in("项目.xlsx", &book, &window()).unwrap_err();
+    assert_eq!(err.file, "项目.xlsx, sheet 项目");
+    let at: Vec<(u64, &str)> = err
+        .errors
+        .iter()
+        .map(|e| (e.line, e.column.as_str()))
+        .collect();
+    assert_eq!(at, [(3, "省份")], "{err}");
+    assert!(err.to_string().contains("nothing imported"));
+    // Not a workbook at all, though it looks like a ZIP.
+    let err = parse_file_in("项目.xlsx", b"PK\x03\x04 not really", &window()).unwrap_err();
+    assert!(err.errors[0].message.contains("Excel"), "{err}");
+}

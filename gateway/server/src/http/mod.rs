@@ -11,6 +11,7 @@
 //! - operators (operator certificate or bearer token): `PUT /v1/registry`, `GET /v1/findings`,
 //!   `GET /v1/findings/{id}`, `POST /v1/findings/{id}/acknowledge`,
 //!   `POST /v1/findings/{id}/dismiss`, `GET /v1/projects/{code}/status`, `GET /metrics`
+//! - the operator console (HTML, `console_mount.rs`, docs/console.md): `/console/...`
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -23,6 +24,7 @@ use axum::Router;
 use tokio::sync::Notify;
 
 pub mod auth;
+mod console_mount;
 pub mod error;
 mod files;
 pub mod limits;
@@ -102,6 +104,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/openapi.yaml", get(ops::openapi_yaml))
         .route("/v1/openapi.json", get(ops::openapi_json))
         .merge(authenticated)
+        .merge(console_mount::routes(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

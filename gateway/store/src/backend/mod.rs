@@ -15,11 +15,13 @@
 //! | [`findings`]       | `findings`                        |
 //! | [`events`]         | `finding_events`, `webhook_outbox`|
 //! | [`operator_tokens`]| `operator_tokens`                 |
+//! | [`access_log`]     | `access_log`                      |
 //! | [`incomplete_statements`] | `incomplete_statements`    |
 //!
 //! [`store`] implements [`crate::Store`] from them: transactions and the order of writes.
 //! Every INSERT and UPDATE names each column next to its value ([`columns::Row`]).
 
+pub mod access_log;
 pub mod columns;
 pub mod dirty_projects;
 pub mod events;

@@ -12,7 +12,8 @@ use tokio::io::AsyncRead;
 
 use super::raw_files::{Finished, NewFileRow, CHUNK_BYTES};
 use super::{
-    dirty_projects, events, findings, incomplete_statements, operator_tokens, raw_files, records,
+    access_log, dirty_projects, events, findings, incomplete_statements, operator_tokens,
+    raw_files, records,
 };
 use super::{ThisStore, Tx};
 use crate::lifecycle::{classify, is_active, Change, CURED, REAPPEARED};
@@ -834,5 +835,23 @@ impl crate::Store for ThisStore {
 
     async fn find_operator_token(&self, token_sha256: &str) -> Result<Option<String>> {
         operator_tokens::find(&self.pool, &token_sha256.to_ascii_lowercase()).await
+    }
+
+    async fn append_access_log(&self, entry: &crate::AccessLogEntry) -> Result<()> {
+        if entry.actor.trim().is_empty() || entry.action.trim().is_empty() {
+            return Err(StoreError::Invalid(
+                "an access log entry needs an actor and an action".into(),
+            ));
+        }
+        access_log::append(&self.pool, entry).await
+    }
+
+    async fn access_log(
+        &self,
+        subject: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<crate::AccessLogEntry>> {
+        let limit = i64::from(limit.clamp(1, crate::MAX_PAGE));
+        access_log::list(&self.pool, subject, limit).await
     }
 }
