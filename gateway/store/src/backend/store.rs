@@ -111,19 +111,24 @@ async fn sync_in(
             Change::Open => {
                 opened.push(enc);
                 pending.push(PendingEvent::new(stored, EventKind::Opened, None, None));
-                report.opened += 1;
             }
             Change::Reopen => {
                 findings::update_content(tx, &enc, now).await?;
-                findings::set_status(
+                // Compare-and-set: reopened only if still resolved as read.
+                if !findings::set_status(
                     tx,
                     &f.id,
+                    FindingStatus::Resolved,
                     FindingStatus::Open,
                     Some(REAPPEARED),
                     EventKind::Reopened,
                     now,
                 )
-                .await?;
+                .await?
+                {
+                    report.updated += 1;
+                    continue;
+                }
                 stored.status = FindingStatus::Open;
                 stored.status_reason = Some(REAPPEARED.to_string());
                 pending.push(PendingEvent::new(
@@ -135,35 +140,39 @@ async fn sync_in(
                 report.reopened += 1;
             }
             Change::Update { escalated } => {
-                findings::update_content(tx, &enc, now).await?;
+                // The status is never written back here: the update returns the status as
+                // it is now (an operator's acknowledge or dismiss committed meanwhile wins).
+                let now_state = findings::update_content(tx, &enc, now).await?;
+                let active = now_state.as_ref().is_some_and(|(st, _)| is_active(*st));
                 match escalated {
-                    Some(old) => {
+                    Some(old) if active => {
+                        let Some((st, reason_now)) =
+                            findings::mark_escalated(tx, &f.id, now).await?
+                        else {
+                            continue;
+                        };
                         let reason =
                             format!("severity {} -> {}", old.as_str(), f.severity.as_str());
-                        findings::set_status(
-                            tx,
-                            &f.id,
-                            stored.status,
-                            stored.status_reason.as_deref(),
-                            EventKind::Escalated,
-                            now,
-                        )
-                        .await?;
-                        let from = stored.status;
+                        stored.status = st;
+                        stored.status_reason = reason_now;
                         pending.push(PendingEvent::new(
                             stored,
                             EventKind::Escalated,
-                            Some(from),
+                            Some(st),
                             Some(reason),
                         ));
                         report.escalated += 1;
                     }
-                    None => report.updated += 1,
+                    _ => report.updated += 1,
                 }
             }
         }
     }
-    findings::insert_opened(tx, &opened, now).await?;
+    let inserted = findings::insert_opened(tx, &opened, now).await?;
+    // A finding another run inserted first gets no second `opened` event.
+    pending
+        .retain(|e| e.kind != EventKind::Opened || inserted.contains(e.stored.finding.id.as_str()));
+    report.opened += inserted.len() as u64;
     let mut cured: Vec<(&str, FindingStatus)> = Vec::new();
     for (id, st) in &state {
         if seen.contains(id.as_str()) || !is_active(st.current.status) {
@@ -176,12 +185,12 @@ async fn sync_in(
         }
         cured.push((id.as_str(), st.current.status));
     }
-    let ids: Vec<&str> = cured.iter().map(|(id, _)| *id).collect();
-    let mut resolved = findings::resolve_cured(tx, &ids, now).await?;
+    // Compare-and-set on the status read: only findings still in it are resolved and audited.
+    let mut resolved = findings::resolve_cured(tx, &cured, now).await?;
     for (id, from) in cured {
-        let stored = resolved.remove(id).ok_or_else(|| {
-            StoreError::Corrupt(format!("finding {id} vanished while being resolved"))
-        })?;
+        let Some(stored) = resolved.remove(id) else {
+            continue;
+        };
         pending.push(PendingEvent::new(
             stored,
             EventKind::Resolved,
@@ -662,7 +671,11 @@ impl crate::Store for ThisStore {
         let Some(kind) = crate::lifecycle::operator_transition(id, from, to, reason)? else {
             return Ok(stored);
         };
-        findings::set_status(&mut tx, id, to, reason, kind, now).await?;
+        if !findings::set_status(&mut tx, id, from, to, reason, kind, now).await? {
+            return Err(StoreError::Corrupt(format!(
+                "finding {id} changed while locked for an operator's transition"
+            )));
+        }
         stored.status = to;
         stored.status_reason = reason.map(str::to_string);
         stored.updated_at = now;
