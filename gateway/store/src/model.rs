@@ -500,3 +500,10 @@ pub enum Backend {
     Sqlite,
     Postgres,
 }
+
+/// A dirty project claimed for reconciliation, with the generation of its marks when claimed.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DirtyClaim {
+    pub project: String,
+    pub generation: i64,
+}

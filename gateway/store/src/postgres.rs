@@ -27,6 +27,8 @@ impl PgStore {
     const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
     const CLAIM_FILES: &'static str = claim_files_sql!(" FOR UPDATE SKIP LOCKED");
     const TAKE_DIRTY: &'static str = take_dirty_sql!(" FOR UPDATE SKIP LOCKED");
+    const CLAIM_DIRTY: &'static str = claim_dirty_sql!(" FOR UPDATE SKIP LOCKED");
+    const CLAIM_OUTBOX: &'static str = claim_outbox_sql!(" FOR UPDATE SKIP LOCKED");
     /// Row locks for read-then-write, so that two concurrent transitions of one row serialise.
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     /// Rows per multi-row INSERT (within [`Self::MAX_BINDS`]: `columns::rows_per_insert`).

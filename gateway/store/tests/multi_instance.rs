@@ -108,6 +108,8 @@ macro_rules! both {
 both!(
     operator_decisions_win_over_concurrent_syncs,
     two_instances_syncing_one_project_open_each_finding_once,
+    outbox_claims_are_exclusive_and_ordered_per_finding,
+    dirty_projects_are_claimed_by_one_process_at_a_time,
 );
 
 fn finding(project: &str, subject: &str, severity: Severity, short_fen: i64) -> Finding {
@@ -337,4 +339,178 @@ async fn two_instances_syncing_one_project_open_each_finding_once(
         }
         assert_eq!(kinds.get(&EventKind::Opened), Some(&200));
     }
+}
+
+/// Two senders (two processes' store handles) drain one outbox concurrently, each with
+/// several tasks: no event is claimed by two of them, and a finding's events are delivered in
+/// the order they were recorded. A claim whose process died runs out and is taken over.
+async fn outbox_claims_are_exclusive_and_ordered_per_finding(a: Arc<dyn Store>, b: Arc<dyn Store>) {
+    use std::sync::Mutex;
+    let project = "P-OUTBOX".to_string();
+    let scope = Scope::Projects(vec![project.clone()]);
+    let found: Vec<Finding> = (0..40)
+        .map(|i| finding(&project, &format!("o{i}"), Severity::Yellow, 100 + i))
+        .collect();
+    // Opened, then escalated, then resolved: three events per finding, in this order.
+    a.sync_findings(&scope, found.clone(), "reconciler", Utc::now())
+        .await
+        .unwrap();
+    let red: Vec<Finding> = found
+        .iter()
+        .map(|f| {
+            let mut f = f.clone();
+            f.severity = Severity::Red;
+            f.summary = format!("{} (red)", f.summary);
+            f
+        })
+        .collect();
+    a.sync_findings(&scope, red, "reconciler", Utc::now())
+        .await
+        .unwrap();
+    a.sync_findings(&scope, vec![], "reconciler", Utc::now())
+        .await
+        .unwrap();
+    let total = 40 * 3;
+
+    // A sender that claims and dies: its claims must run out, not be lost.
+    let dead = a
+        .outbox_claim("dead-process", 5, Duration::from_millis(300), Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 5);
+    assert!(
+        dead.iter().all(|e| e.event_type == EventKind::Opened),
+        "{dead:?}"
+    );
+
+    let delivered: Arc<Mutex<Vec<(String, EventKind, String)>>> = Arc::default();
+    let mut tasks = Vec::new();
+    for (n, st) in [a.clone(), b.clone()].into_iter().enumerate() {
+        for t in 0..4 {
+            let st = st.clone();
+            let delivered = delivered.clone();
+            let worker = format!("sender-{n}-{t}");
+            tasks.push(tokio::spawn(async move {
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+                while tokio::time::Instant::now() < deadline {
+                    let got = st
+                        .outbox_claim(&worker, 7, Duration::from_secs(30), Utc::now())
+                        .await
+                        .unwrap();
+                    if got.is_empty() {
+                        if delivered.lock().unwrap().len() >= total {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        continue;
+                    }
+                    for e in got {
+                        delivered.lock().unwrap().push((
+                            e.finding_id.clone(),
+                            e.event_type,
+                            e.id.clone(),
+                        ));
+                        st.outbox_delivered(&e.id, Utc::now()).await.unwrap();
+                    }
+                }
+            }));
+        }
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let delivered = delivered.lock().unwrap().clone();
+    let ids: HashSet<&str> = delivered.iter().map(|(_, _, id)| id.as_str()).collect();
+    assert_eq!(ids.len(), delivered.len(), "an event was delivered twice");
+    assert_eq!(
+        delivered.len(),
+        total,
+        "every event delivered, the dead process's ones too"
+    );
+    for f in &found {
+        let kinds: Vec<EventKind> = delivered
+            .iter()
+            .filter(|(id, _, _)| *id == f.id)
+            .map(|(_, k, _)| *k)
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![EventKind::Opened, EventKind::Escalated, EventKind::Resolved],
+            "{}",
+            f.id
+        );
+    }
+    assert!(a
+        .outbox_claim("late", 100, Duration::from_secs(30), Utc::now())
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// Two processes claim the dirty queue at once: each project goes to one of them; a project
+/// marked again while claimed stays queued; a claim that runs out is taken over; projects
+/// marked within the quiet period wait; a full pass is started by one process only.
+async fn dirty_projects_are_claimed_by_one_process_at_a_time(a: Arc<dyn Store>, b: Arc<dyn Store>) {
+    let t0 = Utc::now();
+    let projects: Vec<String> = (0..300).map(|i| format!("P-{i:04}")).collect();
+    a.mark_dirty(&projects, t0).await.unwrap();
+    let lease = Duration::from_secs(60);
+    let later = t0 + chrono::Duration::seconds(1);
+    let (ca, cb) = tokio::join!(
+        a.claim_dirty("proc-a", 200, lease, later, later),
+        b.claim_dirty("proc-b", 200, lease, later, later),
+    );
+    let (ca, cb) = (ca.unwrap(), cb.unwrap());
+    let pa: HashSet<&str> = ca.iter().map(|c| c.project.as_str()).collect();
+    let pb: HashSet<&str> = cb.iter().map(|c| c.project.as_str()).collect();
+    assert!(pa.is_disjoint(&pb), "a project claimed by both processes");
+    assert_eq!(pa.len() + pb.len(), 300);
+    // Marked again while process a reconciles it: stays queued after a finishes.
+    let again = ca[0].project.clone();
+    a.mark_dirty(std::slice::from_ref(&again), later)
+        .await
+        .unwrap();
+    a.finish_dirty("proc-a", &ca, true).await.unwrap();
+    // b dies without finishing: its claims run out after the lease.
+    let t2 = later + chrono::Duration::seconds(2);
+    let requeued = a.claim_dirty("proc-c", 500, lease, t2, t2).await.unwrap();
+    assert_eq!(
+        requeued
+            .iter()
+            .map(|c| c.project.as_str())
+            .collect::<Vec<_>>(),
+        vec![again.as_str()],
+        "only the project marked again is free; b's are still claimed"
+    );
+    a.finish_dirty("proc-c", &requeued, true).await.unwrap();
+    let t3 = later + chrono::Duration::seconds(120);
+    let taken = a.claim_dirty("proc-c", 500, lease, t3, t3).await.unwrap();
+    assert_eq!(
+        taken.len(),
+        cb.len(),
+        "b's projects are taken over once its lease ran out"
+    );
+    a.finish_dirty("proc-c", &taken, true).await.unwrap();
+    // Within the quiet period a freshly marked project is not claimed; after it, it is.
+    let t4 = t3 + chrono::Duration::seconds(200);
+    a.mark_dirty(&["P-QUIET".to_string()], t4).await.unwrap();
+    let quiet_before = t4 - chrono::Duration::seconds(2);
+    assert!(a
+        .claim_dirty("proc-a", 500, lease, quiet_before, t4)
+        .await
+        .unwrap()
+        .iter()
+        .all(|c| c.project != "P-QUIET"));
+    let t5 = t4 + chrono::Duration::seconds(3);
+    let q = a
+        .claim_dirty("proc-a", 500, lease, t5 - chrono::Duration::seconds(2), t5)
+        .await
+        .unwrap();
+    assert!(q.iter().any(|c| c.project == "P-QUIET"), "{q:?}");
+    // One full pass per name across processes.
+    let (sa, sb) = tokio::join!(
+        a.start_reconcile_pass("2026-12-03", "proc-a", t5),
+        b.start_reconcile_pass("2026-12-03", "proc-b", t5),
+    );
+    assert_eq!(u8::from(sa.unwrap()) + u8::from(sb.unwrap()), 1);
 }

@@ -79,6 +79,10 @@ async fn insert_facts(
     Ok(())
 }
 
+fn lease_of(lease: Duration) -> Result<chrono::Duration> {
+    chrono::Duration::from_std(lease).map_err(|_| StoreError::Invalid("lease is too long".into()))
+}
+
 /// Brings stored findings in line with a run (see `Store::sync_findings`).
 async fn sync_in(
     tx: &mut Tx<'_>,
@@ -638,6 +642,53 @@ impl crate::Store for ThisStore {
         Ok(out)
     }
 
+    async fn claim_dirty(
+        &self,
+        worker: &str,
+        limit: u32,
+        lease: Duration,
+        quiet_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DirtyClaim>> {
+        let limit = page_limit(Some(limit))?;
+        let now = ts(now);
+        let until = now + lease_of(lease)?;
+        let (_write, mut tx) = self.begin_write().await?;
+        let claims =
+            dirty_projects::claim(&mut tx, worker, until, now, limit, ts(quiet_before)).await?;
+        tx.commit().await?;
+        Ok(claims
+            .into_iter()
+            .map(|(project, generation)| DirtyClaim {
+                project,
+                generation,
+            })
+            .collect())
+    }
+
+    async fn finish_dirty(&self, worker: &str, claims: &[DirtyClaim], done: bool) -> Result<()> {
+        let claims: Vec<(String, i64)> = claims
+            .iter()
+            .map(|c| (c.project.clone(), c.generation))
+            .collect();
+        let (_write, mut tx) = self.begin_write().await?;
+        dirty_projects::finish(&mut tx, worker, &claims, done).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn start_reconcile_pass(
+        &self,
+        pass: &str,
+        worker: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let (_write, mut tx) = self.begin_write().await?;
+        let started = dirty_projects::start_pass(&mut tx, pass, worker, ts(now)).await?;
+        tx.commit().await?;
+        Ok(started)
+    }
+
     async fn sync_findings(
         &self,
         scope: &Scope,
@@ -714,6 +765,22 @@ impl crate::Store for ThisStore {
     async fn outbox_due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<OutboxEvent>> {
         let limit = page_limit(Some(limit))?;
         events::due(&self.pool, ts(now), limit).await
+    }
+
+    async fn outbox_claim(
+        &self,
+        worker: &str,
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OutboxEvent>> {
+        let limit = page_limit(Some(limit))?;
+        let now = ts(now);
+        let until = now + lease_of(lease)?;
+        let (_write, mut tx) = self.begin_write().await?;
+        let out = events::claim(&mut tx, worker, until, now, limit).await?;
+        tx.commit().await?;
+        Ok(out)
     }
 
     async fn outbox_delivered(&self, id: &str, now: DateTime<Utc>) -> Result<()> {
