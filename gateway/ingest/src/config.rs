@@ -23,6 +23,24 @@ pub struct Settings {
     pub log: LogSettings,
     #[serde(default)]
     pub reconciler: reconciler::Config,
+    #[serde(default)]
+    pub reconcile: ReconcileSettings,
+}
+
+/// When `serve` reconciles (the rules themselves are under `[reconciler]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReconcileSettings {
+    /// Quiet period after a push, in milliseconds: a project is reconciled once no new data
+    /// has arrived for it for this long, so a burst of files gives one reconciliation (and
+    /// one set of webhook events), not one per file.
+    pub debounce_ms: u64,
+}
+
+impl Default for ReconcileSettings {
+    fn default() -> Self {
+        ReconcileSettings { debounce_ms: 2000 }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -162,6 +180,9 @@ timeout_ms = 10000
 
 [inbox]
 poll_interval_ms = 2000
+
+[reconcile]
+debounce_ms = 2000
 
 [log]
 filter = "info,sqlx=warn"

@@ -587,6 +587,64 @@ impl Pipeline {
             .collect())
     }
 
+    /// Starts today's full reconciliation if no process on this database has: queues every
+    /// known project (the dirty queue, shared by every process's scheduler). The pass is named
+    /// by the date and the reconciler's configuration, so a restart with changed rules runs
+    /// one again the same day. `true` when this call started it.
+    pub async fn start_daily_pass(&self, worker: &str, today: NaiveDate) -> anyhow::Result<bool> {
+        let rules = serde_json::to_string(&self.settings.reconciler)
+            .context("describing the reconciler configuration")?;
+        let pass = format!("{today}:{}", &schemas::sha256_hex(rules.as_bytes())[..16]);
+        if !self
+            .store
+            .start_reconcile_pass(&pass, worker, Utc::now())
+            .await?
+        {
+            return Ok(false);
+        }
+        let projects: Vec<String> = self.known_projects().await?.into_iter().collect();
+        self.store.mark_dirty(&projects, Utc::now()).await?;
+        Ok(true)
+    }
+
+    /// Step 3 for dirty projects, claimed with a lease so that each is reconciled by one
+    /// process at a time (other processes on the database claim the others): repeats until
+    /// nothing is left that has been quiet for `quiet` (no new mark: a burst of pushes to a
+    /// project gives one reconciliation after it, not one per file).
+    pub async fn reconcile_claimed(
+        &self,
+        worker: &str,
+        as_of: NaiveDate,
+        quiet: std::time::Duration,
+    ) -> anyhow::Result<SyncReport> {
+        let quiet =
+            chrono::Duration::from_std(quiet).context("reconcile.debounce_ms is too long")?;
+        let mut total = SyncReport::default();
+        // Bounded: a queue that refills faster than it drains is left to the next wake-up.
+        for _ in 0..1000 {
+            let now = Utc::now();
+            let claims = self
+                .store
+                .claim_dirty(worker, RECONCILE_CLAIM, RECONCILE_LEASE, now - quiet, now)
+                .await?;
+            if claims.is_empty() {
+                break;
+            }
+            let projects: Vec<String> = claims.iter().map(|c| c.project.clone()).collect();
+            match self.reconcile_scope(Scope::Projects(projects), as_of).await {
+                Ok(r) => {
+                    add(&mut total, &r);
+                    self.store.finish_dirty(worker, &claims, true).await?;
+                }
+                Err(e) => {
+                    self.store.finish_dirty(worker, &claims, false).await?;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(total)
+    }
+
     /// Step 3 for the projects marked dirty since the last run.
     pub async fn reconcile_dirty(&self, as_of: NaiveDate) -> anyhow::Result<SyncReport> {
         let mut total = SyncReport::default();
@@ -753,6 +811,11 @@ impl Pipeline {
 /// (`store`'s limit is 250). In the province shape (≈ 310 records, 85 KB of stored JSON a
 /// project) a chunk's records and decoded facts take about 60 MB at their peak.
 const RECONCILE_CHUNK: usize = 128;
+/// Dirty projects one process claims at a time (several chunks: both cores busy, while the
+/// rest of the queue stays free for other processes), and how long its claim lasts. A process
+/// that dies leaves its claim to run out; another process then reconciles those projects.
+const RECONCILE_CLAIM: u32 = (RECONCILE_CHUNK * 4) as u32;
+const RECONCILE_LEASE: std::time::Duration = std::time::Duration::from_secs(300);
 /// Chunks loaded and reconciled at once while the previous chunk's findings are written.
 const RECONCILE_IN_FLIGHT: usize = 3;
 

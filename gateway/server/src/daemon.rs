@@ -48,6 +48,40 @@ pub struct Daemon {
     ingest: Vec<JoinHandle<()>>,
     /// The reconciler scheduler and the webhook sender: stopped last.
     rest: Vec<JoinHandle<()>>,
+    /// SQLite only: the lock that keeps a second `serve` off the same database file.
+    _serve_lock: Option<std::fs::File>,
+}
+
+/// SQLite is the single-process embedded default: a second `wagegate serve` on the same file
+/// is refused (several instances need PostgreSQL). The lock is an exclusive lock on
+/// `DATABASE.serve.lock`, released by the operating system when the process ends, so a killed
+/// process never leaves a stale lock behind.
+pub fn lock_sqlite_for_serve(url: &str) -> anyhow::Result<Option<std::fs::File>> {
+    let Some(rest) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    else {
+        return Ok(None);
+    };
+    let db = rest.split('?').next().unwrap_or_default();
+    let path = format!("{db}.serve.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening the lock file {path}"))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "数据库文件 {db} 已由另一个 wagegate serve 进程使用：SQLite 只支持单进程服务，\
+             多个实例请使用 PostgreSQL（database.url = \"postgres://…\"）。\n\
+             the database file {db} is already served by another wagegate serve process: \
+             SQLite serves from one process only; run several instances on PostgreSQL \
+             (database.url = \"postgres://…\")."
+        ),
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {path}")),
+    }
 }
 
 impl Daemon {
@@ -66,6 +100,7 @@ impl Daemon {
         let (Some(cert), Some(key), Some(ca)) = (&s.cert, &s.key, &s.client_ca) else {
             anyhow::bail!("server.cert, server.key and server.client_ca are required to serve (or use --dev-pki DIR)");
         };
+        let serve_lock = lock_sqlite_for_serve(&settings.database.url)?;
         let tls = http::tls::server_config(cert, key, ca)?;
         let listener = TcpListener::bind(&s.listen)
             .await
@@ -126,6 +161,7 @@ impl Daemon {
             server,
             ingest,
             rest,
+            _serve_lock: serve_lock,
         })
     }
 
@@ -192,5 +228,32 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_serve_on_one_sqlite_file_is_refused_in_both_languages() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/wagegate.db", dir.path().display());
+        let first = lock_sqlite_for_serve(&url).unwrap();
+        assert!(first.is_some());
+        let err = format!("{:#}", lock_sqlite_for_serve(&url).unwrap_err());
+        assert!(err.contains("已由另一个 wagegate serve 进程使用"), "{err}");
+        assert!(
+            err.contains("already served by another wagegate serve process"),
+            "{err}"
+        );
+        assert!(err.contains("PostgreSQL"), "{err}");
+        // Released with the process's handle: the next serve starts.
+        drop(first);
+        assert!(lock_sqlite_for_serve(&url).unwrap().is_some());
+        // PostgreSQL: several processes are the point; no lock.
+        assert!(lock_sqlite_for_serve("postgres://u@127.0.0.1/db")
+            .unwrap()
+            .is_none());
     }
 }

@@ -106,13 +106,6 @@ pub struct WebhookSender {
     worker: String,
 }
 
-/// A name for this process's claims, unique across processes and restarts.
-pub fn instance_name(role: &str) -> String {
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".to_string());
-    let started = Utc::now().timestamp_micros();
-    format!("{role}-{host}-{}-{started}", std::process::id())
-}
-
 impl WebhookSender {
     /// `None` when webhooks are off (no url).
     pub fn new(
@@ -138,7 +131,7 @@ impl WebhookSender {
             url,
             secret,
             client,
-            worker: instance_name("webhook"),
+            worker: ingest::schedule::instance_name("webhook"),
         }))
     }
 
