@@ -15,6 +15,7 @@ on_both_databases!(
     webhooks_are_dead_lettered_after_max_attempts,
     shutdown_with_work_in_flight_loses_nothing,
     inbox_files_are_claimed_ingested_and_archived_or_rejected,
+    a_burst_of_pushes_is_reconciled_once_without_flapping,
 );
 
 const SECRET: &str = "webhook-secret-for-tests";
@@ -194,6 +195,68 @@ async fn webhooks_are_dead_lettered_after_max_attempts(db: Database) {
     }
     let per_key = attempts(&log.lock().unwrap());
     assert!(per_key.values().all(|n| *n == 3), "{per_key:?}");
+}
+
+/// A bank pushes a burst of files (a backfill through the live gateway): with a quiet period,
+/// each project is reconciled once the burst is over, so the platform hears of each finding
+/// once — no finding opened by an early file and resolved by a later one seconds after.
+async fn a_burst_of_pushes_is_reconciled_once_without_flapping(db: Database) {
+    let (url, log) = receiver(Some(0)).await;
+    let hooks = webhook_settings(url, 8);
+    let h = Harness::start(db, move |s| {
+        hooks(s);
+        // Longer than any gap between two files of the burst on a loaded machine.
+        s.reconcile.debounce_ms = 4000;
+    })
+    .await;
+    h.import_demo_registry().await;
+    let pushed = push_demo_bank_files(&h).await;
+    assert!(pushed > 5, "{pushed}");
+
+    // Wait until every file is processed, findings exist, and every audited event has been
+    // delivered (the debounced reconciliation ran and its webhooks went out).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let findings = loop {
+        let files = h.stored_files().await;
+        let processed = files
+            .iter()
+            .all(|f| f.status != store::FileStatus::Received);
+        let page = h
+            .store()
+            .list_findings(&store::FindingFilter {
+                limit: Some(1000),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let mut audited = 0;
+        for f in &page.items {
+            audited += h.store().finding_events(&f.finding.id).await.unwrap().len();
+        }
+        let pending = h
+            .store()
+            .outbox_due(chrono::Utc::now() + chrono::Duration::days(1), 1000)
+            .await
+            .unwrap();
+        let delivered = log.lock().unwrap().len();
+        if processed && !page.items.is_empty() && pending.is_empty() && delivered == audited {
+            break page.items;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not settled: {delivered} delivered, {audited} audited"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let log = log.lock().unwrap().clone();
+    // One event per finding: it opened, once; nothing resolved or reopened in the burst.
+    for f in &findings {
+        let events = h.store().finding_events(&f.finding.id).await.unwrap();
+        assert_eq!(events.len(), 1, "{}: {events:?}", f.finding.id);
+        assert_eq!(events[0].kind, store::EventKind::Opened);
+    }
+    assert_eq!(log.len(), findings.len(), "{log:?}");
+    assert!(log.iter().all(|d| d.event == "opened"), "{log:?}");
 }
 
 async fn shutdown_with_work_in_flight_loses_nothing(db: Database) {
