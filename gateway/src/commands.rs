@@ -491,9 +491,54 @@ pub async fn finding_action(
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn load(config: Option<&Path>, dir: &Path, partner: &str) -> anyhow::Result<ExitCode> {
+pub async fn load(
+    config: Option<&Path>,
+    dir: &Path,
+    partner: &str,
+    backfill: bool,
+) -> anyhow::Result<ExitCode> {
     let p = open_configured(config).await?;
-    let (refused, rejected, skipped) = load_dir(&p, dir, partner).await?;
+    if !backfill {
+        let (refused, rejected, skipped) = load_dir(&p, dir, partner).await?;
+        return Ok(if refused + rejected + skipped == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
+    }
+    // A backfill: every gateway on this database holds its reconciliations (renewed while the
+    // load runs; a load that dies leaves a hold that runs out within HOLD), then one
+    // reconciliation of everything the load queued.
+    const HOLD: std::time::Duration = std::time::Duration::from_secs(300);
+    let name = ingest::schedule::instance_name("load");
+    let store = p.store().clone();
+    let hold = |store: std::sync::Arc<dyn store::Store>, name: String| async move {
+        let until = chrono::Utc::now() + chrono::Duration::from_std(HOLD).unwrap_or_default();
+        store.hold_reconciles(&name, until).await
+    };
+    hold(store.clone(), name.clone()).await?;
+    let renew = {
+        let (store, name) = (store.clone(), name.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(HOLD / 5).await;
+                if let Err(e) = hold(store.clone(), name.clone()).await {
+                    eprintln!("cannot renew the backfill's hold on reconciliations: {e}");
+                }
+            }
+        })
+    };
+    let loaded = load_dir(&p, dir, partner).await;
+    renew.abort();
+    let released = store.release_reconciles(&name).await;
+    let (refused, rejected, skipped) = loaded?;
+    released?;
+    let as_of = pipeline::today_in_china();
+    let r = p.reconcile_dirty(as_of).await?;
+    println!(
+        "backfill reconciled once as of {as_of}: {} opened, {} reopened, {} escalated, {} updated, {} resolved, {} unchanged",
+        r.opened, r.reopened, r.escalated, r.updated, r.resolved, r.unchanged
+    );
     Ok(if refused + rejected + skipped == 0 {
         ExitCode::SUCCESS
     } else {

@@ -110,6 +110,10 @@ enum Command {
         /// The sender recorded for bank files (an operator backfill by default).
         #[arg(long, default_value = "operator")]
         partner: String,
+        /// Hold every gateway's reconciliations while loading (no webhook flood of findings
+        /// opened by early files and resolved by later ones), then reconcile once at the end.
+        #[arg(long)]
+        backfill: bool,
     },
     /// Write a seeded synthetic province in the real input formats, with planted shortfalls
     /// of every finding code and `expected-findings.json` as ground truth (docs/simulate.md).
@@ -250,7 +254,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             reason,
             actor,
         } => commands::finding_action(config, &id, &action, reason, &actor).await,
-        Command::Load { dir, partner } => commands::load(config, &dir, &partner).await,
+        Command::Load {
+            dir,
+            partner,
+            backfill,
+        } => commands::load(config, &dir, &partner, backfill).await,
         Command::Simulate {
             projects,
             seed,

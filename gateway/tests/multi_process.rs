@@ -40,6 +40,18 @@ fn free_port() -> u16 {
 }
 
 fn spawn_serve(dir: &Path, pki: &Path, db: &str, hook: &str, port: u16, name: &str) -> Child {
+    spawn_serve_with(dir, pki, db, hook, port, name, "1500")
+}
+
+fn spawn_serve_with(
+    dir: &Path,
+    pki: &Path,
+    db: &str,
+    hook: &str,
+    port: u16,
+    name: &str,
+    debounce_ms: &str,
+) -> Child {
     let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
     Command::new(env!("CARGO_BIN_EXE_wagegate"))
         .current_dir(dir)
@@ -51,7 +63,7 @@ fn spawn_serve(dir: &Path, pki: &Path, db: &str, hook: &str, port: u16, name: &s
         .env("WAGEGATE__WEBHOOKS__SECRET", SECRET)
         .env("WAGEGATE__WEBHOOKS__INITIAL_BACKOFF_MS", "20")
         .env("WAGEGATE__WEBHOOKS__MAX_BACKOFF_MS", "200")
-        .env("WAGEGATE__RECONCILE__DEBOUNCE_MS", "1500")
+        .env("WAGEGATE__RECONCILE__DEBOUNCE_MS", debounce_ms)
         .env("WAGEGATE__LOG__FILTER", "warn")
         .env("HOSTNAME", name)
         .stdout(Stdio::null())
@@ -502,4 +514,84 @@ async fn three_processes_one_killed_lose_nothing_duplicate_nothing_reorder_nothi
     pool.close().await;
     drop(procs);
     drop_pg(&pg).await;
+}
+
+/// `wagegate load --backfill` next to a live `wagegate serve` that reconciles every change at
+/// once (no quiet period): the gateway holds off while the backfill loads, the backfill
+/// reconciles once at the end, and each finding is announced once — opened, never opened
+/// by an early file and resolved by a later one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_next_to_a_live_gateway_is_reconciled_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki: PathBuf = dir.path().join("pki");
+    server::pki::write_dev_pki(&pki).unwrap();
+    let db = format!("sqlite://{}/live.db", dir.path().display());
+    let sim = Command::new(env!("CARGO_BIN_EXE_wagegate"))
+        .current_dir(dir.path())
+        .args([
+            "simulate",
+            "--projects",
+            "12",
+            "--seed",
+            "5",
+            "--as-of",
+            "2026-11-20",
+            "--out",
+            "world",
+        ])
+        .env("WAGEGATE__DATABASE__URL", &db)
+        .output()
+        .unwrap();
+    assert!(
+        sim.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sim.stderr)
+    );
+    let (hook, log) = receiver().await;
+    let port = free_port();
+    let mut procs = Procs(vec![Some(spawn_serve_with(
+        dir.path(),
+        &pki,
+        &db,
+        &hook,
+        port,
+        "live",
+        "0",
+    ))]);
+    wait_ready(&client(&pki, "operator", port), port, dir.path(), "live").await;
+
+    let load = tokio::process::Command::new(env!("CARGO_BIN_EXE_wagegate"))
+        .current_dir(dir.path())
+        .args(["load", "--backfill", "world"])
+        .env("WAGEGATE__DATABASE__URL", &db)
+        .output()
+        .await
+        .unwrap();
+    let out = String::from_utf8_lossy(&load.stdout).to_string();
+    assert!(
+        out.contains("backfill reconciled once"),
+        "{out}\n{}",
+        String::from_utf8_lossy(&load.stderr)
+    );
+    settle(&db, &log, "the backfill").await;
+
+    let st = store::open(&db).await.unwrap();
+    let page = st
+        .list_findings(&store::FindingFilter {
+            limit: Some(1000),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        !page.items.is_empty(),
+        "the simulated world has planted shortfalls"
+    );
+    for f in &page.items {
+        let events = st.finding_events(&f.finding.id).await.unwrap();
+        assert_eq!(events.len(), 1, "{}: {events:?}", f.finding.id);
+        assert_eq!(events[0].kind, store::EventKind::Opened);
+    }
+    assert_eq!(log.lock().unwrap().len(), page.items.len());
+    drop(procs.0.pop());
 }

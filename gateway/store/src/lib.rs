@@ -177,6 +177,12 @@ pub trait Store: Send + Sync + 'static {
     /// Ends claims: with `done`, each project not marked again since its claim leaves the
     /// queue; the others (and all of them when not `done`) stay queued, free to claim.
     async fn finish_dirty(&self, worker: &str, claims: &[DirtyClaim], done: bool) -> Result<()>;
+    /// Holds reconciliations of the dirty queue (`claim_dirty` claims nothing) in every
+    /// process until `until`, under `name`; calling again renews it. For a backfill: its
+    /// files are stored and marked dirty, and reconciled once at the end, not file by file.
+    /// A backfill that dies leaves a hold that runs out at `until`.
+    async fn hold_reconciles(&self, name: &str, until: DateTime<Utc>) -> Result<()>;
+    async fn release_reconciles(&self, name: &str) -> Result<()>;
     /// Starts the full reconciliation named `pass` (a date): `true` for the one caller, across
     /// every process on the database, that started it.
     async fn start_reconcile_pass(

@@ -70,12 +70,16 @@ macro_rules! claim_outbox_sql {
 
 /// Claims dirty projects for reconciliation: `$1` worker, `$2` lease end, `$3` now, `$4`
 /// limit, `$5` the latest mark a project may have to be taken (the quiet period after pushes).
+/// Nothing is claimed while a backfill holds reconciliations (a `hold:` row of
+/// `reconcile_passes` whose `started_at` — the hold's end — has not passed).
 macro_rules! claim_dirty_sql {
     ($lock:literal) => {
         concat!(
             "UPDATE dirty_projects SET claimed_by = $1, claimed_until = $2 ",
             "WHERE project IN (SELECT project FROM dirty_projects ",
             "WHERE (claimed_until IS NULL OR claimed_until <= $3) AND last_marked_at <= $5 ",
+            "AND NOT EXISTS (SELECT 1 FROM reconcile_passes WHERE pass LIKE 'hold:%' ",
+            "AND started_at > $3) ",
             "ORDER BY marked_at, project LIMIT $4",
             $lock,
             ") RETURNING project, generation"

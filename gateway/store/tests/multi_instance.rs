@@ -513,4 +513,43 @@ async fn dirty_projects_are_claimed_by_one_process_at_a_time(a: Arc<dyn Store>, 
         b.start_reconcile_pass("2026-12-03", "proc-b", t5),
     );
     assert_eq!(u8::from(sa.unwrap()) + u8::from(sb.unwrap()), 1);
+    a.finish_dirty("proc-a", &q, true).await.unwrap();
+
+    // A backfill holds every process's reconciliations until it releases them (or its hold
+    // runs out, when it died).
+    a.mark_dirty(&["P-BACKFILL".to_string()], t5).await.unwrap();
+    let t6 = t5 + chrono::Duration::seconds(10);
+    b.hold_reconciles("load-1", t6 + chrono::Duration::seconds(60))
+        .await
+        .unwrap();
+    assert!(
+        a.claim_dirty("proc-a", 500, lease, t6, t6)
+            .await
+            .unwrap()
+            .is_empty(),
+        "claimed during a hold"
+    );
+    b.release_reconciles("load-1").await.unwrap();
+    let after = a.claim_dirty("proc-a", 500, lease, t6, t6).await.unwrap();
+    assert_eq!(after.len(), 1, "{after:?}");
+    a.finish_dirty("proc-a", &after, true).await.unwrap();
+    a.mark_dirty(&["P-BACKFILL".to_string()], t6).await.unwrap();
+    b.hold_reconciles("load-2", t6 + chrono::Duration::seconds(30))
+        .await
+        .unwrap();
+    let t7 = t6 + chrono::Duration::seconds(20);
+    assert!(a
+        .claim_dirty("proc-a", 500, lease, t7, t7)
+        .await
+        .unwrap()
+        .is_empty());
+    let t8 = t6 + chrono::Duration::seconds(31);
+    assert_eq!(
+        a.claim_dirty("proc-a", 500, lease, t8, t8)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "a dead backfill's hold runs out"
+    );
 }

@@ -149,3 +149,28 @@ pub async fn start_pass(
     let mut q = insert("reconcile_passes", vec![row], " ON CONFLICT DO NOTHING");
     Ok(q.build().execute(&mut **tx).await?.rows_affected() > 0)
 }
+
+/// Holds every process's reconciliations until `until` (a backfill in progress), renewing
+/// the hold `name` if it exists.
+pub async fn hold(tx: &mut Tx<'_>, name: &str, until: DateTime<Utc>) -> Result<(), StoreError> {
+    let pass = format!("hold:{name}");
+    let row = Row::new()
+        .col("pass", pass.as_str())
+        .col("started_by", name)
+        .col("started_at", until);
+    let mut q = insert(
+        "reconcile_passes",
+        vec![row],
+        " ON CONFLICT (pass) DO UPDATE SET started_at = excluded.started_at",
+    );
+    q.build().execute(&mut **tx).await?;
+    Ok(())
+}
+
+pub async fn release(tx: &mut Tx<'_>, name: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM reconcile_passes WHERE pass = $1")
+        .bind(format!("hold:{name}"))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

@@ -677,6 +677,20 @@ impl crate::Store for ThisStore {
         Ok(())
     }
 
+    async fn hold_reconciles(&self, name: &str, until: DateTime<Utc>) -> Result<()> {
+        let (_write, mut tx) = self.begin_write().await?;
+        dirty_projects::hold(&mut tx, name, ts(until)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn release_reconciles(&self, name: &str) -> Result<()> {
+        let (_write, mut tx) = self.begin_write().await?;
+        dirty_projects::release(&mut tx, name).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn start_reconcile_pass(
         &self,
         pass: &str,
