@@ -33,9 +33,17 @@ pub(crate) async fn healthz() -> Response {
     json(StatusCode::OK, serde_json::json!({"status": "ok"}))
 }
 
-/// Ready when the database answers.
+/// How long readiness waits for the database: a probe must answer within a second even when
+/// the database is unreachable (the pool would otherwise wait its 30 s acquire timeout).
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_millis(800);
+
+/// Ready when the database answers within [`READY_WITHIN`].
 pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> ApiResult<Response> {
-    match state.store.ping().await {
+    let ping = match tokio::time::timeout(READY_WITHIN, state.store.ping()).await {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("no answer within {} ms", READY_WITHIN.as_millis())),
+    };
+    match ping {
         Ok(()) => Ok(json(StatusCode::OK, serde_json::json!({"status": "ready"}))),
         Err(e) => {
             tracing::warn!(error = %e, "readiness: database unreachable");
