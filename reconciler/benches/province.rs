@@ -50,7 +50,12 @@ pub fn project(i: usize, workers: usize, cal: &Calendar) -> ProjectFacts {
     let mut f = ProjectFacts::new(Project {
         code: code.clone(),
         name: format!("项目{i}"),
-        province: ["fujian", "guizhou", "shenzhen", "hunan"][i % 4].into(),
+        province: [
+            Province::Fujian,
+            Province::Guizhou,
+            Province::Shenzhen,
+            Province::Hunan,
+        ][i % 4],
         construction_unit: Party {
             name: owner.clone(),
             credit_code: credit.clone(),
@@ -125,6 +130,7 @@ pub fn project(i: usize, workers: usize, cal: &Calendar) -> ProjectFacts {
                 card_number: card.clone(),
                 gross: money(net),
                 net: money(net),
+                batch_ref: None,
             });
             let failed = (i + w + mi).is_multiple_of(97);
             if !failed {

@@ -16,7 +16,7 @@ use chrono::NaiveDate;
 use rust_decimal::{Decimal, RoundingStrategy};
 use schemas::{
     ContractorCredit, Evidence, EvidenceKind, FindingCode, GuaranteeAction, GuaranteeForm,
-    GuaranteeLetter, GuaranteeRequirement, GuaranteeStatus, Money, Period, ProjectStatus,
+    GuaranteeLetter, GuaranteeRequirement, GuaranteeStatus, Money, Period, ProjectStatus, Province,
 };
 
 use crate::finding::{add_days, days, evidence, Ctx, Draft, Out};
@@ -36,7 +36,7 @@ pub struct RequiredGuarantee {
 /// the province's.
 pub fn required_guarantee(
     req: &GuaranteeRequirement,
-    province: &str,
+    province: Province,
     config: &Config,
 ) -> RequiredGuarantee {
     let rule = config.guarantee_rule(province);
@@ -191,7 +191,7 @@ pub(crate) fn findings(ctx: &Ctx<'_>, out: &mut Out) {
     {
         return;
     }
-    let required = required_guarantee(req, &f.project.province, ctx.config);
+    let required = required_guarantee(req, f.project.province, ctx.config);
     if required.amount.fen() <= 0 {
         return;
     }

@@ -595,7 +595,7 @@ fn not_on_roster(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) {
 }
 
 fn abnormal(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) {
-    let floor = ctx.config.pay_floor(&ctx.facts.project.province);
+    let floor = ctx.config.pay_floor(ctx.facts.project.province);
     let ceiling = ctx.config.abnormal_pay.ceiling_monthly;
     let mut by_period: BTreeMap<Period, Vec<&Line<'_>>> = BTreeMap::new();
     for l in &idx.lines {

@@ -301,6 +301,32 @@ impl Pipeline {
                 Vec::new(),
             );
         }
+        // Dates outside the plausible window (year 0, year 9999) mean a broken file: refused
+        // whole, every such date listed by its element.
+        let window = self.settings.ingest.date_window(today_in_china());
+        let implausible = window.check_record_set(&set);
+        if let Some(first) = implausible.first() {
+            let error = format!(
+                "{}: {} (at {}){}",
+                set.format,
+                first.message,
+                first.position,
+                match implausible.len() {
+                    1 => String::new(),
+                    n => format!(" and {} more implausible date(s)", n - 1),
+                }
+            );
+            let mut diagnostics = set.diagnostics.clone();
+            diagnostics.extend(implausible);
+            return (
+                FileOutcome::Rejected {
+                    error,
+                    format: Some(set.format.clone()),
+                    diagnostics,
+                },
+                Vec::new(),
+            );
+        }
         if set.is_empty() {
             return (
                 FileOutcome::Rejected {
@@ -473,10 +499,11 @@ impl Pipeline {
         let total_bytes: usize = files.iter().map(|(_, b)| b.len()).sum();
         let mut refused = Vec::new();
         let mut in_run = self.known_projects().await?;
+        let window = self.settings.ingest.date_window(today_in_china());
         if total_bytes <= REGISTRY_GROUP_BYTES {
             let mut parsed = Vec::new();
             for (name, bytes) in files {
-                match registry::parse_file(name, bytes) {
+                match registry::parse_file_in(name, bytes, &window) {
                     Ok(p) => parsed.push((name.clone(), p)),
                     Err(e) => refused.push(e),
                 }
@@ -487,7 +514,7 @@ impl Pipeline {
             }
             let mut batch = RegistryBatch::default();
             for (name, p) in parsed {
-                let errors = p.batch.check_projects(&in_run, &p.lines);
+                let errors = p.check_projects(&in_run);
                 if errors.is_empty() {
                     batch.extend(p.batch);
                 } else {
@@ -499,7 +526,7 @@ impl Pipeline {
         }
         let mut readable = Vec::new();
         for (name, bytes) in files {
-            match registry::parse_file(name, bytes) {
+            match registry::parse_file_in(name, bytes, &window) {
                 Ok(p) => {
                     in_run.extend(p.batch.projects.iter().map(|p| p.code.clone()));
                     readable.push((name, bytes));
@@ -511,14 +538,14 @@ impl Pipeline {
         let mut batch = RegistryBatch::default();
         let mut group_bytes = 0;
         for (name, bytes) in readable {
-            let p = match registry::parse_file(name, bytes) {
+            let p = match registry::parse_file_in(name, bytes, &window) {
                 Ok(p) => p,
                 Err(e) => {
                     refused.push(e);
                     continue;
                 }
             };
-            let errors = p.batch.check_projects(&in_run, &p.lines);
+            let errors = p.check_projects(&in_run);
             if !errors.is_empty() {
                 refused.push(RegistryError {
                     file: name.clone(),
