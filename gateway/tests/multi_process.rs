@@ -64,6 +64,10 @@ fn spawn_serve_with(
         .env("WAGEGATE__WEBHOOKS__INITIAL_BACKOFF_MS", "20")
         .env("WAGEGATE__WEBHOOKS__MAX_BACKOFF_MS", "200")
         .env("WAGEGATE__RECONCILE__DEBOUNCE_MS", debounce_ms)
+        // Short leases: a killed process's claims run out within seconds here.
+        .env("WAGEGATE__INGEST__LEASE_MS", "3000")
+        .env("WAGEGATE__RECONCILE__LEASE_MS", "3000")
+        .env("WAGEGATE__WEBHOOKS__TIMEOUT_MS", "2000")
         .env("WAGEGATE__LOG__FILTER", "warn")
         .env("HOSTNAME", name)
         .stdout(Stdio::null())
@@ -378,42 +382,64 @@ async fn three_processes_one_killed_lose_nothing_duplicate_nothing_reorder_nothi
     }
     import_registry(&ops[0], ports[0], &registry).await;
 
-    // Each file twice, to two different processes; the third process is killed halfway.
+    // Each file twice, to two different processes, all pushes of a half at once; the third
+    // process is killed right after the first half is acknowledged (its workers, reconciler
+    // and sender busy with it) and restarted.
     let mut acked: HashSet<String> = HashSet::new();
-    let mut killed_at = None;
     let half = bank.len() / 2;
-    for (n, (name, bytes)) in bank.iter().enumerate() {
-        if n == half {
-            let victim = procs.0[3].as_mut().unwrap();
-            victim.kill().unwrap();
-            victim.wait().unwrap();
-            killed_at = Some(Instant::now());
-            procs.0[3] = Some(spawn_serve(
-                dir.path(),
-                &pki,
-                &pg.url,
-                &hook,
-                ports[2],
-                "p2-restarted",
-            ));
-        }
-        let mut ok = false;
-        for k in 0..2 {
-            let i = (n + k) % 3;
-            if let Some(id) = push(&banks[i], ports[i], name, bytes).await {
-                acked.insert(id);
-                ok = true;
+    let push_half = |files: Vec<(usize, String, Vec<u8>)>, skip: Option<usize>| {
+        let banks = banks.clone();
+        let ports = ports.clone();
+        async move {
+            let mut tasks = Vec::new();
+            for (n, name, bytes) in files {
+                for k in 0..2 {
+                    let i = (n + k) % 3;
+                    if Some(i) == skip {
+                        continue;
+                    }
+                    let (c, port, name, bytes) =
+                        (banks[i].clone(), ports[i], name.clone(), bytes.clone());
+                    tasks.push(tokio::spawn(async move {
+                        (name.clone(), push(&c, port, &name, &bytes).await)
+                    }));
+                }
             }
+            let mut out = Vec::new();
+            for t in tasks {
+                out.push(t.await.unwrap());
+            }
+            out
         }
-        if !ok {
-            // Both pushes went to the process being restarted or its neighbour failed: as a
-            // bank would, send it again to the first process.
-            acked.insert(push(&banks[0], ports[0], name, bytes).await.expect(name));
-        }
+    };
+    let indexed: Vec<(usize, String, Vec<u8>)> = bank
+        .iter()
+        .enumerate()
+        .map(|(n, (name, bytes))| (n, name.clone(), bytes.clone()))
+        .collect();
+    for (name, id) in push_half(indexed[..half].to_vec(), None).await {
+        acked.insert(id.unwrap_or_else(|| panic!("{name} not acknowledged")));
+    }
+    {
+        let victim = procs.0[3].as_mut().unwrap();
+        victim.kill().unwrap();
+        victim.wait().unwrap();
+    }
+    let killed_at = Instant::now();
+    procs.0[3] = Some(spawn_serve(
+        dir.path(),
+        &pki,
+        &pg.url,
+        &hook,
+        ports[2],
+        "p2-restarted",
+    ));
+    // While p2 restarts, the second half goes to p0 and p1 only.
+    for (name, id) in push_half(indexed[half..].to_vec(), Some(2)).await {
+        acked.insert(id.unwrap_or_else(|| panic!("{name} not acknowledged")));
     }
     wait_ready(&ops[2], ports[2], dir.path(), "p2-restarted").await;
     settle(&pg.url, &log, "three processes").await;
-    let killed_at = killed_at.unwrap();
 
     // Every acknowledged file stored once, processed, with the single process's outcome.
     let st = store::open(&pg.url).await.unwrap();

@@ -35,11 +35,19 @@ pub struct ReconcileSettings {
     /// has arrived for it for this long, so a burst of files gives one reconciliation (and
     /// one set of webhook events), not one per file.
     pub debounce_ms: u64,
+    /// How long a process's claim on dirty projects lasts, in milliseconds (longer than a
+    /// reconciliation of 512 projects takes): a process that dies leaves its claims to run
+    /// out, and another process reconciles those projects then.
+    #[serde(default = "default_lease_ms")]
+    pub lease_ms: u64,
 }
 
 impl Default for ReconcileSettings {
     fn default() -> Self {
-        ReconcileSettings { debounce_ms: 2000 }
+        ReconcileSettings {
+            debounce_ms: 2000,
+            lease_ms: default_lease_ms(),
+        }
     }
 }
 
@@ -75,6 +83,14 @@ pub struct IngestSettings {
     /// more than this many years after today.
     #[serde(default = "default_future_term_years")]
     pub future_term_years: u32,
+    /// How long a worker's claim on a file lasts, in milliseconds: a process that dies
+    /// mid-file leaves its claims to run out, and another worker parses those files then.
+    #[serde(default = "default_lease_ms")]
+    pub lease_ms: u64,
+}
+
+fn default_lease_ms() -> u64 {
+    300_000
 }
 
 fn default_earliest_date() -> chrono::NaiveDate {
@@ -202,6 +218,7 @@ workers = 2
 earliest_date = "2000-01-01"
 future_days = 366
 future_term_years = 30
+lease_ms = 300000
 
 [server]
 listen = "127.0.0.1:8443"
@@ -222,6 +239,7 @@ poll_interval_ms = 2000
 
 [reconcile]
 debounce_ms = 2000
+lease_ms = 300000
 
 [log]
 filter = "info,sqlx=warn"

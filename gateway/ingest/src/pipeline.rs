@@ -221,7 +221,12 @@ impl Pipeline {
     pub async fn process_pending(&self, worker: &str, limit: u32) -> anyhow::Result<usize> {
         let claimed = self
             .store
-            .claim_files(worker, limit, Duration::from_secs(300), Utc::now())
+            .claim_files(
+                worker,
+                limit,
+                Duration::from_millis(self.settings.ingest.lease_ms.max(1)),
+                Utc::now(),
+            )
             .await?;
         let n = claimed.len();
         for file in claimed {
@@ -646,13 +651,14 @@ impl Pipeline {
     ) -> anyhow::Result<SyncReport> {
         let quiet =
             chrono::Duration::from_std(quiet).context("reconcile.debounce_ms is too long")?;
+        let lease = std::time::Duration::from_millis(self.settings.reconcile.lease_ms.max(1));
         let mut total = SyncReport::default();
         // Bounded: a queue that refills faster than it drains is left to the next wake-up.
         for _ in 0..1000 {
             let now = Utc::now();
             let claims = self
                 .store
-                .claim_dirty(worker, RECONCILE_CLAIM, RECONCILE_LEASE, now - quiet, now)
+                .claim_dirty(worker, RECONCILE_CLAIM, lease, now - quiet, now)
                 .await?;
             if claims.is_empty() {
                 break;
@@ -839,10 +845,8 @@ impl Pipeline {
 /// project) a chunk's records and decoded facts take about 60 MB at their peak.
 const RECONCILE_CHUNK: usize = 128;
 /// Dirty projects one process claims at a time (several chunks: both cores busy, while the
-/// rest of the queue stays free for other processes), and how long its claim lasts. A process
-/// that dies leaves its claim to run out; another process then reconciles those projects.
+/// rest of the queue stays free for other processes); the claim lasts `reconcile.lease_ms`.
 const RECONCILE_CLAIM: u32 = (RECONCILE_CHUNK * 4) as u32;
-const RECONCILE_LEASE: std::time::Duration = std::time::Duration::from_secs(300);
 /// Chunks loaded and reconciled at once while the previous chunk's findings are written.
 const RECONCILE_IN_FLIGHT: usize = 3;
 

@@ -37,7 +37,7 @@ const POLL: Duration = Duration::from_secs(1);
 /// How long a claim on an event lasts beyond the request timeout: a process that dies while
 /// sending leaves a claim that runs out, and another sender (or this one, restarted) sends
 /// the event again with the same idempotency key.
-const CLAIM_MARGIN: Duration = Duration::from_secs(30);
+const CLAIM_MARGIN: Duration = Duration::from_secs(10);
 /// Longest error text kept in the outbox.
 const MAX_ERROR_CHARS: usize = 500;
 

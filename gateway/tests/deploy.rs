@@ -1,0 +1,218 @@
+//! The deployment files in `deploy/` checked against the program: every environment variable
+//! they set is a configuration key `wagegate` accepts (configuration is strict: an unknown
+//! key stops start-up), the ports they publish and probe are the one the server listens on,
+//! the probes are the gateway's `/healthz` and `/readyz`, and every stop timeout covers the
+//! shutdown drain. No docker or kubectl needed: the files are parsed.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde_norway::Value;
+
+fn deploy(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../deploy")
+        .join(name)
+}
+
+fn read(name: &str) -> String {
+    std::fs::read_to_string(deploy(name)).unwrap_or_else(|e| panic!("deploy/{name}: {e}"))
+}
+
+/// The longest a graceful stop takes: in-flight requests (request timeout, at most 120 s)
+/// plus the ingest drain (60 s); the final reconciliation is short next to them.
+const DRAIN_SECONDS: u64 = 120 + 60;
+
+/// Loads the settings with `env` (plus what a deployment must provide) as `wagegate` does.
+fn settings_with(env: &BTreeMap<String, String>) -> ingest::config::Settings {
+    let vars: Vec<(String, String)> = env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    ingest::config::Settings::load_with_env(None, vars)
+        .unwrap_or_else(|e| panic!("{env:?} is not a valid configuration: {e:#}"))
+}
+
+fn port_of(listen: &str) -> u64 {
+    listen.rsplit(':').next().unwrap().parse().unwrap()
+}
+
+fn documents(text: &str) -> Vec<Value> {
+    use serde::Deserialize;
+    serde_norway::Deserializer::from_str(text)
+        .map(|d| Value::deserialize(d).unwrap())
+        .collect()
+}
+
+fn str_map(v: &Value) -> BTreeMap<String, String> {
+    v.as_mapping()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        Value::String(s) => s.clone(),
+                        other => serde_norway::to_string(other).unwrap().trim().to_string(),
+                    };
+                    (k.as_str().unwrap().to_string(), v)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn kubernetes_manifests_match_the_configuration() {
+    let docs = documents(&read("k8s/wagegate.yaml"));
+    let kind = |k: &str| -> Vec<&Value> { docs.iter().filter(|d| d["kind"] == k).collect() };
+    let mut env = BTreeMap::new();
+    for cm in kind("ConfigMap") {
+        env.extend(str_map(&cm["data"]));
+    }
+    for s in kind("Secret") {
+        for (k, v) in str_map(&s["stringData"]) {
+            if k.starts_with("WAGEGATE__") {
+                env.insert(k, v);
+            }
+        }
+    }
+    assert!(env.contains_key("WAGEGATE__DATABASE__URL"), "{env:?}");
+    let settings = settings_with(&env);
+    assert!(
+        settings.database.url.starts_with("postgres://"),
+        "replicas need PostgreSQL"
+    );
+    let port = port_of(&settings.server.listen);
+
+    let deployment = kind("Deployment")[0];
+    assert!(deployment["spec"]["replicas"].as_u64().unwrap() >= 2);
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert!(pod["terminationGracePeriodSeconds"].as_u64().unwrap() >= DRAIN_SECONDS);
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], Value::Bool(true));
+    let c = &pod["containers"][0];
+    assert_eq!(c["ports"][0]["containerPort"].as_u64(), Some(port));
+    assert_eq!(
+        c["securityContext"]["readOnlyRootFilesystem"],
+        Value::Bool(true)
+    );
+    for (probe, path) in [("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")] {
+        let get = &c[probe]["httpGet"];
+        assert_eq!(get["path"].as_str(), Some(path), "{probe}");
+        assert_eq!(get["port"].as_u64(), Some(port), "{probe}");
+        assert_eq!(get["scheme"].as_str(), Some("HTTPS"), "{probe}");
+    }
+    // The certificate files the configuration names are where the Secret is mounted.
+    let mount = c["volumeMounts"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "tls")
+        .unwrap()["mountPath"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let tls = kind("Secret")
+        .into_iter()
+        .find(|s| s["metadata"]["name"] == "wagegate-tls")
+        .unwrap();
+    for path in [
+        &settings.server.cert,
+        &settings.server.key,
+        &settings.server.client_ca,
+    ] {
+        let path = path.as_ref().unwrap();
+        assert!(
+            path.starts_with(&mount),
+            "{} outside {mount}",
+            path.display()
+        );
+        let file = path.file_name().unwrap().to_str().unwrap();
+        assert!(
+            !tls["stringData"][file].is_null(),
+            "no {file} in the Secret"
+        );
+    }
+    let service = kind("Service")[0];
+    assert_eq!(
+        service["spec"]["ports"][0]["targetPort"].as_u64(),
+        Some(port)
+    );
+    let pdb = kind("PodDisruptionBudget")[0];
+    assert!(pdb["spec"]["minAvailable"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn compose_runs_two_replicas_on_postgresql() {
+    let doc: Value = serde_norway::from_str(&read("compose.yaml")).unwrap();
+    let services = &doc["services"];
+    let w = &services["wagegate"];
+    assert_eq!(w["deploy"]["replicas"].as_u64(), Some(2));
+    assert_eq!(w["read_only"], Value::Bool(true));
+    let env = str_map(&w["environment"]);
+    // The configuration file is the example one, mounted; the environment overrides it.
+    let mut env_no_file = env.clone();
+    env_no_file.remove("WAGEGATE_CONFIG");
+    let settings = settings_with(&env_no_file);
+    assert!(
+        settings.database.url.contains("@postgres/"),
+        "{}",
+        settings.database.url
+    );
+    let port = port_of(&settings.server.listen);
+    let ports = w["ports"][0].as_str().unwrap();
+    assert!(ports.ends_with(&format!(":{port}")), "{ports}");
+    let grace = w["stop_grace_period"].as_str().unwrap();
+    assert!(
+        grace.trim_end_matches('s').parse::<u64>().unwrap() >= DRAIN_SECONDS,
+        "{grace}"
+    );
+    assert!(!services["postgres"].is_null());
+}
+
+#[test]
+fn dockerfile_is_multi_stage_non_root_with_a_healthcheck_on_the_listen_port() {
+    let text = read("Dockerfile");
+    let stages = text.lines().filter(|l| l.starts_with("FROM ")).count();
+    assert!(stages >= 2, "{stages} stage(s)");
+    let user = text
+        .lines()
+        .find(|l| l.starts_with("USER "))
+        .expect("a USER line");
+    assert!(!user.contains("root") && !user.contains(" 0"), "{user}");
+    let listen = text
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .trim_start_matches("ENV ")
+                .strip_prefix("WAGEGATE__SERVER__LISTEN=")
+        })
+        .expect("the image sets the listen address")
+        .trim_end_matches(" \\")
+        .to_string();
+    let port = port_of(&listen);
+    assert!(text.contains(&format!("EXPOSE {port}")));
+    let health = text.split("HEALTHCHECK").nth(1).expect("a HEALTHCHECK");
+    assert!(health.contains(&format!(":{port}/healthz")), "{health}");
+}
+
+#[test]
+fn systemd_unit_is_hardened_and_waits_for_the_drain() {
+    let text = read("wagegate.service");
+    let value = |key: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix(&format!("{key}=")))
+            .map(str::to_string)
+            .collect()
+    };
+    let stop: u64 = value("TimeoutStopSec")[0].parse().unwrap();
+    assert!(stop >= DRAIN_SECONDS, "TimeoutStopSec={stop}");
+    for (key, want) in [
+        ("NoNewPrivileges", "true"),
+        ("ProtectSystem", "strict"),
+        ("PrivateDevices", "true"),
+        ("ProtectKernelTunables", "true"),
+        ("RestrictNamespaces", "true"),
+        ("MemoryDenyWriteExecute", "true"),
+        ("CapabilityBoundingSet", ""),
+        ("SystemCallArchitectures", "native"),
+    ] {
+        assert_eq!(value(key), vec![want.to_string()], "{key}");
+    }
+    assert_eq!(value("User"), vec!["wagegate".to_string()]);
+}
