@@ -513,3 +513,49 @@ async fn a_new_statement_recomputes_only_its_project_and_cures_a_finding() {
         db.finish().await;
     }
 }
+
+/// Issue 8: a project whose amounts cannot be computed exactly is that project's error. The
+/// other projects are reconciled, its stored findings stay as they were, and it is queued to
+/// be reconciled again.
+#[tokio::test]
+async fn one_projects_overflow_does_not_stop_the_others() {
+    for db in TestDb::all().await.expect("databases") {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = open(&db).await;
+        load_demo(&p, dir.path()).await;
+        let as_of = gateway::demo::world::as_of();
+        p.reconcile(Scope::All, as_of).await.expect("reconcile");
+        let before = findings_by_code(&p).await;
+        let fj = "FJ-FZ-2026-0017".to_string();
+        let gz = "GZ-GY-2026-0042".to_string();
+        assert!(before.keys().any(|(_, proj)| *proj == fj), "{}", db.backend);
+
+        // A pay-sheet line of i64::MAX fen for the Fujian project: its sums overflow.
+        let csv = "project_code,period,employer,worker_name,id_number,card_number,gross,net\n\
+                   FJ-FZ-2026-0017,2026-10,某劳务分包有限公司,王五,11010519491231002X,6222000000000000001,92233720368547758.07,92233720368547758.07\n";
+        let (_, refused) = p
+            .import_registry(&[("overflow.csv".to_string(), csv.as_bytes().to_vec())])
+            .await
+            .expect("import");
+        assert!(refused.is_empty(), "{}: {refused:?}", db.backend);
+        // The whole run succeeds; Guizhou is reconciled as before.
+        p.reconcile(Scope::All, as_of)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e:#}", db.backend));
+        let after = findings_by_code(&p).await;
+        assert_eq!(
+            after.get(&(FindingCode::LaborCostMissing, gz.clone())),
+            before.get(&(FindingCode::LaborCostMissing, gz.clone())),
+            "{}",
+            db.backend
+        );
+        // Fujian's findings are untouched (not resolved for want of a result) ...
+        for (k, v) in before.iter().filter(|(k, _)| k.1 == fj) {
+            assert_eq!(after.get(k), Some(v), "{}: {k:?}", db.backend);
+        }
+        // ... and Fujian waits in the queue to be tried again.
+        let dirty = p.store().take_dirty(100).await.expect("dirty");
+        assert!(dirty.contains(&fj), "{}: {dirty:?}", db.backend);
+        assert!(!dirty.contains(&gz), "{}: {dirty:?}", db.backend);
+    }
+}

@@ -26,6 +26,11 @@ fn err(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// A working-day calendar file replacing the built-in one (format: `docs/calendar.md`).
+    /// The reconciler reads no files: the daemon reads this one at start and hands the text
+    /// to [`crate::Calendar::parse`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calendar_file: Option<String>,
     pub labor_cost: LaborCostConfig,
     pub wages: WagesConfig,
     pub payroll: PayrollConfig,
@@ -105,8 +110,11 @@ pub struct PayrollConfig {
     /// Counterparties (account numbers or exact names) a debit may go to without being a
     /// NON_WAGE_DEBIT: the guarantee account for an authorised drawdown, a closing transfer.
     pub allowed_counterparties: Vec<String>,
-    /// Raise PAYROLL_FUNDING_GAP this many days before a pay deadline.
+    /// PAYROLL_FUNDING_GAP is checked for every filed pay sheet whose deadline has not
+    /// passed; it is orange when the deadline is at most this many days away (yellow beyond).
     pub funding_lookahead_days: u32,
+    /// ... and red when the deadline is at most this many days away.
+    pub funding_red_days: u32,
 }
 
 impl Default for PayrollConfig {
@@ -116,6 +124,7 @@ impl Default for PayrollConfig {
             result_wait_days: 5,
             allowed_counterparties: Vec::new(),
             funding_lookahead_days: 10,
+            funding_red_days: 3,
         }
     }
 }
@@ -293,7 +302,6 @@ impl Default for SeverityConfig {
     fn default() -> Self {
         use FindingCode as C;
         let fixed = [
-            (C::PayrollFundingGap, Severity::Orange),
             (C::BatchMismatch, Severity::Orange),
             (C::NonWageDebit, Severity::Red),
             (C::PayeeNotOnRoster, Severity::Red),
@@ -359,6 +367,15 @@ impl Config {
         let p = &self.payroll;
         if p.batch_date_window_days > 31 {
             return Err(err("payroll.batch_date_window_days", "must be at most 31"));
+        }
+        if p.funding_red_days > p.funding_lookahead_days {
+            return Err(err(
+                "payroll.funding_red_days",
+                "must be at most payroll.funding_lookahead_days",
+            ));
+        }
+        if p.funding_lookahead_days > 366 {
+            return Err(err("payroll.funding_lookahead_days", "must be at most 366"));
         }
         for (i, c) in p.allowed_counterparties.iter().enumerate() {
             if c.trim().is_empty() {

@@ -21,8 +21,8 @@ pub use bank::{
 pub use conflict::DeliveryConflict;
 pub use dates::{DateKind, DateWindow};
 pub use finding::{
-    Evidence, EvidenceKind, Finding, FindingCode, FindingEvent, FindingStatus, Severity,
-    StoredFinding,
+    Attribution, AttributionRule, Evidence, EvidenceKind, Finding, FindingCode, FindingEvent,
+    FindingStatus, Severity, StoredFinding,
 };
 pub use guarantee::{GuaranteeAction, GuaranteeForm, GuaranteeLetter, GuaranteeStatus};
 pub use ids::{CardNumber, Cnaps, CreditCode, IdError, IdNumber};

@@ -354,7 +354,23 @@ impl Settings {
         self.reconciler
             .validate()
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        self.calendar()?;
         Ok(())
+    }
+
+    /// The working-day calendar: `reconciler.calendar_file` when set, else the built-in one.
+    pub fn calendar(&self) -> anyhow::Result<reconciler::Calendar> {
+        let Some(path) = self.reconciler.calendar_file.as_deref() else {
+            return Ok(reconciler::Calendar::china());
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            anyhow::anyhow!(
+                "invalid configuration: reconciler.calendar_file: cannot read {path}: {e}"
+            )
+        })?;
+        reconciler::Calendar::parse(&text).map_err(|e| {
+            anyhow::anyhow!("invalid configuration: reconciler.calendar_file: {path}: {e}")
+        })
     }
 
     pub fn partner(&self, id: &str) -> Option<&PartnerSettings> {
@@ -491,5 +507,36 @@ mod tests {
             .to_string();
         assert!(e.contains("urll"), "{e}");
         assert!(Settings::load_with_env(Some(&dir.path().join("missing.toml")), env(&[])).is_err());
+    }
+
+    #[test]
+    fn calendar_file_replaces_the_built_in_calendar() {
+        let dir = tempfile::tempdir().unwrap();
+        let cal = dir.path().join("cal.json");
+        std::fs::write(
+            &cal,
+            r#"{"years":{"2027":{"holidays":["2027-01-01"],"workdays":[]}}}"#,
+        )
+        .unwrap();
+        let path = dir.path().join("w.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[reconciler]\ncalendar_file = {:?}\n",
+                cal.display().to_string()
+            ),
+        )
+        .unwrap();
+        let s = Settings::load_with_env(Some(&path), env(&[])).unwrap();
+        let c = s.calendar().unwrap();
+        let jan1: chrono::NaiveDate = "2027-01-01".parse().unwrap();
+        assert!(!c.is_working_day(jan1));
+        assert!(c.covers(jan1));
+        // A file that does not parse stops the start, naming the key.
+        std::fs::write(&cal, "{\"years\": 1}").unwrap();
+        let e = Settings::load_with_env(Some(&path), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("reconciler.calendar_file"), "{e}");
     }
 }

@@ -103,12 +103,25 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub fn new(store: Arc<dyn Store>, settings: Arc<Settings>) -> Pipeline {
+        // `Settings::validate` has read the calendar file once already.
+        let calendar = settings.calendar().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "using the built-in working-day calendar");
+            reconciler::Calendar::china()
+        });
+        if let Some(w) = calendar.coverage_warning(today_in_china()) {
+            tracing::warn!(warning = %w, "working-day calendar");
+        }
         Pipeline {
             store,
             settings,
-            calendar: Arc::new(reconciler::Calendar::china()),
+            calendar: Arc::new(calendar),
             accounts: RwLock::new(None),
         }
+    }
+
+    /// The working-day calendar the reconciler uses.
+    pub fn calendar(&self) -> &reconciler::Calendar {
+        &self.calendar
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -756,11 +769,17 @@ impl Pipeline {
                 break;
             };
             let synced = match job.await.context("a reconciliation task failed") {
-                Ok(Ok((chunk, findings))) => self
-                    .store
-                    .sync_findings(&Scope::Projects(chunk), findings, "reconciler", now)
-                    .await
-                    .context("storing findings"),
+                Ok(Ok((chunk, findings, failed))) => {
+                    // Projects whose reconciliation failed keep their stored findings (they
+                    // are not in the synced scope) and are queued to be tried again.
+                    if !failed.is_empty() {
+                        self.store.mark_dirty(&failed, now).await?;
+                    }
+                    self.store
+                        .sync_findings(&Scope::Projects(chunk), findings, "reconciler", now)
+                        .await
+                        .context("storing findings")
+                }
                 Ok(Err(e)) | Err(e) => Err(e),
             };
             match synced {
@@ -811,8 +830,9 @@ impl Pipeline {
         &self,
         chunk: Vec<String>,
         as_of: NaiveDate,
-    ) -> impl std::future::Future<Output = anyhow::Result<(Vec<String>, Vec<Finding>)>> + Send + 'static
-    {
+    ) -> impl std::future::Future<Output = anyhow::Result<(Vec<String>, Vec<Finding>, Vec<String>)>>
+           + Send
+           + 'static {
         let store = Arc::clone(&self.store);
         let settings = Arc::clone(&self.settings);
         let calendar = Arc::clone(&self.calendar);
@@ -820,22 +840,30 @@ impl Pipeline {
             let scope = Scope::Projects(chunk.clone());
             let records = store.load_records(&scope).await?;
             let conflicts = store.list_conflicts(&scope).await?;
-            let findings = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<Finding>> {
-                let facts = group_facts(records, conflicts)?;
-                let mut out = Vec::new();
-                for f in facts.values() {
-                    out.extend(reconciler::reconcile(
-                        f,
-                        as_of,
-                        &settings.reconciler,
-                        &calendar,
-                    ));
-                }
-                Ok(out)
-            })
+            let (findings, failed) = tokio::task::spawn_blocking(
+                move || -> anyhow::Result<(Vec<Finding>, Vec<String>)> {
+                    let facts = group_facts(records, conflicts)?;
+                    let mut out = Vec::new();
+                    let mut failed = Vec::new();
+                    // One project's error is that project's: the others complete.
+                    for (code, f) in &facts {
+                        match reconciler::reconcile(f, as_of, &settings.reconciler, &calendar) {
+                            Ok(fs) => out.extend(fs),
+                            Err(e) => {
+                                tracing::error!(project = %code, error = %e, "project not reconciled; will retry");
+                                metrics::counter!("wagegate_projects_not_reconciled_total")
+                                    .increment(1);
+                                failed.push(code.clone());
+                            }
+                        }
+                    }
+                    Ok((out, failed))
+                },
+            )
             .await
             .context("the reconciler thread failed")??;
-            Ok((chunk, findings))
+            let chunk = chunk.into_iter().filter(|p| !failed.contains(p)).collect();
+            Ok((chunk, findings, failed))
         }
     }
 }

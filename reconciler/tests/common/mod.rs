@@ -195,11 +195,11 @@ pub fn failed(batch: &str, n: u32, amount: &str, date: &str) -> PaymentResult {
 }
 
 pub fn run(f: &ProjectFacts, as_of: &str) -> Vec<Finding> {
-    reconcile(f, d(as_of), &Config::default(), &Calendar::china())
+    reconcile(f, d(as_of), &Config::default(), &Calendar::china()).expect("reconcile")
 }
 
 pub fn run_with(f: &ProjectFacts, as_of: &str, cfg: &Config) -> Vec<Finding> {
-    reconcile(f, d(as_of), cfg, &Calendar::china())
+    reconcile(f, d(as_of), cfg, &Calendar::china()).expect("reconcile")
 }
 
 /// The findings of one code.
