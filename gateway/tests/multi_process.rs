@@ -155,8 +155,11 @@ async fn receiver() -> (String, Arc<Mutex<Vec<Delivery>>>) {
     (url, log)
 }
 
-/// The demo world: registry files (operator) and bank files, as (path, bytes).
-fn world() -> (Vec<(String, Vec<u8>)>, Vec<(String, Vec<u8>)>) {
+/// Files as (name, bytes).
+type Files = Vec<(String, Vec<u8>)>;
+
+/// The demo world: registry files (operator) and bank files.
+fn world() -> (Files, Files) {
     let mut registry = Vec::new();
     let mut bank = Vec::new();
     for f in sim::demo::world::files() {
