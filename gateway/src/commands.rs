@@ -160,6 +160,76 @@ pub async fn create_operator_token(config: Option<&Path>, name: &str) -> anyhow:
     Ok(ExitCode::SUCCESS)
 }
 
+/// `wagegate token list`: stored tokens (and those configured under `[[operators]]`), by
+/// operator name and SHA-256 prefix.
+pub async fn list_operator_tokens(config: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let p = open_configured(config).await?;
+    let stored = p
+        .store()
+        .list_operator_tokens()
+        .await
+        .context("listing the tokens")?;
+    println!("{:<24} {:<14} {:<10} CREATED", "NAME", "SHA256", "SOURCE");
+    for t in &stored {
+        println!(
+            "{:<24} {:<14} {:<10} {}",
+            t.name,
+            &t.token_sha256[..12.min(t.token_sha256.len())],
+            "database",
+            t.created_at.to_rfc3339()
+        );
+    }
+    for t in &p.settings().operators {
+        let digest = t.token_sha256.to_ascii_lowercase();
+        println!(
+            "{:<24} {:<14} {:<10} -",
+            t.name,
+            &digest[..12.min(digest.len())],
+            "config"
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `wagegate token revoke --name NAME [--sha256 PREFIX]`.
+pub async fn revoke_operator_tokens(
+    config: Option<&Path>,
+    name: &str,
+    sha256: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let p = open_configured(config).await?;
+    let n = p
+        .store()
+        .revoke_operator_tokens(name.trim(), sha256.map(str::trim))
+        .await
+        .context("revoking the tokens")?;
+    let in_config = p
+        .settings()
+        .operators
+        .iter()
+        .filter(|t| {
+            t.name == name.trim()
+                && sha256.is_none_or(|s| {
+                    t.token_sha256
+                        .to_ascii_lowercase()
+                        .starts_with(&s.trim().to_ascii_lowercase())
+                })
+        })
+        .count();
+    if in_config > 0 {
+        eprintln!(
+            "note: {in_config} token(s) of '{name}' are in the configuration file ([[operators]]): \
+             remove them there and send SIGHUP to every wagegate serve"
+        );
+    }
+    if n == 0 {
+        eprintln!("no stored token of '{name}' matched; nothing revoked");
+        return Ok(ExitCode::from(1));
+    }
+    eprintln!("revoked {n} token(s) of '{name}'; every instance refuses them from now on");
+    Ok(ExitCode::SUCCESS)
+}
+
 fn read_files(files: &[PathBuf]) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     files
         .iter()

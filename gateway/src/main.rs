@@ -174,6 +174,18 @@ enum TokenCommand {
         #[arg(long)]
         name: String,
     },
+    /// List stored tokens: operator name, SHA-256 prefix, creation time (never the token).
+    /// Tokens in the configuration file (`[[operators]]`) are listed too.
+    List,
+    /// Revoke an operator's stored tokens (all of them, or the one whose SHA-256 starts with
+    /// --sha256). Every running instance refuses them at once; no restart or SIGHUP needed.
+    Revoke {
+        #[arg(long)]
+        name: String,
+        /// The start of the token's SHA-256, as `token list` shows it.
+        #[arg(long)]
+        sha256: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -283,6 +295,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Token {
             command: TokenCommand::Create { name },
         } => commands::create_operator_token(config, &name).await,
+        Command::Token {
+            command: TokenCommand::List,
+        } => commands::list_operator_tokens(config).await,
+        Command::Token {
+            command: TokenCommand::Revoke { name, sha256 },
+        } => commands::revoke_operator_tokens(config, &name, sha256.as_deref()).await,
         Command::Certs {
             command: CertsCommand::Dev { out },
         } => {

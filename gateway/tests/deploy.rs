@@ -5,7 +5,7 @@
 //! shutdown drain. No docker or kubectl needed: the files are parsed.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_norway::Value;
 
@@ -73,7 +73,23 @@ fn kubernetes_manifests_match_the_configuration() {
         }
     }
     assert!(env.contains_key("WAGEGATE__DATABASE__URL"), "{env:?}");
-    let settings = settings_with(&env);
+    // Partners and tokens come from a file (reloaded on SIGHUP), mounted from a ConfigMap
+    // where WAGEGATE_CONFIG says, in every container (the migrate init container reads it too).
+    let config_path = PathBuf::from(env.get("WAGEGATE_CONFIG").expect("WAGEGATE_CONFIG"));
+    let file_cm = kind("ConfigMap")
+        .into_iter()
+        .find(|cm| cm["metadata"]["name"] == "wagegate-file")
+        .expect("a ConfigMap with the configuration file");
+    let file_name = config_path.file_name().unwrap().to_str().unwrap();
+    let text = file_cm["data"][file_name]
+        .as_str()
+        .expect("the file in the ConfigMap");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(file_name), text).unwrap();
+    let vars: Vec<(String, String)> = env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let settings = ingest::config::Settings::load_with_env(Some(&dir.path().join(file_name)), vars)
+        .unwrap_or_else(|e| panic!("the Kubernetes configuration does not load: {e:#}"));
+    assert!(!settings.partners.is_empty(), "no partner in the file");
     assert!(
         settings.database.url.starts_with("postgres://"),
         "replicas need PostgreSQL"
@@ -96,6 +112,32 @@ fn kubernetes_manifests_match_the_configuration() {
         assert_eq!(get["path"].as_str(), Some(path), "{probe}");
         assert_eq!(get["port"].as_u64(), Some(port), "{probe}");
         assert_eq!(get["scheme"].as_str(), Some("HTTPS"), "{probe}");
+    }
+    let pod_spec = &deployment["spec"]["template"]["spec"];
+    let volumes = pod_spec["volumes"].as_sequence().unwrap();
+    let conf_volume = volumes
+        .iter()
+        .find(|v| v["configMap"]["name"] == "wagegate-file")
+        .expect("the file's ConfigMap is a volume")["name"]
+        .clone();
+    for container in pod_spec["containers"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .chain(pod_spec["initContainers"].as_sequence().unwrap())
+    {
+        let mount = container["volumeMounts"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == conf_volume)
+            .unwrap_or_else(|| panic!("{:?} does not mount the configuration", container["name"]));
+        // A directory, not a subPath: only then does an edited ConfigMap reach the pod.
+        assert!(mount["subPath"].is_null());
+        assert_eq!(
+            Path::new(mount["mountPath"].as_str().unwrap()),
+            config_path.parent().unwrap()
+        );
     }
     // The certificate files the configuration names are where the Secret is mounted.
     let mount = c["volumeMounts"]
@@ -201,6 +243,11 @@ fn systemd_unit_is_hardened_and_waits_for_the_drain() {
             .collect()
     };
     let stop: u64 = value("TimeoutStopSec")[0].parse().unwrap();
+    // `systemctl reload wagegate` applies partners, tokens and certificates (SIGHUP).
+    assert_eq!(
+        value("ExecReload"),
+        vec!["/bin/kill -HUP $MAINPID".to_string()]
+    );
     assert!(stop >= DRAIN_SECONDS, "TimeoutStopSec={stop}");
     for (key, want) in [
         ("NoNewPrivileges", "true"),

@@ -99,6 +99,8 @@ pub struct Pipeline {
     /// Shared, not copied, by every file being authorised.
     /// The registered accounts and when they were read (see [`Pipeline::account_index`]).
     accounts: RwLock<Option<(Instant, AccountIndex)>>,
+    /// The partners in force: those of `settings` until a reload (`SIGHUP`) replaces them.
+    partners: std::sync::RwLock<Arc<Vec<PartnerSettings>>>,
 }
 
 impl Pipeline {
@@ -112,6 +114,7 @@ impl Pipeline {
             tracing::warn!(warning = %w, "working-day calendar");
         }
         Pipeline {
+            partners: std::sync::RwLock::new(Arc::new(settings.partners.clone())),
             store,
             settings,
             calendar: Arc::new(calendar),
@@ -128,8 +131,27 @@ impl Pipeline {
         &self.store
     }
 
+    /// The settings the pipeline was opened with; for partners use [`Pipeline::partners`],
+    /// which a reload may have replaced.
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// The partners in force.
+    pub fn partners(&self) -> Arc<Vec<PartnerSettings>> {
+        match self.partners.read() {
+            Ok(p) => p.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Replaces the partners (what each may send for) for files processed from now on.
+    pub fn set_partners(&self, partners: Vec<PartnerSettings>) {
+        let partners = Arc::new(partners);
+        match self.partners.write() {
+            Ok(mut p) => *p = partners,
+            Err(poisoned) => *poisoned.into_inner() = partners,
+        }
     }
 
     /// Step 1: stores the raw bytes. Refuses (without storing) a file over the size limit.
@@ -431,7 +453,7 @@ impl Pipeline {
 
     /// The partner settings of a sender; the operator pseudo-partner may send anything.
     fn partner(&self, sender: &str) -> anyhow::Result<PartnerSettings> {
-        if let Some(p) = self.settings.partner(sender) {
+        if let Some(p) = self.partners().iter().find(|p| p.id == sender) {
             return Ok(p.clone());
         }
         if sender == OPERATOR {

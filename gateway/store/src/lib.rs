@@ -261,6 +261,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     /// The operator's name for a token hash, if known.
     async fn find_operator_token(&self, token_sha256: &str) -> Result<Option<String>>;
+    /// Every stored token (name, then creation order), hashes only.
+    async fn list_operator_tokens(&self) -> Result<Vec<OperatorTokenInfo>>;
+    /// Deletes the stored tokens of `name` — only the one(s) whose hash starts with
+    /// `sha256_prefix` when given — and returns how many. Takes effect on every process at
+    /// once: stored tokens are looked up on each request.
+    async fn revoke_operator_tokens(&self, name: &str, sha256_prefix: Option<&str>) -> Result<u64>;
 }
 
 #[cfg(test)]

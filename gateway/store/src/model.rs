@@ -507,3 +507,12 @@ pub struct DirtyClaim {
     pub project: String,
     pub generation: i64,
 }
+
+/// A stored operator bearer token, as `wagegate token list` shows it: never the token itself,
+/// only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorTokenInfo {
+    pub name: String,
+    pub token_sha256: String,
+    pub created_at: DateTime<Utc>,
+}

@@ -1646,4 +1646,64 @@ async fn operator_tokens(store: Arc<dyn Store>) {
         store.put_operator_token("x", "not-a-hash", at(3)).await,
         Err(StoreError::Invalid(_))
     ));
+
+    // Listed by hash, never in clear; revoked by name, or by name and hash prefix.
+    let second = schemas::sha256_hex(b"second-token");
+    let other = schemas::sha256_hex(b"someone-else");
+    store
+        .put_operator_token("renamed", &second, at(4))
+        .await
+        .unwrap();
+    store
+        .put_operator_token("auditor", &other, at(5))
+        .await
+        .unwrap();
+    let listed = store.list_operator_tokens().await.unwrap();
+    let names: Vec<(&str, &str)> = listed
+        .iter()
+        .map(|t| (t.name.as_str(), t.token_sha256.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            ("auditor", other.as_str()),
+            ("renamed", hash.as_str()),
+            ("renamed", second.as_str())
+        ]
+    );
+    assert_eq!(listed[2].created_at, at(4));
+    // A prefix of another operator's token revokes nothing.
+    assert_eq!(
+        store
+            .revoke_operator_tokens("renamed", Some(&other[..12]))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .revoke_operator_tokens("renamed", Some(&second[..12].to_uppercase()))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.find_operator_token(&second).await.unwrap(), None);
+    assert_eq!(
+        store.find_operator_token(&hash).await.unwrap().as_deref(),
+        Some("renamed")
+    );
+    // Not hex: refused, and nothing is revoked (a '%' would otherwise match every hash).
+    assert!(matches!(
+        store.revoke_operator_tokens("renamed", Some("%")).await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert_eq!(
+        store.revoke_operator_tokens("renamed", None).await.unwrap(),
+        1
+    );
+    assert_eq!(store.find_operator_token(&hash).await.unwrap(), None);
+    assert_eq!(
+        store.find_operator_token(&other).await.unwrap().as_deref(),
+        Some("auditor")
+    );
 }

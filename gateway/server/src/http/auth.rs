@@ -71,15 +71,60 @@ impl Caller {
     }
 }
 
-/// Fingerprint → partner, built once from the settings.
+/// Fingerprint → partner and configured token → operator, built from the settings and
+/// rebuilt on reload (`SIGHUP`); a request sees either the old or the new tables, whole.
 #[derive(Debug, Default)]
 pub struct Authenticator {
+    tables: std::sync::RwLock<Arc<AuthTables>>,
+}
+
+#[derive(Debug, Default)]
+struct AuthTables {
     by_fingerprint: HashMap<String, (String, PartnerRole)>,
     operator_tokens: HashMap<String, String>,
 }
 
 impl Authenticator {
     pub fn new(settings: &Settings) -> Authenticator {
+        Authenticator {
+            tables: std::sync::RwLock::new(Arc::new(AuthTables::new(settings))),
+        }
+    }
+
+    /// Replaces the partners' fingerprints and the configured operator tokens.
+    pub fn reload(&self, settings: &Settings) {
+        let tables = Arc::new(AuthTables::new(settings));
+        match self.tables.write() {
+            Ok(mut t) => *t = tables,
+            Err(poisoned) => *poisoned.into_inner() = tables,
+        }
+    }
+
+    fn tables(&self) -> Arc<AuthTables> {
+        match self.tables.read() {
+            Ok(t) => t.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn partner_for(&self, fingerprint: &str) -> Option<Caller> {
+        self.tables()
+            .by_fingerprint
+            .get(fingerprint)
+            .map(|(id, role)| Caller {
+                id: id.clone(),
+                role: *role,
+                method: AuthMethod::Certificate,
+            })
+    }
+
+    fn configured_operator(&self, token_sha256: &str) -> Option<String> {
+        self.tables().operator_tokens.get(token_sha256).cloned()
+    }
+}
+
+impl AuthTables {
+    fn new(settings: &Settings) -> AuthTables {
         let mut by_fingerprint = HashMap::new();
         for p in &settings.partners {
             for f in &p.fingerprints {
@@ -93,24 +138,10 @@ impl Authenticator {
             .iter()
             .filter_map(|t| Some((normalise_fingerprint(&t.token_sha256)?, t.name.clone())))
             .collect();
-        Authenticator {
+        AuthTables {
             by_fingerprint,
             operator_tokens,
         }
-    }
-
-    pub fn partner_for(&self, fingerprint: &str) -> Option<Caller> {
-        self.by_fingerprint
-            .get(fingerprint)
-            .map(|(id, role)| Caller {
-                id: id.clone(),
-                role: *role,
-                method: AuthMethod::Certificate,
-            })
-    }
-
-    fn configured_operator(&self, token_sha256: &str) -> Option<String> {
-        self.operator_tokens.get(token_sha256).cloned()
     }
 }
 

@@ -833,4 +833,21 @@ impl crate::Store for ThisStore {
     async fn find_operator_token(&self, token_sha256: &str) -> Result<Option<String>> {
         operator_tokens::find(&self.pool, &token_sha256.to_ascii_lowercase()).await
     }
+
+    async fn list_operator_tokens(&self) -> Result<Vec<crate::OperatorTokenInfo>> {
+        operator_tokens::list(&self.pool).await
+    }
+
+    async fn revoke_operator_tokens(&self, name: &str, sha256_prefix: Option<&str>) -> Result<u64> {
+        let prefix = sha256_prefix.unwrap_or_default().to_ascii_lowercase();
+        if prefix.len() > 64 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(StoreError::Invalid(format!(
+                "'{prefix}' is not the start of a SHA-256 (1 to 64 hex characters)"
+            )));
+        }
+        if name.trim().is_empty() {
+            return Err(StoreError::Invalid("operator name is empty".into()));
+        }
+        operator_tokens::revoke(&self.pool, name, &prefix).await
+    }
 }
