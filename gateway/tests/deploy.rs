@@ -263,3 +263,32 @@ fn systemd_unit_is_hardened_and_waits_for_the_drain() {
     }
     assert_eq!(value("User"), vec!["wagegate".to_string()]);
 }
+
+#[test]
+fn grafana_dashboard_queries_only_documented_metrics() {
+    let doc: serde_json::Value = serde_json::from_str(&read("grafana-dashboard.json")).unwrap();
+    let api =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/api.md"))
+            .unwrap();
+    let mut used = 0;
+    for panel in doc["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                if !word.starts_with("wagegate_") {
+                    continue;
+                }
+                let name = ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .find_map(|s| word.strip_suffix(s))
+                    .unwrap_or(word);
+                assert!(
+                    api.contains(&format!("| `{name}` |")),
+                    "{name} (in '{expr}') is not a metric docs/api.md lists"
+                );
+                used += 1;
+            }
+        }
+    }
+    assert!(used >= 10, "{used}");
+}

@@ -140,6 +140,8 @@ pub enum PartnerRole {
     Bank,
     Insurer,
     Operator,
+    /// May read `/metrics` and nothing else (a Prometheus scraper).
+    Metrics,
 }
 
 /// A partner and what it may send for.
@@ -174,6 +176,13 @@ pub struct PartnerSettings {
 pub struct OperatorToken {
     pub name: String,
     pub token_sha256: String,
+    /// `operator` (the default: every operator route) or `metrics` (`/metrics` only).
+    #[serde(default = "operator_role")]
+    pub role: PartnerRole,
+}
+
+fn operator_role() -> PartnerRole {
+    PartnerRole::Operator
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -349,6 +358,9 @@ impl Settings {
         for (i, t) in self.operators.iter().enumerate() {
             if normalise_fingerprint(&t.token_sha256).is_none() {
                 bail!("invalid configuration: operators[{i}].token_sha256 is not a SHA-256 hex digest");
+            }
+            if !matches!(t.role, PartnerRole::Operator | PartnerRole::Metrics) {
+                bail!("invalid configuration: operators[{i}].role must be \"operator\" or \"metrics\"");
             }
         }
         self.reconciler

@@ -212,7 +212,18 @@ impl Pipeline {
     }
 
     /// Step 2 for a stored file. A file already parsed or rejected is returned as it is.
+    /// Everything logged while it is processed carries the file's id (a `file` span).
     pub async fn process(&self, file_id: &str) -> anyhow::Result<Processed> {
+        use tracing::Instrument;
+        let started = Instant::now();
+        let span = tracing::info_span!("file", file_id = %file_id);
+        let result = self.process_in_span(file_id).instrument(span).await;
+        metrics::histogram!("wagegate_file_processing_seconds")
+            .record(started.elapsed().as_secs_f64());
+        result
+    }
+
+    async fn process_in_span(&self, file_id: &str) -> anyhow::Result<Processed> {
         let file = self
             .store
             .get_file(file_id)
@@ -243,7 +254,9 @@ impl Pipeline {
         if rejected {
             tracing::warn!(file_id = %file.id, sender = %file.sender, error = file.error.as_deref().unwrap_or(""), "file rejected");
         } else {
-            tracing::info!(file_id = %file.id, sender = %file.sender, records = report.inserted, unchanged = report.unchanged, conflicts = report.conflicts.len(), "file parsed");
+            // The projects it marked for reconciliation: the next step of the file's journey
+            // (the `reconcile` span lists the projects it reconciles).
+            tracing::info!(file_id = %file.id, sender = %file.sender, records = report.inserted, unchanged = report.unchanged, conflicts = report.conflicts.len(), projects = %head(&report.dirty_projects), "file parsed");
         }
         Ok(Processed {
             file,
@@ -699,10 +712,35 @@ impl Pipeline {
                 break;
             }
             let projects: Vec<String> = claims.iter().map(|c| c.project.clone()).collect();
-            match self.reconcile_scope(Scope::Projects(projects), as_of).await {
+            let span = tracing::info_span!(
+                "reconcile",
+                worker = %worker,
+                count = projects.len(),
+                projects = %head(&projects)
+            );
+            let started = Instant::now();
+            let result = tracing::Instrument::instrument(
+                self.reconcile_scope(Scope::Projects(projects), as_of),
+                span.clone(),
+            )
+            .await;
+            metrics::histogram!("wagegate_reconcile_duration_seconds")
+                .record(started.elapsed().as_secs_f64());
+            match result {
                 Ok(r) => {
                     add(&mut total, &r);
                     self.store.finish_dirty(worker, &claims, true).await?;
+                    metrics::gauge!("wagegate_last_reconcile_timestamp_seconds")
+                        .set(Utc::now().timestamp() as f64);
+                    span.in_scope(|| {
+                        tracing::info!(
+                            opened = r.opened,
+                            reopened = r.reopened,
+                            escalated = r.escalated,
+                            resolved = r.resolved,
+                            "projects reconciled"
+                        )
+                    });
                 }
                 Err(e) => {
                     self.store.finish_dirty(worker, &claims, false).await?;
@@ -894,6 +932,16 @@ impl Pipeline {
 /// (`store`'s limit is 250). In the province shape (≈ 310 records, 85 KB of stored JSON a
 /// project) a chunk's records and decoded facts take about 60 MB at their peak.
 const RECONCILE_CHUNK: usize = 128;
+/// At most the first 20 of `items`, comma-separated, and how many more: a log field that
+/// names projects without growing with a backfill.
+fn head(items: &[String]) -> String {
+    let mut out = items.iter().take(20).cloned().collect::<Vec<_>>().join(",");
+    if items.len() > 20 {
+        out.push_str(&format!(",… ({} in all)", items.len()));
+    }
+    out
+}
+
 /// Dirty projects one process claims at a time (several chunks: both cores busy, while the
 /// rest of the queue stays free for other processes); the claim lasts `reconcile.lease_ms`.
 const RECONCILE_CLAIM: u32 = (RECONCILE_CHUNK * 4) as u32;

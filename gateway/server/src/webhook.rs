@@ -147,7 +147,9 @@ impl WebhookSender {
         let n = due.len();
         futures::stream::iter(due)
             .for_each_concurrent(CONCURRENCY, |event| async move {
-                if let Err(e) = self.deliver(&event).await {
+                // Every line about this delivery names the event and its finding.
+                let span = tracing::info_span!("webhook", event_id = %event.id, finding_id = %event.finding_id);
+                if let Err(e) = tracing::Instrument::instrument(self.deliver(&event), span).await {
                     tracing::error!(event_id = %event.id, error = %format!("{e:#}"), "cannot record a webhook attempt");
                 }
             })

@@ -101,6 +101,7 @@ async fn app() -> App {
     settings.operators.push(OperatorToken {
         name: "openapi-test".into(),
         token_sha256: token_sha256(TOKEN),
+        role: ingest::config::PartnerRole::Operator,
     });
     let pipeline = ingest::open(settings.clone()).await.unwrap();
     let state = AppState::new(Arc::new(pipeline), Arc::new(settings));

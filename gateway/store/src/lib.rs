@@ -267,6 +267,12 @@ pub trait Store: Send + Sync + 'static {
     /// `sha256_prefix` when given — and returns how many. Takes effect on every process at
     /// once: stored tokens are looked up on each request.
     async fn revoke_operator_tokens(&self, name: &str, sha256_prefix: Option<&str>) -> Result<u64>;
+
+    // ----- operations -----
+
+    /// Gauges for `/metrics`: backlog, outbox, active findings, and the last file of each of
+    /// `senders`.
+    async fn ops_gauges(&self, senders: &[String]) -> Result<OpsGauges>;
 }
 
 #[cfg(test)]

@@ -516,3 +516,25 @@ pub struct OperatorTokenInfo {
     pub token_sha256: String,
     pub created_at: DateTime<Utc>,
 }
+
+/// Database-wide gauges for `/metrics` (the same in every process sharing the database).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpsGauges {
+    /// Files stored and not yet parsed (the ingest backlog).
+    pub files_received: i64,
+    /// Webhook events not yet delivered or dead, and when the oldest of them was created.
+    pub outbox_pending: i64,
+    pub outbox_oldest_pending: Option<DateTime<Utc>>,
+    /// Open and acknowledged findings.
+    pub active_findings: Vec<FindingCount>,
+    /// When each sender (of those asked about) last had a file stored.
+    pub last_file_by_sender: Vec<(String, DateTime<Utc>)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FindingCount {
+    pub code: String,
+    pub severity: String,
+    pub status: String,
+    pub count: i64,
+}

@@ -57,6 +57,17 @@ impl Caller {
         }
     }
 
+    /// Operators and metrics readers (a Prometheus scraper) pass.
+    pub fn require_metrics_reader(&self) -> Result<(), ApiError> {
+        match self.role {
+            PartnerRole::Operator | PartnerRole::Metrics => Ok(()),
+            _ => Err(ApiError::Forbidden(format!(
+                "'{}' may not read metrics: only operators and metrics readers may",
+                self.id
+            ))),
+        }
+    }
+
     /// Only banks and insurers (data senders) pass.
     pub fn require_sender(&self) -> Result<(), ApiError> {
         match self.role {
@@ -81,7 +92,8 @@ pub struct Authenticator {
 #[derive(Debug, Default)]
 struct AuthTables {
     by_fingerprint: HashMap<String, (String, PartnerRole)>,
-    operator_tokens: HashMap<String, String>,
+    /// Token digest → (name, role: operator or metrics).
+    operator_tokens: HashMap<String, (String, PartnerRole)>,
 }
 
 impl Authenticator {
@@ -118,7 +130,7 @@ impl Authenticator {
             })
     }
 
-    fn configured_operator(&self, token_sha256: &str) -> Option<String> {
+    fn configured_operator(&self, token_sha256: &str) -> Option<(String, PartnerRole)> {
         self.tables().operator_tokens.get(token_sha256).cloned()
     }
 }
@@ -136,7 +148,12 @@ impl AuthTables {
         let operator_tokens = settings
             .operators
             .iter()
-            .filter_map(|t| Some((normalise_fingerprint(&t.token_sha256)?, t.name.clone())))
+            .filter_map(|t| {
+                Some((
+                    normalise_fingerprint(&t.token_sha256)?,
+                    (t.name.clone(), t.role),
+                ))
+            })
             .collect();
         AuthTables {
             by_fingerprint,
@@ -176,18 +193,23 @@ async fn authenticate(
         .filter(|t| !t.is_empty() && t.len() <= 512)
         .ok_or(ApiError::InvalidToken)?;
     let digest = token_sha256(token);
-    let name = match state.auth.configured_operator(&digest) {
-        Some(name) => Some(name),
+    let found = match state.auth.configured_operator(&digest) {
+        Some(found) => Some(found),
+        // Stored tokens (`wagegate token create`) are operators'.
         None => state
             .store
             .find_operator_token(&digest)
             .await
-            .map_err(ApiError::from)?,
+            .map_err(ApiError::from)?
+            .map(|name| (name, PartnerRole::Operator)),
     };
-    match name {
-        Some(name) => Ok(Caller {
-            id: format!("operator:{name}"),
-            role: PartnerRole::Operator,
+    match found {
+        Some((name, role)) => Ok(Caller {
+            id: match role {
+                PartnerRole::Metrics => format!("metrics:{name}"),
+                _ => format!("operator:{name}"),
+            },
+            role,
             method: AuthMethod::BearerToken,
         }),
         None => Err(ApiError::InvalidToken),
@@ -209,6 +231,7 @@ pub async fn require_caller(
         .and_then(|p| p.fingerprint.clone());
     let authorization = request.headers().get(header::AUTHORIZATION).cloned();
     let caller = authenticate(&state, fingerprint.as_deref(), authorization.as_ref()).await?;
+    tracing::Span::current().record("caller", caller.id.as_str());
     state.limiter.check(&caller.id)?;
     request.extensions_mut().insert(caller);
     Ok(next.run(request).await)

@@ -228,6 +228,8 @@ pub(crate) async fn post_file(
         }
     };
     let mut receipt = receipt;
+    // The request's span (and so every line logged for it from here) names the file.
+    tracing::Span::current().record("file_id", receipt.id.as_str());
     if receipt.created {
         state.ingest_wakeup.notify_one();
         tracing::info!(file_id = %receipt.id, sender = %caller.id, "file received");

@@ -16,3 +16,6 @@ CREATE TABLE reconcile_passes (
     started_by TEXT NOT NULL,
     started_at TEXT NOT NULL
 );
+
+-- The last file of each partner (a /metrics gauge): one index look-up per partner.
+CREATE INDEX raw_files_sender_received ON raw_files (sender, received_at);

@@ -15,6 +15,7 @@
 //! | [`findings`]       | `findings`                        |
 //! | [`events`]         | `finding_events`, `webhook_outbox`|
 //! | [`operator_tokens`]| `operator_tokens`                 |
+//! | [`gauges`]         | counts over several (read only)   |
 //!
 //! [`store`] implements [`crate::Store`] from them: transactions and the order of writes.
 //! Every INSERT and UPDATE names each column next to its value ([`columns::Row`]).
@@ -23,6 +24,7 @@ pub mod columns;
 pub mod dirty_projects;
 pub mod events;
 pub mod findings;
+pub mod gauges;
 pub mod operator_tokens;
 pub mod raw_files;
 pub mod records;

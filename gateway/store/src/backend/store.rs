@@ -11,7 +11,7 @@ use schemas::{Finding, FindingStatus, StoredFinding};
 use tokio::io::AsyncRead;
 
 use super::raw_files::{Finished, NewFileRow, CHUNK_BYTES};
-use super::{dirty_projects, events, findings, operator_tokens, raw_files, records};
+use super::{dirty_projects, events, findings, gauges, operator_tokens, raw_files, records};
 use super::{ThisStore, Tx};
 use crate::lifecycle::{classify, is_active, Change, CURED, REAPPEARED};
 use crate::model::*;
@@ -849,5 +849,9 @@ impl crate::Store for ThisStore {
             return Err(StoreError::Invalid("operator name is empty".into()));
         }
         operator_tokens::revoke(&self.pool, name, &prefix).await
+    }
+
+    async fn ops_gauges(&self, senders: &[String]) -> Result<crate::OpsGauges> {
+        gauges::read(&self.pool, senders).await
     }
 }
