@@ -392,13 +392,14 @@ async fn every_written_column_holds_its_own_value(db: &Db) {
     assert_eq!(raw.row(finding_sql, &f.id).await, dismissed);
     assert_eq!(
         raw.row(
-            "SELECT finding_id, actor, kind, from_status, to_status, reason FROM finding_events \
+            "SELECT finding_id, project, actor, kind, from_status, to_status, reason FROM finding_events \
              WHERE finding_id = $1 ORDER BY id DESC LIMIT 1",
             &f.id
         )
         .await,
         texts(&[
             &f.id,
+            &f.project,
             "actor-A",
             "dismissed",
             "open",
@@ -408,12 +409,12 @@ async fn every_written_column_holds_its_own_value(db: &Db) {
     );
     assert_eq!(
         raw.row(
-            "SELECT event_type, finding_id, status, CAST(attempts AS TEXT), last_error \
+            "SELECT event_type, finding_id, project, status, CAST(attempts AS TEXT), last_error \
              FROM webhook_outbox WHERE finding_id = $1 ORDER BY seq DESC LIMIT 1",
             &f.id
         )
         .await,
-        texts(&["dismissed", &f.id, "pending", "0", "NULL"])
+        texts(&["dismissed", &f.id, &f.project, "pending", "0", "NULL"])
     );
 
     // An operator token, and the dirty-project queue.

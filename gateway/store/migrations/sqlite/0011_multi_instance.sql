@@ -19,3 +19,12 @@ CREATE TABLE reconcile_passes (
 
 -- The last file of each partner (a /metrics gauge): one index look-up per partner.
 CREATE INDEX raw_files_sender_received ON raw_files (sender, received_at);
+
+-- The project as a distribution key on the two tables that only named their finding
+-- (docs/storage.md, "Beyond one database server"): every project-scoped table now carries it.
+-- Nullable so that an instance of the previous version, still running during a rolling
+-- upgrade, can insert without it (docs/storage.md gives the UPDATE that fills those in).
+ALTER TABLE finding_events ADD COLUMN project TEXT;
+UPDATE finding_events SET project = (SELECT f.project FROM findings f WHERE f.id = finding_events.finding_id);
+ALTER TABLE webhook_outbox ADD COLUMN project TEXT;
+UPDATE webhook_outbox SET project = (SELECT f.project FROM findings f WHERE f.id = webhook_outbox.finding_id);

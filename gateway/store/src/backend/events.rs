@@ -62,6 +62,8 @@ pub async fn record(
     fn audit_row<'a>(e: &'a PendingEvent, actor: &'a str, now: DateTime<Utc>) -> Row<'a> {
         Row::new()
             .col("finding_id", &e.stored.finding.id)
+            // The distribution key (docs/storage.md, "Beyond one database server").
+            .col("project", &e.stored.finding.project)
             .col("at", now)
             .col("actor", actor)
             .col("kind", e.kind.as_str())
@@ -105,6 +107,7 @@ pub async fn record(
                     .col("id", event_id)
                     .col("event_type", e.kind.as_str())
                     .col("finding_id", id)
+                    .col("project", &e.stored.finding.project)
                     .col("payload", payload.to_string())
                     .col("created_at", now)
                     .col("attempts", 0_i64)
