@@ -370,3 +370,161 @@ async fn journeys_are_traceable_in_json_logs_and_metrics_serve_a_scraper() {
     .execute(&mut c)
     .await;
 }
+
+/// A TCP relay to PostgreSQL that the test can cut (every connection dropped, nothing
+/// accepted) and restore on the same port: the database "goes down" for the gateway only.
+struct Relay {
+    port: u16,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Relay {
+    async fn start(port: u16) -> Relay {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let task = tokio::spawn(async move {
+            let mut conns = tokio::task::JoinSet::new();
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    continue;
+                };
+                conns.spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect("127.0.0.1:5432").await
+                    {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        Relay {
+            port,
+            task: Some(task),
+        }
+    }
+
+    /// Drops the listener and every relayed connection.
+    fn cut(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.cut();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_database_down_readiness_answers_within_a_second_and_pushes_get_503() {
+    let Some(admin) = testenv::var(testenv::POSTGRES_URL) else {
+        return;
+    };
+    assert!(
+        admin.contains("127.0.0.1:5432"),
+        "the relay forwards to 127.0.0.1:5432: {admin}"
+    );
+    use sqlx::Connection;
+    let db_name = format!(
+        "wg_dbdown_{}_{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_micros()
+    );
+    let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE \"{db_name}\""))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let mut relay = Relay::start(0).await;
+    let relay_port = relay.port;
+    let db = format!("postgres://postgres@127.0.0.1:{relay_port}/{db_name}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dir.path().join("pki");
+    server::pki::write_dev_pki(&pki).unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = dir.path().join("serve.log");
+    let _serve = Proc(
+        Command::new(env!("CARGO_BIN_EXE_wagegate"))
+            .current_dir(dir.path())
+            .args(["serve", "--dev-pki"])
+            .arg(&pki)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env("WAGEGATE__DATABASE__URL", &db)
+            .env("WAGEGATE__DATABASE__ACQUIRE_TIMEOUT_MS", "2000")
+            .env("WAGEGATE__LOG__FILTER", "warn")
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let bank = client(&pki, Some("bank"), port);
+    let anon = client(&pki, None, port);
+    let ready = |c: reqwest::Client| async move {
+        let started = Instant::now();
+        let status = c
+            .get(format!("https://localhost:{port}/readyz"))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0);
+        (status, started.elapsed())
+    };
+    let push = |c: reqwest::Client, n: u32| async move {
+        let r = c
+            .post(format!("https://localhost:{port}/v1/files"))
+            .header("X-Wagegate-File-Name", format!("f{n}.txt"))
+            .body(format!("file {n}\n"))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json::<serde_json::Value>().await.unwrap())
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while ready(anon.clone()).await.0 != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "never ready: {}",
+            std::fs::read_to_string(&log).unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(push(bank.clone(), 1).await.0, 202);
+
+    // The database goes away.
+    relay.cut();
+    let (status, took) = ready(anon.clone()).await;
+    assert_eq!(status, 503);
+    assert!(took < Duration::from_secs(1), "/readyz took {took:?}");
+    let (status, body) = push(bank.clone(), 2).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "unavailable", "{body}");
+
+    // It comes back: ready again, and the push that failed is accepted when sent again.
+    let _relay = Relay::start(relay_port).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ready(anon.clone()).await.0 != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "never ready again: {}",
+            std::fs::read_to_string(&log).unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(push(bank.clone(), 2).await.0, 202);
+
+    drop(_serve);
+    let _ = sqlx::query(&format!(
+        "DROP DATABASE IF EXISTS \"{db_name}\" WITH (FORCE)"
+    ))
+    .execute(&mut c)
+    .await;
+}

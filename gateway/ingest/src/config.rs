@@ -60,6 +60,14 @@ pub struct DatabaseSettings {
     /// SQLite only: `full` (every commit synced to disk: a 202 receipt survives power loss)
     /// or `normal` (synced at checkpoints: faster, but the last commits may be lost).
     pub sqlite_synchronous: store::SqliteSynchronous,
+    /// PostgreSQL: how long a request waits for a database connection before it is answered
+    /// `503 unavailable` (the database unreachable, or every connection busy), in ms.
+    #[serde(default = "default_acquire_timeout_ms")]
+    pub acquire_timeout_ms: u64,
+}
+
+fn default_acquire_timeout_ms() -> u64 {
+    30_000
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

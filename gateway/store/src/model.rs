@@ -468,6 +468,9 @@ pub struct StoreOptions {
     pub busy_timeout_ms: u64,
     /// When a SQLite commit reaches the disk.
     pub sqlite_synchronous: SqliteSynchronous,
+    /// How long a statement waits for a pooled connection (the database unreachable, or every
+    /// connection busy) before failing as unavailable.
+    pub acquire_timeout_ms: u64,
 }
 
 impl Default for StoreOptions {
@@ -476,6 +479,7 @@ impl Default for StoreOptions {
             max_connections: 8,
             busy_timeout_ms: 10_000,
             sqlite_synchronous: SqliteSynchronous::default(),
+            acquire_timeout_ms: 30_000,
         }
     }
 }

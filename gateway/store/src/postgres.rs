@@ -53,6 +53,9 @@ impl PgStore {
             PgConnectOptions::from_str(url)?.options([("plan_cache_mode", "force_custom_plan")]);
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
+            .acquire_timeout(std::time::Duration::from_millis(
+                options.acquire_timeout_ms.max(100),
+            ))
             .connect_with(connect)
             .await?;
         Ok(PgStore {
