@@ -66,6 +66,8 @@ const BINARY: &str = "gateway";
 /// crates of a lower level. Dev-dependencies (tests, benches) may also use a crate of the
 /// same level (the server's tests load the `sim` demo world), never a higher one.
 const LEVELS: &[(&str, u32)] = &[
+    // Test support (environment checks, no dependencies): any crate's tests may use it.
+    ("testenv", 0),
     ("schemas", 0),
     ("adapters", 1),
     ("reconciler", 1),

@@ -523,7 +523,7 @@ async fn one_projects_overflow_does_not_stop_the_others() {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = open(&db).await;
         load_demo(&p, dir.path()).await;
-        let as_of = gateway::demo::world::as_of();
+        let as_of = sim::demo::world::as_of();
         p.reconcile(Scope::All, as_of).await.expect("reconcile");
         let before = findings_by_code(&p).await;
         let fj = "FJ-FZ-2026-0017".to_string();
