@@ -292,3 +292,31 @@ fn grafana_dashboard_queries_only_documented_metrics() {
     }
     assert!(used >= 10, "{used}");
 }
+
+/// `systemd-analyze security` scores the unit (offline: no running systemd needed). The issue
+/// asked for ≤ 2.5 (it was 8.5 "EXPOSED"). Needs `WAGEGATE_TEST_SYSTEMD_ANALYZE`, the path of
+/// `systemd-analyze` (systemd ≥ 252 for `--offline`); skipped and counted otherwise (`testenv`;
+/// a failure in CI).
+#[test]
+fn systemd_analyze_security_scores_the_unit_at_most_2_5() {
+    let Some(analyze) = testenv::var("WAGEGATE_TEST_SYSTEMD_ANALYZE") else {
+        return;
+    };
+    let out = std::process::Command::new(analyze)
+        .args(["security", "--offline=true", "--no-pager"])
+        .arg(deploy("wagegate.service"))
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let score: f64 = text
+        .lines()
+        .find_map(|l| {
+            l.split("Overall exposure level for wagegate.service:")
+                .nth(1)
+        })
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no overall exposure level in:\n{text}"));
+    assert!(score <= 2.5, "exposure {score}:\n{text}");
+}

@@ -440,7 +440,14 @@ async fn with_the_database_down_readiness_answers_within_a_second_and_pushes_get
         .unwrap();
     let mut relay = Relay::start(0).await;
     let relay_port = relay.port;
-    let db = format!("postgres://postgres@127.0.0.1:{relay_port}/{db_name}");
+    // The admin URL (with its user and password) through the relay, to the test's database.
+    let (scheme, rest) = admin.split_once("://").unwrap();
+    let host = rest
+        .split(['/', '?'])
+        .next()
+        .unwrap()
+        .replace("127.0.0.1:5432", &format!("127.0.0.1:{relay_port}"));
+    let db = format!("{scheme}://{host}/{db_name}");
 
     let dir = tempfile::tempdir().unwrap();
     let pki = dir.path().join("pki");
