@@ -362,6 +362,78 @@ async fn journeys_are_traceable_in_json_logs_and_metrics_serve_a_scraper() {
     assert!((chrono::Utc::now().timestamp() as f64 - last).abs() < 600.0);
     assert!(sample(&text, "wagegate_last_reconcile_timestamp_seconds", "").is_some());
 
+    // The journey's last step: the gateway restarted with webhooks on delivers every waiting
+    // event, each delivery logged inside a `webhook` span naming the event and its finding;
+    // the outbox rows carry their finding's project (the distribution key).
+    drop(_serve);
+    let receiver = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", receiver.local_addr().unwrap());
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(|| async { axum::http::StatusCode::NO_CONTENT }),
+    );
+    tokio::spawn(async move { axum::serve(receiver, app).await.unwrap() });
+    let log2 = dir.path().join("serve2.log");
+    let _serve = Proc(
+        Command::new(env!("CARGO_BIN_EXE_wagegate"))
+            .current_dir(dir.path())
+            .arg("--config")
+            .arg(&config)
+            .args(["serve", "--dev-pki"])
+            .arg(&pki)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env("WAGEGATE__DATABASE__URL", &db)
+            .env("WAGEGATE__LOG__JSON", "true")
+            .env("WAGEGATE__LOG__FILTER", "info,sqlx=warn")
+            .env("WAGEGATE__WEBHOOKS__URL", &hook)
+            .env("WAGEGATE__WEBHOOKS__SECRET", "observability-test-secret")
+            .stdout(std::fs::File::create(&log2).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count("SELECT COUNT(*) FROM webhook_outbox WHERE status = 'pending'").await > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "events never delivered: {}",
+            std::fs::read_to_string(&log2).unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let delivered: Vec<(String, String, Option<String>, String)> = sqlx::query(
+        "SELECT o.id, o.finding_id, o.project, f.project FROM webhook_outbox o \
+         JOIN findings f ON f.id = o.finding_id WHERE o.status = 'delivered'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+    .collect();
+    assert_eq!(delivered.len() as i64, pending);
+    let lines = log_lines(&log2);
+    for (event, finding, project, finding_project) in &delivered {
+        assert_eq!(
+            project.as_deref(),
+            Some(finding_project.as_str()),
+            "{event}"
+        );
+        assert!(reconciled.contains(finding_project), "{finding_project}");
+        let line = lines
+            .iter()
+            .find(|l| message(l) == "webhook delivered" && field(l, "event_id").contains(event))
+            .unwrap_or_else(|| panic!("no delivery line for {event}"));
+        let span = line["spans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "webhook")
+            .unwrap_or_else(|| panic!("not in a webhook span: {line}"));
+        assert_eq!(span["event_id"], event.as_str(), "{line}");
+        assert_eq!(span["finding_id"], finding.as_str(), "{line}");
+    }
+
     pool.close().await;
     drop(_serve);
     let _ = sqlx::query(&format!(
