@@ -330,7 +330,7 @@ fn the_document_is_well_formed() {
     check_refs(&doc, &doc, "", &mut broken);
     assert!(broken.is_empty(), "unresolved $ref: {broken:?}");
 
-    let roles: BTreeSet<&str> = ["bank", "insurer", "operator"].into();
+    let roles: BTreeSet<&str> = ["bank", "insurer", "operator", "metrics"].into();
     let mut operation_ids: BTreeMap<String, String> = BTreeMap::new();
     for (path, item) in paths(&doc) {
         let wanted: BTreeSet<&str> = path
