@@ -15,6 +15,7 @@ on_both_databases!(
     webhooks_are_dead_lettered_after_max_attempts,
     shutdown_with_work_in_flight_loses_nothing,
     inbox_files_are_claimed_ingested_and_archived_or_rejected,
+    a_partner_added_by_a_reload_gets_an_inbox,
     a_burst_of_pushes_is_reconciled_once_without_flapping,
 );
 
@@ -364,6 +365,54 @@ async fn inbox_files_are_claimed_ingested_and_archived_or_rejected(db: Database)
     inbox.scan_once().await.unwrap();
     assert!(base.join("archive").join(format!("{name}.1")).is_file());
     assert_eq!(h.stored_files().await.len(), 2);
+}
+
+/// A bank partner added while the gateway runs (a `SIGHUP` reload replaces the pipeline's
+/// partners) gets inbox folders on the next scan, and its files are taken as its own.
+async fn a_partner_added_by_a_reload_gets_an_inbox(db: Database) {
+    let h = Harness::start(db, |_| {}).await;
+    let root = h.dir.path().join("inbox");
+    let mut settings = (*h.settings).clone();
+    settings.inbox.root = Some(root.clone());
+    let inbox = server::inbox::Inbox::new(h.pipeline.clone(), Arc::new(settings.clone()))
+        .unwrap()
+        .with_settle(Duration::ZERO);
+    inbox.prepare().await.unwrap();
+    let base = root.join("late-bank");
+    assert!(!base.exists());
+
+    let mut partners = settings.partners.clone();
+    let mut late = partners
+        .iter()
+        .find(|p| p.id == "demo-bank")
+        .unwrap()
+        .clone();
+    late.id = "late-bank".into();
+    late.fingerprints.clear();
+    partners.push(late);
+    h.pipeline.set_partners(partners);
+
+    assert!(inbox.scan_once().await.unwrap().is_empty());
+    assert!(
+        base.join("incoming").is_dir(),
+        "folders made on the next scan"
+    );
+    std::fs::write(base.join("incoming/junk.txt"), "not a bank file").unwrap();
+    let outcomes = inbox.scan_once().await.unwrap();
+    assert_eq!(outcomes.len(), 1, "{outcomes:?}");
+    // Rejected for what it is, not for who sent it.
+    let error = std::fs::read_to_string(base.join("rejected/junk.txt.error.txt")).unwrap();
+    assert!(error.contains("unrecognised"), "{error}");
+    assert!(!error.contains("unknown partner"), "{error}");
+    let files = h
+        .store()
+        .list_files(&store::FileFilter {
+            sender: Some("late-bank".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(files.len(), 1);
 }
 
 /// A file upload over its own TLS connection, written by hand so that the test knows when
