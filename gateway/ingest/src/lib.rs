@@ -15,6 +15,7 @@ pub mod backfill;
 pub mod config;
 pub mod pipeline;
 pub mod registry;
+pub mod replay;
 pub mod schedule;
 
 /// Opens the configured store and builds the pipeline.
