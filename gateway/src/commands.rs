@@ -163,6 +163,76 @@ pub async fn create_operator_token(config: Option<&Path>, name: &str) -> anyhow:
     Ok(ExitCode::SUCCESS)
 }
 
+/// `wagegate token list`: stored tokens (and those configured under `[[operators]]`), by
+/// operator name and SHA-256 prefix.
+pub async fn list_operator_tokens(config: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let p = open_configured(config).await?;
+    let stored = p
+        .store()
+        .list_operator_tokens()
+        .await
+        .context("listing the tokens")?;
+    println!("{:<24} {:<14} {:<10} CREATED", "NAME", "SHA256", "SOURCE");
+    for t in &stored {
+        println!(
+            "{:<24} {:<14} {:<10} {}",
+            t.name,
+            &t.token_sha256[..12.min(t.token_sha256.len())],
+            "database",
+            t.created_at.to_rfc3339()
+        );
+    }
+    for t in &p.settings().operators {
+        let digest = t.token_sha256.to_ascii_lowercase();
+        println!(
+            "{:<24} {:<14} {:<10} -",
+            t.name,
+            &digest[..12.min(digest.len())],
+            "config"
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `wagegate token revoke --name NAME [--sha256 PREFIX]`.
+pub async fn revoke_operator_tokens(
+    config: Option<&Path>,
+    name: &str,
+    sha256: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let p = open_configured(config).await?;
+    let n = p
+        .store()
+        .revoke_operator_tokens(name.trim(), sha256.map(str::trim))
+        .await
+        .context("revoking the tokens")?;
+    let in_config = p
+        .settings()
+        .operators
+        .iter()
+        .filter(|t| {
+            t.name == name.trim()
+                && sha256.is_none_or(|s| {
+                    t.token_sha256
+                        .to_ascii_lowercase()
+                        .starts_with(&s.trim().to_ascii_lowercase())
+                })
+        })
+        .count();
+    if in_config > 0 {
+        eprintln!(
+            "note: {in_config} token(s) of '{name}' are in the configuration file ([[operators]]): \
+             remove them there and send SIGHUP to every wagegate serve"
+        );
+    }
+    if n == 0 {
+        eprintln!("no stored token of '{name}' matched; nothing revoked");
+        return Ok(ExitCode::from(1));
+    }
+    eprintln!("revoked {n} token(s) of '{name}'; every instance refuses them from now on");
+    Ok(ExitCode::SUCCESS)
+}
+
 fn read_files(files: &[PathBuf]) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     files
         .iter()
@@ -443,9 +513,54 @@ pub async fn finding_action(
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn load(config: Option<&Path>, dir: &Path, partner: &str) -> anyhow::Result<ExitCode> {
+pub async fn load(
+    config: Option<&Path>,
+    dir: &Path,
+    partner: &str,
+    backfill: bool,
+) -> anyhow::Result<ExitCode> {
     let p = open_configured(config).await?;
-    let (refused, rejected, skipped) = load_dir(&p, dir, partner).await?;
+    if !backfill {
+        let (refused, rejected, skipped) = load_dir(&p, dir, partner).await?;
+        return Ok(if refused + rejected + skipped == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
+    }
+    // A backfill: every gateway on this database holds its reconciliations (renewed while the
+    // load runs; a load that dies leaves a hold that runs out within HOLD), then one
+    // reconciliation of everything the load queued.
+    const HOLD: std::time::Duration = std::time::Duration::from_secs(300);
+    let name = ingest::schedule::instance_name("load");
+    let store = p.store().clone();
+    let hold = |store: std::sync::Arc<dyn store::Store>, name: String| async move {
+        let until = chrono::Utc::now() + chrono::Duration::from_std(HOLD).unwrap_or_default();
+        store.hold_reconciles(&name, until).await
+    };
+    hold(store.clone(), name.clone()).await?;
+    let renew = {
+        let (store, name) = (store.clone(), name.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(HOLD / 5).await;
+                if let Err(e) = hold(store.clone(), name.clone()).await {
+                    eprintln!("cannot renew the backfill's hold on reconciliations: {e}");
+                }
+            }
+        })
+    };
+    let loaded = load_dir(&p, dir, partner).await;
+    renew.abort();
+    let released = store.release_reconciles(&name).await;
+    let (refused, rejected, skipped) = loaded?;
+    released?;
+    let as_of = pipeline::today_in_china();
+    let r = p.reconcile_dirty(as_of).await?;
+    println!(
+        "backfill reconciled once as of {as_of}: {} opened, {} reopened, {} escalated, {} updated, {} resolved, {} unchanged",
+        r.opened, r.reopened, r.escalated, r.updated, r.resolved, r.unchanged
+    );
     Ok(if refused + rejected + skipped == 0 {
         ExitCode::SUCCESS
     } else {

@@ -170,6 +170,10 @@ enum Command {
         /// The sender recorded for bank files (an operator backfill by default).
         #[arg(long, default_value = "operator")]
         partner: String,
+        /// Hold every gateway's reconciliations while loading (no webhook flood of findings
+        /// opened by early files and resolved by later ones), then reconcile once at the end.
+        #[arg(long)]
+        backfill: bool,
     },
     /// Write a seeded synthetic province in the real input formats, with planted shortfalls
     /// of every finding code and `expected-findings.json` as ground truth (docs/simulate.md).
@@ -271,6 +275,18 @@ enum TokenCommand {
         /// The operator's name, recorded as the actor of everything done with the token.
         #[arg(long)]
         name: String,
+    },
+    /// List stored tokens: operator name, SHA-256 prefix, creation time (never the token).
+    /// Tokens in the configuration file (`[[operators]]`) are listed too.
+    List,
+    /// Revoke an operator's stored tokens (all of them, or the one whose SHA-256 starts with
+    /// --sha256). Every running instance refuses them at once; no restart or SIGHUP needed.
+    Revoke {
+        #[arg(long)]
+        name: String,
+        /// The start of the token's SHA-256, as `token list` shows it.
+        #[arg(long)]
+        sha256: Option<String>,
     },
 }
 
@@ -403,7 +419,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             evidence_cli::build(config, lang, &project, &period, &out, &cli_actor(actor)).await
         }
-        Command::Load { dir, partner } => commands::load(config, &dir, &partner).await,
+        Command::Load {
+            dir,
+            partner,
+            backfill,
+        } => commands::load(config, &dir, &partner, backfill).await,
         Command::Simulate {
             projects,
             seed,
@@ -448,6 +468,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Token {
             command: TokenCommand::Create { name },
         } => commands::create_operator_token(config, &name).await,
+        Command::Token {
+            command: TokenCommand::List,
+        } => commands::list_operator_tokens(config).await,
+        Command::Token {
+            command: TokenCommand::Revoke { name, sha256 },
+        } => commands::revoke_operator_tokens(config, &name, sha256.as_deref()).await,
         Command::Certs {
             command: CertsCommand::Dev { out },
         } => {

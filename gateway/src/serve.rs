@@ -1,10 +1,12 @@
 //! `wagegate serve` and `wagegate certs dev`: the configuration loaded, logging started, the
-//! gateway daemon run until a signal.
+//! gateway daemon run until a signal; on SIGHUP the configuration is read again the same way
+//! (file, environment, `--dev-pki`, `--listen`) and its partners, tokens and certificates
+//! applied.
 
 use std::path::Path;
 
 use ingest::config::Settings;
-use server::daemon::{apply_dev_pki, serve};
+use server::daemon::{apply_dev_pki, serve_with_reload};
 
 /// `wagegate serve [--dev-pki DIR] [--listen ADDR]`: loads the configuration, applies the
 /// development PKI and listen address if given, starts logging and serves until a signal.
@@ -13,6 +15,23 @@ pub async fn serve_command(
     dev_pki: Option<&Path>,
     listen: Option<&str>,
 ) -> anyhow::Result<()> {
+    let settings = load(config, dev_pki, listen)?;
+    init_logging(&settings);
+    let (config, dev_pki, listen) = (
+        config.map(Path::to_path_buf),
+        dev_pki.map(Path::to_path_buf),
+        listen.map(str::to_string),
+    );
+    let reload = Box::new(move || load(config.as_deref(), dev_pki.as_deref(), listen.as_deref()));
+    serve_with_reload(settings, reload).await
+}
+
+/// The configuration as `serve` uses it: file and environment, then the command line.
+fn load(
+    config: Option<&Path>,
+    dev_pki: Option<&Path>,
+    listen: Option<&str>,
+) -> anyhow::Result<Settings> {
     let mut settings = Settings::load(config)?;
     if let Some(dir) = dev_pki {
         apply_dev_pki(&mut settings, dir)?;
@@ -21,8 +40,7 @@ pub async fn serve_command(
         settings.server.listen = listen.to_string();
         settings.validate()?;
     }
-    init_logging(&settings);
-    serve(settings).await
+    Ok(settings)
 }
 
 /// `wagegate certs dev --out DIR`: writes the development PKI and says how to use it.

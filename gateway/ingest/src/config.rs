@@ -29,6 +29,8 @@ pub struct Settings {
     /// Evidence packs (docs/console.md, "Evidence packs").
     #[serde(default)]
     pub evidence: EvidenceSettings,
+    #[serde(default)]
+    pub reconcile: ReconcileSettings,
 }
 
 /// `[ui]`: how wagegate speaks to people.
@@ -63,6 +65,30 @@ impl std::fmt::Debug for EvidenceSettings {
     }
 }
 
+/// When `serve` reconciles (the rules themselves are under `[reconciler]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReconcileSettings {
+    /// Quiet period after a push, in milliseconds: a project is reconciled once no new data
+    /// has arrived for it for this long, so a burst of files gives one reconciliation (and
+    /// one set of webhook events), not one per file.
+    pub debounce_ms: u64,
+    /// How long a process's claim on dirty projects lasts, in milliseconds (longer than a
+    /// reconciliation of 512 projects takes): a process that dies leaves its claims to run
+    /// out, and another process reconciles those projects then.
+    #[serde(default = "default_lease_ms")]
+    pub lease_ms: u64,
+}
+
+impl Default for ReconcileSettings {
+    fn default() -> Self {
+        ReconcileSettings {
+            debounce_ms: 2000,
+            lease_ms: default_lease_ms(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
@@ -72,6 +98,14 @@ pub struct DatabaseSettings {
     /// SQLite only: `full` (every commit synced to disk: a 202 receipt survives power loss)
     /// or `normal` (synced at checkpoints: faster, but the last commits may be lost).
     pub sqlite_synchronous: store::SqliteSynchronous,
+    /// PostgreSQL: how long a request waits for a database connection before it is answered
+    /// `503 unavailable` (the database unreachable, or every connection busy), in ms.
+    #[serde(default = "default_acquire_timeout_ms")]
+    pub acquire_timeout_ms: u64,
+}
+
+fn default_acquire_timeout_ms() -> u64 {
+    30_000
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -99,10 +133,18 @@ pub struct IngestSettings {
     /// answer partners); the others wait their turn. About the number of cores to spare.
     #[serde(default = "default_parse_slots")]
     pub parse_slots: u32,
+    /// How long a worker's claim on a file lasts, in milliseconds: a process that dies
+    /// mid-file leaves its claims to run out, and another worker parses those files then.
+    #[serde(default = "default_lease_ms")]
+    pub lease_ms: u64,
 }
 
 fn default_parse_slots() -> u32 {
     2
+}
+
+fn default_lease_ms() -> u64 {
+    300_000
 }
 
 fn default_earliest_date() -> chrono::NaiveDate {
@@ -152,6 +194,8 @@ pub enum PartnerRole {
     Bank,
     Insurer,
     Operator,
+    /// May read `/metrics` and nothing else (a Prometheus scraper).
+    Metrics,
 }
 
 /// A partner and what it may send for.
@@ -202,6 +246,13 @@ impl PartnerSettings {
 pub struct OperatorToken {
     pub name: String,
     pub token_sha256: String,
+    /// `operator` (the default: every operator route) or `metrics` (`/metrics` only).
+    #[serde(default = "operator_role")]
+    pub role: PartnerRole,
+}
+
+fn operator_role() -> PartnerRole {
+    PartnerRole::Operator
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -247,6 +298,7 @@ parse_slots = 2
 earliest_date = "2000-01-01"
 future_days = 366
 future_term_years = 30
+lease_ms = 300000
 
 [server]
 listen = "127.0.0.1:8443"
@@ -264,6 +316,10 @@ timeout_ms = 10000
 
 [inbox]
 poll_interval_ms = 2000
+
+[reconcile]
+debounce_ms = 2000
+lease_ms = 300000
 
 [log]
 filter = "info,sqlx=warn"
@@ -381,6 +437,9 @@ impl Settings {
         for (i, t) in self.operators.iter().enumerate() {
             if normalise_fingerprint(&t.token_sha256).is_none() {
                 bail!("invalid configuration: operators[{i}].token_sha256 is not a SHA-256 hex digest");
+            }
+            if !matches!(t.role, PartnerRole::Operator | PartnerRole::Metrics) {
+                bail!("invalid configuration: operators[{i}].role must be \"operator\" or \"metrics\"");
             }
         }
         if let Some(lang) = &self.ui.lang {

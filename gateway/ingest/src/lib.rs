@@ -23,6 +23,7 @@ pub async fn open(settings: Settings) -> anyhow::Result<Pipeline> {
     let options = StoreOptions {
         max_connections: settings.database.max_connections,
         sqlite_synchronous: settings.database.sqlite_synchronous,
+        acquire_timeout_ms: settings.database.acquire_timeout_ms,
         ..StoreOptions::default()
     };
     let store = store::open_with(&settings.database.url, &options)

@@ -106,6 +106,8 @@ pub struct Pipeline {
     accounts: RwLock<Option<(Instant, AccountIndex)>>,
     /// Files being parsed at once, on blocking threads (`ingest.parse_slots`).
     parse_slots: Arc<tokio::sync::Semaphore>,
+    /// The partners in force: those of `settings` until a reload (`SIGHUP`) replaces them.
+    partners: std::sync::RwLock<Arc<Vec<PartnerSettings>>>,
 }
 
 impl Pipeline {
@@ -121,6 +123,7 @@ impl Pipeline {
         let slots = settings.ingest.parse_slots.max(1) as usize;
         Pipeline {
             parse_slots: Arc::new(tokio::sync::Semaphore::new(slots)),
+            partners: std::sync::RwLock::new(Arc::new(settings.partners.clone())),
             store,
             settings,
             calendar: Arc::new(calendar),
@@ -137,8 +140,27 @@ impl Pipeline {
         &self.store
     }
 
+    /// The settings the pipeline was opened with; for partners use [`Pipeline::partners`],
+    /// which a reload may have replaced.
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// The partners in force.
+    pub fn partners(&self) -> Arc<Vec<PartnerSettings>> {
+        match self.partners.read() {
+            Ok(p) => p.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Replaces the partners (what each may send for) for files processed from now on.
+    pub fn set_partners(&self, partners: Vec<PartnerSettings>) {
+        let partners = Arc::new(partners);
+        match self.partners.write() {
+            Ok(mut p) => *p = partners,
+            Err(poisoned) => *poisoned.into_inner() = partners,
+        }
     }
 
     /// Step 1: stores the raw bytes. Refuses (without storing) a file over the size limit.
@@ -198,7 +220,18 @@ impl Pipeline {
     }
 
     /// Step 2 for a stored file. A file already parsed or rejected is returned as it is.
+    /// Everything logged while it is processed carries the file's id (a `file` span).
     pub async fn process(&self, file_id: &str) -> anyhow::Result<Processed> {
+        use tracing::Instrument;
+        let started = Instant::now();
+        let span = tracing::info_span!("file", file_id = %file_id);
+        let result = self.process_in_span(file_id).instrument(span).await;
+        metrics::histogram!("wagegate_file_processing_seconds")
+            .record(started.elapsed().as_secs_f64());
+        result
+    }
+
+    async fn process_in_span(&self, file_id: &str) -> anyhow::Result<Processed> {
         let file = self
             .store
             .get_file(file_id)
@@ -232,7 +265,9 @@ impl Pipeline {
         if rejected {
             tracing::warn!(file_id = %file.id, sender = %file.sender, error = file.error.as_deref().unwrap_or(""), "file rejected");
         } else {
-            tracing::info!(file_id = %file.id, sender = %file.sender, records = report.inserted, unchanged = report.unchanged, conflicts = report.conflicts.len(), "file parsed");
+            // The projects it marked for reconciliation: the next step of the file's journey
+            // (the `reconcile` span lists the projects it reconciles).
+            tracing::info!(file_id = %file.id, sender = %file.sender, records = report.inserted, unchanged = report.unchanged, conflicts = report.conflicts.len(), projects = %head(&report.dirty_projects), "file parsed");
             for s in &report.superseded {
                 tracing::info!(file_id = %file.id, superseded_key = %s.key, superseded_file = %s.file_id, by_key = %s.by_key, "an incomplete statement was superseded by its complete delivery");
             }
@@ -251,7 +286,12 @@ impl Pipeline {
     pub async fn process_pending(&self, worker: &str, limit: u32) -> anyhow::Result<usize> {
         let claimed = self
             .store
-            .claim_files(worker, limit, Duration::from_secs(300), Utc::now())
+            .claim_files(
+                worker,
+                limit,
+                Duration::from_millis(self.settings.ingest.lease_ms.max(1)),
+                Utc::now(),
+            )
             .await?;
         let n = claimed.len();
         for file in claimed {
@@ -356,7 +396,7 @@ impl Pipeline {
 
     /// The partner settings of a sender; the operator pseudo-partner may send anything.
     fn partner(&self, sender: &str) -> anyhow::Result<PartnerSettings> {
-        if let Some(p) = self.settings.partner(sender) {
+        if let Some(p) = self.partners().iter().find(|p| p.id == sender) {
             return Ok(p.clone());
         }
         if sender == OPERATOR {
@@ -574,6 +614,90 @@ impl Pipeline {
             .collect())
     }
 
+    /// Starts today's full reconciliation if no process on this database has: queues every
+    /// known project (the dirty queue, shared by every process's scheduler). The pass is named
+    /// by the date and the reconciler's configuration, so a restart with changed rules runs
+    /// one again the same day. `true` when this call started it.
+    pub async fn start_daily_pass(&self, worker: &str, today: NaiveDate) -> anyhow::Result<bool> {
+        let rules = serde_json::to_string(&self.settings.reconciler)
+            .context("describing the reconciler configuration")?;
+        let pass = format!("{today}:{}", &schemas::sha256_hex(rules.as_bytes())[..16]);
+        if !self
+            .store
+            .start_reconcile_pass(&pass, worker, Utc::now())
+            .await?
+        {
+            return Ok(false);
+        }
+        let projects: Vec<String> = self.known_projects().await?.into_iter().collect();
+        self.store.mark_dirty(&projects, Utc::now()).await?;
+        Ok(true)
+    }
+
+    /// Step 3 for dirty projects, claimed with a lease so that each is reconciled by one
+    /// process at a time (other processes on the database claim the others): repeats until
+    /// nothing is left that has been quiet for `quiet` (no new mark: a burst of pushes to a
+    /// project gives one reconciliation after it, not one per file).
+    pub async fn reconcile_claimed(
+        &self,
+        worker: &str,
+        as_of: NaiveDate,
+        quiet: std::time::Duration,
+    ) -> anyhow::Result<SyncReport> {
+        let quiet =
+            chrono::Duration::from_std(quiet).context("reconcile.debounce_ms is too long")?;
+        let lease = std::time::Duration::from_millis(self.settings.reconcile.lease_ms.max(1));
+        let mut total = SyncReport::default();
+        // Bounded: a queue that refills faster than it drains is left to the next wake-up.
+        for _ in 0..1000 {
+            let now = Utc::now();
+            let claims = self
+                .store
+                .claim_dirty(worker, RECONCILE_CLAIM, lease, now - quiet, now)
+                .await?;
+            if claims.is_empty() {
+                break;
+            }
+            let projects: Vec<String> = claims.iter().map(|c| c.project.clone()).collect();
+            let span = tracing::info_span!(
+                "reconcile",
+                worker = %worker,
+                count = projects.len(),
+                projects = %head(&projects)
+            );
+            let started = Instant::now();
+            let result = tracing::Instrument::instrument(
+                self.reconcile_scope(Scope::Projects(projects), as_of),
+                span.clone(),
+            )
+            .await;
+            metrics::histogram!("wagegate_reconcile_duration_seconds")
+                .record(started.elapsed().as_secs_f64());
+            match result {
+                Ok(r) => {
+                    add(&mut total, &r);
+                    self.store.finish_dirty(worker, &claims, true).await?;
+                    metrics::gauge!("wagegate_last_reconcile_timestamp_seconds")
+                        .set(Utc::now().timestamp() as f64);
+                    span.in_scope(|| {
+                        tracing::info!(
+                            opened = r.opened,
+                            reopened = r.reopened,
+                            escalated = r.escalated,
+                            resolved = r.resolved,
+                            "projects reconciled"
+                        )
+                    });
+                }
+                Err(e) => {
+                    self.store.finish_dirty(worker, &claims, false).await?;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(total)
+    }
+
     /// Step 3 for the projects marked dirty since the last run.
     pub async fn reconcile_dirty(&self, as_of: NaiveDate) -> anyhow::Result<SyncReport> {
         let mut total = SyncReport::default();
@@ -755,6 +879,19 @@ impl Pipeline {
 /// (`store`'s limit is 250). In the province shape (≈ 310 records, 85 KB of stored JSON a
 /// project) a chunk's records and decoded facts take about 60 MB at their peak.
 const RECONCILE_CHUNK: usize = 128;
+/// At most the first 20 of `items`, comma-separated, and how many more: a log field that
+/// names projects without growing with a backfill.
+fn head(items: &[String]) -> String {
+    let mut out = items.iter().take(20).cloned().collect::<Vec<_>>().join(",");
+    if items.len() > 20 {
+        out.push_str(&format!(",… ({} in all)", items.len()));
+    }
+    out
+}
+
+/// Dirty projects one process claims at a time (several chunks: both cores busy, while the
+/// rest of the queue stays free for other processes); the claim lasts `reconcile.lease_ms`.
+const RECONCILE_CLAIM: u32 = (RECONCILE_CHUNK * 4) as u32;
 /// Chunks loaded and reconciled at once while the previous chunk's findings are written.
 const RECONCILE_IN_FLIGHT: usize = 3;
 

@@ -11,9 +11,8 @@ use tokio_util::sync::CancellationToken;
 use crate::pipeline::{today_in_china, Pipeline};
 
 /// How often idle workers look for work they were not woken for (files stored by another
-/// gateway instance, leases run out), and how often the daily tick checks the date.
+/// gateway instance, leases run out), and how often the reconcile scheduler looks again.
 const IDLE_POLL: Duration = Duration::from_secs(1);
-const DAY_CHECK: Duration = Duration::from_secs(60);
 /// How long shutdown keeps draining the ingest queue.
 const DRAIN_LIMIT: Duration = Duration::from_secs(60);
 
@@ -57,44 +56,64 @@ pub async fn ingest_worker(
     }
 }
 
-/// Reconciles the projects with new data when woken, and every project once per China date;
-/// wakes the webhook sender when findings changed. On cancellation, a last reconciliation.
+/// A name for this process's claims, unique across processes and restarts.
+pub fn instance_name(role: &str) -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".to_string());
+    let started = chrono::Utc::now().timestamp_micros();
+    format!("{role}-{host}-{}-{started}", std::process::id())
+}
+
+/// Reconciles the projects with new data once they have been quiet for `reconcile.debounce_ms`,
+/// and every project once per China date; wakes the webhook sender when findings changed. On
+/// cancellation, a last reconciliation of everything still queued.
+///
+/// Several processes on one PostgreSQL share this work: dirty projects are claimed with a
+/// lease (one process per project at a time), and the daily pass is started by the first
+/// process of the day, which queues every project for all of them to claim.
 pub async fn reconcile_scheduler(
     pipeline: Arc<Pipeline>,
     wakeup: Arc<Notify>,
     webhook_wakeup: Arc<Notify>,
     cancel: CancellationToken,
 ) {
-    // The daily tick: deadlines pass with no new data, so once per China date every project
-    // is reconciled (also once at start).
+    let worker = instance_name("reconcile");
+    let quiet = Duration::from_millis(pipeline.settings().reconcile.debounce_ms);
     let mut last_full: Option<NaiveDate> = None;
     loop {
         let today = today_in_china();
         if last_full != Some(today) {
-            match pipeline.reconcile(store::Scope::All, today).await {
-                Ok(r) => {
+            match pipeline.start_daily_pass(&worker, today).await {
+                Ok(started) => {
                     last_full = Some(today);
-                    if r.events() > 0 {
-                        webhook_wakeup.notify_one();
+                    if started {
+                        tracing::info!(%today, "daily reconciliation queued every project");
                     }
                 }
-                Err(e) => tracing::error!(error = %format!("{e:#}"), "daily reconciliation failed"),
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "cannot start the daily reconciliation")
+                }
             }
         }
-        match pipeline.reconcile_dirty(today).await {
+        match pipeline.reconcile_claimed(&worker, today, quiet).await {
             Ok(r) if r.events() > 0 => webhook_wakeup.notify_one(),
             Ok(_) => {}
             Err(e) => tracing::error!(error = %format!("{e:#}"), "reconciliation failed"),
         }
+        // Polled as well as woken: projects queued by other processes, quiet periods ending.
         tokio::select! {
             _ = cancel.cancelled() => break,
             _ = wakeup.notified() => {}
-            _ = tokio::time::sleep(DAY_CHECK) => {}
+            _ = tokio::time::sleep(IDLE_POLL.min(quiet.max(Duration::from_millis(100)))) => {}
         }
     }
     // The ingest workers have drained by now (see `Daemon::shutdown`): reconcile what they
     // stored so no finding waits for the next start.
-    if let Err(e) = pipeline.reconcile_dirty(today_in_china()).await {
-        tracing::error!(error = %format!("{e:#}"), "final reconciliation failed");
+    match pipeline
+        .reconcile_claimed(&worker, today_in_china(), Duration::ZERO)
+        .await
+    {
+        Ok(r) if r.events() > 0 => webhook_wakeup.notify_one(),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %format!("{e:#}"), "final reconciliation failed"),
     }
 }

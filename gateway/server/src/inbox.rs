@@ -84,9 +84,10 @@ impl Inbox {
         self
     }
 
+    /// The bank and insurer partners in force (a `SIGHUP` reload may have added some).
     fn partners(&self) -> Vec<String> {
-        self.settings
-            .partners
+        self.pipeline
+            .partners()
             .iter()
             .filter(|p| matches!(p.role, PartnerRole::Bank | PartnerRole::Insurer))
             .map(|p| p.id.clone())
@@ -122,7 +123,15 @@ impl Inbox {
             let incoming = base.join(INCOMING);
             let mut entries = match tokio::fs::read_dir(&incoming).await {
                 Ok(e) => e,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    // A partner added by a reload: its folders, as `prepare` makes them.
+                    for sub in [INCOMING, PROCESSING, ARCHIVE, REJECTED] {
+                        if let Err(e) = tokio::fs::create_dir_all(base.join(sub)).await {
+                            tracing::warn!(partner = %partner, error = %e, "inbox: cannot create the partner's folders");
+                        }
+                    }
+                    continue;
+                }
                 Err(e) => return Err(e).with_context(|| format!("reading {}", incoming.display())),
             };
             let mut names = Vec::new();

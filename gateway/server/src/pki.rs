@@ -209,7 +209,7 @@ impl DevPki {
                 let (bank_codes, issuer_codes) = match role {
                     PartnerRole::Bank => (vec!["102".into(), "308".into()], vec!["102".into()]),
                     PartnerRole::Insurer => (vec![], vec!["PICC-GZ".into()]),
-                    PartnerRole::Operator => (vec![], vec![]),
+                    PartnerRole::Operator | PartnerRole::Metrics => (vec![], vec![]),
                 };
                 Some(PartnerSettings {
                     id: (*id).to_string(),

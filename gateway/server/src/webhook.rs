@@ -4,6 +4,12 @@
 //! `X-Wagegate-Idempotency-Key` and its type as `X-Wagegate-Event`. A failed attempt is
 //! retried after an exponential backoff with jitter (backon's schedule, persisted in the
 //! outbox so that retries survive a restart) and dead-lettered after `max_attempts`.
+//!
+//! Several senders (concurrent tasks here, other processes on the same PostgreSQL) share the
+//! outbox through claims with a lease (`Store::outbox_claim`): an event is sent by one sender
+//! at a time, and only after the previous event of its finding is delivered or dead. A sender
+//! killed mid-request leaves its claim to run out; the event is then sent again with the same
+//! idempotency key, which is the only way a receiver sees it twice.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +34,10 @@ const BATCH: u32 = 100;
 const CONCURRENCY: usize = 8;
 /// How often the outbox is looked at when nothing wakes the sender.
 const POLL: Duration = Duration::from_secs(1);
+/// How long a claim on an event lasts beyond the request timeout: a process that dies while
+/// sending leaves a claim that runs out, and another sender (or this one, restarted) sends
+/// the event again with the same idempotency key.
+const CLAIM_MARGIN: Duration = Duration::from_secs(10);
 /// Longest error text kept in the outbox.
 const MAX_ERROR_CHARS: usize = 500;
 
@@ -92,6 +102,8 @@ pub struct WebhookSender {
     url: String,
     secret: Vec<u8>,
     client: reqwest::Client,
+    /// This sender's name on its claims: unique per process.
+    worker: String,
 }
 
 impl WebhookSender {
@@ -119,16 +131,25 @@ impl WebhookSender {
             url,
             secret,
             client,
+            worker: ingest::schedule::instance_name("webhook"),
         }))
     }
 
-    /// One pass: delivers every due event once. Returns how many were attempted.
+    /// One pass: claims due events (only the oldest pending one of each finding, so events of
+    /// a finding go out in order even with concurrent senders here and in other processes)
+    /// and delivers each once. Returns how many were attempted.
     pub async fn deliver_due(&self) -> anyhow::Result<usize> {
-        let due = self.store.outbox_due(Utc::now(), BATCH).await?;
+        let lease = Duration::from_millis(self.settings.timeout_ms.max(1)) + CLAIM_MARGIN;
+        let due = self
+            .store
+            .outbox_claim(&self.worker, BATCH, lease, Utc::now())
+            .await?;
         let n = due.len();
         futures::stream::iter(due)
             .for_each_concurrent(CONCURRENCY, |event| async move {
-                if let Err(e) = self.deliver(&event).await {
+                // Every line about this delivery names the event and its finding.
+                let span = tracing::info_span!("webhook", event_id = %event.id, finding_id = %event.finding_id);
+                if let Err(e) = tracing::Instrument::instrument(self.deliver(&event), span).await {
                     tracing::error!(event_id = %event.id, error = %format!("{e:#}"), "cannot record a webhook attempt");
                 }
             })
@@ -182,7 +203,8 @@ impl WebhookSender {
     pub async fn run(self, wakeup: Arc<Notify>, cancel: CancellationToken) {
         loop {
             match self.deliver_due().await {
-                Ok(n) if n as u32 >= BATCH => continue,
+                // A delivered event may have unblocked the next one of its finding.
+                Ok(n) if n > 0 => continue,
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %format!("{e:#}"), "webhook pass failed"),
             }

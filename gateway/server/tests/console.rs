@@ -17,6 +17,7 @@ on_both_databases!(
     the_language_switch_changes_every_page_and_never_redirects_away,
     the_findings_xlsx_has_chinese_headers_and_the_listed_findings,
     personal_data_is_masked_everywhere_and_revealed_only_to_viewers_with_an_audit,
+    a_metrics_scrapers_token_does_not_open_the_console,
 );
 
 const TOKEN: &str = "console-operator-token-for-tests";
@@ -33,6 +34,7 @@ async fn start_with(
         s.operators.push(ingest::config::OperatorToken {
             name: "li.wei".into(),
             token_sha256: server::http::auth::token_sha256(TOKEN),
+            role: ingest::config::PartnerRole::Operator,
         });
         customise(s);
     })
@@ -591,6 +593,7 @@ async fn personal_data_is_masked_everywhere_and_revealed_only_to_viewers_with_an
         s.operators.push(ingest::config::OperatorToken {
             name: "wang.fang".into(),
             token_sha256: server::http::auth::token_sha256(OTHER_TOKEN),
+            role: ingest::config::PartnerRole::Operator,
         });
         s.ui.personal_data_viewers = vec!["li.wei".into()];
     })
@@ -756,4 +759,33 @@ async fn personal_data_is_masked_everywhere_and_revealed_only_to_viewers_with_an
     let (_, page) = other.get(&h, &path).await;
     assert_eq!(leaks(&page), Vec::<String>::new());
     assert!(page.contains("个人信息查看记录") && page.contains("operator:li.wei"));
+}
+
+/// A Prometheus scraper's token (`role = "metrics"`) reads `/metrics` and nothing else: the
+/// console's login refuses it like a wrong token and sets no session.
+async fn a_metrics_scrapers_token_does_not_open_the_console(db: Database) {
+    const SCRAPER: &str = "prometheus-scraper-token-for-tests";
+    let h = start_with(db, |s| {
+        s.operators.push(ingest::config::OperatorToken {
+            name: "prometheus".into(),
+            token_sha256: server::http::auth::token_sha256(SCRAPER),
+            role: ingest::config::PartnerRole::Metrics,
+        });
+    })
+    .await;
+    let client = browser(&h, None);
+    let r = client.get(h.url("/console/login")).send().await.unwrap();
+    let (nonce, _) = set_cookie(&r, "wg_login").expect("a login nonce cookie");
+    let csrf = csrf_of(&r.text().await.unwrap());
+    let r = client
+        .post(h.url("/console/login"))
+        .header("cookie", format!("wg_login={nonce}"))
+        .form(&[("token", SCRAPER), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(set_cookie(&r, "wg_session").is_none());
+    // The operator's own token still works in the same server.
+    login(&h).await;
 }

@@ -176,6 +176,7 @@ async fn an_operator_does_the_days_work_in_a_real_browser() {
         s.operators.push(ingest::config::OperatorToken {
             name: "zhang.min".into(),
             token_sha256: server::http::auth::token_sha256(TOKEN),
+            role: ingest::config::PartnerRole::Operator,
         });
         s.evidence.signing_key = Some(SIGNING_KEY.into());
     })

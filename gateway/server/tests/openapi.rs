@@ -116,6 +116,7 @@ async fn app() -> App {
     settings.operators.push(OperatorToken {
         name: "openapi-test".into(),
         token_sha256: token_sha256(TOKEN),
+        role: ingest::config::PartnerRole::Operator,
     });
     let pipeline = ingest::open(settings.clone()).await.unwrap();
     let state = AppState::new(Arc::new(pipeline), Arc::new(settings));
@@ -425,7 +426,7 @@ fn the_document_is_well_formed() {
     check_refs(&doc, &doc, "", &mut broken);
     assert!(broken.is_empty(), "unresolved $ref: {broken:?}");
 
-    let roles: BTreeSet<&str> = ["bank", "insurer", "operator"].into();
+    let roles: BTreeSet<&str> = ["bank", "insurer", "operator", "metrics"].into();
     let mut operation_ids: BTreeMap<String, String> = BTreeMap::new();
     for (path, item) in paths(&doc) {
         let wanted: BTreeSet<&str> = path

@@ -330,6 +330,7 @@ async fn operators_authenticate_by_token_or_certificate(db: Database) {
         s.operators.push(ingest::config::OperatorToken {
             name: "inspector".into(),
             token_sha256: server::http::auth::token_sha256(token),
+            role: ingest::config::PartnerRole::Operator,
         })
     })
     .await;

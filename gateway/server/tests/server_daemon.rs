@@ -15,6 +15,8 @@ on_both_databases!(
     webhooks_are_dead_lettered_after_max_attempts,
     shutdown_with_work_in_flight_loses_nothing,
     inbox_files_are_claimed_ingested_and_archived_or_rejected,
+    a_partner_added_by_a_reload_gets_an_inbox,
+    a_burst_of_pushes_is_reconciled_once_without_flapping,
 );
 
 const SECRET: &str = "webhook-secret-for-tests";
@@ -196,6 +198,68 @@ async fn webhooks_are_dead_lettered_after_max_attempts(db: Database) {
     assert!(per_key.values().all(|n| *n == 3), "{per_key:?}");
 }
 
+/// A bank pushes a burst of files (a backfill through the live gateway): with a quiet period,
+/// each project is reconciled once the burst is over, so the platform hears of each finding
+/// once — no finding opened by an early file and resolved by a later one seconds after.
+async fn a_burst_of_pushes_is_reconciled_once_without_flapping(db: Database) {
+    let (url, log) = receiver(Some(0)).await;
+    let hooks = webhook_settings(url, 8);
+    let h = Harness::start(db, move |s| {
+        hooks(s);
+        // Longer than any gap between two files of the burst on a loaded machine.
+        s.reconcile.debounce_ms = 4000;
+    })
+    .await;
+    h.import_demo_registry().await;
+    let pushed = push_demo_bank_files(&h).await;
+    assert!(pushed > 5, "{pushed}");
+
+    // Wait until every file is processed, findings exist, and every audited event has been
+    // delivered (the debounced reconciliation ran and its webhooks went out).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let findings = loop {
+        let files = h.stored_files().await;
+        let processed = files
+            .iter()
+            .all(|f| f.status != store::FileStatus::Received);
+        let page = h
+            .store()
+            .list_findings(&store::FindingFilter {
+                limit: Some(1000),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let mut audited = 0;
+        for f in &page.items {
+            audited += h.store().finding_events(&f.finding.id).await.unwrap().len();
+        }
+        let pending = h
+            .store()
+            .outbox_due(chrono::Utc::now() + chrono::Duration::days(1), 1000)
+            .await
+            .unwrap();
+        let delivered = log.lock().unwrap().len();
+        if processed && !page.items.is_empty() && pending.is_empty() && delivered == audited {
+            break page.items;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not settled: {delivered} delivered, {audited} audited"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let log = log.lock().unwrap().clone();
+    // One event per finding: it opened, once; nothing resolved or reopened in the burst.
+    for f in &findings {
+        let events = h.store().finding_events(&f.finding.id).await.unwrap();
+        assert_eq!(events.len(), 1, "{}: {events:?}", f.finding.id);
+        assert_eq!(events[0].kind, store::EventKind::Opened);
+    }
+    assert_eq!(log.len(), findings.len(), "{log:?}");
+    assert!(log.iter().all(|d| d.event == "opened"), "{log:?}");
+}
+
 async fn shutdown_with_work_in_flight_loses_nothing(db: Database) {
     let mut h = Harness::start(db, |s| s.ingest.workers = 1).await;
     h.import_demo_registry().await;
@@ -301,6 +365,54 @@ async fn inbox_files_are_claimed_ingested_and_archived_or_rejected(db: Database)
     inbox.scan_once().await.unwrap();
     assert!(base.join("archive").join(format!("{name}.1")).is_file());
     assert_eq!(h.stored_files().await.len(), 2);
+}
+
+/// A bank partner added while the gateway runs (a `SIGHUP` reload replaces the pipeline's
+/// partners) gets inbox folders on the next scan, and its files are taken as its own.
+async fn a_partner_added_by_a_reload_gets_an_inbox(db: Database) {
+    let h = Harness::start(db, |_| {}).await;
+    let root = h.dir.path().join("inbox");
+    let mut settings = (*h.settings).clone();
+    settings.inbox.root = Some(root.clone());
+    let inbox = server::inbox::Inbox::new(h.pipeline.clone(), Arc::new(settings.clone()))
+        .unwrap()
+        .with_settle(Duration::ZERO);
+    inbox.prepare().await.unwrap();
+    let base = root.join("late-bank");
+    assert!(!base.exists());
+
+    let mut partners = settings.partners.clone();
+    let mut late = partners
+        .iter()
+        .find(|p| p.id == "demo-bank")
+        .unwrap()
+        .clone();
+    late.id = "late-bank".into();
+    late.fingerprints.clear();
+    partners.push(late);
+    h.pipeline.set_partners(partners);
+
+    assert!(inbox.scan_once().await.unwrap().is_empty());
+    assert!(
+        base.join("incoming").is_dir(),
+        "folders made on the next scan"
+    );
+    std::fs::write(base.join("incoming/junk.txt"), "not a bank file").unwrap();
+    let outcomes = inbox.scan_once().await.unwrap();
+    assert_eq!(outcomes.len(), 1, "{outcomes:?}");
+    // Rejected for what it is, not for who sent it.
+    let error = std::fs::read_to_string(base.join("rejected/junk.txt.error.txt")).unwrap();
+    assert!(error.contains("unrecognised"), "{error}");
+    assert!(!error.contains("unknown partner"), "{error}");
+    let files = h
+        .store()
+        .list_files(&store::FileFilter {
+            sender: Some("late-bank".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(files.len(), 1);
 }
 
 /// A file upload over its own TLS connection, written by hand so that the test knows when

@@ -46,6 +46,28 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The database could not be reached or gave up on the connection (no connection within
+    /// the pool's acquire timeout, a broken or refused connection, the server shutting down
+    /// or out of connections): nothing was done, and the same request may succeed later.
+    pub fn is_unavailable(&self) -> bool {
+        let StoreError::Database(e) = self else {
+            return false;
+        };
+        match e {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+                // 08: connection exception; 57P01–57P03: shutting down, cannot connect now;
+                // 53300: too many connections.
+                c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+            }),
+            _ => false,
+        }
+    }
+
     pub(crate) fn not_found(what: &'static str, id: impl Into<String>) -> StoreError {
         StoreError::NotFound {
             what,

@@ -165,6 +165,35 @@ pub trait Store: Send + Sync + 'static {
     /// Removes and returns up to `limit` dirty projects, oldest mark first. A caller that
     /// fails to reconcile them marks them again.
     async fn take_dirty(&self, limit: u32) -> Result<Vec<String>>;
+    /// Claims up to `limit` dirty projects for `worker` for `lease`: projects no live claim
+    /// holds, last marked at or before `quiet_before` (the quiet period after pushes). While
+    /// claimed, no other process takes them: a project is reconciled by one process at a time,
+    /// and a full pass (every project queued) is shared by every process that claims.
+    async fn claim_dirty(
+        &self,
+        worker: &str,
+        limit: u32,
+        lease: Duration,
+        quiet_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DirtyClaim>>;
+    /// Ends claims: with `done`, each project not marked again since its claim leaves the
+    /// queue; the others (and all of them when not `done`) stay queued, free to claim.
+    async fn finish_dirty(&self, worker: &str, claims: &[DirtyClaim], done: bool) -> Result<()>;
+    /// Holds reconciliations of the dirty queue (`claim_dirty` claims nothing) in every
+    /// process until `until`, under `name`; calling again renews it. For a backfill: its
+    /// files are stored and marked dirty, and reconciled once at the end, not file by file.
+    /// A backfill that dies leaves a hold that runs out at `until`.
+    async fn hold_reconciles(&self, name: &str, until: DateTime<Utc>) -> Result<()>;
+    async fn release_reconciles(&self, name: &str) -> Result<()>;
+    /// Starts the full reconciliation named `pass` (a date): `true` for the one caller, across
+    /// every process on the database, that started it.
+    async fn start_reconcile_pass(
+        &self,
+        pass: &str,
+        worker: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
 
     // ----- findings -----
 
@@ -203,6 +232,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// Pending events due at `now`, oldest first, at most `limit`.
     async fn outbox_due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<OutboxEvent>>;
+    /// Claims up to `limit` due events for `worker` for `lease`, oldest first: only the oldest
+    /// pending event of each finding (events of one finding are delivered in order, one at a
+    /// time), never one held by a live claim. A claim that runs out (its process died) is taken
+    /// over. Delivered or failed releases it.
+    async fn outbox_claim(
+        &self,
+        worker: &str,
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OutboxEvent>>;
     async fn outbox_delivered(&self, id: &str, now: DateTime<Utc>) -> Result<()>;
     /// Records a failed attempt: retried at `next_attempt_at`, or dead-lettered.
     async fn outbox_failed(
@@ -231,6 +271,18 @@ pub trait Store: Send + Sync + 'static {
     async fn append_access_log(&self, entry: &AccessLogEntry) -> Result<()>;
     /// The newest entries first (of one subject, when given), at most `limit` (≤ [`MAX_PAGE`]).
     async fn access_log(&self, subject: Option<&str>, limit: u32) -> Result<Vec<AccessLogEntry>>;
+    /// Every stored token (name, then creation order), hashes only.
+    async fn list_operator_tokens(&self) -> Result<Vec<OperatorTokenInfo>>;
+    /// Deletes the stored tokens of `name` — only the one(s) whose hash starts with
+    /// `sha256_prefix` when given — and returns how many. Takes effect on every process at
+    /// once: stored tokens are looked up on each request.
+    async fn revoke_operator_tokens(&self, name: &str, sha256_prefix: Option<&str>) -> Result<u64>;
+
+    // ----- operations -----
+
+    /// Gauges for `/metrics`: backlog, outbox, active findings, and the last file of each of
+    /// `senders`.
+    async fn ops_gauges(&self, senders: &[String]) -> Result<OpsGauges>;
 }
 
 #[cfg(test)]

@@ -519,6 +519,9 @@ pub struct StoreOptions {
     pub busy_timeout_ms: u64,
     /// When a SQLite commit reaches the disk.
     pub sqlite_synchronous: SqliteSynchronous,
+    /// How long a statement waits for a pooled connection (the database unreachable, or every
+    /// connection busy) before failing as unavailable.
+    pub acquire_timeout_ms: u64,
 }
 
 impl Default for StoreOptions {
@@ -527,6 +530,7 @@ impl Default for StoreOptions {
             max_connections: 8,
             busy_timeout_ms: 10_000,
             sqlite_synchronous: SqliteSynchronous::default(),
+            acquire_timeout_ms: 30_000,
         }
     }
 }
@@ -564,4 +568,42 @@ pub struct AccessLogEntry {
     pub subject: String,
     /// Which records' data was shown (their keys), never the data itself.
     pub detail: String,
+}
+
+/// A dirty project claimed for reconciliation, with the generation of its marks when claimed.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DirtyClaim {
+    pub project: String,
+    pub generation: i64,
+}
+
+/// A stored operator bearer token, as `wagegate token list` shows it: never the token itself,
+/// only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorTokenInfo {
+    pub name: String,
+    pub token_sha256: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Database-wide gauges for `/metrics` (the same in every process sharing the database).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpsGauges {
+    /// Files stored and not yet parsed (the ingest backlog).
+    pub files_received: i64,
+    /// Webhook events not yet delivered or dead, and when the oldest of them was created.
+    pub outbox_pending: i64,
+    pub outbox_oldest_pending: Option<DateTime<Utc>>,
+    /// Open and acknowledged findings.
+    pub active_findings: Vec<FindingCount>,
+    /// When each sender (of those asked about) last had a file stored.
+    pub last_file_by_sender: Vec<(String, DateTime<Utc>)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FindingCount {
+    pub code: String,
+    pub severity: String,
+    pub status: String,
+    pub count: i64,
 }

@@ -29,6 +29,8 @@ impl PgStore {
     const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
     const CLAIM_FILES: &'static str = claim_files_sql!(" FOR UPDATE SKIP LOCKED");
     const TAKE_DIRTY: &'static str = take_dirty_sql!(" FOR UPDATE SKIP LOCKED");
+    const CLAIM_DIRTY: &'static str = claim_dirty_sql!(" FOR UPDATE SKIP LOCKED");
+    const CLAIM_OUTBOX: &'static str = claim_outbox_sql!(" FOR UPDATE SKIP LOCKED");
     /// Row locks for read-then-write, so that two concurrent transitions of one row serialise.
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     /// Rows per multi-row INSERT (within [`Self::MAX_BINDS`]: `columns::rows_per_insert`).
@@ -51,6 +53,9 @@ impl PgStore {
             PgConnectOptions::from_str(url)?.options([("plan_cache_mode", "force_custom_plan")]);
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
+            .acquire_timeout(std::time::Duration::from_millis(
+                options.acquire_timeout_ms.max(100),
+            ))
             .connect_with(connect)
             .await?;
         Ok(PgStore {

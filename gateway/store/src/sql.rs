@@ -48,6 +48,45 @@ macro_rules! take_dirty_sql {
     };
 }
 
+/// Claims due webhook events: `$1` worker, `$2` lease end, `$3` now, `$4` limit. Only the
+/// oldest pending event of each finding qualifies (per-finding order: an event is sent only
+/// after the previous one of its finding is delivered or dead), and only when no live lease
+/// holds it (a lease that ran out — a dead process — is taken over).
+macro_rules! claim_outbox_sql {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE webhook_outbox SET claimed_by = $1, claimed_until = $2 ",
+            "WHERE id IN (SELECT o.id FROM webhook_outbox o WHERE o.status = 'pending' ",
+            "AND o.next_attempt_at <= $3 AND (o.claimed_until IS NULL OR o.claimed_until <= $3) ",
+            "AND NOT EXISTS (SELECT 1 FROM webhook_outbox p WHERE p.finding_id = o.finding_id ",
+            "AND p.status = 'pending' AND p.seq < o.seq) ",
+            "ORDER BY o.seq LIMIT $4",
+            $lock,
+            ") RETURNING id, event_type, finding_id, payload, created_at, attempts, ",
+            "next_attempt_at, status, last_error, seq"
+        )
+    };
+}
+
+/// Claims dirty projects for reconciliation: `$1` worker, `$2` lease end, `$3` now, `$4`
+/// limit, `$5` the latest mark a project may have to be taken (the quiet period after pushes).
+/// Nothing is claimed while a backfill holds reconciliations (a `hold:` row of
+/// `reconcile_passes` whose `started_at` — the hold's end — has not passed).
+macro_rules! claim_dirty_sql {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE dirty_projects SET claimed_by = $1, claimed_until = $2 ",
+            "WHERE project IN (SELECT project FROM dirty_projects ",
+            "WHERE (claimed_until IS NULL OR claimed_until <= $3) AND last_marked_at <= $5 ",
+            "AND NOT EXISTS (SELECT 1 FROM reconcile_passes WHERE pass LIKE 'hold:%' ",
+            "AND started_at > $3) ",
+            "ORDER BY marked_at, project LIMIT $4",
+            $lock,
+            ") RETURNING project, generation"
+        )
+    };
+}
+
 /// Every record, ordered by owner, kind and key (rows grouped by owner).
 pub const ALL_RECORDS: &str = "SELECT kind, key, project, account, owner, file_id, body \
      FROM records ORDER BY owner, kind, key";

@@ -48,6 +48,8 @@ impl SqliteStore {
     const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
     const CLAIM_FILES: &'static str = claim_files_sql!("");
     const TAKE_DIRTY: &'static str = take_dirty_sql!("");
+    const CLAIM_DIRTY: &'static str = claim_dirty_sql!("");
+    const CLAIM_OUTBOX: &'static str = claim_outbox_sql!("");
     /// Row locks for read-then-write: none needed, writers are serialised (`begin_write`).
     const FOR_UPDATE: &'static str = "";
     /// Rows per multi-row INSERT: 100 rows already amortise the statement.

@@ -396,13 +396,14 @@ async fn every_written_column_holds_its_own_value(db: &Db) {
     assert_eq!(raw.row(finding_sql, &f.id).await, dismissed);
     assert_eq!(
         raw.row(
-            "SELECT finding_id, actor, kind, from_status, to_status, reason FROM finding_events \
+            "SELECT finding_id, project, actor, kind, from_status, to_status, reason FROM finding_events \
              WHERE finding_id = $1 ORDER BY id DESC LIMIT 1",
             &f.id
         )
         .await,
         texts(&[
             &f.id,
+            &f.project,
             "actor-A",
             "dismissed",
             "open",
@@ -412,12 +413,12 @@ async fn every_written_column_holds_its_own_value(db: &Db) {
     );
     assert_eq!(
         raw.row(
-            "SELECT event_type, finding_id, status, CAST(attempts AS TEXT), last_error \
+            "SELECT event_type, finding_id, project, status, CAST(attempts AS TEXT), last_error \
              FROM webhook_outbox WHERE finding_id = $1 ORDER BY seq DESC LIMIT 1",
             &f.id
         )
         .await,
-        texts(&["dismissed", &f.id, "pending", "0", "NULL"])
+        texts(&["dismissed", &f.id, &f.project, "pending", "0", "NULL"])
     );
 
     // An incomplete statement, then the complete delivery that supersedes it.
@@ -2021,6 +2022,66 @@ async fn operator_tokens(store: Arc<dyn Store>) {
         store.put_operator_token("x", "not-a-hash", at(3)).await,
         Err(StoreError::Invalid(_))
     ));
+
+    // Listed by hash, never in clear; revoked by name, or by name and hash prefix.
+    let second = schemas::sha256_hex(b"second-token");
+    let other = schemas::sha256_hex(b"someone-else");
+    store
+        .put_operator_token("renamed", &second, at(4))
+        .await
+        .unwrap();
+    store
+        .put_operator_token("auditor", &other, at(5))
+        .await
+        .unwrap();
+    let listed = store.list_operator_tokens().await.unwrap();
+    let names: Vec<(&str, &str)> = listed
+        .iter()
+        .map(|t| (t.name.as_str(), t.token_sha256.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            ("auditor", other.as_str()),
+            ("renamed", hash.as_str()),
+            ("renamed", second.as_str())
+        ]
+    );
+    assert_eq!(listed[2].created_at, at(4));
+    // A prefix of another operator's token revokes nothing.
+    assert_eq!(
+        store
+            .revoke_operator_tokens("renamed", Some(&other[..12]))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .revoke_operator_tokens("renamed", Some(&second[..12].to_uppercase()))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.find_operator_token(&second).await.unwrap(), None);
+    assert_eq!(
+        store.find_operator_token(&hash).await.unwrap().as_deref(),
+        Some("renamed")
+    );
+    // Not hex: refused, and nothing is revoked (a '%' would otherwise match every hash).
+    assert!(matches!(
+        store.revoke_operator_tokens("renamed", Some("%")).await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert_eq!(
+        store.revoke_operator_tokens("renamed", None).await.unwrap(),
+        1
+    );
+    assert_eq!(store.find_operator_token(&hash).await.unwrap(), None);
+    assert_eq!(
+        store.find_operator_token(&other).await.unwrap().as_deref(),
+        Some("auditor")
+    );
 }
 
 async fn the_access_log_keeps_every_reveal_newest_first(store: Arc<dyn Store>) {

@@ -57,6 +57,17 @@ impl Caller {
         }
     }
 
+    /// Operators and metrics readers (a Prometheus scraper) pass.
+    pub fn require_metrics_reader(&self) -> Result<(), ApiError> {
+        match self.role {
+            PartnerRole::Operator | PartnerRole::Metrics => Ok(()),
+            _ => Err(ApiError::Forbidden(format!(
+                "'{}' may not read metrics: only operators and metrics readers may",
+                self.id
+            ))),
+        }
+    }
+
     /// Only banks and insurers (data senders) pass.
     pub fn require_sender(&self) -> Result<(), ApiError> {
         match self.role {
@@ -71,15 +82,61 @@ impl Caller {
     }
 }
 
-/// Fingerprint → partner, built once from the settings.
+/// Fingerprint → partner and configured token → operator, built from the settings and
+/// rebuilt on reload (`SIGHUP`); a request sees either the old or the new tables, whole.
 #[derive(Debug, Default)]
 pub struct Authenticator {
+    tables: std::sync::RwLock<Arc<AuthTables>>,
+}
+
+#[derive(Debug, Default)]
+struct AuthTables {
     by_fingerprint: HashMap<String, (String, PartnerRole)>,
-    operator_tokens: HashMap<String, String>,
+    /// Token digest → (name, role: operator or metrics).
+    operator_tokens: HashMap<String, (String, PartnerRole)>,
 }
 
 impl Authenticator {
     pub fn new(settings: &Settings) -> Authenticator {
+        Authenticator {
+            tables: std::sync::RwLock::new(Arc::new(AuthTables::new(settings))),
+        }
+    }
+
+    /// Replaces the partners' fingerprints and the configured operator tokens.
+    pub fn reload(&self, settings: &Settings) {
+        let tables = Arc::new(AuthTables::new(settings));
+        match self.tables.write() {
+            Ok(mut t) => *t = tables,
+            Err(poisoned) => *poisoned.into_inner() = tables,
+        }
+    }
+
+    fn tables(&self) -> Arc<AuthTables> {
+        match self.tables.read() {
+            Ok(t) => t.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn partner_for(&self, fingerprint: &str) -> Option<Caller> {
+        self.tables()
+            .by_fingerprint
+            .get(fingerprint)
+            .map(|(id, role)| Caller {
+                id: id.clone(),
+                role: *role,
+                method: AuthMethod::Certificate,
+            })
+    }
+
+    fn configured_operator(&self, token_sha256: &str) -> Option<(String, PartnerRole)> {
+        self.tables().operator_tokens.get(token_sha256).cloned()
+    }
+}
+
+impl AuthTables {
+    fn new(settings: &Settings) -> AuthTables {
         let mut by_fingerprint = HashMap::new();
         for p in &settings.partners {
             for f in &p.fingerprints {
@@ -91,26 +148,17 @@ impl Authenticator {
         let operator_tokens = settings
             .operators
             .iter()
-            .filter_map(|t| Some((normalise_fingerprint(&t.token_sha256)?, t.name.clone())))
+            .filter_map(|t| {
+                Some((
+                    normalise_fingerprint(&t.token_sha256)?,
+                    (t.name.clone(), t.role),
+                ))
+            })
             .collect();
-        Authenticator {
+        AuthTables {
             by_fingerprint,
             operator_tokens,
         }
-    }
-
-    pub fn partner_for(&self, fingerprint: &str) -> Option<Caller> {
-        self.by_fingerprint
-            .get(fingerprint)
-            .map(|(id, role)| Caller {
-                id: id.clone(),
-                role: *role,
-                method: AuthMethod::Certificate,
-            })
-    }
-
-    fn configured_operator(&self, token_sha256: &str) -> Option<String> {
-        self.operator_tokens.get(token_sha256).cloned()
     }
 }
 
@@ -145,18 +193,23 @@ async fn authenticate(
         .filter(|t| !t.is_empty() && t.len() <= 512)
         .ok_or(ApiError::InvalidToken)?;
     let digest = token_sha256(token);
-    let name = match state.auth.configured_operator(&digest) {
-        Some(name) => Some(name),
+    let found = match state.auth.configured_operator(&digest) {
+        Some(found) => Some(found),
+        // Stored tokens (`wagegate token create`) are operators'.
         None => state
             .store
             .find_operator_token(&digest)
             .await
-            .map_err(ApiError::from)?,
+            .map_err(ApiError::from)?
+            .map(|name| (name, PartnerRole::Operator)),
     };
-    match name {
-        Some(name) => Ok(Caller {
-            id: format!("operator:{name}"),
-            role: PartnerRole::Operator,
+    match found {
+        Some((name, role)) => Ok(Caller {
+            id: match role {
+                PartnerRole::Metrics => format!("metrics:{name}"),
+                _ => format!("operator:{name}"),
+            },
+            role,
             method: AuthMethod::BearerToken,
         }),
         None => Err(ApiError::InvalidToken),
@@ -178,6 +231,7 @@ pub async fn require_caller(
         .and_then(|p| p.fingerprint.clone());
     let authorization = request.headers().get(header::AUTHORIZATION).cloned();
     let caller = authenticate(&state, fingerprint.as_deref(), authorization.as_ref()).await?;
+    tracing::Span::current().record("caller", caller.id.as_str());
     state.limiter.check(&caller.id)?;
     request.extensions_mut().insert(caller);
     Ok(next.run(request).await)

@@ -38,6 +38,8 @@ impl OperatorDirectory for Directory {
                     == Some(digest.as_str())
             });
             let name = match configured {
+                // A scraper's token (`role = "metrics"`) reads /metrics only: no console.
+                Some(o) if o.role != PartnerRole::Operator => None,
                 Some(o) => Some(o.name.clone()),
                 None => self
                     .state
@@ -65,6 +67,7 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
                 PartnerRole::Bank => "bank",
                 PartnerRole::Insurer => "insurer",
                 PartnerRole::Operator => "operator",
+                PartnerRole::Metrics => "metrics",
             }
             .to_string(),
             bank_codes: p.bank_codes.clone(),

@@ -64,8 +64,20 @@ impl ApiError {
         }
     }
 
+    /// An error that is not the caller's: `503 unavailable` when the database could not be
+    /// reached (the request may be repeated), `500 internal` otherwise.
     pub fn internal(e: impl Into<anyhow::Error>) -> ApiError {
-        ApiError::Internal(e.into())
+        let e = e.into();
+        let unreachable = e.chain().any(|c| {
+            c.is::<DatabaseUnavailable>()
+                || c.downcast_ref::<store::StoreError>()
+                    .is_some_and(store::StoreError::is_unavailable)
+        });
+        if unreachable {
+            tracing::warn!(error = %format!("{e:#}"), "database unavailable");
+            return ApiError::Unavailable(DB_UNAVAILABLE.into());
+        }
+        ApiError::Internal(e)
     }
 
     pub fn status(&self) -> StatusCode {
@@ -108,8 +120,19 @@ impl ApiError {
     }
 }
 
+/// The database could not be reached (a marker carried through `anyhow`).
+#[derive(Debug, thiserror::Error)]
+#[error("the database is unavailable: {0}")]
+pub struct DatabaseUnavailable(pub String);
+
+const DB_UNAVAILABLE: &str = "the database is unavailable; nothing was stored — try again shortly";
+
 impl From<store::StoreError> for ApiError {
     fn from(e: store::StoreError) -> ApiError {
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "database unavailable");
+            return ApiError::Unavailable(DB_UNAVAILABLE.into());
+        }
         match e {
             store::StoreError::NotFound { what, id } => {
                 ApiError::NotFound(format!("{what} '{id}'"))

@@ -180,6 +180,7 @@ async fn read_body(body: Body, limit: u64) -> ApiResult<Received> {
         (status = 413, description = "`payload_too_large`.", body = super::openapi::ErrorEnvelope),
         (status = 429, description = "`rate_limited` (with `Retry-After`).", body = super::openapi::ErrorEnvelope),
         (status = 500, description = "`internal` (an incident id is logged).", body = super::openapi::ErrorEnvelope),
+        (status = 503, description = "`unavailable`: the database could not be reached within `database.acquire_timeout_ms`; nothing was stored, send again.", body = super::openapi::ErrorEnvelope),
     ),
     security(("partnerCertificate" = [])),
     extensions(("x-wagegate-roles" = json!(["bank", "insurer"]))),
@@ -252,6 +253,8 @@ pub(crate) async fn post_file(
         }
     };
     let mut receipt = receipt;
+    // The request's span (and so every line logged for it from here) names the file.
+    tracing::Span::current().record("file_id", receipt.id.as_str());
     if receipt.created {
         state.ingest_wakeup.notify_one();
         tracing::info!(file_id = %receipt.id, sender = %caller.id, "file received");

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use super::auth::PeerIdentity;
+use super::tls::ReloadableTls;
 use crate::pki::fingerprint_der;
 
 /// Connection-level limits.
@@ -42,15 +43,15 @@ impl Default for ListenerLimits {
     }
 }
 
-/// Serves `app` over TLS on `listener` until `shutdown` is cancelled, then drains.
+/// Serves `app` over TLS on `listener` until `shutdown` is cancelled, then drains. Each
+/// connection is accepted with the TLS configuration in force at that moment.
 pub async fn serve_tls(
     listener: TcpListener,
-    tls: Arc<rustls::ServerConfig>,
+    tls: Arc<ReloadableTls>,
     app: Router,
     limits: ListenerLimits,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let acceptor = TlsAcceptor::from(tls);
     let max = limits.max_connections.clamp(1, 1 << 20);
     let slots = Arc::new(Semaphore::new(max as usize));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -88,7 +89,8 @@ pub async fn serve_tls(
         };
         let _ = tcp.set_nodelay(true);
         metrics::counter!("wagegate_connections_total").increment(1);
-        let acceptor = acceptor.clone();
+        // The configuration in force when the connection is accepted (SIGHUP replaces it).
+        let acceptor = TlsAcceptor::from(tls.current());
         let app = app.clone();
         let builder = builder.clone();
         let watcher = graceful.watcher();

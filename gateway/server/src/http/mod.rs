@@ -124,18 +124,56 @@ async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
 }
 
-/// Counts requests and their latency by route template (never by raw path, which would
-/// put ids in label values).
+/// The request id header: taken from the client when it is a short token, made up otherwise,
+/// and always returned.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// A client's request id is kept when it is 1–64 letters, digits, `-`, `_` or `.`.
+fn client_request_id(request: &Request) -> Option<String> {
+    let v = request.headers().get(REQUEST_ID_HEADER)?.to_str().ok()?;
+    let ok = !v.is_empty()
+        && v.len() <= 64
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    ok.then(|| v.to_string())
+}
+
+/// Runs each request in a `request` span (request id, method, route; the caller and the file
+/// id are added when known), so every line logged for it carries them; returns the request
+/// id in `X-Request-Id`. Counts requests and their latency by route template (never by raw
+/// path, which would put ids in label values).
 async fn record_request(request: Request, next: Next) -> Response {
+    use tracing::Instrument;
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
     let method = request.method().as_str().to_string();
+    let request_id =
+        client_request_id(&request).unwrap_or_else(|| format!("{:016x}", rand::random::<u64>()));
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %method,
+        route = %route,
+        caller = tracing::field::Empty,
+        file_id = tracing::field::Empty,
+    );
     let started = Instant::now();
-    let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    span.in_scope(|| {
+        tracing::debug!(
+            status,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "request finished"
+        )
+    });
+    if let Ok(v) = axum::http::HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, v);
+    }
+    let status = status.to_string();
     metrics::counter!("wagegate_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
     metrics::histogram!("wagegate_http_request_duration_seconds", "method" => method, "route" => route)
         .record(started.elapsed().as_secs_f64());

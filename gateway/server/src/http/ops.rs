@@ -5,25 +5,201 @@ use std::sync::{Arc, OnceLock};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
 use super::{json, AppState};
+
+/// Histogram buckets, in seconds (request, file and reconcile durations) — rendered as
+/// Prometheus histograms (`_bucket`), which aggregate across instances, not summaries.
+const SECONDS_BUCKETS: &[f64] = &[
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+];
+/// Buckets for counts (files per receipt transaction).
+const COUNT_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
 
 /// The process-wide Prometheus recorder, installed on first use. `None` when another
 /// recorder was installed first (then `/metrics` answers 503).
 pub fn prometheus_handle() -> Option<PrometheusHandle> {
     static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
     HANDLE
-        .get_or_init(|| match PrometheusBuilder::new().install_recorder() {
-            Ok(handle) => Some(handle),
-            Err(e) => {
-                tracing::warn!(error = %e, "no Prometheus recorder: /metrics is off");
-                None
+        .get_or_init(|| {
+            let installed = PrometheusBuilder::new()
+                .set_buckets(SECONDS_BUCKETS)
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("wagegate_receipt_batch_files".into()),
+                        COUNT_BUCKETS,
+                    )
+                })
+                .map_err(|e| e.to_string())
+                .and_then(|b| b.install_recorder().map_err(|e| e.to_string()));
+            match installed {
+                Ok(handle) => {
+                    describe_metrics();
+                    Some(handle)
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "no Prometheus recorder: /metrics is off");
+                    None
+                }
             }
         })
         .clone()
+}
+
+/// `# HELP` for every metric wagegate records (docs/api.md lists them).
+fn describe_metrics() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(
+        "wagegate_http_requests_total",
+        "HTTP requests by method, route template and status"
+    );
+    describe_histogram!(
+        "wagegate_http_request_duration_seconds",
+        Unit::Seconds,
+        "HTTP request latency by method and route template"
+    );
+    describe_counter!(
+        "wagegate_http_errors_total",
+        "Error responses by error code"
+    );
+    describe_counter!(
+        "wagegate_rate_limited_total",
+        "Requests refused by the per-process rate limit"
+    );
+    describe_counter!("wagegate_connections_total", "TLS connections accepted");
+    describe_counter!(
+        "wagegate_tls_handshake_failures_total",
+        "TLS handshakes failed or timed out"
+    );
+    describe_counter!(
+        "wagegate_files_received_total",
+        "Pushed files stored (created=false: the same bytes again)"
+    );
+    describe_counter!(
+        "wagegate_files_processed_total",
+        "Files parsed or rejected by this process"
+    );
+    describe_histogram!(
+        "wagegate_file_processing_seconds",
+        Unit::Seconds,
+        "Time to parse, authorise and store one file"
+    );
+    describe_histogram!(
+        "wagegate_receipt_batch_files",
+        "Files stored per receipt transaction (group commit)"
+    );
+    describe_counter!(
+        "wagegate_inbox_files_total",
+        "Inbox files archived or rejected"
+    );
+    describe_counter!(
+        "wagegate_webhooks_total",
+        "Webhook attempts: delivered, retry, dead"
+    );
+    describe_counter!(
+        "wagegate_projects_not_reconciled_total",
+        "Projects whose reconciliation failed (queued again)"
+    );
+    describe_histogram!(
+        "wagegate_reconcile_duration_seconds",
+        Unit::Seconds,
+        "Time to reconcile one claimed batch of projects"
+    );
+    describe_gauge!(
+        "wagegate_last_reconcile_timestamp_seconds",
+        Unit::Seconds,
+        "When this process last finished reconciling (Unix time)"
+    );
+    describe_counter!(
+        "wagegate_config_reloads_total",
+        "SIGHUP configuration reloads: ok or error"
+    );
+    describe_gauge!(
+        "wagegate_config_last_reload_timestamp_seconds",
+        Unit::Seconds,
+        "When the last successful reload was applied (Unix time)"
+    );
+    describe_gauge!(
+        "wagegate_files_backlog",
+        "Stored files not yet parsed (whole database: take max() across instances, not sum())"
+    );
+    describe_gauge!(
+        "wagegate_outbox_pending",
+        "Webhook events not yet delivered or dead (whole database)"
+    );
+    describe_gauge!(
+        "wagegate_outbox_oldest_pending_age_seconds",
+        Unit::Seconds,
+        "Age of the oldest pending webhook event (0 when none; whole database)"
+    );
+    describe_gauge!(
+        "wagegate_findings_active",
+        "Open and acknowledged findings by code, severity and status (whole database)"
+    );
+    describe_gauge!(
+        "wagegate_partner_last_file_timestamp_seconds",
+        Unit::Seconds,
+        "When each configured partner last had a file stored (Unix time; whole database)"
+    );
+    describe_gauge!(
+        "wagegate_metrics_database_ok",
+        "1 when the database gauges were read for this scrape, 0 when the database did not answer"
+    );
+}
+
+/// Sets the database-wide gauges, read within [`READY_WITHIN`]; when the database does not
+/// answer in time the process's own metrics are still served and `wagegate_metrics_database_ok`
+/// is 0.
+async fn refresh_gauges(state: &AppState) {
+    let senders: Vec<String> = state
+        .pipeline
+        .partners()
+        .iter()
+        .map(|p| p.id.clone())
+        .collect();
+    let read = tokio::time::timeout(READY_WITHIN, state.store.ops_gauges(&senders)).await;
+    let g = match read {
+        Ok(Ok(g)) => g,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "metrics: database gauges not read");
+            metrics::gauge!("wagegate_metrics_database_ok").set(0.0);
+            return;
+        }
+        Err(_) => {
+            tracing::warn!("metrics: the database did not answer in time; gauges not refreshed");
+            metrics::gauge!("wagegate_metrics_database_ok").set(0.0);
+            return;
+        }
+    };
+    metrics::gauge!("wagegate_metrics_database_ok").set(1.0);
+    metrics::gauge!("wagegate_files_backlog").set(g.files_received as f64);
+    metrics::gauge!("wagegate_outbox_pending").set(g.outbox_pending as f64);
+    let age = g
+        .outbox_oldest_pending
+        .map(|t| (chrono::Utc::now() - t).num_milliseconds().max(0) as f64 / 1000.0)
+        .unwrap_or(0.0);
+    metrics::gauge!("wagegate_outbox_oldest_pending_age_seconds").set(age);
+    // Combinations that went to zero since the last scrape are set to 0, not left stale.
+    static SEEN: std::sync::Mutex<Vec<(String, String, String)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
+    for (code, severity, status) in seen.iter() {
+        metrics::gauge!("wagegate_findings_active", "code" => code.clone(), "severity" => severity.clone(), "status" => status.clone()).set(0.0);
+    }
+    for f in &g.active_findings {
+        let key = (f.code.clone(), f.severity.clone(), f.status.clone());
+        metrics::gauge!("wagegate_findings_active", "code" => key.0.clone(), "severity" => key.1.clone(), "status" => key.2.clone()).set(f.count as f64);
+        if !seen.contains(&key) {
+            seen.push(key);
+        }
+    }
+    for (sender, at) in &g.last_file_by_sender {
+        metrics::gauge!("wagegate_partner_last_file_timestamp_seconds", "partner" => sender.clone())
+            .set(at.timestamp() as f64);
+    }
 }
 
 #[utoipa::path(
@@ -56,22 +232,30 @@ pub(crate) enum ReadyStatus {
     Ready,
 }
 
-/// Ready when the database answers.
+/// How long readiness waits for the database: a probe must answer within a second even when
+/// the database is unreachable (the pool would otherwise wait its 30 s acquire timeout).
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_millis(800);
+
+/// Ready when the database answers within [`READY_WITHIN`].
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "probes",
     operation_id = "readyz",
     summary = "Readiness",
-    description = "Ready when the database answers a round trip. No authentication.",
+    description = "Ready when the database answers a round trip within 0.8 s, so that a probe gets its answer within a second even when the database is unreachable. No authentication.",
     responses(
         (status = 200, description = "The database answers.", body = Readiness, example = json!({"status": "ready"})),
-        (status = 503, description = "`unavailable`: the database does not answer.", body = super::openapi::ErrorEnvelope),
+        (status = 503, description = "`unavailable`: the database does not answer within 0.8 s.", body = super::openapi::ErrorEnvelope),
     ),
     security(()),
 )]
 pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> ApiResult<Response> {
-    match state.store.ping().await {
+    let ping = match tokio::time::timeout(READY_WITHIN, state.store.ping()).await {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("no answer within {} ms", READY_WITHIN.as_millis())),
+    };
+    match ping {
         Ok(()) => {
             // Ready, but deadlines in years without official holiday data count Mon–Fri.
             let warnings = state
@@ -95,29 +279,31 @@ pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> ApiResult<Resp
     }
 }
 
-/// Prometheus text format; operators only (it reveals partners' traffic).
+/// Prometheus text format; operators and metrics readers (role `metrics`: a scraper that can
+/// do nothing else) only, since it reveals partners' traffic.
 #[utoipa::path(
     get,
     path = "/metrics",
     tag = "operators",
     operation_id = "metrics",
     summary = "Prometheus metrics",
-    description = "Prometheus text exposition format. Operators only: it reveals partners' traffic.",
+    description = "Prometheus text exposition format: histograms with `# HELP` lines, and gauges read from the database at each scrape. Operators and metrics readers (role `metrics`: a scraper's token or certificate that may read this and nothing else), since it reveals partners' traffic.",
     responses(
         (status = 200, description = "The metrics.", body = String, content_type = "text/plain; version=0.0.4"),
         (status = 401, description = "`unauthenticated`, `unknown_certificate`, `invalid_token`.", body = super::openapi::ErrorEnvelope),
-        (status = 403, description = "`forbidden`: the caller is not an operator.", body = super::openapi::ErrorEnvelope),
+        (status = 403, description = "`forbidden`: the caller is neither an operator nor a metrics reader.", body = super::openapi::ErrorEnvelope),
         (status = 429, description = "`rate_limited` (with `Retry-After`).", body = super::openapi::ErrorEnvelope),
         (status = 503, description = "`unavailable`: metrics are not recorded in this process.", body = super::openapi::ErrorEnvelope),
     ),
     security(("operatorCertificate" = []), ("operatorToken" = [])),
-    extensions(("x-wagegate-roles" = json!(["operator"]))),
+    extensions(("x-wagegate-roles" = json!(["operator", "metrics"]))),
 )]
 pub(crate) async fn metrics(
     State(state): State<Arc<AppState>>,
     axum::Extension(caller): axum::Extension<Caller>,
 ) -> ApiResult<Response> {
-    caller.require_operator()?;
+    caller.require_metrics_reader()?;
+    refresh_gauges(&state).await;
     let handle = state
         .metrics
         .as_ref()

@@ -21,7 +21,7 @@ const QUEUE: usize = 4096;
 struct Pending {
     file: store::NewRawFile,
     bytes: Vec<u8>,
-    reply: oneshot::Sender<Result<Receipt, String>>,
+    reply: oneshot::Sender<Result<Receipt, (String, bool)>>,
 }
 
 /// The handle requests use; the committing task ends when the last handle is dropped.
@@ -47,7 +47,13 @@ impl GroupCommit {
         answer
             .await
             .map_err(|_| anyhow::anyhow!("the receipt writer stopped before committing"))?
-            .map_err(|e| anyhow::anyhow!("storing the raw file: {e}"))
+            .map_err(|(e, unavailable)| {
+                if unavailable {
+                    anyhow::Error::new(super::error::DatabaseUnavailable(e))
+                } else {
+                    anyhow::anyhow!("storing the raw file: {e}")
+                }
+            })
     }
 }
 
@@ -87,12 +93,13 @@ async fn commit(store: &dyn store::Store, batch: Vec<Pending>) {
             }
         }
         Err(e) => {
-            // Nothing of the batch was stored; every sender gets the error (a 500) and may
-            // push again.
+            // Nothing of the batch was stored; every sender gets the error (a 503 when the
+            // database is unreachable, a 500 otherwise) and may push again.
             tracing::error!(files = replies.len(), error = %e, "storing a batch of pushed files failed");
             let message = e.to_string();
+            let unavailable = e.is_unavailable();
             for reply in replies {
-                let _ = reply.send(Err(message.clone()));
+                let _ = reply.send(Err((message.clone(), unavailable)));
             }
         }
     }

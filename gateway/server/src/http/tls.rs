@@ -3,6 +3,10 @@
 //! TLS layer so that operators may use a bearer token instead; every `/v1` route then
 //! requires a known certificate or a valid token (see `auth.rs`). A certificate that is
 //! presented but does not chain to the CA fails the handshake.
+//!
+//! [`ReloadableTls`] holds the configuration in force: `SIGHUP` replaces it (a new server
+//! certificate, a new partner CA) for every connection accepted afterwards, while connections
+//! already open keep the one they were accepted with.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -62,6 +66,41 @@ pub fn server_config(
         .context("loading the server certificate and key")?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// The TLS configuration in force, replaced on reload.
+pub struct ReloadableTls {
+    current: std::sync::RwLock<Arc<rustls::ServerConfig>>,
+}
+
+impl ReloadableTls {
+    pub fn new(config: Arc<rustls::ServerConfig>) -> Arc<ReloadableTls> {
+        Arc::new(ReloadableTls {
+            current: std::sync::RwLock::new(config),
+        })
+    }
+
+    /// The configuration a connection accepted now uses.
+    pub fn current(&self) -> Arc<rustls::ServerConfig> {
+        match self.current.read() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn replace(&self, config: Arc<rustls::ServerConfig>) {
+        match self.current.write() {
+            Ok(mut c) => *c = config,
+            Err(poisoned) => *poisoned.into_inner() = config,
+        }
+    }
+}
+
+/// SHA-256 (lower-case hex) of the first certificate in a PEM file: logged on reload, so an
+/// operator sees which server certificate is in force.
+pub fn leaf_fingerprint(path: &Path) -> anyhow::Result<String> {
+    let certs = read_certs(path)?;
+    Ok(crate::pki::fingerprint_der(certs[0].as_ref()))
 }
 
 #[cfg(test)]

@@ -62,6 +62,8 @@ pub async fn record(
     fn audit_row<'a>(e: &'a PendingEvent, actor: &'a str, now: DateTime<Utc>) -> Row<'a> {
         Row::new()
             .col("finding_id", &e.stored.finding.id)
+            // The distribution key (docs/storage.md, "Beyond one database server").
+            .col("project", &e.stored.finding.project)
             .col("at", now)
             .col("actor", actor)
             .col("kind", e.kind.as_str())
@@ -105,6 +107,7 @@ pub async fn record(
                     .col("id", event_id)
                     .col("event_type", e.kind.as_str())
                     .col("finding_id", id)
+                    .col("project", &e.stored.finding.project)
                     .col("payload", payload.to_string())
                     .col("created_at", now)
                     .col("attempts", 0_i64)
@@ -148,9 +151,39 @@ pub async fn due(
     rows.iter().map(outbox).collect()
 }
 
-/// Records an attempt on a pending event; `false` when there is no such pending event.
+/// Claims up to `limit` due events for `worker` until `until`, in delivery order (see
+/// `claim_outbox_sql!`).
+pub async fn claim(
+    tx: &mut Tx<'_>,
+    worker: &str,
+    until: DateTime<Utc>,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<OutboxEvent>, StoreError> {
+    let rows = sqlx::query(super::ThisStore::CLAIM_OUTBOX)
+        .bind(worker)
+        .bind(until)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let seq: i64 = row.try_get("seq")?;
+        out.push((seq, outbox(row)?));
+    }
+    out.sort_by_key(|(seq, _)| *seq);
+    Ok(out.into_iter().map(|(_, e)| e).collect())
+}
+
+/// Records an attempt on a pending event and releases its claim; `false` when there is no
+/// such pending event.
 pub async fn attempted(pool: &Pool, id: &str, set: Row<'_>) -> Result<bool, StoreError> {
-    let mut q = update("webhook_outbox", set.sql("attempts", "attempts + 1"));
+    let set = set
+        .sql("attempts", "attempts + 1")
+        .sql("claimed_by", "NULL")
+        .sql("claimed_until", "NULL");
+    let mut q = update("webhook_outbox", set);
     q.push(" WHERE id = ")
         .push_bind(id)
         .push(" AND status = ")

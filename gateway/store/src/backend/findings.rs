@@ -1,7 +1,7 @@
 //! `findings`: one row per finding id, its content (the computed finding as JSON in `body`,
 //! and the columns filters and ordering use) and its lifecycle status.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use schemas::{FindingStatus, StoredFinding};
@@ -52,12 +52,14 @@ fn content<'a>(f: &'a Encoded<'_>) -> Row<'a> {
         .col("content_hash", f.hash.as_str())
 }
 
-/// Inserts newly computed findings as open, many per statement.
+/// Inserts newly computed findings as open, many per statement, and returns the ids it
+/// inserted: a finding another run inserted first (two instances reconciling one project at
+/// once) is left as it is — no duplicate-key failure, and no second `opened` event.
 pub async fn insert_opened(
     tx: &mut Tx<'_>,
     found: &[Encoded<'_>],
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Result<HashSet<String>, StoreError> {
     fn row<'a>(f: &'a Encoded<'_>, now: DateTime<Utc>) -> Row<'a> {
         Row::new()
             .col("id", &f.finding.id)
@@ -68,71 +70,119 @@ pub async fn insert_opened(
             .sql("status_reason", "NULL")
             .col("last_event", EventKind::Opened.as_str())
     }
+    let mut inserted = HashSet::with_capacity(found.len());
     let Some(first) = found.first() else {
-        return Ok(());
+        return Ok(inserted);
     };
     let per = rows_per_insert(row(first, now).binds()).min(crate::sql::FINDING_ROWS);
     for chunk in found.chunks(per) {
-        let mut q = insert("findings", chunk.iter().map(|f| row(f, now)).collect(), "");
-        q.build().execute(&mut **tx).await?;
+        let mut q = insert(
+            "findings",
+            chunk.iter().map(|f| row(f, now)).collect(),
+            " ON CONFLICT DO NOTHING RETURNING id",
+        );
+        for r in q.build().fetch_all(&mut **tx).await? {
+            inserted.insert(r.try_get::<String, _>("id")?);
+        }
     }
-    Ok(())
+    Ok(inserted)
 }
 
-/// Writes a finding's new content (its status is left as it is).
+/// Writes a finding's new content (its status is left as it is) and returns its status and
+/// reason as they are now: the update holds the row, so what it returns is the status an
+/// operator committed before it, not the one the sync read earlier.
 pub async fn update_content(
     tx: &mut Tx<'_>,
     f: &Encoded<'_>,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Result<Option<(FindingStatus, Option<String>)>, StoreError> {
     let mut q = update("findings", content(f).col("updated_at", now));
-    q.push(" WHERE id = ").push_bind(&f.finding.id);
-    q.build().execute(&mut **tx).await?;
-    Ok(())
+    q.push(" WHERE id = ")
+        .push_bind(&f.finding.id)
+        .push(" RETURNING status, status_reason");
+    let Some(row) = q.build().fetch_optional(&mut **tx).await? else {
+        return Ok(None);
+    };
+    let st: String = row.try_get("status")?;
+    Ok(Some((status(&st)?, row.try_get("status_reason")?)))
 }
 
-/// Writes a finding's status, the reason for it and the event that set it.
+/// Writes a finding's status, the reason for it and the event that set it — only if its
+/// status is still `expected` (compare-and-set). `false` when it is not: another writer (an
+/// operator) changed it since it was read, and that decision stands.
 pub async fn set_status(
     tx: &mut Tx<'_>,
     id: &str,
+    expected: FindingStatus,
     to: FindingStatus,
     reason: Option<&str>,
     event: EventKind,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let set = Row::new()
         .col("status", to.as_str())
         .col("status_reason", reason)
         .col("last_event", event.as_str())
         .col("updated_at", now);
     let mut q = update("findings", set);
-    q.push(" WHERE id = ").push_bind(id);
-    q.build().execute(&mut **tx).await?;
-    Ok(())
+    q.push(" WHERE id = ")
+        .push_bind(id)
+        .push(" AND status = ")
+        .push_bind(expected.as_str());
+    Ok(q.build().execute(&mut **tx).await?.rows_affected() > 0)
 }
 
-/// Marks active findings resolved as cured and returns them as stored, by id.
+/// Records that a finding escalated (its status is left as it is); returns its status and
+/// reason as they are now.
+pub async fn mark_escalated(
+    tx: &mut Tx<'_>,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<(FindingStatus, Option<String>)>, StoreError> {
+    let set = Row::new()
+        .col("last_event", EventKind::Escalated.as_str())
+        .col("updated_at", now);
+    let mut q = update("findings", set);
+    q.push(" WHERE id = ")
+        .push_bind(id)
+        .push(" RETURNING status, status_reason");
+    let Some(row) = q.build().fetch_optional(&mut **tx).await? else {
+        return Ok(None);
+    };
+    let st: String = row.try_get("status")?;
+    Ok(Some((status(&st)?, row.try_get("status_reason")?)))
+}
+
+/// Marks findings resolved as cured, each only if its status is still the one the sync read
+/// (compare-and-set: a finding an operator acknowledged or dismissed meanwhile keeps the
+/// operator's status), and returns those it resolved, as stored, by id.
 pub async fn resolve_cured(
     tx: &mut Tx<'_>,
-    ids: &[&str],
+    cured: &[(&str, FindingStatus)],
     now: DateTime<Utc>,
 ) -> Result<HashMap<String, StoredFinding>, StoreError> {
-    let mut out = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(IN_LIST) {
-        let set = Row::new()
-            .col("status", FindingStatus::Resolved.as_str())
-            .col("status_reason", crate::lifecycle::CURED)
-            .col("last_event", EventKind::Resolved.as_str())
-            .col("updated_at", now);
-        let mut q = update("findings", set);
-        q.push(" WHERE id IN ");
-        push_list(&mut q, chunk.iter().copied());
-        q.build().execute(&mut **tx).await?;
-        let mut q = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM findings WHERE id IN "));
-        push_list(&mut q, chunk.iter().copied());
-        for row in q.build().fetch_all(&mut **tx).await? {
-            let f = from_row(&row)?;
-            out.insert(f.finding.id.clone(), f);
+    let mut out = HashMap::with_capacity(cured.len());
+    let mut by_status: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (id, from) in cured {
+        by_status.entry(from.as_str()).or_default().push(id);
+    }
+    for (from, ids) in by_status {
+        for chunk in ids.chunks(IN_LIST) {
+            let set = Row::new()
+                .col("status", FindingStatus::Resolved.as_str())
+                .col("status_reason", crate::lifecycle::CURED)
+                .col("last_event", EventKind::Resolved.as_str())
+                .col("updated_at", now);
+            let mut q = update("findings", set);
+            q.push(" WHERE status = ")
+                .push_bind(from)
+                .push(" AND id IN ");
+            push_list(&mut q, chunk.iter().copied());
+            q.push(format!(" RETURNING {COLUMNS}"));
+            for row in q.build().fetch_all(&mut **tx).await? {
+                let f = from_row(&row)?;
+                out.insert(f.finding.id.clone(), f);
+            }
         }
     }
     Ok(out)

@@ -17,6 +17,7 @@
 //! | [`operator_tokens`]| `operator_tokens`                 |
 //! | [`access_log`]     | `access_log`                      |
 //! | [`incomplete_statements`] | `incomplete_statements`    |
+//! | [`gauges`]         | counts over several (read only)   |
 //!
 //! [`store`] implements [`crate::Store`] from them: transactions and the order of writes.
 //! Every INSERT and UPDATE names each column next to its value ([`columns::Row`]).
@@ -27,6 +28,7 @@ pub mod dirty_projects;
 pub mod events;
 pub mod findings;
 pub mod incomplete_statements;
+pub mod gauges;
 pub mod operator_tokens;
 pub mod raw_files;
 pub mod records;

@@ -12,8 +12,8 @@ use tokio::io::AsyncRead;
 
 use super::raw_files::{Finished, NewFileRow, CHUNK_BYTES};
 use super::{
-    access_log, dirty_projects, events, findings, incomplete_statements, operator_tokens,
-    raw_files, records,
+    access_log, dirty_projects, events, findings, gauges, incomplete_statements,
+    operator_tokens, raw_files, records,
 };
 use super::{ThisStore, Tx};
 use crate::lifecycle::{classify, is_active, Change, CURED, REAPPEARED};
@@ -172,6 +172,10 @@ async fn supersede(
     Ok(())
 }
 
+fn lease_of(lease: Duration) -> Result<chrono::Duration> {
+    chrono::Duration::from_std(lease).map_err(|_| StoreError::Invalid("lease is too long".into()))
+}
+
 /// Brings stored findings in line with a run (see `Store::sync_findings`).
 async fn sync_in(
     tx: &mut Tx<'_>,
@@ -204,19 +208,24 @@ async fn sync_in(
             Change::Open => {
                 opened.push(enc);
                 pending.push(PendingEvent::new(stored, EventKind::Opened, None, None));
-                report.opened += 1;
             }
             Change::Reopen => {
                 findings::update_content(tx, &enc, now).await?;
-                findings::set_status(
+                // Compare-and-set: reopened only if still resolved as read.
+                if !findings::set_status(
                     tx,
                     &f.id,
+                    FindingStatus::Resolved,
                     FindingStatus::Open,
                     Some(REAPPEARED),
                     EventKind::Reopened,
                     now,
                 )
-                .await?;
+                .await?
+                {
+                    report.updated += 1;
+                    continue;
+                }
                 stored.status = FindingStatus::Open;
                 stored.status_reason = Some(REAPPEARED.to_string());
                 pending.push(PendingEvent::new(
@@ -228,35 +237,39 @@ async fn sync_in(
                 report.reopened += 1;
             }
             Change::Update { escalated } => {
-                findings::update_content(tx, &enc, now).await?;
+                // The status is never written back here: the update returns the status as
+                // it is now (an operator's acknowledge or dismiss committed meanwhile wins).
+                let now_state = findings::update_content(tx, &enc, now).await?;
+                let active = now_state.as_ref().is_some_and(|(st, _)| is_active(*st));
                 match escalated {
-                    Some(old) => {
+                    Some(old) if active => {
+                        let Some((st, reason_now)) =
+                            findings::mark_escalated(tx, &f.id, now).await?
+                        else {
+                            continue;
+                        };
                         let reason =
                             format!("severity {} -> {}", old.as_str(), f.severity.as_str());
-                        findings::set_status(
-                            tx,
-                            &f.id,
-                            stored.status,
-                            stored.status_reason.as_deref(),
-                            EventKind::Escalated,
-                            now,
-                        )
-                        .await?;
-                        let from = stored.status;
+                        stored.status = st;
+                        stored.status_reason = reason_now;
                         pending.push(PendingEvent::new(
                             stored,
                             EventKind::Escalated,
-                            Some(from),
+                            Some(st),
                             Some(reason),
                         ));
                         report.escalated += 1;
                     }
-                    None => report.updated += 1,
+                    _ => report.updated += 1,
                 }
             }
         }
     }
-    findings::insert_opened(tx, &opened, now).await?;
+    let inserted = findings::insert_opened(tx, &opened, now).await?;
+    // A finding another run inserted first gets no second `opened` event.
+    pending
+        .retain(|e| e.kind != EventKind::Opened || inserted.contains(e.stored.finding.id.as_str()));
+    report.opened += inserted.len() as u64;
     let mut cured: Vec<(&str, FindingStatus)> = Vec::new();
     for (id, st) in &state {
         if seen.contains(id.as_str()) || !is_active(st.current.status) {
@@ -269,12 +282,12 @@ async fn sync_in(
         }
         cured.push((id.as_str(), st.current.status));
     }
-    let ids: Vec<&str> = cured.iter().map(|(id, _)| *id).collect();
-    let mut resolved = findings::resolve_cured(tx, &ids, now).await?;
+    // Compare-and-set on the status read: only findings still in it are resolved and audited.
+    let mut resolved = findings::resolve_cured(tx, &cured, now).await?;
     for (id, from) in cured {
-        let stored = resolved.remove(id).ok_or_else(|| {
-            StoreError::Corrupt(format!("finding {id} vanished while being resolved"))
-        })?;
+        let Some(stored) = resolved.remove(id) else {
+            continue;
+        };
         pending.push(PendingEvent::new(
             stored,
             EventKind::Resolved,
@@ -726,6 +739,67 @@ impl crate::Store for ThisStore {
         Ok(out)
     }
 
+    async fn claim_dirty(
+        &self,
+        worker: &str,
+        limit: u32,
+        lease: Duration,
+        quiet_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DirtyClaim>> {
+        let limit = page_limit(Some(limit))?;
+        let now = ts(now);
+        let until = now + lease_of(lease)?;
+        let (_write, mut tx) = self.begin_write().await?;
+        let claims =
+            dirty_projects::claim(&mut tx, worker, until, now, limit, ts(quiet_before)).await?;
+        tx.commit().await?;
+        Ok(claims
+            .into_iter()
+            .map(|(project, generation)| DirtyClaim {
+                project,
+                generation,
+            })
+            .collect())
+    }
+
+    async fn finish_dirty(&self, worker: &str, claims: &[DirtyClaim], done: bool) -> Result<()> {
+        let claims: Vec<(String, i64)> = claims
+            .iter()
+            .map(|c| (c.project.clone(), c.generation))
+            .collect();
+        let (_write, mut tx) = self.begin_write().await?;
+        dirty_projects::finish(&mut tx, worker, &claims, done).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn hold_reconciles(&self, name: &str, until: DateTime<Utc>) -> Result<()> {
+        let (_write, mut tx) = self.begin_write().await?;
+        dirty_projects::hold(&mut tx, name, ts(until)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn release_reconciles(&self, name: &str) -> Result<()> {
+        let (_write, mut tx) = self.begin_write().await?;
+        dirty_projects::release(&mut tx, name).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn start_reconcile_pass(
+        &self,
+        pass: &str,
+        worker: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let (_write, mut tx) = self.begin_write().await?;
+        let started = dirty_projects::start_pass(&mut tx, pass, worker, ts(now)).await?;
+        tx.commit().await?;
+        Ok(started)
+    }
+
     async fn sync_findings(
         &self,
         scope: &Scope,
@@ -759,7 +833,11 @@ impl crate::Store for ThisStore {
         let Some(kind) = crate::lifecycle::operator_transition(id, from, to, reason)? else {
             return Ok(stored);
         };
-        findings::set_status(&mut tx, id, to, reason, kind, now).await?;
+        if !findings::set_status(&mut tx, id, from, to, reason, kind, now).await? {
+            return Err(StoreError::Corrupt(format!(
+                "finding {id} changed while locked for an operator's transition"
+            )));
+        }
         stored.status = to;
         stored.status_reason = reason.map(str::to_string);
         stored.updated_at = now;
@@ -798,6 +876,22 @@ impl crate::Store for ThisStore {
     async fn outbox_due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<OutboxEvent>> {
         let limit = page_limit(Some(limit))?;
         events::due(&self.pool, ts(now), limit).await
+    }
+
+    async fn outbox_claim(
+        &self,
+        worker: &str,
+        limit: u32,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OutboxEvent>> {
+        let limit = page_limit(Some(limit))?;
+        let now = ts(now);
+        let until = now + lease_of(lease)?;
+        let (_write, mut tx) = self.begin_write().await?;
+        let out = events::claim(&mut tx, worker, until, now, limit).await?;
+        tx.commit().await?;
+        Ok(out)
     }
 
     async fn outbox_delivered(&self, id: &str, now: DateTime<Utc>) -> Result<()> {
@@ -853,5 +947,26 @@ impl crate::Store for ThisStore {
     ) -> Result<Vec<crate::AccessLogEntry>> {
         let limit = i64::from(limit.clamp(1, crate::MAX_PAGE));
         access_log::list(&self.pool, subject, limit).await
+    }
+
+    async fn list_operator_tokens(&self) -> Result<Vec<crate::OperatorTokenInfo>> {
+        operator_tokens::list(&self.pool).await
+    }
+
+    async fn revoke_operator_tokens(&self, name: &str, sha256_prefix: Option<&str>) -> Result<u64> {
+        let prefix = sha256_prefix.unwrap_or_default().to_ascii_lowercase();
+        if prefix.len() > 64 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(StoreError::Invalid(format!(
+                "'{prefix}' is not the start of a SHA-256 (1 to 64 hex characters)"
+            )));
+        }
+        if name.trim().is_empty() {
+            return Err(StoreError::Invalid("operator name is empty".into()));
+        }
+        operator_tokens::revoke(&self.pool, name, &prefix).await
+    }
+
+    async fn ops_gauges(&self, senders: &[String]) -> Result<crate::OpsGauges> {
+        gauges::read(&self.pool, senders).await
     }
 }
