@@ -61,7 +61,33 @@ pub struct ServerSettings {
     /// Requests per partner per second (token bucket refill) and burst.
     pub rate_per_second: u32,
     pub rate_burst: u32,
+    /// Open connections at most (TLS handshakes included).
     pub max_connections: u32,
+    /// Open connections from one source IP address at most; more are closed at once.
+    pub max_connections_per_ip: u32,
+    /// Share (percent) of `max_connections` that connections without a registered partner
+    /// certificate (in their handshake, anonymous, bearer-token operators) may hold; the rest
+    /// is reserved for partners, so anonymous clients cannot lock partners out.
+    pub unauthenticated_connections_percent: u32,
+    /// A TLS handshake must finish within this time.
+    pub handshake_timeout_ms: u64,
+    /// HTTP/1.1: a request's headers must arrive within this time (slow-loris defence).
+    pub header_read_timeout_ms: u64,
+    /// A connection with no request in flight and none started or finished for this long is
+    /// closed (HTTP/1.1 keep-alive and HTTP/2 alike; pings and stray bytes do not count).
+    pub idle_timeout_ms: u64,
+    /// HTTP/2: ping an idle peer this often, and close the connection when a ping is not
+    /// answered within `http2_keepalive_timeout_ms`.
+    pub http2_keepalive_interval_ms: u64,
+    pub http2_keepalive_timeout_ms: u64,
+    /// HTTP/2: concurrent streams per connection.
+    pub http2_max_concurrent_streams: u32,
+    /// Largest request header block accepted, in bytes (HTTP/2 header list; HTTP/1.1 buffer).
+    pub max_header_bytes: u32,
+    /// Failed bearer-token authentications allowed per source IP address, and per token
+    /// prefix, within `auth_failure_window_s`; beyond, 429 with `Retry-After`.
+    pub auth_failure_limit: u32,
+    pub auth_failure_window_s: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,6 +179,17 @@ request_timeout_ms = 60000
 rate_per_second = 200
 rate_burst = 400
 max_connections = 1024
+max_connections_per_ip = 64
+unauthenticated_connections_percent = 50
+handshake_timeout_ms = 10000
+header_read_timeout_ms = 10000
+idle_timeout_ms = 60000
+http2_keepalive_interval_ms = 30000
+http2_keepalive_timeout_ms = 10000
+http2_max_concurrent_streams = 64
+max_header_bytes = 65536
+auth_failure_limit = 20
+auth_failure_window_s = 60
 
 [webhooks]
 max_attempts = 8
@@ -238,6 +275,29 @@ impl Settings {
             || self.server.rate_burst == 0
         {
             bail!("invalid configuration: server.max_body_bytes, server.rate_per_second and server.rate_burst must be positive");
+        }
+        let sv = &self.server;
+        if sv.max_connections == 0 || sv.max_connections_per_ip == 0 {
+            bail!("invalid configuration: server.max_connections and server.max_connections_per_ip must be at least 1");
+        }
+        if sv.unauthenticated_connections_percent == 0
+            || sv.unauthenticated_connections_percent > 100
+        {
+            bail!("invalid configuration: server.unauthenticated_connections_percent must be between 1 and 100");
+        }
+        if sv.handshake_timeout_ms == 0
+            || sv.header_read_timeout_ms == 0
+            || sv.idle_timeout_ms == 0
+            || sv.http2_keepalive_interval_ms == 0
+            || sv.http2_keepalive_timeout_ms == 0
+        {
+            bail!("invalid configuration: server.handshake_timeout_ms, header_read_timeout_ms, idle_timeout_ms, http2_keepalive_interval_ms and http2_keepalive_timeout_ms must be positive");
+        }
+        if sv.http2_max_concurrent_streams == 0 || sv.max_header_bytes < 4096 {
+            bail!("invalid configuration: server.http2_max_concurrent_streams must be at least 1 and server.max_header_bytes at least 4096");
+        }
+        if sv.auth_failure_limit == 0 || sv.auth_failure_window_s == 0 {
+            bail!("invalid configuration: server.auth_failure_limit and server.auth_failure_window_s must be positive");
         }
         if self.webhooks.max_attempts == 0 {
             bail!("invalid configuration: webhooks.max_attempts must be at least 1");

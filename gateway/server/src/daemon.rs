@@ -6,7 +6,6 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -73,20 +72,18 @@ impl Daemon {
         let local_addr = listener.local_addr()?;
         let state = Arc::new(AppState::new(pipeline.clone(), settings.clone()));
         let app = http::router(state.clone());
-        let limits = ListenerLimits {
-            max_connections: s.max_connections,
-            shutdown_grace: Duration::from_millis(s.request_timeout_ms.clamp(1000, 120_000)),
-            ..ListenerLimits::default()
-        };
+        let limits = ListenerLimits::from_settings(s);
         let stop_accepting = CancellationToken::new();
         let stop_ingest = CancellationToken::new();
         let stop_rest = CancellationToken::new();
-        let server = tokio::spawn(http::serve_tls(
+        let partners = state.clone();
+        let server = tokio::spawn(http::listener::serve_tls_with(
             listener,
             tls,
             app,
             limits,
             stop_accepting.clone(),
+            Arc::new(move |fingerprint: &str| partners.auth.partner_for(fingerprint).is_some()),
         ));
 
         let mut ingest = Vec::new();

@@ -1,0 +1,195 @@
+//! The standing reliability suite, quick part (docs/RELIABILITY.md): what an attacker or a bad
+//! day does to the gateway, over real TLS on loopback. Each case failed before its fix.
+//! Attackers connect from other loopback addresses (127.0.0.2 and up) so that per-address
+//! limits can be told apart from the good partner on 127.0.0.1.
+
+#[macro_use]
+mod support;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+use support::*;
+
+/// A TCP connection from `source` to the gateway, sending nothing.
+async fn tcp_from(source: Ipv4Addr, port: u16) -> TcpStream {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::new(IpAddr::V4(source), 0)).unwrap();
+    socket
+        .connect(SocketAddr::from(([127, 0, 0, 1], port)))
+        .await
+        .unwrap()
+}
+
+/// A rustls client without a certificate that trusts the development CA, offering `alpn`.
+fn anonymous_tls(h: &Harness, alpn: &[u8]) -> tokio_rustls::TlsConnector {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    let pem = std::fs::read(&h.pki.ca_cert).unwrap();
+    for c in rustls_pemfile::certs(&mut pem.as_slice()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![alpn.to_vec()];
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+/// What an idle attacker's connection looks like to us: something we can poll for closure.
+enum Idle {
+    Tcp(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl Idle {
+    /// True when the server has closed the connection (EOF or reset) within `within`.
+    async fn closed_within(&mut self, within: Duration) -> bool {
+        let mut buf = [0u8; 4096];
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            let read = match self {
+                Idle::Tcp(s) => tokio::time::timeout(left, s.read(&mut buf)).await,
+                Idle::Tls(s) => tokio::time::timeout(left, s.read(&mut buf)).await,
+            };
+            match read {
+                Err(_) => return false,
+                Ok(Ok(0)) | Ok(Err(_)) => return true,
+                // Server frames (HTTP/2 SETTINGS, pings) are not a closure: keep reading.
+                Ok(Ok(_)) => continue,
+            }
+        }
+    }
+}
+
+async fn anonymous_from(h: &Harness, source: Ipv4Addr, alpn: &[u8]) -> Idle {
+    let tcp = tcp_from(source, h.port()).await;
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = anonymous_tls(h, alpn).connect(name, tcp).await.unwrap();
+    if alpn == b"h2" {
+        // The HTTP/2 preface and an empty SETTINGS frame, then nothing: an idle h2 client.
+        tls.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+            .await
+            .unwrap();
+        tls.flush().await.unwrap();
+    }
+    Idle::Tls(Box::new(tls))
+}
+
+/// Pushes the ICBC statement as the demo bank and returns (status, how long it took).
+async fn timed_push(h: &Harness, bank: &reqwest::Client) -> (u16, Duration) {
+    let (_, bytes) = icbc_statement();
+    let started = Instant::now();
+    let r = bank
+        .post(h.url("/v1/files"))
+        .timeout(Duration::from_secs(10))
+        .body(bytes)
+        .send()
+        .await;
+    let status = match r {
+        Ok(r) => r.status().as_u16(),
+        Err(_) => 0,
+    };
+    (status, started.elapsed())
+}
+
+on_both_databases!(
+    idle_and_silent_connections_are_closed_while_a_partner_pushes,
+    anonymous_connections_cannot_take_the_slots_reserved_for_partners,
+);
+
+/// One address opens connections up to its limit and does nothing with them: TCP without a
+/// handshake, TLS without a request, HTTP/2 after its preface. A connection over the limit is
+/// closed at once; the others are closed by the handshake and idle timeouts; meanwhile the
+/// bank's push goes through quickly.
+async fn idle_and_silent_connections_are_closed_while_a_partner_pushes(db: Database) {
+    let h = Harness::start(db, |s| {
+        s.server.max_connections_per_ip = 6;
+        s.server.handshake_timeout_ms = 1500;
+        s.server.header_read_timeout_ms = 1500;
+        s.server.idle_timeout_ms = 1500;
+    })
+    .await;
+    let attacker = Ipv4Addr::new(127, 0, 0, 2);
+    let opened = Instant::now();
+    let mut idle = Vec::new();
+    for _ in 0..2 {
+        idle.push(Idle::Tcp(tcp_from(attacker, h.port()).await));
+    }
+    for _ in 0..2 {
+        idle.push(anonymous_from(&h, attacker, b"http/1.1").await);
+    }
+    for _ in 0..2 {
+        idle.push(anonymous_from(&h, attacker, b"h2").await);
+    }
+    // The seventh from the same address is closed at once, before any timeout.
+    let mut over = Idle::Tcp(tcp_from(attacker, h.port()).await);
+    assert!(
+        over.closed_within(Duration::from_millis(1000)).await,
+        "a connection over the per-address limit stayed open"
+    );
+
+    let bank = h.client("bank");
+    let (status, took) = timed_push(&h, &bank).await;
+    assert_eq!(status, 202, "the bank's push failed during the attack");
+    assert!(
+        took < Duration::from_secs(3),
+        "the bank's push took {took:?}"
+    );
+
+    for (i, c) in idle.iter_mut().enumerate() {
+        assert!(
+            c.closed_within(Duration::from_secs(10)).await,
+            "idle connection {i} was never closed"
+        );
+    }
+    assert!(
+        opened.elapsed() >= Duration::from_millis(1400),
+        "idle connections were closed before their timeout"
+    );
+    // The address's slots are free again.
+    let mut again = anonymous_from(&h, attacker, b"http/1.1").await;
+    assert!(!again.closed_within(Duration::from_millis(300)).await);
+}
+
+/// Anonymous clients from many addresses fill every slot they can get and hold them: half of
+/// `max_connections` is theirs at most, the rest stays for partners, whose push goes through.
+async fn anonymous_connections_cannot_take_the_slots_reserved_for_partners(db: Database) {
+    let h = Harness::start(db, |s| {
+        s.server.max_connections = 8;
+        s.server.unauthenticated_connections_percent = 50;
+        s.server.idle_timeout_ms = 60_000;
+    })
+    .await;
+    let mut held = Vec::new();
+    for n in 0..8u8 {
+        held.push(anonymous_from(&h, Ipv4Addr::new(127, 0, 0, 10 + n), b"h2").await);
+    }
+    let mut closed = 0;
+    for c in held.iter_mut() {
+        if c.closed_within(Duration::from_millis(300)).await {
+            closed += 1;
+        }
+    }
+    assert_eq!(
+        closed, 4,
+        "anonymous connections beyond their share were not closed"
+    );
+    let bank = h.client("bank");
+    let (status, took) = timed_push(&h, &bank).await;
+    assert_eq!(status, 202, "the bank was locked out");
+    assert!(
+        took < Duration::from_secs(3),
+        "the bank's push took {took:?}"
+    );
+}
