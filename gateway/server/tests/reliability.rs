@@ -106,6 +106,7 @@ async fn timed_push(h: &Harness, bank: &reqwest::Client) -> (u16, Duration) {
 on_both_databases!(
     idle_and_silent_connections_are_closed_while_a_partner_pushes,
     anonymous_connections_cannot_take_the_slots_reserved_for_partners,
+    bearer_token_guessing_is_throttled_per_address_and_per_prefix,
 );
 
 /// One address opens connections up to its limit and does nothing with them: TCP without a
@@ -191,5 +192,95 @@ async fn anonymous_connections_cannot_take_the_slots_reserved_for_partners(db: D
     assert!(
         took < Duration::from_secs(3),
         "the bank's push took {took:?}"
+    );
+}
+
+/// An anonymous client (from its own address) sending bearer tokens.
+fn token_client(h: &Harness, source: Ipv4Addr) -> reqwest::Client {
+    let ca = std::fs::read(&h.pki.ca_cert).unwrap();
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+        .resolve("localhost", SocketAddr::from(([127, 0, 0, 1], h.port())))
+        .local_address(IpAddr::V4(source))
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+async fn findings_with(h: &Harness, client: &reqwest::Client, token: &str) -> reqwest::Response {
+    client
+        .get(h.url("/v1/findings"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A guesser gets a few tries, then 429 with `Retry-After` and its guesses are no longer
+/// checked (even a right one); an operator elsewhere is unaffected; guesses spread over many
+/// addresses but sharing a prefix are held back by the prefix.
+async fn bearer_token_guessing_is_throttled_per_address_and_per_prefix(db: Database) {
+    let token = "op-secret-token-for-tests";
+    let h = Harness::start(db, |s| {
+        s.server.auth_failure_limit = 5;
+        s.server.auth_failure_window_s = 60;
+        s.operators.push(ingest::config::OperatorToken {
+            name: "inspector".into(),
+            token_sha256: server::http::auth::token_sha256(token),
+        })
+    })
+    .await;
+    let guesser = token_client(&h, Ipv4Addr::new(127, 0, 0, 2));
+    for n in 0..5 {
+        let r = findings_with(&h, &guesser, &format!("guess-{n:04}-xxxxxxxx")).await;
+        assert_eq!(error_code(r).await, (401, "invalid_token".into()));
+    }
+    let r = findings_with(&h, &guesser, "guess-9999-xxxxxxxx").await;
+    let retry_after: u64 = r
+        .headers()
+        .get("retry-after")
+        .expect("a Retry-After header")
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    assert_eq!(error_code(r).await, (429, "rate_limited".into()));
+    // Throttled means not checked: the right token from the guesser's address is refused too.
+    let r = findings_with(&h, &guesser, token).await;
+    assert_eq!(r.status(), 429);
+    // The operator on another address works.
+    let operator = token_client(&h, Ipv4Addr::new(127, 0, 0, 3));
+    assert_eq!(findings_with(&h, &operator, token).await.status(), 200);
+    // Many addresses, one prefix: the sixth address is held back by the prefix.
+    for n in 0..5u8 {
+        let c = token_client(&h, Ipv4Addr::new(127, 0, 1, n + 1));
+        let r = findings_with(&h, &c, &format!("prefix{n}-guess")).await;
+        assert_eq!(r.status(), 401);
+    }
+    let c = token_client(&h, Ipv4Addr::new(127, 0, 1, 100));
+    assert_eq!(
+        findings_with(&h, &c, "prefix-guess-again").await.status(),
+        429
+    );
+    // Counted for monitoring.
+    let metrics = h
+        .client("operator")
+        .get(h.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("wagegate_auth_failures_total"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("wagegate_auth_throttled_total"),
+        "{metrics}"
     );
 }

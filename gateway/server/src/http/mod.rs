@@ -48,6 +48,8 @@ pub struct AppState {
     /// Pushed files are stored through here, many to a transaction.
     pub receipts: receipts::GroupCommit,
     pub auth: Authenticator,
+    /// Failed bearer-token authentications per address and per token prefix.
+    pub auth_failures: auth::AuthFailures,
     pub limiter: RateLimiter,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Woken when a new file is stored, so ingest workers pick it up at once.
@@ -63,6 +65,10 @@ impl AppState {
             store: pipeline.store().clone(),
             receipts: receipts::GroupCommit::start(pipeline.store().clone()),
             auth: Authenticator::new(&settings),
+            auth_failures: auth::AuthFailures::new(
+                settings.server.auth_failure_limit,
+                std::time::Duration::from_secs(settings.server.auth_failure_window_s),
+            ),
             limiter: RateLimiter::new(settings.server.rate_per_second, settings.server.rate_burst),
             metrics: prometheus_handle(),
             ingest_wakeup: Arc::new(Notify::new()),
