@@ -284,3 +284,175 @@ async fn bearer_token_guessing_is_throttled_per_address_and_per_prefix(db: Datab
         "{metrics}"
     );
 }
+
+/// A small tmpfs mounted for one test (root only), unmounted when dropped.
+struct SmallDisk {
+    path: std::path::PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(path: std::path::PathBuf, size: &str) -> Option<SmallDisk> {
+        let is_root = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+            .unwrap_or(false);
+        if !testenv::require(is_root, "root (to mount a small tmpfs)") {
+            return None;
+        }
+        std::fs::create_dir_all(&path).unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(status.success(), "mount -t tmpfs failed");
+        Some(SmallDisk { path })
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.path)
+            .status();
+    }
+}
+
+/// Fills the filesystem of `dir` with one file until only `leave` bytes are free; returns the
+/// file.
+fn fill(dir: &std::path::Path, leave: u64) -> std::path::PathBuf {
+    use std::io::Write;
+    let path = dir.join("filler");
+    let mut f = std::fs::File::create(&path).unwrap();
+    let chunk = vec![0x5a_u8; 64 * 1024];
+    loop {
+        if f.write_all(&chunk).is_err() {
+            break;
+        }
+    }
+    let len = f.metadata().unwrap().len();
+    f.set_len(len.saturating_sub(leave)).unwrap();
+    let _ = f.sync_all();
+    path
+}
+
+/// A 6 MB body, distinct for each `n` (large enough to be spooled and copied in chunks).
+fn body_of(n: u32) -> Vec<u8> {
+    let mut body = format!("push {n};").into_bytes();
+    body.resize(6 << 20, b'x');
+    body
+}
+
+/// SQLite on a disk that fills up: pushes answer 503 `storage_full` with `Retry-After` (not
+/// 500), `/readyz` is not ready, and once space is freed pushes are stored again without a
+/// restart; every push answered 202 is stored, and none twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_on_a_full_disk_answers_503_and_recovers_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(disk) = SmallDisk::mount(dir.path().join("disk"), "48m") else {
+        return;
+    };
+    let mut settings = settings_in(dir.path(), &Database::Sqlite, |_| {});
+    settings.database.url = format!("sqlite://{}", disk.path.join("wagegate.db").display());
+    settings.validate().unwrap();
+    let mut h = Harness::start_in(dir, settings).await;
+    let bank = h.client("bank");
+    let push = |n: u32| {
+        let body = body_of(n);
+        bank.post(h.url("/v1/files")).body(body).send()
+    };
+    assert_eq!(push(0).await.unwrap().status(), 202);
+    // Room for part of one large push: the disk fills in the middle of its transaction.
+    let filler = fill(&disk.path, 3 << 20);
+
+    let mut accepted = vec![0u32];
+    let mut full = None;
+    for n in 1..20 {
+        let r = push(n).await.unwrap();
+        match r.status().as_u16() {
+            202 => accepted.push(n),
+            503 => {
+                full = Some(r);
+                break;
+            }
+            other => panic!(
+                "push {n} on a full disk answered {other}: {}",
+                r.text().await.unwrap()
+            ),
+        }
+    }
+    let r = full.expect("the disk never filled up");
+    let retry_after = r.headers().get("retry-after").cloned();
+    assert_eq!(error_code(r).await, (503, "storage_full".into()));
+    assert!(retry_after.is_some(), "no Retry-After on 503");
+    let ready = bank.get(h.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503, "/readyz says ready on a full disk");
+
+    std::fs::remove_file(&filler).unwrap();
+    // No restart: the next pushes are stored again.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let n = 10_000;
+    loop {
+        let r = push(n).await.unwrap();
+        let status = r.status().as_u16();
+        if status == 202 {
+            accepted.push(n);
+            break;
+        }
+        assert_eq!(
+            status,
+            503,
+            "after space returned: {}",
+            r.text().await.unwrap()
+        );
+        assert!(Instant::now() < deadline, "the gateway never recovered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Every connection works again (none is left wedged in a dead transaction): a run of
+    // small pushes is stored, each at the first attempt, and the ingest workers get on.
+    for k in 0..32u32 {
+        let r = bank
+            .post(h.url("/v1/files"))
+            .body(format!("after the disk was freed {k}"))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        assert_eq!(
+            status,
+            202,
+            "push {k} after recovery: {}",
+            r.text().await.unwrap()
+        );
+    }
+    let ready = bank.get(h.url("/readyz")).send().await.unwrap();
+    assert_eq!(
+        ready.status(),
+        200,
+        "/readyz not ready after space returned"
+    );
+    // Every acknowledged push is stored, each once.
+    let files = h
+        .store()
+        .list_files(&store::FileFilter {
+            limit: Some(store::MAX_PAGE),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(files.len() < store::MAX_PAGE as usize);
+    let mut stored = 0;
+    for n in &accepted {
+        let body = body_of(*n);
+        let sha = sha256_hex(&body);
+        let same: Vec<_> = files.iter().filter(|f| f.sha256 == sha).collect();
+        assert_eq!(same.len(), 1, "push {n}: stored {} times", same.len());
+        stored += 1;
+    }
+    assert_eq!(stored, accepted.len());
+    h.shutdown().await;
+    drop(h);
+    drop(disk);
+}

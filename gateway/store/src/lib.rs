@@ -29,7 +29,7 @@ mod postgres;
 mod shared_types;
 mod sqlite;
 
-pub use error::StoreError;
+pub use error::{is_storage_full_message, StoreError};
 pub use model::*;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

@@ -135,6 +135,9 @@ async fn record_request(request: Request, next: Next) -> Response {
     let method = request.method().as_str().to_string();
     let started = Instant::now();
     let response = next.run(request).await;
+    if response.status().is_success() && method != "GET" && method != "HEAD" {
+        error::storage_wrote();
+    }
     let status = response.status().as_u16().to_string();
     metrics::counter!("wagegate_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
     metrics::histogram!("wagegate_http_request_duration_seconds", "method" => method, "route" => route)

@@ -33,8 +33,14 @@ pub(crate) async fn healthz() -> Response {
     json(StatusCode::OK, serde_json::json!({"status": "ok"}))
 }
 
-/// Ready when the database answers.
+/// Ready when the database answers and has room: not ready for a while after a write failed
+/// for want of disk space (until a write succeeds again).
 pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> ApiResult<Response> {
+    if super::error::storage_recently_full() {
+        return Err(ApiError::StorageFull {
+            retry_after_s: super::error::STORAGE_FULL_RETRY_S,
+        });
+    }
     match state.store.ping().await {
         Ok(()) => Ok(json(StatusCode::OK, serde_json::json!({"status": "ready"}))),
         Err(e) => {
