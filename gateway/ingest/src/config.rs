@@ -139,9 +139,16 @@ pub struct WebhookSettings {
     pub url: Option<String>,
     /// HMAC-SHA256 key for the `X-Wagegate-Signature` header.
     pub secret: Option<String>,
+    /// An event is dead-lettered after this many attempts, or once its retries have covered
+    /// `retry_for_ms` (whichever comes first); `wagegate webhooks redrive` sends it again.
     pub max_attempts: u32,
+    /// Capped exponential backoff between attempts: `initial_backoff_ms` doubling up to
+    /// `max_backoff_ms`, with jitter.
     pub initial_backoff_ms: u64,
     pub max_backoff_ms: u64,
+    /// How long an undelivered event is retried (the sum of its backoffs); the default rides
+    /// out a day's receiver outage.
+    pub retry_for_ms: u64,
     pub timeout_ms: u64,
 }
 
@@ -192,9 +199,10 @@ auth_failure_limit = 20
 auth_failure_window_s = 60
 
 [webhooks]
-max_attempts = 8
+max_attempts = 1000
 initial_backoff_ms = 500
-max_backoff_ms = 60000
+max_backoff_ms = 600000
+retry_for_ms = 86400000
 timeout_ms = 10000
 
 [inbox]

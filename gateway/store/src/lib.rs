@@ -210,6 +210,17 @@ pub trait Store: Send + Sync + 'static {
         dead: bool,
     ) -> Result<()>;
 
+    /// Outbox events in `status` (all when `None`), oldest first, at most `limit`.
+    async fn outbox_list(
+        &self,
+        status: Option<OutboxStatus>,
+        limit: u32,
+    ) -> Result<Vec<OutboxEvent>>;
+    /// Dead events back to pending, due at `now`, attempts reset: the named ones, or every
+    /// dead one when `ids` is `None`. Returns how many were redriven (a named event that is
+    /// not dead is left alone).
+    async fn outbox_redrive(&self, ids: Option<&[String]>, now: DateTime<Utc>) -> Result<u64>;
+
     // ----- operator tokens -----
 
     /// Stores an operator's bearer token by its SHA-256 (64 lower-case hex characters).

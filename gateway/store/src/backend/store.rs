@@ -723,6 +723,19 @@ impl crate::Store for ThisStore {
         Ok(())
     }
 
+    async fn outbox_list(
+        &self,
+        status: Option<OutboxStatus>,
+        limit: u32,
+    ) -> Result<Vec<OutboxEvent>> {
+        let limit = page_limit(Some(limit))?;
+        events::list(&self.pool, status, limit).await
+    }
+
+    async fn outbox_redrive(&self, ids: Option<&[String]>, now: DateTime<Utc>) -> Result<u64> {
+        events::redrive(&self.pool, ids, ts(now)).await
+    }
+
     async fn put_operator_token(
         &self,
         name: &str,
