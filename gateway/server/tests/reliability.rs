@@ -107,6 +107,7 @@ on_both_databases!(
     idle_and_silent_connections_are_closed_while_a_partner_pushes,
     anonymous_connections_cannot_take_the_slots_reserved_for_partners,
     bearer_token_guessing_is_throttled_per_address_and_per_prefix,
+    inbox_takes_non_utf8_names_and_refuses_control_characters,
 );
 
 /// One address opens connections up to its limit and does nothing with them: TCP without a
@@ -455,4 +456,56 @@ async fn sqlite_on_a_full_disk_answers_503_and_recovers_by_itself() {
     h.shutdown().await;
     drop(h);
     drop(disk);
+}
+
+/// A partner's SFTP client writes a GBK-named statement and a name with a newline (a forged
+/// log line) into `incoming/`: the first is taken under an escaped name and ingested, the
+/// second refused; nothing stays in `incoming/`.
+async fn inbox_takes_non_utf8_names_and_refuses_control_characters(db: Database) {
+    use std::os::unix::ffi::OsStrExt;
+    let h = Harness::start(db, |_| {}).await;
+    h.import_demo_registry().await;
+    let root = h.dir.path().join("inbox");
+    let mut settings = (*h.settings).clone();
+    settings.inbox.root = Some(root.clone());
+    let inbox = server::inbox::Inbox::new(h.pipeline.clone(), Arc::new(settings))
+        .unwrap()
+        .with_settle(Duration::ZERO);
+    inbox.prepare().await.unwrap();
+    let incoming = root.join("demo-bank/incoming");
+    // 工资对账单.xml in GBK.
+    let gbk: &[u8] = b"\xb9\xa4\xd7\xca\xb6\xd4\xd5\xcb\xb5\xa5.xml";
+    let (_, statement) = icbc_statement();
+    std::fs::write(incoming.join(std::ffi::OsStr::from_bytes(gbk)), &statement).unwrap();
+    std::fs::write(
+        incoming.join("stmt\n2026-12-01T00:00:00Z INFO forged.xml"),
+        &statement,
+    )
+    .unwrap();
+
+    let outcomes = inbox.scan_once().await.unwrap();
+    assert_eq!(outcomes.len(), 2, "{outcomes:?}");
+    assert_eq!(
+        std::fs::read_dir(&incoming).unwrap().count(),
+        0,
+        "a file stayed in incoming/"
+    );
+    let escaped = "%B9%A4%D7%CA%B6%D4%D5%CB%B5%A5.xml";
+    assert!(
+        root.join("demo-bank/archive").join(escaped).is_file(),
+        "{outcomes:?}"
+    );
+    let refused = root.join("demo-bank/rejected/stmt%0A2026-12-01T00:00:00Z INFO forged.xml");
+    assert!(refused.is_file(), "{outcomes:?}");
+    let why = std::fs::read_to_string(format!("{}.error.txt", refused.display())).unwrap();
+    assert!(why.contains("control characters"), "{why}");
+    // The record keeps the escaped name.
+    let files = h.stored_files().await;
+    assert!(
+        files
+            .iter()
+            .any(|f| f.file_name.as_deref() == Some(escaped)),
+        "{:?}",
+        files.iter().map(|f| &f.file_name).collect::<Vec<_>>()
+    );
 }
