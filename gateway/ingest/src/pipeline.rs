@@ -85,11 +85,13 @@ impl Processed {
     }
 }
 
-/// What the account registry says about an account: its project and bank.
+/// What the account registry says about an account: its project and bank, and whether the
+/// operator registered it (a registry import) rather than a partner's push.
 #[derive(Debug, Clone)]
 struct AccountInfo {
     project: String,
     bank_code: String,
+    by_operator: bool,
 }
 
 pub struct Pipeline {
@@ -424,6 +426,7 @@ impl Pipeline {
                 AccountInfo {
                     project: a.project_code.clone(),
                     bank_code: a.bank_code.clone(),
+                    by_operator: rec.file_id.is_none(),
                 },
             );
         }
@@ -452,7 +455,8 @@ impl Pipeline {
                 set.payment_results
                     .iter()
                     .filter_map(|p| p.debit_account.as_deref()),
-            );
+            )
+            .chain(set.accounts.iter().map(|a| a.account_no.as_str()));
         if named.any(|a| !idx.contains_key(a)) {
             return self.account_index(ACCOUNT_INDEX_RECHECK).await;
         }
@@ -886,17 +890,70 @@ fn authorise(
             false
         }
     });
-    set.accounts.retain(|a| {
-        let ok = partner.role == PartnerRole::Bank && partner.bank_codes.contains(&a.bank_code);
-        if !ok {
+    set.accounts.retain(|a| match may_register_account(partner, a, accounts) {
+        Ok(()) => true,
+        Err(reason) => {
             rejected.push(RejectedRecord {
                 record: format!("account record {}", schemas::ids::mask(&a.account_no, 4, 4)),
-                reason: "only the account's own bank may send its master record".into(),
+                reason,
             });
+            false
         }
-        ok
     });
     (set, rejected)
+}
+
+/// Whether a partner may create or change the registry record of a dedicated account.
+///
+/// An account record is a registry fact: the account's credits count for its project. So the
+/// bank code alone is not enough (a bank could attach an account to any project and cure
+/// another bank's findings with it). The sender must be the account's bank, and the project
+/// must be one the operator registered for this partner: listed in its `projects`, or, when
+/// that list is empty, a project where the operator's registry already holds an account of
+/// this bank. An account already registered keeps its project and its bank: only the
+/// operator moves it.
+fn may_register_account(
+    partner: &PartnerSettings,
+    a: &WageAccount,
+    accounts: &HashMap<String, AccountInfo>,
+) -> Result<(), String> {
+    if partner.role != PartnerRole::Bank || !partner.bank_codes.contains(&a.bank_code) {
+        return Err(format!(
+            "only the account's own bank ({}) may send its master record",
+            a.bank_code
+        ));
+    }
+    if let Some(known) = accounts.get(&a.account_no) {
+        if !partner.bank_codes.contains(&known.bank_code) {
+            return Err(format!(
+                "the account is registered at bank {}; sender '{}' may not change it",
+                known.bank_code, partner.id
+            ));
+        }
+        if known.project != a.project_code {
+            return Err(format!(
+                "the account is registered to project {}, not {}; only the operator may move it",
+                known.project, a.project_code
+            ));
+        }
+    }
+    let served = if partner.projects.is_empty() {
+        accounts.values().any(|info| {
+            info.by_operator
+                && info.project == a.project_code
+                && partner.bank_codes.contains(&info.bank_code)
+        })
+    } else {
+        partner.projects.contains(&a.project_code)
+    };
+    if served {
+        Ok(())
+    } else {
+        Err(format!(
+            "project {} is not registered for sender '{}' (its projects, or the operator's accounts of its bank); the operator must register the account",
+            a.project_code, partner.id
+        ))
+    }
 }
 
 /// Sorts stored records into per-project facts. Records of an account belong to the
@@ -1022,3 +1079,6 @@ fn delivery_conflict(c: &RecordConflict) -> schemas::DeliveryConflict {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests;
