@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use ingest::pipeline::Pipeline;
-use schemas::{FindingCode, FindingStatus, Money};
+use schemas::{FindingCode, FindingStatus, Money, Severity};
 use store::{FileStatus, FindingFilter, Scope};
 use wagegate_tests::{settings, TestDb};
 
@@ -20,11 +20,25 @@ async fn open(db: &TestDb) -> Pipeline {
 /// Imports the demo registry and ingests every bank file as its sender; returns
 /// (new records, rejected files).
 async fn load_demo(p: &Pipeline, dir: &Path) -> (u64, usize) {
+    load_demo_edited(p, dir, |_, bytes| bytes).await
+}
+
+/// [`load_demo`] with each registry file passed through `edit(name, bytes)` first, as an
+/// operator's own spreadsheet would differ from the demo's.
+async fn load_demo_edited(
+    p: &Pipeline,
+    dir: &Path,
+    edit: impl Fn(&str, Vec<u8>) -> Vec<u8>,
+) -> (u64, usize) {
     let paths = sim::demo::write_files(dir).expect("write demo files");
     let registry: Vec<(String, Vec<u8>)> = paths
         .iter()
         .filter(|p| p.to_string_lossy().contains("/registry/"))
-        .map(|p| (p.display().to_string(), std::fs::read(p).expect("read")))
+        .map(|p| {
+            let name = p.display().to_string();
+            let bytes = edit(&name, std::fs::read(p).expect("read"));
+            (name, bytes)
+        })
         .collect();
     let (_, refused) = p.import_registry(&registry).await.expect("import");
     assert!(refused.is_empty(), "demo registry refused: {refused:?}");
@@ -128,6 +142,56 @@ async fn demo_world_raises_real_findings_and_reruns_change_nothing() {
     }
 }
 
+/// Issue 8: `福建省` in the province column was stored as is and the guarantee rule fell back
+/// to the national 1 %, so the Fujian project's red GUARANTEE_SHORT of ¥430,000 (1.5 % of
+/// ¥86,000,000 = ¥1,290,000 required, a ¥860,000 letter held) disappeared.
+#[tokio::test]
+async fn demo_world_with_chinese_province_names_keeps_its_guarantee_shortfall() {
+    for db in TestDb::all().await.expect("databases") {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = open(&db).await;
+        let (_, rejected) = load_demo_edited(&p, dir.path(), |name, bytes| {
+            if !name.ends_with("01-projects.csv") {
+                return bytes;
+            }
+            let text = String::from_utf8(bytes).expect("utf-8");
+            assert!(text.contains(",fujian,") && text.contains(",guizhou,"));
+            text.replace(",fujian,", ",福建省,")
+                .replace(",guizhou,", ",贵州,")
+                .into_bytes()
+        })
+        .await;
+        assert_eq!(rejected, 0, "{}", db.backend);
+        let as_of = sim::demo::world::as_of();
+        p.reconcile(Scope::All, as_of).await.expect("reconcile");
+        let page = p
+            .store()
+            .list_findings(&FindingFilter {
+                limit: Some(1000),
+                ..FindingFilter::default()
+            })
+            .await
+            .expect("list findings");
+        let short = page
+            .items
+            .iter()
+            .find(|s| {
+                s.finding.code == FindingCode::GuaranteeShort
+                    && s.finding.project == "FJ-FZ-2026-0017"
+            })
+            .unwrap_or_else(|| panic!("{}: no GUARANTEE_SHORT for Fujian", db.backend));
+        assert_eq!(
+            short.finding.amount_short,
+            Money::parse("430000.00").unwrap(),
+            "{}",
+            db.backend
+        );
+        assert_eq!(short.finding.severity, Severity::Red, "{}", db.backend);
+        drop(p);
+        db.finish().await;
+    }
+}
+
 #[tokio::test]
 async fn the_same_file_twice_is_stored_once_with_one_receipt() {
     for db in TestDb::all().await.expect("databases") {
@@ -222,6 +286,60 @@ async fn a_broken_file_is_rejected_with_its_position_and_leaves_no_data() {
             .expect("ingest");
         assert_eq!(junk.file.status, FileStatus::Rejected);
         assert!(junk.file.error.unwrap_or_default().contains("unrecognised"));
+        drop(p);
+        db.finish().await;
+    }
+}
+
+/// Issue 8: a statement dated `0000-01-01` was accepted and asked for 528,698 working days
+/// of missing statements; `9999-12-31` too. Such a file is refused whole, naming the element.
+#[tokio::test]
+async fn a_statement_dated_year_zero_or_9999_is_rejected_with_its_position() {
+    for db in TestDb::all().await.expect("databases") {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = open(&db).await;
+        load_demo(&p, dir.path()).await;
+        let before = p
+            .store()
+            .load_records(&Scope::All)
+            .await
+            .expect("load")
+            .len();
+        let files = sim::demo::world::files();
+        let camt = files
+            .iter()
+            .find(|f| f.path.contains("icbc-fj/camt053"))
+            .expect("a camt.053 file");
+        let text = String::from_utf8(camt.bytes.clone()).expect("utf-8");
+        let tag = "<BookgDt><Dt>";
+        let at = text.find(tag).expect("a booking date") + tag.len();
+        for bad in ["0000-01-01", "9999-12-31", "1999-12-31"] {
+            let mut edited = text.clone();
+            edited.replace_range(at..at + 10, bad);
+            let done = p
+                .ingest("icbc-fj", Some("dated.xml"), None, edited.into_bytes())
+                .await
+                .expect("ingest");
+            assert_eq!(
+                done.file.status,
+                FileStatus::Rejected,
+                "{}: {bad}",
+                db.backend
+            );
+            let error = done.file.error.clone().unwrap_or_default();
+            assert!(
+                error.contains("plausible window") && error.contains("entries[0].booking_date"),
+                "{}: {bad}: {error}",
+                db.backend
+            );
+        }
+        let after = p
+            .store()
+            .load_records(&Scope::All)
+            .await
+            .expect("load")
+            .len();
+        assert_eq!(before, after, "{}: records stored", db.backend);
         drop(p);
         db.finish().await;
     }
@@ -393,5 +511,51 @@ async fn a_new_statement_recomputes_only_its_project_and_cures_a_finding() {
         }
         drop(p);
         db.finish().await;
+    }
+}
+
+/// Issue 8: a project whose amounts cannot be computed exactly is that project's error. The
+/// other projects are reconciled, its stored findings stay as they were, and it is queued to
+/// be reconciled again.
+#[tokio::test]
+async fn one_projects_overflow_does_not_stop_the_others() {
+    for db in TestDb::all().await.expect("databases") {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = open(&db).await;
+        load_demo(&p, dir.path()).await;
+        let as_of = sim::demo::world::as_of();
+        p.reconcile(Scope::All, as_of).await.expect("reconcile");
+        let before = findings_by_code(&p).await;
+        let fj = "FJ-FZ-2026-0017".to_string();
+        let gz = "GZ-GY-2026-0042".to_string();
+        assert!(before.keys().any(|(_, proj)| *proj == fj), "{}", db.backend);
+
+        // A pay-sheet line of i64::MAX fen for the Fujian project: its sums overflow.
+        let csv = "project_code,period,employer,worker_name,id_number,card_number,gross,net\n\
+                   FJ-FZ-2026-0017,2026-10,某劳务分包有限公司,王五,11010519491231002X,6222000000000000001,92233720368547758.07,92233720368547758.07\n";
+        let (_, refused) = p
+            .import_registry(&[("overflow.csv".to_string(), csv.as_bytes().to_vec())])
+            .await
+            .expect("import");
+        assert!(refused.is_empty(), "{}: {refused:?}", db.backend);
+        // The whole run succeeds; Guizhou is reconciled as before.
+        p.reconcile(Scope::All, as_of)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e:#}", db.backend));
+        let after = findings_by_code(&p).await;
+        assert_eq!(
+            after.get(&(FindingCode::LaborCostMissing, gz.clone())),
+            before.get(&(FindingCode::LaborCostMissing, gz.clone())),
+            "{}",
+            db.backend
+        );
+        // Fujian's findings are untouched (not resolved for want of a result) ...
+        for (k, v) in before.iter().filter(|(k, _)| k.1 == fj) {
+            assert_eq!(after.get(k), Some(v), "{}: {k:?}", db.backend);
+        }
+        // ... and Fujian waits in the queue to be tried again.
+        let dirty = p.store().take_dirty(100).await.expect("dirty");
+        assert!(dirty.contains(&fj), "{}: {dirty:?}", db.backend);
+        assert!(!dirty.contains(&gz), "{}: {dirty:?}", db.backend);
     }
 }

@@ -157,6 +157,37 @@ pub fn parse(
 
 /// Parses `bytes` as `format`, without detection.
 pub fn parse_as(format: Format, bytes: &[u8], ctx: &ParseContext) -> Result<RecordSet, ParseError> {
+    let mut set = parse_format(format, bytes, ctx)?;
+    flag_foreign_currency(&mut set);
+    Ok(set)
+}
+
+/// A statement in another currency than CNY is kept as sent, with a warning: the reconciler
+/// never adds its amounts to CNY sums, and a CNY account's days it covers stay without a
+/// statement (see `docs/findings.md`, "Currency").
+fn flag_foreign_currency(set: &mut RecordSet) {
+    let foreign: Vec<(usize, String, String)> = set
+        .statements
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| {
+            let c = s.currency.trim();
+            !c.is_empty() && !c.eq_ignore_ascii_case("CNY")
+        })
+        .map(|(i, s)| (i, s.account.clone(), s.currency.trim().to_string()))
+        .collect();
+    for (i, account, currency) in foreign {
+        set.warn(
+            Position::default().with_field(format!("statements[{i}].currency")),
+            format!(
+                "statement {} of account {account} is in {currency}, not CNY: its entries and balances are not counted for a CNY account",
+                i + 1
+            ),
+        );
+    }
+}
+
+fn parse_format(format: Format, bytes: &[u8], ctx: &ParseContext) -> Result<RecordSet, ParseError> {
     match format {
         Format::Camt052 | Format::Camt053 | Format::Camt054 | Format::Pain002 => {
             iso20022::parse(format, bytes)
@@ -169,5 +200,42 @@ pub fn parse_as(format: Format, bytes: &[u8], ctx: &ParseContext) -> Result<Reco
         | Format::CorePayroll
         | Format::PlatformJson => profiles::parse(format, bytes, ctx),
         Format::GuaranteeXml | Format::GuaranteeJson => guarantee::parse(format, bytes),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use schemas::{Level, Statement, StatementKind};
+
+    fn statement(currency: &str) -> Statement {
+        Statement {
+            account: "6222021001000000001".into(),
+            currency: currency.into(),
+            kind: StatementKind::EndOfDay,
+            statement_id: None,
+            sequence: None,
+            opening_balance: None,
+            closing_balance: None,
+            entries: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_statement_not_in_cny_gets_a_warning_and_is_kept() {
+        let mut set = RecordSet::new("camt.053");
+        set.statements = vec![
+            statement("CNY"),
+            statement("USD"),
+            statement(" cny "),
+            statement(""),
+        ];
+        flag_foreign_currency(&mut set);
+        assert_eq!(set.statements.len(), 4);
+        assert_eq!(set.diagnostics.len(), 1, "{:?}", set.diagnostics);
+        let d = &set.diagnostics[0];
+        assert_eq!(d.level, Level::Warning);
+        assert_eq!(d.position.field.as_deref(), Some("statements[1].currency"));
+        assert!(d.message.contains("USD"), "{}", d.message);
     }
 }

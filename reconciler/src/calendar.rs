@@ -86,6 +86,50 @@ impl Calendar {
         self.years.iter().copied()
     }
 
+    /// Loads a calendar from the text of a calendar file (`reconciler.calendar_file`; the
+    /// format is that of `data/cn-calendar.json`, see `docs/calendar.md`). The reconciler
+    /// reads no files: the caller hands it the text.
+    pub fn parse(text: &str) -> Result<Calendar, CalendarError> {
+        Calendar::from_json(text)
+    }
+
+    /// Whether official data covers `date`'s year.
+    pub fn covers(&self, date: NaiveDate) -> bool {
+        self.years.contains(&date.year())
+    }
+
+    /// The years from `from` to `to` (inclusive, either order) without official data: a
+    /// working-day count over them took Monday to Friday as working days.
+    pub fn fallback_years(&self, from: NaiveDate, to: NaiveDate) -> Vec<i32> {
+        let (a, b) = if from <= to { (from, to) } else { (to, from) };
+        (a.year()..=b.year())
+            .filter(|y| !self.years.contains(y))
+            .collect()
+    }
+
+    /// A warning for operators (at start, in `/readyz`) when `today` or the year after it is
+    /// not covered by official data: deadlines computed then count Monday to Friday only.
+    /// `None` when both are covered.
+    pub fn coverage_warning(&self, today: NaiveDate) -> Option<String> {
+        let next = today
+            .checked_add_months(chrono::Months::new(12))
+            .unwrap_or(today);
+        let missing = self.fallback_years(today, next);
+        if missing.is_empty() {
+            return None;
+        }
+        let list: Vec<String> = missing.iter().map(i32::to_string).collect();
+        let known = match (self.years.first(), self.years.last()) {
+            (Some(a), Some(b)) => format!("{a}–{b}"),
+            _ => "none".to_string(),
+        };
+        Some(format!(
+            "工作日历未包含 {} 年的官方节假日安排（已载入：{known}）：这些年份的工作日截止日期按周一至周五计算。请在国务院办公厅通知发布后通过 reconciler.calendar_file 载入。 / The working-day calendar has no official schedule for {} (loaded: {known}): working-day deadlines in those years count Monday to Friday only. Load the State Council's notice with reconciler.calendar_file once published.",
+            list.join("、"),
+            list.join(", ")
+        ))
+    }
+
     pub fn is_working_day(&self, date: NaiveDate) -> bool {
         if self.holidays.contains(&date) {
             return false;
@@ -183,6 +227,30 @@ mod tests {
             cal.working_days_between(d("2026-09-30"), d("2026-10-20")),
             10
         );
+    }
+
+    #[test]
+    fn years_without_official_data_are_reported() {
+        let cal = Calendar::china();
+        assert!(cal.covers(d("2026-12-31")));
+        assert!(!cal.covers(d("2027-01-01")));
+        assert_eq!(
+            cal.fallback_years(d("2026-12-28"), d("2027-01-08")),
+            vec![2027]
+        );
+        assert!(cal
+            .fallback_years(d("2026-01-01"), d("2026-12-31"))
+            .is_empty());
+        // Near the end of the data the year ahead is missing: warn.
+        let w = cal.coverage_warning(d("2026-12-03")).expect("warning");
+        assert!(w.contains("2027"), "{w}");
+        assert!(cal.coverage_warning(d("2025-06-01")).is_none());
+        // A file can extend it without a rebuild.
+        let text = r#"{"years":{"2027":{"holidays":["2027-01-01"],"workdays":[]}}}"#;
+        let ext = Calendar::parse(text).unwrap();
+        assert!(!ext.is_working_day(d("2027-01-01")));
+        assert!(ext.covers(d("2027-06-01")));
+        assert!(!ext.covers(d("2026-06-01")));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
-use schemas::{FindingCode, Money, Severity};
+use schemas::{FindingCode, Money, Province, Severity};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,6 +26,11 @@ fn err(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// A working-day calendar file replacing the built-in one (format: `docs/calendar.md`).
+    /// The reconciler reads no files: the daemon reads this one at start and hands the text
+    /// to [`crate::Calendar::parse`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calendar_file: Option<String>,
     pub labor_cost: LaborCostConfig,
     pub wages: WagesConfig,
     pub payroll: PayrollConfig,
@@ -105,8 +110,11 @@ pub struct PayrollConfig {
     /// Counterparties (account numbers or exact names) a debit may go to without being a
     /// NON_WAGE_DEBIT: the guarantee account for an authorised drawdown, a closing transfer.
     pub allowed_counterparties: Vec<String>,
-    /// Raise PAYROLL_FUNDING_GAP this many days before a pay deadline.
+    /// PAYROLL_FUNDING_GAP is checked for every filed pay sheet whose deadline has not
+    /// passed; it is orange when the deadline is at most this many days away (yellow beyond).
     pub funding_lookahead_days: u32,
+    /// ... and red when the deadline is at most this many days away.
+    pub funding_red_days: u32,
 }
 
 impl Default for PayrollConfig {
@@ -116,6 +124,7 @@ impl Default for PayrollConfig {
             result_wait_days: 5,
             allowed_counterparties: Vec::new(),
             funding_lookahead_days: 10,
+            funding_red_days: 3,
         }
     }
 }
@@ -131,9 +140,10 @@ pub struct AbnormalPayConfig {
     /// One worker's net pay above this is abnormal.
     #[serde(deserialize_with = "lenient::money")]
     pub ceiling_monthly: Money,
-    /// Per-province monthly floors (province key as in `Project.province`).
+    /// Per-province monthly floors, keyed by province in any spelling (`fujian`, `福建`,
+    /// `350000`); an unknown province is a configuration error.
     #[serde(deserialize_with = "lenient::money_map")]
-    pub provinces: BTreeMap<String, Money>,
+    pub provinces: BTreeMap<Province, Money>,
 }
 
 impl Default for AbnormalPayConfig {
@@ -197,10 +207,11 @@ pub struct GuaranteeConfig {
     /// The national default cap (none).
     #[serde(deserialize_with = "lenient::opt_money")]
     pub default_cap: Option<Money>,
-    /// Province rules, keyed as `Project.province` (lower-case). Entries given in a
-    /// configuration file add to or replace the built-in ones (Fujian, Guizhou, Shenzhen).
+    /// Province rules, keyed by province in any spelling (`fujian`, `福建`, `350000`; an
+    /// unknown province is a configuration error). Entries given in a configuration file add
+    /// to or replace the built-in ones (Fujian, Guizhou, Shenzhen).
     #[serde(deserialize_with = "merge_provinces")]
-    pub provinces: BTreeMap<String, ProvinceGuarantee>,
+    pub provinces: BTreeMap<Province, ProvinceGuarantee>,
     pub credit: CreditAdjustments,
     /// Raise GUARANTEE_EXPIRING this many days before a letter's expiry.
     pub expiring_days: u32,
@@ -217,21 +228,21 @@ impl Default for GuaranteeConfig {
     fn default() -> Self {
         let mut provinces = BTreeMap::new();
         provinces.insert(
-            "fujian".to_string(),
+            Province::Fujian,
             ProvinceGuarantee {
                 rate: Decimal::new(15, 3),
                 cap: Some(Money::from_fen(500_000_000)),
             },
         );
         provinces.insert(
-            "guizhou".to_string(),
+            Province::Guizhou,
             ProvinceGuarantee {
                 rate: Decimal::new(2, 2),
                 cap: Some(Money::from_fen(1_000_000_000)),
             },
         );
         provinces.insert(
-            "shenzhen".to_string(),
+            Province::Shenzhen,
             ProvinceGuarantee {
                 rate: Decimal::new(3, 2),
                 cap: Some(Money::from_fen(300_000_000)),
@@ -291,7 +302,6 @@ impl Default for SeverityConfig {
     fn default() -> Self {
         use FindingCode as C;
         let fixed = [
-            (C::PayrollFundingGap, Severity::Orange),
             (C::BatchMismatch, Severity::Orange),
             (C::NonWageDebit, Severity::Red),
             (C::PayeeNotOnRoster, Severity::Red),
@@ -315,10 +325,10 @@ impl Default for SeverityConfig {
 
 fn merge_provinces<'de, D: serde::Deserializer<'de>>(
     d: D,
-) -> Result<BTreeMap<String, ProvinceGuarantee>, D::Error> {
-    let given = BTreeMap::<String, ProvinceGuarantee>::deserialize(d)?;
+) -> Result<BTreeMap<Province, ProvinceGuarantee>, D::Error> {
+    let given = BTreeMap::<Province, ProvinceGuarantee>::deserialize(d)?;
     let mut all = GuaranteeConfig::default().provinces;
-    all.extend(given.into_iter().map(|(k, v)| (k.trim().to_lowercase(), v)));
+    all.extend(given);
     Ok(all)
 }
 
@@ -358,6 +368,15 @@ impl Config {
         if p.batch_date_window_days > 31 {
             return Err(err("payroll.batch_date_window_days", "must be at most 31"));
         }
+        if p.funding_red_days > p.funding_lookahead_days {
+            return Err(err(
+                "payroll.funding_red_days",
+                "must be at most payroll.funding_lookahead_days",
+            ));
+        }
+        if p.funding_lookahead_days > 366 {
+            return Err(err("payroll.funding_lookahead_days", "must be at most 366"));
+        }
         for (i, c) in p.allowed_counterparties.iter().enumerate() {
             if c.trim().is_empty() {
                 return Err(err(
@@ -377,12 +396,6 @@ impl Config {
             ));
         }
         for (prov, floor) in &a.provinces {
-            if prov != &prov.to_lowercase() {
-                return Err(err(
-                    format!("abnormal_pay.provinces.{prov}"),
-                    "keys must be lower-case",
-                ));
-            }
             if floor.is_negative() || *floor >= a.ceiling_monthly {
                 return Err(err(
                     format!("abnormal_pay.provinces.{prov}"),
@@ -394,12 +407,6 @@ impl Config {
         check_rate("guarantee.default_rate", g.default_rate)?;
         check_cap("guarantee.default_cap", g.default_cap)?;
         for (prov, rule) in &g.provinces {
-            if prov != &prov.to_lowercase() {
-                return Err(err(
-                    format!("guarantee.provinces.{prov}"),
-                    "keys must be lower-case",
-                ));
-            }
             check_rate(&format!("guarantee.provinces.{prov}.rate"), rule.rate)?;
             check_cap(&format!("guarantee.provinces.{prov}.cap"), rule.cap)?;
         }
@@ -442,11 +449,13 @@ impl Config {
         Ok(())
     }
 
-    /// The guarantee rule of a province (lower-cased lookup), or the national default.
-    pub fn guarantee_rule(&self, province: &str) -> ProvinceGuarantee {
+    /// The guarantee rule of a province, or the national default for a province without
+    /// one. The province is the canonical type, so an unknown spelling cannot reach here and
+    /// silently get the default.
+    pub fn guarantee_rule(&self, province: Province) -> ProvinceGuarantee {
         self.guarantee
             .provinces
-            .get(&province.trim().to_lowercase())
+            .get(&province)
             .cloned()
             .unwrap_or(ProvinceGuarantee {
                 rate: self.guarantee.default_rate,
@@ -455,10 +464,10 @@ impl Config {
     }
 
     /// The monthly pay floor of a province.
-    pub fn pay_floor(&self, province: &str) -> Money {
+    pub fn pay_floor(&self, province: Province) -> Money {
         self.abnormal_pay
             .provinces
-            .get(&province.trim().to_lowercase())
+            .get(&province)
             .copied()
             .unwrap_or(self.abnormal_pay.floor_monthly)
     }
@@ -491,7 +500,7 @@ mod lenient {
     use std::str::FromStr;
 
     use rust_decimal::Decimal;
-    use schemas::Money;
+    use schemas::{Money, Province};
     use serde::de::{self, Deserializer, Visitor};
     use serde::Deserialize;
 
@@ -530,8 +539,10 @@ mod lenient {
         Ok(Option::<M>::deserialize(d)?.map(|m| m.0))
     }
 
-    pub fn money_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Money>, D::Error> {
-        Ok(BTreeMap::<String, M>::deserialize(d)?
+    pub fn money_map<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<Province, Money>, D::Error> {
+        Ok(BTreeMap::<Province, M>::deserialize(d)?
             .into_iter()
             .map(|(k, v)| (k, v.0))
             .collect())
@@ -586,9 +597,9 @@ mod tests {
         let c: Config = toml::from_str(text).unwrap();
         assert_eq!(c.labor_cost.grace_working_days, 5);
         assert_eq!(c.labor_cost.match_days_before_due, 45);
-        assert_eq!(c.guarantee_rule("Hunan").rate, Decimal::new(25, 3));
+        assert_eq!(c.guarantee_rule(Province::Hunan).rate, Decimal::new(25, 3));
         assert_eq!(
-            c.guarantee_rule("hunan").cap,
+            c.guarantee_rule(Province::Hunan).cap,
             Some(Money::from_fen(400_000_000))
         );
         assert_eq!(
@@ -602,9 +613,38 @@ mod tests {
     }
 
     #[test]
+    fn province_keys_read_any_spelling_and_refuse_the_unknown() {
+        let c: Config = toml::from_str(
+            r#"
+            [guarantee.provinces."湖南省"]
+            rate = "0.025"
+            [abnormal_pay.provinces]
+            350000 = "2030.00"
+        "#,
+        )
+        .unwrap();
+        assert_eq!(c.guarantee_rule(Province::Hunan).rate, Decimal::new(25, 3));
+        assert_eq!(c.pay_floor(Province::Fujian), Money::from_fen(203_000));
+        // The built-in rules stay, under their canonical key.
+        assert_eq!(c.guarantee_rule(Province::Fujian).rate, Decimal::new(15, 3));
+        let e = toml::from_str::<Config>(
+            r#"
+            [guarantee.provinces."福建州"]
+            rate = "0.02"
+        "#,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("福建州"), "{e}");
+    }
+
+    #[test]
     fn invalid_values_name_their_key() {
         let mut c = Config::default();
-        c.guarantee.provinces.get_mut("fujian").unwrap().rate = Decimal::new(5, 1);
+        c.guarantee
+            .provinces
+            .get_mut(&Province::Fujian)
+            .unwrap()
+            .rate = Decimal::new(5, 1);
         assert_eq!(
             c.validate().unwrap_err().key,
             "guarantee.provinces.fujian.rate"

@@ -123,6 +123,7 @@ pub(crate) fn evidence(
         description: description.into(),
         amount,
         date,
+        attribution: None,
     }
 }
 
@@ -139,4 +140,23 @@ pub(crate) fn add_days(d: NaiveDate, n: u32) -> NaiveDate {
 pub(crate) fn sub_days(d: NaiveDate, n: u32) -> NaiveDate {
     d.checked_sub_days(chrono::Days::new(u64::from(n)))
         .unwrap_or(NaiveDate::MIN)
+}
+
+/// When a working-day deadline was computed over days the calendar has no official data for
+/// (Monday–Friday taken as working days), evidence saying so; `explain` shows it.
+pub(crate) fn calendar_note(ctx: &Ctx<'_>, from: NaiveDate, to: NaiveDate) -> Option<Evidence> {
+    let years = ctx.calendar.fallback_years(from, to);
+    let first = *years.first()?;
+    let list: Vec<String> = years.iter().map(i32::to_string).collect();
+    Some(Evidence {
+        kind: EvidenceKind::Calendar,
+        key: format!("calendar/fallback/{first}"),
+        description: format!(
+            "deadline computed over {}, which the working-day calendar does not cover: Monday to Friday were taken as working days (load the official schedule with reconciler.calendar_file)",
+            list.join(", ")
+        ),
+        amount: None,
+        date: Some(to),
+        attribution: None,
+    })
 }

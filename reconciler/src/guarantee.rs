@@ -16,11 +16,11 @@ use chrono::NaiveDate;
 use rust_decimal::{Decimal, RoundingStrategy};
 use schemas::{
     ContractorCredit, Evidence, EvidenceKind, FindingCode, GuaranteeAction, GuaranteeForm,
-    GuaranteeLetter, GuaranteeRequirement, GuaranteeStatus, Money, Period, ProjectStatus,
+    GuaranteeLetter, GuaranteeRequirement, GuaranteeStatus, Money, Period, ProjectStatus, Province,
 };
 
-use crate::finding::{add_days, days, evidence, Ctx, Draft, Out};
-use crate::Config;
+use crate::finding::{add_days, calendar_note, days, evidence, Ctx, Draft, Out};
+use crate::{Config, ReconcileError};
 
 /// The amount a project must hold, with the arithmetic.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,21 +34,38 @@ pub struct RequiredGuarantee {
 /// capped — except for the seriously untrustworthy, who have no cap. Three clean years
 /// exempt (zero) when configured. The project's own rate/cap in the requirement override
 /// the province's.
+///
+/// For display: a product too large for i64 fen shows as the largest amount, with the reason
+/// in the computation. [`crate::reconcile`] uses [`try_required_guarantee`] and fails the
+/// project instead.
 pub fn required_guarantee(
     req: &GuaranteeRequirement,
-    province: &str,
+    province: Province,
     config: &Config,
 ) -> RequiredGuarantee {
+    try_required_guarantee(req, province, config).unwrap_or_else(|e| RequiredGuarantee {
+        amount: Money::from_fen(i64::MAX),
+        computation: vec![e.to_string()],
+    })
+}
+
+/// [`required_guarantee`] with checked arithmetic: an error when a product overflows.
+pub fn try_required_guarantee(
+    req: &GuaranteeRequirement,
+    province: Province,
+    config: &Config,
+) -> Result<RequiredGuarantee, ReconcileError> {
     let rule = config.guarantee_rule(province);
     let rate = req.rate.unwrap_or(rule.rate);
     let cap = req.cap.or(rule.cap);
     let credit = &config.guarantee.credit;
     let mut comp = Vec::new();
     let up = RoundingStrategy::AwayFromZero;
+    let overflow = |what: &str| ReconcileError::overflow(&req.project_code, what);
     let base = req
         .contract_amount
         .mul_ratio(rate, up)
-        .unwrap_or(req.contract_amount);
+        .ok_or_else(|| overflow("the guarantee base (contract amount × rate)"))?;
     comp.push(format!(
         "base = {} × {} = {} (rounded up to the fen)",
         req.contract_amount, rate, base
@@ -63,7 +80,9 @@ pub fn required_guarantee(
         ContractorCredit::ArrearsLastTwoYears => (credit.arrears_last_two_years, true),
         ContractorCredit::SeriouslyUntrustworthy => (credit.seriously_untrustworthy, false),
     };
-    let adjusted = base.mul_ratio(mult, up).unwrap_or(base);
+    let adjusted = base
+        .mul_ratio(mult, up)
+        .ok_or_else(|| overflow("the guarantee after the credit multiplier"))?;
     if mult != Decimal::ONE {
         comp.push(format!(
             "credit {:?}: {} × {} = {}",
@@ -87,10 +106,10 @@ pub fn required_guarantee(
             adjusted
         }
     };
-    RequiredGuarantee {
+    Ok(RequiredGuarantee {
         amount,
         computation: comp,
-    }
+    })
 }
 
 struct LetterState<'a> {
@@ -164,7 +183,7 @@ fn letter_evidence(l: &GuaranteeLetter) -> Evidence {
     )
 }
 
-pub(crate) fn findings(ctx: &Ctx<'_>, out: &mut Out) {
+pub(crate) fn findings(ctx: &Ctx<'_>, out: &mut Out) -> Result<(), ReconcileError> {
     let f = ctx.facts;
     let cfg = &ctx.config.guarantee;
     let derived;
@@ -183,17 +202,17 @@ pub(crate) fn findings(ctx: &Ctx<'_>, out: &mut Out) {
             };
             &derived
         }
-        None => return,
+        None => return Ok(()),
     };
     if f.project.status != ProjectStatus::Open
         || ctx.as_of < add_days(req.cover_from, cfg.grace_days)
         || ctx.as_of > req.cover_to
     {
-        return;
+        return Ok(());
     }
-    let required = required_guarantee(req, &f.project.province, ctx.config);
+    let required = try_required_guarantee(req, f.project.province, ctx.config)?;
     if required.amount.fen() <= 0 {
-        return;
+        return Ok(());
     }
     let r = required.amount;
 
@@ -253,7 +272,7 @@ pub(crate) fn findings(ctx: &Ctx<'_>, out: &mut Out) {
             if ctx.as_of <= c.deadline {
                 // Within the replenishment period: nothing to raise yet.
                 expiring(ctx, req, &letters, r, out);
-                return;
+                return Ok(());
             }
             claim_line = Some(format!(
                 "drawn on {}; top-up due within {} working days, by {}",
@@ -326,6 +345,15 @@ pub(crate) fn findings(ctx: &Ctx<'_>, out: &mut Out) {
 
         comp.push(format!("short = {r} − {now} = {short}"));
         comp.extend(claim_line);
+        if let Some(c) = open_claim
+            .as_ref()
+            .filter(|_| code == FindingCode::GuaranteeNotReplenished)
+        {
+            if let Some(note) = calendar_note(ctx, c.date, c.deadline) {
+                comp.push(note.description.clone());
+                ev.push(note);
+            }
+        }
         out.push(Draft {
             code,
             subject,
@@ -339,6 +367,7 @@ pub(crate) fn findings(ctx: &Ctx<'_>, out: &mut Out) {
         });
     }
     expiring(ctx, req, &letters, r, out);
+    Ok(())
 }
 
 fn apply<'a>(

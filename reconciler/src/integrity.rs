@@ -1,16 +1,25 @@
-//! Data integrity of what banks deliver: BALANCE_BREAK (a statement's entries do not sum to
-//! its balance change), STATEMENT_GAP (a statement's opening balance is not the previous
-//! closing balance, or its sequence number skips), STATEMENT_MISSING (no end-of-day statement
-//! for a working day between the account's first statement and the as-of date), and
-//! DUPLICATE_DELIVERY (the store saw the same key twice with different content).
+//! Data integrity of what banks deliver (DOMAIN.md §4):
+//! - BALANCE_BREAK: the balances disagree with the money reported: within one statement,
+//!   opening + entries ≠ closing; or between two consecutive statements with none missing
+//!   between them, opening ≠ the previous closing (money moved that no statement shows);
+//! - STATEMENT_GAP: statements are missing from the chain: the sequence number skips, or a
+//!   balance jump falls across a hole in the delivered dates (a working day no statement
+//!   covers) — the jump is then explained by the missing statement, not a BALANCE_BREAK;
+//! - STATEMENT_MISSING: no end-of-day statement for a working day between the account's
+//!   first statement and the as-of date;
+//! - DUPLICATE_DELIVERY: the store saw the same key twice with different content.
+//!
+//! Statements in another currency than the account's are left out of the chain (their
+//! balances are not the account's); the days they cover stay without a statement and their
+//! STATEMENT_MISSING shows them as evidence.
 
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use schemas::{EvidenceKind, FindingCode, Money, Period, Statement, StatementKind};
 
-use crate::finding::{evidence, Ctx, Draft, Out};
-use crate::ledger::{coverage, stmt_id};
+use crate::finding::{calendar_note, evidence, Ctx, Draft, Out};
+use crate::ledger::{coverage, foreign_currency, stmt_id};
 
 struct Stmt<'a> {
     st: &'a Statement,
@@ -53,6 +62,7 @@ fn seq_no(s: &Statement) -> Option<u64> {
 
 pub(crate) fn findings(ctx: &Ctx<'_>, out: &mut Out) {
     let mut by_account: BTreeMap<&str, Vec<Stmt<'_>>> = BTreeMap::new();
+    let mut foreign: BTreeMap<&str, Vec<Stmt<'_>>> = BTreeMap::new();
     for st in &ctx.facts.statements {
         if st.kind != StatementKind::EndOfDay {
             continue;
@@ -63,10 +73,17 @@ pub(crate) fn findings(ctx: &Ctx<'_>, out: &mut Out) {
         if to > ctx.as_of {
             continue;
         }
-        by_account
-            .entry(st.account.as_str())
+        let into = if foreign_currency(ctx.facts, st).is_some() {
+            &mut foreign
+        } else {
+            &mut by_account
+        };
+        into.entry(st.account.as_str())
             .or_default()
             .push(Stmt { st, from, to });
+    }
+    for account in foreign.keys() {
+        by_account.entry(account).or_default();
     }
     for (account, mut stmts) in by_account {
         stmts.sort_by(|a, b| {
@@ -81,10 +98,14 @@ pub(crate) fn findings(ctx: &Ctx<'_>, out: &mut Out) {
         for s in &stmts {
             balance_break(ctx, s, out);
         }
+        let mut others = foreign.remove(account).unwrap_or_default();
+        // Sequence numbers taken by statements in another currency are not missing.
+        let foreign_seqs: Vec<u64> = others.iter().filter_map(|s| seq_no(s.st)).collect();
         for pair in stmts.windows(2) {
-            continuity(ctx, &pair[0], &pair[1], out);
+            continuity(ctx, &pair[0], &pair[1], &foreign_seqs, out);
         }
-        missing(ctx, account, &stmts, out);
+        others.sort_by(|a, b| (a.from, a.to, stmt_id(a.st)).cmp(&(b.from, b.to, stmt_id(b.st))));
+        missing(ctx, account, &stmts, &others, out);
     }
     duplicates(ctx, out);
 }
@@ -130,79 +151,131 @@ fn balance_break(ctx: &Ctx<'_>, s: &Stmt<'_>, out: &mut Out) {
     });
 }
 
-fn continuity(ctx: &Ctx<'_>, prev: &Stmt<'_>, cur: &Stmt<'_>, out: &mut Out) {
+/// Working days strictly between two statements' coverage that neither covers (a hole in
+/// the delivered dates). More than two years apart counts as a hole without walking it.
+fn date_hole(ctx: &Ctx<'_>, prev: &Stmt<'_>, cur: &Stmt<'_>) -> Option<NaiveDate> {
+    if crate::finding::days(prev.to, cur.from) > 731 {
+        return prev.to.succ_opt();
+    }
+    let mut d = prev.to.succ_opt()?;
+    while d < cur.from {
+        if ctx.calendar.is_working_day(d) {
+            return Some(d);
+        }
+        d = d.succ_opt()?;
+    }
+    None
+}
+
+fn continuity(ctx: &Ctx<'_>, prev: &Stmt<'_>, cur: &Stmt<'_>, foreign_seqs: &[u64], out: &mut Out) {
     if cur.from <= prev.to {
         // Overlapping statements (a re-sent or corrected day): not a chain step.
         return;
     }
-    if let (Some(pc), Some(co)) = (prev.st.closing_balance, cur.st.opening_balance) {
-        if pc.amount != co.amount {
-            let diff = Money::from_fen(
+    let skipped = match (seq_no(prev.st), seq_no(cur.st)) {
+        (Some(a), Some(b))
+            if b > a.saturating_add(1)
+                && (b - a > 1000 || (a + 1..b).any(|k| !foreign_seqs.contains(&k))) =>
+        {
+            Some((a, b))
+        }
+        _ => None,
+    };
+    let jump = match (prev.st.closing_balance, cur.st.opening_balance) {
+        (Some(pc), Some(co)) if pc.amount != co.amount => Some((
+            pc,
+            co,
+            Money::from_fen(
                 co.amount
                     .fen()
                     .saturating_sub(pc.amount.fen())
                     .saturating_abs(),
-            );
-            out.push(Draft {
-                code: FindingCode::StatementGap,
-                subject: format!("{}/opening", cur.st.key()),
-                period: Period::of(cur.to).to_string(),
-                amount_short: diff,
-                severity: ctx.fixed(FindingCode::StatementGap),
-                summary: format!(
-                    "Statement of {} for {} opens at {} but the previous one ({}) closed at {}",
-                    cur.st.account, cur.to, co.amount, prev.to, pc.amount
-                ),
-                evidence: vec![stmt_ev(prev), stmt_ev(cur)],
-                computation: vec![
-                    format!("previous closing {} on {}", pc.amount, pc.date),
-                    format!("opening {} on {}", co.amount, co.date),
-                    format!("difference = |{} − {}| = {}", co.amount, pc.amount, diff),
-                ],
-                due_date: None,
-            });
-        }
+            ),
+        )),
+        _ => None,
+    };
+    let hole = date_hole(ctx, prev, cur);
+    let mut comp = Vec::new();
+    if let Some((pc, co, diff)) = jump {
+        comp.push(format!("previous closing {} on {}", pc.amount, pc.date));
+        comp.push(format!("opening {} on {}", co.amount, co.date));
+        comp.push(format!(
+            "difference = |{} − {}| = {}",
+            co.amount, pc.amount, diff
+        ));
     }
-    if let (Some(a), Some(b)) = (seq_no(prev.st), seq_no(cur.st)) {
-        if b > a.saturating_add(1) {
-            out.push(Draft {
-                code: FindingCode::StatementGap,
-                subject: format!("{}/sequence", cur.st.key()),
-                period: Period::of(cur.to).to_string(),
-                amount_short: Money::ZERO,
-                severity: ctx.fixed(FindingCode::StatementGap),
-                summary: format!(
-                    "Statement sequence of {} skips from {} to {}: {} statement(s) missing",
-                    cur.st.account,
-                    a,
-                    b,
-                    b - a - 1
-                ),
-                evidence: vec![stmt_ev(prev), stmt_ev(cur)],
-                computation: vec![format!(
-                    "expected sequence {} after {}, got {}",
-                    a + 1,
-                    a,
-                    b
-                )],
-                due_date: None,
-            });
-        }
+    if let Some((a, b)) = skipped {
+        comp.push(format!(
+            "expected sequence {} after {}, got {}",
+            a + 1,
+            a,
+            b
+        ));
+        out.push(Draft {
+            code: FindingCode::StatementGap,
+            subject: format!("{}/sequence", cur.st.key()),
+            period: Period::of(cur.to).to_string(),
+            // A balance jump across the missing statements is theirs to explain.
+            amount_short: jump.map_or(Money::ZERO, |j| j.2),
+            severity: ctx.fixed(FindingCode::StatementGap),
+            summary: format!(
+                "Statement sequence of {} skips from {} to {}: {} statement(s) missing",
+                cur.st.account,
+                a,
+                b,
+                b - a - 1
+            ),
+            evidence: vec![stmt_ev(prev), stmt_ev(cur)],
+            computation: comp,
+            due_date: None,
+        });
+        return;
+    }
+    let Some((pc, co, diff)) = jump else {
+        return;
+    };
+    if let Some(first) = hole {
+        comp.push(format!(
+            "no statement covers working day {first} between them: the jump falls across the hole"
+        ));
+        out.push(Draft {
+            code: FindingCode::StatementGap,
+            subject: format!("{}/opening", cur.st.key()),
+            period: Period::of(cur.to).to_string(),
+            amount_short: diff,
+            severity: ctx.fixed(FindingCode::StatementGap),
+            summary: format!(
+                "Statements of {} are missing between {} and {}: the balance moved from {} to {} unseen",
+                cur.st.account, prev.to, cur.from, pc.amount, co.amount
+            ),
+            evidence: vec![stmt_ev(prev), stmt_ev(cur)],
+            computation: comp,
+            due_date: None,
+        });
+    } else {
+        comp.push("no statement is missing between them (consecutive days or only non-working days, sequence unbroken)".to_string());
+        out.push(Draft {
+            code: FindingCode::BalanceBreak,
+            subject: format!("{}/opening", cur.st.key()),
+            period: Period::of(cur.to).to_string(),
+            amount_short: diff,
+            severity: ctx.fixed(FindingCode::BalanceBreak),
+            summary: format!(
+                "Statement of {} for {} opens at {} but the previous one ({}) closed at {}, with no statement missing between them ({} unexplained)",
+                cur.st.account, cur.to, co.amount, prev.to, pc.amount, diff
+            ),
+            evidence: vec![stmt_ev(prev), stmt_ev(cur)],
+            computation: comp,
+            due_date: None,
+        });
     }
 }
 
-fn missing(ctx: &Ctx<'_>, account: &str, stmts: &[Stmt<'_>], out: &mut Out) {
+fn missing(ctx: &Ctx<'_>, account: &str, stmts: &[Stmt<'_>], foreign: &[Stmt<'_>], out: &mut Out) {
     let cfg = &ctx.config.statements;
-    if !cfg.missing_enabled || stmts.is_empty() {
+    if !cfg.missing_enabled || (stmts.is_empty() && foreign.is_empty()) {
         return;
     }
-    // Merge coverage intervals, then walk only the days between them and after the last.
-    let mut spans: Vec<(NaiveDate, NaiveDate, usize)> = stmts
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.from, s.to, i))
-        .collect();
-    spans.sort();
     let expected = |d: NaiveDate| {
         ctx.calendar.is_working_day(d)
             && ctx
@@ -210,37 +283,86 @@ fn missing(ctx: &Ctx<'_>, account: &str, stmts: &[Stmt<'_>], out: &mut Out) {
                 .add_working_days(d, cfg.missing_after_working_days)
                 < ctx.as_of
     };
-    let mut covered_to = spans[0].1;
-    let mut last_idx = spans[0].2;
-    let mut gaps: Vec<(NaiveDate, NaiveDate, usize, Option<usize>)> = Vec::new();
-    for &(from, to, i) in spans.iter().skip(1) {
-        if let Some(next) = covered_to.succ_opt() {
-            if from > next {
-                gaps.push((next, from.pred_opt().unwrap_or(from), last_idx, Some(i)));
+    // Merge coverage intervals, then walk only the days between them and after the last.
+    // Each gap: first and last day, and the statements either side (for evidence).
+    let mut gaps: Vec<(NaiveDate, NaiveDate, Vec<schemas::Evidence>)> = Vec::new();
+    let mut spans: Vec<(NaiveDate, NaiveDate, usize)> = stmts
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.from, s.to, i))
+        .collect();
+    spans.sort();
+    // A statement in a foreign currency before the first counted one starts the chain.
+    let first_foreign = foreign.iter().map(|s| s.from).min();
+    let open = ctx.facts.project.status == schemas::ProjectStatus::Open;
+    match spans.first() {
+        Some(&(from, _, i)) => {
+            if let Some(ff) = first_foreign.filter(|ff| *ff < from) {
+                gaps.push((
+                    ff,
+                    from.pred_opt().unwrap_or(from),
+                    vec![stmt_ev(&stmts[i])],
+                ));
             }
         }
-        if to > covered_to {
-            covered_to = to;
-            last_idx = i;
+        None => {
+            if let Some(ff) = first_foreign.filter(|_| open) {
+                gaps.push((ff, ctx.as_of, Vec::new()));
+            }
         }
     }
-    // After the last statement: only while the project is open (a completed project's
-    // account is closed and sends nothing more).
-    let open = ctx.facts.project.status == schemas::ProjectStatus::Open;
-    if let Some(next) = covered_to.succ_opt().filter(|_| open) {
-        if next <= ctx.as_of {
-            gaps.push((next, ctx.as_of, last_idx, None));
+    if let Some(&(_, first_to, first_idx)) = spans.first() {
+        let mut covered_to = first_to;
+        let mut last_idx = first_idx;
+        for &(from, to, i) in spans.iter().skip(1) {
+            if let Some(next) = covered_to.succ_opt() {
+                if from > next {
+                    gaps.push((
+                        next,
+                        from.pred_opt().unwrap_or(from),
+                        vec![stmt_ev(&stmts[last_idx]), stmt_ev(&stmts[i])],
+                    ));
+                }
+            }
+            if to > covered_to {
+                covered_to = to;
+                last_idx = i;
+            }
+        }
+        // After the last statement: only while the project is open (a completed project's
+        // account is closed and sends nothing more).
+        if let Some(next) = covered_to.succ_opt().filter(|_| open) {
+            if next <= ctx.as_of {
+                gaps.push((next, ctx.as_of, vec![stmt_ev(&stmts[last_idx])]));
+            }
         }
     }
-    for (from, to, before, after) in gaps {
+    for (from, to, around) in gaps {
         // Runs of consecutive expected working days without a statement.
         let mut d = from;
         let mut run: Option<(NaiveDate, NaiveDate, u32)> = None;
         let mut flush = |run: &mut Option<(NaiveDate, NaiveDate, u32)>| {
             if let Some((a, b, n)) = run.take() {
-                let mut ev = vec![stmt_ev(&stmts[before])];
-                if let Some(x) = after {
-                    ev.push(stmt_ev(&stmts[x]));
+                let mut ev = around.clone();
+                let mut comp = vec![format!(
+                    "working days {a}..{b} without a statement ({n}); each expected {} working day(s) later",
+                    cfg.missing_after_working_days
+                )];
+                for f in foreign.iter().filter(|f| f.from <= b && f.to >= a) {
+                    ev.push(stmt_ev(f));
+                    comp.push(format!(
+                        "a statement in {} covering {}..{} arrived but is not counted: the account keeps its money in another currency",
+                        f.st.currency.trim(),
+                        f.from,
+                        f.to
+                    ));
+                }
+                let due = ctx
+                    .calendar
+                    .add_working_days(a, cfg.missing_after_working_days);
+                if let Some(note) = calendar_note(ctx, a, due) {
+                    comp.push(note.description.clone());
+                    ev.push(note);
                 }
                 out.push(Draft {
                     code: FindingCode::StatementMissing,
@@ -252,11 +374,8 @@ fn missing(ctx: &Ctx<'_>, account: &str, stmts: &[Stmt<'_>], out: &mut Out) {
                         "No end-of-day statement of {account} for {n} working day(s), {a} to {b}"
                     ),
                     evidence: ev,
-                    computation: vec![format!(
-                        "working days {a}..{b} without a statement ({n}); each expected {} working day(s) later",
-                        cfg.missing_after_working_days
-                    )],
-                    due_date: Some(ctx.calendar.add_working_days(a, cfg.missing_after_working_days)),
+                    computation: comp,
+                    due_date: Some(due),
                 });
             }
         };

@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 use chrono::NaiveDate;
 use schemas::{EvidenceKind, FindingCode, LaborCostObligation, Money, Period};
 
-use crate::finding::{days, evidence, sub_days, Ctx, Draft, Out};
+use crate::finding::{calendar_note, days, evidence, sub_days, Ctx, Draft, Out};
 use crate::ledger::Ledger;
 use crate::text::{contains_token, norm_account, norm_name};
 
@@ -332,6 +332,10 @@ pub(crate) fn findings(ctx: &Ctx<'_>, m: &LaborMatch<'_>, ledger: &Ledger<'_>, o
             ctx.as_of
         ));
         comp.push(last);
+        if let Some(note) = calendar_note(ctx, o.due_date, deadline) {
+            comp.push(note.description.clone());
+            ev.push(note);
+        }
         out.push(Draft {
             code,
             subject: o.obligation_id.clone(),

@@ -176,9 +176,33 @@ pub(crate) fn stmt_id(st: &Statement) -> StmtId<'_> {
     )
 }
 
+/// The currency of a statement when it is not its account's (the registered currency, CNY
+/// when the account is not registered or has none): such a statement's entries and balances
+/// never enter the account's sums. A statement that states no currency is taken as the
+/// account's.
+pub(crate) fn foreign_currency<'s>(facts: &ProjectFacts, st: &'s Statement) -> Option<&'s str> {
+    let c = st.currency.trim();
+    if c.is_empty() {
+        return None;
+    }
+    let acct = crate::text::norm_account(&st.account);
+    let expected = facts
+        .accounts
+        .iter()
+        .find(|a| crate::text::norm_account(&a.account_no) == acct)
+        .map(|a| a.currency.trim())
+        .filter(|c| !c.is_empty())
+        .unwrap_or("CNY");
+    (!c.eq_ignore_ascii_case(expected)).then_some(c)
+}
+
 impl<'a> Ledger<'a> {
     pub fn build(facts: &'a ProjectFacts, as_of: NaiveDate) -> Ledger<'a> {
-        let mut stmts: Vec<&Statement> = facts.statements.iter().collect();
+        let mut stmts: Vec<&Statement> = facts
+            .statements
+            .iter()
+            .filter(|s| foreign_currency(facts, s).is_none())
+            .collect();
         stmts.sort_by(|a, b| stmt_id(a).cmp(&stmt_id(b)));
         // Days covered by an end-of-day statement, per account.
         let mut eod_days: BTreeMap<&str, BTreeSet<NaiveDate>> = BTreeMap::new();
@@ -286,7 +310,7 @@ fn pair_reversals(entries: &mut [LedgerEntry<'_>]) {
                         || rev
                             .remittance
                             .as_deref()
-                            .is_some_and(|t| refs(e).any(|x| t.contains(x)))
+                            .is_some_and(|t| refs(e).any(|x| crate::text::contains_token(t, x)))
                 };
                 (
                     shared(a),

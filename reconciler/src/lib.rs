@@ -10,28 +10,34 @@
 //! The public surface:
 //! - [`ProjectFacts`]: everything known about one project (registry records, statements,
 //!   payroll results, guarantee letters, delivery conflicts from the store);
-//! - [`reconcile`]: the findings of one project as of a date;
+//! - [`reconcile`]: the findings of one project as of a date, or [`ReconcileError`] when its
+//!   amounts cannot be computed exactly (an error of that project only);
 //! - [`explain`]: a finding in words, with its evidence and arithmetic;
 //! - [`Config`] (serde, embedded by the daemon under `[reconciler]`) and [`Config::validate`];
-//! - [`Calendar`]: China's official working-day calendar shipped as data;
+//! - [`Calendar`]: China's official working-day calendar shipped as data, replaceable by a
+//!   file's text ([`Calendar::parse`]), saying which years it does not cover;
 //! - [`required_guarantee`] and [`pay_deadline`], the two rules other parts may want to show.
 //!
 //! Every finding code, when it is raised and how it is graded: `docs/findings.md`. Every
 //! configuration key: `docs/reconciler-config.md`.
 //!
 //! Inside, one run builds a de-duplicated ledger (`ledger`) of the accounts' movements, matches
-//! labor-cost credits to obligations (`labor`), payroll results to pay-sheet lines
-//! (`wages`), bulk debits and returns to batches (`payroll`), applies guarantee messages
+//! labor-cost credits to obligations (`labor`), bulk debits and returns to batches
+//! (`payroll`), attributes each payroll result to the month it pays (`attribution`, reading
+//! months from remittance text in `months`) and checks wages owed (`wages`), applies guarantee messages
 //! (`guarantee`) and checks the statement chain (`integrity`).
 
+mod attribution;
 mod calendar;
 mod config;
+mod error;
 mod explain;
 mod finding;
 mod guarantee;
 mod integrity;
 mod labor;
 mod ledger;
+mod months;
 mod payroll;
 mod text;
 mod wages;
@@ -48,8 +54,9 @@ pub use config::{
     AbnormalPayConfig, Config, ConfigError, CreditAdjustments, GuaranteeConfig, LaborCostConfig,
     PayrollConfig, ProvinceGuarantee, SeverityConfig, StatementConfig, WagesConfig,
 };
+pub use error::ReconcileError;
 pub use explain::explain;
-pub use guarantee::{required_guarantee, RequiredGuarantee};
+pub use guarantee::{required_guarantee, try_required_guarantee, RequiredGuarantee};
 pub use schemas::DeliveryConflict;
 pub use wages::pay_deadline;
 
@@ -104,6 +111,10 @@ impl ProjectFacts {
 /// Computes the current findings of one project as of `as_of` (facts dated after `as_of` are
 /// ignored). The result is sorted by code, period and id; ids are stable.
 ///
+/// An error is an error of this project only (its amounts cannot be computed exactly):
+/// callers reconcile the other projects and report and retry this one. Nothing panics on
+/// overflow.
+///
 /// `config` is expected to have passed [`Config::validate`]; an invalid config does not
 /// panic but may give meaningless findings.
 pub fn reconcile(
@@ -111,7 +122,8 @@ pub fn reconcile(
     as_of: NaiveDate,
     config: &Config,
     calendar: &Calendar,
-) -> Vec<Finding> {
+) -> Result<Vec<Finding>, ReconcileError> {
+    check_amounts(facts)?;
     let ctx = finding::Ctx::new(facts, as_of, config, calendar);
     let ledger = ledger::Ledger::build(facts, as_of);
     let mut out = finding::Out::default();
@@ -119,10 +131,76 @@ pub fn reconcile(
     labor::findings(&ctx, &labor, &ledger, &mut out);
     let mut payments = wages::PaymentIndex::build(&ctx);
     let links = payroll::link_all(&ctx, &ledger, &payments);
-    payments.unpay(&links.returned);
-    wages::findings(&ctx, &payments, &mut out);
+    payments.attribute(&links.returned, &config.wages, &links.batch_texts(&ledger));
+    wages::findings(&ctx, &payments, &mut out)?;
     payroll::findings(&ctx, &ledger, &labor, &payments, &links, &mut out);
-    guarantee::findings(&ctx, &mut out);
+    guarantee::findings(&ctx, &mut out)?;
     integrity::findings(&ctx, &mut out);
-    out.finish(&ctx)
+    Ok(out.finish(&ctx))
+}
+
+/// Every sum the reconciler forms adds or subtracts amounts of the project's facts (a subset
+/// of them, or the difference of two such sums): when the absolute values of all of them add
+/// up within i64 fen, none of those sums can overflow, so the saturating arithmetic inside
+/// never saturates. Checked once here, exactly.
+fn check_amounts(facts: &ProjectFacts) -> Result<(), ReconcileError> {
+    let project = facts.project.code.as_str();
+    let mut total: i64 = 0;
+    let mut add = |what: &str, m: schemas::Money| -> Result<(), ReconcileError> {
+        total = m
+            .fen()
+            .checked_abs()
+            .and_then(|a| total.checked_add(a))
+            .ok_or_else(|| {
+                ReconcileError::overflow(project, format!("the sum of all amounts (at {what})"))
+            })?;
+        Ok(())
+    };
+    add("the contract amount", facts.project.contract_amount)?;
+    for o in &facts.obligations {
+        add(&format!("obligation {}", o.obligation_id), o.amount)?;
+    }
+    for l in &facts.pay_sheet {
+        add(&format!("a pay-sheet line of {}", l.period), l.net)?;
+        add(&format!("a pay-sheet line of {}", l.period), l.gross)?;
+    }
+    for r in &facts.payment_results {
+        if let Some(a) = r.amount {
+            add("a payment result", a)?;
+        }
+    }
+    for b in &facts.payroll_batches {
+        if let Some(t) = b.declared_total {
+            add(&format!("batch {}", b.batch_id), t)?;
+        }
+    }
+    for s in &facts.statements {
+        let what = format!("a statement of {}", s.account);
+        for b in [s.opening_balance, s.closing_balance].into_iter().flatten() {
+            add(&what, b.amount)?;
+        }
+        for e in &s.entries {
+            add(&what, e.amount)?;
+            if let Some(b) = e.balance_after {
+                add(&what, b)?;
+            }
+        }
+    }
+    for g in &facts.guarantees {
+        add(&format!("guarantee {}", g.number), g.guaranteed_amount)?;
+        if let Some(c) = g.claim_amount {
+            add(&format!("guarantee {}", g.number), c)?;
+        }
+        if let Some(c) = g.contract_amount {
+            add(&format!("guarantee {}", g.number), c)?;
+        }
+    }
+    if let Some(r) = &facts.guarantee_requirement {
+        add("the guarantee requirement", r.contract_amount)?;
+        add("the guarantee requirement", r.cash_deposit)?;
+        if let Some(c) = r.cap {
+            add("the guarantee requirement", c)?;
+        }
+    }
+    Ok(())
 }

@@ -16,12 +16,14 @@ use schemas::{EvidenceKind, FindingCode, Money, PaymentStatus, Period, Statement
 
 use crate::finding::{add_days, days, evidence, Ctx, Draft, Out};
 use crate::labor::LaborMatch;
-use crate::ledger::{stmt_id, Ledger};
-use crate::text::{contains_token, norm_account, norm_name};
-use crate::wages::{describe_pay, pay_deadline, PaymentIndex};
+use crate::ledger::{foreign_currency, stmt_id, Ledger};
+use crate::text::{contains_token, norm_account, norm_name, same_ref, truncation_of};
+use crate::wages::{pay_deadline, PaymentIndex};
 
 struct Batch<'a> {
     id: &'a str,
+    /// How the debits and returns were linked (shown in the finding's computation).
+    notes: Vec<String>,
     pay_date: Option<NaiveDate>,
     /// Indices into `PaymentIndex::pays`.
     pays: Vec<usize>,
@@ -54,6 +56,27 @@ pub(crate) fn link_all<'a>(
     }
 }
 
+impl Links<'_> {
+    /// The remittance texts of each batch's linked debits (where a month may be named).
+    pub fn batch_texts(&self, ledger: &Ledger<'_>) -> BTreeMap<String, Vec<String>> {
+        self.batches
+            .iter()
+            .map(|b| {
+                let mut texts: Vec<String> = b
+                    .debits
+                    .iter()
+                    .filter_map(|&i| ledger.entries[i].entry.remittance.clone())
+                    .filter(|t| !t.trim().is_empty())
+                    .collect();
+                texts.sort();
+                texts.dedup();
+                (b.id.to_string(), texts)
+            })
+            .filter(|(_, t)| !t.is_empty())
+            .collect()
+    }
+}
+
 pub(crate) fn findings(
     ctx: &Ctx<'_>,
     ledger: &Ledger<'_>,
@@ -71,6 +94,7 @@ fn collect_batches<'a>(ctx: &Ctx<'a>, pay: &PaymentIndex<'a>) -> Vec<Batch<'a>> 
     let mut by_id: BTreeMap<&'a str, Batch<'a>> = BTreeMap::new();
     let new = |id: &'a str| Batch {
         id,
+        notes: Vec::new(),
         pay_date: None,
         pays: Vec::new(),
         paid: Money::ZERO,
@@ -105,6 +129,102 @@ fn collect_batches<'a>(ctx: &Ctx<'a>, pay: &PaymentIndex<'a>) -> Vec<Batch<'a>> 
     by_id.into_values().collect()
 }
 
+/// How strongly a ledger entry names a batch: its batch reference or end-to-end id equals the
+/// batch id (3), its bank reference does (2), its remittance text holds it as a whole token (1).
+fn naming_strength(le: &crate::ledger::LedgerEntry<'_>, id: &str) -> u8 {
+    let e = le.entry;
+    if e.batch_ref.as_deref().is_some_and(|r| same_ref(r, id))
+        || e.end_to_end_id.as_deref().is_some_and(|r| same_ref(r, id))
+    {
+        3
+    } else if e.bank_ref.as_deref().is_some_and(|r| same_ref(r, id)) {
+        2
+    } else if e
+        .remittance
+        .as_deref()
+        .is_some_and(|t| contains_token(t, id))
+    {
+        1
+    } else {
+        0
+    }
+}
+
+const STRENGTH: [&str; 4] = [
+    "",
+    "its remittance text names the batch",
+    "its bank reference is the batch id",
+    "its batch reference is the batch id",
+];
+
+/// Gives each entry to the batch it names best: exact whole-token matches only; among equals,
+/// the longest batch id, then the smallest. The choice and the batches passed over are
+/// recorded in the chosen batch's notes.
+fn link_by_reference(
+    ledger: &Ledger<'_>,
+    batches: &mut [Batch<'_>],
+    used: &mut BTreeSet<usize>,
+    debit: bool,
+) {
+    let entries: Vec<usize> = if debit {
+        ledger.debits().map(|(i, _)| i).collect()
+    } else {
+        ledger.credits().map(|(i, _)| i).collect()
+    };
+    for i in entries {
+        if used.contains(&i) {
+            continue;
+        }
+        let le = &ledger.entries[i];
+        let mut named: Vec<(u8, usize)> = batches
+            .iter()
+            .enumerate()
+            .map(|(bi, b)| (naming_strength(le, b.id), bi))
+            .filter(|(s, _)| *s > 0)
+            .collect();
+        if named.is_empty() {
+            continue;
+        }
+        named.sort_by(|a, b| {
+            (
+                std::cmp::Reverse(a.0),
+                std::cmp::Reverse(batches[a.1].id.len()),
+                batches[a.1].id,
+            )
+                .cmp(&(
+                    std::cmp::Reverse(b.0),
+                    std::cmp::Reverse(batches[b.1].id.len()),
+                    batches[b.1].id,
+                ))
+        });
+        let (strength, best) = named[0];
+        let others: Vec<String> = named[1..]
+            .iter()
+            .map(|(s, bi)| format!("{} ({})", batches[*bi].id, STRENGTH[usize::from(*s)]))
+            .collect();
+        let b = &mut batches[best];
+        if debit {
+            b.debits.push(i);
+        } else {
+            b.returns.push(i);
+        }
+        used.insert(i);
+        let what = if debit { "debit" } else { "credit" };
+        b.notes.push(format!(
+            "{what} {} on {} linked by exact reference: {}",
+            le.amount(),
+            le.date(),
+            STRENGTH[usize::from(strength)]
+        ));
+        if !others.is_empty() {
+            b.notes.push(format!(
+                "  it also names {}; tie broken by strength, then the longest id, then the first id",
+                others.join(", ")
+            ));
+        }
+    }
+}
+
 /// Links debits and returns to batches; returns the ledger indices of linked debits.
 fn link(
     ctx: &Ctx<'_>,
@@ -114,26 +234,38 @@ fn link(
 ) -> (BTreeSet<usize>, BTreeSet<usize>) {
     let window = ctx.config.payroll.batch_date_window_days;
     let mut used: BTreeSet<usize> = BTreeSet::new();
-    let names = |le: &crate::ledger::LedgerEntry<'_>, id: &str| {
-        le.entry.batch_ref.as_deref().map(str::trim) == Some(id)
-            || le
-                .entry
-                .remittance
-                .as_deref()
-                .is_some_and(|t| contains_token(t, id))
-    };
-    for b in batches.iter_mut() {
-        for (i, le) in ledger.debits() {
-            if !used.contains(&i) && names(le, b.id) {
-                b.debits.push(i);
-                used.insert(i);
-            }
+    // 1. Exact references, whole tokens only (`…-PR-2026-05` never takes the debit of
+    //    `…-PR-2026-05-R`).
+    link_by_reference(ledger, batches, &mut used, true);
+    link_by_reference(ledger, batches, &mut used, false);
+    // 2. The documented partial fallback: a batch still without a debit takes a debit whose
+    //    batch reference is a bank's truncation of its id (a prefix of at least 8
+    //    characters), when no other batch's id starts with that reference too.
+    for bi in 0..batches.len() {
+        if !batches[bi].debits.is_empty() {
+            continue;
         }
-        for (i, le) in ledger.credits() {
-            if !used.contains(&i) && names(le, b.id) {
-                b.returns.push(i);
-                used.insert(i);
-            }
+        let id = batches[bi].id;
+        let hit = ledger.debits().find(|(i, le)| {
+            !used.contains(i)
+                && le.entry.batch_ref.as_deref().is_some_and(|r| {
+                    truncation_of(r, id)
+                        && batches
+                            .iter()
+                            .filter(|o| truncation_of(r, o.id) || same_ref(r, o.id))
+                            .count()
+                            == 1
+                })
+        });
+        if let Some((i, le)) = hit {
+            batches[bi].notes.push(format!(
+                "debit {} on {} linked by partial reference (fallback): its batch reference {} is a truncation of the batch id",
+                le.amount(),
+                le.date(),
+                le.entry.batch_ref.as_deref().unwrap_or("")
+            ));
+            batches[bi].debits.push(i);
+            used.insert(i);
         }
     }
     // By amount and date for batches still without a debit.
@@ -253,6 +385,7 @@ fn batch_mismatch(
         .statements
         .iter()
         .filter(|s| s.kind == StatementKind::EndOfDay)
+        .filter(|s| foreign_currency(ctx.facts, s).is_none())
         .filter_map(|s| s.closing_balance.map(|b| b.date))
         .filter(|d| *d <= ctx.as_of)
         .max();
@@ -299,7 +432,7 @@ fn batch_mismatch(
             Some(b.paid),
             b.pay_date,
         )];
-        let mut comp = Vec::new();
+        let mut comp = b.notes.clone();
         for &i in &b.debits {
             let le = &ledger.entries[i];
             ev.push(evidence(
@@ -325,13 +458,7 @@ fn batch_mismatch(
         for &pi in &b.pays {
             let p = &pay.pays[pi];
             if p.result.status != PaymentStatus::Paid {
-                ev.push(evidence(
-                    EvidenceKind::PaymentResult,
-                    p.key(),
-                    describe_pay(p),
-                    p.result.amount,
-                    Some(p.date),
-                ));
+                ev.push(pay.evidence(pi, p.result.amount));
             }
         }
         comp.push(format!("net debit = {debit} − {returned} = {net}"));
@@ -446,7 +573,10 @@ fn funding_gap(ctx: &Ctx<'_>, labor: &LaborMatch<'_>, pay: &PaymentIndex<'_>, ou
     let mut latest: BTreeMap<&str, (NaiveDate, &Statement, Money)> = BTreeMap::new();
     for s in &ctx.facts.statements {
         let Some(b) = s.closing_balance else { continue };
-        if s.kind != StatementKind::EndOfDay || b.date > ctx.as_of {
+        if s.kind != StatementKind::EndOfDay
+            || b.date > ctx.as_of
+            || foreign_currency(ctx.facts, s).is_some()
+        {
             continue;
         }
         let cand = (b.date, s, b.amount);
@@ -470,10 +600,11 @@ fn funding_gap(ctx: &Ctx<'_>, labor: &LaborMatch<'_>, pay: &PaymentIndex<'_>, ou
         e.0 = e.0.saturating_add(l.line.net);
         e.1 = e.1.saturating_add(l.paid.iter().map(|(_, m)| *m).sum());
     }
-    let lookahead = cfg.payroll.funding_lookahead_days;
+    // Every filed sheet whose deadline has not passed is checked, however far off it is;
+    // the severity rises as the deadline nears.
     for (period, (owed, paid)) in periods {
         let deadline = pay_deadline(period, &cfg.wages);
-        if ctx.as_of > deadline || days(ctx.as_of, deadline) > i64::from(lookahead) {
+        if ctx.as_of > deadline {
             continue;
         }
         let required = owed.saturating_sub(paid);
@@ -531,13 +662,31 @@ fn funding_gap(ctx: &Ctx<'_>, labor: &LaborMatch<'_>, pay: &PaymentIndex<'_>, ou
             subject: period.to_string(),
             period: period.to_string(),
             amount_short: gap,
-            severity: ctx.fixed(FindingCode::PayrollFundingGap),
+            severity: funding_severity(ctx, days(ctx.as_of, deadline)),
             summary: format!(
-                "The dedicated account cannot fund the {period} pay sheet due {deadline}: {gap} short"
+                "The dedicated account cannot fund the {period} pay sheet due {deadline} ({} days from now): {gap} short",
+                days(ctx.as_of, deadline)
             ),
             evidence: ev,
             computation: comp,
             due_date: Some(deadline),
         });
+    }
+}
+
+/// PAYROLL_FUNDING_GAP by days left to the pay deadline: red within
+/// `payroll.funding_red_days`, orange within `payroll.funding_lookahead_days`, yellow beyond
+/// (unless `severity.fixed` pins the code).
+fn funding_severity(ctx: &Ctx<'_>, days_left: i64) -> schemas::Severity {
+    let cfg = &ctx.config;
+    if let Some(fixed) = cfg.severity.fixed.get(&FindingCode::PayrollFundingGap) {
+        return *fixed;
+    }
+    if days_left <= i64::from(cfg.payroll.funding_red_days) {
+        schemas::Severity::Red
+    } else if days_left <= i64::from(cfg.payroll.funding_lookahead_days) {
+        schemas::Severity::Orange
+    } else {
+        schemas::Severity::Yellow
     }
 }

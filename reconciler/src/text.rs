@@ -22,20 +22,51 @@ pub(crate) fn norm_account(s: &str) -> String {
         .collect()
 }
 
-/// Whether `needle` occurs in `hay` as a whole token: the characters either side are not
-/// ASCII letters or digits (so `OB-1` is not found in `OB-10`). Case-insensitive for ASCII.
+/// Characters that join the parts of one reference: `PR-2026-05-R`, `B_09`, `LC/2026/05`,
+/// `OB.1`.
+fn joiner(b: u8) -> bool {
+    matches!(b, b'-' | b'_' | b'/' | b'.')
+}
+
+/// Whether `needle` occurs in `hay` as a whole token, exactly (ASCII case-insensitive): the
+/// characters either side are not ASCII letters or digits, nor a joiner (`-_/.`) that
+/// continues the token with a letter or digit. So `OB-1` is not found in `OB-10`, `XOB-1` or
+/// `OB-1-R`, and `…-PR-2026-05` is not found in `…-PR-2026-05-R`; it is found in
+/// `人工费OB-1，九月` and at the end of a sentence (`OB-1.`).
 pub(crate) fn contains_token(hay: &str, needle: &str) -> bool {
     let n = needle.trim().as_bytes();
     let h = hay.as_bytes();
     if n.is_empty() || n.len() > h.len() {
         return false;
     }
+    let continues = |b: Option<&u8>, beyond: Option<&u8>| match b {
+        Some(b) if b.is_ascii_alphanumeric() => true,
+        Some(b) if joiner(*b) => beyond.is_some_and(u8::is_ascii_alphanumeric),
+        _ => false,
+    };
     (0..=h.len() - n.len()).any(|at| {
         let end = at + n.len();
         h[at..end].eq_ignore_ascii_case(n)
-            && (at == 0 || !h[at - 1].is_ascii_alphanumeric())
-            && (end == h.len() || !h[end].is_ascii_alphanumeric())
+            && !continues(
+                at.checked_sub(1).and_then(|i| h.get(i)),
+                at.checked_sub(2).and_then(|i| h.get(i)),
+            )
+            && !continues(h.get(end), h.get(end + 1))
     })
+}
+
+/// Two references are the same reference: equal after trimming, ASCII case-insensitive.
+pub(crate) fn same_ref(a: &str, b: &str) -> bool {
+    let (a, b) = (a.trim(), b.trim());
+    !a.is_empty() && a.eq_ignore_ascii_case(b)
+}
+
+/// The documented partial-match fallback for references: `short` is a bank's truncation of
+/// `full` (a proper prefix of at least 8 characters, ASCII case-insensitive). Used only where
+/// no exact match exists (see `docs/findings.md`, "References").
+pub(crate) fn truncation_of(short: &str, full: &str) -> bool {
+    let (s, f) = (short.trim().as_bytes(), full.trim().as_bytes());
+    s.len() >= 8 && s.len() < f.len() && f[..s.len()].eq_ignore_ascii_case(s)
 }
 
 /// A personal name masked for summaries: the first character, then `*` per character.
@@ -61,6 +92,26 @@ mod tests {
         assert!(!contains_token("XOB-1", "OB-1"));
         assert!(contains_token("人工费OB-1，九月", "OB-1"));
         assert!(!contains_token("abc", ""));
+    }
+
+    #[test]
+    fn a_reference_is_not_found_inside_a_longer_one() {
+        let base = "P-001-PR-2026-05";
+        assert!(!contains_token("代发工资 P-001-PR-2026-05-R", base));
+        assert!(!contains_token("P-001-PR-2026-05/2", base));
+        assert!(!contains_token("P-001-PR-2026-05_R", base));
+        assert!(!contains_token("XP-001-PR-2026-05", base));
+        assert!(contains_token("代发工资 P-001-PR-2026-05", base));
+        assert!(contains_token("代发工资P-001-PR-2026-05。", base));
+        assert!(contains_token("ref p-001-pr-2026-05.", base));
+        assert!(contains_token("(P-001-PR-2026-05) 补发", base));
+        assert!(contains_token("P-001-PR-2026-05-R", "P-001-PR-2026-05-R"));
+        assert!(same_ref(" B-09 ", "b-09"));
+        assert!(!same_ref("B-09", "B-09R"));
+        assert!(!same_ref("", ""));
+        assert!(truncation_of("P-001-PR-2026", base));
+        assert!(!truncation_of("P-001", base));
+        assert!(!truncation_of(base, base));
     }
 
     #[test]

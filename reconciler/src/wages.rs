@@ -2,21 +2,23 @@
 //! WAGES_UNPAID / WAGES_SHORT, PAYMENT_FAILED_UNRESOLVED, PAYEE_NOT_ON_ROSTER, ABNORMAL_PAY.
 //!
 //! A result belongs to a worker by ID number, or by card number when it carries no ID
-//! number. Successful results pay the worker's lines: first the line of the period the result
-//! names, then, for results that name no period, the worker's oldest line still owed whose
-//! month has begun by the pay date.
+//! number. Which month each result pays is decided in `attribution` (DOMAIN.md §4); a failed
+//! line is re-paid only by a later successful payment to the same worker attributed to the
+//! same month.
 
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use rust_decimal::{Decimal, RoundingStrategy};
 use schemas::{
-    EvidenceKind, FindingCode, Money, PaySheetLine, PaymentResult, PaymentStatus, Period,
+    Attribution, Evidence, EvidenceKind, FindingCode, Money, PaySheetLine, PaymentResult,
+    PaymentStatus, Period,
 };
 
 use crate::config::WagesConfig;
 use crate::finding::{add_days, days, evidence, Ctx, Draft, Out};
 use crate::text::mask_name;
+use crate::ReconcileError;
 
 /// The day wages of `period` fall due under the configured rule (before any grace).
 pub fn pay_deadline(period: Period, cfg: &WagesConfig) -> NaiveDate {
@@ -144,6 +146,10 @@ pub(crate) struct PaymentIndex<'a> {
     pub lines: Vec<Line<'a>>,
     pub known_ids: StrSet<'a>,
     pub known_cards: StrSet<'a>,
+    /// Per payment (parallel to `pays`): the month it was attributed to and by which rule.
+    pub attrs: Vec<Attribution>,
+    /// Per successful payment: the amount attributed to each month.
+    pub parts: Vec<Vec<(Period, Money)>>,
 }
 
 impl<'a> PaymentIndex<'a> {
@@ -224,85 +230,66 @@ impl<'a> PaymentIndex<'a> {
         lines.sort_by(|a, b| line_order(a.line).cmp(&line_order(b.line)));
         lines.dedup_by(|b, a| line_id(a.line) == line_id(b.line));
 
-        let mut idx = PaymentIndex {
+        let n = pays.len();
+        PaymentIndex {
             pays,
             lines,
             known_ids,
             known_cards,
-        };
-        idx.allocate();
-        idx
+            attrs: Vec::with_capacity(n),
+            parts: vec![Vec::new(); n],
+        }
     }
 
     /// Results reported paid whose money came back (a return credit from the worker's card):
-    /// they no longer pay their lines.
-    pub fn unpay(&mut self, returned: &std::collections::BTreeSet<usize>) {
-        if returned.is_empty() {
-            return;
-        }
+    /// they do not pay their lines. Then attributes every payment to a month and applies the
+    /// successful ones (`batch_texts`: the remittance texts of each batch's debits).
+    pub fn attribute(
+        &mut self,
+        returned: &std::collections::BTreeSet<usize>,
+        cfg: &WagesConfig,
+        batch_texts: &BTreeMap<String, Vec<String>>,
+    ) {
         for &pi in returned {
             if let Some(p) = self.pays.get_mut(pi) {
                 p.returned = true;
             }
         }
-        for l in self.lines.iter_mut() {
-            l.paid.clear();
-        }
-        self.allocate();
+        crate::attribution::attribute(self, cfg, batch_texts);
     }
 
-    fn allocate(&mut self) {
-        // Lines per worker, in period order (lines are sorted by period first).
-        // (ID number, line index), sorted: a worker's lines in period order.
-        let mut by_worker: Vec<(&str, usize)> = self
-            .lines
-            .iter()
-            .enumerate()
-            .map(|(i, l)| (l.line.id_number.expose(), i))
-            .collect();
-        by_worker.sort_unstable();
-        let mut remaining: Vec<Money> = self.lines.iter().map(|l| l.line.net).collect();
-        let mut applied: Vec<(usize, usize, Money)> = Vec::new();
-        let mut used: Vec<Money> = vec![Money::ZERO; self.pays.len()];
-        for explicit in [true, false] {
-            for (pi, p) in self.pays.iter().enumerate() {
-                if !p.pays_wages() || p.result.period.is_some() != explicit {
-                    continue;
-                }
-                let Some(w) = p.worker else {
-                    continue;
-                };
-                let from = by_worker.partition_point(|x| x.0 < w);
-                let to = by_worker.partition_point(|x| x.0 <= w);
-                let worker_lines = by_worker[from..to].iter().map(|x| x.1);
-                let mut left = p
-                    .result
-                    .amount
-                    .unwrap_or(Money::ZERO)
-                    .saturating_sub(used[pi]);
-                for li in worker_lines {
-                    if left.fen() <= 0 {
-                        break;
-                    }
-                    let period = self.lines[li].line.period;
-                    let fits = match p.result.period {
-                        Some(rp) => rp == period,
-                        None => period.first_day() <= p.date,
-                    };
-                    if !fits || remaining[li].fen() <= 0 {
-                        continue;
-                    }
-                    let take = left.min(remaining[li]);
-                    left = left.saturating_sub(take);
-                    remaining[li] = remaining[li].saturating_sub(take);
-                    used[pi] = used[pi].saturating_add(take);
-                    applied.push((pi, li, take));
-                }
-            }
+    /// Evidence for payment `pi` with the amount it contributed, and its attribution.
+    pub fn evidence(&self, pi: usize, amount: Option<Money>) -> Evidence {
+        let p = &self.pays[pi];
+        let mut e = evidence(
+            EvidenceKind::PaymentResult,
+            p.key(),
+            self.describe(pi),
+            amount,
+            Some(p.date),
+        );
+        e.attribution = self.attrs.get(pi).cloned();
+        e
+    }
+
+    /// `describe_pay` plus the month the payment was attributed to.
+    pub fn describe(&self, pi: usize) -> String {
+        let mut s = describe_pay(&self.pays[pi]);
+        if let Some(a) = self.attrs.get(pi) {
+            s.push_str(", ");
+            s.push_str(&crate::attribution::describe(a));
         }
-        for (pi, li, m) in applied {
-            self.lines[li].paid.push((pi, m));
-        }
+        s
+    }
+
+    /// What payment `pi` paid of `month` (the amount attributed to it).
+    pub fn paid_for(&self, pi: usize, month: Period) -> Money {
+        self.parts.get(pi).map_or(Money::ZERO, |ps| {
+            ps.iter()
+                .filter(|(m, _)| *m == month)
+                .map(|(_, a)| *a)
+                .sum()
+        })
     }
 
     pub fn on_roster(&self, r: &PaymentResult) -> bool {
@@ -367,15 +354,25 @@ pub(crate) fn describe_pay(p: &Pay<'_>) -> String {
     s
 }
 
-pub(crate) fn findings(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) {
+pub(crate) fn findings(
+    ctx: &Ctx<'_>,
+    idx: &PaymentIndex<'_>,
+    out: &mut Out,
+) -> Result<(), ReconcileError> {
     unpaid(ctx, idx, out);
     failed_unresolved(ctx, idx, out);
     not_on_roster(ctx, idx, out);
-    abnormal(ctx, idx, out);
+    abnormal(ctx, idx, out)
 }
 
 fn unpaid(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) {
     let cfg = &ctx.config.wages;
+    let mut by_worker: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (pi, p) in idx.pays.iter().enumerate() {
+        if let Some(w) = p.worker {
+            by_worker.entry(w).or_default().push(pi);
+        }
+    }
     for l in &idx.lines {
         let line = l.line;
         if line.net.fen() <= 0 {
@@ -416,14 +413,34 @@ fn unpaid(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) {
         )];
         for (pi, m) in &l.paid {
             let p = &idx.pays[*pi];
-            ev.push(evidence(
-                EvidenceKind::PaymentResult,
-                p.key(),
-                describe_pay(p),
-                Some(*m),
-                Some(p.date),
+            ev.push(idx.evidence(*pi, Some(*m)));
+            comp.push(format!(
+                "+ {} paid on {} ({})",
+                m,
+                p.date,
+                idx.attrs.get(*pi).map_or("", |a| a.rule.as_str())
             ));
-            comp.push(format!("+ {} paid on {}", m, p.date));
+        }
+        // The worker's other payments, and why they did not pay this month.
+        for &pi in by_worker
+            .get(line.id_number.expose())
+            .map_or(&[][..], Vec::as_slice)
+        {
+            if l.paid.iter().any(|(x, _)| *x == pi) {
+                continue;
+            }
+            let p = &idx.pays[pi];
+            ev.push(idx.evidence(pi, None));
+            comp.push(format!(
+                "  not counted: {} on {}, {}",
+                p.result
+                    .amount
+                    .map_or_else(|| "(no amount)".to_string(), |a| a.to_string()),
+                p.date,
+                idx.attrs
+                    .get(pi)
+                    .map_or_else(String::new, crate::attribution::describe)
+            ));
         }
         comp.push(format!("short = {} − {} = {}", line.net, paid, short));
         let who = format!("{} (ID {})", mask_name(&line.worker_name), line.id_number);
@@ -475,17 +492,18 @@ fn failed_unresolved(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) {
         if f.result.status != PaymentStatus::Failed {
             continue;
         }
+        // The month the failed line was for: only a payment attributed to it re-pays it.
+        let month = idx.attrs.get(fi).and_then(|a| a.month);
         let failed_amount = f.result.amount.unwrap_or(Money::ZERO);
         let mut need = failed_amount;
         let mut repaid = Money::ZERO;
-        let mut ev = vec![evidence(
-            EvidenceKind::PaymentResult,
-            f.key(),
-            describe_pay(f),
-            f.result.amount,
-            Some(f.date),
+        let mut ev = vec![idx.evidence(fi, f.result.amount)];
+        let mut comp = vec![format!(
+            "failed {} on {} for {}",
+            failed_amount,
+            f.date,
+            month.map_or_else(|| "no known month".to_string(), |m| m.to_string())
         )];
-        let mut comp = vec![format!("failed {} on {}", failed_amount, f.date)];
         let mut any = false;
         let candidates = f
             .worker
@@ -497,14 +515,29 @@ fn failed_unresolved(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) {
                 continue;
             }
             let same_batch = p.result.batch_id.is_some() && p.result.batch_id == f.result.batch_id;
-            let period_clash =
-                matches!((p.result.period, f.result.period), (Some(a), Some(b)) if a != b);
-            if same_batch || period_clash {
+            if same_batch {
                 continue;
             }
-            let amount = p.result.amount.unwrap_or(Money::ZERO);
+            let amount = match month {
+                Some(m) => idx.paid_for(pi, m),
+                // No month known for the failure (no pay sheet): a payment naming no other
+                // month than the failure's may re-pay it.
+                None => {
+                    let clash = matches!(
+                        (p.result.period, f.result.period),
+                        (Some(a), Some(b)) if a != b
+                    );
+                    if clash {
+                        continue;
+                    }
+                    p.result.amount.unwrap_or(Money::ZERO)
+                }
+            };
+            if amount.fen() <= 0 && month.is_some() {
+                continue;
+            }
             let left = amount.saturating_sub(used.get(&pi).copied().unwrap_or(Money::ZERO));
-            // A failure without an amount is resolved by any later payment to the worker.
+            // A failure without an amount is resolved by any later payment for its month.
             if left.fen() <= 0 && !failed_amount.is_zero() {
                 continue;
             }
@@ -514,13 +547,7 @@ fn failed_unresolved(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) {
             *slot = slot.saturating_add(take);
             need = need.saturating_sub(take);
             repaid = repaid.saturating_add(take);
-            ev.push(evidence(
-                EvidenceKind::PaymentResult,
-                p.key(),
-                describe_pay(p),
-                Some(take),
-                Some(p.date),
-            ));
+            ev.push(idx.evidence(pi, Some(take)));
             comp.push(format!("+ {} re-paid on {}", take, p.date));
             if need.fen() <= 0 {
                 break;
@@ -535,10 +562,30 @@ fn failed_unresolved(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) {
         if ctx.as_of <= deadline || resolved {
             continue;
         }
+        // The worker's later payments for other months, and why they did not count.
+        for &pi in candidates {
+            let p = &idx.pays[pi];
+            if pi == fi || p.date < f.date || used.contains_key(&pi) {
+                continue;
+            }
+            ev.push(idx.evidence(pi, None));
+            comp.push(format!(
+                "  not a re-payment: {} on {}, {}",
+                p.result
+                    .amount
+                    .map_or_else(|| "(no amount)".to_string(), |a| a.to_string()),
+                p.date,
+                idx.attrs
+                    .get(pi)
+                    .map_or_else(String::new, crate::attribution::describe)
+            ));
+        }
         comp.push(format!(
             "unresolved = {} − {} = {} (deadline {}, {} days after the failure)",
             failed_amount, repaid, need, deadline, n
         ));
+        // The finding's period is the failure's (its named month, else its pay date's);
+        // the month it was attributed to is in the evidence.
         let period = f.result.period.unwrap_or_else(|| Period::of(f.date));
         out.push(Draft {
             code: FindingCode::PaymentFailedUnresolved,
@@ -562,7 +609,7 @@ fn failed_unresolved(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) {
 }
 
 fn not_on_roster(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) {
-    for p in &idx.pays {
+    for (pi, p) in idx.pays.iter().enumerate() {
         if p.result.status != PaymentStatus::Paid || idx.on_roster(p.result) {
             continue;
         }
@@ -578,13 +625,7 @@ fn not_on_roster(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) {
                 "A wage payment of {} on {} went to someone on neither the roster nor the pay sheet",
                 amount, p.date
             ),
-            evidence: vec![evidence(
-                EvidenceKind::PaymentResult,
-                p.key(),
-                describe_pay(p),
-                p.result.amount,
-                Some(p.date),
-            )],
+            evidence: vec![idx.evidence(pi, p.result.amount)],
             computation: vec![format!(
                 "payee ID/card not among the {} roster and pay-sheet workers",
                 idx.known_ids.len()
@@ -594,8 +635,8 @@ fn not_on_roster(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) {
     }
 }
 
-fn abnormal(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) {
-    let floor = ctx.config.pay_floor(&ctx.facts.project.province);
+fn abnormal(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) -> Result<(), ReconcileError> {
+    let floor = ctx.config.pay_floor(ctx.facts.project.province);
     let ceiling = ctx.config.abnormal_pay.ceiling_monthly;
     let mut by_period: BTreeMap<Period, Vec<&Line<'_>>> = BTreeMap::new();
     for l in &idx.lines {
@@ -607,7 +648,12 @@ fn abnormal(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) {
         }
         let heads = lines.len() as i64;
         let total: Money = lines.iter().map(|l| l.line.net).sum();
-        let floor_total = Money::from_fen(floor.fen().saturating_mul(heads));
+        let Some(floor_total) = floor.fen().checked_mul(heads).map(Money::from_fen) else {
+            return Err(ReconcileError::overflow(
+                ctx.project(),
+                format!("the pay floor {floor} × {heads} workers of {period}"),
+            ));
+        };
         if total < floor_total {
             let avg = (total.to_decimal() / Decimal::from(heads))
                 .round_dp_with_strategy(2, RoundingStrategy::MidpointNearestEven);
@@ -673,4 +719,5 @@ fn abnormal(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) {
             });
         }
     }
+    Ok(())
 }

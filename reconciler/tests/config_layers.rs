@@ -51,11 +51,11 @@ fn file_values_and_code_keys_survive_the_config_crate() {
         Some(&Severity::Orange)
     );
     assert_eq!(
-        c.guarantee_rule("hunan").cap,
+        c.guarantee_rule(schemas::Province::Hunan).cap,
         Some(Money::from_fen(400_000_000))
     );
     assert_eq!(
-        c.guarantee_rule("fujian").cap,
+        c.guarantee_rule(schemas::Province::Fujian).cap,
         Some(Money::from_fen(500_000_000))
     );
     assert_eq!(c.abnormal_pay.floor_monthly, Money::from_fen(210_050));

@@ -20,6 +20,7 @@ fn req(contract: &str, credit: ContractorCredit) -> GuaranteeRequirement {
 }
 
 fn required(contract: &str, credit: ContractorCredit, province: &str) -> String {
+    let province = province.parse().expect("test province");
     required_guarantee(&req(contract, credit), province, &Config::default())
         .amount
         .to_string()
@@ -63,7 +64,7 @@ fn required_amount_by_province_cap_and_credit() {
     r.rate = Some(Decimal::new(3, 2));
     r.cap = Some(m("2000000.00"));
     assert_eq!(
-        required_guarantee(&r, "fujian", &Config::default()).amount,
+        required_guarantee(&r, schemas::Province::Fujian, &Config::default()).amount,
         m("2000000.00")
     );
 }

@@ -270,3 +270,49 @@ fn one_missed_month_stays_one_missing_month() {
         Finding::stable_id(C::LaborCostMissing, "P-001", "OB-08")
     );
 }
+
+/// Issue 8: a working-day deadline computed over a year the calendar does not cover is
+/// marked in the evidence and in `explain`.
+#[test]
+fn a_deadline_beyond_the_calendar_is_marked() {
+    let mut f = world();
+    // Due Wed 30 Dec 2026 + 3 working days: 31 Dec, then 1 and 4 Jan 2027 Monday–Friday.
+    f.obligations
+        .push(obligation("OB-12", "2026-12", "2026-12-30", "1000.00"));
+    let fs = of(&run(&f, "2027-01-10"), C::LaborCostMissing);
+    assert_eq!(fs.len(), 1);
+    let note = fs[0]
+        .evidence
+        .iter()
+        .find(|e| e.kind == EvidenceKind::Calendar)
+        .expect("calendar evidence");
+    assert_eq!(note.key, "calendar/fallback/2027");
+    assert!(reconciler::explain(&fs[0]).contains("[calendar]"));
+    // With a calendar file covering 2027 the mark is gone.
+    let text = r#"{"years":{"2026":{"holidays":[],"workdays":[]},"2027":{"holidays":["2027-01-01"],"workdays":[]}}}"#;
+    let cal = reconciler::Calendar::parse(text).expect("calendar");
+    let fs = reconciler::reconcile(&f, d("2027-01-10"), &reconciler::Config::default(), &cal)
+        .expect("reconcile");
+    let lc = of(&fs, C::LaborCostMissing);
+    assert!(lc[0]
+        .evidence
+        .iter()
+        .all(|e| e.kind != EvidenceKind::Calendar));
+    // 1 Jan 2027 is a holiday there: the deadline moves to Tue 5 Jan.
+    assert!(
+        lc[0]
+            .computation
+            .iter()
+            .any(|c| c.contains("deadline 2027-01-05")),
+        "{lc:#?}"
+    );
+    // Near miss: a deadline inside the covered years carries no mark.
+    let mut g = world();
+    g.obligations
+        .push(obligation("OB-11", "2026-11", "2026-11-20", "1000.00"));
+    let fs = of(&run(&g, "2026-12-10"), C::LaborCostMissing);
+    assert!(fs[0]
+        .evidence
+        .iter()
+        .all(|e| e.kind != EvidenceKind::Calendar));
+}

@@ -134,7 +134,7 @@ fn funding_gap_before_pay_day_near_miss_and_expected_inflow() {
     f.statements.push(eod("2026-11-20", 1, "10999.99", vec![]));
     assert!(
         of(&run(&f, "2026-11-19"), C::PayrollFundingGap).is_empty(),
-        "outside lookahead"
+        "no balance known yet as of the 19th"
     );
     let fs = of(&run(&f, "2026-11-21"), C::PayrollFundingGap);
     assert_eq!(fs.len(), 1);
@@ -207,4 +207,164 @@ fn a_paid_line_whose_money_comes_back_is_unpaid_and_a_mismatch() {
     assert_eq!(unpaid.len(), 2, "{unpaid:#?}"); // worker 3 failed, worker 2 returned
     assert!(unpaid.iter().any(|u| u.amount_short == m("5000.00")));
     assert!(of(&fs, C::NonWageDebit).is_empty());
+}
+
+/// May's batch with worker 3 failed, and its repayment batch whose id extends May's
+/// (`…-PR-2026-05-R`); both debits carry the batch id only in their remittance text.
+fn repaid_world(repay_debit: &str) -> reconciler::ProjectFacts {
+    let mut f = world();
+    for (n, net) in [(1, "6000.00"), (2, "5000.00"), (3, "3000.00")] {
+        f.pay_sheet.push(line("2026-05", n, net));
+    }
+    let base = "P-001-PR-2026-05";
+    let repay = "P-001-PR-2026-05-R";
+    f.payment_results
+        .push(paid(base, 1, "6000.00", "2026-06-10"));
+    f.payment_results
+        .push(paid(base, 2, "5000.00", "2026-06-10"));
+    f.payment_results
+        .push(failed(base, 3, "3000.00", "2026-06-10"));
+    f.payment_results
+        .push(paid(repay, 3, "3000.00", "2026-06-15"));
+    let mut d1 = debit("2026-06-10", "11000.00", "D1", None);
+    d1.remittance = Some(format!("代发工资 {base}"));
+    let mut d2 = debit("2026-06-15", repay_debit, "D2", None);
+    d2.remittance = Some(format!("代发工资 {repay}"));
+    f.statements
+        .push(eod("2026-06-10", 1, "100000.00", vec![d1]));
+    f.statements
+        .push(eod("2026-06-15", 2, "89000.00", vec![d2]));
+    f
+}
+
+#[test]
+fn a_repayment_batch_whose_id_extends_the_original_keeps_its_own_debit() {
+    let fs = run(&repaid_world("3000.00"), "2026-07-10");
+    assert!(of(&fs, C::BatchMismatch).is_empty(), "{fs:#?}");
+    assert!(of(&fs, C::NonWageDebit).is_empty());
+    assert!(of(&fs, C::PaymentFailedUnresolved).is_empty());
+    assert!(of(&fs, C::WagesUnpaid).is_empty());
+}
+
+#[test]
+fn a_wrong_repayment_debit_is_a_mismatch_of_the_repayment_batch_only() {
+    let fs = of(
+        &run(&repaid_world("3000.01"), "2026-07-10"),
+        C::BatchMismatch,
+    );
+    assert_eq!(fs.len(), 1, "{fs:#?}");
+    assert_eq!(fs[0].amount_short, m("0.01"));
+    assert!(fs[0].summary.contains("P-001-PR-2026-05-R"));
+    assert!(fs[0]
+        .computation
+        .iter()
+        .any(|c| c.contains("linked by exact reference: its remittance text names the batch")));
+}
+
+#[test]
+fn a_debit_naming_two_batches_goes_to_one_deterministically_and_says_so() {
+    let mut f = batch_world(vec![]);
+    f.payment_results
+        .push(paid("B-10", 1, "100.00", "2026-10-15"));
+    // One debit names both batches in its text; B-09's own amount is 11,000.00.
+    let mut e = debit("2026-10-15", "11000.00", "D1", None);
+    e.remittance = Some("代发 B-09 B-10".into());
+    f.statements[0] = eod("2026-10-15", 1, "100000.00", vec![e.clone()]);
+    // A later statement, so that a batch without any debit is a mismatch.
+    f.statements.push(eod("2026-10-29", 2, "89000.00", vec![]));
+    let fs = of(&run(&f, "2026-10-30"), C::BatchMismatch);
+    // Equal strength and length: the first id (B-09) takes it; B-10 has no debit.
+    let b09 = fs.iter().find(|x| x.summary.contains("B-09"));
+    assert!(b09.is_none(), "{fs:#?}");
+    let b10 = fs
+        .iter()
+        .find(|x| x.summary.contains("B-10"))
+        .expect("B-10");
+    assert!(b10.summary.contains("no bulk debit"));
+    // With its batch reference set, the debit goes to B-10 whatever the text says, and the
+    // evidence of B-10's finding tells that the text also named B-09.
+    e.batch_ref = Some("B-10".into());
+    f.statements[0] = eod("2026-10-15", 1, "100000.00", vec![e]);
+    let fs = of(&run(&f, "2026-10-30"), C::BatchMismatch);
+    let b10 = fs
+        .iter()
+        .find(|x| x.summary.contains("B-10"))
+        .expect("B-10");
+    assert!(
+        b10.computation
+            .iter()
+            .any(|c| c.contains("it also names B-09 (its remittance text names the batch)")),
+        "{b10:#?}"
+    );
+}
+
+#[test]
+fn a_truncated_batch_reference_is_a_documented_fallback() {
+    let mut f = batch_world(vec![debit(
+        "2026-10-15",
+        "11000.00",
+        "D1",
+        Some("B-09-2026-10-15-0001"),
+    )]);
+    for r in f.payment_results.iter_mut() {
+        r.batch_id = Some("B-09-2026-10-15-000123".into());
+    }
+    f.payroll_batches[0].batch_id = "B-09-2026-10-15-000123".into();
+    // The bank cut the id to 20 characters: no exact match, so the fallback links it.
+    let fs = run(&f, "2026-10-21");
+    assert!(of(&fs, C::BatchMismatch).is_empty(), "{fs:#?}");
+    assert!(of(&fs, C::NonWageDebit).is_empty());
+    // Near miss: another batch's id starts with the same 20 characters: no guess.
+    f.payment_results
+        .push(paid("B-09-2026-10-15-000124", 9, "1.00", "2026-10-15"));
+    let fs = run(&f, "2026-10-21");
+    assert_eq!(of(&fs, C::NonWageDebit).len(), 1);
+}
+
+/// Issue 8: a sheet due 11 days or more after the as-of date was never checked.
+#[test]
+fn funding_gap_for_a_sheet_due_weeks_ahead_with_severity_rising() {
+    use schemas::Severity;
+    let mut f = world();
+    f.pay_sheet.push(line("2026-11", 1, "6000.00"));
+    f.pay_sheet.push(line("2026-11", 2, "5000.00"));
+    // November wages are due 31 December; the account holds 1,000.00 from 1 December on.
+    f.statements.push(eod("2026-12-01", 1, "1000.00", vec![]));
+    for (as_of, severity) in [
+        ("2026-12-02", Severity::Yellow), // 29 days ahead
+        ("2026-12-20", Severity::Yellow), // 11 days ahead
+        ("2026-12-21", Severity::Orange), // 10 days
+        ("2026-12-27", Severity::Orange), // 4 days
+        ("2026-12-28", Severity::Red),    // 3 days
+        ("2026-12-31", Severity::Red),    // the deadline itself
+    ] {
+        let fs = of(&run(&f, as_of), C::PayrollFundingGap);
+        assert_eq!(fs.len(), 1, "{as_of}");
+        assert_eq!(fs[0].amount_short, m("10000.00"), "{as_of}");
+        assert_eq!(fs[0].severity, severity, "{as_of}");
+    }
+    // After the deadline the duty is WAGES_UNPAID's, not a funding gap.
+    assert!(of(&run(&f, "2027-01-01"), C::PayrollFundingGap).is_empty());
+    // Near miss: enough money weeks ahead is clean.
+    f.statements[0] = eod("2026-12-01", 1, "11000.00", vec![]);
+    assert!(of(&run(&f, "2026-12-02"), C::PayrollFundingGap).is_empty());
+    // The bands are configuration; a pinned severity wins.
+    f.statements[0] = eod("2026-12-01", 1, "1000.00", vec![]);
+    let mut cfg = Config::default();
+    cfg.payroll.funding_red_days = 30;
+    cfg.payroll.funding_lookahead_days = 40;
+    assert_eq!(
+        of(&run_with(&f, "2026-12-02", &cfg), C::PayrollFundingGap)[0].severity,
+        Severity::Red
+    );
+    cfg.severity
+        .fixed
+        .insert(C::PayrollFundingGap, Severity::Yellow);
+    assert_eq!(
+        of(&run_with(&f, "2026-12-02", &cfg), C::PayrollFundingGap)[0].severity,
+        Severity::Yellow
+    );
+    let mut bad = Config::default();
+    bad.payroll.funding_red_days = 11;
+    assert_eq!(bad.validate().unwrap_err().key, "payroll.funding_red_days");
 }

@@ -191,12 +191,20 @@ proptest! {
             l.claim_amount = (flag % 3 == 0).then(|| Money::from_fen(amounts[i]));
             f.guarantees.push(l);
         }
-        let fs = reconciler::reconcile(
+        let fs = match reconciler::reconcile(
             &f,
             base + chrono::Days::new(as_of_offset),
             &reconciler::Config::default(),
             &reconciler::Calendar::china(),
-        );
+        ) {
+            Ok(fs) => fs,
+            // Amounts this large cannot be added up exactly: an error of this project.
+            Err(e) => {
+                prop_assert_eq!(e.project(), "P-001");
+                prop_assert!(e.to_string().contains("too large"));
+                return Ok(());
+            }
+        };
         let ids: std::collections::BTreeSet<&str> = fs.iter().map(|x| x.id.as_str()).collect();
         prop_assert_eq!(ids.len(), fs.len());
         for x in &fs {
@@ -299,4 +307,60 @@ fn the_tie_world_counts_each_credit_once_per_occurrence() {
     let short = of(&fs, C::LaborCostShort);
     assert_eq!(short.len(), 1);
     assert_eq!(short[0].amount_short, m("50000.00"));
+}
+
+/// Issue 8: one project's arithmetic error is an error of that project, never a panic.
+#[test]
+fn overflowing_amounts_are_an_error_of_the_project() {
+    let mut f = world();
+    f.statements.push(eod(
+        "2026-11-16",
+        1,
+        &Money::from_fen(i64::MAX - 1).to_string(),
+        vec![credit("2026-11-16", "10.00", "A", "")],
+    ));
+    let e = reconciler::reconcile(
+        &f,
+        d("2026-11-20"),
+        &reconciler::Config::default(),
+        &reconciler::Calendar::china(),
+    )
+    .unwrap_err();
+    assert_eq!(e.project(), "P-001");
+    // A guarantee rate that multiplies past i64: an error, not a silent fallback.
+    let mut g = world();
+    g.project.contract_amount = Money::from_fen(i64::MAX / 4);
+    g.guarantee_requirement = Some(schemas::GuaranteeRequirement {
+        project_code: "P-001".into(),
+        contract_amount: Money::from_fen(i64::MAX / 4),
+        contractor_credit: schemas::ContractorCredit::SeriouslyUntrustworthy,
+        rate: Some(rust_decimal::Decimal::new(5, 0)),
+        cap: None,
+        cover_from: d("2026-01-01"),
+        cover_to: d("2027-12-31"),
+        cash_deposit: Money::ZERO,
+    });
+    let e = reconciler::reconcile(
+        &g,
+        d("2026-11-20"),
+        &reconciler::Config::default(),
+        &reconciler::Calendar::china(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("guarantee"), "{e}");
+    // Near miss: the largest amounts that still add up exactly reconcile.
+    let mut h = world();
+    h.statements.push(eod(
+        "2026-11-16",
+        1,
+        &Money::from_fen(i64::MAX / 4).to_string(),
+        vec![],
+    ));
+    assert!(reconciler::reconcile(
+        &h,
+        d("2026-11-17"),
+        &reconciler::Config::default(),
+        &reconciler::Calendar::china(),
+    )
+    .is_ok());
 }

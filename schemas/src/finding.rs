@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::key::record_key;
 use crate::money::Money;
+use crate::period::Period;
 
 macro_rules! codes {
     ($($variant:ident => $name:literal, $basis:literal;)*) => {
@@ -148,6 +149,65 @@ pub enum EvidenceKind {
     GuaranteeLetter,
     GuaranteeRequirement,
     InboundFile,
+    /// Not a record: the working-day calendar did not cover a date a deadline was computed
+    /// over, so Monday–Friday were taken as working days (key `calendar/fallback/YEAR`).
+    Calendar,
+}
+
+/// The rule by which a wage payment was attributed to a pay-sheet month, in the order of
+/// DOMAIN.md §4 ("Which month a wage payment pays").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttributionRule {
+    /// The result itself names the month (the platform push's period).
+    NamedPeriod,
+    /// The remittance text of the statement debit that paid it names the month
+    /// (`2026年5月工资`, `5月份工资`, `2026-05`, `202605工资` ...).
+    NamedText,
+    /// Its batch is the batch reference an operator registered with that month's pay sheet.
+    RegisteredBatch,
+    /// Its batch pays that month's pay sheet as a whole (same workers, same net amounts).
+    WholeSheet,
+    /// The only month still owed to the worker whose pay window (first day to pay deadline)
+    /// holds the payment date.
+    PayWindow,
+    /// The oldest month still owed to the worker (several fitted, or none's window held the
+    /// date): `ambiguous` says whether there was a choice.
+    OldestOwed,
+    /// No month could be given (no pay-sheet line of the worker had begun by the pay date).
+    Unattributed,
+}
+
+impl AttributionRule {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttributionRule::NamedPeriod => "named_period",
+            AttributionRule::NamedText => "named_text",
+            AttributionRule::RegisteredBatch => "registered_batch",
+            AttributionRule::WholeSheet => "whole_sheet",
+            AttributionRule::PayWindow => "pay_window",
+            AttributionRule::OldestOwed => "oldest_owed",
+            AttributionRule::Unattributed => "unattributed",
+        }
+    }
+}
+
+/// Which month a wage payment (or a failed one) was attributed to, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attribution {
+    /// The month; absent when `rule` is `unattributed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub month: Option<Period>,
+    pub rule: AttributionRule,
+    /// More than one month fitted; the oldest was taken.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ambiguous: bool,
+    /// The months that fitted (when ambiguous) or were named (when a text named several).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<Period>,
+    /// The text a month was read from, for `named_text`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// One record a finding was computed from.
@@ -162,6 +222,9 @@ pub struct Evidence {
     pub amount: Option<Money>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<NaiveDate>,
+    /// For a payment result: the month it was attributed to and by which rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<Attribution>,
 }
 
 /// A finding as computed by the reconciler core (no lifecycle yet: that is the store's).

@@ -3,12 +3,14 @@
 
 pub mod bank;
 pub mod conflict;
+pub mod dates;
 pub mod finding;
 pub mod guarantee;
 pub mod ids;
 pub mod key;
 pub mod money;
 pub mod period;
+pub mod province;
 pub mod records;
 pub mod registry;
 
@@ -17,15 +19,17 @@ pub use bank::{
     Statement, StatementKind,
 };
 pub use conflict::DeliveryConflict;
+pub use dates::{DateKind, DateWindow};
 pub use finding::{
-    Evidence, EvidenceKind, Finding, FindingCode, FindingEvent, FindingStatus, Severity,
-    StoredFinding,
+    Attribution, AttributionRule, Evidence, EvidenceKind, Finding, FindingCode, FindingEvent,
+    FindingStatus, Severity, StoredFinding,
 };
 pub use guarantee::{GuaranteeAction, GuaranteeForm, GuaranteeLetter, GuaranteeStatus};
 pub use ids::{CardNumber, Cnaps, CreditCode, IdError, IdNumber};
 pub use key::{record_key, sha256_hex};
 pub use money::{Money, MoneyError};
 pub use period::Period;
+pub use province::{Province, UnknownProvince};
 pub use records::{Diagnostic, Level, Position, RecordSet};
 pub use registry::{
     ContractorCredit, GuaranteeRequirement, LaborCostObligation, ObligationAmount, Party,

@@ -171,8 +171,9 @@ impl Money {
         if n.scale() > SCALE {
             return Err(MoneyError::ExcessPrecision(d.to_string()));
         }
-        (n * Decimal::from(FEN_PER_YUAN))
-            .to_i64()
+        // Checked: a decimal near `Decimal::MAX` times 100 would panic unchecked.
+        n.checked_mul(Decimal::from(FEN_PER_YUAN))
+            .and_then(|fen| fen.to_i64())
             .map(Money)
             .ok_or_else(|| MoneyError::Overflow(d.to_string()))
     }
@@ -300,6 +301,32 @@ mod tests {
             m.mul_ratio(r, RoundingStrategy::ToZero).unwrap().fen(),
             2500
         );
+    }
+
+    #[test]
+    fn from_decimal_overflow_is_an_error_not_a_panic() {
+        assert!(matches!(
+            Money::from_decimal(Decimal::MAX),
+            Err(MoneyError::Overflow(_))
+        ));
+        assert!(matches!(
+            Money::from_decimal(Decimal::MIN),
+            Err(MoneyError::Overflow(_))
+        ));
+        // Just past i64 fen: still an error; i64::MAX fen itself converts.
+        let max = Money::from_fen(i64::MAX);
+        assert_eq!(Money::from_decimal(max.to_decimal()), Ok(max));
+        let past = max.to_decimal() + Decimal::new(1, 2);
+        assert!(matches!(
+            Money::from_decimal(past),
+            Err(MoneyError::Overflow(_))
+        ));
+        assert!(Money::from_fen(i64::MAX)
+            .mul_ratio(Decimal::new(2, 0), RoundingStrategy::AwayFromZero)
+            .is_none());
+        assert!(Money::from_fen(i64::MAX)
+            .mul_ratio(Decimal::MAX, RoundingStrategy::AwayFromZero)
+            .is_none());
     }
 
     #[test]

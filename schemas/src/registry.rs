@@ -9,6 +9,7 @@ use crate::ids::{CardNumber, Cnaps, CreditCode, IdNumber};
 use crate::key::record_key;
 use crate::money::Money;
 use crate::period::Period;
+use crate::province::Province;
 
 /// A legal person taking part in a project.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,7 +18,7 @@ pub struct Party {
     pub credit_code: CreditCode,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum ProjectStatus {
     #[default]
@@ -26,14 +27,68 @@ pub enum ProjectStatus {
     Suspended,
 }
 
+impl ProjectStatus {
+    /// Every accepted spelling (English in any case, or Chinese), `None` for anything else.
+    pub fn parse(s: &str) -> Option<ProjectStatus> {
+        match fold(s).as_str() {
+            "open" | "在建" | "施工中" | "在施" | "开工" | "已开工" => {
+                Some(ProjectStatus::Open)
+            }
+            "completed" | "竣工" | "已竣工" | "完工" | "已完工" | "竣工验收" => {
+                Some(ProjectStatus::Completed)
+            }
+            "suspended" | "停工" | "已停工" | "暂停" | "暂停施工" => {
+                Some(ProjectStatus::Suspended)
+            }
+            _ => None,
+        }
+    }
+
+    /// The accepted spellings, for error messages and documentation.
+    pub const SPELLINGS: &'static str =
+        "open (在建, 施工中), completed (竣工, 完工), suspended (停工, 暂停)";
+}
+
+/// Trims, folds ASCII case and writes spaces and hyphens as underscores.
+fn fold(s: &str) -> String {
+    s.trim()
+        .chars()
+        .map(|c| match c {
+            ' ' | '-' | '\u{3000}' => '_',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect()
+}
+
+/// Deserialises a closed vocabulary from any spelling its `parse` accepts.
+macro_rules! deserialize_by_parse {
+    ($ty:ty, $what:literal) => {
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<$ty, D::Error> {
+                let s = String::deserialize(d)?;
+                <$ty>::parse(&s).ok_or_else(|| {
+                    serde::de::Error::custom(format!(
+                        concat!("unknown ", $what, " '{}' (accepted: {})"),
+                        s,
+                        <$ty>::SPELLINGS
+                    ))
+                })
+            }
+        }
+    };
+}
+
+deserialize_by_parse!(ProjectStatus, "project status");
+
 /// A construction project under supervision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Project {
     /// The platform's project code; the natural key.
     pub code: String,
     pub name: String,
-    /// Province (or provincial-level city) whose rules apply, e.g. `fujian`, `guizhou`, `shenzhen`.
-    pub province: String,
+    /// The province whose rules apply (stored as its pinyin key: `fujian`, `guizhou`,
+    /// `shenzhen`); read from any spelling, see [`Province`].
+    pub province: Province,
     /// 建设单位: the owner, who must pay labor cost into the dedicated account.
     pub construction_unit: Party,
     /// 施工总承包单位: holds the dedicated account and runs agency payroll.
@@ -128,6 +183,10 @@ pub struct PaySheetLine {
     pub card_number: CardNumber,
     pub gross: Money,
     pub net: Money,
+    /// The payroll batch reference the operator registered with this month's pay sheet (the
+    /// batch id the bank will report), when known: a payment in that batch pays this month.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_ref: Option<String>,
 }
 
 impl PaySheetLine {
@@ -165,7 +224,7 @@ impl RosterEntry {
 }
 
 /// The contractor's credit standing, which scales the required guarantee (65号).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum ContractorCredit {
     #[default]
@@ -179,6 +238,38 @@ pub enum ContractorCredit {
     /// Listed as seriously untrustworthy: increased, no cap.
     SeriouslyUntrustworthy,
 }
+
+impl ContractorCredit {
+    /// Every accepted spelling (English in any case, or Chinese), `None` for anything else.
+    pub fn parse(s: &str) -> Option<ContractorCredit> {
+        use ContractorCredit as C;
+        match fold(s).as_str() {
+            "normal" | "一般" | "正常" => Some(C::Normal),
+            "two_clean_years" | "两年无拖欠" | "连续两年无拖欠" | "2年无拖欠" | "连续2年无拖欠" => {
+                Some(C::TwoCleanYears)
+            }
+            "three_clean_years"
+            | "三年无拖欠"
+            | "连续三年无拖欠"
+            | "3年无拖欠"
+            | "连续3年无拖欠" => Some(C::ThreeCleanYears),
+            "arrears_last_two_years"
+            | "两年内有拖欠"
+            | "近两年有拖欠"
+            | "2年内有拖欠"
+            | "有拖欠" => Some(C::ArrearsLastTwoYears),
+            "seriously_untrustworthy" | "严重失信" | "严重失信主体" => {
+                Some(C::SeriouslyUntrustworthy)
+            }
+            _ => None,
+        }
+    }
+
+    /// The accepted spellings, for error messages and documentation.
+    pub const SPELLINGS: &'static str = "normal (一般), two_clean_years (两年无拖欠), three_clean_years (三年无拖欠), arrears_last_two_years (两年内有拖欠), seriously_untrustworthy (严重失信)";
+}
+
+deserialize_by_parse!(ContractorCredit, "contractor credit");
 
 /// What guarantee a project must hold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

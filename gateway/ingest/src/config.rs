@@ -45,6 +45,42 @@ pub struct IngestSettings {
     pub claim_batch: u32,
     /// Concurrent ingest workers in `serve`.
     pub workers: u32,
+    /// The plausible window for dates in partner files and registry files: none before this
+    /// day (a statement dated `0000-01-01` is a broken file, not a fact) ...
+    #[serde(default = "default_earliest_date")]
+    pub earliest_date: chrono::NaiveDate,
+    /// ... and no booking, value, balance, pay or opening date more than this many days
+    /// after today ...
+    #[serde(default = "default_future_days")]
+    pub future_days: u32,
+    /// ... and no agreed term (a planned end, a cover period, a letter's expiry, a due date)
+    /// more than this many years after today.
+    #[serde(default = "default_future_term_years")]
+    pub future_term_years: u32,
+}
+
+fn default_earliest_date() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or(chrono::NaiveDate::MIN)
+}
+
+fn default_future_days() -> u32 {
+    366
+}
+
+fn default_future_term_years() -> u32 {
+    30
+}
+
+impl IngestSettings {
+    /// The window of plausible dates as of `today` (China time).
+    pub fn date_window(&self, today: chrono::NaiveDate) -> schemas::DateWindow {
+        schemas::DateWindow::new(
+            self.earliest_date,
+            today,
+            self.future_days,
+            self.future_term_years,
+        )
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -178,6 +214,9 @@ sqlite_synchronous = "full"
 max_file_bytes = 268435456
 claim_batch = 16
 workers = 2
+earliest_date = "2000-01-01"
+future_days = 366
+future_term_years = 30
 
 [server]
 listen = "127.0.0.1:8443"
@@ -272,6 +311,12 @@ impl Settings {
         if self.ingest.workers == 0 || self.ingest.workers > 64 {
             bail!("invalid configuration: ingest.workers must be between 1 and 64");
         }
+        if self.ingest.future_days == 0 || self.ingest.future_days > 3660 {
+            bail!("invalid configuration: ingest.future_days must be between 1 and 3660");
+        }
+        if self.ingest.future_term_years == 0 || self.ingest.future_term_years > 100 {
+            bail!("invalid configuration: ingest.future_term_years must be between 1 and 100");
+        }
         self.server.listen.parse::<SocketAddr>().map_err(|e| {
             anyhow::anyhow!(
                 "invalid configuration: server.listen '{}': {e}",
@@ -338,7 +383,23 @@ impl Settings {
         self.reconciler
             .validate()
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        self.calendar()?;
         Ok(())
+    }
+
+    /// The working-day calendar: `reconciler.calendar_file` when set, else the built-in one.
+    pub fn calendar(&self) -> anyhow::Result<reconciler::Calendar> {
+        let Some(path) = self.reconciler.calendar_file.as_deref() else {
+            return Ok(reconciler::Calendar::china());
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            anyhow::anyhow!(
+                "invalid configuration: reconciler.calendar_file: cannot read {path}: {e}"
+            )
+        })?;
+        reconciler::Calendar::parse(&text).map_err(|e| {
+            anyhow::anyhow!("invalid configuration: reconciler.calendar_file: {path}: {e}")
+        })
     }
 
     pub fn partner(&self, id: &str) -> Option<&PartnerSettings> {
@@ -377,6 +438,42 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.database.url, "postgres://u@localhost/db");
+    }
+
+    #[test]
+    fn the_date_window_is_configurable() {
+        let s = Settings::load_with_env(None, env(&[])).unwrap();
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 3).unwrap();
+        let w = s.ingest.date_window(today);
+        assert_eq!(
+            w.earliest,
+            chrono::NaiveDate::from_ymd_opt(2000, 1, 1).unwrap()
+        );
+        assert_eq!(
+            w.latest_event,
+            chrono::NaiveDate::from_ymd_opt(2027, 12, 4).unwrap()
+        );
+        let s = Settings::load_with_env(
+            None,
+            env(&[
+                ("WAGEGATE__INGEST__EARLIEST_DATE", "2015-01-01"),
+                ("WAGEGATE__INGEST__FUTURE_DAYS", "30"),
+            ]),
+        )
+        .unwrap();
+        let w = s.ingest.date_window(today);
+        assert_eq!(
+            w.earliest,
+            chrono::NaiveDate::from_ymd_opt(2015, 1, 1).unwrap()
+        );
+        assert_eq!(
+            w.latest_event,
+            chrono::NaiveDate::from_ymd_opt(2027, 1, 2).unwrap()
+        );
+        let e = Settings::load_with_env(None, env(&[("WAGEGATE__INGEST__FUTURE_DAYS", "0")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ingest.future_days"), "{e}");
     }
 
     #[test]
@@ -439,5 +536,36 @@ mod tests {
             .to_string();
         assert!(e.contains("urll"), "{e}");
         assert!(Settings::load_with_env(Some(&dir.path().join("missing.toml")), env(&[])).is_err());
+    }
+
+    #[test]
+    fn calendar_file_replaces_the_built_in_calendar() {
+        let dir = tempfile::tempdir().unwrap();
+        let cal = dir.path().join("cal.json");
+        std::fs::write(
+            &cal,
+            r#"{"years":{"2027":{"holidays":["2027-01-01"],"workdays":[]}}}"#,
+        )
+        .unwrap();
+        let path = dir.path().join("w.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[reconciler]\ncalendar_file = {:?}\n",
+                cal.display().to_string()
+            ),
+        )
+        .unwrap();
+        let s = Settings::load_with_env(Some(&path), env(&[])).unwrap();
+        let c = s.calendar().unwrap();
+        let jan1: chrono::NaiveDate = "2027-01-01".parse().unwrap();
+        assert!(!c.is_working_day(jan1));
+        assert!(c.covers(jan1));
+        // A file that does not parse stops the start, naming the key.
+        std::fs::write(&cal, "{\"years\": 1}").unwrap();
+        let e = Settings::load_with_env(Some(&path), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("reconciler.calendar_file"), "{e}");
     }
 }

@@ -105,12 +105,25 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub fn new(store: Arc<dyn Store>, settings: Arc<Settings>) -> Pipeline {
+        // `Settings::validate` has read the calendar file once already.
+        let calendar = settings.calendar().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "using the built-in working-day calendar");
+            reconciler::Calendar::china()
+        });
+        if let Some(w) = calendar.coverage_warning(today_in_china()) {
+            tracing::warn!(warning = %w, "working-day calendar");
+        }
         Pipeline {
             store,
             settings,
-            calendar: Arc::new(reconciler::Calendar::china()),
+            calendar: Arc::new(calendar),
             accounts: RwLock::new(None),
         }
+    }
+
+    /// The working-day calendar the reconciler uses.
+    pub fn calendar(&self) -> &reconciler::Calendar {
+        &self.calendar
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -303,6 +316,32 @@ impl Pipeline {
                 Vec::new(),
             );
         }
+        // Dates outside the plausible window (year 0, year 9999) mean a broken file: refused
+        // whole, every such date listed by its element.
+        let window = self.settings.ingest.date_window(today_in_china());
+        let implausible = window.check_record_set(&set);
+        if let Some(first) = implausible.first() {
+            let error = format!(
+                "{}: {} (at {}){}",
+                set.format,
+                first.message,
+                first.position,
+                match implausible.len() {
+                    1 => String::new(),
+                    n => format!(" and {} more implausible date(s)", n - 1),
+                }
+            );
+            let mut diagnostics = set.diagnostics.clone();
+            diagnostics.extend(implausible);
+            return (
+                FileOutcome::Rejected {
+                    error,
+                    format: Some(set.format.clone()),
+                    diagnostics,
+                },
+                Vec::new(),
+            );
+        }
         if set.is_empty() {
             return (
                 FileOutcome::Rejected {
@@ -477,10 +516,11 @@ impl Pipeline {
         let total_bytes: usize = files.iter().map(|(_, b)| b.len()).sum();
         let mut refused = Vec::new();
         let mut in_run = self.known_projects().await?;
+        let window = self.settings.ingest.date_window(today_in_china());
         if total_bytes <= REGISTRY_GROUP_BYTES {
             let mut parsed = Vec::new();
             for (name, bytes) in files {
-                match registry::parse_file(name, bytes) {
+                match registry::parse_file_in(name, bytes, &window) {
                     Ok(p) => parsed.push((name.clone(), p)),
                     Err(e) => refused.push(e),
                 }
@@ -491,7 +531,7 @@ impl Pipeline {
             }
             let mut batch = RegistryBatch::default();
             for (name, p) in parsed {
-                let errors = p.batch.check_projects(&in_run, &p.lines);
+                let errors = p.check_projects(&in_run);
                 if errors.is_empty() {
                     batch.extend(p.batch);
                 } else {
@@ -503,7 +543,7 @@ impl Pipeline {
         }
         let mut readable = Vec::new();
         for (name, bytes) in files {
-            match registry::parse_file(name, bytes) {
+            match registry::parse_file_in(name, bytes, &window) {
                 Ok(p) => {
                     in_run.extend(p.batch.projects.iter().map(|p| p.code.clone()));
                     readable.push((name, bytes));
@@ -515,14 +555,14 @@ impl Pipeline {
         let mut batch = RegistryBatch::default();
         let mut group_bytes = 0;
         for (name, bytes) in readable {
-            let p = match registry::parse_file(name, bytes) {
+            let p = match registry::parse_file_in(name, bytes, &window) {
                 Ok(p) => p,
                 Err(e) => {
                     refused.push(e);
                     continue;
                 }
             };
-            let errors = p.batch.check_projects(&in_run, &p.lines);
+            let errors = p.check_projects(&in_run);
             if !errors.is_empty() {
                 refused.push(RegistryError {
                     file: name.clone(),
@@ -669,11 +709,17 @@ impl Pipeline {
                 break;
             };
             let synced = match job.await.context("a reconciliation task failed") {
-                Ok(Ok((chunk, findings))) => self
-                    .store
-                    .sync_findings(&Scope::Projects(chunk), findings, "reconciler", now)
-                    .await
-                    .context("storing findings"),
+                Ok(Ok((chunk, findings, failed))) => {
+                    // Projects whose reconciliation failed keep their stored findings (they
+                    // are not in the synced scope) and are queued to be tried again.
+                    if !failed.is_empty() {
+                        self.store.mark_dirty(&failed, now).await?;
+                    }
+                    self.store
+                        .sync_findings(&Scope::Projects(chunk), findings, "reconciler", now)
+                        .await
+                        .context("storing findings")
+                }
                 Ok(Err(e)) | Err(e) => Err(e),
             };
             match synced {
@@ -724,8 +770,9 @@ impl Pipeline {
         &self,
         chunk: Vec<String>,
         as_of: NaiveDate,
-    ) -> impl std::future::Future<Output = anyhow::Result<(Vec<String>, Vec<Finding>)>> + Send + 'static
-    {
+    ) -> impl std::future::Future<Output = anyhow::Result<(Vec<String>, Vec<Finding>, Vec<String>)>>
+           + Send
+           + 'static {
         let store = Arc::clone(&self.store);
         let settings = Arc::clone(&self.settings);
         let calendar = Arc::clone(&self.calendar);
@@ -733,22 +780,30 @@ impl Pipeline {
             let scope = Scope::Projects(chunk.clone());
             let records = store.load_records(&scope).await?;
             let conflicts = store.list_conflicts(&scope).await?;
-            let findings = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<Finding>> {
-                let facts = group_facts(records, conflicts)?;
-                let mut out = Vec::new();
-                for f in facts.values() {
-                    out.extend(reconciler::reconcile(
-                        f,
-                        as_of,
-                        &settings.reconciler,
-                        &calendar,
-                    ));
-                }
-                Ok(out)
-            })
+            let (findings, failed) = tokio::task::spawn_blocking(
+                move || -> anyhow::Result<(Vec<Finding>, Vec<String>)> {
+                    let facts = group_facts(records, conflicts)?;
+                    let mut out = Vec::new();
+                    let mut failed = Vec::new();
+                    // One project's error is that project's: the others complete.
+                    for (code, f) in &facts {
+                        match reconciler::reconcile(f, as_of, &settings.reconciler, &calendar) {
+                            Ok(fs) => out.extend(fs),
+                            Err(e) => {
+                                tracing::error!(project = %code, error = %e, "project not reconciled; will retry");
+                                metrics::counter!("wagegate_projects_not_reconciled_total")
+                                    .increment(1);
+                                failed.push(code.clone());
+                            }
+                        }
+                    }
+                    Ok((out, failed))
+                },
+            )
             .await
             .context("the reconciler thread failed")??;
-            Ok((chunk, findings))
+            let chunk = chunk.into_iter().filter(|p| !failed.contains(p)).collect();
+            Ok((chunk, findings, failed))
         }
     }
 }

@@ -4,8 +4,12 @@
 //! JSON Schemas in `schemas/registry.schema.json`.
 //!
 //! A file with any bad row is refused as a whole, with every bad row listed by line and
-//! column; nothing from it is imported. Parsing here is pure; checking project references
-//! against the store is the caller's (see [`RegistryBatch::check_projects`]).
+//! column (named as the file wrote it, Chinese headers included) or JSON path; nothing from
+//! it is imported. Closed vocabularies (province, project status, contractor credit,
+//! currency) accept every documented spelling, store one canonical value and refuse anything
+//! else, never defaulting. Dates must lie in the plausible window the caller gives
+//! ([`DateWindow`]). Parsing here is pure; checking project references against the store is
+//! the caller's (see [`ParsedRegistryFile::check_projects`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -13,9 +17,9 @@ use std::fmt;
 use chrono::NaiveDate;
 use rust_decimal::{Decimal, RoundingStrategy};
 use schemas::{
-    CardNumber, Cnaps, ContractorCredit, CreditCode, GuaranteeRequirement, IdNumber,
-    LaborCostObligation, Money, Party, PaySheetLine, Period, Project, ProjectStatus, RosterEntry,
-    WageAccount,
+    CardNumber, Cnaps, ContractorCredit, CreditCode, DateKind, DateWindow, GuaranteeRequirement,
+    IdNumber, LaborCostObligation, Money, Party, PaySheetLine, Period, Project, ProjectStatus,
+    Province, RosterEntry, WageAccount,
 };
 use serde::{Deserialize, Serialize};
 
@@ -48,7 +52,7 @@ impl RegistryKind {
             RegistryKind::Projects => &[
                 ("code", &["project_code", "项目编号", "项目代码"], true),
                 ("name", &["project_name", "项目名称"], true),
-                ("province", &["省份", "地区"], true),
+                ("province", &["省份", "地区", "省", "所在省份"], true),
                 ("construction_unit", &["建设单位"], true),
                 (
                     "construction_unit_code",
@@ -101,6 +105,7 @@ impl RegistryKind {
                 ("card_number", &["银行卡号", "工资卡号"], true),
                 ("gross", &["应发工资", "应发金额"], true),
                 ("net", &["实发工资", "实发金额"], true),
+                ("batch_ref", &["批次号", "代发批次号", "批次编号"], false),
             ],
             RegistryKind::Roster => &[
                 ("project_code", &["项目编号", "项目代码"], true),
@@ -114,7 +119,11 @@ impl RegistryKind {
             RegistryKind::GuaranteeRequirements => &[
                 ("project_code", &["项目编号", "项目代码"], true),
                 ("contract_amount", &["合同金额"], true),
-                ("contractor_credit", &["信用等级", "施工单位信用"], false),
+                (
+                    "contractor_credit",
+                    &["信用等级", "施工单位信用", "信用状况"],
+                    false,
+                ),
                 ("rate", &["比例", "保证金比例"], false),
                 ("cap", &["上限", "保证金上限"], false),
                 ("cover_from", &["保障起始日期", "起始日期"], true),
@@ -280,15 +289,43 @@ impl RegistryBatch {
     }
 }
 
-/// A parsed registry file: its records and the source line of each (for later errors).
+/// A parsed registry file: its records, the source line of each and the column headers as
+/// the file wrote them (for later errors).
 #[derive(Debug, Clone, Default)]
 pub struct ParsedRegistryFile {
     pub batch: RegistryBatch,
     pub lines: BTreeMap<(&'static str, usize), u64>,
+    /// Canonical column → the header as written (`project_code` → `项目编号`); empty for JSON.
+    pub columns: BTreeMap<&'static str, String>,
 }
 
-/// Reads a registry file (CSV or JSON), decoding GBK/GB18030 when it is not UTF-8.
+impl ParsedRegistryFile {
+    /// [`RegistryBatch::check_projects`], with the column named as the file wrote it.
+    pub fn check_projects(&self, known: &BTreeSet<String>) -> Vec<RowError> {
+        let mut errors = self.batch.check_projects(known, &self.lines);
+        if let Some(written) = self.columns.get("project_code") {
+            for e in &mut errors {
+                if e.column == "project_code" {
+                    e.column = written.clone();
+                }
+            }
+        }
+        errors
+    }
+}
+
+/// Reads a registry file (CSV or JSON) without judging its dates; see [`parse_file_in`].
 pub fn parse_file(name: &str, bytes: &[u8]) -> Result<ParsedRegistryFile, RegistryError> {
+    parse_file_in(name, bytes, &DateWindow::unbounded())
+}
+
+/// Reads a registry file (CSV or JSON), decoding GBK/GB18030 when it is not UTF-8, and
+/// refuses every date outside `window`.
+pub fn parse_file_in(
+    name: &str,
+    bytes: &[u8],
+    window: &DateWindow,
+) -> Result<ParsedRegistryFile, RegistryError> {
     let text = decode(bytes);
     let trimmed = text.trim_start();
     let refuse = |errors| RegistryError {
@@ -296,9 +333,9 @@ pub fn parse_file(name: &str, bytes: &[u8]) -> Result<ParsedRegistryFile, Regist
         errors,
     };
     let parsed = if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        parse_json(trimmed).map_err(refuse)?
+        parse_json(trimmed, window).map_err(refuse)?
     } else {
-        parse_csv(&text).map_err(refuse)?
+        parse_csv(&text, window).map_err(refuse)?
     };
     let dupes = duplicate_keys(&parsed);
     if !dupes.is_empty() {
@@ -315,81 +352,211 @@ fn decode(bytes: &[u8]) -> String {
     }
 }
 
-fn parse_json(text: &str) -> Result<ParsedRegistryFile, Vec<RowError>> {
+fn parse_json(text: &str, window: &DateWindow) -> Result<ParsedRegistryFile, Vec<RowError>> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let batch: RegistryBatch = serde_path_to_error(&mut de).map_err(|e| vec![e])?;
-    let mut errors = Vec::new();
-    for (i, o) in batch.obligations.iter().enumerate() {
-        check_positive(
-            &mut errors,
-            i as u64 + 1,
-            &format!("/obligations/{i}/amount"),
-            o.amount,
-        );
-        if let (Some(ratio), Some(base)) = (o.ratio, o.progress_payment) {
-            match base.mul_ratio(ratio, RoundingStrategy::MidpointAwayFromZero) {
-                Some(expected) if expected == o.amount => {}
-                _ => errors.push(RowError {
-                    line: i as u64 + 1,
-                    column: format!("/obligations/{i}/amount"),
-                    message: format!(
-                        "amount {} does not equal ratio {ratio} × progress payment {base}",
-                        o.amount
-                    ),
-                }),
-            }
+    let mut batch: RegistryBatch = serde_path_to_error(&mut de).map_err(|e| vec![e])?;
+    let errors = check_json(&mut batch, window);
+    if errors.is_empty() {
+        Ok(ParsedRegistryFile {
+            batch,
+            ..ParsedRegistryFile::default()
+        })
+    } else {
+        Err(errors)
+    }
+}
+
+/// The same rules as the CSV rows, for a JSON bundle: errors name the element's JSON path
+/// (`/guarantee_requirements/0/rate`) and, as `line`, its index + 1. Canonicalises what has
+/// a canonical form (the currency).
+fn check_json(batch: &mut RegistryBatch, window: &DateWindow) -> Vec<RowError> {
+    let mut j = JsonCheck {
+        errors: Vec::new(),
+        window,
+    };
+    for (i, p) in batch.projects.iter().enumerate() {
+        let at = |f: &str| (i, format!("/projects/{i}/{f}"));
+        j.positive(at("contract_amount"), p.contract_amount);
+        j.date(at("start_date"), p.start_date, DateKind::Term);
+        j.date(at("planned_end_date"), p.planned_end_date, DateKind::Term);
+        if p.planned_end_date < p.start_date {
+            j.err(
+                at("planned_end_date"),
+                "planned end date is before the start date".into(),
+            );
         }
     }
-    for (i, l) in batch.pay_sheet.iter().enumerate() {
-        check_positive(
-            &mut errors,
-            i as u64 + 1,
-            &format!("/pay_sheet/{i}/net"),
-            l.net,
-        );
-        if l.net > l.gross {
-            errors.push(RowError {
-                line: i as u64 + 1,
-                column: format!("/pay_sheet/{i}/net"),
-                message: format!("net {} exceeds gross {}", l.net, l.gross),
-            });
-        }
-    }
-    for (i, a) in batch.accounts.iter().enumerate() {
+    for (i, a) in batch.accounts.iter_mut().enumerate() {
+        let at = |f: &str| (i, format!("/accounts/{i}/{f}"));
         if a.bank_code != a.cnaps.bank_code() {
-            errors.push(RowError {
-                line: i as u64 + 1,
-                column: format!("/accounts/{i}/bank_code"),
-                message: format!(
+            j.err(
+                at("bank_code"),
+                format!(
                     "bank code {} does not match the CNAPS code's bank {}",
                     a.bank_code,
                     a.cnaps.bank_code()
                 ),
-            });
+            );
+        }
+        match currency(&a.currency) {
+            Ok(c) => a.currency = c.to_string(),
+            Err(m) => j.err(at("currency"), m),
+        }
+        j.date(at("opened_on"), a.opened_on, DateKind::Event);
+    }
+    for (i, o) in batch.obligations.iter().enumerate() {
+        let at = |f: &str| (i, format!("/obligations/{i}/{f}"));
+        j.positive(at("amount"), o.amount);
+        j.period(at("period"), o.period, DateKind::Term);
+        j.date(at("due_date"), o.due_date, DateKind::Term);
+        if let Some(r) = o.ratio {
+            j.ratio(at("ratio"), r);
+        }
+        if let Some(base) = o.progress_payment {
+            j.not_negative(at("progress_payment"), base);
+        }
+        match (o.ratio, o.progress_payment) {
+            (Some(ratio), Some(base)) => {
+                match base.mul_ratio(ratio, RoundingStrategy::MidpointAwayFromZero) {
+                    Some(expected) if expected == o.amount => {}
+                    _ => j.err(
+                        at("amount"),
+                        format!(
+                            "amount {} does not equal ratio {ratio} × progress payment {base}",
+                            o.amount
+                        ),
+                    ),
+                }
+            }
+            (Some(_), None) => j.err(
+                at("progress_payment"),
+                "a ratio needs the progress payment it applies to".into(),
+            ),
+            (None, Some(_)) => j.err(
+                at("ratio"),
+                "a progress payment needs the ratio of labor cost".into(),
+            ),
+            (None, None) => {}
         }
     }
-    for (i, p) in batch.projects.iter().enumerate() {
-        check_positive(
-            &mut errors,
-            i as u64 + 1,
-            &format!("/projects/{i}/contract_amount"),
-            p.contract_amount,
-        );
-        if p.planned_end_date < p.start_date {
-            errors.push(RowError {
-                line: i as u64 + 1,
-                column: format!("/projects/{i}/planned_end_date"),
-                message: "planned end date is before the start date".into(),
-            });
+    for (i, l) in batch.pay_sheet.iter().enumerate() {
+        let at = |f: &str| (i, format!("/pay_sheet/{i}/{f}"));
+        j.positive(at("gross"), l.gross);
+        j.positive(at("net"), l.net);
+        if l.net > l.gross {
+            j.err(
+                at("net"),
+                format!("net {} exceeds gross {}", l.net, l.gross),
+            );
+        }
+        j.period(at("period"), l.period, DateKind::Event);
+        j.id_number(at("id_number"), &l.id_number);
+    }
+    for (i, r) in batch.roster.iter().enumerate() {
+        let at = |f: &str| (i, format!("/roster/{i}/{f}"));
+        j.id_number(at("id_number"), &r.id_number);
+        if let Some(d) = r.entered_on {
+            j.date(at("entered_on"), d, DateKind::Event);
+        }
+        if let Some(d) = r.left_on {
+            j.date(at("left_on"), d, DateKind::Event);
         }
     }
-    if errors.is_empty() {
-        Ok(ParsedRegistryFile {
-            batch,
-            lines: BTreeMap::new(),
-        })
+    for (i, g) in batch.guarantee_requirements.iter().enumerate() {
+        let at = |f: &str| (i, format!("/guarantee_requirements/{i}/{f}"));
+        j.positive(at("contract_amount"), g.contract_amount);
+        if let Some(r) = g.rate {
+            j.ratio(at("rate"), r);
+        }
+        if let Some(c) = g.cap {
+            j.not_negative(at("cap"), c);
+        }
+        j.not_negative(at("cash_deposit"), g.cash_deposit);
+        j.date(at("cover_from"), g.cover_from, DateKind::Term);
+        j.date(at("cover_to"), g.cover_to, DateKind::Term);
+        if g.cover_to < g.cover_from {
+            j.err(at("cover_to"), "is before cover_from".into());
+        }
+    }
+    j.errors
+}
+
+/// Collects a JSON bundle's errors; each is at (element index, JSON path).
+struct JsonCheck<'a> {
+    errors: Vec<RowError>,
+    window: &'a DateWindow,
+}
+
+impl JsonCheck<'_> {
+    fn err(&mut self, (i, path): (usize, String), message: String) {
+        self.errors.push(RowError {
+            line: i as u64 + 1,
+            column: path,
+            message,
+        });
+    }
+
+    fn positive(&mut self, at: (usize, String), m: Money) {
+        if m.is_negative() || m.is_zero() {
+            self.err(at, format!("amount must be positive (got {m})"));
+        }
+    }
+
+    fn not_negative(&mut self, at: (usize, String), m: Money) {
+        if m.is_negative() {
+            self.err(at, format!("amount must not be negative (got {m})"));
+        }
+    }
+
+    fn ratio(&mut self, at: (usize, String), r: Decimal) {
+        if let Err(m) = check_ratio(&r.to_string(), r) {
+            self.err(at, m);
+        }
+    }
+
+    fn date(&mut self, at: (usize, String), d: NaiveDate, kind: DateKind) {
+        if let Err(m) = self.window.check(d, kind) {
+            self.err(at, m);
+        }
+    }
+
+    fn period(&mut self, at: (usize, String), p: Period, kind: DateKind) {
+        if let Err(m) = self.window.check_period(p, kind) {
+            self.err(at, m);
+        }
+    }
+
+    fn id_number(&mut self, at: (usize, String), id: &IdNumber) {
+        if id.is_empty() {
+            self.err(at, "is empty".into());
+        } else if !id.checksum_ok() {
+            self.err(
+                at,
+                format!("{id} is not a valid resident ID number (check digit)"),
+            );
+        }
+    }
+}
+
+/// A ratio or rate must lie in (0, 1]: `5` would demand five times the contract amount.
+fn check_ratio(raw: &str, r: Decimal) -> Result<Decimal, String> {
+    if r > Decimal::ZERO && r <= Decimal::ONE {
+        Ok(r)
     } else {
-        Err(errors)
+        Err(format!(
+            "ratio '{raw}' must be above 0 and at most 1 (or 100%): 0.015 or 1.5% is one and a half per cent"
+        ))
+    }
+}
+
+/// The currency of a dedicated wage account: renminbi, however written.
+fn currency(raw: &str) -> Result<&'static str, String> {
+    match raw.trim().to_ascii_uppercase().as_str() {
+        "CNY" | "RMB" | "人民币" | "156" => Ok("CNY"),
+        _ => Err(format!(
+            "unknown currency '{}': a dedicated wage account holds renminbi (CNY, RMB, 人民币)",
+            raw.trim()
+        )),
     }
 }
 
@@ -407,28 +574,27 @@ fn serde_path_to_error<'de, T: Deserialize<'de>>(
         })
 }
 
-fn check_positive(errors: &mut Vec<RowError>, line: u64, column: &str, m: Money) {
-    if m.is_negative() || m.is_zero() {
-        errors.push(RowError {
-            line,
-            column: column.to_string(),
-            message: format!("amount must be positive (got {m})"),
-        });
-    }
-}
-
 /// One CSV row's cells by canonical column name, with error collection.
 struct Row<'a> {
     line: u64,
     cells: BTreeMap<&'static str, &'a str>,
+    /// Canonical column → the header as the file wrote it.
+    names: &'a BTreeMap<&'static str, String>,
+    window: &'a DateWindow,
     errors: &'a mut Vec<RowError>,
 }
 
 impl Row<'_> {
+    /// Records an error, naming the column as the file wrote it (`省份`, not `province`).
     fn err(&mut self, column: &str, message: String) {
+        let column = self
+            .names
+            .get(column)
+            .cloned()
+            .unwrap_or_else(|| column.to_string());
         self.errors.push(RowError {
             line: self.line,
-            column: column.to_string(),
+            column,
             message,
         });
     }
@@ -491,10 +657,16 @@ impl Row<'_> {
         Some(m)
     }
 
-    fn date_opt(&mut self, col: &'static str) -> Option<NaiveDate> {
+    fn date_opt(&mut self, col: &'static str, kind: DateKind) -> Option<NaiveDate> {
         let raw = self.opt(col)?.to_string();
         match parse_date(&raw) {
-            Some(d) => Some(d),
+            Some(d) => match self.window.check(d, kind) {
+                Ok(()) => Some(d),
+                Err(m) => {
+                    self.err(col, m);
+                    None
+                }
+            },
             None => {
                 self.err(col, format!("'{raw}' is not a valid date (YYYY-MM-DD)"));
                 None
@@ -502,8 +674,8 @@ impl Row<'_> {
         }
     }
 
-    fn date(&mut self, col: &'static str) -> NaiveDate {
-        match self.date_opt(col) {
+    fn date(&mut self, col: &'static str, kind: DateKind) -> NaiveDate {
+        match self.date_opt(col, kind) {
             Some(d) => d,
             None => {
                 if self.opt(col).is_none() {
@@ -514,10 +686,15 @@ impl Row<'_> {
         }
     }
 
-    fn period(&mut self, col: &'static str) -> Period {
+    fn period(&mut self, col: &'static str, kind: DateKind) -> Period {
         let raw = self.text(col);
         match raw.replace(['/', '.'], "-").parse::<Period>() {
-            Ok(p) => p,
+            Ok(p) => {
+                if let Err(m) = self.window.check_period(p, kind) {
+                    self.err(col, m);
+                }
+                p
+            }
             Err(e) => {
                 if !raw.is_empty() {
                     self.err(col, e.to_string());
@@ -550,17 +727,52 @@ impl Row<'_> {
                 .map(|d| d / Decimal::from(100)),
             None => raw.parse::<Decimal>(),
         };
-        match parsed {
-            Ok(d) if d > Decimal::ZERO && d <= Decimal::ONE => Some(d),
-            Ok(_) => {
-                self.err(
-                    col,
-                    format!("ratio '{raw}' must be above 0 and at most 1 (or 100%)"),
-                );
+        match parsed.map(|d| check_ratio(&raw, d)) {
+            Ok(Ok(d)) => Some(d),
+            Ok(Err(m)) => {
+                self.err(col, m);
                 None
             }
             Err(_) => {
                 self.err(col, format!("'{raw}' is not a ratio such as 0.25 or 25%"));
+                None
+            }
+        }
+    }
+}
+
+impl Row<'_> {
+    /// A closed vocabulary read from its column: `None` when empty (the caller's documented
+    /// default applies) or refused (the error recorded, naming what is accepted).
+    fn closed<T>(
+        &mut self,
+        col: &'static str,
+        parse: impl Fn(&str) -> Option<T>,
+        what: &str,
+        accepted: &str,
+    ) -> Option<T> {
+        let raw = self.opt(col)?.to_string();
+        match parse(&raw) {
+            Some(v) => Some(v),
+            None => {
+                self.err(
+                    col,
+                    format!("unknown {what} '{raw}' (accepted: {accepted})"),
+                );
+                None
+            }
+        }
+    }
+
+    fn province(&mut self, col: &'static str) -> Option<Province> {
+        let raw = self.text(col);
+        if raw.is_empty() {
+            return None;
+        }
+        match raw.parse::<Province>() {
+            Ok(p) => Some(p),
+            Err(e) => {
+                self.err(col, e.to_string());
                 None
             }
         }
@@ -609,7 +821,7 @@ fn detect_kind(headers: &[String]) -> Option<(RegistryKind, BTreeMap<usize, &'st
     best.map(|(k, m, _)| (k, m))
 }
 
-fn parse_csv(text: &str) -> Result<ParsedRegistryFile, Vec<RowError>> {
+fn parse_csv(text: &str, window: &DateWindow) -> Result<ParsedRegistryFile, Vec<RowError>> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(false)
         .trim(csv::Trim::All)
@@ -634,7 +846,20 @@ fn parse_csv(text: &str) -> Result<ParsedRegistryFile, Vec<RowError>> {
             ),
         }]);
     };
-    let mut out = ParsedRegistryFile::default();
+    let names: BTreeMap<&'static str, String> = map
+        .iter()
+        .map(|(i, canon)| {
+            let written = headers[*i]
+                .trim()
+                .trim_start_matches('\u{feff}')
+                .to_string();
+            (*canon, written)
+        })
+        .collect();
+    let mut out = ParsedRegistryFile {
+        columns: names.clone(),
+        ..ParsedRegistryFile::default()
+    };
     let mut errors = Vec::new();
     for (index, record) in reader.records().enumerate() {
         let record = match record {
@@ -660,6 +885,8 @@ fn parse_csv(text: &str) -> Result<ParsedRegistryFile, Vec<RowError>> {
         let mut row = Row {
             line,
             cells,
+            names: &names,
+            window,
             errors: &mut errors,
         };
         let before = row.errors.len();
@@ -689,31 +916,31 @@ fn build_row(kind: RegistryKind, row: &mut Row<'_>, batch: &mut RegistryBatch) -
         RegistryKind::Projects => {
             let code = row.text("code");
             let name = row.text("name");
-            let province = row.text("province").to_lowercase();
+            let province = row.province("province");
             let cu_name = row.text("construction_unit");
             let cu_code = row.credit_code("construction_unit_code");
             let gc_name = row.text("general_contractor");
             let gc_code = row.credit_code("general_contractor_code");
             let contract_amount = row.positive("contract_amount").unwrap_or(Money::ZERO);
-            let start_date = row.date("start_date");
-            let planned_end_date = row.date("planned_end_date");
-            let status = match row.opt("status").map(str::to_lowercase).as_deref() {
-                None | Some("open") | Some("在建") => ProjectStatus::Open,
-                Some("completed") | Some("竣工") | Some("完工") => ProjectStatus::Completed,
-                Some("suspended") | Some("停工") => ProjectStatus::Suspended,
-                Some(other) => {
-                    let msg = format!("unknown status '{other}' (open, completed, suspended)");
-                    row.err("status", msg);
-                    ProjectStatus::Open
-                }
-            };
+            let start_date = row.date("start_date", DateKind::Term);
+            let planned_end_date = row.date("planned_end_date", DateKind::Term);
+            // Empty means the documented default (open); an unknown word is refused.
+            let status = row
+                .closed(
+                    "status",
+                    ProjectStatus::parse,
+                    "project status",
+                    ProjectStatus::SPELLINGS,
+                )
+                .unwrap_or_default();
             if planned_end_date < start_date && row.errors.len() == before {
                 row.err("planned_end_date", "is before start_date".into());
             }
             if row.errors.len() > before {
                 return None;
             }
-            let (Some(cu_code), Some(gc_code)) = (cu_code, gc_code) else {
+            let (Some(cu_code), Some(gc_code), Some(province)) = (cu_code, gc_code, province)
+            else {
                 return None;
             };
             batch.projects.push(Project {
@@ -750,8 +977,15 @@ fn build_row(kind: RegistryKind, row: &mut Row<'_>, batch: &mut RegistryBatch) -
                     None
                 }
             };
-            let opened_on = row.date("opened_on");
-            let currency = row.opt("currency").unwrap_or("CNY").to_ascii_uppercase();
+            let opened_on = row.date("opened_on", DateKind::Event);
+            let currency = match row.opt("currency").map(currency) {
+                None => "CNY".to_string(),
+                Some(Ok(c)) => c.to_string(),
+                Some(Err(m)) => {
+                    row.err("currency", m);
+                    String::new()
+                }
+            };
             let payer_accounts = row
                 .opt("payer_accounts")
                 .map(|s| {
@@ -777,8 +1011,8 @@ fn build_row(kind: RegistryKind, row: &mut Row<'_>, batch: &mut RegistryBatch) -
         RegistryKind::Obligations => {
             let obligation_id = row.text("obligation_id");
             let project_code = row.text("project_code");
-            let period = row.period("period");
-            let due_date = row.date("due_date");
+            let period = row.period("period", DateKind::Term);
+            let due_date = row.date("due_date", DateKind::Term);
             let amount = row.money_opt("amount");
             let ratio = row.decimal_opt("ratio");
             let progress_payment = row.money_opt("progress_payment");
@@ -839,13 +1073,14 @@ fn build_row(kind: RegistryKind, row: &mut Row<'_>, batch: &mut RegistryBatch) -
         }
         RegistryKind::PaySheet => {
             let project_code = row.text("project_code");
-            let period = row.period("period");
+            let period = row.period("period", DateKind::Event);
             let employer = row.text("employer");
             let worker_name = row.text("worker_name");
             let id_number = IdNumber::new(row.text("id_number"));
             let card_number = CardNumber::new(row.text("card_number"));
             let gross = row.positive("gross");
             let net = row.positive("net");
+            let batch_ref = row.opt("batch_ref").map(str::to_string);
             if let (Some(g), Some(n)) = (gross, net) {
                 if n > g {
                     row.err("net", format!("net {n} exceeds gross {g}"));
@@ -870,6 +1105,7 @@ fn build_row(kind: RegistryKind, row: &mut Row<'_>, batch: &mut RegistryBatch) -
                 card_number,
                 gross,
                 net,
+                batch_ref,
             });
             Some(batch.pay_sheet.len() - 1)
         }
@@ -879,8 +1115,8 @@ fn build_row(kind: RegistryKind, row: &mut Row<'_>, batch: &mut RegistryBatch) -
             let id_number = IdNumber::new(row.text("id_number"));
             let card_number = CardNumber::new(row.text("card_number"));
             let employer = row.opt("employer").map(str::to_string);
-            let entered_on = row.date_opt("entered_on");
-            let left_on = row.date_opt("left_on");
+            let entered_on = row.date_opt("entered_on", DateKind::Event);
+            let left_on = row.date_opt("left_on", DateKind::Event);
             if !id_number.is_empty() && !id_number.checksum_ok() {
                 row.err(
                     "id_number",
@@ -904,26 +1140,19 @@ fn build_row(kind: RegistryKind, row: &mut Row<'_>, batch: &mut RegistryBatch) -
         RegistryKind::GuaranteeRequirements => {
             let project_code = row.text("project_code");
             let contract_amount = row.positive("contract_amount").unwrap_or(Money::ZERO);
-            let contractor_credit = match row
-                .opt("contractor_credit")
-                .map(str::to_lowercase)
-                .as_deref()
-            {
-                None | Some("normal") | Some("一般") => ContractorCredit::Normal,
-                Some("two_clean_years") => ContractorCredit::TwoCleanYears,
-                Some("three_clean_years") => ContractorCredit::ThreeCleanYears,
-                Some("arrears_last_two_years") => ContractorCredit::ArrearsLastTwoYears,
-                Some("seriously_untrustworthy") => ContractorCredit::SeriouslyUntrustworthy,
-                Some(other) => {
-                    let msg = format!("unknown credit '{other}' (normal, two_clean_years, three_clean_years, arrears_last_two_years, seriously_untrustworthy)");
-                    row.err("contractor_credit", msg);
-                    ContractorCredit::Normal
-                }
-            };
+            // Empty means the documented default (normal); an unknown word is refused.
+            let contractor_credit = row
+                .closed(
+                    "contractor_credit",
+                    ContractorCredit::parse,
+                    "contractor credit",
+                    ContractorCredit::SPELLINGS,
+                )
+                .unwrap_or_default();
             let rate = row.decimal_opt("rate");
             let cap = row.money_opt("cap");
-            let cover_from = row.date("cover_from");
-            let cover_to = row.date("cover_to");
+            let cover_from = row.date("cover_from", DateKind::Term);
+            let cover_to = row.date("cover_to", DateKind::Term);
             let cash_deposit = row.money_opt("cash_deposit").unwrap_or(Money::ZERO);
             if cover_to < cover_from && row.errors.len() == before {
                 row.err("cover_to", "is before cover_from".into());

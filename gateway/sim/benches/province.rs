@@ -267,7 +267,7 @@ async fn profile(a: &Args, as_of: NaiveDate) -> anyhow::Result<()> {
     let calendar = reconciler::Calendar::china();
     let mut n = 0;
     for f in facts.values() {
-        n += reconciler::reconcile(f, as_of, &config, &calendar).len();
+        n += reconciler::reconcile(f, as_of, &config, &calendar).map_or(0, |v| v.len());
     }
     report("profile-core", a, t, &format!("findings={n} {}", memory()));
     Ok(())

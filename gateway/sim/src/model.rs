@@ -7,7 +7,9 @@ use chrono::{Datelike, Days, NaiveDate};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
-use schemas::{ContractorCredit, CreditCode, FindingCode, GuaranteeRequirement, Money, Period};
+use schemas::{
+    ContractorCredit, CreditCode, FindingCode, GuaranteeRequirement, Money, Period, Province,
+};
 
 use crate::env::Env;
 use crate::params::{ExpectedFinding, SimParams};
@@ -72,16 +74,16 @@ pub const BANKS: [Bank; 7] = [
     },
 ];
 
-/// (province key, abbreviation, region code, city).
-const PROVINCES: [(&str, &str, &str, &str); 8] = [
-    ("fujian", "FJ", "350100", "福州"),
-    ("guizhou", "GZ", "520100", "贵阳"),
-    ("shenzhen", "SZ", "440300", "深圳"),
-    ("hunan", "HN", "430100", "长沙"),
-    ("guangxi", "GX", "450100", "南宁"),
-    ("zhejiang", "ZJ", "330100", "杭州"),
-    ("hubei", "HB", "420100", "武汉"),
-    ("yunnan", "YN", "530100", "昆明"),
+/// (province, abbreviation, region code, city).
+const PROVINCES: [(Province, &str, &str, &str); 8] = [
+    (Province::Fujian, "FJ", "350100", "福州"),
+    (Province::Guizhou, "GZ", "520100", "贵阳"),
+    (Province::Shenzhen, "SZ", "440300", "深圳"),
+    (Province::Hunan, "HN", "430100", "长沙"),
+    (Province::Guangxi, "GX", "450100", "南宁"),
+    (Province::Zhejiang, "ZJ", "330100", "杭州"),
+    (Province::Hubei, "HB", "420100", "武汉"),
+    (Province::Yunnan, "YN", "530100", "昆明"),
 ];
 
 const SURNAMES: [&str; 16] = [
@@ -200,7 +202,7 @@ pub struct Letter {
 pub struct ProjectWorld {
     pub code: String,
     pub name: String,
-    pub province: &'static str,
+    pub province: Province,
     pub city: &'static str,
     pub owner: (String, String),
     pub contractor: (String, String),

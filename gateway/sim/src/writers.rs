@@ -106,12 +106,19 @@ fn registry(
         "project_code,contract_amount,contractor_credit,cover_from,cover_to,cash_deposit\n",
     );
     for w in worlds {
+        // An operator with Chinese headers writes the province and status in Chinese too
+        // (福建省, 在建): the importer must store the same values as from `fujian`, `open`.
+        let (province, status) = if chinese {
+            (w.province.name_zh(), "在建")
+        } else {
+            (w.province.key(), "open")
+        };
         let _ = writeln!(
             projects,
-            "{},{},{},{},{},{},{},{},{},{},open",
+            "{},{},{},{},{},{},{},{},{},{},{status}",
             w.code,
             w.name,
-            w.province,
+            province,
             w.owner.0,
             w.owner.1,
             w.contractor.0,

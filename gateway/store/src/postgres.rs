@@ -19,6 +19,8 @@ type Db = sqlx::Postgres;
 type ThisStore = PgStore;
 
 /// The store's body, one module per table, compiled for PostgreSQL.
+// Loaded once per backend on purpose: the same body over each database type.
+#[allow(clippy::duplicate_mod)]
 #[path = "backend/mod.rs"]
 mod backend;
 

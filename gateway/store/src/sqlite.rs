@@ -38,6 +38,8 @@ type Db = sqlx::Sqlite;
 type ThisStore = SqliteStore;
 
 /// The store's body, one module per table, compiled for SQLite.
+// Loaded once per backend on purpose: the same body over each database type.
+#[allow(clippy::duplicate_mod)]
 #[path = "backend/mod.rs"]
 mod backend;
 

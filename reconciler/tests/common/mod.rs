@@ -26,7 +26,7 @@ pub fn project() -> Project {
     Project {
         code: "P-001".into(),
         name: "福州某安置房项目".into(),
-        province: "fujian".into(),
+        province: schemas::Province::Fujian,
         construction_unit: Party {
             name: OWNER.into(),
             credit_code: CreditCode::parse("91350100M000100Y43").expect("code"),
@@ -157,6 +157,7 @@ pub fn line(period: &str, n: u32, net: &str) -> PaySheetLine {
         card_number: card_of(n),
         gross: m(net),
         net: m(net),
+        batch_ref: None,
     }
 }
 
@@ -194,11 +195,11 @@ pub fn failed(batch: &str, n: u32, amount: &str, date: &str) -> PaymentResult {
 }
 
 pub fn run(f: &ProjectFacts, as_of: &str) -> Vec<Finding> {
-    reconcile(f, d(as_of), &Config::default(), &Calendar::china())
+    reconcile(f, d(as_of), &Config::default(), &Calendar::china()).expect("reconcile")
 }
 
 pub fn run_with(f: &ProjectFacts, as_of: &str, cfg: &Config) -> Vec<Finding> {
-    reconcile(f, d(as_of), cfg, &Calendar::china())
+    reconcile(f, d(as_of), cfg, &Calendar::china()).expect("reconcile")
 }
 
 /// The findings of one code.

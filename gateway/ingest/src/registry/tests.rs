@@ -129,3 +129,289 @@ fn dates_in_common_shapes() {
     }
     assert_eq!(parse_date("2026-02-30"), None);
 }
+
+/// A valid unified social credit code for the general contractor of test projects.
+fn gc_code() -> String {
+    CreditCode::with_check_digit("91110000MA01ABCD1")
+        .unwrap()
+        .as_str()
+        .to_string()
+}
+
+/// A projects CSV with the Chinese headers an operator's spreadsheet has, one project per
+/// `(code, province, status)`.
+fn chinese_projects(rows: &[(&str, &str, &str)]) -> String {
+    let mut text = String::from(
+        "项目编号,项目名称,省份,建设单位,建设单位信用代码,施工总承包单位,总承包单位信用代码,合同金额,开工日期,计划竣工日期,状态\n",
+    );
+    for (code, province, status) in rows {
+        text.push_str(&format!(
+            "{code},安置房,{province},某建设单位,91350100M000100Y43,某建工集团,{},\"28,600,000.00\",2026-03-01,2027-12-31,{status}\n",
+            gc_code()
+        ));
+    }
+    text
+}
+
+fn window() -> DateWindow {
+    DateWindow::new(
+        NaiveDate::from_ymd_opt(2000, 1, 1).unwrap(),
+        NaiveDate::from_ymd_opt(2026, 12, 3).unwrap(),
+        366,
+        30,
+    )
+}
+
+#[test]
+fn every_way_an_operator_writes_a_province_is_stored_as_one_value() {
+    let cases = [
+        ("福建省", Province::Fujian),
+        ("福建", Province::Fujian),
+        ("350000", Province::Fujian),
+        ("35", Province::Fujian),
+        ("Fujian", Province::Fujian),
+        ("FUJIAN", Province::Fujian),
+        ("fujian", Province::Fujian),
+        ("广西壮族自治区", Province::Guangxi),
+        ("广西", Province::Guangxi),
+        ("Guangxi", Province::Guangxi),
+        ("内蒙古自治区", Province::NeiMenggu),
+        ("贵州省", Province::Guizhou),
+        ("深圳市", Province::Shenzhen),
+        ("shenzhen", Province::Shenzhen),
+    ];
+    let rows: Vec<(String, &str)> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (p, _))| (format!("P{i}"), *p))
+        .collect();
+    let rows: Vec<(&str, &str, &str)> = rows.iter().map(|(c, p)| (c.as_str(), *p, "")).collect();
+    let text = chinese_projects(&rows);
+    let parsed = parse_file_in("项目.csv", text.as_bytes(), &window()).unwrap();
+    let got: Vec<Province> = parsed.batch.projects.iter().map(|p| p.province).collect();
+    let want: Vec<Province> = cases.iter().map(|(_, p)| *p).collect();
+    assert_eq!(got, want);
+    // Stored as the pinyin key, whatever was written.
+    let stored = serde_json::to_value(&parsed.batch.projects[0]).unwrap();
+    assert_eq!(stored["province"], "fujian");
+    // The same file in GBK, as Excel on a Chinese Windows saves it.
+    let (gbk, _, _) = encoding_rs::GBK.encode(&text);
+    let again = parse_file_in("项目.csv", &gbk, &window()).unwrap();
+    assert_eq!(again.batch.projects, parsed.batch.projects);
+}
+
+#[test]
+fn an_unknown_province_is_refused_by_line_and_the_column_as_written() {
+    let text = chinese_projects(&[
+        ("P1", "福建省", "在建"),
+        ("P2", "福建州", "在建"),
+        ("P3", "Fujan", "在建"),
+        ("P4", "", "在建"),
+    ]);
+    let err = parse_file_in("项目.csv", text.as_bytes(), &window()).unwrap_err();
+    let at: Vec<(u64, &str)> = err
+        .errors
+        .iter()
+        .map(|e| (e.line, e.column.as_str()))
+        .collect();
+    assert_eq!(at, [(3, "省份"), (4, "省份"), (5, "省份")], "{err}");
+    assert!(err.errors[0].message.contains("福建州"), "{err}");
+    assert!(
+        err.errors[0].message.contains("350000"),
+        "the rule is named: {err}"
+    );
+    assert!(err.errors[2].message.contains("empty"), "{err}");
+    assert!(err.to_string().contains("nothing imported"));
+    // With English headers the column is named in English.
+    let english = PROJECTS
+        .replace("91110000MA01ABCD1X", &gc_code())
+        .replace(",fujian,", ",Fujan,");
+    let err = parse_file_in("projects.csv", english.as_bytes(), &window()).unwrap_err();
+    assert_eq!(err.errors[0].column, "province", "{err}");
+}
+
+#[test]
+fn project_status_spellings_and_refusal() {
+    let text = chinese_projects(&[
+        ("P1", "福建", "在建"),
+        ("P2", "福建", "竣工"),
+        ("P3", "福建", "停工"),
+        ("P4", "福建", "Completed"),
+        ("P5", "福建", ""),
+    ]);
+    let parsed = parse_file_in("项目.csv", text.as_bytes(), &window()).unwrap();
+    let got: Vec<ProjectStatus> = parsed.batch.projects.iter().map(|p| p.status).collect();
+    use ProjectStatus::*;
+    assert_eq!(got, [Open, Completed, Suspended, Completed, Open]);
+    let text = chinese_projects(&[("P1", "福建", "closed")]);
+    let err = parse_file_in("项目.csv", text.as_bytes(), &window()).unwrap_err();
+    assert_eq!(
+        (err.errors[0].line, err.errors[0].column.as_str()),
+        (2, "状态")
+    );
+    assert!(err.errors[0].message.contains("closed"), "{err}");
+}
+
+#[test]
+fn contractor_credit_in_chinese_and_unknown_credit_refused() {
+    let header = "项目编号,合同金额,信用等级,保证金比例,保障起始日期,保障截止日期\n";
+    let text = format!(
+        "{header}P1,1000000,两年无拖欠,,2026-01-01,2027-12-31\nP2,1000000,严重失信,1.5%,2026-01-01,2027-12-31\nP3,1000000,,,2026-01-01,2027-12-31\n"
+    );
+    let parsed = parse_file_in("保证金.csv", text.as_bytes(), &window()).unwrap();
+    let g = &parsed.batch.guarantee_requirements;
+    assert_eq!(g[0].contractor_credit, ContractorCredit::TwoCleanYears);
+    assert_eq!(
+        g[1].contractor_credit,
+        ContractorCredit::SeriouslyUntrustworthy
+    );
+    assert_eq!(g[1].rate, Some(Decimal::new(15, 3)));
+    assert_eq!(g[2].contractor_credit, ContractorCredit::Normal);
+    let bad = format!(
+        "{header}P1,1000000,AAA,,2026-01-01,2027-12-31\nP2,1000000,,5,2026-01-01,2027-12-31\n"
+    );
+    let err = parse_file_in("保证金.csv", bad.as_bytes(), &window()).unwrap_err();
+    let at: Vec<(u64, &str)> = err
+        .errors
+        .iter()
+        .map(|e| (e.line, e.column.as_str()))
+        .collect();
+    assert_eq!(at, [(2, "信用等级"), (3, "保证金比例")], "{err}");
+}
+
+#[test]
+fn account_currency_is_renminbi_however_written() {
+    let header = "账号,户名,项目编号,联行号,开户日期,币种\n";
+    let text = format!(
+        "{header}A1,专户,P1,102391000011,2026-03-15,RMB\nA2,专户,P1,102391000011,2026-03-15,人民币\nA3,专户,P1,102391000011,2026-03-15,\n"
+    );
+    let parsed = parse_file_in("账户.csv", text.as_bytes(), &window()).unwrap();
+    assert!(parsed.batch.accounts.iter().all(|a| a.currency == "CNY"));
+    let bad = format!("{header}A1,专户,P1,102391000011,2026-03-15,USD\n");
+    let err = parse_file_in("账户.csv", bad.as_bytes(), &window()).unwrap_err();
+    assert_eq!(
+        (err.errors[0].line, err.errors[0].column.as_str()),
+        (2, "币种")
+    );
+}
+
+fn json_requirement(rate: &str) -> String {
+    format!(
+        r#"{{"guarantee_requirements":[
+  {{"project_code":"P1","contract_amount":"28600000.00","rate":"0.015","cover_from":"2026-03-01","cover_to":"2027-12-31"}},
+  {{"project_code":"P2","contract_amount":"28600000.00","rate":{rate},"cover_from":"2026-03-01","cover_to":"2027-12-31"}}
+]}}"#
+    )
+}
+
+#[test]
+fn json_rates_get_the_csv_range_checks() {
+    let ok = parse_file_in("b.json", json_requirement("\"1\"").as_bytes(), &window()).unwrap();
+    assert_eq!(ok.batch.guarantee_requirements[1].rate, Some(Decimal::ONE));
+    // "5" would demand five times the contract amount; "0" and "-0.1" none at all.
+    for rate in ["\"5\"", "\"0\"", "\"-0.1\"", "\"1.0001\""] {
+        let err =
+            parse_file_in("b.json", json_requirement(rate).as_bytes(), &window()).expect_err(rate);
+        assert_eq!(err.errors.len(), 1, "{rate}: {err}");
+        assert_eq!(
+            err.errors[0].column, "/guarantee_requirements/1/rate",
+            "{err}"
+        );
+        assert!(err.errors[0].message.contains("at most 1"), "{err}");
+    }
+}
+
+#[test]
+fn json_amounts_ratios_and_identity_are_checked_like_csv() {
+    let json = r#"{
+  "guarantee_requirements":[{"project_code":"P1","contract_amount":"0","cap":"-1","cash_deposit":"-0.01","cover_from":"2027-12-31","cover_to":"2026-03-01"}],
+  "obligations":[{"obligation_id":"OB-1","project_code":"P1","period":"2026-09","due_date":"2026-10-10","amount":"150000.00","ratio":"1.5","progress_payment":"100000.00"}],
+  "pay_sheet":[{"project_code":"P1","period":"2026-09","employer":"劳务","worker_name":"张三","id_number":"110105194912310021","card_number":"6222020000000001","gross":"-1","net":"100"}]
+}"#;
+    let err = parse_file_in("b.json", json.as_bytes(), &window()).unwrap_err();
+    let paths: Vec<&str> = err.errors.iter().map(|e| e.column.as_str()).collect();
+    for want in [
+        "/guarantee_requirements/0/contract_amount",
+        "/guarantee_requirements/0/cap",
+        "/guarantee_requirements/0/cash_deposit",
+        "/guarantee_requirements/0/cover_to",
+        "/obligations/0/ratio",
+        "/pay_sheet/0/gross",
+        "/pay_sheet/0/net",
+        "/pay_sheet/0/id_number",
+    ] {
+        assert!(paths.contains(&want), "{want} missing: {err}");
+    }
+    assert!(!err.to_string().contains("110105194912310021"), "ID leaked");
+}
+
+#[test]
+fn json_province_reads_any_spelling_and_refuses_the_unknown() {
+    let project = |province: &str| {
+        format!(
+            r#"{{"projects":[{{"code":"P1","name":"安置房","province":"{province}",
+"construction_unit":{{"name":"某建设单位","credit_code":"91350100M000100Y43"}},
+"general_contractor":{{"name":"某建工集团","credit_code":"{}"}},
+"contract_amount":"28600000.00","start_date":"2026-03-01","planned_end_date":"2027-12-31","status":"在建"}}]}}"#,
+            gc_code()
+        )
+    };
+    let parsed = parse_file_in("b.json", project("福建省").as_bytes(), &window()).unwrap();
+    assert_eq!(parsed.batch.projects[0].province, Province::Fujian);
+    assert_eq!(parsed.batch.projects[0].status, ProjectStatus::Open);
+    let err = parse_file_in("b.json", project("福建州").as_bytes(), &window()).unwrap_err();
+    assert_eq!(err.errors[0].line, 1);
+    assert!(err.errors[0].message.contains("福建州"), "{err}");
+}
+
+#[test]
+fn dates_outside_the_plausible_window_are_refused_with_position() {
+    let header = "project_code,worker_name,id_number,card_number,entered_on\n";
+    let text = format!(
+        "{header}P1,张三,11010519491231002X,6222020000000001,2026-03-01\nP1,李四,11010519491231002X,6222020000000002,0000-01-01\nP1,王五,11010519491231002X,6222020000000003,9999-12-31\n"
+    );
+    let err = parse_file_in("r.csv", text.as_bytes(), &window()).unwrap_err();
+    let at: Vec<(u64, &str)> = err
+        .errors
+        .iter()
+        .map(|e| (e.line, e.column.as_str()))
+        .collect();
+    assert_eq!(at, [(3, "entered_on"), (4, "entered_on")], "{err}");
+    assert!(err.errors[0].message.contains("plausible window"), "{err}");
+    // A planned end 20 years ahead is a term and plausible; 9999 is not.
+    let fixed = PROJECTS.replace("91110000MA01ABCD1X", &gc_code());
+    let far = fixed.replace("2027-06-30", "2046-06-30");
+    assert!(parse_file_in("p.csv", far.as_bytes(), &window()).is_ok());
+    let broken = fixed.replace("2027-06-30", "9999-12-31");
+    let err = parse_file_in("p.csv", broken.as_bytes(), &window()).unwrap_err();
+    assert_eq!(err.errors[0].column, "planned_end_date", "{err}");
+    // A pay sheet for a month before 2000 and one in JSON for 9999.
+    let pay = "工资月份,项目编号,用工单位,姓名,身份证号,银行卡号,应发工资,实发工资\n1999-12,P1,劳务,张三,11010519491231002X,6222020000000001,100,100\n";
+    let err = parse_file_in("pay.csv", pay.as_bytes(), &window()).unwrap_err();
+    assert_eq!(err.errors[0].column, "工资月份", "{err}");
+    let json = r#"{"accounts":[{"account_no":"A1","account_name":"专户","project_code":"P1","bank_code":"102","cnaps":"102391000011","opened_on":"9999-12-31"}]}"#;
+    let err = parse_file_in("b.json", json.as_bytes(), &window()).unwrap_err();
+    assert_eq!(err.errors[0].column, "/accounts/0/opened_on", "{err}");
+}
+
+#[test]
+fn pay_sheet_batch_ref_column() {
+    let text = "项目编号,工资月份,用工单位,姓名,身份证号,银行卡号,应发工资,实发工资,批次号\nP1,2026-05,劳务,张三,11010519491231002X,6222020000000001,8000,7500,FJ-PR-2026-05\nP2,2026-05,劳务,李四,11010519491231002X,6222020000000002,8000,7500,\n";
+    let parsed = parse_file_in("pay.csv", text.as_bytes(), &window()).unwrap();
+    let lines = &parsed.batch.pay_sheet;
+    assert_eq!(lines[0].batch_ref.as_deref(), Some("FJ-PR-2026-05"));
+    assert_eq!(lines[1].batch_ref, None);
+    let json = serde_json::to_value(&lines[1]).unwrap();
+    assert!(
+        json.get("batch_ref").is_none(),
+        "absent batch_ref not written"
+    );
+}
+
+#[test]
+fn unknown_project_errors_name_the_column_as_written() {
+    let text = "项目编号,姓名,身份证号,银行卡号\nP9,张三,11010519491231002X,6222020000000001\n";
+    let parsed = parse_file_in("花名册.csv", text.as_bytes(), &window()).unwrap();
+    let errs = parsed.check_projects(&BTreeSet::new());
+    assert_eq!((errs[0].line, errs[0].column.as_str()), (2, "项目编号"));
+}

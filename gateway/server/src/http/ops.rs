@@ -42,7 +42,18 @@ pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> ApiResult<Resp
         });
     }
     match state.store.ping().await {
-        Ok(()) => Ok(json(StatusCode::OK, serde_json::json!({"status": "ready"}))),
+        Ok(()) => {
+            let mut body = serde_json::json!({"status": "ready"});
+            // Ready, but deadlines in years without official holiday data count Mon–Fri.
+            if let Some(w) = state
+                .pipeline
+                .calendar()
+                .coverage_warning(ingest::pipeline::today_in_china())
+            {
+                body["warnings"] = serde_json::json!([w]);
+            }
+            Ok(json(StatusCode::OK, body))
+        }
         Err(e) => {
             tracing::warn!(error = %e, "readiness: database unreachable");
             Err(ApiError::Unavailable("the database is unreachable".into()))

@@ -75,7 +75,10 @@ pub struct Row<'a> {
 
 impl<'a> Row<'a> {
     pub fn new() -> Row<'a> {
-        Row::default()
+        // The widest table written (findings) has 16 columns: one allocation per row.
+        Row {
+            columns: Vec::with_capacity(16),
+        }
     }
 
     /// Adds `column` with `value`.
@@ -158,9 +161,7 @@ pub fn insert<'a>(table: &str, rows: Vec<Row<'a>>, tail: &str) -> QueryBuilder<'
 /// Rows per INSERT of rows binding `binds_per_row` parameters: the backend's preferred batch
 /// ([`ThisStore::INSERT_ROWS`](super::ThisStore)), within its parameter limit.
 pub fn rows_per_insert(binds_per_row: usize) -> usize {
-    (super::ThisStore::MAX_BINDS / binds_per_row.max(1))
-        .min(super::ThisStore::INSERT_ROWS)
-        .max(1)
+    (super::ThisStore::MAX_BINDS / binds_per_row.max(1)).clamp(1, super::ThisStore::INSERT_ROWS)
 }
 
 /// `UPDATE table SET column = value, …` — the caller pushes the `WHERE` clause.

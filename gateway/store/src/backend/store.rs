@@ -170,7 +170,7 @@ async fn sync_in(
             continue;
         }
         if let Scope::Projects(ps) = scope {
-            if !ps.iter().any(|p| *p == st.project) {
+            if !ps.contains(&st.project) {
                 continue;
             }
         }
