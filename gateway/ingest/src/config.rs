@@ -23,6 +23,53 @@ pub struct Settings {
     pub log: LogSettings,
     #[serde(default)]
     pub reconciler: reconciler::Config,
+    #[serde(default)]
+    pub findings: FindingSettings,
+}
+
+/// How finding ids are made.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FindingSettings {
+    /// A secret that keys finding ids (HMAC-SHA256). A finding about one worker is derived
+    /// from the worker's ID number, which has too little entropy to hide behind a plain hash:
+    /// with the key, an id cannot be traced back to the person by trying ID numbers. The same
+    /// key must stay configured (on every node) for ids to stay stable; see docs/findings.md
+    /// ("Finding ids") before setting it on a database that already holds findings.
+    pub id_key: Option<String>,
+}
+
+impl std::fmt::Debug for FindingSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FindingSettings")
+            .field("id_key", &self.id_key.as_ref().map(|_| "<secret>"))
+            .finish()
+    }
+}
+
+impl FindingSettings {
+    /// The id a finding is stored under: the reconciler's id (a plain hash of the finding's
+    /// subject), keyed with [`FindingSettings::id_key`] when one is set. Same length and
+    /// `F-` prefix either way; the keyed id is a function of the plain one, so a database's
+    /// stored ids can be re-keyed without the facts (docs/findings.md).
+    pub fn stored_id(&self, reconciler_id: &str) -> String {
+        match self.id_key.as_deref().filter(|k| !k.is_empty()) {
+            None => reconciler_id.to_string(),
+            Some(key) => keyed_finding_id(key.as_bytes(), reconciler_id),
+        }
+    }
+}
+
+/// `F-` and the first 20 hex digits of HMAC-SHA256(key, reconciler id).
+pub fn keyed_finding_id(key: &[u8], reconciler_id: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(key) else {
+        // HMAC takes keys of any length; this arm is never taken.
+        return reconciler_id.to_string();
+    };
+    mac.update(reconciler_id.as_bytes());
+    let digest = mac.finalize().into_bytes();
+    format!("F-{}", &hex::encode(digest)[..20])
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -419,6 +466,45 @@ pub fn normalise_fingerprint(s: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    /// What an attacker who sees a finding id does: hash every plausible ID number the way
+    /// the reconciler does and look for the id. With a key configured it finds nothing; the
+    /// keyed id is stable (the same key gives the same id) and keeps its shape.
+    #[test]
+    fn keyed_finding_ids_cannot_be_matched_by_hashing_id_numbers() {
+        use schemas::{Finding, FindingCode};
+        let subject = |id: &str| format!("2026-10/{id}");
+        let victim = "110101199003077316";
+        let plain = Finding::stable_id(FindingCode::WagesUnpaid, "P-001", &subject(victim));
+        let keyed = FindingSettings {
+            id_key: Some("an operator's secret".into()),
+        };
+        let stored = keyed.stored_id(&plain);
+        assert_eq!(stored.len(), plain.len());
+        assert!(stored.starts_with("F-"));
+        assert_eq!(stored, keyed.stored_id(&plain), "stable across restarts");
+        // The brute force over the victim's birth date and sequence finds the plain id
+        // (that is the weakness) but not the keyed one.
+        let guesses: Vec<String> = (0..1000)
+            .map(|seq| format!("11010119900307{seq:03}"))
+            .map(|head| {
+                (0..11)
+                    .map(move |c| format!("{head}{}", b"10X98765432"[c] as char))
+            })
+            .flat_map(|ids| ids)
+            .map(|id| Finding::stable_id(FindingCode::WagesUnpaid, "P-001", &subject(&id)))
+            .collect();
+        assert!(guesses.contains(&plain), "the unkeyed id is found by brute force");
+        assert!(!guesses.contains(&stored));
+        // Without a key the reconciler's id is kept (existing databases keep their ids).
+        assert_eq!(FindingSettings::default().stored_id(&plain), plain);
+        let other = FindingSettings {
+            id_key: Some("another secret".into()),
+        };
+        assert_ne!(other.stored_id(&plain), stored);
+        assert!(!format!("{keyed:?}").contains("secret\""), "{keyed:?}");
+        assert!(!format!("{keyed:?}").contains("an operator"), "{keyed:?}");
+    }
+
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {

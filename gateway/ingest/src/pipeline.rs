@@ -290,7 +290,13 @@ impl Pipeline {
                 .map(|s| s.as_bytes().to_vec()),
         };
         let set = match adapters::parse(bytes, forced, &ctx) {
-            Ok(set) => set,
+            // Diagnostics quote input and are logged and shown to the partner: masked.
+            Ok(mut set) => {
+                for d in &mut set.diagnostics {
+                    d.message = schemas::ids::redact(&d.message);
+                }
+                set
+            }
             Err(e) => {
                 return (
                     FileOutcome::Rejected {
@@ -788,7 +794,10 @@ impl Pipeline {
                     // One project's error is that project's: the others complete.
                     for (code, f) in &facts {
                         match reconciler::reconcile(f, as_of, &settings.reconciler, &calendar) {
-                            Ok(fs) => out.extend(fs),
+                            Ok(fs) => out.extend(fs.into_iter().map(|mut f| {
+                                f.id = settings.findings.stored_id(&f.id);
+                                f
+                            })),
                             Err(e) => {
                                 tracing::error!(project = %code, error = %e, "project not reconciled; will retry");
                                 metrics::counter!("wagegate_projects_not_reconciled_total")
