@@ -86,10 +86,18 @@ impl Daemon {
             Arc::new(move |fingerprint: &str| partners.auth.partner_for(fingerprint).is_some()),
         ));
 
+        // Files claimed by a gateway of this host that died (SIGKILL, OOM, a container
+        // restarted) are released now, not when their lease runs out.
+        if let Err(e) =
+            ingest::claims::release_dead_local(pipeline.store().as_ref(), chrono::Utc::now()).await
+        {
+            tracing::warn!(error = %format!("{e:#}"), "could not check for file claims of dead gateway processes; they wait out their lease");
+        }
+        let me = ingest::claims::Instance::current();
         let mut ingest = Vec::new();
         for n in 0..settings.ingest.workers {
             ingest.push(tokio::spawn(ingest_worker(
-                format!("gateway-{}-{n}", std::process::id()),
+                me.worker_id(n as usize),
                 pipeline.clone(),
                 settings.ingest.claim_batch,
                 state.ingest_wakeup.clone(),

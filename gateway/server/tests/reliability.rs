@@ -108,6 +108,7 @@ on_both_databases!(
     anonymous_connections_cannot_take_the_slots_reserved_for_partners,
     bearer_token_guessing_is_throttled_per_address_and_per_prefix,
     inbox_takes_non_utf8_names_and_refuses_control_characters,
+    a_restarted_gateway_takes_over_the_claims_of_a_killed_one_at_once,
 );
 
 /// One address opens connections up to its limit and does nothing with them: TCP without a
@@ -508,4 +509,86 @@ async fn inbox_takes_non_utf8_names_and_refuses_control_characters(db: Database)
         "{:?}",
         files.iter().map(|f| &f.file_name).collect::<Vec<_>>()
     );
+}
+
+/// A gateway process holding a claim on a file is SIGKILLed (a real process: `sleep`, its
+/// claimant id written as the gateway writes it). A gateway restarted on the same host
+/// processes the file at once, not after the 5-minute lease; a file claimed by a process
+/// still running is left to it.
+async fn a_restarted_gateway_takes_over_the_claims_of_a_killed_one_at_once(db: Database) {
+    use ingest::claims::Instance;
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings_in(dir.path(), &db, |_| {});
+    let store = ingest::open(settings.clone()).await.unwrap().store().clone();
+    let (_, statement) = icbc_statement();
+    let put = |name: &str, bytes: Vec<u8>| {
+        let store = store.clone();
+        let name = name.to_string();
+        async move {
+            let new = store::NewRawFile {
+                sender: "demo-bank".into(),
+                file_name: Some(name),
+                format_hint: None,
+                received_at: chrono::Utc::now(),
+            };
+            store.put_raw_file(new, &bytes).await.unwrap().0
+        }
+    };
+    let orphan = put("orphan.xml", statement.clone()).await;
+    let mut other = statement.clone();
+    other.extend_from_slice(b"\n<!-- another file -->\n");
+    let held = put("held.xml", other).await;
+    let me = Instance::current();
+    let as_gateway = |pid: u32| {
+        Instance {
+            pid,
+            start: 1,
+            ..me.clone()
+        }
+        .worker_id(0)
+    };
+    let mut dead = std::process::Command::new("sleep").arg("600").spawn().unwrap();
+    let mut alive = std::process::Command::new("sleep").arg("600").spawn().unwrap();
+    let lease = Duration::from_secs(300);
+    let dead_id = as_gateway(dead.id());
+    let alive_id = as_gateway(alive.id());
+    let claimed = store
+        .claim_files(&dead_id, 1, lease, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].id, orphan.id);
+    let claimed = store
+        .claim_files(&alive_id, 1, lease, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(claimed[0].id, held.id);
+    dead.kill().unwrap(); // SIGKILL
+    dead.wait().unwrap();
+
+    let started = Instant::now();
+    let h = Harness::start_in(dir, settings).await;
+    h.import_demo_registry().await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let f = h.store().get_file(&orphan.id).await.unwrap().unwrap();
+        if f.status != store::FileStatus::Received {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the dead gateway's file still waits for its lease"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(started.elapsed() < lease / 4, "{:?}", started.elapsed());
+    // The live process's claim is untouched.
+    let f = h.store().get_file(&held.id).await.unwrap().unwrap();
+    assert_eq!(f.status, store::FileStatus::Received);
+    assert_eq!(
+        h.store().file_claimants(chrono::Utc::now()).await.unwrap(),
+        vec![alive_id]
+    );
+    alive.kill().unwrap();
+    alive.wait().unwrap();
 }

@@ -121,6 +121,11 @@ pub trait Store: Send + Sync + 'static {
         lease: Duration,
         now: DateTime<Utc>,
     ) -> Result<Vec<RawFile>>;
+    /// The workers holding an unexpired claim on a received file (see `ingest::claims`).
+    async fn file_claimants(&self, now: DateTime<Utc>) -> Result<Vec<String>>;
+    /// Releases every claim `claimant` holds on a received file, so that the file can be
+    /// claimed at once: for a claimant known to be dead (its process gone). Returns how many.
+    async fn release_file_claims(&self, claimant: &str) -> Result<u64>;
     /// In one transaction: stores the records parsed from the file and marks it parsed, or
     /// marks it rejected with the error and stores nothing. Facts are never replaced: the
     /// same key with the same content is counted unchanged, with different content it is a

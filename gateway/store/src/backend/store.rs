@@ -430,6 +430,17 @@ impl crate::Store for ThisStore {
         Ok(files)
     }
 
+    async fn file_claimants(&self, now: DateTime<Utc>) -> Result<Vec<String>> {
+        raw_files::claimants(&self.pool, ts(now)).await
+    }
+
+    async fn release_file_claims(&self, claimant: &str) -> Result<u64> {
+        let (_write, mut tx) = self.begin_write().await?;
+        let n = raw_files::release_claims(&mut tx, claimant).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
     async fn apply_file_result(
         &self,
         file_id: &str,
