@@ -109,6 +109,7 @@ on_both_databases!(
     bearer_token_guessing_is_throttled_per_address_and_per_prefix,
     inbox_takes_non_utf8_names_and_refuses_control_characters,
     a_restarted_gateway_takes_over_the_claims_of_a_killed_one_at_once,
+    early_error_answers_reach_a_client_still_sending_its_body,
 );
 
 /// One address opens connections up to its limit and does nothing with them: TCP without a
@@ -591,4 +592,66 @@ async fn a_restarted_gateway_takes_over_the_claims_of_a_killed_one_at_once(db: D
     );
     alive.kill().unwrap();
     alive.wait().unwrap();
+}
+
+/// A client (curl, a bank's uploader) sends a 300 KB body and reads the answer only once it
+/// has sent everything. The gateway answers before reading the body (here 401: no
+/// certificate). It must read and discard the rest (bounded) before closing, or the close
+/// resets the connection and the client never sees the answer. Ten tries, over HTTP/1.1 on
+/// real TLS; every one must see the 401.
+async fn early_error_answers_reach_a_client_still_sending_its_body(db: Database) {
+    let h = Harness::start(db, |_| {}).await;
+    let body = vec![b'x'; 300 * 1024];
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    for attempt in 0..10 {
+        let tcp = TcpStream::connect(("127.0.0.1", h.port())).await.unwrap();
+        let mut tls = anonymous_tls(&h, b"http/1.1")
+            .connect(name.clone(), tcp)
+            .await
+            .unwrap();
+        let head = format!(
+            "POST /v1/files HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let exchange = async {
+            tls.write_all(head.as_bytes()).await?;
+            for chunk in body.chunks(16 * 1024) {
+                tls.write_all(chunk).await?;
+            }
+            tls.flush().await?;
+            let mut answer = Vec::new();
+            // Read until the server closes or the answer is complete; a reset after the
+            // answer was read is fine.
+            let mut buf = [0u8; 8192];
+            loop {
+                match tls.read(&mut buf).await {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        answer.extend_from_slice(&buf[..n]);
+                        let text = String::from_utf8_lossy(&answer);
+                        if text.contains("\r\n\r\n") && text.contains("unauthenticated") {
+                            break;
+                        }
+                    }
+                    Err(e) if !answer.is_empty() => {
+                        let _ = e;
+                        break;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok::<_, std::io::Error>(answer)
+        };
+        let answer = tokio::time::timeout(Duration::from_secs(20), exchange)
+            .await
+            .expect("the exchange finishes");
+        let answer = match answer {
+            Ok(a) => String::from_utf8_lossy(&a).into_owned(),
+            Err(e) => panic!("attempt {attempt}: the answer was lost: {e}"),
+        };
+        assert!(
+            answer.starts_with("HTTP/1.1 401"),
+            "attempt {attempt}: {answer}"
+        );
+    }
 }

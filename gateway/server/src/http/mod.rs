@@ -22,6 +22,7 @@ use axum::Router;
 use tokio::sync::Notify;
 
 pub mod auth;
+mod drain;
 pub mod error;
 mod files;
 pub mod limits;
@@ -113,6 +114,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             limits::request_timeout,
         ))
         .layer(middleware::from_fn(record_request))
+        // Outermost: whatever answered early, the client gets to read the answer.
+        .layer(middleware::from_fn(drain::drain_after_errors))
         .with_state(state)
 }
 
