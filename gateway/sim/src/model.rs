@@ -752,10 +752,14 @@ impl ProjectWorld {
 
     fn integrity_plants(&mut self, env: &Env, rng: &mut StdRng) {
         let period_of = |s: &Stmt| Some(Period::of(s.close_date).to_string());
-        if self.has(Plant::GapOpening) || self.has(Plant::BalanceBreak) {
+        // Both are BALANCE_BREAK by DOMAIN.md §4: within one statement (opening + credits −
+        // debits ≠ closing), or between two consecutive statements with none missing between
+        // them (the opening is not the previous closing). A jump is STATEMENT_GAP only when a
+        // statement is missing, which the sequence plant below covers.
+        if self.has(Plant::OpeningJump) || self.has(Plant::BalanceBreak) {
             if let Some(k) = self.pick_statement(env, rng, |_| true) {
                 let x = yuan(rng, 100, 5_000);
-                let opening_too = self.has(Plant::GapOpening);
+                let opening_too = self.has(Plant::OpeningJump);
                 for (j, s) in self.statements.iter_mut().enumerate().skip(k) {
                     if j > k || opening_too {
                         s.opening += x;
@@ -763,13 +767,13 @@ impl ProjectWorld {
                     s.closing += x;
                 }
                 let s = &self.statements[k];
-                let (code, plant) = if opening_too {
-                    (FindingCode::StatementGap, Plant::GapOpening)
+                let plant = if opening_too {
+                    Plant::OpeningJump
                 } else {
-                    (FindingCode::BalanceBreak, Plant::BalanceBreak)
+                    Plant::BalanceBreak
                 };
                 let p = period_of(s);
-                self.expect(code, p, x, plant);
+                self.expect(FindingCode::BalanceBreak, p, x, plant);
             }
         }
         if self.has(Plant::GapSequence) {

@@ -41,8 +41,9 @@ pub enum Plant {
     GuaranteeExpired,
     /// The letter was drawn on and not topped up within the working days allowed.
     GuaranteeNotReplenished,
-    /// A statement opens at a different balance from the previous closing.
-    GapOpening,
+    /// A statement opens at a different balance from the previous closing, with no statement
+    /// missing between them: money moved that no statement shows (BALANCE_BREAK, DOMAIN.md §4).
+    OpeningJump,
     /// A statement's sequence number skips one.
     GapSequence,
     /// A statement's entries do not add up to its balance change.
@@ -80,7 +81,7 @@ impl Plant {
         Plant::GuaranteeExpiring,
         Plant::GuaranteeExpired,
         Plant::GuaranteeNotReplenished,
-        Plant::GapOpening,
+        Plant::OpeningJump,
         Plant::GapSequence,
         Plant::BalanceBreak,
         Plant::StatementMissing,
@@ -105,7 +106,7 @@ impl Plant {
             | P::GuaranteeExpiring
             | P::GuaranteeExpired
             | P::GuaranteeNotReplenished => Family::Guarantee,
-            P::GapOpening
+            P::OpeningJump
             | P::GapSequence
             | P::BalanceBreak
             | P::StatementMissing
@@ -146,7 +147,7 @@ impl Plant {
             P::GuaranteeExpiring => "guarantee_expiring",
             P::GuaranteeExpired => "guarantee_expired",
             P::GuaranteeNotReplenished => "guarantee_not_replenished",
-            P::GapOpening => "statement_gap_opening",
+            P::OpeningJump => "opening_jump",
             P::GapSequence => "statement_gap_sequence",
             P::BalanceBreak => "balance_break",
             P::StatementMissing => "statement_missing",
