@@ -70,10 +70,7 @@ fn a_nul_character_in_xml_is_refused_with_its_line() {
 
 #[test]
 fn a_nul_in_a_bank_profile_xml_is_refused() {
-    let path = format!(
-        "{}/fixtures/profiles/icbc",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/fixtures/profiles/icbc", env!("CARGO_MANIFEST_DIR"));
     let good = std::fs::read_dir(&path)
         .unwrap()
         .map(|e| e.unwrap().path())

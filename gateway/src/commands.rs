@@ -246,7 +246,7 @@ pub async fn webhooks_list(
                 .outbox_list(Some(store::OutboxStatus::Dead), limit)
                 .await?,
         );
-        v.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+        v.sort_by_key(|a| a.created_at);
         v.truncate(limit as usize);
         v
     };

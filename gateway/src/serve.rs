@@ -22,7 +22,12 @@ pub async fn serve_command(
         settings.validate()?;
     }
     init_logging(&settings);
-    if settings.findings.id_key.as_deref().is_none_or(str::is_empty) {
+    if settings
+        .findings
+        .id_key
+        .as_deref()
+        .is_none_or(str::is_empty)
+    {
         tracing::warn!("finding ids are plain hashes of their subjects (a worker's ID number among them): set [findings] id_key (docs/findings.md, \"Finding ids\")");
     }
     serve(settings).await

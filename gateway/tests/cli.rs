@@ -467,8 +467,17 @@ fn serve_logs_to_a_file_without_colour_codes_and_webhooks_commands_answer() {
     };
     let list = env(&["webhooks", "list", "--dead"]);
     assert!(list.status.success(), "{}", text(&list.stderr));
-    assert_eq!(text(&list.stdout).lines().count(), 1, "{}", text(&list.stdout));
+    assert_eq!(
+        text(&list.stdout).lines().count(),
+        1,
+        "{}",
+        text(&list.stdout)
+    );
     let redrive = env(&["webhooks", "redrive", "EVT-unknown"]);
     assert!(!redrive.status.success());
-    assert!(text(&redrive.stderr).contains("EVT-unknown"), "{}", text(&redrive.stderr));
+    assert!(
+        text(&redrive.stderr).contains("EVT-unknown"),
+        "{}",
+        text(&redrive.stderr)
+    );
 }

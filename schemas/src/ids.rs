@@ -159,9 +159,7 @@ pub fn mask(s: &str, head: usize, tail: usize) -> String {
 pub fn mask_name(name: &str) -> String {
     let mut chars = name.trim().chars();
     match chars.next() {
-        Some(first) => std::iter::once(first)
-            .chain(chars.map(|_| '*'))
-            .collect(),
+        Some(first) => std::iter::once(first).chain(chars.map(|_| '*')).collect(),
         None => String::new(),
     }
 }
@@ -222,7 +220,11 @@ pub fn redact(text: &str) -> String {
                 i += 1;
             }
             let run: String = chars[start..i].iter().collect();
-            let run = if run.len() >= 10 { mask(&run, 4, 4) } else { run };
+            let run = if run.len() >= 10 {
+                mask(&run, 4, 4)
+            } else {
+                run
+            };
             for ch in run.chars() {
                 if let Some(n) = quoted.as_mut() {
                     if *n >= MAX_QUOTED_CHARS {
@@ -324,7 +326,10 @@ mod tests {
         assert!(!r.contains("6222020200112233445"), "{r}");
         assert!(!r.contains("110101199003077316"), "{r}");
         assert!(r.contains("6222***********3445"), "{r}");
-        assert!(!r.contains("张三丰"), "the quote is cut before the name: {r}");
+        assert!(
+            !r.contains("张三丰"),
+            "the quote is cut before the name: {r}"
+        );
         assert!(r.ends_with("…' is too short"), "{r}");
         // IDs ending in X, amounts and dates are handled as they should be.
         assert_eq!(redact("ID 11010119900307731X"), "ID 1101**********731X");

@@ -3,8 +3,8 @@
 
 use chrono::NaiveDate;
 use schemas::{
-    CardNumber, Direction, Entry, IdNumber, Money, PaymentResult, PaymentStatus, Period,
-    PaySheetLine, RosterEntry,
+    CardNumber, Direction, Entry, IdNumber, Money, PaySheetLine, PaymentResult, PaymentStatus,
+    Period, RosterEntry,
 };
 
 const NAME: &str = "欧阳娜娜";

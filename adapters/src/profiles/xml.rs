@@ -42,8 +42,11 @@ pub fn declared_encoding(bytes: &[u8]) -> Option<String> {
 pub fn decode_xml(format: Format, bytes: &[u8]) -> Result<Decoded, ParseError> {
     let decoded = decode_xml_text(format, bytes)?;
     // Offsets are the file's own when the text is its UTF-8 bytes (after a BOM).
-    let base = (decoded.encoding == "utf-8")
-        .then_some(if bytes.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 });
+    let base = (decoded.encoding == "utf-8").then_some(if bytes.starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
+    });
     crate::encoding::refuse_xml_controls(format.as_str(), decoded.text.as_bytes(), base)?;
     Ok(decoded)
 }

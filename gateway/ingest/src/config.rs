@@ -486,14 +486,13 @@ mod tests {
         // (that is the weakness) but not the keyed one.
         let guesses: Vec<String> = (0..1000)
             .map(|seq| format!("11010119900307{seq:03}"))
-            .map(|head| {
-                (0..11)
-                    .map(move |c| format!("{head}{}", b"10X98765432"[c] as char))
-            })
-            .flat_map(|ids| ids)
+            .flat_map(|head| (0..11).map(move |c| format!("{head}{}", b"10X98765432"[c] as char)))
             .map(|id| Finding::stable_id(FindingCode::WagesUnpaid, "P-001", &subject(&id)))
             .collect();
-        assert!(guesses.contains(&plain), "the unkeyed id is found by brute force");
+        assert!(
+            guesses.contains(&plain),
+            "the unkeyed id is found by brute force"
+        );
         assert!(!guesses.contains(&stored));
         // Without a key the reconciler's id is kept (existing databases keep their ids).
         assert_eq!(FindingSettings::default().stored_id(&plain), plain);

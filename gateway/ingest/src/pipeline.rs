@@ -954,16 +954,17 @@ fn authorise(
             false
         }
     });
-    set.accounts.retain(|a| match may_register_account(partner, a, accounts) {
-        Ok(()) => true,
-        Err(reason) => {
-            rejected.push(RejectedRecord {
-                record: format!("account record {}", schemas::ids::mask(&a.account_no, 4, 4)),
-                reason,
-            });
-            false
-        }
-    });
+    set.accounts
+        .retain(|a| match may_register_account(partner, a, accounts) {
+            Ok(()) => true,
+            Err(reason) => {
+                rejected.push(RejectedRecord {
+                    record: format!("account record {}", schemas::ids::mask(&a.account_no, 4, 4)),
+                    reason,
+                });
+                false
+            }
+        });
     (set, rejected)
 }
 

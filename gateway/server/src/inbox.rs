@@ -216,7 +216,9 @@ impl Inbox {
         let limit = self.settings.ingest.max_file_bytes;
         let size = tokio::fs::metadata(&claimed).await?.len();
         let as_written = raw.as_encoded_bytes();
-        let result = if std::str::from_utf8(as_written).is_ok_and(|t| t.chars().any(char::is_control)) {
+        let result = if std::str::from_utf8(as_written)
+            .is_ok_and(|t| t.chars().any(char::is_control))
+        {
             // Refused like `X-Wagegate-File-Name` with a control character is by the API.
             Err(format!(
                 "the file name contains control characters (shown escaped: {name}); rename the file without them"

@@ -520,7 +520,11 @@ async fn a_restarted_gateway_takes_over_the_claims_of_a_killed_one_at_once(db: D
     use ingest::claims::Instance;
     let dir = tempfile::tempdir().unwrap();
     let settings = settings_in(dir.path(), &db, |_| {});
-    let store = ingest::open(settings.clone()).await.unwrap().store().clone();
+    let store = ingest::open(settings.clone())
+        .await
+        .unwrap()
+        .store()
+        .clone();
     let (_, statement) = icbc_statement();
     let put = |name: &str, bytes: Vec<u8>| {
         let store = store.clone();
@@ -548,8 +552,14 @@ async fn a_restarted_gateway_takes_over_the_claims_of_a_killed_one_at_once(db: D
         }
         .worker_id(0)
     };
-    let mut dead = std::process::Command::new("sleep").arg("600").spawn().unwrap();
-    let mut alive = std::process::Command::new("sleep").arg("600").spawn().unwrap();
+    let mut dead = std::process::Command::new("sleep")
+        .arg("600")
+        .spawn()
+        .unwrap();
+    let mut alive = std::process::Command::new("sleep")
+        .arg("600")
+        .spawn()
+        .unwrap();
     let lease = Duration::from_secs(300);
     let dead_id = as_gateway(dead.id());
     let alive_id = as_gateway(alive.id());

@@ -69,7 +69,11 @@ fn a_bank_cannot_attach_an_account_to_another_banks_project() {
     let (kept, rejected) = push(&ccb, vec![account("105-NEW", "P-ICBC", "105100000017")]);
     assert!(kept.accounts.is_empty());
     assert_eq!(rejected.len(), 1);
-    assert!(rejected[0].reason.contains("P-ICBC"), "{}", rejected[0].reason);
+    assert!(
+        rejected[0].reason.contains("P-ICBC"),
+        "{}",
+        rejected[0].reason
+    );
     // Its own project is fine.
     let (kept, rejected) = push(&ccb, vec![account("105-NEW", "P-CCB", "105100000017")]);
     assert_eq!(kept.accounts.len(), 1, "{rejected:?}");
@@ -116,7 +120,10 @@ fn a_registered_account_keeps_its_project_and_its_bank() {
         vec![account("102-OPERATOR-1", "P-OTHER", "102100099996")],
     );
     assert!(kept.accounts.is_empty());
-    assert!(rejected[0].reason.contains("only the operator"), "{rejected:?}");
+    assert!(
+        rejected[0].reason.contains("only the operator"),
+        "{rejected:?}"
+    );
     // Re-sending it unchanged in project (new payer accounts): the bank serves it.
     let (kept, _) = push(
         &icbc,
@@ -130,7 +137,10 @@ fn a_registered_account_keeps_its_project_and_its_bank() {
         vec![account("102-OPERATOR-1", "P-ICBC", "105100000017")],
     );
     assert!(kept.accounts.is_empty());
-    assert!(rejected[0].reason.contains("registered at bank 102"), "{rejected:?}");
+    assert!(
+        rejected[0].reason.contains("registered at bank 102"),
+        "{rejected:?}"
+    );
 }
 
 #[test]
