@@ -3,8 +3,8 @@
 //! An ingest worker claims received files for a lease (5 minutes). When the process dies
 //! (SIGKILL, OOM, power loss), its claims used to wait out the whole lease even after a
 //! restart on the same machine. A claimant id now says where and which process it is:
-//! `HOST/BOOT/PID/START/N` (host name, kernel boot id, process id, process start in
-//! nanoseconds, worker number). A gateway starting on the same host releases at once the
+//! `HOST/BOOT/PID/START/N` (host name with its PID namespace, kernel boot id, process id,
+//! process start in nanoseconds, worker number). A gateway starting on the same host releases at once the
 //! claims of a claimant that is provably dead:
 //!
 //! - the machine rebooted since (another boot id), or
@@ -34,7 +34,7 @@ impl Instance {
     pub fn current() -> &'static Instance {
         static ME: OnceLock<Instance> = OnceLock::new();
         ME.get_or_init(|| Instance {
-            host: read_proc("/proc/sys/kernel/hostname").unwrap_or_else(|| "unknown-host".into()),
+            host: host_id(),
             boot: read_proc("/proc/sys/kernel/random/boot_id")
                 .unwrap_or_else(|| "unknown-boot".into()),
             pid: std::process::id(),
@@ -89,6 +89,22 @@ impl Instance {
         }
         !alive(other.pid)
     }
+}
+
+/// The host name and the PID namespace: two containers given the same host name (or sharing
+/// the host's network) but with their own process ids must never judge each other's PIDs.
+fn host_id() -> String {
+    let name = read_proc("/proc/sys/kernel/hostname").unwrap_or_else(|| "unknown-host".into());
+    let pid_ns = std::fs::read_link("/proc/self/ns/pid")
+        .ok()
+        .map(|p| {
+            p.to_string_lossy()
+                .chars()
+                .filter(char::is_ascii_digit)
+                .collect::<String>()
+        })
+        .unwrap_or_default();
+    format!("{name}~{pid_ns}")
 }
 
 fn clean(s: &str) -> String {
