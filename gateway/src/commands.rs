@@ -518,26 +518,33 @@ pub fn print_findings(
     Ok(())
 }
 
-pub async fn explain(config: Option<&Path>, id: &str) -> anyhow::Result<ExitCode> {
+pub async fn explain(
+    config: Option<&Path>,
+    id: &str,
+    lang: reconciler::Lang,
+) -> anyhow::Result<ExitCode> {
     let p = open_configured(config).await?;
     let Some(s) = p.store().get_finding(id).await? else {
         bail!("no finding {id}");
     };
-    println!("{}", reconciler::explain(&s.finding));
+    let zh = lang == reconciler::Lang::Zh;
+    println!("{}", reconciler::explain_in(&s.finding, lang));
     println!(
-        "status: {}{}",
-        s.status.as_str(),
+        "{}{}{}",
+        if zh { "状态：" } else { "status: " },
+        status_label(s.status, lang),
         s.status_reason
             .as_deref()
             .map(|r| format!(" ({r})"))
             .unwrap_or_default()
     );
-    println!("history:");
+    println!("{}", if zh { "处理记录：" } else { "history:" });
     for e in p.store().finding_events(id).await? {
         println!(
-            "  {} {:<12} by {}{}",
+            "  {} {:<12} {} {}{}",
             e.event.at.format("%Y-%m-%d %H:%M:%S UTC"),
             e.kind.as_str(),
+            if zh { "操作人" } else { "by" },
             e.event.actor,
             e.event
                 .reason
@@ -547,6 +554,67 @@ pub async fn explain(config: Option<&Path>, id: &str) -> anyhow::Result<ExitCode
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn status_label(s: FindingStatus, lang: reconciler::Lang) -> &'static str {
+    match (lang, s) {
+        (reconciler::Lang::En, s) => s.as_str(),
+        (reconciler::Lang::Zh, FindingStatus::Open) => "待处理",
+        (reconciler::Lang::Zh, FindingStatus::Acknowledged) => "已确认",
+        (reconciler::Lang::Zh, FindingStatus::Resolved) => "已解决",
+        (reconciler::Lang::Zh, FindingStatus::Dismissed) => "已驳回",
+    }
+}
+
+pub async fn replay(
+    config: Option<&Path>,
+    as_of: NaiveDate,
+    into: Option<&Path>,
+    demo: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let mut settings = Settings::load(config)?;
+    if let Some(dir) = demo {
+        settings = sim::demo::with_partners(settings);
+        if std::env::var_os("WAGEGATE__DATABASE__URL").is_none() {
+            settings.database.url = format!("sqlite://{}", dir.join("wagegate.db").display());
+        }
+    }
+    let live = ingest::open(settings.clone()).await?;
+    let tmp;
+    let path = match into {
+        Some(p) => {
+            if p.exists() {
+                bail!("{} exists: replay rebuilds into a new file", p.display());
+            }
+            p.to_path_buf()
+        }
+        None => {
+            tmp = tempfile::Builder::new()
+                .prefix("wagegate-replay-")
+                .tempdir()
+                .context("creating a temporary directory")?;
+            tmp.path().join("rebuilt.db")
+        }
+    };
+    let url = format!("sqlite://{}", path.display());
+    let r = ingest::replay::replay(&live, &settings, &url, as_of).await?;
+    println!(
+        "replayed as of {as_of}: {} registry records, {} files; {} live findings, {} rebuilt",
+        r.registry_records, r.files, r.live_findings, r.rebuilt_findings
+    );
+    if into.is_some() {
+        println!("rebuilt database: {}", path.display());
+    }
+    for d in &r.differences {
+        println!("{d}");
+    }
+    if r.is_identical() {
+        println!("identical");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("{} differences", r.differences.len());
+        Ok(ExitCode::from(1))
+    }
 }
 
 pub async fn finding_action(

@@ -92,8 +92,14 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         limit: u32,
     },
-    /// Print a finding's evidence and arithmetic.
-    Explain { id: String },
+    /// Print a finding's evidence and arithmetic, with the month every payment in it was
+    /// attributed to and by which rule.
+    Explain {
+        id: String,
+        /// Language of the labels: zh (Simplified Chinese, the default) or en.
+        #[arg(long, env = "WAGEGATE_LANG", default_value = "zh")]
+        lang: reconciler::Lang,
+    },
     /// Acknowledge, dismiss (with a reason) or resolve a finding.
     Finding {
         id: String,
@@ -132,6 +138,23 @@ enum Command {
         /// Share (percent) of the projects, beyond those needed to carry every code, that get a planted shortfall.
         #[arg(long, default_value_t = 40)]
         plant_percent: u32,
+    },
+    /// Rebuild a fresh database (a temporary SQLite file) from the stored raw files and the
+    /// registry, reconcile it as of the date given and compare its findings with the live
+    /// ones (id, code, project, period, amount, severity; operator actions aside). Prints
+    /// every difference and exits non-zero on any (docs/findings.md, "Replay").
+    Replay {
+        /// The date the live findings were last reconciled as of.
+        #[arg(long)]
+        as_of: chrono::NaiveDate,
+        /// Keep the rebuilt database at this path (a new SQLite file) instead of a temporary one.
+        #[arg(long)]
+        into: Option<PathBuf>,
+        /// The live database is the demo's (`wagegate demo --dir DIR`): its built-in partners
+        /// are configured as the demo configured them, and the database is DIR/wagegate.db
+        /// unless WAGEGATE__DATABASE__URL says otherwise.
+        #[arg(long, value_name = "DIR")]
+        demo: Option<PathBuf>,
     },
     /// Parse rejected files again (after the registry was fixed, say): each goes back to
     /// received and through the pipeline. Exits non-zero if any is still rejected.
@@ -272,7 +295,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             commands::findings(config, format, project, code, status, limit).await
         }
-        Command::Explain { id } => commands::explain(config, &id).await,
+        Command::Explain { id, lang } => commands::explain(config, &id, lang).await,
         Command::Finding {
             id,
             action,
@@ -294,6 +317,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             params.projects_per_file = projects_per_file;
             params.plant_percent = plant_percent;
             commands::simulate(&params, &out)
+        }
+        Command::Replay { as_of, into, demo } => {
+            commands::replay(config, as_of, into.as_deref(), demo.as_deref()).await
         }
         Command::Retry { file_ids } => commands::retry(config, &file_ids).await,
         Command::Migrate => commands::migrate(config).await,

@@ -96,7 +96,32 @@ fn findings_export_as_json_and_csv_and_explain() {
     let explain = run(&["explain", id]);
     let e = text(&explain.stdout);
     assert!(explain.status.success(), "{}", text(&explain.stderr));
-    assert!(e.contains("Evidence") && e.contains("history"), "{e}");
+    // Chinese labels by default, English behind the switch.
+    assert!(e.contains("证据：") && e.contains("处理记录："), "{e}");
+    let en = run(&["explain", id, "--lang", "en"]);
+    let en_text = text(&en.stdout);
+    assert!(en.status.success(), "{}", text(&en.stderr));
+    assert!(
+        en_text.contains("Evidence") && en_text.contains("history"),
+        "{en_text}"
+    );
+    assert!(!run(&["explain", id, "--lang", "fr"]).status.success());
+    // Every payment in a wage finding's evidence shows its month and the rule that gave it.
+    let wage = items
+        .iter()
+        .find(|f| {
+            matches!(
+                f["code"].as_str(),
+                Some("WAGES_UNPAID" | "WAGES_SHORT" | "PAYMENT_FAILED_UNRESOLVED")
+            )
+        })
+        .expect("the demo has a wage finding");
+    let w = run(&["explain", wage["id"].as_str().unwrap()]);
+    let w_text = text(&w.stdout);
+    let payments = w_text.matches("[代发结果]").count();
+    assert!(payments > 0, "{w_text}");
+    assert_eq!(w_text.matches("归属月份：").count(), payments, "{w_text}");
+    assert!(w_text.contains("（规则 "), "{w_text}");
 
     let dismiss_without_reason = run(&["finding", id, "dismiss"]);
     assert!(!dismiss_without_reason.status.success());
@@ -480,4 +505,91 @@ fn serve_logs_to_a_file_without_colour_codes_and_webhooks_commands_answer() {
         "{}",
         text(&redrive.stderr)
     );
+}
+
+/// `wagegate replay` rebuilds the demo's database from its stored raw files and registry and
+/// finds the same findings; operator actions do not count; a live database reconciled as of
+/// another date than the replay's differs, and the replay says how and exits non-zero.
+#[test]
+fn replay_reproduces_the_demo_and_detects_a_difference() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(wagegate(dir.path(), &["demo"]).status.success());
+    let demo_dir = dir.path().join("data/demo");
+    let demo = demo_dir.to_str().unwrap();
+    let db = format!("sqlite://{demo}/wagegate.db");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_wagegate"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("WAGEGATE__DATABASE__URL", &db)
+            .output()
+            .expect("run")
+    };
+    let replay = |as_of: &str| run(&["replay", "--demo", demo, "--as-of", as_of]);
+    let same = replay("2026-11-20");
+    let out = text(&same.stdout);
+    assert!(same.status.success(), "{out}\n{}", text(&same.stderr));
+    assert!(out.contains("identical"), "{out}");
+    assert!(
+        !out.contains(" 0 live findings"),
+        "the demo has findings: {out}"
+    );
+
+    // Operator actions aside: an acknowledged, a dismissed and a resolved finding.
+    let list = run(&["findings", "--format", "json"]);
+    let items: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let ids: Vec<&str> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.len() >= 3);
+    assert!(run(&["finding", ids[0], "acknowledge"]).status.success());
+    assert!(run(&["finding", ids[1], "dismiss", "--reason", "已核实"])
+        .status
+        .success());
+    assert!(run(&["finding", ids[2], "resolve"]).status.success());
+    let after = replay("2026-11-20");
+    assert!(after.status.success(), "{}", text(&after.stdout));
+
+    // Planted: the live database is reconciled as of three months later (deadlines pass,
+    // severities rise, new findings open); a replay as of the old date must see it.
+    assert!(run(&["reconcile", "--as-of", "2027-02-20"])
+        .status
+        .success());
+    let differs = replay("2026-11-20");
+    let out = text(&differs.stdout);
+    assert_eq!(differs.status.code(), Some(1), "{out}");
+    assert!(out.contains("differences"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("only live:") || l.starts_with("changed:")),
+        "{out}"
+    );
+    // And as of the new date it reproduces again.
+    assert!(replay("2027-02-20").status.success());
+    // The rebuilt database can be kept for inspection; an existing path is refused.
+    let keep = dir.path().join("rebuilt.db");
+    let kept = run(&[
+        "replay",
+        "--demo",
+        demo,
+        "--as-of",
+        "2027-02-20",
+        "--into",
+        keep.to_str().unwrap(),
+    ]);
+    assert!(kept.status.success(), "{}", text(&kept.stderr));
+    assert!(keep.exists());
+    let again = run(&[
+        "replay",
+        "--demo",
+        demo,
+        "--as-of",
+        "2027-02-20",
+        "--into",
+        keep.to_str().unwrap(),
+    ]);
+    assert!(!again.status.success());
 }

@@ -9,9 +9,10 @@
 //!    net amounts; one employer's sheet of a month counts as a sheet); when several months'
 //!    sheets are identical, the one whose pay window holds the pay date, else the oldest;
 //! 3. the month still owed to the worker whose pay window (first day to pay deadline) holds
-//!    the payment date, when it is the only month owed;
-//! 4. else the oldest month still owed to the worker (begun by the pay date), marked
-//!    ambiguous when several were owed; what exceeds it goes to the next month owed.
+//!    the payment date; when several windows hold it, the oldest of them, marked ambiguous;
+//! 4. else (no window holds it) the oldest month still owed to the worker (begun by the pay
+//!    date), marked ambiguous when several were owed. What exceeds the month chosen goes to
+//!    the other months owed, oldest first.
 //!
 //! Payments named or matched (1–2) are applied first, whatever their dates, so a July batch
 //! that pays exactly June's sheet pays June even if May is still owed. Failed, pending and
@@ -148,22 +149,40 @@ pub(crate) fn attribute(
             }
             continue;
         };
-        let months: Vec<Period> = owed.iter().map(|&li| idx.lines[li].line.period).collect();
-        let first_month = idx.lines[first].line.period;
-        let rule = rule.unwrap_or(if owed.len() == 1 && in_window(first_month, p.date) {
+        // Rule 3: the month owed whose pay window holds the date; when several windows hold
+        // it, the oldest of those (ambiguous); when none does, rule 4: the oldest owed.
+        let windowed: Vec<usize> = owed
+            .iter()
+            .copied()
+            .filter(|&li| in_window(idx.lines[li].line.period, p.date))
+            .collect();
+        let fitting = if windowed.is_empty() {
+            &owed
+        } else {
+            &windowed
+        };
+        let chosen = fitting.first().copied().unwrap_or(first);
+        let months: Vec<Period> = fitting
+            .iter()
+            .map(|&li| idx.lines[li].line.period)
+            .collect();
+        let rule = rule.unwrap_or(if windowed.len() == 1 {
             AttributionRule::PayWindow
         } else {
             AttributionRule::OldestOwed
         });
         attrs[pi] = Attribution {
-            month: Some(first_month),
+            month: Some(idx.lines[chosen].line.period),
             rule,
-            ambiguous: owed.len() > 1,
-            candidates: if owed.len() > 1 { months } else { Vec::new() },
+            ambiguous: months.len() > 1,
+            candidates: if months.len() > 1 { months } else { Vec::new() },
             source: source.clone(),
         };
+        // What exceeds the chosen month goes to the other months owed, oldest first.
+        let mut order = vec![chosen];
+        order.extend(owed.iter().copied().filter(|&li| li != chosen));
         let mut left = p.result.amount.unwrap_or(Money::ZERO);
-        for li in owed {
+        for li in order {
             if left.fen() <= 0 {
                 break;
             }

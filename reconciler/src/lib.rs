@@ -12,7 +12,8 @@
 //!   payroll results, guarantee letters, delivery conflicts from the store);
 //! - [`reconcile`]: the findings of one project as of a date, or [`ReconcileError`] when its
 //!   amounts cannot be computed exactly (an error of that project only);
-//! - [`explain`]: a finding in words, with its evidence and arithmetic;
+//! - [`explain`] / [`explain_in`]: a finding in words (Chinese labels by default, [`Lang`]),
+//!   with its evidence, the month and rule of every payment in it, and its arithmetic;
 //! - [`Config`] (serde, embedded by the daemon under `[reconciler]`) and [`Config::validate`];
 //! - [`Calendar`]: China's official working-day calendar shipped as data, replaceable by a
 //!   file's text ([`Calendar::parse`]), saying which years it does not cover;
@@ -55,7 +56,7 @@ pub use config::{
     PayrollConfig, ProvinceGuarantee, SeverityConfig, StatementConfig, WagesConfig,
 };
 pub use error::ReconcileError;
-pub use explain::explain;
+pub use explain::{explain, explain_in, Lang};
 pub use guarantee::{required_guarantee, try_required_guarantee, RequiredGuarantee};
 pub use schemas::DeliveryConflict;
 pub use wages::pay_deadline;

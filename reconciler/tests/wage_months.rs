@@ -296,3 +296,95 @@ fn attribution_is_independent_of_input_order() {
         assert_eq!(run(&shuffled(&f, seed), "2026-08-05"), base, "seed {seed}");
     }
 }
+
+/// `explain` shows, for every payment among a finding's evidence, the month it was
+/// attributed to and by which rule — Chinese labels by default, English behind the switch.
+#[test]
+fn explain_shows_the_month_and_rule_of_every_payment() {
+    let fs = run(&failed_in_may(), "2026-08-05");
+    let failed = &of(&fs, C::PaymentFailedUnresolved)[0];
+    let payments: Vec<&schemas::Evidence> = failed
+        .evidence
+        .iter()
+        .filter(|e| e.kind == schemas::EvidenceKind::PaymentResult)
+        .collect();
+    assert!(
+        payments.len() >= 2,
+        "the failed line and the July payment: {failed:#?}"
+    );
+    let zh = reconciler::explain_in(failed, reconciler::Lang::Zh);
+    let en = reconciler::explain_in(failed, reconciler::Lang::En);
+    // One month line per payment, in each language.
+    assert_eq!(zh.matches("归属月份：").count(), payments.len(), "{zh}");
+    assert_eq!(en.matches("     month: ").count(), payments.len(), "{en}");
+    // The failed line is May's: its batch (the other workers' lines with it) matches May's and
+    // June's identical sheets, both windows hold 10 June, so the oldest is taken and marked
+    // ambiguous. The July payment is June's: of the matching sheets only June's window holds it.
+    assert!(zh.contains("归属月份：2026-05（规则 whole_sheet"), "{zh}");
+    assert!(
+        zh.contains("多个月份均符合：2026-05、2026-06，取最早"),
+        "{zh}"
+    );
+    assert!(
+        zh.contains("归属月份：2026-06（规则 whole_sheet：批次与该月工资支付表整体一致"),
+        "{zh}"
+    );
+    assert!(
+        en.contains("month: 2026-06 (rule whole_sheet: its batch pays that pay sheet as a whole"),
+        "{en}"
+    );
+    assert!(zh.contains("证据：") && zh.contains("[代发结果]") && zh.contains("计算过程："));
+    assert!(en.contains("Evidence:") && en.contains("[payment_result]"));
+    // The default language is Chinese; `explain` keeps the English text.
+    assert_eq!(reconciler::Lang::default(), reconciler::Lang::Zh);
+    assert_eq!(reconciler::explain(failed), en);
+    assert_eq!("EN".parse::<reconciler::Lang>(), Ok(reconciler::Lang::En));
+    assert!("fr".parse::<reconciler::Lang>().is_err());
+}
+
+#[test]
+fn explain_shows_an_ambiguous_attribution_and_the_text_a_month_was_read_from() {
+    let fs = run(&late_batch_with_text("代发工资"), "2026-09-05");
+    let zh = reconciler::explain_in(&of(&fs, C::WagesUnpaid)[0], reconciler::Lang::Zh);
+    assert!(
+        zh.contains("归属月份：2026-05（规则 oldest_owed：该工人最早未付清的月份；多个月份均符合：2026-05、2026-06，取最早）"),
+        "{zh}"
+    );
+    let fs = run(&late_batch_with_text("补发6月份工资"), "2026-09-05");
+    let zh = reconciler::explain_in(&of(&fs, C::WagesUnpaid)[0], reconciler::Lang::Zh);
+    assert!(
+        zh.contains(
+            "归属月份：2026-06（规则 named_text：汇款附言写明所属月份；附言“补发6月份工资”）"
+        ),
+        "{zh}"
+    );
+}
+
+/// DOMAIN.md §4: without a named month or a whole-sheet match, a payment goes to the month
+/// whose pay window (first day to pay deadline) holds its date; only when several windows
+/// hold it does it go to the oldest. Worker 3 was left out of May's and June's batches; a
+/// payment on 15 July lies outside May's window (1 May – 30 June) and inside June's (1 June –
+/// 31 July): it pays June, and May stays unpaid.
+#[test]
+fn a_late_payment_goes_to_the_month_whose_window_holds_it_not_the_oldest_owed() {
+    let mut f = sheets(&["2026-05", "2026-06"]);
+    batch(&mut f, "PR-05", "2026-06-10", &[1, 2]);
+    batch(&mut f, "PR-06", "2026-07-10", &[1, 2]);
+    batch(&mut f, "PR-X", "2026-07-15", &[3]);
+    let fs = run(&f, "2026-09-05");
+    let unpaid: Vec<String> = of(&fs, C::WagesUnpaid)
+        .into_iter()
+        .map(|w| w.period)
+        .collect();
+    assert_eq!(unpaid, ["2026-05"], "{fs:#?}");
+    // Near miss: paid on 25 June, both windows hold the date: the oldest (May) is paid,
+    // marked ambiguous, and June stays unpaid.
+    let mut f = sheets(&["2026-05", "2026-06"]);
+    batch(&mut f, "PR-05", "2026-06-10", &[1, 2]);
+    batch(&mut f, "PR-06", "2026-07-10", &[1, 2]);
+    batch(&mut f, "PR-X", "2026-06-25", &[3]);
+    let fs = run(&f, "2026-09-05");
+    let unpaid = of(&fs, C::WagesUnpaid);
+    assert_eq!(unpaid.len(), 1, "{unpaid:#?}");
+    assert_eq!(unpaid[0].period, "2026-06");
+}

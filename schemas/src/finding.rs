@@ -14,6 +14,7 @@ macro_rules! codes {
     ($($variant:ident => $name:literal, $basis:literal;)*) => {
         /// Every finding code of DOMAIN.md §4.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
         pub enum FindingCode { $($variant),* }
 
@@ -73,6 +74,7 @@ impl fmt::Display for FindingCode {
 
 /// Graded alerts: yellow, orange, red (the platforms' 预警等级).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Yellow,
@@ -103,6 +105,7 @@ impl FromStr for Severity {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FindingStatus {
     Open,
@@ -137,6 +140,7 @@ impl FromStr for FindingStatus {
 
 /// What kind of record a piece of evidence points at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EvidenceKind {
     Obligation,
@@ -157,6 +161,7 @@ pub enum EvidenceKind {
 /// The rule by which a wage payment was attributed to a pay-sheet month, in the order of
 /// DOMAIN.md §4 ("Which month a wage payment pays").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AttributionRule {
     /// The result itself names the month (the platform push's period).
@@ -194,6 +199,7 @@ impl AttributionRule {
 
 /// Which month a wage payment (or a failed one) was attributed to, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Attribution {
     /// The month; absent when `rule` is `unattributed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -212,6 +218,7 @@ pub struct Attribution {
 
 /// One record a finding was computed from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Evidence {
     pub kind: EvidenceKind,
     /// The record's deterministic key.
@@ -229,6 +236,7 @@ pub struct Evidence {
 
 /// A finding as computed by the reconciler core (no lifecycle yet: that is the store's).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Finding {
     /// Stable id: the same facts give the same id.
     pub id: String,
@@ -262,6 +270,7 @@ impl Finding {
 
 /// A stored finding with its lifecycle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StoredFinding {
     #[serde(flatten)]
     pub finding: Finding,
@@ -274,6 +283,7 @@ pub struct StoredFinding {
 
 /// One lifecycle change, audited.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FindingEvent {
     pub finding_id: String,
     pub at: DateTime<Utc>,

@@ -251,6 +251,24 @@ impl<'de> Deserialize<'de> for Money {
     }
 }
 
+/// In the OpenAPI document Money is what it is on the wire: a decimal string in yuan.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Money {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(r"^-?[0-9]+\.[0-9]{2}$"))
+            .description(Some(
+                "An exact amount in yuan, a decimal string with two decimals (\"1234.50\"); never a JSON number.",
+            ))
+            .examples(["1234.50"])
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Money {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -116,6 +116,22 @@ impl<'de> Deserialize<'de> for Period {
     }
 }
 
+/// In the OpenAPI document a period is what it is on the wire: `YYYY-MM`.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Period {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(r"^[0-9]{4}-(0[1-9]|1[0-2])$"))
+            .description(Some("A calendar month, `YYYY-MM`."))
+            .examples(["2026-05"])
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Period {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@ use crate::registry::WageAccount;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Level {
     Info,
     Warning,
@@ -20,6 +21,7 @@ pub enum Level {
 /// Where in a file something was found. Every field is optional: formats differ in what
 /// they can say (line and column for text, an element path for XML, a byte offset always).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Position {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub line: Option<u64>,
@@ -82,6 +84,7 @@ impl fmt::Display for Position {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Diagnostic {
     pub level: Level,
     pub position: Position,

@@ -16,6 +16,7 @@ pub mod claims;
 pub mod config;
 pub mod pipeline;
 pub mod registry;
+pub mod replay;
 pub mod schedule;
 
 /// Opens the configured store and builds the pipeline.

@@ -42,10 +42,13 @@ const ACCOUNT_INDEX_MAX_AGE: Duration = Duration::from_secs(30);
 const ACCOUNT_INDEX_RECHECK: Duration = Duration::from_secs(1);
 
 /// What a partner gets back when it hands over a file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Receipt {
     pub id: String,
+    /// SHA-256 of the bytes, lower-case hex.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub sha256: String,
+    #[schema(value_type = store::FileStatus)]
     pub status: String,
     /// `false` when the same bytes from the same sender were already stored.
     #[serde(skip)]
@@ -64,7 +67,7 @@ impl Receipt {
 }
 
 /// A record refused because its sender may not report on it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RejectedRecord {
     /// What it was: `statement of account 1402…`, `guarantee letter BH-…`.
     pub record: String,

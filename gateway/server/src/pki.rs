@@ -14,6 +14,8 @@ use rcgen::{
     BasicConstraints, Certificate, CertificateParams, DistinguishedName, DnType,
     ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose, SanType,
 };
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
 use sha2::{Digest, Sha256};
 
 use ingest::config::{PartnerRole, PartnerSettings};
@@ -34,8 +36,7 @@ pub fn fingerprint_der(der: &[u8]) -> String {
 
 /// The fingerprint of the first certificate in a PEM file's text.
 pub fn fingerprint_pem(pem: &str) -> anyhow::Result<String> {
-    let mut reader = pem.as_bytes();
-    let der = rustls_pemfile::certs(&mut reader)
+    let der = CertificateDer::pem_slice_iter(pem.as_bytes())
         .next()
         .context("no certificate in PEM text")?
         .context("reading PEM certificate")?;

@@ -47,11 +47,10 @@ impl Env {
         Ok(env)
     }
 
+    /// Every filed pay sheet whose deadline has not passed is checked (DOMAIN.md §4), so
+    /// last month's sheet, due at the end of the as-of month, always can be.
     pub fn funding_gap_possible(&self) -> bool {
-        let deadline = reconciler::pay_deadline(self.pc, &self.config.wages);
-        self.as_of <= deadline
-            && (deadline - self.as_of).num_days()
-                <= i64::from(self.config.payroll.funding_lookahead_days)
+        self.as_of <= reconciler::pay_deadline(self.pc, &self.config.wages)
     }
 
     /// Obligation months (paid in on the 9th, due on the 10th of the month after).

@@ -49,6 +49,8 @@ pub struct SimSummary {
     pub by_code: BTreeMap<String, usize>,
     /// Codes no project could carry in this world (see `docs/simulate.md`).
     pub codes_not_planted: Vec<String>,
+    /// How many projects carry each plant (by `Plant::name`), near misses included.
+    pub by_plant: BTreeMap<String, usize>,
 }
 
 /// Writes the world under `out` (created if needed) and `out/expected-findings.json`.
@@ -76,6 +78,9 @@ pub fn write_world(params: &SimParams, out: &Path) -> anyhow::Result<SimSummary>
         for w in &worlds {
             if !w.plants.is_empty() {
                 summary.planted_projects += 1;
+            }
+            for p in &w.plants {
+                *summary.by_plant.entry(p.name().to_string()).or_insert(0) += 1;
             }
             summary.workers += w.workers.len();
             summary.pay_sheet_lines += w.lines.len();
@@ -173,6 +178,7 @@ pub fn next_statement_file(params: &SimParams, index: usize) -> anyhow::Result<(
         opening: last.closing,
         closing: last.closing,
         entries: Vec::new(),
+        currency: "CNY",
     };
     Ok(match w.stmt_format {
         model::StmtFormat::Camt053 => (

@@ -169,6 +169,8 @@ pub struct Batch {
     pub id: String,
     pub pay_date: NaiveDate,
     pub results: Vec<PayResult>,
+    /// The remittance text of its debit(s); `代发工资 ID` when `None`.
+    pub text: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -181,6 +183,8 @@ pub struct Stmt {
     pub opening: i64,
     pub closing: i64,
     pub entries: Vec<Tx>,
+    /// ISO 4217; `CNY` but for the foreign-currency plant.
+    pub currency: &'static str,
 }
 
 #[derive(Debug, Clone)]
@@ -434,13 +438,21 @@ impl ProjectWorld {
             );
         }
         let itemised = rng.gen_range(0..10) < 3;
+        let plain_ids = self.plants.iter().any(|p| p.plain_batch_ids());
+        // The worker the adversarial wage plants single out (there must be another one, so
+        // that a batch without them is not a whole sheet of one worker).
+        let odd = (n >= 2).then(|| rng.gen_range(0..n));
         for (bi, period) in [env.pa, env.pb].into_iter().enumerate() {
-            let id = format!(
-                "PAY-{}-{:04}{:02}",
-                self.code,
-                period.year(),
-                period.month()
-            );
+            let id = if plain_ids {
+                format!("PAY-{}-B{}", self.code, bi + 1)
+            } else {
+                format!(
+                    "PAY-{}-{:04}{:02}",
+                    self.code,
+                    period.year(),
+                    period.month()
+                )
+            };
             let pay_date = day(period.next(), 12);
             let mut results: Vec<PayResult> = (0..n)
                 .map(|k| {
@@ -456,6 +468,10 @@ impl ProjectWorld {
                 })
                 .collect();
             let mut extra_debit = 0;
+            let mut follow_up: Option<Batch> = None;
+            if let Some(k) = odd {
+                follow_up = self.adversarial_wages(env, period, &id, pay_date, k, &mut results);
+            }
             if period == env.pb {
                 let k = rng.gen_range(0..n);
                 let net = self.lines[n + k].net;
@@ -521,11 +537,19 @@ impl ProjectWorld {
                 id,
                 pay_date,
                 results,
+                text: None,
             });
             let b = self.batches.last().cloned();
             if let Some(b) = b {
                 self.debits(&b, itemised, extra_debit);
             }
+            if let Some(b) = follow_up {
+                self.debits(&b, itemised, 0);
+                self.batches.push(b);
+            }
+        }
+        if let (Some(k), true) = (odd, self.has(Plant::TextNamesMonth)) {
+            self.text_names_month(env, k, itemised, rng);
         }
         if self.has(Plant::NonWageDebit) {
             let amount = yuan(rng, 5_000, 80_000);
@@ -572,7 +596,10 @@ impl ProjectWorld {
                     bank_ref: format!("{}-D{:04}", b.id, i + 1),
                     name: r.name.clone(),
                     account: r.card.clone(),
-                    remittance: format!("代发工资 {}", b.id),
+                    remittance: b
+                        .text
+                        .clone()
+                        .unwrap_or_else(|| format!("代发工资 {}", b.id)),
                     batch: Some(b.id.clone()),
                 });
             }
@@ -585,10 +612,155 @@ impl ProjectWorld {
                 bank_ref: format!("{}-D", b.id),
                 name: self.account_name.clone(),
                 account: String::new(),
-                remittance: format!("代发工资 {}", b.id),
+                remittance: b
+                    .text
+                    .clone()
+                    .unwrap_or_else(|| format!("代发工资 {}", b.id)),
                 batch: Some(b.id.clone()),
             });
         }
+    }
+
+    /// The adversarial wage plants' changes to the regular batch of `period` (worker `k`);
+    /// returns a batch of their own that follows it, if any. Expectations come from DOMAIN.md
+    /// §4 ("Which month a wage payment pays"), not from the reconciler.
+    fn adversarial_wages(
+        &mut self,
+        env: &Env,
+        period: Period,
+        id: &str,
+        pay_date: NaiveDate,
+        k: usize,
+        results: &mut Vec<PayResult>,
+    ) -> Option<Batch> {
+        let n = self.workers.len();
+        let net_a = self.lines[k].net;
+        let net_b = self.lines[n + k].net;
+        let w = self.workers[k].clone();
+        let line = |e2e: String, amount: i64| PayResult {
+            e2e,
+            name: w.name.clone(),
+            id: w.id.clone(),
+            card: w.card.clone(),
+            amount,
+            failed: false,
+        };
+        let pa = env.pa.to_string();
+        if period == env.pa {
+            if self.has(Plant::NextMonthForUnpaid) || self.has(Plant::LateOwnBatch) {
+                results.retain(|r| r.id != w.id);
+                if self.has(Plant::NextMonthForUnpaid) {
+                    // M−2's batch is exactly M−2's sheet, so it pays M−2, never M−3.
+                    self.expect(
+                        FindingCode::WagesUnpaid,
+                        Some(pa),
+                        net_a,
+                        Plant::NextMonthForUnpaid,
+                    );
+                    return None;
+                }
+                // Paid in a batch of its own on the 20th of M−2: only M−3 is still owed
+                // (M−2 is paid by its whole-sheet batch), its window holds the date. Clean.
+                let late = format!("{id}-L");
+                return Some(Batch {
+                    results: vec![line(format!("{late}-0001"), net_a)],
+                    id: late,
+                    pay_date: day(env.pb, 20),
+                    text: None,
+                });
+            }
+            if self.has(Plant::FailedNotRepaidByNext) || self.has(Plant::FailedRepaidNextRegular) {
+                if let Some(r) = results.iter_mut().find(|r| r.id == w.id) {
+                    r.failed = true;
+                }
+                if self.has(Plant::FailedNotRepaidByNext) {
+                    // Failed on the 12th of M−2 (its period: the pay date's month); the next
+                    // regular batch pays M−2 only, which is not a re-payment of M−3.
+                    self.expect(
+                        FindingCode::PaymentFailedUnresolved,
+                        Some(Period::of(pay_date).to_string()),
+                        net_a,
+                        Plant::FailedNotRepaidByNext,
+                    );
+                    self.expect(
+                        FindingCode::WagesUnpaid,
+                        Some(pa),
+                        net_a,
+                        Plant::FailedNotRepaidByNext,
+                    );
+                }
+            }
+            if self.has(Plant::TextNamesMonth) {
+                results.retain(|r| r.id != w.id);
+            }
+            return None;
+        }
+        // M−2's regular batch.
+        if self.has(Plant::FailedRepaidNextRegular) {
+            // A second line for the worker: M−3's wages re-paid. Clean.
+            results.push(line(format!("{id}-R{:04}", k + 1), net_a));
+        }
+        if self.has(Plant::TextNamesMonth) {
+            results.retain(|r| r.id != w.id);
+        }
+        if self.has(Plant::RepaidPrefixBatch) {
+            if let Some(r) = results.iter_mut().find(|r| r.id == w.id) {
+                r.failed = true;
+            }
+            // Re-paid six days later by `ID-R` (its remittance names M−2 through the id),
+            // within `wages.failed_unresolved_days`. Clean: each batch keeps its own debit.
+            let again = format!("{id}-R");
+            return Some(Batch {
+                results: vec![line(format!("{again}-0001"), net_b)],
+                id: again,
+                pay_date: add(pay_date, 6),
+                text: None,
+            });
+        }
+        None
+    }
+
+    /// Worker `k` was left out of M−3's and M−2's batches; on the 20th of M−1 (inside M−2's
+    /// pay window, after M−3's closed) a late batch pays M−3's net with a text naming M−3 as
+    /// a bank writes it. The named month wins: M−3 is paid, M−2 stays unpaid.
+    fn text_names_month(&mut self, env: &Env, k: usize, itemised: bool, rng: &mut StdRng) {
+        let n = self.workers.len();
+        let (net_a, net_b) = (self.lines[k].net, self.lines[n + k].net);
+        let (y, m) = (env.pa.year(), env.pa.month());
+        let text = [
+            format!("补发{y}年{m}月工资"),
+            format!("{m}月份工资"),
+            format!("代发工资 {y}-{m:02}"),
+            format!("{y}{m:02}工资"),
+        ][rng.gen_range(0..4)]
+        .clone();
+        let w = &self.workers[k];
+        let id = format!("PAY-{}-X", self.code);
+        let b = Batch {
+            results: vec![PayResult {
+                e2e: format!("{id}-0001"),
+                name: w.name.clone(),
+                id: w.id.clone(),
+                card: w.card.clone(),
+                amount: net_a,
+                failed: false,
+            }],
+            id,
+            pay_date: day(env.pc, 20),
+            text: Some(text),
+        };
+        let b = Batch {
+            text: b.text.as_ref().map(|t| format!("{t} {}", b.id)),
+            ..b
+        };
+        self.debits(&b, itemised, 0);
+        self.batches.push(b);
+        self.expect(
+            FindingCode::WagesUnpaid,
+            Some(env.pb.to_string()),
+            net_b,
+            Plant::TextNamesMonth,
+        );
     }
 
     fn pay_total(&self, p: Period) -> i64 {
@@ -602,7 +774,7 @@ impl ProjectWorld {
     /// Labor-cost obligations paid in by the construction unit the day before they fall
     /// due, quarterly interest, with the labor plants applied.
     fn money_in(&mut self, env: &Env, rng: &mut StdRng) {
-        let gap = self.has(Plant::FundingGap);
+        let gap = self.plants.iter().any(|p| p.low_balance());
         let periods = env.obligation_periods();
         for p in periods {
             let base = self.pay_total(if p == env.pb { env.pb } else { env.pa });
@@ -680,7 +852,7 @@ impl ProjectWorld {
 
     /// The statement chain from the first day to the day before the as-of date.
     fn build_statements(&mut self, env: &Env, rng: &mut StdRng) {
-        let g = if self.has(Plant::StatementMissing) {
+        let g = if self.has(Plant::StatementMissing) || self.has(Plant::ForeignCurrency) {
             Granularity::Daily
         } else {
             [
@@ -698,7 +870,7 @@ impl ProjectWorld {
         self.txs
             .sort_by(|a, b| (a.date, &a.bank_ref).cmp(&(b.date, &b.bank_ref)));
         let base = self.pay_total(env.pa);
-        let mut balance = if self.has(Plant::FundingGap) {
+        let mut balance = if self.plants.iter().any(|p| p.low_balance()) {
             base / 10 / 100 * 100
         } else {
             base * 3 / 2 / 100 * 100
@@ -730,6 +902,7 @@ impl ProjectWorld {
                 opening,
                 closing: balance,
                 entries,
+                currency: "CNY",
             });
             seq += 1;
             open_date = close;
@@ -804,6 +977,24 @@ impl ProjectWorld {
                 );
             }
         }
+        if self.has(Plant::ForeignCurrency) {
+            let cal = &env.calendar;
+            if let Some(k) = self.pick_statement(env, rng, |s| {
+                s.entries.is_empty()
+                    && s.open_date.succ_opt() == Some(s.close_date)
+                    && cal.is_working_day(s.close_date)
+            }) {
+                // Sent in USD on the CNY account: not counted, so the day has no statement.
+                // No entries and an unchanged balance: no jump across the hole, no gap.
+                self.statements[k].currency = "USD";
+                self.expect(
+                    FindingCode::StatementMissing,
+                    period_of(&self.statements[k]),
+                    0,
+                    Plant::ForeignCurrency,
+                );
+            }
+        }
         if self.has(Plant::DuplicateDelivery) {
             // The first statement with an entry, sent again with that entry's text changed.
             if let Some(s) = self.statements.iter().find(|s| !s.entries.is_empty()) {
@@ -826,16 +1017,42 @@ impl ProjectWorld {
 
     /// Last month's pay sheet, more than the account holds, due within the look-ahead.
     fn funding_gap(&mut self, env: &Env) {
-        if !self.has(Plant::FundingGap) {
-            return;
-        }
         let balance = self.statements.last().map_or(0, |s| s.closing);
         let n = self.workers.len() as i64;
+        // DOMAIN.md §4: balance + expected inflows before pay day < the next pay sheet's net
+        // total. No obligation falls due after the last statement, so the inflows are 0.
+        let (period, plant) = if self.has(Plant::FundingGap) {
+            (env.pc, Plant::FundingGap)
+        } else if self.has(Plant::FundingGapAhead) {
+            // The as-of month's sheet, due at the end of the next month: weeks away.
+            (env.pc.next(), Plant::FundingGapAhead)
+        } else if self.has(Plant::FundingCoveredAhead) {
+            // The as-of month's sheet at last month's nets, if the balance covers it. Clean.
+            let nets: Vec<(usize, i64)> = self
+                .lines
+                .iter()
+                .filter(|l| l.period == env.pb)
+                .map(|l| (l.worker, l.net))
+                .collect();
+            if nets.iter().map(|(_, net)| net).sum::<i64>() <= balance {
+                for (worker, net) in nets {
+                    self.lines.push(Line {
+                        period: env.pc.next(),
+                        worker,
+                        gross: net + 30_000,
+                        net,
+                    });
+                }
+            }
+            return;
+        } else {
+            return;
+        };
         // Each worker's net: a quarter more than an equal share of the balance, whole yuan.
         let net = (balance * 5 / 4 / n / 100 + 1) * 100;
         for k in 0..self.workers.len() {
             self.lines.push(Line {
-                period: env.pc,
+                period,
                 worker: k,
                 gross: net + 30_000,
                 net,
@@ -843,9 +1060,9 @@ impl ProjectWorld {
         }
         self.expect(
             FindingCode::PayrollFundingGap,
-            Some(env.pc.to_string()),
+            Some(period.to_string()),
             net * n - balance,
-            Plant::FundingGap,
+            plant,
         );
     }
 

@@ -52,6 +52,35 @@ pub enum Plant {
     StatementMissing,
     /// A statement is delivered again with different content.
     DuplicateDelivery,
+    // Adversarial cases (issue 8), each written from DOMAIN.md §4 before the reconciler was
+    // looked at; the ones marked *clean* are near misses that must raise nothing.
+    /// A worker is left out of M−3's batch; M−2's regular batch (exactly M−2's sheet) pays
+    /// everyone: it pays M−2, not the worker's M−3 (WAGES_UNPAID for M−3).
+    NextMonthForUnpaid,
+    /// *Clean*: as `NextMonthForUnpaid`, and the worker's M−3 wages are paid in a late batch
+    /// of their own whose id extends the regular batch's (`…-B1` / `…-B1-L`).
+    LateOwnBatch,
+    /// A worker's M−3 line fails; M−2's regular batch pays M−2 only: the failure is not
+    /// re-paid (PAYMENT_FAILED_UNRESOLVED, WAGES_UNPAID for M−3).
+    FailedNotRepaidByNext,
+    /// *Clean*: a worker's M−3 line fails and is re-paid as a second line of M−2's regular
+    /// batch.
+    FailedRepaidNextRegular,
+    /// *Clean*: a worker's M−2 line fails and is re-paid six days later by batch `ID-R`, whose
+    /// id has the failed batch's id as a prefix; each batch has its own debit.
+    RepaidPrefixBatch,
+    /// A worker is left out of both M−3's and M−2's batches; a late payment in M−1 of M−3's
+    /// net carries a remittance text naming M−3 in a bank's style: it pays M−3, M−2 stays
+    /// unpaid (without the text it would pay M−2, whose pay window holds the date).
+    TextNamesMonth,
+    /// A pay sheet for the as-of month (due at the end of the next month, weeks away) that the
+    /// balance cannot fund.
+    FundingGapAhead,
+    /// *Clean*: a pay sheet for the as-of month that the balance covers.
+    FundingCoveredAhead,
+    /// One working day's statement is sent in USD on the CNY account: it is not counted, so
+    /// the day has no statement (STATEMENT_MISSING), and nothing else.
+    ForeignCurrency,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +92,7 @@ pub enum Family {
 }
 
 impl Plant {
-    pub const ALL: [Plant; 22] = [
+    pub const ALL: [Plant; 31] = [
         Plant::LaborMissing,
         Plant::LaborShort,
         Plant::LaborLate,
@@ -86,6 +115,15 @@ impl Plant {
         Plant::BalanceBreak,
         Plant::StatementMissing,
         Plant::DuplicateDelivery,
+        Plant::NextMonthForUnpaid,
+        Plant::LateOwnBatch,
+        Plant::FailedNotRepaidByNext,
+        Plant::FailedRepaidNextRegular,
+        Plant::RepaidPrefixBatch,
+        Plant::TextNamesMonth,
+        Plant::FundingGapAhead,
+        Plant::FundingCoveredAhead,
+        Plant::ForeignCurrency,
     ];
 
     pub fn family(self) -> Family {
@@ -100,7 +138,15 @@ impl Plant {
             | P::NonWageDebit
             | P::PayeeNotOnRoster
             | P::AbnormalCeiling
-            | P::AbnormalFloor => Family::Wages,
+            | P::AbnormalFloor
+            | P::NextMonthForUnpaid
+            | P::LateOwnBatch
+            | P::FailedNotRepaidByNext
+            | P::FailedRepaidNextRegular
+            | P::RepaidPrefixBatch
+            | P::TextNamesMonth
+            | P::FundingGapAhead
+            | P::FundingCoveredAhead => Family::Wages,
             P::GuaranteeMissing
             | P::GuaranteeShort
             | P::GuaranteeExpiring
@@ -110,13 +156,31 @@ impl Plant {
             | P::GapSequence
             | P::BalanceBreak
             | P::StatementMissing
-            | P::DuplicateDelivery => Family::Integrity,
+            | P::DuplicateDelivery
+            | P::ForeignCurrency => Family::Integrity,
         }
     }
 
     /// Plants that reshape the project's money so much that they stay alone.
     pub fn alone(self) -> bool {
-        self == Plant::FundingGap
+        matches!(self, Plant::FundingGap | Plant::FundingGapAhead)
+    }
+
+    /// The project's balance is kept low (the labor cost paid in only covers the payroll).
+    pub fn low_balance(self) -> bool {
+        self.alone()
+    }
+
+    /// Regular batches named without a month (`PAY-CODE-B1`), so that the month a payment
+    /// pays must come from the pay sheet it matches or the pay window, not from the id.
+    pub fn plain_batch_ids(self) -> bool {
+        matches!(
+            self,
+            Plant::NextMonthForUnpaid
+                | Plant::LateOwnBatch
+                | Plant::FailedNotRepaidByNext
+                | Plant::FailedRepaidNextRegular
+        )
     }
 
     /// Whether the plant can give its finding as of the world's date.
@@ -152,6 +216,15 @@ impl Plant {
             P::BalanceBreak => "balance_break",
             P::StatementMissing => "statement_missing",
             P::DuplicateDelivery => "duplicate_delivery",
+            P::NextMonthForUnpaid => "next_month_for_unpaid",
+            P::LateOwnBatch => "late_own_batch",
+            P::FailedNotRepaidByNext => "failed_not_repaid_by_next",
+            P::FailedRepaidNextRegular => "failed_repaid_next_regular",
+            P::RepaidPrefixBatch => "repaid_prefix_batch",
+            P::TextNamesMonth => "text_names_month",
+            P::FundingGapAhead => "funding_gap_ahead",
+            P::FundingCoveredAhead => "funding_covered_ahead",
+            P::ForeignCurrency => "foreign_currency",
         }
     }
 }

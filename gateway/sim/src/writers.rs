@@ -237,7 +237,7 @@ fn statements(sink: &mut Sink, tag: &str, worlds: &[ProjectWorld]) -> anyhow::Re
     Ok(())
 }
 
-fn camt_balance(out: &mut String, code: &str, fen: i64, date: NaiveDate) {
+fn camt_balance(out: &mut String, code: &str, fen: i64, date: NaiveDate, ccy: &str) {
     let (ind, abs) = if fen < 0 {
         ("DBIT", -fen)
     } else {
@@ -245,7 +245,7 @@ fn camt_balance(out: &mut String, code: &str, fen: i64, date: NaiveDate) {
     };
     let _ = writeln!(
         out,
-        "      <Bal><Tp><CdOrPrtry><Cd>{code}</Cd></CdOrPrtry></Tp><Amt Ccy=\"CNY\">{}</Amt><CdtDbtInd>{ind}</CdtDbtInd><Dt><Dt>{date}</Dt></Dt></Bal>",
+        "      <Bal><Tp><CdOrPrtry><Cd>{code}</Cd></CdOrPrtry></Tp><Amt Ccy=\"{ccy}\">{}</Amt><CdtDbtInd>{ind}</CdtDbtInd><Dt><Dt>{date}</Dt></Dt></Bal>",
         m(abs)
     );
 }
@@ -266,16 +266,17 @@ pub fn camt053(message_id: &str, group: &[(&ProjectWorld, &Stmt)]) -> String {
     for (w, s) in group {
         let _ = write!(
             out,
-            "    <Stmt>\n      <Id>{}</Id>\n      <ElctrncSeqNb>{}</ElctrncSeqNb>\n      <CreDtTm>{}T23:30:00+08:00</CreDtTm>\n      <Acct><Id><Othr><Id>{}</Id></Othr></Id><Ccy>CNY</Ccy><Nm>{}</Nm><Svcr><FinInstnId><BICFI>{}</BICFI></FinInstnId></Svcr></Acct>\n",
+            "    <Stmt>\n      <Id>{}</Id>\n      <ElctrncSeqNb>{}</ElctrncSeqNb>\n      <CreDtTm>{}T23:30:00+08:00</CreDtTm>\n      <Acct><Id><Othr><Id>{}</Id></Othr></Id><Ccy>{}</Ccy><Nm>{}</Nm><Svcr><FinInstnId><BICFI>{}</BICFI></FinInstnId></Svcr></Acct>\n",
             escape(&s.id),
             s.seq,
             s.close_date,
             escape(&w.account),
+            s.currency,
             escape(&w.account_name),
             w.bank.bic,
         );
-        camt_balance(&mut out, "OPBD", s.opening, s.open_date);
-        camt_balance(&mut out, "CLBD", s.closing, s.close_date);
+        camt_balance(&mut out, "OPBD", s.opening, s.open_date, s.currency);
+        camt_balance(&mut out, "CLBD", s.closing, s.close_date, s.currency);
         for e in &s.entries {
             let (ind, party, party_acct) = if e.credit {
                 ("CRDT", "Dbtr", "DbtrAcct")
@@ -284,7 +285,8 @@ pub fn camt053(message_id: &str, group: &[(&ProjectWorld, &Stmt)]) -> String {
             };
             let _ = write!(
                 out,
-                "      <Ntry>\n        <Amt Ccy=\"CNY\">{}</Amt><CdtDbtInd>{ind}</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts>\n        <BookgDt><Dt>{}</Dt></BookgDt><ValDt><Dt>{}</Dt></ValDt><AcctSvcrRef>{}</AcctSvcrRef>\n        <NtryDtls>\n",
+                "      <Ntry>\n        <Amt Ccy=\"{}\">{}</Amt><CdtDbtInd>{ind}</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts>\n        <BookgDt><Dt>{}</Dt></BookgDt><ValDt><Dt>{}</Dt></ValDt><AcctSvcrRef>{}</AcctSvcrRef>\n        <NtryDtls>\n",
+                s.currency,
                 m(e.amount),
                 e.date,
                 e.date,
@@ -326,9 +328,9 @@ fn swift_amount(fen: i64) -> String {
     format!("{},{:02}", a / 100, a % 100)
 }
 
-fn swift_balance(fen: i64, date: NaiveDate) -> String {
+fn swift_balance(fen: i64, date: NaiveDate, ccy: &str) -> String {
     let sign = if fen < 0 { 'D' } else { 'C' };
-    format!("{sign}{}CNY{}", date.format("%y%m%d"), swift_amount(fen))
+    format!("{sign}{}{ccy}{}", date.format("%y%m%d"), swift_amount(fen))
 }
 
 /// MT940 customer statements, one per statement, plain (without the SWIFT envelope, as
@@ -343,7 +345,7 @@ pub fn mt940(group: &[(&ProjectWorld, &Stmt)]) -> String {
             s.seq % 100_000,
             w.account,
             s.seq,
-            swift_balance(s.opening, s.open_date)
+            swift_balance(s.opening, s.open_date, s.currency)
         );
         for e in &s.entries {
             let _ = writeln!(
@@ -362,7 +364,11 @@ pub fn mt940(group: &[(&ProjectWorld, &Stmt)]) -> String {
             let _ = write!(info, "/REMI/{}", e.remittance);
             let _ = writeln!(out, ":86:{info}");
         }
-        let _ = writeln!(out, ":62F:{}\n-", swift_balance(s.closing, s.close_date));
+        let _ = writeln!(
+            out,
+            ":62F:{}\n-",
+            swift_balance(s.closing, s.close_date, s.currency)
+        );
     }
     out
 }
@@ -403,7 +409,7 @@ pub fn cib(group: &[(&ProjectWorld, &Stmt)]) -> Vec<u8> {
         let date = s.close_date.format("%Y%m%d").to_string();
         out.push(b'H');
         gbk_field(&mut out, &w.account, 32);
-        out.extend_from_slice(b"CNY");
+        out.extend_from_slice(s.currency.as_bytes());
         out.extend_from_slice(date.as_bytes());
         cib_balance(&mut out, s.opening);
         gbk_field(&mut out, &w.account_name, 60);

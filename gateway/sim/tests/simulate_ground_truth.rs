@@ -75,7 +75,18 @@ async fn check(
         .into_iter()
         .map(|s| s.finding)
         .collect();
-    compare(expected, &got)
+    let mut diffs = compare(expected, &got);
+    // `wagegate replay`: a fresh database rebuilt from the stored raw files and the registry
+    // gives the same findings.
+    let fresh = tempfile::tempdir().expect("tempdir");
+    let fresh_url = format!("sqlite://{}/rebuilt.db", fresh.path().display());
+    let r = ingest::replay::replay(&p, &settings(url).await, &fresh_url, as_of)
+        .await
+        .expect("replay");
+    assert!(r.files > 0 && r.registry_records > 0, "{r:?}");
+    assert_eq!(r.live_findings, got.len());
+    diffs.extend(r.differences.iter().map(|d| format!("replay: {d}")));
+    diffs
 }
 
 fn compare(expected: &[ExpectedFinding], got: &[Finding]) -> Vec<String> {
@@ -216,6 +227,16 @@ async fn every_code_planted_and_found_on_sqlite_and_postgres() {
         schemas::FindingCode::ALL.len(),
         "seed 7 plants every code"
     );
+    // And every plant kind, the adversarial cases and their near misses included.
+    let summary =
+        write_world(&SimParams::new(60, 7, as_of), &dir.path().join("again")).expect("simulate");
+    for plant in sim::Plant::ALL {
+        assert!(
+            summary.by_plant.contains_key(plant.name()),
+            "seed 7 does not carry {}",
+            plant.name()
+        );
+    }
     let url = format!("sqlite://{}/wagegate.db", dir.path().display());
     report(
         "sqlite",
@@ -285,4 +306,132 @@ fn same_seed_writes_byte_identical_files() {
         fa["expected-findings.json"]
     );
     assert!(as_of.day() > 0);
+}
+
+/// A difference planted in the live database (one finding's amount moved by one fen, as a
+/// store bug or a hand edit would) is what `replay` reports, and nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_reports_a_planted_difference() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let world_dir = dir.path().join("world");
+    let (as_of, _) = world(25, 11, &world_dir);
+    let url = format!("sqlite://{}/wagegate.db", dir.path().display());
+    let p = ingest::open(settings(&url).await).await.expect("open");
+    ingest::backfill::load_dir(&p, &world_dir, "operator")
+        .await
+        .expect("load");
+    p.reconcile(Scope::All, as_of).await.expect("reconcile");
+    let all = findings_of(&p).await;
+    let victim = all
+        .iter()
+        .find(|s| s.finding.amount_short.fen() > 0)
+        .expect("a finding with an amount")
+        .finding
+        .clone();
+    let mut project: Vec<Finding> = all
+        .iter()
+        .map(|s| s.finding.clone())
+        .filter(|f| f.project == victim.project)
+        .collect();
+    for f in project.iter_mut().filter(|f| f.id == victim.id) {
+        f.amount_short = schemas::Money::from_fen(f.amount_short.fen() + 1);
+    }
+    p.store()
+        .sync_findings(
+            &Scope::Projects(vec![victim.project.clone()]),
+            project,
+            "reconciler",
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("plant");
+    let fresh = tempfile::tempdir().expect("tempdir");
+    let fresh_url = format!("sqlite://{}/rebuilt.db", fresh.path().display());
+    let r = ingest::replay::replay(&p, &settings(&url).await, &fresh_url, as_of)
+        .await
+        .expect("replay");
+    let lines: Vec<String> = r.differences.iter().map(ToString::to_string).collect();
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    match &r.differences[0] {
+        ingest::replay::Difference::Changed { id, live, rebuilt } => {
+            assert_eq!(id, &victim.id);
+            assert_ne!(live.amount_short, rebuilt.amount_short);
+            assert_eq!(rebuilt.amount_short, victim.amount_short.to_string());
+        }
+        other => panic!("expected a changed amount, got {other}"),
+    }
+}
+
+/// A file wrongly rejected live (as a transient database error once did, issue 8 item 9) and
+/// never retried: the live findings no longer follow from the stored files and the registry,
+/// and `replay` names the file that ended differently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_reports_a_file_rejected_live_that_parses_now() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let world_dir = dir.path().join("world");
+    let (as_of, _) = world(12, 5, &world_dir);
+    let url = format!("sqlite://{}/wagegate.db", dir.path().display());
+    let p = ingest::open(settings(&url).await).await.expect("open");
+    let camt_dir = world_dir.join("bank/camt053");
+    let mut camt: Vec<_> = std::fs::read_dir(&camt_dir)
+        .expect("camt053 files")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    camt.sort();
+    let early = camt.first().expect("a camt.053 file").clone();
+    let receipt = p
+        .receive(
+            "operator",
+            early.file_name().and_then(|n| n.to_str()),
+            None,
+            std::fs::read(&early).expect("read"),
+        )
+        .await
+        .expect("receive");
+    p.store()
+        .apply_file_result(
+            &receipt.id,
+            store::FileOutcome::Rejected {
+                error: "database unavailable".to_string(),
+                format: None,
+                diagnostics: Vec::new(),
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("plant the rejection");
+    // Then everything else, without sending that file again.
+    std::fs::remove_file(&early).expect("remove");
+    ingest::backfill::load_dir(&p, &world_dir, "operator")
+        .await
+        .expect("load");
+    p.reconcile(Scope::All, as_of).await.expect("reconcile");
+    let fresh = tempfile::tempdir().expect("tempdir");
+    let fresh_url = format!("sqlite://{}/rebuilt.db", fresh.path().display());
+    let r = ingest::replay::replay(&p, &settings(&url).await, &fresh_url, as_of)
+        .await
+        .expect("replay");
+    let file_diffs: Vec<&ingest::replay::Difference> = r
+        .differences
+        .iter()
+        .filter(|d| matches!(d, ingest::replay::Difference::FileOutcome { .. }))
+        .collect();
+    assert_eq!(file_diffs.len(), 1, "{:#?}", r.differences);
+    match file_diffs[0] {
+        ingest::replay::Difference::FileOutcome {
+            id, live, rebuilt, ..
+        } => {
+            assert_eq!(id, &receipt.id);
+            assert_eq!((live.as_str(), rebuilt.as_str()), ("rejected", "parsed"));
+        }
+        other => panic!("{other}"),
+    }
+    // The statements missing live show as findings only the live side has.
+    assert!(
+        r.differences
+            .iter()
+            .any(|d| matches!(d, ingest::replay::Difference::OnlyLive { .. })),
+        "{:#?}",
+        r.differences
+    );
 }

@@ -15,7 +15,7 @@ pub const MAX_PAGE: u32 = 1000;
 pub const DEFAULT_PAGE: u32 = 100;
 
 /// Where an inbound file stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FileStatus {
     /// Stored, not yet parsed.
@@ -318,7 +318,7 @@ pub struct ApplyReport {
 }
 
 /// What `upsert_registry` did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RegistryReport {
     pub inserted: u64,
     pub updated: u64,
@@ -367,7 +367,7 @@ pub struct FindingPage {
 }
 
 /// Lifecycle event kinds, as audited and as sent by webhook.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     Opened,
@@ -407,7 +407,7 @@ impl FromStr for EventKind {
 }
 
 /// One audited lifecycle change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FindingEventRecord {
     pub kind: EventKind,
     #[serde(flatten)]

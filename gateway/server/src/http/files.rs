@@ -22,7 +22,7 @@ use ingest::pipeline::{Receipt, RejectedRecord};
 /// while hashed, then copied into the store in chunks, so a 200 MB upload never sits in RAM.
 const IN_MEMORY_BYTES: usize = 4 * 1024 * 1024;
 /// Guarantee letters are small documents.
-const MAX_LETTER_BYTES: usize = 1024 * 1024;
+pub(crate) const MAX_LETTER_BYTES: usize = 1024 * 1024;
 const MAX_FILE_NAME_CHARS: usize = 255;
 
 pub(crate) const FORMAT_HEADER: &str = "x-wagegate-format";
@@ -159,6 +159,31 @@ async fn read_body(body: Body, limit: u64) -> ApiResult<Received> {
 
 /// `POST /v1/files`: stores the raw body and answers 202 with the receipt. The same bytes
 /// from the same partner answer with the same receipt.
+#[utoipa::path(
+    post,
+    path = "/v1/files",
+    tag = "partners",
+    operation_id = "postFile",
+    summary = "Push a bank file",
+    description = "The raw file is the body, byte for byte (any content type; it is not looked at). The bytes are stored with their SHA-256 and the sender before anything is parsed, and the gateway answers `202` with a receipt once they are committed. Parsing, authorisation and storage of the records happen afterwards in the ingest workers: poll `GET /v1/files/{id}` until `status` is `parsed` or `rejected`.\n\nIdempotent: the same bytes from the same partner always give the same receipt (same `id`). A rejected file sent again is parsed again (`status` back to `received`).\n\nThe body is at least 1 byte and at most the smaller of `server.max_body_bytes` and `ingest.max_file_bytes` (default 268435456 bytes); a larger `Content-Length` is refused before the body is read.",
+    params(
+        ("X-Wagegate-Format" = Option<String>, Header, description = "Forces a format instead of detecting it. Case-insensitive; `_` may stand for `-` and the dot may be left out (`camt053`). `400 invalid_format` otherwise."),
+        ("X-Wagegate-File-Name" = Option<String>, Header, max_length = 255, description = "The file's name as the partner knows it, kept with the file. At most 255 characters, no `/`, `\\` or control characters (`400 invalid_file_name`)."),
+    ),
+    request_body(content = super::openapi::RawBytes, content_type = "application/octet-stream", description = "The file exactly as the bank produced it (XML, SWIFT text, GBK text ...)."),
+    responses(
+        (status = 202, description = "Stored (or stored before: same receipt). Processing follows.", body = ingest::pipeline::Receipt),
+        (status = 400, description = "`invalid_header`, `invalid_format`, `invalid_file_name`, `empty_body`, `body_read_error`.", body = super::openapi::ErrorEnvelope),
+        (status = 401, description = "`unauthenticated`, `unknown_certificate`, `invalid_token`.", body = super::openapi::ErrorEnvelope),
+        (status = 403, description = "`forbidden`: the caller is not a bank or insurer.", body = super::openapi::ErrorEnvelope),
+        (status = 408, description = "`timeout`.", body = super::openapi::ErrorEnvelope),
+        (status = 413, description = "`payload_too_large`.", body = super::openapi::ErrorEnvelope),
+        (status = 429, description = "`rate_limited` (with `Retry-After`).", body = super::openapi::ErrorEnvelope),
+        (status = 500, description = "`internal` (an incident id is logged).", body = super::openapi::ErrorEnvelope),
+    ),
+    security(("partnerCertificate" = [])),
+    extensions(("x-wagegate-roles" = json!(["bank", "insurer"]))),
+)]
 pub(crate) async fn post_file(
     State(state): State<Arc<AppState>>,
     axum::Extension(caller): axum::Extension<Caller>,
@@ -245,10 +270,14 @@ pub(crate) async fn post_file(
 }
 
 /// What a partner sees about its file.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct FileView {
     id: String,
+    /// SHA-256 of the bytes, lower-case hex.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     sha256: String,
+    /// `received` (stored, not yet parsed), `parsed` or `rejected` (see `error`).
+    #[schema(value_type = store::FileStatus)]
     status: &'static str,
     file_name: Option<String>,
     size_bytes: u64,
@@ -282,6 +311,29 @@ impl From<store::RawFile> for FileView {
 
 /// `GET /v1/files/{id}`: the sender (or an operator) sees status and diagnostics; anyone
 /// else gets 404, so file ids reveal nothing about other partners.
+#[utoipa::path(
+    get,
+    path = "/v1/files/{id}",
+    tag = "partners",
+    operation_id = "getFile",
+    summary = "A pushed file's status and diagnostics",
+    description = "The sender (or an operator) sees the file's processing status, its records count and diagnostics. Anyone else gets `404`, so file ids reveal nothing about other partners.",
+    params(("id" = String, Path, max_length = 128, description = "The receipt's `id`.")),
+    responses(
+        (status = 200, description = "The file.", body = FileView),
+        (status = 401, description = "`unauthenticated`, `unknown_certificate`, `invalid_token`.", body = super::openapi::ErrorEnvelope),
+        (status = 404, description = "`not_found`: no such file, or another partner's.", body = super::openapi::ErrorEnvelope),
+        (status = 408, description = "`timeout`.", body = super::openapi::ErrorEnvelope),
+        (status = 429, description = "`rate_limited` (with `Retry-After`).", body = super::openapi::ErrorEnvelope),
+        (status = 500, description = "`internal`.", body = super::openapi::ErrorEnvelope),
+    ),
+    security(
+        ("partnerCertificate" = []),
+        ("operatorCertificate" = []),
+        ("operatorToken" = []),
+    ),
+    extensions(("x-wagegate-roles" = json!(["bank", "insurer", "operator"]))),
+)]
 pub(crate) async fn get_file(
     State(state): State<Arc<AppState>>,
     axum::Extension(caller): axum::Extension<Caller>,
@@ -299,10 +351,13 @@ pub(crate) async fn get_file(
     }
 }
 
-#[derive(Serialize)]
+/// A guarantee letter stored and parsed.
+#[derive(Serialize, utoipa::ToSchema)]
 struct LetterAccepted {
     id: String,
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     sha256: String,
+    #[schema(value_type = store::FileStatus)]
     status: &'static str,
     records: u64,
     rejected_records: Vec<RejectedRecord>,
@@ -310,6 +365,28 @@ struct LetterAccepted {
 
 /// `POST /v1/guarantees`: a guarantee letter as JSON, stored raw, parsed and authorised
 /// against the sender's issuer codes at once. 201 when accepted, 422 `letter_rejected`.
+#[utoipa::path(
+    post,
+    path = "/v1/guarantees",
+    tag = "partners",
+    operation_id = "postGuarantee",
+    summary = "Push a guarantee letter",
+    description = "A guarantee letter (保函 / 保证保险) as JSON (docs/guarantee-letters.md), stored raw, parsed and authorised against the sender's `issuer_codes` at once. The body is at most 1048576 bytes (and within `server.max_body_bytes` and `ingest.max_file_bytes`).",
+    request_body(content = Object, content_type = "application/json", description = "The letter in the `guarantee-json` format of docs/guarantee-letters.md."),
+    responses(
+        (status = 201, description = "Stored and parsed.", body = LetterAccepted),
+        (status = 400, description = "`invalid_json`, `body_read_error`.", body = super::openapi::ErrorEnvelope),
+        (status = 401, description = "`unauthenticated`, `unknown_certificate`, `invalid_token`.", body = super::openapi::ErrorEnvelope),
+        (status = 403, description = "`forbidden`: the caller is not a bank or insurer.", body = super::openapi::ErrorEnvelope),
+        (status = 408, description = "`timeout`.", body = super::openapi::ErrorEnvelope),
+        (status = 413, description = "`payload_too_large`.", body = super::openapi::ErrorEnvelope),
+        (status = 422, description = "`letter_rejected`: `details` holds `id` (the stored file), `rejected_records` and `diagnostics`.", body = super::openapi::ErrorEnvelope),
+        (status = 429, description = "`rate_limited` (with `Retry-After`).", body = super::openapi::ErrorEnvelope),
+        (status = 500, description = "`internal`.", body = super::openapi::ErrorEnvelope),
+    ),
+    security(("partnerCertificate" = [])),
+    extensions(("x-wagegate-roles" = json!(["bank", "insurer"]))),
+)]
 pub(crate) async fn post_guarantee(
     State(state): State<Arc<AppState>>,
     axum::Extension(caller): axum::Extension<Caller>,

@@ -4,7 +4,8 @@
 //! from errors to JSON responses.
 //!
 //! Route map (docs/api.md, docs/openapi.yaml):
-//! - public: `GET /healthz`, `GET /readyz`, `GET /openapi.yaml`
+//! - public: `GET /healthz`, `GET /readyz`, `GET /openapi.yaml`, `GET /v1/openapi.json` (the
+//!   contract derived from the handlers' `#[utoipa::path]`, `openapi.rs`)
 //! - partners (bank, insurer; client certificate): `POST /v1/files`, `GET /v1/files/{id}`,
 //!   `POST /v1/guarantees`
 //! - operators (operator certificate or bearer token): `PUT /v1/registry`, `GET /v1/findings`,
@@ -27,6 +28,7 @@ pub mod error;
 mod files;
 pub mod limits;
 pub mod listener;
+pub mod openapi;
 mod operator;
 mod ops;
 pub mod receipts;
@@ -104,7 +106,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route("/openapi.yaml", get(ops::openapi))
+        .route("/openapi.yaml", get(ops::openapi_yaml))
+        .route("/v1/openapi.json", get(ops::openapi_json))
         .merge(authenticated)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

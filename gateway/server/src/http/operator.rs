@@ -17,11 +17,36 @@ use super::error::{ApiError, ApiResult};
 use super::files::FILE_NAME_HEADER;
 use super::{json, parse_json, AppState};
 
-const MAX_REASON_CHARS: usize = 2000;
-const MAX_ID_CHARS: usize = 128;
+pub(crate) const MAX_REASON_CHARS: usize = 2000;
+pub(crate) const MAX_ID_CHARS: usize = 128;
+/// The largest body of a status change (`acknowledge`, `dismiss`).
+pub(crate) const MAX_STATUS_CHANGE_BYTES: usize = 64 * 1024;
 
 /// `PUT /v1/registry`: one registry file (the JSON bundle, or one CSV/JSON kind named by
 /// `X-Wagegate-File-Name`), refused whole with every bad row when any row is bad.
+#[utoipa::path(
+    put,
+    path = "/v1/registry",
+    tag = "operators",
+    operation_id = "putRegistry",
+    summary = "Upsert registry data",
+    description = "One registry file: the JSON bundle (docs/registry.md), or one CSV or JSON file of one kind named by `X-Wagegate-File-Name` (`projects.csv`, `accounts.csv`, ...). Every row is checked first; when any row is bad nothing from the file is imported and `422 registry_refused` lists every bad row. At least 1 byte, at most `server.max_body_bytes`.",
+    params(("X-Wagegate-File-Name" = Option<String>, Header, max_length = 255, description = "Which registry file this is (its name decides the kind); `registry.json` (the bundle) when absent.")),
+    request_body(content = super::openapi::RawBytes, content_type = "application/octet-stream", description = "The registry file (JSON bundle, or one CSV/JSON kind), UTF-8."),
+    responses(
+        (status = 200, description = "Imported: rows inserted, updated, unchanged, and the projects to reconcile.", body = store::RegistryReport),
+        (status = 400, description = "`empty_body`, `body_read_error`.", body = super::openapi::ErrorEnvelope),
+        (status = 401, description = "`unauthenticated`, `unknown_certificate`, `invalid_token`.", body = super::openapi::ErrorEnvelope),
+        (status = 403, description = "`forbidden`: the caller is not an operator.", body = super::openapi::ErrorEnvelope),
+        (status = 413, description = "`payload_too_large`.", body = super::openapi::ErrorEnvelope),
+        (status = 422, description = "`registry_refused`: `details` is a list of `{file, errors}`, every bad row with its line and reason.", body = super::openapi::ErrorEnvelope),
+        (status = 408, description = "`timeout`.", body = super::openapi::ErrorEnvelope),
+        (status = 429, description = "`rate_limited` (with `Retry-After`).", body = super::openapi::ErrorEnvelope),
+        (status = 500, description = "`internal`.", body = super::openapi::ErrorEnvelope),
+    ),
+    security(("operatorCertificate" = []), ("operatorToken" = [])),
+    extensions(("x-wagegate-roles" = json!(["operator"]))),
+)]
 pub(crate) async fn put_registry(
     State(state): State<Arc<AppState>>,
     axum::Extension(caller): axum::Extension<Caller>,
@@ -67,14 +92,28 @@ pub(crate) async fn put_registry(
     Ok(json(StatusCode::OK, report))
 }
 
-#[derive(Debug, Deserialize)]
+/// The filters of `GET /v1/findings`; an unknown parameter is `400 invalid_filter`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct FindingQuery {
+    /// Only this project's findings (its code).
+    #[param(max_length = 128)]
     project: Option<String>,
+    /// Only findings with this code.
+    #[param(value_type = Option<FindingCode>)]
     code: Option<String>,
+    /// Only findings in this lifecycle status.
+    #[param(value_type = Option<FindingStatus>)]
     status: Option<String>,
+    /// Only findings of this severity.
+    #[param(value_type = Option<Severity>)]
     severity: Option<String>,
+    /// Page size: 1 to 1000 (`store::MAX_PAGE`), 100 (`store::DEFAULT_PAGE`) when absent.
+    #[param(minimum = 1, maximum = 1000, default = 100)]
     limit: Option<u32>,
+    /// How many findings to skip (the previous page's `next_offset`).
+    #[param(minimum = 0, default = 0)]
     offset: Option<u64>,
 }
 
@@ -90,14 +129,37 @@ where
         .transpose()
 }
 
-#[derive(Serialize)]
+/// One page of findings.
+#[derive(Serialize, utoipa::ToSchema)]
 struct FindingList {
     items: Vec<schemas::StoredFinding>,
+    /// The `offset` of the next page; `null` on the last page.
     next_offset: Option<u64>,
+    /// How many findings match the filters (all pages).
     total: u64,
 }
 
 /// `GET /v1/findings?project=&code=&status=&severity=&limit=&offset=`
+#[utoipa::path(
+    get,
+    path = "/v1/findings",
+    tag = "operators",
+    operation_id = "listFindings",
+    summary = "List findings",
+    description = "Findings matching the filters, most recent first, one page at a time.",
+    params(FindingQuery),
+    responses(
+        (status = 200, description = "A page of findings.", body = FindingList),
+        (status = 400, description = "`invalid_filter`: an unknown parameter or value, or `limit` out of range.", body = super::openapi::ErrorEnvelope),
+        (status = 401, description = "`unauthenticated`, `unknown_certificate`, `invalid_token`.", body = super::openapi::ErrorEnvelope),
+        (status = 403, description = "`forbidden`: the caller is not an operator.", body = super::openapi::ErrorEnvelope),
+        (status = 408, description = "`timeout`.", body = super::openapi::ErrorEnvelope),
+        (status = 429, description = "`rate_limited` (with `Retry-After`).", body = super::openapi::ErrorEnvelope),
+        (status = 500, description = "`internal`.", body = super::openapi::ErrorEnvelope),
+    ),
+    security(("operatorCertificate" = []), ("operatorToken" = [])),
+    extensions(("x-wagegate-roles" = json!(["operator"]))),
+)]
 pub(crate) async fn list_findings(
     State(state): State<Arc<AppState>>,
     axum::Extension(caller): axum::Extension<Caller>,
@@ -105,6 +167,15 @@ pub(crate) async fn list_findings(
 ) -> ApiResult<Response> {
     caller.require_operator()?;
     let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_filter", e.body_text()))?;
+    if q.project
+        .as_ref()
+        .is_some_and(|p| p.chars().count() > MAX_ID_CHARS)
+    {
+        return Err(ApiError::bad_request(
+            "invalid_filter",
+            format!("project must be a project code of at most {MAX_ID_CHARS} characters"),
+        ));
+    }
     let limit = q.limit.unwrap_or(store::DEFAULT_PAGE);
     if limit == 0 || limit > store::MAX_PAGE {
         return Err(ApiError::bad_request(
@@ -139,7 +210,34 @@ fn check_id(id: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// A finding with its audit trail.
+#[derive(Serialize, utoipa::ToSchema)]
+struct FindingDetail {
+    finding: schemas::StoredFinding,
+    /// Every lifecycle change, oldest first.
+    events: Vec<store::FindingEventRecord>,
+}
+
 /// `GET /v1/findings/{id}`: the finding with its evidence and audit trail.
+#[utoipa::path(
+    get,
+    path = "/v1/findings/{id}",
+    tag = "operators",
+    operation_id = "getFinding",
+    summary = "One finding with its evidence and audit trail",
+    params(("id" = String, Path, min_length = 1, max_length = 128, description = "The finding's stable id (`F-…`).")),
+    responses(
+        (status = 200, description = "The finding and its events.", body = FindingDetail),
+        (status = 401, description = "`unauthenticated`, `unknown_certificate`, `invalid_token`.", body = super::openapi::ErrorEnvelope),
+        (status = 403, description = "`forbidden`: the caller is not an operator.", body = super::openapi::ErrorEnvelope),
+        (status = 404, description = "`not_found`.", body = super::openapi::ErrorEnvelope),
+        (status = 408, description = "`timeout`.", body = super::openapi::ErrorEnvelope),
+        (status = 429, description = "`rate_limited` (with `Retry-After`).", body = super::openapi::ErrorEnvelope),
+        (status = 500, description = "`internal`.", body = super::openapi::ErrorEnvelope),
+    ),
+    security(("operatorCertificate" = []), ("operatorToken" = [])),
+    extensions(("x-wagegate-roles" = json!(["operator"]))),
+)]
 pub(crate) async fn get_finding(
     State(state): State<Arc<AppState>>,
     axum::Extension(caller): axum::Extension<Caller>,
@@ -153,15 +251,16 @@ pub(crate) async fn get_finding(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("finding '{id}'")))?;
     let events = state.store.finding_events(&id).await?;
-    Ok(json(
-        StatusCode::OK,
-        serde_json::json!({"finding": finding, "events": events}),
-    ))
+    Ok(json(StatusCode::OK, FindingDetail { finding, events }))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// The body of a status change: optional for `acknowledge`, required for `dismiss`. An empty
+/// body is no reason.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct StatusChange {
+    /// Why (trimmed; at most 2000 characters).
+    #[schema(max_length = 2000)]
     reason: Option<String>,
 }
 
@@ -195,7 +294,7 @@ async fn change_status(
 ) -> ApiResult<Response> {
     caller.require_operator()?;
     check_id(id)?;
-    let bytes = super::read_body(body, 64 * 1024).await?;
+    let bytes = super::read_body(body, MAX_STATUS_CHANGE_BYTES).await?;
     let reason = reason_from(&bytes)?;
     if to == FindingStatus::Dismissed && reason.is_none() {
         return Err(ApiError::bad_request(
@@ -212,6 +311,30 @@ async fn change_status(
 }
 
 /// `POST /v1/findings/{id}/acknowledge` (optional `{"reason": ...}`).
+#[utoipa::path(
+    post,
+    path = "/v1/findings/{id}/acknowledge",
+    tag = "operators",
+    operation_id = "acknowledgeFinding",
+    summary = "Acknowledge a finding",
+    description = "Open → acknowledged, audited with the operator and the optional reason. The body may be empty. At most 65536 bytes.",
+    request_body(content = Option<StatusChange>, content_type = "application/json"),
+    params(("id" = String, Path, min_length = 1, max_length = 128, description = "The finding's stable id (`F-…`).")),
+    responses(
+        (status = 200, description = "The finding in its new status.", body = schemas::StoredFinding),
+        (status = 400, description = "`invalid_json`, `invalid_reason`, `reason_required`, `body_read_error`.", body = super::openapi::ErrorEnvelope),
+        (status = 401, description = "`unauthenticated`, `unknown_certificate`, `invalid_token`.", body = super::openapi::ErrorEnvelope),
+        (status = 403, description = "`forbidden`: the caller is not an operator.", body = super::openapi::ErrorEnvelope),
+        (status = 404, description = "`not_found`.", body = super::openapi::ErrorEnvelope),
+        (status = 409, description = "`invalid_transition`: not allowed from the finding's current status.", body = super::openapi::ErrorEnvelope),
+        (status = 413, description = "`payload_too_large`: the body is longer than 65536 bytes.", body = super::openapi::ErrorEnvelope),
+        (status = 408, description = "`timeout`.", body = super::openapi::ErrorEnvelope),
+        (status = 429, description = "`rate_limited` (with `Retry-After`).", body = super::openapi::ErrorEnvelope),
+        (status = 500, description = "`internal`.", body = super::openapi::ErrorEnvelope),
+    ),
+    security(("operatorCertificate" = []), ("operatorToken" = [])),
+    extensions(("x-wagegate-roles" = json!(["operator"]))),
+)]
 pub(crate) async fn acknowledge_finding(
     State(state): State<Arc<AppState>>,
     axum::Extension(caller): axum::Extension<Caller>,
@@ -222,6 +345,30 @@ pub(crate) async fn acknowledge_finding(
 }
 
 /// `POST /v1/findings/{id}/dismiss` with `{"reason": ...}` (required).
+#[utoipa::path(
+    post,
+    path = "/v1/findings/{id}/dismiss",
+    tag = "operators",
+    operation_id = "dismissFinding",
+    summary = "Dismiss a finding",
+    description = "Open or acknowledged → dismissed, audited with the operator and the reason, which is required (`400 reason_required`). At most 65536 bytes.",
+    request_body(content = StatusChange, content_type = "application/json"),
+    params(("id" = String, Path, min_length = 1, max_length = 128, description = "The finding's stable id (`F-…`).")),
+    responses(
+        (status = 200, description = "The finding in its new status.", body = schemas::StoredFinding),
+        (status = 400, description = "`invalid_json`, `invalid_reason`, `reason_required`, `body_read_error`.", body = super::openapi::ErrorEnvelope),
+        (status = 401, description = "`unauthenticated`, `unknown_certificate`, `invalid_token`.", body = super::openapi::ErrorEnvelope),
+        (status = 403, description = "`forbidden`: the caller is not an operator.", body = super::openapi::ErrorEnvelope),
+        (status = 404, description = "`not_found`.", body = super::openapi::ErrorEnvelope),
+        (status = 409, description = "`invalid_transition`: not allowed from the finding's current status.", body = super::openapi::ErrorEnvelope),
+        (status = 413, description = "`payload_too_large`: the body is longer than 65536 bytes.", body = super::openapi::ErrorEnvelope),
+        (status = 408, description = "`timeout`.", body = super::openapi::ErrorEnvelope),
+        (status = 429, description = "`rate_limited` (with `Retry-After`).", body = super::openapi::ErrorEnvelope),
+        (status = 500, description = "`internal`.", body = super::openapi::ErrorEnvelope),
+    ),
+    security(("operatorCertificate" = []), ("operatorToken" = [])),
+    extensions(("x-wagegate-roles" = json!(["operator"]))),
+)]
 pub(crate) async fn dismiss_finding(
     State(state): State<Arc<AppState>>,
     axum::Extension(caller): axum::Extension<Caller>,
@@ -231,7 +378,8 @@ pub(crate) async fn dismiss_finding(
     change_status(&state, &caller, &id, FindingStatus::Dismissed, body).await
 }
 
-#[derive(Serialize)]
+/// What is stored and what is wrong for one project.
+#[derive(Serialize, utoipa::ToSchema)]
 struct ProjectStatus {
     project: String,
     /// Stored records of the project by kind.
@@ -247,6 +395,25 @@ struct ProjectStatus {
 }
 
 /// `GET /v1/projects/{code}/status`: what is stored and what is wrong for one project.
+#[utoipa::path(
+    get,
+    path = "/v1/projects/{code}/status",
+    tag = "operators",
+    operation_id = "projectStatus",
+    summary = "A project's reconciliation status",
+    params(("code" = String, Path, min_length = 1, max_length = 128, description = "The project's code.")),
+    responses(
+        (status = 200, description = "Stored records by kind, findings by status and severity, the active findings.", body = ProjectStatus),
+        (status = 401, description = "`unauthenticated`, `unknown_certificate`, `invalid_token`.", body = super::openapi::ErrorEnvelope),
+        (status = 403, description = "`forbidden`: the caller is not an operator.", body = super::openapi::ErrorEnvelope),
+        (status = 404, description = "`not_found`: no such project.", body = super::openapi::ErrorEnvelope),
+        (status = 408, description = "`timeout`.", body = super::openapi::ErrorEnvelope),
+        (status = 429, description = "`rate_limited` (with `Retry-After`).", body = super::openapi::ErrorEnvelope),
+        (status = 500, description = "`internal`.", body = super::openapi::ErrorEnvelope),
+    ),
+    security(("operatorCertificate" = []), ("operatorToken" = [])),
+    extensions(("x-wagegate-roles" = json!(["operator"]))),
+)]
 pub(crate) async fn project_status(
     State(state): State<Arc<AppState>>,
     axum::Extension(caller): axum::Extension<Caller>,

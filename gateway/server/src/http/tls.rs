@@ -8,13 +8,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::RootCertStore;
 
 fn read_certs(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
     let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let certs = rustls_pemfile::certs(&mut pem.as_slice())
+    let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
         .with_context(|| format!("reading certificates from {}", path.display()))?;
     if certs.is_empty() {
@@ -25,9 +26,15 @@ fn read_certs(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
 
 fn read_key(path: &Path) -> anyhow::Result<PrivateKeyDer<'static>> {
     let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    rustls_pemfile::private_key(&mut pem.as_slice())
-        .with_context(|| format!("reading the private key from {}", path.display()))?
-        .with_context(|| format!("{} holds no PEM private key", path.display()))
+    match PrivateKeyDer::from_pem_slice(&pem) {
+        Ok(key) => Ok(key),
+        Err(rustls::pki_types::pem::Error::NoItemsFound) => {
+            anyhow::bail!("{} holds no PEM private key", path.display())
+        }
+        Err(e) => {
+            Err(e).with_context(|| format!("reading the private key from {}", path.display()))
+        }
+    }
 }
 
 /// Builds the rustls server configuration from PEM files.
@@ -55,4 +62,81 @@ pub fn server_config(
         .context("loading the server certificate and key")?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A self-signed certificate and its key, as PEM text.
+    fn cert_and_key() -> (String, String) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".into()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+
+    fn file(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn reads_certificate_chains_and_a_key_among_other_pem_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = cert_and_key();
+        // A chain file: two certificates, comments and blank lines around them.
+        let chain = format!("# leaf\n{cert}\n\nintermediate follows\n{cert}");
+        let certs = read_certs(&file(dir.path(), "chain.pem", &chain)).unwrap();
+        assert_eq!(certs.len(), 2);
+        // The key file may hold the certificate too (one file for both).
+        let both = format!("{cert}{key}");
+        assert!(matches!(
+            read_key(&file(dir.path(), "both.pem", &both)).unwrap(),
+            PrivateKeyDer::Pkcs8(_)
+        ));
+        let config = server_config(
+            &file(dir.path(), "cert.pem", &cert),
+            &file(dir.path(), "key.pem", &key),
+            &file(dir.path(), "ca.pem", &cert),
+        );
+        assert!(config.is_ok(), "{:?}", config.err());
+    }
+
+    #[test]
+    fn a_file_without_the_expected_item_says_which_file_and_what_is_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = cert_and_key();
+        let only_key = file(dir.path(), "only-key.pem", &key);
+        let err = read_certs(&only_key).unwrap_err().to_string();
+        assert!(
+            err.contains("only-key.pem") && err.contains("no PEM certificate"),
+            "{err}"
+        );
+        let only_cert = file(dir.path(), "only-cert.pem", &cert);
+        let err = read_key(&only_cert).unwrap_err().to_string();
+        assert!(
+            err.contains("only-cert.pem") && err.contains("no PEM private key"),
+            "{err}"
+        );
+        let missing = dir.path().join("missing.pem");
+        let err = format!("{:#}", read_key(&missing).unwrap_err());
+        assert!(err.contains("missing.pem"), "{err}");
+    }
+
+    #[test]
+    fn a_damaged_pem_block_is_an_error_not_an_empty_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let damaged =
+            "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n";
+        let err = format!(
+            "{:#}",
+            read_certs(&file(dir.path(), "damaged.pem", damaged)).unwrap_err()
+        );
+        assert!(err.contains("damaged.pem"), "{err}");
+        assert!(!err.contains("no PEM certificate"), "{err}");
+    }
 }
