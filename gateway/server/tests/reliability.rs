@@ -30,7 +30,8 @@ fn anonymous_tls(h: &Harness, alpn: &[u8]) -> tokio_rustls::TlsConnector {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     let pem = std::fs::read(&h.pki.ca_cert).unwrap();
-    for c in rustls_pemfile::certs(&mut pem.as_slice()) {
+    use rustls::pki_types::pem::PemObject;
+    for c in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
         roots.add(c.unwrap()).unwrap();
     }
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
