@@ -31,6 +31,65 @@ fn trim_ascii_start(b: &[u8]) -> &[u8] {
     &b[n..]
 }
 
+/// Refuses a character XML 1.0 does not allow (U+0000 and the other C0 controls but tab,
+/// line feed and carriage return) in a decoded document, naming its line and, when the text
+/// is the file's own UTF-8 bytes from `base` on, its byte offset. A NUL in a name or account
+/// must not be read past: what follows it would be a different name to every other system.
+pub fn refuse_xml_controls(
+    label: &str,
+    text: &[u8],
+    base: Option<usize>,
+) -> Result<(), crate::ParseError> {
+    // UTF-8 continuation and lead bytes are all >= 0x80: a byte below 0x20 is a character.
+    let Some(at) = text
+        .iter()
+        .position(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+    else {
+        return Ok(());
+    };
+    let line = 1 + text[..at].iter().filter(|&&b| b == b'\n').count() as u64;
+    let mut position = schemas::Position::line(line);
+    position.offset = base.map(|b| (b + at) as u64);
+    Err(crate::ParseError::new(
+        label,
+        position,
+        format!(
+            "character U+{:04X} at line {line} is not allowed in XML; the file is refused (a control character in a name or account number would be read differently by every system)",
+            text[at]
+        ),
+    ))
+}
+
+/// Refuses bytes that are not UTF-8 in a document that is (declared or by default), naming
+/// the line and the byte offset (`base` = where `bytes` start in the file). GBK text in a
+/// file that says UTF-8 is caught here instead of becoming Latin-1 letters in a name.
+pub fn refuse_invalid_utf8(
+    label: &str,
+    bytes: &[u8],
+    base: usize,
+) -> Result<(), crate::ParseError> {
+    let Err(e) = std::str::from_utf8(bytes) else {
+        return Ok(());
+    };
+    let at = e.valid_up_to();
+    let line = 1 + bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64;
+    let shown: Vec<String> = bytes[at..bytes.len().min(at + 2)]
+        .iter()
+        .map(|b| format!("0x{b:02X}"))
+        .collect();
+    let mut position = schemas::Position::line(line);
+    position.offset = Some((base + at) as u64);
+    Err(crate::ParseError::new(
+        label,
+        position,
+        format!(
+            "malformed UTF-8 byte sequence {} at line {line}, byte offset {} (the file is UTF-8, declared or by default; GBK text must be declared encoding=\"GBK\")",
+            shown.join(" "),
+            base + at
+        ),
+    ))
+}
+
 /// A single-byte code page that `decode_legacy` can read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Legacy {

@@ -120,10 +120,11 @@ pub struct ParseError {
 
 impl ParseError {
     pub fn new(format: impl Into<String>, position: Position, message: impl Into<String>) -> Self {
+        // Messages quote input; what they quote is masked here, once for every parser.
         ParseError {
             format: format.into(),
             position,
-            message: message.into(),
+            message: schemas::ids::redact(&message.into()),
         }
     }
 }

@@ -294,6 +294,89 @@ pub async fn ingest(
     })
 }
 
+/// `wagegate webhooks list [--dead|--all]`: outbox events, oldest first, one per line.
+pub async fn webhooks_list(
+    config: Option<&Path>,
+    dead: bool,
+    all: bool,
+    limit: u32,
+) -> anyhow::Result<ExitCode> {
+    let p = open_configured(config).await?;
+    let limit = limit.clamp(1, store::MAX_PAGE);
+    let mut events = if dead {
+        p.store()
+            .outbox_list(Some(store::OutboxStatus::Dead), limit)
+            .await?
+    } else if all {
+        p.store().outbox_list(None, limit).await?
+    } else {
+        let mut v = p
+            .store()
+            .outbox_list(Some(store::OutboxStatus::Pending), limit)
+            .await?;
+        v.extend(
+            p.store()
+                .outbox_list(Some(store::OutboxStatus::Dead), limit)
+                .await?,
+        );
+        v.sort_by_key(|a| a.created_at);
+        v.truncate(limit as usize);
+        v
+    };
+    events.truncate(limit as usize);
+    println!("id\tstatus\ttype\tfinding\tattempts\tcreated_at\tnext_attempt_at\tlast_error");
+    for e in &events {
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            e.id,
+            e.status.as_str(),
+            e.event_type.as_str(),
+            e.finding_id,
+            e.attempts,
+            e.created_at.to_rfc3339(),
+            e.next_attempt_at.to_rfc3339(),
+            e.last_error
+                .as_deref()
+                .unwrap_or("")
+                .replace(['\t', '\n', '\r'], " ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `wagegate webhooks redrive ID...|--all-dead`: dead events back in the queue. Exits
+/// non-zero when a named event was not dead (unknown, pending or delivered).
+pub async fn webhooks_redrive(
+    config: Option<&Path>,
+    ids: &[String],
+    all_dead: bool,
+) -> anyhow::Result<ExitCode> {
+    let p = open_configured(config).await?;
+    if all_dead {
+        let n = p.store().outbox_redrive(None, Utc::now()).await?;
+        println!("redriven: {n} event(s)");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut failed = 0;
+    for id in ids {
+        let n = p
+            .store()
+            .outbox_redrive(Some(std::slice::from_ref(id)), Utc::now())
+            .await?;
+        if n == 1 {
+            println!("{id}: redriven");
+        } else {
+            eprintln!("{id}: not redriven: no dead-lettered event has this id");
+            failed += 1;
+        }
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
 /// `wagegate retry FILE_ID...`: rejected files parsed again through the pipeline.
 pub async fn retry(config: Option<&Path>, ids: &[String]) -> anyhow::Result<ExitCode> {
     let p = open_configured(config).await?;

@@ -259,6 +259,35 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// The webhook outbox: list events, send dead-lettered ones again.
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum WebhooksCommand {
+    /// List outbox events, oldest first (pending and dead; delivered ones with --all).
+    List {
+        /// Only dead-lettered events.
+        #[arg(long, conflicts_with = "all")]
+        dead: bool,
+        /// Delivered events too.
+        #[arg(long)]
+        all: bool,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Put dead-lettered events back in the queue, with a fresh retry period.
+    Redrive {
+        /// Event ids (from `wagegate webhooks list --dead`).
+        #[arg(required_unless_present = "all_dead", conflicts_with = "all_dead")]
+        ids: Vec<String>,
+        /// Every dead-lettered event.
+        #[arg(long)]
+        all_dead: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -455,7 +484,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 OutputFormat::Json => commands::Output::Json,
                 OutputFormat::Csv => commands::Output::Csv,
                 OutputFormat::Xlsx => {
-                    anyhow::bail!("wagegate files: --format xlsx is not offered; use table, json or csv")
+                    anyhow::bail!(
+                        "wagegate files: --format xlsx is not offered; use table, json or csv"
+                    )
                 }
             };
             commands::files(config, partner, status.as_deref(), since, limit, format).await
@@ -474,6 +505,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Token {
             command: TokenCommand::Revoke { name, sha256 },
         } => commands::revoke_operator_tokens(config, &name, sha256.as_deref()).await,
+        Command::Webhooks {
+            command: WebhooksCommand::List { dead, all, limit },
+        } => commands::webhooks_list(config, dead, all, limit).await,
+        Command::Webhooks {
+            command: WebhooksCommand::Redrive { ids, all_dead },
+        } => commands::webhooks_redrive(config, &ids, all_dead).await,
         Command::Certs {
             command: CertsCommand::Dev { out },
         } => {

@@ -17,6 +17,14 @@ pub async fn serve_command(
 ) -> anyhow::Result<()> {
     let settings = load(config, dev_pki, listen)?;
     init_logging(&settings);
+    if settings
+        .findings
+        .id_key
+        .as_deref()
+        .is_none_or(str::is_empty)
+    {
+        tracing::warn!("finding ids are plain hashes of their subjects (a worker's ID number among them): set [findings] id_key (docs/findings.md, \"Finding ids\")");
+    }
     let (config, dev_pki, listen) = (
         config.map(Path::to_path_buf),
         dev_pki.map(Path::to_path_buf),
@@ -61,7 +69,11 @@ pub fn certs_dev_command(out: &Path) -> anyhow::Result<()> {
 fn init_logging(settings: &Settings) {
     let filter = tracing_subscriber::EnvFilter::try_new(&settings.log.filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Colour only on a terminal: a log file or journal must not get escape codes.
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal());
     // A subscriber may already be installed (tests, embedding): keep it.
     let _ = if settings.log.json {
         builder.json().try_init()

@@ -1010,6 +1010,70 @@ fn a_projects_reconciliation_workbook_holds_its_facts_and_findings() {
     assert!(!o.status.success() && text(&o.stderr).contains("NO-SUCH"));
 }
 
+/// `wagegate serve` writing its log to a file (not a terminal) writes no ANSI colour codes,
+/// and `wagegate webhooks` lists an empty outbox and refuses to redrive an unknown event.
+#[test]
+fn serve_logs_to_a_file_without_colour_codes_and_webhooks_commands_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = wagegate(dir.path(), &["certs", "dev", "--out", "pki"]);
+    assert!(pki.status.success(), "{}", text(&pki.stderr));
+    let log_path = dir.path().join("serve.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wagegate"))
+        .args(["serve", "--dev-pki", "pki", "--listen", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .env_remove("WAGEGATE__DATABASE__URL")
+        .env_remove("WAGEGATE_CONFIG")
+        .env("WAGEGATE__DATABASE__URL", "sqlite://serve.db")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let written = loop {
+        let bytes = std::fs::read(&log_path).unwrap();
+        if text(&bytes).contains("gateway serving") {
+            break bytes;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("serve never started: {}", text(&bytes));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        !written.contains(&0x1b),
+        "colour codes in a log file: {}",
+        text(&written)
+    );
+
+    let env = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_wagegate"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("WAGEGATE__DATABASE__URL", "sqlite://serve.db")
+            .output()
+            .unwrap()
+    };
+    let list = env(&["webhooks", "list", "--dead"]);
+    assert!(list.status.success(), "{}", text(&list.stderr));
+    assert_eq!(
+        text(&list.stdout).lines().count(),
+        1,
+        "{}",
+        text(&list.stdout)
+    );
+    let redrive = env(&["webhooks", "redrive", "EVT-unknown"]);
+    assert!(!redrive.status.success());
+    assert!(
+        text(&redrive.stderr).contains("EVT-unknown"),
+        "{}",
+        text(&redrive.stderr)
+    );
+}
+
 /// `wagegate replay` rebuilds the demo's database from its stored raw files and registry and
 /// finds the same findings; operator actions do not count; a live database reconciled as of
 /// another date than the replay's differs, and the replay says how and exits non-zero.

@@ -44,8 +44,9 @@ pub struct Balance {
     pub date: NaiveDate,
 }
 
-/// One booked movement on an account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One booked movement on an account. `Debug` masks the counterparty (a worker's name and
+/// card, often).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     /// Always positive; the sign is in `direction`.
     pub amount: Money,
@@ -246,8 +247,9 @@ impl FailureReason {
     ];
 }
 
-/// One worker's payment in an agency-payroll batch, as reported back by the bank.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One worker's payment in an agency-payroll batch, as reported back by the bank. `Debug`
+/// masks the worker's name (the ID and card numbers mask themselves).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentResult {
     /// The batch (file / PmtInf / message) this payment belongs to.
     pub batch_id: Option<String>,
@@ -324,6 +326,55 @@ pub struct PayrollBatch {
 impl PayrollBatch {
     pub fn key(&self) -> String {
         record_key("batch", &[&self.batch_id])
+    }
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::ids::{debug_masked, mask_account, mask_name};
+        f.debug_struct("Entry")
+            .field("amount", &self.amount)
+            .field("direction", &self.direction)
+            .field("booking_date", &self.booking_date)
+            .field("value_date", &self.value_date)
+            .field("bank_ref", &self.bank_ref)
+            .field("end_to_end_id", &self.end_to_end_id)
+            .field(
+                "counterparty_name",
+                &debug_masked(&self.counterparty_name, mask_name),
+            )
+            .field(
+                "counterparty_account",
+                &debug_masked(&self.counterparty_account, mask_account),
+            )
+            .field("remittance", &self.remittance)
+            .field("reversal", &self.reversal)
+            .field("transaction_code", &self.transaction_code)
+            .field("batch_ref", &self.batch_ref)
+            .field("balance_after", &self.balance_after)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for PaymentResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::ids::{debug_masked, mask_name};
+        f.debug_struct("PaymentResult")
+            .field("batch_id", &self.batch_id)
+            .field("end_to_end_id", &self.end_to_end_id)
+            .field("debit_account", &self.debit_account)
+            .field("worker_name", &debug_masked(&self.worker_name, mask_name))
+            .field("id_number", &self.id_number)
+            .field("card_number", &self.card_number)
+            .field("amount", &self.amount)
+            .field("status", &self.status)
+            .field("reason", &self.reason)
+            .field("reason_code", &self.reason_code)
+            .field("reason_text", &self.reason_text)
+            .field("raw_status", &self.raw_status)
+            .field("pay_date", &self.pay_date)
+            .field("period", &self.period)
+            .finish()
     }
 }
 

@@ -154,6 +154,101 @@ pub fn mask(s: &str, head: usize, tail: usize) -> String {
     out
 }
 
+/// A person's name for a log line or `Debug`: the first character, then one `*` a character
+/// (`张**` for 张三丰). Names are personal data like ID numbers.
+pub fn mask_name(name: &str) -> String {
+    let mut chars = name.trim().chars();
+    match chars.next() {
+        Some(first) => std::iter::once(first).chain(chars.map(|_| '*')).collect(),
+        None => String::new(),
+    }
+}
+
+/// `Debug` of an optional personal value, masked with `f`.
+pub fn debug_masked(v: &Option<String>, f: fn(&str) -> String) -> Option<String> {
+    v.as_deref().map(f)
+}
+
+/// An account number for a log line or `Debug`: the first and last four characters.
+pub fn mask_account(account: &str) -> String {
+    mask(account, 4, 4)
+}
+
+/// Longest quoted fragment of input a message keeps (characters).
+pub const MAX_QUOTED_CHARS: usize = 32;
+
+/// A message about input, made fit for a log line or a status a partner reads: every run of
+/// ten or more digits (an account, card or ID number; an ID's final `X` included) keeps only
+/// its first and last four, and every quoted fragment (`'...'`) longer than
+/// [`MAX_QUOTED_CHARS`] is cut there with `…`, so that a raw input line quoted in an error
+/// (a worker's name, card and amount) shows only a masked fragment.
+pub fn redact(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let mut quoted: Option<usize> = None;
+    while i < chars.len() {
+        let c = chars[i];
+        // A quote opens after a space, a bracket or the start, never inside a word (the
+        // bank's): an apostrophe must not cut the rest of the message.
+        let opens = i == 0 || !chars[i - 1].is_alphanumeric();
+        if c == '\'' && (quoted.is_some() || opens) {
+            quoted = match quoted {
+                Some(_) => None,
+                None => Some(0),
+            };
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        if let Some(n) = quoted.as_mut() {
+            if *n >= MAX_QUOTED_CHARS {
+                if *n == MAX_QUOTED_CHARS {
+                    out.push('…');
+                    *n += 1;
+                }
+                i += 1;
+                continue;
+            }
+        }
+        if c.is_ascii_digit() {
+            let start = i;
+            while i < chars.len() && chars[i].is_ascii_digit() {
+                i += 1;
+            }
+            if i < chars.len() && i - start == 17 && matches!(chars[i], 'X' | 'x') {
+                i += 1;
+            }
+            let run: String = chars[start..i].iter().collect();
+            let run = if run.len() >= 10 {
+                mask(&run, 4, 4)
+            } else {
+                run
+            };
+            for ch in run.chars() {
+                if let Some(n) = quoted.as_mut() {
+                    if *n >= MAX_QUOTED_CHARS {
+                        if *n == MAX_QUOTED_CHARS {
+                            out.push('…');
+                            *n += 1;
+                        }
+                        continue;
+                    }
+                    *n += 1;
+                }
+                out.push(ch);
+            }
+            continue;
+        }
+        if let Some(n) = quoted.as_mut() {
+            *n += 1;
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
 macro_rules! personal_data {
     ($(#[$doc:meta])* $name:ident, $head:expr, $tail:expr) => {
         $(#[$doc])*
@@ -222,6 +317,28 @@ impl IdNumber {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn redacted_messages_mask_numbers_and_cut_long_quotes() {
+        use super::redact;
+        // A bank's line quoted whole: card number, ID number, name, amount.
+        let line = "statement line '6222020200112233445 110101199003077316 张三丰 3500.00 NTRF' is too short";
+        let r = redact(line);
+        assert!(!r.contains("6222020200112233445"), "{r}");
+        assert!(!r.contains("110101199003077316"), "{r}");
+        assert!(r.contains("6222***********3445"), "{r}");
+        assert!(
+            !r.contains("张三丰"),
+            "the quote is cut before the name: {r}"
+        );
+        assert!(r.ends_with("…' is too short"), "{r}");
+        // IDs ending in X, amounts and dates are handled as they should be.
+        assert_eq!(redact("ID 11010119900307731X"), "ID 1101**********731X");
+        assert_eq!(redact("bad amount '1500000.00'"), "bad amount '1500000.00'");
+        assert_eq!(redact("bad date '20261301'"), "bad date '20261301'");
+        let long = "the account's own bank may send its master record, nobody else in the province";
+        assert_eq!(redact(long), long);
+    }
+
     use super::*;
 
     #[test]

@@ -171,8 +171,9 @@ impl LaborCostObligation {
     }
 }
 
-/// One worker's line on a month's pay sheet (工资支付表): what the worker is owed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One worker's line on a month's pay sheet (工资支付表): what the worker is owed. `Debug`
+/// masks the worker's name.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaySheetLine {
     pub project_code: String,
     pub period: Period,
@@ -202,8 +203,8 @@ impl PaySheetLine {
     }
 }
 
-/// A worker on the project's real-name roster (实名制).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A worker on the project's real-name roster (实名制). `Debug` masks the worker's name.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RosterEntry {
     pub project_code: String,
     pub worker_name: String,
@@ -296,5 +297,35 @@ pub struct GuaranteeRequirement {
 impl GuaranteeRequirement {
     pub fn key(&self) -> String {
         record_key("guarantee_requirement", &[&self.project_code])
+    }
+}
+
+impl std::fmt::Debug for PaySheetLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PaySheetLine")
+            .field("project_code", &self.project_code)
+            .field("period", &self.period)
+            .field("employer", &self.employer)
+            .field("worker_name", &crate::ids::mask_name(&self.worker_name))
+            .field("id_number", &self.id_number)
+            .field("card_number", &self.card_number)
+            .field("gross", &self.gross)
+            .field("net", &self.net)
+            .field("batch_ref", &self.batch_ref)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for RosterEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RosterEntry")
+            .field("project_code", &self.project_code)
+            .field("worker_name", &crate::ids::mask_name(&self.worker_name))
+            .field("id_number", &self.id_number)
+            .field("card_number", &self.card_number)
+            .field("employer", &self.employer)
+            .field("entered_on", &self.entered_on)
+            .field("left_on", &self.left_on)
+            .finish()
     }
 }

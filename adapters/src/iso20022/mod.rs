@@ -101,7 +101,7 @@ pub fn for_each_record(
     if let Some(m) = crate::nothing_to_read(bytes) {
         return Err(ParseError::new(label, Position::offset(0), m));
     }
-    let (text, encoding) = decode_input(bytes, label)?;
+    let (text, encoding) = decode_input(bytes, label, true)?;
     let mut walker = Walker {
         bytes: &text,
         label,
@@ -139,7 +139,9 @@ pub fn for_each_record(
 /// message element, that message is still returned, so that its reader reports the
 /// precise error instead of "unrecognised file".
 pub fn sniff(bytes: &[u8]) -> Option<Format> {
-    let (text, _) = decode_input(bytes, "iso20022").ok()?;
+    // Detection only: a body that is not valid text is the reader's error to report, with
+    // its position, not a reason to call the file unrecognised.
+    let (text, _) = decode_input(bytes, "iso20022", false).ok()?;
     let mut reader = Reader::from_reader(&text[..]);
     let mut depth = 0;
     // The `<Document>`'s namespace, for a document without a message element: its reader
@@ -259,12 +261,18 @@ pub(crate) fn version_in(ns: &str) -> Option<String> {
     (v.len() > "camt.053".len()).then(|| v.to_string())
 }
 
-/// BOM and XML declaration → UTF-8 bytes. Only non-UTF-8 input is copied.
+/// BOM and XML declaration → UTF-8 bytes. Only non-UTF-8 input is copied. `checked`: refuse
+/// malformed UTF-8 and characters XML does not allow, with their position.
 fn decode_input<'a>(
     bytes: &'a [u8],
     label: &str,
+    checked: bool,
 ) -> Result<(Cow<'a, [u8]>, &'static str), ParseError> {
     if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        if checked {
+            crate::encoding::refuse_invalid_utf8(label, rest, 3)?;
+            crate::encoding::refuse_xml_controls(label, rest, Some(3))?;
+        }
         return Ok((Cow::Borrowed(rest), "utf-8"));
     }
     let utf16 = if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"<\0?\0") {
@@ -293,6 +301,10 @@ fn decode_input<'a>(
         },
     };
     if encoding == encoding_rs::UTF_8 {
+        if checked {
+            crate::encoding::refuse_invalid_utf8(label, bytes, 0)?;
+            crate::encoding::refuse_xml_controls(label, bytes, Some(0))?;
+        }
         return Ok((Cow::Borrowed(bytes), "utf-8"));
     }
     let (decoded, _, had_errors) = encoding.decode(bytes);
@@ -313,6 +325,9 @@ fn decode_input<'a>(
         "UTF-16BE" => "utf-16be",
         other => other,
     };
+    if checked {
+        crate::encoding::refuse_xml_controls(label, decoded.as_bytes(), None)?;
+    }
     Ok((Cow::Owned(decoded.into_owned().into_bytes()), name))
 }
 

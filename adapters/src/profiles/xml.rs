@@ -40,6 +40,18 @@ pub fn declared_encoding(bytes: &[u8]) -> Option<String> {
 /// Decodes an XML document: the declared encoding when there is one (GBK, GB2312 and
 /// GB18030 all read as GB18030), else BOM / UTF-8 / GBK detection.
 pub fn decode_xml(format: Format, bytes: &[u8]) -> Result<Decoded, ParseError> {
+    let decoded = decode_xml_text(format, bytes)?;
+    // Offsets are the file's own when the text is its UTF-8 bytes (after a BOM).
+    let base = (decoded.encoding == "utf-8").then_some(if bytes.starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
+    });
+    crate::encoding::refuse_xml_controls(format.as_str(), decoded.text.as_bytes(), base)?;
+    Ok(decoded)
+}
+
+fn decode_xml_text(format: Format, bytes: &[u8]) -> Result<Decoded, ParseError> {
     let Some(label) = declared_encoding(bytes) else {
         return common::decode_text(format, bytes);
     };

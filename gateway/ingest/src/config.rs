@@ -31,6 +31,8 @@ pub struct Settings {
     pub evidence: EvidenceSettings,
     #[serde(default)]
     pub reconcile: ReconcileSettings,
+    #[serde(default)]
+    pub findings: FindingSettings,
 }
 
 /// `[ui]`: how wagegate speaks to people.
@@ -65,6 +67,26 @@ impl std::fmt::Debug for EvidenceSettings {
     }
 }
 
+/// How finding ids are made.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FindingSettings {
+    /// A secret that keys finding ids (HMAC-SHA256). A finding about one worker is derived
+    /// from the worker's ID number, which has too little entropy to hide behind a plain hash:
+    /// with the key, an id cannot be traced back to the person by trying ID numbers. The same
+    /// key must stay configured (on every node) for ids to stay stable; see docs/findings.md
+    /// ("Finding ids") before setting it on a database that already holds findings.
+    pub id_key: Option<String>,
+}
+
+impl std::fmt::Debug for FindingSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FindingSettings")
+            .field("id_key", &self.id_key.as_ref().map(|_| "<secret>"))
+            .finish()
+    }
+}
+
 /// When `serve` reconciles (the rules themselves are under `[reconciler]`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -87,6 +109,31 @@ impl Default for ReconcileSettings {
             lease_ms: default_lease_ms(),
         }
     }
+}
+
+impl FindingSettings {
+    /// The id a finding is stored under: the reconciler's id (a plain hash of the finding's
+    /// subject), keyed with [`FindingSettings::id_key`] when one is set. Same length and
+    /// `F-` prefix either way; the keyed id is a function of the plain one, so a database's
+    /// stored ids can be re-keyed without the facts (docs/findings.md).
+    pub fn stored_id(&self, reconciler_id: &str) -> String {
+        match self.id_key.as_deref().filter(|k| !k.is_empty()) {
+            None => reconciler_id.to_string(),
+            Some(key) => keyed_finding_id(key.as_bytes(), reconciler_id),
+        }
+    }
+}
+
+/// `F-` and the first 20 hex digits of HMAC-SHA256(key, reconciler id).
+pub fn keyed_finding_id(key: &[u8], reconciler_id: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(key) else {
+        // HMAC takes keys of any length; this arm is never taken.
+        return reconciler_id.to_string();
+    };
+    mac.update(reconciler_id.as_bytes());
+    let digest = mac.finalize().into_bytes();
+    format!("F-{}", &hex::encode(digest)[..20])
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -185,7 +232,33 @@ pub struct ServerSettings {
     /// Requests per partner per second (token bucket refill) and burst.
     pub rate_per_second: u32,
     pub rate_burst: u32,
+    /// Open connections at most (TLS handshakes included).
     pub max_connections: u32,
+    /// Open connections from one source IP address at most; more are closed at once.
+    pub max_connections_per_ip: u32,
+    /// Share (percent) of `max_connections` that connections without a registered partner
+    /// certificate (in their handshake, anonymous, bearer-token operators) may hold; the rest
+    /// is reserved for partners, so anonymous clients cannot lock partners out.
+    pub unauthenticated_connections_percent: u32,
+    /// A TLS handshake must finish within this time.
+    pub handshake_timeout_ms: u64,
+    /// HTTP/1.1: a request's headers must arrive within this time (slow-loris defence).
+    pub header_read_timeout_ms: u64,
+    /// A connection with no request in flight and none started or finished for this long is
+    /// closed (HTTP/1.1 keep-alive and HTTP/2 alike; pings and stray bytes do not count).
+    pub idle_timeout_ms: u64,
+    /// HTTP/2: ping an idle peer this often, and close the connection when a ping is not
+    /// answered within `http2_keepalive_timeout_ms`.
+    pub http2_keepalive_interval_ms: u64,
+    pub http2_keepalive_timeout_ms: u64,
+    /// HTTP/2: concurrent streams per connection.
+    pub http2_max_concurrent_streams: u32,
+    /// Largest request header block accepted, in bytes (HTTP/2 header list; HTTP/1.1 buffer).
+    pub max_header_bytes: u32,
+    /// Failed bearer-token authentications allowed per source IP address, and per token
+    /// prefix, within `auth_failure_window_s`; beyond, 429 with `Retry-After`.
+    pub auth_failure_limit: u32,
+    pub auth_failure_window_s: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -262,9 +335,16 @@ pub struct WebhookSettings {
     pub url: Option<String>,
     /// HMAC-SHA256 key for the `X-Wagegate-Signature` header.
     pub secret: Option<String>,
+    /// An event is dead-lettered after this many attempts, or once its retries have covered
+    /// `retry_for_ms` (whichever comes first); `wagegate webhooks redrive` sends it again.
     pub max_attempts: u32,
+    /// Capped exponential backoff between attempts: `initial_backoff_ms` doubling up to
+    /// `max_backoff_ms`, with jitter.
     pub initial_backoff_ms: u64,
     pub max_backoff_ms: u64,
+    /// How long an undelivered event is retried (the sum of its backoffs); the default rides
+    /// out a day's receiver outage.
+    pub retry_for_ms: u64,
     pub timeout_ms: u64,
 }
 
@@ -307,11 +387,23 @@ request_timeout_ms = 60000
 rate_per_second = 200
 rate_burst = 400
 max_connections = 1024
+max_connections_per_ip = 64
+unauthenticated_connections_percent = 50
+handshake_timeout_ms = 10000
+header_read_timeout_ms = 10000
+idle_timeout_ms = 60000
+http2_keepalive_interval_ms = 30000
+http2_keepalive_timeout_ms = 10000
+http2_max_concurrent_streams = 64
+max_header_bytes = 65536
+auth_failure_limit = 20
+auth_failure_window_s = 60
 
 [webhooks]
-max_attempts = 8
+max_attempts = 1000
 initial_backoff_ms = 500
-max_backoff_ms = 60000
+max_backoff_ms = 600000
+retry_for_ms = 86400000
 timeout_ms = 10000
 
 [inbox]
@@ -406,6 +498,29 @@ impl Settings {
         {
             bail!("invalid configuration: server.max_body_bytes, server.rate_per_second and server.rate_burst must be positive");
         }
+        let sv = &self.server;
+        if sv.max_connections == 0 || sv.max_connections_per_ip == 0 {
+            bail!("invalid configuration: server.max_connections and server.max_connections_per_ip must be at least 1");
+        }
+        if sv.unauthenticated_connections_percent == 0
+            || sv.unauthenticated_connections_percent > 100
+        {
+            bail!("invalid configuration: server.unauthenticated_connections_percent must be between 1 and 100");
+        }
+        if sv.handshake_timeout_ms == 0
+            || sv.header_read_timeout_ms == 0
+            || sv.idle_timeout_ms == 0
+            || sv.http2_keepalive_interval_ms == 0
+            || sv.http2_keepalive_timeout_ms == 0
+        {
+            bail!("invalid configuration: server.handshake_timeout_ms, header_read_timeout_ms, idle_timeout_ms, http2_keepalive_interval_ms and http2_keepalive_timeout_ms must be positive");
+        }
+        if sv.http2_max_concurrent_streams == 0 || sv.max_header_bytes < 4096 {
+            bail!("invalid configuration: server.http2_max_concurrent_streams must be at least 1 and server.max_header_bytes at least 4096");
+        }
+        if sv.auth_failure_limit == 0 || sv.auth_failure_window_s == 0 {
+            bail!("invalid configuration: server.auth_failure_limit and server.auth_failure_window_s must be positive");
+        }
         if self.webhooks.max_attempts == 0 {
             bail!("invalid configuration: webhooks.max_attempts must be at least 1");
         }
@@ -497,6 +612,44 @@ pub fn normalise_fingerprint(s: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    /// What an attacker who sees a finding id does: hash every plausible ID number the way
+    /// the reconciler does and look for the id. With a key configured it finds nothing; the
+    /// keyed id is stable (the same key gives the same id) and keeps its shape.
+    #[test]
+    fn keyed_finding_ids_cannot_be_matched_by_hashing_id_numbers() {
+        use schemas::{Finding, FindingCode};
+        let subject = |id: &str| format!("2026-10/{id}");
+        let victim = "110101199003077316";
+        let plain = Finding::stable_id(FindingCode::WagesUnpaid, "P-001", &subject(victim));
+        let keyed = FindingSettings {
+            id_key: Some("an operator's secret".into()),
+        };
+        let stored = keyed.stored_id(&plain);
+        assert_eq!(stored.len(), plain.len());
+        assert!(stored.starts_with("F-"));
+        assert_eq!(stored, keyed.stored_id(&plain), "stable across restarts");
+        // The brute force over the victim's birth date and sequence finds the plain id
+        // (that is the weakness) but not the keyed one.
+        let guesses: Vec<String> = (0..1000)
+            .map(|seq| format!("11010119900307{seq:03}"))
+            .flat_map(|head| (0..11).map(move |c| format!("{head}{}", b"10X98765432"[c] as char)))
+            .map(|id| Finding::stable_id(FindingCode::WagesUnpaid, "P-001", &subject(&id)))
+            .collect();
+        assert!(
+            guesses.contains(&plain),
+            "the unkeyed id is found by brute force"
+        );
+        assert!(!guesses.contains(&stored));
+        // Without a key the reconciler's id is kept (existing databases keep their ids).
+        assert_eq!(FindingSettings::default().stored_id(&plain), plain);
+        let other = FindingSettings {
+            id_key: Some("another secret".into()),
+        };
+        assert_ne!(other.stored_id(&plain), stored);
+        assert!(!format!("{keyed:?}").contains("secret\""), "{keyed:?}");
+        assert!(!format!("{keyed:?}").contains("an operator"), "{keyed:?}");
+    }
+
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {

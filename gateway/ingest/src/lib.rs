@@ -12,6 +12,7 @@ use crate::config::Settings;
 use crate::pipeline::Pipeline;
 
 pub mod backfill;
+pub mod claims;
 pub mod config;
 pub mod pipeline;
 pub mod registry;

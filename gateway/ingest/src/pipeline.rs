@@ -90,11 +90,13 @@ impl Processed {
     }
 }
 
-/// What the account registry says about an account: its project and bank.
+/// What the account registry says about an account: its project and bank, and whether the
+/// operator registered it (a registry import) rather than a partner's push.
 #[derive(Debug, Clone)]
 struct AccountInfo {
     project: String,
     bank_code: String,
+    by_operator: bool,
 }
 
 pub struct Pipeline {
@@ -434,6 +436,7 @@ impl Pipeline {
                 AccountInfo {
                     project: a.project_code.clone(),
                     bank_code: a.bank_code.clone(),
+                    by_operator: rec.file_id.is_none(),
                 },
             );
         }
@@ -462,7 +465,8 @@ impl Pipeline {
                 set.payment_results
                     .iter()
                     .filter_map(|p| p.debit_account.as_deref()),
-            );
+            )
+            .chain(set.accounts.iter().map(|a| a.account_no.as_str()));
         if named.any(|a| !idx.contains_key(a)) {
             return self.account_index(ACCOUNT_INDEX_RECHECK).await;
         }
@@ -855,7 +859,10 @@ impl Pipeline {
                     // One project's error is that project's: the others complete.
                     for (code, f) in &facts {
                         match reconciler::reconcile(f, as_of, &settings.reconciler, &calendar) {
-                            Ok(fs) => out.extend(fs),
+                            Ok(fs) => out.extend(fs.into_iter().map(|mut f| {
+                                f.id = settings.findings.stored_id(&f.id);
+                                f
+                            })),
                             Err(e) => {
                                 tracing::error!(project = %code, error = %e, "project not reconciled; will retry");
                                 metrics::counter!("wagegate_projects_not_reconciled_total")
@@ -934,7 +941,13 @@ fn read_file(
     window: &schemas::DateWindow,
 ) -> Result<RecordSet, FileOutcome> {
     let set = match adapters::parse(bytes, forced, ctx) {
-        Ok(set) => set,
+        // Diagnostics quote input and are logged and shown to the partner: masked.
+        Ok(mut set) => {
+            for d in &mut set.diagnostics {
+                d.message = schemas::ids::redact(&d.message);
+            }
+            set
+        }
         Err(e) => {
             return Err(FileOutcome::Rejected {
                 error: e.to_string(),
@@ -1207,17 +1220,71 @@ fn authorise(
             false
         }
     });
-    set.accounts.retain(|a| {
-        let ok = partner.role == PartnerRole::Bank && partner.bank_codes.contains(&a.bank_code);
-        if !ok {
-            rejected.push(RejectedRecord {
-                record: format!("account record {}", schemas::ids::mask(&a.account_no, 4, 4)),
-                reason: "only the account's own bank may send its master record".into(),
-            });
-        }
-        ok
-    });
+    set.accounts
+        .retain(|a| match may_register_account(partner, a, accounts) {
+            Ok(()) => true,
+            Err(reason) => {
+                rejected.push(RejectedRecord {
+                    record: format!("account record {}", schemas::ids::mask(&a.account_no, 4, 4)),
+                    reason,
+                });
+                false
+            }
+        });
     (set, rejected)
+}
+
+/// Whether a partner may create or change the registry record of a dedicated account.
+///
+/// An account record is a registry fact: the account's credits count for its project. So the
+/// bank code alone is not enough (a bank could attach an account to any project and cure
+/// another bank's findings with it). The sender must be the account's bank, and the project
+/// must be one the operator registered for this partner: listed in its `projects`, or, when
+/// that list is empty, a project where the operator's registry already holds an account of
+/// this bank. An account already registered keeps its project and its bank: only the
+/// operator moves it.
+fn may_register_account(
+    partner: &PartnerSettings,
+    a: &WageAccount,
+    accounts: &HashMap<String, AccountInfo>,
+) -> Result<(), String> {
+    if partner.role != PartnerRole::Bank || !partner.bank_codes.contains(&a.bank_code) {
+        return Err(format!(
+            "only the account's own bank ({}) may send its master record",
+            a.bank_code
+        ));
+    }
+    if let Some(known) = accounts.get(&a.account_no) {
+        if !partner.bank_codes.contains(&known.bank_code) {
+            return Err(format!(
+                "the account is registered at bank {}; sender '{}' may not change it",
+                known.bank_code, partner.id
+            ));
+        }
+        if known.project != a.project_code {
+            return Err(format!(
+                "the account is registered to project {}, not {}; only the operator may move it",
+                known.project, a.project_code
+            ));
+        }
+    }
+    let served = if partner.projects.is_empty() {
+        accounts.values().any(|info| {
+            info.by_operator
+                && info.project == a.project_code
+                && partner.bank_codes.contains(&info.bank_code)
+        })
+    } else {
+        partner.projects.contains(&a.project_code)
+    };
+    if served {
+        Ok(())
+    } else {
+        Err(format!(
+            "project {} is not registered for sender '{}' (its projects, or the operator's accounts of its bank); the operator must register the account",
+            a.project_code, partner.id
+        ))
+    }
 }
 
 /// Sorts stored records into per-project facts. Records of an account belong to the
@@ -1345,57 +1412,4 @@ fn delivery_conflict(c: &RecordConflict) -> schemas::DeliveryConflict {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{Condvar, Mutex};
-
-    /// At most `ingest.parse_slots` files are parsed at once; the others wait for a slot.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn parses_run_at_most_parse_slots_at_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let env = vec![(
-            "WAGEGATE__DATABASE__URL".to_string(),
-            format!("sqlite://{}", dir.path().join("w.db").display()),
-        )];
-        let mut settings = Settings::load_with_env(None, env).unwrap();
-        settings.ingest.parse_slots = 2;
-        let p = Arc::new(crate::open(settings).await.unwrap());
-        let running = Arc::new(AtomicUsize::new(0));
-        let most = Arc::new(AtomicUsize::new(0));
-        let gate = Arc::new((Mutex::new(false), Condvar::new()));
-        let mut jobs = Vec::new();
-        for _ in 0..4 {
-            let (p, running, most, gate) = (p.clone(), running.clone(), most.clone(), gate.clone());
-            jobs.push(tokio::spawn(async move {
-                p.blocking(move || {
-                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-                    most.fetch_max(now, Ordering::SeqCst);
-                    let (open, cv) = &*gate;
-                    let mut open = open.lock().unwrap();
-                    while !*open {
-                        open = cv.wait(open).unwrap();
-                    }
-                    running.fetch_sub(1, Ordering::SeqCst);
-                })
-                .await
-                .unwrap();
-            }));
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while running.load(Ordering::SeqCst) < 2 || p.parse_slots.available_permits() != 0 {
-            assert!(Instant::now() < deadline, "two parses never started");
-            tokio::task::yield_now().await;
-        }
-        {
-            let (open, cv) = &*gate;
-            *open.lock().unwrap() = true;
-            cv.notify_all();
-        }
-        for j in jobs {
-            j.await.unwrap();
-        }
-        assert_eq!(most.load(Ordering::SeqCst), 2);
-        assert_eq!(p.parse_slots.available_permits(), 2);
-    }
-}
+mod tests;

@@ -8,7 +8,6 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -129,26 +128,32 @@ impl Daemon {
         let local_addr = listener.local_addr()?;
         let state = Arc::new(AppState::new(pipeline.clone(), settings.clone()));
         let app = http::router(state.clone());
-        let limits = ListenerLimits {
-            max_connections: s.max_connections,
-            shutdown_grace: Duration::from_millis(s.request_timeout_ms.clamp(1000, 120_000)),
-            ..ListenerLimits::default()
-        };
+        let limits = ListenerLimits::from_settings(s);
         let stop_accepting = CancellationToken::new();
         let stop_ingest = CancellationToken::new();
         let stop_rest = CancellationToken::new();
-        let server = tokio::spawn(http::serve_tls(
+        let partners = state.clone();
+        let server = tokio::spawn(http::listener::serve_tls_with(
             listener,
             tls.clone(),
             app,
             limits,
             stop_accepting.clone(),
+            Arc::new(move |fingerprint: &str| partners.auth.partner_for(fingerprint).is_some()),
         ));
 
+        // Files claimed by a gateway of this host that died (SIGKILL, OOM, a container
+        // restarted) are released now, not when their lease runs out.
+        if let Err(e) =
+            ingest::claims::release_dead_local(pipeline.store().as_ref(), chrono::Utc::now()).await
+        {
+            tracing::warn!(error = %format!("{e:#}"), "could not check for file claims of dead gateway processes; they wait out their lease");
+        }
+        let me = ingest::claims::Instance::current();
         let mut ingest = Vec::new();
         for n in 0..settings.ingest.workers {
             ingest.push(tokio::spawn(ingest_worker(
-                format!("gateway-{}-{n}", std::process::id()),
+                me.worker_id(n as usize),
                 pipeline.clone(),
                 settings.ingest.claim_batch,
                 state.ingest_wakeup.clone(),

@@ -55,6 +55,48 @@ fn ignored(name: &str) -> bool {
             .any(|s| name.ends_with(s))
 }
 
+/// A name safe to use on disk, in logs and in the stored record, for a file name as the
+/// partner wrote it: the name itself when it is UTF-8 without control characters; otherwise
+/// control characters (as their UTF-8 bytes) and `%` are written `%XX`, and when the name is
+/// not UTF-8 at all, every byte outside printable ASCII too. A GBK `工资对账单.xml` thus becomes `%B9%A4%D7%CA...xml`: taken, and its
+/// original bytes can be read back from the name.
+pub fn safe_file_name(raw: &std::ffi::OsStr) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = raw.as_bytes();
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        if !text.chars().any(char::is_control) {
+            return text.to_string();
+        }
+    }
+    let mut out = String::with_capacity(bytes.len() * 3);
+    match std::str::from_utf8(bytes) {
+        Ok(text) => {
+            for c in text.chars() {
+                if c.is_control() || c == '%' {
+                    let mut buf = [0u8; 4];
+                    for b in c.encode_utf8(&mut buf).bytes() {
+                        out.push_str(&format!("%{b:02X}"));
+                    }
+                } else {
+                    out.push(c);
+                }
+            }
+        }
+        // Not UTF-8 (GBK, most likely): what looks like UTF-8 in it is an accident of the
+        // bytes, so every byte outside printable ASCII is escaped.
+        Err(_) => {
+            for &b in bytes {
+                if b.is_ascii_graphic() && b != b'%' || b == b' ' {
+                    out.push(char::from(b));
+                } else {
+                    out.push_str(&format!("%{b:02X}"));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// A free name in `dir` for `name`: the name itself, or `name.1`, `name.2` ...
 fn free_name(dir: &Path, name: &str) -> PathBuf {
     let mut candidate = dir.join(name);
@@ -106,7 +148,7 @@ impl Inbox {
             }
             let mut left = tokio::fs::read_dir(base.join(PROCESSING)).await?;
             while let Some(entry) = left.next_entry().await? {
-                let name = entry.file_name().to_string_lossy().to_string();
+                let name = safe_file_name(&entry.file_name());
                 let to = free_name(&base.join(INCOMING), &name);
                 tokio::fs::rename(entry.path(), &to).await?;
                 tracing::warn!(partner = %partner, file = %name, "inbox: re-queued a file left in processing");
@@ -136,7 +178,8 @@ impl Inbox {
             };
             let mut names = Vec::new();
             while let Some(entry) = entries.next_entry().await? {
-                let name = entry.file_name().to_string_lossy().to_string();
+                let raw = entry.file_name();
+                let name = safe_file_name(&raw);
                 if ignored(&name) {
                     continue;
                 }
@@ -150,13 +193,13 @@ impl Inbox {
                     .and_then(|m| SystemTime::now().duration_since(m).ok())
                     .is_none_or(|age| age >= self.settle);
                 if settled {
-                    names.push(name);
+                    names.push((name, raw));
                 }
             }
             names.sort();
             names.truncate(MAX_FILES_PER_PASS);
-            for name in names {
-                if let Some(outcome) = self.take(&partner, &base, &name).await? {
+            for (name, raw) in names {
+                if let Some(outcome) = self.take(&partner, &base, &raw, &name).await? {
                     outcomes.push(outcome);
                 }
             }
@@ -168,10 +211,12 @@ impl Inbox {
         &self,
         partner: &str,
         base: &Path,
+        raw: &std::ffi::OsStr,
         name: &str,
     ) -> anyhow::Result<Option<InboxOutcome>> {
+        // Claimed under its safe name: from here on the file has a name every tool can show.
         let claimed = free_name(&base.join(PROCESSING), name);
-        match tokio::fs::rename(base.join(INCOMING).join(name), &claimed).await {
+        match tokio::fs::rename(base.join(INCOMING).join(raw), &claimed).await {
             Ok(()) => {}
             // Another gateway took it first.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -179,7 +224,15 @@ impl Inbox {
         }
         let limit = self.settings.ingest.max_file_bytes;
         let size = tokio::fs::metadata(&claimed).await?.len();
-        let result = if size > limit {
+        let as_written = raw.as_encoded_bytes();
+        let result = if std::str::from_utf8(as_written)
+            .is_ok_and(|t| t.chars().any(char::is_control))
+        {
+            // Refused like `X-Wagegate-File-Name` with a control character is by the API.
+            Err(format!(
+                "the file name contains control characters (shown escaped: {name}); rename the file without them"
+            ))
+        } else if size > limit {
             Err(format!(
                 "the file is {size} bytes, more than the limit of {limit} (ingest.max_file_bytes)"
             ))
@@ -203,6 +256,9 @@ impl Inbox {
                     Err(text)
                 }
                 Ok(p) => {
+                    if name.as_bytes() != as_written {
+                        tracing::warn!(partner = %partner, file = %name, file_id = %p.file.id, "inbox: the file name is not UTF-8; taken under its escaped name");
+                    }
                     tracing::info!(partner = %partner, file = %name, file_id = %p.file.id, "inbox: file ingested");
                     Ok(())
                 }
@@ -272,6 +328,20 @@ mod tests {
         assert!(ignored("stmt.xml.part"));
         assert!(ignored("stmt.xml.filepart"));
         assert!(!ignored("stmt.xml"));
+    }
+
+    #[test]
+    fn unsafe_names_are_escaped_and_plain_ones_kept() {
+        use std::os::unix::ffi::OsStrExt;
+        let plain = std::ffi::OsStr::new("工资对账单 100%.xml");
+        assert_eq!(safe_file_name(plain), "工资对账单 100%.xml");
+        // GBK bytes of 工资 then ASCII.
+        let gbk = std::ffi::OsStr::from_bytes(b"\xb9\xa4\xd7\xca.xml");
+        assert_eq!(safe_file_name(gbk), "%B9%A4%D7%CA.xml");
+        let newline = std::ffi::OsStr::new("a\nINFO forged line 5%.xml");
+        assert_eq!(safe_file_name(newline), "a%0AINFO forged line 5%25.xml");
+        let ansi = std::ffi::OsStr::new("\u{1b}[31mred.xml");
+        assert_eq!(safe_file_name(ansi), "%1B[31mred.xml");
     }
 
     #[test]

@@ -96,6 +96,28 @@ pub fn retry_delay(settings: &WebhookSettings, attempt: u32) -> Duration {
 }
 
 /// Delivers outbox events to the configured URL.
+/// Whether an event that has failed `attempts` times is given up: at `max_attempts`, or once
+/// the nominal backoffs so far (without jitter) add up to `retry_for_ms`. Counting attempts
+/// rather than reading the clock keeps the decision the same across restarts, and a redriven
+/// event (attempts reset) gets a whole new retry period.
+pub fn gives_up(settings: &WebhookSettings, attempts: u32) -> bool {
+    if attempts >= settings.max_attempts {
+        return true;
+    }
+    let initial = settings.initial_backoff_ms.max(1);
+    let max = settings.max_backoff_ms.max(initial);
+    let mut waited: u64 = 0;
+    let mut delay = initial;
+    for _ in 0..attempts {
+        waited = waited.saturating_add(delay);
+        if waited >= settings.retry_for_ms {
+            return true;
+        }
+        delay = delay.saturating_mul(2).min(max);
+    }
+    false
+}
+
 pub struct WebhookSender {
     store: Arc<dyn store::Store>,
     settings: WebhookSettings,
@@ -139,10 +161,21 @@ impl WebhookSender {
     /// a finding go out in order even with concurrent senders here and in other processes)
     /// and delivers each once. Returns how many were attempted.
     pub async fn deliver_due(&self) -> anyhow::Result<usize> {
+        let now = Utc::now();
+        // How far behind delivery is: the age of the oldest pending event (0 when none).
+        let oldest = self
+            .store
+            .outbox_list(Some(store::OutboxStatus::Pending), 1)
+            .await?;
+        let age_s = oldest
+            .first()
+            .map(|e| (now - e.created_at).num_milliseconds().max(0) as f64 / 1000.0)
+            .unwrap_or(0.0);
+        metrics::gauge!("wagegate_webhook_outbox_oldest_pending_seconds").set(age_s);
         let lease = Duration::from_millis(self.settings.timeout_ms.max(1)) + CLAIM_MARGIN;
         let due = self
             .store
-            .outbox_claim(&self.worker, BATCH, lease, Utc::now())
+            .outbox_claim(&self.worker, BATCH, lease, now)
             .await?;
         let n = due.len();
         futures::stream::iter(due)
@@ -181,7 +214,7 @@ impl WebhookSender {
             Err(e) => format!("{}", e.without_url()),
         };
         let attempts = u32::try_from(event.attempts.saturating_add(1)).unwrap_or(u32::MAX);
-        let dead = attempts >= self.settings.max_attempts;
+        let dead = gives_up(&self.settings, attempts);
         let delay = retry_delay(&self.settings, attempts);
         let next = Utc::now()
             + chrono::Duration::from_std(delay).unwrap_or_else(|_| chrono::Duration::seconds(60));
@@ -228,8 +261,45 @@ mod tests {
             max_attempts: 5,
             initial_backoff_ms: initial,
             max_backoff_ms: max,
+            retry_for_ms: 86_400_000,
             timeout_ms: 1000,
         }
+    }
+
+    /// A receiver down for a day, on a simulated clock: with the shipped defaults an event is
+    /// still being retried 23 hours in, attempts are never more than the cap apart, and it is
+    /// given up only after 24 hours.
+    #[test]
+    fn default_schedule_rides_out_a_day_of_outage() {
+        let defaults = ingest::config::Settings::load_with_env(None, Vec::new())
+            .unwrap()
+            .webhooks;
+        let mut clock_ms: u64 = 0;
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1; // an attempt at `clock_ms` fails
+            if gives_up(&defaults, attempts) {
+                break;
+            }
+            let delay = retry_delay(&defaults, attempts);
+            assert!(delay <= Duration::from_millis(defaults.max_backoff_ms));
+            clock_ms += delay.as_millis() as u64;
+            assert!(attempts < 100_000, "never gives up");
+        }
+        assert!(
+            clock_ms >= 23 * 3_600_000,
+            "gave up after {} h of outage",
+            clock_ms / 3_600_000
+        );
+        assert!(clock_ms <= 26 * 3_600_000, "{clock_ms} ms");
+        assert!(attempts < defaults.max_attempts, "{attempts}");
+        // A short retry period is honoured.
+        let short = WebhookSettings {
+            retry_for_ms: 1000,
+            ..settings(100, 400)
+        };
+        assert!(!gives_up(&short, 3)); // 100 + 200 + 400 = 700
+        assert!(gives_up(&short, 4)); // + 400 = 1100
     }
 
     #[test]

@@ -24,6 +24,7 @@ on_both_databases!(
     a_letter_over_the_file_limit_is_413,
     partners_list_only_their_own_files_and_operators_page_through_all,
     format_health_per_partner_and_format_is_a_metric,
+    a_bank_cannot_attach_an_account_to_another_banks_project_by_platform_push,
 );
 
 async fn a_bank_with_a_good_certificate_pushes_and_polls_its_file(db: Database) {
@@ -837,4 +838,80 @@ async fn format_health_per_partner_and_format_is_a_metric(db: Database) {
     assert!(after.1 >= before.1 + 2.0, "{before:?} -> {after:?}");
     assert!(after.2 >= before.2 + 1.0, "{before:?} -> {after:?}");
     assert!(after.3 >= before.3 + 3.0, "{before:?} -> {after:?}");
+}
+
+/// A signed provincial-platform ACCOUNT push, as a bank's platform adapter sends it.
+fn signed_account_push(secret: &str, msg_id: &str, accounts: serde_json::Value) -> Vec<u8> {
+    let data = accounts.to_string();
+    let mut fields: Vec<(String, String)> = [
+        ("appId", "BANK-308-GZ"),
+        ("msgType", "ACCOUNT"),
+        ("msgId", msg_id),
+        ("timestamp", "20261015180000"),
+        ("nonce", "9c1f"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    fields.push(("data".into(), data));
+    let sign = adapters::profiles::platform::sign::compute(&fields, secret.as_bytes());
+    let mut envelope = serde_json::Map::new();
+    for (k, v) in fields {
+        envelope.insert(k, serde_json::Value::String(v));
+    }
+    envelope.insert("sign".into(), serde_json::Value::String(sign));
+    serde_json::to_vec(&envelope).unwrap()
+}
+
+/// The demo bank here is a CMB (308) bank: the operator registered CMB's account for the
+/// Guizhou project, ICBC's (102) for the Fujian one. It pushes, correctly signed, a CMB
+/// account record under the Fujian project — whose credits would then count as Fujian's
+/// labor cost. Refused, and nothing is stored; the same record under its own project is
+/// accepted.
+async fn a_bank_cannot_attach_an_account_to_another_banks_project_by_platform_push(db: Database) {
+    let h = Harness::start(db, |s| {
+        let bank = s.partners.iter_mut().find(|p| p.id == "demo-bank").unwrap();
+        bank.bank_codes = vec!["308".into()];
+        bank.platform_secret = Some("demo-platform-secret".into());
+    })
+    .await;
+    h.import_demo_registry().await;
+    let bank = h.client("bank");
+    let account = |project: &str| {
+        serde_json::json!([{
+            "accountNo": "851900099990001",
+            "accountName": "某劳务公司工资专户",
+            "projectCode": project,
+            "cnaps": "308701005017",
+            "openDate": "2026-10-01",
+            "payerAccounts": ["6212260000000000888"]
+        }])
+    };
+    let attack = signed_account_push("demo-platform-secret", "M-1", account("FJ-FZ-2026-0017"));
+    let id = h.push(&bank, &attack).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let file = h.wait_processed(&bank, &id).await;
+    assert_eq!(file["status"], "rejected", "{file}");
+    let error = file["error"].as_str().unwrap();
+    assert!(error.contains("FJ-FZ-2026-0017"), "{error}");
+    assert!(
+        !error.contains("851900099990001"),
+        "the account is masked: {error}"
+    );
+    let records = h.store().load_records(&store::Scope::All).await.unwrap();
+    assert!(
+        !records.iter().any(|r| r.key.contains("851900099990001")
+            || r.account.as_deref() == Some("851900099990001")),
+        "the attacker's account was stored"
+    );
+
+    let own = signed_account_push("demo-platform-secret", "M-2", account("GZ-GY-2026-0042"));
+    let id = h.push(&bank, &own).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let file = h.wait_processed(&bank, &id).await;
+    assert_eq!(file["status"], "parsed", "{file}");
 }

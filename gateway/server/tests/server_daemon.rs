@@ -13,6 +13,7 @@ use support::*;
 on_both_databases!(
     webhooks_fail_first_then_are_delivered_signed_with_stable_keys,
     webhooks_are_dead_lettered_after_max_attempts,
+    dead_webhooks_are_listed_and_redriven_once_the_receiver_is_back,
     shutdown_with_work_in_flight_loses_nothing,
     inbox_files_are_claimed_ingested_and_archived_or_rejected,
     a_partner_added_by_a_reload_gets_an_inbox,
@@ -507,4 +508,106 @@ impl RawUpload {
         self.tls.read_exact(&mut json).await.unwrap();
         (status, serde_json::from_slice(&json).unwrap())
     }
+}
+
+/// A receiver that answers 503 while `up` is false and 204 once it is true, counting 204s
+/// per idempotency key.
+async fn switchable_receiver() -> (
+    String,
+    Arc<std::sync::atomic::AtomicBool>,
+    Arc<Mutex<std::collections::BTreeMap<String, usize>>>,
+) {
+    let up = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let delivered: Arc<Mutex<std::collections::BTreeMap<String, usize>>> = Arc::default();
+    let (is_up, seen) = (up.clone(), delivered.clone());
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap| {
+            let (is_up, seen) = (is_up.clone(), seen.clone());
+            async move {
+                if !is_up.load(std::sync::atomic::Ordering::SeqCst) {
+                    return StatusCode::SERVICE_UNAVAILABLE;
+                }
+                let key = headers
+                    .get("x-wagegate-idempotency-key")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                *seen.lock().unwrap().entry(key).or_default() += 1;
+                StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, up, delivered)
+}
+
+/// The receiver is down until every event is dead-lettered (a short retry period here);
+/// the dead events are listed, redriven once it is back, and each is delivered exactly once.
+async fn dead_webhooks_are_listed_and_redriven_once_the_receiver_is_back(db: Database) {
+    let (url, up, delivered) = switchable_receiver().await;
+    let h = Harness::start(db, |s| {
+        webhook_settings(url, 1000)(s);
+        // Backoffs 20, 40, 80, 100 ms: they pass 150 ms at the fourth failure.
+        s.webhooks.retry_for_ms = 150;
+    })
+    .await;
+    h.import_demo_registry().await;
+    push_demo_bank_files(&h).await;
+    let store = h.store().clone();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let dead = loop {
+        let dead = store
+            .outbox_list(Some(store::OutboxStatus::Dead), 1000)
+            .await
+            .unwrap();
+        let pending = store
+            .outbox_list(Some(store::OutboxStatus::Pending), 1000)
+            .await
+            .unwrap();
+        if !dead.is_empty() && pending.is_empty() {
+            break dead;
+        }
+        assert!(Instant::now() < deadline, "events never dead-lettered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let attempts: Vec<u64> = dead.iter().map(|e| e.attempts).collect();
+    assert!(attempts.iter().all(|n| *n == 4), "{attempts:?}");
+    assert!(delivered.lock().unwrap().is_empty());
+    up.store(true, std::sync::atomic::Ordering::SeqCst);
+    // Redriving something that is not dead does nothing.
+    assert_eq!(
+        store
+            .outbox_redrive(Some(&["no-such-event".to_string()]), chrono::Utc::now())
+            .await
+            .unwrap(),
+        0
+    );
+    let n = store
+        .outbox_redrive(None, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(n as usize, dead.len());
+    loop {
+        let got = delivered.lock().unwrap().clone();
+        if got.len() == dead.len() {
+            assert!(got.values().all(|n| *n == 1), "{got:?}");
+            for e in &dead {
+                assert!(got.contains_key(&e.id), "{} never delivered", e.id);
+            }
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "redriven events not delivered: {got:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let still_dead = store
+        .outbox_list(Some(store::OutboxStatus::Dead), 1000)
+        .await
+        .unwrap();
+    assert!(still_dead.is_empty(), "{} still dead", still_dead.len());
 }

@@ -68,10 +68,35 @@ impl StoreError {
         }
     }
 
+    /// The database could not write for want of space: SQLite's "database or disk is full"
+    /// (`SQLITE_FULL`), PostgreSQL's `disk_full` (53100), or the system's "no space left".
+    /// Temporary: the same write succeeds once space is freed.
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(e)) => {
+                matches!(e.code().as_deref(), Some("13") | Some("53100"))
+                    || is_storage_full_message(e.message())
+            }
+            StoreError::Database(e) => is_storage_full_message(&e.to_string()),
+            StoreError::Io { source, .. } => is_storage_full_message(&source.to_string()),
+            _ => false,
+        }
+    }
+
     pub(crate) fn not_found(what: &'static str, id: impl Into<String>) -> StoreError {
         StoreError::NotFound {
             what,
             id: id.into(),
         }
     }
+}
+
+/// Whether an error's text says the storage is full (for errors that crossed a boundary as
+/// text): see [`StoreError::is_storage_full`].
+pub fn is_storage_full_message(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("database or disk is full")
+        || m.contains("no space left on device")
+        || m.contains("could not extend file")
+        || m.contains("sqlstate 53100")
 }

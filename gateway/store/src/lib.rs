@@ -29,7 +29,7 @@ mod postgres;
 mod shared_types;
 mod sqlite;
 
-pub use error::StoreError;
+pub use error::{is_storage_full_message, StoreError};
 pub use model::*;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -124,6 +124,11 @@ pub trait Store: Send + Sync + 'static {
         lease: Duration,
         now: DateTime<Utc>,
     ) -> Result<Vec<RawFile>>;
+    /// The workers holding an unexpired claim on a received file (see `ingest::claims`).
+    async fn file_claimants(&self, now: DateTime<Utc>) -> Result<Vec<String>>;
+    /// Releases every claim `claimant` holds on a received file, so that the file can be
+    /// claimed at once: for a claimant known to be dead (its process gone). Returns how many.
+    async fn release_file_claims(&self, claimant: &str) -> Result<u64>;
     /// In one transaction: stores the records parsed from the file and marks it parsed, or
     /// marks it rejected with the error and stores nothing. Facts are never replaced: the
     /// same key with the same content is counted unchanged, with different content it is a
@@ -252,6 +257,17 @@ pub trait Store: Send + Sync + 'static {
         next_attempt_at: DateTime<Utc>,
         dead: bool,
     ) -> Result<()>;
+
+    /// Outbox events in `status` (all when `None`), oldest first, at most `limit`.
+    async fn outbox_list(
+        &self,
+        status: Option<OutboxStatus>,
+        limit: u32,
+    ) -> Result<Vec<OutboxEvent>>;
+    /// Dead events back to pending, due at `now`, attempts reset: the named ones, or every
+    /// dead one when `ids` is `None`. Returns how many were redriven (a named event that is
+    /// not dead is left alone).
+    async fn outbox_redrive(&self, ids: Option<&[String]>, now: DateTime<Utc>) -> Result<u64>;
 
     // ----- operator tokens -----
 

@@ -102,6 +102,23 @@ impl SqliteStore {
             .pragma("temp_store", "memory");
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
+            // A connection whose transaction could not be rolled back is closed, never
+            // reused. SQLite rolls a transaction back by itself on "database or disk is
+            // full"; the ROLLBACK that sqlx then sends fails ("no transaction is active") and
+            // leaves the connection believing it is still in a transaction, so every later
+            // `BEGIN` on it failed ("begin_with at non-zero transaction depth") until restart.
+            .after_release(|conn, _meta| {
+                Box::pin(async move {
+                    use sqlx::{Connection, TransactionManager};
+                    // Runs the rollback queued by a dropped transaction first.
+                    conn.ping().await?;
+                    Ok(
+                        <sqlx::Sqlite as sqlx::Database>::TransactionManager::get_transaction_depth(
+                            conn,
+                        ) == 0,
+                    )
+                })
+            })
             .connect_with(connect)
             .await?;
         Ok(SqliteStore {

@@ -64,6 +64,29 @@ pub fn var_os(name: &str) -> Option<OsString> {
     None
 }
 
+/// For a test that needs something other than a variable (e.g. root, to mount a small
+/// filesystem): `true` when `available`; otherwise the skip is counted like a missing
+/// variable's (and in CI the test fails), `what` saying what was missing.
+#[track_caller]
+pub fn require(available: bool, what: &str) -> bool {
+    let mut log = LOG.lock().unwrap_or_else(|e| e.into_inner());
+    log.start_run();
+    if available {
+        return true;
+    }
+    let test = test_name();
+    if in_ci() {
+        panic!("{test} needs {what}, which is not available, and CI is set: in CI a test that cannot run fails");
+    }
+    let count = log.record_reason(&test, &format!("{what} not available"));
+    let _ = writeln!(
+        std::io::stderr(),
+        "wagegate: SKIPPED {test} ({what} not available; {count} skipped so far in this run, listed in {})",
+        log.path.display()
+    );
+    false
+}
+
 /// Whether the tests run in CI: `CI` is set to something other than empty, `0` or `false`.
 pub fn in_ci() -> bool {
     match std::env::var("CI") {
@@ -154,7 +177,11 @@ impl Log {
 
     /// Appends a skip and returns how many this run has so far.
     fn record(&mut self, test: &str, var: &str) -> usize {
-        let line = format!("{}\t{test}\t{var} not set\n", run_id());
+        self.record_reason(test, &format!("{var} not set"))
+    }
+
+    fn record_reason(&mut self, test: &str, reason: &str) -> usize {
+        let line = format!("{}\t{test}\t{reason}\n", run_id());
         if let Ok(mut f) = OpenOptions::new()
             .create(true)
             .append(true)

@@ -162,6 +162,92 @@ impl AuthTables {
     }
 }
 
+/// Failed bearer-token authentications in a fixed window, per source address and per token
+/// prefix: once either reaches the limit, tokens from that address or with that prefix are
+/// not even checked until the window ends (429 with `Retry-After`), so guessing is slow
+/// whether it comes from one address or from many.
+#[derive(Debug)]
+pub struct AuthFailures {
+    limit: u32,
+    window: std::time::Duration,
+    counts: std::sync::Mutex<HashMap<String, (std::time::Instant, u32)>>,
+}
+
+/// How many keys the failure table holds before expired windows are dropped.
+const MAX_FAILURE_KEYS: usize = 100_000;
+
+/// The characters of a token that name its prefix (long enough to tell families apart,
+/// short enough to reveal nothing useful in a log).
+const TOKEN_PREFIX_CHARS: usize = 6;
+
+impl AuthFailures {
+    pub fn new(limit: u32, window: std::time::Duration) -> AuthFailures {
+        AuthFailures {
+            limit: limit.max(1),
+            window,
+            counts: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn keys(remote: Option<std::net::IpAddr>, token: &str) -> [Option<String>; 2] {
+        let prefix: String = token.chars().take(TOKEN_PREFIX_CHARS).collect();
+        [
+            remote.map(|ip| format!("ip:{ip}")),
+            Some(format!("prefix:{prefix}")),
+        ]
+    }
+
+    /// `Err(seconds to wait)` when the address or the token's prefix has failed too often.
+    pub fn check(&self, remote: Option<std::net::IpAddr>, token: &str) -> Result<(), u64> {
+        let now = std::time::Instant::now();
+        let counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut wait = 0u64;
+        for key in Self::keys(remote, token).into_iter().flatten() {
+            if let Some((start, n)) = counts.get(&key) {
+                let elapsed = now.duration_since(*start);
+                if *n >= self.limit && elapsed < self.window {
+                    let left = (self.window - elapsed).as_secs_f64().ceil().max(1.0) as u64;
+                    wait = wait.max(left);
+                }
+            }
+        }
+        if wait > 0 {
+            Err(wait)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Counts one failure for the address and the token's prefix.
+    pub fn record(&self, remote: Option<std::net::IpAddr>, token: &str) {
+        let now = std::time::Instant::now();
+        let mut counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if counts.len() >= MAX_FAILURE_KEYS {
+            let window = self.window;
+            counts.retain(|_, (start, _)| now.duration_since(*start) < window);
+        }
+        for key in Self::keys(remote, token).into_iter().flatten() {
+            let entry = counts.entry(key).or_insert((now, 0));
+            if now.duration_since(entry.0) >= self.window {
+                *entry = (now, 0);
+            }
+            entry.1 = entry.1.saturating_add(1);
+        }
+    }
+}
+
+/// A token as it may appear in a log: its first characters and its length.
+pub fn mask_token(token: &str) -> String {
+    let shown: String = token.chars().take(3).collect();
+    format!("{shown}…({} chars)", token.chars().count())
+}
+
 /// SHA-256 of a bearer token, lower-case hex: the only form in which tokens are compared.
 pub fn token_sha256(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -170,6 +256,7 @@ pub fn token_sha256(token: &str) -> String {
 async fn authenticate(
     state: &AppState,
     fingerprint: Option<&str>,
+    remote: Option<std::net::IpAddr>,
     authorization: Option<&header::HeaderValue>,
 ) -> Result<Caller, ApiError> {
     if let Some(fingerprint) = fingerprint {
@@ -192,6 +279,10 @@ async fn authenticate(
         .map(str::trim)
         .filter(|t| !t.is_empty() && t.len() <= 512)
         .ok_or(ApiError::InvalidToken)?;
+    if let Err(retry_after_s) = state.auth_failures.check(remote, token) {
+        metrics::counter!("wagegate_auth_throttled_total").increment(1);
+        return Err(ApiError::RateLimited { retry_after_s });
+    }
     let digest = token_sha256(token);
     let found = match state.auth.configured_operator(&digest) {
         Some(found) => Some(found),
@@ -212,7 +303,17 @@ async fn authenticate(
             role,
             method: AuthMethod::BearerToken,
         }),
-        None => Err(ApiError::InvalidToken),
+        None => {
+            state.auth_failures.record(remote, token);
+            metrics::counter!("wagegate_auth_failures_total", "method" => "bearer_token")
+                .increment(1);
+            tracing::warn!(
+                remote = %remote.map(|ip| ip.to_string()).unwrap_or_default(),
+                token = %mask_token(token),
+                "bearer token refused"
+            );
+            Err(ApiError::InvalidToken)
+        }
     }
 }
 
@@ -229,8 +330,19 @@ pub async fn require_caller(
         .extensions()
         .get::<PeerIdentity>()
         .and_then(|p| p.fingerprint.clone());
+    let remote = request
+        .extensions()
+        .get::<PeerIdentity>()
+        .and_then(|p| p.remote)
+        .map(|a| a.ip());
     let authorization = request.headers().get(header::AUTHORIZATION).cloned();
-    let caller = authenticate(&state, fingerprint.as_deref(), authorization.as_ref()).await?;
+    let caller = authenticate(
+        &state,
+        fingerprint.as_deref(),
+        remote,
+        authorization.as_ref(),
+    )
+    .await?;
     tracing::Span::current().record("caller", caller.id.as_str());
     state.limiter.check(&caller.id)?;
     request.extensions_mut().insert(caller);
@@ -240,6 +352,28 @@ pub async fn require_caller(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failures_are_limited_per_address_and_per_prefix() {
+        let f = AuthFailures::new(3, std::time::Duration::from_secs(60));
+        let a: std::net::IpAddr = "192.0.2.1".parse().unwrap();
+        let b: std::net::IpAddr = "192.0.2.2".parse().unwrap();
+        for guess in ["aaaaaa1", "bbbbbb2", "cccccc3"] {
+            assert!(f.check(Some(a), guess).is_ok());
+            f.record(Some(a), guess);
+        }
+        let wait = f.check(Some(a), "dddddd4").unwrap_err();
+        assert!((1..=60).contains(&wait), "{wait}");
+        // Another address with other prefixes is not held back ...
+        assert!(f.check(Some(b), "eeeeee5").is_ok());
+        // ... but three failures with one prefix, from anywhere, hold that prefix back.
+        for n in 0..3u8 {
+            let ip: std::net::IpAddr = format!("198.51.100.{n}").parse().unwrap();
+            f.record(Some(ip), &format!("zzzzzz{n}"));
+        }
+        assert!(f.check(Some(b), "zzzzzz9").is_err());
+        assert_eq!(mask_token("secret-token"), "sec…(12 chars)");
+    }
 
     #[test]
     fn token_digest_is_sha256_hex() {

@@ -39,6 +39,9 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("the service is not ready: {0}")]
     Unavailable(String),
+    /// The database cannot write for want of disk space: nothing was stored; retry later.
+    #[error("the gateway's storage is full; nothing was stored, retry in {retry_after_s} s")]
+    StorageFull { retry_after_s: u64 },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -94,7 +97,9 @@ impl ApiError {
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::StorageFull { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -115,6 +120,7 @@ impl ApiError {
             | ApiError::Unprocessable { code, .. } => code,
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::StorageFull { .. } => "storage_full",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -144,15 +150,64 @@ impl From<store::StoreError> for ApiError {
             store::StoreError::Invalid(message) => {
                 ApiError::bad_request("invalid_request", message)
             }
+            other if other.is_storage_full() => storage_full(),
             other => ApiError::Internal(other.into()),
         }
     }
 }
 
+/// How long a client is told to wait, and `/readyz` stays not ready, after the storage was
+/// found full.
+pub const STORAGE_FULL_RETRY_S: u64 = 30;
+
+/// Milliseconds since the Unix epoch when a write last failed for want of space; 0 = never,
+/// or a write succeeded since.
+static STORAGE_FULL_AT_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(1)
+        .max(1)
+}
+
+fn storage_full() -> ApiError {
+    STORAGE_FULL_AT_MS.store(now_ms(), std::sync::atomic::Ordering::SeqCst);
+    metrics::counter!("wagegate_storage_full_total").increment(1);
+    ApiError::StorageFull {
+        retry_after_s: STORAGE_FULL_RETRY_S,
+    }
+}
+
+/// Whether a write failed for want of space within the last [`STORAGE_FULL_RETRY_S`] seconds
+/// with no write succeeding since (`/readyz` is then not ready).
+pub fn storage_recently_full() -> bool {
+    let at = STORAGE_FULL_AT_MS.load(std::sync::atomic::Ordering::SeqCst);
+    at != 0 && now_ms().saturating_sub(at) < STORAGE_FULL_RETRY_S * 1000
+}
+
+/// A write succeeded: the storage has room again.
+pub fn storage_wrote() {
+    STORAGE_FULL_AT_MS.store(0, std::sync::atomic::Ordering::SeqCst);
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = self.status();
-        let message = match &self {
+        // Errors that crossed a boundary as text (the receipt writer, the pipeline) are
+        // recognised by it: a full disk is temporary, not an internal error.
+        let this = match self {
+            ApiError::Internal(e)
+                if e.chain()
+                    .any(|c| store::is_storage_full_message(&c.to_string())) =>
+            {
+                tracing::warn!(error = %format!("{e:#}"), "storage full: answering 503");
+                storage_full()
+            }
+            other => other,
+        };
+        let status = this.status();
+        let message = match &this {
             ApiError::Internal(e) => {
                 let incident = format!("{:016x}", rand::random::<u64>());
                 tracing::error!(incident = %incident, error = %format!("{e:#}"), "internal error");
@@ -160,20 +215,22 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        metrics::counter!("wagegate_http_errors_total", "code" => self.code()).increment(1);
-        let details = match &self {
+        metrics::counter!("wagegate_http_errors_total", "code" => this.code()).increment(1);
+        let details = match &this {
             ApiError::Unprocessable { details, .. } => Some(details),
             _ => None,
         };
         let body = Body {
             error: Inner {
-                code: self.code(),
+                code: this.code(),
                 message,
                 details,
             },
         };
         let mut response = (status, axum::Json(body)).into_response();
-        if let ApiError::RateLimited { retry_after_s } = self {
+        if let ApiError::RateLimited { retry_after_s } | ApiError::StorageFull { retry_after_s } =
+            this
+        {
             if let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, v);
             }

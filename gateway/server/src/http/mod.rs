@@ -25,6 +25,7 @@ use tokio::sync::Notify;
 
 pub mod auth;
 mod console_mount;
+mod drain;
 pub mod error;
 mod files;
 pub mod limits;
@@ -52,6 +53,8 @@ pub struct AppState {
     /// Pushed files are stored through here, many to a transaction.
     pub receipts: receipts::GroupCommit,
     pub auth: Authenticator,
+    /// Failed bearer-token authentications per address and per token prefix.
+    pub auth_failures: auth::AuthFailures,
     pub limiter: RateLimiter,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Woken when a new file is stored, so ingest workers pick it up at once.
@@ -67,6 +70,10 @@ impl AppState {
             store: pipeline.store().clone(),
             receipts: receipts::GroupCommit::start(pipeline.store().clone()),
             auth: Authenticator::new(&settings),
+            auth_failures: auth::AuthFailures::new(
+                settings.server.auth_failure_limit,
+                std::time::Duration::from_secs(settings.server.auth_failure_window_s),
+            ),
             limiter: RateLimiter::new(settings.server.rate_per_second, settings.server.rate_burst),
             metrics: prometheus_handle(),
             ingest_wakeup: Arc::new(Notify::new()),
@@ -113,6 +120,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             limits::request_timeout,
         ))
         .layer(middleware::from_fn(record_request))
+        // Outermost: whatever answered early, the client gets to read the answer.
+        .layer(middleware::from_fn(drain::drain_after_errors))
         .with_state(state)
 }
 
@@ -172,6 +181,9 @@ async fn record_request(request: Request, next: Next) -> Response {
     });
     if let Ok(v) = axum::http::HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, v);
+    }
+    if response.status().is_success() && method != "GET" && method != "HEAD" {
+        error::storage_wrote();
     }
     let status = status.to_string();
     metrics::counter!("wagegate_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);

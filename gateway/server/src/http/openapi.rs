@@ -224,7 +224,8 @@ pub struct ErrorDetail {
 /// `unauthenticated`, `unknown_certificate`, `invalid_token`; 403 `forbidden`; 404
 /// `not_found`; 405 `method_not_allowed`; 408 `timeout`; 409 `invalid_transition`; 413
 /// `payload_too_large`; 422 `letter_rejected`, `registry_refused`; 429 `rate_limited`; 500
-/// `internal`; 503 `unavailable`. `tests/openapi.rs` checks that this list is exactly the
+/// `internal`; 503 `unavailable`, `storage_full` (with `Retry-After`: the disk is full).
+/// `tests/openapi.rs` checks that this list is exactly the
 /// set of codes the server code can answer with.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -253,6 +254,7 @@ pub enum ErrorCode {
     RateLimited,
     Internal,
     Unavailable,
+    StorageFull,
 }
 
 /// A raw body, byte for byte: a bank file or a registry file.

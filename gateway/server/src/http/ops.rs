@@ -236,21 +236,27 @@ pub(crate) enum ReadyStatus {
 /// the database is unreachable (the pool would otherwise wait its 30 s acquire timeout).
 const READY_WITHIN: std::time::Duration = std::time::Duration::from_millis(800);
 
-/// Ready when the database answers within [`READY_WITHIN`].
+/// Ready when the database answers within [`READY_WITHIN`] and has room: not ready for a
+/// while after a write failed for want of disk space (until a write succeeds again).
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "probes",
     operation_id = "readyz",
     summary = "Readiness",
-    description = "Ready when the database answers a round trip within 0.8 s, so that a probe gets its answer within a second even when the database is unreachable. No authentication.",
+    description = "Ready when the database answers a round trip within 0.8 s (so that a probe gets its answer within a second even when the database is unreachable) and has room: not ready for 30 s after a write failed for want of disk space, unless a write has succeeded since. No authentication.",
     responses(
         (status = 200, description = "The database answers.", body = Readiness, example = json!({"status": "ready"})),
-        (status = 503, description = "`unavailable`: the database does not answer within 0.8 s.", body = super::openapi::ErrorEnvelope),
+        (status = 503, description = "`unavailable`: the database does not answer within 0.8 s; `storage_full` (with `Retry-After`): a write failed for want of disk space.", body = super::openapi::ErrorEnvelope),
     ),
     security(()),
 )]
 pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> ApiResult<Response> {
+    if super::error::storage_recently_full() {
+        return Err(ApiError::StorageFull {
+            retry_after_s: super::error::STORAGE_FULL_RETRY_S,
+        });
+    }
     let ping = match tokio::time::timeout(READY_WITHIN, state.store.ping()).await {
         Ok(r) => r.map_err(|e| e.to_string()),
         Err(_) => Err(format!("no answer within {} ms", READY_WITHIN.as_millis())),

@@ -217,3 +217,61 @@ pub async fn failed(
         .col("next_attempt_at", next_attempt_at);
     attempted(pool, id, set).await
 }
+
+/// Events in `status` (every status when `None`), oldest first, at most `limit`.
+pub async fn list(
+    pool: &Pool,
+    status: Option<OutboxStatus>,
+    limit: i64,
+) -> Result<Vec<OutboxEvent>, StoreError> {
+    let filter = if status.is_some() {
+        "WHERE status = $1 "
+    } else {
+        "WHERE $1 IS NULL "
+    };
+    let sql = format!(
+        "SELECT {} FROM webhook_outbox {filter}ORDER BY created_at, seq LIMIT $2",
+        crate::sql::OUTBOX_COLS
+    );
+    let rows = sqlx::query(&sql)
+        .bind(status.map(|s| s.as_str()))
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(outbox).collect()
+}
+
+/// Puts dead events back to pending, due at `now` with their attempts reset (a fresh retry
+/// period): the named ones, or every dead one when `ids` is `None`. Returns how many.
+pub async fn redrive(
+    pool: &Pool,
+    ids: Option<&[String]>,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let set = || {
+        Row::new()
+            .col("status", OutboxStatus::Pending.as_str())
+            .col("next_attempt_at", now)
+            .col("attempts", 0_i64)
+    };
+    let mut n = 0;
+    match ids {
+        None => {
+            let mut q = update("webhook_outbox", set());
+            q.push(" WHERE status = ")
+                .push_bind(OutboxStatus::Dead.as_str());
+            n += q.build().execute(pool).await?.rows_affected();
+        }
+        Some(ids) => {
+            for id in ids {
+                let mut q = update("webhook_outbox", set());
+                q.push(" WHERE id = ")
+                    .push_bind(id.as_str())
+                    .push(" AND status = ")
+                    .push_bind(OutboxStatus::Dead.as_str());
+                n += q.build().execute(pool).await?.rows_affected();
+            }
+        }
+    }
+    Ok(n)
+}

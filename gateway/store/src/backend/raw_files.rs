@@ -190,6 +190,37 @@ pub async fn claim(
     rows.iter().map(from_row).collect()
 }
 
+/// Distinct holders of an unexpired claim on a received file.
+pub async fn claimants(
+    pool: &sqlx::Pool<super::Db>,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT claimed_by FROM raw_files WHERE status = $1 \
+         AND claimed_by IS NOT NULL AND claimed_until > $2 ORDER BY claimed_by",
+    )
+    .bind(FileStatus::Received.as_str())
+    .bind(now)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| r.try_get::<String, _>(0).map_err(StoreError::from))
+        .collect()
+}
+
+/// Frees the claims `claimant` holds on received files; how many.
+pub async fn release_claims(tx: &mut Tx<'_>, claimant: &str) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "UPDATE raw_files SET claimed_by = NULL, claimed_until = NULL \
+         WHERE status = $1 AND claimed_by = $2",
+    )
+    .bind(FileStatus::Received.as_str())
+    .bind(claimant)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 pub async fn get(pool: &sqlx::Pool<super::Db>, id: &str) -> Result<Option<RawFile>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM raw_files WHERE id = $1");
     let row = sqlx::query(&sql).bind(id).fetch_optional(pool).await?;

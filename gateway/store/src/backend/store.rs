@@ -12,8 +12,8 @@ use tokio::io::AsyncRead;
 
 use super::raw_files::{Finished, NewFileRow, CHUNK_BYTES};
 use super::{
-    access_log, dirty_projects, events, findings, gauges, incomplete_statements,
-    operator_tokens, raw_files, records,
+    access_log, dirty_projects, events, findings, gauges, incomplete_statements, operator_tokens,
+    raw_files, records,
 };
 use super::{ThisStore, Tx};
 use crate::lifecycle::{classify, is_active, Change, CURED, REAPPEARED};
@@ -540,6 +540,17 @@ impl crate::Store for ThisStore {
         Ok(files)
     }
 
+    async fn file_claimants(&self, now: DateTime<Utc>) -> Result<Vec<String>> {
+        raw_files::claimants(&self.pool, ts(now)).await
+    }
+
+    async fn release_file_claims(&self, claimant: &str) -> Result<u64> {
+        let (_write, mut tx) = self.begin_write().await?;
+        let n = raw_files::release_claims(&mut tx, claimant).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
     async fn apply_file_result(
         &self,
         file_id: &str,
@@ -912,6 +923,19 @@ impl crate::Store for ThisStore {
             return Err(StoreError::not_found("pending outbox event", id));
         }
         Ok(())
+    }
+
+    async fn outbox_list(
+        &self,
+        status: Option<OutboxStatus>,
+        limit: u32,
+    ) -> Result<Vec<OutboxEvent>> {
+        let limit = page_limit(Some(limit))?;
+        events::list(&self.pool, status, limit).await
+    }
+
+    async fn outbox_redrive(&self, ids: Option<&[String]>, now: DateTime<Utc>) -> Result<u64> {
+        events::redrive(&self.pool, ids, ts(now)).await
     }
 
     async fn put_operator_token(
