@@ -14,23 +14,37 @@ use sim::demo::{with_partners, world, write_files};
 
 /// `wagegate demo [--dir DIR]`: the demo on its own SQLite database under `dir` unless
 /// `WAGEGATE__DATABASE__URL` names another.
-pub async fn command(config: Option<&Path>, dir: &Path) -> anyhow::Result<ExitCode> {
+pub async fn command(
+    config: Option<&Path>,
+    lang: Option<&str>,
+    dir: &Path,
+) -> anyhow::Result<ExitCode> {
     let mut settings = Settings::load(config)?;
+    let lang = crate::findings_cli::language(lang, &settings)?;
     if std::env::var_os("WAGEGATE__DATABASE__URL").is_none() {
         settings.database.url = format!("sqlite://{}", dir.join("wagegate.db").display());
     }
-    run(settings, dir).await
+    run(settings, dir, lang).await
 }
 
-pub async fn run(settings: Settings, dir: &Path) -> anyhow::Result<ExitCode> {
+pub async fn run(settings: Settings, dir: &Path, lang: console::Lang) -> anyhow::Result<ExitCode> {
+    let zh = lang == console::Lang::Zh;
     let settings = with_partners(settings);
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let paths = write_files(dir)?;
     let p = ingest::open(settings).await?;
-    println!(
-        "wagegate demo: two projects, two banks, an insurer; files in {}",
-        dir.join("files").display()
-    );
+    let files = dir.join("files");
+    if zh {
+        println!(
+            "wagegate 演示：两个项目、两家银行、一家保险机构；文件在 {}",
+            files.display()
+        );
+    } else {
+        println!(
+            "wagegate demo: two projects, two banks, an insurer; files in {}",
+            files.display()
+        );
+    }
 
     let registry: Vec<(String, Vec<u8>)> = paths
         .iter()
@@ -41,10 +55,17 @@ pub async fn run(settings: Settings, dir: &Path) -> anyhow::Result<ExitCode> {
     if let Some(e) = refused.first() {
         anyhow::bail!("the demo registry was refused: {e}");
     }
-    println!(
-        "1. registry imported: {} new, {} updated, {} unchanged",
-        report.inserted, report.updated, report.unchanged
-    );
+    if zh {
+        println!(
+            "1. 登记信息已导入：新增 {} 条，更新 {} 条，未变 {} 条",
+            report.inserted, report.updated, report.unchanged
+        );
+    } else {
+        println!(
+            "1. registry imported: {} new, {} updated, {} unchanged",
+            report.inserted, report.updated, report.unchanged
+        );
+    }
 
     let bank: Vec<(PathBuf, String)> = paths
         .iter()
@@ -75,17 +96,31 @@ pub async fn run(settings: Settings, dir: &Path) -> anyhow::Result<ExitCode> {
         }
         new_records += done.report.as_ref().map(|r| r.inserted).unwrap_or(0);
     }
-    println!(
-        "2. {} bank and insurer files ingested through the pipeline: {new_records} new records, {rejected} rejected",
-        bank.len()
-    );
+    if zh {
+        println!(
+            "2. 银行和保险机构文件 {} 个已接收处理：新增记录 {new_records} 条，拒收 {rejected} 个",
+            bank.len()
+        );
+    } else {
+        println!(
+            "2. {} bank and insurer files ingested through the pipeline: {new_records} new records, {rejected} rejected",
+            bank.len()
+        );
+    }
 
     let as_of = world::as_of();
     let sync = p.reconcile(Scope::All, as_of).await?;
-    println!(
-        "3. reconciled as of {as_of}: {} opened, {} reopened, {} resolved, {} unchanged",
-        sync.opened, sync.reopened, sync.resolved, sync.unchanged
-    );
+    if zh {
+        println!(
+            "3. 已按 {as_of} 完成对账：新增预警 {} 条，重新打开 {} 条，已解决 {} 条，未变 {} 条",
+            sync.opened, sync.reopened, sync.resolved, sync.unchanged
+        );
+    } else {
+        println!(
+            "3. reconciled as of {as_of}: {} opened, {} reopened, {} resolved, {} unchanged",
+            sync.opened, sync.reopened, sync.resolved, sync.unchanged
+        );
+    }
     let page = p
         .store()
         .list_findings(&FindingFilter {
@@ -95,16 +130,22 @@ pub async fn run(settings: Settings, dir: &Path) -> anyhow::Result<ExitCode> {
         .await?;
     let projects = console::data::projects(p.store().as_ref()).await?;
     println!();
-    crate::findings_cli::print_table(
-        &mut std::io::stdout().lock(),
-        &page.items,
-        &projects,
-        crate::findings_cli::language(None, p.settings())?,
-    )?;
+    crate::findings_cli::print_table(&mut std::io::stdout().lock(), &page.items, &projects, lang)?;
     println!();
-    println!("database: {}", p.store().describe());
+    println!(
+        "{}{}",
+        lang.pick("数据库：", "database: "),
+        p.store().describe()
+    );
     if rejected > 0 {
-        anyhow::bail!("{rejected} demo files were rejected (see above)");
+        anyhow::bail!(
+            "{}",
+            if zh {
+                format!("演示文件有 {rejected} 个被拒收（见上文）")
+            } else {
+                format!("{rejected} demo files were rejected (see above)")
+            }
+        );
     }
     // A configuration naming the demo's database and partners, so that every other command
     // (README, "Using it") runs against the demo as written.
@@ -114,10 +155,17 @@ pub async fn run(settings: Settings, dir: &Path) -> anyhow::Result<ExitCode> {
         demo_config(&p.settings().database.url, &p.settings().partners)?,
     )
     .with_context(|| format!("writing {}", config_path.display()))?;
-    println!(
-        "next: `export WAGEGATE_CONFIG={}`, then e.g. `wagegate explain <ID>` shows a finding's evidence and arithmetic",
-        config_path.display()
-    );
+    if zh {
+        println!(
+            "下一步：`export WAGEGATE_CONFIG={}`，然后例如 `wagegate explain <预警编号>` 查看预警的证据和计算过程",
+            config_path.display()
+        );
+    } else {
+        println!(
+            "next: `export WAGEGATE_CONFIG={}`, then e.g. `wagegate explain <ID>` shows a finding's evidence and arithmetic",
+            config_path.display()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

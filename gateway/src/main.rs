@@ -381,7 +381,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             platform_secret_file.as_deref(),
             &tolerate,
         ),
-        Command::Demo { dir } => demo::command(config, &dir).await,
+        Command::Demo { dir } => demo::command(config, lang, &dir).await,
         Command::Import { files } => commands::import(config, &files).await,
         Command::Ingest {
             partner,

@@ -39,18 +39,31 @@ fn demo_runs_end_to_end_and_again_gives_the_same_findings() {
     assert!(out.contains("LABOR_COST_SHORT"), "{out}");
     assert!(out.contains("LABOR_COST_MISSING"), "{out}");
     assert!(out.contains("WAGES_UNPAID"), "{out}");
-    assert!(out.contains("database: sqlite://"), "{out}");
+    // Chinese by default, every line of it.
+    assert!(out.contains("数据库：sqlite://"), "{out}");
+    assert!(
+        out.contains("1. 登记信息已导入") && out.contains("3. 已按 "),
+        "{out}"
+    );
+    assert!(!out.contains("registry imported"), "{out}");
     assert!(dir.path().join("data/demo/wagegate.db").exists());
 
     let second = wagegate(dir.path(), &["demo"]);
     let out2 = text(&second.stdout);
     assert!(second.status.success(), "{out2}");
     assert!(
-        out2.contains("0 new records"),
+        out2.contains("新增记录 0 条"),
         "second run stored something:\n{out2}"
     );
     assert_eq!(finding_rows(&out), finding_rows(&out2));
     assert!(!finding_rows(&out).is_empty());
+
+    // English behind the switch; still nothing stored twice.
+    let third = wagegate(dir.path(), &["--lang", "en", "demo"]);
+    let out3 = text(&third.stdout);
+    assert!(third.status.success(), "{out3}");
+    assert!(out3.contains("0 new records"), "{out3}");
+    assert!(out3.contains("database: sqlite://"), "{out3}");
 }
 
 #[test]

@@ -85,8 +85,11 @@ pub fn try_required_guarantee(
         .ok_or_else(|| overflow("the guarantee after the credit multiplier"))?;
     if mult != Decimal::ONE {
         comp.push(format!(
-            "credit {:?}: {} × {} = {}",
-            req.contractor_credit, base, mult, adjusted
+            "credit {}: {} × {} = {}",
+            crate::text::vocabulary(&req.contractor_credit),
+            base,
+            mult,
+            adjusted
         ));
     }
     let amount = match cap {
@@ -96,8 +99,8 @@ pub fn try_required_guarantee(
         }
         Some(_) if !capped => {
             comp.push(format!(
-                "no cap for {:?}: required {adjusted}",
-                req.contractor_credit
+                "no cap for {}: required {adjusted}",
+                crate::text::vocabulary(&req.contractor_credit)
             ));
             adjusted
         }
@@ -163,12 +166,12 @@ fn letter_evidence(l: &GuaranteeLetter) -> Evidence {
         EvidenceKind::GuaranteeLetter,
         l.key(),
         format!(
-            "{:?} {} by {} ({:?}, {:?}): {} valid {}..{}{}",
-            l.form,
+            "{} {} by {} ({}, {}): {} valid {}..{}{}",
+            crate::text::vocabulary(&l.form),
             l.number,
             l.issuer_name,
-            l.action,
-            l.status,
+            crate::text::vocabulary(&l.action),
+            crate::text::vocabulary(&l.status),
             l.guaranteed_amount,
             l.valid_from,
             l.valid_to,
@@ -320,9 +323,9 @@ pub(crate) fn findings(ctx: &Ctx<'_>, out: &mut Out) -> Result<(), ReconcileErro
             EvidenceKind::GuaranteeRequirement,
             req.key(),
             format!(
-                "required guarantee for {} ({:?}, cover {}..{}, cash deposit {})",
+                "required guarantee for {} ({}, cover {}..{}, cash deposit {})",
                 req.contract_amount,
-                req.contractor_credit,
+                crate::text::vocabulary(&req.contractor_credit),
                 req.cover_from,
                 req.cover_to,
                 req.cash_deposit

@@ -81,6 +81,17 @@ pub(crate) fn mask_name(s: &str) -> String {
     }
 }
 
+/// A closed-vocabulary value as the documents and files spell it (its serde name, e.g.
+/// `bank_guarantee`, `ACCOUNT_CLOSED`), never the program's own name for it: evidence texts are
+/// read by operators and inspectors.
+pub(crate) fn vocabulary<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => String::from("?"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +134,21 @@ mod tests {
         assert_eq!(norm_name("ＡＢＣ公司"), "ABC公司");
         assert_eq!(mask_name("张三丰"), "张**");
         assert_eq!(mask_name("李"), "李*");
+    }
+
+    #[test]
+    fn evidence_spells_values_as_the_documents_do() {
+        assert_eq!(
+            super::vocabulary(&schemas::GuaranteeForm::BankGuarantee),
+            "bank_guarantee"
+        );
+        assert_eq!(
+            super::vocabulary(&schemas::ContractorCredit::Normal),
+            "normal"
+        );
+        assert_eq!(
+            super::vocabulary(&schemas::FailureReason::AccountClosed),
+            "ACCOUNT_CLOSED"
+        );
     }
 }

@@ -346,7 +346,7 @@ pub(crate) fn describe_pay(p: &Pay<'_>) -> String {
         s.push_str(&format!(", card {c}"));
     }
     if let Some(reason) = r.reason {
-        s.push_str(&format!(", reason {reason:?}"));
+        s.push_str(&format!(", reason {}", crate::text::vocabulary(&reason)));
     }
     if let Some(t) = &r.reason_text {
         s.push_str(&format!(" ({t})"));
