@@ -458,7 +458,6 @@ pub async fn explain(
     let Some(s) = p.store().get_finding(id).await? else {
         bail!("no finding {id}");
     };
-    let zh = lang == reconciler::Lang::Zh;
     // The project's name and the legal basis in the reader's language, then the reconciler's
     // own explanation (evidence and arithmetic) in that language.
     let projects = console::data::projects(p.store().as_ref()).await?;
@@ -466,36 +465,32 @@ pub async fn explain(
     let name = projects.get(&f.project).map(|p| p.name.as_str());
     println!(
         "{}{}",
-        if zh { "摘要：" } else { "summary: " },
+        ui.pick("摘要：", "summary: "),
         console::i18n::summary(f, name, ui)
     );
     println!(
         "{}{}",
-        if zh {
-            "法律依据："
-        } else {
-            "legal basis: "
-        },
+        ui.pick("法律依据：", "legal basis: "),
         console::i18n::basis(f.code, ui)
     );
     println!();
     println!("{}", reconciler::explain_in(&s.finding, lang));
     println!(
         "{}{}{}",
-        if zh { "状态：" } else { "status: " },
+        ui.pick("状态：", "status: "),
         console::i18n::status_label(s.status, ui),
         s.status_reason
             .as_deref()
             .map(|r| format!(" ({r})"))
             .unwrap_or_default()
     );
-    println!("{}", if zh { "处理记录：" } else { "history:" });
+    println!("{}", ui.pick("处理记录：", "history:"));
     for e in p.store().finding_events(id).await? {
         println!(
             "  {} {:<12} {} {}{}",
-            console::i18n::cst_seconds(e.event.at) + if zh { "（北京时间）" } else { " CST" },
+            console::i18n::cst_seconds(e.event.at) + ui.pick("（北京时间）", " CST"),
             console::i18n::event_label(e.kind, ui),
-            if zh { "操作人" } else { "by" },
+            ui.pick("操作人", "by"),
             e.event.actor,
             e.event
                 .reason
