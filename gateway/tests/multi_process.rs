@@ -305,7 +305,12 @@ async fn count(url: &str, sql: &str) -> i64 {
 /// Waits until every stored file is processed, no project waits for reconciliation, no event
 /// is pending and the receiver has every event.
 async fn settle(url: &str, log: &Arc<Mutex<Vec<Delivery>>>, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(if large_projects().is_some() { 3600 } else { 240 });
+    let deadline = Instant::now()
+        + Duration::from_secs(if large_projects().is_some() {
+            3600
+        } else {
+            240
+        });
     loop {
         let received = count(
             url,

@@ -71,6 +71,8 @@ base=(--config-file "$root/tests/reliability/schemathesis.toml" run "$root/docs/
   --checks all --max-examples "$max_examples" --seed "$seed" --workers 2
   --phases examples,coverage,fuzzing --suppress-health-check all --no-color)
 failed=()
+# schemathesis keeps a cache (.schemathesis/) in the current folder: the work folder's.
+cd "$work"
 run_role() {
   local role=$1
   shift

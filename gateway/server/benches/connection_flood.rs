@@ -153,17 +153,19 @@ async fn attacker(
                 }
                 Err(_) => true,
             },
-            _ => match tls_h2.connect(name, tcp).await {
-                Ok(mut tls) => {
-                    // The HTTP/2 preface and an empty SETTINGS frame, then nothing.
-                    let _ = tls
+            _ => {
+                match tls_h2.connect(name, tcp).await {
+                    Ok(mut tls) => {
+                        // The HTTP/2 preface and an empty SETTINGS frame, then nothing.
+                        let _ = tls
                         .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
                         .await;
-                    let _ = tls.flush().await;
-                    until_closed(&mut tls, stop).await
+                        let _ = tls.flush().await;
+                        until_closed(&mut tls, stop).await
+                    }
+                    Err(_) => true,
                 }
-                Err(_) => true,
-            },
+            }
         };
         attack.held.fetch_sub(1, Ordering::Relaxed);
         if closed {
@@ -219,7 +221,10 @@ async fn partner(
                 .await
         } else {
             client
-                .get(format!("https://localhost:{}/v1/files/{file}", args.addr.port()))
+                .get(format!(
+                    "https://localhost:{}/v1/files/{file}",
+                    args.addr.port()
+                ))
                 .send()
                 .await
         };
@@ -276,7 +281,10 @@ async fn main() -> anyhow::Result<()> {
         .await?
         .json::<serde_json::Value>()
         .await?;
-    let file = first["id"].as_str().context("no file id in the receipt")?.to_string();
+    let file = first["id"]
+        .as_str()
+        .context("no file id in the receipt")?
+        .to_string();
 
     let (took, statuses) = partner(&args, &client, &file, "baseline").await?;
     report("baseline (no attack)", &took, &statuses);
@@ -300,8 +308,7 @@ async fn main() -> anyhow::Result<()> {
     }
     // Let the flood build up before measuring.
     let built = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < built
-        && attack.opened.load(Ordering::Relaxed) < args.connections as u64
+    while Instant::now() < built && attack.opened.load(Ordering::Relaxed) < args.connections as u64
     {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -323,7 +330,9 @@ async fn main() -> anyhow::Result<()> {
     if let Some(pid) = args.server_pid {
         println!(
             "server: CPU {:.1} s during the measured window, RSS {}; load average after {}",
-            cpu_seconds(pid).zip(server_cpu0).map_or(f64::NAN, |(b, a)| b - a),
+            cpu_seconds(pid)
+                .zip(server_cpu0)
+                .map_or(f64::NAN, |(b, a)| b - a),
             rss(pid),
             load_average()
         );

@@ -531,11 +531,7 @@ pub(crate) async fn list_files(
             )),
         })
         .transpose()?;
-    let since = q
-        .since
-        .as_deref()
-        .map(parse_since)
-        .transpose()?;
+    let since = q.since.as_deref().map(parse_since).transpose()?;
     let offset = q.offset.unwrap_or(0);
     // One more than the page, to know whether another page follows.
     let filter = store::FileFilter {

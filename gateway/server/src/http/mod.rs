@@ -253,10 +253,15 @@ mod tests {
         let text = format!("{e:?}");
         assert!(!text.contains("BTreeMap"), "{text}");
         assert_eq!(
-            super::without_type_names("invalid type: null, expected struct StatusChange at line 1 column 4"),
+            super::without_type_names(
+                "invalid type: null, expected struct StatusChange at line 1 column 4"
+            ),
             "invalid type: null, expected a JSON object at line 1 column 4"
         );
-        assert_eq!(super::without_type_names("no structure here"), "no structure here");
+        assert_eq!(
+            super::without_type_names("no structure here"),
+            "no structure here"
+        );
     }
 }
 

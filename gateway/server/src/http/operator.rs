@@ -123,10 +123,10 @@ where
 {
     // An empty value is not one of the enum's values: refused (400), not taken as no filter.
     v.map(|s| {
-            s.parse::<T>()
-                .map_err(|e| ApiError::bad_request("invalid_filter", format!("{name}: {e}")))
-        })
-        .transpose()
+        s.parse::<T>()
+            .map_err(|e| ApiError::bad_request("invalid_filter", format!("{name}: {e}")))
+    })
+    .transpose()
 }
 
 /// One page of findings.
@@ -265,7 +265,8 @@ struct StatusChange {
 }
 
 /// The body of `dismiss` as documented: a reason is required and says something.
-#[derive(utoipa::ToSchema)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 struct Dismissal {
     /// Why (trimmed; 1 to 2000 characters, not only spaces).
