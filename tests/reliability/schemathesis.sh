@@ -68,7 +68,7 @@ done
 
 echo "== $(date -u +%FT%TZ) $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), $($st --version)"
 base=(--config-file "$root/tests/reliability/schemathesis.toml" run "$root/docs/openapi.yaml" --url "https://localhost:$port" --tls-verify "$work/pki/ca.pem"
-  --checks all --max-examples "$max_examples" --seed "$seed" --workers 2
+  --checks all --max-examples "$max_examples" --seed "$seed" --workers 1
   --phases examples,coverage,fuzzing --suppress-health-check all --no-color)
 failed=()
 # schemathesis keeps a cache (.schemathesis/) in the current folder: the work folder's.

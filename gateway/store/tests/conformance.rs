@@ -1553,6 +1553,19 @@ async fn claims_are_exclusive_and_leased(store: Arc<dyn Store>) {
         .await
         .unwrap()
         .is_empty());
+    // A worker whose processing failed (the database was full or down) takes its own
+    // unfinished claims again at once, without waiting out its lease; others still cannot.
+    let retried = store.claim_files("w2", 2, lease, at(10)).await.unwrap();
+    assert_eq!(
+        retried.iter().map(|f| &f.id).collect::<Vec<_>>(),
+        vec![&w2[0].id]
+    );
+    assert_eq!(retried[0].attempts, 2);
+    assert!(store
+        .claim_files("w3", 5, lease, at(10))
+        .await
+        .unwrap()
+        .is_empty());
 
     // w1 finishes one file and crashes on the other: the lease runs out and it is claimed again.
     store
@@ -1564,7 +1577,11 @@ async fn claims_are_exclusive_and_leased(store: Arc<dyn Store>) {
     assert_eq!(ids.len(), 2, "{ids:?}");
     assert!(ids.contains(&w1[1].id.as_str()));
     assert!(!ids.contains(&w1[0].id.as_str()));
-    assert!(again.iter().all(|f| f.attempts == 2));
+    // Each claim counts an attempt: w2's file was claimed three times (w2, w2 again, w3).
+    for f in &again {
+        let expected = if f.id == w2[0].id { 3 } else { 2 };
+        assert_eq!(f.attempts, expected, "{}", f.id);
+    }
 }
 
 async fn findings_lifecycle_end_to_end(store: Arc<dyn Store>) {
