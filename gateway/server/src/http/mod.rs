@@ -245,6 +245,11 @@ fn without_type_names(message: &str) -> String {
     out
 }
 
+/// A JSON response with a status.
+pub(crate) fn json<T: serde::Serialize>(status: axum::http::StatusCode, body: T) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -263,9 +268,4 @@ mod tests {
             "no structure here"
         );
     }
-}
-
-/// A JSON response with a status.
-pub(crate) fn json<T: serde::Serialize>(status: axum::http::StatusCode, body: T) -> Response {
-    (status, axum::Json(body)).into_response()
 }
