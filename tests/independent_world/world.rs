@@ -120,6 +120,36 @@ pub fn graded(days_overdue: i64, amount: i64) -> &'static str {
 
 // ---------------------------------------------------------------- identities
 
+/// Money as operators write it (docs/registry.md "Money"): `1234.5`, `1234.50`, `1,234.50`.
+fn money_text(rng: &mut Rng, fen: i64) -> String {
+    let plain = yuan(fen);
+    match rng.range(0, 2) {
+        0 => plain,
+        1 if fen % 10 == 0 => plain.trim_end_matches('0').trim_end_matches('.').to_string(),
+        _ => {
+            let (int, frac) = plain.split_once('.').expect("point");
+            let mut grouped = String::new();
+            for (i, c) in int.chars().enumerate() {
+                if i > 0 && (int.len() - i) % 3 == 0 {
+                    grouped.push(',');
+                }
+                grouped.push(c);
+            }
+            format!("{grouped}.{frac}")
+        }
+    }
+}
+
+/// Dates as operators write them (docs/registry.md "Dates").
+fn date_text(rng: &mut Rng, day: NaiveDate) -> String {
+    match rng.range(0, 3) {
+        0 => day.format("%Y-%m-%d").to_string(),
+        1 => day.format("%Y/%m/%d").to_string(),
+        2 => day.format("%Y%m%d").to_string(),
+        _ => format!("{}年{}月{}日", day.year(), day.month(), day.day()),
+    }
+}
+
 pub fn yuan(fen: i64) -> String {
     assert!(fen >= 0, "negative amount {fen}");
     format!("{}.{:02}", fen / 100, fen % 100)
@@ -207,6 +237,16 @@ const SPELLINGS: &[(&str, &str)] = &[
     ("北京市", "beijing"),
     ("北京", "beijing"),
     ("云南省", "yunnan"),
+    ("Fu-Jian", "fujian"),
+    ("广西自治区", "guangxi"),
+    ("内蒙古", "neimenggu"),
+    ("西藏", "xizang"),
+    ("Tibet", "xizang"),
+    ("新疆维吾尔自治区", "xinjiang"),
+    ("香港特区", "xianggang"),
+    ("Macao", "aomen"),
+    ("Guangdong", "guangdong"),
+    ("GUIZHOU", "guizhou"),
 ];
 
 fn province(rng: &mut Rng, chinese_only: bool) -> Province {
@@ -253,6 +293,7 @@ struct Ev {
     cp_name: Option<String>,
     cp_acct: Option<String>,
     text: Option<String>,
+    reversal: bool,
 }
 
 /// One line of a core-payroll result file.
@@ -291,6 +332,8 @@ struct Chain {
     working_days_only: bool,
     no_sequence: bool,
     drop_day: Option<NaiveDate>,
+    /// This day's statement is sent in USD (with USD balances).
+    foreign_day: Option<NaiveDate>,
     close_break: Option<(NaiveDate, i64)>,
     open_jump: Option<(NaiveDate, i64)>,
     seq_skip: Option<NaiveDate>,
@@ -324,7 +367,11 @@ pub const PLANTS: &[(&str, u8)] = &[
     ("LABOR_COST_LATE", 0),
     ("PAYROLL_FUNDING_GAP", 0),
     ("WAGES_UNPAID", 0),
+    // a worker's September unpaid while October's batch is paid early, inside September's pay
+    // window: the batch pays October's sheet as a whole, so it cannot cure September
+    ("WAGES_UNPAID", 1),
     ("WAGES_SHORT", 0),
+    ("WAGES_SHORT", 1),
     ("PAYMENT_FAILED_UNRESOLVED", 0),
     ("BATCH_MISMATCH", 0),
     ("NON_WAGE_DEBIT", 0),
@@ -340,6 +387,8 @@ pub const PLANTS: &[(&str, u8)] = &[
     ("BALANCE_BREAK", 1),
     ("STATEMENT_GAP", 0),
     ("STATEMENT_MISSING", 0),
+    // the day's statement arrived in USD on the CNY account: it does not count
+    ("STATEMENT_MISSING", 1),
     ("DUPLICATE_DELIVERY", 0),
 ];
 
@@ -360,6 +409,9 @@ pub const NEAR_MISSES: &[&str] = &[
     "three_clean_years_exempt",
     "weekends_and_holidays_not_delivered",
     "identical_redelivery",
+    "non_wage_debit_reversed",
+    "truncated_batch_reference",
+    "dates_and_codes_in_wage_texts",
 ];
 
 pub const ALLOWED_COUNTERPARTY: &str = "6217 0000 0000 0009 001";
@@ -454,7 +506,7 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
     let cu_code = uscc(rng);
     let gc = format!("中建{}局第{}工程有限公司", rng.range(1, 8), rng.range(1, 9));
     let gc_code = uscc(rng);
-    let contract = rng.range(1_000_000_000, 20_000_000_000) + rng.range(0, 99);
+    let contract = rng.range(1_000_000_000, 40_000_000_000) + rng.range(0, 99);
     let start = d(2026, 3, 1) + Duration::days(rng.range(0, 60));
     let planned_end = d(2027, 6, 30) + Duration::days(rng.range(0, 200));
     reg.projects.push(vec![
@@ -465,9 +517,9 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
         cu_code,
         gc.clone(),
         gc_code.clone(),
-        yuan(contract),
-        start.to_string(),
-        planned_end.format("%Y/%m/%d").to_string(),
+        money_text(rng, contract),
+        date_text(rng, start),
+        date_text(rng, planned_end),
         rng.pick(&["", "在建", "open", "施工中"]).to_string(),
     ]);
     let account = format!("{bank_code}{}", digits(rng, 14));
@@ -507,7 +559,11 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
     // Which month the ABNORMAL_PAY / WAGES plants sit in.
     let plant_month = *rng.pick(&months[..]);
     // WAGES_UNPAID / WAGES_SHORT sit in a month whose pay deadline has passed.
-    let wage_month = *rng.pick(&months[..2]);
+    let wage_month = if is_v("WAGES_UNPAID", 1) || is_v("WAGES_SHORT", 1) {
+        (2026, 9)
+    } else {
+        *rng.pick(&months[..2])
+    };
     let mut nets: BTreeMap<(i32, u32), Vec<i64>> = BTreeMap::new();
     for &(y, m) in &months {
         let mut v: Vec<i64> = (0..n_workers)
@@ -556,7 +612,9 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
     }
 
     // ---- payroll batches (month M paid in M + 1)
-    let register_batch_ref = rng.chance(30);
+    let early_october = is_v("WAGES_UNPAID", 1) || is_v("WAGES_SHORT", 1);
+    let register_batch_ref = rng.chance(30) && !early_october;
+    let long_ids = nm("truncated_batch_reference");
     let mut batches: Vec<Batch> = vec![];
     let mut evs: Vec<Ev> = vec![];
     let mut refn = 0u32;
@@ -567,7 +625,11 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
     let mut month_batch: BTreeMap<(i32, u32), String> = BTreeMap::new();
     for &(y, m) in &months {
         let v = &nets[&(y, m)];
-        let batch_id = format!("{code}-PR-{y}-{m:02}");
+        let batch_id = if long_ids {
+            format!("{code}-PR-{y}-{m:02}-{}-DAIFA", digits(rng, 6))
+        } else {
+            format!("{code}-PR-{y}-{m:02}")
+        };
         month_batch.insert((y, m), batch_id.clone());
         for (w, net) in workers.iter().zip(v) {
             let gross = net + rng.range(0, 80_000);
@@ -587,7 +649,9 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
                 },
             ]);
         }
-        let pay_date = if m == 10 {
+        let pay_date = if m == 10 && early_october {
+            next_working(d(2026, 10, rng.range(26, 29) as u32))
+        } else if m == 10 {
             next_working(d(2026, 11, rng.range(2, 6) as u32))
         } else {
             next_working(d(y, m + 1, rng.range(8, 14) as u32))
@@ -608,6 +672,7 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
         let mut gross_debit = false;
         let mut batch_ref_on_debit = rng.chance(75);
         if is("WAGES_UNPAID") && (y, m) == wage_month {
+            // (variant 1: October's batch is paid early, see `early_october`)
             let w = lines.remove(rng.range(0, lines.len() as i64 - 1) as usize);
             let (dy, dm) = (y, m);
             let due = wage_deadline(dy, dm);
@@ -635,6 +700,7 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
                 cp_name: None,
                 cp_acct: None,
                 text: Some(format!("{y}年{m}月工资补发")),
+                reversal: false,
             });
             batches.push(late);
         }
@@ -706,16 +772,33 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
         let paid: i64 = lines.iter().filter(|l| l.status == "0").map(|l| l.amount).sum();
         let failed_sum: i64 = lines.iter().filter(|l| l.status == "1").map(|l| l.amount).sum();
         let debit = if gross_debit { paid + failed_sum } else { paid } + extra_debit;
-        let text = wage_text(rng, y, m);
+        let text = if early_october && m == 10 {
+            None
+        } else if nm("dates_and_codes_in_wage_texts") {
+            // a full date and a batch code with the pay month's digits: neither names a month
+            Some(if rng.chance(50) {
+                format!("代发工资 {pay_date}")
+            } else {
+                format!("代发批次PR{}001", pay_date.format("%Y%m"))
+            })
+        } else {
+            wage_text(rng, y, m)
+        };
         evs.push(Ev {
             date: pay_date,
             credit: false,
             amount: debit,
             bank_ref: next_ref(rng),
-            batch_ref: batch_ref_on_debit.then(|| batch_id.clone()),
+            batch_ref: if long_ids {
+                // the bank truncates long references to 20 characters
+                Some(batch_id.chars().take(20).collect())
+            } else {
+                batch_ref_on_debit.then(|| batch_id.clone())
+            },
             cp_name: None,
             cp_acct: None,
             text,
+            reversal: false,
         });
         batches.push(Batch {
             id: batch_id.clone(),
@@ -734,6 +817,7 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
                     cp_name: Some(f.worker.name.clone()),
                     cp_acct: Some(f.worker.card.clone()),
                     text: Some("退汇 账户已销户".into()),
+                    reversal: false,
                 });
             }
             if !is("PAYMENT_FAILED_UNRESOLVED") {
@@ -760,6 +844,7 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
                     cp_name: None,
                     cp_acct: None,
                     text: Some(format!("{y}年{m}月工资重发")),
+                    reversal: false,
                 });
                 batches.push(again);
             }
@@ -784,8 +869,8 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
             ob_id.clone(),
             code.into(),
             format!("{y}-{m:02}"),
-            due.to_string(),
-            yuan(amount),
+            date_text(rng, due),
+            money_text(rng, amount),
         ]);
         let deadline = add_working_days(due, 3);
         let planted_here = m == lc_plant_month;
@@ -843,6 +928,7 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
                 cp_name: Some(cu.clone()),
                 cp_acct: Some(payer.clone()),
                 text,
+                reversal: false,
             });
         }
     }
@@ -860,6 +946,7 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
             cp_name: Some("闽侯县鑫达建材有限公司".into()),
             cp_acct: Some(digits(rng, 17)),
             text: Some("材料款".into()),
+            reversal: false,
         });
         expect("NON_WAGE_DEBIT", amt, "red", None, "materials paid from the wage account".into());
     }
@@ -873,7 +960,34 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
             cp_name: Some("工资保证金专户".into()),
             cp_acct: Some(ALLOWED_COUNTERPARTY.replace(' ', "")),
             text: Some("保证金划转".into()),
+            reversal: false,
         });
+    }
+
+    if nm("non_wage_debit_reversed") {
+        let date = next_working(d(2026, 10, 12) + Duration::days(rng.range(0, 25)));
+        let amount = rng.range(1_000_000, 8_000_000);
+        let debit = Ev {
+            date,
+            credit: false,
+            amount,
+            bank_ref: next_ref(rng),
+            batch_ref: None,
+            cp_name: Some("闽侯县鑫达建材有限公司".into()),
+            cp_acct: Some(digits(rng, 17)),
+            text: Some("材料款".into()),
+            reversal: false,
+        };
+        // the bank reverses its own wrong booking the next working day (RvslInd)
+        evs.push(Ev {
+            date: next_working(date + Duration::days(1)),
+            credit: true,
+            bank_ref: next_ref(rng),
+            text: Some("冲正 误划款".into()),
+            reversal: true,
+            ..debit.clone()
+        });
+        evs.push(debit);
     }
 
     // ---- the account's balance and the funding plant
@@ -937,6 +1051,11 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
             ("两年无拖欠", 1, 2),
             ("two clean years", 1, 2),
             ("有拖欠", 3, 2),
+            ("连续2年无拖欠", 1, 2),
+            ("2年内有拖欠", 3, 2),
+            ("Arrears-Last-Two-Years", 3, 2),
+            ("严重失信", 2, 1),
+            ("seriously untrustworthy", 2, 1),
         ])
     } else {
         ("", 1, 1)
@@ -944,7 +1063,10 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
     let base = ceil_div(contract * prov.rate.0, prov.rate.1);
     let mut required = ceil_div(base * credit.1, credit.2);
     if let Some(cap) = prov.cap {
-        required = required.min(cap);
+        // the seriously untrustworthy pay double with no cap
+        if credit.1 != 2 {
+            required = required.min(cap);
+        }
     }
     let cover_from = start;
     let cover_to = planned_end;
@@ -1109,7 +1231,18 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
         }
         expect("STATEMENT_GAP", x, "orange", None, format!("sequence skips before {day}, jump {x}"));
     }
-    if is("STATEMENT_MISSING") {
+    if is_v("STATEMENT_MISSING", 1) {
+        let day = quiet_day(rng);
+        chain.foreign_day = Some(day);
+        expect(
+            "STATEMENT_MISSING",
+            0,
+            "yellow",
+            Some(day.format("%Y-%m").to_string()),
+            format!("the statement of working day {day} came in USD on a CNY account"),
+        );
+    }
+    if is_v("STATEMENT_MISSING", 0) {
         let day = quiet_day(rng);
         chain.no_sequence = true;
         chain.drop_day = Some(day);
@@ -1187,6 +1320,24 @@ fn camt053(rng: &mut Rng, account: &str, opening: i64, evs: &[Ev], chain: &Chain
             day += Duration::days(1);
             continue;
         }
+        if chain.foreign_day == Some(day) {
+            assert!(todays.is_empty(), "movement on the foreign-currency day");
+            let mut s = String::from("<Stmt>\n");
+            let _ = writeln!(s, "<Id>STMT-{account}-{}-USD</Id>", day.format("%Y%m%d"));
+            if !chain.no_sequence {
+                let _ = writeln!(s, "<ElctrncSeqNb>{seq}</ElctrncSeqNb>");
+            }
+            let _ = writeln!(s, "<CreDtTm>{day}T20:00:00</CreDtTm>");
+            let _ = writeln!(s, "<Acct><Id><Othr><Id>{account}</Id></Othr></Id><Ccy>USD</Ccy></Acct>");
+            let usd = balance / 7;
+            bal_ccy(&mut s, "OPBD", usd, day, "USD");
+            bal_ccy(&mut s, "CLBD", usd, day, "USD");
+            s.push_str("</Stmt>\n");
+            stmts.push((day, s, String::new()));
+            seq += 1;
+            day += Duration::days(1);
+            continue;
+        }
         if let Some((jd, x)) = chain.open_jump {
             if jd == day {
                 balance += x;
@@ -1258,10 +1409,14 @@ fn doc(stmts: &[String], msg_id: &str) -> String {
 }
 
 fn bal(s: &mut String, tp: &str, amount: i64, day: NaiveDate) {
+    bal_ccy(s, tp, amount, day, "CNY");
+}
+
+fn bal_ccy(s: &mut String, tp: &str, amount: i64, day: NaiveDate, ccy: &str) {
     let (amt, ind) = if amount < 0 { (-amount, "DBIT") } else { (amount, "CRDT") };
     let _ = writeln!(
         s,
-        "<Bal><Tp><CdOrPrtry><Cd>{tp}</Cd></CdOrPrtry></Tp><Amt Ccy=\"CNY\">{}</Amt><CdtDbtInd>{ind}</CdtDbtInd><Dt><Dt>{day}</Dt></Dt></Bal>",
+        "<Bal><Tp><CdOrPrtry><Cd>{tp}</Cd></CdOrPrtry></Tp><Amt Ccy=\"{ccy}\">{}</Amt><CdtDbtInd>{ind}</CdtDbtInd><Dt><Dt>{day}</Dt></Dt></Bal>",
         yuan(amt)
     );
 }
@@ -1270,8 +1425,9 @@ fn ntry(s: &mut String, e: &Ev, day: NaiveDate) {
     let ind = if e.credit { "CRDT" } else { "DBIT" };
     let _ = write!(
         s,
-        "<Ntry><Amt Ccy=\"CNY\">{}</Amt><CdtDbtInd>{ind}</CdtDbtInd><Sts>BOOK</Sts><BookgDt><Dt>{day}</Dt></BookgDt><ValDt><Dt>{day}</Dt></ValDt><AcctSvcrRef>{}</AcctSvcrRef><BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>{}</Cd><SubFmlyCd>OTHR</SubFmlyCd></Fmly></Domn></BkTxCd><NtryDtls>",
+        "<Ntry><Amt Ccy=\"CNY\">{}</Amt><CdtDbtInd>{ind}</CdtDbtInd>{}<Sts>BOOK</Sts><BookgDt><Dt>{day}</Dt></BookgDt><ValDt><Dt>{day}</Dt></ValDt><AcctSvcrRef>{}</AcctSvcrRef><BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>{}</Cd><SubFmlyCd>OTHR</SubFmlyCd></Fmly></Domn></BkTxCd><NtryDtls>",
         yuan(e.amount),
+        if e.reversal { "<RvslInd>true</RvslInd>" } else { "" },
         e.bank_ref,
         if e.credit { "RCDT" } else { "ICDT" }
     );
@@ -1360,19 +1516,37 @@ fn letters_json(letters: &[Letter], bank_code: &str, gc: &str, gc_code: &str, co
 
 // ---------------------------------------------------------------- registry files
 
-fn csv_file(header_en: &[&str], header_zh: &[&str], zh: bool, rows: &[Vec<String>]) -> Vec<u8> {
+fn csv_file(header_en: &[&str], header_zh: &[&str], zh: bool, gbk: bool, rows: &[Vec<String>]) -> Vec<u8> {
     let mut s = String::new();
     s.push_str(&if zh { header_zh } else { header_en }.join(","));
     s.push('\n');
     for r in rows {
-        assert!(r.iter().all(|c| !c.contains(',') && !c.contains('"')), "CSV cell needs quoting: {r:?}");
-        s.push_str(&r.join(","));
-        s.push('\n');
+        let cells: Vec<String> = r
+            .iter()
+            .map(|c| {
+                assert!(!c.contains('"'), "{c}");
+                if c.contains(',') {
+                    format!("\"{c}\"")
+                } else {
+                    c.clone()
+                }
+            })
+            .collect();
+        s.push_str(&cells.join(","));
+        s.push_str("\r\n");
     }
-    s.into_bytes()
+    if zh && gbk {
+        // saved by Excel on a Chinese Windows
+        let (bytes, _, bad) = encoding_rs::GBK.encode(&s);
+        assert!(!bad, "not encodable in GBK");
+        bytes.into_owned()
+    } else {
+        s.into_bytes()
+    }
 }
 
 fn write_registry(rng: &mut Rng, reg: &Registry, world: &mut World) {
+    let gbk: Vec<bool> = (0..6).map(|_| rng.chance(50)).collect();
     let mut sh = |v: &Vec<Vec<String>>| {
         let mut v = v.clone();
         rng.shuffle(&mut v);
@@ -1385,6 +1559,7 @@ fn write_registry(rng: &mut Rng, reg: &Registry, world: &mut World) {
                 &["code", "name", "province", "construction_unit", "construction_unit_code", "general_contractor", "general_contractor_code", "contract_amount", "start_date", "planned_end_date", "status"],
                 &["项目编号", "项目名称", "省份", "建设单位", "建设单位信用代码", "施工总承包单位", "总承包单位信用代码", "合同金额", "开工日期", "计划竣工日期", "状态"],
                 reg.zh[0],
+                gbk[0],
                 &sh(&reg.projects),
             ),
         ),
@@ -1394,6 +1569,7 @@ fn write_registry(rng: &mut Rng, reg: &Registry, world: &mut World) {
                 &["account_no", "account_name", "project_code", "cnaps", "opened_on", "currency", "payer_accounts"],
                 &["账号", "户名", "项目编号", "联行号", "开户日期", "币种", "拨付账户"],
                 reg.zh[1],
+                gbk[1],
                 &sh(&reg.accounts),
             ),
         ),
@@ -1403,6 +1579,7 @@ fn write_registry(rng: &mut Rng, reg: &Registry, world: &mut World) {
                 &["obligation_id", "project_code", "period", "due_date", "amount"],
                 &["拨付编号", "项目编号", "所属期间", "应拨付日期", "应拨付金额"],
                 reg.zh[2],
+                gbk[2],
                 &sh(&reg.obligations),
             ),
         ),
@@ -1412,6 +1589,7 @@ fn write_registry(rng: &mut Rng, reg: &Registry, world: &mut World) {
                 &["project_code", "period", "employer", "worker_name", "id_number", "card_number", "gross", "net", "batch_ref"],
                 &["项目编号", "工资月份", "用工单位", "姓名", "身份证号", "银行卡号", "应发工资", "实发工资", "批次号"],
                 reg.zh[3],
+                gbk[3],
                 &sh(&reg.pay_sheet),
             ),
         ),
@@ -1421,6 +1599,7 @@ fn write_registry(rng: &mut Rng, reg: &Registry, world: &mut World) {
                 &["project_code", "worker_name", "id_number", "card_number", "employer", "entered_on", "left_on"],
                 &["项目编号", "姓名", "身份证号", "银行卡号", "用工单位", "进场日期", "退场日期"],
                 reg.zh[4],
+                gbk[4],
                 &sh(&reg.roster),
             ),
         ),
@@ -1430,6 +1609,7 @@ fn write_registry(rng: &mut Rng, reg: &Registry, world: &mut World) {
                 &["project_code", "contract_amount", "contractor_credit", "rate", "cap", "cover_from", "cover_to", "cash_deposit"],
                 &["项目编号", "合同金额", "信用等级", "比例", "上限", "保障起始日期", "保障截止日期", "现金保证金"],
                 reg.zh[5],
+                gbk[5],
                 &sh(&reg.requirements),
             ),
         ),
