@@ -412,6 +412,7 @@ pub const NEAR_MISSES: &[&str] = &[
     "non_wage_debit_reversed",
     "truncated_batch_reference",
     "dates_and_codes_in_wage_texts",
+    "intraday_copies_of_every_day",
 ];
 
 pub const ALLOWED_COUNTERPARTY: &str = "6217 0000 0000 0009 001";
@@ -469,6 +470,16 @@ pub fn build(seed: u64, clean: usize) -> World {
         world.projects.push((code, *kind));
     }
     write_registry(&mut rng, &reg, &mut world);
+    // banks send in no particular order: results before statements, re-sends before originals
+    let mut order: Vec<usize> = (0..world.files.len()).collect();
+    rng.shuffle(&mut order);
+    for (i, (rel, _)) in world.files.iter_mut().enumerate() {
+        if let Some((dir, name)) = rel.rsplit_once('/') {
+            if dir.starts_with("bank/") {
+                *rel = format!("{dir}/{:04}-{name}", order[i]);
+            }
+        }
+    }
     world
 }
 
@@ -615,6 +626,9 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
     let early_october = is_v("WAGES_UNPAID", 1) || is_v("WAGES_SHORT", 1);
     let register_batch_ref = rng.chance(30) && !early_october;
     let long_ids = nm("truncated_batch_reference");
+    // the bank reports payroll results in ISO pain.002 (no ID numbers: workers by card) or
+    // in the core-banking `|` file
+    let pain002 = rng.chance(40) && !nm("results_without_id_paid_by_card");
     let mut batches: Vec<Batch> = vec![];
     let mut evs: Vec<Ev> = vec![];
     let mut refn = 0u32;
@@ -828,8 +842,14 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
                     pay_date: next_working(pay_date + Duration::days(rng.range(2, 5))),
                     lines: vec![Line {
                         status: "0",
+                        // a new card (the old one was closed): only the ID number says who it
+                        // is, so a pain.002 bank (no ID numbers) re-pays to the same card
                         worker: Worker {
-                            card: format!("6217{}", digits(rng, 15)),
+                            card: if pain002 {
+                                f.worker.card.clone()
+                            } else {
+                                format!("6217{}", digits(rng, 15))
+                            },
                             ..f.worker.clone()
                         },
                         ..f.clone()
@@ -1283,9 +1303,22 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
             .push((format!("bank/{partner}/camt053-{code}-resend.xml"), again.into_bytes()));
     }
     for b in &batches {
+        world.files.push(if pain002 {
+            (
+                format!("bank/{partner}/pain002-{}.xml", b.id),
+                pain_002(b, &account).into_bytes(),
+            )
+        } else {
+            (
+                format!("bank/{partner}/payroll-{}.txt", b.id),
+                core_payroll(b, code, &account).into_bytes(),
+            )
+        });
+    }
+    if nm("intraday_copies_of_every_day") {
         world.files.push((
-            format!("bank/{partner}/payroll-{}.txt", b.id),
-            core_payroll(b, code, &account).into_bytes(),
+            format!("bank/{partner}/camt052-{code}.xml"),
+            camt052(&account, &evs).into_bytes(),
         ));
     }
 }
@@ -1450,6 +1483,78 @@ fn ntry(s: &mut String, e: &Ev, day: NaiveDate) {
         let _ = write!(s, "<RmtInf><Ustrd>{}</Ustrd></RmtInf>", esc(t));
     }
     s.push_str("</TxDtls></NtryDtls></Ntry>\n");
+}
+
+/// pain.002.001.03 (docs/parse-json.md, PaymentResult): one payment block per batch.
+fn pain_002(b: &Batch, account: &str) -> String {
+    let total: i64 = b.lines.iter().map(|l| l.amount).sum();
+    let mut s = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pain.002.001.03\">\n<CstmrPmtStsRpt>\n",
+    );
+    let _ = writeln!(
+        s,
+        "<GrpHdr><MsgId>PSR-{}</MsgId><CreDtTm>{}T18:00:00</CreDtTm></GrpHdr>",
+        b.id, b.pay_date
+    );
+    let _ = writeln!(
+        s,
+        "<OrgnlGrpInfAndSts><OrgnlMsgId>MSG-{}</OrgnlMsgId><OrgnlMsgNmId>pain.001.001.03</OrgnlMsgNmId><OrgnlNbOfTxs>{}</OrgnlNbOfTxs><OrgnlCtrlSum>{}</OrgnlCtrlSum></OrgnlGrpInfAndSts>",
+        b.id,
+        b.lines.len(),
+        yuan(total)
+    );
+    let _ = writeln!(
+        s,
+        "<OrgnlPmtInfAndSts><OrgnlPmtInfId>{}</OrgnlPmtInfId><OrgnlNbOfTxs>{}</OrgnlNbOfTxs><OrgnlCtrlSum>{}</OrgnlCtrlSum>",
+        b.id,
+        b.lines.len(),
+        yuan(total)
+    );
+    for (i, l) in b.lines.iter().enumerate() {
+        let (st, rsn) = if l.status == "1" {
+            ("RJCT", "<StsRsnInf><Rsn><Cd>AC04</Cd></Rsn><AddtlInf>账户已销户</AddtlInf></StsRsnInf>")
+        } else {
+            ("ACSC", "")
+        };
+        let _ = writeln!(
+            s,
+            "<TxInfAndSts><StsId>{}-S{}</StsId><OrgnlEndToEndId>{}-{:03}</OrgnlEndToEndId><TxSts>{st}</TxSts>{rsn}<OrgnlTxRef><Amt><InstdAmt Ccy=\"CNY\">{}</InstdAmt></Amt><ReqdExctnDt>{}</ReqdExctnDt><DbtrAcct><Id><Othr><Id>{account}</Id></Othr></Id></DbtrAcct><Cdtr><Nm>{}</Nm></Cdtr><CdtrAcct><Id><Othr><Id>{}</Id></Othr></Id></CdtrAcct></OrgnlTxRef></TxInfAndSts>",
+            b.id,
+            i + 1,
+            b.id,
+            i + 1,
+            yuan(l.amount),
+            b.pay_date,
+            l.worker.name,
+            l.worker.card
+        );
+    }
+    s.push_str("</OrgnlPmtInfAndSts>\n</CstmrPmtStsRpt>\n</Document>\n");
+    s
+}
+
+/// camt.052.001.02 intraday reports repeating every day's entries (the end-of-day statement
+/// is authoritative: they must not count twice).
+fn camt052(account: &str, evs: &[Ev]) -> String {
+    let mut s = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.052.001.02\">\n<BkToCstmrAcctRpt>\n",
+    );
+    let _ = writeln!(s, "<GrpHdr><MsgId>RPT-{account}</MsgId><CreDtTm>2026-11-20T12:00:00</CreDtTm></GrpHdr>");
+    let mut days: Vec<NaiveDate> = evs.iter().map(|e| e.date).collect();
+    days.dedup();
+    for day in days {
+        let _ = writeln!(
+            s,
+            "<Rpt><Id>RPT-{account}-{}</Id><CreDtTm>{day}T12:00:00</CreDtTm><Acct><Id><Othr><Id>{account}</Id></Othr></Id><Ccy>CNY</Ccy></Acct>",
+            day.format("%Y%m%d")
+        );
+        for e in evs.iter().filter(|e| e.date == day) {
+            ntry(&mut s, e, day);
+        }
+        s.push_str("</Rpt>\n");
+    }
+    s.push_str("</BkToCstmrAcctRpt>\n</Document>\n");
+    s
 }
 
 /// docs/profiles.md `core-payroll`.
