@@ -348,7 +348,7 @@ pub struct Expected {
     pub code: &'static str,
     pub amount: i64,
     pub severity: &'static str,
-    /// `None` where the documentation does not say which period the finding carries.
+    /// The finding's period as docs/findings.md states it for the code (always given).
     pub period: Option<String>,
     pub why: String,
 }
@@ -757,7 +757,7 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
                 "BATCH_MISMATCH",
                 extra_debit,
                 "orange",
-                None,
+                Some(pay_date.format("%Y-%m").to_string()),
                 "bulk debit larger than the successful lines".into(),
             );
         }
@@ -778,7 +778,7 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
                 "PAYEE_NOT_ON_ROSTER",
                 amt,
                 "red",
-                None,
+                Some(pay_date.format("%Y-%m").to_string()),
                 "a paid line to someone on no roster or sheet".into(),
             );
         }
@@ -968,7 +968,7 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
             text: Some("材料款".into()),
             reversal: false,
         });
-        expect("NON_WAGE_DEBIT", amt, "red", None, "materials paid from the wage account".into());
+        expect("NON_WAGE_DEBIT", amt, "red", Some(date.format("%Y-%m").to_string()), "materials paid from the wage account".into());
     }
     if nm("allowed_counterparty_debit") {
         evs.push(Ev {
@@ -1120,7 +1120,7 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
             "GUARANTEE_MISSING",
             required,
             graded((a - cover_from).num_days(), required),
-            None,
+            Some(format!("{cover_from}..{cover_to}")),
             "no letter and no deposit".into(),
         );
     } else if nm("three_clean_years_exempt") {
@@ -1137,7 +1137,7 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
             "GUARANTEE_SHORT",
             short,
             graded((a - event).num_days(), short),
-            None,
+            Some(format!("{cover_from}..{cover_to}")),
             format!("letter below the province's requirement (province written {})", prov.spelling),
         );
     } else if is("GUARANTEE_EXPIRING") || nm("letter_expiring_after_window") {
@@ -1152,7 +1152,7 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
                 "GUARANTEE_EXPIRING",
                 required,
                 "yellow",
-                None,
+                Some(to.format("%Y-%m").to_string()),
                 "the only letter expires within 30 days, cover runs on".into(),
             );
         }
@@ -1164,7 +1164,7 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
                 "GUARANTEE_EXPIRED",
                 required,
                 graded((a - to).num_days(), required),
-                None,
+                Some(to.format("%Y-%m").to_string()),
                 "the letter expired, cover runs on".into(),
             );
         } else {
@@ -1195,7 +1195,7 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
                 "GUARANTEE_NOT_REPLENISHED",
                 claim,
                 graded((a - deadline).num_days(), claim),
-                None,
+                Some(on.format("%Y-%m").to_string()),
                 "drawn down, not topped up within 10 working days".into(),
             );
         } else {
@@ -1233,13 +1233,13 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
         let day = quiet_day(rng);
         let x = rng.range(1, 900_000);
         chain.close_break = Some((day, x));
-        expect("BALANCE_BREAK", x, "orange", None, format!("closing of {day} off by the amount"));
+        expect("BALANCE_BREAK", x, "orange", Some(day.format("%Y-%m").to_string()), format!("closing of {day} off by the amount"));
     }
     if is_v("BALANCE_BREAK", 1) {
         let day = quiet_day(rng);
         let x = rng.range(1, 900_000);
         chain.open_jump = Some((day, x));
-        expect("BALANCE_BREAK", x, "orange", None, format!("opening of {day} ≠ the previous closing, none missing"));
+        expect("BALANCE_BREAK", x, "orange", Some(day.format("%Y-%m").to_string()), format!("opening of {day} ≠ the previous closing, none missing"));
     }
     if is("STATEMENT_GAP") {
         let day = quiet_day(rng);
@@ -1249,7 +1249,7 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
         if x > 0 {
             chain.open_jump = Some((day, x));
         }
-        expect("STATEMENT_GAP", x, "orange", None, format!("sequence skips before {day}, jump {x}"));
+        expect("STATEMENT_GAP", x, "orange", Some(day.format("%Y-%m").to_string()), format!("sequence skips before {day}, jump {x}"));
     }
     if is_v("STATEMENT_MISSING", 1) {
         let day = quiet_day(rng);
