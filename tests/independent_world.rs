@@ -84,9 +84,14 @@ fn config(dir: &Path, db_url: &str) -> PathBuf {
 /// Yuan text (`"1234.50"`, `"-3.00"`, `"12"`) to fen, exactly.
 fn fen(text: &str) -> i64 {
     let t = text.trim().replace(',', "");
-    let (neg, t) = t.strip_prefix('-').map_or((false, t.as_str()), |r| (true, r));
+    let (neg, t) = t
+        .strip_prefix('-')
+        .map_or((false, t.as_str()), |r| (true, r));
     let (int, frac) = t.split_once('.').unwrap_or((t, ""));
-    assert!(frac.len() <= 2, "amount with more than two decimals: {text}");
+    assert!(
+        frac.len() <= 2,
+        "amount with more than two decimals: {text}"
+    );
     let v = int.parse::<i64>().expect("yuan") * 100
         + format!("{frac:0<2}").parse::<i64>().expect("fen");
     if neg {
@@ -107,7 +112,10 @@ struct Actual {
 }
 
 fn field<'a>(v: &'a serde_json::Value, names: &[&str]) -> Option<&'a serde_json::Value> {
-    names.iter().find_map(|n| v.get(*n)).filter(|v| !v.is_null())
+    names
+        .iter()
+        .find_map(|n| v.get(*n))
+        .filter(|v| !v.is_null())
 }
 
 fn text(v: &serde_json::Value, names: &[&str]) -> String {
@@ -198,7 +206,13 @@ fn score(w: &World, actual: &[Actual]) -> (BTreeMap<String, Score>, Vec<String>)
                     }
                 }
             }
-            None => problems.push(format!("missed: {} {} {} ({})", e.project, e.code, world::yuan(e.amount), e.why)),
+            None => problems.push(format!(
+                "missed: {} {} {} ({})",
+                e.project,
+                e.code,
+                world::yuan(e.amount),
+                e.why
+            )),
         }
     }
     let kinds: BTreeMap<&str, String> = w
@@ -225,10 +239,19 @@ fn score(w: &World, actual: &[Actual]) -> (BTreeMap<String, Score>, Vec<String>)
 }
 
 fn table(by: &BTreeMap<String, Score>) -> String {
-    let mut s = String::from("code                         expected actual  hit  precision recall\n");
+    let mut s =
+        String::from("code                         expected actual  hit  precision recall\n");
     for (code, sc) in by {
-        let p = if sc.actual == 0 { 1.0 } else { sc.hit as f64 / sc.actual as f64 };
-        let r = if sc.expected == 0 { 1.0 } else { sc.hit as f64 / sc.expected as f64 };
+        let p = if sc.actual == 0 {
+            1.0
+        } else {
+            sc.hit as f64 / sc.actual as f64
+        };
+        let r = if sc.expected == 0 {
+            1.0
+        } else {
+            sc.hit as f64 / sc.expected as f64
+        };
         s.push_str(&format!(
             "{code:<28} {:>8} {:>6} {:>4}  {p:>9.2} {r:>6.2}\n",
             sc.expected, sc.actual, sc.hit
@@ -287,7 +310,9 @@ fn run_world(db: &TestDb, seed: u64) {
     for p in &problems {
         eprintln!("  {p}");
     }
-    let perfect = by.values().all(|s| s.hit == s.expected && s.hit == s.actual);
+    let perfect = by
+        .values()
+        .all(|s| s.hit == s.expected && s.hit == s.actual);
     assert!(
         perfect && problems.is_empty(),
         "seed {seed} on {}: precision/recall below 1.0 or values wrong ({} problems; rejected files:\n{rejected})",
@@ -348,7 +373,73 @@ fn the_world_plants_every_code_once_per_defective_project() {
     }
     assert!(per_project.values().all(|&n| n == 1), "{per_project:?}");
     for (code, _) in world::PLANTS {
-        assert!(a.expected.iter().any(|e: &Expected| e.code == *code), "{code} not planted");
+        assert!(
+            a.expected.iter().any(|e: &Expected| e.code == *code),
+            "{code} not planted"
+        );
     }
-    assert_ne!(world::build(6, 3).files, a.files, "seeds must vary the world");
+    assert_ne!(
+        world::build(6, 3).files,
+        a.files,
+        "seeds must vary the world"
+    );
+}
+
+/// Issue 8, "Bad input", as an operator and a bank meet it: every refusal names the file, the
+/// line (as the file counts it, header = line 1, CRLF as Excel saves it) or element, the column
+/// as written and the rule; nothing of a refused file is stored.
+#[test]
+fn bad_input_is_refused_with_its_position_and_nothing_is_stored() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = TestDb::sqlite().expect("sqlite");
+    let cli = Cli {
+        bin: wagegate(),
+        config: config(dir.path(), &db.url),
+    };
+    cli.ok(&["migrate"]);
+    let mut rng = world::Rng::new(9);
+    let header = "项目编号,项目名称,省份,建设单位,建设单位信用代码,施工总承包单位,总承包单位信用代码,合同金额,开工日期,计划竣工日期";
+    let mut rows = vec![header.to_string()];
+    for (code, province) in [("X-1", "福建州"), ("X-2", "厦门"), ("X-3", "福建省")] {
+        rows.push(format!(
+            "{code},安置房,{province},某建设单位,{},某建工集团,{},\"28,600,000.00\",2026-03-01,2027-12-31",
+            world::uscc(&mut rng),
+            world::uscc(&mut rng)
+        ));
+    }
+    let written = "省份";
+    let bad_csv = dir.path().join("项目.csv");
+    // as Excel on a Chinese Windows saves it: GBK, CRLF
+    let text = rows.join("\r\n") + "\r\n";
+    let (gbk, _, _) = encoding_rs::GBK.encode(&text);
+    std::fs::write(&bad_csv, &gbk[..]).expect("write");
+    let bad_json = dir.path().join("requirements.json");
+    std::fs::write(
+        &bad_json,
+        r#"{"guarantee_requirements":[{"project_code":"X-1","contract_amount":"1000000.00","rate":"5","cover_from":"2026-03-01","cover_to":"2027-03-01"}]}"#,
+    )
+    .expect("write");
+    let out = cli.run(&[
+        "import",
+        &bad_csv.display().to_string(),
+        &bad_json.display().to_string(),
+    ]);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "a refused import must fail: {said}");
+    for needle in [
+        format!("line 2, column {written}"),
+        format!("line 3, column {written}"),
+        "福建州".to_string(),
+        "/guarantee_requirements/0/rate".to_string(),
+        "nothing imported".to_string(),
+    ] {
+        assert!(said.contains(&needle), "missing {needle:?} in:\n{said}");
+    }
+    // Nothing was stored: reconciling finds no project at all.
+    let json = cli.ok(&["findings", "--format", "json"]);
+    assert!(parse_findings(&json).is_empty());
 }

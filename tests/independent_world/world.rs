@@ -56,15 +56,47 @@ impl Rng {
 // ---------------------------------------------------------------- calendar (docs/calendar.md)
 
 const HOLIDAYS_2026: &[&str] = &[
-    "2026-01-01", "2026-01-02", "2026-01-03", "2026-02-15", "2026-02-16", "2026-02-17",
-    "2026-02-18", "2026-02-19", "2026-02-20", "2026-02-21", "2026-02-22", "2026-02-23",
-    "2026-04-04", "2026-04-05", "2026-04-06", "2026-05-01", "2026-05-02", "2026-05-03",
-    "2026-05-04", "2026-05-05", "2026-06-19", "2026-06-20", "2026-06-21", "2026-09-25",
-    "2026-09-26", "2026-09-27", "2026-10-01", "2026-10-02", "2026-10-03", "2026-10-04",
-    "2026-10-05", "2026-10-06", "2026-10-07",
+    "2026-01-01",
+    "2026-01-02",
+    "2026-01-03",
+    "2026-02-15",
+    "2026-02-16",
+    "2026-02-17",
+    "2026-02-18",
+    "2026-02-19",
+    "2026-02-20",
+    "2026-02-21",
+    "2026-02-22",
+    "2026-02-23",
+    "2026-04-04",
+    "2026-04-05",
+    "2026-04-06",
+    "2026-05-01",
+    "2026-05-02",
+    "2026-05-03",
+    "2026-05-04",
+    "2026-05-05",
+    "2026-06-19",
+    "2026-06-20",
+    "2026-06-21",
+    "2026-09-25",
+    "2026-09-26",
+    "2026-09-27",
+    "2026-10-01",
+    "2026-10-02",
+    "2026-10-03",
+    "2026-10-04",
+    "2026-10-05",
+    "2026-10-06",
+    "2026-10-07",
 ];
 const WORKDAYS_2026: &[&str] = &[
-    "2026-01-04", "2026-02-14", "2026-02-28", "2026-05-09", "2026-09-20", "2026-10-10",
+    "2026-01-04",
+    "2026-02-14",
+    "2026-02-28",
+    "2026-05-09",
+    "2026-09-20",
+    "2026-10-10",
 ];
 
 pub fn is_working(day: NaiveDate) -> bool {
@@ -125,7 +157,10 @@ fn money_text(rng: &mut Rng, fen: i64) -> String {
     let plain = yuan(fen);
     match rng.range(0, 2) {
         0 => plain,
-        1 if fen % 10 == 0 => plain.trim_end_matches('0').trim_end_matches('.').to_string(),
+        1 if fen % 10 == 0 => plain
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string(),
         _ => {
             let (int, frac) = plain.split_once('.').expect("point");
             let mut grouped = String::new();
@@ -156,9 +191,11 @@ pub fn yuan(fen: i64) -> String {
 }
 
 /// A unified social credit code with its GB 32100-2015 check character.
-fn uscc(rng: &mut Rng) -> String {
+pub fn uscc(rng: &mut Rng) -> String {
     const CH: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-    const W: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+    const W: [u32; 17] = [
+        1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+    ];
     let mut s = String::from("913501");
     for _ in 0..11 {
         s.push(char::from(b'0' + rng.range(0, 9) as u8));
@@ -178,11 +215,7 @@ fn id_number(rng: &mut Rng) -> String {
     const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
     let region = rng.pick(&["350102", "520102", "440304", "430104", "110105", "150102"]);
     let birth = d(1965, 1, 1) + Duration::days(rng.range(0, 12_000));
-    let mut s = format!(
-        "{region}{}{:03}",
-        birth.format("%Y%m%d"),
-        rng.range(1, 999)
-    );
+    let mut s = format!("{region}{}{:03}", birth.format("%Y%m%d"), rng.range(1, 999));
     let sum: u32 = s.bytes().zip(W).map(|(b, w)| (b - b'0') as u32 * w).sum();
     s.push(char::from(b"10X98765432"[(sum % 11) as usize]));
     s
@@ -195,7 +228,9 @@ fn digits(rng: &mut Rng, n: usize) -> String {
 }
 
 fn person_name(rng: &mut Rng) -> String {
-    let s = rng.pick(&["张", "王", "李", "赵", "陈", "杨", "吴", "黄", "周", "徐", "孙", "马"]);
+    let s = rng.pick(&[
+        "张", "王", "李", "赵", "陈", "杨", "吴", "黄", "周", "徐", "孙", "马",
+    ]);
     let g1 = rng.pick(&["建", "国", "德", "永", "春", "志", "海", "文", "明", "秀"]);
     let g2 = rng.pick(&["军", "华", "平", "强", "林", "兰", "勇", "杰", "芳", "斌"]);
     format!("{s}{g1}{g2}")
@@ -497,7 +532,11 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
     let is_v = |c: &str, v: u8| plant == Some((c, v));
     let nm = |n: &str| near == Some(n);
     let a = as_of();
-    let mut expect = |code_: &'static str, amount: i64, severity: &'static str, period: Option<String>, why: String| {
+    let mut expect = |code_: &'static str,
+                      amount: i64,
+                      severity: &'static str,
+                      period: Option<String>,
+                      why: String| {
         world.expected.push(Expected {
             project: code.to_string(),
             code: code_,
@@ -513,7 +552,10 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
         rng,
         is("GUARANTEE_SHORT") || nm("letter_exactly_required_chinese_province"),
     );
-    let cu = format!("{}城建投资有限公司", rng.pick(&["福州", "贵阳", "深圳", "长沙", "南宁", "昆明"]));
+    let cu = format!(
+        "{}城建投资有限公司",
+        rng.pick(&["福州", "贵阳", "深圳", "长沙", "南宁", "昆明"])
+    );
     let cu_code = uscc(rng);
     let gc = format!("中建{}局第{}工程有限公司", rng.range(1, 8), rng.range(1, 9));
     let gc_code = uscc(rng);
@@ -554,7 +596,10 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
             card: format!("6222{}", digits(rng, 15)),
         })
         .collect();
-    let employer = format!("{}劳务有限公司", rng.pick(&["闽建", "黔丰", "鹏城", "湘楚"]));
+    let employer = format!(
+        "{}劳务有限公司",
+        rng.pick(&["闽建", "黔丰", "鹏城", "湘楚"])
+    );
     for w in &workers {
         reg.roster.push(vec![
             code.into(),
@@ -731,9 +776,10 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
                 "one worker paid less than the sheet's net".into(),
             );
         }
-        if m == 10 && (is("PAYMENT_FAILED_UNRESOLVED")
-            || nm("failed_line_repaid_in_own_batch")
-            || nm("gross_debit_with_return_and_repayment"))
+        if m == 10
+            && (is("PAYMENT_FAILED_UNRESOLVED")
+                || nm("failed_line_repaid_in_own_batch")
+                || nm("gross_debit_with_return_and_repayment"))
         {
             let i = rng.range(0, lines.len() as i64 - 1) as usize;
             lines[i].status = "1";
@@ -783,8 +829,16 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
             );
         }
         rng.shuffle(&mut lines);
-        let paid: i64 = lines.iter().filter(|l| l.status == "0").map(|l| l.amount).sum();
-        let failed_sum: i64 = lines.iter().filter(|l| l.status == "1").map(|l| l.amount).sum();
+        let paid: i64 = lines
+            .iter()
+            .filter(|l| l.status == "0")
+            .map(|l| l.amount)
+            .sum();
+        let failed_sum: i64 = lines
+            .iter()
+            .filter(|l| l.status == "1")
+            .map(|l| l.amount)
+            .sum();
         let debit = if gross_debit { paid + failed_sum } else { paid } + extra_debit;
         let text = if early_october && m == 10 {
             None
@@ -872,7 +926,11 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
     }
 
     // ---- labor-cost obligations (periods 2026-09 .. 2026-11) and their credits
-    let ob_months = [(2026, 9u32, 8i64, 14i64), (2026, 10, 12, 16), (2026, 11, 9, 13)];
+    let ob_months = [
+        (2026, 9u32, 8i64, 14i64),
+        (2026, 10, 12, 16),
+        (2026, 11, 9, 13),
+    ];
     let lc_plant_month = if rng.chance(50) { 9 } else { 11 };
     let funding = is("PAYROLL_FUNDING_GAP") || nm("funding_exactly_enough");
     for &(y, m, lo, hi) in &ob_months {
@@ -932,7 +990,10 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
                 amount,
                 graded((paid_on - deadline).num_days(), amount),
                 Some(format!("{y}-{m:02}")),
-                format!("paid in full {} days after the deadline", (paid_on - deadline).num_days()),
+                format!(
+                    "paid in full {} days after the deadline",
+                    (paid_on - deadline).num_days()
+                ),
             );
         }
         if m == 9 && nm("late_payment_on_deadline_day") {
@@ -968,7 +1029,13 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
             text: Some("材料款".into()),
             reversal: false,
         });
-        expect("NON_WAGE_DEBIT", amt, "red", Some(date.format("%Y-%m").to_string()), "materials paid from the wage account".into());
+        expect(
+            "NON_WAGE_DEBIT",
+            amt,
+            "red",
+            Some(date.format("%Y-%m").to_string()),
+            "materials paid from the wage account".into(),
+        );
     }
     if nm("allowed_counterparty_debit") {
         evs.push(Ev {
@@ -1031,7 +1098,10 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
         };
         let total = closing_on_as_of + gap;
         let n = n_workers as i64;
-        assert!(total / n < 5_000_000 && total / n > 190_000, "{code}: november nets out of range");
+        assert!(
+            total / n < 5_000_000 && total / n > 190_000,
+            "{code}: november nets out of range"
+        );
         for (i, w) in workers.iter().enumerate() {
             let net = total / n + if i == 0 { total % n } else { 0 };
             reg.pay_sheet.push(vec![
@@ -1052,7 +1122,13 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
             expect(
                 "PAYROLL_FUNDING_GAP",
                 gap,
-                if left <= 3 { "red" } else if left <= 10 { "orange" } else { "yellow" },
+                if left <= 3 {
+                    "red"
+                } else if left <= 10 {
+                    "orange"
+                } else {
+                    "yellow"
+                },
                 Some("2026-11".into()),
                 "November's sheet filed, the balance short of it".into(),
             );
@@ -1138,7 +1214,10 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
             short,
             graded((a - event).num_days(), short),
             Some(format!("{cover_from}..{cover_to}")),
-            format!("letter below the province's requirement (province written {})", prov.spelling),
+            format!(
+                "letter below the province's requirement (province written {})",
+                prov.spelling
+            ),
         );
     } else if is("GUARANTEE_EXPIRING") || nm("letter_expiring_after_window") {
         let to = if is("GUARANTEE_EXPIRING") {
@@ -1225,7 +1304,11 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
     };
     let quiet_day = |rng: &mut Rng| loop {
         let day = next_working(d(2026, 9, 8) + Duration::days(rng.range(0, 65)));
-        if !evs.iter().any(|e| e.date == day || e.date == day + Duration::days(1)) && day < d(2026, 11, 17) {
+        if !evs
+            .iter()
+            .any(|e| e.date == day || e.date == day + Duration::days(1))
+            && day < d(2026, 11, 17)
+        {
             return day;
         }
     };
@@ -1233,23 +1316,45 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
         let day = quiet_day(rng);
         let x = rng.range(1, 900_000);
         chain.close_break = Some((day, x));
-        expect("BALANCE_BREAK", x, "orange", Some(day.format("%Y-%m").to_string()), format!("closing of {day} off by the amount"));
+        expect(
+            "BALANCE_BREAK",
+            x,
+            "orange",
+            Some(day.format("%Y-%m").to_string()),
+            format!("closing of {day} off by the amount"),
+        );
     }
     if is_v("BALANCE_BREAK", 1) {
         let day = quiet_day(rng);
         let x = rng.range(1, 900_000);
         chain.open_jump = Some((day, x));
-        expect("BALANCE_BREAK", x, "orange", Some(day.format("%Y-%m").to_string()), format!("opening of {day} ≠ the previous closing, none missing"));
+        expect(
+            "BALANCE_BREAK",
+            x,
+            "orange",
+            Some(day.format("%Y-%m").to_string()),
+            format!("opening of {day} ≠ the previous closing, none missing"),
+        );
     }
     if is("STATEMENT_GAP") {
         let day = quiet_day(rng);
         chain.no_sequence = false;
         chain.seq_skip = Some(day);
-        let x = if rng.chance(50) { rng.range(1, 900_000) } else { 0 };
+        let x = if rng.chance(50) {
+            rng.range(1, 900_000)
+        } else {
+            0
+        };
         if x > 0 {
             chain.open_jump = Some((day, x));
         }
-        expect("STATEMENT_GAP", x, "orange", Some(day.format("%Y-%m").to_string()), format!("sequence skips before {day}, jump {x}"));
+        expect(
+            "STATEMENT_GAP",
+            x,
+            "orange",
+            Some(day.format("%Y-%m").to_string()),
+            format!("sequence skips before {day}, jump {x}"),
+        );
     }
     if is_v("STATEMENT_MISSING", 1) {
         let day = quiet_day(rng);
@@ -1294,13 +1399,15 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
     }
     evs.sort_by_key(|e| e.date);
     let (main, again) = camt053(rng, &account, opening, &evs, &chain);
-    world
-        .files
-        .push((format!("bank/{partner}/camt053-{code}.xml"), main.into_bytes()));
+    world.files.push((
+        format!("bank/{partner}/camt053-{code}.xml"),
+        main.into_bytes(),
+    ));
     if let Some(again) = again {
-        world
-            .files
-            .push((format!("bank/{partner}/camt053-{code}-resend.xml"), again.into_bytes()));
+        world.files.push((
+            format!("bank/{partner}/camt053-{code}-resend.xml"),
+            again.into_bytes(),
+        ));
     }
     for b in &batches {
         world.files.push(if pain002 {
@@ -1336,11 +1443,19 @@ fn wage_text(rng: &mut Rng, y: i32, m: u32) -> Option<String> {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// camt.053.001.02: one `<Stmt>` per day; returns the file and, when asked, a re-delivery.
-fn camt053(rng: &mut Rng, account: &str, opening: i64, evs: &[Ev], chain: &Chain) -> (String, Option<String>) {
+fn camt053(
+    rng: &mut Rng,
+    account: &str,
+    opening: i64,
+    evs: &[Ev],
+    chain: &Chain,
+) -> (String, Option<String>) {
     let mut stmts: Vec<(NaiveDate, String, String)> = vec![];
     let mut seq = rng.range(100, 5000);
     let mut balance = opening;
@@ -1348,7 +1463,10 @@ fn camt053(rng: &mut Rng, account: &str, opening: i64, evs: &[Ev], chain: &Chain
     while day <= as_of() {
         let todays: Vec<&Ev> = evs.iter().filter(|e| e.date == day).collect();
         let deliver = !(chain.working_days_only && !is_working(day)) && chain.drop_day != Some(day);
-        assert!(deliver || todays.is_empty(), "movement on an undelivered day {day}");
+        assert!(
+            deliver || todays.is_empty(),
+            "movement on an undelivered day {day}"
+        );
         if !deliver {
             day += Duration::days(1);
             continue;
@@ -1361,7 +1479,10 @@ fn camt053(rng: &mut Rng, account: &str, opening: i64, evs: &[Ev], chain: &Chain
                 let _ = writeln!(s, "<ElctrncSeqNb>{seq}</ElctrncSeqNb>");
             }
             let _ = writeln!(s, "<CreDtTm>{day}T20:00:00</CreDtTm>");
-            let _ = writeln!(s, "<Acct><Id><Othr><Id>{account}</Id></Othr></Id><Ccy>USD</Ccy></Acct>");
+            let _ = writeln!(
+                s,
+                "<Acct><Id><Othr><Id>{account}</Id></Othr></Id><Ccy>USD</Ccy></Acct>"
+            );
             let usd = balance / 7;
             bal_ccy(&mut s, "OPBD", usd, day, "USD");
             bal_ccy(&mut s, "CLBD", usd, day, "USD");
@@ -1398,7 +1519,10 @@ fn camt053(rng: &mut Rng, account: &str, opening: i64, evs: &[Ev], chain: &Chain
             let _ = writeln!(s, "<ElctrncSeqNb>{seq}</ElctrncSeqNb>");
         }
         let _ = writeln!(s, "<CreDtTm>{day}T20:00:00</CreDtTm>");
-        let _ = writeln!(s, "<Acct><Id><Othr><Id>{account}</Id></Othr></Id><Ccy>CNY</Ccy></Acct>");
+        let _ = writeln!(
+            s,
+            "<Acct><Id><Othr><Id>{account}</Id></Othr></Id><Ccy>CNY</Ccy></Acct>"
+        );
         bal(&mut s, "OPBD", open, day);
         bal(&mut s, "CLBD", balance, day);
         for e in &todays {
@@ -1414,8 +1538,15 @@ fn camt053(rng: &mut Rng, account: &str, opening: i64, evs: &[Ev], chain: &Chain
         seq += 1;
         day += Duration::days(1);
     }
-    let main = doc(&stmts.iter().map(|s| s.1.clone()).collect::<Vec<_>>(), &format!("MSG-{account}"));
-    let again: Vec<String> = stmts.iter().filter(|s| !s.2.is_empty()).map(|s| s.2.clone()).collect();
+    let main = doc(
+        &stmts.iter().map(|s| s.1.clone()).collect::<Vec<_>>(),
+        &format!("MSG-{account}"),
+    );
+    let again: Vec<String> = stmts
+        .iter()
+        .filter(|s| !s.2.is_empty())
+        .map(|s| s.2.clone())
+        .collect();
     let again = (!again.is_empty()).then(|| doc(&again, &format!("MSG-{account}-2")));
     (main, again)
 }
@@ -1425,7 +1556,11 @@ fn with_remittance_change(s: &str) -> String {
     if s.contains("<Ustrd>") {
         s.replacen("</Ustrd>", " 更正</Ustrd>", 1)
     } else {
-        s.replacen("</NtryDtls>", "</NtryDtls><AddtlNtryInf>更正</AddtlNtryInf>", 1)
+        s.replacen(
+            "</NtryDtls>",
+            "</NtryDtls><AddtlNtryInf>更正</AddtlNtryInf>",
+            1,
+        )
     }
 }
 
@@ -1433,7 +1568,10 @@ fn doc(stmts: &[String], msg_id: &str) -> String {
     let mut s = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.02\">\n<BkToCstmrStmt>\n",
     );
-    let _ = writeln!(s, "<GrpHdr><MsgId>{msg_id}</MsgId><CreDtTm>2026-11-20T21:00:00</CreDtTm></GrpHdr>");
+    let _ = writeln!(
+        s,
+        "<GrpHdr><MsgId>{msg_id}</MsgId><CreDtTm>2026-11-20T21:00:00</CreDtTm></GrpHdr>"
+    );
     for st in stmts {
         s.push_str(st);
     }
@@ -1446,7 +1584,11 @@ fn bal(s: &mut String, tp: &str, amount: i64, day: NaiveDate) {
 }
 
 fn bal_ccy(s: &mut String, tp: &str, amount: i64, day: NaiveDate, ccy: &str) {
-    let (amt, ind) = if amount < 0 { (-amount, "DBIT") } else { (amount, "CRDT") };
+    let (amt, ind) = if amount < 0 {
+        (-amount, "DBIT")
+    } else {
+        (amount, "CRDT")
+    };
     let _ = writeln!(
         s,
         "<Bal><Tp><CdOrPrtry><Cd>{tp}</Cd></CdOrPrtry></Tp><Amt Ccy=\"{ccy}\">{}</Amt><CdtDbtInd>{ind}</CdtDbtInd><Dt><Dt>{day}</Dt></Dt></Bal>",
@@ -1469,13 +1611,21 @@ fn ntry(s: &mut String, e: &Ev, day: NaiveDate) {
     }
     s.push_str("<TxDtls>");
     if e.cp_name.is_some() || e.cp_acct.is_some() {
-        let (p, pa) = if e.credit { ("Dbtr", "DbtrAcct") } else { ("Cdtr", "CdtrAcct") };
+        let (p, pa) = if e.credit {
+            ("Dbtr", "DbtrAcct")
+        } else {
+            ("Cdtr", "CdtrAcct")
+        };
         s.push_str("<RltdPties>");
         if let Some(n) = &e.cp_name {
             let _ = write!(s, "<{p}><Nm>{}</Nm></{p}>", esc(n));
         }
         if let Some(acc) = &e.cp_acct {
-            let _ = write!(s, "<{pa}><Id><Othr><Id>{}</Id></Othr></Id></{pa}>", esc(acc));
+            let _ = write!(
+                s,
+                "<{pa}><Id><Othr><Id>{}</Id></Othr></Id></{pa}>",
+                esc(acc)
+            );
         }
         s.push_str("</RltdPties>");
     }
@@ -1512,7 +1662,10 @@ fn pain_002(b: &Batch, account: &str) -> String {
     );
     for (i, l) in b.lines.iter().enumerate() {
         let (st, rsn) = if l.status == "1" {
-            ("RJCT", "<StsRsnInf><Rsn><Cd>AC04</Cd></Rsn><AddtlInf>账户已销户</AddtlInf></StsRsnInf>")
+            (
+                "RJCT",
+                "<StsRsnInf><Rsn><Cd>AC04</Cd></Rsn><AddtlInf>账户已销户</AddtlInf></StsRsnInf>",
+            )
         } else {
             ("ACSC", "")
         };
@@ -1539,7 +1692,10 @@ fn camt052(account: &str, evs: &[Ev]) -> String {
     let mut s = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.052.001.02\">\n<BkToCstmrAcctRpt>\n",
     );
-    let _ = writeln!(s, "<GrpHdr><MsgId>RPT-{account}</MsgId><CreDtTm>2026-11-20T12:00:00</CreDtTm></GrpHdr>");
+    let _ = writeln!(
+        s,
+        "<GrpHdr><MsgId>RPT-{account}</MsgId><CreDtTm>2026-11-20T12:00:00</CreDtTm></GrpHdr>"
+    );
     let mut days: Vec<NaiveDate> = evs.iter().map(|e| e.date).collect();
     days.dedup();
     for day in days {
@@ -1568,7 +1724,11 @@ fn core_payroll(b: &Batch, code: &str, account: &str) -> String {
         b.id
     );
     for (i, l) in b.lines.iter().enumerate() {
-        let (rc, rt) = if l.status == "1" { ("AC04", "账户已销户") } else { ("", "") };
+        let (rc, rt) = if l.status == "1" {
+            ("AC04", "账户已销户")
+        } else {
+            ("", "")
+        };
         let _ = writeln!(
             s,
             "D|{}|{}|{}|{}|{}|{}|{rc}|{rt}|{}-{:03}",
@@ -1585,7 +1745,14 @@ fn core_payroll(b: &Batch, code: &str, account: &str) -> String {
     s
 }
 
-fn letters_json(letters: &[Letter], bank_code: &str, gc: &str, gc_code: &str, code: &str, contract: i64) -> String {
+fn letters_json(
+    letters: &[Letter],
+    bank_code: &str,
+    gc: &str,
+    gc_code: &str,
+    code: &str,
+    contract: i64,
+) -> String {
     let items: Vec<serde_json::Value> = letters
         .iter()
         .map(|l| {
@@ -1621,7 +1788,13 @@ fn letters_json(letters: &[Letter], bank_code: &str, gc: &str, gc_code: &str, co
 
 // ---------------------------------------------------------------- registry files
 
-fn csv_file(header_en: &[&str], header_zh: &[&str], zh: bool, gbk: bool, rows: &[Vec<String>]) -> Vec<u8> {
+fn csv_file(
+    header_en: &[&str],
+    header_zh: &[&str],
+    zh: bool,
+    gbk: bool,
+    rows: &[Vec<String>],
+) -> Vec<u8> {
     let mut s = String::new();
     s.push_str(&if zh { header_zh } else { header_en }.join(","));
     s.push('\n');
@@ -1661,8 +1834,32 @@ fn write_registry(rng: &mut Rng, reg: &Registry, world: &mut World) {
         (
             "01-projects.csv",
             csv_file(
-                &["code", "name", "province", "construction_unit", "construction_unit_code", "general_contractor", "general_contractor_code", "contract_amount", "start_date", "planned_end_date", "status"],
-                &["项目编号", "项目名称", "省份", "建设单位", "建设单位信用代码", "施工总承包单位", "总承包单位信用代码", "合同金额", "开工日期", "计划竣工日期", "状态"],
+                &[
+                    "code",
+                    "name",
+                    "province",
+                    "construction_unit",
+                    "construction_unit_code",
+                    "general_contractor",
+                    "general_contractor_code",
+                    "contract_amount",
+                    "start_date",
+                    "planned_end_date",
+                    "status",
+                ],
+                &[
+                    "项目编号",
+                    "项目名称",
+                    "省份",
+                    "建设单位",
+                    "建设单位信用代码",
+                    "施工总承包单位",
+                    "总承包单位信用代码",
+                    "合同金额",
+                    "开工日期",
+                    "计划竣工日期",
+                    "状态",
+                ],
                 reg.zh[0],
                 gbk[0],
                 &sh(&reg.projects),
@@ -1671,8 +1868,24 @@ fn write_registry(rng: &mut Rng, reg: &Registry, world: &mut World) {
         (
             "02-accounts.csv",
             csv_file(
-                &["account_no", "account_name", "project_code", "cnaps", "opened_on", "currency", "payer_accounts"],
-                &["账号", "户名", "项目编号", "联行号", "开户日期", "币种", "拨付账户"],
+                &[
+                    "account_no",
+                    "account_name",
+                    "project_code",
+                    "cnaps",
+                    "opened_on",
+                    "currency",
+                    "payer_accounts",
+                ],
+                &[
+                    "账号",
+                    "户名",
+                    "项目编号",
+                    "联行号",
+                    "开户日期",
+                    "币种",
+                    "拨付账户",
+                ],
                 reg.zh[1],
                 gbk[1],
                 &sh(&reg.accounts),
@@ -1681,8 +1894,20 @@ fn write_registry(rng: &mut Rng, reg: &Registry, world: &mut World) {
         (
             "03-obligations.csv",
             csv_file(
-                &["obligation_id", "project_code", "period", "due_date", "amount"],
-                &["拨付编号", "项目编号", "所属期间", "应拨付日期", "应拨付金额"],
+                &[
+                    "obligation_id",
+                    "project_code",
+                    "period",
+                    "due_date",
+                    "amount",
+                ],
+                &[
+                    "拨付编号",
+                    "项目编号",
+                    "所属期间",
+                    "应拨付日期",
+                    "应拨付金额",
+                ],
                 reg.zh[2],
                 gbk[2],
                 &sh(&reg.obligations),
@@ -1691,8 +1916,28 @@ fn write_registry(rng: &mut Rng, reg: &Registry, world: &mut World) {
         (
             "04-pay-sheet.csv",
             csv_file(
-                &["project_code", "period", "employer", "worker_name", "id_number", "card_number", "gross", "net", "batch_ref"],
-                &["项目编号", "工资月份", "用工单位", "姓名", "身份证号", "银行卡号", "应发工资", "实发工资", "批次号"],
+                &[
+                    "project_code",
+                    "period",
+                    "employer",
+                    "worker_name",
+                    "id_number",
+                    "card_number",
+                    "gross",
+                    "net",
+                    "batch_ref",
+                ],
+                &[
+                    "项目编号",
+                    "工资月份",
+                    "用工单位",
+                    "姓名",
+                    "身份证号",
+                    "银行卡号",
+                    "应发工资",
+                    "实发工资",
+                    "批次号",
+                ],
                 reg.zh[3],
                 gbk[3],
                 &sh(&reg.pay_sheet),
@@ -1701,8 +1946,24 @@ fn write_registry(rng: &mut Rng, reg: &Registry, world: &mut World) {
         (
             "05-roster.csv",
             csv_file(
-                &["project_code", "worker_name", "id_number", "card_number", "employer", "entered_on", "left_on"],
-                &["项目编号", "姓名", "身份证号", "银行卡号", "用工单位", "进场日期", "退场日期"],
+                &[
+                    "project_code",
+                    "worker_name",
+                    "id_number",
+                    "card_number",
+                    "employer",
+                    "entered_on",
+                    "left_on",
+                ],
+                &[
+                    "项目编号",
+                    "姓名",
+                    "身份证号",
+                    "银行卡号",
+                    "用工单位",
+                    "进场日期",
+                    "退场日期",
+                ],
                 reg.zh[4],
                 gbk[4],
                 &sh(&reg.roster),
@@ -1711,8 +1972,26 @@ fn write_registry(rng: &mut Rng, reg: &Registry, world: &mut World) {
         (
             "06-guarantee-requirements.csv",
             csv_file(
-                &["project_code", "contract_amount", "contractor_credit", "rate", "cap", "cover_from", "cover_to", "cash_deposit"],
-                &["项目编号", "合同金额", "信用等级", "比例", "上限", "保障起始日期", "保障截止日期", "现金保证金"],
+                &[
+                    "project_code",
+                    "contract_amount",
+                    "contractor_credit",
+                    "rate",
+                    "cap",
+                    "cover_from",
+                    "cover_to",
+                    "cash_deposit",
+                ],
+                &[
+                    "项目编号",
+                    "合同金额",
+                    "信用等级",
+                    "比例",
+                    "上限",
+                    "保障起始日期",
+                    "保障截止日期",
+                    "现金保证金",
+                ],
                 reg.zh[5],
                 gbk[5],
                 &sh(&reg.requirements),

@@ -1000,7 +1000,9 @@ fn parse_csv(text: &str, window: &DateWindow) -> Result<ParsedRegistryFile, Vec<
 /// break each. The csv crate's own `Position::line` counts a CRLF file's lines one short (the
 /// first record of a file saved by Excel on Windows came out as line 1, the header's line).
 fn line_at(text: &str, offset: u64) -> u64 {
-    let bytes = &text.as_bytes()[..usize::try_from(offset).unwrap_or(usize::MAX).min(text.len())];
+    let bytes = &text.as_bytes()[..usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(text.len())];
     let mut line = 1;
     for (i, b) in bytes.iter().enumerate() {
         match b {

@@ -227,13 +227,13 @@ fn refused_rows_are_named_by_their_file_line_whatever_the_line_ends() {
     // A quoted name with a line break in it: the row after it starts one line further down.
     let quoted = lf.replacen("P1,安置房,", "P1,\"安置房\n二期\",", 1);
     assert_ne!(quoted, lf);
-    let err = parse_file_in("项目.csv", quoted.replace('\n', "\r\n").as_bytes(), &window())
-        .unwrap_err();
-    assert_eq!(
-        (err.errors[0].line, err.errors[1].line),
-        (4, 5),
-        "{err}"
-    );
+    let err = parse_file_in(
+        "项目.csv",
+        quoted.replace('\n', "\r\n").as_bytes(),
+        &window(),
+    )
+    .unwrap_err();
+    assert_eq!((err.errors[0].line, err.errors[1].line), (4, 5), "{err}");
 }
 
 #[test]
