@@ -576,7 +576,7 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
         rng.pick(&["", "在建", "open", "施工中"]).to_string(),
     ]);
     let account = format!("{bank_code}{}", digits(rng, 14));
-    let payer = format!("{}", digits(rng, 16));
+    let payer = digits(rng, 16);
     reg.accounts.push(vec![
         account.clone(),
         format!("{gc}农民工工资专用账户"),
@@ -1462,7 +1462,7 @@ fn camt053(
     let mut day = d(2026, 9, 1);
     while day <= as_of() {
         let todays: Vec<&Ev> = evs.iter().filter(|e| e.date == day).collect();
-        let deliver = !(chain.working_days_only && !is_working(day)) && chain.drop_day != Some(day);
+        let deliver = (!chain.working_days_only || is_working(day)) && chain.drop_day != Some(day);
         assert!(
             deliver || todays.is_empty(),
             "movement on an undelivered day {day}"
