@@ -368,7 +368,8 @@ fn describe_pay_zh(p: &Pay<'_>) -> String {
         s.push_str(&format!("，原因：{}", crate::text::failure_reason_zh(reason)));
     }
     if let Some(t) = &r.reason_text {
-        s.push_str(&format!("（{t}）"));
+        // The bank's own words, verbatim (as evidence), in quotation marks.
+        s.push_str(&format!("（银行原文“{t}”）"));
     }
     s
 }

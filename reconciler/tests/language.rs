@@ -10,9 +10,20 @@ use schemas::{FindingCode as C, Money};
 
 /// Runs of ASCII letters that read as English words: not part of a code, id, key, amount or
 /// date (a token with a digit or one of `_-./:`), not all capitals (a code), two letters or
-/// more.
+/// more; words quoted verbatim from a bank's or payer's text (“…”) are theirs.
 fn english_words(text: &str) -> Vec<String> {
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || "_-./:".contains(c)))
+    // What a bank or a payer wrote, quoted verbatim as evidence (“…”), is theirs.
+    let mut own = String::new();
+    let mut quoted = 0usize;
+    for c in text.chars() {
+        match c {
+            '“' => quoted += 1,
+            '”' => quoted = quoted.saturating_sub(1),
+            c if quoted == 0 => own.push(c),
+            _ => {}
+        }
+    }
+    own.split(|c: char| !(c.is_ascii_alphanumeric() || "_-./:".contains(c)))
         .filter(|t| t.len() >= 2 && t.chars().all(|c| c.is_ascii_alphabetic()))
         .filter(|t| t.chars().any(|c| c.is_ascii_lowercase()))
         .map(str::to_string)
@@ -28,6 +39,8 @@ fn the_checker_sees_english_and_lets_codes_through() {
     assert_eq!(english_words("short = 1.00 − 0.00"), vec!["short"]);
     assert!(english_words("代发失败 ACCOUNT_CLOSED，批次 B-2026-09，键 stmt/102/x").is_empty());
     assert!(english_words("规则 named_text，F-0a1b2c，2026-09-30，¥1,234.56元").is_empty());
+    assert!(english_words("（银行原文“account closed”）").is_empty());
+    assert_eq!(english_words("“quoted” but not this"), vec!["but", "not", "this"]);
 }
 
 #[test]
