@@ -407,9 +407,7 @@ pub(crate) fn describe(a: &Attribution) -> crate::text::Text {
 }
 
 fn describe_zh(a: &Attribution) -> String {
-    let month = a
-        .month
-        .map_or_else(|| "无".to_string(), |m| m.to_string());
+    let month = a.month.map_or_else(|| "无".to_string(), |m| m.to_string());
     let why = match a.rule {
         AttributionRule::NamedPeriod => "代发结果本身写明所属月份",
         AttributionRule::NamedText => "汇款附言写明所属月份",

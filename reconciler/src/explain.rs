@@ -85,7 +85,13 @@ pub fn explain_in(f: &Finding, lang: Lang) -> String {
         let _ = writeln!(s, "  {}", l.none);
     }
     for (i, e) in f.evidence.iter().enumerate() {
-        let _ = write!(s, "  {}. [{}] {}", i + 1, kind(e.kind, lang), e.description_in(lang));
+        let _ = write!(
+            s,
+            "  {}. [{}] {}",
+            i + 1,
+            kind(e.kind, lang),
+            e.description_in(lang)
+        );
         if let Some(a) = e.amount {
             let _ = write!(s, " | {} {a}", l.amount_inline);
         }

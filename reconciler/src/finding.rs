@@ -94,21 +94,22 @@ impl Out {
                 let (computation_zh, computation) =
                     d.computation.into_iter().map(|t| (t.zh, t.en)).unzip();
                 Finding {
-                // The id is code, project and subject: never the text, in either language.
-                id: Finding::stable_id(d.code, project, &d.subject),
-                code: d.code,
-                project: project.to_string(),
-                period: d.period,
-                amount_short: d.amount_short,
-                severity: d.severity,
-                basis: d.code.basis().to_string(),
-                summary: d.summary.en,
-                summary_zh: d.summary.zh,
-                evidence: d.evidence,
-                computation,
-                computation_zh,
-                due_date: d.due_date,
-            }})
+                    // The id is code, project and subject: never the text, in either language.
+                    id: Finding::stable_id(d.code, project, &d.subject),
+                    code: d.code,
+                    project: project.to_string(),
+                    period: d.period,
+                    amount_short: d.amount_short,
+                    severity: d.severity,
+                    basis: d.code.basis().to_string(),
+                    summary: d.summary.en,
+                    summary_zh: d.summary.zh,
+                    evidence: d.evidence,
+                    computation,
+                    computation_zh,
+                    due_date: d.due_date,
+                }
+            })
             .collect();
         out.sort_by(|a, b| (a.code, &a.period, &a.id).cmp(&(b.code, &b.period, &b.id)));
         // Two drafts with the same id would be one finding to the store: keep the first.

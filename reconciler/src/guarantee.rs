@@ -342,7 +342,10 @@ pub fn guarantee_timeline(
     let mut open_claim = None;
     let mut next = 0;
     let mut points: Vec<(NaiveDate, Money)> = Vec::new();
-    for d in days.into_iter().filter(|d| *d >= req.cover_from && *d <= end) {
+    for d in days
+        .into_iter()
+        .filter(|d| *d >= req.cover_from && *d <= end)
+    {
         while next < msgs.len() && msgs[next].event_date <= d {
             apply(&mut letters, msgs[next], &mut open_claim, &ctx);
             next += 1;
@@ -514,10 +517,7 @@ pub(crate) fn findings(ctx: &Ctx<'_>, out: &mut Out) -> Result<(), ReconcileErro
         let mut comp = required.lines();
         for l in letters.values().filter(|l| l.covers(ctx.as_of)) {
             comp.push(tx!(
-                format!(
-                    "+ 保函 {} {}元，有效至 {}",
-                    l.number, l.amount, l.valid_to
-                ),
+                format!("+ 保函 {} {}元，有效至 {}", l.number, l.amount, l.valid_to),
                 format!(
                     "+ letter {} {} in force until {}",
                     l.number, l.amount, l.valid_to

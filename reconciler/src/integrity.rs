@@ -19,8 +19,8 @@ use chrono::NaiveDate;
 use schemas::{EvidenceKind, FindingCode, Money, Period, Statement, StatementKind};
 
 use crate::finding::{calendar_note, evidence, Ctx, Draft, Out};
-use crate::text::{tx, Text};
 use crate::ledger::{coverage, foreign_currency, stmt_id};
+use crate::text::{tx, Text};
 
 struct Stmt<'a> {
     st: &'a Statement,
@@ -237,21 +237,13 @@ fn continuity(ctx: &Ctx<'_>, prev: &Stmt<'_>, cur: &Stmt<'_>, foreign_seqs: &[u6
         ));
         comp.push(tx!(
             format!("差额 = |{}元 − {}元| = {}元", co.amount, pc.amount, diff),
-            format!(
-                "difference = |{} − {}| = {}",
-                co.amount, pc.amount, diff
-            )
+            format!("difference = |{} − {}| = {}", co.amount, pc.amount, diff)
         ));
     }
     if let Some((a, b)) = skipped {
         comp.push(tx!(
             format!("序号 {} 之后应为 {}，实际为 {}", a, a + 1, b),
-            format!(
-                "expected sequence {} after {}, got {}",
-                a + 1,
-                a,
-                b
-            )
+            format!("expected sequence {} after {}, got {}", a + 1, a, b)
         ));
         out.push(Draft {
             code: FindingCode::StatementGap,
@@ -525,10 +517,7 @@ fn duplicates(ctx: &Ctx<'_>, out: &mut Out) {
                 evidence(
                     c.kind,
                     c.key.clone(),
-                    tx!(
-                        format!("{kind_zh} {}", c.key),
-                        format!("{kind} {}", c.key)
-                    ),
+                    tx!(format!("{kind_zh} {}", c.key), format!("{kind} {}", c.key)),
                     None,
                     None,
                 ),

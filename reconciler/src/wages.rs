@@ -365,7 +365,10 @@ fn describe_pay_zh(p: &Pay<'_>) -> String {
         s.push_str(&format!("，银行卡 {c}"));
     }
     if let Some(reason) = r.reason {
-        s.push_str(&format!("，原因：{}", crate::text::failure_reason_zh(reason)));
+        s.push_str(&format!(
+            "，原因：{}",
+            crate::text::failure_reason_zh(reason)
+        ));
     }
     if let Some(t) = &r.reason_text {
         // The bank's own words, verbatim (as evidence), in quotation marks.
@@ -491,9 +494,10 @@ fn unpaid(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) {
                     "+ {}元，{} 支付{}",
                     m,
                     p.date,
-                    idx.attrs
-                        .get(*pi)
-                        .map_or_else(String::new, |a| format!("（{}）", crate::attribution::describe(a).zh))
+                    idx.attrs.get(*pi).map_or_else(String::new, |a| format!(
+                        "（{}）",
+                        crate::attribution::describe(a).zh
+                    ))
                 ),
                 format!(
                     "+ {} paid on {} ({})",
@@ -537,7 +541,11 @@ fn unpaid(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) {
             format!("短缺 = {}元 − {}元 = {}元", line.net, paid, short),
             format!("short = {} − {} = {}", line.net, paid, short)
         ));
-        let who_zh = format!("{}（身份证 {}）", mask_name(&line.worker_name), line.id_number);
+        let who_zh = format!(
+            "{}（身份证 {}）",
+            mask_name(&line.worker_name),
+            line.id_number
+        );
         let who = format!("{} (ID {})", mask_name(&line.worker_name), line.id_number);
         let summary = if paid.is_zero() {
             tx!(

@@ -40,7 +40,10 @@ fn the_checker_sees_english_and_lets_codes_through() {
     assert!(english_words("代发失败 ACCOUNT_CLOSED，批次 B-2026-09，键 stmt/102/x").is_empty());
     assert!(english_words("规则 named_text，F-0a1b2c，2026-09-30，¥1,234.56元").is_empty());
     assert!(english_words("（银行原文“account closed”）").is_empty());
-    assert_eq!(english_words("“quoted” but not this"), vec!["but", "not", "this"]);
+    assert_eq!(
+        english_words("“quoted” but not this"),
+        vec!["but", "not", "this"]
+    );
 }
 
 #[test]
@@ -51,11 +54,21 @@ fn every_sentence_of_every_finding_is_in_chinese_too() {
         for f in run(&world, as_of) {
             seen.insert(f.code);
             assert!(has_cjk(&f.summary_zh), "{}: {}", f.code, f.summary_zh);
-            assert_eq!(english_words(&f.summary_zh), Vec::<String>::new(), "{}", f.summary_zh);
+            assert_eq!(
+                english_words(&f.summary_zh),
+                Vec::<String>::new(),
+                "{}",
+                f.summary_zh
+            );
             assert!(!f.summary.is_empty() && !has_cjk(&f.summary[..1]));
             assert_eq!(f.computation_zh.len(), f.computation.len(), "{}", f.code);
             for line in &f.computation_zh {
-                assert_eq!(english_words(line), Vec::<String>::new(), "{}: {line}", f.code);
+                assert_eq!(
+                    english_words(line),
+                    Vec::<String>::new(),
+                    "{}: {line}",
+                    f.code
+                );
             }
             for e in &f.evidence {
                 assert!(has_cjk(&e.description_zh), "{}: {:?}", f.code, e);
@@ -103,15 +116,24 @@ fn explain_speaks_the_language_it_is_asked_for() {
         .expect("a LABOR_COST_SHORT");
     let zh = explain_in(f, Lang::Zh);
     assert!(zh.contains(&f.summary_zh), "{zh}");
-    assert!(zh.contains("短缺 = 300000.00元 − 100001.00元 = 199999.00元"), "{zh}");
+    assert!(
+        zh.contains("短缺 = 300000.00元 − 100001.00元 = 199999.00元"),
+        "{zh}"
+    );
     assert!(zh.contains("拨付义务 OB-09"), "{zh}");
     assert!(!zh.contains(&f.summary), "{zh}");
     for line in zh.lines() {
         assert_eq!(english_words(line), Vec::<String>::new(), "{line}");
     }
     let en = explain_in(f, Lang::En);
-    assert!(en.contains(&f.summary) && !en.contains(&f.summary_zh), "{en}");
-    assert!(en.contains("short = 300000.00 − 100001.00 = 199999.00"), "{en}");
+    assert!(
+        en.contains(&f.summary) && !en.contains(&f.summary_zh),
+        "{en}"
+    );
+    assert!(
+        en.contains("short = 300000.00 − 100001.00 = 199999.00"),
+        "{en}"
+    );
     for e in &f.evidence {
         assert!(zh.contains(&e.description_zh) && en.contains(&e.description));
     }
@@ -138,7 +160,11 @@ fn a_findings_id_does_not_depend_on_its_words() {
     let json = serde_json::to_string(&g).unwrap();
     let back: schemas::Finding = serde_json::from_str(&json).unwrap();
     assert_eq!(back.id, f.id);
-    assert_eq!(back.computation_in(Lang::Zh), &f.computation[..], "falls back to English");
+    assert_eq!(
+        back.computation_in(Lang::Zh),
+        &f.computation[..],
+        "falls back to English"
+    );
 }
 
 #[test]
@@ -155,8 +181,20 @@ fn the_guarantee_timeline_steps_with_the_letters() {
         cash_deposit: Money::ZERO,
     });
     w.guarantees = vec![
-        letter("LG-1", "3000000.00", "2026-02-01", "2026-06-30", "2026-02-01"),
-        letter("LG-2", "1000000.00", "2026-08-01", "2026-12-31", "2026-08-01"),
+        letter(
+            "LG-1",
+            "3000000.00",
+            "2026-02-01",
+            "2026-06-30",
+            "2026-02-01",
+        ),
+        letter(
+            "LG-2",
+            "1000000.00",
+            "2026-08-01",
+            "2026-12-31",
+            "2026-08-01",
+        ),
     ];
     let cfg = Config::default();
     let t = guarantee_timeline(&w, d("2026-10-01"), &cfg, &Calendar::china()).expect("a timeline");

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use rust_xlsxwriter::{Format, Workbook, Worksheet};
 use schemas::{
-    Direction, GuaranteeLetter, GuaranteeRequirement, GuaranteeStatus, LaborCostObligation, Money, PaySheetLine,
-    PaymentResult, PaymentStatus, Project, Statement, WageAccount,
+    Direction, GuaranteeLetter, GuaranteeRequirement, GuaranteeStatus, LaborCostObligation, Money,
+    PaySheetLine, PaymentResult, PaymentStatus, Project, Statement, WageAccount,
 };
 use store::{RecordKind, Scope, Store};
 

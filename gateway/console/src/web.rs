@@ -137,7 +137,12 @@ async fn refuse_partners(
         CertificateCaller::None | CertificateCaller::Operator(_) => return next.run(request).await,
     };
     let lang = lang_of(&state, request.headers());
-    refuse(&state, lang, None, StatusCode::FORBIDDEN, text::get(key, lang),
+    refuse(
+        &state,
+        lang,
+        None,
+        StatusCode::FORBIDDEN,
+        text::get(key, lang),
     )
 }
 
@@ -349,7 +354,12 @@ async fn login(
         )
     });
     if !csrf_ok {
-        return refuse(&state, lang, None, StatusCode::FORBIDDEN, text::get("csrf_refused", lang),
+        return refuse(
+            &state,
+            lang,
+            None,
+            StatusCode::FORBIDDEN,
+            text::get("csrf_refused", lang),
         );
     }
     let token = form.token.trim();
@@ -409,7 +419,12 @@ fn csrf_refused(
         return None;
     }
     tracing::warn!(operator = %op.name, "console form without a valid CSRF token refused");
-    Some(refuse(state, lang, Some(op), StatusCode::FORBIDDEN, text::get("csrf_refused", lang),
+    Some(refuse(
+        state,
+        lang,
+        Some(op),
+        StatusCode::FORBIDDEN,
+        text::get("csrf_refused", lang),
     ))
 }
 
@@ -806,10 +821,7 @@ async fn findings(
     Query(params): Query<ListParams>,
 ) -> Response {
     let lang = lang_of(&state, &headers);
-    let bad = |e: String| {
-        refuse(&state, lang, Some(&op), StatusCode::BAD_REQUEST, &e,
-        )
-    };
+    let bad = |e: String| refuse(&state, lang, Some(&op), StatusCode::BAD_REQUEST, &e);
     let q = match params.to_query(lang) {
         Ok(q) => q,
         Err(e) => return bad(e),
@@ -933,10 +945,7 @@ async fn findings_xlsx(
     let lang = lang_of(&state, &headers);
     let q = match params.to_query(lang) {
         Ok(q) => q,
-        Err(e) => {
-            return refuse(&state, lang, Some(&op), StatusCode::BAD_REQUEST, &e,
-            )
-        }
+        Err(e) => return refuse(&state, lang, Some(&op), StatusCode::BAD_REQUEST, &e),
     };
     let built = async {
         let all = data::all_findings(state.store.as_ref()).await?;
@@ -1013,7 +1022,12 @@ async fn finding_page(
         Err(e) => return internal(state, lang, Some(op), e),
     };
     let Some(sf) = sf else {
-        return refuse(state, lang, Some(op), StatusCode::NOT_FOUND, &match lang {
+        return refuse(
+            state,
+            lang,
+            Some(op),
+            StatusCode::NOT_FOUND,
+            &match lang {
                 Lang::Zh => format!("没有编号为 {id} 的预警"),
                 Lang::En => format!("there is no finding {id}"),
             },
@@ -1129,7 +1143,12 @@ async fn change_status(
     }
     let reason = form.reason.trim();
     if to == FindingStatus::Dismissed && reason.is_empty() {
-        return refuse(state, lang, Some(op), StatusCode::BAD_REQUEST, text::get("reason_required", lang),
+        return refuse(
+            state,
+            lang,
+            Some(op),
+            StatusCode::BAD_REQUEST,
+            text::get("reason_required", lang),
         );
     }
     let reason = (!reason.is_empty()).then_some(reason);
@@ -1151,10 +1170,18 @@ async fn change_status(
             }
             r
         }
-        Err(store::StoreError::NotFound { .. }) => refuse(state, lang, Some(op), StatusCode::NOT_FOUND, id,
-        ),
-        Err(e @ store::StoreError::InvalidTransition { .. }) => refuse(state, lang, Some(op), StatusCode::CONFLICT, &match lang {
-                Lang::Zh => "该预警的当前状态不允许此操作（可能已被他人处理），请刷新页面。".to_string(),
+        Err(store::StoreError::NotFound { .. }) => {
+            refuse(state, lang, Some(op), StatusCode::NOT_FOUND, id)
+        }
+        Err(e @ store::StoreError::InvalidTransition { .. }) => refuse(
+            state,
+            lang,
+            Some(op),
+            StatusCode::CONFLICT,
+            &match lang {
+                Lang::Zh => {
+                    "该预警的当前状态不允许此操作（可能已被他人处理），请刷新页面。".to_string()
+                }
                 Lang::En => format!("not possible in the finding's current status ({e})"),
             },
         ),
@@ -1177,15 +1204,17 @@ async fn reveal(
     }
     if !crate::privacy::may_reveal(&state.personal_data_viewers, &op.name) {
         tracing::warn!(operator = %op.name, finding_id = %id, "personal data reveal refused: not a personal-data viewer");
-        return refuse(&state, lang, Some(&op), StatusCode::FORBIDDEN, text::get("reveal_refused", lang),
+        return refuse(
+            &state,
+            lang,
+            Some(&op),
+            StatusCode::FORBIDDEN,
+            text::get("reveal_refused", lang),
         );
     }
     let finding = match state.store.get_finding(&id).await {
         Ok(Some(f)) => f,
-        Ok(None) => {
-            return refuse(&state, lang, Some(&op), StatusCode::NOT_FOUND, &id,
-            )
-        }
+        Ok(None) => return refuse(&state, lang, Some(&op), StatusCode::NOT_FOUND, &id),
         Err(e) => return internal(&state, lang, Some(&op), e.into()),
     };
     let people =
@@ -1243,7 +1272,12 @@ async fn files(
     {
         Ok(s) => s,
         Err(_) => {
-            return refuse(&state, lang, Some(&op), StatusCode::BAD_REQUEST, &params.status,
+            return refuse(
+                &state,
+                lang,
+                Some(&op),
+                StatusCode::BAD_REQUEST,
+                &params.status,
             )
         }
     };
@@ -1477,13 +1511,17 @@ async fn project_xlsx(
 ) -> Response {
     let lang = lang_of(&state, &headers);
     if code.is_empty() || code.len() > 64 {
-        return refuse(&state, lang, Some(&op), StatusCode::BAD_REQUEST, &code,
-        );
+        return refuse(&state, lang, Some(&op), StatusCode::BAD_REQUEST, &code);
     }
     match data::projects(state.store.as_ref()).await {
         Ok(p) if p.contains_key(&code) => {}
         Ok(_) => {
-            return refuse(&state, lang, Some(&op), StatusCode::NOT_FOUND, &match lang {
+            return refuse(
+                &state,
+                lang,
+                Some(&op),
+                StatusCode::NOT_FOUND,
+                &match lang {
                     Lang::Zh => format!("登记信息中没有项目 {code}"),
                     Lang::En => format!("there is no project {code} in the registry"),
                 },
@@ -1574,7 +1612,11 @@ pub fn balance_svg(series: &BTreeMap<String, Vec<(chrono::NaiveDate, i64)>>, lan
 /// The guarantee cover (a step line) against the requirement (a dashed line) from the start
 /// of the requirement to its end, with today marked and the days short shaded; the table
 /// beside it says the same in words (never colour alone).
-pub fn guarantee_svg(t: &reconciler::GuaranteeTimeline, today: chrono::NaiveDate, lang: Lang) -> String {
+pub fn guarantee_svg(
+    t: &reconciler::GuaranteeTimeline,
+    today: chrono::NaiveDate,
+    lang: Lang,
+) -> String {
     let (first, last) = (t.cover_from, t.cover_to.max(t.cover_from));
     let max = t
         .points
@@ -1586,7 +1628,9 @@ pub fn guarantee_svg(t: &reconciler::GuaranteeTimeline, today: chrono::NaiveDate
         .max(1);
     let (w, h, pad) = (900i64, 200i64, 30i64);
     let days = (last - first).num_days().max(1);
-    let x = |d: chrono::NaiveDate| pad + (d.clamp(first, last) - first).num_days() * (w - 2 * pad) / days;
+    let x = |d: chrono::NaiveDate| {
+        pad + (d.clamp(first, last) - first).num_days() * (w - 2 * pad) / days
+    };
     let y = |v: i64| {
         let off = i128::from(v.max(0)) * i128::from(h - 2 * pad) / i128::from(max);
         h - pad - i64::try_from(off).unwrap_or(0)
@@ -1653,7 +1697,12 @@ async fn project_page(
         Ok(Some(d)) => d,
         Ok(None) => {
             let code: String = code.chars().take(64).collect();
-            return refuse(&state, lang, Some(&op), StatusCode::NOT_FOUND, &match lang {
+            return refuse(
+                &state,
+                lang,
+                Some(&op),
+                StatusCode::NOT_FOUND,
+                &match lang {
                     Lang::Zh => format!("登记信息中没有项目 {code}"),
                     Lang::En => format!("there is no project {code} in the registry"),
                 },

@@ -56,7 +56,10 @@ impl OperatorDirectory for Directory {
             Err(poisoned) => poisoned.into_inner(),
         };
         if !Arc::ptr_eq(&cache.0, &now) {
-            *cache = (now.clone(), Arc::new(now.iter().map(partner_info).collect()));
+            *cache = (
+                now.clone(),
+                Arc::new(now.iter().map(partner_info).collect()),
+            );
         }
         cache.1.clone()
     }
