@@ -225,8 +225,8 @@ pub struct Evidence {
     pub key: String,
     /// A short human description in English (personal data masked).
     pub description: String,
-    /// The same description in Simplified Chinese (empty in findings stored before it
-    /// existed: [`Evidence::description_in`] then falls back to English).
+    /// The same description in Simplified Chinese (absent in findings stored before it
+    /// existed: readers then show the English).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description_zh: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -266,10 +266,10 @@ pub struct Finding {
     pub evidence: Vec<Evidence>,
     /// The arithmetic behind `amount_short`, one step a line, in English.
     pub computation: Vec<String>,
-    /// The summary in Simplified Chinese (see [`Finding::summary_in`]).
+    /// The summary in Simplified Chinese.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub summary_zh: String,
-    /// The arithmetic in Simplified Chinese, line for line (see [`Finding::computation_in`]).
+    /// The arithmetic in Simplified Chinese, line for line.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub computation_zh: Vec<String>,
     /// The date the duty fell due (deadline), when there is one.
