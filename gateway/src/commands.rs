@@ -450,10 +450,7 @@ pub async fn explain(
 ) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(config)?;
     let ui = crate::findings_cli::language(lang, &settings)?;
-    let lang = match ui {
-        console::Lang::Zh => reconciler::Lang::Zh,
-        console::Lang::En => reconciler::Lang::En,
-    };
+    let lang = ui;
     let p = crate::findings_cli::open_existing(settings).await?;
     let Some(s) = p.store().get_finding(id).await? else {
         bail!("no finding {id}");
