@@ -1,11 +1,13 @@
 //! Who holds a file claim, and whether that process is gone.
 //!
-//! An ingest worker claims received files for a lease (5 minutes). When the process dies
-//! (SIGKILL, OOM, power loss), its claims used to wait out the whole lease even after a
-//! restart on the same machine. A claimant id now says where and which process it is:
-//! `HOST/BOOT/PID/START/N` (host name with its PID namespace, kernel boot id, process id,
-//! process start in nanoseconds, worker number). A gateway starting on the same host releases at once the
-//! claims of a claimant that is provably dead:
+//! An ingest worker claims received files for a lease (5 minutes), and the reconcile
+//! scheduler claims dirty projects for `reconcile.lease_ms`. When the process dies (SIGKILL,
+//! OOM, power loss), its claims used to wait out the whole lease even after a restart on the
+//! same machine. A claimant id says where and which process it is: `HOST/BOOT/PID/START/WHO`
+//! (host name with its PID namespace, kernel boot id, process id, process start in
+//! nanoseconds, then the worker number or a role such as `reconcile`). A gateway starting on
+//! the same host releases at once the file and project claims of a claimant that is provably
+//! dead:
 //!
 //! - the machine rebooted since (another boot id), or
 //! - its process id is this process's own (it was reused: a container restarted as PID 1)
@@ -47,8 +49,17 @@ impl Instance {
 
     /// The claimant id of worker `n` of this instance.
     pub fn worker_id(&self, n: usize) -> String {
+        self.worker_id_of(&n.to_string())
+    }
+
+    /// The claimant id of this instance's `role` (`reconcile`, `webhook`, `load`).
+    pub fn role_id(&self, role: &str) -> String {
+        self.worker_id_of(&clean(role))
+    }
+
+    fn worker_id_of(&self, who: &str) -> String {
         format!(
-            "{}/{}/{}/{}/{n}",
+            "{}/{}/{}/{}/{who}",
             clean(&self.host),
             clean(&self.boot),
             self.pid,
@@ -56,14 +67,16 @@ impl Instance {
         )
     }
 
-    /// Parses a claimant id written by [`Instance::worker_id`].
+    /// Parses a claimant id written by [`Instance::worker_id`] or [`Instance::role_id`].
     pub fn parse(claimant: &str) -> Option<Instance> {
         let mut parts = claimant.split('/');
         let host = parts.next()?.to_string();
         let boot = parts.next()?.to_string();
         let pid = parts.next()?.parse().ok()?;
         let start = parts.next()?.parse().ok()?;
-        parts.next()?.parse::<usize>().ok()?;
+        if parts.next()?.is_empty() {
+            return None;
+        }
         parts.next().is_none().then_some(Instance {
             host,
             boot,
@@ -127,19 +140,47 @@ pub fn process_alive(pid: u32) -> bool {
     proc.join(pid.to_string()).exists()
 }
 
-/// Releases the file claims of this host's dead claimants (see the module docs); returns
-/// the claimants released and how many files they held.
+/// What [`release_dead_local`] released: a dead claimant and how many of its claims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Released {
+    pub claimant: String,
+    /// Received files it held (free for the next ingest worker).
+    pub files: u64,
+    /// Dirty projects it held (still queued, free for the next reconciliation).
+    pub projects: u64,
+}
+
+/// Releases the file and project claims of this host's dead claimants (see the module
+/// docs); returns the claimants released and how many claims each held.
 pub async fn release_dead_local(
     store: &dyn store::Store,
     now: DateTime<Utc>,
-) -> anyhow::Result<Vec<(String, u64)>> {
-    let me = Instance::current();
+) -> anyhow::Result<Vec<Released>> {
+    release_dead(store, now, Instance::current(), process_alive).await
+}
+
+/// [`release_dead_local`] as seen by `me`, with `alive` saying which process ids run here.
+pub async fn release_dead(
+    store: &dyn store::Store,
+    now: DateTime<Utc>,
+    me: &Instance,
+    alive: impl Fn(u32) -> bool,
+) -> anyhow::Result<Vec<Released>> {
+    let mut claimants = store.file_claimants(now).await?;
+    claimants.extend(store.dirty_claimants(now).await?);
+    claimants.sort();
+    claimants.dedup();
     let mut released = Vec::new();
-    for claimant in store.file_claimants(now).await? {
-        if me.outlived(&claimant, process_alive) {
-            let n = store.release_file_claims(&claimant).await?;
-            tracing::warn!(claimant = %claimant, files = n, "released the file claims of a gateway process that is gone");
-            released.push((claimant, n));
+    for claimant in claimants {
+        if me.outlived(&claimant, &alive) {
+            let files = store.release_file_claims(&claimant).await?;
+            let projects = store.release_dirty_claims(&claimant).await?;
+            tracing::warn!(claimant = %claimant, files, projects, "released the claims of a gateway process that is gone");
+            released.push(Released {
+                claimant,
+                files,
+                projects,
+            });
         }
     }
     Ok(released)
@@ -183,5 +224,10 @@ mod tests {
         // Another host, or an old-style id: left to the lease.
         assert!(!me.outlived("node-b/b1/77/400/0", nobody_alive));
         assert!(!me.outlived("gateway-77-0", nobody_alive));
+        assert!(!me.outlived("reconcile-host-77-400", nobody_alive));
+        // A role of a dead process of this boot, and of this process itself.
+        assert!(me.outlived("node-a/b1/77/400/reconcile", nobody_alive));
+        assert!(!me.outlived(&me.role_id("reconcile"), nobody_alive));
+        assert!(!me.outlived("node-a/b1/77/400/", nobody_alive));
     }
 }

@@ -58,9 +58,7 @@ pub async fn ingest_worker(
 
 /// A name for this process's claims, unique across processes and restarts.
 pub fn instance_name(role: &str) -> String {
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".to_string());
-    let started = chrono::Utc::now().timestamp_micros();
-    format!("{role}-{host}-{}-{started}", std::process::id())
+    crate::claims::Instance::current().role_id(role)
 }
 
 /// Reconciles the projects with new data once they have been quiet for `reconcile.debounce_ms`,

@@ -185,6 +185,11 @@ pub trait Store: Send + Sync + 'static {
     /// Ends claims: with `done`, each project not marked again since its claim leaves the
     /// queue; the others (and all of them when not `done`) stay queued, free to claim.
     async fn finish_dirty(&self, worker: &str, claims: &[DirtyClaim], done: bool) -> Result<()>;
+    /// The workers holding an unexpired claim on a dirty project (see `ingest::claims`).
+    async fn dirty_claimants(&self, now: DateTime<Utc>) -> Result<Vec<String>>;
+    /// Releases every claim `claimant` holds on a dirty project (the projects stay queued,
+    /// free to claim at once): for a claimant known to be dead. Returns how many.
+    async fn release_dirty_claims(&self, claimant: &str) -> Result<u64>;
     /// Holds reconciliations of the dirty queue (`claim_dirty` claims nothing) in every
     /// process until `until`, under `name`; calling again renews it. For a backfill: its
     /// files are stored and marked dirty, and reconciled once at the end, not file by file.

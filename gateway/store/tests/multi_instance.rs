@@ -110,6 +110,7 @@ both!(
     two_instances_syncing_one_project_open_each_finding_once,
     outbox_claims_are_exclusive_and_ordered_per_finding,
     dirty_projects_are_claimed_by_one_process_at_a_time,
+    a_dead_processes_project_claims_are_released_at_once,
 );
 
 fn finding(project: &str, subject: &str, severity: Severity, short_fen: i64) -> Finding {
@@ -554,4 +555,56 @@ async fn dirty_projects_are_claimed_by_one_process_at_a_time(a: Arc<dyn Store>, 
         1,
         "a dead backfill's hold runs out"
     );
+}
+
+/// A process killed while reconciling holds its projects for the whole lease; once it is
+/// known dead (see `ingest::claims`) its claims are released and another process takes the
+/// projects at once, still queued, while a live process's claims are untouched.
+async fn a_dead_processes_project_claims_are_released_at_once(
+    a: Arc<dyn Store>,
+    b: Arc<dyn Store>,
+) {
+    let t0 = Utc::now();
+    let lease = Duration::from_secs(300);
+    let dead = "node-a/boot/4242/1/reconcile";
+    let live = "node-a/boot/77/2/reconcile";
+    a.mark_dirty(&["P-DEAD".to_string()], t0).await.unwrap();
+    let held = a.claim_dirty(dead, 10, lease, t0, t0).await.unwrap();
+    assert_eq!(held.len(), 1);
+    b.mark_dirty(&["P-LIVE".to_string()], t0).await.unwrap();
+    let kept = b.claim_dirty(live, 10, lease, t0, t0).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    let t1 = t0 + chrono::Duration::seconds(5);
+    assert_eq!(
+        b.dirty_claimants(t1).await.unwrap(),
+        vec![live.to_string(), dead.to_string()]
+            .into_iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        b.claim_dirty("proc-b", 10, lease, t1, t1)
+            .await
+            .unwrap()
+            .is_empty(),
+        "both projects are claimed"
+    );
+    assert_eq!(b.release_dirty_claims(dead).await.unwrap(), 1);
+    let taken = b.claim_dirty("proc-b", 10, lease, t1, t1).await.unwrap();
+    assert_eq!(
+        taken.iter().map(|c| c.project.as_str()).collect::<Vec<_>>(),
+        vec!["P-DEAD"],
+        "the dead process's project is free at once, the live one's stays held"
+    );
+    assert_eq!(
+        b.dirty_claimants(t1).await.unwrap(),
+        vec![
+            "node-a/boot/77/2/reconcile".to_string(),
+            "proc-b".to_string()
+        ]
+    );
+    // Expired claims are nobody's: not listed.
+    let after = t0 + chrono::Duration::seconds(400);
+    assert!(b.dirty_claimants(after).await.unwrap().is_empty());
 }

@@ -134,6 +134,34 @@ pub async fn finish(
     Ok(())
 }
 
+/// Distinct holders of an unexpired claim on a dirty project.
+pub async fn claimants(
+    pool: &sqlx::Pool<super::Db>,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT claimed_by FROM dirty_projects \
+         WHERE claimed_by IS NOT NULL AND claimed_until > $1 ORDER BY claimed_by",
+    )
+    .bind(now)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| r.try_get::<String, _>(0).map_err(StoreError::from))
+        .collect()
+}
+
+/// Frees the claims `claimant` holds on dirty projects (they stay queued); how many.
+pub async fn release_claims(tx: &mut Tx<'_>, claimant: &str) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "UPDATE dirty_projects SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1",
+    )
+    .bind(claimant)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// Starts the full pass named `pass` (a China date): `true` for the one caller that started
 /// it, `false` for every other (another process started it already).
 pub async fn start_pass(

@@ -750,6 +750,17 @@ impl crate::Store for ThisStore {
         Ok(out)
     }
 
+    async fn dirty_claimants(&self, now: DateTime<Utc>) -> Result<Vec<String>> {
+        dirty_projects::claimants(&self.pool, ts(now)).await
+    }
+
+    async fn release_dirty_claims(&self, claimant: &str) -> Result<u64> {
+        let (_write, mut tx) = self.begin_write().await?;
+        let n = dirty_projects::release_claims(&mut tx, claimant).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
     async fn claim_dirty(
         &self,
         worker: &str,
