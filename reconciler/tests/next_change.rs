@@ -68,16 +68,27 @@ proptest! {
 
 #[test]
 fn a_world_without_findings_reports_its_next_deadline_not_tomorrow() {
-    // One obligation due 2026-10-15: nothing is wrong before its grace period has passed.
+    // A project that started on 2026-01-01 with its wage guarantee, and one obligation due
+    // 2026-03-15: on its second day nothing is wrong, and nothing can be before a guarantee's grace period or the
+    // obligation's deadline has passed.
     let mut f = world();
+    f.guarantees.push(letter(
+        "BH-1",
+        "1500000.00",
+        "2026-01-01",
+        "2027-12-31",
+        "2026-01-01",
+    ));
     f.obligations
-        .push(obligation("OB-10", "2026-10", "2026-10-15", "100000.00"));
-    let as_of = d("2026-09-01");
+        .push(obligation("OB-03", "2026-03", "2026-03-15", "100000.00"));
+    let as_of = d("2026-01-02");
     let (found, next) =
         reconcile_until(&f, as_of, &Config::default(), &Calendar::china()).expect("reconciles");
     assert!(found.is_empty(), "{found:?}");
     let next = next.expect("the obligation's deadline is ahead");
-    assert!(next > d("2026-10-15"), "{next}");
+    // Not tomorrow: the first date any of its comparisons can come out otherwise (the
+    // obligation's month starting, its deadline passing), weeks ahead.
+    assert!(next > d("2026-01-09"), "{next}");
     // The day before it: still nothing; from it, or soon after, the obligation is late.
     assert!(run_at(&f, next.pred_opt().unwrap()).is_empty());
     let late = (0..40)
