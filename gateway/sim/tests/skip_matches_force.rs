@@ -43,7 +43,7 @@ async fn findings(p: &Pipeline) -> Vec<(String, String, FindingStatus)> {
             None => break,
         }
     }
-    out.sort();
+    out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
     out
 }
 
