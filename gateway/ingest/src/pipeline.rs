@@ -17,9 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 use chrono::{DateTime, NaiveDate, Utc};
-use schemas::{
-    Diagnostic, EvidenceKind, Finding, Level, Position, RecordSet, WageAccount,
-};
+use schemas::{Diagnostic, EvidenceKind, Finding, Level, Position, RecordSet, WageAccount};
 use serde::{Deserialize, Serialize};
 use store::{
     ApplyReport, FileOutcome, NewRawFile, RawFile, RecordConflict, RecordKind, RegistryReport,
@@ -920,8 +918,14 @@ impl Pipeline {
                 });
             }
             let rows = store.load_facts(&chunk).await?;
-            let conflicts = store.list_conflicts(&Scope::Projects(chunk.clone())).await?;
-            type Computed = (Vec<Finding>, Vec<String>, HashMap<String, Option<NaiveDate>>);
+            let conflicts = store
+                .list_conflicts(&Scope::Projects(chunk.clone()))
+                .await?;
+            type Computed = (
+                Vec<Finding>,
+                Vec<String>,
+                HashMap<String, Option<NaiveDate>>,
+            );
             let (findings, failed, until) = tokio::task::spawn_blocking(
                 move || -> anyhow::Result<Computed> {
                     let facts = typed_facts(rows, conflicts);

@@ -194,7 +194,10 @@ fn skipping_matches_force_on_postgres() {
                 .await
                 .expect("create");
         }
-        let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b).to_string();
+        let base = url
+            .rsplit_once('/')
+            .map_or(url.as_str(), |(b, _)| b)
+            .to_string();
         let urls: Vec<String> = names.iter().map(|n| format!("{base}/{n}")).collect();
         let skipped = run(
             [&urls[0], &urls[1]],

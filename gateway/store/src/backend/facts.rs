@@ -345,9 +345,8 @@ pub async fn write(
     replace: bool,
     written: &std::collections::HashSet<(String, String)>,
 ) -> Result<()> {
-    let is_written = |r: &NewRecord| {
-        replace || written.contains(&(r.kind.as_str().to_string(), r.key.clone()))
-    };
+    let is_written =
+        |r: &NewRecord| replace || written.contains(&(r.kind.as_str().to_string(), r.key.clone()));
     let rows: Vec<&Write<'_>> = rows.iter().filter(|w| is_written(w.record)).collect();
     if rows.is_empty() {
         return Ok(());
@@ -477,11 +476,12 @@ async fn forget_undecodable(
     key: &str,
     touched: &mut BTreeMap<String, Vec<String>>,
 ) -> Result<()> {
-    let rows = sqlx::query("DELETE FROM fact_undecodable WHERE kind = $1 AND key = $2 RETURNING owner")
-        .bind(kind.as_str())
-        .bind(key)
-        .fetch_all(&mut **tx)
-        .await?;
+    let rows =
+        sqlx::query("DELETE FROM fact_undecodable WHERE kind = $1 AND key = $2 RETURNING owner")
+            .bind(kind.as_str())
+            .bind(key)
+            .fetch_all(&mut **tx)
+            .await?;
     for row in rows {
         let owner: String = get(&row, "owner")?;
         touched.entry(owner).or_default().push(format!("out:{key}"));
@@ -537,10 +537,7 @@ async fn adopt(
             .execute(&mut **tx)
             .await?;
         }
-        touched
-            .entry(owner)
-            .or_default()
-            .push(format!("out:{key}"));
+        touched.entry(owner).or_default().push(format!("out:{key}"));
         touched
             .entry(project.to_string())
             .or_default()
@@ -551,13 +548,12 @@ async fn adopt(
 
 /// Chains each touched project's new content hashes into its fingerprint.
 async fn chain(tx: &mut Tx<'_>, touched: BTreeMap<String, Vec<String>>) -> Result<()> {
-    let touched: Vec<(String, Vec<String>)> = touched
-        .into_iter()
-        .filter(|(p, _)| !p.is_empty())
-        .collect();
+    let touched: Vec<(String, Vec<String>)> =
+        touched.into_iter().filter(|(p, _)| !p.is_empty()).collect();
     for chunk in touched.chunks(IN_LIST) {
-        let mut q =
-            sqlx::QueryBuilder::new("SELECT project, fingerprint FROM project_facts WHERE project IN ");
+        let mut q = sqlx::QueryBuilder::new(
+            "SELECT project, fingerprint FROM project_facts WHERE project IN ",
+        );
         push_list(&mut q, chunk.iter().map(|(p, _)| p.as_str()));
         let mut old: HashMap<String, String> = HashMap::new();
         for row in q.build().fetch_all(&mut **tx).await? {
@@ -629,14 +625,16 @@ pub async fn touch_conflict(
         (Some(p), _) => Some(p.to_string()),
         (None, Some(a)) => {
             let set = BTreeSet::from([a]);
-            super::records::account_projects(tx, &set)
-                .await?
-                .remove(a)
+            super::records::account_projects(tx, &set).await?.remove(a)
         }
         (None, None) => None,
     };
     if let Some(owner) = owner {
-        chain(tx, BTreeMap::from([(owner, vec![format!("conflict:{mark}")])])).await?;
+        chain(
+            tx,
+            BTreeMap::from([(owner, vec![format!("conflict:{mark}")])]),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -932,8 +930,9 @@ pub async fn states(
 ) -> Result<HashMap<String, crate::model::ReconcileState>> {
     let mut out: HashMap<String, crate::model::ReconcileState> = HashMap::new();
     for chunk in projects.chunks(IN_LIST) {
-        let mut q =
-            sqlx::QueryBuilder::new("SELECT project, fingerprint FROM project_facts WHERE project IN ");
+        let mut q = sqlx::QueryBuilder::new(
+            "SELECT project, fingerprint FROM project_facts WHERE project IN ",
+        );
         push_list(&mut q, chunk.iter().map(String::as_str));
         for row in q.build().fetch_all(pool).await? {
             out.entry(get(&row, "project")?).or_default().fingerprint =
@@ -1010,9 +1009,10 @@ pub async fn backfill(pool: &Pool) -> Result<u64> {
     if done != Some(false) {
         return Ok(0);
     }
-    let owners: Vec<String> = sqlx::query_scalar("SELECT DISTINCT owner FROM records ORDER BY owner")
-        .fetch_all(pool)
-        .await?;
+    let owners: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT owner FROM records ORDER BY owner")
+            .fetch_all(pool)
+            .await?;
     let mut n = 0u64;
     for chunk in owners.chunks(64) {
         let mut q = sqlx::QueryBuilder::new(
@@ -1040,7 +1040,10 @@ pub async fn backfill(pool: &Pool) -> Result<u64> {
                 &mut entries,
                 &mut undecodable,
             )?;
-            touched.entry(owner).or_default().push(format!("{key}:{hash}"));
+            touched
+                .entry(owner)
+                .or_default()
+                .push(format!("{key}:{hash}"));
             n += 1;
         }
         for (kind, typed) in by_kind {

@@ -12,8 +12,8 @@ use tokio::io::AsyncRead;
 
 use super::raw_files::{Finished, NewFileRow, CHUNK_BYTES};
 use super::{
-    access_log, dirty_projects, events, facts, findings, gauges, incomplete_statements, operator_tokens,
-    raw_files, records,
+    access_log, dirty_projects, events, facts, findings, gauges, incomplete_statements,
+    operator_tokens, raw_files, records,
 };
 use super::{ThisStore, Tx};
 use crate::lifecycle::{classify, is_active, Change, CURED, REAPPEARED};
