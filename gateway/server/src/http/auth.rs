@@ -130,7 +130,8 @@ impl Authenticator {
             })
     }
 
-    fn configured_operator(&self, token_sha256: &str) -> Option<(String, PartnerRole)> {
+    /// A token of `[[operators]]` in the configuration as loaded now: name and role.
+    pub(crate) fn configured_operator(&self, token_sha256: &str) -> Option<(String, PartnerRole)> {
         self.tables().operator_tokens.get(token_sha256).cloned()
     }
 }
