@@ -425,20 +425,21 @@ pub async fn reconcile(
     as_of: Option<NaiveDate>,
     projects: &[String],
     incremental: bool,
+    force: bool,
 ) -> anyhow::Result<ExitCode> {
     let p = open_configured(config).await?;
     let as_of = as_of.unwrap_or_else(pipeline::today_in_china);
     let r = if incremental {
         p.reconcile_dirty(as_of).await?
     } else if projects.is_empty() {
-        p.reconcile(Scope::All, as_of).await?
+        p.reconcile_with(Scope::All, as_of, force).await?
     } else {
-        p.reconcile(Scope::Projects(projects.to_vec()), as_of)
+        p.reconcile_with(Scope::Projects(projects.to_vec()), as_of, force)
             .await?
     };
     println!(
-        "reconciled as of {as_of}: {} opened, {} reopened, {} escalated, {} updated, {} resolved, {} unchanged",
-        r.opened, r.reopened, r.escalated, r.updated, r.resolved, r.unchanged
+        "reconciled as of {as_of}: {} opened, {} reopened, {} escalated, {} updated, {} resolved, {} unchanged, {} skipped (unchanged since their last reconciliation)",
+        r.opened, r.reopened, r.escalated, r.updated, r.resolved, r.unchanged, r.skipped
     );
     Ok(ExitCode::SUCCESS)
 }

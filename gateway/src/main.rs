@@ -95,6 +95,10 @@ enum Command {
         /// Only the projects whose data changed since the last run (what the daemon does).
         #[arg(long, conflicts_with = "project")]
         incremental: bool,
+        /// Compute every project in scope, also those whose facts, rules and dates are those
+        /// of their last reconciliation (skipped otherwise; see docs/BENCHMARKS.md).
+        #[arg(long, conflicts_with = "incremental")]
+        force: bool,
     },
     /// List findings (red first), with project and contractor names, times in CST.
     Findings {
@@ -392,7 +396,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             as_of,
             project,
             incremental,
-        } => commands::reconcile(config, as_of, &project, incremental).await,
+            force,
+        } => commands::reconcile(config, as_of, &project, incremental, force).await,
         Command::Findings {
             format,
             project,

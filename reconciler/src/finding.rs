@@ -13,6 +13,9 @@ pub(crate) struct Ctx<'a> {
     pub as_of: NaiveDate,
     pub config: &'a Config,
     pub calendar: &'a Calendar,
+    /// The earliest date after `as_of` on which a date comparison made so far would come out
+    /// otherwise (see [`crate::reconcile_until`]).
+    next: std::cell::Cell<Option<NaiveDate>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -27,7 +30,29 @@ impl<'a> Ctx<'a> {
             as_of,
             config,
             calendar,
+            next: std::cell::Cell::new(None),
         }
+    }
+
+    /// Notes that the findings depend on how `as_of` compares with `d`: the comparison can
+    /// come out otherwise from `d` or the day after (whichever is later than `as_of`).
+    pub fn seen(&self, d: NaiveDate) {
+        for c in [Some(d), d.succ_opt()].into_iter().flatten() {
+            if c > self.as_of && self.next.get().is_none_or(|n| c < n) {
+                self.next.set(Some(c));
+            }
+        }
+    }
+
+    /// Notes that the findings change from one day to the next (they count days to `as_of`,
+    /// or name it).
+    pub fn daily(&self) {
+        self.seen(self.as_of);
+    }
+
+    /// The earliest date after `as_of` noted by [`Ctx::seen`] and [`Ctx::daily`].
+    pub fn next_change(&self) -> Option<NaiveDate> {
+        self.next.get()
     }
 
     pub fn project(&self) -> &'a str {

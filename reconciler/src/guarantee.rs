@@ -20,7 +20,7 @@ use schemas::{
     GuaranteeLetter, GuaranteeRequirement, GuaranteeStatus, Money, Period, ProjectStatus, Province,
 };
 
-use crate::finding::{add_days, calendar_note, days, evidence, Ctx, Draft, Out};
+use crate::finding::{add_days, calendar_note, days, evidence, sub_days, Ctx, Draft, Out};
 use crate::text::{credit_zh, tx, Text};
 use crate::{Config, GuaranteeConfig, ProjectFacts, ReconcileError};
 
@@ -370,6 +370,15 @@ pub(crate) fn findings(ctx: &Ctx<'_>, out: &mut Out) -> Result<(), ReconcileErro
         return Ok(());
     };
     let req = req.as_ref();
+    ctx.seen(add_days(req.cover_from, cfg.grace_days));
+    ctx.seen(req.cover_to);
+    // Every date of every letter: when it takes effect, is in force, expires or nears expiry.
+    for l in &f.guarantees {
+        for d in [l.event_date, l.valid_from, l.valid_to] {
+            ctx.seen(d);
+            ctx.seen(sub_days(d, ctx.config.guarantee.expiring_days));
+        }
+    }
     if f.project.status != ProjectStatus::Open
         || ctx.as_of < add_days(req.cover_from, cfg.grace_days)
         || ctx.as_of > req.cover_to
@@ -418,6 +427,7 @@ pub(crate) fn findings(ctx: &Ctx<'_>, out: &mut Out) -> Result<(), ReconcileErro
             });
         let mut claim_line = None;
         let (code, subject, period, due, summary) = if let Some(c) = &open_claim {
+            ctx.seen(c.deadline);
             if ctx.as_of <= c.deadline {
                 // Within the replenishment period: nothing to raise yet.
                 expiring(ctx, req, &letters, r, out);

@@ -85,6 +85,7 @@ pub(crate) fn findings(ctx: &Ctx<'_>, out: &mut Out) {
         let Some((from, to)) = coverage(st) else {
             continue;
         };
+        ctx.seen(to);
         if to > ctx.as_of {
             continue;
         }
@@ -338,11 +339,13 @@ fn missing(ctx: &Ctx<'_>, account: &str, stmts: &[Stmt<'_>], foreign: &[Stmt<'_>
         return;
     }
     let expected = |d: NaiveDate| {
-        ctx.calendar.is_working_day(d)
-            && ctx
+        ctx.calendar.is_working_day(d) && {
+            let due = ctx
                 .calendar
-                .add_working_days(d, cfg.missing_after_working_days)
-                < ctx.as_of
+                .add_working_days(d, cfg.missing_after_working_days);
+            ctx.seen(due);
+            due < ctx.as_of
+        }
     };
     // Merge coverage intervals, then walk only the days between them and after the last.
     // Each gap: first and last day, and the statements either side (for evidence).
@@ -368,6 +371,8 @@ fn missing(ctx: &Ctx<'_>, account: &str, stmts: &[Stmt<'_>], foreign: &[Stmt<'_>
         }
         None => {
             if let Some(ff) = first_foreign.filter(|_| open) {
+                // A gap up to `as_of` grows by a day every day.
+                ctx.daily();
                 gaps.push((ff, ctx.as_of, Vec::new()));
             }
         }
@@ -393,7 +398,9 @@ fn missing(ctx: &Ctx<'_>, account: &str, stmts: &[Stmt<'_>], foreign: &[Stmt<'_>
         // After the last statement: only while the project is open (a completed project's
         // account is closed and sends nothing more).
         if let Some(next) = covered_to.succ_opt().filter(|_| open) {
+            ctx.seen(next);
             if next <= ctx.as_of {
+                ctx.daily();
                 gaps.push((next, ctx.as_of, vec![stmt_ev(&stmts[last_idx])]));
             }
         }
@@ -482,7 +489,10 @@ fn duplicates(ctx: &Ctx<'_>, out: &mut Out) {
         .facts
         .conflicts
         .iter()
-        .filter(|c| c.effective_date() <= ctx.as_of)
+        .filter(|c| {
+            ctx.seen(c.effective_date());
+            c.effective_date() <= ctx.as_of
+        })
         .collect();
     cs.sort_by(|a, b| {
         (&a.key, a.detected_on, &a.second_file_sha256).cmp(&(

@@ -222,6 +222,7 @@ pub(crate) fn findings(ctx: &Ctx<'_>, m: &LaborMatch<'_>, ledger: &Ledger<'_>, o
         let deadline = ctx
             .calendar
             .add_working_days(o.due_date, cfg.grace_working_days);
+        ctx.seen(deadline);
         if ctx.as_of <= deadline {
             continue;
         }

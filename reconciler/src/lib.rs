@@ -128,8 +128,33 @@ pub fn reconcile(
     config: &Config,
     calendar: &Calendar,
 ) -> Result<Vec<Finding>, ReconcileError> {
+    reconcile_until(facts, as_of, config, calendar).map(|(findings, _)| findings)
+}
+
+/// [`reconcile`], and the first date after `as_of` on which the findings of these facts can
+/// change (`None`: on no later date). Every comparison of `as_of` with a date of the facts (a
+/// deadline, a grace period, an expiry, a pay window, a fact dated after `as_of`) notes the
+/// date from which it would come out otherwise; any finding counts days to `as_of` (severity,
+/// summaries), so a project with findings changes the next day. Until that date,
+/// `reconcile(facts, d, …)` for `as_of <= d` gives the same findings: a caller may skip
+/// the project (`ingest::skip`).
+pub fn reconcile_until(
+    facts: &ProjectFacts,
+    as_of: NaiveDate,
+    config: &Config,
+    calendar: &Calendar,
+) -> Result<(Vec<Finding>, Option<NaiveDate>), ReconcileError> {
     check_amounts(facts)?;
     let ctx = finding::Ctx::new(facts, as_of, config, calendar);
+    // Facts dated after `as_of` are left out until then (the ledger's entries, balances).
+    for s in &facts.statements {
+        for e in &s.entries {
+            ctx.seen(e.booking_date);
+        }
+        for b in s.opening_balance.iter().chain(s.closing_balance.iter()) {
+            ctx.seen(b.date);
+        }
+    }
     let ledger = ledger::Ledger::build(facts, as_of);
     let mut out = finding::Out::default();
     let labor = labor::match_credits(&ctx, &ledger);
@@ -141,7 +166,11 @@ pub fn reconcile(
     payroll::findings(&ctx, &ledger, &labor, &payments, &links, &mut out);
     guarantee::findings(&ctx, &mut out)?;
     integrity::findings(&ctx, &mut out);
-    Ok(out.finish(&ctx))
+    let findings = out.finish(&ctx);
+    if !findings.is_empty() {
+        ctx.daily();
+    }
+    Ok((findings, ctx.next_change()))
 }
 
 /// Every sum the reconciler forms adds or subtracts amounts of the project's facts (a subset

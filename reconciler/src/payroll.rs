@@ -421,7 +421,10 @@ fn batch_mismatch(
         .filter(|s| s.kind == StatementKind::EndOfDay)
         .filter(|s| foreign_currency(ctx.facts, s).is_none())
         .filter_map(|s| s.closing_balance.map(|b| b.date))
-        .filter(|d| *d <= ctx.as_of)
+        .filter(|d| {
+            ctx.seen(*d);
+            *d <= ctx.as_of
+        })
         .max();
     for b in batches {
         let debit: Money = b.debits.iter().map(|&i| ledger.entries[i].amount()).sum();
@@ -435,6 +438,7 @@ fn batch_mismatch(
             .max()
             .or(b.pay_date);
         let Some(anchor) = anchor else { continue };
+        ctx.seen(add_days(anchor, wait));
         if ctx.as_of <= add_days(anchor, wait) {
             continue;
         }
@@ -600,6 +604,7 @@ fn non_wage(
         .map(norm_account)
         .collect();
     for (i, le) in ledger.debits() {
+        ctx.seen(add_days(le.date(), wait));
         if linked.contains(&i) || ctx.as_of <= add_days(le.date(), wait) {
             continue;
         }
@@ -664,6 +669,7 @@ fn funding_gap(ctx: &Ctx<'_>, labor: &LaborMatch<'_>, pay: &PaymentIndex<'_>, ou
     let mut latest: BTreeMap<&str, (NaiveDate, &Statement, Money)> = BTreeMap::new();
     for s in &ctx.facts.statements {
         let Some(b) = s.closing_balance else { continue };
+        ctx.seen(b.date);
         if s.kind != StatementKind::EndOfDay
             || b.date > ctx.as_of
             || foreign_currency(ctx.facts, s).is_some()
@@ -682,7 +688,10 @@ fn funding_gap(ctx: &Ctx<'_>, labor: &LaborMatch<'_>, pay: &PaymentIndex<'_>, ou
         return;
     }
     let balance: Money = latest.values().map(|v| v.2).sum();
-    let balance_date = latest.values().map(|v| v.0).max().unwrap_or(ctx.as_of);
+    let balance_date = latest.values().map(|v| v.0).max().unwrap_or_else(|| {
+        ctx.daily();
+        ctx.as_of
+    });
     let mut periods: BTreeMap<Period, (Money, Money)> = BTreeMap::new();
     for l in &pay.lines {
         let e = periods
@@ -695,6 +704,7 @@ fn funding_gap(ctx: &Ctx<'_>, labor: &LaborMatch<'_>, pay: &PaymentIndex<'_>, ou
     // the severity rises as the deadline nears.
     for (period, (owed, paid)) in periods {
         let deadline = pay_deadline(period, &cfg.wages);
+        ctx.seen(deadline);
         if ctx.as_of > deadline {
             continue;
         }

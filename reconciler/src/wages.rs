@@ -193,7 +193,11 @@ impl<'a> PaymentIndex<'a> {
                             .as_deref()
                             .and_then(|b| batch_dates.get(b).copied())
                     })
-                    .unwrap_or(ctx.as_of);
+                    .unwrap_or_else(|| {
+                        // An undated payment is dated `as_of`: it moves every day.
+                        ctx.daily();
+                        ctx.as_of
+                    });
                 let id = r
                     .id_number
                     .as_ref()
@@ -208,7 +212,10 @@ impl<'a> PaymentIndex<'a> {
                     returned: false,
                 }
             })
-            .filter(|p| p.date <= ctx.as_of)
+            .filter(|p| {
+                ctx.seen(p.date);
+                p.date <= ctx.as_of
+            })
             .collect();
         // Natural order (the parts of `PaymentResult::key`, then content as a tie-breaker);
         // the hashed key is computed only for evidence.
@@ -442,6 +449,7 @@ fn unpaid(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) {
         }
         let due = pay_deadline(line.period, cfg);
         let deadline = add_days(due, cfg.grace_days);
+        ctx.seen(deadline);
         if ctx.as_of <= deadline {
             continue;
         }
@@ -685,6 +693,7 @@ fn failed_unresolved(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) {
         } else {
             need.fen() <= 0
         };
+        ctx.seen(deadline);
         if ctx.as_of <= deadline || resolved {
             continue;
         }
@@ -802,6 +811,7 @@ fn abnormal(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) -> Result<(), 
         by_period.entry(l.line.period).or_default().push(l);
     }
     for (period, lines) in by_period {
+        ctx.seen(period.first_day());
         if period.first_day() > ctx.as_of {
             continue;
         }

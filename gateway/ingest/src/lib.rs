@@ -18,6 +18,7 @@ pub mod pipeline;
 pub mod registry;
 pub mod replay;
 pub mod schedule;
+pub mod skip;
 
 /// Opens the configured store and builds the pipeline.
 pub async fn open(settings: Settings) -> anyhow::Result<Pipeline> {

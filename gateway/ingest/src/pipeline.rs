@@ -17,13 +17,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 use chrono::{DateTime, NaiveDate, Utc};
-use schemas::{
-    Diagnostic, EvidenceKind, Finding, Level, Position, Project, RecordSet, WageAccount,
-};
+use schemas::{Diagnostic, EvidenceKind, Finding, Level, Position, RecordSet, WageAccount};
 use serde::{Deserialize, Serialize};
 use store::{
     ApplyReport, FileOutcome, NewRawFile, RawFile, RecordConflict, RecordKind, RegistryReport,
-    Scope, Store, StoredRecord, SyncReport,
+    Scope, Store, SyncReport,
 };
 use tokio::sync::RwLock;
 
@@ -437,14 +435,15 @@ impl Pipeline {
             }
         }
         let mut idx = HashMap::new();
-        for rec in self.store.load_kind(RecordKind::Account).await? {
-            let a: WageAccount = rec.decode()?;
+        // From the typed account table: no JSON to decode (issue 14: the first file after a
+        // restart builds this index).
+        for a in self.store.account_directory().await? {
             idx.insert(
-                a.account_no.clone(),
+                a.account_no,
                 AccountInfo {
-                    project: a.project_code.clone(),
-                    bank_code: a.bank_code.clone(),
-                    by_operator: rec.file_id.is_none(),
+                    project: a.project,
+                    bank_code: a.bank_code,
+                    by_operator: a.by_operator,
                 },
             );
         }
@@ -656,6 +655,18 @@ impl Pipeline {
         as_of: NaiveDate,
         quiet: std::time::Duration,
     ) -> anyhow::Result<SyncReport> {
+        self.reconcile_claimed_with(worker, as_of, quiet, false)
+            .await
+    }
+
+    /// [`Pipeline::reconcile_claimed`]; with `force`, no project is skipped.
+    pub async fn reconcile_claimed_with(
+        &self,
+        worker: &str,
+        as_of: NaiveDate,
+        quiet: std::time::Duration,
+        force: bool,
+    ) -> anyhow::Result<SyncReport> {
         let quiet =
             chrono::Duration::from_std(quiet).context("reconcile.debounce_ms is too long")?;
         let lease = std::time::Duration::from_millis(self.settings.reconcile.lease_ms.max(1));
@@ -679,7 +690,7 @@ impl Pipeline {
             );
             let started = Instant::now();
             let result = tracing::Instrument::instrument(
-                self.reconcile_scope(Scope::Projects(projects), as_of),
+                self.reconcile_scope(Scope::Projects(projects), as_of, force),
                 span.clone(),
             )
             .await;
@@ -745,8 +756,19 @@ impl Pipeline {
     /// project's facts after that, so it covers those marks (marks made while it runs stay
     /// queued). If it fails, the marks are put back.
     pub async fn reconcile(&self, scope: Scope, as_of: NaiveDate) -> anyhow::Result<SyncReport> {
+        self.reconcile_with(scope, as_of, false).await
+    }
+
+    /// [`Pipeline::reconcile`]; with `force`, every project is computed, none skipped (see
+    /// [`crate::skip`]): `wagegate reconcile --force`.
+    pub async fn reconcile_with(
+        &self,
+        scope: Scope,
+        as_of: NaiveDate,
+        force: bool,
+    ) -> anyhow::Result<SyncReport> {
         if !matches!(scope, Scope::All) {
-            return self.reconcile_scope(scope, as_of).await;
+            return self.reconcile_scope(scope, as_of, force).await;
         }
         let mut drained = Vec::new();
         // Bounded: a queue that refills faster than it drains is left to the next run.
@@ -758,7 +780,7 @@ impl Pipeline {
                 break;
             }
         }
-        match self.reconcile_scope(Scope::All, as_of).await {
+        match self.reconcile_scope(Scope::All, as_of, force).await {
             Ok(report) => Ok(report),
             Err(e) => {
                 self.store.mark_dirty(&drained, Utc::now()).await?;
@@ -767,8 +789,14 @@ impl Pipeline {
         }
     }
 
-    async fn reconcile_scope(&self, scope: Scope, as_of: NaiveDate) -> anyhow::Result<SyncReport> {
+    async fn reconcile_scope(
+        &self,
+        scope: Scope,
+        as_of: NaiveDate,
+        force: bool,
+    ) -> anyhow::Result<SyncReport> {
         let all = matches!(scope, Scope::All);
+        let rules = Arc::new(crate::skip::rules_hash(&self.settings, &self.calendar));
         let projects: Vec<String> = match scope {
             Scope::All => self.known_projects().await?.into_iter().collect(),
             Scope::Projects(p) => p.into_iter().collect::<BTreeSet<_>>().into_iter().collect(),
@@ -782,22 +810,48 @@ impl Pipeline {
         loop {
             while in_flight.len() < RECONCILE_IN_FLIGHT {
                 let Some(chunk) = chunks.next() else { break };
-                in_flight.push_back(tokio::spawn(self.reconcile_chunk(chunk.to_vec(), as_of)));
+                in_flight.push_back(tokio::spawn(self.reconcile_chunk(
+                    chunk.to_vec(),
+                    as_of,
+                    force,
+                    Arc::clone(&rules),
+                )));
             }
             let Some(job) = in_flight.pop_front() else {
                 break;
             };
             let synced = match job.await.context("a reconciliation task failed") {
-                Ok(Ok((chunk, findings, failed))) => {
+                Ok(Ok(done)) => {
                     // Projects whose reconciliation failed keep their stored findings (they
                     // are not in the synced scope) and are queued to be tried again.
-                    if !failed.is_empty() {
-                        self.store.mark_dirty(&failed, now).await?;
+                    if !done.failed.is_empty() {
+                        self.store.mark_dirty(&done.failed, now).await?;
                     }
-                    self.store
-                        .sync_findings(&Scope::Projects(chunk), findings, "reconciler", now)
-                        .await
-                        .context("storing findings")
+                    total.skipped += done.skipped;
+                    let synced = if done.computed.is_empty() {
+                        Ok(SyncReport::default())
+                    } else {
+                        self.store
+                            .sync_findings(
+                                &Scope::Projects(done.computed),
+                                done.findings,
+                                "reconciler",
+                                now,
+                            )
+                            .await
+                            .context("storing findings")
+                    };
+                    // Recorded once the findings are stored: a run that fails before leaves
+                    // the projects to be computed again.
+                    match synced {
+                        Ok(r) => self
+                            .store
+                            .put_reconciled(&done.reconciled)
+                            .await
+                            .context("recording the reconciled projects")
+                            .map(|()| r),
+                        Err(e) => Err(e),
+                    }
                 }
                 Ok(Err(e)) | Err(e) => Err(e),
             };
@@ -834,6 +888,7 @@ impl Pipeline {
         }
         tracing::info!(
             projects = projects.len(),
+            skipped = total.skipped,
             opened = total.opened,
             resolved = total.resolved,
             reopened = total.reopened,
@@ -843,34 +898,63 @@ impl Pipeline {
         Ok(total)
     }
 
-    /// Loads one chunk of projects' facts and computes their findings (not yet stored). The
+    /// Loads one chunk of projects' facts and computes their findings (not yet stored): the
+    /// projects whose facts, rules and dates are those of their last reconciliation are
+    /// skipped (unless `force`); the others' facts are read from the typed fact tables. The
     /// future owns everything it uses, so that it can run as its own task.
     fn reconcile_chunk(
         &self,
         chunk: Vec<String>,
         as_of: NaiveDate,
-    ) -> impl std::future::Future<Output = anyhow::Result<(Vec<String>, Vec<Finding>, Vec<String>)>>
-           + Send
-           + 'static {
+        force: bool,
+        rules: Arc<String>,
+    ) -> impl std::future::Future<Output = anyhow::Result<ChunkDone>> + Send + 'static {
         let store = Arc::clone(&self.store);
         let settings = Arc::clone(&self.settings);
         let calendar = Arc::clone(&self.calendar);
         async move {
-            let scope = Scope::Projects(chunk.clone());
-            let records = store.load_records(&scope).await?;
-            let conflicts = store.list_conflicts(&scope).await?;
-            let (findings, failed) = tokio::task::spawn_blocking(
-                move || -> anyhow::Result<(Vec<Finding>, Vec<String>)> {
-                    let facts = group_facts(records, conflicts)?;
+            // Fingerprints are read before the facts: a write in between changes the
+            // fingerprint after the one recorded, so the next pass computes the project again.
+            let states = store.reconcile_states(&chunk).await?;
+            let (skip, chunk): (Vec<String>, Vec<String>) = chunk
+                .into_iter()
+                .partition(|p| !force && crate::skip::can_skip(states.get(p), &rules, as_of));
+            if chunk.is_empty() {
+                return Ok(ChunkDone {
+                    skipped: skip.len() as u64,
+                    ..ChunkDone::default()
+                });
+            }
+            let rows = store.load_facts(&chunk).await?;
+            let conflicts = store
+                .list_conflicts(&Scope::Projects(chunk.clone()))
+                .await?;
+            type Computed = (
+                Vec<Finding>,
+                Vec<String>,
+                HashMap<String, Option<NaiveDate>>,
+            );
+            let (findings, failed, until) = tokio::task::spawn_blocking(
+                move || -> anyhow::Result<Computed> {
+                    let facts = typed_facts(rows, conflicts);
                     let mut out = Vec::new();
                     let mut failed = Vec::new();
+                    let mut until = HashMap::new();
                     // One project's error is that project's: the others complete.
                     for (code, f) in &facts {
-                        match reconciler::reconcile(f, as_of, &settings.reconciler, &calendar) {
-                            Ok(fs) => out.extend(fs.into_iter().map(|mut f| {
-                                f.id = settings.findings.stored_id(&f.id);
-                                f
-                            })),
+                        match reconciler::reconcile_until(
+                            f,
+                            as_of,
+                            &settings.reconciler,
+                            &calendar,
+                        ) {
+                            Ok((fs, next)) => {
+                                until.insert(code.clone(), next);
+                                out.extend(fs.into_iter().map(|mut f| {
+                                    f.id = settings.findings.stored_id(&f.id);
+                                    f
+                                }));
+                            }
                             Err(e) => {
                                 tracing::error!(project = %code, error = %e, "project not reconciled; will retry");
                                 metrics::counter!("wagegate_projects_not_reconciled_total")
@@ -879,15 +963,43 @@ impl Pipeline {
                             }
                         }
                     }
-                    Ok((out, failed))
+                    Ok((out, failed, until))
                 },
             )
             .await
             .context("the reconciler thread failed")??;
-            let chunk = chunk.into_iter().filter(|p| !failed.contains(p)).collect();
-            Ok((chunk, findings, failed))
+            let computed: Vec<String> = chunk.into_iter().filter(|p| !failed.contains(p)).collect();
+            let reconciled = computed
+                .iter()
+                .map(|p| {
+                    let fp = states.get(p).and_then(|s| s.fingerprint.as_deref());
+                    // A project without facts (no project record) has no findings on any date.
+                    let next = until.get(p).copied().flatten();
+                    crate::skip::reconciled(p, fp, &rules, as_of, next)
+                })
+                .collect();
+            Ok(ChunkDone {
+                computed,
+                findings,
+                failed,
+                skipped: skip.len() as u64,
+                reconciled,
+            })
         }
     }
+}
+
+/// What one chunk's task computed.
+#[derive(Default)]
+struct ChunkDone {
+    /// The projects computed (their findings are `findings`), to be synced.
+    computed: Vec<String>,
+    findings: Vec<Finding>,
+    /// Projects whose amounts could not be computed: queued again, findings kept.
+    failed: Vec<String>,
+    skipped: u64,
+    /// What to record for `computed` once their findings are stored.
+    reconciled: Vec<store::Reconciled>,
 }
 
 /// How many projects' facts are loaded, reconciled and synced together: one `IN (...)` list
@@ -921,6 +1033,7 @@ fn add_registry(total: &mut RegistryReport, r: RegistryReport) {
 }
 
 fn add(total: &mut SyncReport, r: &SyncReport) {
+    total.skipped += r.skipped;
     total.opened += r.opened;
     total.reopened += r.reopened;
     total.escalated += r.escalated;
@@ -1295,48 +1408,29 @@ fn may_register_account(
     }
 }
 
-/// Sorts stored records into per-project facts. Records of an account belong to the
-/// account's project; records of unknown accounts belong to no project and are left out.
-fn group_facts(
-    records: Vec<StoredRecord>,
+/// Per-project facts from the typed fact tables (no JSON), with the conflicts of their keys
+/// and accounts: records of an account belong to the account's project.
+fn typed_facts(
+    rows: Vec<store::ProjectFactRows>,
     conflicts: Vec<RecordConflict>,
-) -> anyhow::Result<BTreeMap<String, reconciler::ProjectFacts>> {
+) -> BTreeMap<String, reconciler::ProjectFacts> {
     let mut account_project: HashMap<String, String> = HashMap::new();
     let mut facts: BTreeMap<String, reconciler::ProjectFacts> = BTreeMap::new();
-    for r in &records {
-        match r.kind {
-            RecordKind::Project => {
-                let p: Project = r.decode()?;
-                facts.insert(p.code.clone(), reconciler::ProjectFacts::new(p));
-            }
-            RecordKind::Account => {
-                let a: WageAccount = r.decode()?;
-                account_project.insert(a.account_no.clone(), a.project_code.clone());
-            }
-            _ => {}
+    for r in rows {
+        for a in &r.accounts {
+            account_project.insert(a.account_no.clone(), a.project_code.clone());
         }
-    }
-    for r in records {
-        let project = r.project.clone().or_else(|| {
-            r.account
-                .as_ref()
-                .and_then(|a| account_project.get(a).cloned())
-        });
-        let Some(f) = project.and_then(|p| facts.get_mut(&p)) else {
-            continue;
-        };
-        match r.kind {
-            RecordKind::Project => {}
-            RecordKind::Account => f.accounts.push(r.decode()?),
-            RecordKind::Obligation => f.obligations.push(r.decode()?),
-            RecordKind::Paysheet => f.pay_sheet.push(r.decode()?),
-            RecordKind::Roster => f.roster.push(r.decode()?),
-            RecordKind::GuaranteeRequirement => f.guarantee_requirement = Some(r.decode()?),
-            RecordKind::Statement => f.statements.push(r.decode()?),
-            RecordKind::Payment => f.payment_results.push(r.decode()?),
-            RecordKind::Batch => f.payroll_batches.push(r.decode()?),
-            RecordKind::Guarantee => f.guarantees.push(r.decode()?),
-        }
+        let mut f = reconciler::ProjectFacts::new(r.project);
+        f.accounts = r.accounts;
+        f.obligations = r.obligations;
+        f.pay_sheet = r.pay_sheet;
+        f.roster = r.roster;
+        f.guarantee_requirement = r.guarantee_requirement;
+        f.guarantees = r.guarantees;
+        f.statements = r.statements;
+        f.payroll_batches = r.payroll_batches;
+        f.payment_results = r.payment_results;
+        facts.insert(f.project.code.clone(), f);
     }
     for c in conflicts {
         let project = c.project.clone().or_else(|| {
@@ -1351,7 +1445,7 @@ fn group_facts(
         conflict.record_date = record_date(f, c.kind, &c.key);
         f.conflicts.push(conflict);
     }
-    Ok(facts)
+    facts
 }
 
 /// The business date of the stored record with `key` among a project's facts (conflicts are

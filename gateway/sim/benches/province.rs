@@ -7,9 +7,15 @@
 //!     --dir /tmp/prov --db sqlite --phase all
 //! ```
 //!
-//! `--phase` is `generate`, `ingest`, `reconcile`, `incremental` or `all`; run phases one by
-//! one under `/usr/bin/time -v` (see `gateway/sim/benches/province.sh`) to get each phase's peak
-//! memory. `--db` is `sqlite` (a file in `--dir`) or a PostgreSQL URL of an existing, empty
+//! `--phase` is `generate`, `ingest`, `upgrade`, `reconcile`, `incremental`, `split` or
+//! `all`; run phases one by one under `/usr/bin/time -v` (see `gateway/sim/benches/province.sh`)
+//! to get each phase's peak memory. `upgrade` only opens the database (migrations, and the
+//! typed-facts backfill of a database ingested by an earlier version). `reconcile` runs three
+//! full passes: the first (every project computed), a second over unchanged facts (every
+//! project skipped) and a forced one (`--force`: every project computed again). `split
+//! --procs N` queues every project and has N processes of this program (`--phase worker`)
+//! share one forced full pass through the dirty-queue leases (issue 11), each reporting its
+//! own CPU time. Every line reports the process's CPU time and the load average. `--db` is `sqlite` (a file in `--dir`) or a PostgreSQL URL of an existing, empty
 //! database. The as-of date is fixed (2026-11-26) so runs are comparable.
 
 use std::path::PathBuf;
@@ -28,6 +34,8 @@ struct Args {
     dir: PathBuf,
     db: String,
     phase: String,
+    procs: usize,
+    worker: String,
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -38,6 +46,8 @@ fn args() -> anyhow::Result<Args> {
         dir: PathBuf::from("/tmp/wagegate-province"),
         db: "sqlite".into(),
         phase: "all".into(),
+        procs: 2,
+        worker: "bench".into(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -49,6 +59,8 @@ fn args() -> anyhow::Result<Args> {
             "--dir" => a.dir = PathBuf::from(v()?),
             "--db" => a.db = v()?,
             "--phase" => a.phase = v()?,
+            "--procs" => a.procs = v()?.parse()?,
+            "--worker" => a.worker = v()?,
             // `cargo bench` passes `--bench`.
             "--bench" => {}
             other => bail!("unknown argument {other}"),
@@ -84,9 +96,29 @@ async fn pipeline(a: &Args) -> anyhow::Result<ingest::pipeline::Pipeline> {
     ingest::open(settings).await
 }
 
+/// CPU time (user + system) of this process so far, in seconds (Linux).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the command.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 fn report(phase: &str, a: &Args, started: Instant, extra: &str) {
     println!(
-        "province phase={phase} projects={} workers={} db={} seconds={:.3} {extra}",
+        "province phase={phase} projects={} workers={} db={} seconds={:.3} process_cpu_s={:.1} load={} {extra}",
         a.projects,
         a.workers,
         if a.db == "sqlite" {
@@ -94,7 +126,9 @@ fn report(phase: &str, a: &Args, started: Instant, extra: &str) {
         } else {
             "postgres"
         },
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        cpu_seconds(),
+        load_average()
     );
 }
 
@@ -126,27 +160,82 @@ async fn run(a: &Args) -> anyhow::Result<()> {
             &format!("refused={refused} rejected={rejected} skipped={skipped}"),
         );
     }
+    if a.phase == "upgrade" {
+        let t = Instant::now();
+        pipeline(a).await?;
+        report("upgrade", a, t, "");
+    }
     if all || a.phase == "reconcile" {
         let pl = pipeline(a).await?;
         let t = Instant::now();
+        let c = cpu_seconds();
         let r = pl.reconcile(Scope::All, p.as_of).await?;
         report(
             "reconcile",
             a,
             t,
             &format!(
-                "opened={} resolved={} unchanged={}",
-                r.opened, r.resolved, r.unchanged
+                "pass_cpu_s={:.1} opened={} resolved={} unchanged={} skipped={}",
+                cpu_seconds() - c,
+                r.opened,
+                r.resolved,
+                r.unchanged,
+                r.skipped
             ),
         );
         // A second full run over unchanged facts: what a nightly re-run costs.
         let t = Instant::now();
+        let c = cpu_seconds();
         let r = pl.reconcile(Scope::All, p.as_of).await?;
         report(
             "reconcile-again",
             a,
             t,
-            &format!("opened={} unchanged={}", r.opened, r.unchanged),
+            &format!(
+                "pass_cpu_s={:.1} opened={} unchanged={} skipped={}",
+                cpu_seconds() - c,
+                r.opened,
+                r.unchanged,
+                r.skipped
+            ),
+        );
+        // Every project computed again, caches warm: `wagegate reconcile --force`.
+        let t = Instant::now();
+        let c = cpu_seconds();
+        let r = pl.reconcile_with(Scope::All, p.as_of, true).await?;
+        report(
+            "reconcile-force",
+            a,
+            t,
+            &format!(
+                "pass_cpu_s={:.1} opened={} unchanged={} skipped={}",
+                cpu_seconds() - c,
+                r.opened,
+                r.unchanged,
+                r.skipped
+            ),
+        );
+    }
+    if a.phase == "split" {
+        split(a).await?;
+    }
+    if a.phase == "worker" {
+        let pl = pipeline(a).await?;
+        let t = Instant::now();
+        let r = pl
+            .reconcile_claimed_with(&a.worker, p.as_of, std::time::Duration::ZERO, true)
+            .await?;
+        report(
+            "worker",
+            a,
+            t,
+            &format!(
+                "worker={} opened={} unchanged={} {}",
+                a.worker,
+                r.opened,
+                r.unchanged,
+                memory()
+            ),
         );
     }
     if all || a.phase == "incremental" {
@@ -186,6 +275,54 @@ async fn run(a: &Args) -> anyhow::Result<()> {
     }
     if a.phase == "profile" {
         profile(a, p.as_of).await?;
+    }
+    Ok(())
+}
+
+/// One forced full pass shared by `--procs` processes: every project is queued (as the
+/// daemon's daily pass does), then the processes claim chunks of the queue under leases
+/// until it is empty. Reports the wall time of the whole and each process's CPU time.
+async fn split(a: &Args) -> anyhow::Result<()> {
+    let pl = pipeline(a).await?;
+    let projects: Vec<String> = pl
+        .store()
+        .load_kind(store::RecordKind::Project)
+        .await?
+        .into_iter()
+        .filter_map(|r| r.project)
+        .collect();
+    pl.store().mark_dirty(&projects, chrono::Utc::now()).await?;
+    drop(pl);
+    let exe = std::env::current_exe()?;
+    let t = Instant::now();
+    let mut children = Vec::new();
+    for i in 0..a.procs {
+        let child = std::process::Command::new(&exe)
+            .args(["--projects", &a.projects.to_string()])
+            .args(["--workers", &a.workers.to_string()])
+            .args(["--seed", &a.seed.to_string()])
+            .arg("--dir")
+            .arg(&a.dir)
+            .args(["--db", &a.db])
+            .args(["--phase", "worker", "--worker", &format!("bench-{i}")])
+            .stdout(std::process::Stdio::piped())
+            .spawn()?;
+        children.push(child);
+    }
+    let mut lines = Vec::new();
+    for c in children {
+        let out = c.wait_with_output()?;
+        anyhow::ensure!(out.status.success(), "a worker process failed");
+        lines.push(String::from_utf8_lossy(&out.stdout).trim().to_string());
+    }
+    report(
+        "split",
+        a,
+        t,
+        &format!("procs={} queued={}", a.procs, projects.len()),
+    );
+    for l in lines {
+        println!("{l}");
     }
     Ok(())
 }

@@ -4,7 +4,7 @@
 # time (user + system), peak resident memory, and what the phase reported.
 #
 #   gateway/sim/benches/province.sh [--projects N] [--workers W] [--dir DIR] [--db sqlite|URL]
-#                                   [--phases "generate ingest reconcile incremental"]
+#                                   [--phases "generate ingest reconcile incremental"] [--procs N]
 #
 # `--db` is `sqlite` (DIR/wagegate.db) or the URL of an existing, empty PostgreSQL database.
 # Run it on a fresh DIR / database: the incremental phase ingests a statement file for a
@@ -18,6 +18,7 @@ workers=50
 dir=/tmp/wagegate-province
 db=sqlite
 phases="generate ingest reconcile incremental"
+procs=2
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --projects) projects=$2; shift 2 ;;
@@ -25,6 +26,7 @@ while [[ $# -gt 0 ]]; do
         --dir) dir=$2; shift 2 ;;
         --db) db=$2; shift 2 ;;
         --phases) phases=$2; shift 2 ;;
+        --procs) procs=$2; shift 2 ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -96,8 +98,10 @@ for phase in $phases; do
         sample_pg "$server" &
         sampler=$!
     fi
+    extra=()
+    [[ "$phase" == split ]] && extra=(--procs "$procs")
     /usr/bin/time -v -o "$timing" "$bin" --projects "$projects" --workers "$workers" \
-        --dir "$dir" --db "$db" --phase "$phase" >"$log" 2>&1 || {
+        --dir "$dir" --db "$db" --phase "$phase" "${extra[@]}" >"$log" 2>&1 || {
         echo "phase $phase failed; see $log" >&2
         [[ -n "$sampler" ]] && kill "$sampler"
         exit 1

@@ -161,6 +161,21 @@ pub trait Store: Send + Sync + 'static {
     /// Every record of one kind (e.g. all accounts, to build an index), ordered by key.
     async fn load_kind(&self, kind: RecordKind) -> Result<Vec<StoredRecord>>;
     async fn list_conflicts(&self, scope: &Scope) -> Result<Vec<RecordConflict>>;
+    /// The facts of these projects as the reconciler reads them, from the typed fact tables
+    /// (one ordered scan per table and chunk of projects, no JSON), in project order;
+    /// projects without a project record are left out.
+    async fn load_facts(&self, projects: &[String]) -> Result<Vec<ProjectFactRows>>;
+    /// Every registered account (account number, project, bank code, registered by an
+    /// operator rather than from a partner's file), from the typed fact table: what ingest
+    /// authorises files against.
+    async fn account_directory(&self) -> Result<Vec<AccountEntry>>;
+    /// Per project: the fingerprint of its facts now and its last recorded reconciliation.
+    async fn reconcile_states(
+        &self,
+        projects: &[String],
+    ) -> Result<std::collections::HashMap<String, ReconcileState>>;
+    /// Records reconciliations (after their findings were synced).
+    async fn put_reconciled(&self, done: &[Reconciled]) -> Result<()>;
     /// The projects that have an open or acknowledged finding, in order.
     async fn active_finding_projects(&self) -> Result<Vec<String>>;
 

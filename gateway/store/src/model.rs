@@ -379,6 +379,10 @@ pub struct RegistryReport {
 /// What `sync_findings` did, counted per lifecycle change.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncReport {
+    /// Projects a pass left alone: their facts unchanged and no date of theirs come since
+    /// they were last reconciled (see `ingest::skip`).
+    #[serde(default)]
+    pub skipped: u64,
     pub opened: u64,
     pub reopened: u64,
     pub escalated: u64,
@@ -606,4 +610,70 @@ pub struct FindingCount {
     pub severity: String,
     pub status: String,
     pub count: i64,
+}
+
+/// One project's facts as the reconciler reads them, from the typed fact tables (no JSON):
+/// each kind in key order. `ingest` turns it into `reconciler::ProjectFacts`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectFactRows {
+    pub project: schemas::Project,
+    pub accounts: Vec<schemas::WageAccount>,
+    pub obligations: Vec<schemas::LaborCostObligation>,
+    pub pay_sheet: Vec<schemas::PaySheetLine>,
+    pub roster: Vec<schemas::RosterEntry>,
+    pub guarantee_requirement: Option<schemas::GuaranteeRequirement>,
+    pub guarantees: Vec<schemas::GuaranteeLetter>,
+    pub statements: Vec<schemas::Statement>,
+    pub payroll_batches: Vec<schemas::PayrollBatch>,
+    pub payment_results: Vec<schemas::PaymentResult>,
+}
+
+impl ProjectFactRows {
+    pub fn new(project: schemas::Project) -> ProjectFactRows {
+        ProjectFactRows {
+            project,
+            accounts: Vec::new(),
+            obligations: Vec::new(),
+            pay_sheet: Vec::new(),
+            roster: Vec::new(),
+            guarantee_requirement: None,
+            guarantees: Vec::new(),
+            statements: Vec::new(),
+            payroll_batches: Vec::new(),
+            payment_results: Vec::new(),
+        }
+    }
+}
+
+/// One registered account, as ingest's authorisation needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountEntry {
+    pub account_no: String,
+    pub project: String,
+    pub bank_code: String,
+    /// Registered by an operator (no partner file behind the record).
+    pub by_operator: bool,
+}
+
+/// What a pass needs to decide whether a project can be skipped: the fingerprint of its
+/// facts now, and what its last reconciliation saw (`None`: never reconciled, or its stored
+/// findings were changed by hand since).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReconcileState {
+    pub fingerprint: Option<String>,
+    pub last: Option<Reconciled>,
+}
+
+/// A project's reconciliation as recorded after its findings were synced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reconciled {
+    pub project: String,
+    /// The facts fingerprint read before its facts were loaded.
+    pub fingerprint: String,
+    /// A hash of the reconciler's configuration and calendar.
+    pub rules: String,
+    pub as_of: chrono::NaiveDate,
+    /// The first date after `as_of` on which its findings can change (`None`: never, with
+    /// these facts).
+    pub valid_until: Option<chrono::NaiveDate>,
 }

@@ -15,6 +15,9 @@ pub enum Value<'a> {
     Int(i64),
     Time(DateTime<Utc>),
     Bytes(&'a [u8]),
+    Date(Option<chrono::NaiveDate>),
+    OptInt(Option<i64>),
+    Bool(bool),
     /// SQL text instead of a bound value, e.g. `attempts + 1`.
     Sql(&'static str),
 }
@@ -58,6 +61,36 @@ impl From<i64> for Value<'_> {
 impl From<DateTime<Utc>> for Value<'_> {
     fn from(v: DateTime<Utc>) -> Self {
         Value::Time(v)
+    }
+}
+
+impl From<chrono::NaiveDate> for Value<'_> {
+    fn from(v: chrono::NaiveDate) -> Self {
+        Value::Date(Some(v))
+    }
+}
+
+impl From<Option<chrono::NaiveDate>> for Value<'_> {
+    fn from(v: Option<chrono::NaiveDate>) -> Self {
+        Value::Date(v)
+    }
+}
+
+impl From<Option<i64>> for Value<'_> {
+    fn from(v: Option<i64>) -> Self {
+        Value::OptInt(v)
+    }
+}
+
+impl From<bool> for Value<'_> {
+    fn from(v: bool) -> Self {
+        Value::Bool(v)
+    }
+}
+
+impl From<Option<String>> for Value<'_> {
+    fn from(v: Option<String>) -> Self {
+        Value::OwnedText(v)
     }
 }
 
@@ -122,6 +155,9 @@ fn push_value<'a>(
         Value::Int(i) => sep.push_bind(i),
         Value::Time(t) => sep.push_bind(t),
         Value::Bytes(b) => sep.push_bind(b),
+        Value::Date(d) => sep.push_bind(d),
+        Value::OptInt(i) => sep.push_bind(i),
+        Value::Bool(b) => sep.push_bind(b),
         Value::Sql(s) => sep.push(s),
     };
 }
@@ -181,6 +217,9 @@ pub fn update<'a>(table: &str, set: Row<'a>) -> QueryBuilder<'a, Db> {
             Value::Int(i) => q.push_bind(i),
             Value::Time(t) => q.push_bind(t),
             Value::Bytes(b) => q.push_bind(b),
+            Value::Date(d) => q.push_bind(d),
+            Value::OptInt(i) => q.push_bind(i),
+            Value::Bool(b) => q.push_bind(b),
             Value::Sql(s) => q.push(s),
         };
     }

@@ -11,6 +11,7 @@
 //! |--------------------|-----------------------------------|
 //! | [`raw_files`]      | `raw_files`, `raw_file_chunks`    |
 //! | [`records`]        | `records`, `record_conflicts`     |
+//! | [`facts`]          | `fact_*` (typed facts), `project_facts`, `project_reconciled` |
 //! | [`dirty_projects`] | `dirty_projects`                  |
 //! | [`findings`]       | `findings`                        |
 //! | [`events`]         | `finding_events`, `webhook_outbox`|
@@ -26,6 +27,7 @@ pub mod access_log;
 pub mod columns;
 pub mod dirty_projects;
 pub mod events;
+pub mod facts;
 pub mod findings;
 pub mod gauges;
 pub mod incomplete_statements;

@@ -176,6 +176,15 @@ pub async fn write(
             }
         }
     }
+    // The typed facts (issue 14), in the same transaction: the one call into `facts`.
+    let typed: Vec<super::facts::Write<'_>> = rows
+        .iter()
+        .map(|r| super::facts::Write {
+            owner: owner(r),
+            record: r,
+        })
+        .collect();
+    super::facts::write(tx, &typed, replace, &written).await?;
     for r in rows {
         let adopted = r.kind == RecordKind::Account
             && (replace || written.contains(&(r.kind.as_str().to_string(), r.key.clone())));
@@ -198,6 +207,8 @@ async fn adopt_facts(tx: &mut Tx<'_>, project: &str, account: &str) -> Result<()
 }
 
 pub async fn insert_conflict(tx: &mut Tx<'_>, c: &RecordConflict) -> Result<(), StoreError> {
+    super::facts::touch_conflict(tx, c.project.as_deref(), c.account.as_deref(), &c.new_hash)
+        .await?;
     let row = Row::new()
         .col("kind", c.kind.as_str())
         .col("key", &c.key)
@@ -262,6 +273,7 @@ pub async fn conflicts_of(
 
 /// Removes a fact (an incomplete statement a complete delivery supersedes).
 pub async fn remove(tx: &mut Tx<'_>, kind: RecordKind, key: &str) -> Result<(), StoreError> {
+    super::facts::remove(tx, kind, key).await?;
     sqlx::query("DELETE FROM records WHERE kind = $1 AND key = $2")
         .bind(kind.as_str())
         .bind(key)

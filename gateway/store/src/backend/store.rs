@@ -12,8 +12,8 @@ use tokio::io::AsyncRead;
 
 use super::raw_files::{Finished, NewFileRow, CHUNK_BYTES};
 use super::{
-    access_log, dirty_projects, events, findings, gauges, incomplete_statements, operator_tokens,
-    raw_files, records,
+    access_log, dirty_projects, events, facts, findings, gauges, incomplete_statements,
+    operator_tokens, raw_files, records,
 };
 use super::{ThisStore, Tx};
 use crate::lifecycle::{classify, is_active, Change, CURED, REAPPEARED};
@@ -312,6 +312,9 @@ impl crate::Store for ThisStore {
 
     async fn migrate(&self) -> Result<()> {
         ThisStore::MIGRATOR.run(&self.pool).await?;
+        // Migration 0013's typed fact tables, filled from the records of a database written
+        // before it (once; nothing to do on a new database).
+        facts::backfill(&self.pool).await?;
         Ok(())
     }
 
@@ -731,6 +734,38 @@ impl crate::Store for ThisStore {
         }
     }
 
+    async fn load_facts(&self, projects: &[String]) -> Result<Vec<ProjectFactRows>> {
+        let mut out = Vec::new();
+        let mut sorted = projects.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        for chunk in sorted.chunks(IN_LIST) {
+            out.extend(facts::load(&self.pool, chunk).await?);
+        }
+        Ok(out)
+    }
+
+    async fn account_directory(&self) -> Result<Vec<AccountEntry>> {
+        facts::account_directory(&self.pool).await
+    }
+
+    async fn reconcile_states(
+        &self,
+        projects: &[String],
+    ) -> Result<HashMap<String, ReconcileState>> {
+        facts::states(&self.pool, projects).await
+    }
+
+    async fn put_reconciled(&self, done: &[Reconciled]) -> Result<()> {
+        if done.is_empty() {
+            return Ok(());
+        }
+        let (_write, mut tx) = self.begin_write().await?;
+        facts::put_states(&mut tx, done).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn active_finding_projects(&self) -> Result<Vec<String>> {
         findings::active_projects(&self.pool).await
     }
@@ -865,6 +900,7 @@ impl crate::Store for ThisStore {
         stored.updated_at = now;
         let event = PendingEvent::new(stored.clone(), kind, Some(from), reason.map(str::to_string));
         events::record(&mut tx, &[event], actor, now).await?;
+        facts::forget(&mut tx, &stored.finding.project).await?;
         tx.commit().await?;
         Ok(stored)
     }
