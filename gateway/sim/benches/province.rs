@@ -117,8 +117,9 @@ async fn run(a: &Args) -> anyhow::Result<()> {
     if all || a.phase == "ingest" {
         let pl = pipeline(a).await?;
         let t = Instant::now();
+        let steps = StepTimes::default();
         let (refused, rejected, skipped) =
-            ingest::backfill::load_dir(&pl, &world_dir(a), "operator").await?;
+            ingest::backfill::load_dir_with(&pl, &world_dir(a), "operator", &steps).await?;
         report(
             "ingest",
             a,
@@ -188,6 +189,42 @@ async fn run(a: &Args) -> anyhow::Result<()> {
         profile(a, p.as_of).await?;
     }
     Ok(())
+}
+
+/// Prints the wall and CPU time of each step of the ingest (registry, bank files) as it ends.
+#[derive(Default)]
+struct StepTimes {
+    started: std::sync::Mutex<Option<(ingest::backfill::Step, Instant, f64)>>,
+}
+
+impl ingest::backfill::Progress for StepTimes {
+    fn begin(&self, step: ingest::backfill::Step, _total: u64) {
+        if let Ok(mut s) = self.started.lock() {
+            *s = Some((step, Instant::now(), cpu_seconds()));
+        }
+    }
+    fn advance(&self, _n: u64) {}
+    fn end(&self) {
+        if let Some((step, t, cpu)) = self.started.lock().ok().and_then(|mut s| s.take()) {
+            eprintln!(
+                "province step={step:?} seconds={:.1} cpu_seconds={:.1}",
+                t.elapsed().as_secs_f64(),
+                cpu_seconds() - cpu
+            );
+        }
+    }
+    fn line(&self, _text: &str, _error: bool) {}
+}
+
+/// User + system CPU time of this process so far (Linux `/proc/self/stat`).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// Resident and peak memory of this process, in MiB (Linux).
