@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use crate::group::{Incoming, Staged};
 use crate::pipeline::{Pipeline, Processed};
+use anyhow::Context;
 
 /// What a backfill is doing, for a progress display. The wording is the caller's (the
 /// binary shows it in the operator's language); this module only counts.
@@ -154,7 +154,9 @@ fn read_limited(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
         .with_context(|| format!("reading {}", path.display()))?
         .len();
     if size > limit {
-        anyhow::bail!("file is {size} bytes, more than the limit of {limit} (ingest.max_file_bytes)");
+        anyhow::bail!(
+            "file is {size} bytes, more than the limit of {limit} (ingest.max_file_bytes)"
+        );
     }
     std::fs::read(path).with_context(|| format!("reading {}", path.display()))
 }
@@ -297,7 +299,11 @@ pub async fn load_dir_with(
     }
     let large: usize = registry.iter().map(|(_, b)| b.len()).sum();
     // A large import reads every file twice (checked, then written): two units a file.
-    let units = if large > crate::pipeline::REGISTRY_GROUP_BYTES { 2 } else { 1 };
+    let units = if large > crate::pipeline::REGISTRY_GROUP_BYTES {
+        2
+    } else {
+        1
+    };
     progress.begin(Step::Registry, (units * registry.len()) as u64);
     let (report, refused) = p.import_registry_with(&registry, progress).await?;
     progress.end();

@@ -122,15 +122,12 @@ impl Pipeline {
             }
             to_parse.push((i, file, bytes));
         }
-        let parsed = futures::future::join_all(
-            to_parse
-                .into_iter()
-                .map(|(i, file, bytes)| async move {
-                    let result = self.parse_and_authorise(&file, bytes).await;
-                    (i, file, result)
-                }),
-        )
-        .await;
+        let parsed =
+            futures::future::join_all(to_parse.into_iter().map(|(i, file, bytes)| async move {
+                let result = self.parse_and_authorise(&file, bytes).await;
+                (i, file, result)
+            }))
+            .await;
         for (i, file, result) in parsed {
             slots[i] = Some(match result {
                 Ok((outcome, rejected)) => Slot::Parsed {

@@ -551,13 +551,19 @@ impl Pipeline {
             group_bytes += bytes.len();
             group_files += 1;
             if group_bytes >= REGISTRY_GROUP_BYTES {
-                add_registry(&mut report, self.upsert_owned(std::mem::take(&mut batch)).await?);
+                add_registry(
+                    &mut report,
+                    self.upsert_owned(std::mem::take(&mut batch)).await?,
+                );
                 progress.advance(group_files);
                 group_bytes = 0;
                 group_files = 0;
             }
         }
-        add_registry(&mut report, self.upsert_owned(std::mem::take(&mut batch)).await?);
+        add_registry(
+            &mut report,
+            self.upsert_owned(std::mem::take(&mut batch)).await?,
+        );
         progress.advance(group_files);
         report.dirty_projects.sort();
         report.dirty_projects.dedup();

@@ -98,12 +98,7 @@ impl SqliteStore {
             .busy_timeout(Duration::from_millis(options.busy_timeout_ms))
             // 64 MiB of page cache per connection: record keys are hashes, so index inserts
             // land all over the B-tree.
-            .pragma(
-                "cache_size",
-                std::env::var("WAGEGATE_EXPERIMENT_CACHE_KIB")
-                    .map(|v| format!("-{v}"))
-                    .unwrap_or_else(|_| "-65536".to_string()),
-            )
+            .pragma("cache_size", "-65536")
             .pragma("temp_store", "memory");
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))

@@ -1061,7 +1061,10 @@ async fn a_group_of_files_applies_as_one_file_at_a_time_would(store: Arc<dyn Sto
     let mut changed_set = set.clone();
     changed_set.statements[1].entries[0].amount = Money::from_fen(1);
     let changed = store::records::from_record_set(&changed_set).unwrap();
-    assert_eq!(changed[1].key, records[1].key, "the same statement, other content");
+    assert_eq!(
+        changed[1].key, records[1].key,
+        "the same statement, other content"
+    );
     let a = stored_file(&store, b"group one a").await;
     let b = stored_file(&store, b"group one b").await;
     let c = stored_file(&store, b"group one c").await;
