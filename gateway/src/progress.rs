@@ -61,11 +61,7 @@ impl Display {
     fn line_of(&self, state: &State) -> String {
         let name = state.step.map_or("", |s| self.step_name(s));
         let elapsed = state.started.elapsed();
-        let pct = if state.total == 0 {
-            100
-        } else {
-            state.done * 100 / state.total
-        };
+        let pct = (state.done * 100).checked_div(state.total).unwrap_or(100);
         let rate = state.done as f64 / elapsed.as_secs_f64().max(0.001);
         let left = if state.done == 0 || state.done >= state.total {
             None
