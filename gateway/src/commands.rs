@@ -452,10 +452,7 @@ pub async fn explain(
 ) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(config)?;
     let ui = crate::findings_cli::language(lang, &settings)?;
-    let lang = match ui {
-        console::Lang::Zh => reconciler::Lang::Zh,
-        console::Lang::En => reconciler::Lang::En,
-    };
+    let lang = ui;
     let p = crate::findings_cli::open_existing(settings).await?;
     let Some(s) = p.store().get_finding(id).await? else {
         bail!("no finding {id}");
@@ -882,8 +879,10 @@ pub async fn files(
     since: Option<NaiveDate>,
     limit: u32,
     format: Output,
+    lang: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
     let p = open_configured(config).await?;
+    let ui = crate::findings_cli::language(lang, p.settings())?;
     let mut filter = store::FileFilter {
         sender: partner.filter(|s| !s.is_empty()),
         status: status.map(parse_file_status).transpose()?,
@@ -927,7 +926,7 @@ pub async fn files(
                         f.received_at.clone(),
                         f.sender.clone(),
                         f.format.clone().unwrap_or_else(|| "-".into()),
-                        status_zh(f.status).to_string(),
+                        ui.pick(status_zh(f.status), f.status.as_str()).to_string(),
                         f.records.to_string(),
                         f.diagnostics.to_string(),
                         f.warnings.to_string(),
@@ -939,31 +938,38 @@ pub async fn files(
             write_table(
                 &mut out,
                 &[
-                    "文件编号",
-                    "收到时间",
-                    "发送方",
-                    "格式",
-                    "状态",
-                    "记录数",
-                    "诊断",
-                    "警告",
-                    "文件名",
-                    "错误",
+                    ui.pick("文件编号", "file"),
+                    ui.pick("收到时间", "received"),
+                    ui.pick("发送方", "sender"),
+                    ui.pick("格式", "format"),
+                    ui.pick("状态", "status"),
+                    ui.pick("记录数", "records"),
+                    ui.pick("诊断", "diagnostics"),
+                    ui.pick("警告", "warnings"),
+                    ui.pick("文件名", "file name"),
+                    ui.pick("错误", "error"),
                 ],
                 &rows,
             )?;
             let total: u64 = health.iter().map(|h| h.received).sum();
-            writeln!(out, "共 {total} 个文件，列出 {} 个", files.len())?;
+            match ui {
+                console::Lang::Zh => writeln!(out, "共 {total} 个文件，列出 {} 个", files.len())?,
+                console::Lang::En => writeln!(out, "{total} files in all, {} listed", files.len())?,
+            }
             if !health.is_empty() {
                 writeln!(out)?;
-                writeln!(out, "按发送方与格式统计：")?;
+                writeln!(
+                    out,
+                    "{}",
+                    ui.pick("按发送方与格式统计：", "by sender and format:")
+                )?;
                 let rows: Vec<Vec<String>> = health
                     .iter()
                     .map(|h| {
                         vec![
                             h.sender.clone(),
                             if h.format.is_empty() {
-                                "(未识别)".to_string()
+                                ui.pick("(未识别)", "(not recognised)").to_string()
                             } else {
                                 h.format.clone()
                             },
@@ -978,13 +984,13 @@ pub async fn files(
                 write_table(
                     &mut out,
                     &[
-                        "发送方",
-                        "格式",
-                        "收到",
-                        "已解析",
-                        "已拒绝",
-                        "解析含警告",
-                        "待处理",
+                        ui.pick("发送方", "sender"),
+                        ui.pick("格式", "format"),
+                        ui.pick("收到", "received"),
+                        ui.pick("已解析", "parsed"),
+                        ui.pick("已拒绝", "rejected"),
+                        ui.pick("解析含警告", "with warnings"),
+                        ui.pick("待处理", "pending"),
                     ],
                     &rows,
                 )?;

@@ -490,7 +490,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     )
                 }
             };
-            commands::files(config, partner, status.as_deref(), since, limit, format).await
+            commands::files(
+                config,
+                partner,
+                status.as_deref(),
+                since,
+                limit,
+                format,
+                lang,
+            )
+            .await
         }
         Command::Migrate => commands::migrate(config).await,
         Command::Serve { dev_pki, listen } => {

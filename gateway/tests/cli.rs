@@ -578,6 +578,20 @@ fn a_file_rejected_before_its_account_was_registered_is_retried() {
         table.contains("文件编号") && table.contains("按发送方与格式统计"),
         "{table}"
     );
+    // With --lang en the same list is in English: no Chinese label is left.
+    let en = run(&["files", "--status", "rejected", "--lang", "en"]);
+    let table_en = text(&en.stdout);
+    assert!(en.status.success(), "{}", text(&en.stderr));
+    assert!(
+        table_en.contains("rejected") && table_en.contains("by sender and format"),
+        "{table_en}"
+    );
+    for zh in ["文件编号", "已拒绝", "共 ", "按发送方与格式统计"] {
+        assert!(
+            !table_en.contains(zh),
+            "{zh} in the English list:\n{table_en}"
+        );
+    }
     let json = run(&["files", "--status", "rejected", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(v["files"][0]["id"], id.as_str());

@@ -7,6 +7,10 @@
 //!
 //! Small size here (the demo world, each file pushed twice); without
 //! `WAGEGATE_TEST_POSTGRES_URL` it is skipped and counted (`testenv`; a failure in CI).
+//!
+//! Large size: `WAGEGATE_MULTI_PROCESS_PROJECTS=N` replaces the demo world by a simulated
+//! province of N projects (`sim::write_world`, two projects per file, so thousands of bank
+//! files), pushed the same way; `tests/reliability/multi_process.sh` runs it (docs/RELIABILITY.md).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::TcpListener;
@@ -53,7 +57,13 @@ fn spawn_serve_with(
     debounce_ms: &str,
 ) -> Child {
     let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_wagegate"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wagegate"));
+    // The large world's banks: the development bank certificate speaks for all of them.
+    let config = dir.join("partners.toml");
+    if config.exists() {
+        command.arg("--config").arg(&config);
+    }
+    command
         .current_dir(dir)
         .args(["serve", "--dev-pki"])
         .arg(pki)
@@ -69,6 +79,9 @@ fn spawn_serve_with(
         .env("WAGEGATE__RECONCILE__LEASE_MS", "3000")
         .env("WAGEGATE__WEBHOOKS__TIMEOUT_MS", "2000")
         .env("WAGEGATE__LOG__FILTER", "warn")
+        // One client pushes the whole world at once; production limits are per partner.
+        .env("WAGEGATE__SERVER__RATE_PER_SECOND", "100000")
+        .env("WAGEGATE__SERVER__RATE_BURST", "100000")
         .env("HOSTNAME", name)
         .stdout(Stdio::null())
         .stderr(log)
@@ -158,8 +171,78 @@ async fn receiver() -> (String, Arc<Mutex<Vec<Delivery>>>) {
 /// Files as (name, bytes).
 type Files = Vec<(String, Vec<u8>)>;
 
+/// Projects of the large world (`WAGEGATE_MULTI_PROCESS_PROJECTS`); `None`: the demo world.
+fn large_projects() -> Option<usize> {
+    let v = std::env::var("WAGEGATE_MULTI_PROCESS_PROJECTS").ok()?;
+    Some(
+        v.parse()
+            .unwrap_or_else(|_| panic!("WAGEGATE_MULTI_PROCESS_PROJECTS={v}: not a number")),
+    )
+}
+
+/// The world to push: the demo world, or a simulated province of `projects` projects.
+fn world(dir: &Path, pki: &Path) -> (Files, Files) {
+    match large_projects() {
+        None => demo_world(),
+        Some(projects) => simulated_world(dir, pki, projects),
+    }
+}
+
+/// A simulated province (two projects per file): its registry files and its bank files,
+/// with the development bank's certificate configured for every bank in it
+/// (`DIR/partners.toml`, read by every `wagegate serve` of the test). Left out: the
+/// guarantee letters (another partner's) and the re-sent statements (`bank/resend/`, whose
+/// finding depends on which delivery arrives first, not a question of several processes).
+fn simulated_world(dir: &Path, pki: &Path, projects: usize) -> (Files, Files) {
+    let mut params = sim::SimParams::new(
+        projects,
+        11,
+        chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+    );
+    params.projects_per_file = 2;
+    let out = dir.join("world");
+    sim::write_world(&params, &out).unwrap();
+    let read = |sub: &str| -> Files {
+        let mut files = Vec::new();
+        let mut stack = vec![out.join(sub)];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    if !p.ends_with("resend") {
+                        stack.push(p);
+                    }
+                } else {
+                    let name = p.file_name().unwrap().to_string_lossy().to_string();
+                    files.push((name, std::fs::read(&p).unwrap()));
+                }
+            }
+        }
+        files.sort();
+        files
+    };
+    let mut partners = server::pki::load_dev_pki(pki).unwrap().partners();
+    for p in &mut partners {
+        if p.id == "bank" {
+            p.bank_codes = ["102", "103", "104", "105", "301", "308", "309"]
+                .map(String::from)
+                .to_vec();
+        }
+    }
+    #[derive(serde::Serialize)]
+    struct Doc {
+        partners: Vec<ingest::config::PartnerSettings>,
+    }
+    std::fs::write(
+        dir.join("partners.toml"),
+        toml::to_string(&Doc { partners }).unwrap(),
+    )
+    .unwrap();
+    (read("registry"), read("bank"))
+}
+
 /// The demo world: registry files (operator) and bank files.
-fn world() -> (Files, Files) {
+fn demo_world() -> (Files, Files) {
     let mut registry = Vec::new();
     let mut bank = Vec::new();
     for f in sim::demo::world::files() {
@@ -222,7 +305,12 @@ async fn count(url: &str, sql: &str) -> i64 {
 /// Waits until every stored file is processed, no project waits for reconciliation, no event
 /// is pending and the receiver has every event.
 async fn settle(url: &str, log: &Arc<Mutex<Vec<Delivery>>>, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(240);
+    let deadline = Instant::now()
+        + Duration::from_secs(if large_projects().is_some() {
+            3600
+        } else {
+            240
+        });
     loop {
         let received = count(
             url,
@@ -286,18 +374,46 @@ async fn drop_pg(db: &PgDb) {
     }
 }
 
+/// Every stored file, page by page.
+async fn all_files(url: &str) -> Vec<store::RawFile> {
+    let st = store::open(url).await.unwrap();
+    let mut files = Vec::new();
+    loop {
+        let page = st
+            .list_files(&store::FileFilter {
+                limit: Some(1000),
+                offset: files.len() as u64,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let n = page.len();
+        files.extend(page);
+        if n < 1000 {
+            return files;
+        }
+    }
+}
+
 /// Active findings by id, as computed (content), with their status.
 async fn active_findings(url: &str) -> BTreeMap<String, (String, serde_json::Value)> {
     let st = store::open(url).await.unwrap();
-    let page = st
-        .list_findings(&store::FindingFilter {
-            limit: Some(1000),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert!(page.next_offset.is_none());
-    page.items
+    let mut items = Vec::new();
+    loop {
+        let page = st
+            .list_findings(&store::FindingFilter {
+                limit: Some(1000),
+                offset: items.len() as u64,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        items.extend(page.items);
+        if page.next_offset.is_none() {
+            break;
+        }
+    }
+    items
         .into_iter()
         .filter(|f| {
             matches!(
@@ -325,8 +441,14 @@ async fn three_processes_one_killed_lose_nothing_duplicate_nothing_reorder_nothi
     let dir = tempfile::tempdir().unwrap();
     let pki: PathBuf = dir.path().join("pki");
     server::pki::write_dev_pki(&pki).unwrap();
-    let (registry, bank) = world();
+    let (registry, bank) = world(dir.path(), &pki);
     assert!(bank.len() >= 6, "{}", bank.len());
+    let started = Instant::now();
+    eprintln!(
+        "world: {} registry files, {} bank files (each pushed twice to the three processes)",
+        registry.len(),
+        bank.len()
+    );
 
     // ---- the reference: one process on SQLite, the same files.
     let (ref_hook, ref_log) = receiver().await;
@@ -349,15 +471,7 @@ async fn three_processes_one_killed_lose_nothing_duplicate_nothing_reorder_nothi
     }
     settle(&ref_url, &ref_log, "the single process").await;
     let reference = active_findings(&ref_url).await;
-    let ref_files = store::open(&ref_url)
-        .await
-        .unwrap()
-        .list_files(&store::FileFilter {
-            limit: Some(1000),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let ref_files = all_files(&ref_url).await;
     if let Some(mut c) = procs.0[0].take() {
         let _ = c.kill();
         let _ = c.wait();
@@ -390,9 +504,13 @@ async fn three_processes_one_killed_lose_nothing_duplicate_nothing_reorder_nothi
     // and sender busy with it) and restarted.
     let mut acked: HashSet<String> = HashSet::new();
     let half = bank.len() / 2;
+    // At most 24 pushes in flight (the large world has thousands; each address may hold 64
+    // connections).
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(24));
     let push_half = |files: Vec<(usize, String, Vec<u8>)>, skip: Option<usize>| {
         let banks = banks.clone();
         let ports = ports.clone();
+        let in_flight = in_flight.clone();
         async move {
             let mut tasks = Vec::new();
             for (n, name, bytes) in files {
@@ -403,7 +521,9 @@ async fn three_processes_one_killed_lose_nothing_duplicate_nothing_reorder_nothi
                     }
                     let (c, port, name, bytes) =
                         (banks[i].clone(), ports[i], name.clone(), bytes.clone());
+                    let in_flight = in_flight.clone();
                     tasks.push(tokio::spawn(async move {
+                        let _slot = in_flight.acquire().await.unwrap();
                         (name.clone(), push(&c, port, &name, &bytes).await)
                     }));
                 }
@@ -446,13 +566,7 @@ async fn three_processes_one_killed_lose_nothing_duplicate_nothing_reorder_nothi
 
     // Every acknowledged file stored once, processed, with the single process's outcome.
     let st = store::open(&pg.url).await.unwrap();
-    let files = st
-        .list_files(&store::FileFilter {
-            limit: Some(1000),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let files = all_files(&pg.url).await;
     let by_id: HashMap<&str, &store::RawFile> = files.iter().map(|f| (f.id.as_str(), f)).collect();
     assert_eq!(by_id.len(), files.len());
     for id in &acked {
@@ -539,6 +653,21 @@ async fn three_processes_one_killed_lose_nothing_duplicate_nothing_reorder_nothi
         audited += events.len();
     }
     assert_eq!(audited, outbox.len());
+    eprintln!(
+        "{} bank files: {} acknowledged file ids, {} stored, {records} records (reference {ref_records}), \
+         {} active findings equal to the single process's, {} events, {} deliveries ({} repeated \
+         after the kill, each under its event's key), order kept for {} findings, {audited} audit \
+         events (one per event), {:.0} s",
+        bank.len(),
+        acked.len(),
+        files.len(),
+        multi.len(),
+        outbox.len(),
+        log.len(),
+        log.len() - first_at.len(),
+        per_finding.len(),
+        started.elapsed().as_secs_f64()
+    );
 
     pool.close().await;
     drop(procs);

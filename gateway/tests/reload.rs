@@ -2,7 +2,8 @@
 //! reloads partners (certificate rotation with two fingerprints at once, a partner added, one
 //! removed), operator tokens of the configuration file and the server certificate and partner
 //! CA; a configuration that does not load changes nothing; `wagegate token revoke` takes
-//! effect on the running process at once. Without `WAGEGATE_TEST_POSTGRES_URL` it is skipped
+//! effect on the running process at once — on the API and on console sessions — and the
+//! console's partner list follows the reloads. Without `WAGEGATE_TEST_POSTGRES_URL` it is skipped
 //! and counted (`testenv`; a failure in CI).
 
 use std::net::TcpListener;
@@ -64,6 +65,69 @@ async fn status(c: &reqwest::Client, port: u16, path: &str, token: Option<&str>)
         r = r.bearer_auth(t);
     }
     r.send().await.ok().map(|r| r.status().as_u16())
+}
+
+/// A client for the console: no certificate, redirects not followed (to see the 303 to the
+/// login page).
+fn console_client(roots: &[&Path], port: u16) -> reqwest::Client {
+    let mut b = reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .pool_max_idle_per_host(0)
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve(
+            "localhost",
+            std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        )
+        .timeout(Duration::from_secs(10));
+    for dir in roots {
+        let ca = std::fs::read(dir.join("ca.pem")).unwrap();
+        b = b.add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap());
+    }
+    b.build().unwrap()
+}
+
+fn cookie_of(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix(&format!("{name}=")))
+        .map(|v| v.split(';').next().unwrap().to_string())
+}
+
+/// Signs in through the console's login form with `token`: the session cookie.
+async fn console_login(c: &reqwest::Client, port: u16, token: &str) -> String {
+    let url = format!("https://localhost:{port}/console/login");
+    let r = c.get(&url).send().await.unwrap();
+    let nonce = cookie_of(&r, "wg_login").expect("a login nonce");
+    let page = r.text().await.unwrap();
+    let field = "name=\"csrf\" value=\"";
+    let at = page.find(field).expect("a CSRF field") + field.len();
+    let csrf = &page[at..at + page[at..].find('"').unwrap()];
+    let r = c
+        .post(&url)
+        .header("cookie", format!("wg_login={nonce}"))
+        .form(&[("token", token), ("csrf", csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "login with {token}");
+    format!(
+        "wg_session={}",
+        cookie_of(&r, "wg_session").expect("a session")
+    )
+}
+
+/// A console page with a session cookie: status and body.
+async fn console_get(c: &reqwest::Client, port: u16, path: &str, cookie: &str) -> (u16, String) {
+    let r = c
+        .get(format!("https://localhost:{port}{path}"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
 }
 
 /// A configuration file: the server certificate of `server`, the partner CAs of `cas`
@@ -325,6 +389,16 @@ async fn sighup_reloads_partners_tokens_and_certificates_without_a_restart() {
     let error = view["error"].as_str().unwrap_or_default();
     assert!(!error.contains("unknown partner"), "{view}");
 
+    // The console knows the partner added by the reload: a sender of the file log.
+    let console = console_client(&[&b], port);
+    let session_two = console_login(&console, port, "token-two").await;
+    let (code, files) = console_get(&console, port, "/console/files", &session_two).await;
+    assert_eq!(code, 200);
+    assert!(
+        files.contains("<option value=\"second-bank\""),
+        "the added partner on the console"
+    );
+
     // A configuration that does not load changes nothing.
     std::fs::write(&config, "[server\nlisten = ").unwrap();
     hup(&serve);
@@ -358,6 +432,12 @@ async fn sighup_reloads_partners_tokens_and_certificates_without_a_restart() {
     assert_eq!(status(&bank_b_c, port, file, None).await, Some(404));
     // second-bank's certificate still chains to B's CA, but no partner holds it any more.
     assert_eq!(status(&second_c, port, file, None).await, Some(401));
+    let (code, files) = console_get(&console, port, "/console/files", &session_two).await;
+    assert_eq!(code, 200);
+    assert!(
+        !files.contains("<option value=\"second-bank\""),
+        "the removed partner is gone from the console"
+    );
     let reloads = std::fs::read_to_string(&log)
         .unwrap()
         .matches("configuration reloaded")
@@ -394,6 +474,11 @@ async fn sighup_reloads_partners_tokens_and_certificates_without_a_restart() {
         !listed.contains(&token),
         "the token itself is never shown: {listed}"
     );
+    let session_db = console_login(&console, port, &token).await;
+    assert_eq!(
+        console_get(&console, port, "/console", &session_db).await.0,
+        200
+    );
     let revoked = wagegate(
         dir.path(),
         &db,
@@ -404,6 +489,18 @@ async fn sighup_reloads_partners_tokens_and_certificates_without_a_restart() {
     assert_eq!(
         status(&anon_b, port, "/v1/findings", Some(&token)).await,
         Some(401)
+    );
+    // The console session opened with it ends on its next request, too.
+    assert_eq!(
+        console_get(&console, port, "/console", &session_db).await.0,
+        303,
+        "a revoked token's console session goes back to the login page"
+    );
+    assert_eq!(
+        console_get(&console, port, "/console", &session_two)
+            .await
+            .0,
+        200
     );
     let again = wagegate(
         dir.path(),

@@ -402,7 +402,34 @@ fn whole_sheet(
 }
 
 /// How an attribution reads in evidence and `explain`.
-pub(crate) fn describe(a: &Attribution) -> String {
+pub(crate) fn describe(a: &Attribution) -> crate::text::Text {
+    crate::text::Text::new(describe_zh(a), describe_en(a))
+}
+
+fn describe_zh(a: &Attribution) -> String {
+    let month = a.month.map_or_else(|| "无".to_string(), |m| m.to_string());
+    let why = match a.rule {
+        AttributionRule::NamedPeriod => "代发结果本身写明所属月份",
+        AttributionRule::NamedText => "汇款附言写明所属月份",
+        AttributionRule::RegisteredBatch => "批次号已登记在该月工资支付表上",
+        AttributionRule::WholeSheet => "批次与该月工资支付表整体一致",
+        AttributionRule::PayWindow => "该工人唯一未付清且发放期间包含付款日的月份",
+        AttributionRule::OldestOwed => "该工人最早未付清的月份",
+        AttributionRule::Unattributed => "没有符合的工资支付表月份",
+    };
+    let mut s = format!("归属月份 {month}（{why}");
+    if a.ambiguous {
+        let c: Vec<String> = a.candidates.iter().map(Period::to_string).collect();
+        s.push_str(&format!("；多个月份均符合：{}", c.join("、")));
+    }
+    if let Some(t) = &a.source {
+        s.push_str(&format!("；附言“{t}”"));
+    }
+    s.push('）');
+    s
+}
+
+fn describe_en(a: &Attribution) -> String {
     let month = a
         .month
         .map_or_else(|| "no month".to_string(), |m| m.to_string());

@@ -3,34 +3,14 @@
 //! (DOMAIN.md §4, "Which month a wage payment pays").
 //!
 //! Labels are Simplified Chinese by default ([`Lang::Zh`]); [`Lang::En`] is the switch. The
-//! reconciler's own sentences (summary, evidence descriptions, computation) are English today
-//! and are shown as they are in both languages.
+//! reconciler's own sentences (summary, evidence descriptions, computation) are stored in both
+//! languages on the finding and picked here the same way.
 
 use std::fmt::Write;
-use std::str::FromStr;
 
 use schemas::{Attribution, AttributionRule, EvidenceKind, Finding, Period, Severity};
 
-/// The language of the words `explain` adds around a finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Lang {
-    /// Simplified Chinese (the default for users).
-    #[default]
-    Zh,
-    /// English.
-    En,
-}
-
-impl FromStr for Lang {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "zh" | "zh-cn" | "zh_cn" | "cn" | "chinese" => Ok(Lang::Zh),
-            "en" | "en-us" | "en_us" | "english" => Ok(Lang::En),
-            other => Err(format!("unknown language '{other}' (zh, en)")),
-        }
-    }
-}
+pub use schemas::Lang;
 
 /// Human text for a finding in English: what, why (legal basis), the evidence and the
 /// arithmetic. Same as `explain_in(f, Lang::En)`.
@@ -98,14 +78,20 @@ pub fn explain_in(f: &Finding, lang: Lang) -> String {
     }
     let _ = writeln!(s, "{}{}", l.basis, f.basis);
     let _ = writeln!(s);
-    let _ = writeln!(s, "{}", f.summary);
+    let _ = writeln!(s, "{}", f.summary_in(lang));
     let _ = writeln!(s);
     let _ = writeln!(s, "{}", l.evidence);
     if f.evidence.is_empty() {
         let _ = writeln!(s, "  {}", l.none);
     }
     for (i, e) in f.evidence.iter().enumerate() {
-        let _ = write!(s, "  {}. [{}] {}", i + 1, kind(e.kind, lang), e.description);
+        let _ = write!(
+            s,
+            "  {}. [{}] {}",
+            i + 1,
+            kind(e.kind, lang),
+            e.description_in(lang)
+        );
         if let Some(a) = e.amount {
             let _ = write!(s, " | {} {a}", l.amount_inline);
         }
@@ -129,7 +115,7 @@ pub fn explain_in(f: &Finding, lang: Lang) -> String {
     }
     let _ = writeln!(s);
     let _ = writeln!(s, "{}", l.computation);
-    for c in &f.computation {
+    for c in f.computation_in(lang) {
         let _ = writeln!(s, "  {c}");
     }
     s
@@ -146,7 +132,7 @@ fn severity(sev: Severity, lang: Lang) -> &'static str {
 
 /// The evidence kind as `explain` labels it: the serde name in English (`statement_entry`),
 /// the record's Chinese name by default.
-fn kind(k: EvidenceKind, lang: Lang) -> String {
+pub(crate) fn kind(k: EvidenceKind, lang: Lang) -> String {
     if lang == Lang::En {
         return serde_json::to_value(k)
             .ok()

@@ -4,6 +4,7 @@
 use chrono::NaiveDate;
 use schemas::{Evidence, EvidenceKind, Finding, FindingCode, Money, Severity};
 
+use crate::text::{tx, Text};
 use crate::{Calendar, Config, ProjectFacts};
 
 /// What one reconciliation run knows.
@@ -68,9 +69,9 @@ pub(crate) struct Draft {
     pub period: String,
     pub amount_short: Money,
     pub severity: Severity,
-    pub summary: String,
+    pub summary: Text,
     pub evidence: Vec<Evidence>,
-    pub computation: Vec<String>,
+    pub computation: Vec<Text>,
     pub due_date: Option<NaiveDate>,
 }
 
@@ -89,18 +90,25 @@ impl Out {
         let mut out: Vec<Finding> = self
             .drafts
             .into_iter()
-            .map(|d| Finding {
-                id: Finding::stable_id(d.code, project, &d.subject),
-                code: d.code,
-                project: project.to_string(),
-                period: d.period,
-                amount_short: d.amount_short,
-                severity: d.severity,
-                basis: d.code.basis().to_string(),
-                summary: d.summary,
-                evidence: d.evidence,
-                computation: d.computation,
-                due_date: d.due_date,
+            .map(|d| {
+                let (computation_zh, computation) =
+                    d.computation.into_iter().map(|t| (t.zh, t.en)).unzip();
+                Finding {
+                    // The id is code, project and subject: never the text, in either language.
+                    id: Finding::stable_id(d.code, project, &d.subject),
+                    code: d.code,
+                    project: project.to_string(),
+                    period: d.period,
+                    amount_short: d.amount_short,
+                    severity: d.severity,
+                    basis: d.code.basis().to_string(),
+                    summary: d.summary.en,
+                    summary_zh: d.summary.zh,
+                    evidence: d.evidence,
+                    computation,
+                    computation_zh,
+                    due_date: d.due_date,
+                }
             })
             .collect();
         out.sort_by(|a, b| (a.code, &a.period, &a.id).cmp(&(b.code, &b.period, &b.id)));
@@ -113,14 +121,15 @@ impl Out {
 pub(crate) fn evidence(
     kind: EvidenceKind,
     key: impl Into<String>,
-    description: impl Into<String>,
+    description: Text,
     amount: Option<Money>,
     date: Option<NaiveDate>,
 ) -> Evidence {
     Evidence {
         kind,
         key: key.into(),
-        description: description.into(),
+        description: description.en,
+        description_zh: description.zh,
         amount,
         date,
         attribution: None,
@@ -148,15 +157,20 @@ pub(crate) fn calendar_note(ctx: &Ctx<'_>, from: NaiveDate, to: NaiveDate) -> Op
     let years = ctx.calendar.fallback_years(from, to);
     let first = *years.first()?;
     let list: Vec<String> = years.iter().map(i32::to_string).collect();
-    Some(Evidence {
-        kind: EvidenceKind::Calendar,
-        key: format!("calendar/fallback/{first}"),
-        description: format!(
-            "deadline computed over {}, which the working-day calendar does not cover: Monday to Friday were taken as working days (load the official schedule with reconciler.calendar_file)",
-            list.join(", ")
+    Some(evidence(
+        EvidenceKind::Calendar,
+        format!("calendar/fallback/{first}"),
+        tx!(
+            format!(
+                "期限跨越 {} 年，工作日历未收录这些年份：已按周一至周五为工作日计算（可用 reconciler.calendar_file 载入官方安排）",
+                list.join("、")
+            ),
+            format!(
+                "deadline computed over {}, which the working-day calendar does not cover: Monday to Friday were taken as working days (load the official schedule with reconciler.calendar_file)",
+                list.join(", ")
+            )
         ),
-        amount: None,
-        date: Some(to),
-        attribution: None,
-    })
+        None,
+        Some(to),
+    ))
 }

@@ -10,7 +10,8 @@
 //! counts as cover on a day when it is in force, irrevocable and payable on first demand,
 //! and the day lies between its valid-from and valid-to dates.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -20,13 +21,27 @@ use schemas::{
 };
 
 use crate::finding::{add_days, calendar_note, days, evidence, Ctx, Draft, Out};
-use crate::{Config, ReconcileError};
+use crate::text::{credit_zh, tx, Text};
+use crate::{Config, GuaranteeConfig, ProjectFacts, ReconcileError};
 
 /// The amount a project must hold, with the arithmetic.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequiredGuarantee {
     pub amount: Money,
+    /// The arithmetic, one step a line, in English.
     pub computation: Vec<String>,
+    /// The same lines in Simplified Chinese.
+    pub computation_zh: Vec<String>,
+}
+
+impl RequiredGuarantee {
+    fn lines(&self) -> Vec<Text> {
+        self.computation_zh
+            .iter()
+            .zip(&self.computation)
+            .map(|(zh, en)| Text::new(zh.clone(), en.clone()))
+            .collect()
+    }
 }
 
 /// Required guarantee = contract amount × rate (rounded up to the fen:
@@ -46,6 +61,7 @@ pub fn required_guarantee(
     try_required_guarantee(req, province, config).unwrap_or_else(|e| RequiredGuarantee {
         amount: Money::from_fen(i64::MAX),
         computation: vec![e.to_string()],
+        computation_zh: vec!["金额超出可精确计算的范围".to_string()],
     })
 }
 
@@ -66,9 +82,15 @@ pub fn try_required_guarantee(
         .contract_amount
         .mul_ratio(rate, up)
         .ok_or_else(|| overflow("the guarantee base (contract amount × rate)"))?;
-    comp.push(format!(
-        "base = {} × {} = {} (rounded up to the fen)",
-        req.contract_amount, rate, base
+    comp.push(tx!(
+        format!(
+            "基数 = {}元 × {} = {}元（按分向上取整）",
+            req.contract_amount, rate, base
+        ),
+        format!(
+            "base = {} × {} = {} (rounded up to the fen)",
+            req.contract_amount, rate, base
+        )
     ));
     let (mult, capped) = match req.contractor_credit {
         ContractorCredit::Normal => (Decimal::ONE, true),
@@ -84,34 +106,57 @@ pub fn try_required_guarantee(
         .mul_ratio(mult, up)
         .ok_or_else(|| overflow("the guarantee after the credit multiplier"))?;
     if mult != Decimal::ONE {
-        comp.push(format!(
-            "credit {}: {} × {} = {}",
-            crate::text::vocabulary(&req.contractor_credit),
-            base,
-            mult,
-            adjusted
+        comp.push(tx!(
+            format!(
+                "信用等级（{}）：{}元 × {} = {}元",
+                credit_zh(req.contractor_credit),
+                base,
+                mult,
+                adjusted
+            ),
+            format!(
+                "credit {}: {} × {} = {}",
+                crate::text::vocabulary(&req.contractor_credit),
+                base,
+                mult,
+                adjusted
+            )
         ));
     }
     let amount = match cap {
         Some(c) if capped && adjusted > c => {
-            comp.push(format!("capped at {c}: required {c}"));
+            comp.push(tx!(
+                format!("封顶 {c}元：应缴 {c}元"),
+                format!("capped at {c}: required {c}")
+            ));
             c
         }
         Some(_) if !capped => {
-            comp.push(format!(
-                "no cap for {}: required {adjusted}",
-                crate::text::vocabulary(&req.contractor_credit)
+            comp.push(tx!(
+                format!(
+                    "{}不设上限：应缴 {adjusted}元",
+                    credit_zh(req.contractor_credit)
+                ),
+                format!(
+                    "no cap for {}: required {adjusted}",
+                    crate::text::vocabulary(&req.contractor_credit)
+                )
             ));
             adjusted
         }
         _ => {
-            comp.push(format!("required {adjusted}"));
+            comp.push(tx!(
+                format!("应缴 {adjusted}元"),
+                format!("required {adjusted}")
+            ));
             adjusted
         }
     };
+    let (computation_zh, computation) = comp.into_iter().map(|t| (t.zh, t.en)).unzip();
     Ok(RequiredGuarantee {
         amount,
-        computation: comp,
+        computation,
+        computation_zh,
     })
 }
 
@@ -165,65 +210,74 @@ fn letter_evidence(l: &GuaranteeLetter) -> Evidence {
     evidence(
         EvidenceKind::GuaranteeLetter,
         l.key(),
-        format!(
-            "{} {} by {} ({}, {}): {} valid {}..{}{}",
-            crate::text::vocabulary(&l.form),
-            l.number,
-            l.issuer_name,
-            crate::text::vocabulary(&l.action),
-            crate::text::vocabulary(&l.status),
-            l.guaranteed_amount,
-            l.valid_from,
-            l.valid_to,
-            if counts_as_irrevocable(l) {
-                ""
-            } else {
-                ", NOT irrevocable on first demand: not counted"
-            }
+        tx!(
+            format!(
+                "{} {}，{} 出具（{}，{}）：{}元，有效期 {}..{}{}",
+                crate::text::guarantee_form_zh(l.form),
+                l.number,
+                l.issuer_name,
+                crate::text::guarantee_action_zh(l.action),
+                crate::text::guarantee_status_zh(l.status),
+                l.guaranteed_amount,
+                l.valid_from,
+                l.valid_to,
+                if counts_as_irrevocable(l) {
+                    ""
+                } else {
+                    "，非见索即付的不可撤销保函：不计入"
+                }
+            ),
+            format!(
+                "{} {} by {} ({}, {}): {} valid {}..{}{}",
+                crate::text::vocabulary(&l.form),
+                l.number,
+                l.issuer_name,
+                crate::text::vocabulary(&l.action),
+                crate::text::vocabulary(&l.status),
+                l.guaranteed_amount,
+                l.valid_from,
+                l.valid_to,
+                if counts_as_irrevocable(l) {
+                    ""
+                } else {
+                    ", NOT irrevocable on first demand: not counted"
+                }
+            )
         ),
         Some(l.claim_amount.unwrap_or(l.guaranteed_amount)),
         Some(l.event_date),
     )
 }
 
-pub(crate) fn findings(ctx: &Ctx<'_>, out: &mut Out) -> Result<(), ReconcileError> {
-    let f = ctx.facts;
-    let cfg = &ctx.config.guarantee;
-    let derived;
-    let req = match &f.guarantee_requirement {
-        Some(r) => r,
-        None if cfg.derive_from_project => {
-            derived = GuaranteeRequirement {
-                project_code: f.project.code.clone(),
-                contract_amount: f.project.contract_amount,
-                contractor_credit: ContractorCredit::Normal,
-                rate: None,
-                cap: None,
-                cover_from: f.project.start_date,
-                cover_to: f.project.planned_end_date,
-                cash_deposit: Money::ZERO,
-            };
-            &derived
-        }
-        None => return Ok(()),
-    };
-    if f.project.status != ProjectStatus::Open
-        || ctx.as_of < add_days(req.cover_from, cfg.grace_days)
-        || ctx.as_of > req.cover_to
-    {
-        return Ok(());
+/// The requirement a project's guarantee is checked against: its own, or (when configured)
+/// one derived from the project with the default rate over its planned duration.
+fn requirement<'a>(
+    f: &'a ProjectFacts,
+    cfg: &GuaranteeConfig,
+) -> Option<Cow<'a, GuaranteeRequirement>> {
+    match &f.guarantee_requirement {
+        Some(r) => Some(Cow::Borrowed(r)),
+        None if cfg.derive_from_project => Some(Cow::Owned(GuaranteeRequirement {
+            project_code: f.project.code.clone(),
+            contract_amount: f.project.contract_amount,
+            contractor_credit: ContractorCredit::Normal,
+            rate: None,
+            cap: None,
+            cover_from: f.project.start_date,
+            cover_to: f.project.planned_end_date,
+            cash_deposit: Money::ZERO,
+        })),
+        None => None,
     }
-    let required = try_required_guarantee(req, f.project.province, ctx.config)?;
-    if required.amount.fen() <= 0 {
-        return Ok(());
-    }
-    let r = required.amount;
+}
 
+/// The guarantee messages that count as of `as_of`, in the order they are applied.
+fn messages(f: &ProjectFacts, as_of: NaiveDate) -> Vec<&GuaranteeLetter> {
     // Natural order: the parts of `GuaranteeLetter::key`, then content as a tie-breaker.
     let mut msgs: Vec<&GuaranteeLetter> = f
         .guarantees
         .iter()
-        .filter(|l| l.event_date <= ctx.as_of && l.status != GuaranteeStatus::Rejected)
+        .filter(|l| l.event_date <= as_of && l.status != GuaranteeStatus::Rejected)
         .collect();
     fn order(l: &GuaranteeLetter) -> (NaiveDate, u8, &str, &str, Money, Option<Money>, NaiveDate) {
         (
@@ -237,6 +291,98 @@ pub(crate) fn findings(ctx: &Ctx<'_>, out: &mut Out) -> Result<(), ReconcileErro
         )
     }
     msgs.sort_by(|a, b| order(a).cmp(&order(b)));
+    msgs
+}
+
+/// A project's guarantee cover against its requirement over time: what
+/// [`guarantee_timeline`] returns for the console's chart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuaranteeTimeline {
+    /// The amount required ([`required_guarantee`]).
+    pub required: Money,
+    /// The span the cover is required for.
+    pub cover_from: NaiveDate,
+    pub cover_to: NaiveDate,
+    /// The cover held (irrevocable letters in force plus the cash deposit) from each date
+    /// on, until the next point: a step function, first point at `cover_from`, none after
+    /// `as_of` or `cover_to`.
+    pub points: Vec<(NaiveDate, Money)>,
+}
+
+/// The cover a project held on every day from the start of its requirement up to `as_of`
+/// (or the requirement's end), with the messages applied as the findings apply them: new,
+/// renewed, topped up, drawn, cancelled and released letters. `None` when the project has no
+/// requirement (and none is derived) or `as_of` is before it starts.
+pub fn guarantee_timeline(
+    facts: &ProjectFacts,
+    as_of: NaiveDate,
+    config: &Config,
+    calendar: &crate::Calendar,
+) -> Option<GuaranteeTimeline> {
+    let req = requirement(facts, &config.guarantee)?;
+    let end = as_of.min(req.cover_to);
+    if end < req.cover_from {
+        return None;
+    }
+    let required = required_guarantee(&req, facts.project.province, config).amount;
+    let ctx = Ctx::new(facts, as_of, config, calendar);
+    let msgs = messages(facts, end);
+    // Cover only changes on a message's day, the day a letter starts and the day after it
+    // ends: evaluated there.
+    let mut days: BTreeSet<NaiveDate> = BTreeSet::new();
+    days.insert(req.cover_from);
+    for m in &msgs {
+        days.insert(m.event_date);
+        days.insert(m.valid_from);
+        if let Some(d) = m.valid_to.succ_opt() {
+            days.insert(d);
+        }
+    }
+    let mut letters: BTreeMap<&str, LetterState<'_>> = BTreeMap::new();
+    let mut open_claim = None;
+    let mut next = 0;
+    let mut points: Vec<(NaiveDate, Money)> = Vec::new();
+    for d in days
+        .into_iter()
+        .filter(|d| *d >= req.cover_from && *d <= end)
+    {
+        while next < msgs.len() && msgs[next].event_date <= d {
+            apply(&mut letters, msgs[next], &mut open_claim, &ctx);
+            next += 1;
+        }
+        let c = cover(&letters, req.cash_deposit, d);
+        if points.last().is_none_or(|(_, prev)| *prev != c) {
+            points.push((d, c));
+        }
+    }
+    Some(GuaranteeTimeline {
+        required,
+        cover_from: req.cover_from,
+        cover_to: req.cover_to,
+        points,
+    })
+}
+
+pub(crate) fn findings(ctx: &Ctx<'_>, out: &mut Out) -> Result<(), ReconcileError> {
+    let f = ctx.facts;
+    let cfg = &ctx.config.guarantee;
+    let Some(req) = requirement(f, cfg) else {
+        return Ok(());
+    };
+    let req = req.as_ref();
+    if f.project.status != ProjectStatus::Open
+        || ctx.as_of < add_days(req.cover_from, cfg.grace_days)
+        || ctx.as_of > req.cover_to
+    {
+        return Ok(());
+    }
+    let required = try_required_guarantee(req, f.project.province, ctx.config)?;
+    if required.amount.fen() <= 0 {
+        return Ok(());
+    }
+    let r = required.amount;
+
+    let msgs = messages(f, ctx.as_of);
     let mut letters: BTreeMap<&str, LetterState<'_>> = BTreeMap::new();
     let mut open_claim: Option<Claim<'_>> = None;
     let mut last_event = req.cover_from;
@@ -277,18 +423,30 @@ pub(crate) fn findings(ctx: &Ctx<'_>, out: &mut Out) -> Result<(), ReconcileErro
                 expiring(ctx, req, &letters, r, out);
                 return Ok(());
             }
-            claim_line = Some(format!(
-                "drawn on {}; top-up due within {} working days, by {}",
-                c.date, cfg.replenish_working_days, c.deadline
+            claim_line = Some(tx!(
+                format!(
+                    "{} 被索赔动用；应在 {} 个工作日内（{} 前）补足",
+                    c.date, cfg.replenish_working_days, c.deadline
+                ),
+                format!(
+                    "drawn on {}; top-up due within {} working days, by {}",
+                    c.date, cfg.replenish_working_days, c.deadline
+                )
             ));
             (
                 FindingCode::GuaranteeNotReplenished,
                 format!("{}/{}", c.number, c.date),
                 Period::of(c.date).to_string(),
                 c.deadline,
-                format!(
-                    "The guarantee drawn on {} (letter {}) was not topped up by {}: cover {now} of {r} required",
-                    c.date, c.number, c.deadline
+                tx!(
+                    format!(
+                        "{} 被动用的工资保证金（保函 {}）未在 {} 前补足：现有 {now}元，应缴 {r}元",
+                        c.date, c.number, c.deadline
+                    ),
+                    format!(
+                        "The guarantee drawn on {} (letter {}) was not topped up by {}: cover {now} of {r} required",
+                        c.date, c.number, c.deadline
+                    )
                 ),
             )
         } else if let Some(l) = expired {
@@ -297,9 +455,15 @@ pub(crate) fn findings(ctx: &Ctx<'_>, out: &mut Out) -> Result<(), ReconcileErro
                 l.number.to_string(),
                 Period::of(l.valid_to).to_string(),
                 l.valid_to,
-                format!(
-                    "Guarantee letter {} expired on {} and was not renewed: cover {now} of {r} required",
-                    l.number, l.valid_to
+                tx!(
+                    format!(
+                        "保函 {} 已于 {} 到期且未续期：现有 {now}元，应缴 {r}元",
+                        l.number, l.valid_to
+                    ),
+                    format!(
+                        "Guarantee letter {} expired on {} and was not renewed: cover {now} of {r} required",
+                        l.number, l.valid_to
+                    )
                 ),
             )
         } else if now.is_zero() {
@@ -308,7 +472,10 @@ pub(crate) fn findings(ctx: &Ctx<'_>, out: &mut Out) -> Result<(), ReconcileErro
                 "guarantee".to_string(),
                 cover_span,
                 add_days(req.cover_from, cfg.grace_days),
-                format!("No valid wage guarantee is held: {r} required"),
+                tx!(
+                    format!("未持有有效的工资保证金：应缴 {r}元"),
+                    format!("No valid wage guarantee is held: {r} required")
+                ),
             )
         } else {
             (
@@ -316,44 +483,69 @@ pub(crate) fn findings(ctx: &Ctx<'_>, out: &mut Out) -> Result<(), ReconcileErro
                 "guarantee".to_string(),
                 cover_span,
                 last_event,
-                format!("The wage guarantee held ({now}) is less than the {r} required"),
+                tx!(
+                    format!("现有工资保证金（{now}元）低于应缴的 {r}元"),
+                    format!("The wage guarantee held ({now}) is less than the {r} required")
+                ),
             )
         };
         let mut ev = vec![evidence(
             EvidenceKind::GuaranteeRequirement,
             req.key(),
-            format!(
-                "required guarantee for {} ({}, cover {}..{}, cash deposit {})",
-                req.contract_amount,
-                crate::text::vocabulary(&req.contractor_credit),
-                req.cover_from,
-                req.cover_to,
-                req.cash_deposit
+            tx!(
+                format!(
+                    "合同金额 {}元 的工资保证金要求（信用等级：{}，保证期 {}..{}，现金保证金 {}元）",
+                    req.contract_amount,
+                    credit_zh(req.contractor_credit),
+                    req.cover_from,
+                    req.cover_to,
+                    req.cash_deposit
+                ),
+                format!(
+                    "required guarantee for {} ({}, cover {}..{}, cash deposit {})",
+                    req.contract_amount,
+                    crate::text::vocabulary(&req.contractor_credit),
+                    req.cover_from,
+                    req.cover_to,
+                    req.cash_deposit
+                )
             ),
             Some(r),
             Some(req.cover_from),
         )];
         ev.extend(msgs.iter().map(|l| letter_evidence(l)));
-        let mut comp = required.computation.clone();
+        let mut comp = required.lines();
         for l in letters.values().filter(|l| l.covers(ctx.as_of)) {
-            comp.push(format!(
-                "+ letter {} {} in force until {}",
-                l.number, l.amount, l.valid_to
+            comp.push(tx!(
+                format!("+ 保函 {} {}元，有效至 {}", l.number, l.amount, l.valid_to),
+                format!(
+                    "+ letter {} {} in force until {}",
+                    l.number, l.amount, l.valid_to
+                )
             ));
         }
         if !req.cash_deposit.is_zero() {
-            comp.push(format!("+ cash deposit {}", req.cash_deposit));
+            comp.push(tx!(
+                format!("+ 现金保证金 {}元", req.cash_deposit),
+                format!("+ cash deposit {}", req.cash_deposit)
+            ));
         }
-        comp.push(format!("cover on {} = {now}", ctx.as_of));
+        comp.push(tx!(
+            format!("{} 的保证金合计 = {now}元", ctx.as_of),
+            format!("cover on {} = {now}", ctx.as_of)
+        ));
 
-        comp.push(format!("short = {r} − {now} = {short}"));
+        comp.push(tx!(
+            format!("短缺 = {r}元 − {now}元 = {short}元"),
+            format!("short = {r} − {now} = {short}")
+        ));
         comp.extend(claim_line);
         if let Some(c) = open_claim
             .as_ref()
             .filter(|_| code == FindingCode::GuaranteeNotReplenished)
         {
             if let Some(note) = calendar_note(ctx, c.date, c.deadline) {
-                comp.push(note.description.clone());
+                comp.push(Text::of(&note));
                 ev.push(note);
             }
         }
@@ -473,18 +665,36 @@ fn expiring(
             period: Period::of(l.valid_to).to_string(),
             amount_short: short,
             severity: ctx.fixed(FindingCode::GuaranteeExpiring),
-            summary: format!(
-                "Guarantee letter {} expires on {} ({} days) while the project runs until {}; without renewal cover falls to {cover_after} of {r}",
-                l.number,
-                l.valid_to,
-                days(ctx.as_of, l.valid_to),
-                req.cover_to
+            summary: tx!(
+                format!(
+                    "保函 {} 将于 {} 到期（还有 {} 天），而项目持续至 {}；如不续期，保证金将降至 {cover_after}元（应缴 {r}元）",
+                    l.number,
+                    l.valid_to,
+                    days(ctx.as_of, l.valid_to),
+                    req.cover_to
+                ),
+                format!(
+                    "Guarantee letter {} expires on {} ({} days) while the project runs until {}; without renewal cover falls to {cover_after} of {r}",
+                    l.number,
+                    l.valid_to,
+                    days(ctx.as_of, l.valid_to),
+                    req.cover_to
+                )
             ),
             evidence: vec![letter_evidence(l.last)],
             computation: vec![
-                format!("letter {} valid to {}, within {} days of {}", l.number, l.valid_to, window, ctx.as_of),
-                format!("cover on {after} without it = {cover_after}"),
-                format!("short after expiry = {r} − {cover_after} = {short}"),
+                tx!(
+                    format!("保函 {} 有效至 {}，距 {} 不足 {} 天", l.number, l.valid_to, ctx.as_of, window),
+                    format!("letter {} valid to {}, within {} days of {}", l.number, l.valid_to, window, ctx.as_of)
+                ),
+                tx!(
+                    format!("{after} 起不计该保函的保证金合计 = {cover_after}元"),
+                    format!("cover on {after} without it = {cover_after}")
+                ),
+                tx!(
+                    format!("到期后短缺 = {r}元 − {cover_after}元 = {short}元"),
+                    format!("short after expiry = {r} − {cover_after} = {short}")
+                ),
             ],
             due_date: Some(l.valid_to),
         });

@@ -20,6 +20,7 @@ use schemas::{EvidenceKind, FindingCode, Money, Period, Statement, StatementKind
 
 use crate::finding::{calendar_note, evidence, Ctx, Draft, Out};
 use crate::ledger::{coverage, foreign_currency, stmt_id};
+use crate::text::{tx, Text};
 
 struct Stmt<'a> {
     st: &'a Statement,
@@ -27,8 +28,8 @@ struct Stmt<'a> {
     to: NaiveDate,
 }
 
-fn describe(s: &Stmt<'_>) -> String {
-    format!(
+fn describe(s: &Stmt<'_>) -> Text {
+    let en = format!(
         "end-of-day statement {} of {} covering {}..{}, seq {}, opening {}, closing {}, {} entries",
         s.st.statement_id.as_deref().unwrap_or("-"),
         s.st.account,
@@ -40,7 +41,21 @@ fn describe(s: &Stmt<'_>) -> String {
         s.st.closing_balance
             .map_or("-".to_string(), |b| b.amount.to_string()),
         s.st.entries.len()
-    )
+    );
+    let zh = format!(
+        "账户 {} 日终对账单 {}，覆盖 {}..{}，序号 {}，期初 {}，期末 {}，{} 笔明细",
+        s.st.account,
+        s.st.statement_id.as_deref().unwrap_or("-"),
+        s.from,
+        s.to,
+        s.st.sequence.as_deref().unwrap_or("-"),
+        s.st.opening_balance
+            .map_or("-".to_string(), |b| format!("{}元", b.amount)),
+        s.st.closing_balance
+            .map_or("-".to_string(), |b| format!("{}元", b.amount)),
+        s.st.entries.len()
+    );
+    Text::new(zh, en)
 }
 
 fn stmt_ev(s: &Stmt<'_>) -> schemas::Evidence {
@@ -134,18 +149,33 @@ fn balance_break(ctx: &Ctx<'_>, s: &Stmt<'_>, out: &mut Out) {
         period: Period::of(s.to).to_string(),
         amount_short: diff,
         severity: ctx.fixed(FindingCode::BalanceBreak),
-        summary: format!(
-            "Statement of {} for {}: entries do not add up to the balance change ({} unexplained)",
-            s.st.account, s.to, diff
+        summary: tx!(
+            format!(
+                "账户 {} {} 的对账单：明细合计与余额变动不符（{}元 无法解释）",
+                s.st.account, s.to, diff
+            ),
+            format!(
+                "Statement of {} for {}: entries do not add up to the balance change ({} unexplained)",
+                s.st.account, s.to, diff
+            )
         ),
         evidence: vec![stmt_ev(s)],
         computation: vec![
-            format!(
-                "opening {} + net entries {} = {}",
-                open.amount, net, expected
+            tx!(
+                format!("期初 {}元 + 明细净额 {}元 = {}元", open.amount, net, expected),
+                format!(
+                    "opening {} + net entries {} = {}",
+                    open.amount, net, expected
+                )
             ),
-            format!("closing reported {}", close.amount),
-            format!("difference = |{} − {}| = {}", close.amount, expected, diff),
+            tx!(
+                format!("报送的期末余额 {}元", close.amount),
+                format!("closing reported {}", close.amount)
+            ),
+            tx!(
+                format!("差额 = |{}元 − {}元| = {}元", close.amount, expected, diff),
+                format!("difference = |{} − {}| = {}", close.amount, expected, diff)
+            ),
         ],
         due_date: None,
     });
@@ -197,19 +227,23 @@ fn continuity(ctx: &Ctx<'_>, prev: &Stmt<'_>, cur: &Stmt<'_>, foreign_seqs: &[u6
     let hole = date_hole(ctx, prev, cur);
     let mut comp = Vec::new();
     if let Some((pc, co, diff)) = jump {
-        comp.push(format!("previous closing {} on {}", pc.amount, pc.date));
-        comp.push(format!("opening {} on {}", co.amount, co.date));
-        comp.push(format!(
-            "difference = |{} − {}| = {}",
-            co.amount, pc.amount, diff
+        comp.push(tx!(
+            format!("上一期 {} 期末余额 {}元", pc.date, pc.amount),
+            format!("previous closing {} on {}", pc.amount, pc.date)
+        ));
+        comp.push(tx!(
+            format!("本期 {} 期初余额 {}元", co.date, co.amount),
+            format!("opening {} on {}", co.amount, co.date)
+        ));
+        comp.push(tx!(
+            format!("差额 = |{}元 − {}元| = {}元", co.amount, pc.amount, diff),
+            format!("difference = |{} − {}| = {}", co.amount, pc.amount, diff)
         ));
     }
     if let Some((a, b)) = skipped {
-        comp.push(format!(
-            "expected sequence {} after {}, got {}",
-            a + 1,
-            a,
-            b
+        comp.push(tx!(
+            format!("序号 {} 之后应为 {}，实际为 {}", a, a + 1, b),
+            format!("expected sequence {} after {}, got {}", a + 1, a, b)
         ));
         out.push(Draft {
             code: FindingCode::StatementGap,
@@ -218,12 +252,21 @@ fn continuity(ctx: &Ctx<'_>, prev: &Stmt<'_>, cur: &Stmt<'_>, foreign_seqs: &[u6
             // A balance jump across the missing statements is theirs to explain.
             amount_short: jump.map_or(Money::ZERO, |j| j.2),
             severity: ctx.fixed(FindingCode::StatementGap),
-            summary: format!(
-                "Statement sequence of {} skips from {} to {}: {} statement(s) missing",
-                cur.st.account,
-                a,
-                b,
-                b - a - 1
+            summary: tx!(
+                format!(
+                    "账户 {} 的对账单序号从 {} 跳到 {}：缺少 {} 份对账单",
+                    cur.st.account,
+                    a,
+                    b,
+                    b - a - 1
+                ),
+                format!(
+                    "Statement sequence of {} skips from {} to {}: {} statement(s) missing",
+                    cur.st.account,
+                    a,
+                    b,
+                    b - a - 1
+                )
             ),
             evidence: vec![stmt_ev(prev), stmt_ev(cur)],
             computation: comp,
@@ -235,8 +278,11 @@ fn continuity(ctx: &Ctx<'_>, prev: &Stmt<'_>, cur: &Stmt<'_>, foreign_seqs: &[u6
         return;
     };
     if let Some(first) = hole {
-        comp.push(format!(
-            "no statement covers working day {first} between them: the jump falls across the hole"
+        comp.push(tx!(
+            format!("两者之间的工作日 {first} 没有任何对账单覆盖：余额跳变落在缺口中"),
+            format!(
+                "no statement covers working day {first} between them: the jump falls across the hole"
+            )
         ));
         out.push(Draft {
             code: FindingCode::StatementGap,
@@ -244,25 +290,40 @@ fn continuity(ctx: &Ctx<'_>, prev: &Stmt<'_>, cur: &Stmt<'_>, foreign_seqs: &[u6
             period: Period::of(cur.to).to_string(),
             amount_short: diff,
             severity: ctx.fixed(FindingCode::StatementGap),
-            summary: format!(
-                "Statements of {} are missing between {} and {}: the balance moved from {} to {} unseen",
-                cur.st.account, prev.to, cur.from, pc.amount, co.amount
+            summary: tx!(
+                format!(
+                    "账户 {} 在 {} 至 {} 之间缺少对账单：余额在未报送期间由 {}元 变为 {}元",
+                    cur.st.account, prev.to, cur.from, pc.amount, co.amount
+                ),
+                format!(
+                    "Statements of {} are missing between {} and {}: the balance moved from {} to {} unseen",
+                    cur.st.account, prev.to, cur.from, pc.amount, co.amount
+                )
             ),
             evidence: vec![stmt_ev(prev), stmt_ev(cur)],
             computation: comp,
             due_date: None,
         });
     } else {
-        comp.push("no statement is missing between them (consecutive days or only non-working days, sequence unbroken)".to_string());
+        comp.push(tx!(
+            "两者之间没有缺少对账单（日期连续或仅隔非工作日，序号连续）",
+            "no statement is missing between them (consecutive days or only non-working days, sequence unbroken)"
+        ));
         out.push(Draft {
             code: FindingCode::BalanceBreak,
             subject: format!("{}/opening", cur.st.key()),
             period: Period::of(cur.to).to_string(),
             amount_short: diff,
             severity: ctx.fixed(FindingCode::BalanceBreak),
-            summary: format!(
-                "Statement of {} for {} opens at {} but the previous one ({}) closed at {}, with no statement missing between them ({} unexplained)",
-                cur.st.account, cur.to, co.amount, prev.to, pc.amount, diff
+            summary: tx!(
+                format!(
+                    "账户 {} {} 的对账单期初余额为 {}元，但上一期（{}）期末余额为 {}元，且其间没有缺少对账单（{}元 无法解释）",
+                    cur.st.account, cur.to, co.amount, prev.to, pc.amount, diff
+                ),
+                format!(
+                    "Statement of {} for {} opens at {} but the previous one ({}) closed at {}, with no statement missing between them ({} unexplained)",
+                    cur.st.account, cur.to, co.amount, prev.to, pc.amount, diff
+                )
             ),
             evidence: vec![stmt_ev(prev), stmt_ev(cur)],
             computation: comp,
@@ -344,24 +405,38 @@ fn missing(ctx: &Ctx<'_>, account: &str, stmts: &[Stmt<'_>], foreign: &[Stmt<'_>
         let mut flush = |run: &mut Option<(NaiveDate, NaiveDate, u32)>| {
             if let Some((a, b, n)) = run.take() {
                 let mut ev = around.clone();
-                let mut comp = vec![format!(
-                    "working days {a}..{b} without a statement ({n}); each expected {} working day(s) later",
-                    cfg.missing_after_working_days
+                let mut comp = vec![tx!(
+                    format!(
+                        "工作日 {a}..{b} 没有对账单（{n} 天）；每天的对账单应在 {} 个工作日内报送",
+                        cfg.missing_after_working_days
+                    ),
+                    format!(
+                        "working days {a}..{b} without a statement ({n}); each expected {} working day(s) later",
+                        cfg.missing_after_working_days
+                    )
                 )];
                 for f in foreign.iter().filter(|f| f.from <= b && f.to >= a) {
                     ev.push(stmt_ev(f));
-                    comp.push(format!(
-                        "a statement in {} covering {}..{} arrived but is not counted: the account keeps its money in another currency",
-                        f.st.currency.trim(),
-                        f.from,
-                        f.to
+                    comp.push(tx!(
+                        format!(
+                            "收到覆盖 {}..{} 的 {} 币种对账单，但不计入：该账户以其他币种记账",
+                            f.from,
+                            f.to,
+                            f.st.currency.trim()
+                        ),
+                        format!(
+                            "a statement in {} covering {}..{} arrived but is not counted: the account keeps its money in another currency",
+                            f.st.currency.trim(),
+                            f.from,
+                            f.to
+                        )
                     ));
                 }
                 let due = ctx
                     .calendar
                     .add_working_days(a, cfg.missing_after_working_days);
                 if let Some(note) = calendar_note(ctx, a, due) {
-                    comp.push(note.description.clone());
+                    comp.push(Text::of(&note));
                     ev.push(note);
                 }
                 out.push(Draft {
@@ -370,8 +445,11 @@ fn missing(ctx: &Ctx<'_>, account: &str, stmts: &[Stmt<'_>], foreign: &[Stmt<'_>
                     period: Period::of(a).to_string(),
                     amount_short: Money::ZERO,
                     severity: ctx.fixed(FindingCode::StatementMissing),
-                    summary: format!(
-                        "No end-of-day statement of {account} for {n} working day(s), {a} to {b}"
+                    summary: tx!(
+                        format!("账户 {account} 有 {n} 个工作日（{a} 至 {b}）没有日终对账单"),
+                        format!(
+                            "No end-of-day statement of {account} for {n} working day(s), {a} to {b}"
+                        )
                     ),
                     evidence: ev,
                     computation: comp,
@@ -418,40 +496,50 @@ fn duplicates(ctx: &Ctx<'_>, out: &mut Out) {
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default();
+        let kind_zh = crate::explain::kind(c.kind, crate::Lang::Zh);
         out.push(Draft {
             code: FindingCode::DuplicateDelivery,
             subject: format!("{kind}/{}", c.key),
             period: Period::of(c.effective_date()).to_string(),
             amount_short: Money::ZERO,
             severity: ctx.fixed(FindingCode::DuplicateDelivery),
-            summary: format!(
-                "The same {kind} was delivered again with different content on {}: {}",
-                c.detected_on, c.description
+            summary: tx!(
+                format!(
+                    "同一{kind_zh}记录于 {} 再次报送，内容与首次不同",
+                    c.detected_on
+                ),
+                format!(
+                    "The same {kind} was delivered again with different content on {}: {}",
+                    c.detected_on, c.description
+                )
             ),
             evidence: vec![
                 evidence(
                     c.kind,
                     c.key.clone(),
-                    format!("{kind} {}", c.key),
+                    tx!(format!("{kind_zh} {}", c.key), format!("{kind} {}", c.key)),
                     None,
                     None,
                 ),
                 evidence(
                     EvidenceKind::InboundFile,
                     c.first_file_sha256.clone(),
-                    "first delivery (stored)".to_string(),
+                    tx!("首次报送（已入库）", "first delivery (stored)"),
                     None,
                     None,
                 ),
                 evidence(
                     EvidenceKind::InboundFile,
                     c.second_file_sha256.clone(),
-                    "second delivery (differs)".to_string(),
+                    tx!("再次报送（内容不同）", "second delivery (differs)"),
                     None,
                     Some(c.detected_on),
                 ),
             ],
-            computation: vec![format!("same key {}, different content", c.key)],
+            computation: vec![tx!(
+                format!("记录键 {} 相同，内容不同", c.key),
+                format!("same key {}, different content", c.key)
+            )],
             due_date: None,
         });
     }

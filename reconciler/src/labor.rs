@@ -20,7 +20,7 @@ use schemas::{EvidenceKind, FindingCode, LaborCostObligation, Money, Period};
 
 use crate::finding::{calendar_note, days, evidence, sub_days, Ctx, Draft, Out};
 use crate::ledger::Ledger;
-use crate::text::{contains_token, norm_account, norm_name};
+use crate::text::{contains_token, norm_account, norm_name, tx, Text};
 
 /// One piece of a credit applied to an obligation.
 #[derive(Debug, Clone)]
@@ -236,26 +236,44 @@ pub(crate) fn findings(ctx: &Ctx<'_>, m: &LaborMatch<'_>, ledger: &Ledger<'_>, o
         }
         let last;
         let (code, short, overdue, summary) = if paid.is_zero() {
-            last = format!("short = {} − 0.00 = {}", o.amount, o.amount);
+            last = tx!(
+                format!("短缺 = {}元 − 0.00元 = {}元", o.amount, o.amount),
+                format!("short = {} − 0.00 = {}", o.amount, o.amount)
+            );
             (
                 FindingCode::LaborCostMissing,
                 o.amount,
                 days(deadline, ctx.as_of),
-                format!(
-                    "Labor cost for {} (obligation {}, {} due {}) has not been paid into the dedicated account",
-                    o.period, o.obligation_id, o.amount, o.due_date
+                tx!(
+                    format!(
+                        "{} 的人工费用（拨付义务 {}，{}元，应于 {} 拨付）未拨入工资专用账户",
+                        o.period, o.obligation_id, o.amount, o.due_date
+                    ),
+                    format!(
+                        "Labor cost for {} (obligation {}, {} due {}) has not been paid into the dedicated account",
+                        o.period, o.obligation_id, o.amount, o.due_date
+                    )
                 ),
             )
         } else if paid < o.amount {
             let short = o.amount.saturating_sub(paid);
-            last = format!("short = {} − {} = {}", o.amount, paid, short);
+            last = tx!(
+                format!("短缺 = {}元 − {}元 = {}元", o.amount, paid, short),
+                format!("short = {} − {} = {}", o.amount, paid, short)
+            );
             (
                 FindingCode::LaborCostShort,
                 short,
                 days(deadline, ctx.as_of),
-                format!(
-                    "Labor cost for {} (obligation {}, {} due {}) paid only in part: {} received, {} short",
-                    o.period, o.obligation_id, o.amount, o.due_date, paid, short
+                tx!(
+                    format!(
+                        "{} 的人工费用（拨付义务 {}，{}元，应于 {} 拨付）仅部分到账：已到账 {}元，短缺 {}元",
+                        o.period, o.obligation_id, o.amount, o.due_date, paid, short
+                    ),
+                    format!(
+                        "Labor cost for {} (obligation {}, {} due {}) paid only in part: {} received, {} short",
+                        o.period, o.obligation_id, o.amount, o.due_date, paid, short
+                    )
                 ),
             )
         } else if paid_by_deadline < o.amount {
@@ -274,17 +292,29 @@ pub(crate) fn findings(ctx: &Ctx<'_>, m: &LaborMatch<'_>, ledger: &Ledger<'_>, o
                 continue;
             }
             let late_amount = o.amount.saturating_sub(paid_by_deadline);
-            last = format!(
-                "paid late = {} − {} = {}; completed {} ({} days after the deadline)",
-                o.amount, paid_by_deadline, late_amount, completed, late_days
+            last = tx!(
+                format!(
+                    "逾期拨付 = {}元 − {}元 = {}元；{} 拨足（超过期限 {} 天）",
+                    o.amount, paid_by_deadline, late_amount, completed, late_days
+                ),
+                format!(
+                    "paid late = {} − {} = {}; completed {} ({} days after the deadline)",
+                    o.amount, paid_by_deadline, late_amount, completed, late_days
+                )
             );
             (
                 FindingCode::LaborCostLate,
                 late_amount,
                 late_days,
-                format!(
-                    "Labor cost for {} (obligation {}, {} due {}) paid late: {} arrived after the deadline, completed {}",
-                    o.period, o.obligation_id, o.amount, o.due_date, late_amount, completed
+                tx!(
+                    format!(
+                        "{} 的人工费用（拨付义务 {}，{}元，应于 {} 拨付）逾期拨付：{}元 在期限后到账，{} 拨足",
+                        o.period, o.obligation_id, o.amount, o.due_date, late_amount, completed
+                    ),
+                    format!(
+                        "Labor cost for {} (obligation {}, {} due {}) paid late: {} arrived after the deadline, completed {}",
+                        o.period, o.obligation_id, o.amount, o.due_date, late_amount, completed
+                    )
                 ),
             )
         } else {
@@ -293,23 +323,42 @@ pub(crate) fn findings(ctx: &Ctx<'_>, m: &LaborMatch<'_>, ledger: &Ledger<'_>, o
         let mut ev = vec![evidence(
             EvidenceKind::Obligation,
             o.key(),
-            format!(
-                "obligation {} for {}: {} due {}{}",
-                o.obligation_id,
-                o.period,
-                o.amount,
-                o.due_date,
-                match (o.ratio, o.progress_payment) {
-                    (Some(r), Some(p)) => format!(" ({r} of progress payment {p})"),
-                    _ => String::new(),
-                }
+            tx!(
+                format!(
+                    "拨付义务 {}（{}）：{}元，应于 {} 拨付{}",
+                    o.obligation_id,
+                    o.period,
+                    o.amount,
+                    o.due_date,
+                    match (o.ratio, o.progress_payment) {
+                        (Some(r), Some(p)) => format!("（进度款 {p}元 × {r}）"),
+                        _ => String::new(),
+                    }
+                ),
+                format!(
+                    "obligation {} for {}: {} due {}{}",
+                    o.obligation_id,
+                    o.period,
+                    o.amount,
+                    o.due_date,
+                    match (o.ratio, o.progress_payment) {
+                        (Some(r), Some(p)) => format!(" ({r} of progress payment {p})"),
+                        _ => String::new(),
+                    }
+                )
             ),
             Some(o.amount),
             Some(o.due_date),
         )];
-        let mut comp = vec![format!(
-            "required {} (obligation {}, due {}; deadline {} after {} working days' grace)",
-            o.amount, o.obligation_id, o.due_date, deadline, cfg.grace_working_days
+        let mut comp = vec![tx!(
+            format!(
+                "应拨 {}元（拨付义务 {}，{} 到期；宽限 {} 个工作日后的期限为 {}）",
+                o.amount, o.obligation_id, o.due_date, cfg.grace_working_days, deadline
+            ),
+            format!(
+                "required {} (obligation {}, due {}; deadline {} after {} working days' grace)",
+                o.amount, o.obligation_id, o.due_date, deadline, cfg.grace_working_days
+            )
         )];
         for a in allocs {
             let le = &ledger.entries[a.credit];
@@ -320,20 +369,34 @@ pub(crate) fn findings(ctx: &Ctx<'_>, m: &LaborMatch<'_>, ledger: &Ledger<'_>, o
                 Some(a.amount),
                 Some(a.date),
             ));
-            comp.push(format!(
-                "+ {} applied from the credit of {} booked {}",
-                a.amount,
-                le.amount(),
-                a.date
+            comp.push(tx!(
+                format!(
+                    "+ {}元，取自 {} 入账的 {}元 进账",
+                    a.amount,
+                    a.date,
+                    le.amount()
+                ),
+                format!(
+                    "+ {} applied from the credit of {} booked {}",
+                    a.amount,
+                    le.amount(),
+                    a.date
+                )
             ));
         }
-        comp.push(format!(
-            "paid by the deadline {paid_by_deadline}; paid by {} {paid}",
-            ctx.as_of
+        comp.push(tx!(
+            format!(
+                "期限前到账 {paid_by_deadline}元；截至 {} 到账 {paid}元",
+                ctx.as_of
+            ),
+            format!(
+                "paid by the deadline {paid_by_deadline}; paid by {} {paid}",
+                ctx.as_of
+            )
         ));
         comp.push(last);
         if let Some(note) = calendar_note(ctx, o.due_date, deadline) {
-            comp.push(note.description.clone());
+            comp.push(Text::of(&note));
             ev.push(note);
         }
         out.push(Draft {

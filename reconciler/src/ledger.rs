@@ -37,7 +37,38 @@ impl LedgerEntry<'_> {
 
     /// One line describing the entry for evidence (no personal data: counterparties of
     /// labor-cost credits are companies; workers' cards are masked by the caller).
-    pub fn describe(&self) -> String {
+    pub fn describe(&self) -> crate::text::Text {
+        crate::text::Text::new(self.describe_zh(), self.describe_en())
+    }
+
+    fn describe_zh(&self) -> String {
+        let e = self.entry;
+        let mut s = format!(
+            "{} 账户 {} {} {}元",
+            e.booking_date,
+            self.account,
+            match e.direction {
+                schemas::Direction::Credit => "转入",
+                schemas::Direction::Debit => "转出",
+            },
+            e.amount
+        );
+        if let Some(r) = &e.bank_ref {
+            s.push_str(&format!("，流水号 {r}"));
+        }
+        if let Some(n) = &e.counterparty_name {
+            s.push_str(&format!("，对方 {n}"));
+        }
+        if let Some(t) = &e.remittance {
+            s.push_str(&format!("，附言“{t}”"));
+        }
+        if e.reversal {
+            s.push_str("，冲正");
+        }
+        s
+    }
+
+    fn describe_en(&self) -> String {
         let e = self.entry;
         let mut s = format!(
             "{} {} {} on {}",

@@ -17,7 +17,8 @@
 //! - [`Config`] (serde, embedded by the daemon under `[reconciler]`) and [`Config::validate`];
 //! - [`Calendar`]: China's official working-day calendar shipped as data, replaceable by a
 //!   file's text ([`Calendar::parse`]), saying which years it does not cover;
-//! - [`required_guarantee`] and [`pay_deadline`], the two rules other parts may want to show.
+//! - [`required_guarantee`] and [`pay_deadline`], the two rules other parts may want to show,
+//!   and [`guarantee_timeline`], a project's guarantee cover against its requirement over time.
 //!
 //! Every finding code, when it is raised and how it is graded: `docs/findings.md`. Every
 //! configuration key: `docs/reconciler-config.md`.
@@ -57,7 +58,10 @@ pub use config::{
 };
 pub use error::ReconcileError;
 pub use explain::{explain, explain_in, Lang};
-pub use guarantee::{required_guarantee, try_required_guarantee, RequiredGuarantee};
+pub use guarantee::{
+    guarantee_timeline, required_guarantee, try_required_guarantee, GuaranteeTimeline,
+    RequiredGuarantee,
+};
 pub use schemas::DeliveryConflict;
 pub use wages::pay_deadline;
 

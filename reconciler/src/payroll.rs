@@ -17,13 +17,13 @@ use schemas::{EvidenceKind, FindingCode, Money, PaymentStatus, Period, Statement
 use crate::finding::{add_days, days, evidence, Ctx, Draft, Out};
 use crate::labor::LaborMatch;
 use crate::ledger::{foreign_currency, stmt_id, Ledger};
-use crate::text::{contains_token, norm_account, norm_name, same_ref, truncation_of};
+use crate::text::{contains_token, norm_account, norm_name, same_ref, truncation_of, tx, Text};
 use crate::wages::{pay_deadline, PaymentIndex};
 
 struct Batch<'a> {
     id: &'a str,
     /// How the debits and returns were linked (shown in the finding's computation).
-    notes: Vec<String>,
+    notes: Vec<Text>,
     pay_date: Option<NaiveDate>,
     /// Indices into `PaymentIndex::pays`.
     pays: Vec<usize>,
@@ -157,6 +157,13 @@ const STRENGTH: [&str; 4] = [
     "its batch reference is the batch id",
 ];
 
+const STRENGTH_ZH: [&str; 4] = [
+    "",
+    "附言写明批次号",
+    "银行流水号即批次号",
+    "批次参考号即批次号",
+];
+
 /// Gives each entry to the batch it names best: exact whole-token matches only; among equals,
 /// the longest batch id, then the smallest. The choice and the batches passed over are
 /// recorded in the chosen batch's notes.
@@ -202,6 +209,10 @@ fn link_by_reference(
             .iter()
             .map(|(s, bi)| format!("{} ({})", batches[*bi].id, STRENGTH[usize::from(*s)]))
             .collect();
+        let others_zh: Vec<String> = named[1..]
+            .iter()
+            .map(|(s, bi)| format!("{}（{}）", batches[*bi].id, STRENGTH_ZH[usize::from(*s)]))
+            .collect();
         let b = &mut batches[best];
         if debit {
             b.debits.push(i);
@@ -210,16 +221,31 @@ fn link_by_reference(
         }
         used.insert(i);
         let what = if debit { "debit" } else { "credit" };
-        b.notes.push(format!(
-            "{what} {} on {} linked by exact reference: {}",
-            le.amount(),
-            le.date(),
-            STRENGTH[usize::from(strength)]
+        let what_zh = if debit { "转出" } else { "转入" };
+        b.notes.push(tx!(
+            format!(
+                "{} {what_zh} {}元 按参考号精确关联：{}",
+                le.date(),
+                le.amount(),
+                STRENGTH_ZH[usize::from(strength)]
+            ),
+            format!(
+                "{what} {} on {} linked by exact reference: {}",
+                le.amount(),
+                le.date(),
+                STRENGTH[usize::from(strength)]
+            )
         ));
         if !others.is_empty() {
-            b.notes.push(format!(
-                "  it also names {}; tie broken by strength, then the longest id, then the first id",
-                others.join(", ")
+            b.notes.push(tx!(
+                format!(
+                    "  该笔同时写明 {}；按关联强度、批次号长度、批次号先后取其一",
+                    others_zh.join("、")
+                ),
+                format!(
+                    "  it also names {}; tie broken by strength, then the longest id, then the first id",
+                    others.join(", ")
+                )
             ));
         }
     }
@@ -258,11 +284,19 @@ fn link(
                 })
         });
         if let Some((i, le)) = hit {
-            batches[bi].notes.push(format!(
-                "debit {} on {} linked by partial reference (fallback): its batch reference {} is a truncation of the batch id",
-                le.amount(),
-                le.date(),
-                le.entry.batch_ref.as_deref().unwrap_or("")
+            batches[bi].notes.push(tx!(
+                format!(
+                    "{} 转出 {}元 按部分参考号关联（备用规则）：其批次参考号 {} 是批次号的截断",
+                    le.date(),
+                    le.amount(),
+                    le.entry.batch_ref.as_deref().unwrap_or("")
+                ),
+                format!(
+                    "debit {} on {} linked by partial reference (fallback): its batch reference {} is a truncation of the batch id",
+                    le.amount(),
+                    le.date(),
+                    le.entry.batch_ref.as_deref().unwrap_or("")
+                )
             ));
             batches[bi].debits.push(i);
             used.insert(i);
@@ -421,13 +455,23 @@ fn batch_mismatch(
         let mut ev = vec![evidence(
             EvidenceKind::PayrollBatch,
             schemas::record_key("batch", &[b.id]),
-            format!(
-                "batch {} paid {}, failed {}, pending {} ({} lines)",
-                b.id,
-                b.paid,
-                b.failed,
-                b.pending,
-                b.pays.len()
+            tx!(
+                format!(
+                    "批次 {}：成功 {}元，失败 {}元，未决 {}元（{} 笔）",
+                    b.id,
+                    b.paid,
+                    b.failed,
+                    b.pending,
+                    b.pays.len()
+                ),
+                format!(
+                    "batch {} paid {}, failed {}, pending {} ({} lines)",
+                    b.id,
+                    b.paid,
+                    b.failed,
+                    b.pending,
+                    b.pays.len()
+                )
             ),
             Some(b.paid),
             b.pay_date,
@@ -442,7 +486,10 @@ fn batch_mismatch(
                 Some(le.amount()),
                 Some(le.date()),
             ));
-            comp.push(format!("bulk debit {} on {}", le.amount(), le.date()));
+            comp.push(tx!(
+                format!("{} 批量转出 {}元", le.date(), le.amount()),
+                format!("bulk debit {} on {}", le.amount(), le.date())
+            ));
         }
         for &i in &b.returns {
             let le = &ledger.entries[i];
@@ -453,7 +500,10 @@ fn batch_mismatch(
                 Some(le.amount()),
                 Some(le.date()),
             ));
-            comp.push(format!("− return credit {} on {}", le.amount(), le.date()));
+            comp.push(tx!(
+                format!("− {} 退回入账 {}元", le.date(), le.amount()),
+                format!("− return credit {} on {}", le.amount(), le.date())
+            ));
         }
         for &pi in &b.pays {
             let p = &pay.pays[pi];
@@ -461,23 +511,50 @@ fn batch_mismatch(
                 ev.push(pay.evidence(pi, p.result.amount));
             }
         }
-        comp.push(format!("net debit = {debit} − {returned} = {net}"));
-        comp.push(format!("successful lines total {}", b.paid));
-        comp.push(format!("difference = |{net} − {}| = {diff}", b.paid));
+        comp.push(tx!(
+            format!("净转出 = {debit}元 − {returned}元 = {net}元"),
+            format!("net debit = {debit} − {returned} = {net}")
+        ));
+        comp.push(tx!(
+            format!("代发成功合计 {}元", b.paid),
+            format!("successful lines total {}", b.paid)
+        ));
+        comp.push(tx!(
+            format!("差额 = |{net}元 − {}元| = {diff}元", b.paid),
+            format!("difference = |{net} − {}| = {diff}", b.paid)
+        ));
         let summary = if b.debits.is_empty() {
-            format!(
-                "Payroll batch {} paid {} to workers but no bulk debit for it is on the statement",
-                b.id, b.paid
+            tx!(
+                format!(
+                    "代发批次 {} 已向工人支付 {}元，但对账单上没有对应的批量转出",
+                    b.id, b.paid
+                ),
+                format!(
+                    "Payroll batch {} paid {} to workers but no bulk debit for it is on the statement",
+                    b.id, b.paid
+                )
             )
         } else if b.failed.is_zero() && !returned.is_zero() {
-            format!(
-                "Payroll batch {}: {} came back to the account without a failed line",
-                b.id, returned
+            tx!(
+                format!(
+                    "代发批次 {}：{}元 退回账户，但代发结果中没有失败记录",
+                    b.id, returned
+                ),
+                format!(
+                    "Payroll batch {}: {} came back to the account without a failed line",
+                    b.id, returned
+                )
             )
         } else {
-            format!(
-                "Payroll batch {}: the statement shows {} net, its result file {} paid",
-                b.id, net, b.paid
+            tx!(
+                format!(
+                    "代发批次 {}：对账单显示净转出 {}元，代发结果显示成功 {}元",
+                    b.id, net, b.paid
+                ),
+                format!(
+                    "Payroll batch {}: the statement shows {} net, its result file {} paid",
+                    b.id, net, b.paid
+                )
             )
         };
         out.push(Draft {
@@ -545,11 +622,19 @@ fn non_wage(
             period: Period::of(le.date()).to_string(),
             amount_short: le.amount(),
             severity: ctx.fixed(FindingCode::NonWageDebit),
-            summary: format!(
-                "{} left the dedicated account on {} to {}, not as wages to a roster worker",
-                le.amount(),
-                le.date(),
-                e.counterparty_name.as_deref().unwrap_or("an unknown counterparty")
+            summary: tx!(
+                format!(
+                    "{} 工资专用账户向 {} 转出 {}元，并非支付给实名制名册工人的工资",
+                    le.date(),
+                    e.counterparty_name.as_deref().unwrap_or("不明对象"),
+                    le.amount()
+                ),
+                format!(
+                    "{} left the dedicated account on {} to {}, not as wages to a roster worker",
+                    le.amount(),
+                    le.date(),
+                    e.counterparty_name.as_deref().unwrap_or("an unknown counterparty")
+                )
             ),
             evidence: vec![evidence(
                 EvidenceKind::StatementEntry,
@@ -558,9 +643,15 @@ fn non_wage(
                 Some(le.amount()),
                 Some(le.date()),
             )],
-            computation: vec![format!(
-                "debit {} matches no payroll batch, no roster worker's card and no allowed counterparty",
-                le.amount()
+            computation: vec![tx!(
+                format!(
+                    "转出 {}元 不对应任何代发批次、名册工人银行卡或允许的收款方",
+                    le.amount()
+                ),
+                format!(
+                    "debit {} matches no payroll batch, no roster worker's card and no allowed counterparty",
+                    le.amount()
+                )
             )],
             due_date: None,
         });
@@ -611,10 +702,14 @@ fn funding_gap(ctx: &Ctx<'_>, labor: &LaborMatch<'_>, pay: &PaymentIndex<'_>, ou
         if required.fen() <= 0 {
             continue;
         }
-        let mut comp = vec![format!(
-            "still to pay for {period}: {owed} − {paid} already paid = {required}"
+        let mut comp = vec![tx!(
+            format!("{period} 尚需发放：{owed}元 − 已发 {paid}元 = {required}元"),
+            format!("still to pay for {period}: {owed} − {paid} already paid = {required}")
         )];
-        comp.push(format!("balance {balance} (end of day {balance_date})"));
+        comp.push(tx!(
+            format!("余额 {balance}元（{balance_date} 日终）"),
+            format!("balance {balance} (end of day {balance_date})")
+        ));
         let mut inflows = Money::ZERO;
         let mut ev = Vec::new();
         for (o, allocs) in &labor.obligations {
@@ -624,14 +719,23 @@ fn funding_gap(ctx: &Ctx<'_>, labor: &LaborMatch<'_>, pay: &PaymentIndex<'_>, ou
             let open = o.amount.saturating_sub(LaborMatch::paid(allocs));
             if open.fen() > 0 {
                 inflows = inflows.saturating_add(open);
-                comp.push(format!(
-                    "+ {} expected from obligation {} due {}",
-                    open, o.obligation_id, o.due_date
+                comp.push(tx!(
+                    format!(
+                        "+ {}元，预计来自 {} 到期的拨付义务 {}",
+                        open, o.due_date, o.obligation_id
+                    ),
+                    format!(
+                        "+ {} expected from obligation {} due {}",
+                        open, o.obligation_id, o.due_date
+                    )
                 ));
                 ev.push(evidence(
                     EvidenceKind::Obligation,
                     o.key(),
-                    format!("obligation {} due {}", o.obligation_id, o.due_date),
+                    tx!(
+                        format!("拨付义务 {}，{} 到期", o.obligation_id, o.due_date),
+                        format!("obligation {} due {}", o.obligation_id, o.due_date)
+                    ),
                     Some(open),
                     Some(o.due_date),
                 ));
@@ -642,8 +746,9 @@ fn funding_gap(ctx: &Ctx<'_>, labor: &LaborMatch<'_>, pay: &PaymentIndex<'_>, ou
             continue;
         }
         let gap = required.saturating_sub(available);
-        comp.push(format!(
-            "gap = {required} − ({balance} + {inflows}) = {gap}"
+        comp.push(tx!(
+            format!("缺口 = {required}元 − ({balance}元 + {inflows}元) = {gap}元"),
+            format!("gap = {required} − ({balance} + {inflows}) = {gap}")
         ));
         for (acct, (date, st, amount)) in &latest {
             ev.insert(
@@ -651,7 +756,10 @@ fn funding_gap(ctx: &Ctx<'_>, labor: &LaborMatch<'_>, pay: &PaymentIndex<'_>, ou
                 evidence(
                     EvidenceKind::Statement,
                     st.key(),
-                    format!("closing balance of {acct} on {date}"),
+                    tx!(
+                        format!("账户 {acct} {date} 日终余额"),
+                        format!("closing balance of {acct} on {date}")
+                    ),
                     Some(*amount),
                     Some(*date),
                 ),
@@ -663,9 +771,15 @@ fn funding_gap(ctx: &Ctx<'_>, labor: &LaborMatch<'_>, pay: &PaymentIndex<'_>, ou
             period: period.to_string(),
             amount_short: gap,
             severity: funding_severity(ctx, days(ctx.as_of, deadline)),
-            summary: format!(
-                "The dedicated account cannot fund the {period} pay sheet due {deadline} ({} days from now): {gap} short",
-                days(ctx.as_of, deadline)
+            summary: tx!(
+                format!(
+                    "工资专用账户余额不足以发放 {period} 工资（{deadline} 到期，还有 {} 天）：缺口 {gap}元",
+                    days(ctx.as_of, deadline)
+                ),
+                format!(
+                    "The dedicated account cannot fund the {period} pay sheet due {deadline} ({} days from now): {gap} short",
+                    days(ctx.as_of, deadline)
+                )
             ),
             evidence: ev,
             computation: comp,

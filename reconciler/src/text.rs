@@ -92,6 +92,97 @@ pub(crate) fn vocabulary<T: serde::Serialize>(value: &T) -> String {
     }
 }
 
+/// A sentence of a finding in both languages: the Chinese operators read by default and the
+/// English of `--lang en`. The finding's id never depends on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Text {
+    pub zh: String,
+    pub en: String,
+}
+
+impl Text {
+    pub fn new(zh: impl Into<String>, en: impl Into<String>) -> Text {
+        Text {
+            zh: zh.into(),
+            en: en.into(),
+        }
+    }
+
+    /// The description of an evidence record as a sentence (for the arithmetic).
+    pub fn of(e: &schemas::Evidence) -> Text {
+        Text::new(e.description_zh.clone(), e.description.clone())
+    }
+}
+
+/// A sentence in both languages: `tx!(zh, en)`, each an expression (usually `format!`).
+macro_rules! tx {
+    ($zh:expr, $en:expr $(,)?) => {
+        $crate::text::Text::new($zh, $en)
+    };
+}
+pub(crate) use tx;
+
+/// A closed-vocabulary value in Chinese, as the platforms' documents name it.
+pub(crate) fn guarantee_form_zh(v: schemas::GuaranteeForm) -> &'static str {
+    use schemas::GuaranteeForm::*;
+    match v {
+        BankGuarantee => "银行保函",
+        InsurancePolicy => "工程保证保险",
+        GuarantorLetter => "担保公司保函",
+        CashDeposit => "现金保证金",
+    }
+}
+
+pub(crate) fn guarantee_action_zh(v: schemas::GuaranteeAction) -> &'static str {
+    use schemas::GuaranteeAction::*;
+    match v {
+        New => "新开",
+        Renew => "续期",
+        TopUp => "增额",
+        Cancel => "撤销",
+        Claim => "索赔",
+    }
+}
+
+pub(crate) fn guarantee_status_zh(v: schemas::GuaranteeStatus) -> &'static str {
+    use schemas::GuaranteeStatus::*;
+    match v {
+        Issued => "已出具",
+        Accepted => "已受理",
+        Rejected => "已退回",
+        Released => "已解除",
+        Claimed => "已索赔",
+        Expired => "已到期",
+    }
+}
+
+pub(crate) fn credit_zh(v: schemas::ContractorCredit) -> &'static str {
+    use schemas::ContractorCredit::*;
+    match v {
+        Normal => "一般",
+        TwoCleanYears => "连续2年无拖欠",
+        ThreeCleanYears => "连续3年无拖欠（可免缴）",
+        ArrearsLastTwoYears => "近2年有拖欠",
+        SeriouslyUntrustworthy => "列入严重失信名单",
+    }
+}
+
+pub(crate) fn failure_reason_zh(v: schemas::FailureReason) -> &'static str {
+    use schemas::FailureReason::*;
+    match v {
+        NameMismatch => "户名不符",
+        AccountNotFound => "账户不存在",
+        AccountClosed => "账户已销户",
+        AccountFrozen => "账户冻结",
+        AccountRestricted => "账户受限",
+        InsufficientFunds => "余额不足",
+        Duplicate => "重复交易",
+        IdMissing => "缺少证件号",
+        BankRejectedOther => "银行拒绝（其他原因）",
+        Unknown => "原因不明",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

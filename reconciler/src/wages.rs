@@ -17,7 +17,7 @@ use schemas::{
 
 use crate::config::WagesConfig;
 use crate::finding::{add_days, days, evidence, Ctx, Draft, Out};
-use crate::text::mask_name;
+use crate::text::{mask_name, tx, Text};
 use crate::ReconcileError;
 
 /// The day wages of `period` fall due under the configured rule (before any grace).
@@ -273,11 +273,14 @@ impl<'a> PaymentIndex<'a> {
     }
 
     /// `describe_pay` plus the month the payment was attributed to.
-    pub fn describe(&self, pi: usize) -> String {
+    pub fn describe(&self, pi: usize) -> Text {
         let mut s = describe_pay(&self.pays[pi]);
         if let Some(a) = self.attrs.get(pi) {
-            s.push_str(", ");
-            s.push_str(&crate::attribution::describe(a));
+            let a = crate::attribution::describe(a);
+            s.zh.push('，');
+            s.zh.push_str(&a.zh);
+            s.en.push_str(", ");
+            s.en.push_str(&a.en);
         }
         s
     }
@@ -302,20 +305,79 @@ impl<'a> PaymentIndex<'a> {
     }
 }
 
-fn describe_line(l: &PaySheetLine) -> String {
-    format!(
-        "pay sheet {} {}, {} ID {} card {}: net {} (gross {})",
-        l.period,
-        l.employer,
-        mask_name(&l.worker_name),
-        l.id_number,
-        l.card_number,
-        l.net,
-        l.gross
+fn describe_line(l: &PaySheetLine) -> Text {
+    tx!(
+        format!(
+            "{} 工资支付表 {}，{} 身份证 {} 银行卡 {}：实发 {}元（应发 {}元）",
+            l.period,
+            l.employer,
+            mask_name(&l.worker_name),
+            l.id_number,
+            l.card_number,
+            l.net,
+            l.gross
+        ),
+        format!(
+            "pay sheet {} {}, {} ID {} card {}: net {} (gross {})",
+            l.period,
+            l.employer,
+            mask_name(&l.worker_name),
+            l.id_number,
+            l.card_number,
+            l.net,
+            l.gross
+        )
     )
 }
 
-pub(crate) fn describe_pay(p: &Pay<'_>) -> String {
+pub(crate) fn describe_pay(p: &Pay<'_>) -> Text {
+    Text::new(describe_pay_zh(p), describe_pay_en(p))
+}
+
+fn describe_pay_zh(p: &Pay<'_>) -> String {
+    let r = p.result;
+    let status = match r.status {
+        PaymentStatus::Paid => "成功",
+        PaymentStatus::Failed => "失败",
+        PaymentStatus::Pending => "未决",
+        PaymentStatus::Cancelled => "已撤销",
+    };
+    let mut s = format!(
+        "{} 代发{} {}",
+        p.date,
+        status,
+        r.amount
+            .map_or_else(|| "（无金额）".to_string(), |a| format!("{a}元"))
+    );
+    if p.returned {
+        s.push_str("（已退回账户）");
+    }
+    if let Some(b) = &r.batch_id {
+        s.push_str(&format!("，批次 {b}"));
+    }
+    if let Some(n) = &r.worker_name {
+        s.push_str(&format!("，{}", mask_name(n)));
+    }
+    if let Some(i) = &r.id_number {
+        s.push_str(&format!("，身份证 {i}"));
+    }
+    if let Some(c) = &r.card_number {
+        s.push_str(&format!("，银行卡 {c}"));
+    }
+    if let Some(reason) = r.reason {
+        s.push_str(&format!(
+            "，原因：{}",
+            crate::text::failure_reason_zh(reason)
+        ));
+    }
+    if let Some(t) = &r.reason_text {
+        // The bank's own words, verbatim (as evidence), in quotation marks.
+        s.push_str(&format!("（银行原文“{t}”）"));
+    }
+    s
+}
+
+fn describe_pay_en(p: &Pay<'_>) -> String {
     let r = p.result;
     let status = match r.status {
         PaymentStatus::Paid => "paid",
@@ -400,25 +462,49 @@ fn unpaid(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) {
             Some(line.net),
             None,
         )];
-        let mut comp = vec![format!(
-            "owed net {} for {} (deadline {}{})",
-            line.net,
-            line.period,
-            deadline,
-            if cfg.grace_days > 0 {
-                format!(", {} after {} days' grace", due, cfg.grace_days)
-            } else {
-                String::new()
-            }
+        let mut comp = vec![tx!(
+            format!(
+                "应发 {} 实发工资 {}元（期限 {}{}）",
+                line.period,
+                line.net,
+                deadline,
+                if cfg.grace_days > 0 {
+                    format!("，即 {} 加宽限 {} 天", due, cfg.grace_days)
+                } else {
+                    String::new()
+                }
+            ),
+            format!(
+                "owed net {} for {} (deadline {}{})",
+                line.net,
+                line.period,
+                deadline,
+                if cfg.grace_days > 0 {
+                    format!(", {} after {} days' grace", due, cfg.grace_days)
+                } else {
+                    String::new()
+                }
+            )
         )];
         for (pi, m) in &l.paid {
             let p = &idx.pays[*pi];
             ev.push(idx.evidence(*pi, Some(*m)));
-            comp.push(format!(
-                "+ {} paid on {} ({})",
-                m,
-                p.date,
-                idx.attrs.get(*pi).map_or("", |a| a.rule.as_str())
+            comp.push(tx!(
+                format!(
+                    "+ {}元，{} 支付{}",
+                    m,
+                    p.date,
+                    idx.attrs.get(*pi).map_or_else(String::new, |a| format!(
+                        "（{}）",
+                        crate::attribution::describe(a).zh
+                    ))
+                ),
+                format!(
+                    "+ {} paid on {} ({})",
+                    m,
+                    p.date,
+                    idx.attrs.get(*pi).map_or("", |a| a.rule.as_str())
+                )
             ));
         }
         // The worker's other payments, and why they did not pay this month.
@@ -431,28 +517,57 @@ fn unpaid(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) {
             }
             let p = &idx.pays[pi];
             ev.push(idx.evidence(pi, None));
-            comp.push(format!(
-                "  not counted: {} on {}, {}",
-                p.result
-                    .amount
-                    .map_or_else(|| "(no amount)".to_string(), |a| a.to_string()),
-                p.date,
-                idx.attrs
-                    .get(pi)
-                    .map_or_else(String::new, crate::attribution::describe)
+            let attr = idx.attrs.get(pi).map(crate::attribution::describe);
+            comp.push(tx!(
+                format!(
+                    "  未计入：{} 支付的 {}，{}",
+                    p.date,
+                    p.result
+                        .amount
+                        .map_or_else(|| "（无金额）".to_string(), |a| format!("{a}元")),
+                    attr.as_ref().map_or("", |a| a.zh.as_str())
+                ),
+                format!(
+                    "  not counted: {} on {}, {}",
+                    p.result
+                        .amount
+                        .map_or_else(|| "(no amount)".to_string(), |a| a.to_string()),
+                    p.date,
+                    attr.as_ref().map_or("", |a| a.en.as_str())
+                )
             ));
         }
-        comp.push(format!("short = {} − {} = {}", line.net, paid, short));
+        comp.push(tx!(
+            format!("短缺 = {}元 − {}元 = {}元", line.net, paid, short),
+            format!("short = {} − {} = {}", line.net, paid, short)
+        ));
+        let who_zh = format!(
+            "{}（身份证 {}）",
+            mask_name(&line.worker_name),
+            line.id_number
+        );
         let who = format!("{} (ID {})", mask_name(&line.worker_name), line.id_number);
         let summary = if paid.is_zero() {
-            format!(
-                "Worker {who} has not been paid the {} wages of {} (due by {deadline})",
-                line.period, line.net
+            tx!(
+                format!(
+                    "工人 {who_zh} 的 {} 工资 {}元 未发放（应于 {deadline} 前发放）",
+                    line.period, line.net
+                ),
+                format!(
+                    "Worker {who} has not been paid the {} wages of {} (due by {deadline})",
+                    line.period, line.net
+                )
             )
         } else {
-            format!(
-                "Worker {who} was paid {paid} of the {} wages of {}: {short} short (due by {deadline})",
-                line.period, line.net
+            tx!(
+                format!(
+                    "工人 {who_zh} 的 {} 工资 {}元 仅发放 {paid}元，少发 {short}元（应于 {deadline} 前发放）",
+                    line.period, line.net
+                ),
+                format!(
+                    "Worker {who} was paid {paid} of the {} wages of {}: {short} short (due by {deadline})",
+                    line.period, line.net
+                )
             )
         };
         out.push(Draft {
@@ -498,11 +613,19 @@ fn failed_unresolved(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) {
         let mut need = failed_amount;
         let mut repaid = Money::ZERO;
         let mut ev = vec![idx.evidence(fi, f.result.amount)];
-        let mut comp = vec![format!(
-            "failed {} on {} for {}",
-            failed_amount,
-            f.date,
-            month.map_or_else(|| "no known month".to_string(), |m| m.to_string())
+        let mut comp = vec![tx!(
+            format!(
+                "{} 代发失败 {}元，所属月份 {}",
+                f.date,
+                failed_amount,
+                month.map_or_else(|| "不明".to_string(), |m| m.to_string())
+            ),
+            format!(
+                "failed {} on {} for {}",
+                failed_amount,
+                f.date,
+                month.map_or_else(|| "no known month".to_string(), |m| m.to_string())
+            )
         )];
         let mut any = false;
         let candidates = f
@@ -548,7 +671,10 @@ fn failed_unresolved(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) {
             need = need.saturating_sub(take);
             repaid = repaid.saturating_add(take);
             ev.push(idx.evidence(pi, Some(take)));
-            comp.push(format!("+ {} re-paid on {}", take, p.date));
+            comp.push(tx!(
+                format!("+ {}元，{} 补发", take, p.date),
+                format!("+ {} re-paid on {}", take, p.date)
+            ));
             if need.fen() <= 0 {
                 break;
             }
@@ -569,20 +695,35 @@ fn failed_unresolved(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) {
                 continue;
             }
             ev.push(idx.evidence(pi, None));
-            comp.push(format!(
-                "  not a re-payment: {} on {}, {}",
-                p.result
-                    .amount
-                    .map_or_else(|| "(no amount)".to_string(), |a| a.to_string()),
-                p.date,
-                idx.attrs
-                    .get(pi)
-                    .map_or_else(String::new, crate::attribution::describe)
+            let attr = idx.attrs.get(pi).map(crate::attribution::describe);
+            comp.push(tx!(
+                format!(
+                    "  不属于补发：{} 支付的 {}，{}",
+                    p.date,
+                    p.result
+                        .amount
+                        .map_or_else(|| "（无金额）".to_string(), |a| format!("{a}元")),
+                    attr.as_ref().map_or("", |a| a.zh.as_str())
+                ),
+                format!(
+                    "  not a re-payment: {} on {}, {}",
+                    p.result
+                        .amount
+                        .map_or_else(|| "(no amount)".to_string(), |a| a.to_string()),
+                    p.date,
+                    attr.as_ref().map_or("", |a| a.en.as_str())
+                )
             ));
         }
-        comp.push(format!(
-            "unresolved = {} − {} = {} (deadline {}, {} days after the failure)",
-            failed_amount, repaid, need, deadline, n
+        comp.push(tx!(
+            format!(
+                "未处理 = {}元 − {}元 = {}元（期限 {}，失败后 {} 天）",
+                failed_amount, repaid, need, deadline, n
+            ),
+            format!(
+                "unresolved = {} − {} = {} (deadline {}, {} days after the failure)",
+                failed_amount, repaid, need, deadline, n
+            )
         ));
         // The finding's period is the failure's (its named month, else its pay date's);
         // the month it was attributed to is in the evidence.
@@ -597,9 +738,15 @@ fn failed_unresolved(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) {
                 days(deadline, ctx.as_of),
                 need,
             ),
-            summary: format!(
-                "A failed wage payment of {} on {} was not re-paid within {} days",
-                failed_amount, f.date, n
+            summary: tx!(
+                format!(
+                    "{} 代发失败的工资 {}元 未在 {} 天内补发",
+                    f.date, failed_amount, n
+                ),
+                format!(
+                    "A failed wage payment of {} on {} was not re-paid within {} days",
+                    failed_amount, f.date, n
+                )
             ),
             evidence: ev,
             computation: comp,
@@ -621,14 +768,26 @@ fn not_on_roster(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) {
             period: period.to_string(),
             amount_short: amount,
             severity: ctx.fixed(FindingCode::PayeeNotOnRoster),
-            summary: format!(
-                "A wage payment of {} on {} went to someone on neither the roster nor the pay sheet",
-                amount, p.date
+            summary: tx!(
+                format!(
+                    "{} 的一笔工资 {}元 付给了既不在实名制花名册也不在工资支付表上的人",
+                    p.date, amount
+                ),
+                format!(
+                    "A wage payment of {} on {} went to someone on neither the roster nor the pay sheet",
+                    amount, p.date
+                )
             ),
             evidence: vec![idx.evidence(pi, p.result.amount)],
-            computation: vec![format!(
-                "payee ID/card not among the {} roster and pay-sheet workers",
-                idx.known_ids.len()
+            computation: vec![tx!(
+                format!(
+                    "收款人的身份证号/银行卡号不在花名册和工资支付表的 {} 名工人之中",
+                    idx.known_ids.len()
+                ),
+                format!(
+                    "payee ID/card not among the {} roster and pay-sheet workers",
+                    idx.known_ids.len()
+                )
             )],
             due_date: None,
         });
@@ -664,8 +823,11 @@ fn abnormal(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) -> Result<(), 
                 period: period.to_string(),
                 amount_short: short,
                 severity: ctx.fixed(FindingCode::AbnormalPay),
-                summary: format!(
-                    "Average net pay for {period} is {avg} per head, below the floor of {floor}"
+                summary: tx!(
+                    format!("{period} 人均实发工资 {avg}元，低于下限 {floor}元"),
+                    format!(
+                        "Average net pay for {period} is {avg} per head, below the floor of {floor}"
+                    )
                 ),
                 evidence: lines
                     .iter()
@@ -680,12 +842,24 @@ fn abnormal(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) -> Result<(), 
                     })
                     .collect(),
                 computation: vec![
-                    format!("total net {total} over {heads} workers"),
-                    format!(
-                        "average = {total} / {heads} = {avg} (rounded half to even, display only)"
+                    tx!(
+                        format!("{heads} 名工人实发合计 {total}元"),
+                        format!("total net {total} over {heads} workers")
                     ),
-                    format!("floor × heads = {floor} × {heads} = {floor_total}"),
-                    format!("short = {floor_total} − {total} = {short}"),
+                    tx!(
+                        format!("人均 = {total}元 / {heads} = {avg}元（四舍六入五成双，仅供显示）"),
+                        format!(
+                            "average = {total} / {heads} = {avg} (rounded half to even, display only)"
+                        )
+                    ),
+                    tx!(
+                        format!("下限 × 人数 = {floor}元 × {heads} = {floor_total}元"),
+                        format!("floor × heads = {floor} × {heads} = {floor_total}")
+                    ),
+                    tx!(
+                        format!("短缺 = {floor_total}元 − {total}元 = {short}元"),
+                        format!("short = {floor_total} − {total} = {short}")
+                    ),
                 ],
                 due_date: None,
             });
@@ -698,11 +872,19 @@ fn abnormal(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) -> Result<(), 
                 period: period.to_string(),
                 amount_short: over,
                 severity: ctx.fixed(FindingCode::AbnormalPay),
-                summary: format!(
-                    "Worker {} (ID {}) is down for {} net in {period}, above the ceiling of {ceiling}",
-                    mask_name(&l.line.worker_name),
-                    l.line.id_number,
-                    l.line.net
+                summary: tx!(
+                    format!(
+                        "工人 {}（身份证 {}）{period} 实发 {}元，高于上限 {ceiling}元",
+                        mask_name(&l.line.worker_name),
+                        l.line.id_number,
+                        l.line.net
+                    ),
+                    format!(
+                        "Worker {} (ID {}) is down for {} net in {period}, above the ceiling of {ceiling}",
+                        mask_name(&l.line.worker_name),
+                        l.line.id_number,
+                        l.line.net
+                    )
                 ),
                 evidence: vec![evidence(
                     EvidenceKind::PaySheetLine,
@@ -711,9 +893,9 @@ fn abnormal(ctx: &Ctx<'_>, idx: &PaymentIndex<'_>, out: &mut Out) -> Result<(), 
                     Some(l.line.net),
                     None,
                 )],
-                computation: vec![format!(
-                    "excess = {} − {ceiling} = {over}",
-                    l.line.net
+                computation: vec![tx!(
+                    format!("超出 = {}元 − {ceiling}元 = {over}元", l.line.net),
+                    format!("excess = {} − {ceiling} = {over}", l.line.net)
                 )],
                 due_date: None,
             });

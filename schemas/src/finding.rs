@@ -223,8 +223,12 @@ pub struct Evidence {
     pub kind: EvidenceKind,
     /// The record's deterministic key.
     pub key: String,
-    /// A short human description (personal data masked).
+    /// A short human description in English (personal data masked).
     pub description: String,
+    /// The same description in Simplified Chinese (absent in findings stored before it
+    /// existed: readers then show the English).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description_zh: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount: Option<Money>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -232,6 +236,16 @@ pub struct Evidence {
     /// For a payment result: the month it was attributed to and by which rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attribution: Option<Attribution>,
+}
+
+impl Evidence {
+    /// The description in `lang` (English when no Chinese was stored).
+    pub fn description_in(&self, lang: crate::Lang) -> &str {
+        match lang {
+            crate::Lang::Zh if !self.description_zh.is_empty() => &self.description_zh,
+            _ => &self.description,
+        }
+    }
 }
 
 /// A finding as computed by the reconciler core (no lifecycle yet: that is the store's).
@@ -247,17 +261,39 @@ pub struct Finding {
     pub amount_short: Money,
     pub severity: Severity,
     pub basis: String,
-    /// One line a person can read.
+    /// One line a person can read, in English.
     pub summary: String,
     pub evidence: Vec<Evidence>,
-    /// The arithmetic behind `amount_short`, one step a line.
+    /// The arithmetic behind `amount_short`, one step a line, in English.
     pub computation: Vec<String>,
+    /// The summary in Simplified Chinese.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub summary_zh: String,
+    /// The arithmetic in Simplified Chinese, line for line.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub computation_zh: Vec<String>,
     /// The date the duty fell due (deadline), when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_date: Option<NaiveDate>,
 }
 
 impl Finding {
+    /// The summary in `lang` (English when no Chinese was stored).
+    pub fn summary_in(&self, lang: crate::Lang) -> &str {
+        match lang {
+            crate::Lang::Zh if !self.summary_zh.is_empty() => &self.summary_zh,
+            _ => &self.summary,
+        }
+    }
+
+    /// The arithmetic in `lang` (English when no Chinese was stored).
+    pub fn computation_in(&self, lang: crate::Lang) -> &[String] {
+        match lang {
+            crate::Lang::Zh if !self.computation_zh.is_empty() => &self.computation_zh,
+            _ => &self.computation,
+        }
+    }
+
     /// The stable id of a finding: code, project and what it is about (the subject), never
     /// the amounts, so that a finding whose amount changes keeps its id.
     pub fn stable_id(code: FindingCode, project: &str, subject: &str) -> String {

@@ -8,6 +8,7 @@ pub mod finding;
 pub mod guarantee;
 pub mod ids;
 pub mod key;
+pub mod lang;
 pub mod money;
 pub mod period;
 pub mod province;
@@ -27,6 +28,7 @@ pub use finding::{
 pub use guarantee::{GuaranteeAction, GuaranteeForm, GuaranteeLetter, GuaranteeStatus};
 pub use ids::{CardNumber, Cnaps, CreditCode, IdError, IdNumber};
 pub use key::{record_key, sha256_hex};
+pub use lang::Lang;
 pub use money::{Money, MoneyError};
 pub use period::Period;
 pub use province::{Province, UnknownProvince};

@@ -12,7 +12,8 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use operator_console::data::ProjectInfo;
 use operator_console::web::{render_list, ListParams};
 use operator_console::{
-    BoxFuture, CertificateCaller, ConsoleState, Lang, Operator, OperatorDirectory, Via,
+    BoxFuture, CertificateCaller, ConsoleState, Lang, Operator, OperatorDirectory, PartnerInfo,
+    TokenGrant, Via,
 };
 use schemas::{
     Evidence, EvidenceKind, Finding, FindingCode, FindingStatus, Money, Severity, StoredFinding,
@@ -24,8 +25,14 @@ impl OperatorDirectory for Nobody {
     fn certificate(&self, _: &axum::http::Extensions) -> CertificateCaller {
         CertificateCaller::None
     }
-    fn token<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Option<String>> {
+    fn token<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Option<TokenGrant>> {
         Box::pin(async { None })
+    }
+    fn still_valid<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Option<String>> {
+        Box::pin(async { None })
+    }
+    fn partners(&self) -> Arc<Vec<PartnerInfo>> {
+        Arc::default()
     }
 }
 
@@ -61,11 +68,14 @@ fn province() -> (Vec<StoredFinding>, HashMap<String, ProjectInfo>) {
                         kind: EvidenceKind::StatementEntry,
                         key: format!("{i:032x}"),
                         description: "credit".into(),
+                        description_zh: String::new(),
                         amount: Some(Money::from_fen(100)),
                         date: None,
                         attribution: None,
                     }],
                     computation: vec![],
+                    summary_zh: String::new(),
+                    computation_zh: vec![],
                     due_date: None,
                 },
                 status: [
@@ -89,7 +99,7 @@ fn bench(c: &mut Criterion) {
     let store = rt
         .block_on(store::open(&format!("sqlite://{}", db.display())))
         .unwrap();
-    let state = ConsoleState::new(store, Arc::new(Nobody), vec![], Lang::Zh);
+    let state = ConsoleState::new(store, Arc::new(Nobody), Lang::Zh);
     let op = Operator {
         name: "operator:bench".into(),
         via: Via::Certificate,

@@ -273,11 +273,7 @@ pub fn explanation(
             "Reconciliation (evidence and arithmetic):"
         )
     );
-    let rl = match lang {
-        Lang::Zh => reconciler::Lang::Zh,
-        Lang::En => reconciler::Lang::En,
-    };
-    let _ = writeln!(s, "{}", reconciler::explain_in(f, rl));
+    let _ = writeln!(s, "{}", reconciler::explain_in(f, lang));
     if !events.is_empty() {
         let _ = writeln!(s);
         let _ = writeln!(

@@ -4,64 +4,10 @@
 //! Finding summaries are rendered here from the finding's code and structured fields
 //! (project, period, amount, due date), never translated from the reconciler's English line.
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use schemas::{EvidenceKind, Finding, FindingCode, FindingStatus, Money, Severity};
 
-/// The language of user-facing text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Lang {
-    /// 简体中文, the default.
-    #[default]
-    Zh,
-    En,
-}
-
-impl Lang {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Lang::Zh => "zh",
-            Lang::En => "en",
-        }
-    }
-
-    /// The value of an HTML `lang` attribute.
-    pub fn html(self) -> &'static str {
-        match self {
-            Lang::Zh => "zh-CN",
-            Lang::En => "en",
-        }
-    }
-
-    /// Picks the Chinese or the English text.
-    pub fn pick<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
-        match self {
-            Lang::Zh => zh,
-            Lang::En => en,
-        }
-    }
-}
-
-impl FromStr for Lang {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "zh" | "zh-cn" | "zh_cn" | "zh-hans" | "cn" => Ok(Lang::Zh),
-            "en" | "en-us" | "en-gb" | "en_us" => Ok(Lang::En),
-            other => Err(format!(
-                "unknown language '{other}': use zh (简体中文) or en (English)"
-            )),
-        }
-    }
-}
-
-impl fmt::Display for Lang {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use schemas::Lang;
 
 /// The name of a finding code.
 pub fn code_label(code: FindingCode, lang: Lang) -> &'static str {
@@ -466,14 +412,6 @@ mod tests {
         assert_eq!(cst_date(t), NaiveDate::from_ymd_opt(2026, 10, 1).unwrap());
     }
 
-    #[test]
-    fn languages_parse_and_unknown_ones_are_refused() {
-        assert_eq!("zh-CN".parse::<Lang>().unwrap(), Lang::Zh);
-        assert_eq!("EN".parse::<Lang>().unwrap(), Lang::En);
-        let e = "fr".parse::<Lang>().unwrap_err();
-        assert!(e.contains("fr") && e.contains("zh"), "{e}");
-    }
-
     fn finding(code: FindingCode, fen: i64) -> Finding {
         Finding {
             id: "F-x".into(),
@@ -486,6 +424,8 @@ mod tests {
             summary: "English text that must not be shown".into(),
             evidence: vec![],
             computation: vec![],
+            summary_zh: String::new(),
+            computation_zh: vec![],
             due_date: NaiveDate::from_ymd_opt(2026, 10, 15),
         }
     }

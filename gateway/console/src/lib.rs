@@ -15,5 +15,7 @@ pub mod web;
 
 pub use data::PartnerInfo;
 pub use i18n::Lang;
-pub use session::{BoxFuture, CertificateCaller, Keys, Operator, OperatorDirectory, Via};
+pub use session::{
+    BoxFuture, CertificateCaller, Keys, Operator, OperatorDirectory, TokenGrant, Via,
+};
 pub use web::{router, ConsoleState};

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use rust_xlsxwriter::{Format, Workbook, Worksheet};
 use schemas::{
-    Direction, GuaranteeLetter, GuaranteeStatus, LaborCostObligation, Money, PaySheetLine,
-    PaymentResult, PaymentStatus, Project, Statement, WageAccount,
+    Direction, GuaranteeLetter, GuaranteeRequirement, GuaranteeStatus, LaborCostObligation, Money,
+    PaySheetLine, PaymentResult, PaymentStatus, Project, Statement, WageAccount,
 };
 use store::{RecordKind, Scope, Store};
 
@@ -25,6 +25,7 @@ pub struct ProjectData {
     pub sheet_lines: Vec<PaySheetLine>,
     pub payments: Vec<PaymentResult>,
     pub letters: Vec<GuaranteeLetter>,
+    pub requirement: Option<GuaranteeRequirement>,
     pub findings: Vec<schemas::StoredFinding>,
 }
 
@@ -37,6 +38,7 @@ pub async fn load(store: &dyn Store, code: &str) -> anyhow::Result<Option<Projec
     let mut sheet_lines: Vec<PaySheetLine> = Vec::new();
     let mut payments: Vec<PaymentResult> = Vec::new();
     let mut letters: Vec<GuaranteeLetter> = Vec::new();
+    let mut requirement: Option<GuaranteeRequirement> = None;
     for r in store.load_records(&Scope::project(code)).await? {
         match r.kind {
             RecordKind::Project => project = Some(r.decode()?),
@@ -46,6 +48,7 @@ pub async fn load(store: &dyn Store, code: &str) -> anyhow::Result<Option<Projec
             RecordKind::Paysheet => sheet_lines.push(r.decode()?),
             RecordKind::Payment => payments.push(r.decode()?),
             RecordKind::Guarantee => letters.push(r.decode()?),
+            RecordKind::GuaranteeRequirement => requirement = Some(r.decode()?),
             _ => {}
         }
     }
@@ -81,11 +84,26 @@ pub async fn load(store: &dyn Store, code: &str) -> anyhow::Result<Option<Projec
         sheet_lines,
         payments,
         letters,
+        requirement,
         findings,
     }))
 }
 
 impl ProjectData {
+    /// The guarantee cover against the requirement over time, as of `as_of` (the
+    /// reconciler's own rules: [`reconciler::guarantee_timeline`]).
+    pub fn guarantee_timeline(
+        &self,
+        as_of: chrono::NaiveDate,
+        config: &reconciler::Config,
+        calendar: &reconciler::Calendar,
+    ) -> Option<reconciler::GuaranteeTimeline> {
+        let mut facts = reconciler::ProjectFacts::new(self.project.clone());
+        facts.guarantee_requirement = self.requirement.clone();
+        facts.guarantees = self.letters.clone();
+        reconciler::guarantee_timeline(&facts, as_of, config, calendar)
+    }
+
     /// Every statement entry on the project's accounts, in booking order, once.
     pub fn entries(&self) -> Vec<(&str, &schemas::Entry)> {
         let mut entries: Vec<(&str, &schemas::Entry)> = self

@@ -40,8 +40,23 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub trait OperatorDirectory: Send + Sync + 'static {
     /// Reads the request's extensions (where the TLS layer put the peer's certificate).
     fn certificate(&self, extensions: &axum::http::Extensions) -> CertificateCaller;
-    /// The operator's name (as audited, e.g. `operator:li.wei`) for a token, if valid.
-    fn token<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Option<String>>;
+    /// The operator of a token, if valid: the name (as audited, e.g. `operator:li.wei`)
+    /// and a reference to the token (its digest) that the session cookie carries.
+    fn token<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Option<TokenGrant>>;
+    /// The operator's name while the token behind `reference` is still valid: `None` once it
+    /// was revoked (`wagegate token revoke`) or removed from the configuration (SIGHUP).
+    /// Asked on every request of a signed-in session.
+    fn still_valid<'a>(&'a self, reference: &'a str) -> BoxFuture<'a, Option<String>>;
+    /// The partners (banks, insurers, operators) as configured now: a SIGHUP reload of the
+    /// server's configuration shows on the console's next page.
+    fn partners(&self) -> std::sync::Arc<Vec<crate::PartnerInfo>>;
+}
+
+/// What a valid operator token grants: who, and which token (a digest, never the token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenGrant {
+    pub name: String,
+    pub reference: String,
 }
 
 /// How the operator of a request proved who they are.
@@ -94,29 +109,45 @@ impl Keys {
         hex::encode(m.finalize().into_bytes())
     }
 
-    /// A session cookie value for `name`, valid until `expires`.
-    pub fn session(&self, name: &str, expires: DateTime<Utc>) -> String {
-        let name_hex = hex::encode(name.as_bytes());
+    /// A session cookie value for the operator of `grant`, valid until `expires`. It names
+    /// the token it was opened with (its reference), so that a revoked token ends it.
+    pub fn session(&self, grant: &TokenGrant, expires: DateTime<Utc>) -> String {
+        let name_hex = hex::encode(grant.name.as_bytes());
+        let ref_hex = hex::encode(grant.reference.as_bytes());
         let exp = expires.timestamp().to_string();
-        let mac = self.mac(&[b"session", name_hex.as_bytes(), exp.as_bytes()]);
-        format!("{name_hex}.{exp}.{mac}")
+        let mac = self.mac(&[
+            b"session",
+            name_hex.as_bytes(),
+            ref_hex.as_bytes(),
+            exp.as_bytes(),
+        ]);
+        format!("{name_hex}.{ref_hex}.{exp}.{mac}")
     }
 
-    /// The operator's name of a session cookie, when it is genuine and not expired.
-    pub fn check_session(&self, value: &str, now: DateTime<Utc>) -> Option<String> {
+    /// The operator and token reference of a session cookie, when it is genuine and not
+    /// expired (whether the token is still valid is the directory's to say).
+    pub fn check_session(&self, value: &str, now: DateTime<Utc>) -> Option<TokenGrant> {
         let mut it = value.split('.');
-        let (name_hex, exp, mac) = (it.next()?, it.next()?, it.next()?);
+        let (name_hex, ref_hex, exp, mac) = (it.next()?, it.next()?, it.next()?, it.next()?);
         if it.next().is_some() {
             return None;
         }
-        let expected = self.mac(&[b"session", name_hex.as_bytes(), exp.as_bytes()]);
+        let expected = self.mac(&[
+            b"session",
+            name_hex.as_bytes(),
+            ref_hex.as_bytes(),
+            exp.as_bytes(),
+        ]);
         if !constant_time_eq(expected.as_bytes(), mac.as_bytes()) {
             return None;
         }
         if exp.parse::<i64>().ok()? <= now.timestamp() {
             return None;
         }
-        String::from_utf8(hex::decode(name_hex).ok()?).ok()
+        Some(TokenGrant {
+            name: String::from_utf8(hex::decode(name_hex).ok()?).ok()?,
+            reference: String::from_utf8(hex::decode(ref_hex).ok()?).ok()?,
+        })
     }
 
     /// The CSRF token of an operator's forms.
@@ -167,8 +198,12 @@ mod tests {
     fn sessions_are_signed_and_expire() {
         let k = Keys::random();
         let now = Utc::now();
-        let v = k.session("operator:李伟", now + Duration::hours(1));
-        assert_eq!(k.check_session(&v, now).as_deref(), Some("operator:李伟"));
+        let grant = TokenGrant {
+            name: "operator:李伟".into(),
+            reference: "ab12".into(),
+        };
+        let v = k.session(&grant, now + Duration::hours(1));
+        assert_eq!(k.check_session(&v, now), Some(grant.clone()));
         assert_eq!(k.check_session(&v, now + Duration::hours(2)), None);
         // Another server's key, or a forged name, is refused.
         assert_eq!(Keys::random().check_session(&v, now), None);
@@ -178,6 +213,10 @@ mod tests {
             &v[v.find('.').unwrap()..]
         );
         assert_eq!(k.check_session(&forged, now), None);
+        // Nor a session moved to another token.
+        let moved = v.replacen(&hex::encode("ab12"), &hex::encode("cd34"), 1);
+        assert_ne!(moved, v);
+        assert_eq!(k.check_session(&moved, now), None);
         assert_eq!(k.check_session("garbage", now), None);
     }
 

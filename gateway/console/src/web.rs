@@ -24,7 +24,6 @@ use crate::text;
 pub struct ConsoleState {
     pub store: Arc<dyn store::Store>,
     pub directory: Arc<dyn OperatorDirectory>,
-    pub partners: Vec<PartnerInfo>,
     pub default_lang: Lang,
     /// A partner with no file for this long is shown as late on the overview.
     pub late_after_hours: i64,
@@ -33,6 +32,9 @@ pub struct ConsoleState {
     pub evidence_key: Option<crate::evidence::SigningKey>,
     /// Operators who may reveal personal data in full.
     pub personal_data_viewers: Vec<String>,
+    /// The reconciler's rules and calendar, for the project page's guarantee timeline.
+    pub reconciler: reconciler::Config,
+    pub calendar: reconciler::Calendar,
     env: Environment<'static>,
 }
 
@@ -40,7 +42,6 @@ impl ConsoleState {
     pub fn new(
         store: Arc<dyn store::Store>,
         directory: Arc<dyn OperatorDirectory>,
-        partners: Vec<PartnerInfo>,
         default_lang: Lang,
     ) -> ConsoleState {
         let mut env = Environment::new();
@@ -61,14 +62,22 @@ impl ConsoleState {
         ConsoleState {
             store,
             directory,
-            partners,
             default_lang,
             late_after_hours: 36,
             keys: Keys::random(),
             evidence_key: None,
             personal_data_viewers: Vec::new(),
+            reconciler: reconciler::Config::default(),
+            calendar: reconciler::Calendar::china(),
             env,
         }
+    }
+}
+
+impl ConsoleState {
+    /// The partners as the server knows them now (a SIGHUP reload replaces them).
+    pub fn partners(&self) -> Arc<Vec<PartnerInfo>> {
+        self.directory.partners()
     }
 }
 
@@ -128,12 +137,11 @@ async fn refuse_partners(
         CertificateCaller::None | CertificateCaller::Operator(_) => return next.run(request).await,
     };
     let lang = lang_of(&state, request.headers());
-    message(
+    refuse(
         &state,
         lang,
         None,
         StatusCode::FORBIDDEN,
-        text::get("forbidden", lang),
         text::get(key, lang),
     )
 }
@@ -149,15 +157,27 @@ async fn require_operator(
             name,
             via: Via::Certificate,
         }),
-        _ => session::cookie(request.headers(), session::SESSION_COOKIE).and_then(|cookie| {
-            let name = state.keys.check_session(&cookie, Utc::now())?;
-            let via = Via::Session(cookie);
-            Some(Operator {
-                csrf: state.keys.csrf_for(&via, &name),
-                name,
-                via,
-            })
-        }),
+        _ => match session::cookie(request.headers(), session::SESSION_COOKIE)
+            .and_then(|cookie| Some((state.keys.check_session(&cookie, Utc::now())?, cookie)))
+        {
+            // A genuine session is only as good as the token it was opened with: a token
+            // revoked or removed since ends it on its next request.
+            Some((grant, cookie)) => match state.directory.still_valid(&grant.reference).await {
+                Some(name) if name == grant.name => {
+                    let via = Via::Session(cookie);
+                    Some(Operator {
+                        csrf: state.keys.csrf_for(&via, &name),
+                        name,
+                        via,
+                    })
+                }
+                _ => {
+                    tracing::warn!(operator = %grant.name, "console session of a token no longer valid: refused");
+                    None
+                }
+            },
+            None => None,
+        },
     };
     match operator {
         Some(op) => {
@@ -261,6 +281,22 @@ fn message(
     r
 }
 
+/// A refusal page: its title follows from the status (未找到 / 请求有误 / 无权访问).
+fn refuse(
+    state: &ConsoleState,
+    lang: Lang,
+    op: Option<&Operator>,
+    status: StatusCode,
+    error: &str,
+) -> Response {
+    let key = match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::FORBIDDEN => "forbidden",
+        _ => "bad_request",
+    };
+    message(state, lang, op, status, text::get(key, lang), error)
+}
+
 fn internal(state: &ConsoleState, lang: Lang, op: Option<&Operator>, e: anyhow::Error) -> Response {
     tracing::error!(error = %e, "console page failed");
     message(
@@ -318,22 +354,21 @@ async fn login(
         )
     });
     if !csrf_ok {
-        return message(
+        return refuse(
             &state,
             lang,
             None,
             StatusCode::FORBIDDEN,
-            text::get("forbidden", lang),
             text::get("csrf_refused", lang),
         );
     }
     let token = form.token.trim();
-    let name = if token.is_empty() || token.len() > 512 {
+    let grant = if token.is_empty() || token.len() > 512 {
         None
     } else {
         state.directory.token(token).await
     };
-    let Some(name) = name else {
+    let Some(grant) = grant else {
         tracing::warn!("console login with an invalid operator token");
         return message(
             &state,
@@ -344,9 +379,9 @@ async fn login(
             text::get("bad_token", lang),
         );
     };
-    tracing::info!(operator = %name, "console login");
+    tracing::info!(operator = %grant.name, "console login");
     let value = state.keys.session(
-        &name,
+        &grant,
         Utc::now() + chrono::Duration::hours(session::SESSION_HOURS),
     );
     let mut r = Redirect::to("/console").into_response();
@@ -384,12 +419,11 @@ fn csrf_refused(
         return None;
     }
     tracing::warn!(operator = %op.name, "console form without a valid CSRF token refused");
-    Some(message(
+    Some(refuse(
         state,
         lang,
         Some(op),
         StatusCode::FORBIDDEN,
-        text::get("forbidden", lang),
         text::get("csrf_refused", lang),
     ))
 }
@@ -516,7 +550,7 @@ async fn overview(
     // Partners: rejected files among the latest, or nothing received for too long.
     let mut partner_problems = Vec::new();
     for p in state
-        .partners
+        .partners()
         .iter()
         .filter(|p| p.role == "bank" || p.role == "insurer")
     {
@@ -787,16 +821,7 @@ async fn findings(
     Query(params): Query<ListParams>,
 ) -> Response {
     let lang = lang_of(&state, &headers);
-    let bad = |e: String| {
-        message(
-            &state,
-            lang,
-            Some(&op),
-            StatusCode::BAD_REQUEST,
-            text::get("bad_request", lang),
-            &e,
-        )
-    };
+    let bad = |e: String| refuse(&state, lang, Some(&op), StatusCode::BAD_REQUEST, &e);
     let q = match params.to_query(lang) {
         Ok(q) => q,
         Err(e) => return bad(e),
@@ -833,7 +858,7 @@ pub fn render_list(
     all: &[StoredFinding],
     projects: &HashMap<String, ProjectInfo>,
 ) -> Response {
-    let selected = data::select(all, projects, &state.partners, q, |sf| {
+    let selected = data::select(all, projects, &state.partners(), q, |sf| {
         i18n::summary(
             &sf.finding,
             project_name(projects, &sf.finding.project),
@@ -879,7 +904,7 @@ pub fn render_list(
     .map(|(k, zh, en)| json!({"key": k, "label": lang.pick(zh, en)}))
     .collect();
     let partners: Vec<Value> = state
-        .partners
+        .partners()
         .iter()
         .filter(|p| p.role == "bank")
         .map(|p| json!({"key": p.id, "label": p.name.clone().unwrap_or_else(|| p.id.clone())}))
@@ -920,21 +945,12 @@ async fn findings_xlsx(
     let lang = lang_of(&state, &headers);
     let q = match params.to_query(lang) {
         Ok(q) => q,
-        Err(e) => {
-            return message(
-                &state,
-                lang,
-                Some(&op),
-                StatusCode::BAD_REQUEST,
-                text::get("bad_request", lang),
-                &e,
-            )
-        }
+        Err(e) => return refuse(&state, lang, Some(&op), StatusCode::BAD_REQUEST, &e),
     };
     let built = async {
         let all = data::all_findings(state.store.as_ref()).await?;
         let projects = data::projects(state.store.as_ref()).await?;
-        let selected = data::select(&all, &projects, &state.partners, &q, |sf| {
+        let selected = data::select(&all, &projects, &state.partners(), &q, |sf| {
             i18n::summary(
                 &sf.finding,
                 project_name(&projects, &sf.finding.project),
@@ -1006,12 +1022,11 @@ async fn finding_page(
         Err(e) => return internal(state, lang, Some(op), e),
     };
     let Some(sf) = sf else {
-        return message(
+        return refuse(
             state,
             lang,
             Some(op),
             StatusCode::NOT_FOUND,
-            text::get("not_found", lang),
             &match lang {
                 Lang::Zh => format!("没有编号为 {id} 的预警"),
                 Lang::En => format!("there is no finding {id}"),
@@ -1026,7 +1041,7 @@ async fn finding_page(
         .map(|e| {
             json!({
                 "kind": i18n::evidence_label(e.kind, lang),
-                "description": e.description,
+                "description": e.description_in(lang),
                 "amount": e.amount.map(i18n::money).unwrap_or_default(),
                 "date": e.date.map(|d| d.to_string()).unwrap_or_default(),
                 "key": e.key,
@@ -1073,7 +1088,8 @@ async fn finding_page(
             "first_seen": i18n::cst(sf.first_seen),
             "updated": i18n::cst(sf.updated_at),
             "evidence": evidence,
-            "computation": f.computation,
+            "computation": f.computation_in(lang),
+            "detail": f.summary_in(lang),
             "history": history,
             "people": people,
             "full": full,
@@ -1127,12 +1143,11 @@ async fn change_status(
     }
     let reason = form.reason.trim();
     if to == FindingStatus::Dismissed && reason.is_empty() {
-        return message(
+        return refuse(
             state,
             lang,
             Some(op),
             StatusCode::BAD_REQUEST,
-            text::get("bad_request", lang),
             text::get("reason_required", lang),
         );
     }
@@ -1155,22 +1170,18 @@ async fn change_status(
             }
             r
         }
-        Err(store::StoreError::NotFound { .. }) => message(
-            state,
-            lang,
-            Some(op),
-            StatusCode::NOT_FOUND,
-            text::get("not_found", lang),
-            id,
-        ),
-        Err(e @ store::StoreError::InvalidTransition { .. }) => message(
+        Err(store::StoreError::NotFound { .. }) => {
+            refuse(state, lang, Some(op), StatusCode::NOT_FOUND, id)
+        }
+        Err(e @ store::StoreError::InvalidTransition { .. }) => refuse(
             state,
             lang,
             Some(op),
             StatusCode::CONFLICT,
-            text::get("bad_request", lang),
             &match lang {
-                Lang::Zh => format!("当前状态下不能执行此操作（{e}）"),
+                Lang::Zh => {
+                    "该预警的当前状态不允许此操作（可能已被他人处理），请刷新页面。".to_string()
+                }
                 Lang::En => format!("not possible in the finding's current status ({e})"),
             },
         ),
@@ -1193,27 +1204,17 @@ async fn reveal(
     }
     if !crate::privacy::may_reveal(&state.personal_data_viewers, &op.name) {
         tracing::warn!(operator = %op.name, finding_id = %id, "personal data reveal refused: not a personal-data viewer");
-        return message(
+        return refuse(
             &state,
             lang,
             Some(&op),
             StatusCode::FORBIDDEN,
-            text::get("forbidden", lang),
             text::get("reveal_refused", lang),
         );
     }
     let finding = match state.store.get_finding(&id).await {
         Ok(Some(f)) => f,
-        Ok(None) => {
-            return message(
-                &state,
-                lang,
-                Some(&op),
-                StatusCode::NOT_FOUND,
-                text::get("not_found", lang),
-                &id,
-            )
-        }
+        Ok(None) => return refuse(&state, lang, Some(&op), StatusCode::NOT_FOUND, &id),
         Err(e) => return internal(&state, lang, Some(&op), e.into()),
     };
     let people =
@@ -1271,12 +1272,11 @@ async fn files(
     {
         Ok(s) => s,
         Err(_) => {
-            return message(
+            return refuse(
                 &state,
                 lang,
                 Some(&op),
                 StatusCode::BAD_REQUEST,
-                text::get("bad_request", lang),
                 &params.status,
             )
         }
@@ -1306,7 +1306,7 @@ async fn files(
     list.truncate(per_page as usize);
     let name_of = |id: &str| {
         state
-            .partners
+            .partners()
             .iter()
             .find(|p| p.id == id)
             .and_then(|p| p.name.clone())
@@ -1329,7 +1329,7 @@ async fn files(
         })
         .collect();
     let senders: Vec<Value> = state
-        .partners
+        .partners()
         .iter()
         .filter(|p| p.role != "operator")
         .map(|p| json!({"key": p.id, "label": name_of(&p.id)}))
@@ -1511,24 +1511,16 @@ async fn project_xlsx(
 ) -> Response {
     let lang = lang_of(&state, &headers);
     if code.is_empty() || code.len() > 64 {
-        return message(
-            &state,
-            lang,
-            Some(&op),
-            StatusCode::BAD_REQUEST,
-            text::get("bad_request", lang),
-            &code,
-        );
+        return refuse(&state, lang, Some(&op), StatusCode::BAD_REQUEST, &code);
     }
     match data::projects(state.store.as_ref()).await {
         Ok(p) if p.contains_key(&code) => {}
         Ok(_) => {
-            return message(
+            return refuse(
                 &state,
                 lang,
                 Some(&op),
                 StatusCode::NOT_FOUND,
-                text::get("not_found", lang),
                 &match lang {
                     Lang::Zh => format!("登记信息中没有项目 {code}"),
                     Lang::En => format!("there is no project {code} in the registry"),
@@ -1617,6 +1609,83 @@ pub fn balance_svg(series: &BTreeMap<String, Vec<(chrono::NaiveDate, i64)>>, lan
     s
 }
 
+/// The guarantee cover (a step line) against the requirement (a dashed line) from the start
+/// of the requirement to its end, with today marked and the days short shaded; the table
+/// beside it says the same in words (never colour alone).
+pub fn guarantee_svg(
+    t: &reconciler::GuaranteeTimeline,
+    today: chrono::NaiveDate,
+    lang: Lang,
+) -> String {
+    let (first, last) = (t.cover_from, t.cover_to.max(t.cover_from));
+    let max = t
+        .points
+        .iter()
+        .map(|p| p.1.fen())
+        .chain([t.required.fen()])
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let (w, h, pad) = (900i64, 200i64, 30i64);
+    let days = (last - first).num_days().max(1);
+    let x = |d: chrono::NaiveDate| {
+        pad + (d.clamp(first, last) - first).num_days() * (w - 2 * pad) / days
+    };
+    let y = |v: i64| {
+        let off = i128::from(v.max(0)) * i128::from(h - 2 * pad) / i128::from(max);
+        h - pad - i64::try_from(off).unwrap_or(0)
+    };
+    let desc = match lang {
+        Lang::Zh => format!(
+            "工资保证金时间轴：{first} 至 {last}，应缴 {}（虚线），实际保证金（实线）",
+            i18n::money(t.required)
+        ),
+        Lang::En => format!(
+            "Guarantee cover, {first} to {last}: required {} (dashed), held (solid)",
+            i18n::money(t.required)
+        ),
+    };
+    let end = today.min(last);
+    let mut s = format!(
+        r##"<svg role="img" aria-label="{desc}" viewBox="0 0 {w} {h}" width="100%" style="max-width:{w}px;background:#fff" xmlns="http://www.w3.org/2000/svg"><title>{desc}</title><line x1="{pad}" y1="{yb}" x2="{xe}" y2="{yb}" stroke="#888"/><text x="4" y="{yt}" font-size="11">{top}</text><text x="{pad}" y="{yd}" font-size="10">{first}</text><text x="{xl}" y="{yd}" font-size="10">{last}</text>"##,
+        yb = h - pad,
+        xe = w - pad,
+        yt = pad - 6,
+        yd = h - pad + 14,
+        xl = w - pad - 60,
+        top = i18n::money(schemas::Money::from_fen(max)),
+    );
+    // The steps, with the days short shaded.
+    let mut path = Vec::new();
+    for (i, (day, cover)) in t.points.iter().enumerate() {
+        let until = t.points.get(i + 1).map_or(end, |n| n.0);
+        let (x0, x1, yc) = (x(*day), x(until).max(x(*day) + 1), y(cover.fen()));
+        if *cover < t.required {
+            s.push_str(&format!(
+                r##"<rect x="{x0}" y="{yr}" width="{wd}" height="{hr}" fill="#c62828" fill-opacity="0.15"/>"##,
+                yr = y(t.required.fen()),
+                wd = x1 - x0,
+                hr = (yc - y(t.required.fen())).max(0),
+            ));
+        }
+        path.push(format!("{x0},{yc} {x1},{yc}"));
+    }
+    s.push_str(&format!(
+        r##"<line x1="{pad}" y1="{yr}" x2="{xe}" y2="{yr}" stroke="#c62828" stroke-width="2" stroke-dasharray="6 4"><title>{req}</title></line><polyline fill="none" stroke="#2e7d32" stroke-width="2" points="{pts}"/><line x1="{xt}" y1="{pad}" x2="{xt}" y2="{yb}" stroke="#555" stroke-dasharray="2 3"/><text x="{xtl}" y="{ytt}" font-size="10">{today_label}</text>"##,
+        yr = y(t.required.fen()),
+        xe = w - pad,
+        req = i18n::money(t.required),
+        pts = path.join(" "),
+        xt = x(end),
+        xtl = x(end) + 3,
+        ytt = pad + 10,
+        yb = h - pad,
+        today_label = lang.pick("今天", "today"),
+    ));
+    s.push_str("</svg>");
+    s
+}
+
 async fn project_page(
     State(state): State<Arc<ConsoleState>>,
     Extension(op): Extension<Operator>,
@@ -1628,12 +1697,11 @@ async fn project_page(
         Ok(Some(d)) => d,
         Ok(None) => {
             let code: String = code.chars().take(64).collect();
-            return message(
+            return refuse(
                 &state,
                 lang,
                 Some(&op),
                 StatusCode::NOT_FOUND,
-                text::get("not_found", lang),
                 &match lang {
                     Lang::Zh => format!("登记信息中没有项目 {code}"),
                     Lang::En => format!("there is no project {code} in the registry"),
@@ -1753,6 +1821,25 @@ async fn project_page(
             })
         })
         .collect();
+    let today = i18n::cst_date(Utc::now());
+    let timeline = d.guarantee_timeline(today, &state.reconciler, &state.calendar);
+    let cover_rows: Vec<Value> = timeline
+        .as_ref()
+        .map(|t| {
+            t.points
+                .iter()
+                .map(|(day, cover)| {
+                    let short = t.required.saturating_sub(*cover);
+                    json!({
+                        "from": day.to_string(),
+                        "cover": i18n::money(*cover),
+                        "short": if short.fen() > 0 { i18n::money(short) } else { String::new() },
+                        "ok": short.fen() <= 0,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let p = &d.project;
     render(
         &state,
@@ -1778,6 +1865,10 @@ async fn project_page(
             "batches": batches,
             "unpaid": unpaid,
             "letters": letters,
+            "required": timeline.as_ref().map(|t| i18n::money(t.required)),
+            "cover_span": timeline.as_ref().map(|t| format!("{} – {}", t.cover_from, t.cover_to)),
+            "cover_rows": cover_rows,
+            "guarantee_svg": timeline.as_ref().map(|t| guarantee_svg(t, today, lang)).unwrap_or_default(),
         }),
     )
 }

@@ -280,10 +280,18 @@ impl Pipeline {
             )
             .await?;
         let n = claimed.len();
+        let mut failed = 0;
         for file in claimed {
             if let Err(e) = self.process(&file.id).await {
+                failed += 1;
                 tracing::error!(file_id = %file.id, error = %format!("{e:#}"), "processing failed; the file stays received and will be retried");
             }
+        }
+        // A file fails only when the database cannot be written or read (full, down). This
+        // worker claims its unfinished files again on its next pass (it need not wait out its
+        // own lease); the error makes the worker pause before that pass instead of spinning.
+        if failed > 0 {
+            anyhow::bail!("{failed} of {n} claimed files could not be processed");
         }
         Ok(n)
     }

@@ -981,7 +981,10 @@ fn parse_csv(text: &str, window: &DateWindow) -> Result<ParsedRegistryFile, Vec<
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(index as u64 + 2);
+                let line = e
+                    .position()
+                    .map(|p| line_at(text, p.byte()))
+                    .unwrap_or(index as u64 + 2);
                 errors.push(RowError {
                     line,
                     column: "row".into(),
@@ -992,7 +995,7 @@ fn parse_csv(text: &str, window: &DateWindow) -> Result<ParsedRegistryFile, Vec<
         };
         let line = record
             .position()
-            .map(|p| p.line())
+            .map(|p| line_at(text, p.byte()))
             .unwrap_or(index as u64 + 2);
         let cells: BTreeMap<&'static str, &str> = map
             .iter()
@@ -1019,6 +1022,24 @@ fn parse_csv(text: &str, window: &DateWindow) -> Result<ParsedRegistryFile, Vec<
     } else {
         Err(errors)
     }
+}
+
+/// The 1-based line of byte `offset` in `text`, counting CRLF, LF and a lone CR as one line
+/// break each. The csv crate's own `Position::line` counts a CRLF file's lines one short (the
+/// first record of a file saved by Excel on Windows came out as line 1, the header's line).
+fn line_at(text: &str, offset: u64) -> u64 {
+    let bytes = &text.as_bytes()[..usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(text.len())];
+    let mut line = 1;
+    for (i, b) in bytes.iter().enumerate() {
+        match b {
+            b'\n' => line += 1,
+            b'\r' if bytes.get(i + 1) != Some(&b'\n') => line += 1,
+            _ => {}
+        }
+    }
+    line
 }
 
 fn kind_slot(kind: RegistryKind) -> &'static str {

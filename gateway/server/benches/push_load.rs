@@ -50,6 +50,10 @@ struct Args {
     /// The server's process id, to report the CPU time it used during the measurement.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// A pause after each push on each connection (a paced load, e.g. a long soak that
+    /// should not fill the disk); 0 = push back to back.
+    #[arg(long, default_value_t = 0)]
+    pause_ms: u64,
 }
 
 /// What one connection saw during the measured window.
@@ -158,6 +162,9 @@ async fn connection(
             Err(e) if e.is_connect() => "connect".to_string(),
             Err(_) => "transport".to_string(),
         };
+        if args.pause_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(args.pause_ms)).await;
+        }
         if started >= measure_from {
             tally
                 .latencies_us

@@ -18,6 +18,10 @@ on_both_databases!(
     the_findings_xlsx_has_chinese_headers_and_the_listed_findings,
     personal_data_is_masked_everywhere_and_revealed_only_to_viewers_with_an_audit,
     a_metrics_scrapers_token_does_not_open_the_console,
+    a_revoked_or_removed_token_ends_its_console_session_on_the_next_request,
+    partners_added_or_removed_by_a_reload_show_on_the_console,
+    findings_read_in_chinese_by_default_and_in_english_when_switched,
+    the_project_page_draws_guarantee_cover_against_the_requirement,
 );
 
 const TOKEN: &str = "console-operator-token-for-tests";
@@ -788,4 +792,328 @@ async fn a_metrics_scrapers_token_does_not_open_the_console(db: Database) {
     assert!(set_cookie(&r, "wg_session").is_none());
     // The operator's own token still works in the same server.
     login(&h).await;
+}
+
+/// `wagegate token revoke` (the store's `revoke_operator_tokens`, which the command calls)
+/// ends a console session opened with that token on its very next request, a GET as much
+/// as a form; a configured token removed by a reload (SIGHUP) ends its sessions the same way.
+async fn a_revoked_or_removed_token_ends_its_console_session_on_the_next_request(db: Database) {
+    const STORED: &str = "stored-console-token-to-be-revoked";
+    let h = start(db).await;
+    // `wagegate token create --name zhao.min` stores the token's SHA-256.
+    h.store()
+        .put_operator_token(
+            "zhao.min",
+            &server::http::auth::token_sha256(STORED),
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let s = login_with(&h, STORED).await;
+    let (status, list) = s.get(&h, "/console/findings?status=open").await;
+    assert_eq!(status, 200);
+    assert!(list.contains("operator:zhao.min"), "signed in as zhao.min");
+    let id = finding_ids(&list)
+        .into_iter()
+        .next()
+        .expect("an open finding");
+    let (status, page) = s.get(&h, &format!("/console/findings/{id}")).await;
+    assert_eq!(status, 200);
+    let csrf = csrf_of(&page);
+
+    let revoked = h
+        .store()
+        .revoke_operator_tokens("zhao.min", None)
+        .await
+        .unwrap();
+    assert_eq!(revoked, 1);
+    // The same cookie, still signed and not expired, opens nothing any more.
+    let r = s
+        .client
+        .get(h.url("/console"))
+        .header("cookie", &s.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        303,
+        "a revoked session is sent to the login page"
+    );
+    assert_eq!(r.headers()["location"], "/console/login");
+    let (status, _) = s
+        .post(
+            &h,
+            &format!("/console/findings/{id}/acknowledge"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(status, 401, "a form of a revoked session is refused");
+    let f = h.store().get_finding(&id).await.unwrap().unwrap();
+    assert_eq!(f.status, FindingStatus::Open, "nothing was done");
+    let (status, body) = s.get(&h, &format!("/console/findings/{id}")).await;
+    assert_eq!(status, 303);
+    assert!(!body.contains(&id));
+
+    // A configured token (`[[operators]]`) removed by a reload: its session ends too, while
+    // a session of a token still configured goes on.
+    let li = login(&h).await;
+    assert_eq!(li.get(&h, "/console").await.0, 200);
+    let mut without = (*h.settings).clone();
+    without.operators.retain(|o| o.name != "li.wei");
+    without.operators.push(ingest::config::OperatorToken {
+        name: "wang.fang".into(),
+        token_sha256: server::http::auth::token_sha256(OTHER_TOKEN),
+        role: ingest::config::PartnerRole::Operator,
+    });
+    h.daemon.as_ref().unwrap().reload(without).unwrap();
+    let wang = login_with(&h, OTHER_TOKEN).await;
+    assert_eq!(wang.get(&h, "/console").await.0, 200);
+    assert_eq!(
+        li.get(&h, "/console").await.0,
+        303,
+        "li.wei's token is gone"
+    );
+}
+
+/// The console asks the server for its partners on every page: a reload (what SIGHUP does)
+/// that adds a bank shows it at once (on the overview as never having delivered, in the file
+/// log's sender filter), and one that removes it takes it away.
+async fn partners_added_or_removed_by_a_reload_show_on_the_console(db: Database) {
+    let h = start(db).await;
+    let s = login(&h).await;
+    let (_, overview) = s.get(&h, "/console").await;
+    let (_, files) = s.get(&h, "/console/files").await;
+    assert!(!overview.contains("闽江新设银行") && !files.contains("闽江新设银行"));
+
+    let mut added = (*h.settings).clone();
+    let mut bank = added
+        .partners
+        .iter()
+        .find(|p| p.role == ingest::config::PartnerRole::Bank)
+        .expect("the demo has a bank")
+        .clone();
+    bank.id = "mj-new-bank".into();
+    bank.name = Some("闽江新设银行".into());
+    bank.fingerprints = vec!["ab".repeat(32)];
+    added.partners.push(bank);
+    h.daemon.as_ref().unwrap().reload(added).unwrap();
+    let (status, overview) = s.get(&h, "/console").await;
+    assert_eq!(status, 200);
+    assert!(
+        overview.contains("闽江新设银行") && overview.contains("从未报送"),
+        "the new bank is late: it never sent a file"
+    );
+    let (_, files) = s.get(&h, "/console/files").await;
+    assert!(
+        files.contains("<option value=\"mj-new-bank\""),
+        "a sender to filter by"
+    );
+
+    h.daemon
+        .as_ref()
+        .unwrap()
+        .reload((*h.settings).clone())
+        .unwrap();
+    let (_, overview) = s.get(&h, "/console").await;
+    let (_, files) = s.get(&h, "/console/files").await;
+    assert!(!overview.contains("闽江新设银行") && !files.contains("<option value=\"mj-new-bank\""));
+}
+
+/// Runs of ASCII letters in `text` that read as English words: not part of a code, id,
+/// key, amount or date (a token holding a digit, `_`, `-`, `.` or `/`), not all capitals
+/// (a code such as `ACCOUNT_CLOSED` or `ICBC`), at least two letters; words quoted from a
+/// bank's or payer's own text (“…”) are theirs and not counted.
+fn english_words(text: &str) -> Vec<String> {
+    // What a bank or a payer wrote, quoted verbatim as evidence (“…”), is theirs.
+    let mut own = String::new();
+    let mut quoted = 0usize;
+    for c in text.chars() {
+        match c {
+            '“' => quoted += 1,
+            '”' => quoted = quoted.saturating_sub(1),
+            c if quoted == 0 => own.push(c),
+            _ => {}
+        }
+    }
+    own.split(|c: char| !(c.is_ascii_alphanumeric() || "_-./:".contains(c)))
+        .filter(|t| t.len() >= 2 && t.chars().all(|c| c.is_ascii_alphabetic()))
+        .filter(|t| t.chars().any(|c| c.is_ascii_lowercase()))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The text of the element with `id` (up to its closing tag), tags removed.
+fn element_text(html: &str, open: &str, close: &str) -> String {
+    let Some(at) = html.find(open) else {
+        return String::new();
+    };
+    let rest = &html[at + open.len()..];
+    let inner = &rest[..rest.find(close).unwrap_or(rest.len())];
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in inner.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                out.push(' ');
+            }
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#x2f;", "/")
+        .replace("&amp;", "&")
+}
+
+fn has_cjk(s: &str) -> bool {
+    s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+}
+
+/// Every finding's page, in Chinese: the reconciler's own sentences (the details line, every
+/// evidence description, every line of the arithmetic) hold no English word; switched to
+/// English, the same places hold the English sentences the finding stores. The evidence
+/// pack's explanations follow the same language.
+async fn findings_read_in_chinese_by_default_and_in_english_when_switched(db: Database) {
+    let h = start(db).await;
+    let s = login(&h).await;
+    let all = h
+        .store()
+        .list_findings(&store::FindingFilter {
+            limit: Some(store::MAX_PAGE),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .items;
+    let codes: std::collections::BTreeSet<_> = all.iter().map(|f| f.finding.code).collect();
+    assert!(codes.len() >= 4, "the demo raises several kinds: {codes:?}");
+    let mut lines_checked = 0;
+    for sf in &all {
+        let f = &sf.finding;
+        assert!(has_cjk(&f.summary_zh), "{}: {}", f.id, f.summary_zh);
+        assert_eq!(f.computation_zh.len(), f.computation.len(), "{}", f.id);
+        let (status, page) = s.get(&h, &format!("/console/findings/{}", f.id)).await;
+        assert_eq!(status, 200);
+        let detail = element_text(&page, "<td id=\"detail\">", "</td>");
+        let evidence = element_text(&page, "<h2>证据</h2>", "</table>");
+        let arithmetic = element_text(&page, "<pre>", "</pre>");
+        assert!(
+            has_cjk(&detail) && has_cjk(&arithmetic),
+            "{}: {detail} / {arithmetic}",
+            f.id
+        );
+        for (what, text) in [
+            ("details", &detail),
+            ("evidence", &evidence),
+            ("arithmetic", &arithmetic),
+        ] {
+            assert_eq!(
+                english_words(text),
+                Vec::<String>::new(),
+                "{} {what} in Chinese: {text}",
+                f.id
+            );
+        }
+        for e in &f.evidence {
+            assert!(
+                page.contains(&html_escape(&e.description_zh)),
+                "{}: evidence shown as stored in Chinese: {}",
+                f.id,
+                e.description_zh
+            );
+        }
+        lines_checked += f.computation_zh.len();
+    }
+    assert!(lines_checked > 10, "{lines_checked}");
+
+    // English: the same pages carry the English sentences.
+    let r = s
+        .client
+        .get(h.url("/console/lang?to=en"))
+        .header("cookie", &s.cookie)
+        .send()
+        .await
+        .unwrap();
+    let (lang, _) = set_cookie(&r, "wg_lang").expect("the language cookie");
+    let en = Session {
+        client: s.client.clone(),
+        cookie: format!("{}; wg_lang={lang}", s.cookie),
+    };
+    for sf in all.iter().take(40) {
+        let f = &sf.finding;
+        let (_, page) = en.get(&h, &format!("/console/findings/{}", f.id)).await;
+        let detail = element_text(&page, "<td id=\"detail\">", "</td>");
+        assert_eq!(detail.trim(), f.summary, "{}", f.id);
+        // English sentences (names and quoted remittance texts stay as written).
+        for line in &f.computation {
+            assert!(page.contains(&html_escape(line)), "{}: {line}", f.id);
+        }
+        for line in f
+            .computation_zh
+            .iter()
+            .filter(|l| !f.computation.contains(l))
+        {
+            assert!(!page.contains(&html_escape(line)), "{}: {line}", f.id);
+        }
+        assert!(!page.contains(&html_escape(&f.summary_zh)), "{}", f.id);
+    }
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#x27;")
+        .replace('/', "&#x2f;")
+}
+
+/// The project page draws the guarantee cover against the requirement over time (inline
+/// SVG) and says the same in a table: the amount required, and from which day the cover
+/// held was short, in words.
+async fn the_project_page_draws_guarantee_cover_against_the_requirement(db: Database) {
+    let h = start(db).await;
+    let s = login(&h).await;
+    // A project with a guarantee finding has a requirement; this harness sends no letters,
+    // so its cover is short from the start.
+    let all = h
+        .store()
+        .list_findings(&store::FindingFilter {
+            limit: Some(store::MAX_PAGE),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .items;
+    let g = all
+        .iter()
+        .find(|f| {
+            matches!(
+                f.finding.code,
+                schemas::FindingCode::GuaranteeMissing | schemas::FindingCode::GuaranteeShort
+            )
+        })
+        .expect("the demo has a project without enough guarantee");
+    let (status, page) = s
+        .get(&h, &format!("/console/projects/{}", g.finding.project))
+        .await;
+    assert_eq!(status, 200);
+    assert!(page.contains("保证金覆盖时间轴"), "the timeline's heading");
+    let timeline = &page[page.find("id=\"guarantee-timeline\"").unwrap()..];
+    assert!(timeline.contains("<svg") && timeline.contains("工资保证金时间轴"));
+    assert!(
+        timeline.contains("stroke-dasharray"),
+        "the requirement's line"
+    );
+    let required = element_text(timeline, "<strong id=\"required-guarantee\">", "</strong>");
+    assert!(required.starts_with('¥'), "{required}");
+    let table = element_text(timeline, "<table id=\"cover-table\">", "</table>");
+    assert!(table.contains("不足"), "short said in words: {table}");
+    assert!(!timeline.contains("https://"), "no external resource");
 }

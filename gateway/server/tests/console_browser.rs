@@ -1,8 +1,8 @@
 //! A real browser (headless Chromium, driven over the DevTools protocol) against the real
 //! server over TLS: log in with the operator token through the login form, read the
 //! overview, filter findings, open one, acknowledge it, dismiss another with a reason,
-//! switch to English. Screenshots of each page go to `target/console-screenshots/` for a
-//! person to look at. Needs `WAGEGATE_CHROMIUM` (the chromium binary; `.ci/run` installs it
+//! switch to English. Screenshots of each page go to `target/console-screenshots/{sqlite,postgres}/`
+//! for a person to look at. On SQLite and PostgreSQL. Needs `WAGEGATE_CHROMIUM` (the chromium binary; `.ci/run` installs it
 //! and sets it): without it the test is skipped locally and fails in CI (testenv).
 
 #[macro_use]
@@ -31,6 +31,8 @@ type Ws =
 struct Page {
     ws: Ws,
     next_id: u64,
+    /// Screenshots go to `target/console-screenshots/<database>/`.
+    shots: &'static str,
 }
 
 impl Page {
@@ -149,7 +151,7 @@ impl Page {
             .decode(r["data"].as_str().unwrap())
             .unwrap();
         assert!(png.starts_with(b"\x89PNG"));
-        let dir = screenshots_dir();
+        let dir = screenshots_dir().join(self.shots);
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(format!("{name}.png"));
         std::fs::write(&path, png).unwrap();
@@ -167,12 +169,17 @@ fn screenshots_dir() -> PathBuf {
         .unwrap_or_else(|| std::env::temp_dir().join("console-screenshots"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_operator_does_the_days_work_in_a_real_browser() {
+on_both_databases!(an_operator_does_the_days_work_in_a_real_browser);
+
+async fn an_operator_does_the_days_work_in_a_real_browser(db: Database) {
     let Some(chromium) = testenv::var("WAGEGATE_CHROMIUM") else {
         return;
     };
-    let h = Harness::start(Database::Sqlite, |s| {
+    let shots = match db {
+        Database::Sqlite => "sqlite",
+        Database::Postgres { .. } => "postgres",
+    };
+    let h = Harness::start(db, |s| {
         s.operators.push(ingest::config::OperatorToken {
             name: "zhang.min".into(),
             token_sha256: server::http::auth::token_sha256(TOKEN),
@@ -244,6 +251,7 @@ async fn an_operator_does_the_days_work_in_a_real_browser() {
     let mut browser = Page {
         ws: bws,
         next_id: 0,
+        shots,
     };
     browser
         .call(
@@ -252,7 +260,11 @@ async fn an_operator_does_the_days_work_in_a_real_browser() {
         )
         .await;
     let (ws, _) = tokio_tungstenite::connect_async(page_ws).await.unwrap();
-    let mut page = Page { ws, next_id: 0 };
+    let mut page = Page {
+        ws,
+        next_id: 0,
+        shots,
+    };
     page.call("Page.enable", json!({})).await;
     let base = h.url("");
 
@@ -465,6 +477,7 @@ async fn an_operator_does_the_days_work_in_a_real_browser() {
         "人工费用拨付义务与到账",
         "工资支付表与代发情况",
         "工资保证金",
+        "保证金覆盖时间轴",
     ] {
         assert!(
             project_page.contains(t),

@@ -117,6 +117,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 summary: "wages unpaid".into(),
                 evidence: vec![],
                 computation: vec![],
+                summary_zh: String::new(),
+                computation_zh: vec![],
                 due_date: None,
             }
         })

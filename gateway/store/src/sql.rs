@@ -28,7 +28,8 @@ macro_rules! claim_files_sql {
         concat!(
             "UPDATE raw_files SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 ",
             "WHERE id IN (SELECT id FROM raw_files WHERE status = 'received' ",
-            "AND (claimed_until IS NULL OR claimed_until <= $3) ORDER BY received_at, id LIMIT $4",
+            "AND (claimed_until IS NULL OR claimed_until <= $3 OR claimed_by = $1) ",
+            "ORDER BY received_at, id LIMIT $4",
             $lock,
             ") RETURNING ",
             file_cols!()

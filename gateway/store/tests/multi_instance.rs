@@ -125,6 +125,8 @@ fn finding(project: &str, subject: &str, severity: Severity, short_fen: i64) -> 
         summary: format!("labor cost short by {short_fen} fen"),
         evidence: vec![],
         computation: vec![format!("required - paid = {short_fen}")],
+        summary_zh: String::new(),
+        computation_zh: vec![],
         due_date: NaiveDate::from_ymd_opt(2026, 9, 30),
     }
 }

@@ -200,6 +200,42 @@ fn every_way_an_operator_writes_a_province_is_stored_as_one_value() {
     assert_eq!(again.batch.projects, parsed.batch.projects);
 }
 
+/// Excel on Windows saves CSV with CRLF line ends; a refused row is still named by the line an
+/// operator sees in the file (the header is line 1), as with LF — and with a lone CR (old Mac)
+/// and a quoted cell holding a line break, which moves the next row's line down.
+#[test]
+fn refused_rows_are_named_by_their_file_line_whatever_the_line_ends() {
+    let lf = chinese_projects(&[
+        ("P1", "福建省", "在建"),
+        ("P2", "福建州", "在建"),
+        ("P3", "厦门", "在建"),
+    ]);
+    assert!(!lf.contains('\r'));
+    for (ends, text) in [
+        ("LF", lf.clone()),
+        ("CRLF", lf.replace('\n', "\r\n")),
+        ("CR", lf.replace('\n', "\r")),
+    ] {
+        let err = parse_file_in("项目.csv", text.as_bytes(), &window()).unwrap_err();
+        let at: Vec<(u64, &str)> = err
+            .errors
+            .iter()
+            .map(|e| (e.line, e.column.as_str()))
+            .collect();
+        assert_eq!(at, [(3, "省份"), (4, "省份")], "{ends}: {err}");
+    }
+    // A quoted name with a line break in it: the row after it starts one line further down.
+    let quoted = lf.replacen("P1,安置房,", "P1,\"安置房\n二期\",", 1);
+    assert_ne!(quoted, lf);
+    let err = parse_file_in(
+        "项目.csv",
+        quoted.replace('\n', "\r\n").as_bytes(),
+        &window(),
+    )
+    .unwrap_err();
+    assert_eq!((err.errors[0].line, err.errors[1].line), (4, 5), "{err}");
+}
+
 #[test]
 fn an_unknown_province_is_refused_by_line_and_the_column_as_written() {
     let text = chinese_projects(&[

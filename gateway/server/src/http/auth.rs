@@ -68,6 +68,18 @@ impl Caller {
         }
     }
 
+    /// Banks, insurers (their own files) and operators pass; a metrics reader may read
+    /// `/metrics` and nothing else.
+    pub fn require_file_reader(&self) -> Result<(), ApiError> {
+        match self.role {
+            PartnerRole::Bank | PartnerRole::Insurer | PartnerRole::Operator => Ok(()),
+            PartnerRole::Metrics => Err(ApiError::Forbidden(format!(
+                "'{}' may not read files: a metrics reader may read /metrics only",
+                self.id
+            ))),
+        }
+    }
+
     /// Only banks and insurers (data senders) pass.
     pub fn require_sender(&self) -> Result<(), ApiError> {
         match self.role {
@@ -130,7 +142,8 @@ impl Authenticator {
             })
     }
 
-    fn configured_operator(&self, token_sha256: &str) -> Option<(String, PartnerRole)> {
+    /// A token of `[[operators]]` in the configuration as loaded now: name and role.
+    pub(crate) fn configured_operator(&self, token_sha256: &str) -> Option<(String, PartnerRole)> {
         self.tables().operator_tokens.get(token_sha256).cloned()
     }
 }

@@ -5,15 +5,22 @@
 use std::sync::Arc;
 
 use axum::Router;
-use console::{BoxFuture, CertificateCaller, ConsoleState, Lang, OperatorDirectory, PartnerInfo};
-use ingest::config::PartnerRole;
+use console::{
+    BoxFuture, CertificateCaller, ConsoleState, Lang, OperatorDirectory, PartnerInfo, TokenGrant,
+};
+use ingest::config::{PartnerRole, PartnerSettings};
 
 use super::auth::{token_sha256, PeerIdentity};
 use super::AppState;
 
 struct Directory {
     state: Arc<AppState>,
+    /// The partners as last converted for the console, with the pipeline's list they came
+    /// from: converted again only when a reload replaced that list.
+    partners: std::sync::Mutex<PartnerCache>,
 }
+
+type PartnerCache = (Arc<Vec<PartnerSettings>>, Arc<Vec<PartnerInfo>>);
 
 impl OperatorDirectory for Directory {
     fn certificate(&self, extensions: &axum::http::Extensions) -> CertificateCaller {
@@ -30,49 +37,72 @@ impl OperatorDirectory for Directory {
         }
     }
 
-    fn token<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Option<String>> {
+    fn token<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Option<TokenGrant>> {
         Box::pin(async move {
-            let digest = token_sha256(token);
-            let configured = self.state.settings.operators.iter().find(|o| {
-                ingest::config::normalise_fingerprint(&o.token_sha256).as_deref()
-                    == Some(digest.as_str())
-            });
-            let name = match configured {
-                // A scraper's token (`role = "metrics"`) reads /metrics only: no console.
-                Some(o) if o.role != PartnerRole::Operator => None,
-                Some(o) => Some(o.name.clone()),
-                None => self
-                    .state
-                    .store
-                    .find_operator_token(&digest)
-                    .await
-                    .ok()
-                    .flatten(),
-            };
-            name.map(|n| format!("operator:{n}"))
+            let reference = token_sha256(token);
+            let name = self.operator_of(&reference).await?;
+            Some(TokenGrant { name, reference })
         })
+    }
+
+    fn still_valid<'a>(&'a self, reference: &'a str) -> BoxFuture<'a, Option<String>> {
+        Box::pin(self.operator_of(reference))
+    }
+
+    fn partners(&self) -> Arc<Vec<PartnerInfo>> {
+        let now = self.state.pipeline.partners();
+        let mut cache = match self.partners.lock() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if !Arc::ptr_eq(&cache.0, &now) {
+            *cache = (
+                now.clone(),
+                Arc::new(now.iter().map(partner_info).collect()),
+            );
+        }
+        cache.1.clone()
+    }
+}
+
+impl Directory {
+    /// The operator a token digest belongs to now, with the API's rules: the configured
+    /// `[[operators]]` (as reloaded by SIGHUP) first, then the stored tokens (`wagegate
+    /// token create`, gone once revoked).
+    async fn operator_of(&self, digest: &str) -> Option<String> {
+        let name = match self.state.auth.configured_operator(digest) {
+            // A scraper's token (`role = "metrics"`) reads /metrics only: no console.
+            Some((_, role)) if role != PartnerRole::Operator => None,
+            Some((name, _)) => Some(name),
+            None => self
+                .state
+                .store
+                .find_operator_token(digest)
+                .await
+                .ok()
+                .flatten(),
+        };
+        name.map(|n| format!("operator:{n}"))
+    }
+}
+
+fn partner_info(p: &PartnerSettings) -> PartnerInfo {
+    PartnerInfo {
+        id: p.id.clone(),
+        name: p.name.clone(),
+        role: match p.role {
+            PartnerRole::Bank => "bank",
+            PartnerRole::Insurer => "insurer",
+            PartnerRole::Operator => "operator",
+            PartnerRole::Metrics => "metrics",
+        }
+        .to_string(),
+        bank_codes: p.bank_codes.clone(),
     }
 }
 
 /// The console's routes, ready to merge into the server's router.
 pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
-    let partners = state
-        .settings
-        .partners
-        .iter()
-        .map(|p| PartnerInfo {
-            id: p.id.clone(),
-            name: p.name.clone(),
-            role: match p.role {
-                PartnerRole::Bank => "bank",
-                PartnerRole::Insurer => "insurer",
-                PartnerRole::Operator => "operator",
-                PartnerRole::Metrics => "metrics",
-            }
-            .to_string(),
-            bank_codes: p.bank_codes.clone(),
-        })
-        .collect();
     let lang = state
         .settings
         .ui
@@ -84,8 +114,8 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         state.store.clone(),
         Arc::new(Directory {
             state: state.clone(),
+            partners: std::sync::Mutex::new((Arc::default(), Arc::default())),
         }),
-        partners,
         lang,
     );
     // The configuration was validated at start-up: a key that is set is long enough.
@@ -96,5 +126,7 @@ pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .as_deref()
         .and_then(|k| console::evidence::SigningKey::new(k).ok());
     console.personal_data_viewers = state.settings.ui.personal_data_viewers.clone();
+    console.reconciler = state.settings.reconciler.clone();
+    console.calendar = state.pipeline.calendar().clone();
     console::router(Arc::new(console))
 }

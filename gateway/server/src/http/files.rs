@@ -324,6 +324,7 @@ impl From<store::RawFile> for FileView {
     responses(
         (status = 200, description = "The file.", body = FileView),
         (status = 401, description = "`unauthenticated`, `unknown_certificate`, `invalid_token`.", body = super::openapi::ErrorEnvelope),
+        (status = 403, description = "`forbidden`: a metrics reader (it may read `/metrics` only).", body = super::openapi::ErrorEnvelope),
         (status = 404, description = "`not_found`: no such file, or another partner's.", body = super::openapi::ErrorEnvelope),
         (status = 408, description = "`timeout`.", body = super::openapi::ErrorEnvelope),
         (status = 429, description = "`rate_limited` (with `Retry-After`).", body = super::openapi::ErrorEnvelope),
@@ -341,6 +342,7 @@ pub(crate) async fn get_file(
     axum::Extension(caller): axum::Extension<Caller>,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
+    caller.require_file_reader()?;
     if id.len() > 128 {
         return Err(ApiError::NotFound(format!("file '{id:.32}…'")));
     }
@@ -371,7 +373,7 @@ pub(crate) struct FileQuery {
     status: Option<String>,
     /// Received on or after: a day `YYYY-MM-DD` (from 00:00 China time, UTC+8) or an RFC 3339
     /// time.
-    #[param(max_length = 64, example = "2026-11-01")]
+    #[param(max_length = 64, format = Date, example = "2026-11-01")]
     since: Option<String>,
     /// Page size: 1 to 200, 50 when absent.
     #[param(minimum = 1, maximum = 200, default = 50)]
@@ -467,7 +469,7 @@ fn parse_since(s: &str) -> ApiResult<chrono::DateTime<Utc>> {
         (status = 200, description = "A page of files.", body = FileList),
         (status = 400, description = "`invalid_filter`: an unknown parameter or value, or `limit` out of range.", body = super::openapi::ErrorEnvelope),
         (status = 401, description = "`unauthenticated`, `unknown_certificate`, `invalid_token`.", body = super::openapi::ErrorEnvelope),
-        (status = 403, description = "`forbidden`: a partner named another partner.", body = super::openapi::ErrorEnvelope),
+        (status = 403, description = "`forbidden`: a partner named another partner, or a metrics reader (it may read `/metrics` only).", body = super::openapi::ErrorEnvelope),
         (status = 408, description = "`timeout`.", body = super::openapi::ErrorEnvelope),
         (status = 429, description = "`rate_limited` (with `Retry-After`).", body = super::openapi::ErrorEnvelope),
         (status = 500, description = "`internal`.", body = super::openapi::ErrorEnvelope),
@@ -484,6 +486,9 @@ pub(crate) async fn list_files(
     axum::Extension(caller): axum::Extension<Caller>,
     query: Result<Query<FileQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Response> {
+    // Who may list comes before what they asked: a caller without the role learns nothing
+    // about the filters.
+    caller.require_file_reader()?;
     let Query(q) = query.map_err(|e| ApiError::bad_request("invalid_filter", e.body_text()))?;
     let partner = q.partner.filter(|p| !p.is_empty());
     if partner.as_ref().is_some_and(|p| p.chars().count() > 128)
@@ -512,10 +517,10 @@ pub(crate) async fn list_files(
             format!("limit must be between 1 and {MAX_FILES_PAGE}"),
         ));
     }
+    // An empty value is not one of the statuses (the schema's enum): refused, not ignored.
     let status = q
         .status
         .as_deref()
-        .filter(|s| !s.is_empty())
         .map(|s| match s {
             "received" => Ok(store::FileStatus::Received),
             "parsed" => Ok(store::FileStatus::Parsed),
@@ -526,12 +531,7 @@ pub(crate) async fn list_files(
             )),
         })
         .transpose()?;
-    let since = q
-        .since
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .map(parse_since)
-        .transpose()?;
+    let since = q.since.as_deref().map(parse_since).transpose()?;
     let offset = q.offset.unwrap_or(0);
     // One more than the page, to know whether another page follows.
     let filter = store::FileFilter {

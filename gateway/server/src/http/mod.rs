@@ -215,11 +215,57 @@ pub(crate) async fn read_body(
 
 /// Reads a JSON body already collected, answering `invalid_json` (400) when it does not fit.
 pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::bad_request("invalid_json", format!("invalid JSON body: {e}")))
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_json",
+            format!("invalid JSON body: {}", without_type_names(&e.to_string())),
+        )
+    })
+}
+
+/// serde's messages name the Rust type they expected (`expected struct StatusChange`); a
+/// partner reads "a JSON object" instead.
+fn without_type_names(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find("struct ") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + "struct ".len()..];
+        let name_len = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
+        if name_len == 0 {
+            out.push_str("struct ");
+        } else {
+            out.push_str("a JSON object");
+        }
+        rest = &after[name_len..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A JSON response with a status.
 pub(crate) fn json<T: serde::Serialize>(status: axum::http::StatusCode, body: T) -> Response {
     (status, axum::Json(body)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn json_errors_name_no_rust_types() {
+        let e = super::parse_json::<std::collections::BTreeMap<String, u8>>(b"null").unwrap_err();
+        let text = format!("{e:?}");
+        assert!(!text.contains("BTreeMap"), "{text}");
+        assert_eq!(
+            super::without_type_names(
+                "invalid type: null, expected struct StatusChange at line 1 column 4"
+            ),
+            "invalid type: null, expected a JSON object at line 1 column 4"
+        );
+        assert_eq!(
+            super::without_type_names("no structure here"),
+            "no structure here"
+        );
+    }
 }

@@ -121,12 +121,12 @@ fn parse_filter<T: std::str::FromStr>(name: &str, v: Option<&str>) -> ApiResult<
 where
     T::Err: std::fmt::Display,
 {
-    v.filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<T>()
-                .map_err(|e| ApiError::bad_request("invalid_filter", format!("{name}: {e}")))
-        })
-        .transpose()
+    // An empty value is not one of the enum's values: refused (400), not taken as no filter.
+    v.map(|s| {
+        s.parse::<T>()
+            .map_err(|e| ApiError::bad_request("invalid_filter", format!("{name}: {e}")))
+    })
+    .transpose()
 }
 
 /// One page of findings.
@@ -264,12 +264,24 @@ struct StatusChange {
     reason: Option<String>,
 }
 
+/// The body of `dismiss` as documented: a reason is required and says something.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Dismissal {
+    /// Why (trimmed; 1 to 2000 characters, not only spaces).
+    #[schema(min_length = 1, max_length = 2000, pattern = r"\S")]
+    reason: String,
+}
+
 fn reason_from(bytes: &[u8]) -> ApiResult<Option<String>> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    let change: StatusChange = parse_json(bytes)?;
+    // `null` is no body, as the schema (`StatusChange` or null) says.
+    let change: Option<StatusChange> = parse_json(bytes)?;
     let reason = change
+        .unwrap_or_default()
         .reason
         .map(|r| r.trim().to_string())
         .filter(|r| !r.is_empty());
@@ -352,7 +364,7 @@ pub(crate) async fn acknowledge_finding(
     operation_id = "dismissFinding",
     summary = "Dismiss a finding",
     description = "Open or acknowledged → dismissed, audited with the operator and the reason, which is required (`400 reason_required`). At most 65536 bytes.",
-    request_body(content = StatusChange, content_type = "application/json"),
+    request_body(content = Dismissal, content_type = "application/json"),
     params(("id" = String, Path, min_length = 1, max_length = 128, description = "The finding's stable id (`F-…`).")),
     responses(
         (status = 200, description = "The finding in its new status.", body = schemas::StoredFinding),

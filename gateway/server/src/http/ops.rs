@@ -340,7 +340,7 @@ fn rendered(json: bool) -> &'static str {
     operation_id = "openapiYaml",
     summary = "This document (YAML)",
     description = "This document, derived from the gateway's code, as YAML; equal to the checked-in `docs/openapi.yaml`. No authentication: it holds no configuration.",
-    responses((status = 200, description = "The OpenAPI document.", body = String, content_type = "application/yaml")),
+    responses((status = 200, description = "The OpenAPI document.", body = Object, content_type = "application/yaml")),
     security(()),
 )]
 pub(crate) async fn openapi_yaml() -> Response {

@@ -3,7 +3,10 @@
 //! Attackers connect from other loopback addresses (127.0.0.2 and up) so that per-address
 //! limits can be told apart from the good partner on 127.0.0.1.
 
+// The server's test harness (a real gateway on loopback with the development PKI), shared
+// rather than copied.
 #[macro_use]
+#[path = "../../gateway/server/tests/support/mod.rs"]
 mod support;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
