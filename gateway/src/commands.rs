@@ -10,7 +10,7 @@ use chrono::{NaiveDate, Utc};
 use schemas::FindingStatus;
 use store::Scope;
 
-use ingest::backfill::{describe, ingest_files, load_dir};
+use ingest::backfill::{describe, ingest_files_with, load_dir_with};
 use ingest::config::Settings;
 use ingest::pipeline::{self, Pipeline};
 
@@ -270,6 +270,7 @@ async fn import_with(p: &Pipeline, files: Vec<(String, Vec<u8>)>) -> anyhow::Res
 
 pub async fn ingest(
     config: Option<&Path>,
+    lang: Option<&str>,
     partner: &str,
     format: Option<&str>,
     files: &[PathBuf],
@@ -286,7 +287,8 @@ pub async fn ingest(
         .iter()
         .map(|f| (f.clone(), partner.to_string()))
         .collect();
-    let rejected = ingest_files(&p, &list, forced).await?;
+    let display = crate::progress::Display::new(crate::findings_cli::language(lang, p.settings())?);
+    let rejected = ingest_files_with(&p, &list, forced, &display).await?;
     Ok(if rejected == 0 {
         ExitCode::SUCCESS
     } else {
@@ -591,13 +593,15 @@ pub async fn finding_action(
 
 pub async fn load(
     config: Option<&Path>,
+    lang: Option<&str>,
     dir: &Path,
     partner: &str,
     backfill: bool,
 ) -> anyhow::Result<ExitCode> {
     let p = open_configured(config).await?;
+    let display = crate::progress::Display::new(crate::findings_cli::language(lang, p.settings())?);
     if !backfill {
-        let (refused, rejected, skipped) = load_dir(&p, dir, partner).await?;
+        let (refused, rejected, skipped) = load_dir_with(&p, dir, partner, &display).await?;
         return Ok(if refused + rejected + skipped == 0 {
             ExitCode::SUCCESS
         } else {
@@ -626,7 +630,7 @@ pub async fn load(
             }
         })
     };
-    let loaded = load_dir(&p, dir, partner).await;
+    let loaded = load_dir_with(&p, dir, partner, &display).await;
     renew.abort();
     let released = store.release_reconciles(&name).await;
     let (refused, rejected, skipped) = loaded?;

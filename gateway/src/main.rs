@@ -9,6 +9,7 @@ mod commands;
 mod demo;
 mod evidence_cli;
 mod findings_cli;
+mod progress;
 mod serve;
 
 #[derive(Parser)]
@@ -391,7 +392,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             partner,
             format,
             files,
-        } => commands::ingest(config, &partner, format.as_deref(), &files).await,
+        } => commands::ingest(config, lang, &partner, format.as_deref(), &files).await,
         Command::Reconcile {
             as_of,
             project,
@@ -457,7 +458,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             dir,
             partner,
             backfill,
-        } => commands::load(config, &dir, &partner, backfill).await,
+        } => commands::load(config, lang, &dir, &partner, backfill).await,
         Command::Simulate {
             projects,
             seed,

@@ -3,48 +3,183 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
-use indicatif::{ProgressBar, ProgressStyle};
-
+use crate::group::{Incoming, Staged};
 use crate::pipeline::{Pipeline, Processed};
+use anyhow::Context;
 
-/// Ingests files one by one (each from its sender); prints one line per file and returns
-/// how many were rejected. A rejected file does not stop the others.
+/// What a backfill is doing, for a progress display. The wording is the caller's (the
+/// binary shows it in the operator's language); this module only counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Registry files read and checked, then written (counted in files).
+    Registry,
+    /// Bank files stored, parsed and written (counted in files).
+    BankFiles,
+}
+
+/// Receives a backfill's progress. Called from the backfill's task; implementations keep
+/// their own state behind `&self`.
+pub trait Progress: Send + Sync {
+    /// A step begins; `total` units (files) are to be done.
+    fn begin(&self, step: Step, total: u64);
+    /// `n` more units of the current step are done.
+    fn advance(&self, n: u64);
+    /// The current step is over.
+    fn end(&self);
+    /// Prints one line of the backfill's report (to stderr when `error`), without breaking
+    /// a progress bar being drawn.
+    fn line(&self, text: &str, error: bool) {
+        if error {
+            eprintln!("{text}");
+        } else {
+            println!("{text}");
+        }
+    }
+}
+
+/// No progress display (tests, benchmarks, the library's callers).
+pub struct Silent;
+
+impl Progress for Silent {
+    fn begin(&self, _step: Step, _total: u64) {}
+    fn advance(&self, _n: u64) {}
+    fn end(&self) {}
+}
+
+/// Files of a group stored and parsed together, at most (see `group`).
+const GROUP_FILES: usize = 64;
+/// Bytes of a group, at most (a larger file is a group of its own).
+const GROUP_BYTES: u64 = 32 << 20;
+
+/// Ingests files (each from its sender) and prints one line per file, in the order given;
+/// returns how many were rejected or not stored. A rejected file does not stop the others.
 pub async fn ingest_files(
     p: &Pipeline,
     files: &[(PathBuf, String)],
     forced: Option<adapters::Format>,
 ) -> anyhow::Result<usize> {
-    let bar = progress(files.len(), "ingest");
-    let mut rejected = 0;
-    let mut lines = Vec::new();
-    for (path, sender) in files {
-        bar.set_message(path.display().to_string());
-        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-        match p.ingest(sender, name.as_deref(), forced, bytes).await {
-            Ok(done) => {
-                if done.is_rejected() {
-                    rejected += 1;
+    ingest_files_with(p, files, forced, &Silent).await
+}
+
+/// [`ingest_files`] with a progress display.
+///
+/// Files go in groups (up to [`GROUP_FILES`] files or [`GROUP_BYTES`]): a group's raw files
+/// are stored in one transaction and parsed on the blocking threads, then its records are
+/// written in one more transaction while the next group is read and parsed, so that parsing
+/// (both cores) and the one writer overlap. A file over `ingest.max_file_bytes` is refused
+/// from its size on disk, before it is read.
+pub async fn ingest_files_with(
+    p: &Pipeline,
+    files: &[(PathBuf, String)],
+    forced: Option<adapters::Format>,
+    progress: &dyn Progress,
+) -> anyhow::Result<usize> {
+    progress.begin(Step::BankFiles, files.len() as u64);
+    let groups = groups_of(files, p.settings().ingest.max_file_bytes);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<Result<usize, String>>, Staged)>(1);
+    let produce = async move {
+        for group in groups {
+            let mut incoming = Vec::new();
+            let mut order = Vec::new();
+            for i in group {
+                let (path, sender) = &files[i];
+                match read_limited(path, p.settings().ingest.max_file_bytes) {
+                    Ok(bytes) => {
+                        order.push(Ok(i));
+                        incoming.push(Incoming {
+                            sender: sender.clone(),
+                            file_name: path.file_name().map(|n| n.to_string_lossy().into_owned()),
+                            format: forced,
+                            bytes,
+                        });
+                    }
+                    Err(e) => order.push(Err(format!("{}: not stored: {e:#}", path.display()))),
                 }
-                lines.push(describe(path, &done));
             }
-            Err(e) => {
-                rejected += 1;
-                lines.push(format!("{}: not stored: {e:#}", path.display()));
+            let staged = p.stage_group(incoming).await?;
+            if tx.send((order, staged)).await.is_err() {
+                break;
             }
         }
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    for l in lines {
-        if l.contains(" rejected") || l.contains("not stored") {
-            eprintln!("{l}");
-        } else {
-            println!("{l}");
+        anyhow::Ok(())
+    };
+    let consume = async {
+        let mut rejected = 0;
+        while let Some((order, staged)) = rx.recv().await {
+            let mut results = p.apply_group(staged).await.into_iter();
+            for item in order {
+                let line = match item {
+                    Err(line) => {
+                        rejected += 1;
+                        line
+                    }
+                    Ok(i) => {
+                        let path = &files[i].0;
+                        match results.next() {
+                            Some(Ok(done)) => {
+                                if done.is_rejected() {
+                                    rejected += 1;
+                                }
+                                describe(path, &done)
+                            }
+                            Some(Err(e)) => {
+                                rejected += 1;
+                                format!("{}: not stored: {e:#}", path.display())
+                            }
+                            None => {
+                                rejected += 1;
+                                format!("{}: not stored: lost in its group", path.display())
+                            }
+                        }
+                    }
+                };
+                progress.advance(1);
+                progress.line(
+                    &line,
+                    line.contains(" rejected") || line.contains("not stored"),
+                );
+            }
         }
-    }
+        rejected
+    };
+    let (produced, rejected) = tokio::join!(produce, consume);
+    progress.end();
+    produced?;
     Ok(rejected)
+}
+
+/// Reads a file unless its size on disk is over `limit` (refused before reading it).
+fn read_limited(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
+    let size = std::fs::metadata(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .len();
+    if size > limit {
+        anyhow::bail!(
+            "file is {size} bytes, more than the limit of {limit} (ingest.max_file_bytes)"
+        );
+    }
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// Indexes of `files` in groups of at most [`GROUP_FILES`] files and [`GROUP_BYTES`] (sizes
+/// from the disk; a file that cannot be measured counts as `limit`).
+fn groups_of(files: &[(PathBuf, String)], limit: u64) -> Vec<Vec<usize>> {
+    let mut groups = Vec::new();
+    let mut group = Vec::new();
+    let mut bytes = 0u64;
+    for (i, (path, _)) in files.iter().enumerate() {
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(limit);
+        if !group.is_empty() && (group.len() >= GROUP_FILES || bytes + size > GROUP_BYTES) {
+            groups.push(std::mem::take(&mut group));
+            bytes = 0;
+        }
+        group.push(i);
+        bytes += size.min(limit);
+    }
+    if !group.is_empty() {
+        groups.push(group);
+    }
+    groups
 }
 
 pub fn describe(path: &Path, done: &Processed) -> String {
@@ -95,13 +230,9 @@ fn classify(path: &Path, bytes: &[u8]) -> Option<Kind> {
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
-    if (ext == "csv" || ext == "json")
-        && crate::registry::parse_file(&path.display().to_string(), bytes).is_ok()
-    {
-        return Some(Kind::Registry);
-    }
     if ext == "csv" || ext == "json" {
-        // A registry file with bad rows: import it so that its errors are reported.
+        // Read as a registry file (one with bad rows is imported so that its errors are
+        // reported); it is parsed once, by the import.
         return Some(Kind::Registry);
     }
     None
@@ -130,6 +261,16 @@ pub async fn load_dir(
     dir: &Path,
     partner: &str,
 ) -> anyhow::Result<(usize, usize, usize)> {
+    load_dir_with(p, dir, partner, &Silent).await
+}
+
+/// [`load_dir`] with a progress display.
+pub async fn load_dir_with(
+    p: &Pipeline,
+    dir: &Path,
+    partner: &str,
+    progress: &dyn Progress,
+) -> anyhow::Result<(usize, usize, usize)> {
     let mut paths = Vec::new();
     walk(dir, &mut paths)?;
     let mut registry = Vec::new();
@@ -156,7 +297,16 @@ pub async fn load_dir(
             }
         }
     }
-    let (report, refused) = p.import_registry(&registry).await?;
+    let large: usize = registry.iter().map(|(_, b)| b.len()).sum();
+    // A large import reads every file twice (checked, then written): two units a file.
+    let units = if large > crate::pipeline::REGISTRY_GROUP_BYTES {
+        2
+    } else {
+        1
+    };
+    progress.begin(Step::Registry, (units * registry.len()) as u64);
+    let (report, refused) = p.import_registry_with(&registry, progress).await?;
+    progress.end();
     for e in &refused {
         eprint!("{e}");
     }
@@ -168,24 +318,11 @@ pub async fn load_dir(
         report.unchanged,
         refused.len()
     );
-    let rejected = ingest_files(p, &bank, None).await?;
+    let rejected = ingest_files_with(p, &bank, None, progress).await?;
     println!(
         "bank files: {} ingested, {} rejected",
         bank.len() - rejected,
         rejected
     );
     Ok((refused.len(), rejected, skipped))
-}
-
-fn progress(n: usize, what: &str) -> ProgressBar {
-    let bar = if n > 1 {
-        ProgressBar::new(n as u64)
-    } else {
-        ProgressBar::hidden()
-    };
-    if let Ok(style) = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {wide_msg}") {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.set_prefix(what.to_string());
-    bar
 }

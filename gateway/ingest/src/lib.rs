@@ -14,6 +14,7 @@ use crate::pipeline::Pipeline;
 pub mod backfill;
 pub mod claims;
 pub mod config;
+pub mod group;
 pub mod pipeline;
 pub mod registry;
 pub mod replay;

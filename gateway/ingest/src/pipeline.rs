@@ -248,33 +248,17 @@ impl Pipeline {
         // An error reading the database (the registered accounts) is not the file's fault: it
         // is returned, and the file stays received, to be parsed again (issue 8, item 9).
         let (outcome, rejected_records) = self.parse_and_authorise(&file, bytes).await?;
-        let rejected = matches!(outcome, FileOutcome::Rejected { .. });
         let report = self
             .store
             .apply_file_result(file_id, outcome, Utc::now())
             .await
             .context("storing the parsed records")?;
-        metrics::counter!("wagegate_files_processed_total", "status" => if rejected { "rejected" } else { "parsed" })
-            .increment(1);
         let file = self
             .store
             .get_file(file_id)
             .await?
             .ok_or_else(|| anyhow!("stored file {file_id} vanished"))?;
-        count_format_health(&file);
-        if rejected {
-            tracing::warn!(file_id = %file.id, sender = %file.sender, error = file.error.as_deref().unwrap_or(""), "file rejected");
-        } else {
-            // The projects it marked for reconciliation: the next step of the file's journey
-            // (the `reconcile` span lists the projects it reconciles).
-            tracing::info!(file_id = %file.id, sender = %file.sender, records = report.inserted, unchanged = report.unchanged, conflicts = report.conflicts.len(), projects = %head(&report.dirty_projects), "file parsed");
-            for s in &report.superseded {
-                tracing::info!(file_id = %file.id, superseded_key = %s.key, superseded_file = %s.file_id, by_key = %s.by_key, "an incomplete statement was superseded by its complete delivery");
-            }
-            if report.stale_incomplete > 0 {
-                tracing::info!(file_id = %file.id, statements = report.stale_incomplete, "incomplete statements not stored: their complete delivery is stored");
-            }
-        }
+        note_processed(&file, &report);
         Ok(Processed {
             file,
             report: Some(report),
@@ -310,7 +294,7 @@ impl Pipeline {
         Ok(n)
     }
 
-    async fn parse_and_authorise(
+    pub(crate) async fn parse_and_authorise(
         &self,
         file: &RawFile,
         bytes: Vec<u8>,
@@ -491,6 +475,17 @@ impl Pipeline {
         &self,
         files: &[(String, Vec<u8>)],
     ) -> anyhow::Result<(RegistryReport, Vec<RegistryError>)> {
+        self.import_registry_with(files, &crate::backfill::Silent)
+            .await
+    }
+
+    /// [`Pipeline::import_registry`], telling `progress` of each file written (a large
+    /// import also of each file checked first: two units per file).
+    pub async fn import_registry_with(
+        &self,
+        files: &[(String, Vec<u8>)],
+        progress: &dyn crate::backfill::Progress,
+    ) -> anyhow::Result<(RegistryReport, Vec<RegistryError>)> {
         let total_bytes: usize = files.iter().map(|(_, b)| b.len()).sum();
         let mut refused = Vec::new();
         let mut in_run = self.known_projects().await?;
@@ -516,11 +511,20 @@ impl Pipeline {
                     refused.push(RegistryError { file: name, errors });
                 }
             }
-            let report = self.upsert_batch(&batch).await?;
+            let report = self.upsert_owned(std::mem::take(&mut batch)).await?;
+            progress.advance(files.len() as u64);
             return Ok((report, refused));
         }
         let mut readable = Vec::new();
         for (name, bytes) in files {
+            // Only the projects a file defines are needed from this first pass: a CSV file
+            // whose header says it defines none is read once, when it is written (and
+            // refused then if it is unreadable).
+            if registry::csv_kind(bytes).is_some_and(|k| k != registry::RegistryKind::Projects) {
+                readable.push((name, bytes));
+                progress.advance(1);
+                continue;
+            }
             match self.parse_registry(name, bytes, &window).await? {
                 Ok(p) => {
                     in_run.extend(p.batch.projects.iter().map(|p| p.code.clone()));
@@ -528,10 +532,12 @@ impl Pipeline {
                 }
                 Err(e) => refused.push(e),
             }
+            progress.advance(1);
         }
         let mut report = RegistryReport::default();
         let mut batch = RegistryBatch::default();
         let mut group_bytes = 0;
+        let mut group_files = 0;
         for (name, bytes) in readable {
             let p = match self.parse_registry(name, bytes, &window).await? {
                 Ok(p) => p,
@@ -550,13 +556,22 @@ impl Pipeline {
             }
             batch.extend(p.batch);
             group_bytes += bytes.len();
+            group_files += 1;
             if group_bytes >= REGISTRY_GROUP_BYTES {
-                add_registry(&mut report, self.upsert_batch(&batch).await?);
-                batch = RegistryBatch::default();
+                add_registry(
+                    &mut report,
+                    self.upsert_owned(std::mem::take(&mut batch)).await?,
+                );
+                progress.advance(group_files);
                 group_bytes = 0;
+                group_files = 0;
             }
         }
-        add_registry(&mut report, self.upsert_batch(&batch).await?);
+        add_registry(
+            &mut report,
+            self.upsert_owned(std::mem::take(&mut batch)).await?,
+        );
+        progress.advance(group_files);
         report.dirty_projects.sort();
         report.dirty_projects.dedup();
         Ok((report, refused))
@@ -580,26 +595,17 @@ impl Pipeline {
 
     /// Writes a validated registry batch in one transaction.
     pub async fn upsert_batch(&self, batch: &RegistryBatch) -> anyhow::Result<RegistryReport> {
-        use store::records as r;
-        let mut records = Vec::with_capacity(batch.len());
-        for p in &batch.projects {
-            records.push(r::project(p)?);
-        }
-        for a in &batch.accounts {
-            records.push(r::account(a)?);
-        }
-        for o in &batch.obligations {
-            records.push(r::obligation(o)?);
-        }
-        for l in &batch.pay_sheet {
-            records.push(r::paysheet(l)?);
-        }
-        for e in &batch.roster {
-            records.push(r::roster(e)?);
-        }
-        for g in &batch.guarantee_requirements {
-            records.push(r::guarantee_requirement(g)?);
-        }
+        self.upsert_owned(batch.clone()).await
+    }
+
+    /// [`Pipeline::upsert_batch`] of a batch it may consume: its records are serialised (JSON
+    /// and content hash of every row) on a blocking thread, like a file's.
+    async fn upsert_owned(&self, batch: RegistryBatch) -> anyhow::Result<RegistryReport> {
+        let has_accounts = !batch.accounts.is_empty();
+        let records = self
+            .blocking(move || registry_records(&batch))
+            .await
+            .map_err(|e| anyhow!("serialising the registry failed: {e}"))??;
         if records.is_empty() {
             return Ok(RegistryReport::default());
         }
@@ -608,7 +614,7 @@ impl Pipeline {
             .upsert_registry(None, records, Utc::now())
             .await
             .context("writing the registry")?;
-        if !batch.accounts.is_empty() {
+        if has_accounts {
             *self.accounts.write().await = None;
         }
         Ok(report)
@@ -1023,7 +1029,32 @@ const RECONCILE_CLAIM: u32 = (RECONCILE_CHUNK * 4) as u32;
 const RECONCILE_IN_FLIGHT: usize = 3;
 
 /// Registry files written in one transaction (see [`Pipeline::import_registry`]).
-const REGISTRY_GROUP_BYTES: usize = 32 << 20;
+pub(crate) const REGISTRY_GROUP_BYTES: usize = 32 << 20;
+
+/// The stored records of a registry batch.
+fn registry_records(batch: &RegistryBatch) -> anyhow::Result<Vec<store::NewRecord>> {
+    use store::records as r;
+    let mut records = Vec::with_capacity(batch.len());
+    for p in &batch.projects {
+        records.push(r::project(p)?);
+    }
+    for a in &batch.accounts {
+        records.push(r::account(a)?);
+    }
+    for o in &batch.obligations {
+        records.push(r::obligation(o)?);
+    }
+    for l in &batch.pay_sheet {
+        records.push(r::paysheet(l)?);
+    }
+    for e in &batch.roster {
+        records.push(r::roster(e)?);
+    }
+    for g in &batch.guarantee_requirements {
+        records.push(r::guarantee_requirement(g)?);
+    }
+    Ok(records)
+}
 
 fn add_registry(total: &mut RegistryReport, r: RegistryReport) {
     total.inserted += r.inserted;
@@ -1198,6 +1229,28 @@ fn internal_failure(e: &str, format: Option<String>) -> FileOutcome {
         ),
         format,
         diagnostics: Vec::new(),
+    }
+}
+
+/// The metrics and log lines of a file just processed (parsed or rejected), however it was
+/// applied (one file, or a backfill's group in one transaction).
+pub(crate) fn note_processed(file: &RawFile, report: &ApplyReport) {
+    let rejected = file.status == store::FileStatus::Rejected;
+    metrics::counter!("wagegate_files_processed_total", "status" => if rejected { "rejected" } else { "parsed" })
+        .increment(1);
+    count_format_health(file);
+    if rejected {
+        tracing::warn!(file_id = %file.id, sender = %file.sender, error = file.error.as_deref().unwrap_or(""), "file rejected");
+    } else {
+        // The projects it marked for reconciliation: the next step of the file's journey
+        // (the `reconcile` span lists the projects it reconciles).
+        tracing::info!(file_id = %file.id, sender = %file.sender, records = report.inserted, unchanged = report.unchanged, conflicts = report.conflicts.len(), projects = %head(&report.dirty_projects), "file parsed");
+        for s in &report.superseded {
+            tracing::info!(file_id = %file.id, superseded_key = %s.key, superseded_file = %s.file_id, by_key = %s.by_key, "an incomplete statement was superseded by its complete delivery");
+        }
+        if report.stale_incomplete > 0 {
+            tracing::info!(file_id = %file.id, statements = report.stale_incomplete, "incomplete statements not stored: their complete delivery is stored");
+        }
     }
 }
 

@@ -314,6 +314,34 @@ impl ParsedRegistryFile {
     }
 }
 
+/// What a CSV registry file holds, from its header line alone (`None` for a workbook, JSON,
+/// or a header that names no kind): lets a large import skip reading whole the files that
+/// define no project in its first pass.
+pub fn csv_kind(bytes: &[u8]) -> Option<RegistryKind> {
+    if bytes.starts_with(b"PK\x03\x04") {
+        return None;
+    }
+    let head = &bytes[..bytes.len().min(64 * 1024)];
+    let end = head.iter().position(|&b| b == b'\n')?;
+    let text = decode(&head[..end]);
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        return None;
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = reader
+        .records()
+        .next()?
+        .ok()?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    detect_kind(&headers).map(|(kind, _)| kind)
+}
+
 /// Reads a registry file (CSV or JSON) without judging its dates; see [`parse_file_in`].
 pub fn parse_file(name: &str, bytes: &[u8]) -> Result<ParsedRegistryFile, RegistryError> {
     parse_file_in(name, bytes, &DateWindow::unbounded())

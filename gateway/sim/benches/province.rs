@@ -151,8 +151,9 @@ async fn run(a: &Args) -> anyhow::Result<()> {
     if all || a.phase == "ingest" {
         let pl = pipeline(a).await?;
         let t = Instant::now();
+        let steps = StepTimes::default();
         let (refused, rejected, skipped) =
-            ingest::backfill::load_dir(&pl, &world_dir(a), "operator").await?;
+            ingest::backfill::load_dir_with(&pl, &world_dir(a), "operator", &steps).await?;
         report(
             "ingest",
             a,
@@ -325,6 +326,31 @@ async fn split(a: &Args) -> anyhow::Result<()> {
         println!("{l}");
     }
     Ok(())
+}
+
+/// Prints the wall and CPU time of each step of the ingest (registry, bank files) as it ends.
+#[derive(Default)]
+struct StepTimes {
+    started: std::sync::Mutex<Option<(ingest::backfill::Step, Instant, f64)>>,
+}
+
+impl ingest::backfill::Progress for StepTimes {
+    fn begin(&self, step: ingest::backfill::Step, _total: u64) {
+        if let Ok(mut s) = self.started.lock() {
+            *s = Some((step, Instant::now(), cpu_seconds()));
+        }
+    }
+    fn advance(&self, _n: u64) {}
+    fn end(&self) {
+        if let Some((step, t, cpu)) = self.started.lock().ok().and_then(|mut s| s.take()) {
+            eprintln!(
+                "province step={step:?} seconds={:.1} cpu_seconds={:.1}",
+                t.elapsed().as_secs_f64(),
+                cpu_seconds() - cpu
+            );
+        }
+    }
+    fn line(&self, _text: &str, _error: bool) {}
 }
 
 /// Resident and peak memory of this process, in MiB (Linux).

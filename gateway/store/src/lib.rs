@@ -139,6 +139,16 @@ pub trait Store: Send + Sync + 'static {
         outcome: FileOutcome,
         now: DateTime<Utc>,
     ) -> Result<ApplyReport>;
+    /// [`Store::apply_file_result`] for several files in one transaction (a backfill's
+    /// group of files: one commit instead of one per file), applied in the given order, so
+    /// that a key in two of them is stored from the first and a conflict for the second,
+    /// exactly as one call per file would. All or nothing: on an error none is applied.
+    /// Returns each file's report with the file as stored after the commit.
+    async fn apply_file_results(
+        &self,
+        results: &[(String, FileOutcome)],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(ApplyReport, RawFile)>>;
 
     // ----- records -----
 

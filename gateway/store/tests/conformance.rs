@@ -121,6 +121,7 @@ conformance!(
     rejected_file_stores_nothing,
     a_rejected_file_can_be_retried,
     same_record_twice_is_unchanged,
+    a_group_of_files_applies_as_one_file_at_a_time_would,
     same_key_different_content_is_a_conflict,
     a_complete_statement_supersedes_an_incomplete_one,
     an_incomplete_copy_never_replaces_a_complete_statement,
@@ -1048,6 +1049,94 @@ async fn same_record_twice_is_unchanged(store: Arc<dyn Store>) {
     assert!(all.iter().all(|r| r.file_id.as_deref() == Some(a.as_str())));
     let back: Statement = all[0].decode().unwrap();
     assert_eq!(back.account, "6222001");
+}
+
+/// A backfill writes a group of files in one transaction: the same statements in two files
+/// of the group, and again in a later group, are stored once (from the first file), a changed
+/// statement is a conflict, a rejected file stores nothing, and every file gets its status.
+async fn a_group_of_files_applies_as_one_file_at_a_time_would(store: Arc<dyn Store>) {
+    let set = RecordSet {
+        statements: vec![statement("6222001", 1), statement("6222001", 2)],
+        ..RecordSet::new("camt.053")
+    };
+    let records = store::records::from_record_set(&set).unwrap();
+    let mut changed_set = set.clone();
+    changed_set.statements[1].entries[0].amount = Money::from_fen(1);
+    let changed = store::records::from_record_set(&changed_set).unwrap();
+    assert_eq!(
+        changed[1].key, records[1].key,
+        "the same statement, other content"
+    );
+    let a = stored_file(&store, b"group one a").await;
+    let b = stored_file(&store, b"group one b").await;
+    let c = stored_file(&store, b"group one c").await;
+    let d = stored_file(&store, b"group one d").await;
+    let rejected = FileOutcome::Rejected {
+        error: "camt.053: broken".to_string(),
+        format: Some("camt.053".to_string()),
+        diagnostics: vec![],
+    };
+    let group = vec![
+        (a.clone(), parsed(records.clone())),
+        (b.clone(), parsed(records.clone())),
+        (c.clone(), rejected),
+        (d.clone(), parsed(changed.clone())),
+    ];
+    let applied = store.apply_file_results(&group, at(1)).await.unwrap();
+    assert_eq!(applied.len(), 4);
+    let counts: Vec<(u64, u64, usize)> = applied
+        .iter()
+        .map(|(r, _)| (r.inserted, r.unchanged, r.conflicts.len()))
+        .collect();
+    assert_eq!(counts, vec![(2, 0, 0), (0, 2, 0), (0, 0, 0), (0, 1, 1)]);
+    let statuses: Vec<FileStatus> = applied.iter().map(|(_, f)| f.status).collect();
+    assert_eq!(
+        statuses,
+        vec![
+            FileStatus::Parsed,
+            FileStatus::Parsed,
+            FileStatus::Rejected,
+            FileStatus::Parsed
+        ]
+    );
+    assert_eq!(applied[0].1.id, a);
+    assert_eq!(applied[0].1.records_count, 2);
+    assert_eq!(applied[2].1.error.as_deref(), Some("camt.053: broken"));
+
+    // The same files' records again, in a later group (a backfill run twice).
+    let e = stored_file(&store, b"group two e").await;
+    let again = store
+        .apply_file_results(&[(e.clone(), parsed(records.clone()))], at(2))
+        .await
+        .unwrap();
+    assert_eq!((again[0].0.inserted, again[0].0.unchanged), (0, 2));
+    let all = store.load_records(&Scope::All).await.unwrap();
+    assert_eq!(all.len(), 2, "stored once");
+    assert!(all.iter().all(|r| r.file_id.as_deref() == Some(a.as_str())));
+    assert_eq!(store.list_conflicts(&Scope::All).await.unwrap().len(), 1);
+
+    // All or nothing: a group naming a file that is not stored applies none of it.
+    let f = stored_file(&store, b"group three f").await;
+    let other = store::records::from_record_set(&RecordSet {
+        statements: vec![statement("6222002", 3)],
+        ..RecordSet::new("camt.053")
+    })
+    .unwrap();
+    let failed = store
+        .apply_file_results(
+            &[
+                (f.clone(), parsed(other.clone())),
+                ("FILE-unknown".to_string(), parsed(other)),
+            ],
+            at(3),
+        )
+        .await;
+    assert!(failed.is_err());
+    assert_eq!(
+        store.get_file(&f).await.unwrap().unwrap().status,
+        FileStatus::Received
+    );
+    assert_eq!(store.load_records(&Scope::All).await.unwrap().len(), 2);
 }
 
 /// A two-day MT940 statement of `account` (opened on 1 Sep, entries on the 1st and the

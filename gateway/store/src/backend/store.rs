@@ -172,6 +172,62 @@ async fn supersede(
     Ok(())
 }
 
+/// One file's outcome within a transaction (see `Store::apply_file_result`).
+async fn apply_in(
+    tx: &mut Tx<'_>,
+    file_id: &str,
+    outcome: &FileOutcome,
+    now: DateTime<Utc>,
+) -> Result<ApplyReport> {
+    let from = raw_files::status(tx, file_id).await?;
+    let mut report = ApplyReport {
+        file_id: file_id.to_string(),
+        ..Default::default()
+    };
+    match outcome {
+        FileOutcome::Rejected {
+            error,
+            format,
+            diagnostics,
+        } => {
+            if from == FileStatus::Parsed {
+                return Err(StoreError::InvalidTransition {
+                    what: "file",
+                    id: file_id.to_string(),
+                    from: from.as_str().into(),
+                    to: "rejected".into(),
+                });
+            }
+            let done = Finished {
+                status: FileStatus::Rejected,
+                error: Some(error),
+                format: format.as_deref(),
+                diagnostics,
+                records_count: 0,
+            };
+            raw_files::finish(tx, file_id, done, now).await?;
+            report.status = Some(FileStatus::Rejected);
+        }
+        FileOutcome::Parsed {
+            format,
+            diagnostics,
+            records,
+        } => {
+            insert_facts(tx, file_id, records, now, &mut report).await?;
+            let done = Finished {
+                status: FileStatus::Parsed,
+                error: None,
+                format: Some(format),
+                diagnostics,
+                records_count: records.len(),
+            };
+            raw_files::finish(tx, file_id, done, now).await?;
+            report.status = Some(FileStatus::Parsed);
+        }
+    }
+    Ok(report)
+}
+
 fn lease_of(lease: Duration) -> Result<chrono::Duration> {
     chrono::Duration::from_std(lease).map_err(|_| StoreError::Invalid("lease is too long".into()))
 }
@@ -562,54 +618,35 @@ impl crate::Store for ThisStore {
     ) -> Result<ApplyReport> {
         let now = ts(now);
         let (_write, mut tx) = self.begin_write().await?;
-        let from = raw_files::status(&mut tx, file_id).await?;
-        let mut report = ApplyReport {
-            file_id: file_id.to_string(),
-            ..Default::default()
-        };
-        match outcome {
-            FileOutcome::Rejected {
-                error,
-                format,
-                diagnostics,
-            } => {
-                if from == FileStatus::Parsed {
-                    return Err(StoreError::InvalidTransition {
-                        what: "file",
-                        id: file_id.to_string(),
-                        from: from.as_str().into(),
-                        to: "rejected".into(),
-                    });
-                }
-                let done = Finished {
-                    status: FileStatus::Rejected,
-                    error: Some(&error),
-                    format: format.as_deref(),
-                    diagnostics: &diagnostics,
-                    records_count: 0,
-                };
-                raw_files::finish(&mut tx, file_id, done, now).await?;
-                report.status = Some(FileStatus::Rejected);
-            }
-            FileOutcome::Parsed {
-                format,
-                diagnostics,
-                records,
-            } => {
-                insert_facts(&mut tx, file_id, &records, now, &mut report).await?;
-                let done = Finished {
-                    status: FileStatus::Parsed,
-                    error: None,
-                    format: Some(&format),
-                    diagnostics: &diagnostics,
-                    records_count: records.len(),
-                };
-                raw_files::finish(&mut tx, file_id, done, now).await?;
-                report.status = Some(FileStatus::Parsed);
-            }
-        }
+        let report = apply_in(&mut tx, file_id, &outcome, now).await?;
         tx.commit().await?;
         Ok(report)
+    }
+
+    async fn apply_file_results(
+        &self,
+        results: &[(String, FileOutcome)],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(ApplyReport, RawFile)>> {
+        let now = ts(now);
+        let (_write, mut tx) = self.begin_write().await?;
+        let mut reports = Vec::with_capacity(results.len());
+        for (file_id, outcome) in results {
+            reports.push(apply_in(&mut tx, file_id, outcome, now).await?);
+        }
+        tx.commit().await?;
+        let ids: Vec<&str> = reports.iter().map(|r| r.file_id.as_str()).collect();
+        let stored = raw_files::get_many(&self.pool, &ids).await?;
+        reports
+            .into_iter()
+            .map(|r| {
+                let file = stored
+                    .get(&r.file_id)
+                    .cloned()
+                    .ok_or_else(|| StoreError::not_found("file", &r.file_id))?;
+                Ok((r, file))
+            })
+            .collect()
     }
 
     async fn upsert_registry(
