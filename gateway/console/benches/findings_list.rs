@@ -139,7 +139,53 @@ fn bench(c: &mut Criterion) {
         });
     }
     g.finish();
-    let _ = std::fs::remove_file(&db);
+
+    // The whole request's server side: the 15,000 findings read from a SQLite store (as
+    // `/console/findings` does on every request, pages of 1,000), then the first page.
+    let stored = rt
+        .block_on(store::open(&format!("sqlite://{}-full", db.display())))
+        .unwrap();
+    let computed: Vec<_> = all.iter().map(|f| f.finding.clone()).collect();
+    rt.block_on(stored.sync_findings(
+        &store::Scope::Projects(projects.keys().cloned().collect()),
+        computed,
+        "bench",
+        Utc::now(),
+    ))
+    .unwrap();
+    let read = rt
+        .block_on(operator_console::data::all_findings(stored.as_ref()))
+        .unwrap();
+    assert_eq!(read.len(), all.len(), "every finding stored and read back");
+    let params = ListParams::default();
+    let q = params.to_query(Lang::Zh).unwrap();
+    let mut g = c.benchmark_group("findings_list_15000_with_store_read");
+    g.sample_size(10);
+    g.bench_function("sqlite_read_and_first_page", |b| {
+        b.iter(|| {
+            let read = rt
+                .block_on(operator_console::data::all_findings(stored.as_ref()))
+                .unwrap();
+            black_box(render_list(
+                &state,
+                Lang::Zh,
+                &op,
+                &params,
+                &q,
+                1,
+                50,
+                &read,
+                &projects,
+            ))
+        })
+    });
+    g.finish();
+    for f in [
+        db.clone(),
+        std::path::PathBuf::from(format!("{}-full", db.display())),
+    ] {
+        let _ = std::fs::remove_file(&f);
+    }
 }
 
 criterion_group!(benches, bench);
