@@ -13,7 +13,7 @@ use operator_console::data::ProjectInfo;
 use operator_console::web::{render_list, ListParams};
 use operator_console::{
     BoxFuture, CertificateCaller, ConsoleState, Lang, Operator, OperatorDirectory, PartnerInfo,
-    TokenGrant, Via,
+    TokenCheck, Via,
 };
 use schemas::{
     Evidence, EvidenceKind, Finding, FindingCode, FindingStatus, Money, Severity, StoredFinding,
@@ -25,8 +25,8 @@ impl OperatorDirectory for Nobody {
     fn certificate(&self, _: &axum::http::Extensions) -> CertificateCaller {
         CertificateCaller::None
     }
-    fn token<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Option<TokenGrant>> {
-        Box::pin(async { None })
+    fn token<'a>(&'a self, _: &'a axum::http::Extensions, _: &'a str) -> BoxFuture<'a, TokenCheck> {
+        Box::pin(async { TokenCheck::Refused })
     }
     fn still_valid<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Option<String>> {
         Box::pin(async { None })

@@ -16,6 +16,6 @@ pub mod web;
 pub use data::PartnerInfo;
 pub use i18n::Lang;
 pub use session::{
-    BoxFuture, CertificateCaller, Keys, Operator, OperatorDirectory, TokenGrant, Via,
+    BoxFuture, CertificateCaller, Keys, Operator, OperatorDirectory, TokenCheck, TokenGrant, Via,
 };
 pub use web::{router, ConsoleState};

@@ -40,9 +40,16 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub trait OperatorDirectory: Send + Sync + 'static {
     /// Reads the request's extensions (where the TLS layer put the peer's certificate).
     fn certificate(&self, extensions: &axum::http::Extensions) -> CertificateCaller;
-    /// The operator of a token, if valid: the name (as audited, e.g. `operator:li.wei`)
-    /// and a reference to the token (its digest) that the session cookie carries.
-    fn token<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Option<TokenGrant>>;
+    /// The operator of a token typed into the login form: the name (as audited, e.g.
+    /// `operator:li.wei`) and a reference to the token (its digest) that the session cookie
+    /// carries. Failed tries count against the same limits as the API's bearer tokens (per
+    /// address and per token prefix, read from `extensions`), so the form is no faster a
+    /// way to guess tokens than the API.
+    fn token<'a>(
+        &'a self,
+        extensions: &'a axum::http::Extensions,
+        token: &'a str,
+    ) -> BoxFuture<'a, TokenCheck>;
     /// The operator's name while the token behind `reference` is still valid: `None` once it
     /// was revoked (`wagegate token revoke`) or removed from the configuration (SIGHUP).
     /// Asked on every request of a signed-in session.
@@ -50,6 +57,18 @@ pub trait OperatorDirectory: Send + Sync + 'static {
     /// The partners (banks, insurers, operators) as configured now: a SIGHUP reload of the
     /// server's configuration shows on the console's next page.
     fn partners(&self) -> std::sync::Arc<Vec<crate::PartnerInfo>>;
+}
+
+/// What the login form's token turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenCheck {
+    Granted(TokenGrant),
+    /// Not an operator's token (unknown, revoked, or another role's).
+    Refused,
+    /// Too many failed tries from this address or with this token's prefix: not checked.
+    Throttled {
+        retry_after_s: u64,
+    },
 }
 
 /// What a valid operator token grants: who, and which token (a digest, never the token).

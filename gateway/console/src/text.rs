@@ -158,6 +158,11 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("forbidden_unknown", "该证书未登记给任何操作员。", "This certificate is registered to nobody."),
     ("bad_token", "令牌无效，请重试。", "The token is not valid; try again."),
     (
+        "login_throttled",
+        "无效令牌尝试过多，请 {seconds} 秒后再试。",
+        "Too many invalid tokens; try again in {seconds} s.",
+    ),
+    (
         "csrf_refused",
         "表单已过期或来源不明（CSRF 校验失败），操作未执行。请返回页面重试。",
         "The form is stale or came from elsewhere (CSRF check failed); nothing was done. Go back and try again.",

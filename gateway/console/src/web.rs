@@ -344,6 +344,7 @@ struct LoginForm {
 async fn login(
     State(state): State<Arc<ConsoleState>>,
     headers: HeaderMap,
+    extensions: axum::http::Extensions,
     Form(form): Form<LoginForm>,
 ) -> Response {
     let lang = lang_of(&state, &headers);
@@ -363,21 +364,43 @@ async fn login(
         );
     }
     let token = form.token.trim();
-    let grant = if token.is_empty() || token.len() > 512 {
-        None
+    let check = if token.is_empty() || token.len() > 512 {
+        crate::TokenCheck::Refused
     } else {
-        state.directory.token(token).await
+        state.directory.token(&extensions, token).await
     };
-    let Some(grant) = grant else {
-        tracing::warn!("console login with an invalid operator token");
-        return message(
-            &state,
-            lang,
-            None,
-            StatusCode::UNAUTHORIZED,
-            text::get("login_title", lang),
-            text::get("bad_token", lang),
-        );
+    let grant = match check {
+        crate::TokenCheck::Granted(grant) => grant,
+        crate::TokenCheck::Throttled { retry_after_s } => {
+            tracing::warn!(
+                retry_after_s,
+                "console login throttled after too many invalid tokens"
+            );
+            let mut r = message(
+                &state,
+                lang,
+                None,
+                StatusCode::TOO_MANY_REQUESTS,
+                text::get("login_title", lang),
+                &text::get("login_throttled", lang)
+                    .replace("{seconds}", &retry_after_s.to_string()),
+            );
+            if let Ok(v) = header::HeaderValue::from_str(&retry_after_s.to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return r;
+        }
+        crate::TokenCheck::Refused => {
+            tracing::warn!("console login with an invalid operator token");
+            return message(
+                &state,
+                lang,
+                None,
+                StatusCode::UNAUTHORIZED,
+                text::get("login_title", lang),
+                text::get("bad_token", lang),
+            );
+        }
     };
     tracing::info!(operator = %grant.name, "console login");
     let value = state.keys.session(

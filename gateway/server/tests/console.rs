@@ -22,6 +22,7 @@ on_both_databases!(
     partners_added_or_removed_by_a_reload_show_on_the_console,
     findings_read_in_chinese_by_default_and_in_english_when_switched,
     the_project_page_draws_guarantee_cover_against_the_requirement,
+    guessing_tokens_on_the_login_form_is_throttled_like_the_api,
 );
 
 const TOKEN: &str = "console-operator-token-for-tests";
@@ -1116,4 +1117,53 @@ async fn the_project_page_draws_guarantee_cover_against_the_requirement(db: Data
     let table = element_text(timeline, "<table id=\"cover-table\">", "</table>");
     assert!(table.contains("不足"), "short said in words: {table}");
     assert!(!timeline.contains("https://"), "no external resource");
+}
+
+/// An attacker who cannot pass the API's bearer-token throttle tries the console's login form
+/// instead: the same failures count, so after the limit even the right token is not checked
+/// (429 with `Retry-After`, no session), and the API refuses that address too.
+async fn guessing_tokens_on_the_login_form_is_throttled_like_the_api(db: Database) {
+    let h = start_with(db, |s| {
+        s.server.auth_failure_limit = 3;
+        s.server.auth_failure_window_s = 600;
+    })
+    .await;
+    let client = browser(&h, None);
+    let r = client.get(h.url("/console/login")).send().await.unwrap();
+    let (nonce, _) = set_cookie(&r, "wg_login").unwrap();
+    let csrf = csrf_of(&r.text().await.unwrap());
+    let post = |token: &'static str| {
+        client
+            .post(h.url("/console/login"))
+            .header("cookie", format!("wg_login={nonce}"))
+            .form(&[("token", token), ("csrf", csrf.as_str())])
+            .send()
+    };
+    for guess in ["guess-aaaa-1", "guess-bbbb-2", "guess-cccc-3"] {
+        let r = post(guess).await.unwrap();
+        assert_eq!(r.status(), 401, "a wrong token is refused before the limit");
+    }
+    let r = post(TOKEN).await.unwrap();
+    assert_eq!(
+        r.status(),
+        429,
+        "past the limit even the right token is not checked"
+    );
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=600).contains(&wait), "Retry-After {wait}");
+    assert!(set_cookie(&r, "wg_session").is_none());
+    let page = r.text().await.unwrap();
+    assert!(page.contains("无效令牌尝试过多"), "{page}");
+    // The API shares the count: a bearer token from this address waits as well.
+    let r = client
+        .get(h.url("/v1/findings"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
 }

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use console::{
-    BoxFuture, CertificateCaller, ConsoleState, Lang, OperatorDirectory, PartnerInfo, TokenGrant,
+    BoxFuture, CertificateCaller, ConsoleState, Lang, OperatorDirectory, PartnerInfo, TokenCheck,
+    TokenGrant,
 };
 use ingest::config::{PartnerRole, PartnerSettings};
 
@@ -37,11 +38,30 @@ impl OperatorDirectory for Directory {
         }
     }
 
-    fn token<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Option<TokenGrant>> {
+    fn token<'a>(
+        &'a self,
+        extensions: &'a axum::http::Extensions,
+        token: &'a str,
+    ) -> BoxFuture<'a, TokenCheck> {
         Box::pin(async move {
+            let remote = extensions
+                .get::<PeerIdentity>()
+                .and_then(|p| p.remote)
+                .map(|a| a.ip());
+            if let Err(retry_after_s) = self.state.auth_failures.check(remote, token) {
+                metrics::counter!("wagegate_auth_throttled_total").increment(1);
+                return TokenCheck::Throttled { retry_after_s };
+            }
             let reference = token_sha256(token);
-            let name = self.operator_of(&reference).await?;
-            Some(TokenGrant { name, reference })
+            match self.operator_of(&reference).await {
+                Some(name) => TokenCheck::Granted(TokenGrant { name, reference }),
+                None => {
+                    self.state.auth_failures.record(remote, token);
+                    metrics::counter!("wagegate_auth_failures_total", "method" => "console_token")
+                        .increment(1);
+                    TokenCheck::Refused
+                }
+            }
         })
     }
 
