@@ -179,6 +179,41 @@ fn bench(c: &mut Criterion) {
             ))
         })
     });
+    // The same on PostgreSQL, when `WAGEGATE_BENCH_POSTGRES_URL` names a database of its own
+    // (e.g. `createdb wg_console_bench`; it gets the 15,000 findings).
+    if let Ok(url) = std::env::var("WAGEGATE_BENCH_POSTGRES_URL") {
+        let pg = rt.block_on(store::open(&url)).unwrap();
+        let computed: Vec<_> = all.iter().map(|f| f.finding.clone()).collect();
+        rt.block_on(pg.sync_findings(
+            &store::Scope::Projects(projects.keys().cloned().collect()),
+            computed,
+            "bench",
+            Utc::now(),
+        ))
+        .unwrap();
+        let read = rt
+            .block_on(operator_console::data::all_findings(pg.as_ref()))
+            .unwrap();
+        assert_eq!(read.len(), all.len(), "every finding stored and read back");
+        g.bench_function("postgres_read_and_first_page", |b| {
+            b.iter(|| {
+                let read = rt
+                    .block_on(operator_console::data::all_findings(pg.as_ref()))
+                    .unwrap();
+                black_box(render_list(
+                    &state,
+                    Lang::Zh,
+                    &op,
+                    &params,
+                    &q,
+                    1,
+                    50,
+                    &read,
+                    &projects,
+                ))
+            })
+        });
+    }
     g.finish();
     for f in [
         db.clone(),

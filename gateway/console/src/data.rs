@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use schemas::{FindingCode, FindingStatus, Project, Severity, StoredFinding, WageAccount};
-use store::{FindingFilter, RecordKind, Store, MAX_PAGE};
+use store::{FindingFilter, RecordKind, Store};
 
 /// A partner as configured (for the bank and partner filters and the file log).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,23 +54,7 @@ pub async fn projects(store: &dyn Store) -> anyhow::Result<HashMap<String, Proje
 
 /// Every stored finding (page by page from the store).
 pub async fn all_findings(store: &dyn Store) -> anyhow::Result<Vec<StoredFinding>> {
-    let mut out = Vec::new();
-    let mut offset = 0;
-    loop {
-        let page = store
-            .list_findings(&FindingFilter {
-                limit: Some(MAX_PAGE),
-                offset,
-                ..FindingFilter::default()
-            })
-            .await?;
-        out.extend(page.items);
-        match page.next_offset {
-            Some(next) if next > offset => offset = next,
-            _ => break,
-        }
-    }
-    Ok(out)
+    Ok(store.all_findings(&FindingFilter::default()).await?)
 }
 
 /// The status filter: one status, or "active" (open and acknowledged).

@@ -258,6 +258,10 @@ pub trait Store: Send + Sync + 'static {
     async fn get_finding(&self, id: &str) -> Result<Option<StoredFinding>>;
     /// Ordered by severity (red first), project, code, id.
     async fn list_findings(&self, filter: &FindingFilter) -> Result<FindingPage>;
+    /// Every finding the filter selects (its `limit` and `offset` ignored), in the order of
+    /// [`Store::list_findings`], read in one query: for a caller that needs them all (the
+    /// console's lists), where paging by offset would cost O(n²).
+    async fn all_findings(&self, filter: &FindingFilter) -> Result<Vec<StoredFinding>>;
     /// Ignores `limit` and `offset`.
     async fn count_findings(&self, filter: &FindingFilter) -> Result<u64>;
     /// The audit trail, oldest first; `NotFound` for an unknown finding.

@@ -2083,6 +2083,16 @@ async fn findings_pagination_and_filters(store: Arc<dyn Store>) {
         .filter(|f| f.finding.severity == Severity::Red)
         .count() as u64;
     assert_eq!(store.count_findings(&red).await.unwrap(), n_red);
+    // Read all at once (the console's lists): the pages' findings in the pages' order, and
+    // the filter applies.
+    let all = store.all_findings(&FindingFilter::default()).await.unwrap();
+    assert_eq!(
+        all.iter().map(|f| &f.finding.id).collect::<Vec<_>>(),
+        seen.iter().map(|f| &f.finding.id).collect::<Vec<_>>()
+    );
+    let all_red = store.all_findings(&red).await.unwrap();
+    assert_eq!(all_red.len() as u64, n_red);
+    assert!(all_red.iter().all(|f| f.finding.severity == Severity::Red));
     let p3_open = FindingFilter {
         project: Some("P3".into()),
         status: Some(FindingStatus::Open),

@@ -946,6 +946,10 @@ impl crate::Store for ThisStore {
         findings::get(&self.pool, id).await
     }
 
+    async fn all_findings(&self, filter: &FindingFilter) -> Result<Vec<StoredFinding>> {
+        findings::list(&self.pool, filter, i64::MAX, 0).await
+    }
+
     async fn list_findings(&self, filter: &FindingFilter) -> Result<FindingPage> {
         let limit = page_limit(filter.limit)?;
         let offset = to_i64(filter.offset, "offset")?;
