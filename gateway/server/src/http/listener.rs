@@ -26,6 +26,60 @@ use super::auth::PeerIdentity;
 use super::tls::ReloadableTls;
 use crate::pki::fingerprint_der;
 
+/// Lines about refused or failed connections: at most this many a window, so that a flood of
+/// attack connections (tens of thousands a minute) cannot grow the log at its own rate. The
+/// metrics count every one; a line at the next window says how many were left out.
+const CONNECTION_LOG_LINES: u64 = 20;
+const CONNECTION_LOG_WINDOW: Duration = Duration::from_secs(10);
+static CONNECTION_LOG: LogBudget = LogBudget::new(CONNECTION_LOG_LINES);
+
+/// A budget of log lines per window (see [`CONNECTION_LOG_LINES`]).
+struct LogBudget {
+    per_window: u64,
+    /// Window number (since the first use) and lines asked for in it.
+    state: Mutex<(u64, u64)>,
+    epoch: std::sync::OnceLock<Instant>,
+}
+
+impl LogBudget {
+    const fn new(per_window: u64) -> LogBudget {
+        LogBudget {
+            per_window,
+            state: Mutex::new((0, 0)),
+            epoch: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Whether a line may be written now.
+    fn allow(&self) -> bool {
+        let epoch = *self.epoch.get_or_init(Instant::now);
+        let window = epoch.elapsed().as_secs() / CONNECTION_LOG_WINDOW.as_secs().max(1);
+        let (allowed, suppressed) = self.ask(window);
+        if suppressed > 0 {
+            tracing::warn!(
+                suppressed,
+                window_s = CONNECTION_LOG_WINDOW.as_secs(),
+                "connection log lines left out in the last window (refused or failed connections; see wagegate_connections_refused_total and wagegate_tls_handshake_failures_total)"
+            );
+        }
+        allowed
+    }
+
+    /// Counts one line asked for in `window`: whether it is within the budget, and how many
+    /// lines of the window before were left out (reported once, by the first line of a new
+    /// window).
+    fn ask(&self, window: u64) -> (bool, u64) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut suppressed = 0;
+        if state.0 != window {
+            suppressed = state.1.saturating_sub(self.per_window);
+            *state = (window, 0);
+        }
+        state.1 += 1;
+        (state.1 <= self.per_window, suppressed)
+    }
+}
+
 /// Connection-level limits (`[server]` settings, see deploy/wagegate.example.toml).
 #[derive(Debug, Clone)]
 pub struct ListenerLimits {
@@ -293,12 +347,16 @@ pub async fn serve_tls_with(
                     Ok(Ok(tls)) => tls,
                     Ok(Err(e)) => {
                         metrics::counter!("wagegate_tls_handshake_failures_total").increment(1);
-                        tracing::info!(remote = %remote, error = %e, "TLS handshake failed");
+                        if CONNECTION_LOG.allow() {
+                            tracing::info!(remote = %remote, error = %e, "TLS handshake failed");
+                        }
                         return;
                     }
                     Err(_) => {
                         metrics::counter!("wagegate_tls_handshake_failures_total").increment(1);
-                        tracing::info!(remote = %remote, "TLS handshake timed out");
+                        if CONNECTION_LOG.allow() {
+                            tracing::info!(remote = %remote, "TLS handshake timed out");
+                        }
                         return;
                     }
                 };
@@ -323,7 +381,9 @@ pub async fn serve_tls_with(
                     Ok(p) => anonymous = Some(p),
                     Err(_) => {
                         metrics::counter!("wagegate_connections_refused_total", "reason" => "unauthenticated_full").increment(1);
-                        tracing::info!(remote = %remote, "connection closed: the slots for connections without a partner certificate are full");
+                        if CONNECTION_LOG.allow() {
+                            tracing::info!(remote = %remote, "connection closed: the slots for connections without a partner certificate are full");
+                        }
                         return;
                     }
                 }
@@ -380,4 +440,22 @@ pub async fn serve_tls_with(
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod log_budget_tests {
+    use super::LogBudget;
+
+    #[test]
+    fn a_flood_gets_a_few_lines_and_one_count_of_the_rest() {
+        let budget = LogBudget::new(3);
+        let first: Vec<(bool, u64)> = (0..1000).map(|_| budget.ask(0)).collect();
+        assert_eq!(first.iter().filter(|(allowed, _)| *allowed).count(), 3);
+        assert!(first.iter().all(|(_, suppressed)| *suppressed == 0));
+        // The first line of the next window reports the 997 left out, once.
+        assert_eq!(budget.ask(1), (true, 997));
+        assert_eq!(budget.ask(1), (true, 0));
+        // A quiet window reports nothing.
+        assert_eq!(budget.ask(5), (true, 0));
+    }
 }
