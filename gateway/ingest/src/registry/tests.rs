@@ -544,3 +544,50 @@ fn a_bad_excel_row_refuses_the_whole_workbook_naming_sheet_row_and_column() {
     let err = parse_file_in("项目.xlsx", b"PK\x03\x04 not really", &window()).unwrap_err();
     assert!(err.errors[0].message.contains("Excel"), "{err}");
 }
+
+/// The line of every offset, counted from the start (the definition), against the counter
+/// that carries on from the previous offset, over texts of LF, CRLF and lone CR line ends.
+#[test]
+fn line_numbers_carried_on_equal_lines_counted_from_the_start() {
+    fn from_start(text: &str, offset: usize) -> u64 {
+        let b = &text.as_bytes()[..offset.min(text.len())];
+        let mut line = 1;
+        for (i, c) in b.iter().enumerate() {
+            match c {
+                b'\n' => line += 1,
+                b'\r' if b.get(i + 1) != Some(&b'\n') => line += 1,
+                _ => {}
+            }
+        }
+        line
+    }
+    let alphabet = ['a', '\r', '\n'];
+    // Every text of up to 7 characters over the alphabet, every increasing run of offsets
+    // with steps of 1 to 3.
+    for len in 0..=7u32 {
+        for n in 0..3usize.pow(len) {
+            let mut k = n;
+            let text: String = (0..len)
+                .map(|_| {
+                    let c = alphabet[k % 3];
+                    k /= 3;
+                    c
+                })
+                .collect();
+            for step in 1..=3 {
+                let mut c = LineCounter::default();
+                let mut offset = 0;
+                while offset <= text.len() + 1 {
+                    assert_eq!(
+                        c.line_at(&text, offset as u64),
+                        from_start(&text, offset),
+                        "{text:?} at {offset}"
+                    );
+                    offset += step;
+                }
+                // Asked again, or for an earlier offset: the same answer.
+                assert_eq!(c.line_at(&text, 1), from_start(&text, 1), "{text:?}");
+            }
+        }
+    }
+}
