@@ -71,10 +71,23 @@ phase() { # $1: label, $2: bin, $3: copy, $4: phases, extra args…
 
 echo "# compare: projects=$projects workers=$workers db=${db%%@*} dir=$dir"
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+# A world or base kept from an earlier run must be the one asked for: the world's parameters
+# are written beside it, and each base notes the hash of the world's expected findings it was
+# ingested from (a base kept from another world once passed for "the other backend's findings";
+# the reconcile phase also checks the findings against expected-findings.json).
+params="projects=$projects workers=$workers"
 if [[ ! -d "$dir/world" ]]; then
     BENCH_BIN=$new "$here/province.sh" --projects "$projects" --workers "$workers" --dir "$dir" \
         --phases generate | grep '^|' | tail -n +3
+    echo "$params" >"$dir/world.params"
 fi
+if [[ "$(cat "$dir/world.params" 2>/dev/null)" != "$params" ]]; then
+    echo "$dir/world was not generated with $params (see $dir/world.params): use another --dir" >&2
+    exit 2
+fi
+world_hash=$(sha256sum "$dir/world/expected-findings.json" | cut -d' ' -f1)
+base_stamp="$dir/base.world"
+[[ -n "$pg_base" ]] && base_stamp="$dir/$pg_base.world"
 
 base_ready=false
 if [[ -n "$pg_base" ]]; then
@@ -82,9 +95,14 @@ if [[ -n "$pg_base" ]]; then
 else
     [[ -f "$dir/base/wagegate.db" ]] && base_ready=true
 fi
+if $base_ready && [[ "$(cat "$base_stamp" 2>/dev/null)" != "$world_hash" ]]; then
+    echo "the base database was not ingested from $dir/world ($base_stamp): drop it first" >&2
+    exit 2
+fi
 if ! $base_ready; then
     [[ -n "$pg_base" ]] && psql_admin "CREATE DATABASE $pg_base"
     phase "ingest (previous release, into the base database)" "$prev" base ingest
+    echo "$world_hash" >"$base_stamp"
 fi
 
 for copy in prev new; do
