@@ -349,11 +349,14 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // The language of what is printed, errors included: the flag, else `ui.lang` in the
+    // configuration, else Chinese.
+    let ui = findings_cli::early_language(cli.lang.as_deref(), cli.config.as_deref());
     let result = runtime.block_on(run(cli));
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("{}{e:#}", ui.pick("错误：", "error: "));
             ExitCode::from(1)
         }
     }
@@ -372,6 +375,10 @@ fn cli_actor(actor: Option<String>) -> String {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = cli.config.as_deref();
     let lang = cli.lang.as_deref();
+    let ui = match lang {
+        Some(l) => l.parse::<console::Lang>().map_err(|e| anyhow::anyhow!(e))?,
+        None => findings_cli::early_language(None, config),
+    };
     match cli.command {
         Command::Parse {
             file,
@@ -387,7 +394,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             &tolerate,
         ),
         Command::Demo { dir } => demo::command(config, lang, &dir).await,
-        Command::Import { files } => commands::import(config, &files).await,
+        Command::Import { files } => commands::import(config, ui, &files).await,
         Command::Ingest {
             partner,
             format,
@@ -398,7 +405,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             project,
             incremental,
             force,
-        } => commands::reconcile(config, as_of, &project, incremental, force).await,
+        } => commands::reconcile(config, ui, as_of, &project, incremental, force).await,
         Command::Findings {
             format,
             project,
@@ -472,12 +479,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             params.workers = commands::worker_range(&workers)?;
             params.projects_per_file = projects_per_file;
             params.plant_percent = plant_percent;
-            commands::simulate(&params, &out)
+            commands::simulate(&params, &out, ui)
         }
         Command::Replay { as_of, into, demo } => {
-            commands::replay(config, as_of, into.as_deref(), demo.as_deref()).await
+            commands::replay(config, ui, as_of, into.as_deref(), demo.as_deref()).await
         }
-        Command::Retry { file_ids } => commands::retry(config, &file_ids).await,
+        Command::Retry { file_ids } => commands::retry(config, ui, &file_ids).await,
         Command::Files {
             partner,
             status,
@@ -506,26 +513,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )
             .await
         }
-        Command::Migrate => commands::migrate(config).await,
+        Command::Migrate => commands::migrate(config, ui).await,
         Command::Serve { dev_pki, listen } => {
             serve::serve_command(config, dev_pki.as_deref(), listen.as_deref()).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Token {
             command: TokenCommand::Create { name },
-        } => commands::create_operator_token(config, &name).await,
+        } => commands::create_operator_token(config, ui, &name).await,
         Command::Token {
             command: TokenCommand::List,
-        } => commands::list_operator_tokens(config).await,
+        } => commands::list_operator_tokens(config, ui).await,
         Command::Token {
             command: TokenCommand::Revoke { name, sha256 },
-        } => commands::revoke_operator_tokens(config, &name, sha256.as_deref()).await,
+        } => commands::revoke_operator_tokens(config, ui, &name, sha256.as_deref()).await,
         Command::Webhooks {
             command: WebhooksCommand::List { dead, all, limit },
-        } => commands::webhooks_list(config, dead, all, limit).await,
+        } => commands::webhooks_list(config, ui, dead, all, limit).await,
         Command::Webhooks {
             command: WebhooksCommand::Redrive { ids, all_dead },
-        } => commands::webhooks_redrive(config, &ids, all_dead).await,
+        } => commands::webhooks_redrive(config, ui, &ids, all_dead).await,
         Command::Certs {
             command: CertsCommand::Dev { out },
         } => {

@@ -727,7 +727,7 @@ async fn a_backfill_next_to_a_live_gateway_is_reconciled_once() {
         .unwrap();
     let out = String::from_utf8_lossy(&load.stdout).to_string();
     assert!(
-        out.contains("backfill reconciled once"),
+        out.contains("回填完成后统一核对一次"),
         "{out}\n{}",
         String::from_utf8_lossy(&load.stderr)
     );
