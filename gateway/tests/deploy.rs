@@ -327,7 +327,10 @@ fn alert_rules_query_documented_metrics_and_speak_chinese() {
             assert!(names.insert(name.to_string()), "{name} twice");
             let expr = rule["expr"].as_str().unwrap();
             let used = metrics_in(expr);
-            assert!(!used.is_empty(), "{name}: '{expr}' reads no wagegate metric");
+            assert!(
+                !used.is_empty(),
+                "{name}: '{expr}' reads no wagegate metric"
+            );
             for m in used {
                 assert!(
                     api.contains(&format!("| `{m}` |")),
@@ -340,10 +343,16 @@ fn alert_rules_query_documented_metrics_and_speak_chinese() {
                 "{name}: unbalanced '{expr}'"
             );
             let severity = rule["labels"]["severity"].as_str().unwrap();
-            assert!(["info", "warning", "critical"].contains(&severity), "{name}");
+            assert!(
+                ["info", "warning", "critical"].contains(&severity),
+                "{name}"
+            );
             let summary = rule["annotations"]["summary"].as_str().unwrap();
             let description = rule["annotations"]["description"].as_str().unwrap();
-            assert!(cjk(summary), "{name}: the summary is for a Chinese duty officer");
+            assert!(
+                cjk(summary),
+                "{name}: the summary is for a Chinese duty officer"
+            );
             assert!(!cjk(description) && !description.is_empty(), "{name}");
             exprs.insert(name.to_string(), expr.to_string());
         }
