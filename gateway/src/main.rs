@@ -3,12 +3,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 mod commands;
 mod demo;
 mod evidence_cli;
 mod findings_cli;
+mod help_zh;
 mod progress;
 mod serve;
 
@@ -38,9 +39,7 @@ struct Cli {
 pub enum OutputFormat {
     Table,
     Json,
-    /// UTF-8 with a BOM (Excel reads it), headers in the chosen language.
     Csv,
-    /// A spreadsheet; needs --out.
     Xlsx,
 }
 
@@ -103,6 +102,8 @@ enum Command {
     },
     /// List findings (red first), with project and contractor names, times in CST.
     Findings {
+        /// table, json, csv (UTF-8 with a BOM, which Excel reads; headers in the chosen
+        /// language) or xlsx (a spreadsheet; needs --out).
         #[arg(long, value_enum, default_value = "table")]
         format: OutputFormat,
         #[arg(long)]
@@ -240,6 +241,7 @@ enum Command {
         /// At most this many files are listed (the counts cover every file selected).
         #[arg(long, default_value_t = 100)]
         limit: u32,
+        /// table, json or csv.
         #[arg(long, value_enum, default_value = "table")]
         format: OutputFormat,
     },
@@ -333,8 +335,34 @@ enum CertsCommand {
     },
 }
 
+/// `--lang` as given on the command line (`--lang en` or `--lang=en`), else `WAGEGATE_LANG`;
+/// and `--config` likewise: read before clap parses, so that its help is in that language.
+fn language_before_parsing() -> console::Lang {
+    let args: Vec<String> = std::env::args().collect();
+    let value_of = |name: &str| {
+        args.iter().enumerate().find_map(|(i, a)| {
+            a.strip_prefix(&format!("{name}="))
+                .map(str::to_string)
+                .or_else(|| (a == name).then(|| args.get(i + 1).cloned()).flatten())
+        })
+    };
+    let flag = value_of("--lang").or_else(|| std::env::var("WAGEGATE_LANG").ok());
+    let config = value_of("--config")
+        .or_else(|| std::env::var("WAGEGATE_CONFIG").ok())
+        .map(PathBuf::from);
+    findings_cli::early_language(flag.as_deref(), config.as_deref())
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Help and usage in the reader's language: Chinese unless English was asked for.
+    let command = match language_before_parsing() {
+        console::Lang::Zh => help_zh::localise(Cli::command()),
+        console::Lang::En => Cli::command(),
+    };
+    let cli = match Cli::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     if let Some(url) = &cli.database {
         // The configuration's top layer, read by every command: set before any thread starts.
         std::env::set_var("WAGEGATE__DATABASE__URL", url);

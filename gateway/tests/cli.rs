@@ -1394,3 +1394,46 @@ fn every_commands_report_is_in_chinese_by_default_and_english_on_request() {
         );
     }
 }
+
+/// `wagegate --help` is the first thing an operator reads: Chinese unless English is asked
+/// for, by flag, by environment or by `ui.lang` in the configuration file.
+#[test]
+fn help_is_in_chinese_unless_english_is_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("en.toml");
+    std::fs::write(&config, "[ui]\nlang = \"en\"\n").unwrap();
+    let help = |args: &[&str], env: &[(&str, &str)]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_wagegate"));
+        c.args(args)
+            .current_dir(dir.path())
+            .env_remove("WAGEGATE_LANG")
+            .env_remove("WAGEGATE_CONFIG");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{args:?}: {}", text(&o.stderr));
+        text(&o.stdout)
+    };
+    let zh = help(&["--help"], &[]);
+    assert!(
+        zh.contains("用法：") && zh.contains("命令：") && zh.contains("核对"),
+        "{zh}"
+    );
+    assert!(!zh.contains("Usage:") && !zh.contains("Print help"), "{zh}");
+    let sub = help(&["files", "-h"], &[]);
+    assert!(sub.contains("只列此发送方的文件"), "{sub}");
+    let config = config.to_str().unwrap();
+    for (args, env) in [
+        (vec!["--lang", "en", "--help"], vec![]),
+        (vec!["--lang=en", "files", "--help"], vec![]),
+        (vec!["--help"], vec![("WAGEGATE_LANG", "en")]),
+        (vec!["--config", config, "--help"], vec![]),
+    ] {
+        let en = help(&args, &env);
+        assert!(
+            en.contains("Usage:") && !en.contains("用法："),
+            "{args:?} {env:?}:\n{en}"
+        );
+    }
+}
