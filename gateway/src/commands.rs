@@ -14,6 +14,8 @@ use ingest::backfill::{describe, ingest_files_with, load_dir_with};
 use ingest::config::Settings;
 use ingest::pipeline::{self, Pipeline};
 
+use console::Lang;
+
 async fn open_configured(config: Option<&Path>) -> anyhow::Result<Pipeline> {
     ingest::open(Settings::load(config)?).await
 }
@@ -128,16 +130,24 @@ fn print_record_set(
     Ok(())
 }
 
-pub async fn migrate(config: Option<&Path>) -> anyhow::Result<ExitCode> {
+pub async fn migrate(config: Option<&Path>, ui: Lang) -> anyhow::Result<ExitCode> {
     let p = open_configured(config).await?;
     p.store().migrate().await?;
-    println!("database is up to date: {}", p.store().describe());
+    let db = p.store().describe();
+    match ui {
+        Lang::Zh => println!("数据库结构已是最新：{db}"),
+        Lang::En => println!("database is up to date: {db}"),
+    }
     Ok(ExitCode::SUCCESS)
 }
 
 /// `wagegate token create --name NAME`: a random 256-bit bearer token, stored by its SHA-256
 /// (the store never holds it in clear) and printed once.
-pub async fn create_operator_token(config: Option<&Path>, name: &str) -> anyhow::Result<ExitCode> {
+pub async fn create_operator_token(
+    config: Option<&Path>,
+    ui: Lang,
+    name: &str,
+) -> anyhow::Result<ExitCode> {
     let name = name.trim();
     anyhow::ensure!(
         !name.is_empty()
@@ -145,7 +155,11 @@ pub async fn create_operator_token(config: Option<&Path>, name: &str) -> anyhow:
             && name
                 .chars()
                 .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '@')),
-        "--name must be 1 to 64 letters, digits, '-', '_', '.' or '@'"
+        "{}",
+        ui.pick(
+            "--name 须为 1 至 64 个字母、数字或 '-'、'_'、'.'、'@'",
+            "--name must be 1 to 64 letters, digits, '-', '_', '.' or '@'"
+        )
     );
     let p = open_configured(config).await?;
     let token = format!("wgt_{}", hex::encode(rand::random::<[u8; 32]>()));
@@ -153,50 +167,66 @@ pub async fn create_operator_token(config: Option<&Path>, name: &str) -> anyhow:
     p.store()
         .put_operator_token(name, &digest, Utc::now())
         .await
-        .context("storing the token")?;
-    eprintln!(
-        "operator token for '{name}' stored (SHA-256 {}…) in {}; it is shown only this once:",
-        &digest[..12],
-        p.store().describe()
-    );
+        .context(ui.pick("保存令牌失败", "storing the token"))?;
+    let (prefix, db) = (&digest[..12], p.store().describe());
+    match ui {
+        Lang::Zh => eprintln!(
+            "操作员 '{name}' 的令牌已保存（SHA-256 {prefix}…）于 {db}；令牌只显示这一次："
+        ),
+        Lang::En => eprintln!(
+            "operator token for '{name}' stored (SHA-256 {prefix}…) in {db}; it is shown only this once:"
+        ),
+    }
     println!("{token}");
     Ok(ExitCode::SUCCESS)
 }
 
 /// `wagegate token list`: stored tokens (and those configured under `[[operators]]`), by
 /// operator name and SHA-256 prefix.
-pub async fn list_operator_tokens(config: Option<&Path>) -> anyhow::Result<ExitCode> {
+pub async fn list_operator_tokens(config: Option<&Path>, ui: Lang) -> anyhow::Result<ExitCode> {
     let p = open_configured(config).await?;
     let stored = p
         .store()
         .list_operator_tokens()
         .await
-        .context("listing the tokens")?;
-    println!("{:<24} {:<14} {:<10} CREATED", "NAME", "SHA256", "SOURCE");
-    for t in &stored {
-        println!(
-            "{:<24} {:<14} {:<10} {}",
-            t.name,
-            &t.token_sha256[..12.min(t.token_sha256.len())],
-            "database",
-            t.created_at.to_rfc3339()
-        );
-    }
+        .context(ui.pick("读取令牌失败", "listing the tokens"))?;
+    let mut rows: Vec<Vec<String>> = stored
+        .iter()
+        .map(|t| {
+            vec![
+                t.name.clone(),
+                t.token_sha256[..12.min(t.token_sha256.len())].to_string(),
+                ui.pick("数据库", "database").to_string(),
+                china_time(t.created_at),
+            ]
+        })
+        .collect();
     for t in &p.settings().operators {
         let digest = t.token_sha256.to_ascii_lowercase();
-        println!(
-            "{:<24} {:<14} {:<10} -",
-            t.name,
-            &digest[..12.min(digest.len())],
-            "config"
-        );
+        rows.push(vec![
+            t.name.clone(),
+            digest[..12.min(digest.len())].to_string(),
+            ui.pick("配置文件", "config").to_string(),
+            "-".to_string(),
+        ]);
     }
+    write_table(
+        &mut std::io::stdout().lock(),
+        &[
+            ui.pick("操作员", "name"),
+            "SHA-256",
+            ui.pick("来源", "source"),
+            ui.pick("创建时间（北京时间）", "created (CST)"),
+        ],
+        &rows,
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// `wagegate token revoke --name NAME [--sha256 PREFIX]`.
 pub async fn revoke_operator_tokens(
     config: Option<&Path>,
+    ui: Lang,
     name: &str,
     sha256: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
@@ -205,7 +235,7 @@ pub async fn revoke_operator_tokens(
         .store()
         .revoke_operator_tokens(name.trim(), sha256.map(str::trim))
         .await
-        .context("revoking the tokens")?;
+        .context(ui.pick("吊销令牌失败", "revoking the tokens"))?;
     let in_config = p
         .settings()
         .operators
@@ -220,16 +250,30 @@ pub async fn revoke_operator_tokens(
         })
         .count();
     if in_config > 0 {
-        eprintln!(
-            "note: {in_config} token(s) of '{name}' are in the configuration file ([[operators]]): \
-             remove them there and send SIGHUP to every wagegate serve"
-        );
+        match ui {
+            Lang::Zh => eprintln!(
+                "注意：'{name}' 有 {in_config} 个令牌写在配置文件中（[[operators]]）：请从配置文件删除，\
+                 并向每个 wagegate serve 进程发送 SIGHUP"
+            ),
+            Lang::En => eprintln!(
+                "note: {in_config} token(s) of '{name}' are in the configuration file ([[operators]]): \
+                 remove them there and send SIGHUP to every wagegate serve"
+            ),
+        }
     }
     if n == 0 {
-        eprintln!("no stored token of '{name}' matched; nothing revoked");
+        match ui {
+            Lang::Zh => eprintln!("没有与 '{name}' 匹配的已保存令牌；未吊销任何令牌"),
+            Lang::En => eprintln!("no stored token of '{name}' matched; nothing revoked"),
+        }
         return Ok(ExitCode::from(1));
     }
-    eprintln!("revoked {n} token(s) of '{name}'; every instance refuses them from now on");
+    match ui {
+        Lang::Zh => eprintln!("已吊销 '{name}' 的 {n} 个令牌；所有实例自即刻起拒绝这些令牌"),
+        Lang::En => {
+            eprintln!("revoked {n} token(s) of '{name}'; every instance refuses them from now on")
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -243,24 +287,39 @@ fn read_files(files: &[PathBuf]) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
         .collect()
 }
 
-pub async fn import(config: Option<&Path>, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+pub async fn import(
+    config: Option<&Path>,
+    ui: Lang,
+    files: &[PathBuf],
+) -> anyhow::Result<ExitCode> {
     let p = open_configured(config).await?;
-    import_with(&p, read_files(files)?).await
+    import_with(&p, ui, read_files(files)?).await
 }
 
-async fn import_with(p: &Pipeline, files: Vec<(String, Vec<u8>)>) -> anyhow::Result<ExitCode> {
+async fn import_with(
+    p: &Pipeline,
+    ui: Lang,
+    files: Vec<(String, Vec<u8>)>,
+) -> anyhow::Result<ExitCode> {
     let (report, refused) = p.import_registry(&files).await?;
     for e in &refused {
         eprint!("{e}");
     }
-    println!(
-        "registry: {} inserted, {} updated, {} unchanged; {} of {} files refused",
+    let (ins, upd, same, bad, all) = (
         report.inserted,
         report.updated,
         report.unchanged,
         refused.len(),
-        files.len()
+        files.len(),
     );
+    match ui {
+        Lang::Zh => println!(
+            "登记信息：新增 {ins} 条，更新 {upd} 条，未变 {same} 条；{all} 个文件中 {bad} 个被拒绝"
+        ),
+        Lang::En => println!(
+            "registry: {ins} inserted, {upd} updated, {same} unchanged; {bad} of {all} files refused"
+        ),
+    }
     Ok(if refused.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -299,6 +358,7 @@ pub async fn ingest(
 /// `wagegate webhooks list [--dead|--all]`: outbox events, oldest first, one per line.
 pub async fn webhooks_list(
     config: Option<&Path>,
+    ui: Lang,
     dead: bool,
     all: bool,
     limit: u32,
@@ -326,7 +386,14 @@ pub async fn webhooks_list(
         v
     };
     events.truncate(limit as usize);
-    println!("id\tstatus\ttype\tfinding\tattempts\tcreated_at\tnext_attempt_at\tlast_error");
+    // Tab-separated for scripts; the header in the reader's language.
+    println!(
+        "{}",
+        ui.pick(
+            "事件编号\t状态\t类型\t预警\t尝试次数\t创建时间\t下次尝试\t最后错误",
+            "id\tstatus\ttype\tfinding\tattempts\tcreated_at\tnext_attempt_at\tlast_error"
+        )
+    );
     for e in &events {
         println!(
             "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
@@ -350,13 +417,17 @@ pub async fn webhooks_list(
 /// non-zero when a named event was not dead (unknown, pending or delivered).
 pub async fn webhooks_redrive(
     config: Option<&Path>,
+    ui: Lang,
     ids: &[String],
     all_dead: bool,
 ) -> anyhow::Result<ExitCode> {
     let p = open_configured(config).await?;
     if all_dead {
         let n = p.store().outbox_redrive(None, Utc::now()).await?;
-        println!("redriven: {n} event(s)");
+        match ui {
+            Lang::Zh => println!("已重新投递：{n} 个事件"),
+            Lang::En => println!("redriven: {n} event(s)"),
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let mut failed = 0;
@@ -366,9 +437,15 @@ pub async fn webhooks_redrive(
             .outbox_redrive(Some(std::slice::from_ref(id)), Utc::now())
             .await?;
         if n == 1 {
-            println!("{id}: redriven");
+            match ui {
+                Lang::Zh => println!("{id}：已重新投递"),
+                Lang::En => println!("{id}: redriven"),
+            }
         } else {
-            eprintln!("{id}: not redriven: no dead-lettered event has this id");
+            match ui {
+                Lang::Zh => eprintln!("{id}：未重新投递：没有此编号的死信事件"),
+                Lang::En => eprintln!("{id}: not redriven: no dead-lettered event has this id"),
+            }
             failed += 1;
         }
     }
@@ -380,25 +457,37 @@ pub async fn webhooks_redrive(
 }
 
 /// `wagegate retry FILE_ID...`: rejected files parsed again through the pipeline.
-pub async fn retry(config: Option<&Path>, ids: &[String]) -> anyhow::Result<ExitCode> {
+pub async fn retry(config: Option<&Path>, ui: Lang, ids: &[String]) -> anyhow::Result<ExitCode> {
     let p = open_configured(config).await?;
     let mut failed = 0;
     for id in ids {
         match p.store().retry_file(id, Utc::now()).await {
             Ok(true) => {}
             Ok(false) => {
-                let status = p
-                    .store()
-                    .get_file(id)
-                    .await?
-                    .map(|f| f.status.as_str())
-                    .unwrap_or("unknown");
-                eprintln!("{id}: not retried: the file is {status}, not rejected");
+                let status = p.store().get_file(id).await?.map(|f| f.status);
+                match ui {
+                    Lang::Zh => eprintln!(
+                        "{id}：未重试：该文件{}，不是已拒绝的文件",
+                        status.map_or("不存在", |s| status_zh(s))
+                    ),
+                    Lang::En => eprintln!(
+                        "{id}: not retried: the file is {}, not rejected",
+                        status.map_or("unknown", |s| s.as_str())
+                    ),
+                }
+                failed += 1;
+                continue;
+            }
+            Err(store::StoreError::NotFound { .. }) => {
+                match ui {
+                    Lang::Zh => eprintln!("{id}：未重试：该文件不存在"),
+                    Lang::En => eprintln!("{id}: not retried: the file is unknown"),
+                }
                 failed += 1;
                 continue;
             }
             Err(e) => {
-                eprintln!("{id}: not retried: {e}");
+                eprintln!("{id}: {}{e}", ui.pick("未重试：", "not retried: "));
                 failed += 1;
                 continue;
             }
@@ -408,7 +497,7 @@ pub async fn retry(config: Option<&Path>, ids: &[String]) -> anyhow::Result<Exit
             failed += 1;
         }
         let name = done.file.file_name.clone().unwrap_or_else(|| id.clone());
-        let line = describe(Path::new(&name), &done);
+        let line = describe(Path::new(&name), &done, ui);
         if done.is_rejected() {
             eprintln!("{line}");
         } else {
@@ -424,6 +513,7 @@ pub async fn retry(config: Option<&Path>, ids: &[String]) -> anyhow::Result<Exit
 
 pub async fn reconcile(
     config: Option<&Path>,
+    ui: Lang,
     as_of: Option<NaiveDate>,
     projects: &[String],
     incremental: bool,
@@ -439,10 +529,16 @@ pub async fn reconcile(
         p.reconcile_with(Scope::Projects(projects.to_vec()), as_of, force)
             .await?
     };
-    println!(
-        "reconciled as of {as_of}: {} opened, {} reopened, {} escalated, {} updated, {} resolved, {} unchanged, {} skipped (unchanged since their last reconciliation)",
-        r.opened, r.reopened, r.escalated, r.updated, r.resolved, r.unchanged, r.skipped
-    );
+    match ui {
+        Lang::Zh => println!(
+            "已核对（截至 {as_of}）：新增预警 {}，重新打开 {}，升级 {}，更新 {}，已解决 {}，未变 {}；跳过项目 {}（自上次核对以来无变化）",
+            r.opened, r.reopened, r.escalated, r.updated, r.resolved, r.unchanged, r.skipped
+        ),
+        Lang::En => println!(
+            "reconciled as of {as_of}: {} opened, {} reopened, {} escalated, {} updated, {} resolved, {} unchanged, {} skipped (unchanged since their last reconciliation)",
+            r.opened, r.reopened, r.escalated, r.updated, r.resolved, r.unchanged, r.skipped
+        ),
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -456,10 +552,10 @@ pub async fn explain(
     let lang = ui;
     let p = crate::findings_cli::open_existing(settings).await?;
     let Some(s) = p.store().get_finding(id).await? else {
-        bail!("no finding {id}");
+        bail!("{}{id}", ui.pick("没有此预警：", "no finding "));
     };
-    // The project's name and the legal basis in the reader's language, then the reconciler's
-    // own explanation (evidence and arithmetic) in that language.
+    // The project's name in the reader's language, then the reconciler's own explanation
+    // (legal basis, evidence and arithmetic) in that language.
     let projects = console::data::projects(p.store().as_ref()).await?;
     let f = &s.finding;
     let name = projects.get(&f.project).map(|p| p.name.as_str());
@@ -467,11 +563,6 @@ pub async fn explain(
         "{}{}",
         ui.pick("摘要：", "summary: "),
         console::i18n::summary(f, name, ui)
-    );
-    println!(
-        "{}{}",
-        ui.pick("法律依据：", "legal basis: "),
-        console::i18n::basis(f.code, ui)
     );
     println!();
     println!("{}", reconciler::explain_in(&s.finding, lang));
@@ -504,6 +595,7 @@ pub async fn explain(
 
 pub async fn replay(
     config: Option<&Path>,
+    ui: Lang,
     as_of: NaiveDate,
     into: Option<&Path>,
     demo: Option<&Path>,
@@ -520,7 +612,10 @@ pub async fn replay(
     let path = match into {
         Some(p) => {
             if p.exists() {
-                bail!("{} exists: replay rebuilds into a new file", p.display());
+                match ui {
+                    Lang::Zh => bail!("{} 已存在：replay 只重建到新文件", p.display()),
+                    Lang::En => bail!("{} exists: replay rebuilds into a new file", p.display()),
+                }
             }
             p.to_path_buf()
         }
@@ -534,21 +629,38 @@ pub async fn replay(
     };
     let url = format!("sqlite://{}", path.display());
     let r = ingest::replay::replay(&live, &settings, &url, as_of).await?;
-    println!(
-        "replayed as of {as_of}: {} registry records, {} files; {} live findings, {} rebuilt",
-        r.registry_records, r.files, r.live_findings, r.rebuilt_findings
+    let (reg, files, live, rebuilt) = (
+        r.registry_records,
+        r.files,
+        r.live_findings,
+        r.rebuilt_findings,
     );
+    match ui {
+        Lang::Zh => println!(
+            "已重放（截至 {as_of}）：登记记录 {reg} 条，文件 {files} 个；现有预警 {live} 条，重建预警 {rebuilt} 条"
+        ),
+        Lang::En => println!(
+            "replayed as of {as_of}: {reg} registry records, {files} files; {live} live findings, {rebuilt} rebuilt"
+        ),
+    }
     if into.is_some() {
-        println!("rebuilt database: {}", path.display());
+        println!(
+            "{}{}",
+            ui.pick("重建的数据库：", "rebuilt database: "),
+            path.display()
+        );
     }
     for d in &r.differences {
-        println!("{d}");
+        println!("{}", d.describe(ui));
     }
     if r.is_identical() {
-        println!("identical");
+        println!("{}", ui.pick("一致", "identical"));
         Ok(ExitCode::SUCCESS)
     } else {
-        println!("{} differences", r.differences.len());
+        match ui {
+            Lang::Zh => println!("{} 处不一致", r.differences.len()),
+            Lang::En => println!("{} differences", r.differences.len()),
+        }
         Ok(ExitCode::from(1))
     }
 }
@@ -599,7 +711,8 @@ pub async fn load(
     backfill: bool,
 ) -> anyhow::Result<ExitCode> {
     let p = open_configured(config).await?;
-    let display = crate::progress::Display::new(crate::findings_cli::language(lang, p.settings())?);
+    let ui = crate::findings_cli::language(lang, p.settings())?;
+    let display = crate::progress::Display::new(ui);
     if !backfill {
         let (refused, rejected, skipped) = load_dir_with(&p, dir, partner, &display).await?;
         return Ok(if refused + rejected + skipped == 0 {
@@ -625,7 +738,13 @@ pub async fn load(
             loop {
                 tokio::time::sleep(HOLD / 5).await;
                 if let Err(e) = hold(store.clone(), name.clone()).await {
-                    eprintln!("cannot renew the backfill's hold on reconciliations: {e}");
+                    eprintln!(
+                        "{}{e}",
+                        ui.pick(
+                            "无法续期回填对核对的暂停：",
+                            "cannot renew the backfill's hold on reconciliations: "
+                        )
+                    );
                 }
             }
         })
@@ -637,10 +756,16 @@ pub async fn load(
     released?;
     let as_of = pipeline::today_in_china();
     let r = p.reconcile_dirty(as_of).await?;
-    println!(
-        "backfill reconciled once as of {as_of}: {} opened, {} reopened, {} escalated, {} updated, {} resolved, {} unchanged",
-        r.opened, r.reopened, r.escalated, r.updated, r.resolved, r.unchanged
-    );
+    match ui {
+        Lang::Zh => println!(
+            "回填完成后统一核对一次（截至 {as_of}）：新增预警 {}，重新打开 {}，升级 {}，更新 {}，已解决 {}，未变 {}",
+            r.opened, r.reopened, r.escalated, r.updated, r.resolved, r.unchanged
+        ),
+        Lang::En => println!(
+            "backfill reconciled once as of {as_of}: {} opened, {} reopened, {} escalated, {} updated, {} resolved, {} unchanged",
+            r.opened, r.reopened, r.escalated, r.updated, r.resolved, r.unchanged
+        ),
+    }
     Ok(if refused + rejected + skipped == 0 {
         ExitCode::SUCCESS
     } else {
@@ -649,40 +774,70 @@ pub async fn load(
 }
 
 /// `wagegate simulate`: writes the world and prints what it holds.
-pub fn simulate(params: &sim::SimParams, out: &Path) -> anyhow::Result<ExitCode> {
+pub fn simulate(params: &sim::SimParams, out: &Path, ui: Lang) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(
         params.plant_percent <= 100,
         "--plant-percent must be between 0 and 100"
     );
     let s = sim::write_world(params, out)?;
-    println!(
-        "simulated {} projects ({} with planted shortfalls) in {}: {} files, {} bytes",
-        s.projects,
-        s.planted_projects,
-        out.display(),
-        s.files,
-        s.bytes
-    );
-    println!(
-        "{} workers, {} pay-sheet lines, {} payment results, {} statements with {} entries, {} guarantee letters",
-        s.workers,
-        s.pay_sheet_lines,
-        s.payment_results,
-        s.statements,
-        s.statement_entries,
-        s.guarantee_letters
-    );
-    println!(
-        "{} expected findings in {}",
-        s.expected_findings,
-        out.join("expected-findings.json").display()
-    );
+    let expected = out.join("expected-findings.json");
+    match ui {
+        Lang::Zh => {
+            println!(
+                "已模拟 {} 个项目（其中 {} 个植入了问题），写入 {}：{} 个文件，{} 字节",
+                s.projects,
+                s.planted_projects,
+                out.display(),
+                s.files,
+                s.bytes
+            );
+            println!(
+                "工人 {} 名，工资支付表 {} 行，代发结果 {} 条，对账单 {} 份（明细 {} 笔），保函 {} 份",
+                s.workers,
+                s.pay_sheet_lines,
+                s.payment_results,
+                s.statements,
+                s.statement_entries,
+                s.guarantee_letters
+            );
+            println!(
+                "预期预警 {} 条，见 {}",
+                s.expected_findings,
+                expected.display()
+            );
+        }
+        Lang::En => {
+            println!(
+                "simulated {} projects ({} with planted shortfalls) in {}: {} files, {} bytes",
+                s.projects,
+                s.planted_projects,
+                out.display(),
+                s.files,
+                s.bytes
+            );
+            println!(
+                "{} workers, {} pay-sheet lines, {} payment results, {} statements with {} entries, {} guarantee letters",
+                s.workers,
+                s.pay_sheet_lines,
+                s.payment_results,
+                s.statements,
+                s.statement_entries,
+                s.guarantee_letters
+            );
+            println!(
+                "{} expected findings in {}",
+                s.expected_findings,
+                expected.display()
+            );
+        }
+    }
     for (code, n) in &s.by_code {
         println!("  {code:<28} {n}");
     }
     if !s.codes_not_planted.is_empty() {
         println!(
-            "not planted in this world: {}",
+            "{}{}",
+            ui.pick("本世界未植入：", "not planted in this world: "),
             s.codes_not_planted.join(", ")
         );
     }

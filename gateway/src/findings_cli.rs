@@ -38,6 +38,19 @@ pub struct Request {
     pub out: Option<PathBuf>,
 }
 
+/// The language before any command runs (for the error line too): the flag, else `ui.lang`
+/// in a configuration that loads, else Chinese. A flag that names no language is reported
+/// by the command itself.
+pub fn early_language(flag: Option<&str>, config: Option<&Path>) -> Lang {
+    if let Some(l) = flag.and_then(|f| f.parse().ok()) {
+        return l;
+    }
+    Settings::load(config)
+        .ok()
+        .and_then(|s| s.ui.lang.and_then(|l| l.parse().ok()))
+        .unwrap_or(Lang::Zh)
+}
+
 /// The language: the flag, else `ui.lang` in the configuration, else Chinese.
 pub fn language(flag: Option<&str>, settings: &Settings) -> anyhow::Result<Lang> {
     match flag.or(settings.ui.lang.as_deref()) {

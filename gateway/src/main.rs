@@ -3,12 +3,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 mod commands;
 mod demo;
 mod evidence_cli;
 mod findings_cli;
+mod help_zh;
 mod progress;
 mod serve;
 
@@ -38,9 +39,7 @@ struct Cli {
 pub enum OutputFormat {
     Table,
     Json,
-    /// UTF-8 with a BOM (Excel reads it), headers in the chosen language.
     Csv,
-    /// A spreadsheet; needs --out.
     Xlsx,
 }
 
@@ -103,6 +102,8 @@ enum Command {
     },
     /// List findings (red first), with project and contractor names, times in CST.
     Findings {
+        /// table, json, csv (UTF-8 with a BOM, which Excel reads; headers in the chosen
+        /// language) or xlsx (a spreadsheet; needs --out).
         #[arg(long, value_enum, default_value = "table")]
         format: OutputFormat,
         #[arg(long)]
@@ -240,6 +241,7 @@ enum Command {
         /// At most this many files are listed (the counts cover every file selected).
         #[arg(long, default_value_t = 100)]
         limit: u32,
+        /// table, json or csv.
         #[arg(long, value_enum, default_value = "table")]
         format: OutputFormat,
     },
@@ -333,8 +335,34 @@ enum CertsCommand {
     },
 }
 
+/// `--lang` as given on the command line (`--lang en` or `--lang=en`), else `WAGEGATE_LANG`;
+/// and `--config` likewise: read before clap parses, so that its help is in that language.
+fn language_before_parsing() -> console::Lang {
+    let args: Vec<String> = std::env::args().collect();
+    let value_of = |name: &str| {
+        args.iter().enumerate().find_map(|(i, a)| {
+            a.strip_prefix(&format!("{name}="))
+                .map(str::to_string)
+                .or_else(|| (a == name).then(|| args.get(i + 1).cloned()).flatten())
+        })
+    };
+    let flag = value_of("--lang").or_else(|| std::env::var("WAGEGATE_LANG").ok());
+    let config = value_of("--config")
+        .or_else(|| std::env::var("WAGEGATE_CONFIG").ok())
+        .map(PathBuf::from);
+    findings_cli::early_language(flag.as_deref(), config.as_deref())
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Help and usage in the reader's language: Chinese unless English was asked for.
+    let command = match language_before_parsing() {
+        console::Lang::Zh => help_zh::localise(Cli::command()),
+        console::Lang::En => Cli::command(),
+    };
+    let cli = match Cli::from_arg_matches(&command.get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     if let Some(url) = &cli.database {
         // The configuration's top layer, read by every command: set before any thread starts.
         std::env::set_var("WAGEGATE__DATABASE__URL", url);
@@ -349,11 +377,14 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // The language of what is printed, errors included: the flag, else `ui.lang` in the
+    // configuration, else Chinese.
+    let ui = findings_cli::early_language(cli.lang.as_deref(), cli.config.as_deref());
     let result = runtime.block_on(run(cli));
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("{}{e:#}", ui.pick("错误：", "error: "));
             ExitCode::from(1)
         }
     }
@@ -372,6 +403,10 @@ fn cli_actor(actor: Option<String>) -> String {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = cli.config.as_deref();
     let lang = cli.lang.as_deref();
+    let ui = match lang {
+        Some(l) => l.parse::<console::Lang>().map_err(|e| anyhow::anyhow!(e))?,
+        None => findings_cli::early_language(None, config),
+    };
     match cli.command {
         Command::Parse {
             file,
@@ -387,7 +422,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             &tolerate,
         ),
         Command::Demo { dir } => demo::command(config, lang, &dir).await,
-        Command::Import { files } => commands::import(config, &files).await,
+        Command::Import { files } => commands::import(config, ui, &files).await,
         Command::Ingest {
             partner,
             format,
@@ -398,7 +433,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             project,
             incremental,
             force,
-        } => commands::reconcile(config, as_of, &project, incremental, force).await,
+        } => commands::reconcile(config, ui, as_of, &project, incremental, force).await,
         Command::Findings {
             format,
             project,
@@ -472,12 +507,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             params.workers = commands::worker_range(&workers)?;
             params.projects_per_file = projects_per_file;
             params.plant_percent = plant_percent;
-            commands::simulate(&params, &out)
+            commands::simulate(&params, &out, ui)
         }
         Command::Replay { as_of, into, demo } => {
-            commands::replay(config, as_of, into.as_deref(), demo.as_deref()).await
+            commands::replay(config, ui, as_of, into.as_deref(), demo.as_deref()).await
         }
-        Command::Retry { file_ids } => commands::retry(config, &file_ids).await,
+        Command::Retry { file_ids } => commands::retry(config, ui, &file_ids).await,
         Command::Files {
             partner,
             status,
@@ -506,26 +541,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )
             .await
         }
-        Command::Migrate => commands::migrate(config).await,
+        Command::Migrate => commands::migrate(config, ui).await,
         Command::Serve { dev_pki, listen } => {
             serve::serve_command(config, dev_pki.as_deref(), listen.as_deref()).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Token {
             command: TokenCommand::Create { name },
-        } => commands::create_operator_token(config, &name).await,
+        } => commands::create_operator_token(config, ui, &name).await,
         Command::Token {
             command: TokenCommand::List,
-        } => commands::list_operator_tokens(config).await,
+        } => commands::list_operator_tokens(config, ui).await,
         Command::Token {
             command: TokenCommand::Revoke { name, sha256 },
-        } => commands::revoke_operator_tokens(config, &name, sha256.as_deref()).await,
+        } => commands::revoke_operator_tokens(config, ui, &name, sha256.as_deref()).await,
         Command::Webhooks {
             command: WebhooksCommand::List { dead, all, limit },
-        } => commands::webhooks_list(config, dead, all, limit).await,
+        } => commands::webhooks_list(config, ui, dead, all, limit).await,
         Command::Webhooks {
             command: WebhooksCommand::Redrive { ids, all_dead },
-        } => commands::webhooks_redrive(config, &ids, all_dead).await,
+        } => commands::webhooks_redrive(config, ui, &ids, all_dead).await,
         Command::Certs {
             command: CertsCommand::Dev { out },
         } => {

@@ -108,6 +108,10 @@ impl Display {
 }
 
 impl Progress for Display {
+    fn lang(&self) -> Lang {
+        self.lang
+    }
+
     fn begin(&self, step: Step, total: u64) {
         let mut s = self.lock();
         s.step = Some(step);

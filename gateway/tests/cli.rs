@@ -306,12 +306,12 @@ fn ingest_reports_a_broken_file_by_name_and_position_and_exits_non_zero() {
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(
-        err.contains("broken.xml") && err.contains("rejected") && err.contains("line"),
+        err.contains("broken.xml") && err.contains("已拒绝") && err.contains("line"),
         "{err}"
     );
     // The good file in the same run was fine (already stored by the demo).
     assert!(
-        text(&out.stdout).contains("parsed"),
+        text(&out.stdout).contains("已按 camt.053 解析"),
         "{}",
         text(&out.stdout)
     );
@@ -406,7 +406,7 @@ fn simulate_load_reconcile_reproduces_the_ground_truth_through_the_binary() {
         "world",
     ]);
     assert!(
-        text(&sim.stdout).contains("expected findings"),
+        text(&sim.stdout).contains("预期预警"),
         "{}",
         text(&sim.stdout)
     );
@@ -551,7 +551,7 @@ fn a_file_rejected_before_its_account_was_registered_is_retried() {
     let first = run(&["ingest", "--partner", "icbc-fj", statement]);
     assert!(!first.status.success());
     let err = text(&first.stderr);
-    assert!(err.contains("rejected"), "{err}");
+    assert!(err.contains("已拒绝"), "{err}");
     let id = err
         .split_whitespace()
         .find(|w| w.starts_with("FILE-"))
@@ -639,7 +639,7 @@ fn a_file_rejected_before_its_account_was_registered_is_retried() {
         text(&retried.stderr)
     );
     assert!(
-        text(&retried.stdout).contains("parsed"),
+        text(&retried.stdout).contains("解析：新增 "),
         "{}",
         text(&retried.stdout)
     );
@@ -651,7 +651,7 @@ fn a_file_rejected_before_its_account_was_registered_is_retried() {
     let again = run(&["retry", &id]);
     assert!(!again.status.success());
     assert!(
-        text(&again.stderr).contains("not rejected"),
+        text(&again.stderr).contains("不是已拒绝的文件"),
         "{}",
         text(&again.stderr)
     );
@@ -1123,9 +1123,10 @@ fn replay_reproduces_the_demo_and_detects_a_difference() {
     let same = replay("2026-11-20");
     let out = text(&same.stdout);
     assert!(same.status.success(), "{out}\n{}", text(&same.stderr));
-    assert!(out.contains("identical"), "{out}");
+    // Chinese by default (`--lang en` prints "identical").
+    assert!(out.lines().any(|l| l == "一致"), "{out}");
     assert!(
-        !out.contains(" 0 live findings"),
+        !out.contains("现有预警 0 条"),
         "the demo has findings: {out}"
     );
 
@@ -1155,10 +1156,10 @@ fn replay_reproduces_the_demo_and_detects_a_difference() {
     let differs = replay("2026-11-20");
     let out = text(&differs.stdout);
     assert_eq!(differs.status.code(), Some(1), "{out}");
-    assert!(out.contains("differences"), "{out}");
+    assert!(out.contains("处不一致"), "{out}");
     assert!(
         out.lines()
-            .any(|l| l.starts_with("only live:") || l.starts_with("changed:")),
+            .any(|l| l.starts_with("仅现有库有：") || l.starts_with("内容不同：")),
         "{out}"
     );
     // And as of the new date it reproduces again.
@@ -1258,7 +1259,181 @@ fn the_readmes_using_it_block_runs_as_written_after_demo() {
         .expect("run bash");
     let out = text(&o.stdout);
     assert!(o.status.success(), "{out}\n{}", text(&o.stderr));
-    for said in ["共 ", "已生成证据包", "校验通过", "identical"] {
+    for said in ["共 ", "已生成证据包", "校验通过", "一致"] {
         assert!(out.contains(said), "the block did not say {said}:\n{out}");
+    }
+}
+
+/// An operator at a Chinese platform reads every command's report in Chinese without asking,
+/// and an English reader gets English with `--lang en`, errors included: a province simulated,
+/// loaded as a backfill, reconciled, a token created, listed and revoked, the outbox listed,
+/// an unknown file retried and an unknown finding explained.
+#[test]
+fn every_commands_report_is_in_chinese_by_default_and_english_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/cli-lang.db", dir.path().display());
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_wagegate"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("WAGEGATE__DATABASE__URL", &db)
+            .env_remove("WAGEGATE_CONFIG")
+            .env_remove("WAGEGATE_LANG")
+            .output()
+            .expect("run wagegate");
+        (
+            o.status.code(),
+            format!("{}{}", text(&o.stdout), text(&o.stderr)),
+        )
+    };
+    let world = dir.path().join("world");
+    let world = world.to_str().unwrap();
+    // (arguments, expected exit code, what the Chinese report says, what the English one says,
+    // English words that must not be left in the Chinese one)
+    let cases: Vec<(Vec<&str>, i32, &str, &str, &str)> = vec![
+        (
+            vec![
+                "simulate",
+                "--projects",
+                "3",
+                "--seed",
+                "7",
+                "--as-of",
+                "2026-11-20",
+                "--out",
+                world,
+            ],
+            0,
+            "预期预警",
+            "expected findings in",
+            "expected findings",
+        ),
+        (
+            vec!["migrate"],
+            0,
+            "数据库结构已是最新",
+            "database is up to date",
+            "up to date",
+        ),
+        (
+            vec!["load", "--backfill", world],
+            0,
+            "回填完成后统一核对一次",
+            "backfill reconciled once",
+            "bank files",
+        ),
+        (
+            vec!["reconcile", "--as-of", "2026-11-20"],
+            0,
+            "已核对（截至 2026-11-20）",
+            "reconciled as of 2026-11-20",
+            "opened",
+        ),
+        (
+            vec!["token", "create", "--name", "inspector-wang"],
+            0,
+            "令牌只显示这一次",
+            "it is shown only this once",
+            "stored",
+        ),
+        (
+            vec!["token", "list"],
+            0,
+            "创建时间（北京时间）",
+            "created (CST)",
+            "database",
+        ),
+        (
+            vec!["token", "revoke", "--name", "nobody"],
+            1,
+            "未吊销任何令牌",
+            "nothing revoked",
+            "revoked",
+        ),
+        (
+            vec!["webhooks", "list"],
+            0,
+            "尝试次数",
+            "attempts",
+            "attempts",
+        ),
+        (
+            vec!["retry", "FILE-0000"],
+            1,
+            "未重试：该文件不存在",
+            "not retried: the file is unknown",
+            "retried",
+        ),
+        (
+            vec!["explain", "F-0000"],
+            1,
+            "错误：没有此预警：F-0000",
+            "error: no finding F-0000",
+            "error",
+        ),
+    ];
+    for (args, code, zh, en, english_word) in &cases {
+        let (got, said) = run(args);
+        assert_eq!(got, Some(*code), "{args:?}:\n{said}");
+        assert!(said.contains(zh), "{args:?} did not say {zh:?}:\n{said}");
+        assert!(
+            !said.contains(english_word),
+            "{args:?} left {english_word:?} in English:\n{said}"
+        );
+        if args[0] == "simulate" || args[0] == "load" {
+            continue; // not run twice: the world and its backfill exist now
+        }
+        let mut en_args = vec!["--lang", "en"];
+        en_args.extend(args.iter().copied());
+        let (got, said) = run(&en_args);
+        assert_eq!(got, Some(*code), "{en_args:?}:\n{said}");
+        assert!(said.contains(en), "{en_args:?} did not say {en:?}:\n{said}");
+        assert!(
+            !said.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+            "{en_args:?} printed Chinese:\n{said}"
+        );
+    }
+}
+
+/// `wagegate --help` is the first thing an operator reads: Chinese unless English is asked
+/// for, by flag, by environment or by `ui.lang` in the configuration file.
+#[test]
+fn help_is_in_chinese_unless_english_is_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("en.toml");
+    std::fs::write(&config, "[ui]\nlang = \"en\"\n").unwrap();
+    let help = |args: &[&str], env: &[(&str, &str)]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_wagegate"));
+        c.args(args)
+            .current_dir(dir.path())
+            .env_remove("WAGEGATE_LANG")
+            .env_remove("WAGEGATE_CONFIG");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{args:?}: {}", text(&o.stderr));
+        text(&o.stdout)
+    };
+    let zh = help(&["--help"], &[]);
+    assert!(
+        zh.contains("用法：") && zh.contains("命令：") && zh.contains("核对"),
+        "{zh}"
+    );
+    assert!(!zh.contains("Usage:") && !zh.contains("Print help"), "{zh}");
+    let sub = help(&["files", "-h"], &[]);
+    assert!(sub.contains("只列此发送方的文件"), "{sub}");
+    let config = config.to_str().unwrap();
+    for (args, env) in [
+        (vec!["--lang", "en", "--help"], vec![]),
+        (vec!["--lang=en", "files", "--help"], vec![]),
+        (vec!["--help"], vec![("WAGEGATE_LANG", "en")]),
+        (vec!["--config", config, "--help"], vec![]),
+    ] {
+        let en = help(&args, &env);
+        assert!(
+            en.contains("Usage:") && !en.contains("用法："),
+            "{args:?} {env:?}:\n{en}"
+        );
     }
 }

@@ -293,6 +293,91 @@ fn grafana_dashboard_queries_only_documented_metrics() {
     assert!(used >= 10, "{used}");
 }
 
+/// The metric names a PromQL expression uses (histogram suffixes dropped).
+fn metrics_in(expr: &str) -> Vec<String> {
+    expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("wagegate_"))
+        .map(|w| {
+            ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| w.strip_suffix(s))
+                .unwrap_or(w)
+                .to_string()
+        })
+        .collect()
+}
+
+/// The alert rules an operator loads into Prometheus: each queries only metrics the gateway
+/// documents (a renamed metric would leave an alert that never fires), has a severity, a
+/// Chinese summary for the duty officer and an English description; and the attack nobody
+/// throttles per address — token guessing spread over many addresses and token prefixes —
+/// is alerted on from the failure counter summed over every instance.
+#[test]
+fn alert_rules_query_documented_metrics_and_speak_chinese() {
+    let doc: Value = serde_norway::from_str(&read("prometheus-alerts.yaml")).unwrap();
+    let api =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/api.md"))
+            .unwrap();
+    let cjk = |s: &str| s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+    let mut names = std::collections::BTreeSet::new();
+    let mut exprs = BTreeMap::new();
+    for group in doc["groups"].as_sequence().unwrap() {
+        for rule in group["rules"].as_sequence().unwrap() {
+            let name = rule["alert"].as_str().expect("every rule is an alert");
+            assert!(names.insert(name.to_string()), "{name} twice");
+            let expr = rule["expr"].as_str().unwrap();
+            let used = metrics_in(expr);
+            assert!(
+                !used.is_empty(),
+                "{name}: '{expr}' reads no wagegate metric"
+            );
+            for m in used {
+                assert!(
+                    api.contains(&format!("| `{m}` |")),
+                    "{name}: {m} is not a metric docs/api.md lists"
+                );
+            }
+            assert_eq!(
+                expr.matches('(').count(),
+                expr.matches(')').count(),
+                "{name}: unbalanced '{expr}'"
+            );
+            let severity = rule["labels"]["severity"].as_str().unwrap();
+            assert!(
+                ["info", "warning", "critical"].contains(&severity),
+                "{name}"
+            );
+            let summary = rule["annotations"]["summary"].as_str().unwrap();
+            let description = rule["annotations"]["description"].as_str().unwrap();
+            assert!(
+                cjk(summary),
+                "{name}: the summary is for a Chinese duty officer"
+            );
+            assert!(!cjk(description) && !description.is_empty(), "{name}");
+            exprs.insert(name.to_string(), expr.to_string());
+        }
+    }
+    let guessing = exprs
+        .values()
+        .find(|e| e.contains("wagegate_auth_failures_total"))
+        .expect("an alert on refused tokens");
+    assert!(
+        guessing.starts_with("sum(") && !guessing.contains(" by ("),
+        "token guessing is summed over every instance, address and prefix: {guessing}"
+    );
+    for needed in [
+        "wagegate_outbox_oldest_pending_age_seconds",
+        "wagegate_last_reconcile_timestamp_seconds",
+        "wagegate_metrics_database_ok",
+        "wagegate_partner_files_total",
+    ] {
+        assert!(
+            exprs.values().any(|e| e.contains(needed)),
+            "no alert reads {needed}"
+        );
+    }
+}
+
 /// `systemd-analyze security` scores the unit (offline: no running systemd needed). The issue
 /// asked for ≤ 2.5 (it was 8.5 "EXPOSED"). Needs `WAGEGATE_TEST_SYSTEMD_ANALYZE`, the path of
 /// `systemd-analyze` (systemd ≥ 252 for `--offline`); skipped and counted otherwise (`testenv`;

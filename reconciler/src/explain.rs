@@ -37,7 +37,7 @@ const ZH: Labels = Labels {
     period: "期间：      ",
     amount: "短缺金额：  ",
     due: "到期日：    ",
-    basis: "依据：      ",
+    basis: "法律依据：  ",
     evidence: "证据：",
     none: "（无）",
     computation: "计算过程：",
@@ -51,7 +51,7 @@ const EN: Labels = Labels {
     period: "period:       ",
     amount: "amount short: ",
     due: "due:          ",
-    basis: "basis:        ",
+    basis: "legal basis:  ",
     evidence: "Evidence:",
     none: "(none)",
     computation: "Computation:",
@@ -76,7 +76,11 @@ pub fn explain_in(f: &Finding, lang: Lang) -> String {
     if let Some(d) = f.due_date {
         let _ = writeln!(s, "{}{d}", l.due);
     }
-    let _ = writeln!(s, "{}{}", l.basis, f.basis);
+    let basis = match lang {
+        Lang::Zh => f.basis.as_str(),
+        Lang::En => f.code.basis_en(),
+    };
+    let _ = writeln!(s, "{}{basis}", l.basis);
     let _ = writeln!(s);
     let _ = writeln!(s, "{}", f.summary_in(lang));
     let _ = writeln!(s);

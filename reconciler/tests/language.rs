@@ -218,3 +218,28 @@ fn the_guarantee_timeline_steps_with_the_letters() {
     // Before the requirement starts there is nothing to draw.
     assert!(guarantee_timeline(&w, d("2025-12-01"), &cfg, &Calendar::china()).is_none());
 }
+
+/// An inspector reading `explain --lang en` gets the legal basis in English too (it used to
+/// print the Chinese citation under an English label), and the Chinese text cites the
+/// regulation in Chinese.
+#[test]
+fn explain_cites_the_legal_basis_in_the_readers_language() {
+    let world = rich_world();
+    let mut seen = std::collections::BTreeSet::new();
+    for f in run(&world, "2026-12-20") {
+        seen.insert(f.code);
+        let en = explain_in(&f, Lang::En);
+        let zh = explain_in(&f, Lang::Zh);
+        assert!(
+            en.contains(&format!("legal basis:  {}", f.code.basis_en())),
+            "{en}"
+        );
+        assert!(!en.contains(f.code.basis()), "{en}");
+        assert!(!has_cjk(f.code.basis_en()), "{}", f.code.basis_en());
+        assert!(zh.contains(&format!("法律依据：  {}", f.basis)), "{zh}");
+    }
+    assert!(
+        seen.len() >= 10,
+        "the rich world raises most codes: {seen:?}"
+    );
+}

@@ -3,7 +3,7 @@
 mod common;
 use common::*;
 use proptest::prelude::*;
-use reconciler::explain;
+use reconciler::{explain, explain_in, Lang};
 use schemas::{FindingCode as C, Money};
 
 #[test]
@@ -44,7 +44,8 @@ fn explain_shows_evidence_and_arithmetic() {
     let text = explain(f);
     assert!(text.contains(&f.id));
     assert!(text.contains("LABOR_COST_SHORT"));
-    assert!(text.contains("第二十四条"));
+    assert!(text.contains("arts. 24, 27, 29, 57"), "{text}");
+    assert!(explain_in(f, Lang::Zh).contains("第二十四条"));
     assert!(text.contains("Evidence:"));
     assert!(text.contains("[obligation] obligation OB-09"), "{text}");
     assert!(text.contains("[statement_entry]"));

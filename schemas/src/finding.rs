@@ -66,6 +66,60 @@ codes! {
     DuplicateDelivery => "DUPLICATE_DELIVERY", "数据完整性：重复报送内容不一致";
 }
 
+impl FindingCode {
+    /// The legal basis in English: the same citations as [`FindingCode::basis`].
+    pub fn basis_en(self) -> &'static str {
+        use FindingCode::*;
+        match self {
+        LaborCostMissing | LaborCostShort => {
+            "Regulations on Guaranteeing Payment of Wages to Migrant Workers, arts. 24, 27, 29, 57"
+        }
+        LaborCostLate => {
+            "Regulations on Guaranteeing Payment of Wages to Migrant Workers, arts. 24, 29"
+        }
+        PayrollFundingGap => "MOHRSS [2021] No. 53: topping up the dedicated account",
+        WagesUnpaid | WagesShort => {
+            "Regulations on Guaranteeing Payment of Wages to Migrant Workers, arts. 12-14, 31"
+        }
+        PaymentFailedUnresolved => {
+            "Regulations on Guaranteeing Payment of Wages to Migrant Workers, art. 31"
+        }
+        BatchMismatch => {
+            "Three-way check of agency payroll (statement, payment results, pay sheet)"
+        }
+        NonWageDebit => {
+            "Regulations on Guaranteeing Payment of Wages to Migrant Workers, arts. 11, 33; MOHRSS [2021] No. 53"
+        }
+        PayeeNotOnRoster => {
+            "Regulations on Guaranteeing Payment of Wages to Migrant Workers, arts. 28, 31"
+        }
+        AbnormalPay => "Supervision platform rules for abnormal wages",
+        GuaranteeMissing | GuaranteeShort => {
+            "Regulations on Guaranteeing Payment of Wages to Migrant Workers, arts. 32, 55; MOHRSS [2021] No. 65"
+        }
+        GuaranteeExpiring => "MOHRSS [2021] No. 65: validity of guarantee letters",
+        GuaranteeExpired => {
+            "Regulations on Guaranteeing Payment of Wages to Migrant Workers, art. 32; MOHRSS [2021] No. 65"
+        }
+        GuaranteeNotReplenished => {
+            "MOHRSS [2021] No. 65: replenish within 10 working days after use"
+        }
+        StatementGap => "Data integrity: statement continuity",
+        BalanceBreak => "Data integrity: balances carry over",
+        StatementMissing => "Data integrity: a statement for every working day",
+        DuplicateDelivery => "Data integrity: a re-delivery differs from the first",
+    }
+    }
+
+    /// The legal basis in `lang`: the reconciler's Chinese citation, or its English form.
+    pub fn basis_in(self, lang: crate::Lang) -> &'static str {
+        match lang {
+            crate::Lang::Zh => self.basis(),
+            crate::Lang::En => self.basis_en(),
+        }
+    }
+}
+
 impl fmt::Display for FindingCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

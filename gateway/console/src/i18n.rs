@@ -43,51 +43,9 @@ pub fn code_label(code: FindingCode, lang: Lang) -> &'static str {
     lang.pick(zh, en)
 }
 
-/// The legal basis of a code. The Chinese text is the reconciler's own citation.
+/// The legal basis of a code in `lang` (`FindingCode::basis_in`).
 pub fn basis(code: FindingCode, lang: Lang) -> &'static str {
-    use FindingCode::*;
-    match lang {
-        Lang::Zh => code.basis(),
-        Lang::En => match code {
-            LaborCostMissing | LaborCostShort => {
-                "Regulations on Guaranteeing Payment of Wages to Migrant Workers, arts. 24, 27, 29, 57"
-            }
-            LaborCostLate => {
-                "Regulations on Guaranteeing Payment of Wages to Migrant Workers, arts. 24, 29"
-            }
-            PayrollFundingGap => "MOHRSS [2021] No. 53: topping up the dedicated account",
-            WagesUnpaid | WagesShort => {
-                "Regulations on Guaranteeing Payment of Wages to Migrant Workers, arts. 12-14, 31"
-            }
-            PaymentFailedUnresolved => {
-                "Regulations on Guaranteeing Payment of Wages to Migrant Workers, art. 31"
-            }
-            BatchMismatch => {
-                "Three-way check of agency payroll (statement, payment results, pay sheet)"
-            }
-            NonWageDebit => {
-                "Regulations on Guaranteeing Payment of Wages to Migrant Workers, arts. 11, 33; MOHRSS [2021] No. 53"
-            }
-            PayeeNotOnRoster => {
-                "Regulations on Guaranteeing Payment of Wages to Migrant Workers, arts. 28, 31"
-            }
-            AbnormalPay => "Supervision platform rules for abnormal wages",
-            GuaranteeMissing | GuaranteeShort => {
-                "Regulations on Guaranteeing Payment of Wages to Migrant Workers, arts. 32, 55; MOHRSS [2021] No. 65"
-            }
-            GuaranteeExpiring => "MOHRSS [2021] No. 65: validity of guarantee letters",
-            GuaranteeExpired => {
-                "Regulations on Guaranteeing Payment of Wages to Migrant Workers, art. 32; MOHRSS [2021] No. 65"
-            }
-            GuaranteeNotReplenished => {
-                "MOHRSS [2021] No. 65: replenish within 10 working days after use"
-            }
-            StatementGap => "Data integrity: statement continuity",
-            BalanceBreak => "Data integrity: balances carry over",
-            StatementMissing => "Data integrity: a statement for every working day",
-            DuplicateDelivery => "Data integrity: a re-delivery differs from the first",
-        },
-    }
+    code.basis_in(lang)
 }
 
 /// 红色预警 / 橙色预警 / 黄色预警 (always shown with text, never colour alone).

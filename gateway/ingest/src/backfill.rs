@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::group::{Incoming, Staged};
 use crate::pipeline::{Pipeline, Processed};
 use anyhow::Context;
+use schemas::Lang;
 
 /// What a backfill is doing, for a progress display. The wording is the caller's (the
 /// binary shows it in the operator's language); this module only counts.
@@ -26,6 +27,10 @@ pub trait Progress: Send + Sync {
     fn advance(&self, n: u64);
     /// The current step is over.
     fn end(&self);
+    /// The language of the report's lines (one per file).
+    fn lang(&self) -> Lang {
+        Lang::Zh
+    }
     /// Prints one line of the backfill's report (to stderr when `error`), without breaking
     /// a progress bar being drawn.
     fn line(&self, text: &str, error: bool) {
@@ -75,6 +80,13 @@ pub async fn ingest_files_with(
     progress: &dyn Progress,
 ) -> anyhow::Result<usize> {
     progress.begin(Step::BankFiles, files.len() as u64);
+    let ui = progress.lang();
+    let not_stored = |path: &Path, why: String| -> String {
+        match ui {
+            Lang::Zh => format!("{} 未保存：{why}", path.display()),
+            Lang::En => format!("{}: not stored: {why}", path.display()),
+        }
+    };
     let groups = groups_of(files, p.settings().ingest.max_file_bytes);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<Result<usize, String>>, Staged)>(1);
     let produce = async move {
@@ -93,7 +105,7 @@ pub async fn ingest_files_with(
                             bytes,
                         });
                     }
-                    Err(e) => order.push(Err(format!("{}: not stored: {e:#}", path.display()))),
+                    Err(e) => order.push(Err(not_stored(path, format!("{e:#}")))),
                 }
             }
             let staged = p.stage_group(incoming).await?;
@@ -108,36 +120,28 @@ pub async fn ingest_files_with(
         while let Some((order, staged)) = rx.recv().await {
             let mut results = p.apply_group(staged).await.into_iter();
             for item in order {
-                let line = match item {
-                    Err(line) => {
-                        rejected += 1;
-                        line
-                    }
+                let (line, failed) = match item {
+                    Err(line) => (line, true),
                     Ok(i) => {
                         let path = &files[i].0;
                         match results.next() {
-                            Some(Ok(done)) => {
-                                if done.is_rejected() {
-                                    rejected += 1;
-                                }
-                                describe(path, &done)
-                            }
-                            Some(Err(e)) => {
-                                rejected += 1;
-                                format!("{}: not stored: {e:#}", path.display())
-                            }
-                            None => {
-                                rejected += 1;
-                                format!("{}: not stored: lost in its group", path.display())
-                            }
+                            Some(Ok(done)) => (describe(path, &done, ui), done.is_rejected()),
+                            Some(Err(e)) => (not_stored(path, format!("{e:#}")), true),
+                            None => (
+                                not_stored(
+                                    path,
+                                    ui.pick("在所属批次中丢失", "lost in its group").into(),
+                                ),
+                                true,
+                            ),
                         }
                     }
                 };
+                if failed {
+                    rejected += 1;
+                }
                 progress.advance(1);
-                progress.line(
-                    &line,
-                    line.contains(" rejected") || line.contains("not stored"),
-                );
+                progress.line(&line, failed);
             }
         }
         rejected
@@ -182,36 +186,51 @@ fn groups_of(files: &[(PathBuf, String)], limit: u64) -> Vec<Vec<usize>> {
     groups
 }
 
-pub fn describe(path: &Path, done: &Processed) -> String {
+/// One line of the report for a processed file, in `ui`'s language.
+pub fn describe(path: &Path, done: &Processed, ui: Lang) -> String {
     let f = &done.file;
+    let error = f.error.as_deref().unwrap_or("");
     let mut line = match done.file.status {
-        store::FileStatus::Rejected => format!(
-            "{}: {} rejected: {}",
-            path.display(),
-            f.id,
-            f.error.as_deref().unwrap_or("")
-        ),
+        store::FileStatus::Rejected => match ui {
+            Lang::Zh => format!("{} 文件 {} 已拒绝：{error}", path.display(), f.id),
+            Lang::En => format!("{}: {} rejected: {error}", path.display(), f.id),
+        },
         _ => {
             let (ins, same, conflicts) = done
                 .report
                 .as_ref()
                 .map(|r| (r.inserted, r.unchanged, r.conflicts.len()))
                 .unwrap_or((0, f.records_count, 0));
-            format!(
-                "{}: {} parsed as {}: {ins} new, {same} already stored{}",
-                path.display(),
-                f.id,
-                f.detected_format.as_deref().unwrap_or("?"),
-                if conflicts > 0 {
-                    format!(", {conflicts} delivered before with different content")
-                } else {
-                    String::new()
-                }
-            )
+            let format = f.detected_format.as_deref().unwrap_or("?");
+            match ui {
+                Lang::Zh => format!(
+                    "{} 文件 {} 已按 {format} 解析：新增 {ins} 条，已存在 {same} 条{}",
+                    path.display(),
+                    f.id,
+                    if conflicts > 0 {
+                        format!("，{conflicts} 条此前报送过但内容不同")
+                    } else {
+                        String::new()
+                    }
+                ),
+                Lang::En => format!(
+                    "{}: {} parsed as {format}: {ins} new, {same} already stored{}",
+                    path.display(),
+                    f.id,
+                    if conflicts > 0 {
+                        format!(", {conflicts} delivered before with different content")
+                    } else {
+                        String::new()
+                    }
+                ),
+            }
         }
     };
     for r in &done.rejected_records {
-        line.push_str(&format!("\n    refused {}: {}", r.record, r.reason));
+        line.push_str(&match ui {
+            Lang::Zh => format!("\n    拒收 {}：{}", r.record, r.reason),
+            Lang::En => format!("\n    refused {}: {}", r.record, r.reason),
+        });
     }
     line
 }
@@ -290,9 +309,18 @@ pub async fn load_dir_with(
             Some(Kind::Bank) => bank.push((path, partner.to_string())),
             None => {
                 skipped += 1;
-                eprintln!(
-                    "{}: skipped: neither a registry file nor a known bank format",
-                    path.display()
+                progress.line(
+                    &match progress.lang() {
+                        Lang::Zh => format!(
+                            "{} 已跳过：既不是登记文件，也不是已知的银行文件格式",
+                            path.display()
+                        ),
+                        Lang::En => format!(
+                            "{}: skipped: neither a registry file nor a known bank format",
+                            path.display()
+                        ),
+                    },
+                    true,
                 );
             }
         }
@@ -310,19 +338,32 @@ pub async fn load_dir_with(
     for e in &refused {
         eprint!("{e}");
     }
-    println!(
-        "registry: {} files, {} inserted, {} updated, {} unchanged, {} refused",
+    let (n, ins, upd, same, bad) = (
         registry.len(),
         report.inserted,
         report.updated,
         report.unchanged,
-        refused.len()
+        refused.len(),
+    );
+    progress.line(
+        &match progress.lang() {
+            Lang::Zh => format!(
+                "登记文件 {n} 个：新增 {ins} 条，更新 {upd} 条，未变 {same} 条，拒绝 {bad} 个文件"
+            ),
+            Lang::En => format!(
+                "registry: {n} files, {ins} inserted, {upd} updated, {same} unchanged, {bad} refused"
+            ),
+        },
+        false,
     );
     let rejected = ingest_files_with(p, &bank, None, progress).await?;
-    println!(
-        "bank files: {} ingested, {} rejected",
-        bank.len() - rejected,
-        rejected
+    let ok = bank.len() - rejected;
+    progress.line(
+        &match progress.lang() {
+            Lang::Zh => format!("银行文件：已入库 {ok} 个，拒绝 {rejected} 个"),
+            Lang::En => format!("bank files: {ok} ingested, {rejected} rejected"),
+        },
+        false,
     );
     Ok((refused.len(), rejected, skipped))
 }

@@ -978,10 +978,12 @@ impl Pipeline {
             let reconciled = computed
                 .iter()
                 .map(|p| {
-                    let fp = states.get(p).and_then(|s| s.fingerprint.as_deref());
+                    let state = states.get(p);
+                    let fp = state.and_then(|s| s.fingerprint.as_deref());
+                    let hand_changes = state.map_or(0, |s| s.hand_changes);
                     // A project without facts (no project record) has no findings on any date.
                     let next = until.get(p).copied().flatten();
-                    crate::skip::reconciled(p, fp, &rules, as_of, next)
+                    crate::skip::reconciled(p, fp, &rules, as_of, next, hand_changes)
                 })
                 .collect();
             Ok(ChunkDone {

@@ -82,34 +82,53 @@ pub enum Difference {
     },
 }
 
-impl fmt::Display for Difference {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Difference::OnlyLive { id, live } => write!(f, "only live:    {id} {live}"),
-            Difference::OnlyRebuilt { id, rebuilt } => {
-                write!(f, "only rebuilt: {id} {rebuilt}")
+impl Difference {
+    /// The difference in words, in `lang` (the CLI prints it in the operator's language).
+    pub fn describe(&self, lang: schemas::Lang) -> String {
+        use schemas::Lang::{En, Zh};
+        match (self, lang) {
+            (Difference::OnlyLive { id, live }, Zh) => format!("仅现有库有：{id} {live}"),
+            (Difference::OnlyLive { id, live }, En) => format!("only live:    {id} {live}"),
+            (Difference::OnlyRebuilt { id, rebuilt }, Zh) => {
+                format!("仅重建库有：{id} {rebuilt}")
             }
-            Difference::Changed { id, live, rebuilt } => {
-                write!(f, "changed:      {id} live {live} / rebuilt {rebuilt}")
+            (Difference::OnlyRebuilt { id, rebuilt }, En) => {
+                format!("only rebuilt: {id} {rebuilt}")
             }
-            Difference::FileOutcome {
-                id,
-                name,
-                live,
-                rebuilt,
-                error,
-            } => {
-                write!(
-                    f,
-                    "file:         {id} ({}) {live} live, {rebuilt} rebuilt",
-                    name.as_deref().unwrap_or("unnamed")
-                )?;
+            (Difference::Changed { id, live, rebuilt }, Zh) => {
+                format!("内容不同：  {id} 现有 {live} / 重建 {rebuilt}")
+            }
+            (Difference::Changed { id, live, rebuilt }, En) => {
+                format!("changed:      {id} live {live} / rebuilt {rebuilt}")
+            }
+            (
+                Difference::FileOutcome {
+                    id,
+                    name,
+                    live,
+                    rebuilt,
+                    error,
+                },
+                lang,
+            ) => {
+                let name = name.as_deref().unwrap_or(lang.pick("未命名", "unnamed"));
+                let mut s = match lang {
+                    Zh => format!("文件结果不同：{id}（{name}）现有 {live}，重建 {rebuilt}"),
+                    En => format!("file:         {id} ({name}) {live} live, {rebuilt} rebuilt"),
+                };
                 if let Some(e) = error {
-                    write!(f, ": {e}")?;
+                    s.push_str(lang.pick("：", ": "));
+                    s.push_str(e);
                 }
-                Ok(())
+                s
             }
         }
+    }
+}
+
+impl fmt::Display for Difference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe(schemas::Lang::En))
     }
 }
 

@@ -30,6 +30,7 @@ pub fn can_skip(state: Option<&ReconcileState>, rules: &str, as_of: NaiveDate) -
     let Some(ReconcileState {
         fingerprint: Some(now),
         last: Some(last),
+        ..
     }) = state
     else {
         return false;
@@ -51,6 +52,7 @@ pub fn reconciled(
     rules: &str,
     as_of: NaiveDate,
     valid_until: Option<NaiveDate>,
+    hand_changes: i64,
 ) -> Reconciled {
     Reconciled {
         project: project.to_string(),
@@ -60,6 +62,7 @@ pub fn reconciled(
         rules: rules.to_string(),
         as_of,
         valid_until,
+        hand_changes,
     }
 }
 
@@ -80,7 +83,9 @@ mod tests {
                 "r",
                 d(as_of),
                 Some(d("2026-12-01")),
+                0,
             )),
+            hand_changes: 0,
         }
     }
 
@@ -102,11 +107,13 @@ mod tests {
         let never = ReconcileState {
             fingerprint: Some("a".into()),
             last: None,
+            hand_changes: 0,
         };
         assert!(!can_skip(Some(&never), "r", d("2026-11-26")));
         let unprinted = ReconcileState {
             fingerprint: None,
-            last: Some(reconciled("P1", None, "r", d("2026-11-26"), None)),
+            last: Some(reconciled("P1", None, "r", d("2026-11-26"), None, 0)),
+            hand_changes: 0,
         };
         assert!(!can_skip(Some(&unprinted), "r", d("2026-11-26")));
     }

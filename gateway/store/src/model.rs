@@ -662,6 +662,10 @@ pub struct AccountEntry {
 pub struct ReconcileState {
     pub fingerprint: Option<String>,
     pub last: Option<Reconciled>,
+    /// How many times the project's findings were changed by hand so far (0: never). A
+    /// pass hands it back in [`Reconciled::hand_changes`]: the record is written only if
+    /// no hand change came in between.
+    pub hand_changes: i64,
 }
 
 /// A project's reconciliation as recorded after its findings were synced.
@@ -676,4 +680,6 @@ pub struct Reconciled {
     /// The first date after `as_of` on which its findings can change (`None`: never, with
     /// these facts).
     pub valid_until: Option<chrono::NaiveDate>,
+    /// [`ReconcileState::hand_changes`] as read before the project's facts were loaded.
+    pub hand_changes: i64,
 }

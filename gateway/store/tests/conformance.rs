@@ -137,6 +137,7 @@ conformance!(
     findings_pagination_and_filters,
     operator_tokens,
     the_access_log_keeps_every_reveal_newest_first,
+    an_operators_change_during_a_pass_is_not_skipped_over,
 );
 
 /// Tests that read the database behind the store's back, column by column.
@@ -2229,4 +2230,86 @@ async fn the_access_log_keeps_every_reveal_newest_first(store: Arc<dyn Store>) {
         store.append_access_log(&nobody).await,
         Err(StoreError::Invalid(_))
     ));
+}
+
+/// A pass reads a project's state, computes and syncs its findings; an operator acknowledges
+/// one of them before the pass writes its "reconciled" record. That record must not be
+/// written over the operator's change: the next pass has to compute the project again (as a
+/// forced pass would), not skip it. The same with no earlier record at all.
+async fn an_operators_change_during_a_pass_is_not_skipped_over(store: Arc<dyn Store>) {
+    let project = |code: &str| rec(RecordKind::Project, code, Some(code), None, r#"{"v":1}"#);
+    store
+        .upsert_registry(None, vec![project("P1"), project("P2")], at(1))
+        .await
+        .unwrap();
+    let both = vec!["P1".to_string(), "P2".to_string()];
+    let day = NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+    let record = |state: &store::ReconcileState, p: &str| store::Reconciled {
+        project: p.to_string(),
+        fingerprint: state.fingerprint.clone().expect("a fingerprint"),
+        rules: "rules".to_string(),
+        as_of: day,
+        valid_until: None,
+        hand_changes: state.hand_changes,
+    };
+    let skippable = |states: &std::collections::HashMap<String, store::ReconcileState>, p: &str| {
+        let s = &states[p];
+        s.last
+            .as_ref()
+            .is_some_and(|l| Some(&l.fingerprint) == s.fingerprint.as_ref() && l.rules == "rules")
+    };
+    let f1 = finding("P1", "obligation-1", Severity::Yellow, 100);
+    let f2 = finding("P2", "obligation-1", Severity::Yellow, 100);
+    for round in 0..2 {
+        // The pass reads the states (first round: never reconciled; second: reconciled).
+        let read = store.reconcile_states(&both).await.unwrap();
+        store
+            .sync_findings(
+                &Scope::Projects(both.clone()),
+                vec![f1.clone(), f2.clone()],
+                "reconciler",
+                at(2 + round),
+            )
+            .await
+            .unwrap();
+        // The operator acts on P1 between the sync and the record.
+        let to = if round == 0 {
+            FindingStatus::Acknowledged
+        } else {
+            FindingStatus::Resolved
+        };
+        store
+            .set_finding_status(
+                &f1.id,
+                to,
+                "inspector-li",
+                Some("seen on site"),
+                at(4 + round),
+            )
+            .await
+            .unwrap();
+        store
+            .put_reconciled(&[record(&read["P1"], "P1"), record(&read["P2"], "P2")])
+            .await
+            .unwrap();
+        let now = store.reconcile_states(&both).await.unwrap();
+        assert!(
+            !skippable(&now, "P1"),
+            "round {round}: the operator's change was recorded over: {:?}",
+            now["P1"]
+        );
+        assert!(
+            skippable(&now, "P2"),
+            "round {round}: P2 is untouched: {:?}",
+            now["P2"]
+        );
+        // The next pass computes P1 and records it; with nothing changed by hand since,
+        // it is skippable again.
+        store
+            .put_reconciled(&[record(&now["P1"], "P1")])
+            .await
+            .unwrap();
+        let after = store.reconcile_states(&both).await.unwrap();
+        assert!(skippable(&after, "P1"), "round {round}: {:?}", after["P1"]);
+    }
 }

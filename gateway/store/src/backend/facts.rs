@@ -939,25 +939,32 @@ pub async fn states(
                 Some(get(&row, "fingerprint")?);
         }
         let mut q = sqlx::QueryBuilder::new(
-            "SELECT project, fingerprint, rules, as_of, valid_until FROM project_reconciled \
-             WHERE project IN ",
+            "SELECT project, fingerprint, rules, as_of, valid_until, hand_changes \
+             FROM project_reconciled WHERE project IN ",
         );
         push_list(&mut q, chunk.iter().map(String::as_str));
         for row in q.build().fetch_all(pool).await? {
             let project: String = get(&row, "project")?;
-            out.entry(project.clone()).or_default().last = Some(crate::model::Reconciled {
+            let hand_changes: i64 = get(&row, "hand_changes")?;
+            let state = out.entry(project.clone()).or_default();
+            state.hand_changes = hand_changes;
+            state.last = Some(crate::model::Reconciled {
                 project: project.clone(),
                 fingerprint: get(&row, "fingerprint")?,
                 rules: get(&row, "rules")?,
                 as_of: get(&row, "as_of")?,
                 valid_until: get(&row, "valid_until")?,
+                hand_changes,
             });
         }
     }
     Ok(out)
 }
 
-/// Records projects' reconciliations (replacing the previous ones).
+/// Records projects' reconciliations (replacing the previous ones), each only if its
+/// findings were not changed by hand since the pass read its state (`hand_changes` still the
+/// one read): otherwise the record would say "nothing to do" about findings an operator
+/// changed after they were computed, and the next pass would skip the project.
 pub async fn put_states(tx: &mut Tx<'_>, done: &[crate::model::Reconciled]) -> Result<()> {
     let Some(first) = done.first() else {
         return Ok(());
@@ -969,13 +976,15 @@ pub async fn put_states(tx: &mut Tx<'_>, done: &[crate::model::Reconciled]) -> R
             .col("rules", r.rules.clone())
             .col("as_of", r.as_of)
             .col("valid_until", r.valid_until)
+            .col("hand_changes", r.hand_changes)
     };
     for chunk in done.chunks(rows_per_insert(row(first).binds())) {
         insert(
             "project_reconciled",
             chunk.iter().map(row).collect(),
             " ON CONFLICT (project) DO UPDATE SET fingerprint = excluded.fingerprint, \
-             rules = excluded.rules, as_of = excluded.as_of, valid_until = excluded.valid_until",
+             rules = excluded.rules, as_of = excluded.as_of, valid_until = excluded.valid_until \
+             WHERE project_reconciled.hand_changes = excluded.hand_changes",
         )
         .build()
         .execute(&mut **tx)
@@ -987,11 +996,21 @@ pub async fn put_states(tx: &mut Tx<'_>, done: &[crate::model::Reconciled]) -> R
 /// Forgets a project's last reconciliation: its stored findings were changed by hand, so
 /// the next pass computes it again (and a finding resolved by hand but still computed is
 /// reopened, as without skipping).
+///
+/// Kept as a row with an empty fingerprint (never skipped) and one more hand change, so that
+/// a pass that read the project's state before this cannot record it afterwards
+/// ([`put_states`]).
 pub async fn forget(tx: &mut Tx<'_>, project: &str) -> Result<()> {
-    sqlx::query("DELETE FROM project_reconciled WHERE project = $1")
-        .bind(project)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO project_reconciled (project, fingerprint, rules, as_of, valid_until, hand_changes) \
+         VALUES ($1, '', '', $2, NULL, 1) \
+         ON CONFLICT (project) DO UPDATE SET fingerprint = '', \
+         hand_changes = project_reconciled.hand_changes + 1",
+    )
+    .bind(project)
+    .bind(chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default())
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
