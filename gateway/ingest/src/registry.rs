@@ -1045,7 +1045,9 @@ struct LineCounter {
 impl LineCounter {
     fn line_at(&mut self, text: &str, offset: u64) -> u64 {
         let bytes = text.as_bytes();
-        let end = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
+        let end = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
         if end < self.offset {
             *self = LineCounter::default();
         }

@@ -302,10 +302,16 @@ async fn ground_truth(pl: &ingest::pipeline::Pipeline, a: &Args) -> anyhow::Resu
         .all_findings(&store::FindingFilter::default())
         .await?;
     let mut active = 0;
-    for f in found.iter().filter(|f| store::lifecycle::is_active(f.status)) {
+    for f in found
+        .iter()
+        .filter(|f| store::lifecycle::is_active(f.status))
+    {
         active += 1;
         *want
-            .entry((f.finding.code.as_str().to_string(), f.finding.project.clone()))
+            .entry((
+                f.finding.code.as_str().to_string(),
+                f.finding.project.clone(),
+            ))
             .or_default() -= 1;
     }
     let missing: i64 = want.values().filter(|n| **n > 0).sum();
