@@ -707,7 +707,7 @@ async fn a_backfill_next_to_a_live_gateway_is_reconciled_once() {
     );
     let (hook, log) = receiver().await;
     let port = free_port();
-    let mut procs = Procs(vec![Some(spawn_serve_with(
+    let procs = Procs(vec![Some(spawn_serve_with(
         dir.path(),
         &pki,
         &db,
