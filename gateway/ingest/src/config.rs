@@ -149,6 +149,18 @@ pub struct DatabaseSettings {
     /// `503 unavailable` (the database unreachable, or every connection busy), in ms.
     #[serde(default = "default_acquire_timeout_ms")]
     pub acquire_timeout_ms: u64,
+    /// SQLite: the page cache of the connection that writes, in MiB (the readers keep 64 MiB
+    /// each). A backfill's index inserts land all over the B-trees (hash keys): a cache that
+    /// holds the indexes saves a read from the file per insert.
+    #[serde(default = "default_sqlite_writer_cache_mib")]
+    pub sqlite_writer_cache_mib: u32,
+    /// SQLite: `PRAGMA mmap_size` in MiB, 0 for off (the default).
+    #[serde(default)]
+    pub sqlite_mmap_mib: u64,
+}
+
+fn default_sqlite_writer_cache_mib() -> u32 {
+    store::StoreOptions::default().sqlite_writer_cache_mib
 }
 
 fn default_acquire_timeout_ms() -> u64 {

@@ -27,6 +27,8 @@ pub async fn open(settings: Settings) -> anyhow::Result<Pipeline> {
         max_connections: settings.database.max_connections,
         sqlite_synchronous: settings.database.sqlite_synchronous,
         acquire_timeout_ms: settings.database.acquire_timeout_ms,
+        sqlite_writer_cache_mib: settings.database.sqlite_writer_cache_mib,
+        sqlite_mmap_mib: settings.database.sqlite_mmap_mib,
         ..StoreOptions::default()
     };
     let store = store::open_with(&settings.database.url, &options)

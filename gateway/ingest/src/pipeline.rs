@@ -515,63 +515,106 @@ impl Pipeline {
             progress.advance(files.len() as u64);
             return Ok((report, refused));
         }
+        // Only the projects a file defines are needed from this first pass: a CSV file whose
+        // header says it defines none is read once, when it is written (and refused then if
+        // it is unreadable). The others are read at once on the blocking threads.
+        let defines_projects = |bytes: &[u8]| {
+            registry::csv_kind(bytes).is_none_or(|k| k == registry::RegistryKind::Projects)
+        };
+        let first_pass = futures::future::join_all(
+            files
+                .iter()
+                .filter(|(_, bytes)| defines_projects(bytes))
+                .map(|(name, bytes)| async {
+                    // Only the codes are kept: the rest is read again when written.
+                    let codes = |p: registry::ParsedRegistryFile| -> Vec<String> {
+                        p.batch.projects.into_iter().map(|p| p.code).collect()
+                    };
+                    Ok::<_, anyhow::Error>(
+                        self.parse_registry(name, bytes, &window).await?.map(codes),
+                    )
+                }),
+        )
+        .await;
+        let mut first_pass = first_pass.into_iter();
         let mut readable = Vec::new();
         for (name, bytes) in files {
-            // Only the projects a file defines are needed from this first pass: a CSV file
-            // whose header says it defines none is read once, when it is written (and
-            // refused then if it is unreadable).
-            if registry::csv_kind(bytes).is_some_and(|k| k != registry::RegistryKind::Projects) {
-                readable.push((name, bytes));
-                progress.advance(1);
-                continue;
-            }
-            match self.parse_registry(name, bytes, &window).await? {
-                Ok(p) => {
-                    in_run.extend(p.batch.projects.iter().map(|p| p.code.clone()));
-                    readable.push((name, bytes));
+            if defines_projects(bytes) {
+                match first_pass
+                    .next()
+                    .ok_or_else(|| anyhow!("a registry file was not read"))??
+                {
+                    Ok(codes) => {
+                        in_run.extend(codes);
+                        readable.push((name, bytes));
+                    }
+                    Err(e) => refused.push(e),
                 }
-                Err(e) => refused.push(e),
+            } else {
+                readable.push((name, bytes));
             }
             progress.advance(1);
         }
-        let mut report = RegistryReport::default();
-        let mut batch = RegistryBatch::default();
+        // Written group by group (about REGISTRY_GROUP_BYTES each, one transaction each); the
+        // next group's files are read on the blocking threads while this one is written.
+        let mut groups: Vec<Vec<(&String, &Vec<u8>)>> = Vec::new();
         let mut group_bytes = 0;
-        let mut group_files = 0;
         for (name, bytes) in readable {
-            let p = match self.parse_registry(name, bytes, &window).await? {
-                Ok(p) => p,
-                Err(e) => {
-                    refused.push(e);
-                    continue;
-                }
-            };
-            let errors = p.check_projects(&in_run);
-            if !errors.is_empty() {
-                refused.push(RegistryError {
-                    file: name.clone(),
-                    errors,
-                });
-                continue;
-            }
-            batch.extend(p.batch);
-            group_bytes += bytes.len();
-            group_files += 1;
-            if group_bytes >= REGISTRY_GROUP_BYTES {
-                add_registry(
-                    &mut report,
-                    self.upsert_owned(std::mem::take(&mut batch)).await?,
-                );
-                progress.advance(group_files);
+            if group_bytes >= REGISTRY_GROUP_BYTES || groups.is_empty() {
+                groups.push(Vec::new());
                 group_bytes = 0;
-                group_files = 0;
+            }
+            group_bytes += bytes.len();
+            if let Some(g) = groups.last_mut() {
+                g.push((name, bytes));
             }
         }
-        add_registry(
-            &mut report,
-            self.upsert_owned(std::mem::take(&mut batch)).await?,
-        );
-        progress.advance(group_files);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<(RegistryBatch, u64)>(1);
+        let in_run = &in_run;
+        let window = &window;
+        let produce = async move {
+            let mut refused = Vec::new();
+            for group in groups {
+                let parsed = futures::future::join_all(
+                    group
+                        .iter()
+                        .map(|(name, bytes)| self.parse_registry(name, bytes, window)),
+                )
+                .await;
+                let mut batch = RegistryBatch::default();
+                for ((name, _), p) in group.iter().zip(parsed) {
+                    match p? {
+                        Ok(p) => {
+                            let errors = p.check_projects(in_run);
+                            if errors.is_empty() {
+                                batch.extend(p.batch);
+                            } else {
+                                refused.push(RegistryError {
+                                    file: (*name).clone(),
+                                    errors,
+                                });
+                            }
+                        }
+                        Err(e) => refused.push(e),
+                    }
+                }
+                if tx.send((batch, group.len() as u64)).await.is_err() {
+                    break;
+                }
+            }
+            anyhow::Ok(refused)
+        };
+        let consume = async move {
+            let mut report = RegistryReport::default();
+            while let Some((batch, files)) = rx.recv().await {
+                add_registry(&mut report, self.upsert_owned(batch).await?);
+                progress.advance(files);
+            }
+            anyhow::Ok(report)
+        };
+        let (produced, written) = tokio::join!(produce, consume);
+        let mut report = written?;
+        refused.extend(produced?);
         report.dirty_projects.sort();
         report.dirty_projects.dedup();
         Ok((report, refused))

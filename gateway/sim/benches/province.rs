@@ -154,11 +154,29 @@ async fn run(a: &Args) -> anyhow::Result<()> {
         let steps = StepTimes::default();
         let (refused, rejected, skipped) =
             ingest::backfill::load_dir_with(&pl, &world_dir(a), "operator", &steps).await?;
+        // A file left `received` was stored but never processed: a lost file, worse than a
+        // slow one.
+        let still_received: u64 = pl
+            .store()
+            .file_counts(&store::FileFilter {
+                status: Some(store::FileStatus::Received),
+                ..Default::default()
+            })
+            .await?
+            .iter()
+            .map(|c| c.files)
+            .sum();
         report(
             "ingest",
             a,
             t,
-            &format!("refused={refused} rejected={rejected} skipped={skipped}"),
+            &format!(
+                "refused={refused} rejected={rejected} skipped={skipped} still_received={still_received}"
+            ),
+        );
+        anyhow::ensure!(
+            still_received == 0,
+            "{still_received} files were stored but left unprocessed (status received)"
         );
     }
     if a.phase == "upgrade" {

@@ -526,6 +526,13 @@ pub struct StoreOptions {
     /// How long a statement waits for a pooled connection (the database unreachable, or every
     /// connection busy) before failing as unavailable.
     pub acquire_timeout_ms: u64,
+    /// SQLite: the page cache of the one connection that writes, in MiB (the readers keep
+    /// 64 MiB each). Record keys are hashes, so a backfill's index inserts land all over the
+    /// B-trees; a cache that holds them saves a read per insert.
+    pub sqlite_writer_cache_mib: u32,
+    /// SQLite: `PRAGMA mmap_size` in MiB (0: off): pages read through a memory map of the
+    /// file instead of copied into each connection's cache.
+    pub sqlite_mmap_mib: u64,
 }
 
 impl Default for StoreOptions {
@@ -535,6 +542,8 @@ impl Default for StoreOptions {
             busy_timeout_ms: 10_000,
             sqlite_synchronous: SqliteSynchronous::default(),
             acquire_timeout_ms: 30_000,
+            sqlite_writer_cache_mib: 256,
+            sqlite_mmap_mib: 0,
         }
     }
 }

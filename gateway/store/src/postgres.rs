@@ -38,7 +38,9 @@ impl PgStore {
     /// PostgreSQL's limit on parameters per statement (a 16-bit count in the protocol).
     const MAX_BINDS: usize = 65_535;
     /// Nothing to adjust around a large upload: the server's buffers are not ours.
-    const LARGE_COPY_PRAGMAS: Option<(&'static str, &'static str)> = None;
+    fn large_copy_pragmas(&self) -> Option<(String, String)> {
+        None
+    }
 
     pub fn accepts(url: &str) -> bool {
         url.starts_with("postgres://") || url.starts_with("postgresql://")

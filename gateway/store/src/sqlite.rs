@@ -18,6 +18,14 @@ use crate::model::{Backend, StoreOptions};
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The one connection every write transaction of this process runs on. SQLite has one
+    /// writer anyway; on a connection of its own its page cache stays valid from one
+    /// transaction to the next (a connection drops its whole cache when it finds that another
+    /// connection wrote since its last transaction), so a backfill's index pages stay in
+    /// memory instead of being read again by every transaction.
+    writer: SqlitePool,
+    /// The writer's page cache, as `PRAGMA cache_size` (negative: KiB).
+    writer_cache: String,
     label: String,
     /// Held for the whole of every write transaction, in arrival order (tokio's mutex is fair).
     write_lock: tokio::sync::Mutex<()>,
@@ -56,11 +64,15 @@ impl SqliteStore {
     const INSERT_ROWS: usize = 100;
     /// SQLite's limit on parameters per statement (`SQLITE_MAX_VARIABLE_NUMBER` since 3.32).
     const MAX_BINDS: usize = 32_766;
-    /// Around copying a large upload in: its pages would otherwise fill the connection's
-    /// 64 MiB page cache (resident memory the upload did not need); with 8 MiB the
-    /// transaction's pages spill to the WAL as they are written.
-    const LARGE_COPY_PRAGMAS: Option<(&'static str, &'static str)> =
-        Some(("PRAGMA cache_size = -8192", "PRAGMA cache_size = -65536"));
+    /// Around copying a large upload in: its pages would otherwise fill the writer's page
+    /// cache (resident memory the upload did not need); with 8 MiB the transaction's pages
+    /// spill to the WAL as they are written. Then back to the writer's own size.
+    fn large_copy_pragmas(&self) -> Option<(String, String)> {
+        Some((
+            "PRAGMA cache_size = -8192".into(),
+            format!("PRAGMA cache_size = {}", self.writer_cache),
+        ))
+    }
 
     pub fn accepts(url: &str) -> bool {
         url.starts_with("sqlite:")
@@ -100,8 +112,34 @@ impl SqliteStore {
             // land all over the B-tree.
             .pragma("cache_size", "-65536")
             .pragma("temp_store", "memory");
-        let pool = SqlitePoolOptions::new()
-            .max_connections(options.max_connections.max(1))
+        let connect = if options.sqlite_mmap_mib > 0 {
+            connect.pragma("mmap_size", (options.sqlite_mmap_mib << 20).to_string())
+        } else {
+            connect
+        };
+        let writer_cache = format!(
+            "-{}",
+            u64::from(options.sqlite_writer_cache_mib.max(1)) << 10
+        );
+        let writer = Self::pool_options(1)
+            .connect_with(connect.clone().pragma("cache_size", writer_cache.clone()))
+            .await?;
+        let pool = Self::pool_options(options.max_connections.max(1))
+            .connect_with(connect)
+            .await?;
+        Ok(SqliteStore {
+            pool,
+            writer,
+            writer_cache,
+            label: format!("sqlite://{path}"),
+            write_lock: tokio::sync::Mutex::new(()),
+            background_gate: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    fn pool_options(max_connections: u32) -> SqlitePoolOptions {
+        SqlitePoolOptions::new()
+            .max_connections(max_connections)
             // A connection whose transaction could not be rolled back is closed, never
             // reused. SQLite rolls a transaction back by itself on "database or disk is
             // full"; the ROLLBACK that sqlx then sends fails ("no transaction is active") and
@@ -119,14 +157,6 @@ impl SqliteStore {
                     )
                 })
             })
-            .connect_with(connect)
-            .await?;
-        Ok(SqliteStore {
-            pool,
-            label: format!("sqlite://{path}"),
-            write_lock: tokio::sync::Mutex::new(()),
-            background_gate: tokio::sync::Mutex::new(()),
-        })
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -141,13 +171,19 @@ impl SqliteStore {
             let _gate = self.background_gate.lock().await;
             self.write_lock.lock().await
         };
-        Ok((Some(guard), self.pool.begin_with("BEGIN IMMEDIATE").await?))
+        Ok((
+            Some(guard),
+            self.writer.begin_with("BEGIN IMMEDIATE").await?,
+        ))
     }
 
     /// As [`Self::begin_write`] for a batch of pushed files, whose senders are waiting for
     /// their receipts: it queues behind at most one background writer.
     async fn begin_receipt_write(&self) -> Result<WriteTx<'_>, StoreError> {
         let guard = self.write_lock.lock().await;
-        Ok((Some(guard), self.pool.begin_with("BEGIN IMMEDIATE").await?))
+        Ok((
+            Some(guard),
+            self.writer.begin_with("BEGIN IMMEDIATE").await?,
+        ))
     }
 }

@@ -494,8 +494,8 @@ impl crate::Store for ThisStore {
         };
         let created = !raw_files::insert_new(&mut tx, &[new]).await?.is_empty();
         if created {
-            if let Some((shrink, _)) = ThisStore::LARGE_COPY_PRAGMAS {
-                sqlx::query(shrink).execute(&mut *tx).await?;
+            if let Some((shrink, _)) = self.large_copy_pragmas() {
+                sqlx::query(&shrink).execute(&mut *tx).await?;
             }
             let mut hasher = sha2::Sha256::new();
             let mut buf = vec![0u8; CHUNK_BYTES];
@@ -527,8 +527,8 @@ impl crate::Store for ThisStore {
                     break;
                 }
             }
-            if let Some((_, restore)) = ThisStore::LARGE_COPY_PRAGMAS {
-                sqlx::query(restore).execute(&mut *tx).await?;
+            if let Some((_, restore)) = self.large_copy_pragmas() {
+                sqlx::query(&restore).execute(&mut *tx).await?;
             }
             let actual = hex::encode(hasher.finalize());
             if actual != sha256 || total != size_bytes {
@@ -672,27 +672,42 @@ impl crate::Store for ThisStore {
             by_kind.entry(r.kind).or_default().push(r);
         }
         for (kind, rows) in by_kind {
-            let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
-            let stored = records::existing(&mut tx, kind, &keys).await?;
-            let mut write = Vec::new();
+            // Insert first (`ON CONFLICT DO NOTHING`): a new key costs one B-tree descent
+            // instead of a look-up and then an insert; only the keys already stored are read
+            // back and compared (a backfill into an empty database reads nothing back).
+            let inserted = records::write(&mut tx, source_file, &rows, false, now).await?;
+            let mut stored_before = Vec::new();
             for r in rows {
-                match stored.get(&r.key) {
-                    None => report.inserted += 1,
-                    Some(ex) if ex.content_hash == r.content_hash => {
-                        report.unchanged += 1;
-                        continue;
-                    }
-                    Some(ex) => {
-                        report.updated += 1;
-                        // An account moved to another project dirties both.
-                        projects.extend(ex.project.clone());
-                    }
+                if inserted.contains(&(kind.as_str().to_string(), r.key.clone())) {
+                    report.inserted += 1;
+                    projects.extend(r.project.clone());
+                    accounts.extend(r.account.clone());
+                } else {
+                    stored_before.push(r);
                 }
+            }
+            let keys: Vec<&str> = stored_before.iter().map(|r| r.key.as_str()).collect();
+            let stored = records::existing(&mut tx, kind, &keys).await?;
+            let mut changed = Vec::new();
+            for r in stored_before {
+                let Some(ex) = stored.get(&r.key) else {
+                    return Err(StoreError::Corrupt(format!(
+                        "{kind} record '{}' was neither inserted nor found",
+                        r.key
+                    )));
+                };
+                if ex.content_hash == r.content_hash {
+                    report.unchanged += 1;
+                    continue;
+                }
+                report.updated += 1;
+                // An account moved to another project dirties both.
+                projects.extend(ex.project.clone());
                 projects.extend(r.project.clone());
                 accounts.extend(r.account.clone());
-                write.push(r);
+                changed.push(r);
             }
-            records::write(&mut tx, source_file, &write, true, now).await?;
+            records::write(&mut tx, source_file, &changed, true, now).await?;
         }
         report.dirty_projects =
             dirty_projects::mark_with_accounts(&mut tx, projects, accounts, now).await?;
