@@ -87,6 +87,13 @@ pub async fn ingest_files_with(
             Lang::En => format!("{}: not stored: {why}", path.display()),
         }
     };
+    // An error after the file was read: it may have been stored (the message says so).
+    let not_processed = |path: &Path, why: String| -> String {
+        match ui {
+            Lang::Zh => format!("{} 未能处理：{why}", path.display()),
+            Lang::En => format!("{}: not processed: {why}", path.display()),
+        }
+    };
     let groups = groups_of(files, p.settings().ingest.max_file_bytes);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<Result<usize, String>>, Staged)>(1);
     let produce = async move {
@@ -126,7 +133,7 @@ pub async fn ingest_files_with(
                         let path = &files[i].0;
                         match results.next() {
                             Some(Ok(done)) => (describe(path, &done, ui), done.is_rejected()),
-                            Some(Err(e)) => (not_stored(path, format!("{e:#}")), true),
+                            Some(Err(e)) => (not_processed(path, format!("{e:#}")), true),
                             None => (
                                 not_stored(
                                     path,

@@ -47,6 +47,13 @@ enum Slot {
     },
     /// The same bytes as the earlier file at this index of the group.
     SameAs(usize),
+    /// Stored, but processing it failed for a reason that is not the file's (the database
+    /// could not be read or written): it is still `received`, and is tried once more on its
+    /// own before the group is reported (a file left unprocessed is lost to a backfill).
+    Unprocessed {
+        file_id: String,
+        error: anyhow::Error,
+    },
 }
 
 impl Pipeline {
@@ -135,7 +142,10 @@ impl Pipeline {
                     outcome,
                     rejected,
                 },
-                Err(e) => Slot::Done(Err(e)),
+                Err(error) => Slot::Unprocessed {
+                    file_id: file.id,
+                    error,
+                },
             });
         }
         Ok(Staged {
@@ -202,8 +212,28 @@ impl Pipeline {
                             rejected_records: rejected_of.remove(i).unwrap_or_default(),
                         })
                     };
-                    done.insert(*i, one.await);
+                    match one.await {
+                        Ok(p) => {
+                            done.insert(*i, Ok(p));
+                        }
+                        Err(error) => {
+                            slots[*i] = Some(Slot::Unprocessed {
+                                file_id: id.clone(),
+                                error,
+                            });
+                        }
+                    }
                 }
+            }
+        }
+        for slot in slots.iter_mut() {
+            if let Some(Slot::Unprocessed { file_id, error }) = slot {
+                let id = file_id.clone();
+                tracing::warn!(file_id = %id, error = %error, "a file of a group could not be processed; trying it once more on its own");
+                let retried = self.process(&id).await.map_err(|again| {
+                    anyhow!("stored as {id} but not processed, it stays received ({again:#}; first attempt: {error:#})")
+                });
+                *slot = Some(Slot::Done(retried));
             }
         }
         let mut out: Vec<anyhow::Result<Processed>> = Vec::with_capacity(slots.len());
@@ -218,7 +248,7 @@ impl Pipeline {
                     }),
                     _ => Err(anyhow!("the same bytes as an earlier file, which failed")),
                 },
-                Some(Slot::Parsed { .. }) | None => done
+                Some(Slot::Parsed { .. } | Slot::Unprocessed { .. }) | None => done
                     .remove(&i)
                     .unwrap_or_else(|| Err(anyhow!("file not processed"))),
             };

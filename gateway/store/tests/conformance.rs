@@ -126,6 +126,7 @@ conformance!(
     a_complete_statement_supersedes_an_incomplete_one,
     an_incomplete_copy_never_replaces_a_complete_statement,
     registry_upsert_counts_and_replaces,
+    registry_rows_again_or_changed_keep_one_typed_row,
     loads_by_project_and_account,
     dirty_queue_is_bounded_and_drains,
     claims_are_exclusive_and_leased,
@@ -1500,6 +1501,56 @@ async fn registry_upsert_counts_and_replaces(store: Arc<dyn Store>) {
     assert_eq!(r.inserted, 1);
     let file = store.get_file(&f).await.unwrap().unwrap();
     assert_eq!((file.status, file.records_count), (FileStatus::Parsed, 1));
+}
+
+/// Registry rows are inserted first and only the keys already stored are read back and
+/// compared (issue 9, item 7): written again they change nothing, and a changed row (an
+/// account moved to another project) keeps exactly one typed row, under its new project, with
+/// both projects dirty.
+async fn registry_rows_again_or_changed_keep_one_typed_row(store: Arc<dyn Store>) {
+    let acc = |project: &str, n: u32| {
+        store::records::account(&account(project, &format!("62220000000000{n:02}"))).unwrap()
+    };
+    let directory = || async {
+        let mut d: Vec<(String, String)> = store
+            .account_directory()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.account_no, a.project))
+            .collect();
+        d.sort();
+        d
+    };
+    let pair = |project: &str, n: u32| (format!("62220000000000{n:02}"), project.to_string());
+    let r = store
+        .upsert_registry(None, vec![acc("P1", 1), acc("P1", 2)], at(1))
+        .await
+        .unwrap();
+    assert_eq!((r.inserted, r.updated, r.unchanged), (2, 0, 0));
+    assert_eq!(r.dirty_projects, vec!["P1".to_string()]);
+    assert_eq!(directory().await, vec![pair("P1", 1), pair("P1", 2)]);
+
+    let r = store
+        .upsert_registry(None, vec![acc("P1", 1), acc("P1", 2)], at(2))
+        .await
+        .unwrap();
+    assert_eq!((r.inserted, r.updated, r.unchanged), (0, 0, 2));
+    assert!(r.dirty_projects.is_empty(), "{:?}", r.dirty_projects);
+    assert_eq!(directory().await, vec![pair("P1", 1), pair("P1", 2)]);
+
+    let r = store
+        .upsert_registry(None, vec![acc("P1", 1), acc("P2", 2), acc("P2", 3)], at(3))
+        .await
+        .unwrap();
+    assert_eq!((r.inserted, r.updated, r.unchanged), (1, 1, 1));
+    assert_eq!(r.dirty_projects, vec!["P1".to_string(), "P2".to_string()]);
+    assert_eq!(
+        directory().await,
+        vec![pair("P1", 1), pair("P2", 2), pair("P2", 3)]
+    );
+    let moved = store.load_records(&Scope::project("P2")).await.unwrap();
+    assert_eq!(moved.len(), 2, "{moved:?}");
 }
 
 async fn loads_by_project_and_account(store: Arc<dyn Store>) {
