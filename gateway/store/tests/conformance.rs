@@ -1514,7 +1514,7 @@ async fn registry_rows_again_or_changed_keep_one_typed_row(store: Arc<dyn Store>
     };
     let directory = || async {
         let mut d: Vec<(String, String)> = store
-            .account_directory()
+            .accounts_named(&[], &["P1".to_string(), "P2".to_string()])
             .await
             .unwrap()
             .into_iter()
