@@ -653,6 +653,23 @@ impl<'r> Cols<'r> {
         Ok(self.row.try_get(at)?)
     }
 
+    /// The next column, a date or NULL (see [`crate::sql::DateColumn`]).
+    fn opt_date(&mut self, name: &str) -> Result<Option<NaiveDate>> {
+        let at = self.at;
+        self.at += 1;
+        debug_assert_eq!(
+            self.row.columns().get(at).map(sqlx::Column::name),
+            Some(name),
+            "typed fact column {at}"
+        );
+        <Db as crate::sql::DateColumn>::date(self.row, at)
+    }
+
+    fn date(&mut self, name: &str) -> Result<NaiveDate> {
+        self.opt_date(name)?
+            .ok_or_else(|| StoreError::Corrupt(format!("typed fact column {name} is NULL")))
+    }
+
     fn parse<T: DeserializeOwned>(&mut self, name: &str) -> Result<T> {
         parse(self.get::<&str>(name)?)
     }
@@ -708,8 +725,8 @@ fn project(c: &mut Cols<'_>) -> Result<Project> {
         general_contractor,
         subcontractors,
         contract_amount: c.fen("contract_fen")?,
-        start_date: c.get("start_date")?,
-        planned_end_date: c.get("planned_end_date")?,
+        start_date: c.date("start_date")?,
+        planned_end_date: c.date("planned_end_date")?,
         status: c.parse("status")?,
     })
 }
@@ -724,7 +741,7 @@ fn account(c: &mut Cols<'_>) -> Result<WageAccount> {
         project_code: c.get("project_code")?,
         bank_code: c.get("bank_code")?,
         cnaps: c.parse("cnaps")?,
-        opened_on: c.get("opened_on")?,
+        opened_on: c.date("opened_on")?,
         currency: c.get("currency")?,
         payer_accounts: c.list("payer_accounts")?,
     })
@@ -738,7 +755,7 @@ fn obligation(c: &mut Cols<'_>) -> Result<LaborCostObligation> {
         obligation_id: c.get("obligation_id")?,
         project_code: c.get("project_code")?,
         period: c.parse("period")?,
-        due_date: c.get("due_date")?,
+        due_date: c.date("due_date")?,
         amount: c.fen("amount_fen")?,
         ratio: c.opt_parse("ratio")?,
         progress_payment: c.opt_fen("progress_fen")?,
@@ -772,8 +789,8 @@ fn roster(c: &mut Cols<'_>) -> Result<RosterEntry> {
         id_number: schemas::IdNumber::new(c.get::<String>("id_number")?),
         card_number: schemas::CardNumber::new(c.get::<String>("card_number")?),
         employer: c.get("employer")?,
-        entered_on: c.get("entered_on")?,
-        left_on: c.get("left_on")?,
+        entered_on: c.opt_date("entered_on")?,
+        left_on: c.opt_date("left_on")?,
     })
 }
 
@@ -787,8 +804,8 @@ fn guarantee_requirement(c: &mut Cols<'_>) -> Result<GuaranteeRequirement> {
         contractor_credit: c.parse("contractor_credit")?,
         rate: c.opt_parse("rate")?,
         cap: c.opt_fen("cap_fen")?,
-        cover_from: c.get("cover_from")?,
-        cover_to: c.get("cover_to")?,
+        cover_from: c.date("cover_from")?,
+        cover_to: c.date("cover_to")?,
         cash_deposit: c.fen("cash_deposit_fen")?,
     })
 }
@@ -811,8 +828,8 @@ fn statement(c: &mut Cols<'_>) -> Result<Statement> {
         kind: c.parse("kind")?,
         statement_id: c.get("statement_id")?,
         sequence: c.get("sequence")?,
-        opening_balance: balance(c.opt_fen("opening_fen")?, c.get("opening_date")?),
-        closing_balance: balance(c.opt_fen("closing_fen")?, c.get("closing_date")?),
+        opening_balance: balance(c.opt_fen("opening_fen")?, c.opt_date("opening_date")?),
+        closing_balance: balance(c.opt_fen("closing_fen")?, c.opt_date("closing_date")?),
         entries: Vec::new(),
         incomplete: c.get("incomplete")?,
     })
@@ -827,8 +844,8 @@ fn entry(c: &mut Cols<'_>) -> Result<Entry> {
     Ok(Entry {
         amount: c.fen("amount_fen")?,
         direction: c.parse("direction")?,
-        booking_date: c.get("booking_date")?,
-        value_date: c.get("value_date")?,
+        booking_date: c.date("booking_date")?,
+        value_date: c.opt_date("value_date")?,
         bank_ref: c.get("bank_ref")?,
         end_to_end_id: c.get("end_to_end_id")?,
         counterparty_name: c.get("counterparty_name")?,
@@ -863,7 +880,7 @@ fn payment(c: &mut Cols<'_>) -> Result<PaymentResult> {
         reason_code: c.get("reason_code")?,
         reason_text: c.get("reason_text")?,
         raw_status: c.get("raw_status")?,
-        pay_date: c.get("pay_date")?,
+        pay_date: c.opt_date("pay_date")?,
         period: c.opt_parse("period")?,
     })
 }
@@ -875,7 +892,7 @@ fn batch(c: &mut Cols<'_>) -> Result<PayrollBatch> {
     Ok(PayrollBatch {
         batch_id: c.get("batch_id")?,
         debit_account: c.get("debit_account")?,
-        pay_date: c.get("pay_date")?,
+        pay_date: c.opt_date("pay_date")?,
         declared_count: c
             .get::<Option<i64>>("declared_count")?
             .map(|n| crate::sql::to_u64(n, "declared count"))
@@ -904,13 +921,13 @@ fn guarantee(c: &mut Cols<'_>) -> Result<GuaranteeLetter> {
         project_name: c.get("project_name")?,
         contract_amount: c.opt_fen("contract_fen")?,
         guaranteed_amount: c.fen("guaranteed_fen")?,
-        valid_from: c.get("valid_from")?,
-        valid_to: c.get("valid_to")?,
+        valid_from: c.date("valid_from")?,
+        valid_to: c.date("valid_to")?,
         irrevocable_on_demand: c.get("irrevocable_on_demand")?,
         action: c.parse("action")?,
         previous_number: c.get("previous_number")?,
         status: c.parse("status")?,
-        event_date: c.get("event_date")?,
+        event_date: c.date("event_date")?,
         claim_amount: c.opt_fen("claim_fen")?,
         document_hash: c.get("document_hash")?,
     })
