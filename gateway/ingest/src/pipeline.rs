@@ -23,6 +23,7 @@ use store::{
     ApplyReport, FileOutcome, NewRawFile, RawFile, RecordConflict, RecordKind, RegistryReport,
     Scope, Store, SyncReport,
 };
+use tokio_util::sync::CancellationToken;
 
 use crate::config::{PartnerRole, PartnerSettings, Settings};
 use crate::registry::{self, RegistryBatch, RegistryError};
@@ -650,12 +651,31 @@ impl Pipeline {
         quiet: std::time::Duration,
         force: bool,
     ) -> anyhow::Result<SyncReport> {
+        self.reconcile_claimed_until(worker, as_of, quiet, force, &CancellationToken::new())
+            .await
+    }
+
+    /// [`Pipeline::reconcile_claimed_with`], stopping before the next chunk once `stop` is
+    /// cancelled (a shutdown): the projects not yet claimed stay queued, for the next start
+    /// or another process. A chunk already claimed is finished, so the wait after `stop` is at
+    /// most one chunk's reconciliation.
+    pub async fn reconcile_claimed_until(
+        &self,
+        worker: &str,
+        as_of: NaiveDate,
+        quiet: std::time::Duration,
+        force: bool,
+        stop: &CancellationToken,
+    ) -> anyhow::Result<SyncReport> {
         let quiet =
             chrono::Duration::from_std(quiet).context("reconcile.debounce_ms is too long")?;
         let lease = std::time::Duration::from_millis(self.settings.reconcile.lease_ms.max(1));
         let mut total = SyncReport::default();
         // Bounded: a queue that refills faster than it drains is left to the next wake-up.
         for _ in 0..1000 {
+            if stop.is_cancelled() {
+                break;
+            }
             let now = Utc::now();
             let claims = self
                 .store

@@ -107,7 +107,12 @@ async fn an_account_registered_by_another_process_counts_for_the_next_file() {
         .ingest("icbc", Some("a2.sta"), None, statement(2))
         .await
         .unwrap();
-    assert_eq!(after.file.status, FileStatus::Parsed, "{:?}", after.file.error);
+    assert_eq!(
+        after.file.status,
+        FileStatus::Parsed,
+        "{:?}",
+        after.file.error
+    );
     assert!(
         after.rejected_records.is_empty(),
         "{:?}",
@@ -121,7 +126,12 @@ async fn an_account_registered_by_another_process_counts_for_the_next_file() {
         .ingest("icbc", Some("a3.sta"), None, statement(3))
         .await
         .unwrap();
-    assert_eq!(moved.rejected_records.len(), 1, "{:?}", moved.rejected_records);
+    assert_eq!(
+        moved.rejected_records.len(),
+        1,
+        "{:?}",
+        moved.rejected_records
+    );
     assert!(
         moved.rejected_records[0].reason.contains("may not report"),
         "{:?}",
