@@ -214,14 +214,30 @@ mod date_tests {
     #[test]
     fn iso_dates_read_as_chrono_reads_them() {
         for text in [
-            "2026-11-26", "2024-02-29", "0001-01-01", "9999-12-31", "2026-02-29", "2026-13-01",
-            "2026-00-10", "2026-01-32", "2026-1-01", "2026/01/01", "20260101", "2026-01-0a",
-            "+2026-01-01", " 2026-01-01", "2026-01-01 ", "",
+            "2026-11-26",
+            "2024-02-29",
+            "0001-01-01",
+            "9999-12-31",
+            "2026-02-29",
+            "2026-13-01",
+            "2026-00-10",
+            "2026-01-32",
+            "2026-1-01",
+            "2026/01/01",
+            "20260101",
+            "2026-01-0a",
+            "+2026-01-01",
+            " 2026-01-01",
+            "2026-01-01 ",
+            "",
         ] {
             let chrono = chrono::NaiveDate::parse_from_str(text, "%F").ok();
             let fast = iso_date(text);
             // The fast path never disagrees; where it declines, the caller asks chrono.
-            assert!(fast.is_none() || fast == chrono, "{text}: {fast:?} vs {chrono:?}");
+            assert!(
+                fast.is_none() || fast == chrono,
+                "{text}: {fast:?} vs {chrono:?}"
+            );
             if text.len() == 10 && chrono.is_some() {
                 assert_eq!(fast, chrono, "{text}");
             }

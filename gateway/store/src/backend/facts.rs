@@ -47,7 +47,6 @@ pub fn table(kind: RecordKind) -> &'static str {
     }
 }
 
-
 // ----- values in and out of columns -----
 
 /// A value's serde spelling (an enum variant, an id, a decimal), as text.
@@ -1013,12 +1012,19 @@ pub async fn load(pool: &Pool, projects: &[String]) -> Result<Vec<ProjectFactRow
     }
     let mut out: BTreeMap<String, ProjectFactRows> = BTreeMap::new();
     let columns = format!("owner, {PROJECT}");
-    scan(pool, "fact_projects", &columns, "owner, key", projects, |row| {
-        let mut c = Cols::new(row);
-        let owner: String = c.get("owner")?;
-        out.insert(owner, ProjectFactRows::new(project(&mut c)?));
-        Ok(())
-    })
+    scan(
+        pool,
+        "fact_projects",
+        &columns,
+        "owner, key",
+        projects,
+        |row| {
+            let mut c = Cols::new(row);
+            let owner: String = c.get("owner")?;
+            out.insert(owner, ProjectFactRows::new(project(&mut c)?));
+            Ok(())
+        },
+    )
     .await?;
     if out.is_empty() {
         return Ok(Vec::new());
@@ -1061,38 +1067,63 @@ pub async fn load(pool: &Pool, projects: &[String]) -> Result<Vec<ProjectFactRow
         f.accounts.push(a)
     })
     .await?;
-    load_kind(pool, K::Obligation, OBLIGATION, projects, o, obligation, |f, x| {
-        f.obligations.push(x)
-    })
+    load_kind(
+        pool,
+        K::Obligation,
+        OBLIGATION,
+        projects,
+        o,
+        obligation,
+        |f, x| f.obligations.push(x),
+    )
     .await?;
-    load_kind(pool, K::Paysheet, PAYSHEET, projects, o, paysheet, |f, x| {
-        f.pay_sheet.push(x)
-    })
+    load_kind(
+        pool,
+        K::Paysheet,
+        PAYSHEET,
+        projects,
+        o,
+        paysheet,
+        |f, x| f.pay_sheet.push(x),
+    )
     .await?;
     load_kind(pool, K::Roster, ROSTER, projects, o, roster, |f, x| {
         f.roster.push(x)
     })
     .await?;
     let requirement = guarantee_requirement;
-    load_kind(pool, K::GuaranteeRequirement, GUARANTEE_REQUIREMENT, projects, o, requirement, |f, x| {
-        f.guarantee_requirement = Some(x)
-    })
+    load_kind(
+        pool,
+        K::GuaranteeRequirement,
+        GUARANTEE_REQUIREMENT,
+        projects,
+        o,
+        requirement,
+        |f, x| f.guarantee_requirement = Some(x),
+    )
     .await?;
     let columns = format!("owner, key, {STATEMENT}");
-    scan(pool, table(K::Statement), &columns, "owner, key", projects, |row| {
-        let mut c = Cols::new(row);
-        let owner: &str = c.get("owner")?;
-        let key: &str = c.get("key")?;
-        let Some(f) = o.get_mut(owner) else {
-            return Ok(());
-        };
-        let mut s = statement(&mut c)?;
-        if let Some(list) = entries.get_mut(owner).and_then(|m| m.remove(key)) {
-            s.entries = list;
-        }
-        f.statements.push(s);
-        Ok(())
-    })
+    scan(
+        pool,
+        table(K::Statement),
+        &columns,
+        "owner, key",
+        projects,
+        |row| {
+            let mut c = Cols::new(row);
+            let owner: &str = c.get("owner")?;
+            let key: &str = c.get("key")?;
+            let Some(f) = o.get_mut(owner) else {
+                return Ok(());
+            };
+            let mut s = statement(&mut c)?;
+            if let Some(list) = entries.get_mut(owner).and_then(|m| m.remove(key)) {
+                s.entries = list;
+            }
+            f.statements.push(s);
+            Ok(())
+        },
+    )
     .await?;
     load_kind(pool, K::Payment, PAYMENT, projects, o, payment, |f, x| {
         f.payment_results.push(x)
@@ -1102,9 +1133,15 @@ pub async fn load(pool: &Pool, projects: &[String]) -> Result<Vec<ProjectFactRow
         f.payroll_batches.push(x)
     })
     .await?;
-    load_kind(pool, K::Guarantee, GUARANTEE, projects, o, guarantee, |f, x| {
-        f.guarantees.push(x)
-    })
+    load_kind(
+        pool,
+        K::Guarantee,
+        GUARANTEE,
+        projects,
+        o,
+        guarantee,
+        |f, x| f.guarantees.push(x),
+    )
     .await?;
     Ok(out.into_values().collect())
 }
