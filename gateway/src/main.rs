@@ -359,6 +359,10 @@ fn language_before_parsing() -> console::Lang {
     findings_cli::early_language(flag.as_deref(), config.as_deref())
 }
 
+/// mimalloc, not glibc's malloc: see `mimalloc` in the workspace Cargo.toml.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // Help and usage in the reader's language: Chinese unless English was asked for.
     let command = match language_before_parsing() {

@@ -516,6 +516,10 @@ async fn profile(a: &Args, as_of: NaiveDate) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The `wagegate` binary's allocator (gateway/src/main.rs), so that the numbers are its.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let a = args()?;
     std::fs::create_dir_all(&a.dir)?;

@@ -163,3 +163,84 @@ mod tests {
         assert_eq!(page_limit(Some(1000)).unwrap(), 1000);
     }
 }
+
+/// A date column read the quickest way each database allows: PostgreSQL sends a `DATE` in
+/// binary; SQLite holds ISO text (`YYYY-MM-DD`), parsed here without chrono's format
+/// interpreter (anything else falls back to it, so the same texts are accepted as by sqlx's
+/// own decoding).
+pub trait DateColumn: sqlx::Database {
+    fn date(row: &Self::Row, at: usize) -> Result<Option<chrono::NaiveDate>, StoreError>;
+}
+
+impl DateColumn for sqlx::Postgres {
+    fn date(row: &Self::Row, at: usize) -> Result<Option<chrono::NaiveDate>, StoreError> {
+        use sqlx::Row as _;
+        Ok(row.try_get(at)?)
+    }
+}
+
+impl DateColumn for sqlx::Sqlite {
+    fn date(row: &Self::Row, at: usize) -> Result<Option<chrono::NaiveDate>, StoreError> {
+        use sqlx::Row as _;
+        let Some(text) = row.try_get::<Option<&str>, _>(at)? else {
+            return Ok(None);
+        };
+        iso_date(text)
+            .or_else(|| chrono::NaiveDate::parse_from_str(text, "%F").ok())
+            .map(Some)
+            .ok_or_else(|| StoreError::Corrupt(format!("stored date '{text}'")))
+    }
+}
+
+/// `YYYY-MM-DD` (four-digit year), or `None`.
+fn iso_date(text: &str) -> Option<chrono::NaiveDate> {
+    let b = text.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0_u32, |n, d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    let year = i32::try_from(num(0..4)?).ok()?;
+    chrono::NaiveDate::from_ymd_opt(year, num(5..7)?, num(8..10)?)
+}
+
+#[cfg(test)]
+mod date_tests {
+    use super::iso_date;
+
+    #[test]
+    fn iso_dates_read_as_chrono_reads_them() {
+        for text in [
+            "2026-11-26",
+            "2024-02-29",
+            "0001-01-01",
+            "9999-12-31",
+            "2026-02-29",
+            "2026-13-01",
+            "2026-00-10",
+            "2026-01-32",
+            "2026-1-01",
+            "2026/01/01",
+            "20260101",
+            "2026-01-0a",
+            "+2026-01-01",
+            " 2026-01-01",
+            "2026-01-01 ",
+            "",
+        ] {
+            let chrono = chrono::NaiveDate::parse_from_str(text, "%F").ok();
+            let fast = iso_date(text);
+            // The fast path never disagrees; where it declines, the caller asks chrono.
+            assert!(
+                fast.is_none() || fast == chrono,
+                "{text}: {fast:?} vs {chrono:?}"
+            );
+            if text.len() == 10 && chrono.is_some() {
+                assert_eq!(fast, chrono, "{text}");
+            }
+        }
+    }
+}

@@ -47,19 +47,6 @@ pub fn table(kind: RecordKind) -> &'static str {
     }
 }
 
-const KINDS: [RecordKind; 10] = [
-    RecordKind::Project,
-    RecordKind::Account,
-    RecordKind::Obligation,
-    RecordKind::Paysheet,
-    RecordKind::Roster,
-    RecordKind::GuaranteeRequirement,
-    RecordKind::Statement,
-    RecordKind::Payment,
-    RecordKind::Batch,
-    RecordKind::Guarantee,
-];
-
 // ----- values in and out of columns -----
 
 /// A value's serde spelling (an enum variant, an id, a decimal), as text.
@@ -75,10 +62,6 @@ fn parse<T: DeserializeOwned>(s: &str) -> Result<T> {
     use serde::de::IntoDeserializer;
     let d: serde::de::value::StrDeserializer<'_, serde::de::value::Error> = s.into_deserializer();
     T::deserialize(d).map_err(|e| StoreError::Corrupt(format!("typed fact '{s}': {e}")))
-}
-
-fn opt_parse<T: DeserializeOwned>(s: Option<String>) -> Result<Option<T>> {
-    s.as_deref().map(parse).transpose()
 }
 
 fn opt_text<T: Serialize>(v: Option<&T>) -> Result<Option<String>> {
@@ -641,8 +624,88 @@ pub async fn touch_conflict(
 
 // ----- reading -----
 
-fn project(row: &DbRow) -> Result<Project> {
-    let subs = decode_list(&get::<String>(row, "subcontractors")?)?;
+/// A row's columns read one after the other, by position, in the order of the column list
+/// the row was selected with (each decoder below sits next to its list): no lookup of a
+/// column by name and, for text that is parsed, no copy of it.
+struct Cols<'r> {
+    row: &'r DbRow,
+    at: usize,
+}
+
+impl<'r> Cols<'r> {
+    fn new(row: &'r DbRow) -> Cols<'r> {
+        Cols { row, at: 0 }
+    }
+
+    /// The next column, which must be `name` (checked in debug builds: the tests).
+    fn get<T>(&mut self, name: &str) -> Result<T>
+    where
+        T: sqlx::Decode<'r, Db> + sqlx::Type<Db>,
+    {
+        let at = self.at;
+        self.at += 1;
+        debug_assert_eq!(
+            self.row.columns().get(at).map(sqlx::Column::name),
+            Some(name),
+            "typed fact column {at}"
+        );
+        Ok(self.row.try_get(at)?)
+    }
+
+    /// The next column, a date or NULL (see [`crate::sql::DateColumn`]).
+    fn opt_date(&mut self, name: &str) -> Result<Option<NaiveDate>> {
+        let at = self.at;
+        self.at += 1;
+        debug_assert_eq!(
+            self.row.columns().get(at).map(sqlx::Column::name),
+            Some(name),
+            "typed fact column {at}"
+        );
+        <Db as crate::sql::DateColumn>::date(self.row, at)
+    }
+
+    fn date(&mut self, name: &str) -> Result<NaiveDate> {
+        self.opt_date(name)?
+            .ok_or_else(|| StoreError::Corrupt(format!("typed fact column {name} is NULL")))
+    }
+
+    fn parse<T: DeserializeOwned>(&mut self, name: &str) -> Result<T> {
+        parse(self.get::<&str>(name)?)
+    }
+
+    fn opt_parse<T: DeserializeOwned>(&mut self, name: &str) -> Result<Option<T>> {
+        self.get::<Option<&str>>(name)?.map(parse).transpose()
+    }
+
+    fn fen(&mut self, name: &str) -> Result<Money> {
+        Ok(Money::from_fen(self.get(name)?))
+    }
+
+    fn opt_fen(&mut self, name: &str) -> Result<Option<Money>> {
+        Ok(money(self.get(name)?))
+    }
+
+    fn list(&mut self, name: &str) -> Result<Vec<String>> {
+        decode_list(self.get::<&str>(name)?)
+    }
+}
+
+const PROJECT: &str = "code, name, province, cu_name, cu_credit_code, gc_name, gc_credit_code, \
+     subcontractors, contract_fen, start_date, planned_end_date, status";
+
+fn project(c: &mut Cols<'_>) -> Result<Project> {
+    let code = c.get("code")?;
+    let name = c.get("name")?;
+    let province = c.parse("province")?;
+    let construction_unit = Party {
+        name: c.get("cu_name")?,
+        credit_code: c.parse("cu_credit_code")?,
+    };
+    let general_contractor = Party {
+        name: c.get("gc_name")?,
+        credit_code: c.parse("gc_credit_code")?,
+    };
+    let subs = c.list("subcontractors")?;
     let mut subcontractors = Vec::with_capacity(subs.len() / 2);
     for pair in subs.chunks(2) {
         let [name, code] = pair else {
@@ -654,249 +717,432 @@ fn project(row: &DbRow) -> Result<Project> {
         });
     }
     Ok(Project {
-        code: get(row, "code")?,
-        name: get(row, "name")?,
-        province: parse(&get::<String>(row, "province")?)?,
-        construction_unit: Party {
-            name: get(row, "cu_name")?,
-            credit_code: parse(&get::<String>(row, "cu_credit_code")?)?,
-        },
-        general_contractor: Party {
-            name: get(row, "gc_name")?,
-            credit_code: parse(&get::<String>(row, "gc_credit_code")?)?,
-        },
+        code,
+        name,
+        province,
+        construction_unit,
+        general_contractor,
         subcontractors,
-        contract_amount: Money::from_fen(get(row, "contract_fen")?),
-        start_date: get(row, "start_date")?,
-        planned_end_date: get(row, "planned_end_date")?,
-        status: parse(&get::<String>(row, "status")?)?,
+        contract_amount: c.fen("contract_fen")?,
+        start_date: c.date("start_date")?,
+        planned_end_date: c.date("planned_end_date")?,
+        status: c.parse("status")?,
     })
 }
 
-fn account(row: &DbRow) -> Result<WageAccount> {
+const ACCOUNT: &str =
+    "account_no, account_name, project_code, bank_code, cnaps, opened_on, currency, payer_accounts";
+
+fn account(c: &mut Cols<'_>) -> Result<WageAccount> {
     Ok(WageAccount {
-        account_no: get(row, "account_no")?,
-        account_name: get(row, "account_name")?,
-        project_code: get(row, "project_code")?,
-        bank_code: get(row, "bank_code")?,
-        cnaps: parse(&get::<String>(row, "cnaps")?)?,
-        opened_on: get(row, "opened_on")?,
-        currency: get(row, "currency")?,
-        payer_accounts: decode_list(&get::<String>(row, "payer_accounts")?)?,
+        account_no: c.get("account_no")?,
+        account_name: c.get("account_name")?,
+        project_code: c.get("project_code")?,
+        bank_code: c.get("bank_code")?,
+        cnaps: c.parse("cnaps")?,
+        opened_on: c.date("opened_on")?,
+        currency: c.get("currency")?,
+        payer_accounts: c.list("payer_accounts")?,
     })
 }
 
-fn obligation(row: &DbRow) -> Result<LaborCostObligation> {
+const OBLIGATION: &str =
+    "obligation_id, project_code, period, due_date, amount_fen, ratio, progress_fen";
+
+fn obligation(c: &mut Cols<'_>) -> Result<LaborCostObligation> {
     Ok(LaborCostObligation {
-        obligation_id: get(row, "obligation_id")?,
-        project_code: get(row, "project_code")?,
-        period: parse(&get::<String>(row, "period")?)?,
-        due_date: get(row, "due_date")?,
-        amount: Money::from_fen(get(row, "amount_fen")?),
-        ratio: opt_parse(get(row, "ratio")?)?,
-        progress_payment: money(get(row, "progress_fen")?),
+        obligation_id: c.get("obligation_id")?,
+        project_code: c.get("project_code")?,
+        period: c.parse("period")?,
+        due_date: c.date("due_date")?,
+        amount: c.fen("amount_fen")?,
+        ratio: c.opt_parse("ratio")?,
+        progress_payment: c.opt_fen("progress_fen")?,
     })
 }
 
-fn paysheet(row: &DbRow) -> Result<PaySheetLine> {
+const PAYSHEET: &str = "project_code, period, employer, worker_name, id_number, card_number, \
+     gross_fen, net_fen, batch_ref";
+
+fn paysheet(c: &mut Cols<'_>) -> Result<PaySheetLine> {
     Ok(PaySheetLine {
-        project_code: get(row, "project_code")?,
-        period: parse(&get::<String>(row, "period")?)?,
-        employer: get(row, "employer")?,
-        worker_name: get(row, "worker_name")?,
-        id_number: schemas::IdNumber::new(get::<String>(row, "id_number")?),
-        card_number: schemas::CardNumber::new(get::<String>(row, "card_number")?),
-        gross: Money::from_fen(get(row, "gross_fen")?),
-        net: Money::from_fen(get(row, "net_fen")?),
-        batch_ref: get(row, "batch_ref")?,
+        project_code: c.get("project_code")?,
+        period: c.parse("period")?,
+        employer: c.get("employer")?,
+        worker_name: c.get("worker_name")?,
+        id_number: schemas::IdNumber::new(c.get::<String>("id_number")?),
+        card_number: schemas::CardNumber::new(c.get::<String>("card_number")?),
+        gross: c.fen("gross_fen")?,
+        net: c.fen("net_fen")?,
+        batch_ref: c.get("batch_ref")?,
     })
 }
 
-fn roster(row: &DbRow) -> Result<RosterEntry> {
+const ROSTER: &str =
+    "project_code, worker_name, id_number, card_number, employer, entered_on, left_on";
+
+fn roster(c: &mut Cols<'_>) -> Result<RosterEntry> {
     Ok(RosterEntry {
-        project_code: get(row, "project_code")?,
-        worker_name: get(row, "worker_name")?,
-        id_number: schemas::IdNumber::new(get::<String>(row, "id_number")?),
-        card_number: schemas::CardNumber::new(get::<String>(row, "card_number")?),
-        employer: get(row, "employer")?,
-        entered_on: get(row, "entered_on")?,
-        left_on: get(row, "left_on")?,
+        project_code: c.get("project_code")?,
+        worker_name: c.get("worker_name")?,
+        id_number: schemas::IdNumber::new(c.get::<String>("id_number")?),
+        card_number: schemas::CardNumber::new(c.get::<String>("card_number")?),
+        employer: c.get("employer")?,
+        entered_on: c.opt_date("entered_on")?,
+        left_on: c.opt_date("left_on")?,
     })
 }
 
-fn guarantee_requirement(row: &DbRow) -> Result<GuaranteeRequirement> {
+const GUARANTEE_REQUIREMENT: &str = "project_code, contract_fen, contractor_credit, rate, \
+     cap_fen, cover_from, cover_to, cash_deposit_fen";
+
+fn guarantee_requirement(c: &mut Cols<'_>) -> Result<GuaranteeRequirement> {
     Ok(GuaranteeRequirement {
-        project_code: get(row, "project_code")?,
-        contract_amount: Money::from_fen(get(row, "contract_fen")?),
-        contractor_credit: parse(&get::<String>(row, "contractor_credit")?)?,
-        rate: opt_parse(get(row, "rate")?)?,
-        cap: money(get(row, "cap_fen")?),
-        cover_from: get(row, "cover_from")?,
-        cover_to: get(row, "cover_to")?,
-        cash_deposit: Money::from_fen(get(row, "cash_deposit_fen")?),
+        project_code: c.get("project_code")?,
+        contract_amount: c.fen("contract_fen")?,
+        contractor_credit: c.parse("contractor_credit")?,
+        rate: c.opt_parse("rate")?,
+        cap: c.opt_fen("cap_fen")?,
+        cover_from: c.date("cover_from")?,
+        cover_to: c.date("cover_to")?,
+        cash_deposit: c.fen("cash_deposit_fen")?,
     })
 }
 
-fn balance(amount: Option<i64>, date: Option<NaiveDate>) -> Option<Balance> {
+fn balance(amount: Option<Money>, date: Option<NaiveDate>) -> Option<Balance> {
     Some(Balance {
-        amount: Money::from_fen(amount?),
+        amount: amount?,
         date: date?,
     })
 }
 
-fn statement(row: &DbRow) -> Result<Statement> {
+/// After the statement's `key` (its entries are found by it).
+const STATEMENT: &str = "account, currency, kind, statement_id, sequence, opening_fen, \
+     opening_date, closing_fen, closing_date, incomplete";
+
+fn statement(c: &mut Cols<'_>) -> Result<Statement> {
     Ok(Statement {
-        account: get(row, "account")?,
-        currency: get(row, "currency")?,
-        kind: parse(&get::<String>(row, "kind")?)?,
-        statement_id: get(row, "statement_id")?,
-        sequence: get(row, "sequence")?,
-        opening_balance: balance(get(row, "opening_fen")?, get(row, "opening_date")?),
-        closing_balance: balance(get(row, "closing_fen")?, get(row, "closing_date")?),
+        account: c.get("account")?,
+        currency: c.get("currency")?,
+        kind: c.parse("kind")?,
+        statement_id: c.get("statement_id")?,
+        sequence: c.get("sequence")?,
+        opening_balance: balance(c.opt_fen("opening_fen")?, c.opt_date("opening_date")?),
+        closing_balance: balance(c.opt_fen("closing_fen")?, c.opt_date("closing_date")?),
         entries: Vec::new(),
-        incomplete: get(row, "incomplete")?,
+        incomplete: c.get("incomplete")?,
     })
 }
 
-fn entry(row: &DbRow) -> Result<Entry> {
+/// After the entry's `statement_key`.
+const ENTRY: &str = "amount_fen, direction, booking_date, value_date, bank_ref, end_to_end_id, \
+     counterparty_name, counterparty_account, remittance, reversal, transaction_code, \
+     batch_ref, balance_after_fen";
+
+fn entry(c: &mut Cols<'_>) -> Result<Entry> {
     Ok(Entry {
-        amount: Money::from_fen(get(row, "amount_fen")?),
-        direction: parse(&get::<String>(row, "direction")?)?,
-        booking_date: get(row, "booking_date")?,
-        value_date: get(row, "value_date")?,
-        bank_ref: get(row, "bank_ref")?,
-        end_to_end_id: get(row, "end_to_end_id")?,
-        counterparty_name: get(row, "counterparty_name")?,
-        counterparty_account: get(row, "counterparty_account")?,
-        remittance: get(row, "remittance")?,
-        reversal: get(row, "reversal")?,
-        transaction_code: get(row, "transaction_code")?,
-        batch_ref: get(row, "batch_ref")?,
-        balance_after: money(get(row, "balance_after_fen")?),
+        amount: c.fen("amount_fen")?,
+        direction: c.parse("direction")?,
+        booking_date: c.date("booking_date")?,
+        value_date: c.opt_date("value_date")?,
+        bank_ref: c.get("bank_ref")?,
+        end_to_end_id: c.get("end_to_end_id")?,
+        counterparty_name: c.get("counterparty_name")?,
+        counterparty_account: c.get("counterparty_account")?,
+        remittance: c.get("remittance")?,
+        reversal: c.get("reversal")?,
+        transaction_code: c.get("transaction_code")?,
+        batch_ref: c.get("batch_ref")?,
+        balance_after: c.opt_fen("balance_after_fen")?,
     })
 }
 
-fn payment(row: &DbRow) -> Result<PaymentResult> {
+const PAYMENT: &str = "batch_id, end_to_end_id, debit_account, worker_name, id_number, \
+     card_number, amount_fen, status, reason, reason_code, reason_text, raw_status, pay_date, \
+     period";
+
+fn payment(c: &mut Cols<'_>) -> Result<PaymentResult> {
     Ok(PaymentResult {
-        batch_id: get(row, "batch_id")?,
-        end_to_end_id: get(row, "end_to_end_id")?,
-        debit_account: get(row, "debit_account")?,
-        worker_name: get(row, "worker_name")?,
-        id_number: get::<Option<String>>(row, "id_number")?.map(schemas::IdNumber::new),
-        card_number: get::<Option<String>>(row, "card_number")?.map(schemas::CardNumber::new),
-        amount: money(get(row, "amount_fen")?),
-        status: parse(&get::<String>(row, "status")?)?,
-        reason: opt_parse(get(row, "reason")?)?,
-        reason_code: get(row, "reason_code")?,
-        reason_text: get(row, "reason_text")?,
-        raw_status: get(row, "raw_status")?,
-        pay_date: get(row, "pay_date")?,
-        period: opt_parse(get(row, "period")?)?,
+        batch_id: c.get("batch_id")?,
+        end_to_end_id: c.get("end_to_end_id")?,
+        debit_account: c.get("debit_account")?,
+        worker_name: c.get("worker_name")?,
+        id_number: c
+            .get::<Option<String>>("id_number")?
+            .map(schemas::IdNumber::new),
+        card_number: c
+            .get::<Option<String>>("card_number")?
+            .map(schemas::CardNumber::new),
+        amount: c.opt_fen("amount_fen")?,
+        status: c.parse("status")?,
+        reason: c.opt_parse("reason")?,
+        reason_code: c.get("reason_code")?,
+        reason_text: c.get("reason_text")?,
+        raw_status: c.get("raw_status")?,
+        pay_date: c.opt_date("pay_date")?,
+        period: c.opt_parse("period")?,
     })
 }
 
-fn batch(row: &DbRow) -> Result<PayrollBatch> {
+const BATCH: &str =
+    "batch_id, debit_account, pay_date, declared_count, declared_total_fen, group_status";
+
+fn batch(c: &mut Cols<'_>) -> Result<PayrollBatch> {
     Ok(PayrollBatch {
-        batch_id: get(row, "batch_id")?,
-        debit_account: get(row, "debit_account")?,
-        pay_date: get(row, "pay_date")?,
-        declared_count: get::<Option<i64>>(row, "declared_count")?
-            .map(|c| crate::sql::to_u64(c, "declared count"))
+        batch_id: c.get("batch_id")?,
+        debit_account: c.get("debit_account")?,
+        pay_date: c.opt_date("pay_date")?,
+        declared_count: c
+            .get::<Option<i64>>("declared_count")?
+            .map(|n| crate::sql::to_u64(n, "declared count"))
             .transpose()?,
-        declared_total: money(get(row, "declared_total_fen")?),
-        group_status: get(row, "group_status")?,
+        declared_total: c.opt_fen("declared_total_fen")?,
+        group_status: c.get("group_status")?,
     })
 }
 
-fn guarantee(row: &DbRow) -> Result<GuaranteeLetter> {
+const GUARANTEE: &str = "number, verification_code, form, issuer_name, issuer_code, \
+     applicant_name, applicant_credit_code, beneficiary, project_code, project_name, \
+     contract_fen, guaranteed_fen, valid_from, valid_to, irrevocable_on_demand, action, \
+     previous_number, status, event_date, claim_fen, document_hash";
+
+fn guarantee(c: &mut Cols<'_>) -> Result<GuaranteeLetter> {
     Ok(GuaranteeLetter {
-        number: get(row, "number")?,
-        verification_code: get(row, "verification_code")?,
-        form: parse(&get::<String>(row, "form")?)?,
-        issuer_name: get(row, "issuer_name")?,
-        issuer_code: get(row, "issuer_code")?,
-        applicant_name: get(row, "applicant_name")?,
-        applicant_credit_code: parse(&get::<String>(row, "applicant_credit_code")?)?,
-        beneficiary: get(row, "beneficiary")?,
-        project_code: get(row, "project_code")?,
-        project_name: get(row, "project_name")?,
-        contract_amount: money(get(row, "contract_fen")?),
-        guaranteed_amount: Money::from_fen(get(row, "guaranteed_fen")?),
-        valid_from: get(row, "valid_from")?,
-        valid_to: get(row, "valid_to")?,
-        irrevocable_on_demand: get(row, "irrevocable_on_demand")?,
-        action: parse(&get::<String>(row, "action")?)?,
-        previous_number: get(row, "previous_number")?,
-        status: parse(&get::<String>(row, "status")?)?,
-        event_date: get(row, "event_date")?,
-        claim_amount: money(get(row, "claim_fen")?),
-        document_hash: get(row, "document_hash")?,
+        number: c.get("number")?,
+        verification_code: c.get("verification_code")?,
+        form: c.parse("form")?,
+        issuer_name: c.get("issuer_name")?,
+        issuer_code: c.get("issuer_code")?,
+        applicant_name: c.get("applicant_name")?,
+        applicant_credit_code: c.parse("applicant_credit_code")?,
+        beneficiary: c.get("beneficiary")?,
+        project_code: c.get("project_code")?,
+        project_name: c.get("project_name")?,
+        contract_amount: c.opt_fen("contract_fen")?,
+        guaranteed_amount: c.fen("guaranteed_fen")?,
+        valid_from: c.date("valid_from")?,
+        valid_to: c.date("valid_to")?,
+        irrevocable_on_demand: c.get("irrevocable_on_demand")?,
+        action: c.parse("action")?,
+        previous_number: c.get("previous_number")?,
+        status: c.parse("status")?,
+        event_date: c.date("event_date")?,
+        claim_amount: c.opt_fen("claim_fen")?,
+        document_hash: c.get("document_hash")?,
     })
 }
 
-/// The rows of one typed table for these projects, in (owner, key) order: one ordered scan
-/// of the table's primary key over the chunk.
-async fn scan(pool: &Pool, table: &str, order: &str, projects: &[String]) -> Result<Vec<DbRow>> {
-    let mut q = sqlx::QueryBuilder::new(format!("SELECT * FROM {table} WHERE owner IN "));
+/// The columns `columns` of one typed table for these projects, in `order`: one ordered scan
+/// of the table's primary key over the chunk. Rows are handed to `each` as they arrive, so
+/// no more than one row is held at a time.
+async fn scan<F>(
+    pool: &Pool,
+    table: &str,
+    columns: &str,
+    order: &str,
+    projects: &[String],
+    mut each: F,
+) -> Result<()>
+where
+    F: FnMut(&DbRow) -> Result<()>,
+{
+    use futures::TryStreamExt as _;
+    let mut q = sqlx::QueryBuilder::new(format!("SELECT {columns} FROM {table} WHERE owner IN "));
     push_list(&mut q, projects.iter().map(String::as_str));
     q.push(format!(" ORDER BY {order}"));
-    Ok(q.build().fetch_all(pool).await?)
+    let mut rows = q.build().fetch(pool);
+    while let Some(row) = rows.try_next().await? {
+        each(&row)?;
+    }
+    Ok(())
+}
+
+/// The facts of one kind of the projects in `out`, read by `read` after the row's owner.
+async fn load_kind<T, R, P>(
+    pool: &Pool,
+    kind: RecordKind,
+    columns: &str,
+    projects: &[String],
+    out: &mut BTreeMap<String, ProjectFactRows>,
+    read: R,
+    mut put: P,
+) -> Result<()>
+where
+    R: Fn(&mut Cols<'_>) -> Result<T>,
+    P: FnMut(&mut ProjectFactRows, T),
+{
+    let columns = format!("owner, {columns}");
+    scan(pool, table(kind), &columns, "owner, key", projects, |row| {
+        let mut c = Cols::new(row);
+        let owner: &str = c.get("owner")?;
+        if let Some(f) = out.get_mut(owner) {
+            put(f, read(&mut c)?);
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// The typed facts of these projects (at most [`IN_LIST`]), each kind in key order, as the
 /// reconciler reads them: projects without a project record are left out.
 pub async fn load(pool: &Pool, projects: &[String]) -> Result<Vec<ProjectFactRows>> {
-    let undecodable = scan(pool, "fact_undecodable", "owner, kind, key", projects).await?;
-    if let Some(row) = undecodable.first() {
-        let kind: String = get(row, "kind")?;
-        let key: String = get(row, "key")?;
-        let owner: String = get(row, "owner")?;
+    let mut undecodable = None;
+    scan(
+        pool,
+        "fact_undecodable",
+        "owner, kind, key",
+        "owner, kind, key",
+        projects,
+        |row| {
+            if undecodable.is_none() {
+                let mut c = Cols::new(row);
+                let owner: String = c.get("owner")?;
+                let kind: String = c.get("kind")?;
+                let key: String = c.get("key")?;
+                undecodable = Some((owner, kind, key));
+            }
+            Ok(())
+        },
+    )
+    .await?;
+    if let Some((owner, kind, key)) = undecodable {
         return Err(StoreError::Corrupt(format!(
             "the stored body of {kind} record {key} (project {owner}) does not read as a {kind}"
         )));
     }
     let mut out: BTreeMap<String, ProjectFactRows> = BTreeMap::new();
-    for row in scan(pool, "fact_projects", "owner, key", projects).await? {
-        let owner: String = get(&row, "owner")?;
-        out.insert(owner, ProjectFactRows::new(project(&row)?));
-    }
+    let columns = format!("owner, {PROJECT}");
+    scan(
+        pool,
+        "fact_projects",
+        &columns,
+        "owner, key",
+        projects,
+        |row| {
+            let mut c = Cols::new(row);
+            let owner: String = c.get("owner")?;
+            out.insert(owner, ProjectFactRows::new(project(&mut c)?));
+            Ok(())
+        },
+    )
+    .await?;
     if out.is_empty() {
         return Ok(Vec::new());
     }
-    let mut entries: HashMap<(String, String), Vec<Entry>> = HashMap::new();
-    for row in scan(pool, "fact_entries", "owner, statement_key, seq", projects).await? {
-        entries
-            .entry((get(&row, "owner")?, get(&row, "statement_key")?))
-            .or_default()
-            .push(entry(&row)?);
-    }
-    for kind in KINDS.into_iter().skip(1) {
-        for row in scan(pool, table(kind), "owner, key", projects).await? {
-            let owner: String = get(&row, "owner")?;
-            let Some(f) = out.get_mut(&owner) else {
-                continue;
-            };
-            match kind {
-                RecordKind::Project => {}
-                RecordKind::Account => f.accounts.push(account(&row)?),
-                RecordKind::Obligation => f.obligations.push(obligation(&row)?),
-                RecordKind::Paysheet => f.pay_sheet.push(paysheet(&row)?),
-                RecordKind::Roster => f.roster.push(roster(&row)?),
-                RecordKind::GuaranteeRequirement => {
-                    f.guarantee_requirement = Some(guarantee_requirement(&row)?)
+    // A statement's entries, by owner and then statement key: one allocation per statement,
+    // not per entry (consecutive rows of one statement share the group).
+    let mut entries: HashMap<String, HashMap<String, Vec<Entry>>> = HashMap::new();
+    let mut current: Option<(String, String, Vec<Entry>)> = None;
+    let columns = format!("owner, statement_key, {ENTRY}");
+    scan(
+        pool,
+        "fact_entries",
+        &columns,
+        "owner, statement_key, seq",
+        projects,
+        |row| {
+            let mut c = Cols::new(row);
+            let owner: &str = c.get("owner")?;
+            let key: &str = c.get("statement_key")?;
+            let e = entry(&mut c)?;
+            match &mut current {
+                Some((o, k, list)) if o == owner && k == key => list.push(e),
+                _ => {
+                    if let Some((o, k, list)) = current.replace((owner.into(), key.into(), vec![e]))
+                    {
+                        entries.entry(o).or_default().insert(k, list);
+                    }
                 }
-                RecordKind::Statement => {
-                    let mut s = statement(&row)?;
-                    let key: String = get(&row, "key")?;
-                    s.entries = entries.remove(&(owner, key)).unwrap_or_default();
-                    f.statements.push(s);
-                }
-                RecordKind::Payment => f.payment_results.push(payment(&row)?),
-                RecordKind::Batch => f.payroll_batches.push(batch(&row)?),
-                RecordKind::Guarantee => f.guarantees.push(guarantee(&row)?),
             }
-        }
+            Ok(())
+        },
+    )
+    .await?;
+    if let Some((o, k, list)) = current {
+        entries.entry(o).or_default().insert(k, list);
     }
+    let o = &mut out;
+    use RecordKind as K;
+    load_kind(pool, K::Account, ACCOUNT, projects, o, account, |f, a| {
+        f.accounts.push(a)
+    })
+    .await?;
+    load_kind(
+        pool,
+        K::Obligation,
+        OBLIGATION,
+        projects,
+        o,
+        obligation,
+        |f, x| f.obligations.push(x),
+    )
+    .await?;
+    load_kind(
+        pool,
+        K::Paysheet,
+        PAYSHEET,
+        projects,
+        o,
+        paysheet,
+        |f, x| f.pay_sheet.push(x),
+    )
+    .await?;
+    load_kind(pool, K::Roster, ROSTER, projects, o, roster, |f, x| {
+        f.roster.push(x)
+    })
+    .await?;
+    let requirement = guarantee_requirement;
+    load_kind(
+        pool,
+        K::GuaranteeRequirement,
+        GUARANTEE_REQUIREMENT,
+        projects,
+        o,
+        requirement,
+        |f, x| f.guarantee_requirement = Some(x),
+    )
+    .await?;
+    let columns = format!("owner, key, {STATEMENT}");
+    scan(
+        pool,
+        table(K::Statement),
+        &columns,
+        "owner, key",
+        projects,
+        |row| {
+            let mut c = Cols::new(row);
+            let owner: &str = c.get("owner")?;
+            let key: &str = c.get("key")?;
+            let Some(f) = o.get_mut(owner) else {
+                return Ok(());
+            };
+            let mut s = statement(&mut c)?;
+            if let Some(list) = entries.get_mut(owner).and_then(|m| m.remove(key)) {
+                s.entries = list;
+            }
+            f.statements.push(s);
+            Ok(())
+        },
+    )
+    .await?;
+    load_kind(pool, K::Payment, PAYMENT, projects, o, payment, |f, x| {
+        f.payment_results.push(x)
+    })
+    .await?;
+    load_kind(pool, K::Batch, BATCH, projects, o, batch, |f, x| {
+        f.payroll_batches.push(x)
+    })
+    .await?;
+    load_kind(
+        pool,
+        K::Guarantee,
+        GUARANTEE,
+        projects,
+        o,
+        guarantee,
+        |f, x| f.guarantees.push(x),
+    )
+    .await?;
     Ok(out.into_values().collect())
 }
 
