@@ -13,12 +13,6 @@ mod help_zh;
 mod progress;
 mod serve;
 
-/// mimalloc instead of glibc's allocator, for SQLite's C code too (the `override` feature):
-/// millions of small allocations and frees (rows, records, JSON, SQLite's copies of bound
-/// values) left glibc consolidating its fast bins for a third of a reconcile pass.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "wagegate",

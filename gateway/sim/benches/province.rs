@@ -27,11 +27,6 @@ use ingest::config::Settings;
 use sim::{next_statement_file, write_world, SimParams};
 use store::Scope;
 
-/// The allocator of the `wagegate` binary (gateway/src/main.rs), so that the bench measures
-/// what the binary does.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 struct Args {
     projects: usize,
     workers: usize,
