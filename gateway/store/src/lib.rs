@@ -68,6 +68,25 @@ pub fn mask_url(url: &str) -> String {
     }
 }
 
+/// A file's records being written in batches within one transaction (see
+/// [`Store::begin_file_records`]).
+#[async_trait]
+pub trait FileRecords: Send {
+    /// Stores the next batch of the file's records, in file order.
+    async fn add(&mut self, records: &[NewRecord]) -> Result<()>;
+    /// Records added so far.
+    fn records(&self) -> usize;
+    /// Marks the touched projects dirty and the file parsed (its format and diagnostics),
+    /// and commits; returns what was stored, as `apply_file_result` reports it.
+    async fn commit(
+        self: Box<Self>,
+        format: &str,
+        diagnostics: &[schemas::Diagnostic],
+    ) -> Result<ApplyReport>;
+    /// Rolls back: nothing of the file is stored (it stays `received`).
+    async fn abort(self: Box<Self>) -> Result<()>;
+}
+
 /// Everything wagegate keeps. Use it as `Arc<dyn Store>`; every write that must be atomic is
 /// one method and one transaction. Times are passed in (never read from the clock here) so
 /// that callers and tests decide what "now" is; they are kept to the microsecond.
@@ -139,6 +158,18 @@ pub trait Store: Send + Sync + 'static {
         outcome: FileOutcome,
         now: DateTime<Utc>,
     ) -> Result<ApplyReport>;
+    /// Starts writing a received file's records in batches, in one transaction: each
+    /// [`FileRecords::add`] stores a batch as [`Store::apply_file_result`] stores records
+    /// (idempotent, conflicts recorded), and [`FileRecords::commit`] marks the touched
+    /// projects dirty and the file parsed, so that the file ends exactly as if its records had
+    /// been applied in one go; dropping it (or [`FileRecords::abort`]) stores nothing. The
+    /// file's row is locked while the transaction lasts: no other worker claims the file
+    /// meanwhile, whatever its lease. A file that is not `received` is `InvalidTransition`.
+    async fn begin_file_records(
+        &self,
+        file_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Box<dyn FileRecords + '_>>;
     /// [`Store::apply_file_result`] for several files in one transaction (a backfill's
     /// group of files: one commit instead of one per file), applied in the given order, so
     /// that a key in two of them is stored from the first and a conflict for the second,
