@@ -31,6 +31,7 @@ mod sqlite;
 
 pub use error::{is_storage_full_message, StoreError};
 pub use model::*;
+pub use sql::CHUNK_BYTES;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -129,6 +130,9 @@ pub trait Store: Send + Sync + 'static {
     async fn retry_file(&self, id: &str, now: DateTime<Utc>) -> Result<bool>;
     /// The stored bytes; `NotFound` for an unknown id.
     async fn file_bytes(&self, id: &str) -> Result<Vec<u8>>;
+    /// One stored chunk of a file (at most 1 MiB; `seq` from 0), `None` past the last: a
+    /// large file read one chunk at a time, never whole.
+    async fn file_chunk(&self, id: &str, seq: i64) -> Result<Option<Vec<u8>>>;
     /// Newest first (then by id), `filter.limit` at a time from `filter.offset`.
     async fn list_files(&self, filter: &FileFilter) -> Result<Vec<RawFile>>;
     /// Files per sender, format and status (with how many carry warnings) among those the

@@ -701,6 +701,10 @@ impl crate::Store for ThisStore {
         raw_files::bytes(&self.pool, id, file.size_bytes).await
     }
 
+    async fn file_chunk(&self, id: &str, seq: i64) -> Result<Option<Vec<u8>>> {
+        raw_files::chunk(&self.pool, id, seq).await
+    }
+
     async fn list_files(&self, filter: &FileFilter) -> Result<Vec<RawFile>> {
         let limit = page_limit(filter.limit)?;
         let offset = to_i64(filter.offset, "offset")?;
