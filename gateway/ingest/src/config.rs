@@ -494,10 +494,14 @@ impl Settings {
             bail!("invalid configuration: ingest.claim_batch must be between 1 and 1000");
         }
         if self.ingest.stream_above_bytes < 1024 * 1024 {
-            bail!("invalid configuration: ingest.stream_above_bytes must be at least 1048576 (1 MiB)");
+            bail!(
+                "invalid configuration: ingest.stream_above_bytes must be at least 1048576 (1 MiB)"
+            );
         }
         if self.ingest.stream_batch_records == 0 || self.ingest.stream_batch_records > 100_000 {
-            bail!("invalid configuration: ingest.stream_batch_records must be between 1 and 100000");
+            bail!(
+                "invalid configuration: ingest.stream_batch_records must be between 1 and 100000"
+            );
         }
         if self.ingest.parse_slots == 0 || self.ingest.parse_slots > 64 {
             bail!("invalid configuration: ingest.parse_slots must be between 1 and 64");

@@ -117,6 +117,7 @@ impl Pipeline {
                     file,
                     report: None,
                     rejected_records: Vec::new(),
+                    streamed: false,
                 })));
                 continue;
             }
@@ -178,6 +179,7 @@ impl Pipeline {
                             file,
                             report: Some(report),
                             rejected_records: rejected_of.remove(i).unwrap_or_default(),
+                            streamed: false,
                         }),
                     );
                 }
@@ -200,6 +202,7 @@ impl Pipeline {
                             file,
                             report: Some(report),
                             rejected_records: rejected_of.remove(i).unwrap_or_default(),
+                            streamed: false,
                         })
                     };
                     done.insert(*i, one.await);
@@ -215,6 +218,7 @@ impl Pipeline {
                         file: p.file.clone(),
                         report: None,
                         rejected_records: Vec::new(),
+                        streamed: false,
                     }),
                     _ => Err(anyhow!("the same bytes as an earlier file, which failed")),
                 },

@@ -80,6 +80,8 @@ pub struct Processed {
     pub file: RawFile,
     pub report: Option<ApplyReport>,
     pub rejected_records: Vec<RejectedRecord>,
+    /// Whether it was streamed (`ingest.stream_above_bytes`), not read whole.
+    pub streamed: bool,
 }
 
 impl Processed {
@@ -253,6 +255,7 @@ impl Pipeline {
                 file,
                 report: None,
                 rejected_records: Vec::new(),
+                streamed: false,
             });
         }
         if self.streams_size(file.size_bytes) {
@@ -279,6 +282,7 @@ impl Pipeline {
             file,
             report: Some(report),
             rejected_records,
+            streamed: false,
         })
     }
 

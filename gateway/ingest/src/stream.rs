@@ -141,12 +141,21 @@ impl Pipeline {
     ) -> anyhow::Result<Option<Processed>> {
         let (partner, forced, _ctx) = match self.prepare(file) {
             Ok(p) => p,
-            Err(outcome) => return self.finish_rejected(file, outcome, Vec::new()).await.map(Some),
+            Err(outcome) => {
+                return self
+                    .finish_rejected(file, outcome, Vec::new())
+                    .await
+                    .map(Some)
+            }
         };
         let format = match forced {
             Some(f) => f,
             None => {
-                let head = self.store().file_chunk(&file.id, 0).await?.unwrap_or_default();
+                let head = self
+                    .store()
+                    .file_chunk(&file.id, 0)
+                    .await?
+                    .unwrap_or_default();
                 match adapters::detect::detect(&head) {
                     Some(f) => f,
                     // Not recognised from its first chunk: the whole-file reader says why.
@@ -172,7 +181,10 @@ impl Pipeline {
         let (batch_tx, mut batch_rx) =
             tokio::sync::mpsc::channel::<anyhow::Result<Vec<NewRecord>>>(CHANNEL_BATCHES);
         let stop = Arc::new(AtomicBool::new(false));
-        let window = self.settings().ingest.date_window(crate::pipeline::today_in_china());
+        let window = self
+            .settings()
+            .ingest
+            .date_window(crate::pipeline::today_in_china());
         let batch = self.settings().ingest.stream_batch_records.max(1) as usize;
         let sender = file.sender.clone();
         let parse_stop = Arc::clone(&stop);
@@ -198,7 +210,8 @@ impl Pipeline {
                 }
             };
             let parsed = adapters::parse_stream(format, reader, batch, |set| {
-                records += set.statements.len() + set.payroll_batches.len() + set.payment_results.len();
+                records +=
+                    set.statements.len() + set.payroll_batches.len() + set.payment_results.len();
                 dates.check(&window, &set);
                 send(auth.batch(set));
             });
@@ -252,7 +265,10 @@ impl Pipeline {
             Err(e) => {
                 writer.abort().await?;
                 let outcome = crate::pipeline::internal_failure(&e, Some(format.to_string()));
-                return self.finish_rejected(file, outcome, Vec::new()).await.map(Some);
+                return self
+                    .finish_rejected(file, outcome, Vec::new())
+                    .await
+                    .map(Some);
             }
         };
         if let Err(e) = fed {
@@ -269,7 +285,10 @@ impl Pipeline {
                     format: Some(format.to_string()),
                     diagnostics: Vec::new(),
                 };
-                return self.finish_rejected(file, outcome, Vec::new()).await.map(Some);
+                return self
+                    .finish_rejected(file, outcome, Vec::new())
+                    .await
+                    .map(Some);
             }
             return Err(e.context("storing the parsed records"));
         }
@@ -289,6 +308,7 @@ impl Pipeline {
                     file,
                     report: Some(report),
                     rejected_records,
+                    streamed: true,
                 }))
             }
             Err((outcome, rejected_records)) => {
@@ -322,6 +342,7 @@ impl Pipeline {
             file,
             report: Some(report),
             rejected_records,
+            streamed: true,
         })
     }
 }
@@ -368,7 +389,9 @@ impl Read for ChunkReader {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
         while self.at == self.current.len() {
             if self.stop.load(Ordering::Relaxed) {
-                return Err(std::io::Error::other("stopped: the records could not be stored"));
+                return Err(std::io::Error::other(
+                    "stopped: the records could not be stored",
+                ));
             }
             match self.rx.blocking_recv() {
                 Some(chunk) => {
@@ -483,7 +506,8 @@ impl<'a> Authoriser<'a> {
     fn batch(&mut self, set: RecordSet) -> RecordSet {
         let mut out = RecordSet::new(set.format.clone());
         if self.partner.role == PartnerRole::Operator {
-            self.accepted += set.statements.len() + set.payroll_batches.len() + set.payment_results.len();
+            self.accepted +=
+                set.statements.len() + set.payroll_batches.len() + set.payment_results.len();
             out.statements = set.statements;
             out.payroll_batches = set.payroll_batches;
             out.payment_results = set.payment_results;
@@ -493,7 +517,10 @@ impl<'a> Authoriser<'a> {
             match self.may(&s.account) {
                 Ok(()) => out.statements.push(s),
                 Err(reason) => self.refused[0].push(RejectedRecord {
-                    record: format!("statement of account {}", schemas::ids::mask(&s.account, 4, 4)),
+                    record: format!(
+                        "statement of account {}",
+                        schemas::ids::mask(&s.account, 4, 4)
+                    ),
                     reason,
                 }),
             }
@@ -534,7 +561,8 @@ impl<'a> Authoriser<'a> {
                 });
             }
         }
-        self.accepted += out.statements.len() + out.payroll_batches.len() + out.payment_results.len();
+        self.accepted +=
+            out.statements.len() + out.payroll_batches.len() + out.payment_results.len();
         out
     }
 

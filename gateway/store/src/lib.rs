@@ -31,8 +31,8 @@ mod sqlite;
 
 pub use error::{is_storage_full_message, StoreError};
 pub use model::*;
-pub use sql::CHUNK_BYTES;
 pub use postgres::PgStore;
+pub use sql::CHUNK_BYTES;
 pub use sqlite::SqliteStore;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
