@@ -16,23 +16,34 @@ use std::process::{Command, Output};
 use wagegate_tests::TestDb;
 use world::{Expected, World};
 
-/// The `wagegate` binary: next to this test's `deps/` folder when `cargo test --workspace`
-/// built it, else built once here.
+/// The `wagegate` binary next to this test's `deps/` folder, brought up to date once per test
+/// process: `cargo build` of the binary (a no-op when `cargo test --workspace` just built it),
+/// so that `cargo test -p wagegate-tests` alone never runs a binary older than the code.
 fn wagegate() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let bin = dir.join(format!("wagegate{}", std::env::consts::EXE_SUFFIX));
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let st = Command::new(cargo)
-            .args(["build", "-p", "gateway", "--bin", "wagegate"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo build");
-        assert!(st.success(), "building wagegate failed");
-    }
-    assert!(bin.exists(), "no wagegate binary at {}", bin.display());
-    bin
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().expect("current exe");
+            let dir = exe.parent().and_then(Path::parent).expect("target dir");
+            let bin = dir.join(format!("wagegate{}", std::env::consts::EXE_SUFFIX));
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let mut build = Command::new(cargo);
+            build
+                .args(["build", "-p", "gateway", "--bin", "wagegate"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"));
+            // The profile this test was built with (target/<profile>/deps/…).
+            if dir.file_name().is_some_and(|n| n == "release") {
+                build.arg("--release");
+            }
+            if let Some(target) = dir.parent() {
+                build.env("CARGO_TARGET_DIR", target);
+            }
+            let st = build.status().expect("cargo build");
+            assert!(st.success(), "building wagegate failed");
+            assert!(bin.exists(), "no wagegate binary at {}", bin.display());
+            bin
+        })
+        .clone()
 }
 
 struct Cli {

@@ -83,7 +83,10 @@ fn write_pain002(path: &Path, bytes: u64) {
         );
         i += 1;
     }
-    put(&mut w, "</OrgnlPmtInfAndSts>\n</CstmrPmtStsRpt>\n</Document>\n");
+    put(
+        &mut w,
+        "</OrgnlPmtInfAndSts>\n</CstmrPmtStsRpt>\n</Document>\n",
+    );
     w.flush().unwrap();
 }
 
@@ -108,7 +111,10 @@ fn ingest_peak(dir: &Path, file: &Path) -> (u64, String) {
         .args(["ingest", "--lang", "en", "--partner", "operator"])
         .arg(file)
         .current_dir(dir)
-        .env("WAGEGATE__DATABASE__URL", format!("sqlite://{}", db.display()))
+        .env(
+            "WAGEGATE__DATABASE__URL",
+            format!("sqlite://{}", db.display()),
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

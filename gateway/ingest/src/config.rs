@@ -100,6 +100,10 @@ pub struct ReconcileSettings {
     /// out, and another process reconciles those projects then.
     #[serde(default = "default_lease_ms")]
     pub lease_ms: u64,
+    /// On shutdown, how long the last reconciliation of the queue may start new chunks, in
+    /// milliseconds; what is left stays queued for the next start or another process.
+    #[serde(default = "default_shutdown_ms")]
+    pub shutdown_ms: u64,
 }
 
 impl Default for ReconcileSettings {
@@ -107,6 +111,7 @@ impl Default for ReconcileSettings {
         ReconcileSettings {
             debounce_ms: 2000,
             lease_ms: default_lease_ms(),
+            shutdown_ms: default_shutdown_ms(),
         }
     }
 }
@@ -209,6 +214,10 @@ fn default_parse_slots() -> u32 {
 
 fn default_lease_ms() -> u64 {
     300_000
+}
+
+fn default_shutdown_ms() -> u64 {
+    30_000
 }
 
 fn default_earliest_date() -> chrono::NaiveDate {
@@ -431,6 +440,7 @@ poll_interval_ms = 2000
 [reconcile]
 debounce_ms = 2000
 lease_ms = 300000
+shutdown_ms = 30000
 
 [log]
 filter = "info,sqlx=warn"

@@ -23,7 +23,7 @@ use store::{
     ApplyReport, FileOutcome, NewRawFile, RawFile, RecordConflict, RecordKind, RegistryReport,
     Scope, Store, SyncReport,
 };
-use tokio::sync::RwLock;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::{PartnerRole, PartnerSettings, Settings};
 use crate::registry::{self, RegistryBatch, RegistryError};
@@ -31,13 +31,8 @@ use crate::registry::{self, RegistryBatch, RegistryError};
 /// The sender name used for operator backfills (`wagegate load`, registry files).
 pub const OPERATOR: &str = "operator";
 
-/// Registered dedicated accounts by number, shared by every file being authorised.
-type AccountIndex = Arc<HashMap<String, AccountInfo>>;
-
-/// How long the account index used for authorisation is trusted before it is read again.
-const ACCOUNT_INDEX_MAX_AGE: Duration = Duration::from_secs(30);
-/// How old the index must be before a file naming an unknown account makes it read again.
-const ACCOUNT_INDEX_RECHECK: Duration = Duration::from_secs(1);
+/// Registered dedicated accounts by number: those a file names (see [`Pipeline::accounts_for`]).
+pub(crate) type AccountIndex = HashMap<String, AccountInfo>;
 
 /// What a partner gets back when it hands over a file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,8 +99,6 @@ pub struct Pipeline {
     settings: Arc<Settings>,
     calendar: Arc<reconciler::Calendar>,
     /// Shared, not copied, by every file being authorised.
-    /// The registered accounts and when they were read (see [`Pipeline::account_index`]).
-    accounts: RwLock<Option<(Instant, AccountIndex)>>,
     /// Files being parsed at once, on blocking threads (`ingest.parse_slots`).
     parse_slots: Arc<tokio::sync::Semaphore>,
     /// The partners in force: those of `settings` until a reload (`SIGHUP`) replaces them.
@@ -129,7 +122,6 @@ impl Pipeline {
             store,
             settings,
             calendar: Arc::new(calendar),
-            accounts: RwLock::new(None),
         }
     }
 
@@ -441,46 +433,14 @@ impl Pipeline {
         ))
     }
 
-    /// Registered dedicated accounts, loaded once and refreshed after registry imports. Only
-    /// the account records are read (not every stored fact), and every file shares one copy.
-    async fn account_index(&self, max_age: Duration) -> anyhow::Result<AccountIndex> {
-        if let Some((loaded, idx)) = self.accounts.read().await.as_ref() {
-            if loaded.elapsed() <= max_age {
-                return Ok(Arc::clone(idx));
-            }
-        }
-        let mut idx = HashMap::new();
-        // From the typed account table: no JSON to decode (issue 14: the first file after a
-        // restart builds this index).
-        for a in self.store.account_directory().await? {
-            idx.insert(
-                a.account_no,
-                AccountInfo {
-                    project: a.project,
-                    bank_code: a.bank_code,
-                    by_operator: a.by_operator,
-                },
-            );
-        }
-        let idx = Arc::new(idx);
-        *self.accounts.write().await = Some((Instant::now(), Arc::clone(&idx)));
-        Ok(idx)
-    }
-
-    /// The account index, read again unless it was read within the last second: for a file
-    /// whose accounts are not known before it is read (a streamed file).
-    pub(crate) async fn account_index_fresh(&self) -> anyhow::Result<AccountIndex> {
-        self.account_index(ACCOUNT_INDEX_RECHECK).await
-    }
-
-    /// The account index for authorising `set`. Accounts may be registered by another
-    /// process sharing the database (`wagegate import`, a second gateway), so the index is
-    /// read again when it is older than [`ACCOUNT_INDEX_MAX_AGE`], or when `set` names an
-    /// account it does not hold and it is older than [`ACCOUNT_INDEX_RECHECK`] (so that a
-    /// stream of files about unknown accounts does not read it for every file).
-    async fn accounts_for(&self, set: &RecordSet) -> anyhow::Result<AccountIndex> {
-        let idx = self.account_index(ACCOUNT_INDEX_MAX_AGE).await?;
-        let mut named = set
+    /// The registered accounts `set` is authorised against: those it names (statements,
+    /// batches, results, account master records) and the accounts of the projects its
+    /// account master records name. Read from the database for every file, by index: an
+    /// account registered a moment ago by another process (`wagegate import`, a second
+    /// gateway) is seen at once, and the first file after a restart costs what any file
+    /// costs (no directory of every registered account is built).
+    pub(crate) async fn accounts_for(&self, set: &RecordSet) -> anyhow::Result<AccountIndex> {
+        let numbers: BTreeSet<&str> = set
             .statements
             .iter()
             .map(|s| s.account.as_str())
@@ -494,9 +454,25 @@ impl Pipeline {
                     .iter()
                     .filter_map(|p| p.debit_account.as_deref()),
             )
-            .chain(set.accounts.iter().map(|a| a.account_no.as_str()));
-        if named.any(|a| !idx.contains_key(a)) {
-            return self.account_index(ACCOUNT_INDEX_RECHECK).await;
+            .chain(set.accounts.iter().map(|a| a.account_no.as_str()))
+            .collect();
+        let projects: BTreeSet<&str> = set
+            .accounts
+            .iter()
+            .map(|a| a.project_code.as_str())
+            .collect();
+        let numbers: Vec<String> = numbers.into_iter().map(str::to_string).collect();
+        let projects: Vec<String> = projects.into_iter().map(str::to_string).collect();
+        let mut idx = HashMap::new();
+        for a in self.store.accounts_named(&numbers, &projects).await? {
+            idx.insert(
+                a.account_no,
+                AccountInfo {
+                    project: a.project,
+                    bank_code: a.bank_code,
+                    by_operator: a.by_operator,
+                },
+            );
         }
         Ok(idx)
     }
@@ -638,7 +614,6 @@ impl Pipeline {
     /// [`Pipeline::upsert_batch`] of a batch it may consume: its records are serialised (JSON
     /// and content hash of every row) on a blocking thread, like a file's.
     async fn upsert_owned(&self, batch: RegistryBatch) -> anyhow::Result<RegistryReport> {
-        let has_accounts = !batch.accounts.is_empty();
         let records = self
             .blocking(move || registry_records(&batch))
             .await
@@ -651,9 +626,6 @@ impl Pipeline {
             .upsert_registry(None, records, Utc::now())
             .await
             .context("writing the registry")?;
-        if has_accounts {
-            *self.accounts.write().await = None;
-        }
         Ok(report)
     }
 
@@ -710,12 +682,31 @@ impl Pipeline {
         quiet: std::time::Duration,
         force: bool,
     ) -> anyhow::Result<SyncReport> {
+        self.reconcile_claimed_until(worker, as_of, quiet, force, &CancellationToken::new())
+            .await
+    }
+
+    /// [`Pipeline::reconcile_claimed_with`], stopping before the next chunk once `stop` is
+    /// cancelled (a shutdown): the projects not yet claimed stay queued, for the next start
+    /// or another process. A chunk already claimed is finished, so the wait after `stop` is at
+    /// most one chunk's reconciliation.
+    pub async fn reconcile_claimed_until(
+        &self,
+        worker: &str,
+        as_of: NaiveDate,
+        quiet: std::time::Duration,
+        force: bool,
+        stop: &CancellationToken,
+    ) -> anyhow::Result<SyncReport> {
         let quiet =
             chrono::Duration::from_std(quiet).context("reconcile.debounce_ms is too long")?;
         let lease = std::time::Duration::from_millis(self.settings.reconcile.lease_ms.max(1));
         let mut total = SyncReport::default();
         // Bounded: a queue that refills faster than it drains is left to the next wake-up.
         for _ in 0..1000 {
+            if stop.is_cancelled() {
+                break;
+            }
             let now = Utc::now();
             let claims = self
                 .store

@@ -92,7 +92,10 @@ pub async fn reconcile_scheduler(
                 }
             }
         }
-        match pipeline.reconcile_claimed(&worker, today, quiet).await {
+        match pipeline
+            .reconcile_claimed_until(&worker, today, quiet, false, &cancel)
+            .await
+        {
             Ok(r) if r.events() > 0 => webhook_wakeup.notify_one(),
             Ok(_) => {}
             Err(e) => tracing::error!(error = %format!("{e:#}"), "reconciliation failed"),
@@ -105,11 +108,35 @@ pub async fn reconcile_scheduler(
         }
     }
     // The ingest workers have drained by now (see `Daemon::shutdown`): reconcile what they
-    // stored so no finding waits for the next start.
-    match pipeline
-        .reconcile_claimed(&worker, today_in_china(), Duration::ZERO)
-        .await
-    {
+    // stored so no finding waits for the next start — for at most `reconcile.shutdown_ms`
+    // (30 s by default). What is left stays queued in the database for the next start or
+    // another process: a stop after a province backfill held back by a long
+    // `reconcile.debounce_ms` must not reconcile the whole province first. With the request
+    // grace (`server.request_timeout_ms`, 60 s by default) and the ingest drain (60 s), a stop
+    // takes about 150 s at most plus one chunk: inside the deployments' 180 s stop timeout.
+    let limit = Duration::from_millis(pipeline.settings().reconcile.shutdown_ms);
+    let stop = CancellationToken::new();
+    if limit.is_zero() {
+        stop.cancel();
+    }
+    let timer = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(limit).await;
+            stop.cancel();
+        })
+    };
+    let last = pipeline
+        .reconcile_claimed_until(&worker, today_in_china(), Duration::ZERO, false, &stop)
+        .await;
+    timer.abort();
+    if stop.is_cancelled() {
+        tracing::warn!(
+            limit_ms = limit.as_millis() as u64,
+            "shutdown: the last reconciliation stopped at its time limit; the rest of the queue is reconciled at the next start or by another instance"
+        );
+    }
+    match last {
         Ok(r) if r.events() > 0 => webhook_wakeup.notify_one(),
         Ok(_) => {}
         Err(e) => tracing::error!(error = %format!("{e:#}"), "final reconciliation failed"),

@@ -33,8 +33,19 @@ use store::{FileOutcome, NewRawFile, NewRecord, RawFile};
 
 use crate::config::{PartnerRole, PartnerSettings};
 use crate::pipeline::{
-    may_account, refusal_error, AccountInfo, Pipeline, Processed, Receipt, RejectedRecord,
+    may_account, refusal_error, AccountIndex, AccountInfo, Pipeline, Processed, Receipt,
+    RejectedRecord,
 };
+
+/// What the parsing thread asks of the pipeline's task: the registered accounts a batch
+/// names (read from the database, answered on the reply channel), or to write records.
+enum Ask {
+    Accounts(
+        RecordSet,
+        std::sync::mpsc::SyncSender<(RecordSet, anyhow::Result<AccountIndex>)>,
+    ),
+    Write(anyhow::Result<Vec<NewRecord>>),
+}
 
 /// Chunks read ahead of the parser, and record batches ahead of the writer: what the
 /// pipeline holds of a streamed file besides the statement being read.
@@ -167,10 +178,6 @@ impl Pipeline {
             return Ok(None);
         }
         tracing::info!(file_id = %file.id, format = %format, size_bytes = file.size_bytes, "streaming a large file");
-        let accounts = self
-            .account_index_fresh()
-            .await
-            .context("reading the registered accounts to authorise the records")?;
         let mut writer = self
             .store()
             .begin_file_records(&file.id, Utc::now())
@@ -178,8 +185,7 @@ impl Pipeline {
             .context("starting the file's transaction")?;
 
         let (chunk_tx, chunk_rx) = tokio::sync::mpsc::channel::<Vec<u8>>(CHANNEL_CHUNKS);
-        let (batch_tx, mut batch_rx) =
-            tokio::sync::mpsc::channel::<anyhow::Result<Vec<NewRecord>>>(CHANNEL_BATCHES);
+        let (batch_tx, mut batch_rx) = tokio::sync::mpsc::channel::<Ask>(CHANNEL_BATCHES);
         let stop = Arc::new(AtomicBool::new(false));
         let window = self
             .settings()
@@ -195,27 +201,47 @@ impl Pipeline {
                 at: 0,
                 stop: Arc::clone(&parse_stop),
             };
-            let mut auth = Authoriser::new(&partner, &accounts);
+            let mut auth = Authoriser::new(&partner);
             let mut dates = Dates::default();
             let mut records = 0usize;
+            let stop_now = || parse_stop.store(true, Ordering::Relaxed);
+            // The accounts a set names, from the database (through the pipeline's task).
+            let accounts = |set: RecordSet| -> Option<(RecordSet, AccountIndex)> {
+                let (reply, answer) = std::sync::mpsc::sync_channel(1);
+                batch_tx.blocking_send(Ask::Accounts(set, reply)).ok()?;
+                match answer.recv().ok()? {
+                    (set, Ok(idx)) => Some((set, idx)),
+                    (_, Err(_)) => None,
+                }
+            };
             let send = |accepted: RecordSet| {
                 if accepted.is_empty() {
                     return;
                 }
                 let out = store::records::from_record_set(&accepted)
                     .map_err(|e| anyhow!("cannot store the records: {e}"));
-                if out.is_err() || batch_tx.blocking_send(out).is_err() {
+                if out.is_err() || batch_tx.blocking_send(Ask::Write(out)).is_err() {
                     // The writer is gone (or the records cannot be stored): stop reading.
-                    parse_stop.store(true, Ordering::Relaxed);
+                    stop_now();
                 }
             };
             let parsed = adapters::parse_stream(format, reader, batch, |set| {
                 records +=
                     set.statements.len() + set.payroll_batches.len() + set.payment_results.len();
                 dates.check(&window, &set);
-                send(auth.batch(set));
+                if auth.operator() {
+                    send(auth.batch(set, &AccountIndex::new()));
+                    return;
+                }
+                match accounts(set) {
+                    Some((set, idx)) => send(auth.batch(set, &idx)),
+                    None => stop_now(),
+                }
             });
-            send(auth.finish());
+            match accounts(auth.still_needed()) {
+                Some((_, idx)) => send(auth.finish(&idx)),
+                None => stop_now(),
+            }
             (parsed, dates, auth.into_refused(), records, sender)
         });
 
@@ -244,7 +270,24 @@ impl Pipeline {
         };
         let write = async {
             let mut failed = None;
-            while let Some(batch) = batch_rx.recv().await {
+            while let Some(ask) = batch_rx.recv().await {
+                let batch = match ask {
+                    Ask::Accounts(set, reply) => {
+                        let idx = if failed.is_some() {
+                            Err(anyhow!("stopped"))
+                        } else {
+                            self.accounts_for(&set).await
+                        };
+                        if let (Err(e), None) = (&idx, &failed) {
+                            failed = Some(anyhow!(
+                                "reading the registered accounts to authorise the records: {e:#}"
+                            ));
+                        }
+                        let _ = reply.send((set, idx));
+                        continue;
+                    }
+                    Ask::Write(batch) => batch,
+                };
                 if failed.is_some() {
                     continue;
                 }
@@ -449,7 +492,6 @@ impl Dates {
 /// then payments, then batches.
 struct Authoriser<'a> {
     partner: &'a PartnerSettings,
-    accounts: &'a HashMap<String, AccountInfo>,
     /// Batches met so far and their debit account.
     batch_accounts: BTreeMap<String, Option<String>>,
     /// Batches with a kept payment.
@@ -461,10 +503,9 @@ struct Authoriser<'a> {
 }
 
 impl<'a> Authoriser<'a> {
-    fn new(partner: &'a PartnerSettings, accounts: &'a HashMap<String, AccountInfo>) -> Self {
+    fn new(partner: &'a PartnerSettings) -> Self {
         Authoriser {
             partner,
-            accounts,
             batch_accounts: BTreeMap::new(),
             kept_batches: HashSet::new(),
             waiting: Vec::new(),
@@ -473,14 +514,24 @@ impl<'a> Authoriser<'a> {
         }
     }
 
-    fn may(&self, account: &str) -> Result<(), String> {
-        may_account(self.partner, self.accounts, account)
+    fn operator(&self) -> bool {
+        self.partner.role == PartnerRole::Operator
+    }
+
+    fn may(&self, accounts: &HashMap<String, AccountInfo>, account: &str) -> Result<(), String> {
+        may_account(self.partner, accounts, account)
     }
 
     /// Keeps or refuses a payment whose account is known (or known to be missing).
-    fn payment(&mut self, p: PaymentResult, account: Option<&str>, out: &mut RecordSet) {
+    fn payment(
+        &mut self,
+        p: PaymentResult,
+        account: Option<&str>,
+        accounts: &HashMap<String, AccountInfo>,
+        out: &mut RecordSet,
+    ) {
         let verdict = match account {
-            Some(a) => self.may(a),
+            Some(a) => self.may(accounts, a),
             None => {
                 Err("the payment result names no dedicated account to authorise it against".into())
             }
@@ -503,7 +554,7 @@ impl<'a> Authoriser<'a> {
     }
 
     /// The accepted part of a batch of records.
-    fn batch(&mut self, set: RecordSet) -> RecordSet {
+    fn batch(&mut self, set: RecordSet, accounts: &HashMap<String, AccountInfo>) -> RecordSet {
         let mut out = RecordSet::new(set.format.clone());
         if self.partner.role == PartnerRole::Operator {
             self.accepted +=
@@ -514,7 +565,7 @@ impl<'a> Authoriser<'a> {
             return out;
         }
         for s in set.statements {
-            match self.may(&s.account) {
+            match self.may(accounts, &s.account) {
                 Ok(()) => out.statements.push(s),
                 Err(reason) => self.refused[0].push(RejectedRecord {
                     record: format!(
@@ -527,11 +578,11 @@ impl<'a> Authoriser<'a> {
         }
         for p in set.payment_results {
             match p.debit_account.clone() {
-                Some(a) => self.payment(p, Some(&a), &mut out),
+                Some(a) => self.payment(p, Some(&a), accounts, &mut out),
                 None => match p.batch_id.as_ref().and_then(|b| self.batch_accounts.get(b)) {
                     Some(a) => {
                         let a = a.clone();
-                        self.payment(p, a.as_deref(), &mut out);
+                        self.payment(p, a.as_deref(), accounts, &mut out);
                     }
                     None => self.waiting.push(p),
                 },
@@ -546,10 +597,10 @@ impl<'a> Authoriser<'a> {
                 .partition(|p| p.batch_id.as_deref() == Some(b.batch_id.as_str()));
             self.waiting = rest;
             for p in mine {
-                self.payment(p, b.debit_account.as_deref(), &mut out);
+                self.payment(p, b.debit_account.as_deref(), accounts, &mut out);
             }
             let ok = match b.debit_account.as_deref() {
-                Some(a) => self.may(a).is_ok(),
+                Some(a) => self.may(accounts, a).is_ok(),
                 None => self.kept_batches.contains(&b.batch_id),
             };
             if ok {
@@ -566,15 +617,35 @@ impl<'a> Authoriser<'a> {
         out
     }
 
-    /// Payments whose batch never came: refused (they name no account).
-    fn finish(&mut self) -> RecordSet {
+    /// What [`Authoriser::finish`] needs looked up: the accounts of the batches the
+    /// payments still waiting name.
+    fn still_needed(&self) -> RecordSet {
+        let mut set = RecordSet::new("");
+        for p in &self.waiting {
+            if let Some(Some(a)) = p.batch_id.as_ref().and_then(|b| self.batch_accounts.get(b)) {
+                set.payroll_batches.push(schemas::PayrollBatch {
+                    batch_id: p.batch_id.clone().unwrap_or_default(),
+                    debit_account: Some(a.clone()),
+                    pay_date: None,
+                    declared_count: None,
+                    declared_total: None,
+                    group_status: None,
+                });
+            }
+        }
+        set
+    }
+
+    /// Payments still waiting at the end: authorised against their batch's account, as the
+    /// whole set would (refused when their batch never came: they name no account).
+    fn finish(&mut self, accounts: &HashMap<String, AccountInfo>) -> RecordSet {
         let mut out = RecordSet::new("");
         for p in std::mem::take(&mut self.waiting) {
             let account = p
                 .batch_id
                 .as_ref()
                 .and_then(|b| self.batch_accounts.get(b).cloned().flatten());
-            self.payment(p, account.as_deref(), &mut out);
+            self.payment(p, account.as_deref(), accounts, &mut out);
         }
         self.accepted += out.payment_results.len();
         out

@@ -210,10 +210,15 @@ pub trait Store: Send + Sync + 'static {
     /// (one ordered scan per table and chunk of projects, no JSON), in project order;
     /// projects without a project record are left out.
     async fn load_facts(&self, projects: &[String]) -> Result<Vec<ProjectFactRows>>;
-    /// Every registered account (account number, project, bank code, registered by an
-    /// operator rather than from a partner's file), from the typed fact table: what ingest
-    /// authorises files against.
-    async fn account_directory(&self) -> Result<Vec<AccountEntry>>;
+    /// The registered accounts (account number, project, bank code, registered by an
+    /// operator rather than from a partner's file) that have one of `numbers` or belong to
+    /// one of `projects`, from the typed fact table: what ingest authorises a file against.
+    /// Indexed lookups: the first file after a restart costs what any other file costs.
+    async fn accounts_named(
+        &self,
+        numbers: &[String],
+        projects: &[String],
+    ) -> Result<Vec<AccountEntry>>;
     /// Per project: the fingerprint of its facts now and its last recorded reconciliation.
     async fn reconcile_states(
         &self,

@@ -141,6 +141,7 @@ conformance!(
     a_file_written_in_batches_is_stored_as_in_one_go,
     a_file_in_batches_is_all_or_nothing_and_idempotent,
     a_file_being_written_in_batches_is_not_claimed_by_another_worker,
+    accounts_are_found_by_number_and_by_project,
 );
 
 #[path = "conformance/batches.rs"]
@@ -2323,4 +2324,82 @@ async fn an_operators_change_during_a_pass_is_not_skipped_over(store: Arc<dyn St
         let after = store.reconcile_states(&both).await.unwrap();
         assert!(skippable(&after, "P1"), "round {round}: {:?}", after["P1"]);
     }
+}
+
+/// What ingest authorises a file against: the accounts it names (by number) and the accounts
+/// of the projects its account records name, with who registered them; nothing else.
+async fn accounts_are_found_by_number_and_by_project(store: Arc<dyn Store>) {
+    // P1 has two accounts registered by the operator; P2 one sent in a bank's file.
+    store
+        .upsert_registry(
+            None,
+            vec![
+                store::records::account(&account("P1", "6222000000000011")).unwrap(),
+                store::records::account(&account("P1", "6222000000000012")).unwrap(),
+            ],
+            at(1),
+        )
+        .await
+        .unwrap();
+    let f = stored_file(&store, b"bank account master").await;
+    store
+        .upsert_registry(
+            Some(&f),
+            vec![store::records::account(&account("P2", "6222000000000021")).unwrap()],
+            at(2),
+        )
+        .await
+        .unwrap();
+    let sorted = |mut v: Vec<store::AccountEntry>| {
+        v.sort_by(|a, b| a.account_no.cmp(&b.account_no));
+        v.into_iter()
+            .map(|a| (a.account_no, a.project, a.by_operator))
+            .collect::<Vec<_>>()
+    };
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+
+    let by_number = store
+        .accounts_named(&s(&["6222000000000021", "6222000000000011", "9999"]), &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        sorted(by_number),
+        vec![
+            ("6222000000000011".to_string(), "P1".to_string(), true),
+            ("6222000000000021".to_string(), "P2".to_string(), false),
+        ],
+        "the named accounts, an unknown number left out"
+    );
+    let by_project = store.accounts_named(&[], &s(&["P1", "P9"])).await.unwrap();
+    assert_eq!(
+        sorted(by_project)
+            .into_iter()
+            .map(|(n, _, _)| n)
+            .collect::<Vec<_>>(),
+        s(&["6222000000000011", "6222000000000012"]),
+        "every account of the named project"
+    );
+    let both = store
+        .accounts_named(&s(&["6222000000000011"]), &s(&["P1"]))
+        .await
+        .unwrap();
+    assert_eq!(both.len(), 2, "an account found both ways is listed once");
+    assert!(store.accounts_named(&[], &[]).await.unwrap().is_empty());
+
+    // Moved by the operator to P3: found under its new project only.
+    store
+        .upsert_registry(
+            None,
+            vec![store::records::account(&account("P3", "6222000000000012")).unwrap()],
+            at(3),
+        )
+        .await
+        .unwrap();
+    let moved = store
+        .accounts_named(&s(&["6222000000000012"]), &[])
+        .await
+        .unwrap();
+    assert_eq!(sorted(moved)[0].1, "P3");
+    let p1 = store.accounts_named(&[], &s(&["P1"])).await.unwrap();
+    assert_eq!(sorted(p1).len(), 1);
 }

@@ -902,23 +902,53 @@ pub async fn load(pool: &Pool, projects: &[String]) -> Result<Vec<ProjectFactRow
 
 /// Every registered account with its project, bank and whether an operator registered it,
 /// in key order (no JSON: the typed columns, and the file of the record).
-pub async fn account_directory(pool: &Pool) -> Result<Vec<crate::model::AccountEntry>> {
-    let rows = sqlx::query(
-        "SELECT f.account_no, f.project_code, f.bank_code, r.file_id FROM fact_accounts f \
-         JOIN records r ON r.kind = 'account' AND r.key = f.key ORDER BY f.key",
-    )
-    .fetch_all(pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(crate::model::AccountEntry {
+/// The registered accounts with one of these numbers, or of one of these projects (the
+/// project's own accounts: an account's owner is its project). Found through
+/// `fact_accounts_key` (an account's key is derived from its number) and the primary key
+/// `(owner, key)`: the cost follows the file, not the number of registered accounts.
+pub async fn accounts_named(
+    pool: &Pool,
+    numbers: &[String],
+    projects: &[String],
+) -> Result<Vec<crate::model::AccountEntry>> {
+    const SELECT: &str = "SELECT f.account_no, f.project_code, f.bank_code, r.file_id \
+         FROM fact_accounts f JOIN records r ON r.kind = 'account' AND r.key = f.key WHERE ";
+    let keys: BTreeSet<String> = numbers
+        .iter()
+        .map(|n| schemas::key::record_key("account", &[n]))
+        .collect();
+    let keys: Vec<String> = keys.into_iter().collect();
+    let owners: BTreeSet<&String> = projects.iter().collect();
+    let owners: Vec<&String> = owners.into_iter().collect();
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    let mut take = |rows: Vec<DbRow>| -> Result<()> {
+        for r in &rows {
+            let entry = crate::model::AccountEntry {
                 account_no: get(r, "account_no")?,
                 project: get(r, "project_code")?,
                 bank_code: get(r, "bank_code")?,
                 by_operator: get::<Option<String>>(r, "file_id")?.is_none(),
-            })
-        })
-        .collect()
+            };
+            if seen.insert((entry.account_no.clone(), entry.project.clone())) {
+                out.push(entry);
+            }
+        }
+        Ok(())
+    };
+    for chunk in keys.chunks(IN_LIST) {
+        let mut q = sqlx::QueryBuilder::<Db>::new(SELECT);
+        q.push("f.key IN ");
+        push_list(&mut q, chunk.iter());
+        take(q.build().fetch_all(pool).await?)?;
+    }
+    for chunk in owners.chunks(IN_LIST) {
+        let mut q = sqlx::QueryBuilder::<Db>::new(SELECT);
+        q.push("f.owner IN ");
+        push_list(&mut q, chunk.iter().copied());
+        take(q.build().fetch_all(pool).await?)?;
+    }
+    Ok(out)
 }
 
 // ----- what the last reconciliation saw -----

@@ -962,8 +962,12 @@ impl crate::Store for ThisStore {
         Ok(out)
     }
 
-    async fn account_directory(&self) -> Result<Vec<AccountEntry>> {
-        facts::account_directory(&self.pool).await
+    async fn accounts_named(
+        &self,
+        numbers: &[String],
+        projects: &[String],
+    ) -> Result<Vec<AccountEntry>> {
+        facts::accounts_named(&self.pool, numbers, projects).await
     }
 
     async fn reconcile_states(
