@@ -225,8 +225,8 @@ fn a_pain002_streams_payment_by_payment() {
     let mut s = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pain.002.001.10\">\n<CstmrPmtStsRpt>\n<GrpHdr><MsgId>R1</MsgId><CreDtTm>2026-06-10T09:00:00</CreDtTm></GrpHdr>\n<OrgnlGrpInfAndSts><OrgnlMsgId>P1</OrgnlMsgId><OrgnlMsgNmId>pain.001.001.09</OrgnlMsgNmId></OrgnlGrpInfAndSts>\n<OrgnlPmtInfAndSts>\n<OrgnlPmtInfId>PAYROLL-2026-05</OrgnlPmtInfId>\n",
     );
-    for i in 0..500 {
-        let (sts, rsn) = if i % 7 == 0 {
+    for i in 0..500u32 {
+        let (sts, rsn) = if i.is_multiple_of(7) {
             ("RJCT", "<StsRsnInf><Rsn><Cd>AC04</Cd></Rsn></StsRsnInf>")
         } else {
             ("ACSC", "")

@@ -57,7 +57,7 @@ fn write_pain002(path: &Path, bytes: u64) {
     put(&mut w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pain.002.001.10\">\n<CstmrPmtStsRpt>\n<GrpHdr><MsgId>ICBC-PSR-1</MsgId><CreDtTm>2026-06-10T09:00:00+08:00</CreDtTm></GrpHdr>\n<OrgnlGrpInfAndSts><OrgnlMsgId>PAY-2026-05</OrgnlMsgId><OrgnlMsgNmId>pain.001.001.09</OrgnlMsgNmId></OrgnlGrpInfAndSts>\n");
     let mut i = 0u64;
     while put(&mut w, "") < bytes {
-        if i % 500 == 0 {
+        if i.is_multiple_of(500) {
             if i > 0 {
                 put(&mut w, "</OrgnlPmtInfAndSts>\n");
             }
@@ -69,7 +69,7 @@ fn write_pain002(path: &Path, bytes: u64) {
                 ),
             );
         }
-        let sts = if i % 9 == 0 {
+        let sts = if i.is_multiple_of(9) {
             "<TxSts>RJCT</TxSts><StsRsnInf><Rsn><Cd>AC04</Cd></Rsn></StsRsnInf>"
         } else {
             "<TxSts>ACSC</TxSts>"

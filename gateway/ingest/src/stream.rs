@@ -41,8 +41,8 @@ use crate::pipeline::{
 /// names (read from the database, answered on the reply channel), or to write records.
 enum Ask {
     Accounts(
-        RecordSet,
-        std::sync::mpsc::SyncSender<(RecordSet, anyhow::Result<AccountIndex>)>,
+        Box<RecordSet>,
+        std::sync::mpsc::SyncSender<(Box<RecordSet>, anyhow::Result<AccountIndex>)>,
     ),
     Write(anyhow::Result<Vec<NewRecord>>),
 }
@@ -208,9 +208,11 @@ impl Pipeline {
             // The accounts a set names, from the database (through the pipeline's task).
             let accounts = |set: RecordSet| -> Option<(RecordSet, AccountIndex)> {
                 let (reply, answer) = std::sync::mpsc::sync_channel(1);
-                batch_tx.blocking_send(Ask::Accounts(set, reply)).ok()?;
+                batch_tx
+                    .blocking_send(Ask::Accounts(Box::new(set), reply))
+                    .ok()?;
                 match answer.recv().ok()? {
-                    (set, Ok(idx)) => Some((set, idx)),
+                    (set, Ok(idx)) => Some((*set, idx)),
                     (_, Err(_)) => None,
                 }
             };

@@ -58,12 +58,12 @@ fn pain002(n: usize) -> String {
             "<OrgnlPmtInfAndSts>\n<OrgnlPmtInfId>PAYROLL-2026-05-{b:04}</OrgnlPmtInfId>\n"
         ));
         for i in b * 100..((b + 1) * 100).min(n) {
-            let (sts, rsn) = if i % 9 == 0 {
+            let (sts, rsn) = if i.is_multiple_of(9) {
                 ("RJCT", "<StsRsnInf><Rsn><Cd>AC04</Cd></Rsn></StsRsnInf>")
             } else {
                 ("ACSC", "")
             };
-            let debtor = if i % 100 == 0 {
+            let debtor = if i.is_multiple_of(100) {
                 format!(
                     "<DbtrAcct><Id><Othr><Id>{}</Id></Othr></Id></DbtrAcct>",
                     ACCOUNTS[b % 2]

@@ -102,15 +102,22 @@ async fn insert_fact_batch(
                     r.key
                 )));
             };
-            if ex.content_hash == r.content_hash {
-                report.unchanged += 1;
-            } else if ex.file_id.as_deref() != Some(file_id)
-                && !touched
-                    .conflicts
-                    .insert((kind, r.key.clone(), r.content_hash.clone()))
-            {
+            // The same content, or a conflict with a record of another file that this file
+            // already reported (a repeat of that content): unchanged.
+            let repeated_conflict = || {
+                ex.file_id.as_deref() != Some(file_id)
+                    && touched
+                        .conflicts
+                        .contains(&(kind, r.key.clone(), r.content_hash.clone()))
+            };
+            if ex.content_hash == r.content_hash || repeated_conflict() {
                 report.unchanged += 1;
             } else {
+                if ex.file_id.as_deref() != Some(file_id) {
+                    touched
+                        .conflicts
+                        .insert((kind, r.key.clone(), r.content_hash.clone()));
+                }
                 conflicts.push(shared_types::conflict(
                     r,
                     ex.file_id.clone(),
