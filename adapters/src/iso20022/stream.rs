@@ -69,6 +69,15 @@ impl<R: Read> Events<'static> for StreamEvents<R> {
     fn next_event(&mut self) -> Result<Event<'static>, (u64, quick_xml::Error)> {
         self.buf.clear();
         match self.reader.read_event_into(&mut self.buf) {
+            // The text is UTF-8 already (decoded by `Checked`): never decoded again by the
+            // declared encoding (quick-xml's `encoding` feature, when another crate turns
+            // it on, would read it as GBK).
+            Ok(Event::Text(t)) => match std::str::from_utf8(&t) {
+                Ok(s) => Ok(Event::Text(quick_xml::events::BytesText::from_escaped(
+                    s.to_string(),
+                ))),
+                Err(_) => Ok(Event::Text(t.into_owned())),
+            },
             Ok(e) => Ok(e.into_owned()),
             Err(e) => Err((self.reader.error_position(), e)),
         }
@@ -424,7 +433,19 @@ impl<R: Read> Checked<R> {
                         .max_utf8_buffer_length(raw.len())
                         .unwrap_or(raw.len() * 3 + 16),
                 );
-                let (_, _, had_errors) = decoder.decode_to_string(&raw, &mut out, last);
+                // The decoder writes into the spare capacity only: until the input is used
+                // up, make room and go on (never drop input it has not read).
+                let mut input = &raw[..];
+                let mut had_errors = false;
+                loop {
+                    let (result, read, errors) = decoder.decode_to_string(input, &mut out, last);
+                    had_errors |= errors;
+                    input = &input[read..];
+                    match result {
+                        encoding_rs::CoderResult::InputEmpty => break,
+                        encoding_rs::CoderResult::OutputFull => out.reserve(input.len() * 3 + 16),
+                    }
+                }
                 if had_errors {
                     let name = encoding_rs::Encoding::for_label(name.as_bytes())
                         .map_or(*name, |e| e.name());
