@@ -248,29 +248,104 @@ pub fn parse_as(format: Format, bytes: &[u8], ctx: &ParseContext) -> Result<Reco
     Ok(set)
 }
 
+/// Whether files of `format` can be read from a stream by [`parse_stream`]. The others
+/// are read whole (docs/formats.md, "Large files").
+pub fn streams(format: Format) -> bool {
+    match format {
+        Format::Camt052 | Format::Camt053 | Format::Camt054 | Format::Pain002 => true,
+        Format::Mt940
+        | Format::Mt942
+        | Format::Icbc
+        | Format::Cmb
+        | Format::Cib
+        | Format::Bocom
+        | Format::CorePayroll
+        | Format::PlatformJson
+        | Format::GuaranteeXml
+        | Format::GuaranteeJson => false,
+    }
+}
+
+/// [`parse_as`] over a stream, for a format that [`streams`]: the records are handed to
+/// `sink` as they are read, in record sets of at most `batch` records (their `format` set,
+/// no diagnostics), and the returned set holds no records but everything else the whole
+/// file's set holds (format, version, encoding, diagnostics). The records, in order, and
+/// the diagnostics are those of [`parse_as`] on the whole file; so is the error. Memory
+/// follows the largest statement (or payment), not the file.
+pub fn parse_stream<R: std::io::Read>(
+    format: Format,
+    input: R,
+    batch: usize,
+    mut sink: impl FnMut(RecordSet),
+) -> Result<RecordSet, ParseError> {
+    if !streams(format) {
+        return Err(ParseError::new(
+            format.as_str(),
+            Position::default(),
+            format!("{format} files are read whole, not from a stream"),
+        ));
+    }
+    let batch = batch.max(1);
+    let mut pending = RecordSet::new(format.as_str());
+    let mut held = 0;
+    let mut statements = 0usize;
+    let mut foreign = RecordSet::new(format.as_str());
+    let summary = iso20022::for_each_record_in(Some(format), input, |r| {
+        match r {
+            iso20022::Record::Statement(s) => {
+                note_foreign_currency(&mut foreign, statements, &s);
+                statements += 1;
+                pending.statements.push(s);
+            }
+            iso20022::Record::Batch(b) => pending.payroll_batches.push(b),
+            iso20022::Record::Payment(p) => pending.payment_results.push(p),
+        }
+        held += 1;
+        if held >= batch {
+            held = 0;
+            sink(std::mem::replace(
+                &mut pending,
+                RecordSet::new(format.as_str()),
+            ));
+        }
+    })?;
+    let mut set = RecordSet::new(summary.format.as_str());
+    if held > 0 {
+        pending.format = set.format.clone();
+        sink(pending);
+    }
+    set.version = summary.version;
+    set.encoding = Some(summary.encoding);
+    set.diagnostics = summary.diagnostics;
+    set.diagnostics.append(&mut foreign.diagnostics);
+    Ok(set)
+}
+
 /// A statement in another currency than CNY is kept as sent, with a warning: the reconciler
 /// never adds its amounts to CNY sums, and a CNY account's days it covers stay without a
 /// statement (see `docs/findings.md`, "Currency").
 fn flag_foreign_currency(set: &mut RecordSet) {
-    let foreign: Vec<(usize, String, String)> = set
-        .statements
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| {
-            let c = s.currency.trim();
-            !c.is_empty() && !c.eq_ignore_ascii_case("CNY")
-        })
-        .map(|(i, s)| (i, s.account.clone(), s.currency.trim().to_string()))
-        .collect();
-    for (i, account, currency) in foreign {
-        set.warn(
-            Position::default().with_field(format!("statements[{i}].currency")),
-            format!(
-                "statement {} of account {account} is in {currency}, not CNY: its entries and balances are not counted for a CNY account",
-                i + 1
-            ),
-        );
+    let mut warnings = RecordSet::new(set.format.clone());
+    for (i, s) in set.statements.iter().enumerate() {
+        note_foreign_currency(&mut warnings, i, s);
     }
+    set.diagnostics.append(&mut warnings.diagnostics);
+}
+
+/// The warning of [`flag_foreign_currency`] for the `i`-th statement of a file, if due.
+fn note_foreign_currency(warnings: &mut RecordSet, i: usize, s: &schemas::Statement) {
+    let currency = s.currency.trim();
+    if currency.is_empty() || currency.eq_ignore_ascii_case("CNY") {
+        return;
+    }
+    warnings.warn(
+        Position::default().with_field(format!("statements[{i}].currency")),
+        format!(
+            "statement {} of account {} is in {currency}, not CNY: its entries and balances are not counted for a CNY account",
+            i + 1,
+            s.account
+        ),
+    );
 }
 
 fn parse_format(format: Format, bytes: &[u8], ctx: &ParseContext) -> Result<RecordSet, ParseError> {

@@ -184,6 +184,17 @@ fn bounded(v: Cow<'_, str>) -> (Cow<'_, str>, bool) {
 }
 
 impl<'b> State<'b> {
+    /// The start of the balance or entry being read, whose position is reported when it
+    /// ends.
+    pub(super) fn open_offset(&self) -> Option<u64> {
+        let bal = self.bal.as_ref().map(|b| b.offset);
+        let ntry = self.ntry.as_ref().map(|n| n.offset);
+        match (bal, ntry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     pub(super) fn start(
         &mut self,
         stack: &[Tag],

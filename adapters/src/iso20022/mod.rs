@@ -24,7 +24,10 @@
 mod camt;
 mod deviations;
 mod pain;
+mod stream;
 pub(crate) mod xml;
+
+pub use stream::for_each_record_in;
 
 use std::borrow::Cow;
 
@@ -102,36 +105,128 @@ pub fn for_each_record(
         return Err(ParseError::new(label, Position::offset(0), m));
     }
     let (text, encoding) = decode_input(bytes, label, true)?;
-    let mut walker = Walker {
-        bytes: &text,
+    let mut reader = Reader::from_reader(&text[..]);
+    configure(&mut reader);
+    let mut walker = Walker::new(
+        SliceEvents {
+            reader,
+            bytes: &text,
+        },
         label,
         expected,
-        format: None,
-        version: None,
-        document: None,
-        message_offset: 0,
-        stack: Vec::with_capacity(32),
-        diags: Diags::default(),
-        lossy: false,
-        camt: camt::State::default(),
-        pain: pain::State::default(),
-        sink: f,
-    };
+        f,
+    );
     walker.run()?;
-    let format = walker.format.unwrap_or(Format::Camt053);
-    if walker.lossy {
-        walker.diags.push(
-            Level::Warning,
-            Position::default(),
-            "text that is not valid UTF-8 was read as Windows-1252".to_string(),
-        );
+    Ok(walker.summary(encoding.to_string()))
+}
+
+/// The reader settings both inputs (a slice, a stream) share.
+fn configure<R>(reader: &mut Reader<R>) {
+    let config = reader.config_mut();
+    config.expand_empty_elements = true;
+    config.check_end_names = true;
+    // Indentation between elements is not content: skip it inside the reader.
+    config.trim_text(true);
+}
+
+/// Where positions are looked up: the whole input, or the part of a streamed one that is
+/// still held (see `stream::Window`).
+pub(crate) trait Locate {
+    /// The position of `offset` as it is (no whitespace skipped).
+    fn position(&self, offset: u64, path: &[Tag]) -> Position;
+    /// `offset` moved past ASCII whitespace.
+    fn skip_space(&self, offset: u64) -> u64;
+    /// Whether the input at `offset` starts with `pat`.
+    fn starts_with(&self, offset: u64, pat: &[u8]) -> bool;
+}
+
+impl Locate for SliceEvents<'_> {
+    fn position(&self, offset: u64, path: &[Tag]) -> Position {
+        xml::position(self.bytes, offset, path)
     }
-    Ok(Summary {
-        format,
-        version: walker.version,
-        encoding: encoding.to_string(),
-        diagnostics: walker.diags.finish(),
-    })
+
+    fn skip_space(&self, offset: u64) -> u64 {
+        skip_space(self.bytes, offset)
+    }
+
+    fn starts_with(&self, offset: u64, pat: &[u8]) -> bool {
+        self.bytes
+            .get(usize::try_from(offset).unwrap_or(usize::MAX)..)
+            .is_some_and(|rest| rest.starts_with(pat))
+    }
+}
+
+/// The events of the input and where they are.
+pub(crate) trait Events<'b> {
+    /// The next event, or the reader's error and where it is.
+    fn next_event(&mut self) -> Result<Event<'b>, (u64, quick_xml::Error)>;
+    /// The offset after the last event read.
+    fn offset(&self) -> u64;
+    /// Positions are looked up here.
+    fn locate(&self) -> &dyn Locate;
+    /// No position before `offset` will be asked for again: a stream may let it go.
+    fn keep_from(&mut self, _offset: u64) {}
+}
+
+/// A whole input in memory: events borrow from it.
+struct SliceEvents<'b> {
+    reader: Reader<&'b [u8]>,
+    bytes: &'b [u8],
+}
+
+impl<'b> Events<'b> for SliceEvents<'b> {
+    fn next_event(&mut self) -> Result<Event<'b>, (u64, quick_xml::Error)> {
+        self.reader
+            .read_event()
+            .map_err(|e| (self.reader.error_position(), e))
+    }
+
+    fn offset(&self) -> u64 {
+        self.reader.buffer_position()
+    }
+
+    fn locate(&self) -> &dyn Locate {
+        self
+    }
+}
+
+impl<'b, S: Events<'b>, F: FnMut(Record)> Walker<'b, S, F> {
+    fn new(src: S, label: &'static str, expected: Option<Format>, sink: F) -> Self {
+        Walker {
+            src,
+            label,
+            expected,
+            format: None,
+            version: None,
+            document: None,
+            message_at: Position::default(),
+            start_at: None,
+            stack: Vec::with_capacity(32),
+            diags: Diags::default(),
+            lossy: false,
+            camt: camt::State::default(),
+            pain: pain::State::default(),
+            sink,
+        }
+    }
+
+    /// What was learnt besides the records, once [`Walker::run`] succeeded.
+    fn summary(mut self, encoding: String) -> Summary {
+        let format = self.format.unwrap_or(Format::Camt053);
+        if self.lossy {
+            self.diags.push(
+                Level::Warning,
+                Position::default(),
+                "text that is not valid UTF-8 was read as Windows-1252".to_string(),
+            );
+        }
+        Summary {
+            format,
+            version: self.version,
+            encoding,
+            diagnostics: self.diags.finish(),
+        }
+    }
 }
 
 /// Peeks at the first elements: which ISO message is this? Used by detection. When the
@@ -377,7 +472,7 @@ impl Diags {
 
 /// Where a handler is in the file, for errors and diagnostics.
 pub(crate) struct Here<'w> {
-    pub bytes: &'w [u8],
+    pub src: &'w dyn Locate,
     pub offset: u64,
     pub label: &'w str,
 }
@@ -387,40 +482,31 @@ pub(crate) struct Here<'w> {
 /// skipped here, only when a position is actually reported.
 impl Here<'_> {
     pub(crate) fn err(&self, path: &[Tag], message: String) -> ParseError {
-        xml::err(
-            self.bytes,
-            skip_space(self.bytes, self.offset),
-            path,
-            self.label,
-            message,
-        )
+        self.at(self.offset, path, message)
     }
 
     pub(crate) fn at(&self, offset: u64, path: &[Tag], message: String) -> ParseError {
-        xml::err(
-            self.bytes,
-            skip_space(self.bytes, offset),
-            path,
-            self.label,
-            message,
-        )
+        ParseError::new(self.label, self.pos(offset, path), message)
     }
 
     pub(crate) fn pos(&self, offset: u64, path: &[Tag]) -> Position {
-        xml::position(self.bytes, skip_space(self.bytes, offset), path)
+        self.src.position(self.src.skip_space(offset), path)
     }
 }
 
-struct Walker<'b, F> {
-    bytes: &'b [u8],
+struct Walker<'b, S, F> {
+    src: S,
     label: &'static str,
     expected: Option<Format>,
     format: Option<Format>,
     version: Option<String>,
-    /// Offset of the `<Document>` element, once met.
-    document: Option<u64>,
-    /// Offset of the message element (`BkToCstmrStmt` ...).
-    message_offset: u64,
+    /// Where the `<Document>` element is, once met (taken when met: a stream has let the
+    /// start of the file go by the time it is reported).
+    document: Option<Position>,
+    /// Where the message element (`BkToCstmrStmt` ...) is.
+    message_at: Position,
+    /// Where the first markup is (taken after the first event).
+    start_at: Option<Position>,
     stack: Vec<Tag>,
     diags: Diags,
     lossy: bool,
@@ -429,35 +515,24 @@ struct Walker<'b, F> {
     sink: F,
 }
 
-impl<'b, F: FnMut(Record)> Walker<'b, F> {
+impl<'b, S: Events<'b>, F: FnMut(Record)> Walker<'b, S, F> {
     fn here(&self, offset: u64) -> Here<'_> {
         Here {
-            bytes: self.bytes,
+            src: self.src.locate(),
             offset,
             label: self.label,
         }
     }
 
     fn run(&mut self) -> Result<(), ParseError> {
-        let bytes = self.bytes;
-        let mut reader = Reader::from_reader(bytes);
-        reader.config_mut().expand_empty_elements = true;
-        reader.config_mut().check_end_names = true;
-        // Indentation between elements is not content: skip it inside the reader.
-        reader.config_mut().trim_text(true);
         loop {
-            let before = reader.buffer_position();
-            let event = reader.read_event().map_err(|e| {
-                let at = reader.error_position();
-                xml::err(
-                    bytes,
-                    at,
-                    &self.stack,
+            let before = self.src.offset();
+            let event = self.src.next_event().map_err(|(at, e)| {
+                let src = self.src.locate();
+                ParseError::new(
                     self.label,
-                    if bytes
-                        .get(usize::try_from(at).unwrap_or(usize::MAX)..)
-                        .is_some_and(|rest| rest.starts_with(b"<!ENTITY"))
-                    {
+                    src.position(at, &self.stack),
+                    if src.starts_with(at, b"<!ENTITY") {
                         "an entity declaration (<!ENTITY ...>) is not allowed in a bank message"
                             .to_string()
                     } else {
@@ -472,13 +547,13 @@ impl<'b, F: FnMut(Record)> Walker<'b, F> {
                 Event::End(_) => self.end(before)?,
                 Event::Text(t) => {
                     if self.format.is_some() && !self.stack.is_empty() {
-                        let offset = reader.buffer_position();
+                        let offset = self.src.offset();
                         self.text(TextIn::Text(t), offset)?;
                     }
                 }
                 Event::CData(c) => {
                     if self.format.is_some() && !self.stack.is_empty() {
-                        let offset = reader.buffer_position();
+                        let offset = self.src.offset();
                         self.text(TextIn::CData(c), offset)?;
                     }
                 }
@@ -492,9 +567,19 @@ impl<'b, F: FnMut(Record)> Walker<'b, F> {
                 Event::Eof => break,
                 Event::Empty(_) | Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
             }
+            if self.start_at.is_none() {
+                self.start_at = Some(self.here(0).pos(0, &[]));
+            }
+            // Positions asked for later: the next event's, and those of the balance or
+            // entry being read (reported when it ends).
+            let keep = self
+                .camt
+                .open_offset()
+                .map_or(self.src.offset(), |o| o.min(self.src.offset()));
+            self.src.keep_from(keep);
         }
         if let Some(open) = self.stack.last() {
-            return Err(self.here(bytes.len() as u64).err(
+            return Err(self.here(self.src.offset()).err(
                 &self.stack,
                 format!("unexpected end of file: <{}> is not closed", open.name()),
             ));
@@ -505,7 +590,7 @@ impl<'b, F: FnMut(Record)> Walker<'b, F> {
         if format != Format::Pain002 {
             let message = self.version.clone().unwrap_or_else(|| format.to_string());
             if self.camt.statements() == 0 {
-                let pos = self.here(self.message_offset).pos(self.message_offset, &[]);
+                let pos = self.message_at.clone();
                 self.diags.push(
                     Level::Error,
                     pos,
@@ -525,9 +610,10 @@ impl<'b, F: FnMut(Record)> Walker<'b, F> {
     /// The error for a document without a message element: what is missing, not
     /// "unrecognised".
     fn nothing_found(&self) -> ParseError {
-        let Some(offset) = self.document else {
-            return self.here(0).err(
-                &[],
+        let Some(document) = self.document.clone() else {
+            return ParseError::new(
+                self.label,
+                self.start_at.clone().unwrap_or_default(),
                 "no XML element found: expected a camt.052/053/054 or pain.002 <Document>"
                     .to_string(),
             );
@@ -556,7 +642,7 @@ impl<'b, F: FnMut(Record)> Walker<'b, F> {
                      CstmrPmtStsRpt)"
                 .to_string(),
         };
-        self.here(offset).err(&[Tag::Document], message)
+        ParseError::new(self.label, document, message)
     }
 
     fn start(&mut self, e: &BytesStart<'_>, offset: u64) -> Result<(), ParseError> {
@@ -577,7 +663,7 @@ impl<'b, F: FnMut(Record)> Walker<'b, F> {
         }
         self.stack.push(tag);
         let here = Here {
-            bytes: self.bytes,
+            src: self.src.locate(),
             offset,
             label: self.label,
         };
@@ -596,7 +682,7 @@ impl<'b, F: FnMut(Record)> Walker<'b, F> {
         }
         let depth = self.stack.len();
         if depth == 0 && tag == Tag::Document {
-            self.document = Some(offset);
+            self.document = Some(self.here(offset).pos(offset, &[Tag::Document]));
             return Ok(());
         }
         let Some(found) = message_format(tag) else {
@@ -646,14 +732,14 @@ impl<'b, F: FnMut(Record)> Walker<'b, F> {
             }
         }
         self.format = Some(found);
-        self.message_offset = offset;
+        self.message_at = self.here(offset).pos(offset, &[]);
         self.camt.set_message(found, self.version.as_deref());
         Ok(())
     }
 
     fn end(&mut self, offset: u64) -> Result<(), ParseError> {
         let here = Here {
-            bytes: self.bytes,
+            src: self.src.locate(),
             offset,
             label: self.label,
         };
@@ -678,7 +764,7 @@ impl<'b, F: FnMut(Record)> Walker<'b, F> {
     /// the text (the `<` of the next markup), so no whitespace needs skipping.
     fn text(&mut self, t: TextIn<'b>, offset: u64) -> Result<(), ParseError> {
         let here = Here {
-            bytes: self.bytes,
+            src: self.src.locate(),
             offset,
             label: self.label,
         };

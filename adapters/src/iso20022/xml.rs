@@ -8,8 +8,6 @@ use chrono::NaiveDate;
 use quick_xml::events::BytesText;
 use schemas::{Money, MoneyError, Position};
 
-use crate::ParseError;
-
 macro_rules! tags {
     ($($name:ident),* $(,)?) => {
         /// The element names the ISO readers care about; everything else is `Other`.
@@ -297,16 +295,6 @@ pub(crate) fn amount(s: &str) -> Result<Money, String> {
         }
         other => other.to_string(),
     })
-}
-
-pub(crate) fn err(
-    bytes: &[u8],
-    offset: u64,
-    path: &[Tag],
-    format: &str,
-    message: String,
-) -> ParseError {
-    ParseError::new(format, position(bytes, offset, path), message)
 }
 
 #[cfg(test)]

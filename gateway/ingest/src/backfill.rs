@@ -94,10 +94,22 @@ pub async fn ingest_files_with(
             Lang::En => format!("{}: not processed: {why}", path.display()),
         }
     };
-    let groups = groups_of(files, p.settings().ingest.max_file_bytes);
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<Result<usize, String>>, Staged)>(1);
+    let groups = groups_of(
+        files,
+        p.settings().ingest.max_file_bytes,
+        p.settings().ingest.stream_above_bytes,
+    );
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Work>(1);
     let produce = async move {
         for group in groups {
+            if let Group::Large(i) = group {
+                // Streamed by the consumer, in its turn among the groups.
+                if tx.send(Work::Large(i)).await.is_err() {
+                    break;
+                }
+                continue;
+            }
+            let Group::Small(group) = group else { continue };
             let mut incoming = Vec::new();
             let mut order = Vec::new();
             for i in group {
@@ -116,7 +128,7 @@ pub async fn ingest_files_with(
                 }
             }
             let staged = p.stage_group(incoming).await?;
-            if tx.send((order, staged)).await.is_err() {
+            if tx.send(Work::Group(order, staged)).await.is_err() {
                 break;
             }
         }
@@ -124,7 +136,25 @@ pub async fn ingest_files_with(
     };
     let consume = async {
         let mut rejected = 0;
-        while let Some((order, staged)) = rx.recv().await {
+        while let Some(work) = rx.recv().await {
+            let (order, staged) = match work {
+                Work::Group(order, staged) => (order, staged),
+                Work::Large(i) => {
+                    let (path, sender) = &files[i];
+                    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+                    let (line, failed) =
+                        match p.ingest_path(sender, path, name.as_deref(), forced).await {
+                            Ok(done) => (describe(path, &done, ui), done.is_rejected()),
+                            Err(e) => (not_stored(path, format!("{e:#}")), true),
+                        };
+                    if failed {
+                        rejected += 1;
+                    }
+                    progress.advance(1);
+                    progress.line(&line, failed);
+                    continue;
+                }
+            };
             let mut results = p.apply_group(staged).await.into_iter();
             for item in order {
                 let (line, failed) = match item {
@@ -172,23 +202,45 @@ fn read_limited(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("reading {}", path.display()))
 }
 
+/// What the producer hands the consumer: a stored and parsed group, or a large file to
+/// stream (by index into the files).
+enum Work {
+    Group(Vec<Result<usize, String>>, Staged),
+    Large(usize),
+}
+
+/// Files read whole in groups, or one large file streamed on its own.
+enum Group {
+    Small(Vec<usize>),
+    Large(usize),
+}
+
 /// Indexes of `files` in groups of at most [`GROUP_FILES`] files and [`GROUP_BYTES`] (sizes
-/// from the disk; a file that cannot be measured counts as `limit`).
-fn groups_of(files: &[(PathBuf, String)], limit: u64) -> Vec<Vec<usize>> {
+/// from the disk; a file that cannot be measured counts as `limit`); a file of at least
+/// `stream_above` bytes (and within `limit`) is streamed on its own, in its place.
+fn groups_of(files: &[(PathBuf, String)], limit: u64, stream_above: u64) -> Vec<Group> {
     let mut groups = Vec::new();
     let mut group = Vec::new();
     let mut bytes = 0u64;
     for (i, (path, _)) in files.iter().enumerate() {
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(limit);
+        if size >= stream_above && size <= limit {
+            if !group.is_empty() {
+                groups.push(Group::Small(std::mem::take(&mut group)));
+                bytes = 0;
+            }
+            groups.push(Group::Large(i));
+            continue;
+        }
         if !group.is_empty() && (group.len() >= GROUP_FILES || bytes + size > GROUP_BYTES) {
-            groups.push(std::mem::take(&mut group));
+            groups.push(Group::Small(std::mem::take(&mut group)));
             bytes = 0;
         }
         group.push(i);
         bytes += size.min(limit);
     }
     if !group.is_empty() {
-        groups.push(group);
+        groups.push(Group::Small(group));
     }
     groups
 }
@@ -243,9 +295,22 @@ pub fn describe(path: &Path, done: &Processed, ui: Lang) -> String {
 }
 
 /// What a file in a backfill folder is.
+#[derive(PartialEq, Eq)]
 enum Kind {
     Registry,
     Bank,
+}
+
+/// What of a large file is read to tell a bank file from a registry file.
+const HEAD_BYTES: u64 = 1 << 20;
+
+fn read_head(path: &Path, n: u64) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(n).read_to_end(&mut out))
+        .with_context(|| format!("reading {}", path.display()))?;
+    Ok(out)
 }
 
 fn classify(path: &Path, bytes: &[u8]) -> Option<Kind> {
@@ -310,8 +375,23 @@ pub async fn load_dir_with(
         if name == "expected-findings.json" || name.starts_with('.') || name.ends_with(".md") {
             continue;
         }
-        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        match classify(&path, &bytes) {
+        // A large file is classified by its head; only a registry file is read whole (the
+        // import holds it), a bank file is streamed later.
+        let size = std::fs::metadata(&path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .len();
+        let bytes = if p.streams_size(size) {
+            read_head(&path, HEAD_BYTES)?
+        } else {
+            std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?
+        };
+        let kind = classify(&path, &bytes);
+        let bytes = if kind == Some(Kind::Registry) && bytes.len() as u64 != size {
+            std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?
+        } else {
+            bytes
+        };
+        match kind {
             Some(Kind::Registry) => registry.push((path.display().to_string(), bytes)),
             Some(Kind::Bank) => bank.push((path, partner.to_string())),
             None => {

@@ -201,6 +201,23 @@ pub struct IngestSettings {
     /// mid-file leaves its claims to run out, and another worker parses those files then.
     #[serde(default = "default_lease_ms")]
     pub lease_ms: u64,
+    /// Files of at least this many bytes are streamed: stored in chunks as they are read,
+    /// parsed from the stored chunks and their records written in batches, so that memory
+    /// does not grow with the file (docs/formats.md, "Large files"). Smaller files are read
+    /// whole, which is faster.
+    #[serde(default = "default_stream_above_bytes")]
+    pub stream_above_bytes: u64,
+    /// Records per batch written while a file is streamed.
+    #[serde(default = "default_stream_batch_records")]
+    pub stream_batch_records: u32,
+}
+
+fn default_stream_above_bytes() -> u64 {
+    16 * 1024 * 1024
+}
+
+fn default_stream_batch_records() -> u32 {
+    512
 }
 
 fn default_parse_slots() -> u32 {
@@ -400,6 +417,8 @@ earliest_date = "2000-01-01"
 future_days = 366
 future_term_years = 30
 lease_ms = 300000
+stream_above_bytes = 16777216
+stream_batch_records = 512
 
 [server]
 listen = "127.0.0.1:8443"
@@ -495,6 +514,16 @@ impl Settings {
         }
         if self.ingest.claim_batch == 0 || self.ingest.claim_batch > 1000 {
             bail!("invalid configuration: ingest.claim_batch must be between 1 and 1000");
+        }
+        if self.ingest.stream_above_bytes < 1024 * 1024 {
+            bail!(
+                "invalid configuration: ingest.stream_above_bytes must be at least 1048576 (1 MiB)"
+            );
+        }
+        if self.ingest.stream_batch_records == 0 || self.ingest.stream_batch_records > 100_000 {
+            bail!(
+                "invalid configuration: ingest.stream_batch_records must be between 1 and 100000"
+            );
         }
         if self.ingest.parse_slots == 0 || self.ingest.parse_slots > 64 {
             bail!("invalid configuration: ingest.parse_slots must be between 1 and 64");

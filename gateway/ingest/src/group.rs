@@ -124,6 +124,7 @@ impl Pipeline {
                     file,
                     report: None,
                     rejected_records: Vec::new(),
+                    streamed: false,
                 })));
                 continue;
             }
@@ -188,6 +189,7 @@ impl Pipeline {
                             file,
                             report: Some(report),
                             rejected_records: rejected_of.remove(i).unwrap_or_default(),
+                            streamed: false,
                         }),
                     );
                 }
@@ -210,6 +212,7 @@ impl Pipeline {
                             file,
                             report: Some(report),
                             rejected_records: rejected_of.remove(i).unwrap_or_default(),
+                            streamed: false,
                         })
                     };
                     match one.await {
@@ -245,6 +248,7 @@ impl Pipeline {
                         file: p.file.clone(),
                         report: None,
                         rejected_records: Vec::new(),
+                        streamed: false,
                     }),
                     _ => Err(anyhow!("the same bytes as an earlier file, which failed")),
                 },

@@ -20,6 +20,7 @@ pub mod registry;
 pub mod replay;
 pub mod schedule;
 pub mod skip;
+pub mod stream;
 
 /// Opens the configured store and builds the pipeline.
 pub async fn open(settings: Settings) -> anyhow::Result<Pipeline> {

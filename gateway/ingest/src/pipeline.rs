@@ -32,7 +32,7 @@ use crate::registry::{self, RegistryBatch, RegistryError};
 pub const OPERATOR: &str = "operator";
 
 /// Registered dedicated accounts by number: those a file names (see [`Pipeline::accounts_for`]).
-type AccountIndex = HashMap<String, AccountInfo>;
+pub(crate) type AccountIndex = HashMap<String, AccountInfo>;
 
 /// What a partner gets back when it hands over a file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +75,8 @@ pub struct Processed {
     pub file: RawFile,
     pub report: Option<ApplyReport>,
     pub rejected_records: Vec<RejectedRecord>,
+    /// Whether it was streamed (`ingest.stream_above_bytes`), not read whole.
+    pub streamed: bool,
 }
 
 impl Processed {
@@ -86,7 +88,7 @@ impl Processed {
 /// What the account registry says about an account: its project and bank, and whether the
 /// operator registered it (a registry import) rather than a partner's push.
 #[derive(Debug, Clone)]
-struct AccountInfo {
+pub(crate) struct AccountInfo {
     project: String,
     bank_code: String,
     by_operator: bool,
@@ -183,6 +185,17 @@ impl Pipeline {
             )
             .await
             .context("storing the raw file")?;
+        self.received(sender, file, created).await
+    }
+
+    /// After a file was stored (or found stored): counted, and a rejected file sent again is
+    /// put back to be parsed again.
+    pub(crate) async fn received(
+        &self,
+        sender: &str,
+        file: RawFile,
+        created: bool,
+    ) -> anyhow::Result<Receipt> {
         count_received(sender, created);
         // A rejected file sent again is tried again (the registry may have changed since).
         if !created
@@ -234,7 +247,13 @@ impl Pipeline {
                 file,
                 report: None,
                 rejected_records: Vec::new(),
+                streamed: false,
             });
+        }
+        if self.streams_size(file.size_bytes) {
+            if let Some(done) = self.process_streamed(&file).await? {
+                return Ok(done);
+            }
         }
         let bytes = self.store.file_bytes(file_id).await?;
         // An error reading the database (the registered accounts) is not the file's fault: it
@@ -255,6 +274,7 @@ impl Pipeline {
             file,
             report: Some(report),
             rejected_records,
+            streamed: false,
         })
     }
 
@@ -286,25 +306,26 @@ impl Pipeline {
         Ok(n)
     }
 
-    pub(crate) async fn parse_and_authorise(
+    /// The sender's settings, the declared format and the parse context of a stored file,
+    /// or its rejection (an unknown sender, an unknown declared format).
+    pub(crate) fn prepare(
         &self,
         file: &RawFile,
-        bytes: Vec<u8>,
-    ) -> anyhow::Result<(FileOutcome, Vec<RejectedRecord>)> {
-        // `Err` only when the database cannot be read; every fault of the file is a rejection.
-        let partner = match self.partner(&file.sender) {
-            Ok(p) => p,
-            Err(e) => {
-                return Ok((
-                    FileOutcome::Rejected {
-                        error: e.to_string(),
-                        format: None,
-                        diagnostics: Vec::new(),
-                    },
-                    Vec::new(),
-                ))
-            }
-        };
+    ) -> Result<
+        (
+            PartnerSettings,
+            Option<adapters::Format>,
+            adapters::ParseContext,
+        ),
+        FileOutcome,
+    > {
+        let partner = self
+            .partner(&file.sender)
+            .map_err(|e| FileOutcome::Rejected {
+                error: e.to_string(),
+                format: None,
+                diagnostics: Vec::new(),
+            })?;
         let forced = match file
             .format_hint
             .as_deref()
@@ -312,14 +333,11 @@ impl Pipeline {
         {
             Some(Ok(f)) => Some(f),
             Some(Err(e)) => {
-                return Ok((
-                    FileOutcome::Rejected {
-                        error: e,
-                        format: None,
-                        diagnostics: Vec::new(),
-                    },
-                    Vec::new(),
-                ))
+                return Err(FileOutcome::Rejected {
+                    error: e,
+                    format: None,
+                    diagnostics: Vec::new(),
+                })
             }
             None => None,
         };
@@ -329,6 +347,19 @@ impl Pipeline {
                 .as_ref()
                 .map(|s| s.as_bytes().to_vec()),
             tolerate: partner.tolerances(),
+        };
+        Ok((partner, forced, ctx))
+    }
+
+    pub(crate) async fn parse_and_authorise(
+        &self,
+        file: &RawFile,
+        bytes: Vec<u8>,
+    ) -> anyhow::Result<(FileOutcome, Vec<RejectedRecord>)> {
+        // `Err` only when the database cannot be read; every fault of the file is a rejection.
+        let (partner, forced, ctx) = match self.prepare(file) {
+            Ok(p) => p,
+            Err(outcome) => return Ok((outcome, Vec::new())),
         };
         // Parsing, the date checks, authorising and serialising the records are CPU work
         // that grows with the file: done on blocking threads, a bounded number at once
@@ -362,7 +393,7 @@ impl Pipeline {
 
     /// Runs CPU work on a blocking thread once one of the `ingest.parse_slots` is free. The
     /// slot is held by the work itself, so a caller that gives up does not free it early.
-    async fn blocking<T: Send + 'static>(
+    pub(crate) async fn blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, String> {
@@ -408,7 +439,7 @@ impl Pipeline {
     /// account registered a moment ago by another process (`wagegate import`, a second
     /// gateway) is seen at once, and the first file after a restart costs what any file
     /// costs (no directory of every registered account is built).
-    async fn accounts_for(&self, set: &RecordSet) -> anyhow::Result<AccountIndex> {
+    pub(crate) async fn accounts_for(&self, set: &RecordSet) -> anyhow::Result<AccountIndex> {
         let numbers: BTreeSet<&str> = set
             .statements
             .iter()
@@ -1210,32 +1241,9 @@ fn accept(
         });
     }
     if accepted.is_empty() {
-        // The same refusal for many records (every statement of one account) is said once,
-        // with how often, in the order first met.
-        let mut reasons: Vec<(String, usize)> = Vec::new();
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        for r in &rejected {
-            let text = format!("{}: {}", r.record, r.reason);
-            match seen.get(&text) {
-                Some(&i) => reasons[i].1 += 1,
-                None => {
-                    seen.insert(text.clone(), reasons.len());
-                    reasons.push((text, 1));
-                }
-            }
-        }
-        let reasons: Vec<String> = reasons
-            .into_iter()
-            .map(|(t, n)| if n == 1 { t } else { format!("{t} (×{n})") })
-            .collect();
         return (
             FileOutcome::Rejected {
-                error: format!(
-                    "{}: no record may be accepted from sender '{}': {}",
-                    accepted.format,
-                    sender,
-                    reasons.join("; ")
-                ),
+                error: refusal_error(&accepted.format, sender, &rejected),
                 format: Some(accepted.format.clone()),
                 diagnostics: accepted.diagnostics,
             },
@@ -1262,9 +1270,35 @@ fn accept(
     }
 }
 
+/// The error of a file none of whose records may be accepted. The same refusal for many
+/// records (every statement of one account) is said once, with how often, in the order
+/// first met.
+pub(crate) fn refusal_error(format: &str, sender: &str, rejected: &[RejectedRecord]) -> String {
+    let mut reasons: Vec<(String, usize)> = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for r in rejected {
+        let text = format!("{}: {}", r.record, r.reason);
+        match seen.get(&text) {
+            Some(&i) => reasons[i].1 += 1,
+            None => {
+                seen.insert(text.clone(), reasons.len());
+                reasons.push((text, 1));
+            }
+        }
+    }
+    let reasons: Vec<String> = reasons
+        .into_iter()
+        .map(|(t, n)| if n == 1 { t } else { format!("{t} (×{n})") })
+        .collect();
+    format!(
+        "{format}: no record may be accepted from sender '{sender}': {}",
+        reasons.join("; ")
+    )
+}
+
 /// A file whose parsing thread failed (a bug, not the file's fault as far as anyone knows):
 /// rejected with a message that says so, the raw file kept for `wagegate retry`.
-fn internal_failure(e: &str, format: Option<String>) -> FileOutcome {
+pub(crate) fn internal_failure(e: &str, format: Option<String>) -> FileOutcome {
     FileOutcome::Rejected {
         error: format!(
             "internal error while reading the file ({e}); the file is kept and can be retried"
@@ -1340,23 +1374,7 @@ fn authorise(
     if partner.role == PartnerRole::Operator {
         return (set, rejected);
     }
-    let may_account = |account: &str| -> Result<(), String> {
-        let Some(info) = accounts.get(account) else {
-            return Err("the account is not a registered dedicated wage account".into());
-        };
-        let by_bank =
-            partner.role == PartnerRole::Bank && partner.bank_codes.contains(&info.bank_code);
-        let by_list = partner.accounts.iter().any(|a| a == account);
-        let by_project = partner.projects.is_empty() || partner.projects.contains(&info.project);
-        if (by_bank || by_list) && by_project {
-            Ok(())
-        } else {
-            Err(format!(
-                "sender '{}' may not report on this account (bank {})",
-                partner.id, info.bank_code
-            ))
-        }
-    };
+    let may_account = |account: &str| may_account(partner, accounts, account);
     set.statements.retain(|s| match may_account(&s.account) {
         Ok(()) => true,
         Err(reason) => {
@@ -1448,6 +1466,29 @@ fn authorise(
             }
         });
     (set, rejected)
+}
+
+/// Whether `partner` may report on a dedicated account (its bank's, or one listed for it,
+/// within its projects).
+pub(crate) fn may_account(
+    partner: &PartnerSettings,
+    accounts: &HashMap<String, AccountInfo>,
+    account: &str,
+) -> Result<(), String> {
+    let Some(info) = accounts.get(account) else {
+        return Err("the account is not a registered dedicated wage account".into());
+    };
+    let by_bank = partner.role == PartnerRole::Bank && partner.bank_codes.contains(&info.bank_code);
+    let by_list = partner.accounts.iter().any(|a| a == account);
+    let by_project = partner.projects.is_empty() || partner.projects.contains(&info.project);
+    if (by_bank || by_list) && by_project {
+        Ok(())
+    } else {
+        Err(format!(
+            "sender '{}' may not report on this account (bank {})",
+            partner.id, info.bank_code
+        ))
+    }
 }
 
 /// Whether a partner may create or change the registry record of a dedicated account.

@@ -239,8 +239,12 @@ impl Inbox {
         } else if size == 0 {
             Err("the file is empty".to_string())
         } else {
-            let bytes = tokio::fs::read(&claimed).await?;
-            match self.pipeline.ingest(partner, Some(name), None, bytes).await {
+            // A large file is stored in chunks and streamed, never read whole.
+            match self
+                .pipeline
+                .ingest_path(partner, &claimed, Some(name), None)
+                .await
+            {
                 Ok(p) if p.is_rejected() => {
                     let mut text = format!(
                         "file id: {}\nerror: {}\n",

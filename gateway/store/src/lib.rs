@@ -32,6 +32,7 @@ mod sqlite;
 pub use error::{is_storage_full_message, StoreError};
 pub use model::*;
 pub use postgres::PgStore;
+pub use sql::CHUNK_BYTES;
 pub use sqlite::SqliteStore;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -66,6 +67,25 @@ pub fn mask_url(url: &str) -> String {
         Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
         None => url.to_string(),
     }
+}
+
+/// A file's records being written in batches within one transaction (see
+/// [`Store::begin_file_records`]).
+#[async_trait]
+pub trait FileRecords: Send {
+    /// Stores the next batch of the file's records, in file order.
+    async fn add(&mut self, records: &[NewRecord]) -> Result<()>;
+    /// Records added so far.
+    fn records(&self) -> usize;
+    /// Marks the touched projects dirty and the file parsed (its format and diagnostics),
+    /// and commits; returns what was stored, as `apply_file_result` reports it.
+    async fn commit(
+        self: Box<Self>,
+        format: &str,
+        diagnostics: &[schemas::Diagnostic],
+    ) -> Result<ApplyReport>;
+    /// Rolls back: nothing of the file is stored (it stays `received`).
+    async fn abort(self: Box<Self>) -> Result<()>;
 }
 
 /// Everything wagegate keeps. Use it as `Arc<dyn Store>`; every write that must be atomic is
@@ -110,6 +130,9 @@ pub trait Store: Send + Sync + 'static {
     async fn retry_file(&self, id: &str, now: DateTime<Utc>) -> Result<bool>;
     /// The stored bytes; `NotFound` for an unknown id.
     async fn file_bytes(&self, id: &str) -> Result<Vec<u8>>;
+    /// One stored chunk of a file (at most 1 MiB; `seq` from 0), `None` past the last: a
+    /// large file read one chunk at a time, never whole.
+    async fn file_chunk(&self, id: &str, seq: i64) -> Result<Option<Vec<u8>>>;
     /// Newest first (then by id), `filter.limit` at a time from `filter.offset`.
     async fn list_files(&self, filter: &FileFilter) -> Result<Vec<RawFile>>;
     /// Files per sender, format and status (with how many carry warnings) among those the
@@ -139,6 +162,18 @@ pub trait Store: Send + Sync + 'static {
         outcome: FileOutcome,
         now: DateTime<Utc>,
     ) -> Result<ApplyReport>;
+    /// Starts writing a received file's records in batches, in one transaction: each
+    /// [`FileRecords::add`] stores a batch as [`Store::apply_file_result`] stores records
+    /// (idempotent, conflicts recorded), and [`FileRecords::commit`] marks the touched
+    /// projects dirty and the file parsed, so that the file ends exactly as if its records had
+    /// been applied in one go; dropping it (or [`FileRecords::abort`]) stores nothing. The
+    /// file's row is locked while the transaction lasts: no other worker claims the file
+    /// meanwhile, whatever its lease. A file that is not `received` is `InvalidTransition`.
+    async fn begin_file_records(
+        &self,
+        file_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Box<dyn FileRecords + '_>>;
     /// [`Store::apply_file_result`] for several files in one transaction (a backfill's
     /// group of files: one commit instead of one per file), applied in the given order, so
     /// that a key in two of them is stored from the first and a conflict for the second,

@@ -14,6 +14,9 @@ pub struct PgStore {
     label: String,
 }
 
+/// A write transaction (no process-side guard: PostgreSQL locks rows).
+type WriteTx<'a> = (Option<()>, sqlx::Transaction<'a, sqlx::Postgres>);
+
 /// The database and store type the shared body (`backend/`) is compiled for here.
 type Db = sqlx::Postgres;
 type ThisStore = PgStore;
@@ -71,9 +74,7 @@ impl PgStore {
     }
 
     /// PostgreSQL serialises conflicting writers itself, row by row: no guard.
-    async fn begin_write(
-        &self,
-    ) -> Result<(Option<()>, sqlx::Transaction<'_, sqlx::Postgres>), StoreError> {
+    async fn begin_write(&self) -> Result<WriteTx<'_>, StoreError> {
         Ok((None, self.pool.begin().await?))
     }
 

@@ -139,8 +139,19 @@ conformance!(
     operator_tokens,
     the_access_log_keeps_every_reveal_newest_first,
     an_operators_change_during_a_pass_is_not_skipped_over,
+    a_file_written_in_batches_is_stored_as_in_one_go,
+    a_file_in_batches_is_all_or_nothing_and_idempotent,
+    a_file_being_written_in_batches_is_not_claimed_by_another_worker,
     accounts_are_found_by_number_and_by_project,
 );
+
+#[path = "conformance/batches.rs"]
+mod batches;
+use batches::{
+    a_file_being_written_in_batches_is_not_claimed_by_another_worker,
+    a_file_in_batches_is_all_or_nothing_and_idempotent,
+    a_file_written_in_batches_is_stored_as_in_one_go,
+};
 
 /// Tests that read the database behind the store's back, column by column.
 mod raw {

@@ -36,7 +36,7 @@ pub mod raw_files;
 pub mod records;
 mod store;
 
-use super::{Db, ThisStore};
+use super::{Db, ThisStore, WriteTx};
 
 /// A write transaction on this backend.
 pub type Tx<'a> = sqlx::Transaction<'a, Db>;

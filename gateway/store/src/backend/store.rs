@@ -15,7 +15,7 @@ use super::{
     access_log, dirty_projects, events, facts, findings, gauges, incomplete_statements,
     operator_tokens, raw_files, records,
 };
-use super::{ThisStore, Tx};
+use super::{ThisStore, Tx, WriteTx};
 use crate::lifecycle::{classify, is_active, Change, CURED, REAPPEARED};
 use crate::model::*;
 use crate::shared_types::{self, Encoded, PendingEvent};
@@ -33,13 +33,44 @@ async fn insert_facts(
     now: DateTime<Utc>,
     report: &mut ApplyReport,
 ) -> Result<()> {
+    let mut touched = Touched::default();
+    insert_fact_batch(tx, file_id, records, now, report, &mut touched).await?;
+    write_conflicts(tx, file_id, report, &mut touched).await?;
+    report.dirty_projects =
+        dirty_projects::mark_with_accounts(tx, touched.projects, touched.accounts, now).await?;
+    Ok(())
+}
+
+/// What a file's records touched so far: the projects and accounts to mark dirty, and (for
+/// a file written in batches) the conflicts already reported against records of other
+/// files, by kind, key and new content hash.
+#[derive(Default)]
+struct Touched {
+    projects: BTreeSet<String>,
+    accounts: BTreeSet<String>,
+    conflicts: HashSet<(RecordKind, String, String)>,
+}
+
+/// One batch of a file's facts (all of them, for a file written in one go). A key an
+/// earlier batch of the same file stored is met again here as a stored record of this file:
+/// unchanged when identical, else a conflict against that first occurrence — as a repeat
+/// within one batch is. A repeat of a conflict already reported is unchanged, as it is in
+/// one batch.
+async fn insert_fact_batch(
+    tx: &mut Tx<'_>,
+    file_id: &str,
+    records: &[NewRecord],
+    now: DateTime<Utc>,
+    report: &mut ApplyReport,
+    touched: &mut Touched,
+) -> Result<()> {
     let mut plan = shared_types::dedupe_facts(file_id, records, now);
     report.unchanged += plan.unchanged;
     supersede(tx, file_id, &mut plan.rows, now, report).await?;
     let mut conflicts = plan.conflicts;
     let written = records::write(tx, Some(file_id), &plan.rows, false, now).await?;
-    let mut projects = BTreeSet::new();
-    let mut accounts = BTreeSet::new();
+    let projects = &mut touched.projects;
+    let accounts = &mut touched.accounts;
     let mut missed: BTreeMap<RecordKind, Vec<&NewRecord>> = BTreeMap::new();
     for r in &plan.rows {
         if written.contains(&(r.kind.as_str().to_string(), r.key.clone())) {
@@ -71,9 +102,22 @@ async fn insert_facts(
                     r.key
                 )));
             };
-            if ex.content_hash == r.content_hash {
+            // The same content, or a conflict with a record of another file that this file
+            // already reported (a repeat of that content): unchanged.
+            let repeated_conflict = || {
+                ex.file_id.as_deref() != Some(file_id)
+                    && touched
+                        .conflicts
+                        .contains(&(kind, r.key.clone(), r.content_hash.clone()))
+            };
+            if ex.content_hash == r.content_hash || repeated_conflict() {
                 report.unchanged += 1;
             } else {
+                if ex.file_id.as_deref() != Some(file_id) {
+                    touched
+                        .conflicts
+                        .insert((kind, r.key.clone(), r.content_hash.clone()));
+                }
                 conflicts.push(shared_types::conflict(
                     r,
                     ex.file_id.clone(),
@@ -84,14 +128,111 @@ async fn insert_facts(
             }
         }
     }
-    for c in &conflicts {
-        records::insert_conflict(tx, c).await?;
-        projects.extend(c.project.clone());
-        accounts.extend(c.account.clone());
-    }
-    report.dirty_projects = dirty_projects::mark_with_accounts(tx, projects, accounts, now).await?;
-    report.conflicts = conflicts;
+    report.conflicts.extend(conflicts);
     Ok(())
+}
+
+/// Writes the conflicts of a file (held in the report until its last batch), in the order
+/// one go writes them: repeats within the file first, then those against records of other
+/// files by kind, each in file order.
+async fn write_conflicts(
+    tx: &mut Tx<'_>,
+    file_id: &str,
+    report: &mut ApplyReport,
+    touched: &mut Touched,
+) -> Result<()> {
+    let (mut ordered, mut others): (Vec<_>, Vec<_>) = std::mem::take(&mut report.conflicts)
+        .into_iter()
+        .partition(|c| c.existing_file.as_deref() == Some(file_id));
+    others.sort_by_key(|c| c.kind);
+    ordered.append(&mut others);
+    for c in &ordered {
+        records::insert_conflict(tx, c).await?;
+        touched.projects.extend(c.project.clone());
+        touched.accounts.extend(c.account.clone());
+    }
+    report.conflicts = ordered;
+    Ok(())
+}
+
+/// A received file's records being written in batches in one transaction (see
+/// `Store::begin_file_records`). Dropped without [`crate::FileRecords::commit`], the
+/// transaction rolls back and nothing of the file is stored.
+struct BatchWriter<'a> {
+    write: WriteTx<'a>,
+    file_id: String,
+    now: DateTime<Utc>,
+    report: ApplyReport,
+    records: usize,
+    touched: Touched,
+    /// The statement that undoes the page-cache shrink at the end (SQLite), if any.
+    restore: Option<String>,
+}
+
+#[async_trait]
+impl crate::FileRecords for BatchWriter<'_> {
+    async fn add(&mut self, records: &[NewRecord]) -> Result<()> {
+        let tx = &mut self.write.1;
+        insert_fact_batch(
+            tx,
+            &self.file_id,
+            records,
+            self.now,
+            &mut self.report,
+            &mut self.touched,
+        )
+        .await?;
+        self.records += records.len();
+        Ok(())
+    }
+
+    fn records(&self) -> usize {
+        self.records
+    }
+
+    async fn commit(
+        self: Box<Self>,
+        format: &str,
+        diagnostics: &[schemas::Diagnostic],
+    ) -> Result<ApplyReport> {
+        let BatchWriter {
+            write: (_guard, mut tx),
+            file_id,
+            now,
+            mut report,
+            records,
+            touched,
+            restore,
+        } = *self;
+        let mut touched = touched;
+        write_conflicts(&mut tx, &file_id, &mut report, &mut touched).await?;
+        report.dirty_projects =
+            dirty_projects::mark_with_accounts(&mut tx, touched.projects, touched.accounts, now)
+                .await?;
+        let done = Finished {
+            status: FileStatus::Parsed,
+            error: None,
+            format: Some(format),
+            diagnostics,
+            records_count: records,
+        };
+        raw_files::finish(&mut tx, &file_id, done, now).await?;
+        if let Some(restore) = &restore {
+            sqlx::query(restore).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        report.status = Some(FileStatus::Parsed);
+        Ok(report)
+    }
+
+    async fn abort(self: Box<Self>) -> Result<()> {
+        let (_guard, mut tx) = self.write;
+        if let Some(restore) = &self.restore {
+            sqlx::query(restore).execute(&mut *tx).await?;
+        }
+        tx.rollback().await?;
+        Ok(())
+    }
 }
 
 /// Incomplete statements against complete deliveries of the same statement (the same
@@ -570,6 +711,10 @@ impl crate::Store for ThisStore {
         raw_files::bytes(&self.pool, id, file.size_bytes).await
     }
 
+    async fn file_chunk(&self, id: &str, seq: i64) -> Result<Option<Vec<u8>>> {
+        raw_files::chunk(&self.pool, id, seq).await
+    }
+
     async fn list_files(&self, filter: &FileFilter) -> Result<Vec<RawFile>> {
         let limit = page_limit(filter.limit)?;
         let offset = to_i64(filter.offset, "offset")?;
@@ -621,6 +766,53 @@ impl crate::Store for ThisStore {
         let report = apply_in(&mut tx, file_id, &outcome, now).await?;
         tx.commit().await?;
         Ok(report)
+    }
+
+    async fn begin_file_records(
+        &self,
+        file_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Box<dyn crate::FileRecords + '_>> {
+        let (guard, mut tx) = self.begin_write().await?;
+        // The file's row stays locked until the transaction ends: another worker's claim
+        // skips it (PostgreSQL, `FOR UPDATE SKIP LOCKED`) however long the file takes,
+        // lease or not; SQLite has one writer, this one.
+        let sql = format!(
+            "SELECT status FROM raw_files WHERE id = $1{}",
+            ThisStore::FOR_UPDATE
+        );
+        let row = sqlx::query(&sql)
+            .bind(file_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::not_found("file", file_id))?;
+        let status: FileStatus = sqlx::Row::try_get::<String, _>(&row, 0)?.parse()?;
+        if status != FileStatus::Received {
+            return Err(StoreError::InvalidTransition {
+                what: "file",
+                id: file_id.to_string(),
+                from: status.as_str().into(),
+                to: "parsed".into(),
+            });
+        }
+        // The records of a large file would otherwise fill SQLite's 64 MiB page cache of
+        // this connection (resident memory); its pages spill to the WAL as written.
+        let pragmas = self.large_copy_pragmas();
+        if let Some((shrink, _)) = &pragmas {
+            sqlx::query(shrink).execute(&mut *tx).await?;
+        }
+        Ok(Box::new(BatchWriter {
+            write: (guard, tx),
+            file_id: file_id.to_string(),
+            now: ts(now),
+            report: ApplyReport {
+                file_id: file_id.to_string(),
+                ..Default::default()
+            },
+            records: 0,
+            touched: Touched::default(),
+            restore: pragmas.map(|(_, restore)| restore),
+        }))
     }
 
     async fn apply_file_results(

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Resident memory while a large camt.053 or pain.002 is ingested (docs/BENCHMARKS.md,
+# "Streaming ingest: memory"), through each entry point:
+#
+#   cli    `wagegate ingest --partner demo-bank FILE`: peak RSS (/usr/bin/time -v, "Maximum
+#          resident set size") minus that of the same command on a small file;
+#   post   `POST /v1/files` over mutual TLS to `wagegate serve` (curl streams the file from
+#          disk), then its ingest worker; VmHWM of the server when the file is parsed minus
+#          its VmRSS before the upload;
+#   inbox  the same server, the file moved into the partner's inbox folder.
+#
+# Each file is generated here (a day's statements of many accounts; a payroll result of
+# many workers) for the demo bank's registered account, so every record is stored.
+#
+#   cargo build --release -p gateway --bin wagegate
+#   gateway/benches/stream_memory.sh [WORK_DIR]
+#
+# Environment: WAGEGATE_BIN (default $CARGO_TARGET_DIR/release/wagegate), SIZE_MB (1024),
+# FORMATS ("camt053 pain002"), PATHS ("cli post inbox"), PORT (18446), MALLOC_ARENA_MAX
+# (passed through when set).
+set -euo pipefail
+
+work=${1:-/tmp/wagegate-stream-memory}
+target=${CARGO_TARGET_DIR:-target}
+bin=$(realpath "${WAGEGATE_BIN:-$target/release/wagegate}")
+mb=${SIZE_MB:-1024}
+port=${PORT:-18446}
+formats=${FORMATS:-camt053 pain002}
+paths=${PATHS:-cli post inbox}
+
+rm -rf "$work" && mkdir -p "$work"
+cd "$work"
+# The demo world: a registry with the demo bank's accounts (ICBC 102, CMB 308).
+"$bin" demo --lang en >/dev/null
+export WAGEGATE_CONFIG=$work/data/demo/wagegate.toml
+"$bin" certs dev --out "$work/pki" >/dev/null
+account=$(sqlite3 "$work/data/demo/wagegate.db" "SELECT account_no FROM fact_accounts WHERE bank_code = '102' LIMIT 1" 2>/dev/null || true)
+account=${account:-1402023009000012345}
+
+gen() { # gen FORMAT BYTES OUT
+  python3 - "$1" "$2" "$3" "$account" <<'EOF'
+import sys
+fmt, size, out, account = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+with open(out, "w", encoding="utf-8", buffering=1 << 20) as f:
+    n = 0
+    def put(s):
+        global n
+        f.write(s)
+        n += len(s.encode())
+    if fmt == "camt053":
+        put('<?xml version="1.0" encoding="UTF-8"?>\n<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08">\n<BkToCstmrStmt>\n<GrpHdr><MsgId>ICBC-20261031</MsgId><CreDtTm>2026-10-31T18:00:00+08:00</CreDtTm></GrpHdr>\n')
+        i = 0
+        while n < size:
+            put(f'<Stmt><Id>BENCH-{i:09}</Id><ElctrncSeqNb>{i}</ElctrncSeqNb><CreDtTm>2026-10-31T18:00:00+08:00</CreDtTm>\n'
+                f'<Acct><Id><Othr><Id>{account}</Id></Othr></Id><Ccy>CNY</Ccy></Acct>\n'
+                f'<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="CNY">1000.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-10-31</Dt></Dt></Bal>\n'
+                f'<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="CNY">{1000 + i % 5000}.50</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-10-31</Dt></Dt></Bal>\n'
+                f'<Ntry><Amt Ccy="CNY">{i % 5000}.50</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts><BookgDt><Dt>2026-10-31</Dt></BookgDt><ValDt><Dt>2026-10-31</Dt></ValDt>\n'
+                f'<AcctSvcrRef>ICBC{i:012}</AcctSvcrRef><NtryDtls><TxDtls><Refs><EndToEndId>LABOR-{i}</EndToEndId></Refs><RltdPties><Dbtr><Pty><Nm>云南某建设单位有限公司</Nm></Pty></Dbtr><DbtrAcct><Id><Othr><Id>2502012345678901</Id></Othr></Id></DbtrAcct></RltdPties><RmtInf><Ustrd>10月人工费用拨付 合同HT-2026-{i}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>\n</Stmt>\n')
+            i += 1
+        put('</BkToCstmrStmt>\n</Document>\n')
+    else:
+        put('<?xml version="1.0" encoding="UTF-8"?>\n<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.002.001.10">\n<CstmrPmtStsRpt>\n<GrpHdr><MsgId>ICBC-PSR-BENCH</MsgId><CreDtTm>2026-10-10T09:00:00+08:00</CreDtTm></GrpHdr>\n<OrgnlGrpInfAndSts><OrgnlMsgId>PAY-BENCH</OrgnlMsgId><OrgnlMsgNmId>pain.001.001.09</OrgnlMsgNmId></OrgnlGrpInfAndSts>\n')
+        i = 0
+        while n < size:
+            if i % 500 == 0:
+                if i:
+                    put('</OrgnlPmtInfAndSts>\n')
+                put(f'<OrgnlPmtInfAndSts><OrgnlPmtInfId>BENCH-PAYROLL-{i // 500:06}</OrgnlPmtInfId>\n')
+            sts = '<TxSts>RJCT</TxSts><StsRsnInf><Rsn><Cd>AC04</Cd></Rsn></StsRsnInf>' if i % 9 == 0 else '<TxSts>ACSC</TxSts>'
+            put(f'<TxInfAndSts><OrgnlEndToEndId>W-{i:09}</OrgnlEndToEndId>{sts}<OrgnlTxRef><Amt><InstdAmt Ccy="CNY">{5000 + i % 3000}.00</InstdAmt></Amt><ReqdExctnDt><Dt>2026-10-10</Dt></ReqdExctnDt><DbtrAcct><Id><Othr><Id>{account}</Id></Othr></Id></DbtrAcct><Cdtr><Nm>工人{i}</Nm></Cdtr><CdtrAcct><Id><Othr><Id>6212261{i:012}</Id></Othr></Id></CdtrAcct></OrgnlTxRef></TxInfAndSts>\n')
+            i += 1
+        put('</OrgnlPmtInfAndSts>\n</CstmrPmtStsRpt>\n</Document>\n')
+EOF
+}
+
+kib() { awk -v k="$1" '$1 == k":" {print $2}' "/proc/$2/status"; }
+
+wait_for() { # wait_for PATTERN FILE SECONDS
+  local deadline=$(( $(date +%s) + $3 ))
+  until grep -q "$1" "$2"; do
+    [ "$(date +%s)" -lt "$deadline" ] || { echo "timed out waiting for '$1' in $2" >&2; return 1; }
+    sleep 0.5
+  done
+}
+
+for fmt in $formats; do
+  gen "$fmt" $((mb * 1024 * 1024)) "$work/$fmt.xml"
+  gen "$fmt" 65536 "$work/small-$fmt.xml"
+  ls -l "$work/$fmt.xml"
+  for path in $paths; do
+    export WAGEGATE__DATABASE__URL=sqlite://$work/$fmt-$path.db
+    export WAGEGATE__INGEST__MAX_FILE_BYTES=$(( (mb + 64) * 1024 * 1024 ))
+    export WAGEGATE__SERVER__MAX_BODY_BYTES=$WAGEGATE__INGEST__MAX_FILE_BYTES
+    cp "$work/data/demo/wagegate.db" "$work/$fmt-$path.db"
+    case $path in
+    cli)
+      /usr/bin/time -v "$bin" --lang en ingest --partner demo-bank --database "$WAGEGATE__DATABASE__URL" "$work/small-$fmt.xml" \
+        >/dev/null 2>"$work/time-small.txt" || true
+      t0=$(date +%s.%N)
+      /usr/bin/time -v "$bin" --lang en ingest --partner demo-bank --database "$WAGEGATE__DATABASE__URL" "$work/$fmt.xml" \
+        >"$work/$fmt-cli.out" 2>"$work/time-large.txt" || true
+      t1=$(date +%s.%N)
+      base=$(awk -F: '/Maximum resident/ {print $2+0}' "$work/time-small.txt")
+      peak=$(awk -F: '/Maximum resident/ {print $2+0}' "$work/time-large.txt")
+      echo "$fmt cli: peak $((peak / 1024)) MiB, small file $((base / 1024)) MiB, growth $(((peak - base) / 1024)) MiB, $(echo "$t1 - $t0" | bc) s: $(head -c 200 "$work/$fmt-cli.out")"
+      ;;
+    post | inbox)
+      export WAGEGATE__INBOX__ROOT=$work/inbox-$fmt
+      mkdir -p "$WAGEGATE__INBOX__ROOT/demo-bank/incoming"
+      "$bin" serve --dev-pki "$work/pki" --listen "127.0.0.1:$port" >"$work/$fmt-$path.log" 2>&1 &
+      server=$!
+      wait_for "gateway serving" "$work/$fmt-$path.log" 60
+      base=$(kib VmRSS $server)
+      t0=$(date +%s.%N)
+      if [ "$path" = post ]; then
+        curl -sS --fail-with-body --cacert "$work/pki/ca.pem" --cert "$work/pki/bank.pem" \
+          --key "$work/pki/bank.key" --resolve "localhost:$port:127.0.0.1" \
+          -X POST -T "$work/$fmt.xml" -H "X-Wagegate-File-Name: $fmt.xml" \
+          "https://localhost:$port/v1/files" >/dev/null
+      else
+        cp "$work/$fmt.xml" "$WAGEGATE__INBOX__ROOT/demo-bank/$fmt.xml.tmp"
+        mv "$WAGEGATE__INBOX__ROOT/demo-bank/$fmt.xml.tmp" "$WAGEGATE__INBOX__ROOT/demo-bank/incoming/$fmt.xml"
+      fi
+      wait_for "file parsed\|file rejected" "$work/$fmt-$path.log" 3600
+      t1=$(date +%s.%N)
+      peak=$(kib VmHWM $server)
+      kill $server; wait $server 2>/dev/null || true
+      echo "$fmt $path: peak $((peak / 1024)) MiB, before $((base / 1024)) MiB, growth $(((peak - base) / 1024)) MiB, $(echo "$t1 - $t0" | bc) s: $(grep -o 'file \(parsed\|rejected\).*' "$work/$fmt-$path.log" | head -1 | cut -c1-200)"
+      ;;
+    esac
+    rm -f "$work/$fmt-$path.db"*
+  done
+  rm -f "$work/$fmt.xml"
+done

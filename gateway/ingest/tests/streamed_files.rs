@@ -1,0 +1,355 @@
+//! Large files streamed through the pipeline (`ingest::stream`): stored in chunks, parsed
+//! from the stored chunks, authorised and written in batches. The same file through a
+//! pipeline that reads it whole (the default threshold) and one that streams it (the
+//! threshold lowered to 1 MiB) ends the same: status, error, diagnostics, counts, the stored
+//! records, conflicts — parsed, partly refused, rejected, conflicting, and over the size
+//! limit. On SQLite and, with `WAGEGATE_TEST_POSTGRES_URL`, PostgreSQL.
+
+use std::path::Path;
+
+use chrono::{NaiveDate, Utc};
+use ingest::config::{PartnerRole, PartnerSettings, Settings};
+use ingest::pipeline::{Pipeline, Processed};
+use schemas::{Cnaps, WageAccount};
+use store::{FileStatus, Scope};
+
+/// ICBC (bank code 102) holds these two registered dedicated accounts.
+const ACCOUNTS: [&str; 2] = ["6222021001000012345", "6222021001000067890"];
+/// Not registered: its statements are refused.
+const STRANGER: &str = "6222021001000099999";
+
+/// A camt.053.001.08 as a bank sends a day's statements of many accounts: `n` statements,
+/// each with its opening and closing balance and two entries, about 1.1 KiB each.
+fn camt053(n: usize, day: u32, year: i32) -> String {
+    let mut s = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.08\">\n<BkToCstmrStmt>\n<GrpHdr><MsgId>ICBC-20260531</MsgId><CreDtTm>2026-05-31T18:00:00+08:00</CreDtTm></GrpHdr>\n",
+    );
+    for i in 0..n {
+        let account = match i % 5 {
+            4 => STRANGER,
+            k => ACCOUNTS[k % 2],
+        };
+        let date = format!("{year}-05-{day:02}");
+        s.push_str(&format!(
+            "<Stmt>\n  <Id>STMT-{i:06}</Id>\n  <ElctrncSeqNb>{i}</ElctrncSeqNb>\n  <CreDtTm>{date}T18:00:00+08:00</CreDtTm>\n\
+             <Acct><Id><Othr><Id>{account}</Id></Othr></Id><Ccy>CNY</Ccy></Acct>\n\
+             <Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy=\"CNY\">1000.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>{date}</Dt></Dt></Bal>\n\
+             <Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy=\"CNY\">{}.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>{date}</Dt></Dt></Bal>\n\
+             <Ntry><Amt Ccy=\"CNY\">{}.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts><BookgDt><Dt>{date}</Dt></BookgDt><ValDt><Dt>{date}</Dt></ValDt>\n\
+             <AcctSvcrRef>ICBC{i:010}A</AcctSvcrRef><NtryDtls><TxDtls><Refs><EndToEndId>LABOR-{i}</EndToEndId></Refs><RltdPties><Dbtr><Pty><Nm>云南某建设单位有限公司</Nm></Pty></Dbtr></RltdPties><RmtInf><Ustrd>人工费用拨付</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>\n\
+             <Ntry><Amt Ccy=\"CNY\">1000.00</Amt><CdtDbtInd>DBIT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts><BookgDt><Dt>{date}</Dt></BookgDt>\n\
+             <AcctSvcrRef>ICBC{i:010}B</AcctSvcrRef><NtryDtls><Btch><PmtInfId>PAYROLL-{i}</PmtInfId><NbOfTxs>2</NbOfTxs></Btch></NtryDtls></Ntry>\n</Stmt>\n",
+            1000 + i * 2 - 1000 + 1000,
+            i * 2,
+        ));
+    }
+    s.push_str("</BkToCstmrStmt>\n</Document>\n");
+    s
+}
+
+/// A pain.002.001.10 payroll result: `n` payments in batches of 100; only the first
+/// payment of each batch names the debit account (the others take their batch's).
+fn pain002(n: usize) -> String {
+    let mut s = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pain.002.001.10\">\n<CstmrPmtStsRpt>\n<GrpHdr><MsgId>ICBC-PSR-1</MsgId><CreDtTm>2026-06-10T09:00:00+08:00</CreDtTm></GrpHdr>\n<OrgnlGrpInfAndSts><OrgnlMsgId>PAY-2026-05</OrgnlMsgId><OrgnlMsgNmId>pain.001.001.09</OrgnlMsgNmId></OrgnlGrpInfAndSts>\n",
+    );
+    for b in 0..n.div_ceil(100) {
+        s.push_str(&format!(
+            "<OrgnlPmtInfAndSts>\n<OrgnlPmtInfId>PAYROLL-2026-05-{b:04}</OrgnlPmtInfId>\n"
+        ));
+        for i in b * 100..((b + 1) * 100).min(n) {
+            let (sts, rsn) = if i.is_multiple_of(9) {
+                ("RJCT", "<StsRsnInf><Rsn><Cd>AC04</Cd></Rsn></StsRsnInf>")
+            } else {
+                ("ACSC", "")
+            };
+            let debtor = if i.is_multiple_of(100) {
+                format!(
+                    "<DbtrAcct><Id><Othr><Id>{}</Id></Othr></Id></DbtrAcct>",
+                    ACCOUNTS[b % 2]
+                )
+            } else {
+                String::new()
+            };
+            s.push_str(&format!(
+                "<TxInfAndSts><OrgnlEndToEndId>W-{i:07}</OrgnlEndToEndId><TxSts>{sts}</TxSts>{rsn}\n\
+                 <OrgnlTxRef><Amt><InstdAmt Ccy=\"CNY\">{}.00</InstdAmt></Amt><ReqdExctnDt><Dt>2026-06-10</Dt></ReqdExctnDt>\
+                 {debtor}<Cdtr><Nm>工人{i}</Nm></Cdtr><CdtrAcct><Id><Othr><Id>621226100{i:07}</Id></Othr></Id></CdtrAcct></OrgnlTxRef>\n</TxInfAndSts>\n",
+                5000 + i % 300
+            ));
+        }
+        s.push_str("</OrgnlPmtInfAndSts>\n");
+    }
+    s.push_str("</CstmrPmtStsRpt>\n</Document>\n");
+    s
+}
+
+struct Gate {
+    p: Pipeline,
+    _dir: tempfile::TempDir,
+    pg: Option<(String, String)>,
+}
+
+impl Gate {
+    async fn finish(self) {
+        let Gate { p, pg, .. } = self;
+        drop(p);
+        if let Some((admin, name)) = pg {
+            use sqlx::Connection;
+            if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .execute(&mut c)
+                    .await;
+            }
+        }
+    }
+}
+
+/// A fresh database on `backend`; `None` for PostgreSQL when it is not configured.
+async fn database(postgres: bool, dir: &Path) -> Option<(String, Option<(String, String)>)> {
+    if !postgres {
+        return Some((
+            format!("sqlite://{}", dir.join("wagegate.db").display()),
+            None,
+        ));
+    }
+    let admin = testenv::var(testenv::POSTGRES_URL)?;
+    use sqlx::Connection;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let name = format!(
+        "wg_stream_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    );
+    let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let (scheme, rest) = admin.split_once("://").unwrap();
+    let host = rest.split(['/', '?']).next().unwrap();
+    Some((format!("{scheme}://{host}/{name}"), Some((admin, name))))
+}
+
+async fn gate(postgres: bool, stream_above: Option<u64>, max_file: Option<u64>) -> Option<Gate> {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, pg) = database(postgres, dir.path()).await?;
+    let mut env = vec![("WAGEGATE__DATABASE__URL".to_string(), url)];
+    if let Some(n) = stream_above {
+        env.push(("WAGEGATE__INGEST__STREAM_ABOVE_BYTES".into(), n.to_string()));
+        env.push(("WAGEGATE__INGEST__STREAM_BATCH_RECORDS".into(), "7".into()));
+    }
+    if let Some(n) = max_file {
+        env.push(("WAGEGATE__INGEST__MAX_FILE_BYTES".into(), n.to_string()));
+    }
+    let mut settings = Settings::load_with_env(None, env).unwrap();
+    settings.partners.push(PartnerSettings {
+        id: "icbc".into(),
+        role: PartnerRole::Bank,
+        name: None,
+        fingerprints: vec![],
+        bank_codes: vec!["102".into()],
+        accounts: vec![],
+        projects: vec![],
+        issuer_codes: vec![],
+        platform_secret: None,
+        tolerate: vec![],
+    });
+    settings.validate().unwrap();
+    let p = ingest::open(settings).await.unwrap();
+    let mut records = Vec::new();
+    for (i, no) in ACCOUNTS.iter().enumerate() {
+        let account = WageAccount {
+            account_no: no.to_string(),
+            account_name: "某建设集团有限公司农民工工资专用账户".into(),
+            project_code: format!("P-{i}"),
+            bank_code: "102".into(),
+            cnaps: Cnaps::parse("102100099996").unwrap(),
+            opened_on: NaiveDate::from_ymd_opt(2026, 1, 5).unwrap(),
+            currency: "CNY".into(),
+            payer_accounts: vec![],
+        };
+        records.push(store::records::account(&account).unwrap());
+    }
+    p.store()
+        .upsert_registry(None, records, Utc::now())
+        .await
+        .unwrap();
+    Some(Gate { p, _dir: dir, pg })
+}
+
+/// What a processed file and the database look like, file ids left out.
+async fn outcome(p: &Pipeline, done: &Processed) -> String {
+    let f = &done.file;
+    let report = done.report.as_ref().map(|r| {
+        (
+            r.inserted,
+            r.unchanged,
+            r.conflicts
+                .iter()
+                .map(|c| (c.kind, c.key.clone(), c.new_hash.clone()))
+                .collect::<Vec<_>>(),
+            r.dirty_projects.clone(),
+        )
+    });
+    let mut records: Vec<(String, String, String)> = p
+        .store()
+        .load_records(&Scope::All)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.kind.to_string(), r.key, r.body))
+        .collect();
+    records.sort();
+    let refused: Vec<(String, String)> = done
+        .rejected_records
+        .iter()
+        .map(|r| (r.record.clone(), r.reason.clone()))
+        .collect();
+    format!(
+        "status {:?}\nerror {:?}\nformat {:?}\nrecords {}\ndiagnostics {:?}\nreport {report:?}\nrefused {refused:?}\nstored {records:?}",
+        f.status, f.error, f.detected_format, f.records_count, f.diagnostics
+    )
+}
+
+/// Ingests the same files, in order, whole and streamed: every outcome the same.
+async fn same_outcomes(postgres: bool, files: &[(&str, Vec<u8>)]) {
+    let Some(whole) = gate(postgres, None, None).await else {
+        return;
+    };
+    let Some(streamed) = gate(postgres, Some(1 << 20), None).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bytes) in files {
+        assert!(
+            bytes.len() >= 1 << 20,
+            "{name}: {} bytes, not streamed",
+            bytes.len()
+        );
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let a = whole
+            .p
+            .ingest_path("icbc", &path, Some(name), None)
+            .await
+            .unwrap();
+        let b = streamed
+            .p
+            .ingest_path("icbc", &path, Some(name), None)
+            .await
+            .unwrap();
+        assert_eq!(a.file.id, b.file.id, "{name}: the same file id");
+        assert!(
+            !a.streamed && b.streamed,
+            "{name}: read whole, then streamed"
+        );
+        let (a, b) = (outcome(&whole.p, &a).await, outcome(&streamed.p, &b).await);
+        assert_eq!(b, a, "{name}: streamed (left) and whole (right)");
+        // The raw bytes are kept as received, in chunks.
+        let stored = streamed
+            .p
+            .store()
+            .file_bytes(&streamed_id(&streamed.p, name).await)
+            .await
+            .unwrap();
+        assert!(stored == *bytes, "{name}: stored bytes differ");
+    }
+    whole.finish().await;
+    streamed.finish().await;
+}
+
+async fn streamed_id(p: &Pipeline, name: &str) -> String {
+    let files = p
+        .store()
+        .list_files(&store::FileFilter::default())
+        .await
+        .unwrap();
+    files
+        .into_iter()
+        .find(|f| f.file_name.as_deref() == Some(name))
+        .map(|f| f.id)
+        .unwrap()
+}
+
+fn files() -> Vec<(&'static str, Vec<u8>)> {
+    let day = camt053(1200, 31, 2026);
+    // The same day again with one statement corrected: a delivery conflict, the rest unchanged.
+    let corrected = day.replacen(
+        "<Amt Ccy=\"CNY\">2.00</Amt>",
+        "<Amt Ccy=\"CNY\">3.00</Amt>",
+        1,
+    );
+    assert_ne!(corrected, day);
+    // Every statement of the stranger's account only: nothing may be accepted.
+    let strangers = camt053(1200, 30, 2026)
+        .replace(ACCOUNTS[0], STRANGER)
+        .replace(ACCOUNTS[1], STRANGER);
+    // A booking in 1990: refused whole, before anything is stored.
+    let old =
+        camt053(1200, 29, 2026).replacen("<BookgDt><Dt>2026-05-29", "<BookgDt><Dt>1990-05-29", 3);
+    // Cut short: not well-formed at the end.
+    let cut = camt053(1200, 28, 2026);
+    let cut = cut[..cut.len() - 40].to_string();
+    vec![
+        ("day.xml", day.into_bytes()),
+        ("corrected.xml", corrected.into_bytes()),
+        ("strangers.xml", strangers.into_bytes()),
+        ("old.xml", old.into_bytes()),
+        ("cut.xml", cut.into_bytes()),
+        ("payroll.xml", pain002(6000).into_bytes()),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_files_end_as_whole_files_on_sqlite() {
+    same_outcomes(false, &files()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_files_end_as_whole_files_on_postgres() {
+    if !testenv::require(
+        testenv::var(testenv::POSTGRES_URL).is_some(),
+        testenv::POSTGRES_URL,
+    ) {
+        return;
+    }
+    same_outcomes(true, &files()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_over_the_limit_is_refused_while_read_and_nothing_is_stored() {
+    let Some(g) = gate(false, Some(1 << 20), Some(2 << 20)).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.xml");
+    std::fs::write(&path, camt053(3000, 31, 2026)).unwrap();
+    let e =
+        g.p.ingest_path("icbc", &path, Some("big.xml"), None)
+            .await
+            .unwrap_err();
+    assert!(format!("{e:#}").contains("ingest.max_file_bytes"), "{e:#}");
+    assert!(g
+        .p
+        .store()
+        .list_files(&store::FileFilter::default())
+        .await
+        .unwrap()
+        .is_empty());
+    // Within the limit it is stored and parsed.
+    std::fs::write(&path, camt053(1500, 31, 2026)).unwrap();
+    let done =
+        g.p.ingest_path("icbc", &path, Some("big.xml"), None)
+            .await
+            .unwrap();
+    assert_eq!(
+        done.file.status,
+        FileStatus::Parsed,
+        "{:?}",
+        done.file.error
+    );
+    assert_eq!(done.report.map(|r| r.inserted), Some(1200));
+    g.finish().await;
+}
