@@ -103,6 +103,9 @@ pub struct Pipeline {
     parse_slots: Arc<tokio::sync::Semaphore>,
     /// The partners in force: those of `settings` until a reload (`SIGHUP`) replaces them.
     partners: std::sync::RwLock<Arc<Vec<PartnerSettings>>>,
+    /// When this process last had the planner's statistics brought up to date (see
+    /// [`Pipeline::refresh_statistics`]).
+    statistics_checked: std::sync::Mutex<Option<Instant>>,
 }
 
 impl Pipeline {
@@ -119,6 +122,7 @@ impl Pipeline {
         Pipeline {
             parse_slots: Arc::new(tokio::sync::Semaphore::new(slots)),
             partners: std::sync::RwLock::new(Arc::new(settings.partners.clone())),
+            statistics_checked: std::sync::Mutex::new(None),
             store,
             settings,
             calendar: Arc::new(calendar),
@@ -873,6 +877,7 @@ impl Pipeline {
         force: bool,
     ) -> anyhow::Result<SyncReport> {
         let all = matches!(scope, Scope::All);
+        self.refresh_statistics(all).await;
         let rules = Arc::new(crate::skip::rules_hash(&self.settings, &self.calendar));
         let projects: Vec<String> = match scope {
             Scope::All => self.known_projects().await?.into_iter().collect(),
@@ -973,6 +978,33 @@ impl Pipeline {
             "reconciled"
         );
         Ok(total)
+    }
+
+    /// Before reading facts: has the store's statistics refreshed where a backfill or a day's
+    /// files changed a table much since they were taken ([`Store::refresh_statistics`]), at
+    /// the start of every full pass and otherwise at most every [`STATISTICS_EVERY`]. A
+    /// failure is logged and the pass goes on: statistics only make it faster.
+    async fn refresh_statistics(&self, now_anyway: bool) {
+        {
+            let mut checked = self
+                .statistics_checked
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if !now_anyway && checked.is_some_and(|at| at.elapsed() < STATISTICS_EVERY) {
+                return;
+            }
+            *checked = Some(Instant::now());
+        }
+        let started = Instant::now();
+        match self.store.refresh_statistics().await {
+            Ok(tables) if !tables.is_empty() => tracing::info!(
+                tables = %tables.join(","),
+                ms = started.elapsed().as_millis() as u64,
+                "planner statistics refreshed"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "planner statistics not refreshed"),
+        }
     }
 
     /// Loads one chunk of projects' facts and computes their findings (not yet stored): the
@@ -1081,6 +1113,9 @@ struct ChunkDone {
     reconciled: Vec<store::Reconciled>,
 }
 
+/// How often a process checks the planner's statistics between full passes: a check is one
+/// catalogue query; an analysis happens only where a table changed by a tenth.
+const STATISTICS_EVERY: Duration = Duration::from_secs(60);
 /// How many projects' facts are loaded, reconciled and synced together: one `IN (...)` list
 /// (`store`'s limit is 250). In the province shape (≈ 310 records, 85 KB of stored JSON a
 /// project) a chunk's records and decoded facts take about 60 MB at their peak.

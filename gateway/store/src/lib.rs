@@ -228,6 +228,15 @@ pub trait Store: Send + Sync + 'static {
     async fn put_reconciled(&self, done: &[Reconciled]) -> Result<()>;
     /// The projects that have an open or acknowledged finding, in order.
     async fn active_finding_projects(&self) -> Result<Vec<String>>;
+    /// Brings the query planner's statistics up to date where much has changed since they
+    /// were taken, and names the tables it analysed. PostgreSQL: `ANALYZE` of every table
+    /// of the store with more rows written since its last analysis than autovacuum's own
+    /// threshold (50 + 10 % of its rows), or never analysed — what autovacuum would do, but
+    /// now rather than at its next round, and also where it is off. Without statistics, the
+    /// planner took a chunk's `owner IN (…)` fact read for most of the table and scanned all
+    /// of it, so a full pass grew with the square of the province. SQLite: nothing (its fact
+    /// tables are clustered by owner and read through their keys without statistics).
+    async fn refresh_statistics(&self) -> Result<Vec<String>>;
 
     // ----- incremental reconciliation -----
 

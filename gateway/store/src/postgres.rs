@@ -73,6 +73,26 @@ impl PgStore {
         &self.pool
     }
 
+    /// [`crate::Store::refresh_statistics`]: autovacuum's analyse threshold, applied now.
+    async fn analyze_stale_tables(&self) -> Result<Vec<String>, StoreError> {
+        let stale: Vec<String> = sqlx::query_scalar(
+            "SELECT s.relname::text FROM pg_stat_user_tables s \
+             JOIN pg_class c ON c.oid = s.relid \
+             WHERE s.schemaname = current_schema() AND s.relname NOT LIKE '\\_sqlx%' \
+               AND s.n_mod_since_analyze > 50 + 0.1 * GREATEST(c.reltuples, 0) \
+             ORDER BY s.relname",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for table in &stale {
+            let quoted = format!("\"{}\"", table.replace('"', "\"\""));
+            sqlx::query(&format!("ANALYZE {quoted}"))
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(stale)
+    }
+
     /// PostgreSQL serialises conflicting writers itself, row by row: no guard.
     async fn begin_write(&self) -> Result<WriteTx<'_>, StoreError> {
         Ok((None, self.pool.begin().await?))

@@ -172,7 +172,95 @@ mod raw {
                 db.finish().await;
             }
         }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_chunks_fact_read_after_a_bulk_load_uses_the_index() {
+            if let Some(db) = super::super::postgres_db().await {
+                super::super::a_chunks_fact_read_after_a_bulk_load_uses_the_index(&db).await;
+                db.finish().await;
+            }
+        }
     }
+}
+
+/// A province backfilled before autovacuum came round (or with it off): the fact tables have
+/// no statistics, and the planner took a chunk's `owner IN (128 projects)` for most of the
+/// table and scanned all of it — once per chunk, so a full pass grew with the square of the
+/// province (1×: 253 s). `refresh_statistics` analyses such tables, and then the same read
+/// goes through the owner index; once analysed, a table is left alone.
+async fn a_chunks_fact_read_after_a_bulk_load_uses_the_index(db: &Db) {
+    let Raw::Postgres(pool) = Raw::open(&db.url).await else {
+        unreachable!("a PostgreSQL test")
+    };
+    // As on a server whose autovacuum has not reached the table yet.
+    sqlx::query("ALTER TABLE fact_accounts SET (autovacuum_enabled = false)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    // 3,000 projects × 20 accounts, written in one statement (through the store this takes
+    // half a minute in a debug build; the planner sees the same table either way).
+    let projects: Vec<String> = (0..3000).map(|i| format!("P{i:05}")).collect();
+    use sqlx::Connection;
+    let mut writer = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO fact_accounts (owner, key, account_no, account_name, project_code, \
+           bank_code, cnaps, opened_on, currency, payer_accounts) \
+         SELECT 'P' || lpad(p::text, 5, '0'), md5(p::text || '/' || n::text), \
+           '6222' || lpad(p::text, 5, '0') || lpad(n::text, 2, '0'), '农民工工资专用账户', \
+           'P' || lpad(p::text, 5, '0'), '102', '102100099996', DATE '2026-01-05', 'CNY', '[]' \
+         FROM generate_series(0, 2999) p, generate_series(0, 19) n",
+    )
+    .execute(&mut writer)
+    .await
+    .unwrap();
+    // A backend hands its row counts to the statistics views when it ends (or idles a while).
+    writer.close().await.unwrap();
+    let chunk = projects[1000..1128]
+        .iter()
+        .map(|p| format!("'{p}'"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let plan = || async {
+        let rows: Vec<String> = sqlx::query_scalar(&format!(
+            "EXPLAIN SELECT owner, account_no FROM fact_accounts WHERE owner IN ({chunk})"
+        ))
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        rows.join("\n")
+    };
+    assert!(
+        plan().await.contains("Seq Scan"),
+        "without statistics the read scans the table (the case this test is about):\n{}",
+        plan().await
+    );
+    // Backend exit and the statistics views are not synchronous: wait for the counts.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let analysed = loop {
+        let tables = db.store.refresh_statistics().await.unwrap();
+        if tables.iter().any(|t| t == "fact_accounts") {
+            break tables;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "fact_accounts (60,000 new rows, never analysed) was not analysed: {tables:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        analysed.iter().all(|t| !t.starts_with("_sqlx")),
+        "{analysed:?}"
+    );
+    let after = plan().await;
+    assert!(
+        !after.contains("Seq Scan") && after.contains("fact_accounts_pkey"),
+        "after the refresh the chunk is read through the owner index:\n{after}"
+    );
+    let again = db.store.refresh_statistics().await.unwrap();
+    assert!(
+        !again.iter().any(|t| t == "fact_accounts"),
+        "an unchanged table is not analysed again: {again:?}"
+    );
 }
 
 /// A plain connection to a test's database, to read what the store wrote.

@@ -1018,6 +1018,10 @@ impl crate::Store for ThisStore {
         findings::active_projects(&self.pool).await
     }
 
+    async fn refresh_statistics(&self) -> Result<Vec<String>> {
+        self.analyze_stale_tables().await
+    }
+
     async fn mark_dirty(&self, projects: &[String], now: DateTime<Utc>) -> Result<()> {
         let (_write, mut tx) = self.begin_write().await?;
         dirty_projects::mark(&mut tx, projects, ts(now)).await?;
