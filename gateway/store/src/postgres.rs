@@ -73,6 +73,14 @@ impl PgStore {
         &self.pool
     }
 
+    /// One chunk's facts, streamed through the pool.
+    async fn load_fact_chunk(
+        &self,
+        projects: &[String],
+    ) -> Result<Vec<crate::model::ProjectFactRows>, StoreError> {
+        backend::facts::load(&mut backend::facts::Sqlx(&self.pool), projects).await
+    }
+
     /// [`crate::Store::refresh_statistics`]: autovacuum's analyse threshold, applied now.
     async fn analyze_stale_tables(&self) -> Result<Vec<String>, StoreError> {
         let stale: Vec<String> = sqlx::query_scalar(

@@ -185,11 +185,15 @@ impl DateColumn for sqlx::Sqlite {
         let Some(text) = row.try_get::<Option<&str>, _>(at)? else {
             return Ok(None);
         };
-        iso_date(text)
-            .or_else(|| chrono::NaiveDate::parse_from_str(text, "%F").ok())
-            .map(Some)
-            .ok_or_else(|| StoreError::Corrupt(format!("stored date '{text}'")))
+        date_text(text).map(Some)
     }
+}
+
+/// A date as SQLite stores it (`YYYY-MM-DD`; other spellings chrono's `%F` reads).
+pub(crate) fn date_text(text: &str) -> Result<chrono::NaiveDate, StoreError> {
+    iso_date(text)
+        .or_else(|| chrono::NaiveDate::parse_from_str(text, "%F").ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("stored date '{text}'")))
 }
 
 /// `YYYY-MM-DD` (four-digit year), or `None`.

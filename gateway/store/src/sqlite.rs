@@ -33,6 +33,119 @@ pub struct SqliteStore {
     /// before queueing on `write_lock`, so a batch of receipts waits for at most one of them
     /// ahead of it: receipts and background writes alternate.
     background_gate: tokio::sync::Mutex<()>,
+    /// Fact scans (a reconcile pass reads every fact of every project) go through SQLite's
+    /// own row interface on connections of their own: sqlx copied each value, allocated per
+    /// row and handed rows over a channel between threads, which cost ten times the scan.
+    facts: FactReaders,
+}
+
+/// Idle read connections for fact scans, opened on first use and kept (at most a few: one
+/// per chunk being loaded at once).
+struct FactReaders {
+    path: String,
+    busy_timeout: Duration,
+    mmap_bytes: u64,
+    idle: std::sync::Mutex<Vec<rusqlite::Connection>>,
+}
+
+impl FactReaders {
+    /// Page cache of a fact reader: a chunk's rows are read once, in key order.
+    const CACHE_KIB: u32 = 16 << 10;
+    const KEEP: usize = 4;
+
+    fn take(&self) -> Result<rusqlite::Connection, StoreError> {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        if let Some(conn) = idle {
+            return Ok(conn);
+        }
+        use rusqlite::OpenFlags;
+        // Opened read-write (never created) rather than read-only: a read-only connection
+        // cannot always recover the WAL index; `query_only` keeps it from writing.
+        let conn = rusqlite::Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(self.busy_timeout)?;
+        conn.execute_batch(&format!(
+            "PRAGMA query_only = 1; PRAGMA cache_size = -{}; PRAGMA mmap_size = {};",
+            Self::CACHE_KIB,
+            self.mmap_bytes
+        ))?;
+        Ok(conn)
+    }
+
+    fn put(&self, conn: rusqlite::Connection) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < Self::KEEP {
+            idle.push(conn);
+        }
+    }
+}
+
+/// A fact table's rows as SQLite hands them out: text borrowed from SQLite's buffer.
+struct Direct<'c>(&'c rusqlite::Connection);
+
+impl backend::facts::Scan for Direct<'_> {
+    async fn scan(
+        &mut self,
+        table: &str,
+        columns: &str,
+        order: &str,
+        projects: &[String],
+        each: &mut (dyn FnMut(&dyn backend::facts::FactRow) -> Result<(), StoreError> + Send),
+    ) -> Result<(), StoreError> {
+        let sql = backend::facts::scan_sql(table, columns, order, projects.len());
+        let mut statement = self.0.prepare_cached(&sql)?;
+        let mut rows = statement.query(rusqlite::params_from_iter(projects))?;
+        while let Some(row) = rows.next()? {
+            each(&DirectRow(row))?;
+        }
+        Ok(())
+    }
+}
+
+/// One row of a [`Direct`] scan.
+struct DirectRow<'a, 's>(&'a rusqlite::Row<'s>);
+
+impl backend::facts::FactRow for DirectRow<'_, '_> {
+    fn name(&self, at: usize) -> Option<&str> {
+        self.0.as_ref().column_name(at).ok()
+    }
+
+    fn text(&self, at: usize) -> Result<Option<&str>, StoreError> {
+        use rusqlite::types::ValueRef;
+        match self.0.get_ref(at)? {
+            ValueRef::Null => Ok(None),
+            ValueRef::Text(bytes) => std::str::from_utf8(bytes).map(Some).map_err(|_| {
+                StoreError::Corrupt(format!("typed fact column {at} is not UTF-8 text"))
+            }),
+            other => Err(column_type(at, "text", other)),
+        }
+    }
+
+    fn int(&self, at: usize) -> Result<Option<i64>, StoreError> {
+        use rusqlite::types::ValueRef;
+        match self.0.get_ref(at)? {
+            ValueRef::Null => Ok(None),
+            ValueRef::Integer(n) => Ok(Some(n)),
+            other => Err(column_type(at, "integer", other)),
+        }
+    }
+
+    fn boolean(&self, at: usize) -> Result<Option<bool>, StoreError> {
+        Ok(self.int(at)?.map(|n| n != 0))
+    }
+
+    fn date(&self, at: usize) -> Result<Option<chrono::NaiveDate>, StoreError> {
+        self.text(at)?.map(crate::sql::date_text).transpose()
+    }
+}
+
+fn column_type(at: usize, wanted: &str, found: rusqlite::types::ValueRef<'_>) -> StoreError {
+    StoreError::Corrupt(format!(
+        "typed fact column {at} holds {} where {wanted} belongs",
+        found.data_type()
+    ))
 }
 
 /// A write transaction and the guard that keeps this process's SQLite writers in line.
@@ -143,7 +256,41 @@ impl SqliteStore {
             label: format!("sqlite://{path}"),
             write_lock: tokio::sync::Mutex::new(()),
             background_gate: tokio::sync::Mutex::new(()),
+            facts: FactReaders {
+                path: path.to_string(),
+                busy_timeout: Duration::from_millis(options.busy_timeout_ms),
+                mmap_bytes: options.sqlite_mmap_mib << 20,
+                idle: std::sync::Mutex::new(Vec::new()),
+            },
         })
+    }
+
+    /// One chunk's facts, read on a blocking thread through SQLite's own row interface, in
+    /// one read transaction (the chunk's tables as of one moment).
+    async fn load_fact_chunk(
+        &self,
+        projects: &[String],
+    ) -> Result<Vec<crate::model::ProjectFactRows>, StoreError> {
+        let conn = self.facts.take()?;
+        let projects = projects.to_vec();
+        let (conn, loaded) = tokio::task::spawn_blocking(move || {
+            let loaded = (|| {
+                conn.execute_batch("BEGIN")?;
+                let loaded = futures::executor::block_on(backend::facts::load(
+                    &mut Direct(&conn),
+                    &projects,
+                ));
+                conn.execute_batch("COMMIT")?;
+                loaded
+            })();
+            (conn, loaded)
+        })
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        if conn.is_autocommit() {
+            self.facts.put(conn);
+        }
+        loaded
     }
 
     fn pool_options(max_connections: u32) -> SqlitePoolOptions {

@@ -624,44 +624,127 @@ pub async fn touch_conflict(
 
 // ----- reading -----
 
+/// One row of a typed fact table, whichever driver read it: sqlx's row (PostgreSQL; SQLite
+/// elsewhere) or, for SQLite's fact scans, the row SQLite itself hands out (see
+/// `sqlite.rs`: no copy of each value and no channel per row). Columns by position.
+pub trait FactRow {
+    /// The column's name, for the debug-build check that decoders and lists agree.
+    fn name(&self, at: usize) -> Option<&str>;
+    fn text(&self, at: usize) -> Result<Option<&str>>;
+    fn int(&self, at: usize) -> Result<Option<i64>>;
+    fn boolean(&self, at: usize) -> Result<Option<bool>>;
+    fn date(&self, at: usize) -> Result<Option<NaiveDate>>;
+}
+
+/// A row sqlx read.
+#[allow(dead_code)] // PostgreSQL's reader; SQLite's store reads facts with `Direct`
+struct SqlxRow<'r>(&'r DbRow);
+
+impl FactRow for SqlxRow<'_> {
+    fn name(&self, at: usize) -> Option<&str> {
+        self.0.columns().get(at).map(sqlx::Column::name)
+    }
+
+    fn text(&self, at: usize) -> Result<Option<&str>> {
+        Ok(self.0.try_get(at)?)
+    }
+
+    fn int(&self, at: usize) -> Result<Option<i64>> {
+        Ok(self.0.try_get(at)?)
+    }
+
+    fn boolean(&self, at: usize) -> Result<Option<bool>> {
+        Ok(self.0.try_get(at)?)
+    }
+
+    fn date(&self, at: usize) -> Result<Option<NaiveDate>> {
+        <Db as crate::sql::DateColumn>::date(self.0, at)
+    }
+}
+
+/// A value of one column, as the decoders below ask for it.
+trait FromColumn<'r>: Sized {
+    fn from_column(row: &'r dyn FactRow, at: usize, name: &str) -> Result<Self>;
+}
+
+fn not_null<T>(v: Option<T>, name: &str) -> Result<T> {
+    v.ok_or_else(|| StoreError::Corrupt(format!("typed fact column {name} is NULL")))
+}
+
+impl<'r> FromColumn<'r> for Option<&'r str> {
+    fn from_column(row: &'r dyn FactRow, at: usize, _: &str) -> Result<Self> {
+        row.text(at)
+    }
+}
+
+impl<'r> FromColumn<'r> for &'r str {
+    fn from_column(row: &'r dyn FactRow, at: usize, name: &str) -> Result<Self> {
+        not_null(row.text(at)?, name)
+    }
+}
+
+impl<'r> FromColumn<'r> for Option<String> {
+    fn from_column(row: &'r dyn FactRow, at: usize, _: &str) -> Result<Self> {
+        Ok(row.text(at)?.map(str::to_string))
+    }
+}
+
+impl<'r> FromColumn<'r> for String {
+    fn from_column(row: &'r dyn FactRow, at: usize, name: &str) -> Result<Self> {
+        Ok(not_null(row.text(at)?, name)?.to_string())
+    }
+}
+
+impl<'r> FromColumn<'r> for Option<i64> {
+    fn from_column(row: &'r dyn FactRow, at: usize, _: &str) -> Result<Self> {
+        row.int(at)
+    }
+}
+
+impl<'r> FromColumn<'r> for i64 {
+    fn from_column(row: &'r dyn FactRow, at: usize, name: &str) -> Result<Self> {
+        not_null(row.int(at)?, name)
+    }
+}
+
+impl<'r> FromColumn<'r> for bool {
+    fn from_column(row: &'r dyn FactRow, at: usize, name: &str) -> Result<Self> {
+        not_null(row.boolean(at)?, name)
+    }
+}
+
 /// A row's columns read one after the other, by position, in the order of the column list
 /// the row was selected with (each decoder below sits next to its list): no lookup of a
 /// column by name and, for text that is parsed, no copy of it.
 struct Cols<'r> {
-    row: &'r DbRow,
+    row: &'r dyn FactRow,
     at: usize,
 }
 
 impl<'r> Cols<'r> {
-    fn new(row: &'r DbRow) -> Cols<'r> {
+    fn new(row: &'r dyn FactRow) -> Cols<'r> {
         Cols { row, at: 0 }
     }
 
-    /// The next column, which must be `name` (checked in debug builds: the tests).
-    fn get<T>(&mut self, name: &str) -> Result<T>
-    where
-        T: sqlx::Decode<'r, Db> + sqlx::Type<Db>,
-    {
+    /// The next column's position, which must be `name`'s (checked in debug builds: the
+    /// tests).
+    fn next(&mut self, name: &str) -> usize {
         let at = self.at;
         self.at += 1;
-        debug_assert_eq!(
-            self.row.columns().get(at).map(sqlx::Column::name),
-            Some(name),
-            "typed fact column {at}"
-        );
-        Ok(self.row.try_get(at)?)
+        debug_assert_eq!(self.row.name(at), Some(name), "typed fact column {at}");
+        at
+    }
+
+    /// The next column, which must be `name`.
+    fn get<T: FromColumn<'r>>(&mut self, name: &str) -> Result<T> {
+        let at = self.next(name);
+        T::from_column(self.row, at, name)
     }
 
     /// The next column, a date or NULL (see [`crate::sql::DateColumn`]).
     fn opt_date(&mut self, name: &str) -> Result<Option<NaiveDate>> {
-        let at = self.at;
-        self.at += 1;
-        debug_assert_eq!(
-            self.row.columns().get(at).map(sqlx::Column::name),
-            Some(name),
-            "typed fact column {at}"
-        );
-        <Db as crate::sql::DateColumn>::date(self.row, at)
+        let at = self.next(name);
+        self.row.date(at)
     }
 
     fn date(&mut self, name: &str) -> Result<NaiveDate> {
@@ -932,34 +1015,59 @@ fn guarantee(c: &mut Cols<'_>) -> Result<GuaranteeLetter> {
     })
 }
 
-/// The columns `columns` of one typed table for these projects, in `order`: one ordered scan
-/// of the table's primary key over the chunk. Rows are handed to `each` as they arrive, so
-/// no more than one row is held at a time.
-async fn scan<F>(
-    pool: &Pool,
-    table: &str,
-    columns: &str,
-    order: &str,
-    projects: &[String],
-    mut each: F,
-) -> Result<()>
-where
-    F: FnMut(&DbRow) -> Result<()>,
-{
-    use futures::TryStreamExt as _;
-    let mut q = sqlx::QueryBuilder::new(format!("SELECT {columns} FROM {table} WHERE owner IN "));
-    push_list(&mut q, projects.iter().map(String::as_str));
-    q.push(format!(" ORDER BY {order}"));
-    let mut rows = q.build().fetch(pool);
-    while let Some(row) = rows.try_next().await? {
-        each(&row)?;
+/// Where a chunk's fact rows come from. [`Sqlx`] streams them through sqlx's pool; SQLite's
+/// store reads them with SQLite's own row API on a read connection of its own (`sqlite.rs`).
+pub trait Scan {
+    /// The columns `columns` of one typed table for these projects, in `order`: one ordered
+    /// scan of the table's primary key over the chunk. Rows are handed to `each` as they
+    /// arrive, so no more than one row is held at a time.
+    #[allow(async_fn_in_trait)] // used with concrete types only, never as `dyn`
+    async fn scan(
+        &mut self,
+        table: &str,
+        columns: &str,
+        order: &str,
+        projects: &[String],
+        each: &mut (dyn FnMut(&dyn FactRow) -> Result<()> + Send),
+    ) -> Result<()>;
+}
+
+/// The statement `Scan::scan` runs: `?` for each project.
+#[allow(dead_code)] // SQLite's `Direct` reader's; sqlx builds PostgreSQL's itself
+pub fn scan_sql(table: &str, columns: &str, order: &str, projects: usize) -> String {
+    let marks = vec!["?"; projects].join(", ");
+    format!("SELECT {columns} FROM {table} WHERE owner IN ({marks}) ORDER BY {order}")
+}
+
+/// Fact rows through sqlx.
+#[allow(dead_code)] // PostgreSQL's reader; SQLite's store reads facts with `Direct`
+pub struct Sqlx<'p>(pub &'p Pool);
+
+impl Scan for Sqlx<'_> {
+    async fn scan(
+        &mut self,
+        table: &str,
+        columns: &str,
+        order: &str,
+        projects: &[String],
+        each: &mut (dyn FnMut(&dyn FactRow) -> Result<()> + Send),
+    ) -> Result<()> {
+        use futures::TryStreamExt as _;
+        let mut q =
+            sqlx::QueryBuilder::new(format!("SELECT {columns} FROM {table} WHERE owner IN "));
+        push_list(&mut q, projects.iter().map(String::as_str));
+        q.push(format!(" ORDER BY {order}"));
+        let mut rows = q.build().fetch(self.0);
+        while let Some(row) = rows.try_next().await? {
+            each(&SqlxRow(&row))?;
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// The facts of one kind of the projects in `out`, read by `read` after the row's owner.
-async fn load_kind<T, R, P>(
-    pool: &Pool,
+async fn load_kind<S, T, R, P>(
+    src: &mut S,
     kind: RecordKind,
     columns: &str,
     projects: &[String],
@@ -968,32 +1076,33 @@ async fn load_kind<T, R, P>(
     mut put: P,
 ) -> Result<()>
 where
-    R: Fn(&mut Cols<'_>) -> Result<T>,
-    P: FnMut(&mut ProjectFactRows, T),
+    S: Scan,
+    R: Fn(&mut Cols<'_>) -> Result<T> + Send + Sync,
+    P: FnMut(&mut ProjectFactRows, T) + Send,
 {
     let columns = format!("owner, {columns}");
-    scan(pool, table(kind), &columns, "owner, key", projects, |row| {
+    let mut each = |row: &dyn FactRow| {
         let mut c = Cols::new(row);
         let owner: &str = c.get("owner")?;
         if let Some(f) = out.get_mut(owner) {
             put(f, read(&mut c)?);
         }
         Ok(())
-    })
-    .await
+    };
+    src.scan(table(kind), &columns, "owner, key", projects, &mut each)
+        .await
 }
 
 /// The typed facts of these projects (at most [`IN_LIST`]), each kind in key order, as the
 /// reconciler reads them: projects without a project record are left out.
-pub async fn load(pool: &Pool, projects: &[String]) -> Result<Vec<ProjectFactRows>> {
+pub async fn load<S: Scan>(src: &mut S, projects: &[String]) -> Result<Vec<ProjectFactRows>> {
     let mut undecodable = None;
-    scan(
-        pool,
+    src.scan(
         "fact_undecodable",
         "owner, kind, key",
         "owner, kind, key",
         projects,
-        |row| {
+        &mut |row: &dyn FactRow| {
             if undecodable.is_none() {
                 let mut c = Cols::new(row);
                 let owner: String = c.get("owner")?;
@@ -1012,13 +1121,12 @@ pub async fn load(pool: &Pool, projects: &[String]) -> Result<Vec<ProjectFactRow
     }
     let mut out: BTreeMap<String, ProjectFactRows> = BTreeMap::new();
     let columns = format!("owner, {PROJECT}");
-    scan(
-        pool,
+    src.scan(
         "fact_projects",
         &columns,
         "owner, key",
         projects,
-        |row| {
+        &mut |row: &dyn FactRow| {
             let mut c = Cols::new(row);
             let owner: String = c.get("owner")?;
             out.insert(owner, ProjectFactRows::new(project(&mut c)?));
@@ -1034,13 +1142,12 @@ pub async fn load(pool: &Pool, projects: &[String]) -> Result<Vec<ProjectFactRow
     let mut entries: HashMap<String, HashMap<String, Vec<Entry>>> = HashMap::new();
     let mut current: Option<(String, String, Vec<Entry>)> = None;
     let columns = format!("owner, statement_key, {ENTRY}");
-    scan(
-        pool,
+    src.scan(
         "fact_entries",
         &columns,
         "owner, statement_key, seq",
         projects,
-        |row| {
+        &mut |row: &dyn FactRow| {
             let mut c = Cols::new(row);
             let owner: &str = c.get("owner")?;
             let key: &str = c.get("statement_key")?;
@@ -1063,12 +1170,12 @@ pub async fn load(pool: &Pool, projects: &[String]) -> Result<Vec<ProjectFactRow
     }
     let o = &mut out;
     use RecordKind as K;
-    load_kind(pool, K::Account, ACCOUNT, projects, o, account, |f, a| {
+    load_kind(src, K::Account, ACCOUNT, projects, o, account, |f, a| {
         f.accounts.push(a)
     })
     .await?;
     load_kind(
-        pool,
+        src,
         K::Obligation,
         OBLIGATION,
         projects,
@@ -1077,23 +1184,17 @@ pub async fn load(pool: &Pool, projects: &[String]) -> Result<Vec<ProjectFactRow
         |f, x| f.obligations.push(x),
     )
     .await?;
-    load_kind(
-        pool,
-        K::Paysheet,
-        PAYSHEET,
-        projects,
-        o,
-        paysheet,
-        |f, x| f.pay_sheet.push(x),
-    )
+    load_kind(src, K::Paysheet, PAYSHEET, projects, o, paysheet, |f, x| {
+        f.pay_sheet.push(x)
+    })
     .await?;
-    load_kind(pool, K::Roster, ROSTER, projects, o, roster, |f, x| {
+    load_kind(src, K::Roster, ROSTER, projects, o, roster, |f, x| {
         f.roster.push(x)
     })
     .await?;
     let requirement = guarantee_requirement;
     load_kind(
-        pool,
+        src,
         K::GuaranteeRequirement,
         GUARANTEE_REQUIREMENT,
         projects,
@@ -1103,13 +1204,12 @@ pub async fn load(pool: &Pool, projects: &[String]) -> Result<Vec<ProjectFactRow
     )
     .await?;
     let columns = format!("owner, key, {STATEMENT}");
-    scan(
-        pool,
+    src.scan(
         table(K::Statement),
         &columns,
         "owner, key",
         projects,
-        |row| {
+        &mut |row: &dyn FactRow| {
             let mut c = Cols::new(row);
             let owner: &str = c.get("owner")?;
             let key: &str = c.get("key")?;
@@ -1125,16 +1225,16 @@ pub async fn load(pool: &Pool, projects: &[String]) -> Result<Vec<ProjectFactRow
         },
     )
     .await?;
-    load_kind(pool, K::Payment, PAYMENT, projects, o, payment, |f, x| {
+    load_kind(src, K::Payment, PAYMENT, projects, o, payment, |f, x| {
         f.payment_results.push(x)
     })
     .await?;
-    load_kind(pool, K::Batch, BATCH, projects, o, batch, |f, x| {
+    load_kind(src, K::Batch, BATCH, projects, o, batch, |f, x| {
         f.payroll_batches.push(x)
     })
     .await?;
     load_kind(
-        pool,
+        src,
         K::Guarantee,
         GUARANTEE,
         projects,

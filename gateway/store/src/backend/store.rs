@@ -984,7 +984,7 @@ impl crate::Store for ThisStore {
         sorted.sort();
         sorted.dedup();
         for chunk in sorted.chunks(IN_LIST) {
-            out.extend(facts::load(&self.pool, chunk).await?);
+            out.extend(self.load_fact_chunk(chunk).await?);
         }
         Ok(out)
     }
