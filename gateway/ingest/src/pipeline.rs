@@ -748,6 +748,8 @@ impl Pipeline {
         let quiet =
             chrono::Duration::from_std(quiet).context("reconcile.debounce_ms is too long")?;
         let lease = std::time::Duration::from_millis(self.settings.reconcile.lease_ms.max(1));
+        // The dirty queue fills by tens of thousands at a daily pass: its statistics first.
+        self.refresh_statistics(false).await;
         let mut total = SyncReport::default();
         // Bounded: a queue that refills faster than it drains is left to the next wake-up.
         for _ in 0..1000 {
