@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use sqlx::Row as _;
 
-use super::columns::{insert, rows_per_insert, Row};
+use super::columns::{insert, push_list, rows_per_insert, Row};
 use super::Tx;
 use crate::error::StoreError;
 use crate::sql::IN_LIST;
@@ -110,26 +110,30 @@ pub async fn finish(
     claims: &[(String, i64)],
     done: bool,
 ) -> Result<(), StoreError> {
-    for (project, generation) in claims {
+    // Two statements per list of claims, not two per project (a pass at 1× finishes 30,000).
+    for chunk in claims.chunks(IN_LIST) {
         if done {
-            sqlx::query(
-                "DELETE FROM dirty_projects WHERE project = $1 AND generation = $2 \
-                 AND claimed_by = $3",
-            )
-            .bind(project)
-            .bind(generation)
-            .bind(worker)
-            .execute(&mut **tx)
-            .await?;
+            let mut q = sqlx::QueryBuilder::new("DELETE FROM dirty_projects WHERE claimed_by = ");
+            q.push_bind(worker);
+            q.push(" AND (project, generation) IN (VALUES ");
+            let mut pairs = q.separated(", ");
+            for (project, generation) in chunk {
+                pairs.push("(");
+                pairs.push_bind_unseparated(project);
+                pairs.push_unseparated(", ");
+                pairs.push_bind_unseparated(*generation);
+                pairs.push_unseparated(")");
+            }
+            q.push(")");
+            q.build().execute(&mut **tx).await?;
         }
-        sqlx::query(
-            "UPDATE dirty_projects SET claimed_by = NULL, claimed_until = NULL \
-             WHERE project = $1 AND claimed_by = $2",
-        )
-        .bind(project)
-        .bind(worker)
-        .execute(&mut **tx)
-        .await?;
+        let mut q = sqlx::QueryBuilder::new(
+            "UPDATE dirty_projects SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ",
+        );
+        q.push_bind(worker);
+        q.push(" AND project IN ");
+        push_list(&mut q, chunk.iter().map(|(project, _)| project.as_str()));
+        q.build().execute(&mut **tx).await?;
     }
     Ok(())
 }
