@@ -49,8 +49,9 @@ struct FactReaders {
 }
 
 impl FactReaders {
-    /// Page cache of a fact reader: a chunk's rows are read once, in key order.
-    const CACHE_KIB: u32 = 16 << 10;
+    /// Page cache of a fact reader: a chunk's rows are read once, in key order, and the
+    /// next chunk reads other pages, so a large cache only holds memory.
+    const CACHE_KIB: u32 = 2 << 10;
     const KEEP: usize = 4;
 
     fn take(&self) -> Result<rusqlite::Connection, StoreError> {
