@@ -26,6 +26,11 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// The writer's page cache, as `PRAGMA cache_size` (negative: KiB).
     writer_cache: String,
+    /// Reads the stored chunks of a streamed file (`Store::file_chunk`): connections of their
+    /// own with a 2 MiB page cache and no memory map. A large file's pages would otherwise
+    /// fill the 64 MiB cache of every pool connection that reads a chunk (a 1 GiB file grew
+    /// the daemon by 160 MiB), memory that streaming is there to save.
+    chunks: SqlitePool,
     label: String,
     /// Held for the whole of every write transaction, in arrival order (tokio's mutex is fair).
     write_lock: tokio::sync::Mutex<()>,
@@ -133,6 +138,14 @@ impl SqliteStore {
                     .pragma("wal_autocheckpoint", "10000"),
             )
             .await?;
+        let chunks = Self::pool_options(2)
+            .connect_with(
+                connect
+                    .clone()
+                    .pragma("cache_size", "-2048")
+                    .pragma("mmap_size", "0"),
+            )
+            .await?;
         let pool = Self::pool_options(options.max_connections.max(1))
             .connect_with(connect)
             .await?;
@@ -140,6 +153,7 @@ impl SqliteStore {
             pool,
             writer,
             writer_cache,
+            chunks,
             label: format!("sqlite://{path}"),
             write_lock: tokio::sync::Mutex::new(()),
             background_gate: tokio::sync::Mutex::new(()),
@@ -170,6 +184,11 @@ impl SqliteStore {
 
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// Where a streamed file's chunks are read (see [`SqliteStore::chunks`]).
+    fn chunk_pool(&self) -> &SqlitePool {
+        &self.chunks
     }
 
     /// The guard is taken before the connection, so queued writers hold no pool connection
