@@ -27,9 +27,8 @@ pub struct SqliteStore {
     /// The writer's page cache, as `PRAGMA cache_size` (negative: KiB).
     writer_cache: String,
     /// Reads the stored chunks of a streamed file (`Store::file_chunk`): connections of their
-    /// own with a 2 MiB page cache and no memory map. A large file's pages would otherwise
-    /// fill the 64 MiB cache of every pool connection that reads a chunk (a 1 GiB file grew
-    /// the daemon by 160 MiB), memory that streaming is there to save.
+    /// own with a 2 MiB page cache and no memory map. Through the pool, a large file's
+    /// pages filled the 64 MiB cache of every pool connection a chunk read landed on.
     chunks: SqlitePool,
     label: String,
     /// Held for the whole of every write transaction, in arrival order (tokio's mutex is fair).
