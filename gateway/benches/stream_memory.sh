@@ -7,8 +7,9 @@
 #          (/usr/bin/time -v, "Maximum resident set size") minus that of the same command
 #          on a small file;
 #   post   `POST /v1/files` over mutual TLS to `wagegate serve` (curl streams the file from
-#          disk), then its ingest worker; VmHWM of the server when the file is parsed minus
-#          its VmRSS before the upload;
+#          disk), then its ingest worker; the server's largest VmRSS sampled every 0.1 s
+#          until the file is parsed, minus its VmRSS before the upload (and its VmHWM, which
+#          also holds the reconciliation the daemon starts when the file is committed);
 #   inbox  the same server, the file moved into the partner's inbox folder.
 #
 # Each file is generated here (a day's statements of many accounts, in camt.053 or MT940; a
@@ -92,7 +93,17 @@ wait_for() { # wait_for PATTERN FILE SECONDS
   local deadline=$(( $(date +%s) + $3 ))
   until grep -q "$1" "$2"; do
     [ "$(date +%s)" -lt "$deadline" ] || { echo "timed out waiting for '$1' in $2" >&2; return 1; }
-    sleep 0.5
+    sleep 0.1
+  done
+}
+
+sample_peak() { # sample_peak PID OUT: the largest VmRSS (KiB) seen every 0.1 s into OUT, until OUT.stop
+  local peak=0 v
+  while [ ! -e "$2.stop" ]; do
+    v=$(kib VmRSS "$1" 2>/dev/null) || break
+    [ -n "$v" ] || break
+    if [ "$v" -gt "$peak" ]; then peak=$v; echo "$peak" >"$2"; fi
+    sleep 0.1
   done
 }
 
@@ -125,6 +136,9 @@ for fmt in $formats; do
       server=$!
       wait_for "gateway serving" "$work/$fmt-$path.log" 60
       base=$(kib VmRSS $server)
+      rm -f "$work/peak" "$work/peak.stop"
+      sample_peak $server "$work/peak" &
+      sampler=$!
       t0=$(date +%s.%N)
       if [ "$path" = post ]; then
         curl -sS --fail-with-body --cacert "$work/pki/ca.pem" --cert "$work/pki/bank.pem" \
@@ -136,10 +150,14 @@ for fmt in $formats; do
         mv "$WAGEGATE__INBOX__ROOT/demo-bank/$fmt.$ext.tmp" "$WAGEGATE__INBOX__ROOT/demo-bank/incoming/$fmt.$ext"
       fi
       wait_for "file parsed\|file rejected" "$work/$fmt-$path.log" 3600
+      # The peak while the file is received, stored and parsed (sampled); VmHWM also holds
+      # the reconciliation of the file's project, which the daemon starts at the commit.
+      touch "$work/peak.stop"; wait $sampler || true
       t1=$(date +%s.%N)
+      sampled=$(cat "$work/peak")
       peak=$(kib VmHWM $server)
       kill $server; wait $server 2>/dev/null || true
-      echo "$fmt $path: peak $((peak / 1024)) MiB, before $((base / 1024)) MiB, growth $(((peak - base) / 1024)) MiB, $(echo "$t1 - $t0" | bc) s: $(grep -o 'file \(parsed\|rejected\).*' "$work/$fmt-$path.log" | head -1 | cut -c1-200)"
+      echo "$fmt $path: sampled peak $((sampled / 1024)) MiB, before $((base / 1024)) MiB, growth $(((sampled - base) / 1024)) MiB; VmHWM $((peak / 1024)) MiB (growth $(((peak - base) / 1024)) MiB with the reconciliation after), $(echo "$t1 - $t0" | bc) s: $(grep -o 'file \(parsed\|rejected\).*' "$work/$fmt-$path.log" | head -1 | cut -c1-200)"
       ;;
     esac
     rm -f "$work/$fmt-$path.db"*
