@@ -124,32 +124,48 @@ pub fn decode_text(bytes: &[u8]) -> (Cow<'_, str>, &'static str) {
 /// Windows-1252 / Latin-1 text uses 0xC0–0xFF for letters. Counting which range the
 /// non-ASCII bytes fall into separates the two well on real files.
 pub fn guess_legacy(bytes: &[u8]) -> Legacy {
-    let mut dos = 0usize;
-    let mut latin = 0usize;
-    let mut cp852_only = 0usize;
-    for &b in bytes {
-        match b {
-            0x80..=0xA7 => dos += 1,
-            0xC0..=0xFF => latin += 1,
-            _ => {}
-        }
-        // Letters that exist in CP852 but whose CP850 slot is a different letter:
-        // ő (0x8B), ű (0xFB), Ő (0x8A), Ű (0xEB), č (0x9F), ř (0xFD), ě (0xD8), ł (0x88).
-        if matches!(
-            b,
-            0x8A | 0x8B | 0xFB | 0x9F | 0xFD | 0xD8 | 0x88 | 0xE7 | 0xA5
-        ) {
-            cp852_only += 1;
+    let mut guess = LegacyGuess::default();
+    guess.add(bytes);
+    guess.finish()
+}
+
+/// [`guess_legacy`] over a file read in pieces: the counts it decides by, added up.
+#[derive(Debug, Clone, Default)]
+pub struct LegacyGuess {
+    dos: usize,
+    latin: usize,
+    cp852_only: usize,
+}
+
+impl LegacyGuess {
+    pub fn add(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            match b {
+                0x80..=0xA7 => self.dos += 1,
+                0xC0..=0xFF => self.latin += 1,
+                _ => {}
+            }
+            // Letters that exist in CP852 but whose CP850 slot is a different letter:
+            // ő (0x8B), ű (0xFB), Ő (0x8A), Ű (0xEB), č (0x9F), ř (0xFD), ě (0xD8), ł (0x88).
+            if matches!(
+                b,
+                0x8A | 0x8B | 0xFB | 0x9F | 0xFD | 0xD8 | 0x88 | 0xE7 | 0xA5
+            ) {
+                self.cp852_only += 1;
+            }
         }
     }
-    if dos > latin {
-        if cp852_only > 0 {
-            Legacy::Cp852
+
+    pub fn finish(&self) -> Legacy {
+        if self.dos > self.latin {
+            if self.cp852_only > 0 {
+                Legacy::Cp852
+            } else {
+                Legacy::Cp850
+            }
         } else {
-            Legacy::Cp850
+            Legacy::Windows1252
         }
-    } else {
-        Legacy::Windows1252
     }
 }
 

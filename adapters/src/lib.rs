@@ -197,19 +197,23 @@ impl FromStr for Tolerance {
 /// Why `bytes` hold nothing to read, if they do not: an empty file, or one of only
 /// whitespace (and byte-order mark), is refused with this instead of a format's complaint.
 pub(crate) fn nothing_to_read(bytes: &[u8]) -> Option<String> {
-    if bytes.is_empty() {
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    empty_message(bytes.len() as u64, body.iter().all(|&b| blank_byte(b)))
+}
+
+/// [`nothing_to_read`] of a file of `len` bytes, `blank` when they are all whitespace
+/// (after the byte-order mark).
+pub(crate) fn empty_message(len: u64, blank: bool) -> Option<String> {
+    if len == 0 {
         return Some("empty file (0 bytes)".to_string());
     }
-    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    // DOS end-of-file marks (0x1A) and NULs of a pre-allocated file are not content either.
-    body.iter()
-        .all(|b| b.is_ascii_whitespace() || *b == 0x1A || *b == 0)
-        .then(|| {
-            format!(
-                "empty file: its {} bytes are only whitespace, no records",
-                bytes.len()
-            )
-        })
+    blank.then(|| format!("empty file: its {len} bytes are only whitespace, no records"))
+}
+
+/// Not content: whitespace, and the DOS end-of-file marks (0x1A) and NULs of a
+/// pre-allocated file.
+pub(crate) fn blank_byte(b: u8) -> bool {
+    b.is_ascii_whitespace() || b == 0x1A || b == 0
 }
 
 fn empty_error(label: &str, bytes: &[u8]) -> Option<ParseError> {
@@ -252,10 +256,13 @@ pub fn parse_as(format: Format, bytes: &[u8], ctx: &ParseContext) -> Result<Reco
 /// are read whole (docs/formats.md, "Large files").
 pub fn streams(format: Format) -> bool {
     match format {
-        Format::Camt052 | Format::Camt053 | Format::Camt054 | Format::Pain002 => true,
-        Format::Mt940
-        | Format::Mt942
-        | Format::Icbc
+        Format::Camt052
+        | Format::Camt053
+        | Format::Camt054
+        | Format::Pain002
+        | Format::Mt940
+        | Format::Mt942 => true,
+        Format::Icbc
         | Format::Cmb
         | Format::Cib
         | Format::Bocom
@@ -266,17 +273,20 @@ pub fn streams(format: Format) -> bool {
     }
 }
 
-/// [`parse_as`] over a stream, for a format that [`streams`]: the records are handed to
-/// `sink` as they are read, in record sets of at most `batch` records (their `format` set,
-/// no diagnostics), and the returned set holds no records but everything else the whole
-/// file's set holds (format, version, encoding, diagnostics). The records, in order, and
-/// the diagnostics are those of [`parse_as`] on the whole file; so is the error. Memory
-/// follows the largest statement (or payment), not the file.
+/// [`parse_as`] over a stream, for a format that [`streams`]: `open` reads the file from its
+/// start (an MT940/MT942 file is opened twice, its encoding being decided by the whole
+/// file; an ISO 20022 file once). The records are handed to `sink` as they are read, in
+/// record sets of at most `batch` records (their `format` set, no diagnostics), and the
+/// returned set holds no records but everything else the whole file's set holds (format,
+/// version, encoding, diagnostics). The records, in order, and the diagnostics are those of
+/// [`parse_as`] on the whole file with the same `ctx`; so is the error. Memory follows the
+/// largest statement (or payment), not the file.
 pub fn parse_stream<R: std::io::Read>(
     format: Format,
-    input: R,
+    mut open: impl FnMut() -> std::io::Result<R>,
     batch: usize,
-    mut sink: impl FnMut(RecordSet),
+    ctx: &ParseContext,
+    sink: impl FnMut(RecordSet),
 ) -> Result<RecordSet, ParseError> {
     if !streams(format) {
         return Err(ParseError::new(
@@ -285,40 +295,91 @@ pub fn parse_stream<R: std::io::Read>(
             format!("{format} files are read whole, not from a stream"),
         ));
     }
-    let batch = batch.max(1);
-    let mut pending = RecordSet::new(format.as_str());
-    let mut held = 0;
-    let mut statements = 0usize;
-    let mut foreign = RecordSet::new(format.as_str());
-    let summary = iso20022::for_each_record_in(Some(format), input, |r| {
-        match r {
-            iso20022::Record::Statement(s) => {
-                note_foreign_currency(&mut foreign, statements, &s);
-                statements += 1;
-                pending.statements.push(s);
-            }
-            iso20022::Record::Batch(b) => pending.payroll_batches.push(b),
-            iso20022::Record::Payment(p) => pending.payment_results.push(p),
+    let mut batches = Batches::new(format, batch, sink);
+    let mut set = match format {
+        Format::Mt940 | Format::Mt942 => {
+            let summary = swift::for_each_statement_in(format, open, &ctx.tolerate, |s| {
+                batches.statement(s)
+            })?;
+            let mut set = RecordSet::new(summary.format.as_str());
+            set.encoding = Some(summary.encoding);
+            set.diagnostics = summary.diagnostics;
+            set
         }
-        held += 1;
-        if held >= batch {
-            held = 0;
-            sink(std::mem::replace(
-                &mut pending,
-                RecordSet::new(format.as_str()),
-            ));
+        _ => {
+            let input = open().map_err(|e| {
+                ParseError::new(
+                    format.as_str(),
+                    Position::default(),
+                    format!("the file could not be read: {e}"),
+                )
+            })?;
+            let summary = iso20022::for_each_record_in(Some(format), input, |r| match r {
+                iso20022::Record::Statement(s) => batches.statement(s),
+                iso20022::Record::Batch(b) => batches.push(|p| p.payroll_batches.push(b)),
+                iso20022::Record::Payment(p) => batches.push(|set| set.payment_results.push(p)),
+            })?;
+            let mut set = RecordSet::new(summary.format.as_str());
+            set.version = summary.version;
+            set.encoding = Some(summary.encoding);
+            set.diagnostics = summary.diagnostics;
+            set
         }
-    })?;
-    let mut set = RecordSet::new(summary.format.as_str());
-    if held > 0 {
-        pending.format = set.format.clone();
-        sink(pending);
-    }
-    set.version = summary.version;
-    set.encoding = Some(summary.encoding);
-    set.diagnostics = summary.diagnostics;
+    };
+    let mut foreign = batches.finish(&set.format);
     set.diagnostics.append(&mut foreign.diagnostics);
     Ok(set)
+}
+
+/// The records of a streamed file, handed on in sets of at most `batch`, and the warnings
+/// of its statements in another currency (numbered as in the whole file).
+struct Batches<S: FnMut(RecordSet)> {
+    format: Format,
+    batch: usize,
+    sink: S,
+    pending: RecordSet,
+    held: usize,
+    statements: usize,
+    foreign: RecordSet,
+}
+
+impl<S: FnMut(RecordSet)> Batches<S> {
+    fn new(format: Format, batch: usize, sink: S) -> Self {
+        Batches {
+            format,
+            batch: batch.max(1),
+            sink,
+            pending: RecordSet::new(format.as_str()),
+            held: 0,
+            statements: 0,
+            foreign: RecordSet::new(format.as_str()),
+        }
+    }
+
+    fn statement(&mut self, s: schemas::Statement) {
+        note_foreign_currency(&mut self.foreign, self.statements, &s);
+        self.statements += 1;
+        self.push(|set| set.statements.push(s));
+    }
+
+    fn push(&mut self, add: impl FnOnce(&mut RecordSet)) {
+        add(&mut self.pending);
+        self.held += 1;
+        if self.held >= self.batch {
+            self.held = 0;
+            let full = std::mem::replace(&mut self.pending, RecordSet::new(self.format.as_str()));
+            (self.sink)(full);
+        }
+    }
+
+    /// Hands on the last set (in the file's final format) and returns the warnings.
+    fn finish(mut self, format: &str) -> RecordSet {
+        if self.held > 0 {
+            self.pending.format = format.to_string();
+            (self.sink)(self.pending);
+        }
+        self.foreign
+    }
 }
 
 /// A statement in another currency than CNY is kept as sent, with a warning: the reconciler

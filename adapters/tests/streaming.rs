@@ -1,6 +1,7 @@
-//! The ISO 20022 reader over a stream (`adapters::parse_stream`) against the whole-file
-//! reader (`adapters::parse_as`): the same records in the same order, the same diagnostics,
-//! the same error — on every camt/pain.002 file of the corpus, on the fixtures, and on
+//! The ISO 20022 and MT940/MT942 readers over a stream (`adapters::parse_stream`) against
+//! the whole-file reader (`adapters::parse_as`): the same records in the same order, the
+//! same diagnostics, the same error — on every camt/pain.002/MT940/MT942 file of the
+//! corpus, on the fixtures, and on
 //! faulty files written here from the rules (an encoding fault late in a file, after an XML
 //! error; a control character; GBK and UTF-16 files). Each input is streamed in pieces of
 //! odd sizes (1, 7 and 4093 bytes, and 64 KiB), so that characters, tags and line breaks
@@ -29,10 +30,16 @@ impl Read for Trickle<'_> {
 }
 
 /// Streams `bytes` in pieces of `step` bytes, batches of 3 records, joined back.
-fn streamed(format: Format, bytes: &[u8], step: usize) -> Result<RecordSet, ParseError> {
+fn streamed(
+    format: Format,
+    bytes: &[u8],
+    step: usize,
+    ctx: &ParseContext,
+) -> Result<RecordSet, ParseError> {
     let mut records = RecordSet::new(format.as_str());
     let mut batches = 0;
-    let mut set = adapters::parse_stream(format, Trickle { data: bytes, step }, 3, |b| {
+    let open = || Ok(Trickle { data: bytes, step });
+    let mut set = adapters::parse_stream(format, open, 3, ctx, |b| {
         batches += 1;
         let n = b.statements.len() + b.payroll_batches.len() + b.payment_results.len();
         assert!((1..=3).contains(&n), "a batch of {n} records");
@@ -48,12 +55,21 @@ fn streamed(format: Format, bytes: &[u8], step: usize) -> Result<RecordSet, Pars
 
 /// Whole and streamed agree; returns the whole file's result.
 fn check(name: &str, format: Format, bytes: &[u8]) -> Result<RecordSet, ParseError> {
-    let whole = adapters::parse_as(format, bytes, &ParseContext::default());
+    check_with(name, format, bytes, &ParseContext::default())
+}
+
+fn check_with(
+    name: &str,
+    format: Format,
+    bytes: &[u8],
+    ctx: &ParseContext,
+) -> Result<RecordSet, ParseError> {
+    let whole = adapters::parse_as(format, bytes, ctx);
     for step in [1, 7, 4093, 64 * 1024] {
         if step < 4093 && bytes.len() > 200_000 {
             continue;
         }
-        let stream = streamed(format, bytes, step);
+        let stream = streamed(format, bytes, step, ctx);
         match (&whole, &stream) {
             (Ok(a), Ok(b)) => assert_eq!(a, b, "{name}: streamed in {step}-byte pieces"),
             (Err(a), Err(b)) => assert_eq!(
@@ -245,7 +261,75 @@ fn a_pain002_streams_payment_by_payment() {
 
 #[test]
 fn a_format_that_cannot_stream_is_refused_by_the_stream_reader() {
-    assert!(!adapters::streams(Format::Mt940));
-    let e = adapters::parse_stream(Format::Mt940, &b":20:X\n"[..], 10, |_| {}).unwrap_err();
+    assert!(!adapters::streams(Format::Cmb));
+    let open = || Ok(&b"anything"[..]);
+    let e = adapters::parse_stream(Format::Cmb, open, 10, &ParseContext::default(), |_| {})
+        .unwrap_err();
     assert!(e.to_string().contains("read whole"), "{e}");
+}
+
+#[test]
+fn every_corpus_mt940_and_mt942_file_streams_as_it_reads_whole() {
+    let Some(root) = corpus_util::corpus() else {
+        return;
+    };
+    let mut checked = 0;
+    for (folder, format) in [("mt940", Format::Mt940), ("mt942", Format::Mt942)] {
+        for p in corpus_util::files(&root.join(folder))
+            .into_iter()
+            .filter(|p| corpus_util::is_input(p))
+        {
+            let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            check(&corpus_util::rel(&root, &p), format, &bytes).ok();
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "only {checked} MT940/MT942 corpus files");
+}
+
+/// `n` MT940 statements of about 400 bytes, CRLF, each in its SWIFT envelope; every 97th
+/// without its closing balance.
+fn mt940(n: usize) -> String {
+    let mut s = String::new();
+    for i in 0..n {
+        let closing = if i % 97 == 5 {
+            String::new()
+        } else {
+            format!(":62F:C260531CNY{},50\r\n", 1000 + i)
+        };
+        s.push_str(&format!(
+            "{{1:F01ICBKCNBJAXXX0000000000}}{{2:O940ICBKCNBJXXXXN}}{{4:\r\n:20:STMT-{i}\r\n:25:62220210010000{i:05}\r\n:28C:{i}/1\r\n\
+             :60F:C260531CNY1000,00\r\n:61:2605310531C{i},50NTRFLABOR-{i}//ICBC{i:06}\r\n:86:LABOR COST MAY\r\n\
+             2026 CONTRACT HT-{i}\r\n{closing}-}}\r\n"
+        ));
+    }
+    s
+}
+
+#[test]
+fn a_long_mt940_streams_statement_by_statement_as_it_reads_whole() {
+    // Over twice the stream reader's piece size (256 KiB), so that pieces are cut at fields.
+    let text = mt940(4000);
+    assert!(text.len() > 512 * 1024);
+    let tolerant = ParseContext {
+        tolerate: vec![adapters::Tolerance::Mt940NoClosingBalance],
+        ..ParseContext::default()
+    };
+    let set = check_with("tolerated", Format::Mt940, text.as_bytes(), &tolerant).expect("reads");
+    assert_eq!(set.statements.len(), 4000);
+    assert_eq!(set.statements.iter().filter(|s| s.incomplete).count(), 42);
+    // Not tolerated: error diagnostics, the same ones, at the same lines.
+    let set = check("strict", Format::Mt940, text.as_bytes()).expect("reads");
+    let lines: Vec<_> = set.diagnostics.iter().map(|d| d.position.line).collect();
+    assert_eq!(lines.len(), 42, "{:?}", set.diagnostics);
+    assert!(lines.iter().all(|l| l.is_some()), "{lines:?}");
+    // A statement in euros: the warning, numbered as in the whole file.
+    let euro = text.replacen(
+        "CNY1000,00\r\n:61:2605310531C2999,50",
+        "EUR1000,00\r\n:61:2605310531C2999,50",
+        1,
+    );
+    assert_ne!(euro, text);
+    let set = check_with("euro", Format::Mt940, euro.as_bytes(), &tolerant).expect("reads");
+    assert!(set.diagnostics.iter().any(|d| d.message.contains("EUR")));
 }

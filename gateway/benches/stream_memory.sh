@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
-# Resident memory while a large camt.053 or pain.002 is ingested (docs/BENCHMARKS.md,
+# Resident memory while a large camt.053, pain.002 or MT940 is ingested (docs/BENCHMARKS.md,
 # "Streaming ingest: memory"), through each entry point:
 #
-#   cli    `wagegate ingest --partner demo-bank FILE`: peak RSS (/usr/bin/time -v, "Maximum
-#          resident set size") minus that of the same command on a small file;
+#   cli    `wagegate ingest --partner icbc-fj FILE` (the demo's ICBC partner; `demo-bank`,
+#          the development PKI's, exists only in `wagegate serve --dev-pki`): peak RSS
+#          (/usr/bin/time -v, "Maximum resident set size") minus that of the same command
+#          on a small file;
 #   post   `POST /v1/files` over mutual TLS to `wagegate serve` (curl streams the file from
-#          disk), then its ingest worker; VmHWM of the server when the file is parsed minus
-#          its VmRSS before the upload;
+#          disk), then its ingest worker; the server's largest VmRSS sampled every 0.1 s
+#          until the file is parsed, minus its VmRSS before the upload (and its VmHWM, which
+#          also holds the reconciliation the daemon starts when the file is committed);
 #   inbox  the same server, the file moved into the partner's inbox folder.
 #
-# Each file is generated here (a day's statements of many accounts; a payroll result of
-# many workers) for the demo bank's registered account, so every record is stored.
+# Each file is generated here (a day's statements of many accounts, in camt.053 or MT940; a
+# payroll result of many workers) for the demo bank's registered account, so every record is
+# stored.
 #
 #   cargo build --release -p gateway --bin wagegate
 #   gateway/benches/stream_memory.sh [WORK_DIR]
 #
 # Environment: WAGEGATE_BIN (default $CARGO_TARGET_DIR/release/wagegate), SIZE_MB (1024),
-# FORMATS ("camt053 pain002"), PATHS ("cli post inbox"), PORT (18446), MALLOC_ARENA_MAX
+# FORMATS ("camt053 pain002 mt940"), PATHS ("cli post inbox"), PORT (18446), MALLOC_ARENA_MAX
 # (passed through when set).
 set -euo pipefail
 
@@ -25,7 +29,7 @@ target=${CARGO_TARGET_DIR:-target}
 bin=$(realpath "${WAGEGATE_BIN:-$target/release/wagegate}")
 mb=${SIZE_MB:-1024}
 port=${PORT:-18446}
-formats=${FORMATS:-camt053 pain002}
+formats=${FORMATS:-camt053 pain002 mt940}
 paths=${PATHS:-cli post inbox}
 
 rm -rf "$work" && mkdir -p "$work"
@@ -59,6 +63,15 @@ with open(out, "w", encoding="utf-8", buffering=1 << 20) as f:
                 f'<AcctSvcrRef>ICBC{i:012}</AcctSvcrRef><NtryDtls><TxDtls><Refs><EndToEndId>LABOR-{i}</EndToEndId></Refs><RltdPties><Dbtr><Pty><Nm>云南某建设单位有限公司</Nm></Pty></Dbtr><DbtrAcct><Id><Othr><Id>2502012345678901</Id></Othr></Id></DbtrAcct></RltdPties><RmtInf><Ustrd>10月人工费用拨付 合同HT-2026-{i}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>\n</Stmt>\n')
             i += 1
         put('</BkToCstmrStmt>\n</Document>\n')
+    elif fmt == "mt940":
+        i = 0
+        while n < size:
+            put(f'{{1:F01ICBKCNBJAXXX0000000000}}{{2:O940ICBKCNBJXXXXN}}{{4:\r\n:20:BENCH-{i:09}\r\n:25:{account}\r\n:28C:{i % 100000}/1\r\n'
+                f':60F:C261031CNY1000,00\r\n'
+                f':61:2610311031C{i % 5000},50NTRFLABOR-{i}//ICBC{i:012}\r\n'
+                f':86:10月人工费用拨付 合同HT-2026-{i}\r\n云南某建设单位有限公司 2502012345678901\r\n'
+                f':62F:C261031CNY{1000 + i % 5000},50\r\n-}}\r\n')
+            i += 1
     else:
         put('<?xml version="1.0" encoding="UTF-8"?>\n<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.002.001.10">\n<CstmrPmtStsRpt>\n<GrpHdr><MsgId>ICBC-PSR-BENCH</MsgId><CreDtTm>2026-10-10T09:00:00+08:00</CreDtTm></GrpHdr>\n<OrgnlGrpInfAndSts><OrgnlMsgId>PAY-BENCH</OrgnlMsgId><OrgnlMsgNmId>pain.001.001.09</OrgnlMsgNmId></OrgnlGrpInfAndSts>\n')
         i = 0
@@ -80,14 +93,25 @@ wait_for() { # wait_for PATTERN FILE SECONDS
   local deadline=$(( $(date +%s) + $3 ))
   until grep -q "$1" "$2"; do
     [ "$(date +%s)" -lt "$deadline" ] || { echo "timed out waiting for '$1' in $2" >&2; return 1; }
-    sleep 0.5
+    sleep 0.1
+  done
+}
+
+sample_peak() { # sample_peak PID OUT: the largest VmRSS (KiB) seen every 0.1 s into OUT, until OUT.stop
+  local peak=0 v
+  while [ ! -e "$2.stop" ]; do
+    v=$(kib VmRSS "$1" 2>/dev/null) || break
+    [ -n "$v" ] || break
+    if [ "$v" -gt "$peak" ]; then peak=$v; echo "$peak" >"$2"; fi
+    sleep 0.1
   done
 }
 
 for fmt in $formats; do
-  gen "$fmt" $((mb * 1024 * 1024)) "$work/$fmt.xml"
-  gen "$fmt" 65536 "$work/small-$fmt.xml"
-  ls -l "$work/$fmt.xml"
+  ext=xml; [ "$fmt" = mt940 ] && ext=sta
+  gen "$fmt" $((mb * 1024 * 1024)) "$work/$fmt.$ext"
+  gen "$fmt" 65536 "$work/small-$fmt.$ext"
+  ls -l "$work/$fmt.$ext"
   for path in $paths; do
     export WAGEGATE__DATABASE__URL=sqlite://$work/$fmt-$path.db
     export WAGEGATE__INGEST__MAX_FILE_BYTES=$(( (mb + 64) * 1024 * 1024 ))
@@ -95,10 +119,10 @@ for fmt in $formats; do
     cp "$work/data/demo/wagegate.db" "$work/$fmt-$path.db"
     case $path in
     cli)
-      /usr/bin/time -v "$bin" --lang en ingest --partner demo-bank --database "$WAGEGATE__DATABASE__URL" "$work/small-$fmt.xml" \
+      /usr/bin/time -v "$bin" --lang en ingest --partner icbc-fj --database "$WAGEGATE__DATABASE__URL" "$work/small-$fmt.$ext" \
         >/dev/null 2>"$work/time-small.txt" || true
       t0=$(date +%s.%N)
-      /usr/bin/time -v "$bin" --lang en ingest --partner demo-bank --database "$WAGEGATE__DATABASE__URL" "$work/$fmt.xml" \
+      /usr/bin/time -v "$bin" --lang en ingest --partner icbc-fj --database "$WAGEGATE__DATABASE__URL" "$work/$fmt.$ext" \
         >"$work/$fmt-cli.out" 2>"$work/time-large.txt" || true
       t1=$(date +%s.%N)
       base=$(awk -F: '/Maximum resident/ {print $2+0}' "$work/time-small.txt")
@@ -112,24 +136,31 @@ for fmt in $formats; do
       server=$!
       wait_for "gateway serving" "$work/$fmt-$path.log" 60
       base=$(kib VmRSS $server)
+      rm -f "$work/peak" "$work/peak.stop"
+      sample_peak $server "$work/peak" &
+      sampler=$!
       t0=$(date +%s.%N)
       if [ "$path" = post ]; then
         curl -sS --fail-with-body --cacert "$work/pki/ca.pem" --cert "$work/pki/bank.pem" \
           --key "$work/pki/bank.key" --resolve "localhost:$port:127.0.0.1" \
-          -X POST -T "$work/$fmt.xml" -H "X-Wagegate-File-Name: $fmt.xml" \
+          -X POST -T "$work/$fmt.$ext" -H "X-Wagegate-File-Name: $fmt.$ext" \
           "https://localhost:$port/v1/files" >/dev/null
       else
-        cp "$work/$fmt.xml" "$WAGEGATE__INBOX__ROOT/demo-bank/$fmt.xml.tmp"
-        mv "$WAGEGATE__INBOX__ROOT/demo-bank/$fmt.xml.tmp" "$WAGEGATE__INBOX__ROOT/demo-bank/incoming/$fmt.xml"
+        cp "$work/$fmt.$ext" "$WAGEGATE__INBOX__ROOT/demo-bank/$fmt.$ext.tmp"
+        mv "$WAGEGATE__INBOX__ROOT/demo-bank/$fmt.$ext.tmp" "$WAGEGATE__INBOX__ROOT/demo-bank/incoming/$fmt.$ext"
       fi
       wait_for "file parsed\|file rejected" "$work/$fmt-$path.log" 3600
+      # The peak while the file is received, stored and parsed (sampled); VmHWM also holds
+      # the reconciliation of the file's project, which the daemon starts at the commit.
+      touch "$work/peak.stop"; wait $sampler || true
       t1=$(date +%s.%N)
+      sampled=$(cat "$work/peak")
       peak=$(kib VmHWM $server)
       kill $server; wait $server 2>/dev/null || true
-      echo "$fmt $path: peak $((peak / 1024)) MiB, before $((base / 1024)) MiB, growth $(((peak - base) / 1024)) MiB, $(echo "$t1 - $t0" | bc) s: $(grep -o 'file \(parsed\|rejected\).*' "$work/$fmt-$path.log" | head -1 | cut -c1-200)"
+      echo "$fmt $path: sampled peak $((sampled / 1024)) MiB, before $((base / 1024)) MiB, growth $(((sampled - base) / 1024)) MiB; VmHWM $((peak / 1024)) MiB (growth $(((peak - base) / 1024)) MiB with the reconciliation after), $(echo "$t1 - $t0" | bc) s: $(grep -o 'file \(parsed\|rejected\).*' "$work/$fmt-$path.log" | head -1 | cut -c1-200)"
       ;;
     esac
     rm -f "$work/$fmt-$path.db"*
   done
-  rm -f "$work/$fmt.xml"
+  rm -f "$work/$fmt.$ext"
 done

@@ -19,10 +19,13 @@
 mod complete;
 mod fields;
 mod info86;
+mod stream;
 
 use schemas::{Balance, Diagnostic, Entry, Level, Position, RecordSet, Statement, StatementKind};
 
 use crate::{Format, ParseError, Tolerance};
+
+pub use stream::for_each_statement_in;
 
 /// Longest `:86:` / `:61:` text kept (a field is at most 6 × 65 characters by the standard;
 /// banks send more, but not kilobytes).
@@ -89,62 +92,11 @@ pub fn for_each_statement_with(
             Format::Mt940
         }
     });
-    let label = format.as_str();
-    let mut diags = Vec::new();
-    if encoding != "utf-8" {
-        diags.push(Diagnostic {
-            level: Level::Info,
-            position: Position::default(),
-            message: format!("file is not UTF-8; read as {encoding}"),
-        });
-    }
-    let mut b = Builder {
-        label,
-        kind: if format == Format::Mt942 {
-            StatementKind::Intraday
-        } else {
-            StatementKind::EndOfDay
-        },
-        cur: None,
-        diags,
-        dropped: 0,
-        dropped_errors: 0,
-        fields: 0,
-        tolerate_no_closing: tolerate.contains(&Tolerance::Mt940NoClosingBalance),
-        tolerate_no_opening: tolerate.contains(&Tolerance::Mt940NoOpeningBalance),
-    };
+    let mut b = Builder::new(format, encoding, tolerate);
     for field in Fields::new(&text) {
         b.field(field, &mut f)?;
     }
-    b.flush(&mut f);
-    if b.fields == 0 {
-        return Err(ParseError::new(
-            label,
-            Position::line(1),
-            "no SWIFT MT940/MT942 field (:20:, :25:, :61: ...) found",
-        ));
-    }
-    if b.dropped > 0 {
-        // Errors among the dropped keep the file refused.
-        let (level, errors) = if b.dropped_errors > 0 {
-            (
-                Level::Error,
-                format!(", {} of them errors", b.dropped_errors),
-            )
-        } else {
-            (Level::Warning, String::new())
-        };
-        b.diags.push(Diagnostic {
-            level,
-            position: Position::default(),
-            message: format!("{} further diagnostics were not kept{errors}", b.dropped),
-        });
-    }
-    Ok(Summary {
-        format,
-        encoding: encoding.to_string(),
-        diagnostics: b.diags,
-    })
+    b.finish(&mut f)
 }
 
 /// MT942 tags present (or a `{2:` block naming message type 942).
@@ -212,10 +164,15 @@ const DOS_EOF: u8 = 0x1A;
 
 impl<'t> Fields<'t> {
     fn new(text: &'t str) -> Self {
+        Fields::after_lines(text, 0)
+    }
+
+    /// Fields of a piece of a file that starts a line, after `lines` line breaks.
+    fn after_lines(text: &'t str, lines: u64) -> Self {
         Fields {
             text,
             pos: 0,
-            line_no: 0,
+            line_no: lines,
             done: false,
             after_dos_eof: false,
             pending: None,
@@ -334,6 +291,8 @@ struct Current {
 }
 
 struct Builder {
+    format: Format,
+    encoding: String,
     label: &'static str,
     kind: StatementKind,
     cur: Option<Current>,
@@ -346,6 +305,68 @@ struct Builder {
 }
 
 impl Builder {
+    /// A reader of `format` statements in text decoded from `encoding`.
+    fn new(format: Format, encoding: &str, tolerate: &[Tolerance]) -> Builder {
+        let mut diags = Vec::new();
+        if encoding != "utf-8" {
+            diags.push(Diagnostic {
+                level: Level::Info,
+                position: Position::default(),
+                message: format!("file is not UTF-8; read as {encoding}"),
+            });
+        }
+        Builder {
+            format,
+            encoding: encoding.to_string(),
+            label: format.as_str(),
+            kind: if format == Format::Mt942 {
+                StatementKind::Intraday
+            } else {
+                StatementKind::EndOfDay
+            },
+            cur: None,
+            diags,
+            dropped: 0,
+            dropped_errors: 0,
+            fields: 0,
+            tolerate_no_closing: tolerate.contains(&Tolerance::Mt940NoClosingBalance),
+            tolerate_no_opening: tolerate.contains(&Tolerance::Mt940NoOpeningBalance),
+        }
+    }
+
+    /// The last statement handed to `f`, and what the file said besides its statements.
+    fn finish(mut self, f: &mut impl FnMut(Statement)) -> Result<Summary, ParseError> {
+        self.flush(f);
+        if self.fields == 0 {
+            return Err(ParseError::new(
+                self.label,
+                Position::line(1),
+                "no SWIFT MT940/MT942 field (:20:, :25:, :61: ...) found",
+            ));
+        }
+        if self.dropped > 0 {
+            // Errors among the dropped keep the file refused.
+            let (level, errors) = if self.dropped_errors > 0 {
+                (
+                    Level::Error,
+                    format!(", {} of them errors", self.dropped_errors),
+                )
+            } else {
+                (Level::Warning, String::new())
+            };
+            self.diags.push(Diagnostic {
+                level,
+                position: Position::default(),
+                message: format!("{} further diagnostics were not kept{errors}", self.dropped),
+            });
+        }
+        Ok(Summary {
+            format: self.format,
+            encoding: self.encoding,
+            diagnostics: self.diags,
+        })
+    }
+
     fn err(&self, line: u64, tag: &str, message: String) -> ParseError {
         ParseError::new(
             self.label,

@@ -3,7 +3,9 @@
 //! pipeline that reads it whole (the default threshold) and one that streams it (the
 //! threshold lowered to 1 MiB) ends the same: status, error, diagnostics, counts, the stored
 //! records, conflicts — parsed, partly refused, rejected, conflicting, and over the size
-//! limit. On SQLite and, with `WAGEGATE_TEST_POSTGRES_URL`, PostgreSQL.
+//! limit; camt.053, pain.002 and MT940 (statements without their closing balance from a
+//! partner that may omit it, and one that may not; incomplete statements superseded).
+//! On SQLite and, with `WAGEGATE_TEST_POSTGRES_URL`, PostgreSQL.
 
 use std::path::Path;
 
@@ -84,6 +86,40 @@ fn pain002(n: usize) -> String {
     s
 }
 
+/// An MT940 as a bank sends a day's statements of many accounts: `n` statements, each in
+/// its SWIFT envelope, CRLF, two entries, about 450 bytes; every 5th of an account that is
+/// not registered. Every `open_every`-th statement lacks its closing balance (`:62F:`).
+fn mt940(n: usize, day: u32, open_every: Option<usize>) -> String {
+    let mut s = String::from("ICBC FUJIAN BRANCH MT940 EXPORT\r\n");
+    for i in 0..n {
+        s.push_str(&mt940_statement(
+            i,
+            day,
+            open_every.is_some_and(|k| i % k == 3),
+        ));
+    }
+    s
+}
+
+fn mt940_statement(i: usize, day: u32, open: bool) -> String {
+    let account = match i % 5 {
+        4 => STRANGER,
+        k => ACCOUNTS[k % 2],
+    };
+    let amount = i % 5000;
+    let closing = if open {
+        String::new()
+    } else {
+        format!(":62F:C2605{day:02}CNY{amount},50\r\n")
+    };
+    format!(
+        "{{1:F01ICBKCNBJAXXX0000000000}}{{2:O940ICBKCNBJXXXXN}}{{4:\r\n:20:MT-{day:02}-{i:06}\r\n:25:{account}\r\n:28C:{i}/1\r\n\
+         :60F:C2605{day:02}CNY1000,00\r\n:61:2605{day:02}05{day:02}C{amount},50NTRFLABOR-{i}//ICBC{i:08}A\r\n:86:LABOR COST MAY 2026\r\n\
+         CONTRACT HT-2026-{i}\r\n:61:2605{day:02}05{day:02}D1000,00NTRFPAYROLL-{i}//ICBC{i:08}B\r\n:86:PAYROLL BATCH PAYROLL-{i}\r\n\
+         {closing}-}}\r\n"
+    )
+}
+
 struct Gate {
     p: Pipeline,
     _dir: tempfile::TempDir,
@@ -156,6 +192,11 @@ async fn gate(postgres: bool, stream_above: Option<u64>, max_file: Option<u64>) 
         platform_secret: None,
         tolerate: vec![],
     });
+    // The same bank, known to leave out closing balances.
+    let mut lax = settings.partners.last().cloned().unwrap();
+    lax.id = "icbc-lax".into();
+    lax.tolerate = vec!["mt940-no-closing-balance".into()];
+    settings.partners.push(lax);
     settings.validate().unwrap();
     let p = ingest::open(settings).await.unwrap();
     let mut records = Vec::new();
@@ -191,6 +232,8 @@ async fn outcome(p: &Pipeline, done: &Processed) -> String {
                 .map(|c| (c.kind, c.key.clone(), c.new_hash.clone()))
                 .collect::<Vec<_>>(),
             r.dirty_projects.clone(),
+            &r.superseded,
+            r.stale_incomplete,
         )
     });
     let mut records: Vec<(String, String, String)> = p
@@ -215,14 +258,52 @@ async fn outcome(p: &Pipeline, done: &Processed) -> String {
 
 /// Ingests the same files, in order, whole and streamed: every outcome the same.
 async fn same_outcomes(postgres: bool, files: &[(&str, Vec<u8>)]) {
-    let Some(whole) = gate(postgres, None, None).await else {
+    let sent: Vec<_> = files
+        .iter()
+        .map(|(name, bytes)| ("icbc", *name, bytes.clone()))
+        .collect();
+    same_outcomes_from(postgres, &sent).await;
+}
+
+/// What the MT940 files end as (the same whole and streamed): the clean day parsed with the
+/// unregistered account's statements refused; the statements without closing balance
+/// refused from the strict partner, stored as incomplete from the lax one and superseded by
+/// complete deliveries (one of them after the same file's own incomplete delivery, which is
+/// then stale); the pairs file read as Windows-1252.
+fn check_mt940_outcomes(outcomes: &[String]) {
+    if outcomes.is_empty() {
         return;
+    }
+    let [day, strict, lax, again, complete, pairs] = outcomes else {
+        panic!("{} outcomes", outcomes.len());
+    };
+    assert!(day.starts_with("status Parsed"), "{day}");
+    assert!(day.contains("record refused"), "{day}");
+    assert!(strict.starts_with("status Rejected"), "{strict}");
+    assert!(strict.contains(":62F:"), "{strict}");
+    assert!(lax.starts_with("status Parsed"), "{lax}");
+    assert!(lax.contains("\\\"incomplete\\\":true"), "{lax}");
+    assert!(again.contains("Supersession"), "{again}");
+    assert!(
+        again.contains("}], 1))"),
+        "one stale incomplete statement: {again}"
+    );
+    assert!(complete.contains("Supersession"), "{complete}");
+    assert!(pairs.contains("windows-1252"), "{pairs}");
+}
+
+/// [`same_outcomes`] for files from several partners: (sender, name, bytes). Returns each
+/// file's outcome (empty when the database is not configured).
+async fn same_outcomes_from(postgres: bool, files: &[(&str, &str, Vec<u8>)]) -> Vec<String> {
+    let mut outcomes = Vec::new();
+    let Some(whole) = gate(postgres, None, None).await else {
+        return outcomes;
     };
     let Some(streamed) = gate(postgres, Some(1 << 20), None).await else {
-        return;
+        return outcomes;
     };
     let dir = tempfile::tempdir().unwrap();
-    for (name, bytes) in files {
+    for (sender, name, bytes) in files {
         assert!(
             bytes.len() >= 1 << 20,
             "{name}: {} bytes, not streamed",
@@ -232,12 +313,12 @@ async fn same_outcomes(postgres: bool, files: &[(&str, Vec<u8>)]) {
         std::fs::write(&path, bytes).unwrap();
         let a = whole
             .p
-            .ingest_path("icbc", &path, Some(name), None)
+            .ingest_path(sender, &path, Some(name), None)
             .await
             .unwrap();
         let b = streamed
             .p
-            .ingest_path("icbc", &path, Some(name), None)
+            .ingest_path(sender, &path, Some(name), None)
             .await
             .unwrap();
         assert_eq!(a.file.id, b.file.id, "{name}: the same file id");
@@ -247,6 +328,7 @@ async fn same_outcomes(postgres: bool, files: &[(&str, Vec<u8>)]) {
         );
         let (a, b) = (outcome(&whole.p, &a).await, outcome(&streamed.p, &b).await);
         assert_eq!(b, a, "{name}: streamed (left) and whole (right)");
+        outcomes.push(a);
         // The raw bytes are kept as received, in chunks.
         let stored = streamed
             .p
@@ -258,6 +340,7 @@ async fn same_outcomes(postgres: bool, files: &[(&str, Vec<u8>)]) {
     }
     whole.finish().await;
     streamed.finish().await;
+    outcomes
 }
 
 async fn streamed_id(p: &Pipeline, name: &str) -> String {
@@ -316,6 +399,73 @@ async fn streamed_files_end_as_whole_files_on_postgres() {
         return;
     }
     same_outcomes(true, &files()).await;
+}
+
+/// MT940 files, in order: (sender, name, bytes).
+fn mt940_files() -> Vec<(&'static str, &'static str, Vec<u8>)> {
+    let day = mt940(3400, 29, None);
+    // Statements without their closing balance: refused from a partner that may not omit
+    // it (an error diagnostic per statement), stored as incomplete from one that may.
+    let strict = mt940(3400, 30, Some(49));
+    let lax = mt940(3400, 30, Some(50));
+    // The complete delivery of the same day: supersedes the incomplete statements.
+    let complete = mt940(3400, 30, None);
+    // Two statements delivered both incomplete and complete in one file (with other keys:
+    // their first entry a day earlier), batches apart: one incomplete first, the other
+    // complete first. Latin-1 text (not UTF-8) near the end.
+    let earlier = |s: String| s.replacen(":61:2605310531", ":61:2605310530", 1);
+    let mut pairs = String::new();
+    for i in 0..3390 {
+        pairs.push_str(&mt940_statement(i, 31, false));
+    }
+    pairs.push_str(&earlier(mt940_statement(4000, 31, true)));
+    for i in 3390..3400 {
+        pairs.push_str(&mt940_statement(i, 31, false));
+    }
+    pairs.push_str(&mt940_statement(4000, 31, false));
+    pairs.push_str(&earlier(mt940_statement(7, 31, true)));
+    let pairs = pairs.replacen(
+        "LABOR COST MAY 2026\r\nCONTRACT HT-2026-3395",
+        "LABOR CAF\u{c9}\r\nCONTRACT HT-2026-3395",
+        1,
+    );
+    assert!(pairs.contains('\u{c9}'));
+    let latin1: Vec<u8> = pairs
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).unwrap())
+        .collect();
+    // A statement the lax file delivered incomplete, delivered incomplete again (other key)
+    // and then complete, batches apart, in one file: the complete one supersedes the lax
+    // file's, and this file's incomplete one is stale, as it is when read whole.
+    let mut again = mt940_statement(53, 30, true).replacen(":61:2605300530", ":61:2605300529", 1);
+    for i in 5000..8400 {
+        again.push_str(&mt940_statement(i, 30, false));
+    }
+    again.push_str(&mt940_statement(53, 30, false));
+    vec![
+        ("icbc", "mt940-day.sta", day.into_bytes()),
+        ("icbc", "mt940-strict.sta", strict.into_bytes()),
+        ("icbc-lax", "mt940-lax.sta", lax.into_bytes()),
+        ("icbc-lax", "mt940-again.sta", again.into_bytes()),
+        ("icbc-lax", "mt940-complete.sta", complete.into_bytes()),
+        ("icbc-lax", "mt940-pairs.sta", latin1),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_mt940_files_end_as_whole_files_on_sqlite() {
+    check_mt940_outcomes(&same_outcomes_from(false, &mt940_files()).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_mt940_files_end_as_whole_files_on_postgres() {
+    if !testenv::require(
+        testenv::var(testenv::POSTGRES_URL).is_some(),
+        testenv::POSTGRES_URL,
+    ) {
+        return;
+    }
+    check_mt940_outcomes(&same_outcomes_from(true, &mt940_files()).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

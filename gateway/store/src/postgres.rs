@@ -101,6 +101,11 @@ impl PgStore {
         Ok(stale)
     }
 
+    /// Where a streamed file's chunks are read: the pool (the server's buffers are not ours).
+    fn chunk_pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// PostgreSQL serialises conflicting writers itself, row by row: no guard.
     async fn begin_write(&self) -> Result<WriteTx<'_>, StoreError> {
         Ok((None, self.pool.begin().await?))

@@ -26,6 +26,10 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// The writer's page cache, as `PRAGMA cache_size` (negative: KiB).
     writer_cache: String,
+    /// Reads the stored chunks of a streamed file (`Store::file_chunk`): connections of their
+    /// own with a 2 MiB page cache and no memory map. Through the pool, a large file's
+    /// pages filled the 64 MiB cache of every pool connection a chunk read landed on.
+    chunks: SqlitePool,
     label: String,
     /// Held for the whole of every write transaction, in arrival order (tokio's mutex is fair).
     write_lock: tokio::sync::Mutex<()>,
@@ -247,6 +251,14 @@ impl SqliteStore {
                     .pragma("wal_autocheckpoint", "10000"),
             )
             .await?;
+        let chunks = Self::pool_options(2)
+            .connect_with(
+                connect
+                    .clone()
+                    .pragma("cache_size", "-2048")
+                    .pragma("mmap_size", "0"),
+            )
+            .await?;
         let pool = Self::pool_options(options.max_connections.max(1))
             .connect_with(connect)
             .await?;
@@ -254,6 +266,7 @@ impl SqliteStore {
             pool,
             writer,
             writer_cache,
+            chunks,
             label: format!("sqlite://{path}"),
             write_lock: tokio::sync::Mutex::new(()),
             background_gate: tokio::sync::Mutex::new(()),
@@ -325,6 +338,11 @@ impl SqliteStore {
 
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// Where a streamed file's chunks are read (see [`SqliteStore::chunks`]).
+    fn chunk_pool(&self) -> &SqlitePool {
+        &self.chunks
     }
 
     /// The guard is taken before the connection, so queued writers hold no pool connection

@@ -108,3 +108,14 @@ pub async fn mark_superseded(
     q.build().execute(&mut **tx).await?;
     Ok(())
 }
+
+/// Forgets an incomplete statement of the file being written that a complete delivery later
+/// in the same file makes stale (see `store::supersede`).
+pub async fn forget(tx: &mut Tx<'_>, identity: &str, key: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM incomplete_statements WHERE identity = $1 AND key = $2")
+        .bind(identity)
+        .bind(key)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

@@ -283,11 +283,13 @@ pub async fn remove(tx: &mut Tx<'_>, kind: RecordKind, key: &str) -> Result<(), 
 }
 
 /// Whether a complete statement with this identity (`Statement::identity_key`) is stored for
-/// `account`. Only asked for incomplete statements (rare: partners that tolerate a missing
-/// closing balance), so it reads the account's statements with the same statement id and
-/// compares identities, instead of keeping an identity column for every statement.
+/// `account` by another file than `file_id`. Only asked for incomplete statements (rare:
+/// partners that tolerate a missing closing balance), so it reads the account's statements
+/// with the same statement id and compares identities, instead of keeping an identity
+/// column for every statement.
 pub async fn complete_statement_stored(
     tx: &mut Tx<'_>,
+    file_id: &str,
     account: &str,
     statement_id: Option<&str>,
     identity: &str,
@@ -295,6 +297,9 @@ pub async fn complete_statement_stored(
     let mut q =
         sqlx::QueryBuilder::new("SELECT body FROM records WHERE kind = 'statement' AND account = ");
     q.push_bind(account);
+    q.push(" AND (file_id IS NULL OR file_id <> ");
+    q.push_bind(file_id);
+    q.push(")");
     q.push(" AND body NOT LIKE '%\"incomplete\":true%'");
     // A narrower read: the id as it appears in the stored JSON. `%` and `_` in an id only
     // widen the match, and an id JSON escapes (a quote, a backslash) is not used to narrow.

@@ -239,6 +239,8 @@ impl crate::FileRecords for BatchWriter<'_> {
 /// `Statement::identity_key`): a complete statement among `rows` removes the incomplete ones
 /// stored (recorded in `incomplete_statements` and the report) and is then stored as any
 /// fact; an incomplete statement among `rows` is dropped when a complete one is stored.
+/// Only other files' statements count: the earlier batches of a file written in batches
+/// are not stored for it, as they are not when the file is written in one go.
 async fn supersede(
     tx: &mut Tx<'_>,
     file_id: &str,
@@ -260,7 +262,24 @@ async fn supersede(
             let Some(d) = r.statement.as_ref().filter(|d| !d.incomplete) else {
                 continue;
             };
-            for old in open.get(&d.identity).into_iter().flatten() {
+            // A file written in batches meets its own earlier batches here: never
+            // superseded by itself, as a file written in one go cannot be.
+            let (own, others): (Vec<_>, Vec<_>) = open
+                .get(&d.identity)
+                .into_iter()
+                .flatten()
+                .partition(|o| o.file_id == file_id);
+            if !others.is_empty() {
+                // In one go, this file's incomplete deliveries of the statement would have
+                // met it superseded (below) and been dropped as stale: so they are now.
+                for mine in own {
+                    records::remove(tx, RecordKind::Statement, &mine.key).await?;
+                    incomplete_statements::forget(tx, &d.identity, &mine.key).await?;
+                    report.inserted = report.inserted.saturating_sub(1);
+                    report.stale_incomplete += 1;
+                }
+            }
+            for old in others {
                 records::remove(tx, RecordKind::Statement, &old.key).await?;
                 incomplete_statements::mark_superseded(
                     tx,
@@ -293,6 +312,7 @@ async fn supersede(
             let s: schemas::Statement = serde_json::from_str(&r.body)?;
             records::complete_statement_stored(
                 tx,
+                file_id,
                 &s.account,
                 s.statement_id.as_deref(),
                 &d.identity,
@@ -712,7 +732,7 @@ impl crate::Store for ThisStore {
     }
 
     async fn file_chunk(&self, id: &str, seq: i64) -> Result<Option<Vec<u8>>> {
-        raw_files::chunk(&self.pool, id, seq).await
+        raw_files::chunk(self.chunk_pool(), id, seq).await
     }
 
     async fn list_files(&self, filter: &FileFilter) -> Result<Vec<RawFile>> {
