@@ -99,7 +99,9 @@ impl backend::facts::Scan for Direct<'_> {
         projects: &[String],
         each: &mut (dyn FnMut(&dyn backend::facts::FactRow) -> Result<(), StoreError> + Send),
     ) -> Result<(), StoreError> {
-        let sql = backend::facts::scan_sql(table, columns, order, projects.len());
+        let marks = vec!["?"; projects.len()].join(", ");
+        let sql =
+            format!("SELECT {columns} FROM {table} WHERE owner IN ({marks}) ORDER BY {order}");
         let mut statement = self.0.prepare_cached(&sql)?;
         let mut rows = statement.query(rusqlite::params_from_iter(projects))?;
         while let Some(row) = rows.next()? {

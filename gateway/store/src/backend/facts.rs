@@ -1032,13 +1032,6 @@ pub trait Scan {
     ) -> Result<()>;
 }
 
-/// The statement `Scan::scan` runs: `?` for each project.
-#[allow(dead_code)] // SQLite's `Direct` reader's; sqlx builds PostgreSQL's itself
-pub fn scan_sql(table: &str, columns: &str, order: &str, projects: usize) -> String {
-    let marks = vec!["?"; projects].join(", ");
-    format!("SELECT {columns} FROM {table} WHERE owner IN ({marks}) ORDER BY {order}")
-}
-
 /// Fact rows through sqlx.
 #[allow(dead_code)] // PostgreSQL's reader; SQLite's store reads facts with `Direct`
 pub struct Sqlx<'p>(pub &'p Pool);
