@@ -518,6 +518,14 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> anyhow::Result<()> {
     let a = args()?;
     std::fs::create_dir_all(&a.dir)?;
+    // `RUST_LOG=sqlx::query=debug` logs every statement with its time (on stderr), to find
+    // which statements a phase spends its time in.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

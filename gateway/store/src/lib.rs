@@ -33,6 +33,11 @@ pub use error::{is_storage_full_message, StoreError};
 pub use model::*;
 pub use postgres::PgStore;
 pub use sql::CHUNK_BYTES;
+/// Statements whose query plans the store's tests check.
+#[doc(hidden)]
+pub mod plans {
+    pub use crate::sql::{account_projects_head, ACCOUNT_PROJECTS_TAIL, SQLITE_ACCOUNT_RECORDS};
+}
 pub use sqlite::SqliteStore;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

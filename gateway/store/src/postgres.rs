@@ -36,6 +36,8 @@ impl PgStore {
     const CLAIM_OUTBOX: &'static str = claim_outbox_sql!(" FOR UPDATE SKIP LOCKED");
     /// Row locks for read-then-write, so that two concurrent transitions of one row serialise.
     const FOR_UPDATE: &'static str = " FOR UPDATE";
+    /// Account records by account number (the planner picks `records_account_of` itself).
+    const ACCOUNT_RECORDS: &'static str = "records";
     /// Rows per multi-row INSERT (within [`Self::MAX_BINDS`]: `columns::rows_per_insert`).
     const INSERT_ROWS: usize = 1000;
     /// PostgreSQL's limit on parameters per statement (a 16-bit count in the protocol).

@@ -248,3 +248,23 @@ mod date_tests {
         }
     }
 }
+
+/// How `records::account_projects` reads the registered project of up to [`IN_LIST`]
+/// accounts: the statement before its `IN` list, account records read `from` (the backend's
+/// `ACCOUNT_RECORDS`).
+pub fn account_projects_head(from: &str) -> String {
+    format!(
+        "SELECT account, project FROM {from} WHERE kind = 'account' \
+         AND project IS NOT NULL AND account IN "
+    )
+}
+
+/// The rest of [`account_projects_head`]'s statement after the `IN` list: `account, key`
+/// (not `key` alone) so that the index's order serves it; the first row of each account is
+/// the one with the smallest key.
+pub const ACCOUNT_PROJECTS_TAIL: &str = " ORDER BY account, key";
+
+/// SQLite's account records for [`account_projects_head`]: through the index that covers
+/// the lookup (migration 0016). With 250 accounts in the list and no statistics, SQLite's
+/// planner walked every account record through the primary key's `kind` prefix instead.
+pub const SQLITE_ACCOUNT_RECORDS: &str = "records INDEXED BY records_account_of";

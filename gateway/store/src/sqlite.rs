@@ -180,6 +180,8 @@ impl SqliteStore {
     const CLAIM_OUTBOX: &'static str = claim_outbox_sql!("");
     /// Row locks for read-then-write: none needed, writers are serialised (`begin_write`).
     const FOR_UPDATE: &'static str = "";
+    /// Account records by account number, through the index that covers the lookup.
+    const ACCOUNT_RECORDS: &'static str = crate::sql::SQLITE_ACCOUNT_RECORDS;
     /// Rows per multi-row INSERT: 100 rows already amortise the statement.
     const INSERT_ROWS: usize = 100;
     /// SQLite's limit on parameters per statement (`SQLITE_MAX_VARIABLE_NUMBER` since 3.32).

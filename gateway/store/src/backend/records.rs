@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row as _;
 
 use super::columns::{insert, push_list, rows_per_insert, update, Row};
-use super::{Db, DbRow, Tx};
+use super::{Db, DbRow, ThisStore, Tx};
 use crate::error::StoreError;
 use crate::model::{NewRecord, RecordConflict, RecordKind, StoredRecord};
 use crate::shared_types::Existing;
@@ -85,15 +85,11 @@ pub async fn account_projects(
     let accounts: Vec<&str> = accounts.iter().copied().collect();
     let mut out = HashMap::new();
     for chunk in accounts.chunks(IN_LIST) {
-        let mut q = sqlx::QueryBuilder::new(
-            "SELECT account, project FROM records WHERE kind = 'account' \
-             AND project IS NOT NULL AND account IN ",
-        );
+        let mut q = sqlx::QueryBuilder::new(crate::sql::account_projects_head(
+            ThisStore::ACCOUNT_RECORDS,
+        ));
         push_list(&mut q, chunk.iter().copied());
-        // `ORDER BY account, key` (not `key` alone), so that SQLite walks
-        // `records_account_of` instead of every account record; the first row of each
-        // account is still the one with the smallest key.
-        q.push(" ORDER BY account, key");
+        q.push(crate::sql::ACCOUNT_PROJECTS_TAIL);
         for row in q.build().fetch_all(&mut **tx).await? {
             out.entry(row.try_get("account")?)
                 .or_insert(row.try_get("project")?);
