@@ -38,6 +38,9 @@ impl PgStore {
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     /// Account records by account number (the planner picks `records_account_of` itself).
     const ACCOUNT_RECORDS: &'static str = "records";
+    /// Other transactions write beside this one: what is written is told by the insert
+    /// itself (`RETURNING`).
+    const WRITES_ARE_EXCLUSIVE: bool = false;
     /// Rows per multi-row INSERT (within [`Self::MAX_BINDS`]: `columns::rows_per_insert`).
     const INSERT_ROWS: usize = 1000;
     /// PostgreSQL's limit on parameters per statement (a 16-bit count in the protocol).

@@ -182,6 +182,9 @@ impl SqliteStore {
     const FOR_UPDATE: &'static str = "";
     /// Account records by account number, through the index that covers the lookup.
     const ACCOUNT_RECORDS: &'static str = crate::sql::SQLITE_ACCOUNT_RECORDS;
+    /// Every write transaction holds the database's write lock (`BEGIN IMMEDIATE`): what a
+    /// transaction reads stays true until it commits.
+    const WRITES_ARE_EXCLUSIVE: bool = true;
     /// Rows per multi-row INSERT: 100 rows already amortise the statement.
     const INSERT_ROWS: usize = 100;
     /// SQLite's limit on parameters per statement (`SQLITE_MAX_VARIABLE_NUMBER` since 3.32).

@@ -2,7 +2,7 @@
 //! belongs to, its own or its account's) and `record_conflicts` (a key delivered again with
 //! other content: kept, never applied).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sqlx::Row as _;
@@ -77,6 +77,33 @@ pub async fn existing(
     Ok(out)
 }
 
+/// Which of these rows' (kind, key) are stored already.
+async fn stored_keys(
+    tx: &mut Tx<'_>,
+    rows: &[&NewRecord],
+) -> Result<HashSet<(String, String)>, StoreError> {
+    let mut by_kind: BTreeMap<RecordKind, Vec<&str>> = BTreeMap::new();
+    for r in rows {
+        by_kind.entry(r.kind).or_default().push(&r.key);
+    }
+    let mut out = HashSet::new();
+    for (kind, keys) in by_kind {
+        for chunk in keys.chunks(IN_LIST) {
+            let mut q = sqlx::QueryBuilder::new("SELECT key FROM records WHERE kind = ");
+            q.push_bind(kind.as_str()).push(" AND key IN ");
+            push_list(&mut q, chunk.iter().copied());
+            for key in q
+                .build_query_scalar::<String>()
+                .fetch_all(&mut **tx)
+                .await?
+            {
+                out.insert((kind.as_str().to_string(), key));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The registered project of each of these accounts.
 pub async fn account_projects(
     tx: &mut Tx<'_>,
@@ -104,8 +131,9 @@ const REPLACE: &str = " ON CONFLICT (kind, key) DO UPDATE SET \
      content_hash = excluded.content_hash, \
      body = excluded.body, file_id = excluded.file_id, updated_at = excluded.updated_at";
 
-/// Facts are never replaced: a key already stored is reported by not being returned.
-const KEEP: &str = " ON CONFLICT DO NOTHING RETURNING kind, key";
+/// Facts are never replaced: a key already stored is left as it is (and not counted as
+/// written).
+const KEEP: &str = " ON CONFLICT DO NOTHING";
 
 /// Writes records, many per statement; with `replace` (registry rows), existing keys are
 /// replaced. Returns the (kind, key) pairs the database reports as written (empty with
@@ -166,8 +194,27 @@ pub async fn write(
         );
         if replace {
             q.build().execute(&mut **tx).await?;
+        } else if ThisStore::WRITES_ARE_EXCLUSIVE {
+            // No other writer can store a key between the read and the insert (the
+            // transaction holds the database's write lock), so the keys not stored before
+            // are exactly those the insert writes: no row comes back per record written.
+            let before = stored_keys(tx, chunk).await?;
+            let inserted = q.build().execute(&mut **tx).await?.rows_affected();
+            let mut fresh = 0u64;
+            for r in chunk {
+                let k = (r.kind.as_str().to_string(), r.key.clone());
+                if !before.contains(&k) && written.insert(k) {
+                    fresh += 1;
+                }
+            }
+            if inserted != fresh {
+                return Err(StoreError::Corrupt(format!(
+                    "{inserted} records were inserted where {fresh} new keys were expected"
+                )));
+            }
         } else {
-            for r in q.build().fetch_all(&mut **tx).await? {
+            let keep = q.push(" RETURNING kind, key");
+            for r in keep.build().fetch_all(&mut **tx).await? {
                 written.insert((r.try_get("kind")?, r.try_get("key")?));
             }
         }
