@@ -405,3 +405,40 @@ fn systemd_analyze_security_scores_the_unit_at_most_2_5() {
         .unwrap_or_else(|| panic!("no overall exposure level in:\n{text}"));
     assert!(score <= 2.5, "exposure {score}:\n{text}");
 }
+
+/// The PostgreSQL settings docs/storage.md recommends for a province are the ones the compose
+/// file's server runs with (one list, not two that drift apart).
+#[test]
+fn compose_postgres_runs_with_the_documented_server_settings() {
+    let docs = std::fs::read_to_string(deploy("../docs/storage.md")).unwrap();
+    let section = docs
+        .split("### PostgreSQL server settings for a province")
+        .nth(1)
+        .expect("docs/storage.md has the section");
+    let block = section.split("```").nth(1).expect("a block of settings");
+    let settings: Vec<String> = block
+        .lines()
+        .filter_map(|l| l.split('#').next())
+        .filter(|l| l.contains('='))
+        .map(|l| {
+            l.split_whitespace()
+                .collect::<Vec<_>>()
+                .join("")
+                .to_string()
+        })
+        .collect();
+    assert!(settings.len() >= 4, "{settings:?}");
+    let doc: Value = serde_norway::from_str(&read("compose.yaml")).unwrap();
+    let command: Vec<&str> = doc["services"]["postgres"]["command"]
+        .as_sequence()
+        .expect("the compose file's postgres has a command")
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for s in &settings {
+        assert!(
+            command.windows(2).any(|w| w[0] == "-c" && w[1] == s),
+            "compose's postgres is not started with {s}: {command:?}"
+        );
+    }
+}
