@@ -261,21 +261,21 @@ pub fn streams(format: Format) -> bool {
         | Format::Camt054
         | Format::Pain002
         | Format::Mt940
-        | Format::Mt942 => true,
-        Format::Icbc
+        | Format::Mt942
         | Format::Cmb
         | Format::Cib
         | Format::Bocom
-        | Format::CorePayroll
-        | Format::PlatformJson
-        | Format::GuaranteeXml
-        | Format::GuaranteeJson => false,
+        | Format::CorePayroll => true,
+        Format::Icbc | Format::PlatformJson | Format::GuaranteeXml | Format::GuaranteeJson => false,
     }
 }
 
 /// [`parse_as`] over a stream, for a format that [`streams`]: `open` reads the file from its
 /// start (an MT940/MT942 file is opened twice, its encoding being decided by the whole
-/// file; an ISO 20022 file once). The records are handed to `sink` as they are read, in
+/// file; an ISO 20022 file once; a bank profile two to four times: the encoding is decided,
+/// and checked, on the whole file first, and CMB and BoCom note each account's last row
+/// before its statements are read). Bank profiles are read without the size cap of their
+/// whole-file readers (`profiles::common::MAX_INPUT_BYTES`). The records are handed to `sink` as they are read, in
 /// record sets of at most `batch` records (their `format` set, no diagnostics), and the
 /// returned set holds no records but everything else the whole file's set holds (format,
 /// version, encoding, diagnostics). The records, in order, and the diagnostics are those of
@@ -305,6 +305,21 @@ pub fn parse_stream<R: std::io::Read>(
             set.encoding = Some(summary.encoding);
             set.diagnostics = summary.diagnostics;
             set
+        }
+        Format::Cib => profiles::cib::for_each_statement_in(open, |s| batches.statement(s))?,
+        Format::Cmb | Format::Bocom | Format::CorePayroll => {
+            let each = |r: profiles::stream::Record| match r {
+                profiles::stream::Record::Statement(s) => batches.statement(s),
+                profiles::stream::Record::Batch(b) => batches.push(|p| p.payroll_batches.push(b)),
+                profiles::stream::Record::Payment(p) => {
+                    batches.push(|set| set.payment_results.push(p))
+                }
+            };
+            match format {
+                Format::Cmb => profiles::cmb::for_each_record_in(open, each)?,
+                Format::Bocom => profiles::bocom::for_each_record_in(open, each)?,
+                _ => profiles::core_payroll::for_each_record_in(open, each)?,
+            }
         }
         _ => {
             let input = open().map_err(|e| {
