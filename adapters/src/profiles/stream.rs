@@ -268,6 +268,8 @@ pub struct Decoded<R: Read> {
     raw_at: usize,
     raw_len: usize,
     ended: bool,
+    /// The decoder has been told the input ended and has given all its text.
+    finished: bool,
 }
 
 impl<R: Read> Decoded<R> {
@@ -284,6 +286,7 @@ impl<R: Read> Decoded<R> {
             raw_at: 0,
             raw_len: 0,
             ended: false,
+            finished: false,
         }
     }
 }
@@ -302,6 +305,9 @@ impl<R: Read> Read for Decoded<R> {
         let Some(decoder) = self.decoder.as_mut() else {
             return self.input.read(out);
         };
+        if self.finished {
+            return Ok(0);
+        }
         if out.len() < 4 {
             // The decoder needs room for a whole character.
             let mut tmp = [0u8; 4];
@@ -328,7 +334,10 @@ impl<R: Read> Read for Decoded<R> {
                     "the file changed while it was read: a malformed GBK sequence",
                 ));
             }
-            if written > 0 || self.ended {
+            if self.ended && result == DecoderResult::InputEmpty {
+                self.finished = true;
+            }
+            if written > 0 || self.finished {
                 return Ok(written);
             }
         }
