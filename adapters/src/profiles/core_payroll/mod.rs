@@ -6,8 +6,10 @@
 //! D|<seq>|<name>|<ID number>|<card no>|<amount>|<status>|<reason code>|<reason text>|<reference>
 //! ```
 //!
+//! A file holds one batch or several, each a header line and its detail lines.
+//!
 //! Status: `0` paid, `1` failed, `2` in process, `3` cancelled; anything else is pending with a
-//! warning. The header's count and total must equal the detail lines, or the file is refused.
+//! warning. Each header's count and total must equal its detail lines, or the file is refused.
 
 use std::collections::HashMap;
 
