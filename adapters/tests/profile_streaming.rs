@@ -642,3 +642,66 @@ fn large_files_are_handed_on_a_statement_or_batch_at_a_time() {
     });
     assert_released_in_step("cib", &cib, &points, |a| at.get(a).copied());
 }
+
+// ---------------------------------------------------------------- property
+
+/// Bytes a mutation inserts: line breaks, the profiles' delimiters and quotes, GBK lead and
+/// trail bytes, bytes that are neither UTF-8 nor GBK, a byte-order mark, digits and signs.
+const PALETTE: &[u8] = b"\n\r|!,\"HDT 09-.\xC4\xCF\x81\xFF\xEF\xBB\xBF\x1A\0";
+
+fn mutate(base: &[u8], edits: &[(usize, usize, Vec<usize>)]) -> Vec<u8> {
+    let mut bytes = base.to_vec();
+    for (at, delete, insert) in edits {
+        let at = at % (bytes.len() + 1);
+        let end = (at + delete).min(bytes.len());
+        let add: Vec<u8> = insert.iter().map(|i| PALETTE[i % PALETTE.len()]).collect();
+        bytes.splice(at..end, add);
+    }
+    bytes
+}
+
+fn agree(format: Format, bytes: &[u8]) -> Result<(), proptest::test_runner::TestCaseError> {
+    let whole = adapters::parse_as(format, bytes, &ParseContext::default());
+    for (step, batch) in [(7, 2), (64 * 1024, 512)] {
+        let stream = streamed(format, bytes, step, batch);
+        match (&whole, &stream) {
+            (Ok(a), Ok(b)) => proptest::prop_assert_eq!(a, b),
+            (Err(a), Err(b)) => proptest::prop_assert_eq!(
+                (a.to_string(), &a.position),
+                (b.to_string(), &b.position)
+            ),
+            (a, b) => proptest::prop_assert!(false, "whole {:?}, streamed {:?}", a, b),
+        }
+    }
+    Ok(())
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 128, ..Default::default() })]
+
+    /// Damaged files (bytes deleted, inserted, line breaks and delimiters moved, encodings
+    /// broken) stream exactly as they read whole.
+    #[test]
+    fn damaged_files_stream_as_they_read_whole(
+        which in 0usize..5,
+        gbk_text in proptest::bool::ANY,
+        edits in proptest::collection::vec(
+            (0usize..1_000_000, 0usize..12, proptest::collection::vec(0usize..64, 0..4)),
+            0..6,
+        ),
+    ) {
+        let (format, text) = match which {
+            0 => (Format::Cmb, cmb_export(&["755900012310801", "755900012310999"], 6)),
+            1 => (Format::Bocom, bocom_receipts(&["452060100018170012345", "452060100018170067890"], 5)),
+            2 => (Format::CorePayroll, core_payroll(3, 4)),
+            3 => (Format::Cmb, "REQNBR,TRXSEQ,ACCNBR,ACCNAM,TRSAMT,STSCOD,ERRCOD,ERRDSP\nRQ1,1,6212260000000001,工人甲,3000.00,S,,\nRQ1,2,6212260000000002,工人乙,3100.00,E,E1,户名不符\nRQ2,1,6212260000000003,工人丙,2900.00,Q,,\n".to_string()),
+            _ => (Format::Cib, String::new()),
+        };
+        let base = match format {
+            Format::Cib => adapters::profiles::cib::synthetic(2_000, 3),
+            _ if gbk_text => gbk(&text),
+            _ => text.into_bytes(),
+        };
+        agree(format, &mutate(&base, &edits))?;
+    }
+}
