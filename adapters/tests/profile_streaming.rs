@@ -180,7 +180,7 @@ fn cmb_export(accounts: &[&str], rows: usize) -> String {
     s.push_str(CMB_HEADER);
     s.push('\n');
     for (a, account) in accounts.iter().enumerate() {
-        let mut balance: i64 = 1_000_000_00 + a as i64 * 100;
+        let mut balance: i64 = 100_000_000 + a as i64 * 100;
         for i in 0..rows {
             let fen = 10_000 + (i as i64 % 89) * 37;
             let credit = i % 4 == 0;
