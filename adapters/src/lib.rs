@@ -279,8 +279,9 @@ pub fn streams(format: Format) -> bool {
 /// record sets of at most `batch` records (their `format` set, no diagnostics), and the
 /// returned set holds no records but everything else the whole file's set holds (format,
 /// version, encoding, diagnostics). The records, in order, and the diagnostics are those of
-/// [`parse_as`] on the whole file with the same `ctx`; so is the error. Memory follows the
-/// largest statement (or payment), not the file.
+/// [`parse_as`] on the whole file with the same `ctx`; so is the error. A set is also handed
+/// on once its statements' entries reach `batch` (a statement of more entries goes alone).
+/// Memory follows the largest statement (or payment), not the file.
 pub fn parse_stream<R: std::io::Read>(
     format: Format,
     mut open: impl FnMut() -> std::io::Result<R>,
@@ -347,13 +348,18 @@ pub fn parse_stream<R: std::io::Read>(
 }
 
 /// The records of a streamed file, handed on in sets of at most `batch`, and the warnings
-/// of its statements in another currency (numbered as in the whole file).
+/// of its statements in another currency (numbered as in the whole file). A statement
+/// weighs its entries: a set is handed on once its records and entries reach `batch`, so a
+/// bank profile's statement of thousands of entries (a CMB or BoCom account's day) goes on
+/// alone rather than with 511 others, and memory follows the batch size.
 struct Batches<S: FnMut(RecordSet)> {
     format: Format,
     batch: usize,
     sink: S,
     pending: RecordSet,
     held: usize,
+    /// Records and statement entries in `pending`.
+    weight: usize,
     statements: usize,
     foreign: RecordSet,
 }
@@ -366,6 +372,7 @@ impl<S: FnMut(RecordSet)> Batches<S> {
             sink,
             pending: RecordSet::new(format.as_str()),
             held: 0,
+            weight: 0,
             statements: 0,
             foreign: RecordSet::new(format.as_str()),
         }
@@ -374,14 +381,18 @@ impl<S: FnMut(RecordSet)> Batches<S> {
     fn statement(&mut self, s: schemas::Statement) {
         note_foreign_currency(&mut self.foreign, self.statements, &s);
         self.statements += 1;
+        let entries = s.entries.len();
+        self.weight += entries.saturating_sub(1);
         self.push(|set| set.statements.push(s));
     }
 
     fn push(&mut self, add: impl FnOnce(&mut RecordSet)) {
         add(&mut self.pending);
         self.held += 1;
-        if self.held >= self.batch {
+        self.weight += 1;
+        if self.held >= self.batch || self.weight >= self.batch {
             self.held = 0;
+            self.weight = 0;
             let full = std::mem::replace(&mut self.pending, RecordSet::new(self.format.as_str()));
             (self.sink)(full);
         }

@@ -532,6 +532,14 @@ fn release_points(format: Format, bytes: &[u8], batch: usize) -> Vec<(usize, Str
     let set = adapters::parse_stream(format, open, batch, &ParseContext::default(), |b| {
         let n = b.statements.len() + b.payroll_batches.len() + b.payment_results.len();
         assert!(n <= batch, "a batch of {n} records, asked for {batch}");
+        // Statements weigh their entries: a set goes on once they reach the batch size.
+        if let Some((_, before)) = b.statements.split_last() {
+            let entries: usize = before.iter().map(|s| s.entries.len().max(1)).sum();
+            assert!(
+                entries < batch,
+                "{entries} entries held before the last statement"
+            );
+        }
         for s in &b.statements {
             points.push((read.get(), s.account.clone()));
         }
@@ -606,8 +614,8 @@ fn large_files_are_handed_on_a_statement_or_batch_at_a_time() {
     let refs: Vec<&str> = accounts.iter().map(String::as_str).collect();
     let cmb = gbk(&cmb_export(&refs, 300));
     assert!(cmb.len() > 1_800_000, "{}", cmb.len());
-    // Statements are records: a batch of one hands each on as it is complete.
-    let points = release_points(Format::Cmb, &cmb, 1);
+    // Statements of 300 entries, batches of 100: each goes on alone as it is complete.
+    let points = release_points(Format::Cmb, &cmb, 100);
     assert_eq!(points.len(), 40);
     let at = ends(&cmb, |l| {
         field(l, b",", 0).filter(|a| a.starts_with("7559"))
@@ -627,7 +635,7 @@ fn large_files_are_handed_on_a_statement_or_batch_at_a_time() {
     let accounts: Vec<String> = (0..40).map(|i| format!("45206010001817{i:07}")).collect();
     let refs: Vec<&str> = accounts.iter().map(String::as_str).collect();
     let bocom = gbk(&bocom_receipts(&refs, 250));
-    let points = release_points(Format::Bocom, &bocom, 1);
+    let points = release_points(Format::Bocom, &bocom, 100);
     assert_eq!(points.len(), 40);
     let at = ends(&bocom, |l| {
         field(l, b"|!", 1).filter(|a| a.starts_with("4520"))
@@ -636,7 +644,7 @@ fn large_files_are_handed_on_a_statement_or_batch_at_a_time() {
 
     // CIB: statements of 200 entries, 2 MB.
     let cib = adapters::profiles::cib::synthetic(2_000_000, 200);
-    let points = release_points(Format::Cib, &cib, 1);
+    let points = release_points(Format::Cib, &cib, 64);
     let at = ends(&cib, |l| {
         (l.first() == Some(&b'H')).then(|| String::from_utf8_lossy(&l[1..33]).trim().to_string())
     });
