@@ -713,3 +713,56 @@ proptest::proptest! {
         agree(format, &mutate(&base, &edits))?;
     }
 }
+
+/// A reader that fails after `ok` bytes.
+struct Failing<'a> {
+    data: &'a [u8],
+    ok: usize,
+}
+
+impl Read for Failing<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.ok == 0 {
+            return Err(std::io::Error::other("the stored chunk is gone"));
+        }
+        let n = self.data.len().min(self.ok).min(out.len());
+        out[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        self.ok -= n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_file_that_cannot_be_read_in_any_pass_is_an_error_never_a_partial_result() {
+    let cmb = cmb_export(&["755900012310801", "755900012310999"], 40).into_bytes();
+    let bocom = bocom_receipts(&["452060100018170012345"], 40).into_bytes();
+    let payroll = core_payroll(2, 30).into_bytes();
+    let cib = adapters::profiles::cib::synthetic(20_000, 10);
+    for (format, bytes, passes) in [
+        (Format::Cmb, &cmb, 3),
+        (Format::Bocom, &bocom, 3),
+        (Format::CorePayroll, &payroll, 2),
+        (Format::Cib, &cib, 2),
+    ] {
+        for failing in 1..=passes {
+            let opened = Cell::new(0);
+            let open = || {
+                opened.set(opened.get() + 1);
+                let ok = if opened.get() == failing {
+                    bytes.len() / 2
+                } else {
+                    usize::MAX
+                };
+                Ok(Failing { data: bytes, ok })
+            };
+            let e = adapters::parse_stream(format, open, 10, &ParseContext::default(), |_| {})
+                .err()
+                .unwrap_or_else(|| panic!("{format}: pass {failing} failed, yet a result"));
+            assert!(
+                e.message.contains("could not be read"),
+                "{format} pass {failing}: {e}"
+            );
+        }
+    }
+}

@@ -441,7 +441,8 @@ impl Grouper {
         let key = (account, currency);
         let at = self.rows;
         self.rows += 1;
-        let complete = self.last.get(&key).is_none_or(|&last| last <= at);
+        // An account the scan did not see is held to the end: correct, if not lean.
+        let complete = self.last.get(&key).is_some_and(|&last| last <= at);
         let place = match self.index.get(&key) {
             Some(&n) => (n - self.done) as usize,
             None => {
@@ -502,4 +503,29 @@ pub fn summary(format: Format, encoding: &str) -> RecordSet {
     let mut out = RecordSet::new(format.as_str());
     out.encoding = Some(encoding.to_string());
     out
+}
+
+/// A reader that remembers whether reading failed, for a pass whose consumer turns every
+/// failure into its own message (the CSV reader): a scan cut short by an unreadable file
+/// must fail, not pass on a partial scan.
+pub struct Watched<R: Read> {
+    input: R,
+    pub failed: Option<io::Error>,
+}
+
+impl<R: Read> Watched<R> {
+    pub fn new(input: R) -> Watched<R> {
+        Watched {
+            input,
+            failed: None,
+        }
+    }
+}
+
+impl<R: Read> Read for &mut Watched<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        self.input.read(out).inspect_err(|e| {
+            self.failed = Some(io::Error::new(e.kind(), e.to_string()));
+        })
+    }
 }

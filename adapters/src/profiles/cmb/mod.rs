@@ -140,22 +140,31 @@ pub fn for_each_record_in<R: std::io::Read>(
     let encoding = stream::checked_encoding(FORMAT, &mut open)?;
     // The scan: which row is each account's last. It stops at a row the last pass refuses.
     let mut last = stream::LastRows::default();
-    let input = stream::Decoded::new(stream::reopen(FORMAT, &mut open)?, encoding);
-    let _ = read_rows(input, |k, row| {
+    let mut input = stream::Watched::new(stream::Decoded::new(
+        stream::reopen(FORMAT, &mut open)?,
+        encoding,
+    ));
+    let _ = read_rows(&mut input, |k, row| {
         if k == Kind::Statement {
             let account = row.required("ACCNBR")?;
             last.row(account, common::currency(row.get("CCYNBR").unwrap_or("")));
         }
         Ok(())
     });
+    if let Some(e) = input.failed {
+        return Err(stream::io_error(FORMAT, &e));
+    }
     let mut out = stream::summary(FORMAT, encoding.name());
     let mut statements = stream::Grouper::new(StatementKind::EndOfDay, last.last);
     let mut refs = common::SeenRefs::default();
     let mut batches: Vec<PayrollBatch> = Vec::new();
     let mut batch_ids: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut records = 0u64;
-    let input = stream::Decoded::new(stream::reopen(FORMAT, &mut open)?, encoding);
-    let (kind, header_line) = read_rows(input, |k, row| {
+    let mut input = stream::Watched::new(stream::Decoded::new(
+        stream::reopen(FORMAT, &mut open)?,
+        encoding,
+    ));
+    let read = read_rows(&mut input, |k, row| {
         records += 1;
         match k {
             Kind::Statement => {
@@ -174,7 +183,11 @@ pub fn for_each_record_in<R: std::io::Read>(
             }
         }
         Ok(())
-    })?;
+    });
+    if let Some(e) = input.failed {
+        return Err(stream::io_error(FORMAT, &e));
+    }
+    let (kind, header_line) = read?;
     statements.finish(&mut out, &mut f);
     if kind == Kind::Payroll {
         for b in batches {
