@@ -7,7 +7,8 @@
 //! Modules: [`detect`] guesses the format; [`iso20022`] reads camt.052/053/054 and
 //! pain.002, [`swift`] reads MT940/MT942 (both also as streams, one statement at a time,
 //! for very large files); [`encoding`] holds the code-page helpers; `profiles` and
-//! `guarantee` read the Chinese banks' own files and guarantee letters. The JSON form of
+//! `guarantee` read the Chinese banks' own files and guarantee letters (CIB, CMB, BoCom and
+//! core payroll also as streams, `profiles::stream`). The JSON form of
 //! the output is documented in `docs/parse-json.md`.
 
 use std::fmt;
