@@ -7,7 +7,8 @@
 //! Modules: [`detect`] guesses the format; [`iso20022`] reads camt.052/053/054 and
 //! pain.002, [`swift`] reads MT940/MT942 (both also as streams, one statement at a time,
 //! for very large files); [`encoding`] holds the code-page helpers; `profiles` and
-//! `guarantee` read the Chinese banks' own files and guarantee letters. The JSON form of
+//! `guarantee` read the Chinese banks' own files and guarantee letters (CIB, CMB, BoCom and
+//! core payroll also as streams, `profiles::stream`). The JSON form of
 //! the output is documented in `docs/parse-json.md`.
 
 use std::fmt;
@@ -261,26 +262,27 @@ pub fn streams(format: Format) -> bool {
         | Format::Camt054
         | Format::Pain002
         | Format::Mt940
-        | Format::Mt942 => true,
-        Format::Icbc
+        | Format::Mt942
         | Format::Cmb
         | Format::Cib
         | Format::Bocom
-        | Format::CorePayroll
-        | Format::PlatformJson
-        | Format::GuaranteeXml
-        | Format::GuaranteeJson => false,
+        | Format::CorePayroll => true,
+        Format::Icbc | Format::PlatformJson | Format::GuaranteeXml | Format::GuaranteeJson => false,
     }
 }
 
 /// [`parse_as`] over a stream, for a format that [`streams`]: `open` reads the file from its
 /// start (an MT940/MT942 file is opened twice, its encoding being decided by the whole
-/// file; an ISO 20022 file once). The records are handed to `sink` as they are read, in
+/// file; an ISO 20022 file once; a bank profile two to four times: the encoding is decided,
+/// and checked, on the whole file first, and CMB and BoCom note each account's last row
+/// before its statements are read). Bank profiles are read without the size cap of their
+/// whole-file readers (`profiles::common::MAX_INPUT_BYTES`). The records are handed to `sink` as they are read, in
 /// record sets of at most `batch` records (their `format` set, no diagnostics), and the
 /// returned set holds no records but everything else the whole file's set holds (format,
 /// version, encoding, diagnostics). The records, in order, and the diagnostics are those of
-/// [`parse_as`] on the whole file with the same `ctx`; so is the error. Memory follows the
-/// largest statement (or payment), not the file.
+/// [`parse_as`] on the whole file with the same `ctx`; so is the error. A set is also handed
+/// on once its statements' entries reach `batch` (a statement of more entries goes alone).
+/// Memory follows the largest statement (or payment), not the file.
 pub fn parse_stream<R: std::io::Read>(
     format: Format,
     mut open: impl FnMut() -> std::io::Result<R>,
@@ -305,6 +307,21 @@ pub fn parse_stream<R: std::io::Read>(
             set.encoding = Some(summary.encoding);
             set.diagnostics = summary.diagnostics;
             set
+        }
+        Format::Cib => profiles::cib::for_each_statement_in(open, |s| batches.statement(s))?,
+        Format::Cmb | Format::Bocom | Format::CorePayroll => {
+            let each = |r: profiles::stream::Record| match r {
+                profiles::stream::Record::Statement(s) => batches.statement(s),
+                profiles::stream::Record::Batch(b) => batches.push(|p| p.payroll_batches.push(b)),
+                profiles::stream::Record::Payment(p) => {
+                    batches.push(|set| set.payment_results.push(p))
+                }
+            };
+            match format {
+                Format::Cmb => profiles::cmb::for_each_record_in(open, each)?,
+                Format::Bocom => profiles::bocom::for_each_record_in(open, each)?,
+                _ => profiles::core_payroll::for_each_record_in(open, each)?,
+            }
         }
         _ => {
             let input = open().map_err(|e| {
@@ -332,13 +349,18 @@ pub fn parse_stream<R: std::io::Read>(
 }
 
 /// The records of a streamed file, handed on in sets of at most `batch`, and the warnings
-/// of its statements in another currency (numbered as in the whole file).
+/// of its statements in another currency (numbered as in the whole file). A statement
+/// weighs its entries: a set is handed on once its records and entries reach `batch`, so a
+/// bank profile's statement of thousands of entries (a CMB or BoCom account's day) goes on
+/// alone rather than with 511 others, and memory follows the batch size.
 struct Batches<S: FnMut(RecordSet)> {
     format: Format,
     batch: usize,
     sink: S,
     pending: RecordSet,
     held: usize,
+    /// Records and statement entries in `pending`.
+    weight: usize,
     statements: usize,
     foreign: RecordSet,
 }
@@ -351,6 +373,7 @@ impl<S: FnMut(RecordSet)> Batches<S> {
             sink,
             pending: RecordSet::new(format.as_str()),
             held: 0,
+            weight: 0,
             statements: 0,
             foreign: RecordSet::new(format.as_str()),
         }
@@ -359,14 +382,18 @@ impl<S: FnMut(RecordSet)> Batches<S> {
     fn statement(&mut self, s: schemas::Statement) {
         note_foreign_currency(&mut self.foreign, self.statements, &s);
         self.statements += 1;
+        let entries = s.entries.len();
+        self.weight += entries.saturating_sub(1);
         self.push(|set| set.statements.push(s));
     }
 
     fn push(&mut self, add: impl FnOnce(&mut RecordSet)) {
         add(&mut self.pending);
         self.held += 1;
-        if self.held >= self.batch {
+        self.weight += 1;
+        if self.held >= self.batch || self.weight >= self.batch {
             self.held = 0;
+            self.weight = 0;
             let full = std::mem::replace(&mut self.pending, RecordSet::new(self.format.as_str()));
             (self.sink)(full);
         }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Resident memory while a large camt.053, pain.002 or MT940 is ingested (docs/BENCHMARKS.md,
-# "Streaming ingest: memory"), through each entry point:
+# Resident memory while a large camt.053, pain.002, MT940, CMB export or core-banking payroll
+# file is ingested (docs/BENCHMARKS.md, "Streaming ingest: memory", "Bank profiles streamed"),
+# through each entry point:
 #
 #   cli    `wagegate ingest --partner icbc-fj FILE` (the demo's ICBC partner; `demo-bank`,
 #          the development PKI's, exists only in `wagegate serve --dev-pki`): peak RSS
@@ -14,14 +15,19 @@
 #
 # Each file is generated here (a day's statements of many accounts, in camt.053 or MT940; a
 # payroll result of many workers) for the demo bank's registered account, so every record is
-# stored.
+# stored. `cmb` is a GBK CMB transaction export of many accounts (ACCOUNT_ROWS rows each, one
+# account after another), for ACCOUNTS accounts registered here first (bank 102, the demo
+# partner's); `core-payroll` a GBK core-banking payroll result file of batches of
+# BATCH_LINES lines paid from the registered account.
 #
 #   cargo build --release -p gateway --bin wagegate
 #   gateway/benches/stream_memory.sh [WORK_DIR]
 #
 # Environment: WAGEGATE_BIN (default $CARGO_TARGET_DIR/release/wagegate), SIZE_MB (1024),
-# FORMATS ("camt053 pain002 mt940"), PATHS ("cli post inbox"), PORT (18446), MALLOC_ARENA_MAX
-# (passed through when set).
+# FORMATS ("camt053 pain002 mt940"; also "cmb core-payroll"), PATHS ("cli post inbox"), PORT
+# (18446), ACCOUNTS (10000), ACCOUNT_ROWS (600), BATCH_LINES (2000), MALLOC_ARENA_MAX (passed
+# through when set). WAGEGATE__INGEST__STREAM_ABOVE_BYTES=2000000000 measures the file read
+# whole instead (the profiles' whole-file readers take at most 256 MiB).
 set -euo pipefail
 
 work=${1:-/tmp/wagegate-stream-memory}
@@ -40,12 +46,31 @@ export WAGEGATE_CONFIG=$work/data/demo/wagegate.toml
 "$bin" certs dev --out "$work/pki" >/dev/null
 account=$(sqlite3 "$work/data/demo/wagegate.db" "SELECT account_no FROM fact_accounts WHERE bank_code = '102' LIMIT 1" 2>/dev/null || true)
 account=${account:-1402023009000012345}
+accounts_n=${ACCOUNTS:-10000}
+case " $formats " in
+*" cmb "*)
+  # Many dedicated accounts of the demo bank, on the demo's first project.
+  project=$(awk -F, 'NR == 2 {print $1; exit}' "$work"/data/demo/files/registry/*projects*.csv)
+  python3 - "$accounts_n" "$project" >"$work/accounts.csv" <<'EOF'
+import sys
+n, project = int(sys.argv[1]), sys.argv[2]
+print("account_no,account_name,project_code,cnaps,opened_on")
+for i in range(n):
+    print(f"6222021{i:012},某建设集团有限公司农民工工资专用账户{i},{project},102100099996,2026-01-05")
+EOF
+  "$bin" --lang en import "$work/accounts.csv" >/dev/null
+  # Each run copies the database file alone: the import must be in it, not in its WAL.
+  python3 -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute("PRAGMA wal_checkpoint(TRUNCATE)")' "$work/data/demo/wagegate.db"
+  ;;
+esac
 
 gen() { # gen FORMAT BYTES OUT
-  python3 - "$1" "$2" "$3" "$account" <<'EOF'
+  python3 - "$1" "$2" "$3" "$account" "$accounts_n" "${ACCOUNT_ROWS:-600}" "${BATCH_LINES:-2000}" <<'EOF'
 import sys
 fmt, size, out, account = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-with open(out, "w", encoding="utf-8", buffering=1 << 20) as f:
+accounts_n, account_rows, batch_lines = int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
+text_encoding = "gbk" if fmt in ("cmb", "core-payroll") else "utf-8"
+with open(out, "w", encoding=text_encoding, newline="", buffering=1 << 20) as f:
     n = 0
     def put(s):
         global n
@@ -72,6 +97,34 @@ with open(out, "w", encoding="utf-8", buffering=1 << 20) as f:
                 f':86:10月人工费用拨付 合同HT-2026-{i}\r\n云南某建设单位有限公司 2502012345678901\r\n'
                 f':62F:C261031CNY{1000 + i % 5000},50\r\n-}}\r\n')
             i += 1
+    elif fmt == "cmb":
+        put('招商银行 账务明细查询 (SYNTHETIC)\r\nACCNBR,CCYNBR,ETYDAT,VLTDAT,TRSCOD,AMTCDR,TRSAMTD,TRSAMTC,TRSBLV,REFNBR,REQNBR,YURREF,RPYACC,RPYNAM,NARTXT,RSVFLG\r\n')
+        a = 0
+        while n < size:
+            if a >= accounts_n:
+                sys.exit(f"{accounts_n} accounts fill only {n} bytes: raise ACCOUNTS or ACCOUNT_ROWS")
+            acct = f"6222021{a:012}"
+            balance = 50_000_000
+            for i in range(account_rows):
+                fen = 10_000 + (i % 97) * 11
+                credit = i % 3 == 0
+                balance += fen if credit else -fen
+                amount = f"{fen // 100}.{fen % 100:02}"
+                d, c, cd = ("", amount, "C") if credit else ("-" + amount, "", "D")
+                put(f'{acct},10,20261030,20261030,AGPY,{cd},{d},{c},{balance // 100}.{balance % 100:02},K{a:05}{i:07},RQ{a:05}{i // 500:03},YR-{a}-{i},62122600000{i:08},某某劳务有限公司,"10月工资,第{i}笔",\r\n')
+            a += 1
+    elif fmt == "core-payroll":
+        b = 0
+        while n < size:
+            lines, total = [], 0
+            for i in range(batch_lines):
+                fen = 400_000 + (i % 40) * 125
+                total += fen
+                st, code, text = ("1", "E05", "户名不符") if i % 13 == 5 else ("0", "", "成功")
+                lines.append(f'D|{i:06}|工人{i}|110105199001010029|62170000{b:06}{i:06}|{fen // 100}.{fen % 100:02}|{st}|{code}|{text}|W{b}-{i}\r\n')
+            put(f'H|20261030|EMP0009|{batch_lines}|{total // 100}.{total % 100:02}|PB-{b:07}|{account}\r\n')
+            put("".join(lines))
+            b += 1
     else:
         put('<?xml version="1.0" encoding="UTF-8"?>\n<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.002.001.10">\n<CstmrPmtStsRpt>\n<GrpHdr><MsgId>ICBC-PSR-BENCH</MsgId><CreDtTm>2026-10-10T09:00:00+08:00</CreDtTm></GrpHdr>\n<OrgnlGrpInfAndSts><OrgnlMsgId>PAY-BENCH</OrgnlMsgId><OrgnlMsgNmId>pain.001.001.09</OrgnlMsgNmId></OrgnlGrpInfAndSts>\n')
         i = 0
@@ -108,7 +161,7 @@ sample_peak() { # sample_peak PID OUT: the largest VmRSS (KiB) seen every 0.1 s 
 }
 
 for fmt in $formats; do
-  ext=xml; [ "$fmt" = mt940 ] && ext=sta
+  case $fmt in mt940) ext=sta ;; cmb) ext=csv ;; core-payroll) ext=txt ;; *) ext=xml ;; esac
   gen "$fmt" $((mb * 1024 * 1024)) "$work/$fmt.$ext"
   gen "$fmt" 65536 "$work/small-$fmt.$ext"
   ls -l "$work/$fmt.$ext"

@@ -18,6 +18,7 @@ pub mod icbc;
 pub mod json_fields;
 pub mod platform;
 pub mod reasons;
+pub mod stream;
 pub mod xml;
 
 /// One registered bank profile.

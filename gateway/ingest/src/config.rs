@@ -207,7 +207,7 @@ pub struct IngestSettings {
     /// whole, which is faster.
     #[serde(default = "default_stream_above_bytes")]
     pub stream_above_bytes: u64,
-    /// Records per batch written while a file is streamed.
+    /// Records per batch written while a file is streamed (a statement counts its entries).
     #[serde(default = "default_stream_batch_records")]
     pub stream_batch_records: u32,
 }

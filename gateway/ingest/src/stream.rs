@@ -17,9 +17,11 @@
 //!
 //! ISO 20022 files are read from the stored chunks once; MT940/MT942 twice (the first pass
 //! decides the text's encoding from the whole file, as the whole-file reader does; the
-//! second reads the statements). Formats that cannot be read from a stream (the Chinese bank
-//! profiles, guarantee letters: `adapters::streams`) are read whole as before; they stay
-//! under `ingest.max_file_bytes` (docs/formats.md, "Large files").
+//! second reads the statements); the text bank profiles (CIB, CMB, BoCom, core payroll) two
+//! to four times (the encoding decided and checked on the whole file, then, for CMB and
+//! BoCom, each account's last row noted, then the records). Formats that cannot be read from
+//! a stream (ICBC, the platform push, guarantee letters: `adapters::streams`) are read whole
+//! as before; they stay under `ingest.max_file_bytes` (docs/formats.md, "Large files").
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;

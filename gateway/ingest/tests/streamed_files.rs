@@ -4,8 +4,9 @@
 //! threshold lowered to 1 MiB) ends the same: status, error, diagnostics, counts, the stored
 //! records, conflicts — parsed, partly refused, rejected, conflicting, and over the size
 //! limit; camt.053, pain.002 and MT940 (statements without their closing balance from a
-//! partner that may omit it, and one that may not; incomplete statements superseded).
-//! On SQLite and, with `WAGEGATE_TEST_POSTGRES_URL`, PostgreSQL.
+//! partner that may omit it, and one that may not; incomplete statements superseded), and
+//! the bank profiles that stream (CMB and BoCom exports of several accounts, core payroll
+//! files of several batches, CIB). On SQLite and, with `WAGEGATE_TEST_POSTGRES_URL`, PostgreSQL.
 
 use std::path::Path;
 
@@ -502,4 +503,140 @@ async fn a_file_over_the_limit_is_refused_while_read_and_nothing_is_stored() {
     );
     assert_eq!(done.report.map(|r| r.inserted), Some(1200));
     g.finish().await;
+}
+
+fn gbk(text: &str) -> Vec<u8> {
+    encoding_rs::GBK.encode(text).0.into_owned()
+}
+
+/// A CMB export of each account's day (rows of one account after another, GBK), `n` rows
+/// each, balances running.
+fn cmb(accounts: &[&str], n: usize) -> Vec<u8> {
+    let mut s = String::from("招商银行 账务明细 (SYNTHETIC)\nACCNBR,CCYNBR,ETYDAT,VLTDAT,TRSCOD,AMTCDR,TRSAMTD,TRSAMTC,TRSBLV,REFNBR,REQNBR,YURREF,RPYACC,RPYNAM,NARTXT,RSVFLG\n");
+    for (a, account) in accounts.iter().enumerate() {
+        let mut balance = 50_000_000i64;
+        for i in 0..n {
+            let fen = 10_000 + (i as i64 % 97) * 11;
+            let credit = i % 3 == 0;
+            balance += if credit { fen } else { -fen };
+            let amount = format!("{}.{:02}", fen / 100, fen % 100);
+            let (d, c, cd) = if credit {
+                (String::new(), amount, "C")
+            } else {
+                (format!("-{amount}"), String::new(), "D")
+            };
+            s.push_str(&format!(
+                "{account},10,20261030,20261030,AGPY,{cd},{d},{c},{}.{:02},K{a}{i:07},RQ{a}{:04},YR-{a}-{i},62122600000{i:08},某某劳务有限公司,\"10月工资,第{i}笔\",\n",
+                balance / 100,
+                balance % 100,
+                i / 500
+            ));
+        }
+    }
+    gbk(&s)
+}
+
+/// A core-banking payroll result file of `batches` batches of `n` lines, paid from the
+/// registered accounts in turn.
+fn core_payroll(batches: usize, n: usize) -> Vec<u8> {
+    let mut s = String::new();
+    for b in 0..batches {
+        let mut lines = String::new();
+        let mut total = 0i64;
+        for i in 0..n {
+            let fen = 400_000 + (i as i64 % 40) * 125;
+            total += fen;
+            let (st, code, text) = if i % 13 == 5 {
+                ("1", "E05", "户名不符")
+            } else {
+                ("0", "", "成功")
+            };
+            lines.push_str(&format!(
+                "D|{i:06}|工人{i}||62170000{b:03}{i:08}|{}.{:02}|{st}|{code}|{text}|W{b}-{i}\r\n",
+                fen / 100,
+                fen % 100
+            ));
+        }
+        s.push_str(&format!(
+            "H|20261030|EMP0009|{n}|{}.{:02}|PB-2026-10-{b:02}|{}\r\n{lines}",
+            total / 100,
+            total % 100,
+            ACCOUNTS[b % 2]
+        ));
+    }
+    gbk(&s)
+}
+
+/// BoCom receipts of the accounts, the second account's lines interleaved with the first's.
+fn bocom(n: usize) -> Vec<u8> {
+    let mut s = String::from("回单编号|!账号|!户名|!交易日期|!交易时间|!借贷标志|!金额|!余额|!对方账号|!对方户名|!对方行名|!摘要|!附言|!流水号|!\n");
+    for i in 0..n {
+        let account = ACCOUNTS[usize::from(i % 7 == 3)];
+        s.push_str(&format!(
+            "HD{i:07}|!{account}|!某某建设集团有限公司|!20261030|!091203|!贷|!{}.00|!|!62122600000{i:08}|!某某房地产开发有限公司|!中国工商银行南宁分行|!人工费拨付|!2026年10月|!JT{i:010}|!\n",
+            100 + i % 900
+        ));
+    }
+    gbk(&s)
+}
+
+fn profile_files() -> Vec<(&'static str, Vec<u8>)> {
+    let payroll = core_payroll(3, 6000);
+    // Cut short: the last batch's header declares more lines than arrived.
+    let end = payroll[..payroll.len() - 300]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let cut = payroll[..end].to_vec();
+    vec![
+        ("cmb.csv", cmb(&[ACCOUNTS[0], STRANGER, ACCOUNTS[1]], 2800)),
+        ("payroll.txt", payroll),
+        ("payroll-cut.txt", cut),
+        ("bocom.txt", bocom(9000)),
+        // Statements of accounts not registered: nothing accepted, the file rejected.
+        (
+            "cib.dat",
+            adapters::profiles::cib::synthetic(1_200_000, 150),
+        ),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_bank_profile_files_end_as_whole_files_on_sqlite() {
+    let outcomes = same_outcomes_from(
+        false,
+        &profile_files()
+            .into_iter()
+            .map(|(name, bytes)| ("icbc", name, bytes))
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    let [cmb, payroll, cut, bocom, cib] = &outcomes[..] else {
+        panic!("{} outcomes", outcomes.len());
+    };
+    assert!(cmb.starts_with("status Parsed"), "{cmb}");
+    assert!(
+        cmb.contains("record refused"),
+        "the stranger's statement: {cmb}"
+    );
+    assert!(payroll.starts_with("status Parsed"), "{payroll}");
+    assert!(cut.starts_with("status Rejected"), "{cut}");
+    assert!(cut.contains("declares"), "{cut}");
+    assert!(bocom.starts_with("status Parsed"), "{bocom}");
+    assert!(cib.starts_with("status Rejected"), "{cib}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_bank_profile_files_end_as_whole_files_on_postgres() {
+    if !testenv::require(
+        testenv::var(testenv::POSTGRES_URL).is_some(),
+        testenv::POSTGRES_URL,
+    ) {
+        return;
+    }
+    let files: Vec<_> = profile_files()
+        .into_iter()
+        .map(|(name, bytes)| ("icbc", name, bytes))
+        .collect();
+    assert_eq!(same_outcomes_from(true, &files).await.len(), files.len());
 }

@@ -12,6 +12,7 @@
 use schemas::{Direction, Entry, Position, RecordSet, StatementKind};
 
 use super::common::{self, error, Row};
+use super::stream::{self, Record};
 use crate::{Format, ParseContext, ParseError};
 
 const FORMAT: Format = Format::Bocom;
@@ -86,29 +87,83 @@ pub fn parse(bytes: &[u8], _ctx: &ParseContext) -> Result<RecordSet, ParseError>
     let mut rows = Vec::new();
     let mut first = true;
     for (line, text) in common::lines(&decoded.text) {
-        let fields = split(text);
-        if first && fields.first().is_some_and(|f| f.trim() == "回单编号") {
-            first = false;
+        let Some(fields) = receipt_fields(line, text, &mut first)? else {
             continue;
-        }
-        first = false;
-        if !(MIN_FIELDS..=FIELDS.len()).contains(&fields.len()) {
-            return Err(error(
-                FORMAT,
-                Position::line(line),
-                format!(
-                    "line has {} '|!'-delimited fields, expected {MIN_FIELDS} or {}",
-                    fields.len(),
-                    FIELDS.len()
-                ),
-            ));
-        }
+        };
         rows.push(receipt(&WireReceipt { line, fields })?);
     }
     if rows.is_empty() {
         return Err(error(FORMAT, Position::line(1), "no receipt lines"));
     }
     common::push_statements_by_account(&mut out, StatementKind::EndOfDay, rows);
+    Ok(out)
+}
+
+/// A line's fields, `None` for the title line (the first line, when it starts `回单编号`).
+fn receipt_fields<'a>(
+    line: u64,
+    text: &'a str,
+    first: &mut bool,
+) -> Result<Option<Vec<&'a str>>, ParseError> {
+    let fields = split(text);
+    if *first && fields.first().is_some_and(|f| f.trim() == "回单编号") {
+        *first = false;
+        return Ok(None);
+    }
+    *first = false;
+    if !(MIN_FIELDS..=FIELDS.len()).contains(&fields.len()) {
+        return Err(error(
+            FORMAT,
+            Position::line(line),
+            format!(
+                "line has {} '|!'-delimited fields, expected {MIN_FIELDS} or {}",
+                fields.len(),
+                FIELDS.len()
+            ),
+        ));
+    }
+    Ok(Some(fields))
+}
+
+/// [`parse`] over a stream: `open` reads the file from its start, three times (four for a
+/// GBK file): the encoding is decided (and checked) on the whole file, a scan notes each
+/// account's last line, and the last pass hands each account's statement to `f` as soon as
+/// its last line is read. The same statements, diagnostics and error as [`parse`] on the
+/// whole file, without its size cap; memory follows one statement when the file is sorted
+/// by account (accounts whose lines interleave are held together).
+pub fn for_each_record_in<R: std::io::Read>(
+    mut open: impl FnMut() -> std::io::Result<R>,
+    mut f: impl FnMut(Record),
+) -> Result<RecordSet, ParseError> {
+    let encoding = stream::checked_encoding(FORMAT, &mut open)?;
+    // The scan: which line is each account's last. It stops at a line the last pass refuses.
+    let mut last = stream::LastRows::default();
+    let mut lines = stream::Lines::new(FORMAT, stream::reopen(FORMAT, &mut open)?, encoding);
+    let mut first = true;
+    while let Some((line, text)) = lines.next_line()? {
+        match receipt_fields(line, &text, &mut first) {
+            Ok(Some(fields)) => last.row(fields[1].trim(), "CNY".to_string()),
+            Ok(None) => {}
+            Err(_) => break,
+        }
+    }
+    let mut out = stream::summary(FORMAT, encoding.name());
+    let mut statements = stream::Grouper::new(StatementKind::EndOfDay, last.last);
+    let mut lines = stream::Lines::new(FORMAT, stream::reopen(FORMAT, &mut open)?, encoding);
+    let mut first = true;
+    let mut rows = 0u64;
+    while let Some((line, text)) = lines.next_line()? {
+        let Some(fields) = receipt_fields(line, &text, &mut first)? else {
+            continue;
+        };
+        let (account, currency, row) = receipt(&WireReceipt { line, fields })?;
+        rows += 1;
+        statements.push(account, currency, row, &mut out, &mut f);
+    }
+    if rows == 0 {
+        return Err(error(FORMAT, Position::line(1), "no receipt lines"));
+    }
+    statements.finish(&mut out, &mut f);
     Ok(out)
 }
 

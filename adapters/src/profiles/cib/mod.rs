@@ -8,6 +8,7 @@ use encoding_rs::GB18030;
 use schemas::{Balance, Direction, Entry, Money, Position, RecordSet, Statement, StatementKind};
 
 use super::common::{self, error};
+use super::stream;
 use crate::{Format, ParseContext, ParseError};
 
 const FORMAT: Format = Format::Cib;
@@ -318,26 +319,97 @@ pub fn for_each_statement(
 ) -> Result<RecordSet, ParseError> {
     common::check_size(FORMAT, bytes)?;
     if bytes.starts_with(b"\xEF\xBB\xBF") {
-        return Err(error(
-            FORMAT,
-            Position::offset(0),
-            "the file starts with a UTF-8 byte-order mark: CIB statements are GBK and their widths count GBK bytes",
-        ));
+        return Err(bom_error());
     }
-    let mut out = RecordSet::new(FORMAT.as_str());
-    out.encoding = Some("gbk".to_string());
-    let mut current: Option<(Statement, u64)> = None;
-    let mut statements = 0usize;
+    let mut reader = Statements::new();
     for rec in records(bytes) {
-        match (rec.bytes[0], current.take()) {
-            (b'H', None) => current = Some((header(&rec)?, rec.line)),
+        reader.record(&rec, &mut f)?;
+    }
+    reader.finish()
+}
+
+/// [`for_each_statement`] over a stream: `open` reads the file from its start (twice: a
+/// first pass refuses an empty file as the whole-file reader does). The same statements,
+/// diagnostics and error as [`parse`] on the whole file, without its size cap; memory
+/// follows one statement (and the longest line).
+pub fn for_each_statement_in<R: std::io::Read>(
+    mut open: impl FnMut() -> std::io::Result<R>,
+    mut f: impl FnMut(Statement),
+) -> Result<RecordSet, ParseError> {
+    use std::io::BufRead;
+    let first = stream::first_pass(FORMAT, &mut open)?;
+    if first.bom {
+        return Err(bom_error());
+    }
+    let input = stream::reopen(FORMAT, &mut open)?;
+    let mut input = std::io::BufReader::with_capacity(stream::READ_BYTES, input);
+    let mut reader = Statements::new();
+    let mut buf = Vec::new();
+    let (mut line, mut offset) = (0u64, 0usize);
+    loop {
+        buf.clear();
+        let n = input
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| stream::io_error(FORMAT, &e))?;
+        if n == 0 {
+            break;
+        }
+        line += 1;
+        let raw = buf.strip_suffix(b"\n").unwrap_or(&buf);
+        let rec = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if !rec.iter().all(u8::is_ascii_whitespace) {
+            let rec = WireRecord {
+                line,
+                offset,
+                bytes: rec,
+            };
+            reader.record(&rec, &mut f)?;
+        }
+        offset += n;
+    }
+    reader.finish()
+}
+
+fn bom_error() -> ParseError {
+    error(
+        FORMAT,
+        Position::offset(0),
+        "the file starts with a UTF-8 byte-order mark: CIB statements are GBK and their widths count GBK bytes",
+    )
+}
+
+/// The statements of a file, record by record.
+struct Statements {
+    out: RecordSet,
+    current: Option<(Statement, u64)>,
+    statements: usize,
+}
+
+impl Statements {
+    fn new() -> Statements {
+        let mut out = RecordSet::new(FORMAT.as_str());
+        out.encoding = Some("gbk".to_string());
+        Statements {
+            out,
+            current: None,
+            statements: 0,
+        }
+    }
+
+    fn record(
+        &mut self,
+        rec: &WireRecord<'_>,
+        f: &mut impl FnMut(Statement),
+    ) -> Result<(), ParseError> {
+        match (rec.bytes[0], self.current.take()) {
+            (b'H', None) => self.current = Some((header(rec)?, rec.line)),
             (b'D', Some((mut st, hline))) => {
-                st.entries.push(detail(&rec, &mut out, &st)?);
-                current = Some((st, hline));
+                st.entries.push(detail(rec, &mut self.out, &st)?);
+                self.current = Some((st, hline));
             }
             (b'T', Some((mut st, hline))) => {
-                trailer(&rec, &mut st, hline, &mut out)?;
-                statements += 1;
+                trailer(rec, &mut st, hline, &mut self.out)?;
+                self.statements += 1;
                 f(st);
             }
             (b'H', Some((_, hline))) => {
@@ -358,20 +430,24 @@ pub fn for_each_statement(
                 ));
             }
         }
+        Ok(())
     }
-    if let Some((_, hline)) = current {
-        return Err(error(
-            FORMAT,
-            Position::line(hline),
-            format!(
-                "the statement that began on line {hline} has no trailer record (truncated file?)"
-            ),
-        ));
+
+    fn finish(self) -> Result<RecordSet, ParseError> {
+        if let Some((_, hline)) = self.current {
+            return Err(error(
+                FORMAT,
+                Position::line(hline),
+                format!(
+                    "the statement that began on line {hline} has no trailer record (truncated file?)"
+                ),
+            ));
+        }
+        if self.statements == 0 {
+            return Err(error(FORMAT, Position::offset(0), "no statement records"));
+        }
+        Ok(self.out)
     }
-    if statements == 0 {
-        return Err(error(FORMAT, Position::offset(0), "no statement records"));
-    }
-    Ok(out)
 }
 
 pub fn parse(bytes: &[u8], _ctx: &ParseContext) -> Result<RecordSet, ParseError> {

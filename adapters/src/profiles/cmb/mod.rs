@@ -18,6 +18,7 @@ use schemas::{
 
 use super::common::{self, error, Row};
 use super::reasons;
+use super::stream::{self, Record};
 use crate::{Format, ParseContext, ParseError};
 
 const FORMAT: Format = Format::Cmb;
@@ -99,17 +100,138 @@ pub fn parse(bytes: &[u8], _ctx: &ParseContext) -> Result<RecordSet, ParseError>
     let decoded = common::decode_text(FORMAT, bytes)?;
     let mut out = RecordSet::new(FORMAT.as_str());
     out.encoding = Some(decoded.encoding.to_string());
+    let mut statement_rows = Vec::new();
+    let mut refs = common::SeenRefs::default();
+    let (kind, header_line) = read_rows(decoded.text.as_bytes(), |k, row| {
+        match k {
+            Kind::Statement => statement_rows.push(statement_row(row)?),
+            Kind::Payroll => {
+                let r = payroll_row(row, &mut out)?;
+                check_ref(&mut refs, &r, row)?;
+                out.payment_results.push(r);
+            }
+        }
+        Ok(())
+    })?;
+    if kind == Kind::Payroll {
+        push_batches(&mut out);
+    }
+    common::push_statements_by_account(&mut out, StatementKind::EndOfDay, statement_rows);
+    if out.is_empty() {
+        out.warn(
+            Position::line(header_line),
+            "the file has a header but no data rows",
+        );
+    }
+    Ok(out)
+}
+
+/// [`parse`] over a stream: `open` reads the file from its start, three times (four for a
+/// GBK file): the encoding is decided (and checked) on the whole file, a scan notes each
+/// account's last row, and the last pass hands each account's statement to `f` as soon as
+/// its last row is read (payroll results row by row, each request's batch at the end).
+/// The same records, diagnostics and error as [`parse`] on the whole file, without its size
+/// cap; memory follows one statement when the export is sorted by account (accounts whose
+/// rows interleave are held together), and for payroll results the references seen.
+pub fn for_each_record_in<R: std::io::Read>(
+    mut open: impl FnMut() -> std::io::Result<R>,
+    mut f: impl FnMut(Record),
+) -> Result<RecordSet, ParseError> {
+    let encoding = stream::checked_encoding(FORMAT, &mut open)?;
+    // The scan: which row is each account's last. It stops at a row the last pass refuses.
+    let mut last = stream::LastRows::default();
+    let mut input = stream::Watched::new(stream::Decoded::new(
+        stream::reopen(FORMAT, &mut open)?,
+        encoding,
+    ));
+    let _ = read_rows(&mut input, |k, row| {
+        if k == Kind::Statement {
+            let account = row.required("ACCNBR")?;
+            last.row(account, common::currency(row.get("CCYNBR").unwrap_or("")));
+        }
+        Ok(())
+    });
+    if let Some(e) = input.failed {
+        return Err(stream::io_error(FORMAT, &e));
+    }
+    let mut out = stream::summary(FORMAT, encoding.name());
+    let mut statements = stream::Grouper::new(StatementKind::EndOfDay, last.last);
+    let mut refs = common::SeenRefs::default();
+    let mut batches: Vec<PayrollBatch> = Vec::new();
+    let mut batch_ids: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut records = 0u64;
+    let mut input = stream::Watched::new(stream::Decoded::new(
+        stream::reopen(FORMAT, &mut open)?,
+        encoding,
+    ));
+    let read = read_rows(&mut input, |k, row| {
+        records += 1;
+        match k {
+            Kind::Statement => {
+                let (account, currency, r) = statement_row(row)?;
+                statements.push(account, currency, r, &mut out, &mut f);
+            }
+            Kind::Payroll => {
+                let r = payroll_row(row, &mut out)?;
+                check_ref(&mut refs, &r, row)?;
+                if let Some(id) = &r.batch_id {
+                    if batch_ids.insert(id.clone()) {
+                        batches.push(batch_of(id, &r));
+                    }
+                }
+                f(Record::Payment(r));
+            }
+        }
+        Ok(())
+    });
+    if let Some(e) = input.failed {
+        return Err(stream::io_error(FORMAT, &e));
+    }
+    let (kind, header_line) = read?;
+    statements.finish(&mut out, &mut f);
+    if kind == Kind::Payroll {
+        for b in batches {
+            f(Record::Batch(b));
+        }
+    }
+    if records == 0 {
+        out.warn(
+            Position::line(header_line),
+            "the file has a header but no data rows",
+        );
+    }
+    Ok(out)
+}
+
+fn check_ref(
+    refs: &mut common::SeenRefs,
+    r: &PaymentResult,
+    row: &WireRow<'_>,
+) -> Result<(), ParseError> {
+    refs.check(
+        FORMAT,
+        r.batch_id.as_deref().unwrap_or(""),
+        r.end_to_end_id.as_deref().unwrap_or(""),
+        format!("line {}", row.line),
+        row.pos("TRXSEQ"),
+    )
+}
+
+/// Reads the CSV text: finds the header row within the first lines, then hands every
+/// non-blank data row to `row` with the file's kind. Returns the kind and the header's line.
+fn read_rows<R: std::io::Read>(
+    input: R,
+    mut row: impl FnMut(Kind, &WireRow<'_>) -> Result<(), ParseError>,
+) -> Result<(Kind, u64), ParseError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(decoded.text.as_bytes());
+        .from_reader(input);
     let mut columns: HashMap<String, usize> = HashMap::new();
     let mut kind = None;
     let mut header_line = 0;
-    let mut statement_rows = Vec::new();
     let mut record = csv::StringRecord::new();
     let mut seen = 0usize;
-    let mut refs = common::SeenRefs::default();
     loop {
         let more = reader.read_record(&mut record).map_err(|e| {
             let line = e.position().map_or(0, |p| p.line());
@@ -146,44 +268,21 @@ pub fn parse(bytes: &[u8], _ctx: &ParseContext) -> Result<RecordSet, ParseError>
         if record.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
-        let row = WireRow {
+        let wire = WireRow {
             line,
             columns: &columns,
             record: &record,
         };
-        match k {
-            Kind::Statement => statement_rows.push(statement_row(&row)?),
-            Kind::Payroll => {
-                let r = payroll_row(&row, &mut out)?;
-                refs.check(
-                    FORMAT,
-                    r.batch_id.as_deref().unwrap_or(""),
-                    r.end_to_end_id.as_deref().unwrap_or(""),
-                    format!("line {line}"),
-                    row.pos("TRXSEQ"),
-                )?;
-                out.payment_results.push(r);
-            }
-        }
+        row(k, &wire)?;
     }
-    if kind.is_none() {
-        return Err(error(
+    match kind {
+        Some(k) => Ok((k, header_line)),
+        None => Err(error(
             FORMAT,
             Position::line(1),
             "no CMB header row (with AMTCDR or STSCOD)",
-        ));
+        )),
     }
-    if kind == Some(Kind::Payroll) {
-        push_batches(&mut out);
-    }
-    common::push_statements_by_account(&mut out, StatementKind::EndOfDay, statement_rows);
-    if out.is_empty() {
-        out.warn(
-            Position::line(header_line),
-            "the file has a header but no data rows",
-        );
-    }
-    Ok(out)
 }
 
 fn check_columns(fields: &[String], kind: Kind, line: u64) -> Result<(), ParseError> {
@@ -345,14 +444,19 @@ fn push_batches(out: &mut RecordSet) {
         if batches.iter().any(|b| &b.batch_id == id) {
             continue;
         }
-        batches.push(PayrollBatch {
-            batch_id: id.clone(),
-            debit_account: r.debit_account.clone(),
-            pay_date: r.pay_date,
-            declared_count: None,
-            declared_total: None,
-            group_status: None,
-        });
+        batches.push(batch_of(id, r));
     }
     out.payroll_batches.extend(batches);
+}
+
+/// The batch of a request number, from its first result.
+fn batch_of(id: &str, first: &PaymentResult) -> PayrollBatch {
+    PayrollBatch {
+        batch_id: id.to_string(),
+        debit_account: first.debit_account.clone(),
+        pay_date: first.pay_date,
+        declared_count: None,
+        declared_total: None,
+        group_status: None,
+    }
 }

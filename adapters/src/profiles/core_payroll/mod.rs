@@ -6,8 +6,12 @@
 //! D|<seq>|<name>|<ID number>|<card no>|<amount>|<status>|<reason code>|<reason text>|<reference>
 //! ```
 //!
+//! A file holds one batch or several, each a header line and its detail lines.
+//!
 //! Status: `0` paid, `1` failed, `2` in process, `3` cancelled; anything else is pending with a
-//! warning. The header's count and total must equal the detail lines, or the file is refused.
+//! warning. Each header's count and total must equal its detail lines, or the file is refused.
+
+use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use schemas::{
@@ -16,6 +20,7 @@ use schemas::{
 
 use super::common::{self, error};
 use super::reasons;
+use super::stream::{self, Record};
 use crate::{Format, ParseContext, ParseError};
 
 const FORMAT: Format = Format::CorePayroll;
@@ -71,38 +76,108 @@ pub fn sniff(bytes: &[u8]) -> bool {
 pub fn parse(bytes: &[u8], _ctx: &ParseContext) -> Result<RecordSet, ParseError> {
     common::check_size(FORMAT, bytes)?;
     let decoded = common::decode_text(FORMAT, bytes)?;
-    let mut out = RecordSet::new(FORMAT.as_str());
-    out.encoding = Some(decoded.encoding.to_string());
-    let mut lines = common::lines(&decoded.text);
-    let (hline, htext) = lines
-        .next()
-        .ok_or_else(|| error(FORMAT, Position::line(1), "no header line"))?;
-    let header = parse_header(hline, htext)?;
-    let mut details = Vec::new();
-    for (n, text) in lines {
-        details.push(parse_detail(n, text)?);
+    let mut out = stream::summary(FORMAT, decoded.encoding);
+    let mut records = Vec::new();
+    let mut reader = Batches::default();
+    for (n, text) in common::lines(&decoded.text) {
+        reader.line(n, text, &mut out, &mut |r| records.push(r))?;
     }
-    check_totals(&header, &details)?;
-    let batch_id = header.batch_no.clone().unwrap_or_else(|| {
-        format!(
-            "{}-{}",
-            header.employer_no,
-            header.pay_date.format("%Y%m%d")
-        )
-    });
-    let mut seen = common::SeenRefs::default();
-    for d in details {
+    reader.finish(&mut out, &mut |r| records.push(r))?;
+    for r in records {
+        match r {
+            Record::Batch(b) => out.payroll_batches.push(b),
+            Record::Payment(p) => out.payment_results.push(p),
+            Record::Statement(s) => out.statements.push(s),
+        }
+    }
+    Ok(out)
+}
+
+/// [`parse`] over a stream: `open` reads the file from its start (twice, three times for a
+/// GBK file: the encoding is decided, and checked, on the whole file first). Each payment
+/// line is handed to `f` as it is read, each batch after its lines; the returned set holds
+/// the format, encoding and diagnostics. The same records, diagnostics and error as
+/// [`parse`] on the whole file, without its size cap; memory follows the largest batch
+/// (its references, kept to refuse a repeated one), not the file.
+pub fn for_each_record_in<R: std::io::Read>(
+    mut open: impl FnMut() -> std::io::Result<R>,
+    mut f: impl FnMut(Record),
+) -> Result<RecordSet, ParseError> {
+    let encoding = stream::checked_encoding(FORMAT, &mut open)?;
+    let mut out = stream::summary(FORMAT, encoding.name());
+    let input = stream::reopen(FORMAT, &mut open)?;
+    let mut lines = stream::Lines::new(FORMAT, input, encoding);
+    let mut reader = Batches::default();
+    while let Some((n, text)) = lines.next_line()? {
+        reader.line(n, &text, &mut out, &mut f)?;
+    }
+    reader.finish(&mut out, &mut f)?;
+    Ok(out)
+}
+
+/// The batch being read: its header and what its detail lines added up to.
+struct OpenBatch {
+    header: WireHeader,
+    batch_id: String,
+    count: u64,
+    /// `None` once the amounts overflow.
+    total: Option<Money>,
+    first_line: Option<u64>,
+    last_line: u64,
+    /// The references seen in this batch, with their lines.
+    refs: HashMap<String, u64>,
+    /// The first repeated reference, refused once the totals are checked.
+    repeated: Option<ParseError>,
+}
+
+/// The batches of a file, line by line: a header line opens a batch, its detail lines
+/// follow; a batch is checked against its header when the next header or the end of the
+/// file closes it.
+#[derive(Default)]
+struct Batches {
+    current: Option<OpenBatch>,
+    /// Every batch id of the file, with its header's line.
+    ids: HashMap<String, u64>,
+}
+
+impl Batches {
+    fn line(
+        &mut self,
+        n: u64,
+        text: &str,
+        out: &mut RecordSet,
+        f: &mut impl FnMut(Record),
+    ) -> Result<(), ParseError> {
+        let Some(batch) = self.current.as_mut() else {
+            return self.open(n, text);
+        };
+        if text.split('|').next().map(str::trim) == Some("H") {
+            self.close(f)?;
+            return self.open(n, text);
+        }
+        let d = parse_detail(n, text)?;
+        batch.count += 1;
+        batch.total = batch.total.and_then(|t| t.checked_add(d.amount));
+        batch.first_line.get_or_insert(n);
+        batch.last_line = n;
         let reference = d.reference.clone().unwrap_or_else(|| d.seq.clone());
-        seen.check(
-            FORMAT,
-            &batch_id,
-            &reference,
-            format!("line {}", d.line),
-            Position::line(d.line).with_field("reference"),
-        )?;
+        if batch.repeated.is_none() {
+            if let Some(first) = batch.refs.get(&reference) {
+                batch.repeated = Some(error(
+                    FORMAT,
+                    Position::line(n).with_field("reference"),
+                    format!(
+                        "reference '{reference}' of batch '{}' appears twice (first at line {first})",
+                        batch.batch_id
+                    ),
+                ));
+            } else {
+                batch.refs.insert(reference.clone(), n);
+            }
+        }
         let st = status(&d.status).unwrap_or_else(|| {
             out.warn(
-                Position::line(d.line).with_field("status"),
+                Position::line(n).with_field("status"),
                 format!("unknown status code '{}': treated as pending", d.status),
             );
             PaymentStatus::Pending
@@ -110,15 +185,16 @@ pub fn parse(bytes: &[u8], _ctx: &ParseContext) -> Result<RecordSet, ParseError>
         if let Some(id) = &d.id_number {
             if !id.checksum_ok() {
                 out.warn(
-                    Position::line(d.line).with_field("id_number"),
+                    Position::line(n).with_field("id_number"),
                     format!("ID number {} fails its check character", id.masked()),
                 );
             }
         }
         let reason = (st == PaymentStatus::Failed)
             .then(|| reasons::normalise(d.reason_code.as_deref(), d.reason_text.as_deref()));
-        out.payment_results.push(PaymentResult {
-            batch_id: Some(batch_id.clone()),
+        let header = &batch.header;
+        f(Record::Payment(PaymentResult {
+            batch_id: Some(batch.batch_id.clone()),
             end_to_end_id: Some(reference),
             debit_account: header.debit_account.clone(),
             worker_name: d.name,
@@ -132,17 +208,73 @@ pub fn parse(bytes: &[u8], _ctx: &ParseContext) -> Result<RecordSet, ParseError>
             raw_status: Some(d.status),
             pay_date: Some(header.pay_date),
             period: None,
-        });
+        }));
+        Ok(())
     }
-    out.payroll_batches.push(PayrollBatch {
-        batch_id,
-        debit_account: header.debit_account,
-        pay_date: Some(header.pay_date),
-        declared_count: Some(header.total_count),
-        declared_total: Some(header.total_amount),
-        group_status: None,
-    });
-    Ok(out)
+
+    /// Opens a batch with its header line.
+    fn open(&mut self, n: u64, text: &str) -> Result<(), ParseError> {
+        let header = parse_header(n, text)?;
+        let batch_id = header.batch_no.clone().unwrap_or_else(|| {
+            format!(
+                "{}-{}",
+                header.employer_no,
+                header.pay_date.format("%Y%m%d")
+            )
+        });
+        if let Some(first) = self.ids.insert(batch_id.clone(), n) {
+            return Err(error(
+                FORMAT,
+                Position::line(n).with_field("batch_no"),
+                format!(
+                    "batch '{batch_id}' appears twice in the file (its first header is on line {first}): one batch, one header"
+                ),
+            ));
+        }
+        self.current = Some(OpenBatch {
+            header,
+            batch_id,
+            count: 0,
+            total: Some(Money::ZERO),
+            first_line: None,
+            last_line: 0,
+            refs: HashMap::new(),
+            repeated: None,
+        });
+        Ok(())
+    }
+
+    /// Checks the open batch against its header and hands it on.
+    fn close(&mut self, f: &mut impl FnMut(Record)) -> Result<(), ParseError> {
+        let Some(batch) = self.current.take() else {
+            return Ok(());
+        };
+        check_totals(&batch)?;
+        if let Some(e) = batch.repeated {
+            return Err(e);
+        }
+        let header = batch.header;
+        f(Record::Batch(PayrollBatch {
+            batch_id: batch.batch_id,
+            debit_account: header.debit_account,
+            pay_date: Some(header.pay_date),
+            declared_count: Some(header.total_count),
+            declared_total: Some(header.total_amount),
+            group_status: None,
+        }));
+        Ok(())
+    }
+
+    fn finish(
+        mut self,
+        _out: &mut RecordSet,
+        f: &mut impl FnMut(Record),
+    ) -> Result<(), ParseError> {
+        if self.current.is_none() {
+            return Err(error(FORMAT, Position::line(1), "no header line"));
+        }
+        self.close(f)
+    }
 }
 
 fn fields(
@@ -246,21 +378,19 @@ fn parse_detail(line: u64, text: &str) -> Result<WireDetail, ParseError> {
     })
 }
 
-fn check_totals(header: &WireHeader, details: &[WireDetail]) -> Result<(), ParseError> {
-    let count = details.len() as u64;
-    let total = details
-        .iter()
-        .try_fold(Money::ZERO, |acc, d| acc.checked_add(d.amount))
-        .ok_or_else(|| {
-            error(
-                FORMAT,
-                Position::line(header.line),
-                "detail amounts overflow",
-            )
-        })?;
-    let range = match (details.first(), details.last()) {
-        (Some(a), Some(b)) => format!("lines {}–{}", a.line, b.line),
-        _ => "no detail lines".to_string(),
+fn check_totals(batch: &OpenBatch) -> Result<(), ParseError> {
+    let header = &batch.header;
+    let count = batch.count;
+    let total = batch.total.ok_or_else(|| {
+        error(
+            FORMAT,
+            Position::line(header.line),
+            "detail amounts overflow",
+        )
+    })?;
+    let range = match batch.first_line {
+        Some(a) => format!("lines {a}–{}", batch.last_line),
+        None => "no detail lines".to_string(),
     };
     if count != header.total_count {
         return Err(error(
