@@ -103,13 +103,12 @@ impl PgStore {
 
     /// One stored chunk of a file, read through the pool (the server's buffers are not ours).
     async fn read_chunk(&self, id: &str, seq: i64) -> Result<Option<Vec<u8>>, StoreError> {
-        let data: Option<Vec<u8>> = sqlx::query_scalar(
-            "SELECT data FROM raw_file_chunks WHERE file_id = $1 AND seq = $2",
-        )
-        .bind(id)
-        .bind(seq)
-        .fetch_optional(&self.pool)
-        .await?;
+        let data: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT data FROM raw_file_chunks WHERE file_id = $1 AND seq = $2")
+                .bind(id)
+                .bind(seq)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(data)
     }
 
