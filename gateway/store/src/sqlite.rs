@@ -27,14 +27,12 @@ pub struct SqliteStore {
     /// The writer's page cache, as `PRAGMA cache_size` (negative: KiB).
     writer_cache: String,
     /// Reads the stored chunks of a streamed file (`Store::file_chunk`): through SQLite's own
-    /// interface on read connections of their own (2 MiB of page cache each, no memory map).
-    /// Through the pool, a large file's pages filled the 64 MiB cache of every pool
-    /// connection a chunk read landed on; through sqlx connections of their own, resident
-    /// memory still grew by about 21 MiB over a 1 GiB file, a few B-tree pages kept per chunk
-    /// read (heaptrack: `pcache1AllocPage` under `moveToRoot`, one page per chunk and call
-    /// site, alive at the end), and every chunk was copied twice (`sqlite3_value_dup`, then
-    /// into the `Vec`). Here each chunk is read in a statement that is reset as soon as its
-    /// one row is copied out (docs/BENCHMARKS.md, "Streaming ingest at 1 GiB, round 3").
+    /// interface on read connections of their own (2 MiB of page cache each, no memory map),
+    /// as the fact scans do. Through the pool, a large file's pages filled the 64 MiB cache
+    /// of every pool connection a chunk read landed on; through sqlx, every chunk was also
+    /// copied twice (`sqlite3_value_dup`, then into the `Vec`), here once. Resident memory
+    /// over a 1 GiB file is the same either way, within a run's noise (docs/BENCHMARKS.md,
+    /// "Streaming ingest at 1 GiB, round 3").
     chunks: FactReaders,
     label: String,
     /// Held for the whole of every write transaction, in arrival order (tokio's mutex is fair).
