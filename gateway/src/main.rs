@@ -357,7 +357,20 @@ fn language_before_parsing() -> console::Lang {
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Transparent huge pages off for this process (Linux): mimalloc asks for them on its arena
+/// (`madvise(MADV_HUGEPAGE)`), and a 2 MiB page touched anywhere is resident whole, so the
+/// process held 18 MiB more from the start and grew by more while a large file streamed
+/// through it (docs/BENCHMARKS.md, "Streaming ingest at 1 GiB, round 3"). The same as
+/// `MIMALLOC_ALLOW_THP=0` in the environment, which the binary cannot set for itself: mimalloc
+/// reads its options before `main`. Done first, before the allocations that matter; a failure
+/// (a kernel without the call) leaves the system's setting and is not an error.
+fn no_transparent_huge_pages() {
+    #[cfg(target_os = "linux")]
+    let _ = rustix::thread::disable_transparent_huge_pages(true);
+}
+
 fn main() -> ExitCode {
+    no_transparent_huge_pages();
     // Help and usage in the reader's language: Chinese unless English was asked for.
     let command = match language_before_parsing() {
         console::Lang::Zh => help_zh::localise(Cli::command()),

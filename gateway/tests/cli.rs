@@ -1068,8 +1068,16 @@ fn serve_logs_to_a_file_without_colour_codes_and_webhooks_commands_answer() {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
+    // Transparent huge pages are off for the process (docs/BENCHMARKS.md, "Streaming ingest
+    // at 1 GiB, round 3"): the kernel says so in `THP_enabled` where it reports it (Linux 6.0+).
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+    let thp = status.lines().find(|l| l.starts_with("THP_enabled:"));
     let _ = child.kill();
     let _ = child.wait();
+    if let Some(line) = thp {
+        assert_eq!(line.split_whitespace().nth(1), Some("0"), "{line}");
+    }
     assert!(
         !written.contains(&0x1b),
         "colour codes in a log file: {}",

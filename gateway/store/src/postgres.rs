@@ -106,9 +106,15 @@ impl PgStore {
         Ok(stale)
     }
 
-    /// Where a streamed file's chunks are read: the pool (the server's buffers are not ours).
-    fn chunk_pool(&self) -> &PgPool {
-        &self.pool
+    /// One stored chunk of a file, read through the pool (the server's buffers are not ours).
+    async fn read_chunk(&self, id: &str, seq: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        let data: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT data FROM raw_file_chunks WHERE file_id = $1 AND seq = $2")
+                .bind(id)
+                .bind(seq)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(data)
     }
 
     /// PostgreSQL serialises conflicting writers itself, row by row: no guard.

@@ -26,10 +26,14 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// The writer's page cache, as `PRAGMA cache_size` (negative: KiB).
     writer_cache: String,
-    /// Reads the stored chunks of a streamed file (`Store::file_chunk`): connections of their
-    /// own with a 2 MiB page cache and no memory map. Through the pool, a large file's
-    /// pages filled the 64 MiB cache of every pool connection a chunk read landed on.
-    chunks: SqlitePool,
+    /// Reads the stored chunks of a streamed file (`Store::file_chunk`): through SQLite's own
+    /// interface on read connections of their own (2 MiB of page cache each, no memory map),
+    /// as the fact scans do. Through the pool, a large file's pages filled the 64 MiB cache
+    /// of every pool connection a chunk read landed on; through sqlx, every chunk was also
+    /// copied twice (`sqlite3_value_dup`, then into the `Vec`), here once. Resident memory
+    /// over a 1 GiB file is the same either way, within a run's noise (docs/BENCHMARKS.md,
+    /// "Streaming ingest at 1 GiB, round 3").
+    chunks: FactReaders,
     label: String,
     /// Held for the whole of every write transaction, in arrival order (tokio's mutex is fair).
     write_lock: tokio::sync::Mutex<()>,
@@ -258,14 +262,6 @@ impl SqliteStore {
                     .pragma("wal_autocheckpoint", "10000"),
             )
             .await?;
-        let chunks = Self::pool_options(2)
-            .connect_with(
-                connect
-                    .clone()
-                    .pragma("cache_size", "-2048")
-                    .pragma("mmap_size", "0"),
-            )
-            .await?;
         let pool = Self::pool_options(options.max_connections.max(1))
             .connect_with(connect)
             .await?;
@@ -273,7 +269,12 @@ impl SqliteStore {
             pool,
             writer,
             writer_cache,
-            chunks,
+            chunks: FactReaders {
+                path: path.to_string(),
+                busy_timeout: Duration::from_millis(options.busy_timeout_ms),
+                mmap_bytes: 0,
+                idle: std::sync::Mutex::new(Vec::new()),
+            },
             label: format!("sqlite://{path}"),
             write_lock: tokio::sync::Mutex::new(()),
             background_gate: tokio::sync::Mutex::new(()),
@@ -347,9 +348,33 @@ impl SqliteStore {
         &self.pool
     }
 
-    /// Where a streamed file's chunks are read (see [`SqliteStore::chunks`]).
-    fn chunk_pool(&self) -> &SqlitePool {
-        &self.chunks
+    /// One stored chunk of a file (see [`SqliteStore::chunks`]), read on a blocking thread.
+    async fn read_chunk(&self, id: &str, seq: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        let conn = self.chunks.take()?;
+        let id = id.to_string();
+        let (conn, read) = tokio::task::spawn_blocking(move || {
+            let read = (|| -> Result<Option<Vec<u8>>, StoreError> {
+                let mut statement = conn.prepare_cached(
+                    "SELECT data FROM raw_file_chunks WHERE file_id = ?1 AND seq = ?2",
+                )?;
+                let mut rows = statement.query(rusqlite::params![id, seq])?;
+                let data = match rows.next()? {
+                    Some(row) => match row.get_ref(0)? {
+                        rusqlite::types::ValueRef::Blob(b) => Some(b.to_vec()),
+                        other => return Err(column_type(0, "blob", other)),
+                    },
+                    None => None,
+                };
+                Ok(data)
+            })();
+            (conn, read)
+        })
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        if conn.is_autocommit() {
+            self.chunks.put(conn);
+        }
+        read
     }
 
     /// The guard is taken before the connection, so queued writers hold no pool connection

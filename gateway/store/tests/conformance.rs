@@ -1060,6 +1060,17 @@ async fn large_files_round_trip_in_chunks(store: Arc<dyn Store>) {
         .unwrap();
     assert!(created);
     assert_eq!(store.file_bytes(&f.id).await.unwrap(), bytes);
+    // Chunk by chunk (a streamed file is read so, on SQLite through read connections of the
+    // store's own): the same bytes in order, 1 MiB each but the last, nothing past the end.
+    let mut chunks = Vec::new();
+    while let Some(chunk) = store.file_chunk(&f.id, chunks.len() as i64).await.unwrap() {
+        chunks.push(chunk);
+    }
+    let sizes: Vec<usize> = chunks.iter().map(Vec::len).collect();
+    assert_eq!(sizes, [1 << 20, 1 << 20, 12_345]);
+    assert_eq!(chunks.concat(), bytes);
+    assert_eq!(store.file_chunk(&f.id, 7).await.unwrap(), None);
+    assert_eq!(store.file_chunk("FILE-nope", 0).await.unwrap(), None);
     let (g, created) = store
         .put_raw_file(new_file("bank-a"), &bytes)
         .await

@@ -307,21 +307,6 @@ pub async fn list(
     rows.iter().map(from_row).collect()
 }
 
-/// One chunk of the stored bytes.
-pub async fn chunk(
-    pool: &sqlx::Pool<super::Db>,
-    id: &str,
-    seq: i64,
-) -> Result<Option<Vec<u8>>, StoreError> {
-    let row = sqlx::query("SELECT data FROM raw_file_chunks WHERE file_id = $1 AND seq = $2")
-        .bind(id)
-        .bind(seq)
-        .fetch_optional(pool)
-        .await?;
-    row.map(|r| r.try_get::<Vec<u8>, _>(0).map_err(StoreError::from))
-        .transpose()
-}
-
 /// The stored bytes, chunk by chunk into a buffer of `size` bytes.
 pub async fn bytes(
     pool: &sqlx::Pool<super::Db>,

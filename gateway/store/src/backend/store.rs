@@ -732,7 +732,7 @@ impl crate::Store for ThisStore {
     }
 
     async fn file_chunk(&self, id: &str, seq: i64) -> Result<Option<Vec<u8>>> {
-        raw_files::chunk(self.chunk_pool(), id, seq).await
+        self.read_chunk(id, seq).await
     }
 
     async fn list_files(&self, filter: &FileFilter) -> Result<Vec<RawFile>> {
