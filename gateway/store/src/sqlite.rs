@@ -89,6 +89,25 @@ impl FactReaders {
             idle.push(conn);
         }
     }
+
+    /// Runs `read` on a blocking thread with one of these connections, and keeps the
+    /// connection for the next read only when `read` left no transaction open.
+    async fn run<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let conn = self.take()?;
+        let (conn, out) = tokio::task::spawn_blocking(move || {
+            let out = read(&conn);
+            (conn, out)
+        })
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        if conn.is_autocommit() {
+            self.put(conn);
+        }
+        out
+    }
 }
 
 /// A fact table's rows as SQLite hands them out: text borrowed from SQLite's buffer.
@@ -293,26 +312,16 @@ impl SqliteStore {
         &self,
         projects: &[String],
     ) -> Result<Vec<crate::model::ProjectFactRows>, StoreError> {
-        let conn = self.facts.take()?;
         let projects = projects.to_vec();
-        let (conn, loaded) = tokio::task::spawn_blocking(move || {
-            let loaded = (|| {
+        self.facts
+            .run(move |conn| {
                 conn.execute_batch("BEGIN")?;
-                let loaded = futures::executor::block_on(backend::facts::load(
-                    &mut Direct(&conn),
-                    &projects,
-                ));
+                let loaded =
+                    futures::executor::block_on(backend::facts::load(&mut Direct(conn), &projects));
                 conn.execute_batch("COMMIT")?;
                 loaded
-            })();
-            (conn, loaded)
-        })
-        .await
-        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
-        if conn.is_autocommit() {
-            self.facts.put(conn);
-        }
-        loaded
+            })
+            .await
     }
 
     fn pool_options(max_connections: u32) -> SqlitePoolOptions {
@@ -350,31 +359,22 @@ impl SqliteStore {
 
     /// One stored chunk of a file (see [`SqliteStore::chunks`]), read on a blocking thread.
     async fn read_chunk(&self, id: &str, seq: i64) -> Result<Option<Vec<u8>>, StoreError> {
-        let conn = self.chunks.take()?;
         let id = id.to_string();
-        let (conn, read) = tokio::task::spawn_blocking(move || {
-            let read = (|| -> Result<Option<Vec<u8>>, StoreError> {
+        self.chunks
+            .run(move |conn| {
                 let mut statement = conn.prepare_cached(
                     "SELECT data FROM raw_file_chunks WHERE file_id = ?1 AND seq = ?2",
                 )?;
                 let mut rows = statement.query(rusqlite::params![id, seq])?;
-                let data = match rows.next()? {
+                Ok(match rows.next()? {
                     Some(row) => match row.get_ref(0)? {
                         rusqlite::types::ValueRef::Blob(b) => Some(b.to_vec()),
                         other => return Err(column_type(0, "blob", other)),
                     },
                     None => None,
-                };
-                Ok(data)
-            })();
-            (conn, read)
-        })
-        .await
-        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
-        if conn.is_autocommit() {
-            self.chunks.put(conn);
-        }
-        read
+                })
+            })
+            .await
     }
 
     /// The guard is taken before the connection, so queued writers hold no pool connection
