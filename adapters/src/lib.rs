@@ -17,6 +17,7 @@ use std::str::FromStr;
 use schemas::{Position, RecordSet};
 
 pub mod detect;
+mod diags;
 pub mod encoding;
 pub mod guarantee;
 pub mod iso20022;

@@ -35,13 +35,12 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 use schemas::{Diagnostic, Level, PaymentResult, PayrollBatch, Position, RecordSet, Statement};
 
+pub(crate) use crate::diags::Diags;
 use crate::{Format, ParseError};
 use xml::Tag;
 
 /// Deepest element nesting accepted (real messages stay under 20).
 const MAX_DEPTH: usize = 64;
-/// Diagnostics kept per file; the rest are counted in one closing line.
-const MAX_DIAGNOSTICS: usize = 500;
 
 /// One record produced by the streaming reader.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -424,50 +423,6 @@ fn decode_input<'a>(
         crate::encoding::refuse_xml_controls(label, decoded.as_bytes(), None)?;
     }
     Ok((Cow::Owned(decoded.into_owned().into_bytes()), name))
-}
-
-#[derive(Default)]
-pub(crate) struct Diags {
-    list: Vec<Diagnostic>,
-    dropped: usize,
-    dropped_errors: usize,
-}
-
-impl Diags {
-    pub(crate) fn push(&mut self, level: Level, position: Position, message: String) {
-        if self.list.len() < MAX_DIAGNOSTICS {
-            self.list.push(Diagnostic {
-                level,
-                position,
-                message,
-            });
-        } else {
-            self.dropped += 1;
-            if level == Level::Error {
-                self.dropped_errors += 1;
-            }
-        }
-    }
-
-    fn finish(mut self) -> Vec<Diagnostic> {
-        if self.dropped > 0 {
-            // Errors among the dropped keep the file refused.
-            let (level, errors) = if self.dropped_errors > 0 {
-                (
-                    Level::Error,
-                    format!(", {} of them errors", self.dropped_errors),
-                )
-            } else {
-                (Level::Warning, String::new())
-            };
-            self.list.push(Diagnostic {
-                level,
-                position: Position::default(),
-                message: format!("{} further diagnostics were not kept{errors}", self.dropped),
-            });
-        }
-        self.list
-    }
 }
 
 /// Where a handler is in the file, for errors and diagnostics.

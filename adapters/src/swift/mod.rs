@@ -23,6 +23,7 @@ mod stream;
 
 use schemas::{Balance, Diagnostic, Entry, Level, Position, RecordSet, Statement, StatementKind};
 
+use crate::diags::Diags;
 use crate::{Format, ParseError, Tolerance};
 
 pub use stream::for_each_statement_in;
@@ -30,8 +31,6 @@ pub use stream::for_each_statement_in;
 /// Longest `:86:` / `:61:` text kept (a field is at most 6 × 65 characters by the standard;
 /// banks send more, but not kilobytes).
 const MAX_FIELD_CHARS: usize = 4096;
-/// Diagnostics kept per file.
-const MAX_DIAGNOSTICS: usize = 500;
 
 /// What the streaming reader learnt about the file besides its statements.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -296,9 +295,7 @@ struct Builder {
     label: &'static str,
     kind: StatementKind,
     cur: Option<Current>,
-    diags: Vec<Diagnostic>,
-    dropped: usize,
-    dropped_errors: usize,
+    diags: Diags,
     fields: usize,
     tolerate_no_closing: bool,
     tolerate_no_opening: bool,
@@ -307,13 +304,13 @@ struct Builder {
 impl Builder {
     /// A reader of `format` statements in text decoded from `encoding`.
     fn new(format: Format, encoding: &str, tolerate: &[Tolerance]) -> Builder {
-        let mut diags = Vec::new();
+        let mut diags = Diags::default();
         if encoding != "utf-8" {
-            diags.push(Diagnostic {
-                level: Level::Info,
-                position: Position::default(),
-                message: format!("file is not UTF-8; read as {encoding}"),
-            });
+            diags.push(
+                Level::Info,
+                Position::default(),
+                format!("file is not UTF-8; read as {encoding}"),
+            );
         }
         Builder {
             format,
@@ -326,8 +323,6 @@ impl Builder {
             },
             cur: None,
             diags,
-            dropped: 0,
-            dropped_errors: 0,
             fields: 0,
             tolerate_no_closing: tolerate.contains(&Tolerance::Mt940NoClosingBalance),
             tolerate_no_opening: tolerate.contains(&Tolerance::Mt940NoOpeningBalance),
@@ -344,26 +339,10 @@ impl Builder {
                 "no SWIFT MT940/MT942 field (:20:, :25:, :61: ...) found",
             ));
         }
-        if self.dropped > 0 {
-            // Errors among the dropped keep the file refused.
-            let (level, errors) = if self.dropped_errors > 0 {
-                (
-                    Level::Error,
-                    format!(", {} of them errors", self.dropped_errors),
-                )
-            } else {
-                (Level::Warning, String::new())
-            };
-            self.diags.push(Diagnostic {
-                level,
-                position: Position::default(),
-                message: format!("{} further diagnostics were not kept{errors}", self.dropped),
-            });
-        }
         Ok(Summary {
             format: self.format,
             encoding: self.encoding,
-            diagnostics: self.diags,
+            diagnostics: self.diags.finish(),
         })
     }
 
@@ -380,18 +359,11 @@ impl Builder {
     }
 
     fn diag(&mut self, level: Level, line: u64, tag: &str, message: String) {
-        if self.diags.len() < MAX_DIAGNOSTICS {
-            self.diags.push(Diagnostic {
-                level,
-                position: Position::line(line).with_field(format!(":{tag}:")),
-                message,
-            });
-        } else {
-            self.dropped += 1;
-            if level == Level::Error {
-                self.dropped_errors += 1;
-            }
-        }
+        self.diags.push(
+            level,
+            Position::line(line).with_field(format!(":{tag}:")),
+            message,
+        );
     }
 
     fn flush(&mut self, f: &mut impl FnMut(Statement)) {
