@@ -444,20 +444,7 @@ impl Pipeline {
     /// gateway) is seen at once, and the first file after a restart costs what any file
     /// costs (no directory of every registered account is built).
     pub(crate) async fn accounts_for(&self, set: &RecordSet) -> anyhow::Result<AccountIndex> {
-        let numbers: BTreeSet<&str> = set
-            .statements
-            .iter()
-            .map(|s| s.account.as_str())
-            .chain(
-                set.payroll_batches
-                    .iter()
-                    .filter_map(|b| b.debit_account.as_deref()),
-            )
-            .chain(
-                set.payment_results
-                    .iter()
-                    .filter_map(|p| p.debit_account.as_deref()),
-            )
+        let numbers: BTreeSet<&str> = accounts_named(set)
             .chain(set.accounts.iter().map(|a| a.account_no.as_str()))
             .collect();
         let projects: BTreeSet<&str> = set
@@ -1684,6 +1671,24 @@ fn delivery_conflict(c: &RecordConflict) -> schemas::DeliveryConflict {
             &c.new_hash[..c.new_hash.len().min(12)]
         ),
     }
+}
+
+/// The accounts a set's statements, batches and payment results name (the bank's side of
+/// a file; `Pipeline::accounts_for` adds the account master records).
+pub(crate) fn accounts_named(set: &RecordSet) -> impl Iterator<Item = &str> {
+    set.statements
+        .iter()
+        .map(|s| s.account.as_str())
+        .chain(
+            set.payroll_batches
+                .iter()
+                .filter_map(|b| b.debit_account.as_deref()),
+        )
+        .chain(
+            set.payment_results
+                .iter()
+                .filter_map(|p| p.debit_account.as_deref()),
+        )
 }
 
 #[cfg(test)]

@@ -491,7 +491,8 @@ impl KnownAccounts {
         set: RecordSet,
         ask: &impl Fn(RecordSet) -> Option<(RecordSet, AccountIndex)>,
     ) -> Option<RecordSet> {
-        let known = set.accounts.is_empty() && named(&set).all(|a| self.asked.contains(a));
+        let known = set.accounts.is_empty()
+            && crate::pipeline::accounts_named(&set).all(|a| self.asked.contains(a));
         if known {
             return Some(set);
         }
@@ -500,27 +501,11 @@ impl KnownAccounts {
             self.asked.clear();
             self.index.clear();
         }
-        self.asked.extend(named(&set).map(str::to_string));
+        self.asked
+            .extend(crate::pipeline::accounts_named(&set).map(str::to_string));
         self.index.extend(idx);
         Some(set)
     }
-}
-
-/// The accounts a set's records name (as `Pipeline::accounts_for` reads them).
-fn named(set: &RecordSet) -> impl Iterator<Item = &str> {
-    set.statements
-        .iter()
-        .map(|s| s.account.as_str())
-        .chain(
-            set.payroll_batches
-                .iter()
-                .filter_map(|b| b.debit_account.as_deref()),
-        )
-        .chain(
-            set.payment_results
-                .iter()
-                .filter_map(|p| p.debit_account.as_deref()),
-        )
 }
 
 /// Dates outside the plausible window, per kind of record in file order (the whole-file
