@@ -88,18 +88,12 @@ async fn stored_keys(
     }
     let mut out = HashSet::new();
     for (kind, keys) in by_kind {
-        for chunk in keys.chunks(IN_LIST) {
-            let mut q = sqlx::QueryBuilder::new("SELECT key FROM records WHERE kind = ");
-            q.push_bind(kind.as_str()).push(" AND key IN ");
-            push_list(&mut q, chunk.iter().copied());
-            for key in q
-                .build_query_scalar::<String>()
-                .fetch_all(&mut **tx)
-                .await?
-            {
-                out.insert((kind.as_str().to_string(), key));
-            }
-        }
+        let stored = existing(tx, kind, &keys).await?;
+        out.extend(
+            stored
+                .into_keys()
+                .map(|key| (kind.as_str().to_string(), key)),
+        );
     }
     Ok(out)
 }
