@@ -71,6 +71,8 @@ const LEVELS: &[(&str, u32)] = &[
     ("schemas", 0),
     ("adapters", 1),
     ("reconciler", 1),
+    // Lends sqlx's SQLite connection to rusqlite (the store's bulk inserts).
+    ("sqlite-lend", 1),
     ("store", 2),
     ("ingest", 3),
     // The operator console's pages and the labels the CLI shares: reads the store only.

@@ -82,6 +82,11 @@ impl StoreError {
                     || is_storage_full_message(e.message())
             }
             StoreError::Database(e) => is_storage_full_message(&e.to_string()),
+            // SQLite's own interface: the row-by-row inserts and the fact reads.
+            StoreError::Sqlite(e) => {
+                e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
+                    || is_storage_full_message(&e.to_string())
+            }
             StoreError::Io { source, .. } => is_storage_full_message(&source.to_string()),
             _ => false,
         }

@@ -38,13 +38,33 @@ impl PgStore {
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     /// Account records by account number (the planner picks `records_account_of` itself).
     const ACCOUNT_RECORDS: &'static str = "records";
-    /// Other transactions write beside this one: what is written is told by the insert
-    /// itself (`RETURNING`).
-    const WRITES_ARE_EXCLUSIVE: bool = false;
+    /// Facts go in multi-row inserts (one round trip per thousand rows); what was written is
+    /// told by the insert itself (`RETURNING`).
+    const ROW_BY_ROW: bool = false;
     /// Rows per multi-row INSERT (within [`Self::MAX_BINDS`]: `columns::rows_per_insert`).
     const INSERT_ROWS: usize = 1000;
     /// PostgreSQL's limit on parameters per statement (a 16-bit count in the protocol).
     const MAX_BINDS: usize = 65_535;
+
+    /// Inserts rows one statement each, telling for each whether it was written. Only for a
+    /// caller that needs to know row by row: bulk writes on PostgreSQL go in multi-row
+    /// statements and learn what they wrote from `RETURNING` (see `records::write`).
+    async fn insert_each(
+        tx: &mut backend::Tx<'_>,
+        table: &str,
+        rows: Vec<backend::columns::Row<'_>>,
+        tail: &str,
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut written = Vec::with_capacity(rows.len());
+        for row in rows {
+            let done = backend::columns::insert(table, vec![row], tail)
+                .build()
+                .execute(&mut **tx)
+                .await?;
+            written.push(done.rows_affected() == 1);
+        }
+        Ok(written)
+    }
     /// Nothing to adjust around a large upload: the server's buffers are not ours.
     fn large_copy_pragmas(&self) -> Option<(String, String)> {
         None

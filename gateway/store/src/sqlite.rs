@@ -45,6 +45,8 @@ pub struct SqliteStore {
     /// own row interface on connections of their own: sqlx copied each value, allocated per
     /// row and handed rows over a channel between threads, which cost ten times the scan.
     facts: FactReaders,
+    /// Copies the log back into the database file beside the writer (see `checkpoint`).
+    checkpointer: checkpoint::Checkpointer,
 }
 
 /// Idle read connections for fact scans, opened on first use and kept (at most a few: one
@@ -193,6 +195,8 @@ type ThisStore = SqliteStore;
 #[allow(clippy::duplicate_mod)]
 #[path = "backend/mod.rs"]
 mod backend;
+mod checkpoint;
+mod rows;
 
 impl SqliteStore {
     const BACKEND: Backend = Backend::Sqlite;
@@ -205,11 +209,22 @@ impl SqliteStore {
     const FOR_UPDATE: &'static str = "";
     /// Account records by account number, through the index that covers the lookup.
     const ACCOUNT_RECORDS: &'static str = crate::sql::SQLITE_ACCOUNT_RECORDS;
-    /// Every write transaction holds the database's write lock (`BEGIN IMMEDIATE`): what a
-    /// transaction reads stays true until it commits.
-    const WRITES_ARE_EXCLUSIVE: bool = true;
+    /// Facts are inserted row by row (`insert_each`), each statement telling whether its
+    /// row was written.
+    const ROW_BY_ROW: bool = true;
     /// Rows per multi-row INSERT: 100 rows already amortise the statement.
     const INSERT_ROWS: usize = 100;
+
+    /// Inserts rows one by one through SQLite's own interface (see `rows`), telling for each
+    /// whether it was written. Where most of a write's rows are: facts and typed facts.
+    async fn insert_each(
+        tx: &mut backend::Tx<'_>,
+        table: &str,
+        rows: Vec<backend::columns::Row<'_>>,
+        tail: &str,
+    ) -> Result<Vec<bool>, StoreError> {
+        rows::insert_each(tx, table, rows, tail).await
+    }
     /// SQLite's limit on parameters per statement (`SQLITE_MAX_VARIABLE_NUMBER` since 3.32).
     const MAX_BINDS: usize = 32_766;
     /// Around copying a large upload in: its pages would otherwise fill the writer's page
@@ -284,9 +299,14 @@ impl SqliteStore {
         let pool = Self::pool_options(options.max_connections.max(1))
             .connect_with(connect)
             .await?;
+        let checkpointer = checkpoint::Checkpointer::start(
+            path.to_string(),
+            Duration::from_millis(options.busy_timeout_ms),
+        );
         Ok(SqliteStore {
             pool,
             writer,
+            checkpointer,
             writer_cache,
             chunks: FactReaders {
                 path: path.to_string(),
@@ -385,6 +405,7 @@ impl SqliteStore {
             let _gate = self.background_gate.lock().await;
             self.write_lock.lock().await
         };
+        self.checkpointer.poke();
         Ok((
             Some(guard),
             self.writer.begin_with("BEGIN IMMEDIATE").await?,

@@ -132,6 +132,13 @@ impl<'a> Row<'a> {
         self
     }
 
+    /// The row's columns with their values, in order (for a backend that binds them itself:
+    /// SQLite's row-by-row inserts; unused in the PostgreSQL build of this module).
+    #[allow(dead_code)]
+    pub fn into_columns(self) -> Vec<(&'static str, Value<'a>)> {
+        self.columns
+    }
+
     fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.columns.iter().map(|(c, _)| *c)
     }

@@ -23,7 +23,7 @@ use serde::Serialize;
 use sqlx::Row as _;
 
 use super::columns::{insert, push_list, rows_per_insert, Row};
-use super::{Db, DbRow, Tx};
+use super::{Db, DbRow, ThisStore, Tx};
 use crate::error::StoreError;
 use crate::model::{NewRecord, ProjectFactRows, RecordKind};
 use crate::sql::IN_LIST;
@@ -411,6 +411,10 @@ async fn insert_rows(tx: &mut Tx<'_>, table: &str, rows: Vec<Row<'static>>) -> R
     let Some(first) = rows.first() else {
         return Ok(());
     };
+    if ThisStore::ROW_BY_ROW {
+        ThisStore::insert_each(tx, table, rows, " ON CONFLICT DO NOTHING").await?;
+        return Ok(());
+    }
     let per = rows_per_insert(first.binds());
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {

@@ -2,7 +2,7 @@
 //! belongs to, its own or its account's) and `record_conflicts` (a key delivered again with
 //! other content: kept, never applied).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sqlx::Row as _;
@@ -73,27 +73,6 @@ pub async fn existing(
                 },
             );
         }
-    }
-    Ok(out)
-}
-
-/// Which of these rows' (kind, key) are stored already.
-async fn stored_keys(
-    tx: &mut Tx<'_>,
-    rows: &[&NewRecord],
-) -> Result<HashSet<(String, String)>, StoreError> {
-    let mut by_kind: BTreeMap<RecordKind, Vec<&str>> = BTreeMap::new();
-    for r in rows {
-        by_kind.entry(r.kind).or_default().push(&r.key);
-    }
-    let mut out = HashSet::new();
-    for (kind, keys) in by_kind {
-        let stored = existing(tx, kind, &keys).await?;
-        out.extend(
-            stored
-                .into_keys()
-                .map(|key| (kind.as_str().to_string(), key)),
-        );
     }
     Ok(out)
 }
@@ -174,42 +153,37 @@ pub async fn write(
     let Some(first) = rows.first() else {
         return Ok(written);
     };
-    for chunk in rows.chunks(rows_per_insert(
-        row(first, String::new(), file_id, now).binds(),
-    )) {
-        let tail = if replace { REPLACE } else { KEEP };
-        let mut q = insert(
-            "records",
-            chunk
-                .iter()
-                .map(|r| row(r, owner(r), file_id, now))
-                .collect(),
-            tail,
-        );
-        if replace {
-            q.build().execute(&mut **tx).await?;
-        } else if ThisStore::WRITES_ARE_EXCLUSIVE {
-            // No other writer can store a key between the read and the insert (the
-            // transaction holds the database's write lock), so the keys not stored before
-            // are exactly those the insert writes: no row comes back per record written.
-            let before = stored_keys(tx, chunk).await?;
-            let inserted = q.build().execute(&mut **tx).await?.rows_affected();
-            let mut fresh = 0u64;
-            for r in chunk {
-                let k = (r.kind.as_str().to_string(), r.key.clone());
-                if !before.contains(&k) && written.insert(k) {
-                    fresh += 1;
+    let tail = if replace { REPLACE } else { KEEP };
+    if ThisStore::ROW_BY_ROW {
+        // Each row's statement tells whether it was written.
+        let built = rows.iter().map(|r| row(r, owner(r), file_id, now)).collect();
+        let flags = ThisStore::insert_each(tx, "records", built, tail).await?;
+        if !replace {
+            for (r, new) in rows.iter().zip(flags) {
+                if new {
+                    written.insert((r.kind.as_str().to_string(), r.key.clone()));
                 }
             }
-            if inserted != fresh {
-                return Err(StoreError::Corrupt(format!(
-                    "{inserted} records were inserted where {fresh} new keys were expected"
-                )));
-            }
-        } else {
-            let keep = q.push(" RETURNING kind, key");
-            for r in keep.build().fetch_all(&mut **tx).await? {
-                written.insert((r.try_get("kind")?, r.try_get("key")?));
+        }
+    } else {
+        for chunk in rows.chunks(rows_per_insert(
+            row(first, String::new(), file_id, now).binds(),
+        )) {
+            let mut q = insert(
+                "records",
+                chunk
+                    .iter()
+                    .map(|r| row(r, owner(r), file_id, now))
+                    .collect(),
+                tail,
+            );
+            if replace {
+                q.build().execute(&mut **tx).await?;
+            } else {
+                let keep = q.push(" RETURNING kind, key");
+                for r in keep.build().fetch_all(&mut **tx).await? {
+                    written.insert((r.try_get("kind")?, r.try_get("key")?));
+                }
             }
         }
     }
