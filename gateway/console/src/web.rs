@@ -1526,6 +1526,34 @@ async fn evidence_zip(
     }
 }
 
+/// Why a project is not shown: more facts than the reconciler takes
+/// (`reconciler.max_project_facts`), counted without loading them — its page and workbook
+/// would hold them all, as its reconciliation would. `None` for any other project.
+async fn too_large(state: &ConsoleState, code: &str, lang: Lang) -> anyhow::Result<Option<String>> {
+    let limit = state.reconciler.max_project_facts;
+    let facts = state
+        .store
+        .fact_counts(&[code.to_string()])
+        .await?
+        .remove(code)
+        .map_or(0, |c| c.total());
+    if facts <= limit {
+        return Ok(None);
+    }
+    let why = reconciler::ReconcileError::TooManyFacts {
+        project: code.to_string(),
+        facts,
+        limit,
+    }
+    .message(lang);
+    Ok(Some(match lang {
+        Lang::Zh => format!("{why}。该项目的数据过多，不在控制台中展开；其现有预警见预警列表"),
+        Lang::En => format!(
+            "{why}. Its facts are too many to show here; its findings are in the findings list"
+        ),
+    }))
+}
+
 async fn project_xlsx(
     State(state): State<Arc<ConsoleState>>,
     Extension(op): Extension<Operator>,
@@ -1550,6 +1578,11 @@ async fn project_xlsx(
                 },
             )
         }
+        Err(e) => return internal(&state, lang, Some(&op), e),
+    }
+    match too_large(&state, &code, lang).await {
+        Ok(None) => {}
+        Ok(Some(why)) => return refuse(&state, lang, Some(&op), StatusCode::CONFLICT, &why),
         Err(e) => return internal(&state, lang, Some(&op), e),
     }
     match crate::reconciliation::project_xlsx(state.store.as_ref(), &code, lang).await {
@@ -1716,6 +1749,11 @@ async fn project_page(
     Path(code): Path<String>,
 ) -> Response {
     let lang = lang_of(&state, &headers);
+    match too_large(&state, &code, lang).await {
+        Ok(None) => {}
+        Ok(Some(why)) => return refuse(&state, lang, Some(&op), StatusCode::CONFLICT, &why),
+        Err(e) => return internal(&state, lang, Some(&op), e),
+    }
     let d = match crate::reconciliation::load(state.store.as_ref(), &code).await {
         Ok(Some(d)) => d,
         Ok(None) => {
