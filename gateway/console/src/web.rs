@@ -1031,7 +1031,14 @@ async fn finding_page(
         let (events, people, reveals) = match &f {
             Some(sf) => (
                 state.store.finding_events(id).await?,
-                crate::privacy::people(state.store.as_ref(), &sf.finding, full, lang).await?,
+                crate::privacy::people(
+                    state.store.as_ref(),
+                    &sf.finding,
+                    full,
+                    lang,
+                    state.reconciler.max_project_facts,
+                )
+                .await?,
                 state.store.access_log(Some(id), 50).await?,
             ),
             None => (vec![], vec![], vec![]),
@@ -1240,11 +1247,18 @@ async fn reveal(
         Ok(None) => return refuse(&state, lang, Some(&op), StatusCode::NOT_FOUND, &id),
         Err(e) => return internal(&state, lang, Some(&op), e.into()),
     };
-    let people =
-        match crate::privacy::people(state.store.as_ref(), &finding.finding, false, lang).await {
-            Ok(p) => p,
-            Err(e) => return internal(&state, lang, Some(&op), e),
-        };
+    let people = match crate::privacy::people(
+        state.store.as_ref(),
+        &finding.finding,
+        false,
+        lang,
+        state.reconciler.max_project_facts,
+    )
+    .await
+    {
+        Ok(p) => p,
+        Err(e) => return internal(&state, lang, Some(&op), e),
+    };
     let entry = store::AccessLogEntry {
         at: Utc::now(),
         actor: op.name.clone(),
@@ -1489,6 +1503,11 @@ async fn evidence_zip(
                 },
             )
         }
+        Err(e) => return internal(&state, lang, Some(&op), e),
+    }
+    match too_large(&state, project, lang).await {
+        Ok(None) => {}
+        Ok(Some(why)) => return bad(StatusCode::CONFLICT, &why),
         Err(e) => return internal(&state, lang, Some(&op), e),
     }
     let pack = crate::evidence::build(
@@ -1857,7 +1876,15 @@ async fn project_page(
                 | FindingCode::PaymentFailedUnresolved
         )
     }) {
-        match crate::privacy::people(state.store.as_ref(), &f.finding, false, lang).await {
+        match crate::privacy::people(
+            state.store.as_ref(),
+            &f.finding,
+            false,
+            lang,
+            state.reconciler.max_project_facts,
+        )
+        .await
+        {
             Ok(people) => {
                 for p in people.into_iter().filter(|p| {
                     p.source == i18n::evidence_label(schemas::EvidenceKind::PaySheetLine, lang)

@@ -37,16 +37,7 @@ async fn a_flooded_project_is_not_reconciled_and_its_status_says_why(db: Databas
     let h = Harness::start(db, |s| s.reconciler.max_project_facts = 10_000).await;
     h.import_demo_registry().await;
     let bank = h.client("bank");
-    let mut xml = String::from(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pain.002.001.10\">\n<CstmrPmtStsRpt>\n<GrpHdr><MsgId>ICBC-PSR-FLOOD</MsgId><CreDtTm>2026-10-10T09:00:00+08:00</CreDtTm></GrpHdr>\n<OrgnlGrpInfAndSts><OrgnlMsgId>PAY-FLOOD</OrgnlMsgId><OrgnlMsgNmId>pain.001.001.09</OrgnlMsgNmId></OrgnlGrpInfAndSts>\n<OrgnlPmtInfAndSts><OrgnlPmtInfId>FLOOD-PAYROLL</OrgnlPmtInfId>\n",
-    );
-    for i in 0..10_100 {
-        xml.push_str(&format!(
-            "<TxInfAndSts><OrgnlEndToEndId>FLOOD-{i:07}</OrgnlEndToEndId><TxSts>ACSC</TxSts><OrgnlTxRef><Amt><InstdAmt Ccy=\"CNY\">5000.00</InstdAmt></Amt><ReqdExctnDt><Dt>2026-10-10</Dt></ReqdExctnDt><DbtrAcct><Id><Othr><Id>1402023009000012345</Id></Othr></Id></DbtrAcct><Cdtr><Nm>工人{i}</Nm></Cdtr><CdtrAcct><Id><Othr><Id>6212261{i:012}</Id></Othr></Id></CdtrAcct></OrgnlTxRef></TxInfAndSts>\n"
-        ));
-    }
-    xml.push_str("</OrgnlPmtInfAndSts>\n</CstmrPmtStsRpt>\n</Document>\n");
-    let receipt = h.push(&bank, xml.as_bytes()).await;
+    let receipt = h.push(&bank, &pain002_flood(10_100)).await;
     let file = h
         .wait_processed(&bank, receipt["id"].as_str().unwrap())
         .await;
