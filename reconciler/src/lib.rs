@@ -180,7 +180,7 @@ pub fn reconcile_until(
         }
     }
     let ledger = ledger::Ledger::build(facts, as_of);
-    let mut out = finding::Out::default();
+    let mut out = finding::Out::new(&ctx);
     let labor = labor::match_credits(&ctx, &ledger);
     labor::findings(&ctx, &labor, &ledger, &mut out);
     let mut payments = wages::PaymentIndex::build(&ctx);
@@ -190,7 +190,7 @@ pub fn reconcile_until(
     payroll::findings(&ctx, &ledger, &labor, &payments, &links, &mut out);
     guarantee::findings(&ctx, &mut out)?;
     integrity::findings(&ctx, &mut out);
-    let findings = out.finish(&ctx);
+    let findings = out.finish();
     if !findings.is_empty() {
         ctx.daily();
     }

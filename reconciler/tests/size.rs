@@ -159,4 +159,4 @@ fn memory_grows_in_proportion_to_the_facts() {
 
 /// What one payment result to an unknown payee may cost a reconciliation at most, with its
 /// finding and evidence (measured: see docs/BENCHMARKS.md).
-const MAX_BYTES_PER_RESULT: usize = 3 * 1024;
+const MAX_BYTES_PER_RESULT: usize = 2560;
