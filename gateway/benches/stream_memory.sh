@@ -23,6 +23,12 @@
 #   cargo build --release -p gateway --bin wagegate
 #   gateway/benches/stream_memory.sh [WORK_DIR]
 #
+# With WAIT_RECONCILE=1 the post and inbox paths also wait for the reconciliation the daemon
+# starts when the file is committed ("projects reconciled" in its log) before reading VmHWM,
+# and print how long it took: the memory of that reconciliation (a pain.002 puts all its
+# payments in one project; docs/BENCHMARKS.md, "The reconciliation after a 1 GiB pain.002
+# explodes"). Its limit is the daemon's, `WAGEGATE__RECONCILER__MAX_PROJECT_FACTS`.
+#
 # Environment: WAGEGATE_BIN (default $CARGO_TARGET_DIR/release/wagegate), SIZE_MB (1024),
 # FORMATS ("camt053 pain002 mt940"; also "cmb core-payroll"), PATHS ("cli post inbox"), PORT
 # (18446), ACCOUNTS (10000), ACCOUNT_ROWS (600), BATCH_LINES (2000), MALLOC_ARENA_MAX (passed
@@ -208,9 +214,23 @@ for fmt in $formats; do
       touch "$work/peak.stop"; wait $sampler || true
       t1=$(date +%s.%N)
       sampled=$(cat "$work/peak")
+      reconciled=""
+      if [ "${WAIT_RECONCILE:-0}" = 1 ]; then
+        # The reconciliation of the file's project (named in its `file parsed` line).
+        project=$(grep -o 'file parsed.* projects=[^ ,]*' "$work/$fmt-$path.log" | head -1 | sed 's/.*projects=//' || true)
+        # (a reconciliation logged after the file was parsed: the daemon's first pass at start
+        # may have reconciled the project before)
+        deadline=$(( $(date +%s) + 3600 ))
+        until sed -n '/file parsed\|file rejected/,$p' "$work/$fmt-$path.log" |
+          grep -q "projects=[^}]*$project[^}]*}.*projects reconciled"; do
+          [ "$(date +%s)" -lt "$deadline" ] || { echo "timed out waiting for $project's reconciliation" >&2; break; }
+          sleep 0.1
+        done
+        reconciled="; $project reconciled $(echo "$(date +%s.%N) - $t1" | bc) s after the parse$(grep -o ' project not reconciled: [a-z ]*' "$work/$fmt-$path.log" | head -1 || true)"
+      fi
       peak=$(kib VmHWM $server)
       kill $server; wait $server 2>/dev/null || true
-      echo "$fmt $path: sampled peak $((sampled / 1024)) MiB, before $((base / 1024)) MiB, growth $(((sampled - base) / 1024)) MiB; VmHWM $((peak / 1024)) MiB (growth $(((peak - base) / 1024)) MiB with the reconciliation after), $(echo "$t1 - $t0" | bc) s: $(grep -o 'file \(parsed\|rejected\).*' "$work/$fmt-$path.log" | head -1 | cut -c1-200)"
+      echo "$fmt $path: sampled peak $((sampled / 1024)) MiB, before $((base / 1024)) MiB, growth $(((sampled - base) / 1024)) MiB; VmHWM $((peak / 1024)) MiB (growth $(((peak - base) / 1024)) MiB with the reconciliation after), $(echo "$t1 - $t0" | bc) s$reconciled: $(grep -o 'file \(parsed\|rejected\).*' "$work/$fmt-$path.log" | head -1 | cut -c1-200)"
       ;;
     esac
     rm -f "$work/$fmt-$path.db"*

@@ -539,7 +539,16 @@ pub async fn reconcile(
             r.opened, r.reopened, r.escalated, r.updated, r.resolved, r.unchanged, r.skipped
         ),
     }
-    Ok(ExitCode::SUCCESS)
+    // Projects refused for their size: said on standard error, one line each, and the exit
+    // status is 1 (the other projects were reconciled all the same).
+    for t in &r.too_large {
+        eprintln!("{}", pipeline::too_large_message(t, ui));
+    }
+    Ok(if r.too_large.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 pub async fn explain(
@@ -766,11 +775,16 @@ pub async fn load(
             r.opened, r.reopened, r.escalated, r.updated, r.resolved, r.unchanged
         ),
     }
-    Ok(if refused + rejected + skipped == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    for t in &r.too_large {
+        eprintln!("{}", pipeline::too_large_message(t, ui));
+    }
+    Ok(
+        if refused + rejected + skipped == 0 && r.too_large.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        },
+    )
 }
 
 /// `wagegate simulate`: writes the world and prints what it holds.

@@ -1445,3 +1445,60 @@ fn help_is_in_chinese_unless_english_is_asked_for() {
         );
     }
 }
+
+/// A bank's file floods one project with more payment results than one project may have
+/// (`reconciler.max_project_facts`, here its smallest value): `wagegate reconcile` reconciles
+/// the other project, says on standard error which project it did not reconcile and why — in
+/// Chinese by default, in English with `--lang en` — and exits 1.
+#[test]
+fn reconcile_names_a_project_with_too_many_facts_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(wagegate(dir.path(), &["demo"]).status.success());
+    let mut xml = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pain.002.001.10\">\n<CstmrPmtStsRpt>\n<GrpHdr><MsgId>ICBC-PSR-FLOOD</MsgId><CreDtTm>2026-10-10T09:00:00+08:00</CreDtTm></GrpHdr>\n<OrgnlGrpInfAndSts><OrgnlMsgId>PAY-FLOOD</OrgnlMsgId><OrgnlMsgNmId>pain.001.001.09</OrgnlMsgNmId></OrgnlGrpInfAndSts>\n<OrgnlPmtInfAndSts><OrgnlPmtInfId>FLOOD-PAYROLL</OrgnlPmtInfId>\n",
+    );
+    for i in 0..10_100 {
+        xml.push_str(&format!(
+            "<TxInfAndSts><OrgnlEndToEndId>FLOOD-{i:07}</OrgnlEndToEndId><TxSts>ACSC</TxSts><OrgnlTxRef><Amt><InstdAmt Ccy=\"CNY\">5000.00</InstdAmt></Amt><ReqdExctnDt><Dt>2026-10-10</Dt></ReqdExctnDt><DbtrAcct><Id><Othr><Id>1402023009000012345</Id></Othr></Id></DbtrAcct><Cdtr><Nm>工人{i}</Nm></Cdtr><CdtrAcct><Id><Othr><Id>6212261{i:012}</Id></Othr></Id></CdtrAcct></OrgnlTxRef></TxInfAndSts>\n"
+        ));
+    }
+    xml.push_str("</OrgnlPmtInfAndSts>\n</CstmrPmtStsRpt>\n</Document>\n");
+    std::fs::write(dir.path().join("flood.xml"), xml).unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_wagegate"))
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("WAGEGATE__DATABASE__URL")
+            .env("WAGEGATE_CONFIG", "data/demo/wagegate.toml")
+            .env("WAGEGATE__RECONCILER__MAX_PROJECT_FACTS", "10000")
+            .output()
+            .expect("run wagegate")
+    };
+    let ingested = run(&["ingest", "--partner", "icbc-fj", "flood.xml"]);
+    assert!(ingested.status.success(), "{}", text(&ingested.stderr));
+
+    let zh = run(&["reconcile", "--as-of", "2026-11-20", "--force"]);
+    assert_eq!(zh.status.code(), Some(1), "{}", text(&zh.stdout));
+    let err = text(&zh.stderr);
+    assert!(
+        err.contains("FJ-FZ-2026-0017") && err.contains("未对账") && err.contains("10000"),
+        "{err}"
+    );
+    assert!(!err.contains("GZ-GY-2026-0042"), "{err}");
+    assert!(text(&zh.stdout).contains("已核对"), "{}", text(&zh.stdout));
+
+    let en = run(&[
+        "--lang",
+        "en",
+        "reconcile",
+        "--as-of",
+        "2026-11-20",
+        "--force",
+    ]);
+    assert_eq!(en.status.code(), Some(1));
+    let err = text(&en.stderr);
+    assert!(
+        err.contains("FJ-FZ-2026-0017") && err.contains("not reconciled"),
+        "{err}"
+    );
+}

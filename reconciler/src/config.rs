@@ -23,7 +23,7 @@ fn err(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// A working-day calendar file replacing the built-in one (format: `docs/calendar.md`).
@@ -31,6 +31,12 @@ pub struct Config {
     /// to [`crate::Calendar::parse`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calendar_file: Option<String>,
+    /// The most facts one project may have to be reconciled ([`crate::ProjectFacts::count`]:
+    /// its records, each statement entry counted on its own). A real project has at most
+    /// tens of thousands; a project with more (one file of millions of payment results, sent
+    /// by a broken or hostile sender) is not reconciled but refused with
+    /// [`crate::ReconcileError::TooManyFacts`], and the daemon does not even load its facts.
+    pub max_project_facts: u64,
     pub labor_cost: LaborCostConfig,
     pub wages: WagesConfig,
     pub payroll: PayrollConfig,
@@ -38,6 +44,31 @@ pub struct Config {
     pub guarantee: GuaranteeConfig,
     pub statements: StatementConfig,
     pub severity: SeverityConfig,
+}
+
+/// The default of [`Config::max_project_facts`]: ten times a large real project (tens of
+/// thousands of facts), and small enough that one project's reconciliation stays well under
+/// a GiB (docs/BENCHMARKS.md, "The reconciliation after a 1 GiB pain.002 explodes").
+pub const DEFAULT_MAX_PROJECT_FACTS: u64 = 200_000;
+
+/// The smallest [`Config::max_project_facts`] accepted: below it a real project would be
+/// refused.
+pub const MIN_MAX_PROJECT_FACTS: u64 = 10_000;
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            calendar_file: None,
+            max_project_facts: DEFAULT_MAX_PROJECT_FACTS,
+            labor_cost: LaborCostConfig::default(),
+            wages: WagesConfig::default(),
+            payroll: PayrollConfig::default(),
+            abnormal_pay: AbnormalPayConfig::default(),
+            guarantee: GuaranteeConfig::default(),
+            statements: StatementConfig::default(),
+            severity: SeverityConfig::default(),
+        }
+    }
 }
 
 /// Labor-cost disbursements (人工费用拨付).
@@ -344,6 +375,12 @@ fn merge_fixed<'de, D: serde::Deserializer<'de>>(
 impl Config {
     /// Checks every value; the error names the key (below `reconciler.`).
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_project_facts < MIN_MAX_PROJECT_FACTS {
+            return Err(err(
+                "max_project_facts",
+                format!("must be at least {MIN_MAX_PROJECT_FACTS} (a real project has tens of thousands of facts)"),
+            ));
+        }
         let lc = &self.labor_cost;
         if lc.grace_working_days > 60 {
             return Err(err("labor_cost.grace_working_days", "must be at most 60"));

@@ -100,42 +100,65 @@ pub(crate) struct Draft {
     pub due_date: Option<NaiveDate>,
 }
 
-#[derive(Default)]
+/// The findings of one run, each made a [`Finding`] as it is pushed: a project can have a
+/// finding per fact (a payment to an unknown payee), so no second list of drafts is kept
+/// beside them, and each text is held at its length (texts built piece by piece keep up to
+/// twice the room they need).
 pub(crate) struct Out {
-    drafts: Vec<Draft>,
+    project: String,
+    findings: Vec<Finding>,
+}
+
+/// `s` holding no more room than its text.
+fn fit(mut s: String) -> String {
+    s.shrink_to_fit();
+    s
 }
 
 impl Out {
-    pub fn push(&mut self, d: Draft) {
-        self.drafts.push(d);
+    pub fn new(ctx: &Ctx<'_>) -> Out {
+        Out {
+            project: ctx.project().to_string(),
+            findings: Vec::new(),
+        }
     }
 
-    pub fn finish(self, ctx: &Ctx<'_>) -> Vec<Finding> {
-        let project = ctx.project();
-        let mut out: Vec<Finding> = self
-            .drafts
+    pub fn push(&mut self, d: Draft) {
+        let (computation_zh, computation) = d
+            .computation
             .into_iter()
-            .map(|d| {
-                let (computation_zh, computation) =
-                    d.computation.into_iter().map(|t| (t.zh, t.en)).unzip();
-                Finding {
-                    // The id is code, project and subject: never the text, in either language.
-                    id: Finding::stable_id(d.code, project, &d.subject),
-                    code: d.code,
-                    project: project.to_string(),
-                    period: d.period,
-                    amount_short: d.amount_short,
-                    severity: d.severity,
-                    basis: d.code.basis().to_string(),
-                    summary: d.summary.en,
-                    summary_zh: d.summary.zh,
-                    evidence: d.evidence,
-                    computation,
-                    computation_zh,
-                    due_date: d.due_date,
-                }
+            .map(|t| (fit(t.zh), fit(t.en)))
+            .unzip();
+        let evidence = d
+            .evidence
+            .into_iter()
+            .map(|e| Evidence {
+                key: fit(e.key),
+                description: fit(e.description),
+                description_zh: fit(e.description_zh),
+                ..e
             })
             .collect();
+        self.findings.push(Finding {
+            // The id is code, project and subject: never the text, in either language.
+            id: Finding::stable_id(d.code, &self.project, &d.subject),
+            code: d.code,
+            project: self.project.clone(),
+            period: fit(d.period),
+            amount_short: d.amount_short,
+            severity: d.severity,
+            basis: d.code.basis().to_string(),
+            summary: fit(d.summary.en),
+            summary_zh: fit(d.summary.zh),
+            evidence,
+            computation,
+            computation_zh,
+            due_date: d.due_date,
+        });
+    }
+
+    pub fn finish(self) -> Vec<Finding> {
+        let mut out = self.findings;
         out.sort_by(|a, b| (a.code, &a.period, &a.id).cmp(&(b.code, &b.period, &b.id)));
         // Two drafts with the same id would be one finding to the store: keep the first.
         out.dedup_by(|b, a| a.id == b.id);

@@ -55,6 +55,7 @@ pub use calendar::{Calendar, CalendarError};
 pub use config::{
     AbnormalPayConfig, Config, ConfigError, CreditAdjustments, GuaranteeConfig, LaborCostConfig,
     PayrollConfig, ProvinceGuarantee, SeverityConfig, StatementConfig, WagesConfig,
+    DEFAULT_MAX_PROJECT_FACTS, MIN_MAX_PROJECT_FACTS,
 };
 pub use error::ReconcileError;
 pub use explain::{explain, explain_in, Lang};
@@ -111,14 +112,36 @@ impl ProjectFacts {
             conflicts: Vec::new(),
         }
     }
+
+    /// How many facts these are, as [`Config::max_project_facts`] counts them: the project,
+    /// every record of it (registry records, statements, batches, payment results, letters,
+    /// delivery conflicts) and every statement entry on its own.
+    pub fn count(&self) -> u64 {
+        let entries: usize = self.statements.iter().map(|s| s.entries.len()).sum();
+        let records = 1
+            + self.accounts.len()
+            + self.obligations.len()
+            + self.pay_sheet.len()
+            + self.roster.len()
+            + usize::from(self.guarantee_requirement.is_some())
+            + self.guarantees.len()
+            + self.statements.len()
+            + entries
+            + self.payroll_batches.len()
+            + self.payment_results.len()
+            + self.conflicts.len();
+        u64::try_from(records).unwrap_or(u64::MAX)
+    }
 }
 
 /// Computes the current findings of one project as of `as_of` (facts dated after `as_of` are
 /// ignored). The result is sorted by code, period and id; ids are stable.
 ///
-/// An error is an error of this project only (its amounts cannot be computed exactly):
-/// callers reconcile the other projects and report and retry this one. Nothing panics on
-/// overflow.
+/// An error is an error of this project only: its amounts cannot be computed exactly
+/// ([`ReconcileError::Overflow`]; callers reconcile the other projects and report and retry
+/// this one; nothing panics on overflow), or it has more facts than
+/// [`Config::max_project_facts`] ([`ReconcileError::TooManyFacts`], checked first, before
+/// anything is computed: the same facts fail the same way until they or the limit change).
 ///
 /// `config` is expected to have passed [`Config::validate`]; an invalid config does not
 /// panic but may give meaningless findings.
@@ -144,6 +167,7 @@ pub fn reconcile_until(
     config: &Config,
     calendar: &Calendar,
 ) -> Result<(Vec<Finding>, Option<NaiveDate>), ReconcileError> {
+    check_size(facts, config)?;
     check_amounts(facts)?;
     let ctx = finding::Ctx::new(facts, as_of, config, calendar);
     // Facts dated after `as_of` are left out until then (the ledger's entries, balances).
@@ -156,7 +180,7 @@ pub fn reconcile_until(
         }
     }
     let ledger = ledger::Ledger::build(facts, as_of);
-    let mut out = finding::Out::default();
+    let mut out = finding::Out::new(&ctx);
     let labor = labor::match_credits(&ctx, &ledger);
     labor::findings(&ctx, &labor, &ledger, &mut out);
     let mut payments = wages::PaymentIndex::build(&ctx);
@@ -166,11 +190,26 @@ pub fn reconcile_until(
     payroll::findings(&ctx, &ledger, &labor, &payments, &links, &mut out);
     guarantee::findings(&ctx, &mut out)?;
     integrity::findings(&ctx, &mut out);
-    let findings = out.finish(&ctx);
+    let findings = out.finish();
     if !findings.is_empty() {
         ctx.daily();
     }
     Ok((findings, ctx.next_change()))
+}
+
+/// A project's reconciliation takes memory in proportion to its facts (the worst case, a
+/// payment to an unknown payee, is a finding of its own with its evidence): a project far
+/// beyond a real one is refused whole rather than half-computed.
+fn check_size(facts: &ProjectFacts, config: &Config) -> Result<(), ReconcileError> {
+    let n = facts.count();
+    if n > config.max_project_facts {
+        return Err(ReconcileError::TooManyFacts {
+            project: facts.project.code.clone(),
+            facts: n,
+            limit: config.max_project_facts,
+        });
+    }
+    Ok(())
 }
 
 /// Every sum the reconciler forms adds or subtracts amounts of the project's facts (a subset

@@ -45,13 +45,25 @@ pub fn may_reveal(viewers: &[String], operator: &str) -> bool {
     })
 }
 
-/// The people behind `f`'s evidence, masked unless `full`.
+/// The people behind `f`'s evidence, masked unless `full`. They are read from the records of
+/// the finding's project: none are listed for a project of more than `max_project_facts`
+/// facts (`reconciler.max_project_facts`; counted, not read), whose records would fill the
+/// memory — it is not reconciled either, and its status says why.
 pub async fn people(
     store: &dyn Store,
     f: &Finding,
     full: bool,
     lang: Lang,
+    max_project_facts: u64,
 ) -> anyhow::Result<Vec<Person>> {
+    let facts = store
+        .fact_counts(std::slice::from_ref(&f.project))
+        .await?
+        .remove(&f.project)
+        .map_or(0, |c| c.total());
+    if facts > max_project_facts {
+        return Ok(Vec::new());
+    }
     let wanted: HashMap<&str, EvidenceKind> = f
         .evidence
         .iter()

@@ -1031,7 +1031,14 @@ async fn finding_page(
         let (events, people, reveals) = match &f {
             Some(sf) => (
                 state.store.finding_events(id).await?,
-                crate::privacy::people(state.store.as_ref(), &sf.finding, full, lang).await?,
+                crate::privacy::people(
+                    state.store.as_ref(),
+                    &sf.finding,
+                    full,
+                    lang,
+                    state.reconciler.max_project_facts,
+                )
+                .await?,
                 state.store.access_log(Some(id), 50).await?,
             ),
             None => (vec![], vec![], vec![]),
@@ -1240,11 +1247,18 @@ async fn reveal(
         Ok(None) => return refuse(&state, lang, Some(&op), StatusCode::NOT_FOUND, &id),
         Err(e) => return internal(&state, lang, Some(&op), e.into()),
     };
-    let people =
-        match crate::privacy::people(state.store.as_ref(), &finding.finding, false, lang).await {
-            Ok(p) => p,
-            Err(e) => return internal(&state, lang, Some(&op), e),
-        };
+    let people = match crate::privacy::people(
+        state.store.as_ref(),
+        &finding.finding,
+        false,
+        lang,
+        state.reconciler.max_project_facts,
+    )
+    .await
+    {
+        Ok(p) => p,
+        Err(e) => return internal(&state, lang, Some(&op), e),
+    };
     let entry = store::AccessLogEntry {
         at: Utc::now(),
         actor: op.name.clone(),
@@ -1491,6 +1505,11 @@ async fn evidence_zip(
         }
         Err(e) => return internal(&state, lang, Some(&op), e),
     }
+    match too_large(&state, project, lang).await {
+        Ok(None) => {}
+        Ok(Some(why)) => return bad(StatusCode::CONFLICT, &why),
+        Err(e) => return internal(&state, lang, Some(&op), e),
+    }
     let pack = crate::evidence::build(
         state.store.as_ref(),
         project,
@@ -1526,6 +1545,34 @@ async fn evidence_zip(
     }
 }
 
+/// Why a project is not shown: more facts than the reconciler takes
+/// (`reconciler.max_project_facts`), counted without loading them — its page and workbook
+/// would hold them all, as its reconciliation would. `None` for any other project.
+async fn too_large(state: &ConsoleState, code: &str, lang: Lang) -> anyhow::Result<Option<String>> {
+    let limit = state.reconciler.max_project_facts;
+    let facts = state
+        .store
+        .fact_counts(&[code.to_string()])
+        .await?
+        .remove(code)
+        .map_or(0, |c| c.total());
+    if facts <= limit {
+        return Ok(None);
+    }
+    let why = reconciler::ReconcileError::TooManyFacts {
+        project: code.to_string(),
+        facts,
+        limit,
+    }
+    .message(lang);
+    Ok(Some(match lang {
+        Lang::Zh => format!("{why}。该项目的数据过多，不在控制台中展开；其现有预警见预警列表"),
+        Lang::En => format!(
+            "{why}. Its facts are too many to show here; its findings are in the findings list"
+        ),
+    }))
+}
+
 async fn project_xlsx(
     State(state): State<Arc<ConsoleState>>,
     Extension(op): Extension<Operator>,
@@ -1550,6 +1597,11 @@ async fn project_xlsx(
                 },
             )
         }
+        Err(e) => return internal(&state, lang, Some(&op), e),
+    }
+    match too_large(&state, &code, lang).await {
+        Ok(None) => {}
+        Ok(Some(why)) => return refuse(&state, lang, Some(&op), StatusCode::CONFLICT, &why),
         Err(e) => return internal(&state, lang, Some(&op), e),
     }
     match crate::reconciliation::project_xlsx(state.store.as_ref(), &code, lang).await {
@@ -1716,6 +1768,11 @@ async fn project_page(
     Path(code): Path<String>,
 ) -> Response {
     let lang = lang_of(&state, &headers);
+    match too_large(&state, &code, lang).await {
+        Ok(None) => {}
+        Ok(Some(why)) => return refuse(&state, lang, Some(&op), StatusCode::CONFLICT, &why),
+        Err(e) => return internal(&state, lang, Some(&op), e),
+    }
     let d = match crate::reconciliation::load(state.store.as_ref(), &code).await {
         Ok(Some(d)) => d,
         Ok(None) => {
@@ -1819,7 +1876,15 @@ async fn project_page(
                 | FindingCode::PaymentFailedUnresolved
         )
     }) {
-        match crate::privacy::people(state.store.as_ref(), &f.finding, false, lang).await {
+        match crate::privacy::people(
+            state.store.as_ref(),
+            &f.finding,
+            false,
+            lang,
+            state.reconciler.max_project_facts,
+        )
+        .await
+        {
             Ok(people) => {
                 for p in people.into_iter().filter(|p| {
                     p.source == i18n::evidence_label(schemas::EvidenceKind::PaySheetLine, lang)

@@ -899,6 +899,7 @@ impl Pipeline {
                         self.store.mark_dirty(&done.failed, now).await?;
                     }
                     total.skipped += done.skipped;
+                    total.too_large.extend(done.too_large);
                     let synced = if done.computed.is_empty() {
                         Ok(SyncReport::default())
                     } else {
@@ -1023,20 +1024,43 @@ impl Pipeline {
                     ..ChunkDone::default()
                 });
             }
-            let rows = store.load_facts(&chunk).await?;
-            let conflicts = store
-                .list_conflicts(&Scope::Projects(chunk.clone()))
-                .await?;
+            // A project far beyond a real one is never loaded: its facts are counted first
+            // (grouped counts over the tables' keys) and it is refused as the reconciler
+            // would refuse it, before its rows could fill the memory.
+            let limit = settings.reconciler.max_project_facts;
+            let counts = store.fact_counts(&chunk).await?;
+            let (oversize, chunk): (Vec<String>, Vec<String>) = chunk
+                .into_iter()
+                .partition(|p| counts.get(p).is_some_and(|n| n.total() > limit));
+            let mut refused: Vec<reconciler::ReconcileError> = oversize
+                .into_iter()
+                .map(|project| reconciler::ReconcileError::TooManyFacts {
+                    facts: counts.get(&project).map_or(0, store::FactCounts::total),
+                    project,
+                    limit,
+                })
+                .collect();
+            let (rows, conflicts) = if chunk.is_empty() {
+                (Vec::new(), Vec::new())
+            } else {
+                let rows = store.load_facts(&chunk).await?;
+                let conflicts = store
+                    .list_conflicts(&Scope::Projects(chunk.clone()))
+                    .await?;
+                (rows, conflicts)
+            };
             type Computed = (
                 Vec<Finding>,
                 Vec<String>,
+                Vec<reconciler::ReconcileError>,
                 HashMap<String, Option<NaiveDate>>,
             );
-            let (findings, failed, until) = tokio::task::spawn_blocking(
+            let (findings, failed, refused_now, until) = tokio::task::spawn_blocking(
                 move || -> anyhow::Result<Computed> {
                     let facts = typed_facts(rows, conflicts);
                     let mut out = Vec::new();
                     let mut failed = Vec::new();
+                    let mut refused = Vec::new();
                     let mut until = HashMap::new();
                     // One project's error is that project's: the others complete.
                     for (code, f) in &facts {
@@ -1053,22 +1077,45 @@ impl Pipeline {
                                     f
                                 }));
                             }
+                            // Too many facts: the same facts fail the same way, so the
+                            // project is recorded below and not retried until they change.
+                            Err(e) if e.is_permanent() => refused.push(e),
                             Err(e) => {
                                 tracing::error!(project = %code, error = %e, "project not reconciled; will retry");
-                                metrics::counter!("wagegate_projects_not_reconciled_total")
+                                metrics::counter!("wagegate_projects_not_reconciled_total", "reason" => "overflow")
                                     .increment(1);
                                 failed.push(code.clone());
                             }
                         }
                     }
-                    Ok((out, failed, until))
+                    Ok((out, failed, refused, until))
                 },
             )
             .await
             .context("the reconciler thread failed")??;
-            let computed: Vec<String> = chunk.into_iter().filter(|p| !failed.contains(p)).collect();
+            refused.extend(refused_now);
+            let too_large: Vec<store::TooLarge> = refused.iter().filter_map(refusal).collect();
+            for t in &too_large {
+                tracing::error!(
+                    project = %t.project,
+                    facts = t.facts,
+                    limit = t.limit,
+                    "project not reconciled: more facts than reconciler.max_project_facts; its findings are kept, and it is tried again when its facts or the limit change"
+                );
+                metrics::counter!("wagegate_projects_not_reconciled_total", "reason" => "too_many_facts")
+                    .increment(1);
+            }
+            let computed: Vec<String> = chunk
+                .into_iter()
+                .filter(|p| !failed.contains(p) && !too_large.iter().any(|t| &t.project == p))
+                .collect();
+            // Refused projects are recorded as reconciled with no date of change: a pass
+            // skips them until their facts (or the rules, the limit among them) change,
+            // instead of counting them again every few seconds. Their findings are not
+            // synced, so they stay as they were.
             let reconciled = computed
                 .iter()
+                .chain(too_large.iter().map(|t| &t.project))
                 .map(|p| {
                     let state = states.get(p);
                     let fp = state.and_then(|s| s.fingerprint.as_deref());
@@ -1082,6 +1129,7 @@ impl Pipeline {
                 computed,
                 findings,
                 failed,
+                too_large,
                 skipped: skip.len() as u64,
                 reconciled,
             })
@@ -1097,6 +1145,9 @@ struct ChunkDone {
     findings: Vec<Finding>,
     /// Projects whose amounts could not be computed: queued again, findings kept.
     failed: Vec<String>,
+    /// Projects with more facts than `reconciler.max_project_facts`: not loaded or not
+    /// reconciled, findings kept, recorded so that they are not tried again as they are.
+    too_large: Vec<store::TooLarge>,
     skipped: u64,
     /// What to record for `computed` once their findings are stored.
     reconciled: Vec<store::Reconciled>,
@@ -1160,8 +1211,37 @@ fn add_registry(total: &mut RegistryReport, r: RegistryReport) {
     total.dirty_projects.extend(r.dirty_projects);
 }
 
+/// Why a project is not reconciled for its size, in `lang`: the reconciler's own words, for
+/// the CLI and the operator API.
+pub fn too_large_message(t: &store::TooLarge, lang: schemas::Lang) -> String {
+    reconciler::ReconcileError::TooManyFacts {
+        project: t.project.clone(),
+        facts: t.facts,
+        limit: t.limit,
+    }
+    .message(lang)
+}
+
+/// The refusal of a project with too many facts, as the pass reports it (`None` for any
+/// other error).
+fn refusal(e: &reconciler::ReconcileError) -> Option<store::TooLarge> {
+    match e {
+        reconciler::ReconcileError::TooManyFacts {
+            project,
+            facts,
+            limit,
+        } => Some(store::TooLarge {
+            project: project.clone(),
+            facts: *facts,
+            limit: *limit,
+        }),
+        reconciler::ReconcileError::Overflow { .. } => None,
+    }
+}
+
 fn add(total: &mut SyncReport, r: &SyncReport) {
     total.skipped += r.skipped;
+    total.too_large.extend(r.too_large.iter().cloned());
     total.opened += r.opened;
     total.reopened += r.reopened;
     total.escalated += r.escalated;

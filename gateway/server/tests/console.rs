@@ -23,6 +23,7 @@ on_both_databases!(
     findings_read_in_chinese_by_default_and_in_english_when_switched,
     the_project_page_draws_guarantee_cover_against_the_requirement,
     guessing_tokens_on_the_login_form_is_throttled_like_the_api,
+    a_flooded_project_is_not_opened_and_the_page_says_why,
 );
 
 const TOKEN: &str = "console-operator-token-for-tests";
@@ -1166,4 +1167,47 @@ async fn guessing_tokens_on_the_login_form_is_throttled_like_the_api(db: Databas
         .await
         .unwrap();
     assert_eq!(r.status(), 429);
+}
+
+/// A bank floods a project with more payment results than one project may have
+/// (`reconciler.max_project_facts`, here its smallest value): its page, workbook and evidence
+/// packs are not built — they would hold every record — and say why in Chinese; its findings
+/// from before still open (without the workers behind them); the other project's page is as
+/// ever.
+async fn a_flooded_project_is_not_opened_and_the_page_says_why(db: Database) {
+    let h = start_with(db, |s| s.reconciler.max_project_facts = 10_000).await;
+    let s = login(&h).await;
+    let before = h
+        .store()
+        .list_findings(&store::FindingFilter {
+            project: Some("FJ-FZ-2026-0017".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .items;
+    let bank = h.client("bank");
+    let receipt = h.push(&bank, &pain002_flood(10_100)).await;
+    let file = h
+        .wait_processed(&bank, receipt["id"].as_str().unwrap())
+        .await;
+    assert_eq!(file["status"], "parsed", "{file}");
+
+    let (status, page) = s.get(&h, "/console/projects/FJ-FZ-2026-0017").await;
+    assert_eq!(status, 409, "{page}");
+    assert!(
+        page.contains("FJ-FZ-2026-0017") && page.contains("未对账") && page.contains("10000"),
+        "{page}"
+    );
+    let (status, _) = s
+        .get(&h, "/console/projects/FJ-FZ-2026-0017/reconciliation.xlsx")
+        .await;
+    assert_eq!(status, 409);
+    let f = before.first().expect("the demo's project has findings");
+    let (status, page) = s
+        .get(&h, &format!("/console/findings/{}", f.finding.id))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let (status, page) = s.get(&h, "/console/projects/GZ-GY-2026-0042").await;
+    assert_eq!(status, 200, "{page}");
 }

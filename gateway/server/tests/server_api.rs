@@ -25,7 +25,56 @@ on_both_databases!(
     partners_list_only_their_own_files_and_operators_page_through_all,
     format_health_per_partner_and_format_is_a_metric,
     a_bank_cannot_attach_an_account_to_another_banks_project_by_platform_push,
+    a_flooded_project_is_not_reconciled_and_its_status_says_why,
 );
+
+/// A bank pushes, for one project, a payroll result of more payments than one project may
+/// have (`reconciler.max_project_facts`, here its smallest value): the file is stored and
+/// parsed as any other, the daemon does not reconcile the project, and the operator reads why
+/// on the project's status, in Chinese and English. The status counts the project's facts
+/// without loading them.
+async fn a_flooded_project_is_not_reconciled_and_its_status_says_why(db: Database) {
+    let h = Harness::start(db, |s| s.reconciler.max_project_facts = 10_000).await;
+    h.import_demo_registry().await;
+    let bank = h.client("bank");
+    let receipt = h.push(&bank, &pain002_flood(10_100)).await;
+    let file = h
+        .wait_processed(&bank, receipt["id"].as_str().unwrap())
+        .await;
+    assert_eq!(file["status"], "parsed", "{file}");
+
+    let op = h.client("operator");
+    let v: serde_json::Value = op
+        .get(h.url("/v1/projects/FJ-FZ-2026-0017/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let r = &v["reconcile"];
+    assert_eq!(r["state"], "too_large", "{v}");
+    assert_eq!(r["limit"], 10_000, "{v}");
+    assert!(r["facts"].as_u64().unwrap() > 10_100, "{v}");
+    assert_eq!(v["records"]["payment"], 10_100, "{v}");
+    let zh = r["message_zh"].as_str().unwrap();
+    assert!(
+        zh.contains("FJ-FZ-2026-0017") && zh.contains("未对账") && zh.contains("10000"),
+        "{zh}"
+    );
+    let en = r["message"].as_str().unwrap();
+    assert!(en.contains("not reconciled"), "{en}");
+    // The demo's other project is as small as ever.
+    let v: serde_json::Value = op
+        .get(h.url("/v1/projects/GZ-GY-2026-0042/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["reconcile"]["state"], "ok", "{v}");
+}
 
 async fn a_bank_with_a_good_certificate_pushes_and_polls_its_file(db: Database) {
     let h = Harness::start(db, |_| {}).await;
@@ -543,6 +592,10 @@ async fn operators_work_findings_through_their_lifecycle(db: Database) {
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["findings_by_status"]["dismissed"], 1, "{v}");
     assert!(v["records"]["statement"].as_u64().unwrap_or(0) > 0, "{v}");
+    // A project of the demo's size is far under the limit of one project's facts.
+    assert_eq!(v["reconcile"]["state"], "ok", "{v}");
+    assert!(v["reconcile"]["facts"].as_u64().unwrap_or(0) > 0, "{v}");
+    assert!(v["reconcile"].get("message_zh").is_none(), "{v}");
     let r = op
         .get(h.url("/v1/projects/NOPE/status"))
         .send()

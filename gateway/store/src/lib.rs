@@ -215,6 +215,16 @@ pub trait Store: Send + Sync + 'static {
     /// (one ordered scan per table and chunk of projects, no JSON), in project order;
     /// projects without a project record are left out.
     async fn load_facts(&self, projects: &[String]) -> Result<Vec<ProjectFactRows>>;
+    /// How many facts each of these projects has, counted as the reconciler counts them
+    /// (`reconciler::ProjectFacts::count`: every row of the typed fact tables, each statement
+    /// entry on its own; delivery conflicts not included) without reading any: one grouped
+    /// count over each table's key, by kind. A project with none is absent. What the pipeline asks
+    /// before loading a project's facts, so that a project far beyond a real one
+    /// (`reconciler.max_project_facts`) is never held in memory.
+    async fn fact_counts(
+        &self,
+        projects: &[String],
+    ) -> Result<std::collections::HashMap<String, FactCounts>>;
     /// The registered accounts (account number, project, bank code, registered by an
     /// operator rather than from a partner's file) that have one of `numbers` or belong to
     /// one of `projects`, from the typed fact table: what ingest authorises a file against.

@@ -1,5 +1,6 @@
 //! The store's public records: what goes in and what comes out.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -391,6 +392,41 @@ pub struct SyncReport {
     pub updated: u64,
     pub resolved: u64,
     pub unchanged: u64,
+    /// Projects the pass refused to reconcile because they have more facts than
+    /// `reconciler.max_project_facts`: their findings were left as they were, and they are
+    /// not tried again until their facts or the rules change.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub too_large: Vec<TooLarge>,
+}
+
+/// How many facts one project has, by record kind (statement entries as `entry`): what
+/// [`crate::Store::fact_counts`] reads without loading them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FactCounts {
+    pub by_kind: BTreeMap<String, u64>,
+}
+
+impl FactCounts {
+    /// The kind statement entries are counted under.
+    pub const ENTRY: &'static str = "entry";
+
+    /// Every fact, as `reconciler::ProjectFacts::count` counts them (delivery conflicts
+    /// aside).
+    pub fn total(&self) -> u64 {
+        self.by_kind
+            .values()
+            .fold(0u64, |a, n| a.saturating_add(*n))
+    }
+}
+
+/// A project with more facts than one project may have (`reconciler.max_project_facts`):
+/// not loaded, not reconciled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TooLarge {
+    pub project: String,
+    /// Its facts as counted ([`crate::Store::fact_counts`]).
+    pub facts: u64,
+    pub limit: u64,
 }
 
 impl SyncReport {

@@ -404,6 +404,53 @@ struct ProjectStatus {
     worst_active_severity: Option<Severity>,
     /// Active findings, most severe first (at most one page).
     active: Vec<schemas::StoredFinding>,
+    /// Whether the project can be reconciled: `ok`, or `too_large` when it has more facts
+    /// than `reconciler.max_project_facts` (it is then not reconciled and its findings are
+    /// the ones stored before; docs/findings.md, "When a project cannot be reconciled").
+    reconcile: ReconcileState,
+}
+
+/// Whether a project can be reconciled, and if not, why (in both languages).
+#[derive(Serialize, utoipa::ToSchema)]
+struct ReconcileState {
+    /// `ok` or `too_large`.
+    state: &'static str,
+    /// The project's facts (records, each statement entry counted on its own).
+    facts: u64,
+    /// `reconciler.max_project_facts`.
+    limit: u64,
+    /// Why it is not reconciled, in Chinese (absent when `ok`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_zh: Option<String>,
+    /// The same in English.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+}
+
+impl ReconcileState {
+    fn of(project: &str, facts: u64, limit: u64) -> ReconcileState {
+        if facts <= limit {
+            return ReconcileState {
+                state: "ok",
+                facts,
+                limit,
+                message_zh: None,
+                message: None,
+            };
+        }
+        let t = store::TooLarge {
+            project: project.to_string(),
+            facts,
+            limit,
+        };
+        ReconcileState {
+            state: "too_large",
+            facts,
+            limit,
+            message_zh: Some(ingest::pipeline::too_large_message(&t, schemas::Lang::Zh)),
+            message: Some(ingest::pipeline::too_large_message(&t, schemas::Lang::En)),
+        }
+    }
 }
 
 /// `GET /v1/projects/{code}/status`: what is stored and what is wrong for one project.
@@ -435,18 +482,27 @@ pub(crate) async fn project_status(
     if code.is_empty() || code.len() > MAX_ID_CHARS {
         return Err(ApiError::NotFound("project".into()));
     }
-    let records = state
+    // Counted, not loaded: a project of millions of records (one hostile file) costs no
+    // more to look at than any other.
+    let counts = state
         .store
-        .load_records(&store::Scope::project(&code))
-        .await?;
-    if !records.iter().any(|r| r.kind == store::RecordKind::Project) {
+        .fact_counts(std::slice::from_ref(&code))
+        .await?
+        .remove(&code)
+        .unwrap_or_default();
+    if !counts
+        .by_kind
+        .contains_key(store::RecordKind::Project.as_str())
+    {
         return Err(ApiError::NotFound(format!("project '{code}'")));
     }
-    let mut by_kind = BTreeMap::new();
-    for r in &records {
-        *by_kind.entry(r.kind.as_str().to_string()).or_insert(0u64) += 1;
-    }
-    drop(records);
+    let reconcile = ReconcileState::of(
+        &code,
+        counts.total(),
+        state.settings.reconciler.max_project_facts,
+    );
+    let mut by_kind = counts.by_kind;
+    by_kind.remove(store::FactCounts::ENTRY);
     let base = store::FindingFilter {
         project: Some(code.clone()),
         ..Default::default()
@@ -497,6 +553,7 @@ pub(crate) async fn project_status(
             active_by_severity,
             worst_active_severity,
             active,
+            reconcile,
         },
     ))
 }

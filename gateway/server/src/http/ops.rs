@@ -101,7 +101,7 @@ fn describe_metrics() {
     );
     describe_counter!(
         "wagegate_projects_not_reconciled_total",
-        "Projects whose reconciliation failed (queued again)"
+        "Projects whose reconciliation failed, by reason: overflow (queued again) or too_many_facts"
     );
     describe_histogram!(
         "wagegate_reconcile_duration_seconds",

@@ -332,3 +332,18 @@ pub async fn error_code(r: reqwest::Response) -> (u16, String) {
         v["error"]["code"].as_str().unwrap_or("").to_string(),
     )
 }
+
+/// A pain.002 as a broken or hostile bank could send it: `n` successful payments, all drawn on
+/// the demo's ICBC account (project FJ-FZ-2026-0017), to payees on no roster.
+pub fn pain002_flood(n: usize) -> Vec<u8> {
+    let mut xml = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pain.002.001.10\">\n<CstmrPmtStsRpt>\n<GrpHdr><MsgId>ICBC-PSR-FLOOD</MsgId><CreDtTm>2026-10-10T09:00:00+08:00</CreDtTm></GrpHdr>\n<OrgnlGrpInfAndSts><OrgnlMsgId>PAY-FLOOD</OrgnlMsgId><OrgnlMsgNmId>pain.001.001.09</OrgnlMsgNmId></OrgnlGrpInfAndSts>\n<OrgnlPmtInfAndSts><OrgnlPmtInfId>FLOOD-PAYROLL</OrgnlPmtInfId>\n",
+    );
+    for i in 0..n {
+        xml.push_str(&format!(
+            "<TxInfAndSts><OrgnlEndToEndId>FLOOD-{i:07}</OrgnlEndToEndId><TxSts>ACSC</TxSts><OrgnlTxRef><Amt><InstdAmt Ccy=\"CNY\">5000.00</InstdAmt></Amt><ReqdExctnDt><Dt>2026-10-10</Dt></ReqdExctnDt><DbtrAcct><Id><Othr><Id>1402023009000012345</Id></Othr></Id></DbtrAcct><Cdtr><Nm>工人{i}</Nm></Cdtr><CdtrAcct><Id><Othr><Id>6212261{i:012}</Id></Othr></Id></CdtrAcct></OrgnlTxRef></TxInfAndSts>\n"
+        ));
+    }
+    xml.push_str("</OrgnlPmtInfAndSts>\n</CstmrPmtStsRpt>\n</Document>\n");
+    xml.into_bytes()
+}

@@ -1294,6 +1294,47 @@ pub async fn accounts_named(
     Ok(out)
 }
 
+// ----- how many -----
+
+/// How many fact rows each project owns in each typed fact table (statement entries one by
+/// one, as kind `entry`): one `UNION ALL` of grouped counts per [`IN_LIST`] projects, each
+/// read from the table's primary key (`owner` first), no row decoded.
+pub async fn counts(
+    pool: &Pool,
+    projects: &[String],
+) -> Result<HashMap<String, crate::model::FactCounts>> {
+    let tables: Vec<(&str, &str)> = RecordKind::ALL
+        .iter()
+        .map(|k| (k.as_str(), table(*k)))
+        .chain([(crate::model::FactCounts::ENTRY, "fact_entries")])
+        .collect();
+    let mut out: HashMap<String, crate::model::FactCounts> = HashMap::new();
+    for chunk in projects.chunks(IN_LIST) {
+        let mut q = sqlx::QueryBuilder::new("");
+        for (i, (kind, t)) in tables.iter().enumerate() {
+            if i > 0 {
+                q.push(" UNION ALL ");
+            }
+            // Kinds and tables are this crate's constants, never input.
+            q.push(format!(
+                "SELECT owner, '{kind}' AS kind, COUNT(*) AS n FROM {t} WHERE owner IN "
+            ));
+            push_list(&mut q, chunk.iter().map(String::as_str));
+            q.push(" GROUP BY owner");
+        }
+        for row in q.build().fetch_all(pool).await? {
+            let n: i64 = get(&row, "n")?;
+            let kind: String = get(&row, "kind")?;
+            *out.entry(get(&row, "owner")?)
+                .or_default()
+                .by_kind
+                .entry(kind)
+                .or_default() += u64::try_from(n).unwrap_or(0);
+        }
+    }
+    Ok(out)
+}
+
 // ----- what the last reconciliation saw -----
 
 /// The fingerprint of each project's facts now and its last recorded reconciliation.

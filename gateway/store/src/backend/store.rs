@@ -1009,6 +1009,10 @@ impl crate::Store for ThisStore {
         Ok(out)
     }
 
+    async fn fact_counts(&self, projects: &[String]) -> Result<HashMap<String, FactCounts>> {
+        facts::counts(&self.pool, projects).await
+    }
+
     async fn accounts_named(
         &self,
         numbers: &[String],
