@@ -318,7 +318,7 @@ pub struct Write<'a> {
 }
 
 /// THE hook of [`super::records::write`]: writes the typed rows of the records it wrote (all
-/// of `rows` with `replace`, registry rows; else only those `written` reports new, facts
+/// of `rows` with `replace`, registry rows; else only those whose flag in `written` (one per row) says new, facts
 /// being never replaced), moves the typed rows an account registered or moved here takes
 /// along (as `records::adopt_facts` does for `records`, which runs after this), and chains
 /// the content hashes into the fingerprint of every project touched.
@@ -326,11 +326,14 @@ pub async fn write(
     tx: &mut Tx<'_>,
     rows: &[Write<'_>],
     replace: bool,
-    written: &std::collections::HashSet<(String, String)>,
+    written: &[bool],
 ) -> Result<()> {
-    let is_written =
-        |r: &NewRecord| replace || written.contains(&(r.kind.as_str().to_string(), r.key.clone()));
-    let rows: Vec<&Write<'_>> = rows.iter().filter(|w| is_written(w.record)).collect();
+    let rows: Vec<&Write<'_>> = rows
+        .iter()
+        .zip(written)
+        .filter(|(_, &new)| replace || new)
+        .map(|(w, _)| w)
+        .collect();
     if rows.is_empty() {
         return Ok(());
     }

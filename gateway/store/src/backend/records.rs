@@ -108,9 +108,8 @@ const REPLACE: &str = " ON CONFLICT (kind, key) DO UPDATE SET \
 /// written).
 const KEEP: &str = " ON CONFLICT DO NOTHING";
 
-/// Writes records, many per statement; with `replace` (registry rows), existing keys are
-/// replaced. Returns the (kind, key) pairs the database reports as written (empty with
-/// `replace`). Each row's owner is its project, else its account's; accounts written here
+/// Writes records; with `replace` (registry rows), existing keys are replaced. Returns, for
+/// each row in order, whether the database reports it written (every row, with `replace`). Each row's owner is its project, else its account's; accounts written here
 /// adopt the facts that name only them.
 pub async fn write(
     tx: &mut Tx<'_>,
@@ -118,7 +117,7 @@ pub async fn write(
     rows: &[&NewRecord],
     replace: bool,
     now: DateTime<Utc>,
-) -> Result<HashSet<(String, String)>, StoreError> {
+) -> Result<Vec<bool>, StoreError> {
     let unowned: BTreeSet<&str> = rows
         .iter()
         .filter(|r| r.project.is_none())
@@ -149,23 +148,20 @@ pub async fn write(
             .col("created_at", now)
             .col("updated_at", now)
     }
-    let mut written = HashSet::new();
     let Some(first) = rows.first() else {
-        return Ok(written);
+        return Ok(Vec::new());
     };
     let tail = if replace { REPLACE } else { KEEP };
-    if ThisStore::ROW_BY_ROW {
+    let written: Vec<bool> = if ThisStore::ROW_BY_ROW {
         // Each row's statement tells whether it was written.
-        let built = rows.iter().map(|r| row(r, owner(r), file_id, now)).collect();
-        let flags = ThisStore::insert_each(tx, "records", built, tail).await?;
-        if !replace {
-            for (r, new) in rows.iter().zip(flags) {
-                if new {
-                    written.insert((r.kind.as_str().to_string(), r.key.clone()));
-                }
-            }
-        }
+        let built = rows
+            .iter()
+            .map(|r| row(r, owner(r), file_id, now))
+            .collect();
+        ThisStore::insert_each(tx, "records", built, tail).await?
     } else {
+        // The keys each multi-row insert reports written, by kind.
+        let mut returned: HashMap<String, HashSet<String>> = HashMap::new();
         for chunk in rows.chunks(rows_per_insert(
             row(first, String::new(), file_id, now).binds(),
         )) {
@@ -182,11 +178,22 @@ pub async fn write(
             } else {
                 let keep = q.push(" RETURNING kind, key");
                 for r in keep.build().fetch_all(&mut **tx).await? {
-                    written.insert((r.try_get("kind")?, r.try_get("key")?));
+                    returned
+                        .entry(r.try_get("kind")?)
+                        .or_default()
+                        .insert(r.try_get("key")?);
                 }
             }
         }
-    }
+        rows.iter()
+            .map(|r| {
+                replace
+                    || returned
+                        .get(r.kind.as_str())
+                        .is_some_and(|keys| keys.contains(r.key.as_str()))
+            })
+            .collect()
+    };
     // The typed facts (issue 14), in the same transaction: the one call into `facts`.
     let typed: Vec<super::facts::Write<'_>> = rows
         .iter()
@@ -196,9 +203,8 @@ pub async fn write(
         })
         .collect();
     super::facts::write(tx, &typed, replace, &written).await?;
-    for r in rows {
-        let adopted = r.kind == RecordKind::Account
-            && (replace || written.contains(&(r.kind.as_str().to_string(), r.key.clone())));
+    for (r, &new) in rows.iter().zip(&written) {
+        let adopted = r.kind == RecordKind::Account && (replace || new);
         if let (true, Some(project), Some(account)) = (adopted, &r.project, &r.account) {
             adopt_facts(tx, project, account).await?;
         }

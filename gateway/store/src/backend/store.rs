@@ -72,8 +72,8 @@ async fn insert_fact_batch(
     let projects = &mut touched.projects;
     let accounts = &mut touched.accounts;
     let mut missed: BTreeMap<RecordKind, Vec<&NewRecord>> = BTreeMap::new();
-    for r in &plan.rows {
-        if written.contains(&(r.kind.as_str().to_string(), r.key.clone())) {
+    for (r, &new) in plan.rows.iter().zip(&written) {
+        if new {
             report.inserted += 1;
             projects.extend(r.project.clone());
             accounts.extend(r.account.clone());
@@ -889,8 +889,8 @@ impl crate::Store for ThisStore {
             // back and compared (a backfill into an empty database reads nothing back).
             let inserted = records::write(&mut tx, source_file, &rows, false, now).await?;
             let mut stored_before = Vec::new();
-            for r in rows {
-                if inserted.contains(&(kind.as_str().to_string(), r.key.clone())) {
+            for (r, new) in rows.into_iter().zip(inserted) {
+                if new {
                     report.inserted += 1;
                     projects.extend(r.project.clone());
                     accounts.extend(r.account.clone());

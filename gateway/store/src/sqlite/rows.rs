@@ -1,5 +1,5 @@
 //! Rows written one by one through SQLite's own interface, inside the writer's sqlx
-//! transaction (lent by `sqlite_lend`): a prepared single-row `INSERT` run once per row.
+//! transaction (lent by `sqlite_lend`, borrowing the rows): a prepared single-row `INSERT` run once per row.
 //!
 //! A backfill writes millions of rows, and the multi-row `INSERT … VALUES (…), (…)` that sqlx
 //! needs to be quick cost more than the rows themselves: the statement text built and
@@ -10,63 +10,82 @@
 //! whether it was written (`ON CONFLICT DO NOTHING` writes none), so no key needs to be read
 //! back before or after.
 //!
-//! Values are bound exactly as sqlx encodes them for SQLite (`bound`), so a row reads back
+//! Values are bound exactly as sqlx encodes them for SQLite (`Bind`), so a row reads back
 //! the same whichever path wrote it (tested below).
 
-use chrono::SecondsFormat;
-use rusqlite::types::Value as Bound;
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::types::{ToSqlOutput, ValueRef};
 
 use super::backend::columns::{Row, Value};
 use crate::error::StoreError;
 
-/// A value as sqlx's SQLite encoding stores it: text for times (RFC 3339, as many
-/// fractional digits as needed, `+00:00`) and dates (`%F`), integers for booleans.
-fn bound(v: Value<'_>) -> Bound {
-    match v {
-        Value::Text(t) => t.map_or(Bound::Null, |t| Bound::Text(t.to_string())),
-        Value::OwnedText(t) => t.map_or(Bound::Null, Bound::Text),
-        Value::Int(i) => Bound::Integer(i),
-        Value::OptInt(i) => i.map_or(Bound::Null, Bound::Integer),
-        Value::Bool(b) => Bound::Integer(i64::from(b)),
-        Value::Time(t) => Bound::Text(t.to_rfc3339_opts(SecondsFormat::AutoSi, false)),
-        Value::Date(d) => d.map_or(Bound::Null, |d| Bound::Text(d.format("%F").to_string())),
-        Value::Bytes(b) => Bound::Blob(b.to_vec()),
-        // Part of the statement's text, not bound (see `statement`).
-        Value::Sql(s) => Bound::Text(s.to_string()),
+/// A time as sqlx's SQLite encoding stores it: RFC 3339, as many fractional digits as
+/// needed, `+00:00`.
+fn time_text(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, false)
+}
+
+/// One value bound as sqlx's SQLite encoding binds it: text borrowed from the row, times as
+/// [`time_text`] (formatted once per call: a write's rows share their time), dates as `%F`,
+/// booleans as integers.
+struct Bind<'v> {
+    value: &'v Value<'v>,
+    times: &'v [(DateTime<Utc>, String)],
+}
+
+impl rusqlite::ToSql for Bind<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        use rusqlite::types::Value as Owned;
+        Ok(match self.value {
+            Value::Text(Some(t)) => ToSqlOutput::Borrowed(ValueRef::Text(t.as_bytes())),
+            Value::OwnedText(Some(t)) => ToSqlOutput::Borrowed(ValueRef::Text(t.as_bytes())),
+            Value::Text(None)
+            | Value::OwnedText(None)
+            | Value::OptInt(None)
+            | Value::Date(None) => ToSqlOutput::Borrowed(ValueRef::Null),
+            Value::Int(i) | Value::OptInt(Some(i)) => ToSqlOutput::Owned(Owned::Integer(*i)),
+            Value::Bool(b) => ToSqlOutput::Owned(Owned::Integer(i64::from(*b))),
+            Value::Time(t) => match self.times.iter().find(|(at, _)| at == t) {
+                Some((_, text)) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
+                None => ToSqlOutput::Owned(Owned::Text(time_text(t))),
+            },
+            Value::Date(Some(d)) => ToSqlOutput::Owned(Owned::Text(d.format("%F").to_string())),
+            Value::Bytes(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
+            // Part of the statement's text (see `statement`), never bound.
+            Value::Sql(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+        })
     }
 }
 
-/// The single-row `INSERT` the rows share and each row's bound values. Every row must name
-/// the same columns, with the same SQL text where a column is SQL rather than a value (a
-/// programming error otherwise, so it panics naming the table, as `columns::insert` does).
-fn statement(table: &str, rows: Vec<Row<'_>>, tail: &str) -> (String, Vec<Vec<Bound>>) {
-    let mut shape: Option<Vec<(&'static str, Option<&'static str>)>> = None;
-    let mut values = Vec::with_capacity(rows.len());
-    for row in rows {
-        let columns = row.into_columns();
-        let this: Vec<(&'static str, Option<&'static str>)> = columns
-            .iter()
-            .map(|(name, v)| (*name, if let Value::Sql(s) = v { Some(*s) } else { None }))
-            .collect();
-        match &shape {
-            None => shape = Some(this),
-            Some(first) => assert!(
-                *first == this,
-                "rows of one INSERT into {table} name different columns: {first:?} and {this:?}"
-            ),
-        }
-        values.push(
-            columns
-                .into_iter()
-                .filter(|(_, v)| !matches!(v, Value::Sql(_)))
-                .map(|(_, v)| bound(v))
-                .collect(),
+/// The single-row `INSERT` the rows share. Every row must name the same columns, with the
+/// same SQL text where a column is SQL rather than a value (a programming error otherwise, so
+/// it panics naming the table, as `columns::insert` does).
+fn statement(table: &str, rows: &[Vec<(&'static str, Value<'_>)>], tail: &str) -> String {
+    let shape = |row: &[(&'static str, Value<'_>)]| -> Vec<(&'static str, Option<&'static str>)> {
+        row.iter()
+            .map(|(name, v)| {
+                (
+                    *name,
+                    if let Value::Sql(s) = v {
+                        Some(*s)
+                    } else {
+                        None
+                    },
+                )
+            })
+            .collect()
+    };
+    let first = rows.first().map(|r| shape(r)).unwrap_or_default();
+    for row in rows.iter().skip(1) {
+        let this = shape(row);
+        assert!(
+            first == this,
+            "rows of one INSERT into {table} name different columns: {first:?} and {this:?}"
         );
     }
-    let shape = shape.unwrap_or_default();
-    let names: Vec<&str> = shape.iter().map(|(n, _)| *n).collect();
+    let names: Vec<&str> = first.iter().map(|(n, _)| *n).collect();
     let mut n = 0;
-    let marks: Vec<String> = shape
+    let marks: Vec<String> = first
         .iter()
         .map(|(_, sql)| match sql {
             Some(sql) => (*sql).to_string(),
@@ -76,15 +95,14 @@ fn statement(table: &str, rows: Vec<Row<'_>>, tail: &str) -> (String, Vec<Vec<Bo
             }
         })
         .collect();
-    let sql = format!(
+    format!(
         "INSERT INTO {table} ({}) VALUES ({}){tail}",
         names.join(", "),
         marks.join(", ")
-    );
-    (sql, values)
+    )
 }
 
-/// Inserts `rows` into `table` one row at a time within `tx`, on a blocking thread; returns
+/// Inserts `rows` into `table` one row at a time within `tx` (see `sqlite_lend`); returns
 /// whether each row was written (`false`: `tail`'s `ON CONFLICT DO NOTHING` kept the stored
 /// row).
 pub(super) async fn insert_each(
@@ -96,12 +114,29 @@ pub(super) async fn insert_each(
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let (sql, values) = statement(table, rows, tail);
-    sqlite_lend::lend(tx, move |conn| {
+    let rows: Vec<Vec<(&'static str, Value<'_>)>> =
+        rows.into_iter().map(Row::into_columns).collect();
+    let sql = statement(table, &rows, tail);
+    let mut times: Vec<(DateTime<Utc>, String)> = Vec::new();
+    for (_, v) in rows.iter().flatten() {
+        if let Value::Time(t) = v {
+            if times.len() < 4 && !times.iter().any(|(at, _)| at == t) {
+                times.push((*t, time_text(t)));
+            }
+        }
+    }
+    sqlite_lend::lend(tx, |conn| {
         let mut insert = conn.prepare(&sql)?;
-        let mut written = Vec::with_capacity(values.len());
-        for row in &values {
-            written.push(insert.execute(rusqlite::params_from_iter(row))? == 1);
+        let mut written = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let binds =
+                row.iter()
+                    .filter(|(_, v)| !matches!(v, Value::Sql(_)))
+                    .map(|(_, value)| Bind {
+                        value,
+                        times: &times,
+                    });
+            written.push(insert.execute(rusqlite::params_from_iter(binds))? == 1);
         }
         Ok(written)
     })
@@ -129,7 +164,9 @@ mod tests {
 
     /// What a row reads back as, column by column: its SQLite type and its text.
     async fn read_back(conn: &mut sqlx::SqliteConnection, table: &str) -> Vec<String> {
-        let columns = ["key", "note", "n", "m", "flag", "at", "day", "data", "source"];
+        let columns = [
+            "key", "note", "n", "m", "flag", "at", "day", "data", "source",
+        ];
         let select = columns
             .iter()
             .map(|c| format!("typeof({c}) || ':' || coalesce(quote({c}), '')"))
@@ -143,7 +180,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_row_reads_back_as_sqlx_would_have_written_it() {
-        let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:").await.unwrap();
+        let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .unwrap();
         for t in ["by_sqlx", "by_row"] {
             sqlx::query(&format!(
                 "CREATE TABLE {t} (key TEXT PRIMARY KEY, note TEXT, n INTEGER, m INTEGER, \
@@ -177,7 +216,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_kept_row_is_reported_as_not_written_and_the_transaction_goes_on() {
-        let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:").await.unwrap();
+        let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .unwrap();
         sqlx::query("CREATE TABLE t (key TEXT PRIMARY KEY, v INTEGER)")
             .execute(&mut conn)
             .await
@@ -190,12 +231,18 @@ mod tests {
             ]
         };
         let keep = " ON CONFLICT DO NOTHING";
-        assert_eq!(insert_each(&mut tx, "t", rows(1), keep).await.unwrap(), [true, true]);
+        assert_eq!(
+            insert_each(&mut tx, "t", rows(1), keep).await.unwrap(),
+            [true, true]
+        );
         let again = vec![
             Row::new().col("key", "y").col("v", 2_i64),
             Row::new().col("key", "z").col("v", 2_i64),
         ];
-        assert_eq!(insert_each(&mut tx, "t", again, keep).await.unwrap(), [false, true]);
+        assert_eq!(
+            insert_each(&mut tx, "t", again, keep).await.unwrap(),
+            [false, true]
+        );
         // sqlx goes on using the connection within the same transaction.
         let n: i64 = sqlx::query_scalar("SELECT sum(v) FROM t")
             .fetch_one(&mut *tx)
@@ -207,12 +254,17 @@ mod tests {
             .fetch_one(&mut conn)
             .await
             .unwrap();
-        assert_eq!(left, 0, "the rows were written inside the rolled-back transaction");
+        assert_eq!(
+            left, 0,
+            "the rows were written inside the rolled-back transaction"
+        );
     }
 
     #[tokio::test]
     async fn a_failing_row_is_an_error_naming_the_constraint() {
-        let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:").await.unwrap();
+        let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .unwrap();
         sqlx::query("CREATE TABLE t (key TEXT PRIMARY KEY, v INTEGER NOT NULL)")
             .execute(&mut conn)
             .await
@@ -230,6 +282,7 @@ mod tests {
             Row::new().col("a", "x").sql("b", "1"),
             Row::new().col("a", "y").sql("b", "2"),
         ];
-        let _ = statement("t", rows, "");
+        let rows: Vec<_> = rows.into_iter().map(Row::into_columns).collect();
+        let _ = statement("t", &rows, "");
     }
 }
