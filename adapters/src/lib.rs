@@ -267,8 +267,9 @@ pub fn streams(format: Format) -> bool {
         | Format::Cmb
         | Format::Cib
         | Format::Bocom
-        | Format::CorePayroll => true,
-        Format::Icbc | Format::PlatformJson | Format::GuaranteeXml | Format::GuaranteeJson => false,
+        | Format::CorePayroll
+        | Format::Icbc => true,
+        Format::PlatformJson | Format::GuaranteeXml | Format::GuaranteeJson => false,
     }
 }
 
@@ -310,7 +311,7 @@ pub fn parse_stream<R: std::io::Read>(
             set
         }
         Format::Cib => profiles::cib::for_each_statement_in(open, |s| batches.statement(s))?,
-        Format::Cmb | Format::Bocom | Format::CorePayroll => {
+        Format::Cmb | Format::Bocom | Format::CorePayroll | Format::Icbc => {
             let each = |r: profiles::stream::Record| match r {
                 profiles::stream::Record::Statement(s) => batches.statement(s),
                 profiles::stream::Record::Batch(b) => batches.push(|p| p.payroll_batches.push(b)),
@@ -321,6 +322,7 @@ pub fn parse_stream<R: std::io::Read>(
             match format {
                 Format::Cmb => profiles::cmb::for_each_record_in(open, each)?,
                 Format::Bocom => profiles::bocom::for_each_record_in(open, each)?,
+                Format::Icbc => profiles::icbc::for_each_record_in(open, each)?,
                 _ => profiles::core_payroll::for_each_record_in(open, each)?,
             }
         }
