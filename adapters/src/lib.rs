@@ -268,8 +268,9 @@ pub fn streams(format: Format) -> bool {
         | Format::Cib
         | Format::Bocom
         | Format::CorePayroll
-        | Format::Icbc => true,
-        Format::PlatformJson | Format::GuaranteeXml | Format::GuaranteeJson => false,
+        | Format::Icbc
+        | Format::PlatformJson => true,
+        Format::GuaranteeXml | Format::GuaranteeJson => false,
     }
 }
 
@@ -311,10 +312,11 @@ pub fn parse_stream<R: std::io::Read>(
             set
         }
         Format::Cib => profiles::cib::for_each_statement_in(open, |s| batches.statement(s))?,
-        Format::Cmb | Format::Bocom | Format::CorePayroll | Format::Icbc => {
+        Format::Cmb | Format::Bocom | Format::CorePayroll | Format::Icbc | Format::PlatformJson => {
             let each = |r: profiles::stream::Record| match r {
                 profiles::stream::Record::Statement(s) => batches.statement(s),
                 profiles::stream::Record::Batch(b) => batches.push(|p| p.payroll_batches.push(b)),
+                profiles::stream::Record::Account(a) => batches.push(|p| p.accounts.push(a)),
                 profiles::stream::Record::Payment(p) => {
                     batches.push(|set| set.payment_results.push(p))
                 }
@@ -323,6 +325,7 @@ pub fn parse_stream<R: std::io::Read>(
                 Format::Cmb => profiles::cmb::for_each_record_in(open, each)?,
                 Format::Bocom => profiles::bocom::for_each_record_in(open, each)?,
                 Format::Icbc => profiles::icbc::for_each_record_in(open, each)?,
+                Format::PlatformJson => profiles::platform::for_each_record_in(open, ctx, each)?,
                 _ => profiles::core_payroll::for_each_record_in(open, each)?,
             }
         }

@@ -108,8 +108,9 @@ fn replace_nth(text: &str, from: &str, to: &str, n: usize) -> String {
 }
 
 #[test]
-fn icbc_streams() {
+fn icbc_and_the_platform_push_stream() {
     assert!(adapters::streams(Format::Icbc));
+    assert!(adapters::streams(Format::PlatformJson));
     assert!(!adapters::streams(Format::GuaranteeXml));
 }
 
@@ -329,4 +330,303 @@ fn broken_icbc_answers_fail_streamed_as_whole() {
         };
         assert!(e.message.contains(wanted), "{name}: {e}");
     }
+}
+
+// ---------------------------------------------------------------- platform push
+
+const SECRET: &[u8] = b"synthetic-partner-secret-0001";
+
+fn with_secret() -> ParseContext {
+    ParseContext {
+        platform_secret: Some(SECRET.to_vec()),
+        ..ParseContext::default()
+    }
+}
+
+fn platform_check(name: &str, bytes: &[u8]) -> Result<RecordSet, ParseError> {
+    check_with(name, Format::PlatformJson, bytes, &with_secret())
+}
+
+#[test]
+fn every_platform_fixture_streams_as_it_reads_whole() {
+    let dir = format!("{}/fixtures/profiles/platform", env!("CARGO_MANIFEST_DIR"));
+    let (mut ok, mut all) = (0, 0);
+    for e in std::fs::read_dir(&dir).expect("fixture folder") {
+        let p = e.expect("entry").path();
+        let name = p.display().to_string();
+        if !name.ends_with(".json") || name.ends_with(".expected.json") {
+            continue;
+        }
+        let bytes = std::fs::read(&p).expect("readable");
+        ok += usize::from(platform_check(&name, &bytes).is_ok());
+        // Without the secret: refused, streamed as whole.
+        let e = check_with(
+            &name,
+            Format::PlatformJson,
+            &bytes,
+            &ParseContext::default(),
+        );
+        assert!(e.is_err(), "{name} read without a secret");
+        all += 1;
+    }
+    assert!(ok >= 3 && all >= 8, "{ok} of {all} fixtures read");
+}
+
+/// A signed push: `members` (name, JSON value text) in the order given, then `sign`
+/// computed over the string members (`data` as `data` says) unless `sign` is given.
+fn signed_push(members: &[(&str, String)], sign: Option<&str>) -> Vec<u8> {
+    let mut fields = Vec::new();
+    for (k, v) in members {
+        if let Ok(serde_json::Value::String(s)) = serde_json::from_str(v) {
+            fields.push((k.to_string(), s));
+        }
+    }
+    let sign = sign.map_or_else(
+        || adapters::profiles::platform::sign::compute(&fields, SECRET),
+        str::to_string,
+    );
+    let mut body: Vec<String> = members
+        .iter()
+        .map(|(k, v)| format!("\"{k}\": {v}"))
+        .collect();
+    // The signature in the middle, the data after it: the order of members is free.
+    body.insert(1, format!("\"sign\": \"{sign}\""));
+    format!("{{\n  {}\n}}\n", body.join(",\n  ")).into_bytes()
+}
+
+fn json_string(s: &str) -> String {
+    serde_json::to_string(s).expect("a string")
+}
+
+fn envelope(msg_type: &str, data: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("msgType", json_string(msg_type)),
+        ("data", json_string(data)),
+        ("appId", json_string("BANK-308-GX")),
+        ("msgId", json_string("M-2026-10-30-0001")),
+        ("timestamp", json_string("20261030180000")),
+        ("nonce", json_string("")),
+    ]
+}
+
+/// Statement lines of three accounts, the third's lines among the first's, balances
+/// running (one a fen off), an unknown field on some.
+fn statement_data(lines: usize) -> String {
+    let accounts = [
+        "3100012345678901234",
+        "3100012345678905678",
+        "4500012345678900001",
+    ];
+    let mut balances = [10_000_000i64, 20_000_000, 30_000_000];
+    let mut items = Vec::new();
+    for i in 0..lines {
+        let a = if i < lines / 2 {
+            usize::from(i % 5 == 4) * 2
+        } else {
+            1
+        };
+        let fen = 5_000 + (i as i64 % 71) * 11;
+        let credit = i % 3 == 0;
+        balances[a] += if credit { fen } else { -fen };
+        let shown = balances[a] + i64::from(i == 7);
+        let extra = if i % 97 == 5 { ", \"memo\": \"x\"" } else { "" };
+        items.push(format!(
+            "{{\"accountNo\": \"{}\", \"billNo\": \"B{i:07}\", \"billType\": \"{}\", \"amount\": \"{}.{:02}\", \"balance\": \"{}.{:02}\", \"tradeTime\": \"2026-10-30 09:{:02}:{:02}\", \"oppAccountNo\": \"62122600000{i:08}\", \"oppAccountName\": \"某某劳务有限公司\", \"excerpt\": \"工资 \\\"十月\\\"\\n第{i}笔\", \"batchNo\": \"PB{}\"{extra}}}",
+            accounts[a],
+            if credit { 1 } else { 2 },
+            fen / 100,
+            fen % 100,
+            shown / 100,
+            shown % 100,
+            (i / 60) % 60,
+            i % 60,
+            i % 4
+        ));
+    }
+    format!("[{}]", items.join(",\n "))
+}
+
+fn wage_data(n: usize) -> String {
+    let mut items = Vec::new();
+    for i in 0..n {
+        items.push(format!(
+            "{{\"batchNo\": \"PB202610\", \"seqNo\": \"{i}\", \"accountNo\": \"3100012345678901234\", \"idCardNo\": \"11010519491231002X\", \"workerName\": \"王{i}\", \"grossAmount\": \"{}.00\", \"netAmount\": \"{}.50\", \"month\": \"2026-10\", \"payDate\": \"2026-10-30\", \"bankCardNo\": \"62122600000{i:08}\", \"status\": \"{}\", \"failCode\": \"{}\", \"failReason\": \"{}\"}}",
+            5000 + i % 300,
+            4000 + i % 300,
+            [1, 1, 2, 0, 3, 9][i % 6],
+            if i % 6 == 2 { "E01" } else { "" },
+            if i % 6 == 2 { "账户已销户" } else { "" },
+        ));
+    }
+    format!("[{}]", items.join(","))
+}
+
+fn account_data(n: usize) -> String {
+    let mut items = Vec::new();
+    for i in 0..n {
+        items.push(format!(
+            "{{\"accountNo\": \"31000123456789{i:05}\", \"accountName\": \"某某项目农民工工资专用账户{i}\", \"projectCode\": \"GX-NN-2026-{i:04}\", \"cnaps\": \"308611000019\", \"openDate\": \"2026-01-05\", \"payerAccounts\": [\"6212260000000000888\"]}}"
+        ));
+    }
+    format!("[{}]", items.join(","))
+}
+
+#[test]
+fn platform_pushes_written_here_stream_as_they_read_whole() {
+    let set = platform_check(
+        "statement",
+        &signed_push(&envelope("STATEMENT", &statement_data(2400)), None),
+    )
+    .expect("reads");
+    assert_eq!(set.statements.len(), 3);
+    assert_eq!(
+        set.statements
+            .iter()
+            .map(|s| s.entries.len())
+            .sum::<usize>(),
+        2400
+    );
+    assert!(set
+        .statements
+        .iter()
+        .all(|s| s.statement_id.as_deref() == Some("M-2026-10-30-0001")));
+    assert!(set.diagnostics.iter().any(|d| d.message.contains("memo")));
+    let set = platform_check(
+        "wage results",
+        &signed_push(&envelope("WAGE_RESULT", &wage_data(3000)), None),
+    )
+    .expect("reads");
+    assert_eq!(set.payment_results.len(), 3000);
+    let set = platform_check(
+        "accounts",
+        &signed_push(&envelope("ACCOUNT", &account_data(60)), None),
+    )
+    .expect("reads");
+    assert_eq!(set.accounts.len(), 60);
+    // Whitespace around the data (signed as sent, trimmed before it is read), a
+    // byte-order mark, an empty array.
+    let spaced = format!("\u{3000}\n  {}\n\t ", wage_data(40));
+    platform_check(
+        "spaced data",
+        &with_bom(&signed_push(&envelope("WAGE_RESULT", &spaced), None)),
+    )
+    .expect("reads");
+    let set =
+        platform_check("empty", &signed_push(&envelope("ACCOUNT", "[]"), None)).expect("reads");
+    assert_eq!(set.diagnostics.len(), 1);
+}
+
+#[test]
+fn broken_platform_pushes_fail_streamed_as_whole() {
+    let wage = wage_data(600);
+    let good = signed_push(&envelope("WAGE_RESULT", &wage), None);
+    let cut = good[..good.len() * 2 / 3].to_vec();
+    let bad_amount = replace_nth(&wage, "\"netAmount\": \"", "\"netAmount\": \"1.005", 300);
+    let late_syntax = format!("{}, ]", &bad_amount[..bad_amount.len() - 1]);
+    let mut tampered = String::from_utf8(good.clone()).expect("utf-8");
+    tampered = replace_nth(&tampered, "王599", "王598", 1);
+    let mut many = vec!["{}"; 100_001].join(",");
+    many = format!("[{many}]");
+    let mut bad_utf8 = signed_push(&envelope("WAGE_RESULT", &bad_amount), None);
+    let at = bad_utf8.len() - 20;
+    bad_utf8[at] = 0xC3;
+    let mut number_member = envelope("WAGE_RESULT", &wage);
+    number_member.push(("version", "2".to_string()));
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("truncated", cut, "invalid JSON"),
+        (
+            "bad amount",
+            signed_push(&envelope("WAGE_RESULT", &bad_amount), None),
+            "/data/299/netAmount",
+        ),
+        (
+            "a data syntax fault after a record fault",
+            signed_push(&envelope("WAGE_RESULT", &late_syntax), None),
+            "not valid JSON",
+        ),
+        ("tampered", tampered.into_bytes(), "does not match"),
+        (
+            "bad sign",
+            signed_push(&envelope("WAGE_RESULT", &wage), Some("abc")),
+            "64 hex",
+        ),
+        (
+            "repeated reference",
+            signed_push(
+                &envelope(
+                    "WAGE_RESULT",
+                    &replace_nth(&wage, "\"seqNo\": \"4\"", "\"seqNo\": \"3\"", 1),
+                ),
+                None,
+            ),
+            "twice",
+        ),
+        (
+            "too many records",
+            signed_push(&envelope("ACCOUNT", &many), None),
+            "more than",
+        ),
+        (
+            "not an array",
+            signed_push(&envelope("ACCOUNT", "{\"a\": 1}"), None),
+            "array",
+        ),
+        (
+            "blank data",
+            signed_push(&envelope("ACCOUNT", " \n "), None),
+            "missing or empty",
+        ),
+        (
+            "empty data",
+            signed_push(&envelope("ACCOUNT", ""), None),
+            "missing or empty",
+        ),
+        (
+            "unknown msgType",
+            signed_push(&envelope("BALANCE", "[]"), None),
+            "msgType",
+        ),
+        (
+            "a number member",
+            signed_push(&number_member, None),
+            "must be a string",
+        ),
+        ("bad utf-8 after a bad amount", bad_utf8, "UTF-8"),
+        ("not an object", b"[1, 2]".to_vec(), "object"),
+    ];
+    for (name, bytes, wanted) in cases {
+        let Err(e) = platform_check(name, &bytes) else {
+            panic!("{name}: read");
+        };
+        assert!(e.message.contains(wanted), "{name}: {e}");
+    }
+}
+
+/// The signature is checked before any record is handed on: a push whose data is
+/// tampered with hands on nothing, even though every record in it converts.
+#[test]
+fn no_record_of_an_unauthenticated_push_is_handed_on() {
+    let good = signed_push(&envelope("WAGE_RESULT", &wage_data(50)), None);
+    let tampered = replace_nth(
+        std::str::from_utf8(&good).expect("utf-8"),
+        "4001.50",
+        "9001.50",
+        1,
+    );
+    for ctx in [with_secret(), ParseContext::default()] {
+        let mut handed = 0;
+        let open = || Ok(tampered.as_bytes());
+        let r = adapters::parse_stream(Format::PlatformJson, open, 8, &ctx, |b| {
+            handed += b.payment_results.len();
+        });
+        assert!(r.is_err());
+        assert_eq!(handed, 0);
+    }
+    let mut handed = 0;
+    let open = || Ok(&good[..]);
+    adapters::parse_stream(Format::PlatformJson, open, 8, &with_secret(), |b| {
+        handed += b.payment_results.len();
+    })
+    .expect("reads");
+    assert_eq!(handed, 50);
 }

@@ -26,6 +26,7 @@ pub const READ_BYTES: usize = 64 * 1024;
 /// A record read from a stream, handed on as soon as it is complete.
 pub enum Record {
     Statement(Statement),
+    Account(schemas::WageAccount),
     Batch(PayrollBatch),
     Payment(PaymentResult),
 }
