@@ -7,8 +7,8 @@
 //! Modules: [`detect`] guesses the format; [`iso20022`] reads camt.052/053/054 and
 //! pain.002, [`swift`] reads MT940/MT942 (both also as streams, one statement at a time,
 //! for very large files); [`encoding`] holds the code-page helpers; `profiles` and
-//! `guarantee` read the Chinese banks' own files and guarantee letters (CIB, CMB, BoCom and
-//! core payroll also as streams, `profiles::stream`). The JSON form of
+//! `guarantee` read the Chinese banks' own files and guarantee letters (CIB, CMB, BoCom,
+//! core payroll, ICBC and the platform push also as streams, `profiles::stream`). The JSON form of
 //! the output is documented in `docs/parse-json.md`.
 
 use std::fmt;
@@ -276,9 +276,10 @@ pub fn streams(format: Format) -> bool {
 
 /// [`parse_as`] over a stream, for a format that [`streams`]: `open` reads the file from its
 /// start (an MT940/MT942 file is opened twice, its encoding being decided by the whole
-/// file; an ISO 20022 file once; a bank profile two to four times: the encoding is decided,
-/// and checked, on the whole file first, and CMB and BoCom note each account's last row
-/// before its statements are read). Bank profiles are read without the size cap of their
+/// file; an ISO 20022 file once; a bank profile two to six times: the encoding is decided,
+/// and checked, on the whole file first, CMB and BoCom note each account's last row before
+/// its statements are read, ICBC reads its document's groups before its rows, and the
+/// platform push checks its syntax, its envelope and its signature before its records). Bank profiles are read without the size cap of their
 /// whole-file readers (`profiles::common::MAX_INPUT_BYTES`). The records are handed to `sink` as they are read, in
 /// record sets of at most `batch` records (their `format` set, no diagnostics), and the
 /// returned set holds no records but everything else the whole file's set holds (format,
