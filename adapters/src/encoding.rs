@@ -48,16 +48,31 @@ pub fn refuse_xml_controls(
         return Ok(());
     };
     let line = 1 + text[..at].iter().filter(|&&b| b == b'\n').count() as u64;
+    Err(xml_control_error(
+        label,
+        line,
+        base.map(|b| (b + at) as u64),
+        text[at],
+    ))
+}
+
+/// The error of [`refuse_xml_controls`] for the character `byte` on `line`, at file
+/// `offset` when known.
+pub(crate) fn xml_control_error(
+    label: &str,
+    line: u64,
+    offset: Option<u64>,
+    byte: u8,
+) -> crate::ParseError {
     let mut position = schemas::Position::line(line);
-    position.offset = base.map(|b| (b + at) as u64);
-    Err(crate::ParseError::new(
+    position.offset = offset;
+    crate::ParseError::new(
         label,
         position,
         format!(
-            "character U+{:04X} at line {line} is not allowed in XML; the file is refused (a control character in a name or account number would be read differently by every system)",
-            text[at]
+            "character U+{byte:04X} at line {line} is not allowed in XML; the file is refused (a control character in a name or account number would be read differently by every system)"
         ),
-    ))
+    )
 }
 
 /// Refuses bytes that are not UTF-8 in a document that is (declared or by default), naming

@@ -7,8 +7,8 @@
 //! Modules: [`detect`] guesses the format; [`iso20022`] reads camt.052/053/054 and
 //! pain.002, [`swift`] reads MT940/MT942 (both also as streams, one statement at a time,
 //! for very large files); [`encoding`] holds the code-page helpers; `profiles` and
-//! `guarantee` read the Chinese banks' own files and guarantee letters (CIB, CMB, BoCom and
-//! core payroll also as streams, `profiles::stream`). The JSON form of
+//! `guarantee` read the Chinese banks' own files and guarantee letters (CIB, CMB, BoCom,
+//! core payroll, ICBC and the platform push also as streams, `profiles::stream`). The JSON form of
 //! the output is documented in `docs/parse-json.md`.
 
 use std::fmt;
@@ -267,16 +267,19 @@ pub fn streams(format: Format) -> bool {
         | Format::Cmb
         | Format::Cib
         | Format::Bocom
-        | Format::CorePayroll => true,
-        Format::Icbc | Format::PlatformJson | Format::GuaranteeXml | Format::GuaranteeJson => false,
+        | Format::CorePayroll
+        | Format::Icbc
+        | Format::PlatformJson => true,
+        Format::GuaranteeXml | Format::GuaranteeJson => false,
     }
 }
 
 /// [`parse_as`] over a stream, for a format that [`streams`]: `open` reads the file from its
 /// start (an MT940/MT942 file is opened twice, its encoding being decided by the whole
-/// file; an ISO 20022 file once; a bank profile two to four times: the encoding is decided,
-/// and checked, on the whole file first, and CMB and BoCom note each account's last row
-/// before its statements are read). Bank profiles are read without the size cap of their
+/// file; an ISO 20022 file once; a bank profile two to six times: the encoding is decided,
+/// and checked, on the whole file first, CMB and BoCom note each account's last row before
+/// its statements are read, ICBC reads its document's groups before its rows, and the
+/// platform push checks its syntax, its envelope and its signature before its records). Bank profiles are read without the size cap of their
 /// whole-file readers (`profiles::common::MAX_INPUT_BYTES`). The records are handed to `sink` as they are read, in
 /// record sets of at most `batch` records (their `format` set, no diagnostics), and the
 /// returned set holds no records but everything else the whole file's set holds (format,
@@ -310,10 +313,11 @@ pub fn parse_stream<R: std::io::Read>(
             set
         }
         Format::Cib => profiles::cib::for_each_statement_in(open, |s| batches.statement(s))?,
-        Format::Cmb | Format::Bocom | Format::CorePayroll => {
+        Format::Cmb | Format::Bocom | Format::CorePayroll | Format::Icbc | Format::PlatformJson => {
             let each = |r: profiles::stream::Record| match r {
                 profiles::stream::Record::Statement(s) => batches.statement(s),
                 profiles::stream::Record::Batch(b) => batches.push(|p| p.payroll_batches.push(b)),
+                profiles::stream::Record::Account(a) => batches.push(|p| p.accounts.push(a)),
                 profiles::stream::Record::Payment(p) => {
                     batches.push(|set| set.payment_results.push(p))
                 }
@@ -321,6 +325,8 @@ pub fn parse_stream<R: std::io::Read>(
             match format {
                 Format::Cmb => profiles::cmb::for_each_record_in(open, each)?,
                 Format::Bocom => profiles::bocom::for_each_record_in(open, each)?,
+                Format::Icbc => profiles::icbc::for_each_record_in(open, each)?,
+                Format::PlatformJson => profiles::platform::for_each_record_in(open, ctx, each)?,
                 _ => profiles::core_payroll::for_each_record_in(open, each)?,
             }
         }

@@ -261,10 +261,16 @@ fn a_pain002_streams_payment_by_payment() {
 
 #[test]
 fn a_format_that_cannot_stream_is_refused_by_the_stream_reader() {
-    assert!(!adapters::streams(Format::Icbc));
+    assert!(!adapters::streams(Format::GuaranteeXml));
     let open = || Ok(&b"anything"[..]);
-    let e = adapters::parse_stream(Format::Icbc, open, 10, &ParseContext::default(), |_| {})
-        .unwrap_err();
+    let e = adapters::parse_stream(
+        Format::GuaranteeXml,
+        open,
+        10,
+        &ParseContext::default(),
+        |_| {},
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("read whole"), "{e}");
 }
 

@@ -111,7 +111,11 @@ pub fn parse(bytes: &[u8]) -> Result<RecordSet, ParseError> {
     Ok(out)
 }
 
-fn read_letter(s: &mut XmlStream<'_>, path: String, line: u64) -> Result<WireLetter, ParseError> {
+fn read_letter<R: std::io::BufRead>(
+    s: &mut XmlStream<R>,
+    path: String,
+    line: u64,
+) -> Result<WireLetter, ParseError> {
     let mut letter = WireLetter {
         path,
         line,

@@ -26,6 +26,7 @@ pub const READ_BYTES: usize = 64 * 1024;
 /// A record read from a stream, handed on as soon as it is complete.
 pub enum Record {
     Statement(Statement),
+    Account(schemas::WageAccount),
     Batch(PayrollBatch),
     Payment(PaymentResult),
 }
@@ -154,11 +155,24 @@ pub fn check_gbk<R: Read>(
     format: Format,
     open: &mut impl FnMut() -> io::Result<R>,
 ) -> Result<(), ParseError> {
+    check_gbk_after(format, open, 0)
+}
+
+/// [`check_gbk`] of the file after its first `skip` bytes (a byte-order mark before a
+/// declared GBK encoding); offsets stay the file's.
+pub fn check_gbk_after<R: Read>(
+    format: Format,
+    open: &mut impl FnMut() -> io::Result<R>,
+    skip: usize,
+) -> Result<(), ParseError> {
     let mut input = reopen(format, open)?;
+    let mut head = [0u8; 3];
+    let skip = skip.min(head.len());
+    read_full(&mut input, &mut head[..skip]).map_err(|e| io_error(format, &e))?;
     let mut decoder = GB18030.new_decoder_without_bom_handling();
     let mut buf = vec![0u8; READ_BYTES];
     let mut out = vec![0u8; 8192];
-    let mut consumed = 0u64;
+    let mut consumed = skip as u64;
     loop {
         let n = read_full(&mut input, &mut buf).map_err(|e| io_error(format, &e))?;
         let last = n == 0;
@@ -186,7 +200,7 @@ pub fn check_gbk<R: Read>(
 /// The error for a malformed byte sequence at file offset `at`, as
 /// [`common::decode_strict`] words it: the file is read once more up to there for the line
 /// and the bytes to show.
-fn locate<R: Read>(
+pub fn locate<R: Read>(
     format: Format,
     open: &mut impl FnMut() -> io::Result<R>,
     at: u64,
@@ -274,9 +288,15 @@ pub struct Decoded<R: Read> {
 
 impl<R: Read> Decoded<R> {
     pub fn new(input: R, encoding: TextEncoding) -> Decoded<R> {
+        Decoded::after(input, encoding, 0)
+    }
+
+    /// The text after the first `skip` bytes (a UTF-8 file's byte-order mark is always
+    /// skipped; a GBK file's first bytes when its XML declaration follows a byte-order mark).
+    pub fn after(input: R, encoding: TextEncoding, skip: usize) -> Decoded<R> {
         let (decoder, skip) = match encoding {
             TextEncoding::Utf8 { bom } => (None, if bom { 3 } else { 0 }),
-            TextEncoding::Gbk => (Some(GB18030.new_decoder_without_bom_handling()), 0),
+            TextEncoding::Gbk => (Some(GB18030.new_decoder_without_bom_handling()), skip),
         };
         Decoded {
             input,

@@ -19,9 +19,12 @@
 //! decides the text's encoding from the whole file, as the whole-file reader does; the
 //! second reads the statements); the text bank profiles (CIB, CMB, BoCom, core payroll) two
 //! to four times (the encoding decided and checked on the whole file, then, for CMB and
-//! BoCom, each account's last row noted, then the records). Formats that cannot be read from
-//! a stream (ICBC, the platform push, guarantee letters: `adapters::streams`) are read whole
-//! as before; they stay under `ingest.max_file_bytes` (docs/formats.md, "Large files").
+//! BoCom, each account's last row noted, then the records); ICBC's XML four to six times
+//! (encoding, characters, the document's groups, its rows); the platform push six times
+//! (encoding, syntax, envelope, the signature over the streamed `data`, the data array, the
+//! records). Formats that cannot be read from a stream (guarantee letters:
+//! `adapters::streams`) are read whole as before; they stay under `ingest.max_file_bytes`
+//! (docs/formats.md, "Large files").
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;

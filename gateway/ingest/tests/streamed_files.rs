@@ -6,7 +6,8 @@
 //! limit; camt.053, pain.002 and MT940 (statements without their closing balance from a
 //! partner that may omit it, and one that may not; incomplete statements superseded), and
 //! the bank profiles that stream (CMB and BoCom exports of several accounts, core payroll
-//! files of several batches, CIB). On SQLite and, with `WAGEGATE_TEST_POSTGRES_URL`, PostgreSQL.
+//! files of several batches, CIB; ICBC host-to-host answers and signed provincial platform
+//! pushes, one of them tampered with). On SQLite and, with `WAGEGATE_TEST_POSTGRES_URL`, PostgreSQL.
 
 use std::path::Path;
 
@@ -20,6 +21,8 @@ use store::{FileStatus, Scope};
 const ACCOUNTS: [&str; 2] = ["6222021001000012345", "6222021001000067890"];
 /// Not registered: its statements are refused.
 const STRANGER: &str = "6222021001000099999";
+/// The secret ICBC signs its platform pushes with.
+const PLATFORM_SECRET: &str = "synthetic-partner-secret-0001";
 
 /// A camt.053.001.08 as a bank sends a day's statements of many accounts: `n` statements,
 /// each with its opening and closing balance and two entries, about 1.1 KiB each.
@@ -190,7 +193,8 @@ async fn gate(postgres: bool, stream_above: Option<u64>, max_file: Option<u64>) 
         accounts: vec![],
         projects: vec![],
         issuer_codes: vec![],
-        platform_secret: None,
+        // For its provincial platform pushes.
+        platform_secret: Some(PLATFORM_SECRET.into()),
         tolerate: vec![],
     });
     // The same bank, known to leave out closing balances.
@@ -638,5 +642,179 @@ async fn streamed_bank_profile_files_end_as_whole_files_on_postgres() {
         .into_iter()
         .map(|(name, bytes)| ("icbc", name, bytes))
         .collect();
+    assert_eq!(same_outcomes_from(true, &files).await.len(), files.len());
+}
+
+/// An ICBC host-to-host statement history answer (QHISD, GBK) of `rows` rows of `account`.
+fn icbc_history(account: &str, rows: usize) -> Vec<u8> {
+    let mut s = format!(
+        "<?xml version=\"1.0\" encoding=\"GBK\"?>\n<CMS><eb><pub><TransCode>QHISD</TransCode><BankCode>102</BankCode><fSeqno>Q1</fSeqno><RetCode>0</RetCode><RetMsg>交易成功</RetMsg></pub>\n<out><AccNo>{account}</AccNo><AccName>某建设集团有限公司农民工工资专用账户</AccName><CurrType>001</CurrType>\n"
+    );
+    let mut balance: i64 = 90_000_000;
+    for i in 0..rows {
+        let fen = 10_000 + (i as i64 % 97) * 13;
+        let credit = i % 3 == 0;
+        balance += if credit { fen } else { -fen };
+        let (drcrf, side) = if credit {
+            ("2", "CreditAmount")
+        } else {
+            ("1", "DebitAmount")
+        };
+        s.push_str(&format!(
+            "<rd><Drcrf>{drcrf}</Drcrf><{side}>{fen}</{side}><Balance>{balance}</Balance><Date>2026110{}</Date><Ref>R{i:08}</Ref><RecipAccNo>62122600000{i:08}</RecipAccNo><RecipName>某某劳务分包有限公司</RecipName><Summary>人工费</Summary><UseCN>2026年10月工资</UseCN></rd>\n",
+            1 + i % 3
+        ));
+    }
+    s.push_str("</out></eb></CMS>\n");
+    gbk(&s)
+}
+
+/// An ICBC batch payment result answer (QPAYPER, UTF-8) of `rows` results paid from
+/// `account`.
+fn icbc_results(account: &str, rows: usize) -> Vec<u8> {
+    let total: u64 = (0..rows).map(|i| 400_000 + i as u64).sum();
+    let mut s = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CMS><eb><pub><TransCode>QPAYPER</TransCode><fSeqno>F1</fSeqno><RetCode>0</RetCode></pub>\n<out><AccNo>{account}</AccNo><QryfSeqno>PB20261101</QryfSeqno><TotalNum>{rows}</TotalNum><TotalAmt>{total}</TotalAmt>\n"
+    );
+    for i in 0..rows {
+        let result = [7, 7, 6, 0][i % 4];
+        s.push_str(&format!(
+            "<rd><iSeqno>{i}</iSeqno><RecAccNo>6222020200{i:09}</RecAccNo><RecAccNameCN>张{i}</RecAccNameCN><PayAmt>{}</PayAmt><PayDate>2026-11-01</PayDate><Result>{result}</Result><iRetMsg>{}</iRetMsg></rd>\n",
+            400_000 + i,
+            if result == 6 { "账户已冻结" } else { "" },
+        ));
+    }
+    s.push_str("</out></eb></CMS>\n");
+    s.into_bytes()
+}
+
+/// A provincial platform push (signed with [`PLATFORM_SECRET`]) of `msg_type` carrying
+/// `items`.
+fn platform_push(msg_type: &str, msg_id: &str, items: &[String]) -> Vec<u8> {
+    let data = format!("[{}]", items.join(","));
+    let fields: Vec<(String, String)> = [
+        ("appId", "ICBC-102-GX"),
+        ("msgType", msg_type),
+        ("msgId", msg_id),
+        ("timestamp", "20261101180000"),
+        ("data", data.as_str()),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let sign = adapters::profiles::platform::sign::compute(&fields, PLATFORM_SECRET.as_bytes());
+    let mut members: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| format!("{}: {}", serde_json_string(k), serde_json_string(v)))
+        .collect();
+    // The signature before the data: detection looks for it in the first 4 KiB.
+    members.insert(1, format!("\"sign\": \"{sign}\""));
+    format!("{{{}}}", members.join(",\n")).into_bytes()
+}
+
+fn serde_json_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Statement lines of the two registered accounts and the stranger's, interleaved.
+fn platform_statement(lines: usize) -> Vec<u8> {
+    let items: Vec<String> = (0..lines)
+        .map(|i| {
+            let account = match i % 7 {
+                6 => STRANGER,
+                k => ACCOUNTS[k % 2],
+            };
+            format!(
+                "{{\"accountNo\": \"{account}\", \"billNo\": \"PB{i:07}\", \"billType\": \"{}\", \"amount\": \"{}.{:02}\", \"tradeTime\": \"2026-11-01 10:{:02}:{:02}\", \"oppAccountNo\": \"62122600000{i:08}\", \"oppAccountName\": \"某某劳务分包有限公司\", \"excerpt\": \"2026年10月 人工费\"}}",
+                1 + i % 2,
+                100 + i % 500,
+                i % 100,
+                (i / 60) % 60,
+                i % 60
+            )
+        })
+        .collect();
+    platform_push("STATEMENT", "PLAT-STMT-1", &items)
+}
+
+fn platform_wages(n: usize) -> Vec<u8> {
+    let items: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                "{{\"batchNo\": \"PW-2026-10\", \"seqNo\": \"{i}\", \"accountNo\": \"{}\", \"workerName\": \"王{i}\", \"grossAmount\": \"{}.00\", \"netAmount\": \"{}.00\", \"month\": \"2026-10\", \"payDate\": \"2026-11-01\", \"bankCardNo\": \"62122600000{i:08}\", \"status\": \"{}\", \"failReason\": \"\"}}",
+                ACCOUNTS[0],
+                5000 + i % 300,
+                4000 + i % 300,
+                [1, 1, 2, 0][i % 4]
+            )
+        })
+        .collect();
+    platform_push("WAGE_RESULT", "PLAT-WAGE-1", &items)
+}
+
+fn icbc_and_platform_files() -> Vec<(&'static str, &'static str, Vec<u8>)> {
+    let history = icbc_history(ACCOUNTS[0], 6000);
+    // A bad amount near the end (a point in whole fen): rejected, nothing stored.
+    let bad = String::from_utf8(icbc_results(ACCOUNTS[1], 6000)).unwrap();
+    let at = bad.rfind("<PayAmt>").unwrap() + "<PayAmt>".len();
+    let bad = format!("{}1.{}", &bad[..at], &bad[at..]);
+    let wages = platform_wages(4000);
+    // The same push with one amount changed after signing: refused whole.
+    let tampered = String::from_utf8(wages.clone())
+        .unwrap()
+        .replacen("4001.00", "4901.00", 1)
+        .into_bytes();
+    assert_ne!(tampered, wages);
+    vec![
+        ("icbc", "icbc-history.xml", history),
+        ("icbc", "icbc-stranger.xml", icbc_history(STRANGER, 6000)),
+        ("icbc", "icbc-results.xml", icbc_results(ACCOUNTS[1], 6000)),
+        ("icbc", "icbc-bad-amount.xml", bad.into_bytes()),
+        ("icbc", "platform-statement.json", platform_statement(5000)),
+        ("icbc", "platform-wages.json", wages),
+        ("icbc", "platform-tampered.json", tampered),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_icbc_and_platform_files_end_as_whole_files_on_sqlite() {
+    let outcomes = same_outcomes_from(false, &icbc_and_platform_files()).await;
+    let [history, stranger, results, bad, statement, wages, tampered] = &outcomes[..] else {
+        panic!("{} outcomes", outcomes.len());
+    };
+    assert!(history.starts_with("status Parsed"), "{history}");
+    assert!(stranger.starts_with("status Rejected"), "{stranger}");
+    assert!(results.starts_with("status Parsed"), "{results}");
+    assert!(bad.starts_with("status Rejected"), "{bad}");
+    assert!(bad.contains("PayAmt"), "{bad}");
+    assert!(statement.starts_with("status Parsed"), "{statement}");
+    assert!(statement.contains("record refused"), "{statement}");
+    assert!(wages.starts_with("status Parsed"), "{wages}");
+    assert!(tampered.starts_with("status Rejected"), "{tampered}");
+    // Nothing of it stored: the database is as the whole-file reader, which reads no
+    // record of a push whose signature fails, left it (compared above).
+    assert!(tampered.contains("does not match"), "{tampered}");
+    assert!(tampered.contains("report Some((0, 0, []"), "{tampered}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_icbc_and_platform_files_end_as_whole_files_on_postgres() {
+    if !testenv::require(
+        testenv::var(testenv::POSTGRES_URL).is_some(),
+        testenv::POSTGRES_URL,
+    ) {
+        return;
+    }
+    let files = icbc_and_platform_files();
     assert_eq!(same_outcomes_from(true, &files).await.len(), files.len());
 }

@@ -212,6 +212,12 @@ impl SqliteStore {
     /// Facts are inserted row by row (`insert_each`), each statement telling whether its
     /// row was written.
     const ROW_BY_ROW: bool = true;
+    /// Run on a pool connection after a file's account lookup: its page cache (64 MiB at
+    /// most) is let go. While a streamed file's transaction is open, nothing is committed,
+    /// so a reader's cache stays valid and only grows: a lookup per batch of new accounts
+    /// filled the cache of every pool connection it landed on with those accounts' pages
+    /// (a CMB export of 10,272 accounts: + 210 MiB over 1 GiB; docs/BENCHMARKS.md).
+    const AFTER_ACCOUNT_LOOKUP: Option<&'static str> = Some("PRAGMA shrink_memory");
     /// Rows per multi-row INSERT: 100 rows already amortise the statement.
     const INSERT_ROWS: usize = 100;
 

@@ -88,6 +88,7 @@ pub fn parse(bytes: &[u8], _ctx: &ParseContext) -> Result<RecordSet, ParseError>
             Record::Batch(b) => out.payroll_batches.push(b),
             Record::Payment(p) => out.payment_results.push(p),
             Record::Statement(s) => out.statements.push(s),
+            Record::Account(a) => out.accounts.push(a),
         }
     }
     Ok(out)

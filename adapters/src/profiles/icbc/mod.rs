@@ -16,11 +16,12 @@ use std::collections::BTreeMap;
 
 use schemas::{
     CardNumber, Direction, Entry, IdNumber, Money, PaymentResult, PaymentStatus, PayrollBatch,
-    Position, RecordSet, StatementKind,
+    Position, RecordSet, Statement, StatementKind,
 };
 
 use super::common::{self, error, Row};
 use super::reasons;
+use super::stream::{self, Record};
 use super::xml::{self, Ev, XmlStream};
 use crate::{Format, ParseContext, ParseError};
 
@@ -53,12 +54,13 @@ impl WireGroup {
     }
 }
 
-/// The whole response, as sent.
+/// The response's groups as sent, and how many rows it holds (the rows themselves are
+/// read one at a time).
 #[derive(Default)]
 pub struct WireDoc {
     pub public: WireGroup,
     pub out: WireGroup,
-    pub rows: Vec<WireGroup>,
+    pub rows: u64,
 }
 
 /// ICBC batch instruction result (指令状态) → domain status. Every documented code is
@@ -103,41 +105,117 @@ fn skip_prolog(s: &str) -> &str {
 pub fn parse(bytes: &[u8], _ctx: &ParseContext) -> Result<RecordSet, ParseError> {
     common::check_size(FORMAT, bytes)?;
     let decoded = xml::decode_xml(FORMAT, bytes)?;
-    let doc = read_doc(&decoded.text)?;
+    let mut wire_rows = Vec::new();
+    let doc = read_doc(XmlStream::new(FORMAT, &decoded.text), |rd| {
+        wire_rows.push(rd);
+        Ok(())
+    })?;
     let mut out = RecordSet::new(FORMAT.as_str());
     out.encoding = Some(decoded.encoding.to_string());
-    let ret_code = doc.public.get("RetCode").unwrap_or("0");
-    if ret_code != "0" && doc.rows.is_empty() {
-        return Err(error(
-            FORMAT,
-            doc.public.pos("RetCode"),
-            format!(
-                "the bank answered with an error: RetCode {ret_code}, RetMsg '{}'",
-                doc.public.get("RetMsg").unwrap_or("")
-            ),
-        ));
-    }
-    if ret_code != "0" {
-        out.warn(
-            doc.public.pos("RetCode"),
-            format!(
-                "the bank answered RetCode {ret_code} ('{}') but sent rows; they are read",
-                doc.public.get("RetMsg").unwrap_or("")
-            ),
-        );
-    }
-    if let Some(t) = doc.public.get("TransCode") {
-        out.version = Some(t.to_string());
-    }
-    let mut entries = Vec::new();
+    let mut rows = Rows::begin(&doc, &mut out)?;
     let mut payments = Vec::new();
-    let mut refs = common::SeenRefs::default();
-    for rd in &doc.rows {
+    for rd in &wire_rows {
+        if let Some(p) = rows.row(rd, &doc, &mut out)? {
+            payments.push(p);
+        }
+    }
+    let (statement, batch) = rows.finish(&doc, &mut out)?;
+    out.statements.extend(statement);
+    out.payroll_batches.extend(batch);
+    out.payment_results = payments;
+    Ok(out)
+}
+
+/// [`parse`] over a stream (`adapters::parse_stream`): `open` reads the file from its
+/// start. The encoding and every character are checked on the whole file first, then the
+/// document is read through once for its groups (`pub`, `out`: they may follow the rows)
+/// and every XML fault, and once more for its rows: each payment result is handed on as it
+/// is read; the statement, one record of all the rows, and the batch at the end. Records,
+/// diagnostics and errors are those of [`parse`], without its size cap.
+pub fn for_each_record_in<R: std::io::Read>(
+    mut open: impl FnMut() -> std::io::Result<R>,
+    mut f: impl FnMut(Record),
+) -> Result<RecordSet, ParseError> {
+    let encoding = xml::stream_encoding(FORMAT, &mut open)?;
+    let text = |open: &mut dyn FnMut() -> std::io::Result<R>| {
+        let input = open().map_err(|e| stream::io_error(FORMAT, &e))?;
+        Ok::<_, ParseError>(XmlStream::from_reader(FORMAT, encoding.text(input)))
+    };
+    let doc = read_doc(text(&mut open)?, |_| Ok(()))?;
+    let mut out = stream::summary(FORMAT, encoding.name());
+    let mut rows = Rows::begin(&doc, &mut out)?;
+    read_doc(text(&mut open)?, |rd| {
+        if let Some(p) = rows.row(&rd, &doc, &mut out)? {
+            f(Record::Payment(p));
+        }
+        Ok(())
+    })?;
+    let (statement, batch) = rows.finish(&doc, &mut out)?;
+    if let Some(st) = statement {
+        f(Record::Statement(st));
+    }
+    if let Some(b) = batch {
+        f(Record::Batch(b));
+    }
+    Ok(out)
+}
+
+/// The rows of one answer as they are read: statement rows kept for the statement (it is
+/// one record), payment results checked and handed back one at a time, counted and summed
+/// for the batch.
+struct Rows {
+    entries: Vec<Row>,
+    refs: common::SeenRefs,
+    payments: u64,
+    paid: Money,
+}
+
+impl Rows {
+    /// The answer's status, before any row.
+    fn begin(doc: &WireDoc, out: &mut RecordSet) -> Result<Rows, ParseError> {
+        let ret_code = doc.public.get("RetCode").unwrap_or("0");
+        if ret_code != "0" && doc.rows == 0 {
+            return Err(error(
+                FORMAT,
+                doc.public.pos("RetCode"),
+                format!(
+                    "the bank answered with an error: RetCode {ret_code}, RetMsg '{}'",
+                    doc.public.get("RetMsg").unwrap_or("")
+                ),
+            ));
+        }
+        if ret_code != "0" {
+            out.warn(
+                doc.public.pos("RetCode"),
+                format!(
+                    "the bank answered RetCode {ret_code} ('{}') but sent rows; they are read",
+                    doc.public.get("RetMsg").unwrap_or("")
+                ),
+            );
+        }
+        if let Some(t) = doc.public.get("TransCode") {
+            out.version = Some(t.to_string());
+        }
+        Ok(Rows {
+            entries: Vec::new(),
+            refs: common::SeenRefs::default(),
+            payments: 0,
+            paid: Money::ZERO,
+        })
+    }
+
+    /// One `<rd>`: a payment result is returned, a statement row kept.
+    fn row(
+        &mut self,
+        rd: &WireGroup,
+        doc: &WireDoc,
+        out: &mut RecordSet,
+    ) -> Result<Option<PaymentResult>, ParseError> {
         if rd.get("Result").is_some() {
-            let p = to_payment(rd, &doc, &mut out)?;
+            let p = to_payment(rd, doc, out)?;
             if let Some(seq) = &p.end_to_end_id {
                 let batch = p.batch_id.as_deref().unwrap_or("");
-                refs.check(
+                self.refs.check(
                     FORMAT,
                     batch,
                     seq,
@@ -145,50 +223,68 @@ pub fn parse(bytes: &[u8], _ctx: &ParseContext) -> Result<RecordSet, ParseError>
                     rd.pos("iSeqno"),
                 )?;
             }
-            payments.push(p);
+            self.payments += 1;
+            if let Some(a) = p.amount {
+                self.paid = self.paid.saturating_add(a);
+            }
+            Ok(Some(p))
         } else if rd.get("Drcrf").is_some() {
-            entries.push(to_row(rd)?);
+            self.entries.push(to_row(rd)?);
+            Ok(None)
         } else {
-            return Err(error(
+            Err(error(
                 FORMAT,
                 Position::line(rd.line).with_field(rd.path.clone()),
                 "a <rd> row has neither Drcrf (statement row) nor Result (payment result)",
-            ));
+            ))
         }
     }
-    if !entries.is_empty() {
-        let account = doc.out.text("AccNo").ok_or_else(|| {
-            error(
-                FORMAT,
-                doc.out.pos("AccNo"),
-                "statement rows without an account number (out/AccNo)",
-            )
-        })?;
-        let currency = common::currency(doc.out.get("CurrType").unwrap_or(""));
-        let st = common::statement_from_rows(
-            &mut out,
-            account,
-            currency,
-            StatementKind::EndOfDay,
-            entries,
-        );
-        out.statements.push(st);
+
+    /// The statement of the rows and the batch of the results, after the last row.
+    fn finish(
+        self,
+        doc: &WireDoc,
+        out: &mut RecordSet,
+    ) -> Result<(Option<Statement>, Option<PayrollBatch>), ParseError> {
+        let empty = self.entries.is_empty() && self.payments == 0;
+        let mut statement = None;
+        if !self.entries.is_empty() {
+            let account = doc.out.text("AccNo").ok_or_else(|| {
+                error(
+                    FORMAT,
+                    doc.out.pos("AccNo"),
+                    "statement rows without an account number (out/AccNo)",
+                )
+            })?;
+            let currency = common::currency(doc.out.get("CurrType").unwrap_or(""));
+            statement = Some(common::statement_from_rows(
+                out,
+                account,
+                currency,
+                StatementKind::EndOfDay,
+                self.entries,
+            ));
+        }
+        let mut batch = None;
+        if self.payments > 0 {
+            batch = batch_of(doc, self.payments, self.paid, out)?;
+        }
+        if empty {
+            out.warn(
+                Position::line(doc.out.line.max(1)),
+                "the response holds no <rd> rows",
+            );
+        }
+        Ok((statement, batch))
     }
-    if !payments.is_empty() {
-        push_batch(&doc, &payments, &mut out)?;
-        out.payment_results = payments;
-    }
-    if out.is_empty() {
-        out.warn(
-            Position::line(doc.out.line.max(1)),
-            "the response holds no <rd> rows",
-        );
-    }
-    Ok(out)
 }
 
-fn read_doc(text: &str) -> Result<WireDoc, ParseError> {
-    let mut s = XmlStream::new(FORMAT, text);
+/// Reads the document: its groups into the returned [`WireDoc`], each `<rd>` handed to
+/// `row` as it is read.
+fn read_doc<R: std::io::BufRead>(
+    mut s: XmlStream<R>,
+    mut row: impl FnMut(WireGroup) -> Result<(), ParseError>,
+) -> Result<WireDoc, ParseError> {
     let mut doc = WireDoc::default();
     match s.next_event()? {
         Some(Ev::Start { name, .. }) if name == "CMS" => {}
@@ -213,13 +309,14 @@ fn read_doc(text: &str) -> Result<WireDoc, ParseError> {
                 doc.out.path = "/CMS/eb/out".to_string();
             }
             (4, "rd") if s.path[2] == "out" => {
-                let mut row = WireGroup {
-                    path: format!("/CMS/eb/out/rd[{}]", doc.rows.len() + 1),
+                doc.rows += 1;
+                let mut group = WireGroup {
+                    path: format!("/CMS/eb/out/rd[{}]", doc.rows),
                     line,
                     ..WireGroup::default()
                 };
-                read_group(&mut s, &mut row)?;
-                doc.rows.push(row);
+                read_group(&mut s, &mut group)?;
+                row(group)?;
             }
             (4, _) if matches!(s.path[2].as_str(), "pub" | "out") => {
                 let value = s.read_simple_text()?;
@@ -239,7 +336,10 @@ fn read_doc(text: &str) -> Result<WireDoc, ParseError> {
 }
 
 /// Reads the simple children of a group element up to its end.
-fn read_group(s: &mut XmlStream<'_>, group: &mut WireGroup) -> Result<(), ParseError> {
+fn read_group<R: std::io::BufRead>(
+    s: &mut XmlStream<R>,
+    group: &mut WireGroup,
+) -> Result<(), ParseError> {
     loop {
         match s.next_event()? {
             Some(Ev::Start { name, line }) => {
@@ -386,17 +486,18 @@ fn batch_id(doc: &WireDoc) -> Option<String> {
         .or_else(|| doc.public.text("fSeqno"))
 }
 
-fn push_batch(
+fn batch_of(
     doc: &WireDoc,
-    payments: &[PaymentResult],
+    count: u64,
+    sum: Money,
     out: &mut RecordSet,
-) -> Result<(), ParseError> {
+) -> Result<Option<PayrollBatch>, ParseError> {
     let Some(batch_id) = batch_id(doc) else {
         out.warn(
             Position::line(doc.out.line),
             "no batch number (out/QryfSeqno or pub/fSeqno)",
         );
-        return Ok(());
+        return Ok(None);
     };
     let declared_count = match doc.out.get("TotalNum") {
         Some(n) => Some(n.parse::<u64>().map_err(|_| {
@@ -418,17 +519,16 @@ fn push_batch(
         None => None,
     };
     // A query answer may be paged (NextTag), so a difference is reported, not refused.
-    if declared_count.is_some_and(|n| n != payments.len() as u64) {
+    if declared_count.is_some_and(|n| n != count) {
         out.warn(
             doc.out.pos("TotalNum"),
             format!(
                 "TotalNum {} but {} rows in this answer",
                 declared_count.unwrap_or(0),
-                payments.len()
+                count
             ),
         );
     }
-    let sum: Money = payments.iter().filter_map(|p| p.amount).sum();
     if declared_total.is_some_and(|t| t != sum) {
         out.warn(
             doc.out.pos("TotalAmt"),
@@ -438,13 +538,12 @@ fn push_batch(
             ),
         );
     }
-    out.payroll_batches.push(PayrollBatch {
+    Ok(Some(PayrollBatch {
         batch_id,
         debit_account: doc.out.text("AccNo"),
         pay_date: None,
         declared_count,
         declared_total,
         group_status: doc.public.text("RetCode"),
-    });
-    Ok(())
+    }))
 }

@@ -10,8 +10,12 @@
 //! The signature is checked before anything in `data` is read: a bad or missing signature,
 //! or no partner secret to check it with, rejects the whole push.
 
+mod json_text;
 mod records;
 pub mod sign;
+mod stream;
+
+pub use stream::for_each_record_in;
 
 pub use records::wage_status;
 
@@ -64,97 +68,156 @@ pub fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<RecordSet, ParseError> 
     let envelope = json_fields::parse_json(FORMAT, &text)?;
     let env = Obj::new(FORMAT, &envelope, String::new())?;
     let fields = sign::envelope_fields(&env)?;
-    let Some(secret) = ctx.platform_secret.as_deref() else {
-        return Err(ParseError::new(
-            FORMAT.as_str(),
-            Position::default().with_field("/sign"),
-            "no partner secret configured for this sender: the push's SM3 signature cannot be verified, so it is rejected",
-        ));
-    };
+    let secret = secret(ctx)?;
     sign::verify(&fields, secret)?;
-
-    env.req_str("appId")?;
-    let msg_id = env.req_str("msgId")?;
-    let msg_type_text = env.req_str("msgType")?;
-    let msg_type = MsgType::parse(&msg_type_text).ok_or_else(|| {
-        env.err(
-            "msgType",
-            format!(
-                "unknown msgType '{msg_type_text}' (expected ACCOUNT, STATEMENT or WAGE_RESULT)"
-            ),
-        )
-    })?;
-    let data_text = env.req_str("data")?;
-    let data = serde_json::from_str::<Value>(&data_text).map_err(|e| {
-        env.err(
-            "data",
-            format!(
-                "the data string is not valid JSON (line {}, column {} inside it): {e}",
-                e.line(),
-                e.column()
-            ),
-        )
-    })?;
-    let Value::Array(items) = &data else {
-        return Err(env.err(
-            "data",
-            format!(
-                "the data string must hold a JSON array, found {}",
-                json_fields::kind(&data)
-            ),
-        ));
+    let head = Head::read(&env)?;
+    let data_text = match env.map.get("data") {
+        Some(Value::String(s)) if !s.trim().is_empty() => s.trim(),
+        _ => return Err(no_data(&env)),
     };
-    if items.len() > MAX_RECORDS {
-        return Err(env.err(
-            "data",
-            format!("more than {MAX_RECORDS} records in one push"),
-        ));
-    }
-    let mut out = RecordSet::new(FORMAT.as_str());
-    out.encoding = Some("utf-8".to_string());
-    if items.is_empty() {
-        out.warn(
-            Position::default().with_field("/data"),
-            "the push holds no records",
-        );
-    }
-    out.version = Some(msg_type_text);
-    match msg_type {
-        MsgType::Account => {
-            for (i, item) in items.iter().enumerate() {
-                let obj = Obj::new(FORMAT, item, format!("/data/{i}"))?;
-                let acct = records::account(&obj, &mut out)?;
-                out.accounts.push(acct);
-            }
+    let data = serde_json::from_str::<Value>(data_text).map_err(|e| bad_data(&env, &e))?;
+    let Value::Array(items) = &data else {
+        return Err(not_an_array(&env, json_fields::kind(&data)));
+    };
+    let mut out = head.summary(&env, items.len())?;
+    let mut each = Items::new(&head);
+    let mut rows = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        match each.item(i, item, &mut out)? {
+            Item::Account(a) => out.accounts.push(a),
+            Item::Row(row) => rows.push(row),
+            Item::Payment(p) => out.payment_results.push(p),
         }
-        MsgType::Statement => {
-            let mut rows = Vec::with_capacity(items.len());
-            for (i, item) in items.iter().enumerate() {
-                let obj = Obj::new(FORMAT, item, format!("/data/{i}"))?;
-                rows.push(records::statement_line(&obj, &mut out)?);
-            }
-            let first = out.statements.len();
-            common::push_statements_by_account(&mut out, StatementKind::Notification, rows);
-            // Each push is its own set of notifications: the message id keeps two pushes for
-            // the same account and day apart, and makes a re-delivered push collide with
-            // itself only.
-            for st in &mut out.statements[first..] {
-                st.statement_id = Some(msg_id.clone());
-            }
-        }
-        MsgType::WageResult => {
-            let mut refs = common::SeenRefs::default();
-            for (i, item) in items.iter().enumerate() {
-                let obj = Obj::new(FORMAT, item, format!("/data/{i}"))?;
-                let r = records::wage_result(&obj, &mut out)?;
-                if let Some(seq) = &r.end_to_end_id {
-                    let batch = r.batch_id.as_deref().unwrap_or("");
-                    let at = Position::default().with_field(obj.pointer_to("seqNo"));
-                    refs.check(FORMAT, batch, seq, format!("/data/{i}"), at)?;
-                }
-                out.payment_results.push(r);
-            }
+    }
+    if head.msg_type == MsgType::Statement {
+        let first = out.statements.len();
+        common::push_statements_by_account(&mut out, StatementKind::Notification, rows);
+        for st in &mut out.statements[first..] {
+            st.statement_id = Some(head.msg_id.clone());
         }
     }
     Ok(out)
+}
+
+/// The partner's secret, without which no push is read.
+fn secret(ctx: &ParseContext) -> Result<&[u8], ParseError> {
+    ctx.platform_secret.as_deref().ok_or_else(|| {
+        ParseError::new(
+            FORMAT.as_str(),
+            Position::default().with_field("/sign"),
+            "no partner secret configured for this sender: the push's SM3 signature cannot be verified, so it is rejected",
+        )
+    })
+}
+
+fn no_data(env: &Obj<'_>) -> ParseError {
+    env.err("data", "required field is missing or empty")
+}
+
+fn bad_data(env: &Obj<'_>, e: &serde_json::Error) -> ParseError {
+    env.err(
+        "data",
+        format!(
+            "the data string is not valid JSON (line {}, column {} inside it): {e}",
+            e.line(),
+            e.column()
+        ),
+    )
+}
+
+fn not_an_array(env: &Obj<'_>, kind: &str) -> ParseError {
+    env.err(
+        "data",
+        format!("the data string must hold a JSON array, found {kind}"),
+    )
+}
+
+/// The envelope's fields the records depend on, checked after the signature.
+struct Head {
+    msg_id: String,
+    msg_type: MsgType,
+    msg_type_text: String,
+}
+
+impl Head {
+    fn read(env: &Obj<'_>) -> Result<Head, ParseError> {
+        env.req_str("appId")?;
+        let msg_id = env.req_str("msgId")?;
+        let msg_type_text = env.req_str("msgType")?;
+        let msg_type = MsgType::parse(&msg_type_text).ok_or_else(|| {
+            env.err(
+                "msgType",
+                format!(
+                    "unknown msgType '{msg_type_text}' (expected ACCOUNT, STATEMENT or WAGE_RESULT)"
+                ),
+            )
+        })?;
+        Ok(Head {
+            msg_id,
+            msg_type,
+            msg_type_text,
+        })
+    }
+
+    /// The record set without its records, for a data array of `count` records.
+    fn summary(&self, env: &Obj<'_>, count: usize) -> Result<RecordSet, ParseError> {
+        if count > MAX_RECORDS {
+            return Err(env.err(
+                "data",
+                format!("more than {MAX_RECORDS} records in one push"),
+            ));
+        }
+        let mut out = RecordSet::new(FORMAT.as_str());
+        out.encoding = Some("utf-8".to_string());
+        if count == 0 {
+            out.warn(
+                Position::default().with_field("/data"),
+                "the push holds no records",
+            );
+        }
+        out.version = Some(self.msg_type_text.clone());
+        Ok(out)
+    }
+}
+
+/// One record of the data array, converted.
+enum Item {
+    Account(schemas::WageAccount),
+    /// A statement line: account, currency, row.
+    Row((String, String, common::Row)),
+    Payment(schemas::PaymentResult),
+}
+
+/// Converts the data array's records one at a time (a repeated wage-result reference is
+/// refused).
+struct Items {
+    msg_type: MsgType,
+    refs: common::SeenRefs,
+}
+
+impl Items {
+    fn new(head: &Head) -> Items {
+        Items {
+            msg_type: head.msg_type,
+            refs: common::SeenRefs::default(),
+        }
+    }
+
+    fn item(&mut self, i: usize, item: &Value, out: &mut RecordSet) -> Result<Item, ParseError> {
+        let obj = Obj::new(FORMAT, item, format!("/data/{i}"))?;
+        Ok(match self.msg_type {
+            MsgType::Account => Item::Account(records::account(&obj, out)?),
+            MsgType::Statement => Item::Row(records::statement_line(&obj, out)?),
+            MsgType::WageResult => {
+                let r = records::wage_result(&obj, out)?;
+                if let Some(seq) = &r.end_to_end_id {
+                    let batch = r.batch_id.as_deref().unwrap_or("");
+                    let at = Position::default().with_field(obj.pointer_to("seqNo"));
+                    self.refs
+                        .check(FORMAT, batch, seq, format!("/data/{i}"), at)?;
+                }
+                Item::Payment(r)
+            }
+        })
+    }
 }

@@ -38,14 +38,20 @@ pub fn envelope_fields(env: &Obj<'_>) -> Result<Vec<(String, String)>, ParseErro
     Ok(fields)
 }
 
-/// The string that is hashed, without the secret suffix (exposed for docs and tests).
-pub fn signing_string(fields: &[(String, String)]) -> String {
+/// The fields that are signed, in signing order.
+pub fn signed(fields: &[(String, String)]) -> Vec<&(String, String)> {
     let mut kept: Vec<&(String, String)> = fields
         .iter()
         .filter(|(k, v)| k != "sign" && !v.is_empty())
         .collect();
     kept.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    kept.iter()
+    kept
+}
+
+/// The string that is hashed, without the secret suffix (exposed for docs and tests).
+pub fn signing_string(fields: &[(String, String)]) -> String {
+    signed(fields)
+        .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join("&")
@@ -62,6 +68,15 @@ pub fn compute(fields: &[(String, String)], secret: &[u8]) -> String {
 
 /// Checks the `sign` field; any failure rejects the push.
 pub fn verify(fields: &[(String, String)], secret: &[u8]) -> Result<(), ParseError> {
+    verify_with(fields, || Ok(compute(fields, secret)))
+}
+
+/// [`verify`] with the expected signature computed by `expected` (over a stream: only once
+/// the `sign` field is known to be well formed).
+pub fn verify_with(
+    fields: &[(String, String)],
+    expected: impl FnOnce() -> Result<String, ParseError>,
+) -> Result<(), ParseError> {
     let at = || Position::default().with_field("/sign");
     let sent = fields
         .iter()
@@ -85,7 +100,7 @@ pub fn verify(fields: &[(String, String)], secret: &[u8]) -> Result<(), ParseErr
             ),
         ));
     }
-    let expected = compute(fields, secret);
+    let expected = expected()?;
     // Compare without an early exit so that timing does not reveal how much matched.
     let diff = expected
         .bytes()

@@ -1282,17 +1282,23 @@ pub async fn accounts_named(
         }
         Ok(())
     };
+    // One connection for the lookup, whose cache is let go after it (SQLite: see
+    // `AFTER_ACCOUNT_LOOKUP`).
+    let mut conn = pool.acquire().await?;
     for chunk in keys.chunks(IN_LIST) {
         let mut q = sqlx::QueryBuilder::<Db>::new(SELECT);
         q.push("f.key IN ");
         push_list(&mut q, chunk.iter());
-        take(q.build().fetch_all(pool).await?)?;
+        take(q.build().fetch_all(&mut *conn).await?)?;
     }
     for chunk in owners.chunks(IN_LIST) {
         let mut q = sqlx::QueryBuilder::<Db>::new(SELECT);
         q.push("f.owner IN ");
         push_list(&mut q, chunk.iter().copied());
-        take(q.build().fetch_all(pool).await?)?;
+        take(q.build().fetch_all(&mut *conn).await?)?;
+    }
+    if let Some(release) = ThisStore::AFTER_ACCOUNT_LOOKUP {
+        sqlx::query(release).execute(&mut *conn).await?;
     }
     Ok(out)
 }
