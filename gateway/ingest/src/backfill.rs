@@ -52,9 +52,9 @@ impl Progress for Silent {
 }
 
 /// Files of a group stored and parsed together, at most (see `group`).
-const GROUP_FILES: usize = 64;
+const GROUP_FILES: usize = 256;
 /// Bytes of a group, at most (a larger file is a group of its own).
-const GROUP_BYTES: u64 = 32 << 20;
+const GROUP_BYTES: u64 = 64 << 20;
 
 /// Ingests files (each from its sender) and prints one line per file, in the order given;
 /// returns how many were rejected or not stored. A rejected file does not stop the others.

@@ -573,7 +573,7 @@ impl Pipeline {
                 g.push((name, bytes));
             }
         }
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<(RegistryBatch, u64)>(1);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<store::NewRecord>, u64)>(1);
         let in_run = &in_run;
         let window = &window;
         let produce = async move {
@@ -602,7 +602,13 @@ impl Pipeline {
                         Err(e) => refused.push(e),
                     }
                 }
-                if tx.send((batch, group.len() as u64)).await.is_err() {
+                // Serialised here (JSON and content hash of every row, on a blocking
+                // thread), so that it overlaps the previous group's write.
+                let records = self
+                    .blocking(move || registry_records(&batch))
+                    .await
+                    .map_err(|e| anyhow!("serialising the registry failed: {e}"))??;
+                if tx.send((records, group.len() as u64)).await.is_err() {
                     break;
                 }
             }
@@ -610,8 +616,8 @@ impl Pipeline {
         };
         let consume = async move {
             let mut report = RegistryReport::default();
-            while let Some((batch, files)) = rx.recv().await {
-                add_registry(&mut report, self.upsert_owned(batch).await?);
+            while let Some((records, files)) = rx.recv().await {
+                add_registry(&mut report, self.upsert_records(records).await?);
                 progress.advance(files);
             }
             anyhow::Ok(report)
@@ -652,6 +658,11 @@ impl Pipeline {
             .blocking(move || registry_records(&batch))
             .await
             .map_err(|e| anyhow!("serialising the registry failed: {e}"))??;
+        self.upsert_records(records).await
+    }
+
+    /// Writes serialised registry records in one transaction.
+    async fn upsert_records(&self, records: Vec<store::NewRecord>) -> anyhow::Result<RegistryReport> {
         if records.is_empty() {
             return Ok(RegistryReport::default());
         }

@@ -290,16 +290,18 @@ impl SqliteStore {
             "-{}",
             u64::from(options.sqlite_writer_cache_mib.max(1)) << 10
         );
-        // The writer checkpoints every 10,000 pages of log (40 MiB) instead of 1,000: a
-        // backfill dirties the same index pages in transaction after transaction, and each
-        // checkpoint copies a page once however often it was written since the last one.
-        // Commits are synced as before (`synchronous`); only the copy-back is less frequent.
+        // The log is copied back into the database by the checkpoint thread (`checkpoint`),
+        // beside the writer. The writer's own checkpoint, which runs on the committing
+        // connection right after a commit once the log is past this many pages, is the
+        // backstop: at 50,000 pages (200 MiB) a backfill's commits no longer wait for it,
+        // and the log stays bounded should the thread fall behind. Commits are synced as
+        // before (`synchronous`).
         let writer = Self::pool_options(1)
             .connect_with(
                 connect
                     .clone()
                     .pragma("cache_size", writer_cache.clone())
-                    .pragma("wal_autocheckpoint", "10000"),
+                    .pragma("wal_autocheckpoint", "50000"),
             )
             .await?;
         let pool = Self::pool_options(options.max_connections.max(1))
