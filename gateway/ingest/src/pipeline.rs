@@ -662,7 +662,10 @@ impl Pipeline {
     }
 
     /// Writes serialised registry records in one transaction.
-    async fn upsert_records(&self, records: Vec<store::NewRecord>) -> anyhow::Result<RegistryReport> {
+    async fn upsert_records(
+        &self,
+        records: Vec<store::NewRecord>,
+    ) -> anyhow::Result<RegistryReport> {
         if records.is_empty() {
             return Ok(RegistryReport::default());
         }
