@@ -128,14 +128,7 @@ struct Lined<R: BufRead> {
 
 impl<R: BufRead> Read for Lined<R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let n = {
-            let buf = self.fill_buf()?;
-            let n = buf.len().min(out.len());
-            out[..n].copy_from_slice(&buf[..n]);
-            n
-        };
-        self.consume(n);
-        Ok(n)
+        read_through_buffer(self, out)
     }
 }
 
@@ -155,6 +148,18 @@ impl<R: BufRead> BufRead for Lined<R> {
         self.consumed += amt as u64;
         self.inner.consume(amt);
     }
+}
+
+/// `Read::read` of a reader that is really a `BufRead`: a copy out of its buffer.
+fn read_through_buffer(r: &mut impl BufRead, out: &mut [u8]) -> io::Result<usize> {
+    let n = {
+        let buf = r.fill_buf()?;
+        let n = buf.len().min(out.len());
+        out[..n].copy_from_slice(&buf[..n]);
+        n
+    };
+    r.consume(n);
+    Ok(n)
 }
 
 /// Decoded text whose XML declaration names no encoding: the label's bytes are spaces.
@@ -194,14 +199,7 @@ impl<R: BufRead> Unlabelled<R> {
 
 impl<R: BufRead> Read for Unlabelled<R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let n = {
-            let buf = self.fill_buf()?;
-            let n = buf.len().min(out.len());
-            out[..n].copy_from_slice(&buf[..n]);
-            n
-        };
-        self.consume(n);
-        Ok(n)
+        read_through_buffer(self, out)
     }
 }
 
