@@ -169,6 +169,13 @@ mod raw {
             super::super::a_files_account_lookup_reads_the_covering_index_only(&db).await;
             db.finish().await;
         }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn the_log_is_copied_into_the_database_beside_the_writer() {
+            let db = super::super::sqlite_db().await;
+            super::super::the_log_is_copied_into_the_database_beside_the_writer(&db).await;
+            db.finish().await;
+        }
     }
     mod postgres {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -187,6 +194,42 @@ mod raw {
                 db.finish().await;
             }
         }
+    }
+}
+
+/// SQLite: the write-ahead log is copied back into the database file by the store's
+/// checkpoint thread once the next background write begins — not by the writer after its
+/// commit, which does so only past 50,000 pages of log, and not by anyone else here (nothing
+/// in this test checkpoints or closes a connection). Seen from outside: the database file
+/// grows to hold a file written a moment ago.
+async fn the_log_is_copied_into_the_database_beside_the_writer(db: &Db) {
+    let path = db.url.strip_prefix("sqlite://").unwrap();
+    let size = || std::fs::metadata(path).unwrap().len();
+    let before = size();
+    // 4 MiB: about a thousand pages of log, far below the writer's own threshold.
+    let bytes: Vec<u8> = (0..4u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let file = NewRawFile {
+        sender: "sender-S".to_string(),
+        file_name: Some("large".into()),
+        format_hint: None,
+        received_at: at(1),
+    };
+    db.store.put_raw_file(file, &bytes).await.unwrap();
+    // The next background write rings the checkpoint thread's bell.
+    db.store
+        .mark_dirty(&["P-1".to_string()], at(2))
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while size() < before + (4 << 20) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the database file is still {} bytes (was {before}): the log was not copied back",
+            size()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
 
