@@ -26,6 +26,7 @@ type ThisStore = PgStore;
 #[allow(clippy::duplicate_mod)]
 #[path = "backend/mod.rs"]
 mod backend;
+mod unnest;
 
 impl PgStore {
     const BACKEND: Backend = Backend::Postgres;
@@ -47,6 +48,21 @@ impl PgStore {
     const INSERT_ROWS: usize = 1000;
     /// PostgreSQL's limit on parameters per statement (a 16-bit count in the protocol).
     const MAX_BINDS: usize = 65_535;
+
+    /// One bulk insert of `rows` (facts and records on the paths that are not row by row):
+    /// one array per column ([`unnest`]), so the statement is the same whatever the rows.
+    fn bulk_insert<'a>(
+        table: &str,
+        rows: Vec<backend::columns::Row<'a>>,
+        tail: &str,
+    ) -> sqlx::QueryBuilder<'a, Db> {
+        unnest::insert(table, rows, tail)
+    }
+    /// Rows per [`Self::bulk_insert`]: arrays have no parameter limit; a few thousand rows
+    /// (about a megabyte of records) per round trip.
+    fn bulk_rows(_binds_per_row: usize) -> usize {
+        2000
+    }
 
     /// Inserts rows one statement each, telling for each whether it was written. Only for a
     /// caller that needs to know row by row: bulk writes on PostgreSQL go in multi-row

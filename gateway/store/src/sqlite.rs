@@ -233,6 +233,20 @@ impl SqliteStore {
     }
     /// SQLite's limit on parameters per statement (`SQLITE_MAX_VARIABLE_NUMBER` since 3.32).
     const MAX_BINDS: usize = 32_766;
+    /// A multi-row insert, for the paths that are not row by row (none on SQLite, whose
+    /// facts and records go through [`Self::insert_each`]; kept so the shared body compiles
+    /// and stays right if that changes).
+    fn bulk_insert<'a>(
+        table: &str,
+        rows: Vec<backend::columns::Row<'a>>,
+        tail: &str,
+    ) -> sqlx::QueryBuilder<'a, Db> {
+        backend::columns::insert(table, rows, tail)
+    }
+    /// Rows per [`Self::bulk_insert`]: within the parameter limit.
+    fn bulk_rows(binds_per_row: usize) -> usize {
+        backend::columns::rows_per_insert(binds_per_row)
+    }
     /// Around copying a large upload in: its pages would otherwise fill the writer's page
     /// cache (resident memory the upload did not need); with 8 MiB the transaction's pages
     /// spill to the WAL as they are written. Then back to the writer's own size.

@@ -188,6 +188,14 @@ mod raw {
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn raw_files_are_compressed_with_lz4() {
+            if let Some(db) = super::super::postgres_db().await {
+                super::super::raw_files_are_compressed_with_lz4(&db).await;
+                db.finish().await;
+            }
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn a_chunks_fact_read_after_a_bulk_load_uses_the_index() {
             if let Some(db) = super::super::postgres_db().await {
                 super::super::a_chunks_fact_read_after_a_bulk_load_uses_the_index(&db).await;
@@ -195,6 +203,34 @@ mod raw {
             }
         }
     }
+}
+
+/// PostgreSQL: a stored bank file's chunks are compressed with lz4 (migration 0017), not the
+/// server's default pglz, and read back as they were given.
+async fn raw_files_are_compressed_with_lz4(db: &Db) {
+    let Raw::Postgres(pool) = Raw::open(&db.url).await else {
+        unreachable!("a PostgreSQL test")
+    };
+    // A statement's worth of repetitive XML: compressible, and over TOAST's 2 KiB threshold.
+    let xml: Vec<u8> = (0..20_000)
+        .flat_map(|i| format!("<Ntry><Amt Ccy=\"CNY\">{i}.00</Amt></Ntry>\n").into_bytes())
+        .collect();
+    let file = NewRawFile {
+        sender: "sender-S".to_string(),
+        file_name: Some("statement.xml".into()),
+        format_hint: None,
+        received_at: at(1),
+    };
+    let id = db.store.put_raw_file(file, &xml).await.unwrap().0.id;
+    let methods: Vec<Option<String>> = sqlx::query_scalar(
+        "SELECT DISTINCT pg_column_compression(data) FROM raw_file_chunks WHERE file_id = $1",
+    )
+    .bind(&id)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(methods, vec![Some("lz4".to_string())]);
+    assert_eq!(db.store.file_bytes(&id).await.unwrap(), xml);
 }
 
 /// SQLite: the write-ahead log is copied back into the database file by the store's

@@ -133,8 +133,7 @@ impl<'a> Row<'a> {
     }
 
     /// The row's columns with their values, in order (for a backend that binds them itself:
-    /// SQLite's row-by-row inserts; unused in the PostgreSQL build of this module).
-    #[allow(dead_code)]
+    /// SQLite's row-by-row inserts, PostgreSQL's arrays).
     pub fn into_columns(self) -> Vec<(&'static str, Value<'a>)> {
         self.columns
     }

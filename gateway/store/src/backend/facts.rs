@@ -418,11 +418,11 @@ async fn insert_rows(tx: &mut Tx<'_>, table: &str, rows: Vec<Row<'static>>) -> R
         ThisStore::insert_each(tx, table, rows, " ON CONFLICT DO NOTHING").await?;
         return Ok(());
     }
-    let per = rows_per_insert(first.binds());
+    let per = ThisStore::bulk_rows(first.binds());
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<Row<'static>> = rows.by_ref().take(per).collect();
-        insert(table, chunk, " ON CONFLICT DO NOTHING")
+        ThisStore::bulk_insert(table, chunk, " ON CONFLICT DO NOTHING")
             .build()
             .execute(&mut **tx)
             .await?;

@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use sqlx::Row as _;
 
-use super::columns::{insert, push_list, rows_per_insert, update, Row};
+use super::columns::{insert, push_list, update, Row};
 use super::{Db, DbRow, ThisStore, Tx};
 use crate::error::StoreError;
 use crate::model::{NewRecord, RecordConflict, RecordKind, StoredRecord};
@@ -162,10 +162,10 @@ pub async fn write(
     } else {
         // The keys each multi-row insert reports written, by kind.
         let mut returned: HashMap<String, HashSet<String>> = HashMap::new();
-        for chunk in rows.chunks(rows_per_insert(
+        for chunk in rows.chunks(ThisStore::bulk_rows(
             row(first, String::new(), file_id, now).binds(),
         )) {
-            let mut q = insert(
+            let mut q = ThisStore::bulk_insert(
                 "records",
                 chunk
                     .iter()
