@@ -212,6 +212,9 @@ impl SqliteStore {
     /// Facts are inserted row by row (`insert_each`), each statement telling whether its
     /// row was written.
     const ROW_BY_ROW: bool = true;
+    /// The typed rows of records written just now: SQLite finds the place of each row in
+    /// its key whatever the clause, so the row is kept if it is there.
+    const NEW_FACT_ROWS: &'static str = " ON CONFLICT DO NOTHING";
     /// Run on a pool connection after a file's account lookup: its page cache (64 MiB at
     /// most) is let go. While a streamed file's transaction is open, nothing is committed,
     /// so a reader's cache stays valid and only grows: a lookup per batch of new accounts

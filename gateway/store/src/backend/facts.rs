@@ -366,9 +366,12 @@ pub async fn write(
                 .or_default()
                 .push(format!("{}:{}", w.record.key, w.record.content_hash));
         }
-        insert_rows(tx, table(kind), typed).await?;
-        insert_rows(tx, "fact_entries", entries).await?;
-        insert_rows(tx, "fact_undecodable", undecodable).await?;
+        // The records these rows mirror were written just now: no typed row of theirs
+        // exists (a replaced registry row's went above), so nothing to look for first.
+        let tail = ThisStore::NEW_FACT_ROWS;
+        insert_rows(tx, table(kind), typed, tail).await?;
+        insert_rows(tx, "fact_entries", entries, tail).await?;
+        insert_rows(tx, "fact_undecodable", undecodable, tail).await?;
     }
     // Accounts registered (or moved) here take the facts that name only them along.
     for w in &rows {
@@ -410,19 +413,27 @@ fn typed_row(
     Ok(())
 }
 
-async fn insert_rows(tx: &mut Tx<'_>, table: &str, rows: Vec<Row<'static>>) -> Result<()> {
+/// Keeps rows already there: the backfill of an upgraded database, which may be resumed.
+const KEEP: &str = " ON CONFLICT DO NOTHING";
+
+async fn insert_rows(
+    tx: &mut Tx<'_>,
+    table: &str,
+    rows: Vec<Row<'static>>,
+    tail: &str,
+) -> Result<()> {
     let Some(first) = rows.first() else {
         return Ok(());
     };
     if ThisStore::ROW_BY_ROW {
-        ThisStore::insert_each(tx, table, rows, " ON CONFLICT DO NOTHING").await?;
+        ThisStore::insert_each(tx, table, rows, tail).await?;
         return Ok(());
     }
     let per = ThisStore::bulk_rows(first.binds());
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<Row<'static>> = rows.by_ref().take(per).collect();
-        ThisStore::bulk_insert(table, chunk, " ON CONFLICT DO NOTHING")
+        ThisStore::bulk_insert(table, chunk, tail)
             .build()
             .execute(&mut **tx)
             .await?;
@@ -1497,10 +1508,10 @@ pub async fn backfill(pool: &Pool) -> Result<u64> {
             n += 1;
         }
         for (kind, typed) in by_kind {
-            insert_rows(&mut tx, table(kind), typed).await?;
+            insert_rows(&mut tx, table(kind), typed, KEEP).await?;
         }
-        insert_rows(&mut tx, "fact_entries", entries).await?;
-        insert_rows(&mut tx, "fact_undecodable", undecodable).await?;
+        insert_rows(&mut tx, "fact_entries", entries, KEEP).await?;
+        insert_rows(&mut tx, "fact_undecodable", undecodable, KEEP).await?;
         // The fingerprint of a backfilled project: its records' content hashes (and its
         // conflicts, which only add to it).
         chain(&mut tx, touched).await?;
