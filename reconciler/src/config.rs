@@ -35,7 +35,7 @@ pub struct Config {
     /// its records, each statement entry counted on its own). A real project has at most
     /// tens of thousands; a project with more (one file of millions of payment results, sent
     /// by a broken or hostile sender) is not reconciled but refused with
-    /// [`crate::ReconcileError::TooManyFacts`], and the daemon does not even load its facts.
+    /// [`crate::ReconcileError::TooManyFacts`], and the daemon keeps none of its facts (it counts them as it reads them).
     pub max_project_facts: u64,
     pub labor_cost: LaborCostConfig,
     pub wages: WagesConfig,

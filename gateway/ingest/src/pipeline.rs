@@ -1038,30 +1038,31 @@ impl Pipeline {
                     ..ChunkDone::default()
                 });
             }
-            // A project far beyond a real one is never loaded: its facts are counted first
-            // (grouped counts over the tables' keys) and it is refused as the reconciler
-            // would refuse it, before its rows could fill the memory.
+            // A project far beyond a real one is never held: its facts are counted as they
+            // are read, none kept past the limit, and it is refused as the reconciler would
+            // refuse it.
             let limit = settings.reconciler.max_project_facts;
-            let counts = store.fact_counts(&chunk).await?;
-            let (oversize, chunk): (Vec<String>, Vec<String>) = chunk
+            let loaded = store.load_facts(&chunk, limit).await?;
+            let mut refused: Vec<reconciler::ReconcileError> = loaded
+                .too_large
                 .into_iter()
-                .partition(|p| counts.get(p).is_some_and(|n| n.total() > limit));
-            let mut refused: Vec<reconciler::ReconcileError> = oversize
-                .into_iter()
-                .map(|project| reconciler::ReconcileError::TooManyFacts {
-                    facts: counts.get(&project).map_or(0, store::FactCounts::total),
-                    project,
+                .map(|t| reconciler::ReconcileError::TooManyFacts {
+                    facts: t.facts,
+                    project: t.project,
                     limit,
                 })
                 .collect();
-            let (rows, conflicts) = if chunk.is_empty() {
-                (Vec::new(), Vec::new())
+            let rows = loaded.projects;
+            let chunk: Vec<String> = chunk
+                .into_iter()
+                .filter(|p| !refused.iter().any(|r| r.project() == p))
+                .collect();
+            let conflicts = if rows.is_empty() {
+                Vec::new()
             } else {
-                let rows = store.load_facts(&chunk).await?;
-                let conflicts = store
+                store
                     .list_conflicts(&Scope::Projects(chunk.clone()))
-                    .await?;
-                (rows, conflicts)
+                    .await?
             };
             type Computed = (
                 Vec<Finding>,

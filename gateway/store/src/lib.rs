@@ -213,14 +213,17 @@ pub trait Store: Send + Sync + 'static {
     async fn list_conflicts(&self, scope: &Scope) -> Result<Vec<RecordConflict>>;
     /// The facts of these projects as the reconciler reads them, from the typed fact tables
     /// (one ordered scan per table and chunk of projects, no JSON), in project order;
-    /// projects without a project record are left out.
-    async fn load_facts(&self, projects: &[String]) -> Result<Vec<ProjectFactRows>>;
+    /// projects without a project record are left out. Each project's facts are counted as
+    /// they are read (as [`Store::fact_counts`] counts them); one with more than `limit` is
+    /// not kept past the limit and comes back in [`LoadedFacts::too_large`]: a project far
+    /// beyond a real one (`reconciler.max_project_facts`) is never held in memory, and no
+    /// separate count is read first.
+    async fn load_facts(&self, projects: &[String], limit: u64) -> Result<LoadedFacts>;
     /// How many facts each of these projects has, counted as the reconciler counts them
     /// (`reconciler::ProjectFacts::count`: every row of the typed fact tables, each statement
     /// entry on its own; delivery conflicts not included) without reading any: one grouped
-    /// count over each table's key, by kind. A project with none is absent. What the pipeline asks
-    /// before loading a project's facts, so that a project far beyond a real one
-    /// (`reconciler.max_project_facts`) is never held in memory.
+    /// count over each table's key, by kind. A project with none is absent. What the console
+    /// shows of a project's size.
     async fn fact_counts(
         &self,
         projects: &[String],

@@ -419,6 +419,15 @@ impl FactCounts {
     }
 }
 
+/// One chunk's facts as [`crate::Store::load_facts`] reads them.
+#[derive(Debug, Default)]
+pub struct LoadedFacts {
+    /// The projects loaded, in project order.
+    pub projects: Vec<ProjectFactRows>,
+    /// The projects with more facts than the limit: counted while they were read, not kept.
+    pub too_large: Vec<TooLarge>,
+}
+
 /// A project with more facts than one project may have (`reconciler.max_project_facts`):
 /// not loaded, not reconciled.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

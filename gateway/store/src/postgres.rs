@@ -124,8 +124,9 @@ impl PgStore {
     async fn load_fact_chunk(
         &self,
         projects: &[String],
-    ) -> Result<Vec<crate::model::ProjectFactRows>, StoreError> {
-        backend::facts::load(&mut backend::facts::Sqlx(&self.pool), projects).await
+        limit: u64,
+    ) -> Result<crate::model::LoadedFacts, StoreError> {
+        backend::facts::load(&mut backend::facts::Sqlx(&self.pool), projects, limit).await
     }
 
     /// [`crate::Store::refresh_statistics`]: autovacuum's analyse threshold, applied now.

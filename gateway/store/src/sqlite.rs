@@ -356,13 +356,17 @@ impl SqliteStore {
     async fn load_fact_chunk(
         &self,
         projects: &[String],
-    ) -> Result<Vec<crate::model::ProjectFactRows>, StoreError> {
+        limit: u64,
+    ) -> Result<crate::model::LoadedFacts, StoreError> {
         let projects = projects.to_vec();
         self.facts
             .run(move |conn| {
                 conn.execute_batch("BEGIN")?;
-                let loaded =
-                    futures::executor::block_on(backend::facts::load(&mut Direct(conn), &projects));
+                let loaded = futures::executor::block_on(backend::facts::load(
+                    &mut Direct(conn),
+                    &projects,
+                    limit,
+                ));
                 conn.execute_batch("COMMIT")?;
                 loaded
             })

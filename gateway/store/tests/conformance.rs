@@ -128,6 +128,7 @@ conformance!(
     registry_upsert_counts_and_replaces,
     registry_rows_again_or_changed_keep_one_typed_row,
     loads_by_project_and_account,
+    a_project_over_the_fact_limit_is_counted_not_kept,
     dirty_queue_is_bounded_and_drains,
     claims_are_exclusive_and_leased,
     findings_lifecycle_end_to_end,
@@ -1808,6 +1809,65 @@ async fn registry_rows_again_or_changed_keep_one_typed_row(store: Arc<dyn Store>
     );
     let moved = store.load_records(&Scope::project("P2")).await.unwrap();
     assert_eq!(moved.len(), 2, "{moved:?}");
+}
+
+/// The reconciler's facts are loaded with a limit per project: a project with more facts
+/// comes back counted (the same count as `fact_counts`), without its facts; at the limit,
+/// and for the other projects read beside it, nothing changes.
+async fn a_project_over_the_fact_limit_is_counted_not_kept(store: Arc<dyn Store>) {
+    let party = |name: &str| schemas::Party {
+        name: name.into(),
+        credit_code: schemas::CreditCode::parse("91350100M000100Y43").unwrap(),
+    };
+    let project = |code: &str| schemas::Project {
+        code: code.into(),
+        name: format!("{code} 安置房项目"),
+        province: schemas::Province::Fujian,
+        construction_unit: party("福州市城市建设投资有限公司"),
+        general_contractor: party("中建某局有限公司"),
+        subcontractors: vec![],
+        contract_amount: Money::from_fen(10_000_000_000),
+        start_date: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        planned_end_date: NaiveDate::from_ymd_opt(2027, 12, 31).unwrap(),
+        status: schemas::ProjectStatus::Open,
+    };
+    // BIG: its project and three accounts (4 facts); SMALL: its project and one (2).
+    let mut rows = vec![
+        store::records::project(&project("BIG")).unwrap(),
+        store::records::project(&project("SMALL")).unwrap(),
+        store::records::account(&account("SMALL", "6222000000000099")).unwrap(),
+    ];
+    for n in 1..=3 {
+        let no = format!("622200000000001{n}");
+        rows.push(store::records::account(&account("BIG", &no)).unwrap());
+    }
+    store.upsert_registry(None, rows, at(1)).await.unwrap();
+    let both = ["BIG".to_string(), "SMALL".to_string()];
+    let counts = store.fact_counts(&both).await.unwrap();
+    assert_eq!(counts["BIG"].total(), 4);
+    assert_eq!(counts["SMALL"].total(), 2);
+
+    let over = store.load_facts(&both, 3).await.unwrap();
+    assert_eq!(
+        over.too_large,
+        vec![store::TooLarge {
+            project: "BIG".into(),
+            facts: 4,
+            limit: 3,
+        }]
+    );
+    assert_eq!(over.projects.len(), 1);
+    assert_eq!(over.projects[0].project.code, "SMALL");
+    assert_eq!(over.projects[0].accounts.len(), 1);
+
+    let at_limit = store.load_facts(&both, 4).await.unwrap();
+    assert!(at_limit.too_large.is_empty(), "{:?}", at_limit.too_large);
+    let codes: Vec<(&str, usize)> = at_limit
+        .projects
+        .iter()
+        .map(|p| (p.project.code.as_str(), p.accounts.len()))
+        .collect();
+    assert_eq!(codes, vec![("BIG", 3), ("SMALL", 1)]);
 }
 
 async fn loads_by_project_and_account(store: Arc<dyn Store>) {

@@ -25,7 +25,7 @@ use sqlx::Row as _;
 use super::columns::{insert, push_list, rows_per_insert, Row};
 use super::{Db, DbRow, ThisStore, Tx};
 use crate::error::StoreError;
-use crate::model::{NewRecord, ProjectFactRows, RecordKind};
+use crate::model::{LoadedFacts, NewRecord, ProjectFactRows, RecordKind, TooLarge};
 use crate::sql::IN_LIST;
 
 type Pool = sqlx::Pool<Db>;
@@ -1104,32 +1104,78 @@ where
         .await
 }
 
-/// The typed facts of these projects (at most [`IN_LIST`]), each kind in key order, as the
-/// reconciler reads them: projects without a project record are left out.
-pub async fn load<S: Scan>(src: &mut S, projects: &[String]) -> Result<Vec<ProjectFactRows>> {
-    let mut undecodable = None;
-    src.scan(
-        "fact_undecodable",
-        "owner, kind, key",
-        "owner, kind, key",
-        projects,
-        &mut |row: &dyn FactRow| {
-            if undecodable.is_none() {
-                let mut c = Cols::new(row);
-                let owner: String = c.get("owner")?;
-                let kind: String = c.get("kind")?;
-                let key: String = c.get("key")?;
-                undecodable = Some((owner, kind, key));
+/// A [`Scan`] that counts each project's rows as they pass (the first column of every scan
+/// is the owner) and, once a project has more than `limit`, hands no more of its rows on:
+/// a project far beyond a real one costs one read of its rows, never their memory, and
+/// needs no count of its own before the load.
+struct Counted<'s, S> {
+    src: &'s mut S,
+    limit: u64,
+    counts: HashMap<String, u64>,
+}
+
+impl<S: Scan> Scan for Counted<'_, S> {
+    async fn scan(
+        &mut self,
+        table: &str,
+        columns: &str,
+        order: &str,
+        projects: &[String],
+        each: &mut (dyn FnMut(&dyn FactRow) -> Result<()> + Send),
+    ) -> Result<()> {
+        let (counts, limit) = (&mut self.counts, self.limit);
+        let mut counted = |row: &dyn FactRow| -> Result<()> {
+            let owner = row.text(0)?.unwrap_or_default();
+            let n = match counts.get_mut(owner) {
+                Some(n) => n,
+                None => counts.entry(owner.to_string()).or_default(),
+            };
+            *n += 1;
+            if *n > limit {
+                return Ok(());
             }
-            Ok(())
-        },
-    )
-    .await?;
+            each(row)
+        };
+        self.src
+            .scan(table, columns, order, projects, &mut counted)
+            .await
+    }
+}
+
+/// The typed facts of these projects (at most [`IN_LIST`]), each kind in key order, as the
+/// reconciler reads them: projects without a project record are left out, and so is a
+/// project with more than `limit` facts (counted as [`counts`] counts them), which comes
+/// back in [`LoadedFacts::too_large`] with its count instead.
+pub async fn load<S: Scan>(inner: &mut S, projects: &[String], limit: u64) -> Result<LoadedFacts> {
+    let mut undecodable = None;
+    inner
+        .scan(
+            "fact_undecodable",
+            "owner, kind, key",
+            "owner, kind, key",
+            projects,
+            &mut |row: &dyn FactRow| {
+                if undecodable.is_none() {
+                    let mut c = Cols::new(row);
+                    let owner: String = c.get("owner")?;
+                    let kind: String = c.get("kind")?;
+                    let key: String = c.get("key")?;
+                    undecodable = Some((owner, kind, key));
+                }
+                Ok(())
+            },
+        )
+        .await?;
     if let Some((owner, kind, key)) = undecodable {
         return Err(StoreError::Corrupt(format!(
             "the stored body of {kind} record {key} (project {owner}) does not read as a {kind}"
         )));
     }
+    let src = &mut Counted {
+        src: inner,
+        limit,
+        counts: HashMap::new(),
+    };
     let mut out: BTreeMap<String, ProjectFactRows> = BTreeMap::new();
     let columns = format!("owner, {PROJECT}");
     src.scan(
@@ -1146,7 +1192,7 @@ pub async fn load<S: Scan>(src: &mut S, projects: &[String]) -> Result<Vec<Proje
     )
     .await?;
     if out.is_empty() {
-        return Ok(Vec::new());
+        return Ok(LoadedFacts::default());
     }
     // A statement's entries, by owner and then statement key: one allocation per statement,
     // not per entry (consecutive rows of one statement share the group).
@@ -1254,7 +1300,18 @@ pub async fn load<S: Scan>(src: &mut S, projects: &[String]) -> Result<Vec<Proje
         |f, x| f.guarantees.push(x),
     )
     .await?;
-    Ok(out.into_values().collect())
+    let mut loaded = LoadedFacts::default();
+    for (project, facts) in out {
+        match src.counts.get(&project) {
+            Some(&n) if n > limit => loaded.too_large.push(TooLarge {
+                project,
+                facts: n,
+                limit,
+            }),
+            _ => loaded.projects.push(facts),
+        }
+    }
+    Ok(loaded)
 }
 
 /// Every registered account with its project, bank and whether an operator registered it,

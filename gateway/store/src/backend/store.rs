@@ -998,13 +998,15 @@ impl crate::Store for ThisStore {
         }
     }
 
-    async fn load_facts(&self, projects: &[String]) -> Result<Vec<ProjectFactRows>> {
-        let mut out = Vec::new();
+    async fn load_facts(&self, projects: &[String], limit: u64) -> Result<LoadedFacts> {
+        let mut out = LoadedFacts::default();
         let mut sorted = projects.to_vec();
         sorted.sort();
         sorted.dedup();
         for chunk in sorted.chunks(IN_LIST) {
-            out.extend(self.load_fact_chunk(chunk).await?);
+            let loaded = self.load_fact_chunk(chunk, limit).await?;
+            out.projects.extend(loaded.projects);
+            out.too_large.extend(loaded.too_large);
         }
         Ok(out)
     }
