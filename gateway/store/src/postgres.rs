@@ -41,6 +41,8 @@ impl PgStore {
     /// Facts go in multi-row inserts (one round trip per thousand rows); what was written is
     /// told by the insert itself (`RETURNING`).
     const ROW_BY_ROW: bool = false;
+    /// Nothing to let go while a file is written in batches: the server's buffers are not ours.
+    const DURING_LARGE_WRITE: Option<(&'static str, usize)> = None;
     /// Nothing to let go after an account lookup: the server's buffers are not ours.
     const AFTER_ACCOUNT_LOOKUP: Option<&'static str> = None;
     /// Rows per multi-row INSERT (within [`Self::MAX_BINDS`]: `columns::rows_per_insert`).
