@@ -261,7 +261,7 @@ fn broken_icbc_answers_fail_streamed_as_whole() {
         (
             "repeated reference",
             replace_nth(&results, "<iSeqno>77<", "<iSeqno>3<", 1).into_bytes(),
-            "twice",
+            "appears twice (first at line ",
         ),
         (
             "no account",
@@ -559,7 +559,7 @@ fn broken_platform_pushes_fail_streamed_as_whole() {
                 ),
                 None,
             ),
-            "twice",
+            "appears twice (first at /data/",
         ),
         (
             "too many records",

@@ -314,7 +314,11 @@ fn cmb_payroll_results_stream_row_by_row_with_their_batches() {
     }
     let twice = s.replacen(",00007,", ",00001,", 1);
     let e = check("repeated", Format::Cmb, twice.as_bytes()).unwrap_err();
+    // The message names the first occurrence (row 1, under the header) from what the
+    // compact set keeps: its line number.
     assert!(e.message.contains("appears twice"), "{e}");
+    assert!(e.message.ends_with("(first at line 3)"), "{e}");
+    assert_eq!(e.position.line, Some(9), "{e}");
 }
 
 // ---------------------------------------------------------------- BoCom

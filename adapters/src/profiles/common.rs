@@ -336,33 +336,129 @@ pub fn push_statements_by_account(
 
 /// Refuses a second payment line with the same batch and reference: it would collide with
 /// the first one's record key, and a bank file that reports one instruction twice is broken.
-#[derive(Default)]
+///
+/// A streamed file may hold millions of results in one batch, so the set keeps no text: a
+/// 128-bit SM3 digest of the batch and the reference (collisions are out of reach at any file
+/// size) and the first occurrence's place as a number, about 21 bytes a result with the
+/// table's room. The digest is deterministic, not a randomly seeded hash, as adapters are pure.
 pub struct SeenRefs {
-    seen: std::collections::HashMap<(String, String), String>,
+    place: Place,
+    seen: std::collections::HashMap<RefDigest, u32, BuildDigestHasher>,
+    /// Places past `u32::MAX` (a line of a file of billions of lines), kept apart so the
+    /// common case stays small; empty in practice.
+    far: std::collections::HashMap<RefDigest, u64, BuildDigestHasher>,
 }
 
+/// How a first occurrence is named in the message: a line of a text file, or an item of
+/// the platform push's `data` array.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// `line N`.
+    Line,
+    /// `/data/N` (the JSON pointer of the item).
+    DataItem,
+}
+
+impl Place {
+    fn describe(self, at: u64) -> String {
+        match self {
+            Place::Line => format!("line {at}"),
+            Place::DataItem => format!("/data/{at}"),
+        }
+    }
+}
+
+/// The first 128 bits of SM3 over the batch's length, the batch and the reference.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct RefDigest([u8; 16]);
+
+impl RefDigest {
+    fn of(batch: &str, reference: &str) -> RefDigest {
+        use sm3::Digest as _;
+        let mut h = sm3::Sm3::new();
+        h.update((batch.len() as u64).to_le_bytes());
+        h.update(batch.as_bytes());
+        h.update(reference.as_bytes());
+        let full = h.finalize();
+        let mut d = [0u8; 16];
+        d.copy_from_slice(&full[..16]);
+        RefDigest(d)
+    }
+}
+
+impl std::hash::Hash for RefDigest {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let mut low = [0u8; 8];
+        low.copy_from_slice(&self.0[..8]);
+        state.write_u64(u64::from_le_bytes(low));
+    }
+}
+
+/// The digest is already uniform: its first 64 bits are the table's hash.
+#[derive(Default)]
+struct DigestHasher(u64);
+
+impl std::hash::Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Not reached for `RefDigest` (it writes one u64); an FNV-1a fold keeps it total.
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+type BuildDigestHasher = std::hash::BuildHasherDefault<DigestHasher>;
+
 impl SeenRefs {
+    /// An empty set whose messages name first occurrences as `place` does.
+    pub fn new(place: Place) -> SeenRefs {
+        SeenRefs {
+            place,
+            seen: std::collections::HashMap::default(),
+            far: std::collections::HashMap::default(),
+        }
+    }
+
+    /// Records `reference` of `batch` first seen at `at` (a line, or an item's index), or
+    /// refuses it at `position` when it was seen before, naming the first occurrence.
     pub fn check(
         &mut self,
         format: Format,
         batch: &str,
         reference: &str,
-        here: String,
+        at: u64,
         position: Position,
     ) -> Result<(), ParseError> {
-        match self
-            .seen
-            .insert((batch.to_string(), reference.to_string()), here)
-        {
-            Some(first) => Err(error(
+        let key = RefDigest::of(batch, reference);
+        let first = match self.seen.get(&key) {
+            Some(&first) => Some(u64::from(first)),
+            None => self.far.get(&key).copied(),
+        };
+        if let Some(first) = first {
+            let first = self.place.describe(first);
+            return Err(error(
                 format,
                 position,
                 format!(
                     "reference '{reference}' of batch '{batch}' appears twice (first at {first})"
                 ),
-            )),
-            None => Ok(()),
+            ));
         }
+        match u32::try_from(at) {
+            Ok(small) => {
+                self.seen.insert(key, small);
+            }
+            Err(_) => {
+                self.far.insert(key, at);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -390,6 +486,55 @@ pub fn head_text(bytes: &[u8], n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_repeated_reference_names_its_first_occurrence() {
+        let mut refs = SeenRefs::new(Place::Line);
+        let p = || Position::line(9).with_field("iSeqno".to_string());
+        refs.check(Format::Icbc, "B1", "7", 3, p()).unwrap();
+        // The same reference in another batch, and another reference in the same batch.
+        refs.check(Format::Icbc, "B2", "7", 4, p()).unwrap();
+        refs.check(Format::Icbc, "B1", "8", 5, p()).unwrap();
+        // The batch and reference are not run together: ("B1", "78") is not ("B17", "8").
+        refs.check(Format::Icbc, "B17", "8", 6, p()).unwrap();
+        refs.check(Format::Icbc, "B1", "78", 7, p()).unwrap();
+        let e = refs.check(Format::Icbc, "B1", "7", 9, p()).unwrap_err();
+        assert_eq!(
+            e.message,
+            "reference '7' of batch 'B1' appears twice (first at line 3)"
+        );
+        assert_eq!(e.position, p());
+        let e = refs.check(Format::Icbc, "B17", "8", 10, p()).unwrap_err();
+        assert_eq!(
+            e.message,
+            "reference '8' of batch 'B17' appears twice (first at line 6)"
+        );
+    }
+
+    #[test]
+    fn far_places_and_data_items_are_named_as_they_were_given() {
+        let mut refs = SeenRefs::new(Place::DataItem);
+        let at = Position::default;
+        refs.check(Format::PlatformJson, "", "S1", 0, at()).unwrap();
+        let far = u64::from(u32::MAX) + 5;
+        refs.check(Format::PlatformJson, "", "S2", far, at())
+            .unwrap();
+        let e = refs
+            .check(Format::PlatformJson, "", "S1", 1, at())
+            .unwrap_err();
+        assert!(e.message.ends_with("(first at /data/0)"), "{}", e.message);
+        let e = refs
+            .check(Format::PlatformJson, "", "S2", 2, at())
+            .unwrap_err();
+        // Long digit runs are masked in messages; the expected one goes through the same.
+        let expected = error(
+            Format::PlatformJson,
+            at(),
+            format!("reference 'S2' of batch '' appears twice (first at /data/{far})"),
+        );
+        assert_eq!(e.message, expected.message);
+        assert!(e.message.contains("/data/4294"), "{}", e.message);
+    }
 
     #[test]
     fn malformed_gbk_is_located() {

@@ -46,6 +46,8 @@ impl PgStore {
     /// their key first (`ON CONFLICT` probes the primary key once more per row: about a
     /// tenth of the server's time in a backfill). A row that is there after all is an error.
     const NEW_FACT_ROWS: &'static str = "";
+    /// Nothing to let go while a file is written in batches: the server's buffers are not ours.
+    const DURING_LARGE_WRITE: Option<(&'static str, usize)> = None;
     /// Nothing to let go after an account lookup: the server's buffers are not ours.
     const AFTER_ACCOUNT_LOOKUP: Option<&'static str> = None;
     /// Rows per multi-row INSERT (within [`Self::MAX_BINDS`]: `columns::rows_per_insert`).

@@ -221,6 +221,18 @@ impl SqliteStore {
     /// filled the cache of every pool connection it landed on with those accounts' pages
     /// (a CMB export of 10,272 accounts: + 210 MiB over 1 GiB; docs/BENCHMARKS.md).
     const AFTER_ACCOUNT_LOOKUP: Option<&'static str> = Some("PRAGMA shrink_memory");
+    /// Run on the writer every so many batches of a file written in batches (16: about
+    /// 8 MiB of a camt.053). The bundled SQLite is built with
+    /// `SQLITE_ENABLE_MEMORY_MANAGEMENT`, so all connections' page caches are one group and a
+    /// connection's `cache_size` bounds the pages it allocates, not those it takes over: once
+    /// its cache is full, a connection reuses the group's least recently used page, whichever
+    /// connection read it, and keeps it. Over a streamed file the writer thus took in pages
+    /// the chunk readers had read and let go, and its cache grew past its 8 MiB by about
+    /// 5 pages per MiB of file (≈ 22 MiB more at 1 GiB), until the commit (measured with
+    /// `sqlite3_db_status`; docs/BENCHMARKS.md, round 5). `shrink_memory` frees the group's
+    /// pages no one is using; the writer's dirty pages stay and spill to the log as before,
+    /// and the pages it needs again come from the operating system's cache.
+    const DURING_LARGE_WRITE: Option<(&'static str, usize)> = Some(("PRAGMA shrink_memory", 16));
     /// Rows per multi-row INSERT: 100 rows already amortise the statement.
     const INSERT_ROWS: usize = 100;
 

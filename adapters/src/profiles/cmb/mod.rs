@@ -101,7 +101,7 @@ pub fn parse(bytes: &[u8], _ctx: &ParseContext) -> Result<RecordSet, ParseError>
     let mut out = RecordSet::new(FORMAT.as_str());
     out.encoding = Some(decoded.encoding.to_string());
     let mut statement_rows = Vec::new();
-    let mut refs = common::SeenRefs::default();
+    let mut refs = common::SeenRefs::new(common::Place::Line);
     let (kind, header_line) = read_rows(decoded.text.as_bytes(), |k, row| {
         match k {
             Kind::Statement => statement_rows.push(statement_row(row)?),
@@ -156,7 +156,7 @@ pub fn for_each_record_in<R: std::io::Read>(
     }
     let mut out = stream::summary(FORMAT, encoding.name());
     let mut statements = stream::Grouper::new(StatementKind::EndOfDay, last.last);
-    let mut refs = common::SeenRefs::default();
+    let mut refs = common::SeenRefs::new(common::Place::Line);
     let mut batches: Vec<PayrollBatch> = Vec::new();
     let mut batch_ids: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut records = 0u64;
@@ -212,7 +212,7 @@ fn check_ref(
         FORMAT,
         r.batch_id.as_deref().unwrap_or(""),
         r.end_to_end_id.as_deref().unwrap_or(""),
-        format!("line {}", row.line),
+        row.line,
         row.pos("TRXSEQ"),
     )
 }

@@ -198,7 +198,7 @@ impl Rows {
         }
         Ok(Rows {
             entries: Vec::new(),
-            refs: common::SeenRefs::default(),
+            refs: common::SeenRefs::new(common::Place::Line),
             payments: 0,
             paid: Money::ZERO,
         })
@@ -215,13 +215,8 @@ impl Rows {
             let p = to_payment(rd, doc, out)?;
             if let Some(seq) = &p.end_to_end_id {
                 let batch = p.batch_id.as_deref().unwrap_or("");
-                self.refs.check(
-                    FORMAT,
-                    batch,
-                    seq,
-                    format!("line {}", rd.line),
-                    rd.pos("iSeqno"),
-                )?;
+                self.refs
+                    .check(FORMAT, batch, seq, rd.line, rd.pos("iSeqno"))?;
             }
             self.payments += 1;
             if let Some(a) = p.amount {

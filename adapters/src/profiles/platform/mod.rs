@@ -199,7 +199,7 @@ impl Items {
     fn new(head: &Head) -> Items {
         Items {
             msg_type: head.msg_type,
-            refs: common::SeenRefs::default(),
+            refs: common::SeenRefs::new(common::Place::DataItem),
         }
     }
 
@@ -213,8 +213,7 @@ impl Items {
                 if let Some(seq) = &r.end_to_end_id {
                     let batch = r.batch_id.as_deref().unwrap_or("");
                     let at = Position::default().with_field(obj.pointer_to("seqNo"));
-                    self.refs
-                        .check(FORMAT, batch, seq, format!("/data/{i}"), at)?;
+                    self.refs.check(FORMAT, batch, seq, i as u64, at)?;
                 }
                 Item::Payment(r)
             }

@@ -164,6 +164,8 @@ struct BatchWriter<'a> {
     now: DateTime<Utc>,
     report: ApplyReport,
     records: usize,
+    /// Batches added so far (see `DURING_LARGE_WRITE`).
+    batches: usize,
     touched: Touched,
     /// The statement that undoes the page-cache shrink at the end (SQLite), if any.
     restore: Option<String>,
@@ -183,6 +185,12 @@ impl crate::FileRecords for BatchWriter<'_> {
         )
         .await?;
         self.records += records.len();
+        self.batches += 1;
+        if let Some((release, every)) = ThisStore::DURING_LARGE_WRITE {
+            if self.batches.is_multiple_of(every) {
+                sqlx::query(release).execute(&mut **tx).await?;
+            }
+        }
         Ok(())
     }
 
@@ -203,6 +211,7 @@ impl crate::FileRecords for BatchWriter<'_> {
             records,
             touched,
             restore,
+            ..
         } = *self;
         let mut touched = touched;
         write_conflicts(&mut tx, &file_id, &mut report, &mut touched).await?;
@@ -830,6 +839,7 @@ impl crate::Store for ThisStore {
                 ..Default::default()
             },
             records: 0,
+            batches: 0,
             touched: Touched::default(),
             restore: pragmas.map(|(_, restore)| restore),
         }))
