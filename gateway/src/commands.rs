@@ -492,7 +492,7 @@ pub async fn retry(config: Option<&Path>, ui: Lang, ids: &[String]) -> anyhow::R
                 continue;
             }
         }
-        let done = p.process(id).await?;
+        let done = p.process_received(id).await?;
         if done.is_rejected() {
             failed += 1;
         }

@@ -225,7 +225,41 @@ impl Pipeline {
         bytes: Vec<u8>,
     ) -> anyhow::Result<Processed> {
         let receipt = self.receive(sender, file_name, format, bytes).await?;
-        self.process(&receipt.id).await
+        self.process_received(&receipt.id).await
+    }
+
+    /// Step 2 for a file this caller has just stored and waits on (the inbox, `wagegate
+    /// ingest`): processed here once this caller holds the file's claim, as a worker would
+    /// hold it, so that the daemon's workers do not parse the same file beside it (they
+    /// did: the second to finish failed with "cannot move from parsed to parsed"). While a
+    /// worker holds it, its result is waited for; a worker that dies leaves its lease to
+    /// run out, and the file is then claimed and processed here.
+    pub async fn process_received(&self, file_id: &str) -> anyhow::Result<Processed> {
+        static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let claimant = crate::claims::Instance::current().role_id(&format!("direct{n}"));
+        let lease = Duration::from_millis(self.settings.ingest.lease_ms.max(1));
+        let mut pause = Duration::from_millis(10);
+        loop {
+            if self
+                .store
+                .claim_file(file_id, &claimant, lease, Utc::now())
+                .await?
+            {
+                return self.process(file_id).await;
+            }
+            let file = self
+                .store
+                .get_file(file_id)
+                .await?
+                .ok_or_else(|| anyhow!("no stored file {file_id}"))?;
+            if file.status != store::FileStatus::Received {
+                // Parsed or rejected (by a worker, or stored so before): as it is.
+                return self.process(file_id).await;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(500));
+        }
     }
 
     /// Step 2 for a stored file. A file already parsed or rejected is returned as it is.

@@ -147,7 +147,7 @@ impl Pipeline {
         format: Option<adapters::Format>,
     ) -> anyhow::Result<Processed> {
         let receipt = self.receive_path(sender, path, file_name, format).await?;
-        self.process(&receipt.id).await
+        self.process_received(&receipt.id).await
     }
 
     /// Step 2 for a large stored file: parsed from its chunks, its records written in

@@ -2,9 +2,12 @@
 //! on one database: an account the operator registers through another process (`wagegate
 //! import` while the gateway runs) is honoured for the very next file, and an account moved
 //! to a project the bank does not serve stops being accepted at once — no process trusts a
-//! copy of the registry it read earlier.
+//! copy of the registry it read earlier. And a file the inbox (or `wagegate ingest`) stores
+//! and waits on is parsed once, by whoever holds its claim, beside the daemon's workers.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
 use ingest::config::{PartnerRole, PartnerSettings, Settings};
@@ -137,4 +140,65 @@ async fn an_account_registered_by_another_process_counts_for_the_next_file() {
         "{:?}",
         moved.rejected_records
     );
+}
+
+/// The daemon's worker claimed the file first (it was stored a moment before the inbox
+/// asked): the inbox waits for the worker's result instead of parsing the file beside it
+/// (it did, and the second to finish failed: "cannot move from parsed to parsed").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_the_inbox_waits_on_is_parsed_once_beside_a_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = Arc::new(process(dir.path()).await);
+    register(&p, "P-A").await;
+    let receipt = p
+        .receive("icbc", Some("stmt-1.sta"), None, statement(1))
+        .await
+        .unwrap();
+    let lease = Duration::from_secs(300);
+    let claimed = p
+        .store()
+        .claim_files("worker-1", 5, lease, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let inbox = {
+        let (p, id) = (Arc::clone(&p), receipt.id.clone());
+        tokio::spawn(async move { p.process_received(&id).await })
+    };
+    let worker = p.process(&receipt.id).await.unwrap();
+    let inbox = inbox.await.unwrap().unwrap();
+    assert_eq!(worker.file.status, FileStatus::Parsed);
+    assert!(
+        worker.report.is_some(),
+        "the worker holding the claim parsed it"
+    );
+    assert_eq!(inbox.file.status, FileStatus::Parsed);
+    assert!(
+        inbox.report.is_none(),
+        "the inbox waited for the worker's result instead of parsing beside it"
+    );
+}
+
+/// A worker that claimed the file and died: once its lease has run out, the inbox claims
+/// the file and parses it itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_a_dead_worker_held_is_parsed_by_the_inbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = process(dir.path()).await;
+    register(&p, "P-A").await;
+    let receipt = p
+        .receive("icbc", Some("stmt-2.sta"), None, statement(2))
+        .await
+        .unwrap();
+    // Claimed an hour ago for a minute.
+    let long_ago = Utc::now() - chrono::Duration::hours(1);
+    let claimed = p
+        .store()
+        .claim_files("worker-gone", 5, Duration::from_secs(60), long_ago)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let done = p.process_received(&receipt.id).await.unwrap();
+    assert_eq!(done.file.status, FileStatus::Parsed);
+    assert!(done.report.is_some(), "the inbox parsed the file itself");
 }

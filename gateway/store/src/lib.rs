@@ -152,6 +152,17 @@ pub trait Store: Send + Sync + 'static {
         lease: Duration,
         now: DateTime<Utc>,
     ) -> Result<Vec<RawFile>>;
+    /// Claims one received file for `claimant` (as [`Store::claim_files`] claims the next
+    /// ones): true when the file is received and no one else holds an unexpired claim on it.
+    /// What a caller that stores a file and processes it at once (the inbox, `wagegate
+    /// ingest`) asks first, so that a worker does not parse the same file beside it.
+    async fn claim_file(
+        &self,
+        id: &str,
+        claimant: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
     /// The workers holding an unexpired claim on a received file (see `ingest::claims`).
     async fn file_claimants(&self, now: DateTime<Utc>) -> Result<Vec<String>>;
     /// Releases every claim `claimant` holds on a received file, so that the file can be

@@ -131,6 +131,7 @@ conformance!(
     a_project_over_the_fact_limit_is_counted_not_kept,
     dirty_queue_is_bounded_and_drains,
     claims_are_exclusive_and_leased,
+    one_file_is_claimed_by_one_caller,
     findings_lifecycle_end_to_end,
     dismissed_findings_and_invalid_transitions,
     concurrent_transitions_of_one_finding_serialise,
@@ -2042,6 +2043,56 @@ async fn claims_are_exclusive_and_leased(store: Arc<dyn Store>) {
         let expected = if f.id == w2[0].id { 3 } else { 2 };
         assert_eq!(f.attempts, expected, "{}", f.id);
     }
+}
+
+/// A caller that stores a file and processes it at once (the inbox) claims that one file:
+/// not while a worker holds it, again when the claim is its own or expired, never once the
+/// file is parsed; a worker does not take a file the caller holds.
+async fn one_file_is_claimed_by_one_caller(store: Arc<dyn Store>) {
+    let (mine, _) = store.put_raw_file(new_file("bank-a"), b"a").await.unwrap();
+    let (theirs, _) = store.put_raw_file(new_file("bank-a"), b"b").await.unwrap();
+    let lease = Duration::from_secs(600);
+    assert!(store
+        .claim_file(&mine.id, "inbox", lease, at(10))
+        .await
+        .unwrap());
+    let w = store.claim_files("w1", 5, lease, at(10)).await.unwrap();
+    assert_eq!(
+        w.iter().map(|f| &f.id).collect::<Vec<_>>(),
+        vec![&theirs.id],
+        "the worker takes only the file no one holds"
+    );
+    assert!(
+        !store
+            .claim_file(&theirs.id, "inbox", lease, at(10))
+            .await
+            .unwrap(),
+        "a file a worker holds is not claimed beside it"
+    );
+    assert!(store
+        .claim_file(&mine.id, "inbox", lease, at(11))
+        .await
+        .unwrap());
+    // The worker's lease runs out (it died): the file can be claimed.
+    assert!(store
+        .claim_file(&theirs.id, "inbox", lease, at(21))
+        .await
+        .unwrap());
+    store
+        .apply_file_result(&mine.id, parsed(vec![]), at(22))
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .claim_file(&mine.id, "inbox", lease, at(40))
+            .await
+            .unwrap(),
+        "a parsed file is not claimed"
+    );
+    assert!(!store
+        .claim_file("no-such-file", "inbox", lease, at(10))
+        .await
+        .unwrap());
 }
 
 async fn findings_lifecycle_end_to_end(store: Arc<dyn Store>) {

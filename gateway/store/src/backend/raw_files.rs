@@ -190,6 +190,29 @@ pub async fn claim(
     rows.iter().map(from_row).collect()
 }
 
+/// Claims the received file `id` when its lease is free or already `claimant`'s.
+pub async fn claim_one(
+    tx: &mut Tx<'_>,
+    id: &str,
+    claimant: &str,
+    until: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE raw_files SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 \
+         WHERE id = $3 AND status = $4 \
+         AND (claimed_until IS NULL OR claimed_until <= $5 OR claimed_by = $1)",
+    )
+    .bind(claimant)
+    .bind(until)
+    .bind(id)
+    .bind(FileStatus::Received.as_str())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Distinct holders of an unexpired claim on a received file.
 pub async fn claimants(
     pool: &sqlx::Pool<super::Db>,

@@ -773,6 +773,22 @@ impl crate::Store for ThisStore {
         Ok(files)
     }
 
+    async fn claim_file(
+        &self,
+        id: &str,
+        claimant: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let now = ts(now);
+        let lease = chrono::Duration::from_std(lease)
+            .map_err(|_| StoreError::Invalid("lease is too long".into()))?;
+        let (_write, mut tx) = self.begin_write().await?;
+        let claimed = raw_files::claim_one(&mut tx, id, claimant, now + lease, now).await?;
+        tx.commit().await?;
+        Ok(claimed)
+    }
+
     async fn file_claimants(&self, now: DateTime<Utc>) -> Result<Vec<String>> {
         raw_files::claimants(&self.pool, ts(now)).await
     }
