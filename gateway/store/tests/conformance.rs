@@ -190,6 +190,14 @@ mod raw {
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn fact_keys_compare_byte_by_byte() {
+            if let Some(db) = super::super::postgres_db().await {
+                super::super::fact_keys_compare_byte_by_byte(&db).await;
+                db.finish().await;
+            }
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn raw_files_are_compressed_with_lz4() {
             if let Some(db) = super::super::postgres_db().await {
                 super::super::raw_files_are_compressed_with_lz4(&db).await;
@@ -205,6 +213,33 @@ mod raw {
             }
         }
     }
+}
+
+/// PostgreSQL: every text column in the typed fact tables' keys (and the per-project
+/// fingerprint tables') compares byte by byte, whatever the database's collation (migration
+/// 0018), as `records`' keys do and as SQLite compares.
+async fn fact_keys_compare_byte_by_byte(db: &Db) {
+    let Raw::Postgres(pool) = Raw::open(&db.url).await else {
+        unreachable!("a PostgreSQL test")
+    };
+    let columns: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT c.table_name::text, c.column_name::text, c.collation_name::text \
+         FROM information_schema.key_column_usage k \
+         JOIN information_schema.columns c ON c.table_schema = k.table_schema \
+          AND c.table_name = k.table_name AND c.column_name = k.column_name \
+         WHERE k.table_schema = current_schema() AND c.data_type = 'text' \
+          AND (k.table_name LIKE 'fact\\_%' OR k.table_name LIKE 'project\\_%') \
+         ORDER BY 1, 2",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(columns.len() >= 25, "the key columns were not found: {columns:?}");
+    let other: Vec<_> = columns
+        .iter()
+        .filter(|(_, _, collation)| collation.as_deref() != Some("C"))
+        .collect();
+    assert!(other.is_empty(), "key columns under another collation: {other:?}");
 }
 
 /// PostgreSQL: a stored bank file's chunks are compressed with lz4 (migration 0017), not the
