@@ -234,12 +234,18 @@ async fn fact_keys_compare_byte_by_byte(db: &Db) {
     .fetch_all(&pool)
     .await
     .unwrap();
-    assert!(columns.len() >= 25, "the key columns were not found: {columns:?}");
+    assert!(
+        columns.len() >= 25,
+        "the key columns were not found: {columns:?}"
+    );
     let other: Vec<_> = columns
         .iter()
         .filter(|(_, _, collation)| collation.as_deref() != Some("C"))
         .collect();
-    assert!(other.is_empty(), "key columns under another collation: {other:?}");
+    assert!(
+        other.is_empty(),
+        "key columns under another collation: {other:?}"
+    );
 }
 
 /// PostgreSQL: a stored bank file's chunks are compressed with lz4 (migration 0017), not the
