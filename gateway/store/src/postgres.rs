@@ -39,17 +39,17 @@ impl PgStore {
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     /// Account records by account number (the planner picks `records_account_of` itself).
     const ACCOUNT_RECORDS: &'static str = "records";
-    /// Facts go in multi-row inserts (one round trip per thousand rows); what was written is
-    /// told by the insert itself (`RETURNING`).
+    /// Facts go in bulk inserts of arrays (`bulk_insert`, a few thousand rows a round trip);
+    /// what was written is told by the insert itself (`RETURNING`).
     const ROW_BY_ROW: bool = false;
     /// The typed rows of records written just now go in without looking for a row with
     /// their key first (`ON CONFLICT` probes the primary key once more per row: about a
     /// tenth of the server's time in a backfill). A row that is there after all is an error.
     const NEW_FACT_ROWS: &'static str = "";
-    /// Nothing to let go while a file is written in batches: the server's buffers are not ours.
-    const DURING_LARGE_WRITE: Option<(&'static str, usize)> = None;
-    /// Nothing to let go after an account lookup: the server's buffers are not ours.
-    const AFTER_ACCOUNT_LOOKUP: Option<&'static str> = None;
+    /// Nothing to let go of a connection's cache: the server's buffers are not ours.
+    const RELEASE_CACHE: Option<&'static str> = None;
+    /// Unused: there is nothing to release.
+    const RELEASE_EVERY_BATCHES: usize = 16;
     /// Rows per multi-row INSERT (within [`Self::MAX_BINDS`]: `columns::rows_per_insert`).
     const INSERT_ROWS: usize = 1000;
     /// PostgreSQL's limit on parameters per statement (a 16-bit count in the protocol).

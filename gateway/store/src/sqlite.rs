@@ -215,24 +215,28 @@ impl SqliteStore {
     /// The typed rows of records written just now: SQLite finds the place of each row in
     /// its key whatever the clause, so the row is kept if it is there.
     const NEW_FACT_ROWS: &'static str = " ON CONFLICT DO NOTHING";
-    /// Run on a pool connection after a file's account lookup: its page cache (64 MiB at
-    /// most) is let go. While a streamed file's transaction is open, nothing is committed,
-    /// so a reader's cache stays valid and only grows: a lookup per batch of new accounts
-    /// filled the cache of every pool connection it landed on with those accounts' pages
-    /// (a CMB export of 10,272 accounts: + 210 MiB over 1 GiB; docs/BENCHMARKS.md).
-    const AFTER_ACCOUNT_LOOKUP: Option<&'static str> = Some("PRAGMA shrink_memory");
-    /// Run on the writer every so many batches of a file written in batches (16: about
-    /// 8 MiB of a camt.053). The bundled SQLite is built with
-    /// `SQLITE_ENABLE_MEMORY_MANAGEMENT`, so all connections' page caches are one group and a
-    /// connection's `cache_size` bounds the pages it allocates, not those it takes over: once
-    /// its cache is full, a connection reuses the group's least recently used page, whichever
-    /// connection read it, and keeps it. Over a streamed file the writer thus took in pages
-    /// the chunk readers had read and let go, and its cache grew past its 8 MiB by about
-    /// 5 pages per MiB of file (≈ 22 MiB more at 1 GiB), until the commit (measured with
-    /// `sqlite3_db_status`; docs/BENCHMARKS.md, round 5). `shrink_memory` frees the group's
-    /// pages no one is using; the writer's dirty pages stay and spill to the log as before,
-    /// and the pages it needs again come from the operating system's cache.
-    const DURING_LARGE_WRITE: Option<(&'static str, usize)> = Some(("PRAGMA shrink_memory", 16));
+    /// Lets a connection's unused page cache go (`backend::release_cache`). The bundled
+    /// SQLite is built with `SQLITE_ENABLE_MEMORY_MANAGEMENT`, so all connections' page
+    /// caches are one group and a connection's `cache_size` bounds the pages it allocates,
+    /// not those it takes over: once its cache is full, a connection reuses the group's least
+    /// recently used page, whichever connection read it, and keeps it. Run:
+    /// - on a pool connection after a file's account lookup (64 MiB of cache at most). While
+    ///   a streamed file's transaction is open nothing is committed, so a reader's cache
+    ///   stays valid and only grows: a lookup per batch of new accounts filled the cache of
+    ///   every pool connection it landed on (a CMB export of 10,272 accounts: + 210 MiB over
+    ///   1 GiB; docs/BENCHMARKS.md);
+    /// - after a chunk of facts is read (the next chunk reads other projects' pages; without
+    ///   it a 1× province pass peaked at 939 MiB instead of 378);
+    /// - on the writer every [`Self::RELEASE_EVERY_BATCHES`] batches of a file written in
+    ///   batches: it took in pages the chunk readers had read and let go, and its cache grew
+    ///   past its 8 MiB by about 5 pages per MiB of file (≈ 22 MiB more at 1 GiB) until the
+    ///   commit (measured with `sqlite3_db_status`; docs/BENCHMARKS.md, round 5). The
+    ///   writer's dirty pages stay and spill to the log as before, and the pages it needs
+    ///   again come from the operating system's cache.
+    const RELEASE_CACHE: Option<&'static str> = Some("PRAGMA shrink_memory");
+    /// Batches of a file written in batches between two releases (about 8 MiB of a
+    /// camt.053).
+    const RELEASE_EVERY_BATCHES: usize = 16;
     /// Rows per multi-row INSERT: 100 rows already amortise the statement.
     const INSERT_ROWS: usize = 100;
 
@@ -380,12 +384,9 @@ impl SqliteStore {
                     limit,
                 ));
                 conn.execute_batch("COMMIT")?;
-                // The chunk's pages are not read again by the next chunk (other projects):
-                // let them go. All connections' caches are one group in the bundled SQLite
-                // (see `DURING_LARGE_WRITE`), and without this the readers' caches filled up
-                // to their size over a pass (1× province: peak 396 → 907 MiB once the count
-                // before each chunk, which ended with this, was gone).
-                if let Some(release) = Self::AFTER_ACCOUNT_LOOKUP {
+                // The chunk's pages are not read again by the next chunk (see
+                // `RELEASE_CACHE`).
+                if let Some(release) = Self::RELEASE_CACHE {
                     conn.execute_batch(release)?;
                 }
                 loaded

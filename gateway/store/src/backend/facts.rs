@@ -318,8 +318,8 @@ pub struct Write<'a> {
 }
 
 /// THE hook of [`super::records::write`]: writes the typed rows of the records it wrote (all
-/// of `rows` with `replace`, registry rows; else only those whose flag in `written` (one per row) says new, facts
-/// being never replaced), moves the typed rows an account registered or moved here takes
+/// of `rows` with `replace`, registry rows; else only those whose flag in `written`, one per
+/// row, says new, facts being never replaced), moves the typed rows an account registered or moved here takes
 /// along (as `records::adopt_facts` does for `records`, which runs after this), and chains
 /// the content hashes into the fingerprint of every project touched.
 pub async fn write(
@@ -1350,8 +1350,7 @@ pub async fn accounts_named(
         }
         Ok(())
     };
-    // One connection for the lookup, whose cache is let go after it (SQLite: see
-    // `AFTER_ACCOUNT_LOOKUP`).
+    // One connection for the lookup, whose cache is let go after it (`release_cache`).
     let mut conn = pool.acquire().await?;
     for chunk in keys.chunks(IN_LIST) {
         let mut q = sqlx::QueryBuilder::<Db>::new(SELECT);
@@ -1365,9 +1364,7 @@ pub async fn accounts_named(
         push_list(&mut q, chunk.iter().copied());
         take(q.build().fetch_all(&mut *conn).await?)?;
     }
-    if let Some(release) = ThisStore::AFTER_ACCOUNT_LOOKUP {
-        sqlx::query(release).execute(&mut *conn).await?;
-    }
+    super::release_cache(&mut *conn).await?;
     Ok(out)
 }
 
@@ -1386,8 +1383,7 @@ pub async fn counts(
         .chain([(crate::model::FactCounts::ENTRY, "fact_entries")])
         .collect();
     let mut out: HashMap<String, crate::model::FactCounts> = HashMap::new();
-    // One connection, whose cache is let go after the counts (SQLite: see
-    // `AFTER_ACCOUNT_LOOKUP`): a count reads every page of the projects' fact tables, which
+    // One connection, whose cache is let go after the counts (`release_cache`): a count reads every page of the projects' fact tables, which
     // left 64 MiB of pages in each pool connection a count landed on, beside the fact
     // readers' own reads of the same pages (a province pass: 905 MiB → 1,100 MiB peak).
     let mut conn = pool.acquire().await?;
@@ -1414,9 +1410,7 @@ pub async fn counts(
                 .or_default() += u64::try_from(n).unwrap_or(0);
         }
     }
-    if let Some(release) = ThisStore::AFTER_ACCOUNT_LOOKUP {
-        sqlx::query(release).execute(&mut *conn).await?;
-    }
+    super::release_cache(&mut *conn).await?;
     Ok(out)
 }
 

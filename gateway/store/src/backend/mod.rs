@@ -38,6 +38,18 @@ mod store;
 
 use super::{Db, ThisStore, WriteTx};
 
+/// Lets the connection's unused page cache go ([`ThisStore::RELEASE_CACHE`]; nothing on
+/// PostgreSQL): after a lookup or count over many pages, after a chunk of facts, and every
+/// [`ThisStore::RELEASE_EVERY_BATCHES`] batches of a file written in batches.
+pub async fn release_cache<'c>(
+    conn: impl sqlx::Executor<'c, Database = Db>,
+) -> Result<(), crate::error::StoreError> {
+    if let Some(release) = ThisStore::RELEASE_CACHE {
+        sqlx::query(release).execute(conn).await?;
+    }
+    Ok(())
+}
+
 /// A write transaction on this backend.
 pub type Tx<'a> = sqlx::Transaction<'a, Db>;
 /// A result row on this backend.

@@ -109,8 +109,9 @@ const REPLACE: &str = " ON CONFLICT (kind, key) DO UPDATE SET \
 const KEEP: &str = " ON CONFLICT DO NOTHING";
 
 /// Writes records; with `replace` (registry rows), existing keys are replaced. Returns, for
-/// each row in order, whether the database reports it written (every row, with `replace`). Each row's owner is its project, else its account's; accounts written here
-/// adopt the facts that name only them.
+/// each row in order, whether the database reports it written (every row, with `replace`).
+/// Each row's owner is its project, else its account's; accounts written here adopt the
+/// facts that name only them.
 pub async fn write(
     tx: &mut Tx<'_>,
     file_id: Option<&str>,

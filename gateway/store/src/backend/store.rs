@@ -164,7 +164,7 @@ struct BatchWriter<'a> {
     now: DateTime<Utc>,
     report: ApplyReport,
     records: usize,
-    /// Batches added so far (see `DURING_LARGE_WRITE`).
+    /// Batches added so far (see `RELEASE_EVERY_BATCHES`).
     batches: usize,
     touched: Touched,
     /// The statement that undoes the page-cache shrink at the end (SQLite), if any.
@@ -186,10 +186,11 @@ impl crate::FileRecords for BatchWriter<'_> {
         .await?;
         self.records += records.len();
         self.batches += 1;
-        if let Some((release, every)) = ThisStore::DURING_LARGE_WRITE {
-            if self.batches.is_multiple_of(every) {
-                sqlx::query(release).execute(&mut **tx).await?;
-            }
+        if self
+            .batches
+            .is_multiple_of(ThisStore::RELEASE_EVERY_BATCHES)
+        {
+            super::release_cache(&mut **tx).await?;
         }
         Ok(())
     }
