@@ -21,17 +21,29 @@ macro_rules! file_cols {
 
 pub const FILE_COLS: &str = file_cols!();
 
+/// The work-queue statements below take the rows a subquery picks: `$open … $close` is
+/// SQLite's `IN (…)` and PostgreSQL's `= ANY(ARRAY(…))`. On PostgreSQL, `IN (subquery)` left
+/// the plan to the table's statistics: with a queue analysed while empty (a dirty-project
+/// queue between backfills) the planner chose a nested loop that ran the locking subquery
+/// again for every row of the queue — taking 30,000 dirty projects took 99 s. `ARRAY(…)` runs
+/// the subquery once, then the rows are found by primary key (88 ms; docs/BENCHMARKS.md,
+/// "PostgreSQL, round 6"). `$lock` is PostgreSQL's `FOR UPDATE SKIP LOCKED` (SQLite has one
+/// writer).
+///
 /// Claims received files whose lease is free: `$1` worker, `$2` lease end, `$3` now,
-/// `$4` limit. `$lock` is PostgreSQL's `FOR UPDATE SKIP LOCKED` (SQLite has one writer).
+/// `$4` limit.
 macro_rules! claim_files_sql {
-    ($lock:literal) => {
+    ($open:literal, $lock:literal, $close:literal) => {
         concat!(
             "UPDATE raw_files SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 ",
-            "WHERE id IN (SELECT id FROM raw_files WHERE status = 'received' ",
+            "WHERE id",
+            $open,
+            "SELECT id FROM raw_files WHERE status = 'received' ",
             "AND (claimed_until IS NULL OR claimed_until <= $3 OR claimed_by = $1) ",
             "ORDER BY received_at, id LIMIT $4",
             $lock,
-            ") RETURNING ",
+            $close,
+            " RETURNING ",
             file_cols!()
         )
     };
@@ -39,12 +51,15 @@ macro_rules! claim_files_sql {
 
 /// Removes and returns up to `$1` dirty projects, oldest first.
 macro_rules! take_dirty_sql {
-    ($lock:literal) => {
+    ($open:literal, $lock:literal, $close:literal) => {
         concat!(
-            "DELETE FROM dirty_projects WHERE project IN (SELECT project FROM dirty_projects ",
+            "DELETE FROM dirty_projects WHERE project",
+            $open,
+            "SELECT project FROM dirty_projects ",
             "ORDER BY marked_at, project LIMIT $1",
             $lock,
-            ") RETURNING project"
+            $close,
+            " RETURNING project"
         )
     };
 }
@@ -54,16 +69,19 @@ macro_rules! take_dirty_sql {
 /// after the previous one of its finding is delivered or dead), and only when no live lease
 /// holds it (a lease that ran out — a dead process — is taken over).
 macro_rules! claim_outbox_sql {
-    ($lock:literal) => {
+    ($open:literal, $lock:literal, $close:literal) => {
         concat!(
             "UPDATE webhook_outbox SET claimed_by = $1, claimed_until = $2 ",
-            "WHERE id IN (SELECT o.id FROM webhook_outbox o WHERE o.status = 'pending' ",
+            "WHERE id",
+            $open,
+            "SELECT o.id FROM webhook_outbox o WHERE o.status = 'pending' ",
             "AND o.next_attempt_at <= $3 AND (o.claimed_until IS NULL OR o.claimed_until <= $3) ",
             "AND NOT EXISTS (SELECT 1 FROM webhook_outbox p WHERE p.finding_id = o.finding_id ",
             "AND p.status = 'pending' AND p.seq < o.seq) ",
             "ORDER BY o.seq LIMIT $4",
             $lock,
-            ") RETURNING id, event_type, finding_id, payload, created_at, attempts, ",
+            $close,
+            " RETURNING id, event_type, finding_id, payload, created_at, attempts, ",
             "next_attempt_at, status, last_error, seq"
         )
     };
@@ -74,16 +92,19 @@ macro_rules! claim_outbox_sql {
 /// Nothing is claimed while a backfill holds reconciliations (a `hold:` row of
 /// `reconcile_passes` whose `started_at` — the hold's end — has not passed).
 macro_rules! claim_dirty_sql {
-    ($lock:literal) => {
+    ($open:literal, $lock:literal, $close:literal) => {
         concat!(
             "UPDATE dirty_projects SET claimed_by = $1, claimed_until = $2 ",
-            "WHERE project IN (SELECT project FROM dirty_projects ",
+            "WHERE project",
+            $open,
+            "SELECT project FROM dirty_projects ",
             "WHERE (claimed_until IS NULL OR claimed_until <= $3) AND last_marked_at <= $5 ",
             "AND NOT EXISTS (SELECT 1 FROM reconcile_passes WHERE pass LIKE 'hold:%' ",
             "AND started_at > $3) ",
             "ORDER BY marked_at, project LIMIT $4",
             $lock,
-            ") RETURNING project, generation"
+            $close,
+            " RETURNING project, generation"
         )
     };
 }

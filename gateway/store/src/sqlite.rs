@@ -201,10 +201,10 @@ mod rows;
 impl SqliteStore {
     const BACKEND: Backend = Backend::Sqlite;
     const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-    const CLAIM_FILES: &'static str = claim_files_sql!("");
-    const TAKE_DIRTY: &'static str = take_dirty_sql!("");
-    const CLAIM_DIRTY: &'static str = claim_dirty_sql!("");
-    const CLAIM_OUTBOX: &'static str = claim_outbox_sql!("");
+    const CLAIM_FILES: &'static str = claim_files_sql!(" IN (", "", ")");
+    const TAKE_DIRTY: &'static str = take_dirty_sql!(" IN (", "", ")");
+    const CLAIM_DIRTY: &'static str = claim_dirty_sql!(" IN (", "", ")");
+    const CLAIM_OUTBOX: &'static str = claim_outbox_sql!(" IN (", "", ")");
     /// Row locks for read-then-write: none needed, writers are serialised (`begin_write`).
     const FOR_UPDATE: &'static str = "";
     /// Account records by account number, through the index that covers the lookup.

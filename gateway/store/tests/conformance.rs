@@ -206,6 +206,14 @@ mod raw {
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_queue_analysed_while_empty_is_claimed_by_its_limit() {
+            if let Some(db) = super::super::postgres_db().await {
+                super::super::a_queue_analysed_while_empty_is_claimed_by_its_limit(&db).await;
+                db.finish().await;
+            }
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn a_chunks_fact_read_after_a_bulk_load_uses_the_index() {
             if let Some(db) = super::super::postgres_db().await {
                 super::super::a_chunks_fact_read_after_a_bulk_load_uses_the_index(&db).await;
@@ -245,6 +253,85 @@ async fn fact_keys_compare_byte_by_byte(db: &Db) {
     assert!(
         other.is_empty(),
         "key columns under another collation: {other:?}"
+    );
+}
+
+/// PostgreSQL: the dirty-project queue, last analysed while empty after a backfill's queue was
+/// reconciled (its pages still there, autovacuum not yet round), then filled by the next
+/// backfill of 20,000 projects. A process claims
+/// its share — the limit, no more, so that the rest stays for the other processes — and the
+/// whole queue is taken a thousand at a time, each in well under a second. With `IN (subquery)`
+/// the planner, believing the queue empty, ran the locking subquery again for every queued
+/// row: the claim of 512 took every project of the queue (15,088 of 15,088, 14.6 s) and
+/// taking 30,000 took 99 s.
+async fn a_queue_analysed_while_empty_is_claimed_by_its_limit(db: &Db) {
+    let Raw::Postgres(pool) = Raw::open(&db.url).await else {
+        unreachable!("a PostgreSQL test")
+    };
+    sqlx::query("ALTER TABLE dirty_projects SET (autovacuum_enabled = false)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let projects: Vec<String> = (0..20_000).map(|i| format!("P{i:05}")).collect();
+    let take_all = || async {
+        let mut taken = Vec::new();
+        loop {
+            let page = db.store.take_dirty(1000).await.unwrap();
+            if page.is_empty() {
+                break;
+            }
+            assert!(page.len() <= 1000, "{} taken at once", page.len());
+            taken.extend(page);
+        }
+        taken.sort();
+        taken
+    };
+    // A backfill's queue, reconciled: the table's pages stay, its rows are gone, and that is
+    // when the statistics are taken.
+    db.store.mark_dirty(&projects, at(1)).await.unwrap();
+    assert_eq!(take_all().await, projects);
+    sqlx::query("ANALYZE dirty_projects")
+        .execute(&pool)
+        .await
+        .unwrap();
+    // The next backfill.
+    db.store.mark_dirty(&projects, at(1)).await.unwrap();
+    let started = std::time::Instant::now();
+    let claimed = db
+        .store
+        .claim_dirty("worker-1", 512, Duration::from_secs(60), at(2), at(2))
+        .await
+        .unwrap();
+    let claim_took = started.elapsed();
+    assert_eq!(claimed.len(), 512, "a claim takes its limit, no more");
+    assert_eq!(
+        claimed[0].project, "P00000",
+        "oldest mark first, then by name"
+    );
+    let held: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM dirty_projects WHERE claimed_by IS NOT NULL")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        held, 512,
+        "the rest of the queue is free for other processes"
+    );
+    // Generous bounds (about 0.1 s each here): the quadratic plan took seconds to minutes.
+    assert!(
+        claim_took < Duration::from_secs(5),
+        "claiming 512 of 20,000 took {claim_took:?}"
+    );
+    let started = std::time::Instant::now();
+    let taken = take_all().await;
+    let take_took = started.elapsed();
+    assert_eq!(
+        taken, projects,
+        "every queued project, claimed or not, taken once"
+    );
+    assert!(
+        take_took < Duration::from_secs(10),
+        "taking 20,000 a thousand at a time took {take_took:?}"
     );
 }
 

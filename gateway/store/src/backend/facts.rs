@@ -1050,9 +1050,10 @@ pub trait Scan {
     ) -> Result<()>;
 }
 
-/// Fact rows through sqlx.
+/// Fact rows through sqlx, on one connection (PostgreSQL's store reads a chunk's tables in one
+/// read-only transaction on it).
 #[allow(dead_code)] // PostgreSQL's reader; SQLite's store reads facts with `Direct`
-pub struct Sqlx<'p>(pub &'p Pool);
+pub struct Sqlx<'c>(pub &'c mut <Db as sqlx::Database>::Connection);
 
 impl Scan for Sqlx<'_> {
     async fn scan(
@@ -1068,7 +1069,7 @@ impl Scan for Sqlx<'_> {
             sqlx::QueryBuilder::new(format!("SELECT {columns} FROM {table} WHERE owner IN "));
         push_list(&mut q, projects.iter().map(String::as_str));
         q.push(format!(" ORDER BY {order}"));
-        let mut rows = q.build().fetch(self.0);
+        let mut rows = q.build().fetch(&mut *self.0);
         while let Some(row) = rows.try_next().await? {
             each(&SqlxRow(&row))?;
         }
