@@ -157,76 +157,50 @@ impl Pipeline {
         })
     }
 
-    /// Writes a staged group's outcomes in one transaction. Should that fail, each file is
-    /// written on its own, so that one file's failure stays that file's.
+    /// Writes a staged group's outcomes: in one transaction, or — where the store takes
+    /// several writers at once (PostgreSQL) — in up to [`WRITE_LANES`] transactions side by
+    /// side, each holding files that share nothing with another lane's (see [`lanes_of`]).
+    /// Should a transaction fail, each of its files is written on its own, so that one file's
+    /// failure stays that file's.
     pub async fn apply_group(&self, staged: Staged) -> Vec<anyhow::Result<Processed>> {
-        let mut outcomes = Vec::new();
-        let mut pending = Vec::new();
-        for (i, slot) in staged.slots.iter().enumerate() {
-            if let Slot::Parsed { file, .. } = slot {
-                pending.push((i, file.id.clone()));
-            }
-        }
         let mut slots: Vec<Option<Slot>> = staged.slots.into_iter().map(Some).collect();
         let mut rejected_of: HashMap<usize, Vec<RejectedRecord>> = HashMap::new();
-        for (i, id) in &pending {
-            if let Some(Slot::Parsed {
-                outcome, rejected, ..
-            }) = slots[*i].take()
-            {
-                outcomes.push((id.clone(), outcome));
-                rejected_of.insert(*i, rejected);
+        let mut pending: Vec<(usize, String, FileOutcome)> = Vec::new();
+        for (i, slot) in slots.iter_mut().enumerate() {
+            if matches!(slot, Some(Slot::Parsed { .. })) {
+                if let Some(Slot::Parsed {
+                    file,
+                    outcome,
+                    rejected,
+                }) = slot.take()
+                {
+                    pending.push((i, file.id, outcome));
+                    rejected_of.insert(i, rejected);
+                }
             }
         }
+        let lanes = match self.store().backend() {
+            store::Backend::Postgres => WRITE_LANES,
+            store::Backend::Sqlite => 1,
+        };
+        let lanes = lanes_of(pending, lanes);
+        let written =
+            futures::future::join_all(lanes.into_iter().map(|lane| self.write_lane(lane))).await;
         let mut done: HashMap<usize, anyhow::Result<Processed>> = HashMap::new();
-        match self.store().apply_file_results(&outcomes, Utc::now()).await {
-            Ok(applied) => {
-                for ((i, _), (report, file)) in pending.iter().zip(applied) {
-                    note_processed(&file, &report);
+        for (i, result) in written.into_iter().flatten() {
+            match result {
+                Ok((report, file)) => {
                     done.insert(
-                        *i,
+                        i,
                         Ok(Processed {
                             file,
                             report: Some(report),
-                            rejected_records: rejected_of.remove(i).unwrap_or_default(),
+                            rejected_records: rejected_of.remove(&i).unwrap_or_default(),
                             streamed: false,
                         }),
                     );
                 }
-            }
-            Err(group_error) => {
-                tracing::warn!(error = %group_error, files = pending.len(), "a group of files could not be written together; writing them one by one");
-                for ((i, id), (_, outcome)) in pending.iter().zip(outcomes) {
-                    let one = async {
-                        let report = self
-                            .store()
-                            .apply_file_result(id, outcome, Utc::now())
-                            .await?;
-                        let file = self
-                            .store()
-                            .get_file(id)
-                            .await?
-                            .ok_or_else(|| anyhow!("stored file {id} vanished"))?;
-                        note_processed(&file, &report);
-                        Ok(Processed {
-                            file,
-                            report: Some(report),
-                            rejected_records: rejected_of.remove(i).unwrap_or_default(),
-                            streamed: false,
-                        })
-                    };
-                    match one.await {
-                        Ok(p) => {
-                            done.insert(*i, Ok(p));
-                        }
-                        Err(error) => {
-                            slots[*i] = Some(Slot::Unprocessed {
-                                file_id: id.clone(),
-                                error,
-                            });
-                        }
-                    }
-                }
+                Err((file_id, error)) => slots[i] = Some(Slot::Unprocessed { file_id, error }),
             }
         }
         for slot in slots.iter_mut() {
@@ -259,5 +233,314 @@ impl Pipeline {
             out.push(result);
         }
         out
+    }
+
+    /// Writes one lane's files (in file order) in one transaction; should that fail, each
+    /// on its own. A file that could not be written comes back with its error, still
+    /// received.
+    async fn write_lane(&self, lane: Vec<(usize, String, FileOutcome)>) -> Vec<(usize, Written)> {
+        let mut out = Vec::with_capacity(lane.len());
+        let (order, outcomes): (Vec<usize>, Vec<(String, FileOutcome)>) =
+            lane.into_iter().map(|(i, id, o)| (i, (id, o))).unzip();
+        match self.store().apply_file_results(&outcomes, Utc::now()).await {
+            Ok(applied) => {
+                for (i, (report, file)) in order.into_iter().zip(applied) {
+                    note_processed(&file, &report);
+                    out.push((i, Ok((report, file))));
+                }
+            }
+            Err(group_error) => {
+                tracing::warn!(error = %group_error, files = outcomes.len(), "a group of files could not be written together; writing them one by one");
+                for (i, (id, outcome)) in order.into_iter().zip(outcomes) {
+                    let one = async {
+                        let report = self
+                            .store()
+                            .apply_file_result(&id, outcome, Utc::now())
+                            .await?;
+                        let file = self
+                            .store()
+                            .get_file(&id)
+                            .await?
+                            .ok_or_else(|| anyhow!("stored file {id} vanished"))?;
+                        note_processed(&file, &report);
+                        anyhow::Ok((report, file))
+                    };
+                    let written = one.await.map_err(|error| (id.clone(), error));
+                    out.push((i, written));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A file written, or why not (its id and the error; it is still received).
+type Written = Result<(store::ApplyReport, RawFile), (String, anyhow::Error)>;
+
+/// Transactions a group's files are written in side by side, where the store has several
+/// writers (PostgreSQL; SQLite writes one transaction at a time). Two: the database server
+/// and this process share two cores on the machines measured (docs/BENCHMARKS.md).
+const WRITE_LANES: usize = 2;
+
+/// Splits files (in file order) into at most `lanes` lanes, each in file order, so that no
+/// two lanes can touch the same row: files that share a record key, an account, a project
+/// or a statement's identity are in one lane (they are connected, directly or through other
+/// files). Which of two deliveries of a key is first, which statement supersedes which, is
+/// then decided by file order within a lane, as it is with one transaction. Connected files
+/// are grouped by a 64-bit hash of each of these names: a collision can only put two files
+/// in one lane. Lanes are balanced by records; a file without records (rejected) is one of
+/// its own.
+fn lanes_of(
+    files: Vec<(usize, String, FileOutcome)>,
+    lanes: usize,
+) -> Vec<Vec<(usize, String, FileOutcome)>> {
+    use std::hash::{Hash, Hasher};
+    if lanes <= 1 || files.len() <= 1 {
+        return if files.is_empty() {
+            Vec::new()
+        } else {
+            vec![files]
+        };
+    }
+    // Union-find over the files' positions.
+    let mut parent: Vec<usize> = (0..files.len()).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while parent[i] != i {
+            parent[i] = parent[parent[i]];
+            i = parent[i];
+        }
+        i
+    }
+    let mut first_with: HashMap<u64, usize> = HashMap::new();
+    let token = |tag: u8, parts: &[&str]| -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        tag.hash(&mut h);
+        for p in parts {
+            p.hash(&mut h);
+        }
+        h.finish()
+    };
+    let mut weight = vec![0usize; files.len()];
+    for (at, (_, _, outcome)) in files.iter().enumerate() {
+        let FileOutcome::Parsed { records, .. } = outcome else {
+            continue;
+        };
+        weight[at] = records.len();
+        for r in records {
+            let mut names = vec![token(b'k', &[r.kind.as_str(), &r.key])];
+            if let Some(a) = &r.account {
+                names.push(token(b'a', &[a]));
+            }
+            if let Some(p) = &r.project {
+                names.push(token(b'p', &[p]));
+            }
+            if let Some(d) = &r.statement {
+                names.push(token(b's', &[&d.identity]));
+            }
+            for name in names {
+                match first_with.get(&name) {
+                    Some(&other) => {
+                        let (a, b) = (root(&mut parent, at), root(&mut parent, other));
+                        if a != b {
+                            // The earlier file's root stays the root.
+                            parent[a.max(b)] = a.min(b);
+                        }
+                    }
+                    None => {
+                        first_with.insert(name, at);
+                    }
+                }
+            }
+        }
+    }
+    // Components in order of their first file; each to the lightest lane.
+    let mut lane_of_root: HashMap<usize, usize> = HashMap::new();
+    let mut load = vec![0usize; lanes];
+    let mut totals: HashMap<usize, usize> = HashMap::new();
+    for at in 0..files.len() {
+        let r = root(&mut parent, at);
+        *totals.entry(r).or_default() += weight[at].max(1);
+    }
+    let mut out: Vec<Vec<(usize, String, FileOutcome)>> = (0..lanes).map(|_| Vec::new()).collect();
+    for (at, file) in files.into_iter().enumerate() {
+        let r = root(&mut parent, at);
+        let lane = *lane_of_root.entry(r).or_insert_with(|| {
+            let lightest = (0..lanes).min_by_key(|&l| load[l]).unwrap_or(0);
+            load[lightest] += totals.get(&r).copied().unwrap_or(1);
+            lightest
+        });
+        out[lane].push(file);
+    }
+    out.retain(|lane| !lane.is_empty());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use store::{NewRecord, RecordKind, StatementDelivery};
+
+    /// A record as a bank file would carry it: a payment of `account` (no project named), or
+    /// with `project` a record that names its project.
+    fn record(
+        kind: RecordKind,
+        key: &str,
+        account: Option<&str>,
+        project: Option<&str>,
+    ) -> NewRecord {
+        NewRecord {
+            kind,
+            key: key.to_string(),
+            project: project.map(str::to_string),
+            account: account.map(str::to_string),
+            body: "{}".into(),
+            content_hash: format!("hash-{key}"),
+            statement: None,
+        }
+    }
+
+    fn parsed(records: Vec<NewRecord>) -> FileOutcome {
+        FileOutcome::Parsed {
+            format: "camt.053".into(),
+            diagnostics: Vec::new(),
+            records,
+        }
+    }
+
+    fn files(outcomes: Vec<FileOutcome>) -> Vec<(usize, String, FileOutcome)> {
+        outcomes
+            .into_iter()
+            .enumerate()
+            .map(|(i, o)| (i, format!("file-{i}"), o))
+            .collect()
+    }
+
+    /// The positions in each lane, and which lane each position is in.
+    fn positions(
+        lanes: &[Vec<(usize, String, FileOutcome)>],
+    ) -> (Vec<Vec<usize>>, HashMap<usize, usize>) {
+        let by_lane: Vec<Vec<usize>> = lanes
+            .iter()
+            .map(|l| l.iter().map(|(i, _, _)| *i).collect())
+            .collect();
+        let mut lane_of = HashMap::new();
+        for (lane, ids) in by_lane.iter().enumerate() {
+            for &i in ids {
+                assert!(lane_of.insert(i, lane).is_none(), "file {i} in two lanes");
+            }
+        }
+        (by_lane, lane_of)
+    }
+
+    #[test]
+    fn files_that_share_nothing_are_spread_over_the_lanes_in_file_order() {
+        // Eight statements of eight accounts of eight projects: nothing in common.
+        let outcomes = (0..8)
+            .map(|i| {
+                parsed(vec![record(
+                    RecordKind::Statement,
+                    &format!("stmt-{i}"),
+                    Some(&format!("6222{i}")),
+                    None,
+                )])
+            })
+            .collect();
+        let lanes = lanes_of(files(outcomes), 2);
+        let (by_lane, lane_of) = positions(&lanes);
+        assert_eq!(lane_of.len(), 8, "every file once");
+        assert_eq!(by_lane.len(), 2);
+        assert_eq!(by_lane[0].len(), 4, "{by_lane:?}");
+        for lane in &by_lane {
+            assert!(
+                lane.windows(2).all(|w| w[0] < w[1]),
+                "file order: {by_lane:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn files_connected_by_a_key_an_account_a_project_or_a_statement_share_a_lane() {
+        let mut incomplete = record(RecordKind::Statement, "stmt-cut", Some("6222-9"), None);
+        incomplete.statement = Some(StatementDelivery {
+            identity: "6222-9/2026-10/1".into(),
+            incomplete: true,
+        });
+        let mut complete = record(RecordKind::Statement, "stmt-full", Some("6222-8"), None);
+        complete.statement = Some(StatementDelivery {
+            identity: "6222-9/2026-10/1".into(),
+            incomplete: false,
+        });
+        let outcomes = vec![
+            // 0 and 3: the same payment key (a second delivery, perhaps with other content).
+            parsed(vec![record(
+                RecordKind::Payment,
+                "pay-1",
+                Some("6222-1"),
+                None,
+            )]),
+            // 1 and 4, through 2: an account, then a project.
+            parsed(vec![record(
+                RecordKind::Batch,
+                "batch-1",
+                Some("6222-2"),
+                None,
+            )]),
+            parsed(vec![
+                record(RecordKind::Payment, "pay-2", Some("6222-2"), None),
+                record(RecordKind::Guarantee, "letter-1", None, Some("P-7")),
+            ]),
+            parsed(vec![record(
+                RecordKind::Payment,
+                "pay-1",
+                Some("6222-3"),
+                None,
+            )]),
+            parsed(vec![record(
+                RecordKind::Guarantee,
+                "letter-2",
+                None,
+                Some("P-7"),
+            )]),
+            // 5 and 6: one statement's incomplete and complete deliveries.
+            parsed(vec![incomplete]),
+            parsed(vec![complete]),
+            // 7: a rejected file writes only its own row.
+            FileOutcome::Rejected {
+                error: "bad".into(),
+                format: None,
+                diagnostics: Vec::new(),
+            },
+        ];
+        let lanes = lanes_of(files(outcomes), 2);
+        let (by_lane, lane_of) = positions(&lanes);
+        assert_eq!(lane_of.len(), 8, "every file once: {by_lane:?}");
+        for (a, b) in [(0, 3), (1, 2), (2, 4), (1, 4), (5, 6)] {
+            assert_eq!(lane_of[&a], lane_of[&b], "files {a} and {b}: {by_lane:?}");
+        }
+        for lane in &by_lane {
+            assert!(
+                lane.windows(2).all(|w| w[0] < w[1]),
+                "file order: {by_lane:?}"
+            );
+        }
+        // The three groups do not all land in one lane: the work is shared.
+        assert_eq!(by_lane.len(), 2, "{by_lane:?}");
+    }
+
+    #[test]
+    fn one_lane_keeps_the_group_as_it_is() {
+        let outcomes = (0..5)
+            .map(|i| {
+                parsed(vec![record(
+                    RecordKind::Payment,
+                    &format!("p{i}"),
+                    None,
+                    None,
+                )])
+            })
+            .collect();
+        let lanes = lanes_of(files(outcomes), 1);
+        assert_eq!(positions(&lanes).0, vec![vec![0, 1, 2, 3, 4]]);
+        assert!(lanes_of(Vec::new(), 2).is_empty());
     }
 }
