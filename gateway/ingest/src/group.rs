@@ -357,9 +357,9 @@ fn lanes_of(
     let mut lane_of_root: HashMap<usize, usize> = HashMap::new();
     let mut load = vec![0usize; lanes];
     let mut totals: HashMap<usize, usize> = HashMap::new();
-    for at in 0..files.len() {
+    for (at, w) in weight.iter().enumerate() {
         let r = root(&mut parent, at);
-        *totals.entry(r).or_default() += weight[at].max(1);
+        *totals.entry(r).or_default() += (*w).max(1);
     }
     let mut out: Vec<Vec<(usize, String, FileOutcome)>> = (0..lanes).map(|_| Vec::new()).collect();
     for (at, file) in files.into_iter().enumerate() {
