@@ -158,7 +158,7 @@ impl Pipeline {
     }
 
     /// Writes a staged group's outcomes: in one transaction, or — where the store takes
-    /// several writers at once (PostgreSQL) — in up to [`WRITE_LANES`] transactions side by
+    /// several writers at once (PostgreSQL) — in up to two transactions side by
     /// side, each holding files that share nothing with another lane's (see [`lanes_of`]).
     /// Should a transaction fail, each of its files is written on its own, so that one file's
     /// failure stays that file's.
@@ -179,11 +179,7 @@ impl Pipeline {
                 }
             }
         }
-        let lanes = match self.store().backend() {
-            store::Backend::Postgres => WRITE_LANES,
-            store::Backend::Sqlite => 1,
-        };
-        let lanes = lanes_of(pending, lanes);
+        let lanes = lanes_of(pending, crate::lanes::lanes_for(self.store().backend()));
         let written =
             futures::future::join_all(lanes.into_iter().map(|lane| self.write_lane(lane))).await;
         let mut done: HashMap<usize, anyhow::Result<Processed>> = HashMap::new();
@@ -277,102 +273,31 @@ impl Pipeline {
 /// A file written, or why not (its id and the error; it is still received).
 type Written = Result<(store::ApplyReport, RawFile), (String, anyhow::Error)>;
 
-/// Transactions a group's files are written in side by side, where the store has several
-/// writers (PostgreSQL; SQLite writes one transaction at a time). Two: the database server
-/// and this process share two cores on the machines measured (docs/BENCHMARKS.md).
-const WRITE_LANES: usize = 2;
-
 /// Splits files (in file order) into at most `lanes` lanes, each in file order, so that no
 /// two lanes can touch the same row: files that share a record key, an account, a project
-/// or a statement's identity are in one lane (they are connected, directly or through other
-/// files). Which of two deliveries of a key is first, which statement supersedes which, is
-/// then decided by file order within a lane, as it is with one transaction. Connected files
-/// are grouped by a 64-bit hash of each of these names: a collision can only put two files
-/// in one lane. Lanes are balanced by records; a file without records (rejected) is one of
-/// its own.
+/// or a statement's identity are in one lane (connected directly or through other files; see
+/// [`crate::lanes`]). Which of two deliveries of a key is first, which statement supersedes
+/// which, is then decided by file order within a lane, as it is with one transaction. Lanes
+/// are balanced by records; a file without records (rejected) is one of its own.
 fn lanes_of(
     files: Vec<(usize, String, FileOutcome)>,
     lanes: usize,
 ) -> Vec<Vec<(usize, String, FileOutcome)>> {
-    use std::hash::{Hash, Hasher};
-    if lanes <= 1 || files.len() <= 1 {
-        return if files.is_empty() {
-            Vec::new()
-        } else {
-            vec![files]
-        };
-    }
-    // Union-find over the files' positions.
-    let mut parent: Vec<usize> = (0..files.len()).collect();
-    fn root(parent: &mut [usize], mut i: usize) -> usize {
-        while parent[i] != i {
-            parent[i] = parent[parent[i]];
-            i = parent[i];
-        }
-        i
-    }
-    let mut first_with: HashMap<u64, usize> = HashMap::new();
-    let token = |tag: u8, parts: &[&str]| -> u64 {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        tag.hash(&mut h);
-        for p in parts {
-            p.hash(&mut h);
-        }
-        h.finish()
-    };
-    let mut weight = vec![0usize; files.len()];
-    for (at, (_, _, outcome)) in files.iter().enumerate() {
-        let FileOutcome::Parsed { records, .. } = outcome else {
-            continue;
-        };
-        weight[at] = records.len();
-        for r in records {
-            let mut names = vec![token(b'k', &[r.kind.as_str(), &r.key])];
-            if let Some(a) = &r.account {
-                names.push(token(b'a', &[a]));
-            }
-            if let Some(p) = &r.project {
-                names.push(token(b'p', &[p]));
-            }
-            if let Some(d) = &r.statement {
-                names.push(token(b's', &[&d.identity]));
-            }
-            for name in names {
-                match first_with.get(&name) {
-                    Some(&other) => {
-                        let (a, b) = (root(&mut parent, at), root(&mut parent, other));
-                        if a != b {
-                            // The earlier file's root stays the root.
-                            parent[a.max(b)] = a.min(b);
-                        }
-                    }
-                    None => {
-                        first_with.insert(name, at);
-                    }
+    crate::lanes::split(
+        files,
+        lanes,
+        |(_, _, outcome), put| {
+            if let FileOutcome::Parsed { records, .. } = outcome {
+                for r in records {
+                    crate::lanes::record_names(r, put);
                 }
             }
-        }
-    }
-    // Components in order of their first file; each to the lightest lane.
-    let mut lane_of_root: HashMap<usize, usize> = HashMap::new();
-    let mut load = vec![0usize; lanes];
-    let mut totals: HashMap<usize, usize> = HashMap::new();
-    for (at, w) in weight.iter().enumerate() {
-        let r = root(&mut parent, at);
-        *totals.entry(r).or_default() += (*w).max(1);
-    }
-    let mut out: Vec<Vec<(usize, String, FileOutcome)>> = (0..lanes).map(|_| Vec::new()).collect();
-    for (at, file) in files.into_iter().enumerate() {
-        let r = root(&mut parent, at);
-        let lane = *lane_of_root.entry(r).or_insert_with(|| {
-            let lightest = (0..lanes).min_by_key(|&l| load[l]).unwrap_or(0);
-            load[lightest] += totals.get(&r).copied().unwrap_or(1);
-            lightest
-        });
-        out[lane].push(file);
-    }
-    out.retain(|lane| !lane.is_empty());
-    out
+        },
+        |(_, _, outcome)| match outcome {
+            FileOutcome::Parsed { records, .. } => records.len(),
+            FileOutcome::Rejected { .. } => 0,
+        },
+    )
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod backfill;
 pub mod claims;
 pub mod config;
 pub mod group;
+mod lanes;
 pub mod pipeline;
 pub mod registry;
 pub mod replay;

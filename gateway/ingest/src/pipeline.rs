@@ -695,7 +695,12 @@ impl Pipeline {
         self.upsert_records(records).await
     }
 
-    /// Writes serialised registry records in one transaction.
+    /// Writes serialised registry records: in one transaction, or — where the store takes
+    /// several writers at once (PostgreSQL) — in lanes side by side, records that share a
+    /// key, a project or an account in one lane ([`crate::lanes`]). A lane whose
+    /// transaction fails (a project both lanes mark, say, when an account moved between
+    /// projects: the server may end one of two waiting transactions) is written again on its
+    /// own once the others are done; the writes are idempotent.
     async fn upsert_records(
         &self,
         records: Vec<store::NewRecord>,
@@ -703,11 +708,39 @@ impl Pipeline {
         if records.is_empty() {
             return Ok(RegistryReport::default());
         }
-        let report = self
-            .store
-            .upsert_registry(None, records, Utc::now())
+        let lanes = crate::lanes::lanes_for(self.store.backend());
+        let lanes = if lanes > 1 {
+            self.blocking(move || {
+                crate::lanes::split(records, lanes, crate::lanes::record_names, |_| 1)
+            })
             .await
-            .context("writing the registry")?;
+            .map_err(|e| anyhow!("splitting the registry into lanes failed: {e}"))?
+        } else {
+            vec![records]
+        };
+        let now = Utc::now();
+        let written = futures::future::join_all(
+            lanes
+                .iter()
+                .map(|lane| self.store.upsert_registry_from(None, lane, now)),
+        )
+        .await;
+        let mut report = RegistryReport::default();
+        for (lane, result) in lanes.into_iter().zip(written) {
+            let done = match result {
+                Ok(done) => done,
+                Err(first) => {
+                    tracing::warn!(error = %first, records = lane.len(), "registry records written side by side failed; writing them again on their own");
+                    self.store
+                        .upsert_registry_from(None, &lane, Utc::now())
+                        .await
+                        .context("writing the registry")?
+                }
+            };
+            add_registry(&mut report, done);
+        }
+        report.dirty_projects.sort();
+        report.dirty_projects.dedup();
         Ok(report)
     }
 

@@ -211,6 +211,15 @@ pub trait Store: Send + Sync + 'static {
         source_file: Option<&str>,
         records: Vec<NewRecord>,
         now: DateTime<Utc>,
+    ) -> Result<RegistryReport> {
+        self.upsert_registry_from(source_file, &records, now).await
+    }
+    /// [`Store::upsert_registry`] of borrowed records (a caller that may write them again).
+    async fn upsert_registry_from(
+        &self,
+        source_file: Option<&str>,
+        records: &[NewRecord],
+        now: DateTime<Utc>,
     ) -> Result<RegistryReport>;
     /// Records owned by the projects in scope (their own and their accounts'), ordered by
     /// owner, kind and key; `Scope::All` also returns records of unregistered accounts

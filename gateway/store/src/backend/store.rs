@@ -888,14 +888,14 @@ impl crate::Store for ThisStore {
             .collect()
     }
 
-    async fn upsert_registry(
+    async fn upsert_registry_from(
         &self,
         source_file: Option<&str>,
-        records: Vec<NewRecord>,
+        records: &[NewRecord],
         now: DateTime<Utc>,
     ) -> Result<RegistryReport> {
         let now = ts(now);
-        let (unique, duplicates) = shared_types::dedupe_registry(&records)?;
+        let (unique, duplicates) = shared_types::dedupe_registry(records)?;
         let mut report = RegistryReport {
             unchanged: duplicates,
             ..Default::default()
