@@ -167,16 +167,16 @@ impl Pipeline {
         let mut rejected_of: HashMap<usize, Vec<RejectedRecord>> = HashMap::new();
         let mut pending: Vec<(usize, String, FileOutcome)> = Vec::new();
         for (i, slot) in slots.iter_mut().enumerate() {
-            if matches!(slot, Some(Slot::Parsed { .. })) {
-                if let Some(Slot::Parsed {
+            match slot.take() {
+                Some(Slot::Parsed {
                     file,
                     outcome,
                     rejected,
-                }) = slot.take()
-                {
+                }) => {
                     pending.push((i, file.id, outcome));
                     rejected_of.insert(i, rejected);
                 }
+                other => *slot = other,
             }
         }
         let lanes = lanes_of(pending, crate::lanes::lanes_for(self.store().backend()));
