@@ -164,28 +164,18 @@ async fn findings_of(
     project: &str,
     period: &str,
 ) -> anyhow::Result<Vec<StoredFinding>> {
-    let mut out = Vec::new();
-    let mut offset = 0;
-    loop {
-        let page = store
-            .list_findings(&store::FindingFilter {
-                project: Some(project.to_string()),
-                limit: Some(store::MAX_PAGE),
-                offset,
-                ..Default::default()
-            })
-            .await?;
-        out.extend(
-            page.items
-                .into_iter()
-                .filter(|f| f.finding.period.starts_with(period)),
-        );
-        match page.next_offset {
-            Some(next) if next > offset => offset = next,
-            _ => break,
-        }
-    }
-    Ok(out)
+    // All of the project's findings in one read (one snapshot; paging by offset while a pass
+    // writes could skip or repeat one).
+    let all = store
+        .all_findings(&store::FindingFilter {
+            project: Some(project.to_string()),
+            ..Default::default()
+        })
+        .await?;
+    Ok(all
+        .into_iter()
+        .filter(|f| f.finding.period.starts_with(period))
+        .collect())
 }
 
 /// One finding's explanation, as a person reads it: what, how much, why (the legal basis),

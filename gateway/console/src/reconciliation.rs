@@ -56,23 +56,14 @@ pub async fn load(store: &dyn Store, code: &str) -> anyhow::Result<Option<Projec
         return Ok(None);
     };
     let info = crate::data::projects(store).await?.remove(code);
-    let mut findings = Vec::new();
-    let mut offset = 0;
-    loop {
-        let page = store
-            .list_findings(&store::FindingFilter {
-                project: Some(code.to_string()),
-                limit: Some(store::MAX_PAGE),
-                offset,
-                ..Default::default()
-            })
-            .await?;
-        findings.extend(page.items);
-        match page.next_offset {
-            Some(n) if n > offset => offset = n,
-            _ => break,
-        }
-    }
+    // All of the project's findings in one read (one snapshot; paging by offset while a pass
+    // writes could skip or repeat one).
+    let findings = store
+        .all_findings(&store::FindingFilter {
+            project: Some(code.to_string()),
+            ..Default::default()
+        })
+        .await?;
     obligations.sort_by(|a, b| (a.due_date, &a.obligation_id).cmp(&(b.due_date, &b.obligation_id)));
     letters.sort_by(|a, b| (a.valid_from, &a.number).cmp(&(b.valid_from, &b.number)));
     Ok(Some(ProjectData {

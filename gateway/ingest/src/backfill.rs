@@ -51,8 +51,14 @@ impl Progress for Silent {
     fn end(&self) {}
 }
 
-/// Files of a group stored and parsed together, at most (see `group`).
-const GROUP_FILES: usize = 256;
+/// Files of a group stored and parsed together, at most (see `group`). A group's records are
+/// one transaction: on SQLite every index page it changes is written to the log once per
+/// group, and a province's record keys (hashes) change most pages of `records`' key in every
+/// group. 1,024 (was 256; a province's bank files average 65 KB, so 256 files made groups
+/// of 16 MiB) makes [`GROUP_BYTES`] the bound: a 1× backfill wrote 13 % less and its bank
+/// files took 9–16 % less time, for +250 MiB at the peak; larger groups gained nothing more
+/// (docs/BENCHMARKS.md, "Backfill speed, round 6").
+const GROUP_FILES: usize = 1024;
 /// Bytes of a group, at most (a larger file is a group of its own).
 const GROUP_BYTES: u64 = 64 << 20;
 

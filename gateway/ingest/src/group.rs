@@ -158,7 +158,7 @@ impl Pipeline {
     }
 
     /// Writes a staged group's outcomes: in one transaction, or — where the store takes
-    /// several writers at once (PostgreSQL) — in up to two transactions side by
+    /// several writers at once (PostgreSQL) — in up to three transactions side by
     /// side, each holding files that share nothing with another lane's (see [`lanes_of`]).
     /// Should a transaction fail, each of its files is written on its own, so that one file's
     /// failure stays that file's.

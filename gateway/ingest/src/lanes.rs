@@ -11,11 +11,13 @@ use std::hash::{Hash, Hasher};
 use store::Backend;
 
 /// Transactions written side by side where the store has several writers; SQLite writes one
-/// transaction at a time. Two: the database server and this process share the two cores of
-/// the machines measured (docs/BENCHMARKS.md, "PostgreSQL, round 6").
+/// transaction at a time. Three on PostgreSQL: each lane alternates between this process
+/// encoding a statement and the server running it, so with two lanes the server's two
+/// cores idled while the client encoded; a third lane fills those gaps (1x backfill 260 s ->
+/// 239-245 s; four lanes were no better: docs/BENCHMARKS.md, "Backfill speed, round 7").
 pub(crate) fn lanes_for(backend: Backend) -> usize {
     match backend {
-        Backend::Postgres => 2,
+        Backend::Postgres => 3,
         Backend::Sqlite => 1,
     }
 }

@@ -591,6 +591,25 @@ async fn operators_work_findings_through_their_lifecycle(db: Database) {
     assert_eq!(r.status(), 200);
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["findings_by_status"]["dismissed"], 1, "{v}");
+    // Active findings by severity count the open and acknowledged ones, all of them; the
+    // worst is the first listed.
+    let by_status = |s: &str| v["findings_by_status"][s].as_u64().unwrap();
+    let by_severity: u64 = v["active_by_severity"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        by_severity,
+        by_status("open") + by_status("acknowledged"),
+        "{v}"
+    );
+    assert!(by_severity > 0, "{v}");
+    assert_eq!(
+        v["worst_active_severity"], v["active"][0]["severity"],
+        "{v}"
+    );
     assert!(v["records"]["statement"].as_u64().unwrap_or(0) > 0, "{v}");
     // A project of the demo's size is far under the limit of one project's facts.
     assert_eq!(v["reconcile"]["state"], "ok", "{v}");

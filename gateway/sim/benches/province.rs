@@ -516,6 +516,12 @@ async fn profile(a: &Args, as_of: NaiveDate) -> anyhow::Result<()> {
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> anyhow::Result<()> {
+    // Transparent huge pages off, as the `wagegate` binary turns them off for itself
+    // (gateway/src/main.rs): with them, mimalloc's arena is faulted in 2 MiB at a time and every
+    // page it gives back and takes again is zeroed whole — 7 % of a backfill's CPU that the
+    // binary does not spend (docs/BENCHMARKS.md, "Backfill speed, round 7").
+    #[cfg(target_os = "linux")]
+    let _ = rustix::thread::disable_transparent_huge_pages(true);
     let a = args()?;
     std::fs::create_dir_all(&a.dir)?;
     // `RUST_LOG=sqlx::query=debug` logs every statement with its time (on stderr), to find

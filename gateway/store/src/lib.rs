@@ -36,7 +36,10 @@ pub use sql::CHUNK_BYTES;
 /// Statements whose query plans the store's tests check.
 #[doc(hidden)]
 pub mod plans {
-    pub use crate::sql::{account_projects_head, ACCOUNT_PROJECTS_TAIL, SQLITE_ACCOUNT_RECORDS};
+    pub use crate::sql::{
+        account_projects_head, conflicts_of, records_owned_by, ACCOUNT_PROJECTS_TAIL,
+        SQLITE_ACCOUNT_RECORDS,
+    };
 }
 pub use sqlite::SqliteStore;
 
@@ -349,6 +352,13 @@ pub trait Store: Send + Sync + 'static {
     /// [`Store::list_findings`], read in one query: for a caller that needs them all (the
     /// console's lists), where paging by offset would cost O(n²).
     async fn all_findings(&self, filter: &FindingFilter) -> Result<Vec<StoredFinding>>;
+    /// [`Store::list_findings`] and [`Store::count_findings`] read from one snapshot, so the
+    /// page and its total agree while a pass writes findings (the API's `GET /v1/findings`).
+    async fn findings_page(&self, filter: &FindingFilter) -> Result<(FindingPage, u64)>;
+    /// One project's findings counted by status and severity, and its first `limit` (at
+    /// most [`MAX_PAGE`]) active ones most severe first, read from one snapshot: the counts
+    /// cover every finding, however many are active (`GET /v1/projects/{code}/status`).
+    async fn project_findings(&self, project: &str, limit: u32) -> Result<ProjectFindings>;
     /// Ignores `limit` and `offset`.
     async fn count_findings(&self, filter: &FindingFilter) -> Result<u64>;
     /// The audit trail, oldest first; `NotFound` for an unknown finding.

@@ -464,6 +464,18 @@ pub struct FindingPage {
     pub next_offset: Option<u64>,
 }
 
+/// One project's findings as its status shows them ([`crate::Store::project_findings`]),
+/// read from one snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProjectFindings {
+    /// How many findings the project has, by status and severity (combinations it has
+    /// none of are left out).
+    pub counts: Vec<(FindingStatus, Severity, u64)>,
+    /// Its active (open or acknowledged) findings, most severe first, then by code and id;
+    /// at most the limit asked for.
+    pub active: Vec<StoredFinding>,
+}
+
 /// Lifecycle event kinds, as audited and as sent by webhook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -51,6 +51,11 @@ impl PgStore {
         claim_outbox_sql!(" = ANY(ARRAY(", " FOR UPDATE SKIP LOCKED", "))");
     /// Row locks for read-then-write, so that two concurrent transitions of one row serialise.
     const FOR_UPDATE: &'static str = " FOR UPDATE";
+    /// One process at a time runs the one-off backfill at start (`facts::backfill`): several
+    /// `wagegate serve` starting on one new database at once each created its index, and
+    /// `CREATE INDEX IF NOT EXISTS` fails against another doing the same. A session lock:
+    /// the end of its connection releases it, however the process ends.
+    const BACKFILL_LOCK: Option<&'static str> = Some("SELECT pg_advisory_lock(726265000013)");
     /// Account records by account number (the planner picks `records_account_of` itself).
     const ACCOUNT_RECORDS: &'static str = "records";
     /// Facts go in bulk inserts of arrays (`bulk_insert`, a few thousand rows a round trip);
@@ -62,6 +67,9 @@ impl PgStore {
     const NEW_FACT_ROWS: &'static str = "";
     /// Nothing to let go of a connection's cache: the server's buffers are not ours.
     const RELEASE_CACHE: Option<&'static str> = None;
+    /// Under `READ COMMITTED` each statement sees its own snapshot; a read that must agree
+    /// with itself (a page and its total) asks for one for the whole transaction.
+    const SNAPSHOT_READ: Option<&'static str> = Some(FACT_READ_TRANSACTION);
     /// Unused: there is nothing to release.
     const RELEASE_EVERY_BATCHES: usize = 16;
     /// Rows per multi-row INSERT (within [`Self::MAX_BINDS`]: `columns::rows_per_insert`).

@@ -5,6 +5,7 @@
 use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::error::StoreError;
+use crate::model::RecordKind;
 
 /// Bytes per stored chunk of a raw file.
 pub const CHUNK_BYTES: usize = 1024 * 1024;
@@ -108,10 +109,6 @@ macro_rules! claim_dirty_sql {
         )
     };
 }
-
-/// Every record, ordered by owner, kind and key (rows grouped by owner).
-pub const ALL_RECORDS: &str = "SELECT kind, key, project, account, owner, file_id, body \
-     FROM records ORDER BY owner, kind, key";
 
 /// The columns read back into a [`crate::StoredRecord`].
 pub const REC_COLS: &str = "kind, key, project, account, owner, file_id, body";
@@ -289,3 +286,87 @@ pub const ACCOUNT_PROJECTS_TAIL: &str = " ORDER BY account, key";
 /// the lookup (migration 0016). With 250 accounts in the list and no statistics, SQLite's
 /// planner walked every account record through the primary key's `kind` prefix instead.
 pub const SQLITE_ACCOUNT_RECORDS: &str = "records INDEXED BY records_account_of";
+
+/// The typed table of each record kind (`PRIMARY KEY (owner, key)`).
+pub fn fact_table(kind: RecordKind) -> &'static str {
+    match kind {
+        RecordKind::Project => "fact_projects",
+        RecordKind::Account => "fact_accounts",
+        RecordKind::Obligation => "fact_obligations",
+        RecordKind::Paysheet => "fact_paysheet",
+        RecordKind::Roster => "fact_roster",
+        RecordKind::GuaranteeRequirement => "fact_guarantee_requirements",
+        RecordKind::Statement => "fact_statements",
+        RecordKind::Payment => "fact_payments",
+        RecordKind::Batch => "fact_batches",
+        RecordKind::Guarantee => "fact_guarantees",
+    }
+}
+
+/// The tables that hold every record's owner besides `records` itself, with the kind of
+/// record each holds (`None`: the row names it): each kind's typed table
+/// (`PRIMARY KEY (owner, key)`) and `fact_undecodable` for a body that does not read as its
+/// kind. Every stored record has exactly one row in one of them, under the same owner
+/// (`facts::write`, `facts::adopt`). `records` itself has no index on its owner (migration
+/// 0019): a backfill wrote one more B-tree per record for it, which only these reads used.
+pub fn owner_tables() -> impl Iterator<Item = (&'static str, Option<RecordKind>)> {
+    RecordKind::ALL
+        .into_iter()
+        .map(|kind| (fact_table(kind), Some(kind)))
+        .chain(std::iter::once(("fact_undecodable", None)))
+}
+
+/// `($1, …, $n)`: a list of `n` parameters. A statement that needs the list in several
+/// places names the same parameters again (both databases bind a numbered parameter once).
+/// An empty list is `(NULL)`, which nothing is in (`()` is not SQL on PostgreSQL).
+fn param_list(n: usize) -> String {
+    if n == 0 {
+        return "(NULL)".to_string();
+    }
+    let list: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
+    format!("({})", list.join(", "))
+}
+
+/// The records owned by `n` projects (`$1`…`$n`): their own and their accounts', ordered by
+/// owner, kind and key. Found through the owner tables ([`owner_tables`]), each record then
+/// by its key. `CROSS JOIN`: SQLite keeps the owner table outside (its key starts with the
+/// owner) and finds each record by its key; with a plain join its planner may walk every
+/// record of the kind instead. PostgreSQL plans it as any inner join. (Plan checked by the
+/// store's tests.)
+pub fn records_owned_by(n: usize) -> String {
+    let columns = REC_COLS
+        .split(", ")
+        .map(|c| format!("r.{c} AS {c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let list = param_list(n);
+    let branches: Vec<String> = owner_tables()
+        .map(|(table, kind)| {
+            let kind = match kind {
+                Some(kind) => format!("'{}'", kind.as_str()),
+                None => "f.kind".to_string(),
+            };
+            format!(
+                "SELECT {columns} FROM {table} f CROSS JOIN records r \
+                 WHERE r.kind = {kind} AND r.key = f.key AND f.owner IN {list}"
+            )
+        })
+        .collect();
+    format!("{} ORDER BY owner, kind, key", branches.join(" UNION ALL "))
+}
+
+/// The conflicts of `n` projects (`$1`…`$n`): their own, and those of the projects'
+/// accounts, in the order they were kept. The accounts come from their typed rows (the owner
+/// leads the key) and from any account record whose body did not decode — not through
+/// `records`' kind: SQLite read every account record's row for its number, 4 s per chunk of
+/// a province's pass. (Plan checked by the store's tests.)
+pub fn conflicts_of(n: usize) -> String {
+    let list = param_list(n);
+    format!(
+        "SELECT {CONFLICT_COLS} FROM record_conflicts WHERE project IN {list} \
+         OR account IN (SELECT account_no FROM fact_accounts WHERE owner IN {list} \
+         UNION ALL SELECT r.account FROM fact_undecodable u CROSS JOIN records r \
+         WHERE r.kind = u.kind AND r.key = u.key AND u.kind = 'account' AND u.owner IN {list}) \
+         ORDER BY id"
+    )
+}

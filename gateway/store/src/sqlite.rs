@@ -207,6 +207,9 @@ impl SqliteStore {
     const CLAIM_OUTBOX: &'static str = claim_outbox_sql!(" IN (", "", ")");
     /// Row locks for read-then-write: none needed, writers are serialised (`begin_write`).
     const FOR_UPDATE: &'static str = "";
+    /// No lock around the one-off backfill at start: SQLite runs one writer at a time, and
+    /// checks `IF NOT EXISTS` under its write lock.
+    const BACKFILL_LOCK: Option<&'static str> = None;
     /// Account records by account number, through the index that covers the lookup.
     const ACCOUNT_RECORDS: &'static str = crate::sql::SQLITE_ACCOUNT_RECORDS;
     /// Facts are inserted row by row (`insert_each`), each statement telling whether its
@@ -234,6 +237,9 @@ impl SqliteStore {
     ///   writer's dirty pages stay and spill to the log as before, and the pages it needs
     ///   again come from the operating system's cache.
     const RELEASE_CACHE: Option<&'static str> = Some("PRAGMA shrink_memory");
+    /// Nothing to say: a deferred transaction reads one snapshot from its first read to its
+    /// end (write-ahead log), whatever commits meanwhile.
+    const SNAPSHOT_READ: Option<&'static str> = None;
     /// Batches of a file written in batches between two releases (about 8 MiB of a
     /// camt.053).
     const RELEASE_EVERY_BATCHES: usize = 16;

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use schemas::{
-    Balance, Cnaps, Direction, Entry, Finding, FindingCode, FindingStatus, Money, RecordSet,
-    Severity, Statement, StatementKind, WageAccount,
+    Balance, Cnaps, Finding, FindingCode, FindingStatus, Money, RecordSet, Severity, Statement,
+    WageAccount,
 };
 use store::{
     EventKind, FileFilter, FileOutcome, FileStatus, FindingFilter, NewRawFile, NewRecord,
@@ -123,6 +123,7 @@ conformance!(
     same_record_twice_is_unchanged,
     a_group_of_files_applies_as_one_file_at_a_time_would,
     same_key_different_content_is_a_conflict,
+    a_conflict_belongs_to_the_project_of_an_account_whose_body_does_not_read,
     a_complete_statement_supersedes_an_incomplete_one,
     an_incomplete_copy_never_replaces_a_complete_statement,
     registry_upsert_counts_and_replaces,
@@ -138,6 +139,8 @@ conformance!(
     escalation_is_an_event,
     outbox_retries_and_dead_letters,
     findings_pagination_and_filters,
+    a_page_and_its_total_agree_while_a_pass_writes,
+    a_projects_findings_are_all_counted_however_many_are_active,
     operator_tokens,
     the_access_log_keeps_every_reveal_newest_first,
     an_operators_change_during_a_pass_is_not_skipped_over,
@@ -149,11 +152,14 @@ conformance!(
 
 #[path = "conformance/batches.rs"]
 mod batches;
+#[path = "common/mod.rs"]
+mod common;
 use batches::{
     a_file_being_written_in_batches_is_not_claimed_by_another_worker,
     a_file_in_batches_is_all_or_nothing_and_idempotent,
     a_file_written_in_batches_is_stored_as_in_one_go,
 };
+use common::statement;
 
 /// Tests that read the database behind the store's back, column by column.
 mod raw {
@@ -173,6 +179,20 @@ mod raw {
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_projects_records_and_conflicts_are_found_from_its_owner_rows() {
+            let db = super::super::sqlite_db().await;
+            super::super::a_projects_records_and_conflicts_are_found_from_its_owner_rows(&db).await;
+            db.finish().await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn an_upgraded_database_is_read_by_owner_after_its_typed_backfill() {
+            let db = super::super::sqlite_db().await;
+            super::super::an_upgraded_database_is_read_by_owner_after_its_typed_backfill(&db).await;
+            db.finish().await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn the_log_is_copied_into_the_database_beside_the_writer() {
             let db = super::super::sqlite_db().await;
             super::super::the_log_is_copied_into_the_database_beside_the_writer(&db).await;
@@ -185,6 +205,15 @@ mod raw {
             // Unset: skipped and counted by `testenv` (in CI: a failure).
             if let Some(db) = super::super::postgres_db().await {
                 super::super::every_written_column_holds_its_own_value(&db).await;
+                db.finish().await;
+            }
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn an_upgraded_database_is_read_by_owner_after_its_typed_backfill() {
+            if let Some(db) = super::super::postgres_db().await {
+                super::super::an_upgraded_database_is_read_by_owner_after_its_typed_backfill(&db)
+                    .await;
                 db.finish().await;
             }
         }
@@ -221,6 +250,85 @@ mod raw {
             }
         }
     }
+}
+
+/// `records` has no index on its owner (migration 0019): a project's records are found
+/// through the typed fact tables. A database written before those tables (0013) has them
+/// filled once when it is opened (`facts::backfill`), reading `records` owner by owner
+/// through an index of its own that it drops when done; after it, every record is found by
+/// its owner again, as before the upgrade.
+async fn an_upgraded_database_is_read_by_owner_after_its_typed_backfill(db: &Db) {
+    let store = &db.store;
+    let registry = vec![
+        store::records::account(&account("P1", "A1")).unwrap(),
+        store::records::account(&account("P2", "A2")).unwrap(),
+        // Does not read as a project: kept in `fact_undecodable`.
+        rec(RecordKind::Project, "P1", Some("P1"), None, "{}"),
+    ];
+    store.upsert_registry(None, registry, at(0)).await.unwrap();
+    let f = stored_file(store, b"stmts").await;
+    let facts = store::records::from_record_set(&RecordSet {
+        statements: vec![statement("A1", 1), statement("A2", 1), statement("A9", 1)],
+        ..RecordSet::new("camt.053")
+    })
+    .unwrap();
+    store
+        .apply_file_result(&f, parsed(facts), at(1))
+        .await
+        .unwrap();
+    let p1 = store.load_records(&Scope::project("P1")).await.unwrap();
+    let all = store.load_records(&Scope::All).await.unwrap();
+    assert_eq!(p1.len(), 3, "{p1:?}");
+    assert_eq!(all.len(), 6, "{all:?}");
+
+    // The database as a build before 0013 left it: records, no typed rows, backfill pending.
+    let tables = [
+        "fact_projects",
+        "fact_accounts",
+        "fact_obligations",
+        "fact_paysheet",
+        "fact_roster",
+        "fact_guarantee_requirements",
+        "fact_statements",
+        "fact_entries",
+        "fact_payments",
+        "fact_batches",
+        "fact_guarantees",
+        "fact_undecodable",
+    ];
+    let raw = Raw::open(&db.url).await;
+    for t in tables {
+        raw.execute(&format!("DELETE FROM {t}")).await;
+    }
+    // `done` is an integer on SQLite, a boolean on PostgreSQL: false either way.
+    raw.execute("UPDATE store_backfills SET done = (1 = 0)")
+        .await;
+    let indexes = match &raw {
+        Raw::Sqlite(_) => {
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' \
+             AND name NOT LIKE 'sqlite_%' ORDER BY 1"
+        }
+        Raw::Postgres(_) => {
+            "SELECT indexname::text FROM pg_indexes WHERE tablename = 'records' \
+             AND indexname <> 'records_pkey' ORDER BY 1"
+        }
+    };
+    assert!(
+        store
+            .load_records(&Scope::project("P1"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "found without the typed rows"
+    );
+    store.migrate().await.unwrap();
+    assert_eq!(store.load_records(&Scope::project("P1")).await.unwrap(), p1);
+    assert_eq!(store.load_records(&Scope::All).await.unwrap(), all);
+    assert_eq!(
+        raw.texts(indexes).await,
+        ["records_account", "records_account_of"],
+        "no index on the owner is left behind"
+    );
 }
 
 /// PostgreSQL: every text column in the typed fact tables' keys (and the per-project
@@ -507,24 +615,13 @@ async fn a_files_account_lookup_reads_the_covering_index_only(db: &Db) {
         .collect::<Vec<_>>()
         .join(",");
     let plan = |from: &'static str| {
-        let pool = pool.clone();
         let sql = format!(
-            "EXPLAIN QUERY PLAN {}({accounts}){}",
+            "{}({accounts}){}",
             store::plans::account_projects_head(from),
             store::plans::ACCOUNT_PROJECTS_TAIL
         );
-        async move {
-            // EXPLAIN QUERY PLAN's rows are (id, parent, notused, detail).
-            use sqlx::Row;
-            sqlx::query(&sql)
-                .fetch_all(&pool)
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| r.get::<String, _>(3))
-                .collect::<Vec<_>>()
-                .join("\n")
-        }
+        let pool = pool.clone();
+        async move { sqlite_plan(&pool, &sql, 0).await }
     };
     let left_alone = plan("records").await;
     assert!(
@@ -539,6 +636,81 @@ async fn a_files_account_lookup_reads_the_covering_index_only(db: &Db) {
     assert!(!store_plan.contains("TEMP B-TREE"), "{store_plan}");
 }
 
+/// What SQLite does with a statement: `EXPLAIN QUERY PLAN`'s details (its rows are `(id,
+/// parent, notused, detail)`), one per line, with `n` text parameters bound.
+async fn sqlite_plan(pool: &sqlx::SqlitePool, sql: &str, n: usize) -> String {
+    use sqlx::Row;
+    let explain = format!("EXPLAIN QUERY PLAN {sql}");
+    let mut q = sqlx::query(&explain);
+    for i in 0..n {
+        q = q.bind(format!("P{i:05}"));
+    }
+    q.fetch_all(pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<String, _>(3))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The console's evidence of a project, a pass's conflicts per chunk of projects and
+/// `stream_records` read a project's records through the tables whose keys start with the
+/// owner (`records` has no owner index since migration 0019), then each record by its key.
+/// A first version let SQLite's planner walk every account record for a chunk's conflicts:
+/// 4.3 s a chunk, a province's pass 752 s instead of 18 s — and no test noticed, because the
+/// conformance worlds are too small to be slow. So the plans themselves are checked: a
+/// search by owner in each owner table, every record by `(kind, key)`, and no table walked.
+async fn a_projects_records_and_conflicts_are_found_from_its_owner_rows(db: &Db) {
+    let Raw::Sqlite(pool) = Raw::open(&db.url).await else {
+        unreachable!("a SQLite test")
+    };
+    // A chunk of a pass: 250 projects.
+    let n = 250;
+    // Every table read is searched (none walked), every record by its whole key.
+    let walks = |plan: &str| -> Vec<String> {
+        plan.lines()
+            .filter(|l| {
+                l.starts_with("SCAN ")
+                    || ((l.starts_with("SEARCH r ") || l.starts_with("SEARCH records "))
+                        && !l.ends_with("(kind=? AND key=?)"))
+            })
+            .map(str::to_string)
+            .collect()
+    };
+    let owned = sqlite_plan(&pool, &store::plans::records_owned_by(n), n).await;
+    assert_eq!(walks(&owned), Vec::<String>::new(), "{owned}");
+    assert_eq!(
+        owned
+            .lines()
+            .filter(|l| *l == "SEARCH f USING PRIMARY KEY (owner=?)")
+            .count(),
+        store::RecordKind::ALL.len() + 1,
+        "each kind's typed table and fact_undecodable, searched by owner:\n{owned}"
+    );
+    let conflicts = sqlite_plan(&pool, &store::plans::conflicts_of(n), n).await;
+    assert_eq!(walks(&conflicts), Vec::<String>::new(), "{conflicts}");
+    for search in [
+        "SEARCH fact_accounts USING PRIMARY KEY (owner=?)",
+        "SEARCH record_conflicts USING INDEX record_conflicts_project (project=?)",
+        "SEARCH record_conflicts USING INDEX record_conflicts_account (account=?)",
+    ] {
+        assert!(
+            conflicts.lines().any(|l| l == search),
+            "{search}:\n{conflicts}"
+        );
+    }
+    // What the checks are about: with a plain join, or the accounts read through `records`'
+    // kind (the first version), SQLite walks a kind's records.
+    let plain = store::plans::records_owned_by(n).replace("CROSS JOIN", "JOIN");
+    assert!(!walks(&sqlite_plan(&pool, &plain, n).await).is_empty());
+    let through_kind = store::plans::conflicts_of(n).replace(
+        "SELECT account_no FROM fact_accounts WHERE owner IN",
+        "SELECT account FROM records WHERE kind = 'account' AND owner IN",
+    );
+    assert!(!walks(&sqlite_plan(&pool, &through_kind, n).await).is_empty());
+}
+
 /// A plain connection to a test's database, to read what the store wrote.
 enum Raw {
     Sqlite(sqlx::SqlitePool),
@@ -551,6 +723,22 @@ impl Raw {
             Raw::Sqlite(sqlx::SqlitePool::connect(url).await.unwrap())
         } else {
             Raw::Postgres(sqlx::PgPool::connect(url).await.unwrap())
+        }
+    }
+
+    /// Runs `sql` (no parameters).
+    async fn execute(&self, sql: &str) {
+        match self {
+            Raw::Sqlite(pool) => drop(sqlx::query(sql).execute(pool).await.unwrap()),
+            Raw::Postgres(pool) => drop(sqlx::query(sql).execute(pool).await.unwrap()),
+        }
+    }
+
+    /// The first column of every row `sql` selects, as text.
+    async fn texts(&self, sql: &str) -> Vec<String> {
+        match self {
+            Raw::Sqlite(pool) => sqlx::query_scalar(sql).fetch_all(pool).await.unwrap(),
+            Raw::Postgres(pool) => sqlx::query_scalar(sql).fetch_all(pool).await.unwrap(),
         }
     }
 
@@ -934,41 +1122,6 @@ fn finding(project: &str, subject: &str, severity: Severity, short_fen: i64) -> 
         summary_zh: String::new(),
         computation_zh: vec![],
         due_date: NaiveDate::from_ymd_opt(2026, 9, 30),
-    }
-}
-
-fn statement(account: &str, day: u32) -> Statement {
-    let date = NaiveDate::from_ymd_opt(2026, 9, day).unwrap();
-    Statement {
-        account: account.to_string(),
-        currency: "CNY".to_string(),
-        kind: StatementKind::EndOfDay,
-        statement_id: Some(format!("S{day}")),
-        sequence: Some(day.to_string()),
-        opening_balance: Some(Balance {
-            amount: Money::from_fen(0),
-            date,
-        }),
-        closing_balance: Some(Balance {
-            amount: Money::from_fen(15000),
-            date,
-        }),
-        entries: vec![Entry {
-            amount: Money::from_fen(15000),
-            direction: Direction::Credit,
-            booking_date: date,
-            value_date: Some(date),
-            bank_ref: Some(format!("R{day}")),
-            end_to_end_id: None,
-            counterparty_name: Some("建设单位".to_string()),
-            counterparty_account: None,
-            remittance: Some("人工费".to_string()),
-            reversal: false,
-            transaction_code: None,
-            batch_ref: None,
-            balance_after: None,
-        }],
-        incomplete: false,
     }
 }
 
@@ -1732,6 +1885,60 @@ async fn an_incomplete_copy_never_replaces_a_complete_statement(store: Arc<dyn S
     let mut keys = keys;
     keys.sort();
     assert_eq!(keys, want);
+}
+
+/// An account registered by an older build or by hand whose stored body no longer reads as
+/// an account (kept in `fact_undecodable`, not `fact_accounts`): a statement delivered twice
+/// with different content for that account is still the project's conflict — the branch of
+/// a pass's conflict read that finds accounts through `fact_undecodable`.
+async fn a_conflict_belongs_to_the_project_of_an_account_whose_body_does_not_read(
+    store: Arc<dyn Store>,
+) {
+    store
+        .upsert_registry(
+            None,
+            vec![rec(
+                RecordKind::Account,
+                "acct-p7",
+                Some("P7"),
+                Some("6222007"),
+                r#"{"account_no":"6222007","bank":"an older spelling"}"#,
+            )],
+            at(0),
+        )
+        .await
+        .unwrap();
+    for (file, closing) in [(&b"a"[..], 100), (&b"b"[..], 999)] {
+        let id = stored_file(&store, file).await;
+        let statement = rec(
+            RecordKind::Statement,
+            "s7",
+            None,
+            Some("6222007"),
+            &format!(r#"{{"closing":{closing}}}"#),
+        );
+        store
+            .apply_file_result(&id, parsed(vec![statement]), at(1))
+            .await
+            .unwrap();
+    }
+    let listed = store.list_conflicts(&Scope::project("P7")).await.unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(
+        (listed[0].key.as_str(), listed[0].account.as_deref()),
+        ("s7", Some("6222007"))
+    );
+    assert_eq!(listed[0].new_body, r#"{"closing":999}"#);
+    assert!(store
+        .list_conflicts(&Scope::project("P8"))
+        .await
+        .unwrap()
+        .is_empty());
+    // The account's records are the project's evidence too.
+    let owned = store.load_records(&Scope::project("P7")).await.unwrap();
+    let mut keys: Vec<&str> = owned.iter().map(|r| r.key.as_str()).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["acct-p7", "s7"]);
 }
 
 async fn same_key_different_content_is_a_conflict(store: Arc<dyn Store>) {
@@ -2661,6 +2868,133 @@ async fn findings_pagination_and_filters(store: Arc<dyn Store>) {
     };
     assert!(matches!(
         store.list_findings(&too_big).await,
+        Err(StoreError::Invalid(_))
+    ));
+}
+
+/// An operator's list (`GET /v1/findings`) while passes keep writing: a pass that opens or
+/// resolves 20 findings at once must never show a page that disagrees with its total (CI
+/// once saw a total of 1 with an empty first page: the page read before the pass's commit,
+/// the count after).
+async fn a_page_and_its_total_agree_while_a_pass_writes(store: Arc<dyn Store>) {
+    let computed: Vec<Finding> = (0..20)
+        .map(|s| finding("P1", &format!("s{s}"), Severity::Red, 100 + s))
+        .collect();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let passes = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let writer = tokio::spawn({
+        let (store, stop, passes) = (store.clone(), stop.clone(), passes.clone());
+        async move {
+            let mut open = false;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                open = !open;
+                let now = if open { computed.clone() } else { Vec::new() };
+                store
+                    .sync_findings(&Scope::All, now, "reconciler", at(1))
+                    .await
+                    .unwrap();
+                passes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    });
+    let open = FindingFilter {
+        status: Some(FindingStatus::Open),
+        limit: Some(5),
+        ..FindingFilter::default()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut reads = 0;
+    // Enough reads to straddle many commits: the writer must have committed at least 40
+    // passes (20 openings) while the reader read.
+    while reads < 200 || passes.load(std::sync::atomic::Ordering::Relaxed) < 40 {
+        assert!(std::time::Instant::now() < deadline, "the writer stalled");
+        let (page, total) = store.findings_page(&open).await.unwrap();
+        assert!(
+            total == 0 || total == 20,
+            "a pass is all or nothing: {total}"
+        );
+        assert_eq!(
+            page.items.len() as u64,
+            total.min(5),
+            "a page of {} findings for a total of {total}",
+            page.items.len()
+        );
+        assert_eq!(page.next_offset.is_some(), total > 5);
+        // A project's status: its counts and its first active findings, alike.
+        let p = store.project_findings("P1", 5).await.unwrap();
+        let active: u64 = p.counts.iter().map(|(_, _, n)| n).sum::<u64>()
+            - p.counts
+                .iter()
+                .filter(|(s, _, _)| *s == FindingStatus::Resolved)
+                .map(|(_, _, n)| n)
+                .sum::<u64>();
+        assert!(active == 0 || active == 20, "{:?}", p.counts);
+        assert_eq!(p.active.len() as u64, active.min(5), "{:?}", p.counts);
+        reads += 1;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.await.unwrap();
+}
+
+/// A project's status counts every one of its findings by status and severity, however many
+/// are active — more than a page here (an operator's project with hundreds of unpaid
+/// workers) — and lists the first page of active ones, most severe first.
+async fn a_projects_findings_are_all_counted_however_many_are_active(store: Arc<dyn Store>) {
+    let severities = [Severity::Yellow, Severity::Orange, Severity::Red];
+    let mut computed: Vec<Finding> = (0..150)
+        .map(|s| finding("P1", &format!("w{s:03}"), severities[s % 3], 100))
+        .collect();
+    computed.push(finding("P2", "w000", Severity::Red, 5));
+    store
+        .sync_findings(&Scope::All, computed.clone(), "reconciler", at(1))
+        .await
+        .unwrap();
+    // Two acknowledged (one red, one yellow), one red dismissed.
+    let id = |s: usize| computed[s].id.clone();
+    for (s, to, reason) in [
+        (2, FindingStatus::Acknowledged, None),
+        (3, FindingStatus::Acknowledged, None),
+        (5, FindingStatus::Dismissed, Some("paid in cash")),
+    ] {
+        store
+            .set_finding_status(&id(s), to, "op", reason, at(2))
+            .await
+            .unwrap();
+    }
+    let p = store.project_findings("P1", 100).await.unwrap();
+    let mut counts = p.counts.clone();
+    counts.sort_by_key(|(status, severity, _)| (status.as_str(), *severity));
+    assert_eq!(
+        counts,
+        vec![
+            (FindingStatus::Acknowledged, Severity::Yellow, 1),
+            (FindingStatus::Acknowledged, Severity::Red, 1),
+            (FindingStatus::Dismissed, Severity::Red, 1),
+            (FindingStatus::Open, Severity::Yellow, 49),
+            (FindingStatus::Open, Severity::Orange, 50),
+            (FindingStatus::Open, Severity::Red, 48),
+        ]
+    );
+    assert_eq!(p.active.len(), 100);
+    assert!(p.active.iter().all(|f| f.finding.project == "P1"
+        && matches!(f.status, FindingStatus::Open | FindingStatus::Acknowledged)));
+    // The 49 active red first, then the 50 orange, then one of the 50 yellow.
+    let by_severity: Vec<Severity> = p.active.iter().map(|f| f.finding.severity).collect();
+    assert_eq!(
+        by_severity,
+        [
+            vec![Severity::Red; 49],
+            vec![Severity::Orange; 50],
+            vec![Severity::Yellow]
+        ]
+        .concat()
+    );
+    assert_eq!(
+        store.project_findings("P3", 100).await.unwrap(),
+        store::ProjectFindings::default()
+    );
+    assert!(matches!(
+        store.project_findings("P1", 1001).await,
         Err(StoreError::Invalid(_))
     ));
 }

@@ -113,6 +113,180 @@ both!(
     a_dead_processes_project_claims_are_released_at_once,
 );
 
+// ---------------------------------------------------------------- starting together
+
+/// Several `wagegate serve` started at once on one PostgreSQL database whose typed tables
+/// wait for their one-off backfill (a database upgraded past migration 0013: replicas of a
+/// deployment coming up together): every one must open it — the backfill runs once, the others
+/// wait and find it done. Each used to create the backfill's index on `records`, and
+/// `CREATE INDEX IF NOT EXISTS` fails while another process builds the same index, so the
+/// replicas that came second failed to start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_processes_opening_a_database_at_once_all_start() {
+    // Unset: skipped and counted by `testenv` (in CI: a failure).
+    let Some(db) = postgres_db().await else {
+        return;
+    };
+    let Some((admin_url, name)) = db.pg.clone() else {
+        unreachable!("a PostgreSQL database");
+    };
+    let (scheme, rest) = admin_url.split_once("://").unwrap();
+    let host = rest.split(['/', '?']).next().unwrap();
+    let url = format!("{scheme}://{host}/{name}");
+    {
+        use sqlx::Connection;
+        let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+        // Records written before the typed tables existed: enough that building an index on
+        // them takes a moment.
+        sqlx::query(
+            "INSERT INTO records (kind, key, project, account, owner, file_id, content_hash, body, \
+             created_at, updated_at) SELECT 'statement', 'k' || i, NULL, 'A' || (i % 500), \
+             'P' || (i % 500), NULL, md5(i::text), '{}', now(), now() \
+             FROM generate_series(1, 200000) i",
+        )
+        .execute(&mut c)
+        .await
+        .unwrap();
+        sqlx::query("UPDATE store_backfills SET done = FALSE WHERE name = 'typed_facts'")
+            .execute(&mut c)
+            .await
+            .unwrap();
+    }
+    let opened = futures::future::join_all((0..4).map(|_| store::open(&url))).await;
+    let failed: Vec<String> = opened
+        .iter()
+        .filter_map(|o| o.as_ref().err().map(|e| e.to_string()))
+        .collect();
+    drop(opened);
+    assert!(failed.is_empty(), "{failed:?}");
+    db.finish().await;
+}
+
+// ---------------------------------------------------------------- one record, two processes
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_a_record_two_processes_store_at_once_is_stored_once_without_an_error() {
+    let db = sqlite_db().await;
+    a_record_two_processes_store_at_once_is_stored_once_without_an_error(&db).await;
+    db.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_a_record_two_processes_store_at_once_is_stored_once_without_an_error() {
+    // Unset: skipped and counted by `testenv` (in CI: a failure).
+    if let Some(db) = postgres_db().await {
+        a_record_two_processes_store_at_once_is_stored_once_without_an_error(&db).await;
+        db.finish().await;
+    }
+}
+
+mod common;
+use common::statement;
+
+fn statements(list: Vec<schemas::Statement>) -> Vec<store::NewRecord> {
+    let set = schemas::RecordSet {
+        statements: list,
+        ..schemas::RecordSet::new("camt.053")
+    };
+    store::records::from_record_set(&set).unwrap()
+}
+
+/// Two banks' files both carry one statement (a resend through another channel), and two
+/// processes store them at the same moment. Process A's transaction holds the statement,
+/// not yet committed, while process B writes its file: on PostgreSQL B's insert waits for
+/// A's transaction — the test checks that it does — and once A commits, B must find the
+/// statement stored (unchanged: the same content), store its other statement, and not fail.
+/// The record is stored once, as A's. SQLite has one writer: B waits for A's transaction.
+/// (An insert that looked each key up instead of `ON CONFLICT` fails B here with a unique
+/// violation: docs/BENCHMARKS.md, "Backfill speed, round 7".)
+async fn a_record_two_processes_store_at_once_is_stored_once_without_an_error(db: &Db) {
+    let (a, b) = (db.a.clone(), db.b.clone());
+    let at = Utc::now();
+    let file = |name: &str| store::NewRawFile {
+        sender: "bank-a".to_string(),
+        file_name: Some(name.to_string()),
+        format_hint: None,
+        received_at: at,
+    };
+    let first = a
+        .put_raw_file(file("a.xml"), b"the statement, as bank a sent it")
+        .await
+        .unwrap()
+        .0
+        .id;
+    let second = b
+        .put_raw_file(file("b.xml"), b"the statement again, and another")
+        .await
+        .unwrap()
+        .0
+        .id;
+    let shared = statements(vec![statement("6222000017", 1)]);
+    let key = shared[0].key.clone();
+    let mut writer = a.begin_file_records(&first, at).await.unwrap();
+    writer.add(&shared).await.unwrap();
+
+    let outcome = store::FileOutcome::Parsed {
+        format: "camt.053".to_string(),
+        diagnostics: vec![],
+        records: statements(vec![statement("6222000017", 1), statement("6222000017", 2)]),
+    };
+    let racing = {
+        let (b, second) = (b.clone(), second.clone());
+        tokio::spawn(async move { b.apply_file_result(&second, outcome, at).await })
+    };
+    if let Some((admin_url, name)) = &db.pg {
+        // B's insert is waiting for A's transaction: else this test would not race them.
+        use sqlx::Connection;
+        let mut c = sqlx::PgConnection::connect(admin_url).await.unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'",
+            )
+            .bind(name)
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+            if waiting > 0 {
+                break;
+            }
+            assert!(
+                !racing.is_finished(),
+                "process B finished without waiting for A's transaction"
+            );
+            assert!(
+                std::time::Instant::now() < deadline,
+                "process B never waited for A's transaction"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let mine = writer.commit("camt.053", &[]).await.unwrap();
+    assert_eq!(mine.inserted, 1, "{mine:?}");
+    let theirs = racing
+        .await
+        .unwrap()
+        .expect("a record another process stored meanwhile is found, not an error");
+    assert_eq!(
+        (theirs.inserted, theirs.unchanged, theirs.conflicts.len()),
+        (1, 1, 0),
+        "{theirs:?}"
+    );
+    let stored: Vec<_> = a
+        .load_records(&Scope::All)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.key == key)
+        .collect();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].file_id.as_deref(), Some(first.as_str()));
+    for id in [&first, &second] {
+        let f = b.get_file(id).await.unwrap().unwrap();
+        assert_eq!(f.status, store::FileStatus::Parsed, "{id}");
+    }
+}
+
 fn finding(project: &str, subject: &str, severity: Severity, short_fen: i64) -> Finding {
     let code = FindingCode::LaborCostShort;
     Finding {

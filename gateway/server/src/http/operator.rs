@@ -135,7 +135,8 @@ struct FindingList {
     items: Vec<schemas::StoredFinding>,
     /// The `offset` of the next page; `null` on the last page.
     next_offset: Option<u64>,
-    /// How many findings match the filters (all pages).
+    /// How many findings match the filters (all pages), read in the same snapshot as
+    /// `items`: a reconciliation committing meanwhile cannot make them disagree.
     total: u64,
 }
 
@@ -191,8 +192,7 @@ pub(crate) async fn list_findings(
         limit: Some(limit),
         offset: q.offset.unwrap_or(0),
     };
-    let page = state.store.list_findings(&filter).await?;
-    let total = state.store.count_findings(&filter).await?;
+    let (page, total) = state.store.findings_page(&filter).await?;
     Ok(json(
         StatusCode::OK,
         FindingList {
@@ -503,47 +503,31 @@ pub(crate) async fn project_status(
     );
     let mut by_kind = counts.by_kind;
     by_kind.remove(store::FactCounts::ENTRY);
-    let base = store::FindingFilter {
-        project: Some(code.clone()),
-        ..Default::default()
-    };
-    let mut findings_by_status = BTreeMap::new();
-    for status in [
+    // Counted by status and severity over all of the project's findings, with the first
+    // page of active ones, in one snapshot (a pass committing meanwhile cannot make them
+    // disagree).
+    let store::ProjectFindings { counts, active } = state
+        .store
+        .project_findings(&code, store::DEFAULT_PAGE)
+        .await?;
+    let mut findings_by_status: BTreeMap<&'static str, u64> = [
         FindingStatus::Open,
         FindingStatus::Acknowledged,
         FindingStatus::Resolved,
         FindingStatus::Dismissed,
-    ] {
-        let n = state
-            .store
-            .count_findings(&store::FindingFilter {
-                status: Some(status),
-                ..base.clone()
-            })
-            .await?;
-        findings_by_status.insert(status.as_str(), n);
-    }
-    let mut active = Vec::new();
-    for status in [FindingStatus::Open, FindingStatus::Acknowledged] {
-        let page = state
-            .store
-            .list_findings(&store::FindingFilter {
-                status: Some(status),
-                limit: Some(store::DEFAULT_PAGE),
-                ..base.clone()
-            })
-            .await?;
-        active.extend(page.items);
-    }
-    active.sort_by_key(|f| std::cmp::Reverse(f.finding.severity));
+    ]
+    .into_iter()
+    .map(|s| (s.as_str(), 0))
+    .collect();
     let mut active_by_severity = BTreeMap::new();
-    for f in &active {
-        *active_by_severity
-            .entry(f.finding.severity.as_str())
-            .or_insert(0u64) += 1;
+    let mut worst_active_severity = None;
+    for (status, severity, n) in counts {
+        *findings_by_status.entry(status.as_str()).or_insert(0) += n;
+        if matches!(status, FindingStatus::Open | FindingStatus::Acknowledged) {
+            *active_by_severity.entry(severity.as_str()).or_insert(0u64) += n;
+            worst_active_severity = worst_active_severity.max(Some(severity));
+        }
     }
-    let worst_active_severity = active.iter().map(|f| f.finding.severity).max();
-    active.truncate(store::DEFAULT_PAGE as usize);
     Ok(json(
         StatusCode::OK,
         ProjectStatus {

@@ -31,21 +31,7 @@ use crate::sql::IN_LIST;
 type Pool = sqlx::Pool<Db>;
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// The typed table of each record kind.
-pub fn table(kind: RecordKind) -> &'static str {
-    match kind {
-        RecordKind::Project => "fact_projects",
-        RecordKind::Account => "fact_accounts",
-        RecordKind::Obligation => "fact_obligations",
-        RecordKind::Paysheet => "fact_paysheet",
-        RecordKind::Roster => "fact_roster",
-        RecordKind::GuaranteeRequirement => "fact_guarantee_requirements",
-        RecordKind::Statement => "fact_statements",
-        RecordKind::Payment => "fact_payments",
-        RecordKind::Batch => "fact_batches",
-        RecordKind::Guarantee => "fact_guarantees",
-    }
-}
+pub use crate::sql::fact_table as table;
 
 // ----- values in and out of columns -----
 
@@ -1531,15 +1517,44 @@ pub async fn forget(tx: &mut Tx<'_>, project: &str) -> Result<()> {
 /// Fills the typed tables from `records` once (a database written before migration 0013):
 /// every record is decoded from its JSON body and written as [`write`] would have, a batch
 /// of owners at a time, each in its own transaction; then the backfill is marked done.
-/// Idempotent (rows already there are kept) and resumable.
+/// Idempotent (rows already there are kept) and resumable. Several processes opening one
+/// database at once run it one at a time (`BACKFILL_LOCK`, taken on a connection of its own
+/// so that the pool keeps all of its own, and released when that connection closes); the
+/// later ones find it done.
 pub async fn backfill(pool: &Pool) -> Result<u64> {
+    use sqlx::{ConnectOptions as _, Connection as _};
+    if !backfill_pending(pool).await? {
+        return Ok(0);
+    }
+    let Some(lock) = ThisStore::BACKFILL_LOCK else {
+        return backfill_now(pool).await;
+    };
+    let mut held = pool.connect_options().connect().await?;
+    sqlx::query(lock).execute(&mut held).await?;
+    let done = match backfill_pending(pool).await {
+        Ok(true) => backfill_now(pool).await,
+        Ok(false) => Ok(0),
+        Err(e) => Err(e),
+    };
+    held.close().await?;
+    done
+}
+
+/// Whether the typed tables still wait for [`backfill`].
+async fn backfill_pending(pool: &Pool) -> Result<bool> {
     let done: Option<bool> =
         sqlx::query_scalar("SELECT done FROM store_backfills WHERE name = 'typed_facts'")
             .fetch_optional(pool)
             .await?;
-    if done != Some(false) {
-        return Ok(0);
-    }
+    Ok(done == Some(false))
+}
+
+/// [`backfill`], by the process that holds its lock.
+async fn backfill_now(pool: &Pool) -> Result<u64> {
+    // The records are read owner by owner, which `records` has no index for (migration
+    // 0019): one for this run, dropped when it is done (kept, and reused, should the run stop
+    // half-way).
+    sqlx::query(OWNER_INDEX).execute(pool).await?;
     let owners: Vec<String> =
         sqlx::query_scalar("SELECT DISTINCT owner FROM records ORDER BY owner")
             .fetch_all(pool)
@@ -1591,8 +1606,15 @@ pub async fn backfill(pool: &Pool) -> Result<u64> {
         .bind(true)
         .execute(pool)
         .await?;
+    sqlx::query("DROP INDEX IF EXISTS records_owner_backfill")
+        .execute(pool)
+        .await?;
     Ok(n)
 }
+
+/// The index on `records`' owners that [`backfill`] reads through.
+const OWNER_INDEX: &str =
+    "CREATE INDEX IF NOT EXISTS records_owner_backfill ON records (owner, kind, key)";
 
 #[cfg(test)]
 mod tests {

@@ -8,7 +8,7 @@ use schemas::{FindingStatus, StoredFinding};
 use sqlx::Row as _;
 
 use super::columns::{insert, push_list, rows_per_insert, update, Row};
-use super::{Db, DbRow, Tx};
+use super::{Db, DbRow, ThisStore, Tx};
 use crate::error::StoreError;
 use crate::model::{EventKind, FindingFilter, Scope};
 use crate::shared_types::{Encoded, FindingState};
@@ -276,6 +276,19 @@ fn push_filter<'a>(q: &mut sqlx::QueryBuilder<'a, Db>, filter: &'a FindingFilter
     }
 }
 
+/// The order of findings in a list: by severity (red first), project, code, id.
+const ORDER: &str = " ORDER BY severity_rank DESC, project, code, id";
+
+/// A read-only transaction that sees one snapshot ([`ThisStore::SNAPSHOT_READ`]; SQLite's
+/// read transaction is one already).
+async fn snapshot(pool: &Pool) -> Result<Tx<'static>, StoreError> {
+    let mut tx = pool.begin().await?;
+    if let Some(snapshot) = ThisStore::SNAPSHOT_READ {
+        sqlx::query(snapshot).execute(&mut *tx).await?;
+    }
+    Ok(tx)
+}
+
 /// Ordered by severity (red first), project, code, id; `limit` rows from `offset`.
 pub async fn list(
     pool: &Pool,
@@ -283,21 +296,93 @@ pub async fn list(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<StoredFinding>, StoreError> {
+    list_in(pool, filter, limit, offset).await
+}
+
+async fn list_in<'c>(
+    conn: impl sqlx::Executor<'c, Database = Db>,
+    filter: &FindingFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<StoredFinding>, StoreError> {
     let mut q = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM findings"));
     push_filter(&mut q, filter);
-    q.push(" ORDER BY severity_rank DESC, project, code, id LIMIT ")
+    q.push(ORDER)
+        .push(" LIMIT ")
         .push_bind(limit)
         .push(" OFFSET ")
         .push_bind(offset);
-    let rows = q.build().fetch_all(pool).await?;
+    let rows = q.build().fetch_all(conn).await?;
     rows.iter().map(from_row).collect()
 }
 
 pub async fn count(pool: &Pool, filter: &FindingFilter) -> Result<i64, StoreError> {
+    count_in(pool, filter).await
+}
+
+async fn count_in<'c>(
+    conn: impl sqlx::Executor<'c, Database = Db>,
+    filter: &FindingFilter,
+) -> Result<i64, StoreError> {
     let mut q = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM findings");
     push_filter(&mut q, filter);
-    let row = q.build().fetch_one(pool).await?;
+    let row = q.build().fetch_one(conn).await?;
     Ok(row.try_get(0)?)
+}
+
+/// [`list`] and [`count`] read from one snapshot ([`ThisStore::SNAPSHOT_READ`]): a pass that
+/// commits between the two cannot make a page disagree with its total (an empty first page
+/// of a non-zero total, or a total short of the page).
+pub async fn page(
+    pool: &Pool,
+    filter: &FindingFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<StoredFinding>, i64), StoreError> {
+    let mut tx = snapshot(pool).await?;
+    let items = list_in(&mut *tx, filter, limit, offset).await?;
+    let total = count_in(&mut *tx, filter).await?;
+    tx.commit().await?;
+    Ok((items, total))
+}
+
+/// A project's findings counted by status and severity, and its first `limit` active ones
+/// in the order of [`list`], from one snapshot ([`ThisStore::SNAPSHOT_READ`]).
+pub async fn of_project(
+    pool: &Pool,
+    project: &str,
+    limit: i64,
+) -> Result<(Vec<(String, String, i64)>, Vec<StoredFinding>), StoreError> {
+    let mut tx = snapshot(pool).await?;
+    let counts = sqlx::query(
+        "SELECT status, severity, COUNT(*) AS n FROM findings WHERE project = $1 \
+         GROUP BY status, severity",
+    )
+    .bind(project)
+    .fetch_all(&mut *tx)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok((
+            r.try_get("status")?,
+            r.try_get("severity")?,
+            r.try_get("n")?,
+        ))
+    })
+    .collect::<Result<Vec<_>, StoreError>>()?;
+    let active = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM findings WHERE project = $1 \
+         AND status IN ('open', 'acknowledged'){ORDER} LIMIT $2"
+    ))
+    .bind(project)
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?
+    .iter()
+    .map(from_row)
+    .collect::<Result<Vec<_>, _>>()?;
+    tx.commit().await?;
+    Ok((counts, active))
 }
 
 /// The projects that have an open or acknowledged finding, in order.

@@ -243,16 +243,27 @@ pub async fn insert_conflict(tx: &mut Tx<'_>, c: &RecordConflict) -> Result<(), 
     Ok(())
 }
 
-/// Every record, ordered by owner, kind and key.
-pub const ALL: &str = crate::sql::ALL_RECORDS;
+/// Every owner that has a record (`''`: records of unregistered accounts), in order.
+pub async fn owners(pool: &Pool) -> Result<Vec<String>, StoreError> {
+    let sql = crate::sql::owner_tables()
+        .map(|(table, _)| format!("SELECT owner FROM {table}"))
+        .collect::<Vec<_>>()
+        .join(" UNION ");
+    Ok(sqlx::query_scalar(&format!("{sql} ORDER BY owner"))
+        .fetch_all(pool)
+        .await?)
+}
 
 /// Records owned by the given projects (at most [`IN_LIST`]): their own, and those of the
-/// projects' accounts, ordered by owner, kind and key.
+/// projects' accounts, ordered by owner, kind and key. Found through the owner tables
+/// ([`crate::sql::owner_tables`]), each record then by its key.
 pub async fn owned_by(pool: &Pool, projects: &[String]) -> Result<Vec<StoredRecord>, StoreError> {
-    let mut q = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM records WHERE owner IN "));
-    push_list(&mut q, projects.iter().map(String::as_str));
-    q.push(" ORDER BY owner, kind, key");
-    let rows = q.build().fetch_all(pool).await?;
+    let sql = crate::sql::records_owned_by(projects.len());
+    let mut q = sqlx::query(&sql);
+    for p in projects {
+        q = q.bind(p);
+    }
+    let rows = q.fetch_all(pool).await?;
     rows.iter().map(record).collect()
 }
 
@@ -278,14 +289,12 @@ pub async fn conflicts_of(
     pool: &Pool,
     projects: &[String],
 ) -> Result<Vec<RecordConflict>, StoreError> {
-    let mut q = sqlx::QueryBuilder::new(format!(
-        "SELECT {CONFLICT_COLUMNS} FROM record_conflicts WHERE project IN "
-    ));
-    push_list(&mut q, projects.iter().map(String::as_str));
-    q.push(" OR account IN (SELECT account FROM records WHERE owner IN ");
-    push_list(&mut q, projects.iter().map(String::as_str));
-    q.push(" AND kind = 'account') ORDER BY id");
-    let rows = q.build().fetch_all(pool).await?;
+    let sql = crate::sql::conflicts_of(projects.len());
+    let mut q = sqlx::query(&sql);
+    for p in projects {
+        q = q.bind(p);
+    }
+    let rows = q.fetch_all(pool).await?;
     rows.iter().map(conflict).collect()
 }
 

@@ -966,9 +966,13 @@ impl crate::Store for ThisStore {
 
     async fn load_records(&self, scope: &Scope) -> Result<Vec<StoredRecord>> {
         match scope {
+            // Owner by owner, a chunk at a time: the owners come in order, so the rows do.
             Scope::All => {
-                let rows = sqlx::query(records::ALL).fetch_all(&self.pool).await?;
-                rows.iter().map(records::record).collect()
+                let mut out = Vec::new();
+                for chunk in records::owners(&self.pool).await?.chunks(IN_LIST) {
+                    out.extend(records::owned_by(&self.pool, chunk).await?);
+                }
+                Ok(out)
             }
             // One statement: its rows are already in (owner, kind, key) order.
             Scope::Projects(projects) if projects.len() <= IN_LIST => {
@@ -987,18 +991,28 @@ impl crate::Store for ThisStore {
     }
 
     fn stream_records(&self, scope: Scope) -> BoxStream<'_, Result<StoredRecord>> {
-        use futures::StreamExt;
+        use futures::{StreamExt, TryStreamExt};
+        /// The records of a read, one by one.
+        fn each(v: Vec<StoredRecord>) -> impl futures::Stream<Item = Result<StoredRecord>> {
+            futures::stream::iter(v.into_iter().map(Ok))
+        }
         match scope {
-            Scope::All => sqlx::query(records::ALL)
-                .fetch(&self.pool)
-                .map(|row| records::record(&row?))
+            // A chunk of owners at a time (one chunk's records in memory).
+            Scope::All => futures::stream::once(records::owners(&self.pool))
+                .map_ok(|owners| {
+                    let chunks: Vec<Result<Vec<String>>> =
+                        owners.chunks(IN_LIST).map(|c| Ok(c.to_vec())).collect();
+                    futures::stream::iter(chunks)
+                })
+                .try_flatten()
+                .and_then(move |chunk| async move { records::owned_by(&self.pool, &chunk).await })
+                .map_ok(each)
+                .try_flatten()
                 .boxed(),
             scope @ Scope::Projects(_) => {
                 futures::stream::once(async move { self.load_records(&scope).await })
-                    .flat_map(|res| match res {
-                        Ok(v) => futures::stream::iter(v.into_iter().map(Ok)).boxed(),
-                        Err(e) => futures::stream::iter(std::iter::once(Err(e))).boxed(),
-                    })
+                    .map_ok(each)
+                    .try_flatten()
                     .boxed()
             }
         }
@@ -1221,11 +1235,33 @@ impl crate::Store for ThisStore {
     async fn list_findings(&self, filter: &FindingFilter) -> Result<FindingPage> {
         let limit = page_limit(filter.limit)?;
         let offset = to_i64(filter.offset, "offset")?;
-        let mut items = findings::list(&self.pool, filter, limit + 1, offset).await?;
-        let more = items.len() as i64 > limit;
-        items.truncate(limit as usize);
-        let next_offset = more.then(|| filter.offset + items.len() as u64);
-        Ok(FindingPage { items, next_offset })
+        let items = findings::list(&self.pool, filter, limit + 1, offset).await?;
+        Ok(finding_page(items, limit, filter.offset))
+    }
+
+    async fn findings_page(&self, filter: &FindingFilter) -> Result<(FindingPage, u64)> {
+        let limit = page_limit(filter.limit)?;
+        let offset = to_i64(filter.offset, "offset")?;
+        let (items, total) = findings::page(&self.pool, filter, limit + 1, offset).await?;
+        Ok((
+            finding_page(items, limit, filter.offset),
+            to_u64(total, "count")?,
+        ))
+    }
+
+    async fn project_findings(&self, project: &str, limit: u32) -> Result<ProjectFindings> {
+        let limit = page_limit(Some(limit))?;
+        let (counts, active) = findings::of_project(&self.pool, project, limit).await?;
+        let counts = counts
+            .into_iter()
+            .map(|(status, severity, n)| {
+                let severity = severity
+                    .parse()
+                    .map_err(|e: String| StoreError::Corrupt(format!("finding {e}")))?;
+                Ok((findings::status(&status)?, severity, to_u64(n, "count")?))
+            })
+            .collect::<Result<_>>()?;
+        Ok(ProjectFindings { counts, active })
     }
 
     async fn count_findings(&self, filter: &FindingFilter) -> Result<u64> {
@@ -1349,4 +1385,13 @@ impl crate::Store for ThisStore {
     async fn ops_gauges(&self, senders: &[String]) -> Result<crate::OpsGauges> {
         gauges::read(&self.pool, senders).await
     }
+}
+
+/// A page of at most `limit` findings from `limit + 1` read at `offset`: the one more says
+/// whether there is a next page.
+fn finding_page(mut items: Vec<StoredFinding>, limit: i64, offset: u64) -> FindingPage {
+    let more = items.len() as i64 > limit;
+    items.truncate(limit as usize);
+    let next_offset = more.then(|| offset + items.len() as u64);
+    FindingPage { items, next_offset }
 }
