@@ -96,7 +96,7 @@ pub(crate) fn match_credits<'a>(ctx: &Ctx<'a>, ledger: &Ledger<'_>) -> LaborMatc
     // One obligation id once (the store keeps one version per key; be safe anyway).
     let mut seen = std::collections::BTreeSet::new();
     obls.retain(|o| seen.insert(o.obligation_id.as_str()));
-    let payer_accounts: BTreeSet<String> = ctx
+    let payer_accounts: BTreeSet<std::borrow::Cow<'_, str>> = ctx
         .facts
         .accounts
         .iter()
@@ -129,7 +129,7 @@ pub(crate) fn match_credits<'a>(ctx: &Ctx<'a>, ledger: &Ledger<'_>) -> LaborMatc
         let by_account = e
             .counterparty_account
             .as_deref()
-            .is_some_and(|a| payer_accounts.contains(&norm_account(a)));
+            .is_some_and(|a| payer_accounts.contains(norm_account(a).as_ref()));
         let by_name = cfg.match_payer_by_name
             && !payer_name.is_empty()
             && e.counterparty_name

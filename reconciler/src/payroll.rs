@@ -9,6 +9,7 @@
 //! debit each worker separately). A credit carrying the batch reference, or coming back from the card of one of the
 //! batch's failed lines for that line's amount, is a return of that batch.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
@@ -323,7 +324,7 @@ fn link(
     }
     // Banks that debit each worker separately: a batch still without a bulk debit takes the
     // debits to its successful lines' cards, for each line's amount, near the pay date.
-    let mut to_card: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut to_card: BTreeMap<Cow<'_, str>, Vec<usize>> = BTreeMap::new();
     for (i, le) in ledger.debits() {
         if !used.contains(&i) {
             if let Some(a) = le.entry.counterparty_account.as_deref() {
@@ -341,7 +342,7 @@ fn link(
             let (Some(card), Some(amount)) = (r.card_number.as_ref(), r.amount) else {
                 continue;
             };
-            let Some(cands) = to_card.get(&norm_account(card.expose())) else {
+            let Some(cands) = to_card.get(norm_account(card.expose()).as_ref()) else {
                 continue;
             };
             let hit = cands
@@ -364,7 +365,7 @@ fn link(
     // debit: first for failed lines (a gross debit coming back), then for lines reported paid
     // (退汇: the worker's bank sent the money back, so the worker is not paid after all).
     let mut returned = BTreeSet::new();
-    let mut from_card: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut from_card: BTreeMap<Cow<'_, str>, Vec<usize>> = BTreeMap::new();
     for (i, le) in ledger.credits() {
         if let Some(a) = le.entry.counterparty_account.as_deref() {
             from_card.entry(norm_account(a)).or_default().push(i);
@@ -386,7 +387,7 @@ fn link(
                 let (Some(card), Some(amount)) = (r.card_number.as_ref(), r.amount) else {
                     continue;
                 };
-                let Some(cands) = from_card.get(&norm_account(card.expose())) else {
+                let Some(cands) = from_card.get(norm_account(card.expose()).as_ref()) else {
                     continue;
                 };
                 let hit = cands.iter().copied().find(|i| {
@@ -583,7 +584,7 @@ fn non_wage(
     out: &mut Out,
 ) {
     let wait = ctx.config.payroll.result_wait_days;
-    let allowed_accounts: BTreeSet<String> = ctx
+    let allowed_accounts: BTreeSet<Cow<'_, str>> = ctx
         .config
         .payroll
         .allowed_counterparties
@@ -597,12 +598,8 @@ fn non_wage(
         .iter()
         .map(|s| norm_name(s))
         .collect();
-    let cards: BTreeSet<String> = pay
-        .known_cards
-        .iter()
-        .filter(|c| c.contains([' ', '-']))
-        .map(norm_account)
-        .collect();
+    // The roster's cards as the counterparty's account is compared: normalised.
+    let cards: BTreeSet<Cow<'_, str>> = pay.known_cards.iter().map(norm_account).collect();
     for (i, le) in ledger.debits() {
         ctx.seen(add_days(le.date(), wait));
         if linked.contains(&i) || ctx.as_of <= add_days(le.date(), wait) {

@@ -15,11 +15,16 @@ pub(crate) fn norm_name(s: &str) -> String {
         .collect()
 }
 
-/// Account numbers compared without spaces and dashes.
-pub(crate) fn norm_account(s: &str) -> String {
-    s.chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
-        .collect()
+/// Account numbers compared without spaces and dashes. Most account and card numbers have
+/// neither, and are handed back as they are (no copy: this runs for every statement, entry
+/// and payment a pass compares).
+pub(crate) fn norm_account(s: &str) -> std::borrow::Cow<'_, str> {
+    let drop = |c: char| c.is_whitespace() || c == '-';
+    if s.contains(drop) {
+        std::borrow::Cow::Owned(s.chars().filter(|c| !drop(*c)).collect())
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
 }
 
 /// Characters that join the parts of one reference: `PR-2026-05-R`, `B_09`, `LC/2026/05`,

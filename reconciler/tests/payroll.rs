@@ -125,6 +125,41 @@ fn non_wage_debit_raised_allowed_or_to_a_worker_is_not() {
     assert!(of(&run_with(&f, "2026-10-21", &cfg), C::NonWageDebit).is_empty());
 }
 
+/// A pay sheet typed by a clerk writes the card in groups — with ASCII spaces, dashes or the
+/// ideographic space of a Chinese input method — while the bank's statement prints the digits
+/// alone (or the other way round). Either way the debit went to a worker's card: not a
+/// non-wage debit.
+#[test]
+fn a_debit_to_a_card_written_with_spaces_on_the_pay_sheet_is_to_a_worker() {
+    let digits = card_of(1).expose().to_string();
+    let grouped = |sep: &str| {
+        let (a, b) = digits.split_at(4);
+        let (b, c) = b.split_at(4);
+        let (c, e) = c.split_at(4);
+        [a, b, c, e].join(sep)
+    };
+    for (sheet, statement) in [
+        (grouped(" "), digits.clone()),
+        (grouped("-"), digits.clone()),
+        (grouped("\u{3000}"), digits.clone()),
+        (digits.clone(), grouped("\u{3000}")),
+    ] {
+        let mut to_worker = entry(schemas::Direction::Debit, "2026-10-15", "6000.00", "X2");
+        to_worker.counterparty_account = Some(statement.clone());
+        let mut f = world();
+        let mut l = line("2026-09", 1, "6000.00");
+        l.card_number = schemas::CardNumber::new(sheet.clone());
+        f.pay_sheet.push(l);
+        f.statements
+            .push(eod("2026-10-15", 1, "100000.00", vec![to_worker]));
+        let fs = run(&f, "2026-10-21");
+        assert!(
+            of(&fs, C::NonWageDebit).is_empty(),
+            "sheet {sheet:?}, statement {statement:?}: {fs:#?}"
+        );
+    }
+}
+
 #[test]
 fn funding_gap_before_pay_day_near_miss_and_expected_inflow() {
     let mut f = world();
