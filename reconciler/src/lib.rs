@@ -154,6 +154,54 @@ pub fn reconcile(
     reconcile_until(facts, as_of, config, calendar).map(|(findings, _)| findings)
 }
 
+/// The facts with every worker's ID and card number in the form a bank gives it
+/// ([`text::canonical_number`]), so that a pay sheet line typed `…002x` or `6217 0031 …`
+/// matches the bank's result for `…002X` or `62170031…`, and the roster knows that payee.
+/// Facts already in that form (the usual case) are not copied.
+fn canonical_workers(facts: &ProjectFacts) -> std::borrow::Cow<'_, ProjectFacts> {
+    use std::borrow::Cow;
+    let odd = |s: &str| matches!(text::canonical_number(s), Cow::Owned(_));
+    let any = facts
+        .pay_sheet
+        .iter()
+        .map(|l| (Some(&l.id_number), Some(&l.card_number)))
+        .chain(
+            facts
+                .roster
+                .iter()
+                .map(|r| (Some(&r.id_number), Some(&r.card_number))),
+        )
+        .chain(
+            facts
+                .payment_results
+                .iter()
+                .map(|r| (r.id_number.as_ref(), r.card_number.as_ref())),
+        )
+        .any(|(id, card)| {
+            id.is_some_and(|i| odd(i.expose())) || card.is_some_and(|c| odd(c.expose()))
+        });
+    if !any {
+        return Cow::Borrowed(facts);
+    }
+    let id = |i: &schemas::IdNumber| schemas::IdNumber::new(text::canonical_number(i.expose()));
+    let card =
+        |c: &schemas::CardNumber| schemas::CardNumber::new(text::canonical_number(c.expose()));
+    let mut f = facts.clone();
+    for l in &mut f.pay_sheet {
+        l.id_number = id(&l.id_number);
+        l.card_number = card(&l.card_number);
+    }
+    for r in &mut f.roster {
+        r.id_number = id(&r.id_number);
+        r.card_number = card(&r.card_number);
+    }
+    for r in &mut f.payment_results {
+        r.id_number = r.id_number.as_ref().map(id);
+        r.card_number = r.card_number.as_ref().map(card);
+    }
+    Cow::Owned(f)
+}
+
 /// [`reconcile`], and the first date after `as_of` on which the findings of these facts can
 /// change (`None`: on no later date). Every comparison of `as_of` with a date of the facts (a
 /// deadline, a grace period, an expiry, a pay window, a fact dated after `as_of`) notes the
@@ -169,6 +217,7 @@ pub fn reconcile_until(
 ) -> Result<(Vec<Finding>, Option<NaiveDate>), ReconcileError> {
     check_size(facts, config)?;
     check_amounts(facts)?;
+    let facts = &*canonical_workers(facts);
     let ctx = finding::Ctx::new(facts, as_of, config, calendar);
     // Facts dated after `as_of` are left out until then (the ledger's entries, balances).
     for s in &facts.statements {

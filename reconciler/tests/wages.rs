@@ -69,6 +69,103 @@ fn matched_by_card_when_the_result_has_no_id() {
     assert!(of(&run(&f, "2026-11-05"), C::WagesUnpaid).is_empty());
 }
 
+/// A card number in groups of four, joined by `sep`.
+fn grouped(card: &str, sep: &str) -> String {
+    let (a, rest) = card.split_at(4);
+    let (b, rest) = rest.split_at(4);
+    let (c, e) = rest.split_at(4);
+    [a, b, c, e].join(sep)
+}
+
+/// Digits and letters as a Chinese input method in full-width mode types them.
+fn full_width(s: &str) -> String {
+    s.chars()
+        .map(|c| char::from_u32(c as u32 + 0xFEE0).unwrap())
+        .collect()
+}
+
+/// The pay sheet and roster are typed by clerks, who write a card in groups (ASCII spaces,
+/// dashes, or the ideographic space of a Chinese input method) or in full-width digits; the
+/// bank's result file gives the digits alone and, for some banks, no ID number. The payment
+/// still pays that worker, who is on the roster.
+#[test]
+fn matched_by_card_as_a_clerk_typed_it_when_the_result_has_no_id() {
+    type Typed = fn(&str) -> String;
+    let forms: [(&str, Typed); 4] = [
+        ("spaces", |c| grouped(c, " ")),
+        ("dashes", |c| grouped(c, "-")),
+        ("ideographic spaces", |c| grouped(c, "\u{3000}")),
+        ("full-width digits", full_width),
+    ];
+    for (form, typed) in forms {
+        let mut f = world();
+        for (n, net) in [(1, "6000.00"), (2, "5000.00")] {
+            let mut l = line("2026-09", n, net);
+            l.card_number = schemas::CardNumber::new(typed(card_of(n).expose()));
+            f.pay_sheet.push(l);
+        }
+        let mut r = paid("B-09", 1, "6000.00", "2026-10-15");
+        r.id_number = None;
+        f.payment_results.push(r);
+        f.payment_results
+            .push(paid("B-09", 2, "5000.00", "2026-10-15"));
+        let fs = run(&f, "2026-11-05");
+        assert!(of(&fs, C::WagesUnpaid).is_empty(), "{form}: {fs:#?}");
+        assert!(of(&fs, C::PayeeNotOnRoster).is_empty(), "{form}: {fs:#?}");
+    }
+}
+
+/// About one ID number in eleven ends in the check character X, which clerks often type in
+/// lower case (or full width); banks give it in upper case. The bank's result for `…X` pays
+/// the line for `…x`, whose worker is on the roster — and a line typed `…X` is paid by a
+/// result that says `…x`. The finding of a worker left unpaid names the ID in upper case,
+/// whichever way it was typed.
+#[test]
+fn an_id_number_typed_with_a_lower_case_x_is_the_same_worker() {
+    const ID: &str = "11010519491231002X";
+    for (sheet, bank) in [
+        (ID.to_lowercase(), ID.to_string()),
+        (ID.to_string(), ID.to_lowercase()),
+        (full_width(&ID.to_lowercase()), ID.to_string()),
+    ] {
+        let mut f = world();
+        let mut l = line("2026-09", 1, "6000.00");
+        l.id_number = schemas::IdNumber::new(sheet.clone());
+        f.pay_sheet.push(l);
+        f.roster.push(schemas::RosterEntry {
+            project_code: "P-001".into(),
+            worker_name: "工人1".into(),
+            id_number: schemas::IdNumber::new(sheet.clone()),
+            card_number: card_of(1),
+            employer: None,
+            entered_on: None,
+            left_on: None,
+        });
+        // The bank's result names the worker by ID only, to another card of the worker's.
+        let mut r = paid("B-09", 1, "6000.00", "2026-10-15");
+        r.id_number = Some(schemas::IdNumber::new(bank.clone()));
+        r.card_number = Some(card_of(99));
+        f.payment_results.push(r);
+        let fs = run(&f, "2026-11-05");
+        assert!(
+            of(&fs, C::WagesUnpaid).is_empty(),
+            "{sheet} / {bank}: {fs:#?}"
+        );
+        assert!(
+            of(&fs, C::PayeeNotOnRoster).is_empty(),
+            "{sheet} / {bank}: {fs:#?}"
+        );
+        // Unpaid, the worker's finding has one id whichever way the ID was typed.
+        f.payment_results.clear();
+        let unpaid = of(&run(&f, "2026-11-05"), C::WagesUnpaid);
+        assert_eq!(unpaid.len(), 1, "{sheet}");
+        assert_eq!(
+            unpaid[0].id,
+            Finding::stable_id(C::WagesUnpaid, "P-001", &format!("2026-09/{ID}"))
+        );
+    }
+}
+
 #[test]
 fn failed_and_pending_payments_do_not_pay() {
     let mut f = sheet();
