@@ -339,7 +339,7 @@ pub fn csv_kind(bytes: &[u8]) -> Option<RegistryKind> {
         .iter()
         .map(str::to_string)
         .collect();
-    detect_kind(&headers).map(|(kind, _)| kind)
+    detect_kind(&headers).ok().map(|(kind, _)| kind)
 }
 
 /// Reads a registry file (CSV or JSON) without judging its dates; see [`parse_file_in`].
@@ -387,9 +387,10 @@ pub fn parse_file_in(
 }
 
 /// The first sheet with any cell of an XLSX workbook, as CSV text with one line per
-/// spreadsheet row (row 1 is line 1): dates as YYYY-MM-DD, numbers as written by Excel's
-/// shortest form, text as is (a line break inside a cell becomes a space, keeping rows and
-/// lines aligned). The sheet's name, or what is wrong.
+/// spreadsheet row (row 1 is line 1): dates as YYYY-MM-DD, numbers as Excel shows them
+/// ([`excel_number`]), text as is (a line break inside a cell becomes a space, keeping rows
+/// and lines aligned). The sheet's name, or what is wrong — a number cell too long for
+/// Excel to have kept (an ID or card number typed as a number) refuses the workbook.
 fn xlsx_as_csv(bytes: &[u8]) -> Result<(String, String), String> {
     use calamine::{Data, Reader, Xlsx};
     let mut book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes))
@@ -407,13 +408,27 @@ fn xlsx_as_csv(bytes: &[u8]) -> Result<(String, String), String> {
         for _ in 0..top {
             out.push('\n');
         }
-        for row in range.rows() {
+        for (r, row) in range.rows().enumerate() {
+            for (c, cell) in row.iter().enumerate() {
+                if let Data::Float(f) = cell {
+                    if f.abs() >= EXCEL_EXACT {
+                        return Err(format!(
+                            "sheet {name}, cell {}{}: a number of more than 15 digits, and \
+                             Excel keeps only 15 (an ID or card number typed as a number loses \
+                             its last digits); format the column as text and type the numbers \
+                             again",
+                            column_letters(left as usize + c),
+                            top as usize + r + 1
+                        ));
+                    }
+                }
+            }
             let cells: Vec<String> = (0..left)
                 .map(|_| String::new())
                 .chain(row.iter().map(|c| match c {
                     Data::Empty => String::new(),
                     Data::String(s) => s.replace(['\r', '\n'], " "),
-                    Data::Float(f) => format!("{f}"),
+                    Data::Float(f) => excel_number(*f),
                     Data::Int(i) => i.to_string(),
                     Data::Bool(b) => b.to_string(),
                     Data::DateTime(d) => excel_date(d.as_f64()),
@@ -437,6 +452,32 @@ fn xlsx_as_csv(bytes: &[u8]) -> Result<(String, String), String> {
         return Ok((name, out));
     }
     Err("the workbook has no sheet with any cell".into())
+}
+
+/// The smallest number a cell cannot hold to the unit: Excel keeps 15 significant digits.
+const EXCEL_EXACT: f64 = 1e15;
+
+/// A number cell as Excel shows it: rounded to the 15 significant digits Excel keeps, in the
+/// shortest form. A cell computed by a formula holds the binary double of its result —
+/// `6523.4 - 123.35` is stored as `6400.049999999999` — which Excel displays as 6400.05;
+/// read to the last binary digit it would be an amount finer than a fen.
+fn excel_number(f: f64) -> String {
+    let shown: f64 = format!("{f:.14e}").parse().unwrap_or(f);
+    format!("{shown}")
+}
+
+/// A spreadsheet column's letters: 0 is A, 25 is Z, 26 is AA.
+fn column_letters(mut index: usize) -> String {
+    let mut out = Vec::new();
+    loop {
+        out.push(b'A' + (index % 26) as u8);
+        if index < 26 {
+            break;
+        }
+        index = index / 26 - 1;
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// An Excel date serial (days since 1899-12-30; the fraction is the time of day) as
@@ -908,33 +949,93 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(&norm, "%Y-%m-%d").ok()
 }
 
-fn detect_kind(headers: &[String]) -> Option<(RegistryKind, BTreeMap<usize, &'static str>)> {
-    let mut best: Option<(RegistryKind, BTreeMap<usize, &'static str>, usize)> = None;
-    for kind in RegistryKind::ALL {
-        let mut map = BTreeMap::new();
-        for (i, h) in headers.iter().enumerate() {
-            let h = h.trim().trim_start_matches('\u{feff}');
-            let lower = h.to_ascii_lowercase();
-            if let Some((canon, _, _)) = kind
-                .columns()
-                .iter()
-                .find(|(c, aliases, _)| *c == lower || aliases.contains(&h))
-            {
-                map.insert(i, *canon);
-            }
-        }
-        let required_found = kind
+/// The columns of `kind` among `headers`: header index → canonical column name.
+fn kind_columns(kind: RegistryKind, headers: &[String]) -> BTreeMap<usize, &'static str> {
+    let mut map = BTreeMap::new();
+    for (i, h) in headers.iter().enumerate() {
+        let h = h.trim().trim_start_matches('\u{feff}');
+        let lower = h.to_ascii_lowercase();
+        if let Some((canon, _, _)) = kind
             .columns()
             .iter()
-            .filter(|(c, _, req)| *req && map.values().any(|v| v == c))
-            .count();
-        let required = kind.columns().iter().filter(|(_, _, r)| *r).count();
-        if required_found == required && best.as_ref().is_none_or(|b| map.len() > b.2) {
+            .find(|(c, aliases, _)| *c == lower || aliases.contains(&h))
+        {
+            map.insert(i, *canon);
+        }
+    }
+    map
+}
+
+/// The required columns of `kind` that `map` lacks, as the file would name them (the
+/// canonical name and the Chinese headers accepted for it).
+fn missing_required(kind: RegistryKind, map: &BTreeMap<usize, &'static str>) -> Vec<String> {
+    kind.columns()
+        .iter()
+        .filter(|(c, _, req)| *req && !map.values().any(|v| v == c))
+        .map(|(c, aliases, _)| {
+            if aliases.is_empty() {
+                (*c).to_string()
+            } else {
+                format!("{c} ({})", aliases.join("/"))
+            }
+        })
+        .collect()
+}
+
+/// What a file holds, told by its columns: the kind whose required columns are all there
+/// (the one using most columns when several are). `Err` when no kind has its required
+/// columns, or when a column the chosen kind does not use belongs to another kind that lacks
+/// some of its own: a pay sheet whose month column is misnamed has every column of a roster,
+/// and read as one its wages would be dropped without a word (`None`: nothing fits).
+fn detect_kind(
+    headers: &[String],
+) -> Result<(RegistryKind, BTreeMap<usize, &'static str>), Option<String>> {
+    let mut best: Option<(RegistryKind, BTreeMap<usize, &'static str>, usize)> = None;
+    for kind in RegistryKind::ALL {
+        let map = kind_columns(kind, headers);
+        if missing_required(kind, &map).is_empty() && best.as_ref().is_none_or(|b| map.len() > b.2)
+        {
             let n = map.len();
             best = Some((kind, map, n));
         }
     }
-    best.map(|(k, m, _)| (k, m))
+    let Some((kind, map, _)) = best else {
+        return Err(None);
+    };
+    // Of the kinds that would read a column this one leaves unread and lack a required
+    // column, the one the file fits best (most columns) is named.
+    let unread = RegistryKind::ALL
+        .into_iter()
+        .filter(|k| *k != kind)
+        .filter_map(|other| {
+            let theirs = kind_columns(other, headers);
+            let ignored: Vec<&str> = theirs
+                .keys()
+                .filter(|i| !map.contains_key(i))
+                .map(|i| headers[*i].trim().trim_start_matches('\u{feff}'))
+                .collect();
+            let missing = missing_required(other, &theirs);
+            (!ignored.is_empty() && !missing.is_empty()).then_some((
+                theirs.len(),
+                other,
+                ignored,
+                missing,
+            ))
+        })
+        .max_by_key(|(n, ..)| *n);
+    if let Some((_, other, ignored, missing)) = unread {
+        return Err(Some(format!(
+            "the columns fit a file of {}, but {} would then be left unread: they are columns \
+             of {}, and a file of {} also needs {}. Name the missing columns as listed, or \
+             remove the others (see docs/registry.md)",
+            kind.as_str(),
+            ignored.join(", "),
+            other.as_str(),
+            other.as_str(),
+            missing.join(", ")
+        )));
+    }
+    Ok((kind, map))
 }
 
 fn parse_csv(text: &str, window: &DateWindow) -> Result<ParsedRegistryFile, Vec<RowError>> {
@@ -952,15 +1053,18 @@ fn parse_csv(text: &str, window: &DateWindow) -> Result<ParsedRegistryFile, Vec<
             }])
         }
     };
-    let Some((kind, map)) = detect_kind(&headers) else {
-        return Err(vec![RowError {
-            line: 1,
-            column: "header".into(),
-            message: format!(
-                "cannot tell what this file holds from its columns ({}); see docs/registry.md for the columns of projects, accounts, obligations, pay_sheet, roster and guarantee_requirements",
-                headers.join(", ")
-            ),
-        }]);
+    let (kind, map) = match detect_kind(&headers) {
+        Ok(found) => found,
+        Err(why) => {
+            return Err(vec![RowError {
+                line: 1,
+                column: "header".into(),
+                message: why.unwrap_or_else(|| format!(
+                    "cannot tell what this file holds from its columns ({}); see docs/registry.md for the columns of projects, accounts, obligations, pay_sheet, roster and guarantee_requirements",
+                    headers.join(", ")
+                )),
+            }]);
+        }
     };
     let names: BTreeMap<&'static str, String> = map
         .iter()

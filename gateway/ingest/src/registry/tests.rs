@@ -591,3 +591,105 @@ fn line_numbers_carried_on_equal_lines_counted_from_the_start() {
         }
     }
 }
+
+/// A subcontractor's pay sheet as its clerk keeps it in Excel: the ID and card columns as
+/// text, gross as typed and net computed by a formula (gross − deductions), whose cell holds
+/// the binary double of the result. `cards` writes the card column (as text or as numbers).
+fn pay_sheet_workbook(rows: &[(f64, f64)], card_as_number: bool) -> Vec<u8> {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name("工资表").unwrap();
+    let headers = [
+        "项目编号",
+        "工资月份",
+        "用工单位",
+        "姓名",
+        "身份证号",
+        "银行卡号",
+        "应发工资",
+        "实发工资",
+    ];
+    for (c, h) in headers.iter().enumerate() {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    for (i, (gross, deductions)) in rows.iter().enumerate() {
+        let r = i as u32 + 1;
+        ws.write_string(r, 0, "P1").unwrap();
+        ws.write_string(r, 1, "2026-09").unwrap();
+        ws.write_string(r, 2, "某劳务分包有限公司").unwrap();
+        ws.write_string(r, 3, "张三").unwrap();
+        let id = ["11010519491231002X", "110105194912310038"][i % 2];
+        ws.write_string(r, 4, id).unwrap();
+        if card_as_number {
+            ws.write_number(r, 5, 6_222_020_000_000_001_f64 + f64::from(r))
+                .unwrap();
+        } else {
+            ws.write_string(r, 5, format!("622202000000000{r}"))
+                .unwrap();
+        }
+        ws.write_number(r, 6, *gross).unwrap();
+        // The value Excel stores for `=G{r}-deductions`.
+        ws.write_number(r, 7, gross - deductions).unwrap();
+    }
+    wb.save_to_buffer().unwrap()
+}
+
+#[test]
+fn a_net_computed_by_an_excel_formula_is_read_as_excel_shows_it() {
+    // 6523.40 − 123.35 is 6400.049999999999 as a double; Excel shows 6400.05.
+    assert_eq!(6523.4_f64 - 123.35, 6400.049999999999);
+    let book = pay_sheet_workbook(&[(6523.4, 123.35), (8000.0, 8000.0 * 0.105)], false);
+    let parsed = parse_file_in("工资表.xlsx", &book, &window()).unwrap();
+    let nets: Vec<Money> = parsed.batch.pay_sheet.iter().map(|l| l.net).collect();
+    assert_eq!(
+        nets,
+        [
+            Money::parse("6400.05").unwrap(),
+            Money::parse("7160.00").unwrap()
+        ]
+    );
+    // A cell that really holds a fraction of a fen is still refused.
+    let book = pay_sheet_workbook(&[(6523.4, 123.355)], false);
+    let err = parse_file_in("工资表.xlsx", &book, &window()).unwrap_err();
+    assert!(err.errors.iter().any(|e| e.column == "实发工资"), "{err}");
+}
+
+#[test]
+fn a_card_number_typed_as_an_excel_number_refuses_the_workbook_naming_the_cell() {
+    let book = pay_sheet_workbook(&[(6000.0, 0.0), (5000.0, 0.0)], true);
+    let err = parse_file_in("工资表.xlsx", &book, &window()).unwrap_err();
+    let shown = err.to_string();
+    assert!(shown.contains("sheet 工资表, cell F2"), "{shown}");
+    assert!(shown.contains("15"), "{shown}");
+    // The number itself (most of a card number) is not repeated.
+    assert!(!shown.contains("622202"), "{shown}");
+    assert!(!shown.contains("6.22202"), "{shown}");
+}
+
+/// A pay sheet whose month column is headed with a name the import does not know has every
+/// column a roster needs: read as a roster, its wages would be dropped without a word and no
+/// unpaid wage of that month could ever be flagged. It is refused, naming what is missing.
+#[test]
+fn a_pay_sheet_with_a_misnamed_month_column_is_refused_not_read_as_a_roster() {
+    let text = "\
+项目编号,所属期间,用工单位,姓名,身份证号,银行卡号,应发工资,实发工资
+P1,2026-09,某劳务分包有限公司,张三,11010519491231002X,6222020000000001,8000.00,7500.00
+";
+    let err = parse_file("工资表.csv", text.as_bytes()).unwrap_err();
+    let shown = err.to_string();
+    assert_eq!(err.errors[0].column, "header", "{shown}");
+    for needle in ["roster", "pay_sheet", "应发工资", "实发工资", "工资月份"] {
+        assert!(shown.contains(needle), "{needle} not in: {shown}");
+    }
+    // The same file with the month named as documented is a pay sheet.
+    let parsed = parse_file(
+        "工资表.csv",
+        text.replacen("所属期间", "工资月份", 1).as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(parsed.batch.pay_sheet.len(), 1);
+    // A roster with columns of no kind at all (序号, 备注) is still a roster.
+    let roster = "序号,项目编号,姓名,身份证号,银行卡号,备注\n1,P1,张三,11010519491231002X,6222020000000001,班组长\n";
+    let parsed = parse_file("花名册.csv", roster.as_bytes()).unwrap();
+    assert_eq!(parsed.batch.roster.len(), 1);
+}
