@@ -454,6 +454,22 @@ fn xlsx_as_csv(bytes: &[u8]) -> Result<(String, String), String> {
     Err("the workbook has no sheet with any cell".into())
 }
 
+/// A month as people write it in a sheet, in the form `Period` reads: `2026-09`, `2026/09`,
+/// `2026.9`, `202609`, `2026年9月`, and `2026-09-01` — what Excel makes of a typed `2026-09`
+/// (it turns the cell into the date of the month's first day). Another day is not a month and
+/// stays an error.
+fn month_text(raw: &str) -> String {
+    let t = raw
+        .trim()
+        .replace(['/', '.', '年'], "-")
+        .trim_end_matches('月')
+        .to_string();
+    match t.strip_suffix("-01") {
+        Some(month) if month.matches('-').count() == 1 => month.to_string(),
+        _ => t,
+    }
+}
+
 /// The smallest number a cell cannot hold to the unit: Excel keeps 15 significant digits.
 const EXCEL_EXACT: f64 = 1e15;
 
@@ -845,7 +861,7 @@ impl Row<'_> {
 
     fn period(&mut self, col: &'static str, kind: DateKind) -> Period {
         let raw = self.text(col);
-        match raw.replace(['/', '.'], "-").parse::<Period>() {
+        match month_text(&raw).parse::<Period>() {
             Ok(p) => {
                 if let Err(m) = self.window.check_period(p, kind) {
                     self.err(col, m);

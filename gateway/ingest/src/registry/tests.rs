@@ -693,3 +693,62 @@ P1,2026-09,某劳务分包有限公司,张三,11010519491231002X,622202000000000
     let parsed = parse_file("花名册.csv", roster.as_bytes()).unwrap();
     assert_eq!(parsed.batch.roster.len(), 1);
 }
+
+/// The month of a pay sheet as clerks write it: `2026年9月` typed, or `2026-09` typed into Excel,
+/// which turns the cell into the date 2026-09-01. Both are September; another day is not a month.
+#[test]
+fn a_pay_sheet_month_written_in_chinese_or_turned_into_a_date_by_excel_is_that_month() {
+    let sheet = |month: &str| {
+        format!(
+            "项目编号,工资月份,用工单位,姓名,身份证号,银行卡号,应发工资,实发工资\n\
+             P1,{month},某劳务分包有限公司,张三,11010519491231002X,6222020000000001,8000.00,7500.00\n"
+        )
+    };
+    let september: Period = "2026-09".parse().unwrap();
+    for month in ["2026年9月", "2026年09月", "2026-09", "2026/9", "202609"] {
+        let parsed = parse_file("工资表.csv", sheet(month).as_bytes()).unwrap();
+        assert_eq!(parsed.batch.pay_sheet[0].period, september, "{month}");
+    }
+    let err = parse_file("工资表.csv", sheet("2026-09-15").as_bytes()).unwrap_err();
+    assert_eq!(err.errors[0].column, "工资月份", "{err}");
+    // In a workbook: the month cell holds an Excel date.
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    let headers = [
+        "项目编号",
+        "工资月份",
+        "用工单位",
+        "姓名",
+        "身份证号",
+        "银行卡号",
+        "应发工资",
+        "实发工资",
+    ];
+    for (c, h) in headers.iter().enumerate() {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    let month = rust_xlsxwriter::Format::new().set_num_format("yyyy年m月");
+    let row = [
+        "P1",
+        "",
+        "某劳务分包有限公司",
+        "张三",
+        "11010519491231002X",
+        "6222020000000001",
+    ];
+    for (c, v) in row.iter().enumerate() {
+        ws.write_string(1, c as u16, *v).unwrap();
+    }
+    ws.write_datetime_with_format(
+        1,
+        1,
+        rust_xlsxwriter::ExcelDateTime::from_ymd(2026, 9, 1).unwrap(),
+        &month,
+    )
+    .unwrap();
+    ws.write_number(1, 6, 8000.0).unwrap();
+    ws.write_number(1, 7, 7500.0).unwrap();
+    let book = wb.save_to_buffer().unwrap();
+    let parsed = parse_file_in("工资表.xlsx", &book, &window()).unwrap();
+    assert_eq!(parsed.batch.pay_sheet[0].period, september);
+}
