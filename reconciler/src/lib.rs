@@ -155,12 +155,12 @@ pub fn reconcile(
 }
 
 /// The facts with every worker's ID and card number in the form a bank gives it
-/// ([`text::canonical_number`]), so that a pay sheet line typed `…002x` or `6217 0031 …`
+/// ([`schemas::ids::canonical_number`]), so that a pay sheet line typed `…002x` or `6217 0031 …`
 /// matches the bank's result for `…002X` or `62170031…`, and the roster knows that payee.
 /// Facts already in that form (the usual case) are not copied.
 fn canonical_workers(facts: &ProjectFacts) -> std::borrow::Cow<'_, ProjectFacts> {
     use std::borrow::Cow;
-    let odd = |s: &str| matches!(text::canonical_number(s), Cow::Owned(_));
+    let odd = |s: &str| matches!(schemas::ids::canonical_number(s), Cow::Owned(_));
     let any = facts
         .pay_sheet
         .iter()
@@ -183,9 +183,11 @@ fn canonical_workers(facts: &ProjectFacts) -> std::borrow::Cow<'_, ProjectFacts>
     if !any {
         return Cow::Borrowed(facts);
     }
-    let id = |i: &schemas::IdNumber| schemas::IdNumber::new(text::canonical_number(i.expose()));
-    let card =
-        |c: &schemas::CardNumber| schemas::CardNumber::new(text::canonical_number(c.expose()));
+    let id =
+        |i: &schemas::IdNumber| schemas::IdNumber::new(schemas::ids::canonical_number(i.expose()));
+    let card = |c: &schemas::CardNumber| {
+        schemas::CardNumber::new(schemas::ids::canonical_number(c.expose()))
+    };
     let mut f = facts.clone();
     for l in &mut f.pay_sheet {
         l.id_number = id(&l.id_number);

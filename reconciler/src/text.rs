@@ -27,34 +27,6 @@ pub(crate) fn norm_account(s: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// A worker's ID or card number as a clerk may have typed it into a pay sheet or roster —
-/// in groups (spaces, the ideographic space of a Chinese input method, dashes), with
-/// full-width digits, or with the ID's check character `x` in lower case — in the one form a
-/// bank's file gives it: `11010519491231002x` and `1101 0519 4912 3100 2X` are
-/// `11010519491231002X`; `６２１７-0031` is `62170031`. Numbers already in that form (almost
-/// all of them) are handed back as they are.
-pub(crate) fn canonical_number(s: &str) -> std::borrow::Cow<'_, str> {
-    let odd = |c: char| {
-        c.is_whitespace()
-            || c == '-'
-            || c.is_ascii_lowercase()
-            || ('\u{FF01}'..='\u{FF5E}').contains(&c)
-    };
-    if !s.contains(odd) {
-        return std::borrow::Cow::Borrowed(s);
-    }
-    std::borrow::Cow::Owned(
-        s.chars()
-            .filter(|c| !c.is_whitespace() && *c != '-' && *c != '\u{FF0D}')
-            .map(|c| match c {
-                '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-                other => other,
-            })
-            .map(|c| c.to_ascii_uppercase())
-            .collect(),
-    )
-}
-
 /// Characters that join the parts of one reference: `PR-2026-05-R`, `B_09`, `LC/2026/05`,
 /// `OB.1`.
 fn joiner(b: u8) -> bool {

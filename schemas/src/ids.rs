@@ -249,6 +249,34 @@ pub fn redact(text: &str) -> String {
     out
 }
 
+/// A worker's ID or card number as a clerk may have typed it into a pay sheet or roster —
+/// in groups (spaces, the ideographic space of a Chinese input method, dashes), with
+/// full-width digits, or with the ID's check character `x` in lower case — in the one form a
+/// bank's file gives it: `11010519491231002x` and `1101 0519 4912 3100 2X` are
+/// `11010519491231002X`; `６２１７-0031` is `62170031`. Numbers already in that form (almost
+/// all of them) are handed back as they are.
+pub fn canonical_number(s: &str) -> std::borrow::Cow<'_, str> {
+    let odd = |c: char| {
+        c.is_whitespace()
+            || c == '-'
+            || c.is_ascii_lowercase()
+            || ('\u{FF01}'..='\u{FF5E}').contains(&c)
+    };
+    if !s.contains(odd) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(
+        s.chars()
+            .filter(|c| !c.is_whitespace() && *c != '-' && *c != '\u{FF0D}')
+            .map(|c| match c {
+                '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+                other => other,
+            })
+            .map(|c| c.to_ascii_uppercase())
+            .collect(),
+    )
+}
+
 macro_rules! personal_data {
     ($(#[$doc:meta])* $name:ident, $head:expr, $tail:expr) => {
         $(#[$doc])*

@@ -16,6 +16,7 @@ use std::fmt;
 
 use chrono::NaiveDate;
 use rust_decimal::{Decimal, RoundingStrategy};
+use schemas::ids::canonical_number;
 use schemas::{
     CardNumber, Cnaps, ContractorCredit, CreditCode, DateKind, DateWindow, GuaranteeRequirement,
     IdNumber, LaborCostObligation, Money, Party, PaySheetLine, Period, Project, ProjectStatus,
@@ -452,6 +453,24 @@ fn xlsx_as_csv(bytes: &[u8]) -> Result<(String, String), String> {
         return Ok((name, out));
     }
     Err("the workbook has no sheet with any cell".into())
+}
+
+/// The construction unit's accounts of an account row, as written: separated by `;`, `；`,
+/// `、`, `,` or `，`. Spaces separate accounts only between whole account numbers (each of at
+/// least eight characters); `9558 8000 0000 1`, grouped as people write account numbers, is
+/// one account — split at its spaces, it was four that never matched a payer.
+fn payer_accounts(s: &str) -> Vec<String> {
+    s.split([';', '；', '、', ',', '，'])
+        .flat_map(|part| {
+            let words: Vec<&str> = part.split_whitespace().collect();
+            if words.len() > 1 && words.iter().all(|w| w.chars().count() >= 8) {
+                words.into_iter().map(str::to_string).collect()
+            } else {
+                vec![words.join(" ")]
+            }
+        })
+        .filter(|x| !x.is_empty())
+        .collect()
 }
 
 /// A month as people write it in a sheet, in the form `Period` reads: `2026-09`, `2026/09`,
@@ -1281,12 +1300,7 @@ fn build_row(kind: RegistryKind, row: &mut Row<'_>, batch: &mut RegistryBatch) -
             };
             let payer_accounts = row
                 .opt("payer_accounts")
-                .map(|s| {
-                    s.split([';', '；', ' '])
-                        .filter(|x| !x.is_empty())
-                        .map(str::to_string)
-                        .collect()
-                })
+                .map(|s| payer_accounts(s))
                 .unwrap_or_default();
             let cnaps = cnaps.filter(|_| row.errors.len() == before)?;
             batch.accounts.push(WageAccount {
@@ -1369,8 +1383,8 @@ fn build_row(kind: RegistryKind, row: &mut Row<'_>, batch: &mut RegistryBatch) -
             let period = row.period("period", DateKind::Event);
             let employer = row.text("employer");
             let worker_name = row.text("worker_name");
-            let id_number = IdNumber::new(row.text("id_number"));
-            let card_number = CardNumber::new(row.text("card_number"));
+            let id_number = IdNumber::new(canonical_number(&row.text("id_number")));
+            let card_number = CardNumber::new(canonical_number(&row.text("card_number")));
             let gross = row.positive("gross");
             let net = row.positive("net");
             let batch_ref = row.opt("batch_ref").map(str::to_string);
@@ -1405,8 +1419,8 @@ fn build_row(kind: RegistryKind, row: &mut Row<'_>, batch: &mut RegistryBatch) -
         RegistryKind::Roster => {
             let project_code = row.text("project_code");
             let worker_name = row.text("worker_name");
-            let id_number = IdNumber::new(row.text("id_number"));
-            let card_number = CardNumber::new(row.text("card_number"));
+            let id_number = IdNumber::new(canonical_number(&row.text("id_number")));
+            let card_number = CardNumber::new(canonical_number(&row.text("card_number")));
             let employer = row.opt("employer").map(str::to_string);
             let entered_on = row.date_opt("entered_on", DateKind::Event);
             let left_on = row.date_opt("left_on", DateKind::Event);

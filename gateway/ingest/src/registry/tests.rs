@@ -752,3 +752,57 @@ fn a_pay_sheet_month_written_in_chinese_or_turned_into_a_date_by_excel_is_that_m
     let parsed = parse_file_in("工资表.xlsx", &book, &window()).unwrap();
     assert_eq!(parsed.batch.pay_sheet[0].period, september);
 }
+
+/// The construction unit's accounts as an operator writes them: grouped in fours, several
+/// separated by `;`, `、` or spaces between whole numbers.
+#[test]
+fn payer_accounts_written_in_groups_are_one_account_each() {
+    let header = "账号,户名,项目编号,联行号,开户日期,拨付账户\n";
+    let cases: [(&str, &[&str]); 4] = [
+        ("9558 8000 0000 1", &["9558 8000 0000 1"]),
+        (
+            "9558 8000 0000 1；6222 0212 3456 78",
+            &["9558 8000 0000 1", "6222 0212 3456 78"],
+        ),
+        (
+            "95588000000001 62220212345678",
+            &["95588000000001", "62220212345678"],
+        ),
+        (
+            "95588000000001、62220212345678;",
+            &["95588000000001", "62220212345678"],
+        ),
+    ];
+    for (written, want) in cases {
+        let text = format!("{header}A1,专户,P1,102391000011,2026-03-15,{written}\n");
+        let parsed = parse_file_in("账户.csv", text.as_bytes(), &window()).unwrap();
+        assert_eq!(parsed.batch.accounts[0].payer_accounts, want, "{written}");
+    }
+}
+
+/// A worker's ID typed with a lower-case check character and the card typed in groups are
+/// stored as the bank gives them, so the line has the key the same line typed plainly has
+/// (a corrected sheet replaces it instead of standing beside it).
+#[test]
+fn pay_sheet_ids_and_cards_are_stored_as_a_bank_gives_them() {
+    let sheet = |id: &str, card: &str| {
+        format!(
+            "项目编号,工资月份,用工单位,姓名,身份证号,银行卡号,应发工资,实发工资\n\
+             P1,2026-09,某劳务分包有限公司,张三,{id},{card},8000.00,7500.00\n"
+        )
+    };
+    let typed = parse_file(
+        "工资表.csv",
+        sheet("11010519491231002x", "6222 0200 0000 0001").as_bytes(),
+    )
+    .unwrap();
+    let plain = parse_file(
+        "工资表.csv",
+        sheet("11010519491231002X", "6222020000000001").as_bytes(),
+    )
+    .unwrap();
+    let (t, p) = (&typed.batch.pay_sheet[0], &plain.batch.pay_sheet[0]);
+    assert_eq!(t.id_number.expose(), "11010519491231002X");
+    assert_eq!(t.card_number.expose(), "6222020000000001");
+    assert_eq!(t.key(), p.key());
+}
