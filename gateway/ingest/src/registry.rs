@@ -1300,7 +1300,7 @@ fn build_row(kind: RegistryKind, row: &mut Row<'_>, batch: &mut RegistryBatch) -
             };
             let payer_accounts = row
                 .opt("payer_accounts")
-                .map(|s| payer_accounts(s))
+                .map(payer_accounts)
                 .unwrap_or_default();
             let cnaps = cnaps.filter(|_| row.errors.len() == before)?;
             batch.accounts.push(WageAccount {
