@@ -809,7 +809,15 @@ impl Row<'_> {
     }
 
     fn money_opt(&mut self, col: &'static str) -> Option<Money> {
-        let raw = self.opt(col)?.replace([',', '，'], "");
+        // `¥8,000.00`, `8000元`, `8，000.00 元`: the signs people add, around the amount.
+        let raw = self
+            .opt(col)?
+            .replace([',', '，'], "")
+            .trim()
+            .trim_start_matches(['¥', '￥'])
+            .trim_end_matches('元')
+            .trim()
+            .to_string();
         match Money::parse(&raw) {
             Ok(m) if m.is_negative() => {
                 self.err(col, format!("amount must not be negative (got {raw})"));
@@ -1276,7 +1284,13 @@ fn build_row(kind: RegistryKind, row: &mut Row<'_>, batch: &mut RegistryBatch) -
             Some(batch.projects.len() - 1)
         }
         RegistryKind::Accounts => {
-            let account_no = row.text("account_no");
+            // Written in groups of four as people write account numbers; a bank's file gives
+            // it without spaces, and files are matched to the account by the number exactly.
+            let account_no: String = row
+                .text("account_no")
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect();
             let account_name = row.text("account_name");
             let project_code = row.text("project_code");
             let cnaps_raw = row.text("cnaps");

@@ -806,3 +806,32 @@ fn pay_sheet_ids_and_cards_are_stored_as_a_bank_gives_them() {
     assert_eq!(t.card_number.expose(), "6222020000000001");
     assert_eq!(t.key(), p.key());
 }
+
+/// An account number typed in groups is the number a bank's file names; amounts written with
+/// a yuan sign or 元 are those amounts.
+#[test]
+fn account_numbers_in_groups_and_amounts_with_yuan_signs_are_read_as_meant() {
+    let header = "账号,户名,项目编号,联行号,开户日期\n";
+    let text = format!("{header}6222 0200 1234 5678,专户,P1,102391000011,2026-03-15\n");
+    let parsed = parse_file_in("账户.csv", text.as_bytes(), &window()).unwrap();
+    assert_eq!(parsed.batch.accounts[0].account_no, "6222020012345678");
+    let sheet = |net: &str| {
+        format!(
+            "项目编号,工资月份,用工单位,姓名,身份证号,银行卡号,应发工资,实发工资\n\
+             P1,2026-09,某劳务分包有限公司,张三,11010519491231002X,6222020000000001,8000.00,\"{net}\"\n"
+        )
+    };
+    for net in ["¥7,500.00", "￥7500", "7500元", "7，500.00 元", " 7500.00 "] {
+        let parsed = parse_file("工资表.csv", sheet(net).as_bytes()).unwrap();
+        assert_eq!(
+            parsed.batch.pay_sheet[0].net,
+            Money::parse("7500.00").unwrap(),
+            "{net}"
+        );
+    }
+    // Still exact: a sign does not make a fraction of a fen acceptable, nor text an amount.
+    for bad in ["¥7500.001", "七千五百元", "7500美元"] {
+        let err = parse_file("工资表.csv", sheet(bad).as_bytes()).unwrap_err();
+        assert_eq!(err.errors[0].column, "实发工资", "{bad}: {err}");
+    }
+}
