@@ -20,6 +20,9 @@ pub(crate) fn norm_name(s: &str) -> String {
 /// and payment a pass compares).
 pub(crate) fn norm_account(s: &str) -> std::borrow::Cow<'_, str> {
     let drop = |c: char| c.is_whitespace() || c == '-';
+    if s.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return std::borrow::Cow::Borrowed(s);
+    }
     if s.contains(drop) {
         std::borrow::Cow::Owned(s.chars().filter(|c| !drop(*c)).collect())
     } else {
