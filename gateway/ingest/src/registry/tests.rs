@@ -592,10 +592,21 @@ fn line_numbers_carried_on_equal_lines_counted_from_the_start() {
     }
 }
 
+/// How a clerk's pay sheet workbook holds its cells.
+#[derive(Clone, Copy, PartialEq)]
+enum Cells {
+    /// ID, card and month as text.
+    Text,
+    /// The card column typed as numbers.
+    CardAsNumber,
+    /// The month typed `2026-09`, which Excel turns into the date 2026-09-01.
+    MonthAsDate,
+}
+
 /// A subcontractor's pay sheet as its clerk keeps it in Excel: the ID and card columns as
-/// text, gross as typed and net computed by a formula (gross − deductions), whose cell holds
-/// the binary double of the result. `cards` writes the card column (as text or as numbers).
-fn pay_sheet_workbook(rows: &[(f64, f64)], card_as_number: bool) -> Vec<u8> {
+/// text (unless `cells` says otherwise), gross as typed and net computed by a formula (gross −
+/// deductions), whose cell holds the binary double of the result.
+fn pay_sheet_workbook(rows: &[(f64, f64)], cells: Cells) -> Vec<u8> {
     let mut wb = rust_xlsxwriter::Workbook::new();
     let ws = wb.add_worksheet();
     ws.set_name("工资表").unwrap();
@@ -612,15 +623,21 @@ fn pay_sheet_workbook(rows: &[(f64, f64)], card_as_number: bool) -> Vec<u8> {
     for (c, h) in headers.iter().enumerate() {
         ws.write_string(0, c as u16, *h).unwrap();
     }
+    let month = rust_xlsxwriter::Format::new().set_num_format("yyyy年m月");
     for (i, (gross, deductions)) in rows.iter().enumerate() {
         let r = i as u32 + 1;
         ws.write_string(r, 0, "P1").unwrap();
-        ws.write_string(r, 1, "2026-09").unwrap();
+        if cells == Cells::MonthAsDate {
+            let date = rust_xlsxwriter::ExcelDateTime::from_ymd(2026, 9, 1).unwrap();
+            ws.write_datetime_with_format(r, 1, date, &month).unwrap();
+        } else {
+            ws.write_string(r, 1, "2026-09").unwrap();
+        }
         ws.write_string(r, 2, "某劳务分包有限公司").unwrap();
         ws.write_string(r, 3, "张三").unwrap();
         let id = ["11010519491231002X", "110105194912310038"][i % 2];
         ws.write_string(r, 4, id).unwrap();
-        if card_as_number {
+        if cells == Cells::CardAsNumber {
             ws.write_number(r, 5, 6_222_020_000_000_001_f64 + f64::from(r))
                 .unwrap();
         } else {
@@ -638,7 +655,7 @@ fn pay_sheet_workbook(rows: &[(f64, f64)], card_as_number: bool) -> Vec<u8> {
 fn a_net_computed_by_an_excel_formula_is_read_as_excel_shows_it() {
     // 6523.40 − 123.35 is 6400.049999999999 as a double; Excel shows 6400.05.
     assert_eq!(6523.4_f64 - 123.35, 6400.049999999999);
-    let book = pay_sheet_workbook(&[(6523.4, 123.35), (8000.0, 8000.0 * 0.105)], false);
+    let book = pay_sheet_workbook(&[(6523.4, 123.35), (8000.0, 8000.0 * 0.105)], Cells::Text);
     let parsed = parse_file_in("工资表.xlsx", &book, &window()).unwrap();
     let nets: Vec<Money> = parsed.batch.pay_sheet.iter().map(|l| l.net).collect();
     assert_eq!(
@@ -649,14 +666,14 @@ fn a_net_computed_by_an_excel_formula_is_read_as_excel_shows_it() {
         ]
     );
     // A cell that really holds a fraction of a fen is still refused.
-    let book = pay_sheet_workbook(&[(6523.4, 123.355)], false);
+    let book = pay_sheet_workbook(&[(6523.4, 123.355)], Cells::Text);
     let err = parse_file_in("工资表.xlsx", &book, &window()).unwrap_err();
     assert!(err.errors.iter().any(|e| e.column == "实发工资"), "{err}");
 }
 
 #[test]
 fn a_card_number_typed_as_an_excel_number_refuses_the_workbook_naming_the_cell() {
-    let book = pay_sheet_workbook(&[(6000.0, 0.0), (5000.0, 0.0)], true);
+    let book = pay_sheet_workbook(&[(6000.0, 0.0), (5000.0, 0.0)], Cells::CardAsNumber);
     let err = parse_file_in("工资表.xlsx", &book, &window()).unwrap_err();
     let shown = err.to_string();
     assert!(shown.contains("sheet 工资表, cell F2"), "{shown}");
@@ -712,43 +729,7 @@ fn a_pay_sheet_month_written_in_chinese_or_turned_into_a_date_by_excel_is_that_m
     let err = parse_file("工资表.csv", sheet("2026-09-15").as_bytes()).unwrap_err();
     assert_eq!(err.errors[0].column, "工资月份", "{err}");
     // In a workbook: the month cell holds an Excel date.
-    let mut wb = rust_xlsxwriter::Workbook::new();
-    let ws = wb.add_worksheet();
-    let headers = [
-        "项目编号",
-        "工资月份",
-        "用工单位",
-        "姓名",
-        "身份证号",
-        "银行卡号",
-        "应发工资",
-        "实发工资",
-    ];
-    for (c, h) in headers.iter().enumerate() {
-        ws.write_string(0, c as u16, *h).unwrap();
-    }
-    let month = rust_xlsxwriter::Format::new().set_num_format("yyyy年m月");
-    let row = [
-        "P1",
-        "",
-        "某劳务分包有限公司",
-        "张三",
-        "11010519491231002X",
-        "6222020000000001",
-    ];
-    for (c, v) in row.iter().enumerate() {
-        ws.write_string(1, c as u16, *v).unwrap();
-    }
-    ws.write_datetime_with_format(
-        1,
-        1,
-        rust_xlsxwriter::ExcelDateTime::from_ymd(2026, 9, 1).unwrap(),
-        &month,
-    )
-    .unwrap();
-    ws.write_number(1, 6, 8000.0).unwrap();
-    ws.write_number(1, 7, 7500.0).unwrap();
-    let book = wb.save_to_buffer().unwrap();
+    let book = pay_sheet_workbook(&[(8000.0, 500.0)], Cells::MonthAsDate);
     let parsed = parse_file_in("工资表.xlsx", &book, &window()).unwrap();
     assert_eq!(parsed.batch.pay_sheet[0].period, september);
 }
