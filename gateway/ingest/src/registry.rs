@@ -5,7 +5,9 @@
 //!
 //! A file with any bad row is refused as a whole, with every bad row listed by line and
 //! column (named as the file wrote it, Chinese headers included) or JSON path; nothing from
-//! it is imported. Closed vocabularies (province, project status, contractor credit,
+//! it is imported. Each reason is given in Simplified Chinese and in English
+//! ([`RowError::message_zh`], [`RowError::message`]; [`RegistryError::render`] shows a refusal
+//! in the operator's language). Closed vocabularies (province, project status, contractor credit,
 //! currency) accept every documented spelling, store one canonical value and refuse anything
 //! else, never defaulting. Dates must lie in the plausible window the caller gives
 //! ([`DateWindow`]). Parsing here is pure; checking project references against the store is
