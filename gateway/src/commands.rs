@@ -303,7 +303,7 @@ async fn import_with(
 ) -> anyhow::Result<ExitCode> {
     let (report, refused) = p.import_registry(&files).await?;
     for e in &refused {
-        eprint!("{e}");
+        eprint!("{}", e.render(ui));
     }
     let (ins, upd, same, bad, all) = (
         report.inserted,

@@ -53,7 +53,11 @@ pub async fn run(settings: Settings, dir: &Path, lang: console::Lang) -> anyhow:
         .collect::<anyhow::Result<_>>()?;
     let (report, refused) = p.import_registry(&registry).await?;
     if let Some(e) = refused.first() {
-        anyhow::bail!("the demo registry was refused: {e}");
+        let shown = e.render(lang);
+        match lang {
+            console::Lang::Zh => anyhow::bail!("演示的登记文件被拒绝：{shown}"),
+            console::Lang::En => anyhow::bail!("the demo registry was refused: {shown}"),
+        }
     }
     if zh {
         println!(

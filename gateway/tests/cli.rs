@@ -1502,3 +1502,99 @@ fn reconcile_names_a_project_with_too_many_facts_and_exits_non_zero() {
         "{err}"
     );
 }
+
+/// An operator imports a pay sheet with bad cells: it is refused whole and the command exits
+/// 1; every problem is listed by line and column, in Chinese by default and in English with
+/// `--lang en` (or `WAGEGATE_LANG=en`), and the ID number is never shown unmasked.
+#[test]
+fn import_lists_a_refused_pay_sheet_in_chinese_by_default_and_in_english_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/import-lang.db", dir.path().display());
+    std::fs::write(
+        dir.path().join("工资表.csv"),
+        "\
+项目编号,工资月份,用工单位,姓名,身份证号,银行卡号,应发工资,实发工资
+P1,2026-09,某劳务分包有限公司,张三,11010519491231002X,6222020000000001,8000.00,7500.00
+P1,2026-09,某劳务分包有限公司,李四,11010519491231002X,6222020000000002,8000.00,7500.001
+P1,2026-09,某劳务分包有限公司,王五,110105194912310021,6222020000000003,8000.00,7500.00
+",
+    )
+    .unwrap();
+    let run = |args: &[&str], env: Option<(&str, &str)>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_wagegate"));
+        c.args(args)
+            .current_dir(dir.path())
+            .env("WAGEGATE__DATABASE__URL", &db)
+            .env_remove("WAGEGATE_CONFIG")
+            .env_remove("WAGEGATE_LANG");
+        if let Some((k, v)) = env {
+            c.env(k, v);
+        }
+        c.output().expect("run wagegate")
+    };
+
+    let zh = run(&["import", "工资表.csv"], None);
+    assert_eq!(zh.status.code(), Some(1), "{}", text(&zh.stderr));
+    let err = text(&zh.stderr);
+    assert!(
+        err.contains("工资表.csv：已拒绝，未导入任何内容（共 2 个问题）："),
+        "{err}"
+    );
+    assert!(
+        err.contains("  第 3 行，实发工资：金额精度超过分：7500.001\n"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "  第 4 行，身份证号：1101**********0021 不是有效的居民身份证号码（校验位不符）"
+        ),
+        "{err}"
+    );
+    for english in ["refused", "line ", "column", "decimals", "resident ID"] {
+        assert!(
+            !err.contains(english),
+            "{english:?} in the Chinese report: {err}"
+        );
+    }
+    assert!(
+        !err.contains("110105194912310021"),
+        "ID number leaked: {err}"
+    );
+    assert!(
+        text(&zh.stdout).contains("1 个文件中 1 个被拒绝"),
+        "{}",
+        text(&zh.stdout)
+    );
+
+    for (args, env) in [
+        (vec!["--lang", "en", "import", "工资表.csv"], None),
+        (vec!["import", "工资表.csv"], Some(("WAGEGATE_LANG", "en"))),
+    ] {
+        let en = run(&args, env);
+        assert_eq!(en.status.code(), Some(1), "{args:?} {env:?}");
+        let err = text(&en.stderr);
+        assert!(
+            err.contains("工资表.csv: refused, nothing imported (2 problems):"),
+            "{args:?} {env:?}: {err}"
+        );
+        assert!(
+            err.contains(
+                "  line 3, column 实发工资: '7500.001' has more decimals than the currency allows (2)\n"
+            ),
+            "{args:?} {env:?}: {err}"
+        );
+        assert!(
+            !err.contains("已拒绝") && !err.contains("第 "),
+            "{args:?} {env:?}: {err}"
+        );
+        assert!(
+            !err.contains("110105194912310021"),
+            "ID number leaked: {err}"
+        );
+        assert!(
+            text(&en.stdout).contains("1 of 1 files refused"),
+            "{}",
+            text(&en.stdout)
+        );
+    }
+}

@@ -429,7 +429,7 @@ pub async fn load_dir_with(
     let (report, refused) = p.import_registry_with(&registry, progress).await?;
     progress.end();
     for e in &refused {
-        eprint!("{e}");
+        progress.line(e.render(progress.lang()).trim_end(), true);
     }
     let (n, ins, upd, same, bad) = (
         registry.len(),

@@ -546,7 +546,7 @@ impl Pipeline {
                 if errors.is_empty() {
                     batch.extend(p.batch);
                 } else {
-                    refused.push(RegistryError { file: name, errors });
+                    refused.push(RegistryError::new(name, errors));
                 }
             }
             let report = self.upsert_owned(std::mem::take(&mut batch)).await?;
@@ -627,10 +627,7 @@ impl Pipeline {
                             if errors.is_empty() {
                                 batch.extend(p.batch);
                             } else {
-                                refused.push(RegistryError {
-                                    file: (*name).clone(),
-                                    errors,
-                                });
+                                refused.push(RegistryError::new((*name).clone(), errors));
                             }
                         }
                         Err(e) => refused.push(e),

@@ -5,7 +5,9 @@
 //!
 //! A file with any bad row is refused as a whole, with every bad row listed by line and
 //! column (named as the file wrote it, Chinese headers included) or JSON path; nothing from
-//! it is imported. Closed vocabularies (province, project status, contractor credit,
+//! it is imported. Each reason is given in Simplified Chinese and in English
+//! ([`RowError::message_zh`], [`RowError::message`]; [`RegistryError::render`] shows a refusal
+//! in the operator's language). Closed vocabularies (province, project status, contractor credit,
 //! currency) accept every documented spelling, store one canonical value and refuse anything
 //! else, never defaulting. Dates must lie in the plausible window the caller gives
 //! ([`DateWindow`]). Parsing here is pure; checking project references against the store is
@@ -19,10 +21,13 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use schemas::ids::canonical_number;
 use schemas::{
     CardNumber, Cnaps, ContractorCredit, CreditCode, DateKind, DateWindow, GuaranteeRequirement,
-    IdNumber, LaborCostObligation, Money, Party, PaySheetLine, Period, Project, ProjectStatus,
-    Province, RosterEntry, WageAccount,
+    IdNumber, LaborCostObligation, Lang, Money, Party, PaySheetLine, Period, Project,
+    ProjectStatus, Province, RosterEntry, WageAccount,
 };
 use serde::{Deserialize, Serialize};
+
+mod msg;
+use msg::Msg;
 
 /// The kinds of registry file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -150,7 +155,52 @@ pub struct RowError {
     pub line: u64,
     /// Column name (CSV) or JSON path.
     pub column: String,
+    /// Why, in English.
     pub message: String,
+    /// Why, in Simplified Chinese.
+    pub message_zh: String,
+}
+
+impl RowError {
+    fn new(line: u64, column: impl Into<String>, why: Msg) -> RowError {
+        RowError {
+            line,
+            column: column.into(),
+            message: why.en,
+            message_zh: why.zh,
+        }
+    }
+
+    /// Why, in `lang`.
+    pub fn message_in(&self, lang: Lang) -> &str {
+        lang.pick(&self.message_zh, &self.message)
+    }
+
+    /// The error as one line in `lang`: `第 3 行，实发工资：金额精度超过分：7500.001`, or in
+    /// English exactly as [`fmt::Display`] shows it.
+    pub fn render(&self, lang: Lang) -> String {
+        match lang {
+            Lang::En => self.to_string(),
+            Lang::Zh => {
+                // A JSON file's unreadable field is at a line and column of the text.
+                if let Some(n) = self
+                    .column
+                    .strip_prefix("column ")
+                    .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                {
+                    return format!("第 {} 行第 {n} 列：{}", self.line, self.message_zh);
+                }
+                let column = match self.column.as_str() {
+                    "header" => "表头",
+                    "row" => "整行",
+                    "key" => "关键字段",
+                    "workbook" => "工作簿",
+                    other => other,
+                };
+                format!("第 {} 行，{column}：{}", self.line, self.message_zh)
+            }
+        }
+    }
 }
 
 impl fmt::Display for RowError {
@@ -166,8 +216,49 @@ impl fmt::Display for RowError {
 /// Why a registry file was refused: every bad row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistryError {
+    /// The file's name; a workbook's also names the sheet read (`项目.xlsx, sheet 项目`).
     pub file: String,
+    /// The sheet of a workbook the errors are on (named in `file` too).
+    pub sheet: Option<String>,
     pub errors: Vec<RowError>,
+}
+
+impl RegistryError {
+    /// A refusal of the file `file` (not a workbook's sheet).
+    pub fn new(file: impl Into<String>, errors: Vec<RowError>) -> RegistryError {
+        RegistryError {
+            file: file.into(),
+            sheet: None,
+            errors,
+        }
+    }
+
+    /// The refusal as an operator reads it, in `lang`: a header naming the file, then every
+    /// problem on a line of its own. English is exactly [`fmt::Display`] (what logs show).
+    pub fn render(&self, lang: Lang) -> String {
+        match lang {
+            Lang::En => self.to_string(),
+            Lang::Zh => {
+                let file = match &self.sheet {
+                    Some(sheet) => match self.file.strip_suffix(&format!(", sheet {sheet}")) {
+                        Some(name) => format!("{name}（工作表 {sheet}）"),
+                        None => self.file.clone(),
+                    },
+                    None => self.file.clone(),
+                };
+                let mut out = format!(
+                    "{file}：已拒绝，未导入任何内容（共 {} 个问题）：\n",
+                    self.errors.len()
+                );
+                for e in &self.errors {
+                    out.push_str("  ");
+                    out.push_str(&e.render(Lang::Zh));
+                    out.push('\n');
+                }
+                out
+            }
+        }
+    }
 }
 
 impl fmt::Display for RegistryError {
@@ -277,14 +368,19 @@ impl RegistryBatch {
         self.references()
             .into_iter()
             .filter(|(code, _, _)| !here.contains(code) && !known.contains(*code))
-            .map(|(code, kind, i)| RowError {
-                line: lines.get(&(kind, i)).copied().unwrap_or(i as u64 + 1),
-                column: if lines.is_empty() {
-                    format!("/{kind}/{i}/project_code")
-                } else {
-                    "project_code".to_string()
-                },
-                message: format!("unknown project '{code}'"),
+            .map(|(code, kind, i)| {
+                RowError::new(
+                    lines.get(&(kind, i)).copied().unwrap_or(i as u64 + 1),
+                    if lines.is_empty() {
+                        format!("/{kind}/{i}/project_code")
+                    } else {
+                        "project_code".to_string()
+                    },
+                    Msg::new(
+                        format!("未知项目：{code}（尚未登记，本次导入的文件中也没有）"),
+                        format!("unknown project '{code}'"),
+                    ),
+                )
             })
             .collect()
     }
@@ -357,22 +453,15 @@ pub fn parse_file_in(
 ) -> Result<ParsedRegistryFile, RegistryError> {
     let text = decode(bytes);
     let trimmed = text.trim_start();
-    let refuse = |errors| RegistryError {
-        file: name.to_string(),
-        errors,
-    };
+    let refuse = |errors| RegistryError::new(name, errors);
     let parsed = if bytes.starts_with(b"PK\x03\x04") {
         // An Excel workbook: its first sheet with rows is read as the CSV would be, row for
         // row, so errors name the sheet, the spreadsheet row and the column header.
-        let (sheet, csv) = xlsx_as_csv(bytes).map_err(|message| {
-            refuse(vec![RowError {
-                line: 1,
-                column: "workbook".into(),
-                message,
-            }])
-        })?;
+        let (sheet, csv) =
+            xlsx_as_csv(bytes).map_err(|why| refuse(vec![RowError::new(1, "workbook", why)]))?;
         parse_csv(&csv, window).map_err(|errors| RegistryError {
             file: format!("{name}, sheet {sheet}"),
+            sheet: Some(sheet.clone()),
             errors,
         })?
     } else if trimmed.starts_with('{') || trimmed.starts_with('[') {
@@ -392,14 +481,22 @@ pub fn parse_file_in(
 /// ([`excel_number`]), text as is (a line break inside a cell becomes a space, keeping rows
 /// and lines aligned). The sheet's name, or what is wrong — a number cell too long for
 /// Excel to have kept (an ID or card number typed as a number) refuses the workbook.
-fn xlsx_as_csv(bytes: &[u8]) -> Result<(String, String), String> {
+fn xlsx_as_csv(bytes: &[u8]) -> Result<(String, String), Msg> {
     use calamine::{Data, Reader, Xlsx};
-    let mut book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes))
-        .map_err(|e| format!("not a readable Excel workbook (.xlsx): {e}"))?;
+    let mut book: Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).map_err(|e| {
+            Msg::new(
+                "无法读取 Excel 工作簿（.xlsx）：文件已损坏或不是 .xlsx 格式",
+                format!("not a readable Excel workbook (.xlsx): {e}"),
+            )
+        })?;
     for name in book.sheet_names() {
-        let range = book
-            .worksheet_range(&name)
-            .map_err(|e| format!("sheet {name}: {e}"))?;
+        let range = book.worksheet_range(&name).map_err(|e| {
+            Msg::new(
+                format!("无法读取工作表 {name}"),
+                format!("sheet {name}: {e}"),
+            )
+        })?;
         if range.is_empty() {
             continue;
         }
@@ -413,13 +510,23 @@ fn xlsx_as_csv(bytes: &[u8]) -> Result<(String, String), String> {
             for (c, cell) in row.iter().enumerate() {
                 if let Data::Float(f) = cell {
                     if f.abs() >= EXCEL_EXACT {
-                        return Err(format!(
-                            "sheet {name}, cell {}{}: a number of more than 15 digits, and \
-                             Excel keeps only 15 (an ID or card number typed as a number loses \
-                             its last digits); format the column as text and type the numbers \
-                             again",
+                        let cell = format!(
+                            "{}{}",
                             column_letters(left as usize + c),
                             top as usize + r + 1
+                        );
+                        return Err(Msg::new(
+                            format!(
+                                "工作表 {name} 的 {cell} 单元格是超过 15 位的数字，而 Excel 只保留 \
+                                 15 位（身份证号或银行卡号按数字输入会丢失末尾几位）；请把该列设为\
+                                 文本格式，再重新输入这些号码"
+                            ),
+                            format!(
+                                "sheet {name}, cell {cell}: a number of more than 15 digits, and \
+                                 Excel keeps only 15 (an ID or card number typed as a number loses \
+                                 its last digits); format the column as text and type the numbers \
+                                 again"
+                            ),
                         ));
                     }
                 }
@@ -452,7 +559,10 @@ fn xlsx_as_csv(bytes: &[u8]) -> Result<(String, String), String> {
         }
         return Ok((name, out));
     }
-    Err("the workbook has no sheet with any cell".into())
+    Err(Msg::new(
+        "工作簿中没有任何有内容的工作表",
+        "the workbook has no sheet with any cell",
+    ))
 }
 
 /// The construction unit's accounts of an account row, as written: separated by `;`, `；`,
@@ -574,7 +684,10 @@ fn check_json(batch: &mut RegistryBatch, window: &DateWindow) -> Vec<RowError> {
         if p.planned_end_date < p.start_date {
             j.err(
                 at("planned_end_date"),
-                "planned end date is before the start date".into(),
+                Msg::new(
+                    "计划竣工日期早于开工日期",
+                    "planned end date is before the start date",
+                ),
             );
         }
     }
@@ -583,10 +696,17 @@ fn check_json(batch: &mut RegistryBatch, window: &DateWindow) -> Vec<RowError> {
         if a.bank_code != a.cnaps.bank_code() {
             j.err(
                 at("bank_code"),
-                format!(
-                    "bank code {} does not match the CNAPS code's bank {}",
-                    a.bank_code,
-                    a.cnaps.bank_code()
+                Msg::new(
+                    format!(
+                        "银行代码 {} 与联行号所属银行 {} 不一致",
+                        a.bank_code,
+                        a.cnaps.bank_code()
+                    ),
+                    format!(
+                        "bank code {} does not match the CNAPS code's bank {}",
+                        a.bank_code,
+                        a.cnaps.bank_code()
+                    ),
                 ),
             );
         }
@@ -613,21 +733,18 @@ fn check_json(batch: &mut RegistryBatch, window: &DateWindow) -> Vec<RowError> {
                     Some(expected) if expected == o.amount => {}
                     _ => j.err(
                         at("amount"),
-                        format!(
-                            "amount {} does not equal ratio {ratio} × progress payment {base}",
-                            o.amount
+                        Msg::new(
+                            format!("金额 {} 不等于 比例 {ratio} × 进度款 {base}", o.amount),
+                            format!(
+                                "amount {} does not equal ratio {ratio} × progress payment {base}",
+                                o.amount
+                            ),
                         ),
                     ),
                 }
             }
-            (Some(_), None) => j.err(
-                at("progress_payment"),
-                "a ratio needs the progress payment it applies to".into(),
-            ),
-            (None, Some(_)) => j.err(
-                at("ratio"),
-                "a progress payment needs the ratio of labor cost".into(),
-            ),
+            (Some(_), None) => j.err(at("progress_payment"), ratio_without_base()),
+            (None, Some(_)) => j.err(at("ratio"), base_without_ratio()),
             (None, None) => {}
         }
     }
@@ -636,10 +753,7 @@ fn check_json(batch: &mut RegistryBatch, window: &DateWindow) -> Vec<RowError> {
         j.positive(at("gross"), l.gross);
         j.positive(at("net"), l.net);
         if l.net > l.gross {
-            j.err(
-                at("net"),
-                format!("net {} exceeds gross {}", l.net, l.gross),
-            );
+            j.err(at("net"), net_over_gross(l.net, l.gross));
         }
         j.period(at("period"), l.period, DateKind::Event);
         j.id_number(at("id_number"), &l.id_number);
@@ -667,7 +781,7 @@ fn check_json(batch: &mut RegistryBatch, window: &DateWindow) -> Vec<RowError> {
         j.date(at("cover_from"), g.cover_from, DateKind::Term);
         j.date(at("cover_to"), g.cover_to, DateKind::Term);
         if g.cover_to < g.cover_from {
-            j.err(at("cover_to"), "is before cover_from".into());
+            j.err(at("cover_to"), cover_to_before_from());
         }
     }
     j.errors
@@ -680,23 +794,25 @@ struct JsonCheck<'a> {
 }
 
 impl JsonCheck<'_> {
-    fn err(&mut self, (i, path): (usize, String), message: String) {
-        self.errors.push(RowError {
-            line: i as u64 + 1,
-            column: path,
-            message,
-        });
+    fn err(&mut self, (i, path): (usize, String), why: Msg) {
+        self.errors.push(RowError::new(i as u64 + 1, path, why));
     }
 
     fn positive(&mut self, at: (usize, String), m: Money) {
         if m.is_negative() || m.is_zero() {
-            self.err(at, format!("amount must be positive (got {m})"));
+            self.err(
+                at,
+                Msg::new(
+                    format!("金额必须大于零（实为 {m}）"),
+                    format!("amount must be positive (got {m})"),
+                ),
+            );
         }
     }
 
     fn not_negative(&mut self, at: (usize, String), m: Money) {
         if m.is_negative() {
-            self.err(at, format!("amount must not be negative (got {m})"));
+            self.err(at, negative(&m.to_string()));
         }
     }
 
@@ -707,47 +823,91 @@ impl JsonCheck<'_> {
     }
 
     fn date(&mut self, at: (usize, String), d: NaiveDate, kind: DateKind) {
-        if let Err(m) = self.window.check(d, kind) {
+        if let Err(m) = msg::check_date(self.window, d, kind) {
             self.err(at, m);
         }
     }
 
     fn period(&mut self, at: (usize, String), p: Period, kind: DateKind) {
-        if let Err(m) = self.window.check_period(p, kind) {
+        if let Err(m) = msg::check_period(self.window, p, kind) {
             self.err(at, m);
         }
     }
 
     fn id_number(&mut self, at: (usize, String), id: &IdNumber) {
         if id.is_empty() {
-            self.err(at, "is empty".into());
+            self.err(at, Msg::empty());
         } else if !id.checksum_ok() {
-            self.err(
-                at,
-                format!("{id} is not a valid resident ID number (check digit)"),
-            );
+            self.err(at, msg::id_number_check(&id.to_string()));
         }
     }
 }
 
+/// An amount below zero (as written, or as read).
+fn negative(shown: &str) -> Msg {
+    Msg::new(
+        format!("金额不能为负数（实为 {shown}）"),
+        format!("amount must not be negative (got {shown})"),
+    )
+}
+
+/// A zero amount where one above zero is needed.
+fn not_positive() -> Msg {
+    Msg::new("金额必须大于零", "amount must be positive")
+}
+
+fn ratio_without_base() -> Msg {
+    Msg::new(
+        "填写了比例，还需填写它所依据的工程进度款",
+        "a ratio needs the progress payment it applies to",
+    )
+}
+
+fn base_without_ratio() -> Msg {
+    Msg::new(
+        "填写了工程进度款，还需填写人工费用比例",
+        "a progress payment needs the ratio of labor cost",
+    )
+}
+
+fn net_over_gross(net: Money, gross: Money) -> Msg {
+    Msg::new(
+        format!("实发 {net} 大于应发 {gross}"),
+        format!("net {net} exceeds gross {gross}"),
+    )
+}
+
+fn cover_to_before_from() -> Msg {
+    Msg::new("早于保障起始日期", "is before cover_from")
+}
+
 /// A ratio or rate must lie in (0, 1]: `5` would demand five times the contract amount.
-fn check_ratio(raw: &str, r: Decimal) -> Result<Decimal, String> {
+fn check_ratio(raw: &str, r: Decimal) -> Result<Decimal, Msg> {
     if r > Decimal::ZERO && r <= Decimal::ONE {
         Ok(r)
     } else {
-        Err(format!(
+        Err(Msg::new(
+            format!("比例 {raw} 应大于 0 且不超过 1（即 100%）：百分之一点五写作 0.015 或 1.5%"),
+            format!(
             "ratio '{raw}' must be above 0 and at most 1 (or 100%): 0.015 or 1.5% is one and a half per cent"
+        ),
         ))
     }
 }
 
 /// The currency of a dedicated wage account: renminbi, however written.
-fn currency(raw: &str) -> Result<&'static str, String> {
+fn currency(raw: &str) -> Result<&'static str, Msg> {
     match raw.trim().to_ascii_uppercase().as_str() {
         "CNY" | "RMB" | "人民币" | "156" => Ok("CNY"),
-        _ => Err(format!(
-            "unknown currency '{}': a dedicated wage account holds renminbi (CNY, RMB, 人民币)",
-            raw.trim()
+        _ => Err(Msg::new(
+            format!(
+                "未知币种：{}（工资专用账户只能是人民币：CNY、RMB 或 人民币）",
+                raw.trim()
+            ),
+            format!(
+                "unknown currency '{}': a dedicated wage account holds renminbi (CNY, RMB, 人民币)",
+                raw.trim()
+            ),
         )),
     }
 }
@@ -759,10 +919,12 @@ fn serde_path_to_error<'de, T: Deserialize<'de>>(
 ) -> Result<T, RowError> {
     T::deserialize(&mut *de)
         .and_then(|v| de.end().map(|()| v))
-        .map_err(|e| RowError {
-            line: e.line() as u64,
-            column: format!("column {}", e.column()),
-            message: e.to_string(),
+        .map_err(|e| {
+            RowError::new(
+                e.line() as u64,
+                format!("column {}", e.column()),
+                msg::json(&e),
+            )
         })
 }
 
@@ -778,17 +940,13 @@ struct Row<'a> {
 
 impl Row<'_> {
     /// Records an error, naming the column as the file wrote it (`省份`, not `province`).
-    fn err(&mut self, column: &str, message: String) {
+    fn err(&mut self, column: &str, why: Msg) {
         let column = self
             .names
             .get(column)
             .cloned()
             .unwrap_or_else(|| column.to_string());
-        self.errors.push(RowError {
-            line: self.line,
-            column,
-            message,
-        });
+        self.errors.push(RowError::new(self.line, column, why));
     }
 
     fn opt(&self, col: &'static str) -> Option<&str> {
@@ -802,7 +960,7 @@ impl Row<'_> {
         match self.opt(col) {
             Some(s) => s.to_string(),
             None => {
-                self.err(col, "is empty".into());
+                self.err(col, Msg::empty());
                 String::new()
             }
         }
@@ -820,12 +978,12 @@ impl Row<'_> {
             .to_string();
         match Money::parse(&raw) {
             Ok(m) if m.is_negative() => {
-                self.err(col, format!("amount must not be negative (got {raw})"));
+                self.err(col, negative(&raw));
                 None
             }
             Ok(m) => Some(m),
             Err(e) => {
-                self.err(col, e.to_string());
+                self.err(col, msg::money(&e));
                 None
             }
         }
@@ -836,7 +994,7 @@ impl Row<'_> {
             Some(m) => m,
             None => {
                 if self.opt(col).is_none() {
-                    self.err(col, "is empty".into());
+                    self.err(col, Msg::empty());
                 }
                 Money::ZERO
             }
@@ -851,7 +1009,7 @@ impl Row<'_> {
             return None;
         }
         if m.is_zero() {
-            self.err(col, "amount must be positive".into());
+            self.err(col, not_positive());
             return None;
         }
         Some(m)
@@ -860,7 +1018,7 @@ impl Row<'_> {
     fn date_opt(&mut self, col: &'static str, kind: DateKind) -> Option<NaiveDate> {
         let raw = self.opt(col)?.to_string();
         match parse_date(&raw) {
-            Some(d) => match self.window.check(d, kind) {
+            Some(d) => match msg::check_date(self.window, d, kind) {
                 Ok(()) => Some(d),
                 Err(m) => {
                     self.err(col, m);
@@ -868,7 +1026,7 @@ impl Row<'_> {
                 }
             },
             None => {
-                self.err(col, format!("'{raw}' is not a valid date (YYYY-MM-DD)"));
+                self.err(col, msg::not_a_date(&raw));
                 None
             }
         }
@@ -879,7 +1037,7 @@ impl Row<'_> {
             Some(d) => d,
             None => {
                 if self.opt(col).is_none() {
-                    self.err(col, "is empty".into());
+                    self.err(col, Msg::empty());
                 }
                 NaiveDate::MIN
             }
@@ -890,14 +1048,14 @@ impl Row<'_> {
         let raw = self.text(col);
         match month_text(&raw).parse::<Period>() {
             Ok(p) => {
-                if let Err(m) = self.window.check_period(p, kind) {
+                if let Err(m) = msg::check_period(self.window, p, kind) {
                     self.err(col, m);
                 }
                 p
             }
             Err(e) => {
                 if !raw.is_empty() {
-                    self.err(col, e.to_string());
+                    self.err(col, msg::period(&e));
                 }
                 Period::of(NaiveDate::MIN)
             }
@@ -912,7 +1070,7 @@ impl Row<'_> {
         match CreditCode::parse(&raw) {
             Ok(c) => Some(c),
             Err(e) => {
-                self.err(col, e.to_string());
+                self.err(col, msg::id(&e));
                 None
             }
         }
@@ -934,7 +1092,13 @@ impl Row<'_> {
                 None
             }
             Err(_) => {
-                self.err(col, format!("'{raw}' is not a ratio such as 0.25 or 25%"));
+                self.err(
+                    col,
+                    Msg::new(
+                        format!("不是有效的比例：{raw}（应写作 0.25 或 25%）"),
+                        format!("'{raw}' is not a ratio such as 0.25 or 25%"),
+                    ),
+                );
                 None
             }
         }
@@ -948,7 +1112,7 @@ impl Row<'_> {
         &mut self,
         col: &'static str,
         parse: impl Fn(&str) -> Option<T>,
-        what: &str,
+        (what_zh, what): (&str, &str),
         accepted: &str,
     ) -> Option<T> {
         let raw = self.opt(col)?.to_string();
@@ -957,7 +1121,10 @@ impl Row<'_> {
             None => {
                 self.err(
                     col,
-                    format!("unknown {what} '{raw}' (accepted: {accepted})"),
+                    Msg::new(
+                        format!("未知的{what_zh}：{raw}（可填：{accepted}）"),
+                        format!("unknown {what} '{raw}' (accepted: {accepted})"),
+                    ),
                 );
                 None
             }
@@ -972,7 +1139,7 @@ impl Row<'_> {
         match raw.parse::<Province>() {
             Ok(p) => Some(p),
             Err(e) => {
-                self.err(col, e.to_string());
+                self.err(col, msg::province(&e));
                 None
             }
         }
@@ -1010,16 +1177,22 @@ fn kind_columns(kind: RegistryKind, headers: &[String]) -> BTreeMap<usize, &'sta
 }
 
 /// The required columns of `kind` that `map` lacks, as the file would name them (the
-/// canonical name and the Chinese headers accepted for it).
-fn missing_required(kind: RegistryKind, map: &BTreeMap<usize, &'static str>) -> Vec<String> {
+/// canonical name and the Chinese headers accepted for it), in English and in Chinese.
+fn missing_required(
+    kind: RegistryKind,
+    map: &BTreeMap<usize, &'static str>,
+) -> Vec<(String, String)> {
     kind.columns()
         .iter()
         .filter(|(c, _, req)| *req && !map.values().any(|v| v == c))
         .map(|(c, aliases, _)| {
             if aliases.is_empty() {
-                (*c).to_string()
+                ((*c).to_string(), (*c).to_string())
             } else {
-                format!("{c} ({})", aliases.join("/"))
+                (
+                    format!("{c} ({})", aliases.join("/")),
+                    format!("{c}（{}）", aliases.join("/")),
+                )
             }
         })
         .collect()
@@ -1032,7 +1205,7 @@ fn missing_required(kind: RegistryKind, map: &BTreeMap<usize, &'static str>) -> 
 /// and read as one its wages would be dropped without a word (`None`: nothing fits).
 fn detect_kind(
     headers: &[String],
-) -> Result<(RegistryKind, BTreeMap<usize, &'static str>), Option<String>> {
+) -> Result<(RegistryKind, BTreeMap<usize, &'static str>), Option<Msg>> {
     let mut best: Option<(RegistryKind, BTreeMap<usize, &'static str>, usize)> = None;
     for kind in RegistryKind::ALL {
         let map = kind_columns(kind, headers);
@@ -1067,15 +1240,34 @@ fn detect_kind(
         })
         .max_by_key(|(n, ..)| *n);
     if let Some((_, other, ignored, missing)) = unread {
-        return Err(Some(format!(
-            "the columns fit a file of {}, but {} would then be left unread: they are columns \
-             of {}, and a file of {} also needs {}. Name the missing columns as listed, or \
-             remove the others (see docs/registry.md)",
-            kind.as_str(),
-            ignored.join(", "),
-            other.as_str(),
-            other.as_str(),
-            missing.join(", ")
+        return Err(Some(Msg::new(
+            format!(
+                "这些列符合{}文件，但这样 {} 列会被忽略：它们是{}文件的列，而{}文件还需要 {} 列。\
+                 请按说明补全缺少的列名，或删去多余的列（见 docs/registry.md）",
+                kind.name_zh(),
+                ignored.join("、"),
+                other.name_zh(),
+                other.name_zh(),
+                missing
+                    .iter()
+                    .map(|(_, zh)| zh.as_str())
+                    .collect::<Vec<_>>()
+                    .join("、")
+            ),
+            format!(
+                "the columns fit a file of {}, but {} would then be left unread: they are columns \
+                 of {}, and a file of {} also needs {}. Name the missing columns as listed, or \
+                 remove the others (see docs/registry.md)",
+                kind.as_str(),
+                ignored.join(", "),
+                other.as_str(),
+                other.as_str(),
+                missing
+                    .iter()
+                    .map(|(en, _)| en.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         )));
     }
     Ok((kind, map))
@@ -1088,25 +1280,22 @@ fn parse_csv(text: &str, window: &DateWindow) -> Result<ParsedRegistryFile, Vec<
         .from_reader(text.as_bytes());
     let headers: Vec<String> = match reader.headers() {
         Ok(h) => h.iter().map(str::to_string).collect(),
-        Err(e) => {
-            return Err(vec![RowError {
-                line: 1,
-                column: "header".into(),
-                message: e.to_string(),
-            }])
-        }
+        Err(e) => return Err(vec![RowError::new(1, "header", msg::csv(&e, true))]),
     };
     let (kind, map) = match detect_kind(&headers) {
         Ok(found) => found,
         Err(why) => {
-            return Err(vec![RowError {
-                line: 1,
-                column: "header".into(),
-                message: why.unwrap_or_else(|| format!(
+            let why = why.unwrap_or_else(|| Msg::new(
+                format!(
+                    "无法从列名判断文件内容（{}）；项目、工资专用账户、人工费用拨付、工资表、实名制花名册和工资保证金要求各需哪些列，见 docs/registry.md",
+                    headers.join("、")
+                ),
+                format!(
                     "cannot tell what this file holds from its columns ({}); see docs/registry.md for the columns of projects, accounts, obligations, pay_sheet, roster and guarantee_requirements",
                     headers.join(", ")
-                )),
-            }]);
+                ),
+            ));
+            return Err(vec![RowError::new(1, "header", why)]);
         }
     };
     let names: BTreeMap<&'static str, String> = map
@@ -1135,11 +1324,7 @@ fn parse_csv(text: &str, window: &DateWindow) -> Result<ParsedRegistryFile, Vec<
                     .position()
                     .map(|p| lines.line_at(text, p.byte()))
                     .unwrap_or(index as u64 + 2);
-                errors.push(RowError {
-                    line,
-                    column: "row".into(),
-                    message: e.to_string(),
-                });
+                errors.push(RowError::new(line, "row", msg::csv(&e, false)));
                 continue;
             }
         };
@@ -1249,12 +1434,15 @@ fn build_row(kind: RegistryKind, row: &mut Row<'_>, batch: &mut RegistryBatch) -
                 .closed(
                     "status",
                     ProjectStatus::parse,
-                    "project status",
+                    ("项目状态", "project status"),
                     ProjectStatus::SPELLINGS,
                 )
                 .unwrap_or_default();
             if planned_end_date < start_date && row.errors.len() == before {
-                row.err("planned_end_date", "is before start_date".into());
+                row.err(
+                    "planned_end_date",
+                    Msg::new("早于开工日期", "is before start_date"),
+                );
             }
             if row.errors.len() > before {
                 return None;
@@ -1298,7 +1486,7 @@ fn build_row(kind: RegistryKind, row: &mut Row<'_>, batch: &mut RegistryBatch) -
                 Ok(c) => Some(c),
                 Err(e) => {
                     if !cnaps_raw.is_empty() {
-                        row.err("cnaps", e.to_string());
+                        row.err("cnaps", msg::id(&e));
                     }
                     None
                 }
@@ -1340,17 +1528,11 @@ fn build_row(kind: RegistryKind, row: &mut Row<'_>, batch: &mut RegistryBatch) -
             let derived = match (ratio, progress_payment) {
                 (Some(r), Some(p)) => p.mul_ratio(r, RoundingStrategy::MidpointAwayFromZero),
                 (Some(_), None) => {
-                    row.err(
-                        "progress_payment",
-                        "a ratio needs the progress payment it applies to".into(),
-                    );
+                    row.err("progress_payment", ratio_without_base());
                     None
                 }
                 (None, Some(_)) => {
-                    row.err(
-                        "ratio",
-                        "a progress payment needs the ratio of labor cost".into(),
-                    );
+                    row.err("ratio", base_without_ratio());
                     None
                 }
                 (None, None) => None,
@@ -1359,7 +1541,10 @@ fn build_row(kind: RegistryKind, row: &mut Row<'_>, batch: &mut RegistryBatch) -
                 (Some(a), Some(d)) if a != d => {
                     row.err(
                         "amount",
-                        format!("{a} does not equal ratio × progress payment = {d}"),
+                        Msg::new(
+                            format!("金额 {a} 不等于 比例 × 进度款 = {d}"),
+                            format!("{a} does not equal ratio × progress payment = {d}"),
+                        ),
                     );
                     a
                 }
@@ -1369,14 +1554,17 @@ fn build_row(kind: RegistryKind, row: &mut Row<'_>, batch: &mut RegistryBatch) -
                     if row.errors.len() == before {
                         row.err(
                             "amount",
-                            "give an amount, or a ratio and a progress payment".into(),
+                            Msg::new(
+                                "请填写金额，或填写比例和工程进度款",
+                                "give an amount, or a ratio and a progress payment",
+                            ),
                         );
                     }
                     Money::ZERO
                 }
             };
             if amount.is_zero() && row.errors.len() == before {
-                row.err("amount", "amount must be positive".into());
+                row.err("amount", not_positive());
             }
             if row.errors.len() > before {
                 return None;
@@ -1404,15 +1592,12 @@ fn build_row(kind: RegistryKind, row: &mut Row<'_>, batch: &mut RegistryBatch) -
             let batch_ref = row.opt("batch_ref").map(str::to_string);
             if let (Some(g), Some(n)) = (gross, net) {
                 if n > g {
-                    row.err("net", format!("net {n} exceeds gross {g}"));
+                    row.err("net", net_over_gross(n, g));
                 }
             }
             let (gross, net) = (gross.unwrap_or(Money::ZERO), net.unwrap_or(Money::ZERO));
             if !id_number.is_empty() && !id_number.checksum_ok() {
-                row.err(
-                    "id_number",
-                    format!("{id_number} is not a valid resident ID number (check digit)"),
-                );
+                row.err("id_number", msg::id_number_check(&id_number.to_string()));
             }
             if row.errors.len() > before {
                 return None;
@@ -1439,10 +1624,7 @@ fn build_row(kind: RegistryKind, row: &mut Row<'_>, batch: &mut RegistryBatch) -
             let entered_on = row.date_opt("entered_on", DateKind::Event);
             let left_on = row.date_opt("left_on", DateKind::Event);
             if !id_number.is_empty() && !id_number.checksum_ok() {
-                row.err(
-                    "id_number",
-                    format!("{id_number} is not a valid resident ID number (check digit)"),
-                );
+                row.err("id_number", msg::id_number_check(&id_number.to_string()));
             }
             if row.errors.len() > before {
                 return None;
@@ -1466,7 +1648,7 @@ fn build_row(kind: RegistryKind, row: &mut Row<'_>, batch: &mut RegistryBatch) -
                 .closed(
                     "contractor_credit",
                     ContractorCredit::parse,
-                    "contractor credit",
+                    ("施工单位信用状况", "contractor credit"),
                     ContractorCredit::SPELLINGS,
                 )
                 .unwrap_or_default();
@@ -1476,7 +1658,7 @@ fn build_row(kind: RegistryKind, row: &mut Row<'_>, batch: &mut RegistryBatch) -
             let cover_to = row.date("cover_to", DateKind::Term);
             let cash_deposit = row.money_opt("cash_deposit").unwrap_or(Money::ZERO);
             if cover_to < cover_from && row.errors.len() == before {
-                row.err("cover_to", "is before cover_from".into());
+                row.err("cover_to", cover_to_before_from());
             }
             if row.errors.len() > before {
                 return None;
@@ -1512,14 +1694,21 @@ fn duplicate_keys(parsed: &ParsedRegistryFile) -> Vec<RowError> {
             match seen.get(&k) {
                 Some((first, first_body)) if *first_body != body => {
                     let line_of = |i: usize| lines.get(&(slot, i)).copied().unwrap_or(i as u64 + 1);
-                    errors.push(RowError {
-                        line: line_of(i),
-                        column: "key".into(),
-                        message: format!(
-                            "duplicate {slot} key with different content (first at line {})",
-                            line_of(*first)
+                    errors.push(RowError::new(
+                        line_of(i),
+                        "key",
+                        Msg::new(
+                            format!(
+                                "与第 {} 行是同一条{}记录（关键字段相同），但内容不同",
+                                line_of(*first),
+                                RegistryKind::name_zh_of(slot)
+                            ),
+                            format!(
+                                "duplicate {slot} key with different content (first at line {})",
+                                line_of(*first)
+                            ),
                         ),
-                    });
+                    ));
                 }
                 Some(_) => {}
                 None => {

@@ -633,11 +633,23 @@ async fn operators_work_findings_through_their_lifecycle(db: Database) {
     assert_eq!(r.status(), 422);
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["error"]["code"], "registry_refused");
+    let rows = v["error"]["details"][0]["errors"].as_array().unwrap();
+    assert!(!rows.is_empty(), "{v}");
+    // Every row's reason in English (as before) and in Chinese: the impossible opening date.
+    let opened = rows
+        .iter()
+        .find(|r| r["column"] == "opened_on")
+        .unwrap_or_else(|| panic!("no opened_on row: {v}"));
+    assert_eq!(opened["line"], 2, "{v}");
+    assert_eq!(
+        opened["message"], "'2026-13-45' is not a valid date (YYYY-MM-DD)",
+        "{v}"
+    );
+    assert_eq!(opened["message_zh"], "日期不存在：2026-13-45", "{v}");
     assert!(
-        !v["error"]["details"][0]["errors"]
-            .as_array()
-            .unwrap()
-            .is_empty(),
+        rows.iter().all(|r| r["message_zh"]
+            .as_str()
+            .is_some_and(|m| m.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)))),
         "{v}"
     );
 }

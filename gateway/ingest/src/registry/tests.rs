@@ -816,3 +816,261 @@ fn account_numbers_in_groups_and_amounts_with_yuan_signs_are_read_as_meant() {
         assert_eq!(err.errors[0].column, "实发工资", "{bad}: {err}");
     }
 }
+
+/// Whether `s` holds any Chinese character (a CJK unified ideograph).
+fn has_chinese(s: &str) -> bool {
+    s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+}
+
+/// A subcontractor's pay sheet with one good line and a bad cell of every common kind: a
+/// month that does not exist, an amount finer than a fen, a negative gross, an ID number with
+/// a wrong check digit, an empty employer.
+const BAD_PAY_SHEET: &str = "\
+项目编号,工资月份,用工单位,姓名,身份证号,银行卡号,应发工资,实发工资
+P1,2026-09,某劳务分包有限公司,张三,11010519491231002X,6222020000000001,8000.00,7500.00
+P1,2026-13,某劳务分包有限公司,李四,11010519491231002X,6222020000000002,8000.00,7500.001
+P1,2026-09,某劳务分包有限公司,王五,110105194912310021,6222020000000003,-5,7500.00
+P1,2026-09,,赵六,11010519491231002X,6222020000000004,100.00,90.00
+";
+
+/// The message of the error at `(line, column)`.
+fn error_at(err: &RegistryError, line: u64, column: &str) -> RowError {
+    err.errors
+        .iter()
+        .find(|e| e.line == line && e.column == column)
+        .unwrap_or_else(|| panic!("no error at line {line}, column {column}: {err}"))
+        .clone()
+}
+
+/// A Chinese operator reads why each cell of a refused file is wrong in Chinese, with the
+/// column as the file wrote it; the English `message` API clients read is what it was; no
+/// ID or card number is shown unmasked in either.
+#[test]
+fn every_refused_cell_is_explained_in_chinese_as_well_as_in_english() {
+    let err = parse_file("工资表.csv", BAD_PAY_SHEET.as_bytes()).unwrap_err();
+    // A roster with a day that does not exist, a file whose columns name no kind, and a
+    // JSON bundle with a floating-point amount and a month outside the plausible window.
+    let roster = "项目编号,姓名,身份证号,银行卡号,进场日期\nP1,张三,11010519491231002X,6222020000000001,2026-02-30\n";
+    let roster_err = parse_file("花名册.csv", roster.as_bytes()).unwrap_err();
+    let headers_err = parse_file("不明.csv", "序号,备注\n1,2\n".as_bytes()).unwrap_err();
+    let json = r#"{"pay_sheet":[{"project_code":"P1","period":"1999-09","employer":"劳务","worker_name":"张三","id_number":"110105194912310021","card_number":"6222020000000001","gross":"100","net":"100"}]}"#;
+    let json_err = parse_file_in("工资表.json", json.as_bytes(), &window()).unwrap_err();
+    let float = r#"{"pay_sheet":[{"project_code":"P1","period":"2026-09","employer":"劳务","worker_name":"张三","id_number":"11010519491231002X","card_number":"6222020000000001","gross":8000.5,"net":"100"}]}"#;
+    let float_err = parse_file("工资表.json", float.as_bytes()).unwrap_err();
+
+    let all: Vec<&RowError> = [&err, &roster_err, &headers_err, &json_err, &float_err]
+        .iter()
+        .flat_map(|e| &e.errors)
+        .collect();
+    assert!(all.len() >= 9, "{all:?}");
+    for e in &all {
+        assert!(
+            has_chinese(&e.message_zh),
+            "no Chinese at line {}, {}: {:?}",
+            e.line,
+            e.column,
+            e.message_zh
+        );
+        for number in [
+            "110105194912310021",
+            "11010519491231002X",
+            "622202000000000",
+        ] {
+            assert!(
+                !e.message_zh.contains(number) && !e.message.contains(number),
+                "{number} shown unmasked: {e:?}"
+            );
+        }
+    }
+
+    // Cell by cell, as the operator reads them.
+    let net = error_at(&err, 3, "实发工资");
+    assert_eq!(net.message_zh, "金额精度超过分：7500.001");
+    // The English is today's, word for word.
+    assert_eq!(
+        net.message,
+        "'7500.001' has more decimals than the currency allows (2)"
+    );
+    let month = error_at(&err, 3, "工资月份");
+    assert!(
+        month.message_zh.starts_with("不是有效的月份：2026-13"),
+        "{month:?}"
+    );
+    assert_eq!(month.message, "'2026-13' is not a month (expected YYYY-MM)");
+    let gross = error_at(&err, 4, "应发工资");
+    assert_eq!(gross.message_zh, "金额不能为负数（实为 -5）");
+    assert_eq!(gross.message, "amount must not be negative (got -5)");
+    let id = error_at(&err, 4, "身份证号");
+    let masked = IdNumber::new("110105194912310021").to_string();
+    assert_eq!(
+        id.message_zh,
+        format!("{masked} 不是有效的居民身份证号码（校验位不符）")
+    );
+    assert_eq!(
+        id.message,
+        format!("{masked} is not a valid resident ID number (check digit)")
+    );
+    let employer = error_at(&err, 5, "用工单位");
+    assert_eq!(employer.message_zh, "不能为空");
+    assert_eq!(employer.message, "is empty");
+    assert_eq!(err.errors.len(), 5, "{err}");
+
+    let day = error_at(&roster_err, 2, "进场日期");
+    assert_eq!(day.message_zh, "日期不存在：2026-02-30");
+    assert_eq!(day.message, "'2026-02-30' is not a valid date (YYYY-MM-DD)");
+
+    let header = error_at(&headers_err, 1, "header");
+    assert!(
+        header.message_zh.contains("无法从列名判断文件内容")
+            && header.message_zh.contains("序号")
+            && header.message_zh.contains("docs/registry.md"),
+        "{header:?}"
+    );
+    assert!(header
+        .message
+        .starts_with("cannot tell what this file holds"));
+
+    let period = error_at(&json_err, 1, "/pay_sheet/0/period");
+    assert!(
+        period.message_zh.contains("1999-09") && period.message_zh.contains("不在合理范围"),
+        "{period:?}"
+    );
+    let id = error_at(&json_err, 1, "/pay_sheet/0/id_number");
+    assert!(id.message_zh.contains("校验位不符"), "{id:?}");
+    assert!(
+        float_err.errors[0].message_zh.contains("8000.5")
+            && float_err.errors[0].message_zh.contains("浮点数"),
+        "{float_err}"
+    );
+    assert!(float_err.errors[0].message.contains("floating-point"));
+}
+
+/// Other Chinese sentences an operator meets: a credit code, a province, an unknown status,
+/// a ratio above 1, two lines with the same key, an unknown project.
+#[test]
+fn projects_and_obligations_are_refused_in_chinese_too() {
+    let text = chinese_projects(&[("P1", "福建州", "在建"), ("P2", "福建", "烂尾")])
+        .replace("91350100M000100Y43", "91350100M000100Y44");
+    let err = parse_file("项目.csv", text.as_bytes()).unwrap_err();
+    let code = error_at(&err, 2, "建设单位信用代码");
+    assert!(
+        code.message_zh
+            .starts_with("统一社会信用代码 91350100M000100Y44 校验位不符"),
+        "{code:?}"
+    );
+    assert!(code.message.contains("fails its check digit"), "{code:?}");
+    let province = error_at(&err, 2, "省份");
+    assert!(
+        province.message_zh.starts_with("不是省份：福建州"),
+        "{province:?}"
+    );
+    let status = error_at(&err, 3, "状态");
+    assert_eq!(
+        status.message_zh,
+        format!("未知的项目状态：烂尾（可填：{}）", ProjectStatus::SPELLINGS)
+    );
+
+    // A pay sheet whose month column is misnamed reads as a roster: what is missing is named.
+    let misnamed = BAD_PAY_SHEET.replacen("工资月份", "所属期间", 1);
+    let err = parse_file("工资表.csv", misnamed.as_bytes()).unwrap_err();
+    let header = error_at(&err, 1, "header");
+    assert!(
+        header
+            .message_zh
+            .starts_with("这些列符合实名制花名册文件，但这样 应发工资、实发工资 列会被忽略")
+            && header.message_zh.contains("period（工资月份/所属月份）"),
+        "{header:?}"
+    );
+    assert!(
+        header
+            .message
+            .contains("a file of pay_sheet also needs period (工资月份/所属月份)"),
+        "{header:?}"
+    );
+
+    let obligations = "项目编号,所属期间,应拨付日期,拨付编号,比例,进度款\nP1,2026-09,2026-10-10,OB-1,5,400000.00\n";
+    let err = parse_file("拨付.csv", obligations.as_bytes()).unwrap_err();
+    let ratio = error_at(&err, 2, "比例");
+    assert!(
+        ratio.message_zh.starts_with("比例 5 应大于 0 且不超过 1"),
+        "{ratio:?}"
+    );
+
+    let header = "项目编号,姓名,身份证号,银行卡号\n";
+    let row = "P1,张三,11010519491231002X,6222020000000001\n";
+    let twice = format!("{header}{row}P1,张三,11010519491231002X,6222020000000009\n");
+    let err = parse_file("花名册.csv", twice.as_bytes()).unwrap_err();
+    assert_eq!(
+        err.errors[0].message_zh,
+        "与第 2 行是同一条实名制花名册记录（关键字段相同），但内容不同"
+    );
+    assert!(
+        err.render(Lang::Zh).contains("第 3 行，关键字段："),
+        "{err}"
+    );
+
+    let parsed = parse_file("花名册.csv", format!("{header}{row}").as_bytes()).unwrap();
+    let unknown = parsed.check_projects(&BTreeSet::new());
+    assert_eq!(
+        unknown[0].message_zh,
+        "未知项目：P1（尚未登记，本次导入的文件中也没有）"
+    );
+    assert_eq!(unknown[0].message, "unknown project 'P1'");
+}
+
+/// The refusal an operator reads: in Chinese by default, headed by the file's name; in English
+/// exactly as the logs show it. The API's rows carry both messages.
+#[test]
+fn a_refusal_renders_in_chinese_and_in_english_as_logged() {
+    let err = parse_file("工资表.csv", BAD_PAY_SHEET.as_bytes()).unwrap_err();
+    let zh = err.render(Lang::Zh);
+    assert!(
+        zh.starts_with("工资表.csv：已拒绝，未导入任何内容（共 5 个问题）：\n  第 "),
+        "{zh}"
+    );
+    assert!(
+        zh.contains("\n  第 3 行，实发工资：金额精度超过分：7500.001\n"),
+        "{zh}"
+    );
+    assert_eq!(zh.lines().count(), 6, "{zh}");
+    for english in ["refused", "line ", "column ", "amount", "is empty"] {
+        assert!(!zh.contains(english), "{english:?} left in: {zh}");
+    }
+    let en = err.render(Lang::En);
+    assert_eq!(en, err.to_string());
+    assert!(
+        en.starts_with("工资表.csv: refused, nothing imported (5 problems):\n  line "),
+        "{en}"
+    );
+    assert!(
+        en.contains("  line 3, column 实发工资: '7500.001' has more decimals than the currency allows (2)\n"),
+        "{en}"
+    );
+    // A workbook's refusal names its sheet, in Chinese as in English.
+    let book = pay_sheet_workbook(&[(6523.4, 123.355)], false);
+    let err = parse_file_in("工资表.xlsx", &book, &window()).unwrap_err();
+    assert!(
+        err.render(Lang::Zh)
+            .starts_with("工资表.xlsx（工作表 工资表）：已拒绝"),
+        "{}",
+        err.render(Lang::Zh)
+    );
+    assert!(err
+        .render(Lang::En)
+        .starts_with("工资表.xlsx, sheet 工资表: refused"));
+    let row = serde_json::to_value(&err.errors[0]).unwrap();
+    assert_eq!(row["message_zh"], "金额精度超过分：6400.045");
+    assert_eq!(
+        row["message"],
+        "'6400.045' has more decimals than the currency allows (2)"
+    );
+    // A workbook whose card column holds numbers: the cell is named in Chinese too.
+    let book = pay_sheet_workbook(&[(6000.0, 0.0)], true);
+    let err = parse_file_in("工资表.xlsx", &book, &window()).unwrap_err();
+    let zh = err.render(Lang::Zh);
+    assert!(
+        zh.contains("第 1 行，工作簿：工作表 工资表 的 F2 单元格是超过 15 位的数字"),
+        "{zh}"
+    );
+    assert!(!zh.contains("622202"), "{zh}");
+}

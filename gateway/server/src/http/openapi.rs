@@ -212,8 +212,9 @@ pub struct ErrorDetail {
     pub code: ErrorCode,
     /// What went wrong, for a person (Simplified Chinese or English as configured).
     pub message: String,
-    /// Present for `registry_refused` (every bad row) and `letter_rejected` (the stored
-    /// file id, the refused records, the diagnostics).
+    /// Present for `registry_refused` (`[{file, errors: [{line, column, message,
+    /// message_zh}]}]`: every bad row, its reason in English and Simplified Chinese) and
+    /// `letter_rejected` (the stored file id, the refused records, the diagnostics).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<serde_json::Value>,
 }

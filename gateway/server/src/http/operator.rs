@@ -39,7 +39,7 @@ pub(crate) const MAX_STATUS_CHANGE_BYTES: usize = 64 * 1024;
         (status = 401, description = "`unauthenticated`, `unknown_certificate`, `invalid_token`.", body = super::openapi::ErrorEnvelope),
         (status = 403, description = "`forbidden`: the caller is not an operator.", body = super::openapi::ErrorEnvelope),
         (status = 413, description = "`payload_too_large`.", body = super::openapi::ErrorEnvelope),
-        (status = 422, description = "`registry_refused`: `details` is a list of `{file, errors}`, every bad row with its line and reason.", body = super::openapi::ErrorEnvelope),
+        (status = 422, description = "`registry_refused`: `details` is a list of `{file, errors}`, every bad row as `{line, column, message, message_zh}`: its line, its column as the file wrote it (or JSON path) and the reason in English (`message`) and Simplified Chinese (`message_zh`).", body = super::openapi::ErrorEnvelope),
         (status = 408, description = "`timeout`.", body = super::openapi::ErrorEnvelope),
         (status = 429, description = "`rate_limited` (with `Retry-After`).", body = super::openapi::ErrorEnvelope),
         (status = 500, description = "`internal`.", body = super::openapi::ErrorEnvelope),
