@@ -1047,7 +1047,7 @@ fn a_refusal_renders_in_chinese_and_in_english_as_logged() {
         "{en}"
     );
     // A workbook's refusal names its sheet, in Chinese as in English.
-    let book = pay_sheet_workbook(&[(6523.4, 123.355)], false);
+    let book = pay_sheet_workbook(&[(6523.4, 123.355)], Cells::Text);
     let err = parse_file_in("工资表.xlsx", &book, &window()).unwrap_err();
     assert!(
         err.render(Lang::Zh)
@@ -1065,7 +1065,7 @@ fn a_refusal_renders_in_chinese_and_in_english_as_logged() {
         "'6400.045' has more decimals than the currency allows (2)"
     );
     // A workbook whose card column holds numbers: the cell is named in Chinese too.
-    let book = pay_sheet_workbook(&[(6000.0, 0.0)], true);
+    let book = pay_sheet_workbook(&[(6000.0, 0.0)], Cells::CardAsNumber);
     let err = parse_file_in("工资表.xlsx", &book, &window()).unwrap_err();
     let zh = err.render(Lang::Zh);
     assert!(
