@@ -396,6 +396,44 @@ fn the_world_plants_every_code_once_per_defective_project() {
     );
 }
 
+/// The worlds the scoring runs on hold pay sheets and rosters typed by hand — cards in groups
+/// of four, IDs with a lower-case check character `x`, months as 2026年9月 — so the scores
+/// above say that the way a clerk types a worker does not change who the worker is.
+#[test]
+fn the_scored_worlds_hold_pay_sheets_typed_by_hand() {
+    for seed in seeds() {
+        let w = world::build(seed, 12);
+        let registry: String = w
+            .files
+            .iter()
+            .filter(|(name, _)| name.starts_with("registry/"))
+            // UTF-8, or GBK as a Chinese Windows saves a CSV.
+            .map(|(_, bytes)| match std::str::from_utf8(bytes) {
+                Ok(text) => text.to_string(),
+                Err(_) => encoding_rs::GBK.decode(bytes).0.into_owned(),
+            })
+            .collect();
+        let rows: Vec<&str> = registry.lines().collect();
+        let grouped_card = |row: &&str| {
+            row.split(',')
+                .any(|c| c.len() > 16 && c.starts_with("6222 "))
+        };
+        let lower_x = |row: &&str| row.split(',').any(|c| c.len() == 18 && c.ends_with('x'));
+        assert!(
+            rows.iter().any(grouped_card),
+            "seed {seed}: no card in groups"
+        );
+        assert!(
+            rows.iter().any(lower_x),
+            "seed {seed}: no ID ending in a lower-case x"
+        );
+        assert!(
+            rows.iter().any(|r| r.contains("2026年9月")),
+            "seed {seed}: no month written 2026年9月"
+        );
+    }
+}
+
 /// Issue 8, "Bad input", as an operator and a bank meet it: every refusal names the file, the
 /// line (as the file counts it, header = line 1, CRLF as Excel saves it) or element, the column
 /// as written and the rule; nothing of a refused file is stored.

@@ -600,12 +600,36 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
         "{}劳务有限公司",
         rng.pick(&["闽建", "黔丰", "鹏城", "湘楚"])
     );
+    // How this project's clerk types the roster and pay sheets: as a bank gives numbers and
+    // months, or as people write them — cards in groups of four, an ID's check character in
+    // lower case, months as 2026年9月. The same workers and months either way; the bank's files
+    // always give the digits.
+    let by_hand = rng.chance(30);
+    let typed_id = |id: &str| {
+        if by_hand {
+            id.to_lowercase()
+        } else {
+            id.to_string()
+        }
+    };
+    let typed_card = |card: &str| {
+        if by_hand {
+            let groups: Vec<String> = card
+                .as_bytes()
+                .chunks(4)
+                .map(|g| String::from_utf8_lossy(g).into_owned())
+                .collect();
+            groups.join(" ")
+        } else {
+            card.to_string()
+        }
+    };
     for w in &workers {
         reg.roster.push(vec![
             code.into(),
             w.name.clone(),
-            w.id.clone(),
-            w.card.clone(),
+            typed_id(&w.id),
+            typed_card(&w.card),
             employer.clone(),
             start.to_string(),
             String::new(),
@@ -694,11 +718,15 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
             let gross = net + rng.range(0, 80_000);
             reg.pay_sheet.push(vec![
                 code.into(),
-                format!("{y}-{m:02}"),
+                if by_hand {
+                    format!("{y}年{m}月")
+                } else {
+                    format!("{y}-{m:02}")
+                },
                 employer.clone(),
                 w.name.clone(),
-                w.id.clone(),
-                w.card.clone(),
+                typed_id(&w.id),
+                typed_card(&w.card),
                 yuan(gross),
                 yuan(*net),
                 if register_batch_ref {
@@ -1106,11 +1134,11 @@ fn project(rng: &mut Rng, code: &str, kind: Kind, reg: &mut Registry, world: &mu
             let net = total / n + if i == 0 { total % n } else { 0 };
             reg.pay_sheet.push(vec![
                 code.into(),
-                "202611".into(),
+                if by_hand { "2026年11月" } else { "202611" }.into(),
                 employer.clone(),
                 w.name.clone(),
-                w.id.clone(),
-                w.card.clone(),
+                typed_id(&w.id),
+                typed_card(&w.card),
                 yuan(net),
                 yuan(net),
                 String::new(),
