@@ -670,7 +670,7 @@ fn parse_json(text: &str, window: &DateWindow) -> Result<ParsedRegistryFile, Vec
 
 /// The same rules as the CSV rows, for a JSON bundle: errors name the element's JSON path
 /// (`/guarantee_requirements/0/rate`) and, as `line`, its index + 1. Canonicalises what has
-/// a canonical form (the currency).
+/// a canonical form (the currency; IDs, cards and account numbers as a bank gives them).
 fn check_json(batch: &mut RegistryBatch, window: &DateWindow) -> Vec<RowError> {
     let mut j = JsonCheck {
         errors: Vec::new(),
@@ -747,6 +747,18 @@ fn check_json(batch: &mut RegistryBatch, window: &DateWindow) -> Vec<RowError> {
             (None, Some(_)) => j.err(at("ratio"), base_without_ratio()),
             (None, None) => {}
         }
+    }
+    // IDs, cards and account numbers as the CSV rows store them: in a bank's form.
+    for l in &mut batch.pay_sheet {
+        l.id_number = IdNumber::new(canonical_number(l.id_number.expose()));
+        l.card_number = CardNumber::new(canonical_number(l.card_number.expose()));
+    }
+    for r in &mut batch.roster {
+        r.id_number = IdNumber::new(canonical_number(r.id_number.expose()));
+        r.card_number = CardNumber::new(canonical_number(r.card_number.expose()));
+    }
+    for a in &mut batch.accounts {
+        a.account_no.retain(|c| !c.is_whitespace());
     }
     for (i, l) in batch.pay_sheet.iter().enumerate() {
         let at = |f: &str| (i, format!("/pay_sheet/{i}/{f}"));

@@ -1074,3 +1074,20 @@ fn a_refusal_renders_in_chinese_and_in_english_as_logged() {
     );
     assert!(!zh.contains("622202"), "{zh}");
 }
+
+/// A JSON bundle stores IDs, cards and account numbers as a CSV sheet does: in a bank's form.
+#[test]
+fn a_json_bundle_stores_ids_cards_and_accounts_as_a_bank_gives_them() {
+    let json = r#"{
+      "accounts":[{"account_no":"6222 0200 1234 5678","account_name":"专户","project_code":"P1","bank_code":"102","cnaps":"102391000011","opened_on":"2026-03-15"}],
+      "pay_sheet":[{"project_code":"P1","period":"2026-09","employer":"劳务","worker_name":"张三","id_number":"11010519491231002x","card_number":"6222 0200 0000 0001","gross":"8000","net":"7500"}],
+      "roster":[{"project_code":"P1","worker_name":"张三","id_number":"11010519491231002x","card_number":"6222-0200-0000-0001"}]
+    }"#;
+    let parsed = parse_file_in("registry.json", json.as_bytes(), &window()).unwrap();
+    let b = &parsed.batch;
+    assert_eq!(b.accounts[0].account_no, "6222020012345678");
+    assert_eq!(b.pay_sheet[0].id_number.expose(), "11010519491231002X");
+    assert_eq!(b.pay_sheet[0].card_number.expose(), "6222020000000001");
+    assert_eq!(b.roster[0].id_number.expose(), "11010519491231002X");
+    assert_eq!(b.roster[0].card_number.expose(), "6222020000000001");
+}
