@@ -718,10 +718,11 @@ pub async fn load(
     dir: &Path,
     partner: &str,
     backfill: bool,
+    quiet: bool,
 ) -> anyhow::Result<ExitCode> {
     let p = open_configured(config).await?;
     let ui = crate::findings_cli::language(lang, p.settings())?;
-    let display = crate::progress::Display::new(ui);
+    let display = crate::progress::Display::new(ui).quiet(quiet);
     if !backfill {
         let (refused, rejected, skipped) = load_dir_with(&p, dir, partner, &display).await?;
         return Ok(if refused + rejected + skipped == 0 {

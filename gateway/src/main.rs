@@ -180,6 +180,10 @@ enum Command {
         /// opened by early files and resolved by later ones), then reconcile once at the end.
         #[arg(long)]
         backfill: bool,
+        /// Print only the files refused, rejected or skipped and the totals, not a line for
+        /// every file that went in (a province's backfill is tens of thousands of files).
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Write a seeded synthetic province in the real input formats, with planted shortfalls
     /// of every finding code and `expected-findings.json` as ground truth (docs/simulate.md).
@@ -510,7 +514,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             dir,
             partner,
             backfill,
-        } => commands::load(config, lang, &dir, &partner, backfill).await,
+            quiet,
+        } => commands::load(config, lang, &dir, &partner, backfill, quiet).await,
         Command::Simulate {
             projects,
             seed,

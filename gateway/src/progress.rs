@@ -18,6 +18,8 @@ pub struct Display {
     lang: Lang,
     /// A bar is drawn (stderr is a terminal).
     tty: bool,
+    /// Leave out the lines of files that went in (`wagegate load --quiet`).
+    quiet: bool,
     state: Mutex<State>,
 }
 
@@ -35,10 +37,16 @@ impl Display {
         Display::with_terminal(lang, std::io::stderr().is_terminal())
     }
 
+    /// The same display, telling only the files that failed and the totals when `quiet`.
+    pub fn quiet(self, quiet: bool) -> Display {
+        Display { quiet, ..self }
+    }
+
     fn with_terminal(lang: Lang, tty: bool) -> Display {
         Display {
             lang,
             tty,
+            quiet: false,
             state: Mutex::new(State {
                 step: None,
                 total: 0,
@@ -151,6 +159,12 @@ impl Progress for Display {
             eprintln!("{}", self.line_of(&s));
         }
         s.step = None;
+    }
+
+    fn file_line(&self, text: &str, error: bool) {
+        if !self.quiet || error {
+            self.line(text, error);
+        }
     }
 
     fn line(&self, text: &str, error: bool) {

@@ -1598,3 +1598,78 @@ P1,2026-09,某劳务分包有限公司,王五,110105194912310021,622202000000000
         );
     }
 }
+
+/// A province's backfill is tens of thousands of files: with `--quiet` the operator sees the
+/// files that did not go in and the totals, not a line for every file that did.
+#[test]
+fn load_quiet_tells_only_what_did_not_go_in_and_the_totals() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |db: &str, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_wagegate"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("WAGEGATE__DATABASE__URL", db)
+            .env_remove("WAGEGATE_CONFIG")
+            .env_remove("WAGEGATE_LANG")
+            .output()
+            .expect("run wagegate")
+    };
+    let sim_db = format!("sqlite://{}/sim.db", dir.path().display());
+    let sim = run(
+        &sim_db,
+        &[
+            "simulate",
+            "--projects",
+            "6",
+            "--seed",
+            "3",
+            "--as-of",
+            "2026-11-20",
+            "--out",
+            "world",
+        ],
+    );
+    assert!(sim.status.success(), "{}", text(&sim.stderr));
+    // A file that is neither a registry file nor a bank format: skipped, and said so.
+    std::fs::write(dir.path().join("world/说明.txt"), "这是一份说明，不是报文").unwrap();
+    let bank_files = walk(&dir.path().join("world/bank")).len();
+    assert!(bank_files > 3, "{bank_files}");
+    let loud = run(
+        &format!("sqlite://{}/loud.db", dir.path().display()),
+        &["load", "world"],
+    );
+    let quiet = run(
+        &format!("sqlite://{}/quiet.db", dir.path().display()),
+        &["load", "--quiet", "world"],
+    );
+    for o in [&loud, &quiet] {
+        // The skipped file makes both exit 1, and both tell it.
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+        assert!(text(&o.stderr).contains("说明.txt"), "{}", text(&o.stderr));
+        let out = text(&o.stdout);
+        assert!(out.contains("登记文件"), "{out}");
+        assert!(out.contains("银行文件：已入库"), "{out}");
+    }
+    let file_lines = |o: &Output| {
+        text(&o.stdout)
+            .lines()
+            .filter(|l| l.contains("bank/"))
+            .count()
+    };
+    assert!(file_lines(&loud) >= bank_files, "{}", text(&loud.stdout));
+    assert_eq!(file_lines(&quiet), 0, "{}", text(&quiet.stdout));
+}
+
+/// Every file below `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -40,6 +40,11 @@ pub trait Progress: Send + Sync {
             println!("{text}");
         }
     }
+    /// One bank file's line of the report: [`Progress::line`], unless the display leaves out
+    /// the files that went in (`wagegate load --quiet`); a file that failed is always told.
+    fn file_line(&self, text: &str, error: bool) {
+        self.line(text, error);
+    }
 }
 
 /// No progress display (tests, benchmarks, the library's callers).
@@ -157,7 +162,7 @@ pub async fn ingest_files_with(
                         rejected += 1;
                     }
                     progress.advance(1);
-                    progress.line(&line, failed);
+                    progress.file_line(&line, failed);
                     continue;
                 }
             };
@@ -184,7 +189,7 @@ pub async fn ingest_files_with(
                     rejected += 1;
                 }
                 progress.advance(1);
-                progress.line(&line, failed);
+                progress.file_line(&line, failed);
             }
         }
         rejected
