@@ -104,7 +104,14 @@ impl RegistryKind {
             ],
             RegistryKind::PaySheet => &[
                 ("project_code", &["项目编号", "项目代码"], true),
-                ("period", &["工资月份", "所属月份"], true),
+                // The month the wages are for. Not 发放月份, the month they were paid: wages of
+                // September paid in October would be read as October's, every deadline a
+                // month later.
+                (
+                    "period",
+                    &["工资月份", "所属月份", "工资所属期", "所属期间", "所属期"],
+                    true,
+                ),
                 ("employer", &["用工单位", "分包单位"], true),
                 ("worker_name", &["姓名", "工人姓名"], true),
                 ("id_number", &["身份证号", "身份证号码"], true),

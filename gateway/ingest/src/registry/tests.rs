@@ -689,7 +689,7 @@ fn a_card_number_typed_as_an_excel_number_refuses_the_workbook_naming_the_cell()
 #[test]
 fn a_pay_sheet_with_a_misnamed_month_column_is_refused_not_read_as_a_roster() {
     let text = "\
-项目编号,所属期间,用工单位,姓名,身份证号,银行卡号,应发工资,实发工资
+项目编号,发放月份,用工单位,姓名,身份证号,银行卡号,应发工资,实发工资
 P1,2026-09,某劳务分包有限公司,张三,11010519491231002X,6222020000000001,8000.00,7500.00
 ";
     let err = parse_file("工资表.csv", text.as_bytes()).unwrap_err();
@@ -701,7 +701,7 @@ P1,2026-09,某劳务分包有限公司,张三,11010519491231002X,622202000000000
     // The same file with the month named as documented is a pay sheet.
     let parsed = parse_file(
         "工资表.csv",
-        text.replacen("所属期间", "工资月份", 1).as_bytes(),
+        text.replacen("发放月份", "工资月份", 1).as_bytes(),
     )
     .unwrap();
     assert_eq!(parsed.batch.pay_sheet.len(), 1);
@@ -971,20 +971,22 @@ fn projects_and_obligations_are_refused_in_chinese_too() {
     );
 
     // A pay sheet whose month column is misnamed reads as a roster: what is missing is named.
-    let misnamed = BAD_PAY_SHEET.replacen("工资月份", "所属期间", 1);
+    let misnamed = BAD_PAY_SHEET.replacen("工资月份", "发放月份", 1);
     let err = parse_file("工资表.csv", misnamed.as_bytes()).unwrap_err();
     let header = error_at(&err, 1, "header");
     assert!(
         header
             .message_zh
             .starts_with("这些列符合实名制花名册文件，但这样 应发工资、实发工资 列会被忽略")
-            && header.message_zh.contains("period（工资月份/所属月份）"),
+            && header
+                .message_zh
+                .contains("period（工资月份/所属月份/工资所属期/所属期间/所属期）"),
         "{header:?}"
     );
     assert!(
-        header
-            .message
-            .contains("a file of pay_sheet also needs period (工资月份/所属月份)"),
+        header.message.contains(
+            "a file of pay_sheet also needs period (工资月份/所属月份/工资所属期/所属期间/所属期)"
+        ),
         "{header:?}"
     );
 
@@ -1090,4 +1092,23 @@ fn a_json_bundle_stores_ids_cards_and_accounts_as_a_bank_gives_them() {
     assert_eq!(b.pay_sheet[0].card_number.expose(), "6222020000000001");
     assert_eq!(b.roster[0].id_number.expose(), "11010519491231002X");
     assert_eq!(b.roster[0].card_number.expose(), "6222020000000001");
+}
+
+/// The wage month of a pay sheet under the other names people give it (所属期间, 工资所属期) is
+/// that month; 发放月份, the month the wages were paid, is not taken for it.
+#[test]
+fn a_pay_sheet_month_under_its_other_names_and_not_the_payment_month() {
+    let sheet = |header: &str| {
+        format!(
+            "项目编号,{header},用工单位,姓名,身份证号,银行卡号,应发工资,实发工资\n\
+             P1,2026-09,某劳务分包有限公司,张三,11010519491231002X,6222020000000001,8000.00,7500.00\n"
+        )
+    };
+    for header in ["工资月份", "所属月份", "工资所属期", "所属期间", "所属期"] {
+        let parsed = parse_file("工资表.csv", sheet(header).as_bytes()).unwrap();
+        assert_eq!(parsed.batch.pay_sheet.len(), 1, "{header}");
+        assert_eq!(parsed.batch.pay_sheet[0].period.to_string(), "2026-09");
+    }
+    let err = parse_file("工资表.csv", sheet("发放月份").as_bytes()).unwrap_err();
+    assert_eq!(err.errors[0].column, "header", "{err}");
 }
