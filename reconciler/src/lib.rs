@@ -183,11 +183,8 @@ fn canonical_workers(facts: &ProjectFacts) -> std::borrow::Cow<'_, ProjectFacts>
     if !any {
         return Cow::Borrowed(facts);
     }
-    let id =
-        |i: &schemas::IdNumber| schemas::IdNumber::new(schemas::ids::canonical_number(i.expose()));
-    let card = |c: &schemas::CardNumber| {
-        schemas::CardNumber::new(schemas::ids::canonical_number(c.expose()))
-    };
+    let id = |i: &schemas::IdNumber| schemas::IdNumber::canonical(i.expose());
+    let card = |c: &schemas::CardNumber| schemas::CardNumber::canonical(c.expose());
     let mut f = facts.clone();
     for l in &mut f.pay_sheet {
         l.id_number = id(&l.id_number);

@@ -20,14 +20,10 @@ pub(crate) fn norm_name(s: &str) -> String {
 /// and payment a pass compares).
 pub(crate) fn norm_account(s: &str) -> std::borrow::Cow<'_, str> {
     let drop = |c: char| c.is_whitespace() || c == '-';
-    if s.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    if s.bytes().all(|b| b.is_ascii_alphanumeric()) || !s.contains(drop) {
         return std::borrow::Cow::Borrowed(s);
     }
-    if s.contains(drop) {
-        std::borrow::Cow::Owned(s.chars().filter(|c| !drop(*c)).collect())
-    } else {
-        std::borrow::Cow::Borrowed(s)
-    }
+    std::borrow::Cow::Owned(s.chars().filter(|c| !drop(*c)).collect())
 }
 
 /// Characters that join the parts of one reference: `PR-2026-05-R`, `B_09`, `LC/2026/05`,

@@ -295,6 +295,11 @@ macro_rules! personal_data {
             pub fn new(s: impl Into<String>) -> Self {
                 Self(s.into().trim().to_string())
             }
+            /// The number as a bank's file gives it, however it was typed
+            /// ([`canonical_number`]).
+            pub fn canonical(s: &str) -> Self {
+                Self::new(canonical_number(s))
+            }
             /// The full value, for storage and matching only.
             pub fn expose(&self) -> &str {
                 &self.0

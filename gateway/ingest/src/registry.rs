@@ -18,7 +18,6 @@ use std::fmt;
 
 use chrono::NaiveDate;
 use rust_decimal::{Decimal, RoundingStrategy};
-use schemas::ids::canonical_number;
 use schemas::{
     CardNumber, Cnaps, ContractorCredit, CreditCode, DateKind, DateWindow, GuaranteeRequirement,
     IdNumber, LaborCostObligation, Lang, Money, Party, PaySheetLine, Period, Project,
@@ -514,29 +513,28 @@ fn xlsx_as_csv(bytes: &[u8]) -> Result<(String, String), Msg> {
             out.push('\n');
         }
         for (r, row) in range.rows().enumerate() {
-            for (c, cell) in row.iter().enumerate() {
-                if let Data::Float(f) = cell {
-                    if f.abs() >= EXCEL_EXACT {
-                        let cell = format!(
-                            "{}{}",
-                            column_letters(left as usize + c),
-                            top as usize + r + 1
-                        );
-                        return Err(Msg::new(
-                            format!(
-                                "工作表 {name} 的 {cell} 单元格是超过 15 位的数字，而 Excel 只保留 \
-                                 15 位（身份证号或银行卡号按数字输入会丢失末尾几位）；请把该列设为\
-                                 文本格式，再重新输入这些号码"
-                            ),
-                            format!(
-                                "sheet {name}, cell {cell}: a number of more than 15 digits, and \
-                                 Excel keeps only 15 (an ID or card number typed as a number loses \
-                                 its last digits); format the column as text and type the numbers \
-                                 again"
-                            ),
-                        ));
-                    }
-                }
+            let too_long = row
+                .iter()
+                .position(|c| matches!(c, Data::Float(f) if f.abs() >= EXCEL_EXACT));
+            if let Some(c) = too_long {
+                let cell = format!(
+                    "{}{}",
+                    column_letters(left as usize + c),
+                    top as usize + r + 1
+                );
+                return Err(Msg::new(
+                    format!(
+                        "工作表 {name} 的 {cell} 单元格是超过 15 位的数字，而 Excel 只保留 \
+                         15 位（身份证号或银行卡号按数字输入会丢失末尾几位）；请把该列设为\
+                         文本格式，再重新输入这些号码"
+                    ),
+                    format!(
+                        "sheet {name}, cell {cell}: a number of more than 15 digits, and \
+                         Excel keeps only 15 (an ID or card number typed as a number loses \
+                         its last digits); format the column as text and type the numbers \
+                         again"
+                    ),
+                ));
             }
             let cells: Vec<String> = (0..left)
                 .map(|_| String::new())
@@ -757,12 +755,12 @@ fn check_json(batch: &mut RegistryBatch, window: &DateWindow) -> Vec<RowError> {
     }
     // IDs, cards and account numbers as the CSV rows store them: in a bank's form.
     for l in &mut batch.pay_sheet {
-        l.id_number = IdNumber::new(canonical_number(l.id_number.expose()));
-        l.card_number = CardNumber::new(canonical_number(l.card_number.expose()));
+        l.id_number = IdNumber::canonical(l.id_number.expose());
+        l.card_number = CardNumber::canonical(l.card_number.expose());
     }
     for r in &mut batch.roster {
-        r.id_number = IdNumber::new(canonical_number(r.id_number.expose()));
-        r.card_number = CardNumber::new(canonical_number(r.card_number.expose()));
+        r.id_number = IdNumber::canonical(r.id_number.expose());
+        r.card_number = CardNumber::canonical(r.card_number.expose());
     }
     for a in &mut batch.accounts {
         a.account_no.retain(|c| !c.is_whitespace());
@@ -1604,8 +1602,8 @@ fn build_row(kind: RegistryKind, row: &mut Row<'_>, batch: &mut RegistryBatch) -
             let period = row.period("period", DateKind::Event);
             let employer = row.text("employer");
             let worker_name = row.text("worker_name");
-            let id_number = IdNumber::new(canonical_number(&row.text("id_number")));
-            let card_number = CardNumber::new(canonical_number(&row.text("card_number")));
+            let id_number = IdNumber::canonical(&row.text("id_number"));
+            let card_number = CardNumber::canonical(&row.text("card_number"));
             let gross = row.positive("gross");
             let net = row.positive("net");
             let batch_ref = row.opt("batch_ref").map(str::to_string);
@@ -1637,8 +1635,8 @@ fn build_row(kind: RegistryKind, row: &mut Row<'_>, batch: &mut RegistryBatch) -
         RegistryKind::Roster => {
             let project_code = row.text("project_code");
             let worker_name = row.text("worker_name");
-            let id_number = IdNumber::new(canonical_number(&row.text("id_number")));
-            let card_number = CardNumber::new(canonical_number(&row.text("card_number")));
+            let id_number = IdNumber::canonical(&row.text("id_number"));
+            let card_number = CardNumber::canonical(&row.text("card_number"));
             let employer = row.opt("employer").map(str::to_string);
             let entered_on = row.date_opt("entered_on", DateKind::Event);
             let left_on = row.date_opt("left_on", DateKind::Event);
