@@ -19,7 +19,7 @@
 //! returned payments get a month by the same rules (3–4 without changing what is owed), so
 //! that a failed line is re-paid only by a later payment attributed to the same month.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::NaiveDate;
 use schemas::{Attribution, AttributionRule, Money, PaymentStatus, Period};
@@ -29,6 +29,7 @@ use crate::months::months_in;
 use crate::wages::{pay_deadline, PaymentIndex};
 
 /// A month fixed by rules 1–2, or a set of months a text or registration allows.
+#[derive(Clone)]
 enum Named {
     Month(Attribution),
     Among(AttributionRule, Vec<Period>, Option<String>),
@@ -288,7 +289,9 @@ fn name_months(
         }
     }
     // Pay sheets by content: a month's whole sheet and each employer's sheet of it.
-    let mut sheets: BTreeMap<Signature<'_>, BTreeSet<Period>> = BTreeMap::new();
+    // Hashed, not ordered: a month's sheet and the next one's often hold the same workers
+    // and amounts, and ordering them compared whole signatures again and again.
+    let mut sheets: HashMap<Signature<'_>, BTreeSet<Period>> = HashMap::new();
     let mut by_sheet: BTreeMap<(Period, Option<&str>), Signature<'_>> = BTreeMap::new();
     for l in &idx.lines {
         let entry = (l.line.id_number.expose(), l.line.net.fen());
@@ -329,6 +332,9 @@ fn name_months(
             }
         }
     }
+    // Past a period of its own, a payment's month depends only on its batch and its date,
+    // which a batch's payments mostly share: each pair is worked out once.
+    let mut by_batch: HashMap<(&str, NaiveDate), Option<Named>> = HashMap::new();
     idx.pays
         .iter()
         .map(|p| {
@@ -336,40 +342,65 @@ fn name_months(
                 return Some(Named::Month(attr(m, AttributionRule::NamedPeriod)));
             }
             let batch = p.result.batch_id.as_deref()?;
-            if let Some(ms) = registered.get(&batch.trim().to_ascii_uppercase()) {
-                let ms: Vec<Period> = ms.iter().copied().collect();
-                return Some(match ms.as_slice() {
-                    [one] => Named::Month(attr(*one, AttributionRule::RegisteredBatch)),
-                    _ => Named::Among(AttributionRule::RegisteredBatch, ms, None),
-                });
-            }
-            let mut named: Vec<Period> = Vec::new();
-            let mut source = None;
-            for t in batch_texts.get(batch).map_or(&[][..], Vec::as_slice) {
-                let found = months_in(t, p.date);
-                if !found.is_empty() && source.is_none() {
-                    source = Some(t.clone());
-                }
-                for m in found {
-                    if !named.contains(&m) {
-                        named.push(m);
-                    }
-                }
-            }
-            named.sort_unstable();
-            match named.as_slice() {
-                [] => {}
-                [one] => {
-                    let mut a = attr(*one, AttributionRule::NamedText);
-                    a.source = source;
-                    return Some(Named::Month(a));
-                }
-                _ => return Some(Named::Among(AttributionRule::NamedText, named, source)),
-            }
-            let ms = batch_months.get(batch)?;
-            Some(Named::Month(whole_sheet(ms, p.date, in_window)))
+            by_batch
+                .entry((batch, p.date))
+                .or_insert_with(|| {
+                    batch_month(
+                        batch,
+                        p.date,
+                        &registered,
+                        batch_texts,
+                        &batch_months,
+                        in_window,
+                    )
+                })
+                .clone()
         })
         .collect()
+}
+
+/// Rules 1–2 for a payment of `batch` on `date` that names no period itself: a batch
+/// registered with pay sheets, months its texts name, or the sheets it matches whole.
+fn batch_month(
+    batch: &str,
+    date: NaiveDate,
+    registered: &BTreeMap<String, BTreeSet<Period>>,
+    batch_texts: &BTreeMap<String, Vec<String>>,
+    batch_months: &BTreeMap<&str, Vec<Period>>,
+    in_window: &dyn Fn(Period, NaiveDate) -> bool,
+) -> Option<Named> {
+    if let Some(ms) = registered.get(&batch.trim().to_ascii_uppercase()) {
+        let ms: Vec<Period> = ms.iter().copied().collect();
+        return Some(match ms.as_slice() {
+            [one] => Named::Month(attr(*one, AttributionRule::RegisteredBatch)),
+            _ => Named::Among(AttributionRule::RegisteredBatch, ms, None),
+        });
+    }
+    let mut named: Vec<Period> = Vec::new();
+    let mut source = None;
+    for t in batch_texts.get(batch).map_or(&[][..], Vec::as_slice) {
+        let found = months_in(t, date);
+        if !found.is_empty() && source.is_none() {
+            source = Some(t.clone());
+        }
+        for m in found {
+            if !named.contains(&m) {
+                named.push(m);
+            }
+        }
+    }
+    named.sort_unstable();
+    match named.as_slice() {
+        [] => {}
+        [one] => {
+            let mut a = attr(*one, AttributionRule::NamedText);
+            a.source = source;
+            return Some(Named::Month(a));
+        }
+        _ => return Some(Named::Among(AttributionRule::NamedText, named, source)),
+    }
+    let ms = batch_months.get(batch)?;
+    Some(Named::Month(whole_sheet(ms, date, in_window)))
 }
 
 /// Rule 2 when a batch matches the sheets of `months` (sorted): the one month; else the

@@ -953,68 +953,69 @@ impl Pipeline {
         let now = Utc::now();
         let mut total = SyncReport::default();
         // At most RECONCILE_IN_FLIGHT chunk tasks exist at once; being tasks, they keep
-        // loading and computing while this loop writes the oldest one's findings.
+        // loading and computing while the oldest finished one's findings are stored, itself
+        // a task: a chunk's findings are stored while this loop waits for the next chunk, one
+        // chunk's at a time and in order.
         let mut chunks = projects.chunks(RECONCILE_CHUNK);
         let mut in_flight = std::collections::VecDeque::new();
-        loop {
-            while in_flight.len() < RECONCILE_IN_FLIGHT {
-                let Some(chunk) = chunks.next() else { break };
-                in_flight.push_back(tokio::spawn(self.reconcile_chunk(
-                    chunk.to_vec(),
-                    as_of,
-                    force,
-                    Arc::clone(&rules),
-                )));
-            }
-            let Some(job) = in_flight.pop_front() else {
-                break;
-            };
-            let synced = match job.await.context("a reconciliation task failed") {
-                Ok(Ok(done)) => {
-                    // Projects whose reconciliation failed keep their stored findings (they
-                    // are not in the synced scope) and are queued to be tried again.
-                    if !done.failed.is_empty() {
-                        self.store.mark_dirty(&done.failed, now).await?;
-                    }
-                    total.skipped += done.skipped;
-                    total.too_large.extend(done.too_large);
-                    let synced = if done.computed.is_empty() {
-                        Ok(SyncReport::default())
-                    } else {
-                        self.store
-                            .sync_findings(
-                                &Scope::Projects(done.computed),
-                                done.findings,
-                                "reconciler",
-                                now,
-                            )
-                            .await
-                            .context("storing findings")
-                    };
-                    // Recorded once the findings are stored: a run that fails before leaves
-                    // the projects to be computed again.
-                    match synced {
-                        Ok(r) => self
-                            .store
-                            .put_reconciled(&done.reconciled)
-                            .await
-                            .context("recording the reconciled projects")
-                            .map(|()| r),
-                        Err(e) => Err(e),
-                    }
+        let mut storing: Option<tokio::task::JoinHandle<anyhow::Result<SyncReport>>> = None;
+        // Where the pass's time went: waiting for chunks to be read and computed, and
+        // waiting for the previous chunk's findings to be stored.
+        let started = Instant::now();
+        let (mut waiting, mut stored) = (Duration::ZERO, Duration::ZERO);
+        let outcome: anyhow::Result<()> = async {
+            loop {
+                while in_flight.len() < RECONCILE_IN_FLIGHT {
+                    let Some(chunk) = chunks.next() else { break };
+                    in_flight.push_back(tokio::spawn(self.reconcile_chunk(
+                        chunk.to_vec(),
+                        as_of,
+                        force,
+                        Arc::clone(&rules),
+                    )));
                 }
-                Ok(Err(e)) | Err(e) => Err(e),
-            };
-            match synced {
-                Ok(report) => add(&mut total, &report),
-                Err(e) => {
-                    // The run is abandoned: stop the chunks still being computed.
-                    for job in &in_flight {
-                        job.abort();
-                    }
-                    return Err(e);
+                let Some(job) = in_flight.pop_front() else {
+                    break;
+                };
+                let waited = Instant::now();
+                let mut done = job.await.context("a reconciliation task failed")??;
+                waiting += waited.elapsed();
+                // Projects whose reconciliation failed keep their stored findings (they are
+                // not in the synced scope) and are queued to be tried again.
+                if !done.failed.is_empty() {
+                    self.store.mark_dirty(&done.failed, now).await?;
+                }
+                total.skipped += done.skipped;
+                total.too_large.extend(std::mem::take(&mut done.too_large));
+                let waited = Instant::now();
+                if let Some(previous) = storing.take() {
+                    add(
+                        &mut total,
+                        &previous.await.context("storing findings failed")??,
+                    );
+                }
+                stored += waited.elapsed();
+                if !done.computed.is_empty() || !done.reconciled.is_empty() {
+                    storing = Some(tokio::spawn(store_chunk(
+                        Arc::clone(&self.store),
+                        done,
+                        now,
+                    )));
                 }
             }
+            if let Some(last) = storing.take() {
+                add(&mut total, &last.await.context("storing findings failed")??);
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = outcome {
+            // The run is abandoned: stop the chunks still being computed (a store already
+            // under way completes or fails on its own; syncing is idempotent).
+            for job in &in_flight {
+                job.abort();
+            }
+            return Err(e);
         }
         if all {
             // Active findings of projects that are no longer registered: nothing computes
@@ -1043,6 +1044,9 @@ impl Pipeline {
             resolved = total.resolved,
             reopened = total.reopened,
             escalated = total.escalated,
+            ms = started.elapsed().as_millis() as u64,
+            waiting_for_chunks_ms = waiting.as_millis() as u64,
+            storing_ms = stored.as_millis() as u64,
             "reconciled"
         );
         Ok(total)
@@ -1230,6 +1234,34 @@ struct ChunkDone {
     skipped: u64,
     /// What to record for `computed` once their findings are stored.
     reconciled: Vec<store::Reconciled>,
+}
+
+/// Stores one computed chunk's findings, then records its projects as reconciled: a run
+/// that fails before the second step leaves them to be computed again.
+async fn store_chunk(
+    store: Arc<dyn Store>,
+    done: ChunkDone,
+    now: chrono::DateTime<Utc>,
+) -> anyhow::Result<SyncReport> {
+    // Refused projects (too many facts) are recorded without a sync: their findings stay.
+    let report = if done.computed.is_empty() {
+        SyncReport::default()
+    } else {
+        store
+            .sync_findings(
+                &Scope::Projects(done.computed),
+                done.findings,
+                "reconciler",
+                now,
+            )
+            .await
+            .context("storing findings")?
+    };
+    store
+        .put_reconciled(&done.reconciled)
+        .await
+        .context("recording the reconciled projects")?;
+    Ok(report)
 }
 
 /// How often a process checks the planner's statistics between full passes: a check is one

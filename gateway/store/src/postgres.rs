@@ -36,6 +36,7 @@ type ThisStore = PgStore;
 #[allow(clippy::duplicate_mod)]
 #[path = "backend/mod.rs"]
 mod backend;
+mod copy_rows;
 mod unnest;
 
 impl PgStore {
@@ -162,7 +163,7 @@ impl PgStore {
         sqlx::query(FACT_READ_TRANSACTION).execute(&mut *tx).await?;
         sqlx::query(FACT_READ_SETTINGS).execute(&mut *tx).await?;
         let loaded =
-            backend::facts::load(&mut backend::facts::Sqlx(&mut tx), projects, limit).await?;
+            backend::facts::load(&mut copy_rows::CopyScan::new(&mut tx), projects, limit).await?;
         tx.commit().await?;
         Ok(loaded)
     }

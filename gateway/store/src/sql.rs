@@ -182,31 +182,6 @@ mod tests {
     }
 }
 
-/// A date column read the quickest way each database allows: PostgreSQL sends a `DATE` in
-/// binary; SQLite holds ISO text (`YYYY-MM-DD`), parsed here without chrono's format
-/// interpreter (anything else falls back to it, so the same texts are accepted as by sqlx's
-/// own decoding).
-pub trait DateColumn: sqlx::Database {
-    fn date(row: &Self::Row, at: usize) -> Result<Option<chrono::NaiveDate>, StoreError>;
-}
-
-impl DateColumn for sqlx::Postgres {
-    fn date(row: &Self::Row, at: usize) -> Result<Option<chrono::NaiveDate>, StoreError> {
-        use sqlx::Row as _;
-        Ok(row.try_get(at)?)
-    }
-}
-
-impl DateColumn for sqlx::Sqlite {
-    fn date(row: &Self::Row, at: usize) -> Result<Option<chrono::NaiveDate>, StoreError> {
-        use sqlx::Row as _;
-        let Some(text) = row.try_get::<Option<&str>, _>(at)? else {
-            return Ok(None);
-        };
-        date_text(text).map(Some)
-    }
-}
-
 /// A date as SQLite stores it (`YYYY-MM-DD`; other spellings chrono's `%F` reads).
 pub(crate) fn date_text(text: &str) -> Result<chrono::NaiveDate, StoreError> {
     iso_date(text)

@@ -130,6 +130,7 @@ conformance!(
     registry_rows_again_or_changed_keep_one_typed_row,
     loads_by_project_and_account,
     a_project_over_the_fact_limit_is_counted_not_kept,
+    facts_read_back_as_written_whatever_the_project_code,
     dirty_queue_is_bounded_and_drains,
     claims_are_exclusive_and_leased,
     one_file_is_claimed_by_one_caller,
@@ -2145,6 +2146,105 @@ async fn registry_rows_again_or_changed_keep_one_typed_row(store: Arc<dyn Store>
     );
     let moved = store.load_records(&Scope::project("P2")).await.unwrap();
     assert_eq!(moved.len(), 2, "{moved:?}");
+}
+
+/// What the reconciler reads is what was stored, value for value — NULLs, dates, amounts,
+/// text with tabs, backslashes and quotes — whatever the operator called the project: codes
+/// come from registry files, and PostgreSQL's reader hands the chunk's codes to its `COPY`
+/// statements as an array in a setting (a `COPY` takes no parameters), so codes shaped like
+/// an injection, or like an array's braces, commas, quotes and NULL, must come back as codes.
+async fn facts_read_back_as_written_whatever_the_project_code(store: Arc<dyn Store>) {
+    let party = |name: &str| schemas::Party {
+        name: name.into(),
+        credit_code: schemas::CreditCode::parse("91350100M000100Y43").unwrap(),
+    };
+    let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    let codes = [
+        "P'); DROP TABLE records; --",
+        "P\\'); DROP TABLE records; --",
+        "项目\\N\t一'",
+        "{P,1}\"",
+        " NULL ",
+        "NULL",
+        "P-1",
+    ];
+    let mut rows = Vec::new();
+    let mut expected = Vec::new();
+    for (n, code) in codes.iter().enumerate() {
+        let project = schemas::Project {
+            code: code.to_string(),
+            name: format!("{code} 安置房\\项目\t二期"),
+            province: schemas::Province::Fujian,
+            construction_unit: party("福州市城市建设投资有限公司"),
+            general_contractor: party("中建某局有限公司"),
+            subcontractors: vec![party("福建某劳务有限公司")],
+            contract_amount: Money::from_fen(10_000_000_000 + n as i64),
+            start_date: date(1999, 12, 31),
+            planned_end_date: date(2027, 12, 31),
+            status: schemas::ProjectStatus::Open,
+        };
+        let account = account(code, &format!("622200000000009{n}"));
+        let obligation = schemas::LaborCostObligation {
+            obligation_id: "2026-09".into(),
+            project_code: code.to_string(),
+            period: schemas::Period::new(2026, 9).unwrap(),
+            due_date: date(2026, 10, 15),
+            amount: Money::from_fen(-1),
+            ratio: None,
+            progress_payment: Some(Money::from_fen(i64::MAX / 2)),
+        };
+        let line = schemas::PaySheetLine {
+            project_code: code.to_string(),
+            period: schemas::Period::new(2026, 9).unwrap(),
+            employer: "福建某劳务有限公司".into(),
+            worker_name: "张'三".into(),
+            id_number: schemas::IdNumber::new("35010219800101002X"),
+            card_number: schemas::CardNumber::new(format!("621700310000000{n}")),
+            gross: Money::from_fen(654_321),
+            net: Money::from_fen(600_000),
+            batch_ref: None,
+        };
+        let worker = schemas::RosterEntry {
+            project_code: code.to_string(),
+            worker_name: "张'三".into(),
+            id_number: schemas::IdNumber::new("35010219800101002X"),
+            card_number: schemas::CardNumber::new(format!("621700310000000{n}")),
+            employer: None,
+            entered_on: Some(date(2026, 2, 28)),
+            left_on: None,
+        };
+        rows.push(store::records::project(&project).unwrap());
+        rows.push(store::records::account(&account).unwrap());
+        rows.push(store::records::obligation(&obligation).unwrap());
+        rows.push(store::records::paysheet(&line).unwrap());
+        rows.push(store::records::roster(&worker).unwrap());
+        let mut facts = store::ProjectFactRows::new(project);
+        facts.accounts.push(account);
+        facts.obligations.push(obligation);
+        facts.pay_sheet.push(line);
+        facts.roster.push(worker);
+        expected.push(facts);
+    }
+    store.upsert_registry(None, rows, at(1)).await.unwrap();
+    let asked: Vec<String> = codes.iter().map(|c| c.to_string()).collect();
+    let loaded = store.load_facts(&asked, 1_000).await.unwrap();
+    assert!(loaded.too_large.is_empty(), "{:?}", loaded.too_large);
+    expected.sort_by(|a, b| a.project.code.cmp(&b.project.code));
+    let mut got = loaded.projects;
+    got.sort_by(|a, b| a.project.code.cmp(&b.project.code));
+    assert_eq!(got, expected);
+    // Asked for one of them, only that one comes back; the records are all still there.
+    let one = store.load_facts(&asked[..1], 1_000).await.unwrap();
+    let got: Vec<&str> = one
+        .projects
+        .iter()
+        .map(|p| p.project.code.as_str())
+        .collect();
+    assert_eq!(got, vec![codes[0]]);
+    assert_eq!(
+        store.load_kind(RecordKind::Project).await.unwrap().len(),
+        codes.len()
+    );
 }
 
 /// The reconciler's facts are loaded with a limit per project: a project with more facts

@@ -628,9 +628,9 @@ pub async fn touch_conflict(
 
 // ----- reading -----
 
-/// One row of a typed fact table, whichever driver read it: sqlx's row (PostgreSQL; SQLite
-/// elsewhere) or, for SQLite's fact scans, the row SQLite itself hands out (see
-/// `sqlite.rs`: no copy of each value and no channel per row). Columns by position.
+/// One row of a typed fact table, whichever driver read it: on SQLite the row SQLite itself
+/// hands out (`sqlite.rs`: no copy of each value and no channel per row), on PostgreSQL a
+/// row of a binary `COPY` read in place (`postgres/copy_rows.rs`). Columns by position.
 pub trait FactRow {
     /// The column's name, for the debug-build check that decoders and lists agree.
     fn name(&self, at: usize) -> Option<&str>;
@@ -638,50 +638,6 @@ pub trait FactRow {
     fn int(&self, at: usize) -> Result<Option<i64>>;
     fn boolean(&self, at: usize) -> Result<Option<bool>>;
     fn date(&self, at: usize) -> Result<Option<NaiveDate>>;
-}
-
-/// A row sqlx read.
-#[allow(dead_code)] // PostgreSQL's reader; SQLite's store reads facts with `Direct`
-struct SqlxRow<'r>(&'r DbRow);
-
-#[allow(dead_code)] // as `SqlxRow`
-impl<'r> SqlxRow<'r> {
-    /// A value of the row. sqlx compares the column's declared type with the Rust type on
-    /// every value it decodes, which was a tenth of a PostgreSQL pass's client time; the
-    /// typed tables are the store's own, so release builds decode without the comparison
-    /// and debug builds (every test, on both databases) keep it.
-    fn value<T>(&self, at: usize) -> Result<T>
-    where
-        T: sqlx::Decode<'r, Db> + sqlx::Type<Db>,
-    {
-        if cfg!(debug_assertions) {
-            Ok(self.0.try_get(at)?)
-        } else {
-            Ok(self.0.try_get_unchecked(at)?)
-        }
-    }
-}
-
-impl FactRow for SqlxRow<'_> {
-    fn name(&self, at: usize) -> Option<&str> {
-        self.0.columns().get(at).map(sqlx::Column::name)
-    }
-
-    fn text(&self, at: usize) -> Result<Option<&str>> {
-        self.value(at)
-    }
-
-    fn int(&self, at: usize) -> Result<Option<i64>> {
-        self.value(at)
-    }
-
-    fn boolean(&self, at: usize) -> Result<Option<bool>> {
-        self.value(at)
-    }
-
-    fn date(&self, at: usize) -> Result<Option<NaiveDate>> {
-        <Db as crate::sql::DateColumn>::date(self.0, at)
-    }
 }
 
 /// A value of one column, as the decoders below ask for it.
@@ -763,7 +719,7 @@ impl<'r> Cols<'r> {
         T::from_column(self.row, at, name)
     }
 
-    /// The next column, a date or NULL (see [`crate::sql::DateColumn`]).
+    /// The next column, a date or NULL.
     fn opt_date(&mut self, name: &str) -> Result<Option<NaiveDate>> {
         let at = self.next(name);
         self.row.date(at)
@@ -1054,30 +1010,24 @@ pub trait Scan {
     ) -> Result<()>;
 }
 
-/// Fact rows through sqlx, on one connection (PostgreSQL's store reads a chunk's tables in one
-/// read-only transaction on it).
-#[allow(dead_code)] // PostgreSQL's reader; SQLite's store reads facts with `Direct`
-pub struct Sqlx<'c>(pub &'c mut <Db as sqlx::Database>::Connection);
+/// A chunk's projects by owner, sorted, remembering the last one asked for: each table is
+/// read in owner order, so consecutive rows mostly belong to the project just found (one
+/// comparison, not a search of the chunk per row).
+#[derive(Default)]
+struct ByOwner {
+    list: Vec<(String, ProjectFactRows)>,
+    last: usize,
+}
 
-impl Scan for Sqlx<'_> {
-    async fn scan(
-        &mut self,
-        table: &str,
-        columns: &str,
-        order: &str,
-        projects: &[String],
-        each: &mut (dyn FnMut(&dyn FactRow) -> Result<()> + Send),
-    ) -> Result<()> {
-        use futures::TryStreamExt as _;
-        let mut q =
-            sqlx::QueryBuilder::new(format!("SELECT {columns} FROM {table} WHERE owner IN "));
-        push_list(&mut q, projects.iter().map(String::as_str));
-        q.push(format!(" ORDER BY {order}"));
-        let mut rows = q.build().fetch(&mut *self.0);
-        while let Some(row) = rows.try_next().await? {
-            each(&SqlxRow(&row))?;
+impl ByOwner {
+    fn get_mut(&mut self, owner: &str) -> Option<&mut ProjectFactRows> {
+        if self.list.get(self.last).is_none_or(|(o, _)| o != owner) {
+            self.last = self
+                .list
+                .binary_search_by(|(o, _)| o.as_str().cmp(owner))
+                .ok()?;
         }
-        Ok(())
+        Some(&mut self.list[self.last].1)
     }
 }
 
@@ -1087,7 +1037,7 @@ async fn load_kind<S, T, R, P>(
     kind: RecordKind,
     columns: &str,
     projects: &[String],
-    out: &mut BTreeMap<String, ProjectFactRows>,
+    out: &mut ByOwner,
     read: R,
     mut put: P,
 ) -> Result<()>
@@ -1129,11 +1079,20 @@ impl<S: Scan> Scan for Counted<'_, S> {
         each: &mut (dyn FnMut(&dyn FactRow) -> Result<()> + Send),
     ) -> Result<()> {
         let (counts, limit) = (&mut self.counts, self.limit);
+        // The project of the last row and its count so far: rows come in owner order, so
+        // the count is looked up once per project and table, not once per row.
+        let mut current: Option<(String, u64)> = None;
         let mut counted = |row: &dyn FactRow| -> Result<()> {
             let owner = row.text(0)?.unwrap_or_default();
-            let n = match counts.get_mut(owner) {
-                Some(n) => n,
-                None => counts.entry(owner.to_string()).or_default(),
+            let n = match &mut current {
+                Some((o, n)) if o == owner => n,
+                _ => {
+                    if let Some((o, n)) = current.take() {
+                        counts.insert(o, n);
+                    }
+                    let n = counts.get(owner).copied().unwrap_or(0);
+                    &mut current.insert((owner.to_string(), n)).1
+                }
             };
             *n += 1;
             if *n > limit {
@@ -1141,9 +1100,14 @@ impl<S: Scan> Scan for Counted<'_, S> {
             }
             each(row)
         };
-        self.src
+        let scanned = self
+            .src
             .scan(table, columns, order, projects, &mut counted)
-            .await
+            .await;
+        if let Some((o, n)) = current {
+            self.counts.insert(o, n);
+        }
+        scanned
     }
 }
 
@@ -1181,7 +1145,7 @@ pub async fn load<S: Scan>(inner: &mut S, projects: &[String], limit: u64) -> Re
         limit,
         counts: HashMap::new(),
     };
-    let mut out: BTreeMap<String, ProjectFactRows> = BTreeMap::new();
+    let mut out = ByOwner::default();
     let columns = format!("owner, {PROJECT}");
     src.scan(
         "fact_projects",
@@ -1191,14 +1155,18 @@ pub async fn load<S: Scan>(inner: &mut S, projects: &[String], limit: u64) -> Re
         &mut |row: &dyn FactRow| {
             let mut c = Cols::new(row);
             let owner: String = c.get("owner")?;
-            out.insert(owner, ProjectFactRows::new(project(&mut c)?));
+            out.list
+                .push((owner, ProjectFactRows::new(project(&mut c)?)));
             Ok(())
         },
     )
     .await?;
-    if out.is_empty() {
+    if out.list.is_empty() {
         return Ok(LoadedFacts::default());
     }
+    // In the order of Rust's strings whatever the database's (they agree; this makes sure).
+    out.list.sort_by(|a, b| a.0.cmp(&b.0));
+    out.list.dedup_by(|b, a| a.0 == b.0);
     // A statement's entries, by owner and then statement key: one allocation per statement,
     // not per entry (consecutive rows of one statement share the group).
     let mut entries: HashMap<String, HashMap<String, Vec<Entry>>> = HashMap::new();
@@ -1306,7 +1274,7 @@ pub async fn load<S: Scan>(inner: &mut S, projects: &[String], limit: u64) -> Re
     )
     .await?;
     let mut loaded = LoadedFacts::default();
-    for (project, facts) in out {
+    for (project, facts) in out.list {
         match src.counts.get(&project) {
             Some(&n) if n > limit => loaded.too_large.push(TooLarge {
                 project,
