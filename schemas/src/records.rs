@@ -134,7 +134,7 @@ pub struct Diagnostic {
     /// Why, in English (the logs, `--lang en`).
     pub message: String,
     /// Why, in Simplified Chinese (what an operator reads by default). Absent only from
-    /// diagnostics stored before it existed, which [`Diagnostic::text`] shows in English.
+    /// diagnostics stored before it existed: show `message` then.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message_zh: String,
 }
