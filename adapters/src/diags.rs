@@ -1,7 +1,7 @@
 //! Diagnostics of one file, bounded: a file with millions of odd lines yields the first
 //! [`MAX_DIAGNOSTICS`] and one line counting the rest (the ISO 20022 and SWIFT readers).
 
-use schemas::{Diagnostic, Level, Position};
+use schemas::{msg, Diagnostic, Level, Msg, Position};
 
 /// Diagnostics kept per file; the rest are counted in one closing line.
 pub(crate) const MAX_DIAGNOSTICS: usize = 500;
@@ -15,13 +15,9 @@ pub(crate) struct Diags {
 }
 
 impl Diags {
-    pub(crate) fn push(&mut self, level: Level, position: Position, message: String) {
+    pub(crate) fn push(&mut self, level: Level, position: Position, message: Msg) {
         if self.list.len() < MAX_DIAGNOSTICS {
-            self.list.push(Diagnostic {
-                level,
-                position,
-                message,
-            });
+            self.list.push(Diagnostic::new(level, position, message));
         } else {
             self.dropped += 1;
             if level == Level::Error {
@@ -38,16 +34,24 @@ impl Diags {
             let (level, errors) = if self.dropped_errors > 0 {
                 (
                     Level::Error,
-                    format!(", {} of them errors", self.dropped_errors),
+                    msg!(
+                        "，其中 {} 条是错误",
+                        ", {} of them errors",
+                        self.dropped_errors
+                    ),
                 )
             } else {
-                (Level::Warning, String::new())
+                (Level::Warning, Msg::default())
             };
-            self.list.push(Diagnostic {
+            let dropped = self.dropped;
+            self.list.push(Diagnostic::new(
                 level,
-                position: Position::default(),
-                message: format!("{} further diagnostics were not kept{errors}", self.dropped),
-            });
+                Position::default(),
+                Msg::new(
+                    format!("另有 {dropped} 条诊断信息未保留{}", errors.zh),
+                    format!("{dropped} further diagnostics were not kept{}", errors.en),
+                ),
+            ));
         }
         self.list
     }

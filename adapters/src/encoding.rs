@@ -69,7 +69,8 @@ pub(crate) fn xml_control_error(
     crate::ParseError::new(
         label,
         position,
-        format!(
+        schemas::msg!(
+            "第 {line} 行的字符 U+{byte:04X} 不允许出现在 XML 中；文件被拒绝（户名或账号中的控制字符在各个系统中会被读成不同的内容）",
             "character U+{byte:04X} at line {line} is not allowed in XML; the file is refused (a control character in a name or account number would be read differently by every system)"
         ),
     )
@@ -97,7 +98,8 @@ pub fn refuse_invalid_utf8(
     Err(crate::ParseError::new(
         label,
         position,
-        format!(
+        schemas::msg!(
+            "第 {line} 行（字节偏移 {1}）有无效的 UTF-8 字节序列 {0}（文件按声明或默认是 UTF-8 编码；GBK 编码的文本必须声明 encoding=\"GBK\"）",
             "malformed UTF-8 byte sequence {} at line {line}, byte offset {} (the file is UTF-8, declared or by default; GBK text must be declared encoding=\"GBK\")",
             shown.join(" "),
             base + at

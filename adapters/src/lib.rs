@@ -14,7 +14,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use schemas::{Position, RecordSet};
+use schemas::{msg, Lang, Msg, Position, RecordSet};
 
 pub mod detect;
 mod diags;
@@ -117,16 +117,42 @@ pub struct ParseError {
     /// The format being read, or `unknown` when detection failed.
     pub format: String,
     pub position: Position,
+    /// Why, in English (the logs, `--lang en`).
     pub message: String,
+    /// Why, in Simplified Chinese (what an operator reads by default).
+    pub message_zh: String,
 }
 
 impl ParseError {
-    pub fn new(format: impl Into<String>, position: Position, message: impl Into<String>) -> Self {
+    pub fn new(format: impl Into<String>, position: Position, message: Msg) -> Self {
         // Messages quote input; what they quote is masked here, once for every parser.
         ParseError {
             format: format.into(),
             position,
-            message: schemas::ids::redact(&message.into()),
+            message: schemas::ids::redact(&message.en),
+            message_zh: schemas::ids::redact(&message.zh),
+        }
+    }
+
+    /// Why, in `lang` (English when there is no Chinese).
+    pub fn text(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::Zh if !self.message_zh.is_empty() => &self.message_zh,
+            _ => &self.message,
+        }
+    }
+
+    /// The refusal on one line in `lang`: `mt940：缺少期末余额 :62F:（位置：第 3 行，:62F:）`;
+    /// English exactly as [`fmt::Display`].
+    pub fn render(&self, lang: Lang) -> String {
+        match lang {
+            Lang::En => self.to_string(),
+            Lang::Zh => format!(
+                "{}：{}（位置：{}）",
+                self.format,
+                self.text(lang),
+                self.position.render(lang)
+            ),
         }
     }
 }
@@ -198,18 +224,23 @@ impl FromStr for Tolerance {
 
 /// Why `bytes` hold nothing to read, if they do not: an empty file, or one of only
 /// whitespace (and byte-order mark), is refused with this instead of a format's complaint.
-pub(crate) fn nothing_to_read(bytes: &[u8]) -> Option<String> {
+pub(crate) fn nothing_to_read(bytes: &[u8]) -> Option<Msg> {
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     empty_message(bytes.len() as u64, body.iter().all(|&b| blank_byte(b)))
 }
 
 /// [`nothing_to_read`] of a file of `len` bytes, `blank` when they are all whitespace
 /// (after the byte-order mark).
-pub(crate) fn empty_message(len: u64, blank: bool) -> Option<String> {
+pub(crate) fn empty_message(len: u64, blank: bool) -> Option<Msg> {
     if len == 0 {
-        return Some("empty file (0 bytes)".to_string());
+        return Some(msg!("空文件（0 字节）", "empty file (0 bytes)"));
     }
-    blank.then(|| format!("empty file: its {len} bytes are only whitespace, no records"))
+    blank.then(|| {
+        msg!(
+            "空文件：{len} 个字节全是空白，没有任何记录",
+            "empty file: its {len} bytes are only whitespace, no records"
+        )
+    })
 }
 
 /// Not content: whitespace, and the DOS end-of-file marks (0x1A) and NULs of a
@@ -237,7 +268,10 @@ pub fn parse(
             ParseError::new(
                 "unknown",
                 Position::offset(0),
-                "unrecognised file: not ISO 20022 XML, SWIFT MT940/MT942, a known bank profile or a guarantee letter",
+                msg!(
+                    "无法识别的文件：既不是 ISO 20022 XML 报文、SWIFT MT940/MT942，也不是已知的银行格式或保函",
+                    "unrecognised file: not ISO 20022 XML, SWIFT MT940/MT942, a known bank profile or a guarantee letter"
+                ),
             )
         })?,
     };
@@ -298,7 +332,10 @@ pub fn parse_stream<R: std::io::Read>(
         return Err(ParseError::new(
             format.as_str(),
             Position::default(),
-            format!("{format} files are read whole, not from a stream"),
+            msg!(
+                "{format} 文件只能整份读取，不能按流读取",
+                "{format} files are read whole, not from a stream"
+            ),
         ));
     }
     let mut batches = Batches::new(format, batch, sink);
@@ -335,7 +372,7 @@ pub fn parse_stream<R: std::io::Read>(
                 ParseError::new(
                     format.as_str(),
                     Position::default(),
-                    format!("the file could not be read: {e}"),
+                    msg!("无法读取文件：{e}", "the file could not be read: {e}"),
                 )
             })?;
             let summary = iso20022::for_each_record_in(Some(format), input, |r| match r {
@@ -435,10 +472,11 @@ fn note_foreign_currency(warnings: &mut RecordSet, i: usize, s: &schemas::Statem
     }
     warnings.warn(
         Position::default().with_field(format!("statements[{i}].currency")),
-        format!(
-            "statement {} of account {} is in {currency}, not CNY: its entries and balances are not counted for a CNY account",
-            i + 1,
-            s.account
+        msg!(
+            "账号 {account} 的第 {n} 份对账单币种为 {currency}，不是人民币 CNY：其明细和余额不计入人民币账户",
+            "statement {n} of account {account} is in {currency}, not CNY: its entries and balances are not counted for a CNY account",
+            n = i + 1,
+            account = s.account
         ),
     );
 }

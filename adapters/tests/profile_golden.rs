@@ -72,7 +72,7 @@ fn check(profile: &Profile, input: &Path) -> Result<(), String> {
             if !refusal {
                 return Err(format!("{}: refused: {e}", input.display()));
             }
-            json!({"error": {"format": e.format, "position": e.position, "message": e.message}})
+            json!({"error": {"format": e.format, "position": e.position, "message": e.message, "message_zh": e.message_zh}})
         }
     };
     if std::env::var_os("WAGEGATE_BLESS").is_some() {

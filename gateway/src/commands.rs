@@ -26,6 +26,7 @@ pub fn parse(
     format: Option<&str>,
     secret_file: Option<&Path>,
     tolerate: &[String],
+    ui: Lang,
 ) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let forced = format
@@ -47,14 +48,16 @@ pub fn parse(
         platform_secret,
         tolerate,
     };
-    let set =
-        adapters::parse(&bytes, forced, &ctx).map_err(|e| anyhow!("{}: {e}", file.display()))?;
+    let set = adapters::parse(&bytes, forced, &ctx).map_err(|e| {
+        // The rule the file breaks, in the reader's language (English exactly as before).
+        anyhow!("{}{}{}", file.display(), ui.pick("：", ": "), e.render(ui))
+    })?;
     let mut out = std::io::stdout().lock();
     if json {
         serde_json::to_writer_pretty(&mut out, &set)?;
         writeln!(out)?;
     } else {
-        print_record_set(&mut out, file, &set)?;
+        print_record_set(&mut out, file, &set, ui)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -63,6 +66,7 @@ fn print_record_set(
     out: &mut impl std::io::Write,
     file: &Path,
     set: &schemas::RecordSet,
+    ui: Lang,
 ) -> anyhow::Result<()> {
     writeln!(
         out,
@@ -125,7 +129,10 @@ fn print_record_set(
         )?;
     }
     for d in &set.diagnostics {
-        writeln!(out, "  {:?} at {}: {}", d.level, d.position, d.message)?;
+        match ui {
+            Lang::Zh => writeln!(out, "  {}", d.render(ui))?,
+            Lang::En => writeln!(out, "  {:?} at {}: {}", d.level, d.position, d.message)?,
+        }
     }
     Ok(())
 }
@@ -915,7 +922,11 @@ struct FileRow {
     diagnostics: usize,
     errors: usize,
     warnings: usize,
+    /// Why it was refused, in English.
     error: Option<String>,
+    /// Why it was refused, in Simplified Chinese (absent for files refused before it was
+    /// stored: then the English is shown).
+    error_zh: Option<String>,
 }
 
 impl FileRow {
@@ -933,6 +944,7 @@ impl FileRow {
             status: f.status,
             records: f.records_count,
             error: f.error,
+            error_zh: f.error_zh,
         }
     }
 }
@@ -1102,7 +1114,11 @@ pub async fn files(
                         f.diagnostics.to_string(),
                         f.warnings.to_string(),
                         f.file_name.clone().unwrap_or_else(|| "-".into()),
-                        f.error.clone().unwrap_or_default(),
+                        match ui {
+                            Lang::Zh => f.error_zh.clone().or_else(|| f.error.clone()),
+                            Lang::En => f.error.clone(),
+                        }
+                        .unwrap_or_default(),
                     ]
                 })
                 .collect();

@@ -93,9 +93,10 @@ pub async fn run(settings: Settings, dir: &Path, lang: console::Lang) -> anyhow:
         if done.is_rejected() {
             rejected += 1;
             eprintln!(
-                "   {} rejected: {}",
+                "   {} {}{}",
                 path.display(),
-                done.file.error.as_deref().unwrap_or("")
+                lang.pick("已拒绝：", "rejected: "),
+                done.file.error_in(lang).unwrap_or("")
             );
         }
         new_records += done.report.as_ref().map(|r| r.inserted).unwrap_or(0);

@@ -441,6 +441,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format.as_deref(),
             platform_secret_file.as_deref(),
             &tolerate,
+            ui,
         ),
         Command::Demo { dir } => demo::command(config, lang, &dir).await,
         Command::Import { files } => commands::import(config, ui, &files).await,

@@ -305,8 +305,9 @@ fn ingest_reports_a_broken_file_by_name_and_position_and_exits_non_zero() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
+    // The reason in Chinese, with its position (line and column of the XML).
     assert!(
-        err.contains("broken.xml") && err.contains("已拒绝") && err.contains("line"),
+        err.contains("broken.xml") && err.contains("已拒绝") && err.contains("位置：第 "),
         "{err}"
     );
     // The good file in the same run was fine (already stored by the demo).
@@ -314,6 +315,90 @@ fn ingest_reports_a_broken_file_by_name_and_position_and_exits_non_zero() {
         text(&out.stdout).contains("已按 camt.053 解析"),
         "{}",
         text(&out.stdout)
+    );
+}
+
+/// A bank's statement cut short (no closing balance `:62F:`) is refused with the rule it
+/// breaks: in Chinese by default, in English with `--lang en`, by `parse` and by `ingest`.
+#[test]
+fn a_refused_bank_file_is_explained_in_chinese_and_in_english_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let truncated = dir.path().join("icbc-20261130.sta");
+    std::fs::write(
+        &truncated,
+        ":20:STMT-2026-11-30\n:25:1402023009000012345\n:28C:00334/1\n\
+         :60F:C261129CNY12500,00\n:61:261130D1800,00NTRFWAGE-2026-11-A\n:86:十一月工资\n",
+    )
+    .unwrap();
+    let path = truncated.to_str().unwrap();
+    let db = format!("sqlite://{}/refused.db", dir.path().display());
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_wagegate"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("WAGEGATE__DATABASE__URL", &db)
+            .env_remove("WAGEGATE_CONFIG")
+            .output()
+            .expect("run wagegate")
+    };
+
+    // `parse` reads it and lists the error diagnostic in the reader's language.
+    let zh = run(&["parse", path]);
+    let out = text(&zh.stdout);
+    assert!(
+        out.contains("错误（第 6 行，:62F:）：")
+            && out.contains("缺少期末余额 :62F:（MT940 的必备字段）"),
+        "{out}"
+    );
+    assert!(!out.contains("closing balance"), "{out}");
+    let en = run(&["--lang", "en", "parse", path]);
+    let out = text(&en.stdout);
+    assert!(
+        out.contains("Error at line 6, :62F:: ")
+            && out.contains("without its closing balance :62F: (mandatory in MT940)"),
+        "{out}"
+    );
+    assert!(!out.contains("期末余额"), "{out}");
+
+    // `ingest` refuses it, naming the file and the rule.
+    let zh = run(&["ingest", "--partner", "operator", path]);
+    assert_eq!(zh.status.code(), Some(1));
+    let err = text(&zh.stderr);
+    assert!(
+        err.contains("icbc-20261130.sta") && err.contains("已拒绝"),
+        "{err}"
+    );
+    assert!(
+        err.contains("mt940：") && err.contains("缺少期末余额 :62F:"),
+        "{err}"
+    );
+    assert!(!err.contains("closing balance"), "{err}");
+    // Again, in English: the file is stored already, its reason shown in English.
+    let en = run(&["--lang", "en", "ingest", "--partner", "operator", path]);
+    assert_eq!(en.status.code(), Some(1));
+    let err = text(&en.stderr);
+    assert!(
+        err.contains("rejected: mt940: ")
+            && err.contains("without its closing balance :62F: (mandatory in MT940)"),
+        "{err}"
+    );
+    assert!(!err.contains("期末余额"), "{err}");
+
+    // A file nothing can read: `parse` refuses it in Chinese, or in English.
+    let junk = dir.path().join("junk.txt");
+    std::fs::write(&junk, "hello, not a bank file\n").unwrap();
+    let zh = run(&["parse", junk.to_str().unwrap()]);
+    assert_eq!(zh.status.code(), Some(1));
+    assert!(
+        text(&zh.stderr).contains("unknown：无法识别的文件"),
+        "{}",
+        text(&zh.stderr)
+    );
+    let en = run(&["--lang", "en", "parse", junk.to_str().unwrap()]);
+    assert!(
+        text(&en.stderr).contains("unknown: unrecognised file"),
+        "{}",
+        text(&en.stderr)
     );
 }
 
@@ -570,10 +655,7 @@ fn a_file_rejected_before_its_account_was_registered_is_retried() {
     assert!(row.starts_with(&id), "{table}");
     assert!(row.contains("已拒绝"), "{table}");
     assert!(row.contains("camt.053"), "{table}");
-    assert!(
-        row.contains("not a registered dedicated wage account"),
-        "{table}"
-    );
+    assert!(row.contains("该账户不是已登记的工资专用账户"), "{table}");
     assert!(
         table.contains("文件编号") && table.contains("按发送方与格式统计"),
         "{table}"
@@ -586,7 +668,17 @@ fn a_file_rejected_before_its_account_was_registered_is_retried() {
         table_en.contains("rejected") && table_en.contains("by sender and format"),
         "{table_en}"
     );
-    for zh in ["文件编号", "已拒绝", "共 ", "按发送方与格式统计"] {
+    assert!(
+        table_en.contains("not a registered dedicated wage account"),
+        "{table_en}"
+    );
+    for zh in [
+        "文件编号",
+        "已拒绝",
+        "共 ",
+        "按发送方与格式统计",
+        "工资专用账户",
+    ] {
         assert!(
             !table_en.contains(zh),
             "{zh} in the English list:\n{table_en}"
@@ -596,6 +688,17 @@ fn a_file_rejected_before_its_account_was_registered_is_retried() {
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(v["files"][0]["id"], id.as_str());
     assert_eq!(v["files"][0]["status"], "rejected");
+    // Both languages, for a program to pick from.
+    let error = v["files"][0]["error"].as_str().unwrap();
+    let error_zh = v["files"][0]["error_zh"].as_str().unwrap();
+    assert!(
+        error.contains("not a registered dedicated wage account"),
+        "{error}"
+    );
+    assert!(
+        error_zh.contains("该账户不是已登记的工资专用账户"),
+        "{error_zh}"
+    );
     assert_eq!(v["per_partner_format"][0]["sender"], "icbc-fj");
     assert_eq!(v["per_partner_format"][0]["rejected"], 1);
     // Nothing was parsed yet; nothing was received after tomorrow.

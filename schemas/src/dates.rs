@@ -10,6 +10,7 @@
 
 use chrono::{Datelike, NaiveDate};
 
+use crate::lang::Msg;
 use crate::period::Period;
 use crate::records::{Diagnostic, Level, Position, RecordSet};
 
@@ -85,6 +86,25 @@ impl DateWindow {
         }
     }
 
+    /// [`DateWindow::check`] with the reason in both languages.
+    pub fn check_msg(&self, d: NaiveDate, kind: DateKind) -> Result<(), Msg> {
+        self.check(d, kind).map_err(|en| {
+            Msg::new(
+                format!(
+                    "日期 {} 不在合理范围 {} 至 {} 内（配置项 ingest.earliest_date、ingest.{}）",
+                    show(d),
+                    self.earliest,
+                    self.latest(kind),
+                    match kind {
+                        DateKind::Event => "future_days",
+                        DateKind::Term => "future_term_years",
+                    }
+                ),
+                en,
+            )
+        })
+    }
+
     /// A month is plausible when its first and last days are.
     pub fn check_period(&self, p: Period, kind: DateKind) -> Result<(), String> {
         let first = p.first_day();
@@ -105,12 +125,12 @@ impl DateWindow {
         let mut out = Vec::new();
         let mut at = |path: String, d: Option<NaiveDate>, kind: DateKind| {
             if let Some(d) = d {
-                if let Err(message) = self.check(d, kind) {
-                    out.push(Diagnostic {
-                        level: Level::Error,
-                        position: Position::default().with_field(path),
+                if let Err(message) = self.check_msg(d, kind) {
+                    out.push(Diagnostic::new(
+                        Level::Error,
+                        Position::default().with_field(path),
                         message,
-                    });
+                    ));
                 }
             }
         };

@@ -25,6 +25,23 @@ pub enum IdError {
     Cnaps(String),
 }
 
+impl IdError {
+    /// The error in both languages (the English is `Display`'s).
+    pub fn msg(&self) -> crate::Msg {
+        let zh = match self {
+            IdError::UsccLength(code) => format!("统一社会信用代码 {code} 应为 18 位"),
+            IdError::UsccCharacter { code, ch, pos } => {
+                format!("统一社会信用代码 {code} 第 {pos} 位的字符“{ch}”无效")
+            }
+            IdError::UsccCheckDigit { code, expected } => {
+                format!("统一社会信用代码 {code} 校验位不符（应为 {expected}）")
+            }
+            IdError::Cnaps(code) => format!("联行号 {code} 应为 12 位数字"),
+        };
+        crate::Msg::new(zh, self.to_string())
+    }
+}
+
 /// A unified social credit code, validated with its check digit (GB 32100-2015).
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CreditCode(String);

@@ -40,6 +40,56 @@ impl Lang {
     }
 }
 
+/// A sentence for a person in both languages: Simplified Chinese (what an operator reads by
+/// default) and English (`--lang en`, the logs, the `message` of the API). Written side by
+/// side where the sentence is made, with [`crate::msg!`], never looked up by its English.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Msg {
+    pub zh: String,
+    pub en: String,
+}
+
+impl Msg {
+    pub fn new(zh: impl Into<String>, en: impl Into<String>) -> Msg {
+        Msg {
+            zh: zh.into(),
+            en: en.into(),
+        }
+    }
+
+    /// The text in `lang`.
+    pub fn pick(&self, lang: Lang) -> &str {
+        lang.pick(&self.zh, &self.en)
+    }
+
+    /// Both texts put through `f` (masking, a prefix).
+    pub fn map(self, f: impl Fn(&str) -> String) -> Msg {
+        Msg {
+            zh: f(&self.zh),
+            en: f(&self.en),
+        }
+    }
+}
+
+/// A [`Msg`] from two format strings, Chinese first, that share their arguments:
+/// `msg!("缺少期末余额 {tag}", "no closing balance {tag}")`. Positional arguments after
+/// the two strings are used by both, so each must use every one.
+#[macro_export]
+macro_rules! msg {
+    ($zh:literal, $en:literal $(,)?) => {
+        $crate::Msg {
+            zh: ::std::format!($zh),
+            en: ::std::format!($en),
+        }
+    };
+    ($zh:literal, $en:literal, $($arg:tt)+) => {
+        $crate::Msg {
+            zh: ::std::format!($zh, $($arg)+),
+            en: ::std::format!($en, $($arg)+),
+        }
+    };
+}
+
 impl FromStr for Lang {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

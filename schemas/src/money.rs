@@ -33,6 +33,20 @@ pub enum MoneyError {
     Negative(String),
 }
 
+impl MoneyError {
+    /// The error in both languages (the English is [`fmt::Display`]'s).
+    pub fn msg(&self) -> crate::Msg {
+        let zh = match self {
+            MoneyError::Empty => "金额为空".to_string(),
+            MoneyError::Invalid(s) => format!("不是有效的金额：{s}"),
+            MoneyError::ExcessPrecision(s) => format!("金额精度超过分：{s}"),
+            MoneyError::Overflow(s) => format!("金额超出范围：{s}"),
+            MoneyError::Negative(s) => format!("金额不能为负数：{s}"),
+        };
+        crate::Msg::new(zh, self.to_string())
+    }
+}
+
 impl Money {
     pub const ZERO: Money = Money(0);
 

@@ -16,6 +16,16 @@ pub struct Period {
 #[error("'{0}' is not a month (expected YYYY-MM)")]
 pub struct PeriodError(pub String);
 
+impl PeriodError {
+    /// The error in both languages (the English is `Display`'s).
+    pub fn msg(&self) -> crate::Msg {
+        crate::Msg::new(
+            format!("不是有效的月份：{}（应为 YYYY-MM，如 2026-09）", self.0),
+            self.to_string(),
+        )
+    }
+}
+
 impl Period {
     pub fn new(year: i32, month: u32) -> Result<Period, PeriodError> {
         if !(1..=12).contains(&month) || !(1900..=9999).contains(&year) {

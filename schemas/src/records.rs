@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bank::{PaymentResult, PayrollBatch, Statement};
 use crate::guarantee::GuaranteeLetter;
+use crate::lang::{Lang, Msg};
 use crate::registry::WageAccount;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -16,6 +17,20 @@ pub enum Level {
     Info,
     Warning,
     Error,
+}
+
+impl Level {
+    /// The level as a person reads it: 提示 / 警告 / 错误, or info / warning / error.
+    pub fn label(self, lang: Lang) -> &'static str {
+        match (self, lang) {
+            (Level::Info, Lang::Zh) => "提示",
+            (Level::Warning, Lang::Zh) => "警告",
+            (Level::Error, Lang::Zh) => "错误",
+            (Level::Info, Lang::En) => "info",
+            (Level::Warning, Lang::En) => "warning",
+            (Level::Error, Lang::En) => "error",
+        }
+    }
 }
 
 /// Where in a file something was found. Every field is optional: formats differ in what
@@ -60,6 +75,34 @@ impl Position {
     }
 }
 
+impl Position {
+    /// Where, as a person reads it in `lang`: `第 3 行，:62F:` or `line 3, :62F:`
+    /// (English exactly as [`fmt::Display`]).
+    pub fn render(&self, lang: Lang) -> String {
+        if lang == Lang::En {
+            return self.to_string();
+        }
+        let mut parts = Vec::new();
+        if let Some(l) = self.line {
+            parts.push(format!("第 {l} 行"));
+        }
+        if let Some(c) = self.column {
+            parts.push(format!("第 {c} 列"));
+        }
+        if let Some(o) = self.offset {
+            parts.push(format!("第 {o} 字节"));
+        }
+        if let Some(fld) = &self.field {
+            parts.push(fld.clone());
+        }
+        if parts.is_empty() {
+            "文件开头".to_string()
+        } else {
+            parts.join("，")
+        }
+    }
+}
+
 impl fmt::Display for Position {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut parts = Vec::new();
@@ -88,7 +131,50 @@ impl fmt::Display for Position {
 pub struct Diagnostic {
     pub level: Level,
     pub position: Position,
+    /// Why, in English (the logs, `--lang en`).
     pub message: String,
+    /// Why, in Simplified Chinese (what an operator reads by default). Absent only from
+    /// diagnostics stored before it existed: show `message` then.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message_zh: String,
+}
+
+impl Diagnostic {
+    pub fn new(level: Level, position: Position, message: Msg) -> Diagnostic {
+        Diagnostic {
+            level,
+            position,
+            message: message.en,
+            message_zh: message.zh,
+        }
+    }
+
+    /// Why, in `lang` (English for a diagnostic stored without its Chinese).
+    pub fn text(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::Zh if !self.message_zh.is_empty() => &self.message_zh,
+            _ => &self.message,
+        }
+    }
+
+    /// The diagnostic on one line in `lang`: `错误 第 3 行，:62F:：…` or
+    /// `error at line 3, :62F:: …`.
+    pub fn render(&self, lang: Lang) -> String {
+        match lang {
+            Lang::Zh => format!(
+                "{}（{}）：{}",
+                self.level.label(lang),
+                self.position.render(lang),
+                self.text(lang)
+            ),
+            Lang::En => format!(
+                "{} at {}: {}",
+                self.level.label(lang),
+                self.position,
+                self.message
+            ),
+        }
+    }
 }
 
 /// Everything one inbound file yielded.
@@ -133,11 +219,8 @@ impl RecordSet {
             && self.payroll_batches.is_empty()
     }
 
-    pub fn warn(&mut self, position: Position, message: impl Into<String>) {
-        self.diagnostics.push(Diagnostic {
-            level: Level::Warning,
-            position,
-            message: message.into(),
-        });
+    pub fn warn(&mut self, position: Position, message: Msg) {
+        self.diagnostics
+            .push(Diagnostic::new(Level::Warning, position, message));
     }
 }

@@ -9,11 +9,11 @@ use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use schemas::{Position, RecordSet};
+use schemas::{msg, Msg, Position, RecordSet};
 
 use super::{build_letter, FieldSource, FIELDS, MAX_LETTERS};
 use crate::profiles::common::decode_strict;
-use crate::profiles::json_fields::{escape_token, kind};
+use crate::profiles::json_fields::{escape_token, kind, kind_zh};
 use crate::{Format, ParseError};
 
 const FORMAT: Format = Format::GuaranteeJson;
@@ -87,9 +87,18 @@ impl FieldSource for WireLetter<'_> {
             Some(Value::String(s)) => Ok(Some(s.trim().to_string()).filter(|s| !s.is_empty())),
             Some(Value::Number(n)) if key.ends_with("amount") => Err(self.err(
                 key,
-                format!("amount {n} must be a decimal string such as \"{n}\" (JSON numbers are floats to most producers)"),
+                msg!(
+                    "金额 {n} 必须写成十进制字符串，如 \"{n}\"（多数系统把 JSON 数字当作浮点数）",
+                    "amount {n} must be a decimal string such as \"{n}\" (JSON numbers are floats to most producers)"
+                ),
             )),
-            Some(other) => Err(self.err(key, format!("expected a string, found {}", kind(other)))),
+            Some(other) => Err(self.err(
+                key,
+                Msg::new(
+                    format!("应为字符串，实际是{}", kind_zh(other)),
+                    format!("expected a string, found {}", kind(other)),
+                ),
+            )),
         }
     }
 
@@ -99,7 +108,10 @@ impl FieldSource for WireLetter<'_> {
             Some(Value::Bool(b)) => Ok(Some(*b)),
             Some(other) => Err(self.err(
                 key,
-                format!("expected true or false, found {}", kind(other)),
+                Msg::new(
+                    format!("应为 true 或 false，实际是{}", kind_zh(other)),
+                    format!("expected true or false, found {}", kind(other)),
+                ),
             )),
         }
     }
@@ -118,11 +130,11 @@ impl FieldSource for WireLetter<'_> {
     }
 }
 
-fn syntax_error(e: &serde_json::Error, base_line: u64, what: &str) -> ParseError {
+fn syntax_error(e: &serde_json::Error, base_line: u64) -> ParseError {
     ParseError::new(
         FORMAT.as_str(),
         Position::line(base_line + e.line() as u64 - 1).with_column(e.column() as u64),
-        format!("{what}: {e}"),
+        msg!("JSON 格式错误：{e}", "invalid JSON: {e}"),
     )
 }
 
@@ -134,12 +146,15 @@ pub fn parse(bytes: &[u8]) -> Result<RecordSet, ParseError> {
     let raws: Vec<(String, &RawValue)> = match text.trim_start().as_bytes().first() {
         Some(b'[') => {
             let list: Vec<&RawValue> =
-                serde_json::from_str(&text).map_err(|e| syntax_error(&e, 1, "invalid JSON"))?;
+                serde_json::from_str(&text).map_err(|e| syntax_error(&e, 1))?;
             if list.len() > MAX_LETTERS {
                 return Err(ParseError::new(
                     FORMAT.as_str(),
                     Position::default().with_field(""),
-                    format!("more than {MAX_LETTERS} letters in one file"),
+                    msg!(
+                        "一个文件中超过 {MAX_LETTERS} 份保函",
+                        "more than {MAX_LETTERS} letters in one file"
+                    ),
                 ));
             }
             list.into_iter()
@@ -148,15 +163,17 @@ pub fn parse(bytes: &[u8]) -> Result<RecordSet, ParseError> {
                 .collect()
         }
         Some(b'{') => {
-            let one: &RawValue =
-                serde_json::from_str(&text).map_err(|e| syntax_error(&e, 1, "invalid JSON"))?;
+            let one: &RawValue = serde_json::from_str(&text).map_err(|e| syntax_error(&e, 1))?;
             vec![(String::new(), one)]
         }
         _ => {
             return Err(ParseError::new(
                 FORMAT.as_str(),
                 Position::line(1),
-                "expected a guarantee letter object or an array of them",
+                msg!(
+                    "应为一份保函对象或保函对象的数组",
+                    "expected a guarantee letter object or an array of them"
+                ),
             ))
         }
     };
@@ -164,7 +181,7 @@ pub fn parse(bytes: &[u8]) -> Result<RecordSet, ParseError> {
         return Err(ParseError::new(
             FORMAT.as_str(),
             Position::line(1),
-            "the array holds no guarantee letter",
+            msg!("数组中没有任何保函", "the array holds no guarantee letter"),
         ));
     }
     for (pointer, raw) in raws {
@@ -195,7 +212,10 @@ fn read_letter<'t>(
         ParseError::new(
             FORMAT.as_str(),
             at(pointer.clone()),
-            format!("{shown}: expected a guarantee letter object ({e})"),
+            msg!(
+                "{shown}：应为保函对象（{e}）",
+                "{shown}: expected a guarantee letter object ({e})"
+            ),
         )
     })?;
     let mut fields: Vec<(String, Value, usize)> = Vec::with_capacity(members.0.len());
@@ -213,9 +233,10 @@ fn read_letter<'t>(
             return Err(ParseError::new(
                 FORMAT.as_str(),
                 pos.clone(),
-                format!(
+                msg!(
+                    "{}：无法识别的字段 '{key}'（见 schemas/guarantee.schema.json）",
                     "{}: unknown field '{key}' (see schemas/guarantee.schema.json)",
-                    pos.field.unwrap_or_default()
+                    pos.field.as_deref().unwrap_or_default()
                 ),
             ));
         }
@@ -224,11 +245,20 @@ fn read_letter<'t>(
             return Err(ParseError::new(
                 FORMAT.as_str(),
                 pos.clone(),
-                format!("{}: field appears twice", pos.field.unwrap_or_default()),
+                msg!(
+                    "{}：字段出现了两次",
+                    "{}: field appears twice",
+                    pos.field.as_deref().unwrap_or_default()
+                ),
             ));
         }
-        let v: Value = serde_json::from_str(value.get())
-            .map_err(|e| ParseError::new(FORMAT.as_str(), here(), format!("bad value: {e}")))?;
+        let v: Value = serde_json::from_str(value.get()).map_err(|e| {
+            ParseError::new(
+                FORMAT.as_str(),
+                here(),
+                msg!("值无效：{e}", "bad value: {e}"),
+            )
+        })?;
         fields.push((key, v, value_offset));
     }
     Ok(WireLetter {

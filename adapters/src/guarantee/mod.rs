@@ -11,8 +11,8 @@ mod xml;
 
 use chrono::NaiveDate;
 use schemas::{
-    CreditCode, GuaranteeAction, GuaranteeForm, GuaranteeLetter, GuaranteeStatus, Money, Position,
-    RecordSet,
+    msg, CreditCode, GuaranteeAction, GuaranteeForm, GuaranteeLetter, GuaranteeStatus, Money, Msg,
+    Position, RecordSet,
 };
 
 use crate::{Format, ParseError};
@@ -56,14 +56,15 @@ pub fn parse(format: Format, bytes: &[u8]) -> Result<RecordSet, ParseError> {
         return Err(ParseError::new(
             format.as_str(),
             Position::offset(0),
-            "the file is empty",
+            msg!("文件为空", "the file is empty"),
         ));
     }
     if bytes.len() > MAX_BYTES {
         return Err(ParseError::new(
             format.as_str(),
             Position::offset(0),
-            format!(
+            msg!(
+                "文件有 {} 字节，超过保函文件允许的 {MAX_BYTES} 字节",
                 "the file is {} bytes, more than the {MAX_BYTES} a guarantee file may have",
                 bytes.len()
             ),
@@ -75,7 +76,10 @@ pub fn parse(format: Format, bytes: &[u8]) -> Result<RecordSet, ParseError> {
         other => Err(ParseError::new(
             other.as_str(),
             Position::offset(0),
-            format!("{other} is not a guarantee letter format"),
+            msg!(
+                "{other} 不是保函格式",
+                "{other} is not a guarantee letter format"
+            ),
         )),
     }
 }
@@ -125,16 +129,23 @@ pub(crate) trait FieldSource {
     /// Where `key` is (or would be) in the file.
     fn position(&self, key: &str) -> Position;
     /// An error about `key`, naming it (element path or JSON pointer) in the message.
-    fn err(&self, key: &str, message: String) -> ParseError {
+    fn err(&self, key: &str, message: Msg) -> ParseError {
         let pos = self.position(key);
         let at = pos.field.clone().unwrap_or_else(|| key.to_string());
-        ParseError::new(self.format().as_str(), pos, format!("{at}: {message}"))
+        ParseError::new(
+            self.format().as_str(),
+            pos,
+            Msg::new(
+                format!("{at}：{}", message.zh),
+                format!("{at}: {}", message.en),
+            ),
+        )
     }
 }
 
 fn required(src: &dyn FieldSource, key: &str) -> Result<String, ParseError> {
     src.text(key)?
-        .ok_or_else(|| src.err(key, "required field is missing or empty".to_string()))
+        .ok_or_else(|| src.err(key, crate::profiles::json_fields::missing_field()))
 }
 
 fn bounded(
@@ -144,9 +155,10 @@ fn bounded(
     max: usize,
 ) -> Result<Option<String>, ParseError> {
     match value {
-        Some(v) if v.chars().count() > max => {
-            Err(src.err(key, format!("longer than {max} characters")))
-        }
+        Some(v) if v.chars().count() > max => Err(src.err(
+            key,
+            msg!("超过 {max} 个字符", "longer than {max} characters"),
+        )),
         other => Ok(other),
     }
 }
@@ -171,23 +183,40 @@ fn amount(src: &dyn FieldSource, key: &str) -> Result<Option<Money>, ParseError>
     if !shape_ok {
         return Err(src.err(
             key,
-            format!("'{v}' is not an amount: expected digits with at most two decimals, e.g. 1500000.00"),
+            msg!(
+                "'{v}' 不是金额：应为数字，最多两位小数，如 1500000.00",
+                "'{v}' is not an amount: expected digits with at most two decimals, e.g. 1500000.00"
+            ),
         ));
     }
-    let m = Money::parse(&v).map_err(|e| src.err(key, e.to_string()))?;
+    let m = Money::parse(&v).map_err(|e| src.err(key, e.msg()))?;
     if m.fen() <= 0 {
-        return Err(src.err(key, format!("amount must be positive, found {m}")));
+        return Err(src.err(
+            key,
+            msg!(
+                "金额必须大于零，实际是 {m}",
+                "amount must be positive, found {m}"
+            ),
+        ));
     }
     Ok(Some(m))
 }
 
 fn date(src: &dyn FieldSource, key: &str) -> Result<NaiveDate, ParseError> {
     let v = required(src, key)?;
+    let not_a_date = || {
+        src.err(
+            key,
+            msg!(
+                "'{v}' 不是日期：应为 YYYY-MM-DD",
+                "'{v}' is not a date: expected YYYY-MM-DD"
+            ),
+        )
+    };
     if v.len() != 10 {
-        return Err(src.err(key, format!("'{v}' is not a date: expected YYYY-MM-DD")));
+        return Err(not_a_date());
     }
-    NaiveDate::parse_from_str(&v, "%Y-%m-%d")
-        .map_err(|_| src.err(key, format!("'{v}' is not a date: expected YYYY-MM-DD")))
+    NaiveDate::parse_from_str(&v, "%Y-%m-%d").map_err(|_| not_a_date())
 }
 
 fn enumerated<T>(
@@ -197,7 +226,15 @@ fn enumerated<T>(
     allowed: &str,
 ) -> Result<T, ParseError> {
     let v = required(src, key)?;
-    map(&v).ok_or_else(|| src.err(key, format!("'{v}' is not one of: {allowed}")))
+    map(&v).ok_or_else(|| {
+        src.err(
+            key,
+            msg!(
+                "'{v}' 不是以下取值之一：{allowed}",
+                "'{v}' is not one of: {allowed}"
+            ),
+        )
+    })
 }
 
 pub fn form_of(s: &str) -> Option<GuaranteeForm> {
@@ -253,15 +290,18 @@ fn convert(src: &dyn FieldSource) -> Result<GuaranteeLetter, ParseError> {
     let actions = "new, renew, top_up, cancel, claim";
     let statuses = "issued, accepted, rejected, released, claimed, expired";
     let credit_text = required(src, "applicant_credit_code")?;
-    let applicant_credit_code = CreditCode::parse(&credit_text)
-        .map_err(|e| src.err("applicant_credit_code", e.to_string()))?;
-    let missing = |key: &str| src.err(key, "required field is missing or empty".to_string());
+    let applicant_credit_code =
+        CreditCode::parse(&credit_text).map_err(|e| src.err("applicant_credit_code", e.msg()))?;
+    let missing = |key: &str| src.err(key, crate::profiles::json_fields::missing_field());
     let document_hash = src.text("document_hash")?;
     if let Some(h) = &document_hash {
         if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(src.err(
                 "document_hash",
-                "expected 64 hex digits (SHA-256 or SM3 of the signed document)".to_string(),
+                msg!(
+                    "应为 64 位十六进制数字（已签署文件的 SHA-256 或 SM3 摘要）",
+                    "expected 64 hex digits (SHA-256 or SM3 of the signed document)"
+                ),
             ));
         }
     }
@@ -302,9 +342,11 @@ fn check_rules(
     if g.valid_to < g.valid_from {
         return Err(src.err(
             "valid_to",
-            format!(
+            msg!(
+                "到期日 valid_to {} 早于生效日 valid_from {}",
                 "valid_to {} is before valid_from {}",
-                g.valid_to, g.valid_from
+                g.valid_to,
+                g.valid_from
             ),
         ));
     }
@@ -314,20 +356,27 @@ fn check_rules(
     {
         return Err(src.err(
             "previous_number",
-            format!("a {action} needs previous_number (the letter it renews or tops up)"),
+            msg!(
+                "{action} 需要填写 previous_number（被续期或增额的原保函编号）",
+                "a {action} needs previous_number (the letter it renews or tops up)"
+            ),
         ));
     }
     match (g.action, g.claim_amount) {
         (GuaranteeAction::Claim, None) => {
             return Err(src.err(
                 "claim_amount",
-                "a claim needs claim_amount (the amount drawn)".to_string(),
+                msg!(
+                    "索赔需要填写 claim_amount（索赔金额）",
+                    "a claim needs claim_amount (the amount drawn)"
+                ),
             ))
         }
         (GuaranteeAction::Claim, Some(c)) if c > g.guaranteed_amount => {
             return Err(src.err(
                 "claim_amount",
-                format!(
+                msg!(
+                    "索赔金额 claim_amount {c} 超过担保金额 guaranteed_amount {}",
                     "claim_amount {c} exceeds guaranteed_amount {}",
                     g.guaranteed_amount
                 ),
@@ -337,14 +386,18 @@ fn check_rules(
         (_, Some(_)) => {
             return Err(src.err(
                 "claim_amount",
-                format!("claim_amount is only allowed with action claim, not {action}"),
+                msg!(
+                    "只有 action 为 claim 时才能填写 claim_amount，而不是 {action}",
+                    "claim_amount is only allowed with action claim, not {action}"
+                ),
             ))
         }
     }
     if !g.irrevocable_on_demand {
         out.warn(
             src.position("irrevocable_on_demand"),
-            format!(
+            msg!(
+                "保函 {} 不是不可撤销、见索即付的：不能替代工资保证金",
                 "letter {} is not irrevocable and payable on first demand: it cannot replace the wage deposit",
                 g.number
             ),

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use schemas::{Position, RecordSet};
+use schemas::{msg, Position, RecordSet};
 
 use super::{build_letter, FieldSource, FIELDS, MAX_LETTERS};
 use crate::profiles::xml::{decode_xml, Ev, XmlStream};
@@ -41,7 +41,10 @@ impl FieldSource for WireLetter {
             Some("false" | "0") => Ok(Some(false)),
             Some(other) => Err(self.err(
                 key,
-                format!("'{other}' is not a boolean (true, false, 1 or 0)"),
+                msg!(
+                    "'{other}' 不是布尔值（true、false、1 或 0）",
+                    "'{other}' is not a boolean (true, false, 1 or 0)"
+                ),
             )),
         }
     }
@@ -59,7 +62,7 @@ pub fn parse(bytes: &[u8]) -> Result<RecordSet, ParseError> {
     out.encoding = Some(decoded.encoding.to_string());
     let (root, line) = match s.next_event()? {
         Some(Ev::Start { name, line }) => (name, line),
-        _ => return Err(s.err("no root element")),
+        _ => return Err(s.err(msg!("没有根元素", "no root element"))),
     };
     match root.as_str() {
         "guarantee_letter" => {
@@ -71,7 +74,10 @@ pub fn parse(bytes: &[u8]) -> Result<RecordSet, ParseError> {
             match s.next_event()? {
                 Some(Ev::Start { name, line }) if name == "guarantee_letter" => {
                     if out.guarantees.len() >= MAX_LETTERS {
-                        return Err(s.err(format!("more than {MAX_LETTERS} letters in one file")));
+                        return Err(s.err(msg!(
+                            "一个文件中超过 {MAX_LETTERS} 份保函",
+                            "more than {MAX_LETTERS} letters in one file"
+                        )));
                     }
                     let path = format!(
                         "/guarantee_letters/guarantee_letter[{}]",
@@ -82,30 +88,43 @@ pub fn parse(bytes: &[u8]) -> Result<RecordSet, ParseError> {
                     out.guarantees.push(built);
                 }
                 Some(Ev::Start { name, .. }) => {
-                    return Err(s.err(format!(
+                    return Err(s.err(msg!(
+                        "意外的元素 <{name}>：此处只能出现 <guarantee_letter>",
                         "unexpected element <{name}>: only <guarantee_letter> may appear here"
                     )))
                 }
                 Some(Ev::Text(t)) if t.trim().is_empty() => {}
-                Some(Ev::Text(_)) => return Err(s.err("text directly inside <guarantee_letters>")),
+                Some(Ev::Text(_)) => {
+                    return Err(s.err(msg!(
+                        "<guarantee_letters> 中直接出现了文本",
+                        "text directly inside <guarantee_letters>"
+                    )))
+                }
                 Some(Ev::End) => break,
-                None => return Err(s.err("unexpected end of document")),
+                None => return Err(s.err(msg!("文档意外结束", "unexpected end of document"))),
             }
         },
         other => {
-            return Err(s.err(format!(
+            return Err(s.err(msg!(
+                "根元素是 <{other}>，应为 <guarantee_letters> 或 <guarantee_letter>",
                 "root element is <{other}>, expected <guarantee_letters> or <guarantee_letter>"
             )))
         }
     }
     if let Some(ev) = s.next_event()? {
-        return Err(s.err(format!("content after the root element: {ev:?}")));
+        return Err(s.err(schemas::Msg::new(
+            "根元素之后还有内容",
+            format!("content after the root element: {ev:?}"),
+        )));
     }
     if out.guarantees.is_empty() {
         return Err(ParseError::new(
             FORMAT.as_str(),
             Position::line(line).with_field("/guarantee_letters"),
-            "<guarantee_letters> holds no <guarantee_letter>",
+            msg!(
+                "<guarantee_letters> 中没有任何 <guarantee_letter>",
+                "<guarantee_letters> holds no <guarantee_letter>"
+            ),
         ));
     }
     Ok(out)
@@ -129,7 +148,10 @@ fn read_letter<R: std::io::BufRead>(
                     return Err(ParseError::new(
                         FORMAT.as_str(),
                         Position::line(line).with_field(path.clone()),
-                        format!("{path}: unknown element <{name}> in a guarantee letter (see schemas/guarantee.xsd)"),
+                        msg!(
+                            "{path}：保函中无法识别的元素 <{name}>（见 schemas/guarantee.xsd）",
+                            "{path}: unknown element <{name}> in a guarantee letter (see schemas/guarantee.xsd)"
+                        ),
                     ));
                 }
                 let value = s.read_simple_text()?;
@@ -137,14 +159,28 @@ fn read_letter<R: std::io::BufRead>(
                     return Err(ParseError::new(
                         FORMAT.as_str(),
                         Position::line(line).with_field(format!("{}/{name}", letter.path)),
-                        format!("{}/{name}: element appears twice", letter.path),
+                        msg!(
+                            "{}/{name}：元素出现了两次",
+                            "{}/{name}: element appears twice",
+                            letter.path
+                        ),
                     ));
                 }
             }
             Some(Ev::Text(t)) if t.trim().is_empty() => {}
-            Some(Ev::Text(_)) => return Err(s.err("text directly inside <guarantee_letter>")),
+            Some(Ev::Text(_)) => {
+                return Err(s.err(msg!(
+                    "<guarantee_letter> 中直接出现了文本",
+                    "text directly inside <guarantee_letter>"
+                )))
+            }
             Some(Ev::End) => return Ok(letter),
-            None => return Err(s.err("unexpected end of document inside <guarantee_letter>")),
+            None => {
+                return Err(s.err(msg!(
+                    "文档在 <guarantee_letter> 内意外结束",
+                    "unexpected end of document inside <guarantee_letter>"
+                )))
+            }
         }
     }
 }

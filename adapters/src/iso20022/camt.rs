@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use chrono::NaiveDate;
 use quick_xml::events::BytesStart;
 use schemas::{
-    Balance, Direction, Entry, Level, Money, MoneyError, Position, Statement, StatementKind,
+    msg, Balance, Direction, Entry, Level, Money, MoneyError, Position, Statement, StatementKind,
 };
 
 use super::deviations::{Deviations, Rule};
@@ -346,7 +346,8 @@ impl<'b> State<'b> {
             diags.push(
                 Level::Warning,
                 here.pos(here.offset, stack),
-                format!(
+                msg!(
+                    "文本超过 {} 个字符，已截断",
                     "text longer than {} characters was cut",
                     xml::MAX_TEXT_CHARS
                 ),
@@ -359,7 +360,10 @@ impl<'b> State<'b> {
             "DBIT" => Ok(Direction::Debit),
             other => Err(here.err(
                 stack,
-                format!("credit/debit indicator '{other}' is neither CRDT nor DBIT"),
+                msg!(
+                    "借贷标志 '{other}' 既不是 CRDT 也不是 DBIT",
+                    "credit/debit indicator '{other}' is neither CRDT nor DBIT"
+                ),
             )),
         };
         if field == Field::MsgCreated {
@@ -565,7 +569,9 @@ impl<'b> State<'b> {
             diags.push(
                 Level::Error,
                 position,
-                format!(
+                msg!(
+                    "余额 {code} 的金额 '{raw}' 在小数点后第二位之后还有非零数字；该余额不予采用\
+                     （绝不舍入），明细照常保留",
                     "balance {code} amount '{raw}' has non-zero digits past the second decimal; \
                      the balance is left out (never rounded), the entries are kept"
                 ),
@@ -573,14 +579,20 @@ impl<'b> State<'b> {
             return Ok(());
         }
         let Some(amount) = b.amount else {
-            return Err(here.at(b.offset, stack, format!("balance {code} has no <Amt>")));
+            return Err(here.at(
+                b.offset,
+                stack,
+                msg!("余额 {code} 缺少金额 <Amt>", "balance {code} has no <Amt>"),
+            ));
         };
         let signed = match b.ind {
             Some(_) if b.negative => {
                 return Err(here.at(
                     b.offset,
                     stack,
-                    format!(
+                    msg!(
+                        "余额 {code} 的金额 <Amt> 为负数（{amount}），同时又有借贷标志 \
+                         <CdtDbtInd>：金额应不带符号，方向由借贷标志表示",
                         "balance {code} has a negative <Amt> ({amount}) and a <CdtDbtInd>: the \
                          amount must be unsigned, its sign is the indicator"
                     ),
@@ -607,7 +619,10 @@ impl<'b> State<'b> {
                     diags.push(
                         Level::Warning,
                         here.pos(b.offset, stack),
-                        format!("balance {code} has no date; used the statement's date {d}"),
+                        msg!(
+                            "余额 {code} 缺少日期；已采用对账单日期 {d}",
+                            "balance {code} has no date; used the statement's date {d}"
+                        ),
                     );
                     d
                 }
@@ -615,7 +630,10 @@ impl<'b> State<'b> {
                     diags.push(
                         Level::Warning,
                         here.pos(b.offset, stack),
-                        format!("balance {code} has no date and the statement none to stand in; balance ignored"),
+                        msg!(
+                            "余额 {code} 缺少日期，对账单也没有可替代的日期；已忽略该余额",
+                            "balance {code} has no date and the statement none to stand in; balance ignored"
+                        ),
                     );
                     return Ok(());
                 }
@@ -647,14 +665,19 @@ impl<'b> State<'b> {
             return Err(here.at(
                 n.offset,
                 stack,
-                format!("entry {number} of statement {} has no <Amt>", self.count),
+                msg!(
+                    "第 {} 份对账单的第 {number} 笔明细缺少金额 <Amt>",
+                    "entry {number} of statement {} has no <Amt>",
+                    self.count
+                ),
             ));
         };
         let Some(direction) = n.ind else {
             return Err(here.at(
                 n.offset,
                 stack,
-                format!(
+                msg!(
+                    "第 {} 份对账单的第 {number} 笔明细缺少借贷标志 <CdtDbtInd>：无法确定是贷方还是借方",
                     "entry {number} of statement {} has no <CdtDbtInd>: credit or debit is unknown",
                     self.count
                 ),
@@ -677,7 +700,10 @@ impl<'b> State<'b> {
                     diags.push(
                         Level::Warning,
                         here.pos(n.offset, stack),
-                        format!("entry {number} has no booking or value date; used the statement's date {d}"),
+                        msg!(
+                            "第 {number} 笔明细既无记账日期也无起息日期；已采用对账单日期 {d}",
+                            "entry {number} has no booking or value date; used the statement's date {d}"
+                        ),
                     );
                     d
                 }
@@ -685,7 +711,10 @@ impl<'b> State<'b> {
                     return Err(here.at(
                         n.offset,
                         stack,
-                        format!("entry {number} has no booking date, no value date and the statement no date to stand in"),
+                        msg!(
+                            "第 {number} 笔明细既无记账日期也无起息日期，对账单也没有可替代的日期",
+                            "entry {number} has no booking date, no value date and the statement no date to stand in"
+                        ),
                     ))
                 }
             },
@@ -745,7 +774,11 @@ impl<'b> State<'b> {
             diags.push(
                 Level::Warning,
                 here.pos(here.offset, stack),
-                format!("statement {} names no account (Acct/Id)", self.count),
+                msg!(
+                    "第 {} 份对账单未写明账号（Acct/Id）",
+                    "statement {} names no account (Acct/Id)",
+                    self.count
+                ),
             );
             String::new()
         });

@@ -3,7 +3,7 @@
 //! file and reported once, as a warning that names the rule, the count and the first place
 //! (so a file of 10,000 entries with the same habit gets one line, not 10,000).
 
-use schemas::{Level, Position};
+use schemas::{msg, Level, Msg, Position};
 
 use super::Diags;
 
@@ -48,44 +48,61 @@ const RULES: [Rule; 10] = [
 
 impl Rule {
     /// What the bank did, which rule that breaks, and what the reader did instead.
-    fn describe(self, message: &str) -> String {
+    fn describe(self, message: &str) -> Msg {
         match self {
-            Rule::BalanceWithoutIndicator => format!(
+            Rule::BalanceWithoutIndicator => msg!(
+                "余额缺少借贷标志 <CdtDbtInd>（{message} 的必备元素）：已按金额的正负号确定方向\
+                 （无符号视为贷方）",
                 "balance without <CdtDbtInd> (mandatory in {message}): its sign was read from \
                  the amount (no sign = credit)"
             ),
-            Rule::BalanceTypeWithoutWrapper => format!(
+            Rule::BalanceTypeWithoutWrapper => msg!(
+                "余额类型写成 <Tp><Cd>，缺少 {message} 要求的 <CdOrPrtry> 外层元素；已按其代码读取",
                 "balance type as <Tp><Cd> without the <CdOrPrtry> wrapper {message} requires; \
                  read as the code"
             ),
-            Rule::BalanceTypeAsProprietary => format!(
+            Rule::BalanceTypeAsProprietary => msg!(
+                "ISO 余额类型代码（OPBD、CLBD 等）在 {message} 中写在自定义的 <Prtry> 中，而不是 \
+                 <Cd>；已按 ISO 代码读取",
                 "ISO balance code (OPBD, CLBD ...) given as proprietary <Prtry> instead of <Cd> \
                  in {message}; read as the ISO code"
             ),
-            Rule::BalanceDateWithoutChoice => format!(
+            Rule::BalanceDateWithoutChoice => msg!(
+                "余额的 <Dt> 直接写了日期，而 {message} 要求写成 <Dt><Dt> 或 <Dt><DtTm>；已按该日期读取",
                 "balance <Dt> holds the date itself instead of <Dt><Dt> or <Dt><DtTm> as \
                  {message} requires; read as the date"
             ),
-            Rule::BookingDateWithoutChoice => format!(
+            Rule::BookingDateWithoutChoice => msg!(
+                "<BookgDt> 直接写了日期，而 {message} 要求写成 <BookgDt><Dt> 或 \
+                 <BookgDt><DtTm>；已按该日期读取",
                 "<BookgDt> holds the date itself instead of <BookgDt><Dt> or <BookgDt><DtTm> as \
                  {message} requires; read as the date"
             ),
-            Rule::ValueDateWithoutChoice => format!(
+            Rule::ValueDateWithoutChoice => msg!(
+                "<ValDt> 直接写了日期，而 {message} 要求写成 <ValDt><Dt> 或 <ValDt><DtTm>；\
+                 已按该日期读取",
                 "<ValDt> holds the date itself instead of <ValDt><Dt> or <ValDt><DtTm> as \
                  {message} requires; read as the date"
             ),
-            Rule::StatusWithoutCode => format!(
+            Rule::StatusWithoutCode => msg!(
+                "明细状态写成 <Sts>BOOK</Sts>（.08 版本之前的写法），而 {message} 要求 \
+                 <Sts><Cd>BOOK</Cd></Sts>；已按其代码读取",
                 "entry status as <Sts>BOOK</Sts>, the form before version .08, while {message} \
                  requires <Sts><Cd>BOOK</Cd></Sts>; read as the code"
             ),
-            Rule::StatusWithCode => format!(
+            Rule::StatusWithCode => msg!(
+                "明细状态写成 <Sts><Cd>BOOK</Cd></Sts>（.08 版本起的写法），而 {message} 要求 \
+                 <Sts>BOOK</Sts>；已按其代码读取",
                 "entry status as <Sts><Cd>BOOK</Cd></Sts>, the form from version .08 on, while \
                  {message} requires <Sts>BOOK</Sts>; read as the code"
             ),
-            Rule::StatusMissing => {
-                format!("entry without <Sts> (mandatory in {message}); read as booked")
-            }
-            Rule::StatementEntryNotBooked => format!(
+            Rule::StatusMissing => msg!(
+                "明细缺少状态 <Sts>（{message} 的必备元素）；已按已入账（BOOK）读取",
+                "entry without <Sts> (mandatory in {message}); read as booked"
+            ),
+            Rule::StatementEntryNotBooked => msg!(
+                "日终对账单（{message}）中出现状态不是 BOOK 的明细（待入账或仅供参考），日终对账单\
+                 应只含已入账明细；已按原样保留",
                 "entry whose status is not BOOK (pending or information only) in an end-of-day \
                  statement ({message}), which should hold booked entries only; kept as sent"
             ),
@@ -118,14 +135,18 @@ impl Deviations {
                 continue;
             }
             let times = if count == 1 {
-                String::new()
+                Msg::default()
             } else {
-                format!(" ({count} times; the first is at this position)")
+                msg!(
+                    "（共 {count} 次；此处为第一次）",
+                    " ({count} times; the first is at this position)"
+                )
             };
+            let rule = rule.describe(message);
             diags.push(
                 Level::Warning,
                 first.unwrap_or_default(),
-                format!("{}{times}", rule.describe(message)),
+                Msg::new(rule.zh + &times.zh, rule.en + &times.en),
             );
         }
     }

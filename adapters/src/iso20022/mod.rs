@@ -33,7 +33,9 @@ use std::borrow::Cow;
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
-use schemas::{Diagnostic, Level, PaymentResult, PayrollBatch, Position, RecordSet, Statement};
+use schemas::{
+    msg, Diagnostic, Level, Msg, PaymentResult, PayrollBatch, Position, RecordSet, Statement,
+};
 
 pub(crate) use crate::diags::Diags;
 use crate::{Format, ParseError};
@@ -216,7 +218,10 @@ impl<'b, S: Events<'b>, F: FnMut(Record)> Walker<'b, S, F> {
             self.diags.push(
                 Level::Warning,
                 Position::default(),
-                "text that is not valid UTF-8 was read as Windows-1252".to_string(),
+                msg!(
+                    "不是有效 UTF-8 的文本已按 Windows-1252 读取",
+                    "text that is not valid UTF-8 was read as Windows-1252"
+                ),
             );
         }
         Summary {
@@ -305,6 +310,15 @@ fn statement_word(f: Format) -> &'static str {
     }
 }
 
+/// [`statement_word`] in Chinese.
+fn statement_word_zh(f: Format) -> &'static str {
+    match f {
+        Format::Camt052 => "账户报告",
+        Format::Camt054 => "借贷通知",
+        _ => "对账单",
+    }
+}
+
 fn message_format(tag: Tag) -> Option<Format> {
     match tag {
         Tag::BkToCstmrStmt => Some(Format::Camt053),
@@ -384,7 +398,8 @@ fn decode_input<'a>(
                     ParseError::new(
                         label,
                         Position::line(1).with_field("xml declaration"),
-                        format!(
+                        msg!(
+                            "XML 声明中的编码 '{}' 不受支持",
                             "unsupported encoding '{}' in the XML declaration",
                             String::from_utf8_lossy(label_bytes)
                         ),
@@ -406,7 +421,8 @@ fn decode_input<'a>(
         return Err(ParseError::new(
             label,
             Position::offset(0),
-            format!(
+            msg!(
+                "文件声明为 {0} 编码，但内容不是有效的 {0}",
                 "the file is not valid {} although it says so",
                 encoding.name()
             ),
@@ -436,11 +452,11 @@ pub(crate) struct Here<'w> {
 /// of the `<` (see `Walker::run`); a position should name the `<`, so the whitespace is
 /// skipped here, only when a position is actually reported.
 impl Here<'_> {
-    pub(crate) fn err(&self, path: &[Tag], message: String) -> ParseError {
+    pub(crate) fn err(&self, path: &[Tag], message: Msg) -> ParseError {
         self.at(self.offset, path, message)
     }
 
-    pub(crate) fn at(&self, offset: u64, path: &[Tag], message: String) -> ParseError {
+    pub(crate) fn at(&self, offset: u64, path: &[Tag], message: Msg) -> ParseError {
         ParseError::new(self.label, self.pos(offset, path), message)
     }
 
@@ -488,10 +504,12 @@ impl<'b, S: Events<'b>, F: FnMut(Record)> Walker<'b, S, F> {
                     self.label,
                     src.position(at, &self.stack),
                     if src.starts_with(at, b"<!ENTITY") {
-                        "an entity declaration (<!ENTITY ...>) is not allowed in a bank message"
-                            .to_string()
+                        msg!(
+                            "银行报文中不允许出现实体声明（<!ENTITY ...>）",
+                            "an entity declaration (<!ENTITY ...>) is not allowed in a bank message"
+                        )
                     } else {
-                        format!("not well-formed XML: {e}")
+                        msg!("XML 格式不正确：{e}", "not well-formed XML: {e}")
                     },
                 )
             })?;
@@ -515,8 +533,10 @@ impl<'b, S: Events<'b>, F: FnMut(Record)> Walker<'b, S, F> {
                 Event::DocType(_) => {
                     return Err(self.here(before).err(
                         &self.stack,
-                        "a DTD (<!DOCTYPE ...>) is not allowed in a bank message; entity declarations are refused"
-                            .to_string(),
+                        msg!(
+                            "银行报文中不允许出现 DTD（<!DOCTYPE ...>）；实体声明一律拒绝",
+                            "a DTD (<!DOCTYPE ...>) is not allowed in a bank message; entity declarations are refused"
+                        ),
                     ))
                 }
                 Event::Eof => break,
@@ -536,7 +556,11 @@ impl<'b, S: Events<'b>, F: FnMut(Record)> Walker<'b, S, F> {
         if let Some(open) = self.stack.last() {
             return Err(self.here(self.src.offset()).err(
                 &self.stack,
-                format!("unexpected end of file: <{}> is not closed", open.name()),
+                msg!(
+                    "文件意外结束：<{}> 没有闭合",
+                    "unexpected end of file: <{}> is not closed",
+                    open.name()
+                ),
             ));
         }
         let Some(format) = self.format else {
@@ -549,11 +573,18 @@ impl<'b, S: Events<'b>, F: FnMut(Record)> Walker<'b, S, F> {
                 self.diags.push(
                     Level::Error,
                     pos,
-                    format!(
-                        "{format} document has no <{}>: the message holds no {}, at least one \
-                         is mandatory",
-                        statement_element(format),
-                        statement_word(format)
+                    Msg::new(
+                        format!(
+                            "{format} 报文缺少 <{}>：报文中没有任何{}，至少应有一份",
+                            statement_element(format),
+                            statement_word_zh(format)
+                        ),
+                        format!(
+                            "{format} document has no <{}>: the message holds no {}, at least \
+                             one is mandatory",
+                            statement_element(format),
+                            statement_word(format)
+                        ),
                     ),
                 );
             }
@@ -569,8 +600,10 @@ impl<'b, S: Events<'b>, F: FnMut(Record)> Walker<'b, S, F> {
             return ParseError::new(
                 self.label,
                 self.start_at.clone().unwrap_or_default(),
-                "no XML element found: expected a camt.052/053/054 or pain.002 <Document>"
-                    .to_string(),
+                msg!(
+                    "未找到任何 XML 元素：应为 camt.052/053/054 或 pain.002 的 <Document>",
+                    "no XML element found: expected a camt.052/053/054 or pain.002 <Document>"
+                ),
             );
         };
         let named = self
@@ -588,14 +621,18 @@ impl<'b, S: Events<'b>, F: FnMut(Record)> Walker<'b, S, F> {
             })
             .or(self.expected);
         let message = match named {
-            Some(f) => format!(
+            Some(f) => msg!(
+                "{f} 报文为空：缺少报文元素 <{}>",
                 "{f} document is empty: it has no <{}> message element",
                 message_element(f)
             ),
-            None => "the <Document> is empty: it has no camt.052/053/054 or pain.002 message \
-                     element (BkToCstmrStmt, BkToCstmrAcctRpt, BkToCstmrDbtCdtNtfctn, \
-                     CstmrPmtStsRpt)"
-                .to_string(),
+            None => msg!(
+                "<Document> 为空：缺少 camt.052/053/054 或 pain.002 的报文元素（BkToCstmrStmt、\
+                 BkToCstmrAcctRpt、BkToCstmrDbtCdtNtfctn、CstmrPmtStsRpt）",
+                "the <Document> is empty: it has no camt.052/053/054 or pain.002 message \
+                 element (BkToCstmrStmt, BkToCstmrAcctRpt, BkToCstmrDbtCdtNtfctn, \
+                 CstmrPmtStsRpt)"
+            ),
         };
         ParseError::new(self.label, document, message)
     }
@@ -610,7 +647,10 @@ impl<'b, S: Events<'b>, F: FnMut(Record)> Walker<'b, S, F> {
         if self.stack.len() >= MAX_DEPTH {
             return Err(self.here(offset).err(
                 &self.stack,
-                format!("elements nested deeper than {MAX_DEPTH} levels"),
+                msg!(
+                    "元素嵌套超过 {MAX_DEPTH} 层",
+                    "elements nested deeper than {MAX_DEPTH} levels"
+                ),
             ));
         }
         if self.format.is_none() {
@@ -644,7 +684,9 @@ impl<'b, S: Events<'b>, F: FnMut(Record)> Walker<'b, S, F> {
             let name = String::from_utf8_lossy(e.name().into_inner()).into_owned();
             return Err(self.here(offset).err(
                 &self.stack,
-                format!(
+                msg!(
+                    "不是 camt.052/053/054 或 pain.002 报文：此处应为 BkToCstmrStmt、\
+                     BkToCstmrAcctRpt、BkToCstmrDbtCdtNtfctn 或 CstmrPmtStsRpt，实际是 <{name}>",
                     "not a camt.052/053/054 or pain.002 message: found <{name}> where \
                      BkToCstmrStmt, BkToCstmrAcctRpt, BkToCstmrDbtCdtNtfctn or CstmrPmtStsRpt was expected"
                 ),
@@ -655,7 +697,10 @@ impl<'b, S: Events<'b>, F: FnMut(Record)> Walker<'b, S, F> {
             if camt(wanted) != camt(found) {
                 return Err(self.here(offset).err(
                     &self.stack,
-                    format!("asked to read {wanted}, but the file is a {found} message"),
+                    msg!(
+                        "要求按 {wanted} 读取，但文件是 {found} 报文",
+                        "asked to read {wanted}, but the file is a {found} message"
+                    ),
                 ));
             }
             if wanted != found {
@@ -663,7 +708,10 @@ impl<'b, S: Events<'b>, F: FnMut(Record)> Walker<'b, S, F> {
                 self.diags.push(
                     Level::Warning,
                     pos,
-                    format!("asked to read {wanted}, but the message is {found}; read as {found}"),
+                    msg!(
+                        "要求按 {wanted} 读取，但报文是 {found}；已按 {found} 读取",
+                        "asked to read {wanted}, but the message is {found}; read as {found}"
+                    ),
                 );
             }
         }
@@ -673,7 +721,10 @@ impl<'b, S: Events<'b>, F: FnMut(Record)> Walker<'b, S, F> {
                 self.diags.push(
                     Level::Warning,
                     pos,
-                    format!("namespace says {v} but the message element is {found}"),
+                    msg!(
+                        "命名空间为 {v}，但报文元素是 {found}",
+                        "namespace says {v} but the message element is {found}"
+                    ),
                 );
             }
             Some(_) => {}
@@ -682,7 +733,10 @@ impl<'b, S: Events<'b>, F: FnMut(Record)> Walker<'b, S, F> {
                 self.diags.push(
                     Level::Info,
                     pos,
-                    format!("no ISO 20022 version in the namespace; read as {found} by its message element"),
+                    msg!(
+                        "命名空间中没有 ISO 20022 版本号；已按报文元素读取为 {found}",
+                        "no ISO 20022 version in the namespace; read as {found} by its message element"
+                    ),
                 );
             }
         }

@@ -9,7 +9,7 @@
 //! transaction without its own status takes its payment block's, then the group's.
 
 use chrono::NaiveDate;
-use schemas::{FailureReason, Level, Money, PaymentResult, PaymentStatus, PayrollBatch};
+use schemas::{msg, FailureReason, Level, Money, PaymentResult, PaymentStatus, PayrollBatch};
 
 use super::xml::{self, Tag};
 use super::{Diags, Here, Record};
@@ -158,7 +158,8 @@ impl State {
             diags.push(
                 Level::Warning,
                 here.pos(here.offset, stack),
-                format!(
+                msg!(
+                    "文本超过 {} 个字符，已截断",
                     "text longer than {} characters was cut",
                     xml::MAX_TEXT_CHARS
                 ),

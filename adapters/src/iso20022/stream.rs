@@ -23,7 +23,7 @@ use std::io::{self, BufRead, Read};
 
 use quick_xml::events::Event;
 use quick_xml::Reader;
-use schemas::Position;
+use schemas::{msg, Position};
 
 use super::xml::{self, Tag};
 use super::{configure, Events, Locate, Record, Summary, Walker};
@@ -304,7 +304,8 @@ impl<R: Read> Checked<R> {
                         ParseError::new(
                             label,
                             Position::line(1).with_field("xml declaration"),
-                            format!(
+                            msg!(
+                                "XML 声明中的编码 '{}' 不受支持",
                                 "unsupported encoding '{}' in the XML declaration",
                                 String::from_utf8_lossy(name)
                             ),
@@ -452,7 +453,10 @@ impl<R: Read> Checked<R> {
                     self.fatal = Some(ParseError::new(
                         self.label,
                         Position::offset(0),
-                        format!("the file is not valid {name} although it says so"),
+                        msg!(
+                            "文件声明为 {name} 编码，但内容不是有效的 {name}",
+                            "the file is not valid {name} although it says so"
+                        ),
                     ));
                     return Ok(false);
                 }
@@ -479,7 +483,8 @@ impl<R: Read> Checked<R> {
         ParseError::new(
             self.label,
             position,
-            format!(
+            msg!(
+                "第 {line} 行（字节偏移 {offset}）有无效的 UTF-8 字节序列 {}（文件按声明或默认是 UTF-8 编码；GBK 编码的文本必须声明 encoding=\"GBK\"）",
                 "malformed UTF-8 byte sequence {} at line {line}, byte offset {offset} (the file is UTF-8, declared or by default; GBK text must be declared encoding=\"GBK\")",
                 shown.join(" ")
             ),
@@ -505,7 +510,8 @@ impl<R: Read> Checked<R> {
         self.control = Some(ParseError::new(
             self.label,
             position,
-            format!(
+            msg!(
+                "第 {line} 行的字符 U+{:04X} 不允许出现在 XML 中；文件被拒绝（户名或账号中的控制字符在各个系统中会被读成不同的内容）",
                 "character U+{:04X} at line {line} is not allowed in XML; the file is refused (a control character in a name or account number would be read differently by every system)",
                 text[at]
             ),
@@ -522,14 +528,7 @@ impl<R: Read> Checked<R> {
     /// character XML does not allow.
     fn verdict(&mut self) -> Result<(), ParseError> {
         if self.eof && !self.raw_content {
-            let message = if self.raw_len == 0 {
-                "empty file (0 bytes)".to_string()
-            } else {
-                format!(
-                    "empty file: its {} bytes are only whitespace, no records",
-                    self.raw_len
-                )
-            };
+            let message = crate::empty_message(self.raw_len, true).unwrap_or_default();
             return Err(ParseError::new(self.label, Position::offset(0), message));
         }
         if let Some(e) = self.fatal.take() {
@@ -561,7 +560,7 @@ fn io_error(label: &str, e: &io::Error) -> ParseError {
     ParseError::new(
         label,
         Position::default(),
-        format!("the file could not be read: {e}"),
+        msg!("无法读取文件：{e}", "the file could not be read: {e}"),
     )
 }
 

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use chrono::NaiveDate;
 use quick_xml::events::BytesText;
-use schemas::{Money, MoneyError, Position};
+use schemas::{msg, Money, MoneyError, Msg, Position};
 
 macro_rules! tags {
     ($($name:ident),* $(,)?) => {
@@ -224,7 +224,7 @@ pub(crate) fn path_string(path: &[Tag]) -> String {
 /// Fast path (almost all text): no `&` means nothing to unescape, so valid UTF-8 is
 /// borrowed from the input as it is — the same result `unescape` gives, without its
 /// generic decoding layers.
-pub(crate) fn text<'i>(t: BytesText<'i>, lossy: &mut bool) -> Result<Cow<'i, str>, String> {
+pub(crate) fn text<'i>(t: BytesText<'i>, lossy: &mut bool) -> Result<Cow<'i, str>, Msg> {
     // Cloning a borrowed event copies a pointer and a length.
     if let Cow::Borrowed(raw) = t.clone().into_inner() {
         if !raw.contains(&b'&') {
@@ -236,7 +236,7 @@ pub(crate) fn text<'i>(t: BytesText<'i>, lossy: &mut bool) -> Result<Cow<'i, str
     text_slow(&t, lossy)
 }
 
-fn text_slow<'i>(t: &BytesText<'i>, lossy: &mut bool) -> Result<Cow<'i, str>, String> {
+fn text_slow<'i>(t: &BytesText<'i>, lossy: &mut bool) -> Result<Cow<'i, str>, Msg> {
     match t.unescape() {
         Ok(Cow::Borrowed(s)) => Ok(Cow::Borrowed(s.trim())),
         Ok(Cow::Owned(s)) => Ok(Cow::Owned(s.trim().to_string())),
@@ -245,10 +245,10 @@ fn text_slow<'i>(t: &BytesText<'i>, lossy: &mut bool) -> Result<Cow<'i, str>, St
             let raw: &[u8] = t;
             let (decoded, _, _) = encoding_rs::WINDOWS_1252.decode(raw);
             let unescaped = quick_xml::escape::unescape(&decoded)
-                .map_err(|e| format!("bad character reference: {e}"))?;
+                .map_err(|e| msg!("字符引用无效：{e}", "bad character reference: {e}"))?;
             Ok(Cow::Owned(unescaped.trim().to_string()))
         }
-        Err(e) => Err(format!("bad text: {e}")),
+        Err(e) => Err(msg!("文本无效：{e}", "bad text: {e}")),
     }
 }
 
@@ -267,9 +267,14 @@ pub(crate) fn bounded(s: &str) -> (&str, bool) {
 
 /// `2024-05-31` or `2024-05-31T10:00:00+08:00` (the date as the bank wrote it; no
 /// time-zone conversion, a booking date is a calendar date at the bank).
-pub(crate) fn date(s: &str) -> Result<NaiveDate, String> {
+pub(crate) fn date(s: &str) -> Result<NaiveDate, Msg> {
     let b = s.as_bytes();
-    let bad = || format!("'{s}' is not a date (expected YYYY-MM-DD)");
+    let bad = || {
+        msg!(
+            "'{s}' 不是日期（应为 YYYY-MM-DD）",
+            "'{s}' is not a date (expected YYYY-MM-DD)"
+        )
+    };
     if b.len() < 10
         || b[4] != b'-'
         || b[7] != b'-'
@@ -285,15 +290,17 @@ pub(crate) fn date(s: &str) -> Result<NaiveDate, String> {
     let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10)) else {
         return Err(bad());
     };
-    NaiveDate::from_ymd_opt(y as i32, m, d).ok_or_else(|| format!("'{s}' is not a calendar date"))
+    NaiveDate::from_ymd_opt(y as i32, m, d)
+        .ok_or_else(|| msg!("'{s}' 不是有效的日历日期", "'{s}' is not a calendar date"))
 }
 
-pub(crate) fn amount(s: &str) -> Result<Money, String> {
+pub(crate) fn amount(s: &str) -> Result<Money, Msg> {
     Money::parse_non_negative(s).map_err(|e| match e {
-        MoneyError::ExcessPrecision(v) => {
-            format!("amount '{v}' has non-zero digits past the second decimal; refusing to round")
-        }
-        other => other.to_string(),
+        MoneyError::ExcessPrecision(v) => msg!(
+            "金额 '{v}' 在小数点后第二位之后还有非零数字；不作舍入，拒绝读取",
+            "amount '{v}' has non-zero digits past the second decimal; refusing to round"
+        ),
+        other => other.msg(),
     })
 }
 
@@ -330,7 +337,10 @@ mod tests {
         assert!(date("2023-02-29").is_err());
         assert!(date("x").is_err());
         assert_eq!(amount("18.150").unwrap().fen(), 1815);
-        assert!(amount("1.005").unwrap_err().contains("refusing to round"));
+        assert!(amount("1.005")
+            .unwrap_err()
+            .en
+            .contains("refusing to round"));
         assert!(amount("-1").is_err());
     }
 }

@@ -4,7 +4,9 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 use encoding_rs::{Encoding, GB18030, UTF_8};
-use schemas::{Balance, Entry, Money, Position, RecordSet, Statement, StatementKind};
+use schemas::{
+    msg, Balance, Direction, Entry, Money, Msg, Position, RecordSet, Statement, StatementKind,
+};
 
 use crate::{Format, ParseError};
 
@@ -13,20 +15,25 @@ pub const MAX_INPUT_BYTES: usize = 256 * 1024 * 1024;
 /// Longest text field kept from a bank file; longer values are an error, not a truncation.
 pub const MAX_FIELD_CHARS: usize = 4096;
 
-pub fn error(format: Format, position: Position, message: impl Into<String>) -> ParseError {
+pub fn error(format: Format, position: Position, message: Msg) -> ParseError {
     ParseError::new(format.as_str(), position, message)
 }
 
 /// Rejects inputs that are empty or larger than [`MAX_INPUT_BYTES`].
 pub fn check_size(format: Format, bytes: &[u8]) -> Result<(), ParseError> {
     if bytes.is_empty() {
-        return Err(error(format, Position::offset(0), "the file is empty"));
+        return Err(error(
+            format,
+            Position::offset(0),
+            msg!("文件为空", "the file is empty"),
+        ));
     }
     if bytes.len() > MAX_INPUT_BYTES {
         return Err(error(
             format,
             Position::offset(0),
-            format!(
+            msg!(
+                "文件有 {} 字节，超过银行格式文件允许的 {MAX_INPUT_BYTES} 字节",
                 "the file is {} bytes, more than the {MAX_INPUT_BYTES} bytes a profile file may have",
                 bytes.len()
             ),
@@ -97,7 +104,8 @@ pub fn decode_strict(
                     offset: Some((base + at) as u64),
                     ..Position::default()
                 },
-                format!(
+                msg!(
+                    "字节偏移 {2} 处有无效的 {0} 字节序列 {1}",
                     "malformed {} byte sequence {} at byte offset {}",
                     if encoding == UTF_8 {
                         "UTF-8"
@@ -159,7 +167,10 @@ pub fn opt_text(
         return Err(error(
             format,
             pos(),
-            format!("field is longer than {MAX_FIELD_CHARS} characters"),
+            msg!(
+                "字段超过 {MAX_FIELD_CHARS} 个字符",
+                "field is longer than {MAX_FIELD_CHARS} characters"
+            ),
         ));
     }
     Ok(Some(t.to_string()))
@@ -167,12 +178,21 @@ pub fn opt_text(
 
 /// Parses a non-negative decimal amount in yuan (`1234.56`), exact.
 pub fn amount_yuan(format: Format, value: &str, pos: Position) -> Result<Money, ParseError> {
-    Money::parse_non_negative(value).map_err(|e| error(format, pos, format!("bad amount: {e}")))
+    Money::parse_non_negative(value).map_err(|e| error(format, pos, bad_amount(&e)))
+}
+
+/// An amount `Money` refused, in both languages.
+pub fn bad_amount(e: &schemas::MoneyError) -> Msg {
+    let m = e.msg();
+    Msg::new(
+        format!("金额无效：{}", m.zh),
+        format!("bad amount: {}", m.en),
+    )
 }
 
 /// Parses a signed decimal amount in yuan (balances).
 pub fn signed_yuan(format: Format, value: &str, pos: Position) -> Result<Money, ParseError> {
-    Money::parse(value).map_err(|e| error(format, pos, format!("bad amount: {e}")))
+    Money::parse(value).map_err(|e| error(format, pos, bad_amount(&e)))
 }
 
 /// Parses an amount written as whole fen without sign or point (ICBC). `allow_sign`
@@ -192,12 +212,19 @@ pub fn amount_fen(
         return Err(error(
             format,
             pos,
-            format!("bad amount '{t}': expected whole fen (digits only, no sign or decimal point)"),
+            msg!(
+                "金额 '{t}' 无效：应为以分为单位的整数（只有数字，无符号、无小数点）",
+                "bad amount '{t}': expected whole fen (digits only, no sign or decimal point)"
+            ),
         ));
     }
-    let fen: i64 = digits
-        .parse()
-        .map_err(|_| error(format, pos.clone(), format!("amount '{t}' is out of range")))?;
+    let fen: i64 = digits.parse().map_err(|_| {
+        error(
+            format,
+            pos.clone(),
+            msg!("金额 '{t}' 超出范围", "amount '{t}' is out of range"),
+        )
+    })?;
     Ok(Money::from_fen(if negative { -fen } else { fen }))
 }
 
@@ -213,7 +240,10 @@ pub fn date(format: Format, value: &str, pos: Position) -> Result<NaiveDate, Par
         error(
             format,
             pos,
-            format!("bad date '{t}': expected YYYYMMDD or YYYY-MM-DD"),
+            msg!(
+                "日期 '{t}' 无效：应为 YYYYMMDD 或 YYYY-MM-DD",
+                "bad date '{t}': expected YYYYMMDD or YYYY-MM-DD"
+            ),
         )
     })
 }
@@ -256,10 +286,20 @@ pub fn statement_from_rows(
             if prev.checked_add(row.entry.signed()) != Some(after) {
                 out.warn(
                     row.position.clone(),
-                    format!(
-                        "running balance {after} does not follow from the previous balance {prev} and this {} of {}",
-                        row.entry.direction.as_str(),
-                        row.entry.amount
+                    Msg::new(
+                        format!(
+                            "交易后余额 {after} 与上一笔余额 {prev} 加上本笔{} {} 不符",
+                            match row.entry.direction {
+                                Direction::Credit => "贷方金额",
+                                Direction::Debit => "借方金额",
+                            },
+                            row.entry.amount
+                        ),
+                        format!(
+                            "running balance {after} does not follow from the previous balance {prev} and this {} of {}",
+                            row.entry.direction.as_str(),
+                            row.entry.amount
+                        ),
                     ),
                 );
             }
@@ -285,13 +325,14 @@ pub fn statement_from_rows(
         })
     });
     if let (Some(_), Some(r)) = (opening, first) {
-        out.diagnostics.push(schemas::Diagnostic {
-            level: schemas::Level::Info,
-            position: r.position.clone(),
-            message: format!(
+        out.diagnostics.push(schemas::Diagnostic::new(
+            schemas::Level::Info,
+            r.position.clone(),
+            msg!(
+                "账号 {account}：期初余额由第一笔明细的交易后余额推算得出",
                 "account {account}: opening balance derived from the first entry's running balance"
             ),
-        });
+        ));
     }
     Statement {
         account,
@@ -360,10 +401,10 @@ pub enum Place {
 }
 
 impl Place {
-    fn describe(self, at: u64) -> String {
+    fn describe(self, at: u64) -> Msg {
         match self {
-            Place::Line => format!("line {at}"),
-            Place::DataItem => format!("/data/{at}"),
+            Place::Line => msg!("第 {at} 行", "line {at}"),
+            Place::DataItem => msg!("/data/{at}", "/data/{at}"),
         }
     }
 }
@@ -445,8 +486,15 @@ impl SeenRefs {
             return Err(error(
                 format,
                 position,
-                format!(
-                    "reference '{reference}' of batch '{batch}' appears twice (first at {first})"
+                Msg::new(
+                    format!(
+                        "批次 '{batch}' 中的参考号 '{reference}' 出现了两次（首次出现于 {}）",
+                        first.zh
+                    ),
+                    format!(
+                        "reference '{reference}' of batch '{batch}' appears twice (first at {})",
+                        first.en
+                    ),
                 ),
             ));
         }
@@ -530,7 +578,10 @@ mod tests {
         let expected = error(
             Format::PlatformJson,
             at(),
-            format!("reference 'S2' of batch '' appears twice (first at /data/{far})"),
+            Msg::new(
+                "",
+                format!("reference 'S2' of batch '' appears twice (first at /data/{far})"),
+            ),
         );
         assert_eq!(e.message, expected.message);
         assert!(e.message.contains("/data/4294"), "{}", e.message);

@@ -3,7 +3,9 @@
 
 use serde_json::{Map, Value};
 
-use schemas::{Money, Position};
+use schemas::{msg, Money, Msg, Position};
+
+use super::common;
 
 use crate::{Format, ParseError};
 
@@ -31,7 +33,10 @@ impl<'a> Obj<'a> {
             other => Err(ParseError::new(
                 format.as_str(),
                 Position::default().with_field(pointer.clone()),
-                format!("expected a JSON object at {pointer}, found {}", kind(other)),
+                Msg::new(
+                    format!("{pointer} 处应为 JSON 对象，实际是{}", kind_zh(other)),
+                    format!("expected a JSON object at {pointer}, found {}", kind(other)),
+                ),
             )),
         }
     }
@@ -40,12 +45,15 @@ impl<'a> Obj<'a> {
         format!("{}/{}", self.pointer, escape_token(key))
     }
 
-    pub fn err(&self, key: &str, message: impl Into<String>) -> ParseError {
+    pub fn err(&self, key: &str, message: Msg) -> ParseError {
         let p = self.pointer_to(key);
         ParseError::new(
             self.format.as_str(),
             Position::default().with_field(p.clone()),
-            format!("{p}: {}", message.into()),
+            Msg::new(
+                format!("{p}：{}", message.zh),
+                format!("{p}: {}", message.en),
+            ),
         )
     }
 
@@ -55,7 +63,11 @@ impl<'a> Obj<'a> {
             if !allowed.contains(&k.as_str()) {
                 return Err(self.err(
                     k,
-                    format!("unknown field '{k}' (allowed: {})", allowed.join(", ")),
+                    msg!(
+                        "无法识别的字段 '{k}'（允许的字段：{}）",
+                        "unknown field '{k}' (allowed: {})",
+                        allowed.join(", ")
+                    ),
                 ));
             }
         }
@@ -69,17 +81,23 @@ impl<'a> Obj<'a> {
             Some(Value::String(s)) => {
                 let t = s.trim();
                 if t.chars().count() > super::common::MAX_FIELD_CHARS {
-                    return Err(self.err(key, "value is too long"));
+                    return Err(self.err(key, msg!("值太长", "value is too long")));
                 }
                 Ok((!t.is_empty()).then(|| t.to_string()))
             }
-            Some(other) => Err(self.err(key, format!("expected a string, found {}", kind(other)))),
+            Some(other) => Err(self.err(
+                key,
+                Msg::new(
+                    format!("应为字符串，实际是{}", kind_zh(other)),
+                    format!("expected a string, found {}", kind(other)),
+                ),
+            )),
         }
     }
 
     pub fn req_str(&self, key: &str) -> Result<String, ParseError> {
         self.opt_str(key)?
-            .ok_or_else(|| self.err(key, "required field is missing or empty"))
+            .ok_or_else(|| self.err(key, missing_field()))
     }
 
     /// An amount written as a decimal string (`"1234.50"`); numbers are refused because a
@@ -88,27 +106,43 @@ impl<'a> Obj<'a> {
         match self.map.get(key) {
             Some(Value::Number(n)) => Err(self.err(
                 key,
-                format!("amount {n} must be written as a decimal string such as \"{n}\""),
+                msg!(
+                    "金额 {n} 必须写成十进制字符串，如 \"{n}\"",
+                    "amount {n} must be written as a decimal string such as \"{n}\""
+                ),
             )),
             _ => match self.opt_str(key)? {
                 None => Ok(None),
                 Some(s) => Money::parse(&s)
                     .map(Some)
-                    .map_err(|e| self.err(key, format!("bad amount: {e}"))),
+                    .map_err(|e| self.err(key, common::bad_amount(&e))),
             },
         }
     }
 
     pub fn req_money(&self, key: &str) -> Result<Money, ParseError> {
-        self.opt_money(key)?
-            .ok_or_else(|| self.err(key, "required amount is missing or empty"))
+        self.opt_money(key)?.ok_or_else(|| {
+            self.err(
+                key,
+                msg!(
+                    "缺少必备的金额或金额为空",
+                    "required amount is missing or empty"
+                ),
+            )
+        })
     }
 
     /// A strictly positive amount.
     pub fn req_positive_money(&self, key: &str) -> Result<Money, ParseError> {
         let m = self.req_money(key)?;
         if m.fen() <= 0 {
-            return Err(self.err(key, format!("amount must be positive, found {m}")));
+            return Err(self.err(
+                key,
+                msg!(
+                    "金额必须大于零，实际是 {m}",
+                    "amount must be positive, found {m}"
+                ),
+            ));
         }
         Ok(m)
     }
@@ -117,7 +151,13 @@ impl<'a> Obj<'a> {
         match self.map.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Array(a)) => Ok(Some(a)),
-            Some(other) => Err(self.err(key, format!("expected an array, found {}", kind(other)))),
+            Some(other) => Err(self.err(
+                key,
+                Msg::new(
+                    format!("应为数组，实际是{}", kind_zh(other)),
+                    format!("expected an array, found {}", kind(other)),
+                ),
+            )),
         }
     }
 
@@ -127,9 +167,32 @@ impl<'a> Obj<'a> {
             Some(Value::Bool(b)) => Ok(Some(*b)),
             Some(other) => Err(self.err(
                 key,
-                format!("expected true or false, found {}", kind(other)),
+                Msg::new(
+                    format!("应为 true 或 false，实际是{}", kind_zh(other)),
+                    format!("expected true or false, found {}", kind(other)),
+                ),
             )),
         }
+    }
+}
+
+/// A required field absent or blank.
+pub fn missing_field() -> Msg {
+    msg!(
+        "缺少必备字段或字段为空",
+        "required field is missing or empty"
+    )
+}
+
+/// [`kind`] in Chinese.
+pub fn kind_zh(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "空值 null",
+        Value::Bool(_) => "布尔值",
+        Value::Number(_) => "数字",
+        Value::String(_) => "字符串",
+        Value::Array(_) => "数组",
+        Value::Object(_) => "对象",
     }
 }
 
@@ -150,7 +213,7 @@ pub fn parse_json(format: Format, text: &str) -> Result<Value, ParseError> {
         ParseError::new(
             format.as_str(),
             Position::line(e.line() as u64).with_column(e.column() as u64),
-            format!("invalid JSON: {e}"),
+            msg!("JSON 格式错误：{e}", "invalid JSON: {e}"),
         )
     })
 }

@@ -83,7 +83,10 @@ pub fn parse(format: Format, bytes: &[u8], ctx: &ParseContext) -> Result<RecordS
         None => Err(ParseError::new(
             format.as_str(),
             schemas::Position::offset(0),
-            format!("{format} is not a Chinese bank profile"),
+            schemas::msg!(
+                "{format} 不是中国的银行格式",
+                "{format} is not a Chinese bank profile"
+            ),
         )),
     }
 }

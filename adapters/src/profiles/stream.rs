@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Read};
 
 use encoding_rs::{Decoder, DecoderResult, GB18030};
-use schemas::{PaymentResult, PayrollBatch, Position, RecordSet, Statement, StatementKind};
+use schemas::{msg, PaymentResult, PayrollBatch, Position, RecordSet, Statement, StatementKind};
 
 use super::common::{self, error, Row};
 use crate::{Format, ParseError};
@@ -36,7 +36,7 @@ pub fn io_error(format: Format, e: &io::Error) -> ParseError {
     error(
         format,
         Position::default(),
-        format!("the file could not be read: {e}"),
+        msg!("无法读取文件：{e}", "the file could not be read: {e}"),
     )
 }
 
@@ -243,7 +243,8 @@ pub fn locate<R: Read>(
             offset: Some(at),
             ..Position::default()
         },
-        format!(
+        msg!(
+            "字节偏移 {at} 处有无效的 {encoding} 字节序列 {}",
             "malformed {encoding} byte sequence {} at byte offset {at}",
             shown.join(" ")
         ),
@@ -407,7 +408,10 @@ impl<R: Read> Lines<R> {
                 error(
                     self.format,
                     Position::line(self.number),
-                    "the file changed while it was read: this line is not valid UTF-8",
+                    msg!(
+                        "读取过程中文件发生了变化：这一行不是有效的 UTF-8",
+                        "the file changed while it was read: this line is not valid UTF-8"
+                    ),
                 )
             })?;
             if !text.trim().is_empty() {

@@ -9,7 +9,7 @@ use std::io::{self, BufRead, Read};
 use encoding_rs::{Encoding, GB18030, UTF_8};
 use quick_xml::events::Event;
 use quick_xml::Reader;
-use schemas::Position;
+use schemas::{msg, Msg, Position};
 
 use super::common::{self, error, Decoded, MAX_FIELD_CHARS};
 use super::stream;
@@ -78,7 +78,10 @@ fn declared(format: Format, label: &str) -> Result<(&'static Encoding, &'static 
         return Err(error(
             format,
             Position::line(1).with_field("?xml/@encoding"),
-            format!("unsupported encoding '{label}' in the XML declaration"),
+            msg!(
+                "XML 声明中的编码 '{label}' 不受支持",
+                "unsupported encoding '{label}' in the XML declaration"
+            ),
         ));
     };
     if enc == UTF_8 {
@@ -89,7 +92,8 @@ fn declared(format: Format, label: &str) -> Result<(&'static Encoding, &'static 
         Err(error(
             format,
             Position::line(1).with_field("?xml/@encoding"),
-            format!(
+            msg!(
+                "该格式不使用编码 '{label}'（应为 UTF-8 或 GBK/GB18030）",
                 "encoding '{label}' is not used by this format (expected UTF-8 or GBK/GB18030)"
             ),
         ))
@@ -308,7 +312,7 @@ impl<R: BufRead> XmlStream<R> {
         format!("/{}", self.path.join("/"))
     }
 
-    pub fn err(&mut self, message: impl Into<String>) -> ParseError {
+    pub fn err(&mut self, message: Msg) -> ParseError {
         let line = self.current_line();
         let path = self.path_string();
         error(self.format, Position::line(line).with_field(path), message)
@@ -336,7 +340,7 @@ impl<R: BufRead> XmlStream<R> {
                     Err(error(
                         self.format,
                         Position::line(line).with_field(path),
-                        format!("malformed XML: {e}"),
+                        msg!("XML 格式错误：{e}", "malformed XML: {e}"),
                     ))
                 }
             };
@@ -357,7 +361,10 @@ impl<R: BufRead> XmlStream<R> {
                 let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
                 let line = self.line_of(start);
                 if self.depth >= MAX_DEPTH {
-                    return Err(self.err(format!("elements nested deeper than {MAX_DEPTH}")));
+                    return Err(self.err(msg!(
+                        "元素嵌套超过 {MAX_DEPTH} 层",
+                        "elements nested deeper than {MAX_DEPTH}"
+                    )));
                 }
                 self.depth += 1;
                 self.path.push(name.clone());
@@ -371,7 +378,8 @@ impl<R: BufRead> XmlStream<R> {
             }
             Event::Text(t) => {
                 let s = t.unescape().map_err(|e| {
-                    self.err(format!(
+                    self.err(msg!(
+                        "字符或实体引用无效（{e}）；只允许 XML 预定义的实体",
                         "bad character or entity reference ({e}); only the predefined XML entities are allowed"
                     ))
                 })?;
@@ -381,15 +389,17 @@ impl<R: BufRead> XmlStream<R> {
                 let s = String::from_utf8_lossy(&c.into_inner()).into_owned();
                 self.text_event(s).map(Step::Event)
             }
-            Event::DocType(_) => {
-                Err(self.err("a DOCTYPE (DTD) is not allowed: entity definitions are refused"))
-            }
+            Event::DocType(_) => Err(self.err(msg!(
+                "不允许出现 DOCTYPE（DTD）：实体定义一律拒绝",
+                "a DOCTYPE (DTD) is not allowed: entity definitions are refused"
+            ))),
             Event::Decl(_) | Event::PI(_) | Event::Comment(_) => Ok(Step::Skip),
             Event::Eof => {
                 if !self.path.is_empty() {
-                    return Err(
-                        self.err("the document ends before its elements are closed (truncated?)")
-                    );
+                    return Err(self.err(msg!(
+                        "文档在元素闭合之前就结束了（被截断？）",
+                        "the document ends before its elements are closed (truncated?)"
+                    )));
                 }
                 Ok(Step::Eof)
             }
@@ -398,10 +408,16 @@ impl<R: BufRead> XmlStream<R> {
 
     fn text_event(&mut self, s: String) -> Result<Ev, ParseError> {
         if s.chars().count() > MAX_FIELD_CHARS {
-            return Err(self.err(format!("text longer than {MAX_FIELD_CHARS} characters")));
+            return Err(self.err(msg!(
+                "文本超过 {MAX_FIELD_CHARS} 个字符",
+                "text longer than {MAX_FIELD_CHARS} characters"
+            )));
         }
         if self.path.is_empty() && !s.trim().is_empty() {
-            return Err(self.err("text outside the root element"));
+            return Err(self.err(msg!(
+                "根元素之外出现了文本",
+                "text outside the root element"
+            )));
         }
         Ok(Ev::Text(s))
     }
@@ -414,7 +430,7 @@ impl<R: BufRead> XmlStream<R> {
                 Some(Ev::Start { .. }) => open += 1,
                 Some(Ev::End) => open -= 1,
                 Some(Ev::Text(_)) => {}
-                None => return Err(self.err("unexpected end of document")),
+                None => return Err(self.err(end_of_document())),
             }
         }
         Ok(())
@@ -429,11 +445,12 @@ impl<R: BufRead> XmlStream<R> {
                 Some(Ev::Text(t)) => text.push_str(&t),
                 Some(Ev::End) => return Ok(text.trim().to_string()),
                 Some(Ev::Start { name, .. }) => {
-                    return Err(self.err(format!(
+                    return Err(self.err(msg!(
+                        "简单字段中出现了意外的子元素 <{name}>",
                         "unexpected child element <{name}> inside a simple field"
                     )))
                 }
-                None => return Err(self.err("unexpected end of document")),
+                None => return Err(self.err(end_of_document())),
             }
         }
     }
@@ -538,4 +555,9 @@ fn refuse_controls_in<R: Read>(
         at += n;
         text.consume(n);
     }
+}
+
+/// The document ended inside an element.
+fn end_of_document() -> Msg {
+    msg!("文档意外结束", "unexpected end of document")
 }

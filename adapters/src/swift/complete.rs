@@ -10,7 +10,7 @@
 //!
 //! [`Statement::incomplete`]: schemas::Statement::incomplete
 
-use schemas::{Level, StatementKind};
+use schemas::{msg, Level, Msg, StatementKind};
 
 use super::{Builder, Current};
 use crate::{ParseError, Tolerance};
@@ -34,8 +34,11 @@ impl Builder {
             return;
         }
         let name = match &s.statement_id {
-            Some(id) => format!("statement '{id}' (line {start})"),
-            None => format!("the statement at line {start}"),
+            Some(id) => msg!(
+                "对账单 '{id}'（第 {start} 行）",
+                "statement '{id}' (line {start})"
+            ),
+            None => msg!("第 {start} 行起的对账单", "the statement at line {start}"),
         };
         let message = match self.kind {
             StatementKind::Intraday => "MT942",
@@ -46,7 +49,13 @@ impl Builder {
                 Level::Error,
                 start,
                 "20",
-                format!("{name} has no transaction reference :20: (mandatory in {message})"),
+                Msg::new(
+                    format!("{}缺少交易参考号 :20:（{message} 的必备字段）", name.zh),
+                    format!(
+                        "{} has no transaction reference :20: (mandatory in {message})",
+                        name.en
+                    ),
+                ),
             );
         }
         if s.account.is_empty() {
@@ -54,7 +63,13 @@ impl Builder {
                 Level::Error,
                 start,
                 "25",
-                format!("{name} names no account: :25: is mandatory in {message}"),
+                Msg::new(
+                    format!("{}未写明账号：:25: 是 {message} 的必备字段", name.zh),
+                    format!(
+                        "{} names no account: :25: is mandatory in {message}",
+                        name.en
+                    ),
+                ),
             );
         }
         if !eod {
@@ -64,13 +79,22 @@ impl Builder {
             let (level, tail) = tolerance_words(
                 self.tolerate_no_opening,
                 Tolerance::Mt940NoOpeningBalance,
-                "",
+                Msg::default(),
             );
             self.diag(
                 level,
                 start,
                 "60F",
-                format!("{name} has no opening balance :60F: (mandatory in MT940){tail}"),
+                Msg::new(
+                    format!(
+                        "{}缺少期初余额 :60F:（MT940 的必备字段）{}",
+                        name.zh, tail.zh
+                    ),
+                    format!(
+                        "{} has no opening balance :60F: (mandatory in MT940){}",
+                        name.en, tail.en
+                    ),
+                ),
             );
         }
         if s.closing_balance.is_none() {
@@ -79,16 +103,27 @@ impl Builder {
             let (level, tail) = tolerance_words(
                 self.tolerate_no_closing,
                 Tolerance::Mt940NoClosingBalance,
-                "; marked incomplete, so a later complete delivery of this statement supersedes it",
+                msg!(
+                    "；已标记为不完整，此后同一对账单的完整文件到达时将取代它",
+                    "; marked incomplete, so a later complete delivery of this statement supersedes it"
+                ),
             );
             self.diag(
                 level,
                 end,
                 "62F",
-                format!(
-                    "{name} stops after the field at line {end}, without its closing balance \
-                     :62F: (mandatory in MT940): the file may have been cut short, its {entries} \
-                     entries may be only the first part{tail}"
+                Msg::new(
+                    format!(
+                        "{}在第 {end} 行的字段之后中断，缺少期末余额 :62F:（MT940 的必备字段）：\
+                         文件可能被截断，其中的 {entries} 笔明细可能只是前一部分{}",
+                        name.zh, tail.zh
+                    ),
+                    format!(
+                        "{} stops after the field at line {end}, without its closing balance \
+                         :62F: (mandatory in MT940): the file may have been cut short, its {entries} \
+                         entries may be only the first part{}",
+                        name.en, tail.en
+                    ),
                 ),
             );
         }
@@ -115,7 +150,9 @@ impl Builder {
             return Err(self.err(
                 line,
                 tag,
-                format!(
+                msg!(
+                    "账号字段 :25: 的内容是 '{}'，带有 :86: 附言的 ?NN 子字段，不是账号：\
+                     对账单已损坏（某个字段丢失了标签）",
                     "the account line :25: reads '{}', which has the ?NN subfields of :86: \
                      details, not an account: the statement is broken (a field lost its tag)",
                     quoted()
@@ -135,7 +172,9 @@ impl Builder {
                 return Err(self.err(
                     line,
                     tag,
-                    format!(
+                    msg!(
+                        "第 {} 行起的对账单在期末余额 :62F: 之前、交易明细之后出现了账号字段 \
+                         :25:：对账单已损坏（字段位置错误），而不是第二份对账单",
                         "an account line :25: follows the statement lines of the statement that \
                          began at line {}, before its closing balance :62F:: the statement is \
                          broken (a field in the wrong place), not a second statement",
@@ -157,16 +196,20 @@ fn has_subfield_marks(s: &str) -> bool {
 }
 
 /// The level of a missing mandatory balance, and the words that say why it is what it is.
-fn tolerance_words(tolerated: bool, t: Tolerance, marked: &str) -> (Level, String) {
+fn tolerance_words(tolerated: bool, t: Tolerance, marked: Msg) -> (Level, Msg) {
     if tolerated {
         (
             Level::Warning,
-            format!("; accepted for this partner (tolerance '{t}'){marked}"),
+            Msg::new(
+                format!("；该合作方已配置容忍此项（容忍项 '{t}'）{}", marked.zh),
+                format!("; accepted for this partner (tolerance '{t}'){}", marked.en),
+            ),
         )
     } else {
         (
             Level::Error,
-            format!(
+            msg!(
+                "；如果该银行一贯不报送此字段，可在合作方配置中容忍 '{t}'",
                 "; if this bank always leaves it out, the partner can be configured to \
                  tolerate '{t}'"
             ),

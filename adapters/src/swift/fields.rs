@@ -2,19 +2,23 @@
 //! (`:61:`), floor limits (`:34F:`), and the SWIFT date and amount conventions.
 
 use chrono::{Datelike, NaiveDate};
-use schemas::{Direction, Money};
+use schemas::{msg, Direction, Money, Msg};
 
 /// `YYMMDD` → date. SWIFT years 00–79 are 2000–2079, 80–99 are 1980–1999.
-pub(crate) fn yymmdd(s: &str) -> Result<NaiveDate, String> {
+pub(crate) fn yymmdd(s: &str) -> Result<NaiveDate, Msg> {
     let b = s.as_bytes();
     if b.len() != 6 || !b.iter().all(u8::is_ascii_digit) {
-        return Err(format!("'{s}' is not a date (expected YYMMDD)"));
+        return Err(msg!(
+            "'{s}' 不是日期（应为 YYMMDD）",
+            "'{s}' is not a date (expected YYMMDD)"
+        ));
     }
     let num = |i: usize| u32::from(b[i] - b'0') * 10 + u32::from(b[i + 1] - b'0');
     let yy = num(0) as i32;
     let year = if yy < 80 { 2000 + yy } else { 1900 + yy };
     NaiveDate::from_ymd_opt(year, num(2), num(4)).ok_or_else(|| {
-        format!(
+        msg!(
+            "'{s}' 不是有效的日历日期（20{s:.2}-{}-{}）",
             "'{s}' is not a calendar date (20{s:.2}-{}-{})",
             &s[2..4],
             &s[4..6]
@@ -24,46 +28,61 @@ pub(crate) fn yymmdd(s: &str) -> Result<NaiveDate, String> {
 
 /// The entry date `MMDD` of a `:61:` line: the year is the one that puts it closest to
 /// the value date (a line valued 31 Dec can be booked 2 Jan of the next year).
-pub(crate) fn entry_date(mmdd: &str, value: NaiveDate) -> Result<NaiveDate, String> {
+pub(crate) fn entry_date(mmdd: &str, value: NaiveDate) -> Result<NaiveDate, Msg> {
+    let not_a_date = || {
+        msg!(
+            "记账日期 '{mmdd}' 不是有效的日历日期",
+            "entry date '{mmdd}' is not a calendar date"
+        )
+    };
     let b = mmdd.as_bytes();
     if b.len() != 4 || !b.iter().all(u8::is_ascii_digit) {
-        return Err(format!("entry date '{mmdd}' is not MMDD"));
+        return Err(msg!(
+            "记账日期 '{mmdd}' 不是 MMDD 格式",
+            "entry date '{mmdd}' is not MMDD"
+        ));
     }
     let month = u32::from(b[0] - b'0') * 10 + u32::from(b[1] - b'0');
     let day = u32::from(b[2] - b'0') * 10 + u32::from(b[3] - b'0');
     let y = value.year();
     // Same month or a neighbouring one in the same year: no rollover to consider.
     if month.abs_diff(value.month()) <= 6 {
-        return NaiveDate::from_ymd_opt(y, month, day)
-            .ok_or_else(|| format!("entry date '{mmdd}' is not a calendar date"));
+        return NaiveDate::from_ymd_opt(y, month, day).ok_or_else(not_a_date);
     }
     [y, y - 1, y + 1]
         .into_iter()
         .filter_map(|year| NaiveDate::from_ymd_opt(year, month, day))
         .min_by_key(|d| (*d - value).num_days().abs())
-        .ok_or_else(|| format!("entry date '{mmdd}' is not a calendar date"))
+        .ok_or_else(not_a_date)
 }
 
 /// A SWIFT amount: digits with a comma as decimal separator (`1234,5`, `0,`).
-pub(crate) fn amount(s: &str) -> Result<Money, String> {
+pub(crate) fn amount(s: &str) -> Result<Money, Msg> {
     if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit() || c == b',') {
-        return Err(format!(
+        return Err(msg!(
+            "'{s}' 不是 SWIFT 金额（应为数字加逗号小数点）",
             "'{s}' is not a SWIFT amount (digits and a decimal comma)"
         ));
     }
-    Money::parse_with_separator(s, b',').map_err(|e| e.to_string())
+    Money::parse_with_separator(s, b',').map_err(|e| e.msg())
 }
 
 /// `C160201EUR1200,00` (`:60F:` `:62F:` `:64:` `:65:`): signed amount, date, currency.
-pub(crate) fn balance(v: &str) -> Result<(Money, NaiveDate, String), String> {
+pub(crate) fn balance(v: &str) -> Result<(Money, NaiveDate, String), Msg> {
     let v = v.trim();
     let (sign, rest) = match v.as_bytes().first() {
         Some(b'C') => (Direction::Credit, &v[1..]),
         Some(b'D') => (Direction::Debit, &v[1..]),
-        _ => return Err(format!("balance '{v}' does not start with C or D")),
+        _ => {
+            return Err(msg!(
+                "余额 '{v}' 未以借贷标志 C 或 D 开头",
+                "balance '{v}' does not start with C or D"
+            ))
+        }
     };
     if rest.len() < 10 || !rest.is_char_boundary(6) || !rest.is_char_boundary(9) {
-        return Err(format!(
+        return Err(msg!(
+            "余额 '{v}' 太短（应依次为借贷标志 C/D、日期 YYMMDD、币种、金额）",
             "balance '{v}' is too short (expected C/D, YYMMDD, currency, amount)"
         ));
     }
@@ -75,7 +94,10 @@ pub(crate) fn balance(v: &str) -> Result<(Money, NaiveDate, String), String> {
         (&rest[6..9], &rest[9..])
     };
     if !currency.bytes().all(|c| c.is_ascii_alphabetic()) {
-        return Err(format!("balance '{v}' has no currency code"));
+        return Err(msg!(
+            "余额 '{v}' 缺少币种代码",
+            "balance '{v}' has no currency code"
+        ));
     }
     let amount = amount(amount_text.trim())?;
     let signed = match sign {
@@ -161,7 +183,7 @@ pub(crate) struct Line61 {
 }
 
 /// `YYMMDD[MMDD](C|D|RC|RD|EC|ED)[funds code]amount[N|F|S]xxx customer-ref[//bank-ref][\nsupplementary]`.
-pub(crate) fn line61(v: &str) -> Result<Line61, String> {
+pub(crate) fn line61(v: &str) -> Result<Line61, Msg> {
     let (first, supplementary) = match v.split_once('\n') {
         Some((a, b)) => (
             a,
@@ -178,7 +200,10 @@ pub(crate) fn line61(v: &str) -> Result<Line61, String> {
     let s = first.trim_end();
     let b = s.as_bytes();
     if b.len() < 6 || !s.is_char_boundary(6) {
-        return Err(format!("statement line '{s}' is too short"));
+        return Err(msg!(
+            "交易明细行 '{s}' 太短",
+            "statement line '{s}' is too short"
+        ));
     }
     let value_date = yymmdd(&s[..6])?;
     let mut i = 6;
@@ -198,7 +223,8 @@ pub(crate) fn line61(v: &str) -> Result<Line61, String> {
         (Some(b'C'), _) => (Direction::Credit, false, 1),
         (Some(b'D'), _) => (Direction::Debit, false, 1),
         _ => {
-            return Err(format!(
+            return Err(msg!(
+                "交易明细行 '{s}'：第 {} 个字符处（日期之后）应为借贷标志 C、D、RC 或 RD",
                 "statement line '{s}': expected C, D, RC or RD after the date(s) at character {}",
                 i + 1
             ))
@@ -229,7 +255,12 @@ pub(crate) fn line61(v: &str) -> Result<Line61, String> {
             }
         }
     }
-    let amount = amount(&s[start..i]).map_err(|m| format!("statement line '{s}': {m}"))?;
+    let amount = amount(&s[start..i]).map_err(|m| {
+        Msg::new(
+            format!("交易明细行 '{s}'：{}", m.zh),
+            format!("statement line '{s}': {}", m.en),
+        )
+    })?;
     let rest = s[i..].trim_start();
     let (type_code, refs) = if rest.len() >= 4
         && rest.is_char_boundary(4)
@@ -300,6 +331,7 @@ mod tests {
         assert_eq!(yymmdd("991231").unwrap().to_string(), "1999-12-31");
         assert!(yymmdd("160230")
             .unwrap_err()
+            .en
             .contains("not a calendar date"));
         let v = yymmdd("161231").unwrap();
         assert_eq!(entry_date("0102", v).unwrap().to_string(), "2017-01-02");

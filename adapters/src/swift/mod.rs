@@ -21,7 +21,9 @@ mod fields;
 mod info86;
 mod stream;
 
-use schemas::{Balance, Diagnostic, Entry, Level, Position, RecordSet, Statement, StatementKind};
+use schemas::{
+    msg, Balance, Diagnostic, Entry, Level, Msg, Position, RecordSet, Statement, StatementKind,
+};
 
 use crate::diags::Diags;
 use crate::{Format, ParseError, Tolerance};
@@ -309,7 +311,10 @@ impl Builder {
             diags.push(
                 Level::Info,
                 Position::default(),
-                format!("file is not UTF-8; read as {encoding}"),
+                msg!(
+                    "文件不是 UTF-8 编码，按 {encoding} 读取",
+                    "file is not UTF-8; read as {encoding}"
+                ),
             );
         }
         Builder {
@@ -336,7 +341,10 @@ impl Builder {
             return Err(ParseError::new(
                 self.label,
                 Position::line(1),
-                "no SWIFT MT940/MT942 field (:20:, :25:, :61: ...) found",
+                msg!(
+                    "未找到任何 SWIFT MT940/MT942 字段（:20:、:25:、:61: 等）",
+                    "no SWIFT MT940/MT942 field (:20:, :25:, :61: ...) found"
+                ),
             ));
         }
         Ok(Summary {
@@ -346,7 +354,7 @@ impl Builder {
         })
     }
 
-    fn err(&self, line: u64, tag: &str, message: String) -> ParseError {
+    fn err(&self, line: u64, tag: &str, message: Msg) -> ParseError {
         ParseError::new(
             self.label,
             Position::line(line).with_field(format!(":{tag}:")),
@@ -354,11 +362,11 @@ impl Builder {
         )
     }
 
-    fn warn(&mut self, line: u64, tag: &str, message: String) {
+    fn warn(&mut self, line: u64, tag: &str, message: Msg) {
         self.diag(Level::Warning, line, tag, message);
     }
 
-    fn diag(&mut self, level: Level, line: u64, tag: &str, message: String) {
+    fn diag(&mut self, level: Level, line: u64, tag: &str, message: Msg) {
         self.diags.push(
             level,
             Position::line(line).with_field(format!(":{tag}:")),
@@ -404,7 +412,10 @@ impl Builder {
                 self.warn(
                     line,
                     tag,
-                    format!("field longer than {MAX_FIELD_CHARS} characters was cut"),
+                    msg!(
+                        "字段超过 {MAX_FIELD_CHARS} 个字符，已截断",
+                        "field longer than {MAX_FIELD_CHARS} characters was cut"
+                    ),
                 );
                 &value[..cut]
             }
@@ -525,7 +536,7 @@ impl Builder {
                 }
             }
             "13" | "13D" | "90C" | "90D" => {}
-            other => self.warn(line, other, "field ignored".to_string()),
+            other => self.warn(line, other, msg!("已忽略该字段", "field ignored")),
         }
         Ok(())
     }

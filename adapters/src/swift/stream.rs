@@ -13,7 +13,7 @@
 use std::borrow::Cow;
 use std::io::{self, Read};
 
-use schemas::{Position, Statement};
+use schemas::{msg, Position, Statement};
 
 use super::{known_tag, Builder, Fields, Summary};
 use crate::encoding::{decode_legacy, Legacy, LegacyGuess};
@@ -117,7 +117,10 @@ fn read_piece(
             ParseError::new(
                 label,
                 Position::line(lines + 1),
-                "the file changed while it was read: not valid UTF-8 the second time",
+                msg!(
+                    "读取过程中文件发生了变化：第二次读取时不再是有效的 UTF-8",
+                    "the file changed while it was read: not valid UTF-8 the second time"
+                ),
             )
         })?),
         Some(cp) => Cow::Owned(decode_legacy(bytes, cp)),
@@ -270,7 +273,7 @@ fn io_error(label: &str, e: &io::Error) -> ParseError {
     ParseError::new(
         label,
         Position::default(),
-        format!("the file could not be read: {e}"),
+        msg!("无法读取文件：{e}", "the file could not be read: {e}"),
     )
 }
 

@@ -1360,7 +1360,7 @@ async fn files(
                 "status": i18n::file_status_label(f.status, lang),
                 "format": f.detected_format.clone().or_else(|| f.format_hint.clone()).unwrap_or_default(),
                 "records": f.records_count,
-                "error": f.error.clone().unwrap_or_default(),
+                "error": f.error_in(lang).unwrap_or_default(),
                 "id": f.id,
             })
         })

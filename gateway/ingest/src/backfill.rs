@@ -259,7 +259,7 @@ fn groups_of(files: &[(PathBuf, String)], limit: u64, stream_above: u64) -> Vec<
 /// One line of the report for a processed file, in `ui`'s language.
 pub fn describe(path: &Path, done: &Processed, ui: Lang) -> String {
     let f = &done.file;
-    let error = f.error.as_deref().unwrap_or("");
+    let error = f.error_in(ui).unwrap_or("");
     let mut line = match done.file.status {
         store::FileStatus::Rejected => match ui {
             Lang::Zh => format!("{} 文件 {} 已拒绝：{error}", path.display(), f.id),
@@ -298,8 +298,8 @@ pub fn describe(path: &Path, done: &Processed, ui: Lang) -> String {
     };
     for r in &done.rejected_records {
         line.push_str(&match ui {
-            Lang::Zh => format!("\n    拒收 {}：{}", r.record, r.reason),
-            Lang::En => format!("\n    refused {}: {}", r.record, r.reason),
+            Lang::Zh => format!("\n    拒收 {}", r.render(ui)),
+            Lang::En => format!("\n    refused {}", r.render(ui)),
         });
     }
     line

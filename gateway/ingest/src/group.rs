@@ -431,7 +431,7 @@ mod tests {
             parsed(vec![complete]),
             // 7: a rejected file writes only its own row.
             FileOutcome::Rejected {
-                error: "bad".into(),
+                error: schemas::Msg::new("坏文件", "bad"),
                 format: None,
                 diagnostics: Vec::new(),
             },

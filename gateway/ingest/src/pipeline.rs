@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 use chrono::{DateTime, NaiveDate, Utc};
-use schemas::{Diagnostic, EvidenceKind, Finding, Level, Position, RecordSet, WageAccount};
+use schemas::{
+    msg, Diagnostic, EvidenceKind, Finding, Level, Msg, Position, RecordSet, WageAccount,
+};
 use serde::{Deserialize, Serialize};
 use store::{
     ApplyReport, FileOutcome, NewRawFile, RawFile, RecordConflict, RecordKind, RegistryReport,
@@ -66,7 +68,102 @@ impl Receipt {
 pub struct RejectedRecord {
     /// What it was: `statement of account 1402…`, `guarantee letter BH-…`.
     pub record: String,
+    /// Why, in English.
     pub reason: String,
+    /// What it was, in Simplified Chinese: `账号 1402… 的对账单`.
+    #[serde(default)]
+    pub record_zh: String,
+    /// Why, in Simplified Chinese.
+    #[serde(default)]
+    pub reason_zh: String,
+}
+
+impl RejectedRecord {
+    pub(crate) fn new(record: Msg, reason: Msg) -> RejectedRecord {
+        RejectedRecord {
+            record: record.en,
+            reason: reason.en,
+            record_zh: record.zh,
+            reason_zh: reason.zh,
+        }
+    }
+
+    /// The record refused, as a person reads it in `lang`: `账号 1402… 的对账单：…`.
+    pub fn render(&self, lang: schemas::Lang) -> String {
+        match lang {
+            schemas::Lang::Zh if !self.reason_zh.is_empty() => {
+                format!("{}：{}", self.record_zh, self.reason_zh)
+            }
+            _ => format!("{}: {}", self.record, self.reason),
+        }
+    }
+
+    /// The warning this refusal leaves among the file's diagnostics.
+    pub(crate) fn diagnostic(&self) -> Diagnostic {
+        Diagnostic::new(
+            Level::Warning,
+            Position::default().with_field(self.record.clone()),
+            Msg::new(
+                format!("记录被拒绝：{}", self.reason_zh),
+                format!("record refused: {}", self.reason),
+            ),
+        )
+    }
+}
+
+/// The refusal of a file the adapters could not read.
+pub(crate) fn parse_refusal(e: &adapters::ParseError) -> FileOutcome {
+    FileOutcome::Rejected {
+        error: Msg::new(e.render(schemas::Lang::Zh), e.to_string()),
+        format: Some(e.format.clone()),
+        diagnostics: vec![Diagnostic {
+            level: Level::Error,
+            position: e.position.clone(),
+            message: e.message.clone(),
+            message_zh: e.message_zh.clone(),
+        }],
+    }
+}
+
+/// Masks what diagnostics quote (they are logged and shown to the partner), in both languages.
+pub(crate) fn redact_diagnostics(diagnostics: &mut [Diagnostic]) {
+    for d in diagnostics {
+        d.message = schemas::ids::redact(&d.message);
+        d.message_zh = schemas::ids::redact(&d.message_zh);
+    }
+}
+
+/// The error of a file refused for the error diagnostic `d`.
+pub(crate) fn diagnostic_refusal(format: &str, d: &Diagnostic) -> Msg {
+    Msg::new(
+        format!(
+            "{format}：{}（位置：{}）",
+            d.text(schemas::Lang::Zh),
+            d.position.render(schemas::Lang::Zh)
+        ),
+        format!("{format}: {} (at {})", d.message, d.position),
+    )
+}
+
+/// The error of a file refused for its implausible dates (`implausible` not empty).
+pub(crate) fn implausible_refusal(format: &str, implausible: &[Diagnostic]) -> Msg {
+    let first = diagnostic_refusal(format, &implausible[0]);
+    let (more_zh, more_en) = match implausible.len() {
+        1 => (String::new(), String::new()),
+        n => (
+            format!("，另有 {} 个不合理的日期", n - 1),
+            format!(" and {} more implausible date(s)", n - 1),
+        ),
+    };
+    Msg::new(first.zh + &more_zh, first.en + &more_en)
+}
+
+/// The error of a file read without error that holds no record.
+pub(crate) fn no_records(format: &str) -> Msg {
+    msg!(
+        "{format}：文件中没有任何记录",
+        "{format}: the file holds no records"
+    )
 }
 
 /// The result of processing one stored file.
@@ -360,7 +457,7 @@ impl Pipeline {
         let partner = self
             .partner(&file.sender)
             .map_err(|e| FileOutcome::Rejected {
-                error: e.to_string(),
+                error: msg!("发送方未配置：{e}", "{e}"),
                 format: None,
                 diagnostics: Vec::new(),
             })?;
@@ -371,11 +468,19 @@ impl Pipeline {
         {
             Some(Ok(f)) => Some(f),
             Some(Err(e)) => {
+                let known: Vec<&str> = adapters::Format::ALL.iter().map(|f| f.as_str()).collect();
                 return Err(FileOutcome::Rejected {
-                    error: e,
+                    error: Msg::new(
+                        format!(
+                            "发送方声明的格式 '{}' 无法识别（已知格式：{}）",
+                            file.format_hint.as_deref().unwrap_or_default(),
+                            known.join("、")
+                        ),
+                        e,
+                    ),
                     format: None,
                     diagnostics: Vec::new(),
-                })
+                });
             }
             None => None,
         };
@@ -1383,26 +1488,14 @@ fn read_file(
     let set = match adapters::parse(bytes, forced, ctx) {
         // Diagnostics quote input and are logged and shown to the partner: masked.
         Ok(mut set) => {
-            for d in &mut set.diagnostics {
-                d.message = schemas::ids::redact(&d.message);
-            }
+            redact_diagnostics(&mut set.diagnostics);
             set
         }
-        Err(e) => {
-            return Err(FileOutcome::Rejected {
-                error: e.to_string(),
-                format: Some(e.format.clone()),
-                diagnostics: vec![Diagnostic {
-                    level: Level::Error,
-                    position: e.position.clone(),
-                    message: e.message.clone(),
-                }],
-            })
-        }
+        Err(e) => return Err(parse_refusal(&e)),
     };
     if let Some(err) = set.diagnostics.iter().find(|d| d.level == Level::Error) {
         return Err(FileOutcome::Rejected {
-            error: format!("{}: {} (at {})", set.format, err.message, err.position),
+            error: diagnostic_refusal(&set.format, err),
             format: Some(set.format.clone()),
             diagnostics: set.diagnostics.clone(),
         });
@@ -1410,17 +1503,8 @@ fn read_file(
     // Dates outside the plausible window (year 0, year 9999) mean a broken file: refused
     // whole, every such date listed by its element.
     let implausible = window.check_record_set(&set);
-    if let Some(first) = implausible.first() {
-        let error = format!(
-            "{}: {} (at {}){}",
-            set.format,
-            first.message,
-            first.position,
-            match implausible.len() {
-                1 => String::new(),
-                n => format!(" and {} more implausible date(s)", n - 1),
-            }
-        );
+    if !implausible.is_empty() {
+        let error = implausible_refusal(&set.format, &implausible);
         let mut diagnostics = set.diagnostics.clone();
         diagnostics.extend(implausible);
         return Err(FileOutcome::Rejected {
@@ -1431,7 +1515,7 @@ fn read_file(
     }
     if set.is_empty() {
         return Err(FileOutcome::Rejected {
-            error: format!("{}: the file holds no records", set.format),
+            error: no_records(&set.format),
             format: Some(set.format.clone()),
             diagnostics: set.diagnostics.clone(),
         });
@@ -1449,11 +1533,7 @@ fn accept(
 ) -> (FileOutcome, Vec<RejectedRecord>) {
     let (mut accepted, rejected) = authorise(partner, set, accounts);
     for r in &rejected {
-        accepted.diagnostics.push(Diagnostic {
-            level: Level::Warning,
-            position: Position::default().with_field(r.record.clone()),
-            message: format!("record refused: {}", r.reason),
-        });
+        accepted.diagnostics.push(r.diagnostic());
     }
     if accepted.is_empty() {
         return (
@@ -1476,7 +1556,7 @@ fn accept(
         ),
         Err(e) => (
             FileOutcome::Rejected {
-                error: format!("cannot store the records: {e}"),
+                error: msg!("无法保存记录：{e}", "cannot store the records: {e}"),
                 format: Some(accepted.format.clone()),
                 diagnostics: accepted.diagnostics,
             },
@@ -1488,26 +1568,41 @@ fn accept(
 /// The error of a file none of whose records may be accepted. The same refusal for many
 /// records (every statement of one account) is said once, with how often, in the order
 /// first met.
-pub(crate) fn refusal_error(format: &str, sender: &str, rejected: &[RejectedRecord]) -> String {
-    let mut reasons: Vec<(String, usize)> = Vec::new();
+pub(crate) fn refusal_error(format: &str, sender: &str, rejected: &[RejectedRecord]) -> Msg {
+    let mut reasons: Vec<(&RejectedRecord, usize)> = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
     for r in rejected {
-        let text = format!("{}: {}", r.record, r.reason);
+        let text = r.render(schemas::Lang::En);
         match seen.get(&text) {
             Some(&i) => reasons[i].1 += 1,
             None => {
-                seen.insert(text.clone(), reasons.len());
-                reasons.push((text, 1));
+                seen.insert(text, reasons.len());
+                reasons.push((r, 1));
             }
         }
     }
-    let reasons: Vec<String> = reasons
-        .into_iter()
-        .map(|(t, n)| if n == 1 { t } else { format!("{t} (×{n})") })
-        .collect();
-    format!(
-        "{format}: no record may be accepted from sender '{sender}': {}",
-        reasons.join("; ")
+    let list = |lang: schemas::Lang| -> Vec<String> {
+        reasons
+            .iter()
+            .map(|(r, n)| {
+                let t = r.render(lang);
+                if *n == 1 {
+                    t
+                } else {
+                    format!("{t} (×{n})")
+                }
+            })
+            .collect()
+    };
+    Msg::new(
+        format!(
+            "{format}：发送方 '{sender}' 的记录一条也不能接受：{}",
+            list(schemas::Lang::Zh).join("；")
+        ),
+        format!(
+            "{format}: no record may be accepted from sender '{sender}': {}",
+            list(schemas::Lang::En).join("; ")
+        ),
     )
 }
 
@@ -1515,7 +1610,8 @@ pub(crate) fn refusal_error(format: &str, sender: &str, rejected: &[RejectedReco
 /// rejected with a message that says so, the raw file kept for `wagegate retry`.
 pub(crate) fn internal_failure(e: &str, format: Option<String>) -> FileOutcome {
     FileOutcome::Rejected {
-        error: format!(
+        error: msg!(
+            "读取文件时发生内部错误（{e}）；文件已保留，可以重试",
             "internal error while reading the file ({e}); the file is kept and can be retried"
         ),
         format,
@@ -1593,13 +1689,7 @@ fn authorise(
     set.statements.retain(|s| match may_account(&s.account) {
         Ok(()) => true,
         Err(reason) => {
-            rejected.push(RejectedRecord {
-                record: format!(
-                    "statement of account {}",
-                    schemas::ids::mask(&s.account, 4, 4)
-                ),
-                reason,
-            });
+            rejected.push(RejectedRecord::new(statement_of(&s.account), reason));
             false
         }
     });
@@ -1616,20 +1706,12 @@ fn authorise(
         });
         let verdict = match account.as_deref() {
             Some(a) => may_account(a),
-            None => {
-                Err("the payment result names no dedicated account to authorise it against".into())
-            }
+            None => Err(no_payment_account()),
         };
         match verdict {
             Ok(()) => true,
             Err(reason) => {
-                rejected.push(RejectedRecord {
-                    record: format!(
-                        "payment result {}",
-                        p.end_to_end_id.as_deref().unwrap_or("(no end-to-end id)")
-                    ),
-                    reason,
-                });
+                rejected.push(RejectedRecord::new(payment_result(p), reason));
                 false
             }
         }
@@ -1645,10 +1727,10 @@ fn authorise(
             None => kept_batches.contains(&b.batch_id),
         };
         if !ok {
-            rejected.push(RejectedRecord {
-                record: format!("payroll batch {}", b.batch_id),
-                reason: "the sender may not report on this batch's account".into(),
-            });
+            rejected.push(RejectedRecord::new(
+                payroll_batch(&b.batch_id),
+                batch_not_allowed(),
+            ));
         }
         ok
     });
@@ -1659,13 +1741,15 @@ fn authorise(
         if issuer_ok && project_ok {
             true
         } else {
-            rejected.push(RejectedRecord {
-                record: format!("guarantee letter {}", g.number),
-                reason: format!(
+            rejected.push(RejectedRecord::new(
+                msg!("保函 {}", "guarantee letter {}", g.number),
+                msg!(
+                    "发送方 '{}' 只能推送自己出具的保函（本保函出具方 {}）",
                     "sender '{}' may only push letters it issued (issuer {})",
-                    partner.id, g.issuer_code
+                    partner.id,
+                    g.issuer_code
                 ),
-            });
+            ));
             false
         }
     });
@@ -1673,14 +1757,56 @@ fn authorise(
         .retain(|a| match may_register_account(partner, a, accounts) {
             Ok(()) => true,
             Err(reason) => {
-                rejected.push(RejectedRecord {
-                    record: format!("account record {}", schemas::ids::mask(&a.account_no, 4, 4)),
+                rejected.push(RejectedRecord::new(
+                    msg!(
+                        "账户登记记录 {}",
+                        "account record {}",
+                        schemas::ids::mask(&a.account_no, 4, 4)
+                    ),
                     reason,
-                });
+                ));
                 false
             }
         });
     (set, rejected)
+}
+
+/// What a refused statement was: `statement of account 1402…`.
+pub(crate) fn statement_of(account: &str) -> Msg {
+    let masked = schemas::ids::mask(account, 4, 4);
+    msg!("账号 {masked} 的对账单", "statement of account {masked}")
+}
+
+/// What a refused payment result was: `payment result E2E-1`.
+pub(crate) fn payment_result(p: &schemas::PaymentResult) -> Msg {
+    match p.end_to_end_id.as_deref() {
+        Some(id) => msg!("代发结果 {id}", "payment result {id}"),
+        None => msg!(
+            "代发结果（无端到端标识）",
+            "payment result (no end-to-end id)"
+        ),
+    }
+}
+
+/// What a refused payroll batch was.
+pub(crate) fn payroll_batch(batch_id: &str) -> Msg {
+    msg!("代发批次 {batch_id}", "payroll batch {batch_id}")
+}
+
+/// Why a payment result that names no account is refused.
+pub(crate) fn no_payment_account() -> Msg {
+    msg!(
+        "代发结果没有写明可据以核验权限的工资专用账户",
+        "the payment result names no dedicated account to authorise it against"
+    )
+}
+
+/// Why a payroll batch of an account the sender may not report on is refused.
+pub(crate) fn batch_not_allowed() -> Msg {
+    msg!(
+        "发送方无权报送该批次所属账户的信息",
+        "the sender may not report on this batch's account"
+    )
 }
 
 /// Whether `partner` may report on a dedicated account (its bank's, or one listed for it,
@@ -1689,9 +1815,12 @@ pub(crate) fn may_account(
     partner: &PartnerSettings,
     accounts: &HashMap<String, AccountInfo>,
     account: &str,
-) -> Result<(), String> {
+) -> Result<(), Msg> {
     let Some(info) = accounts.get(account) else {
-        return Err("the account is not a registered dedicated wage account".into());
+        return Err(msg!(
+            "该账户不是已登记的工资专用账户",
+            "the account is not a registered dedicated wage account"
+        ));
     };
     let by_bank = partner.role == PartnerRole::Bank && partner.bank_codes.contains(&info.bank_code);
     let by_list = partner.accounts.iter().any(|a| a == account);
@@ -1699,9 +1828,11 @@ pub(crate) fn may_account(
     if (by_bank || by_list) && by_project {
         Ok(())
     } else {
-        Err(format!(
+        Err(msg!(
+            "发送方 '{}' 无权报送该账户的信息（开户行 {}）",
             "sender '{}' may not report on this account (bank {})",
-            partner.id, info.bank_code
+            partner.id,
+            info.bank_code
         ))
     }
 }
@@ -1719,24 +1850,29 @@ fn may_register_account(
     partner: &PartnerSettings,
     a: &WageAccount,
     accounts: &HashMap<String, AccountInfo>,
-) -> Result<(), String> {
+) -> Result<(), Msg> {
     if partner.role != PartnerRole::Bank || !partner.bank_codes.contains(&a.bank_code) {
-        return Err(format!(
+        return Err(msg!(
+            "只有该账户的开户行（{}）才能报送其账户登记信息",
             "only the account's own bank ({}) may send its master record",
             a.bank_code
         ));
     }
     if let Some(known) = accounts.get(&a.account_no) {
         if !partner.bank_codes.contains(&known.bank_code) {
-            return Err(format!(
+            return Err(msg!(
+                "该账户登记的开户行是 {}；发送方 '{}' 无权更改",
                 "the account is registered at bank {}; sender '{}' may not change it",
-                known.bank_code, partner.id
+                known.bank_code,
+                partner.id
             ));
         }
         if known.project != a.project_code {
-            return Err(format!(
+            return Err(msg!(
+                "该账户登记在项目 {} 下，而不是 {}；只有平台运营方可以变更",
                 "the account is registered to project {}, not {}; only the operator may move it",
-                known.project, a.project_code
+                known.project,
+                a.project_code
             ));
         }
     }
@@ -1752,9 +1888,11 @@ fn may_register_account(
     if served {
         Ok(())
     } else {
-        Err(format!(
+        Err(msg!(
+            "项目 {} 未登记给发送方 '{}'（既不在其项目清单中，也没有运营方登记的该行账户）；须由运营方登记该账户",
             "project {} is not registered for sender '{}' (its projects, or the operator's accounts of its bank); the operator must register the account",
-            a.project_code, partner.id
+            a.project_code,
+            partner.id
         ))
     }
 }

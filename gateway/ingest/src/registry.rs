@@ -25,7 +25,10 @@ use schemas::{
 };
 use serde::{Deserialize, Serialize};
 
+mod inflate;
 mod msg;
+use inflate::InflateLimits;
+pub use inflate::{WORKBOOK_MAX_ENTRIES, WORKBOOK_MAX_INFLATED_BYTES};
 use msg::Msg;
 
 /// The kinds of registry file.
@@ -457,14 +460,24 @@ pub fn parse_file_in(
     bytes: &[u8],
     window: &DateWindow,
 ) -> Result<ParsedRegistryFile, RegistryError> {
+    parse_file_within(name, bytes, window, InflateLimits::DEFAULT)
+}
+
+/// [`parse_file_in`], a workbook inflated within `limits`.
+fn parse_file_within(
+    name: &str,
+    bytes: &[u8],
+    window: &DateWindow,
+    limits: InflateLimits,
+) -> Result<ParsedRegistryFile, RegistryError> {
     let text = decode(bytes);
     let trimmed = text.trim_start();
     let refuse = |errors| RegistryError::new(name, errors);
     let parsed = if bytes.starts_with(b"PK\x03\x04") {
         // An Excel workbook: its first sheet with rows is read as the CSV would be, row for
         // row, so errors name the sheet, the spreadsheet row and the column header.
-        let (sheet, csv) =
-            xlsx_as_csv(bytes).map_err(|why| refuse(vec![RowError::new(1, "workbook", why)]))?;
+        let (sheet, csv) = xlsx_as_csv(bytes, limits)
+            .map_err(|why| refuse(vec![RowError::new(1, "workbook", why)]))?;
         parse_csv(&csv, window).map_err(|errors| RegistryError {
             file: format!("{name}, sheet {sheet}"),
             sheet: Some(sheet.clone()),
@@ -486,9 +499,11 @@ pub fn parse_file_in(
 /// spreadsheet row (row 1 is line 1): dates as YYYY-MM-DD, numbers as Excel shows them
 /// ([`excel_number`]), text as is (a line break inside a cell becomes a space, keeping rows
 /// and lines aligned). The sheet's name, or what is wrong — a number cell too long for
-/// Excel to have kept (an ID or card number typed as a number) refuses the workbook.
-fn xlsx_as_csv(bytes: &[u8]) -> Result<(String, String), Msg> {
+/// Excel to have kept (an ID or card number typed as a number) refuses the workbook, and so
+/// does one that would inflate beyond `limits` (checked before calamine reads anything).
+fn xlsx_as_csv(bytes: &[u8], limits: InflateLimits) -> Result<(String, String), Msg> {
     use calamine::{Data, Reader, Xlsx};
+    inflate::check(bytes, limits)?;
     let mut book: Xlsx<_> =
         calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).map_err(|e| {
             Msg::new(

@@ -34,14 +34,15 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, Context};
 use chrono::Utc;
-use schemas::{Diagnostic, Level, PaymentResult, Position, RecordSet};
+use schemas::{Diagnostic, Level, PaymentResult, RecordSet};
 use sha2::Digest;
 use store::{FileOutcome, NewRawFile, NewRecord, RawFile};
 
 use crate::config::{PartnerRole, PartnerSettings};
 use crate::pipeline::{
-    may_account, refusal_error, AccountIndex, AccountInfo, Pipeline, Processed, Receipt,
-    RejectedRecord,
+    batch_not_allowed, diagnostic_refusal, implausible_refusal, may_account, no_payment_account,
+    no_records, parse_refusal, payment_result, payroll_batch, redact_diagnostics, refusal_error,
+    statement_of, AccountIndex, AccountInfo, Pipeline, Processed, Receipt, RejectedRecord,
 };
 
 /// What the parsing thread asks of the pipeline's task: the registered accounts a batch
@@ -345,7 +346,10 @@ impl Pipeline {
             let text = format!("{e:#}");
             if text.starts_with("cannot store the records") {
                 let outcome = FileOutcome::Rejected {
-                    error: text,
+                    error: schemas::Msg::new(
+                        text.replacen("cannot store the records", "无法保存记录", 1),
+                        text,
+                    ),
                     format: Some(format.to_string()),
                     diagnostics: Vec::new(),
                 };
@@ -578,7 +582,11 @@ impl<'a> Authoriser<'a> {
         self.partner.role == PartnerRole::Operator
     }
 
-    fn may(&self, accounts: &HashMap<String, AccountInfo>, account: &str) -> Result<(), String> {
+    fn may(
+        &self,
+        accounts: &HashMap<String, AccountInfo>,
+        account: &str,
+    ) -> Result<(), schemas::Msg> {
         may_account(self.partner, accounts, account)
     }
 
@@ -592,9 +600,7 @@ impl<'a> Authoriser<'a> {
     ) {
         let verdict = match account {
             Some(a) => self.may(accounts, a),
-            None => {
-                Err("the payment result names no dedicated account to authorise it against".into())
-            }
+            None => Err(no_payment_account()),
         };
         match verdict {
             Ok(()) => {
@@ -603,13 +609,7 @@ impl<'a> Authoriser<'a> {
                 }
                 out.payment_results.push(p);
             }
-            Err(reason) => self.refused[1].push(RejectedRecord {
-                record: format!(
-                    "payment result {}",
-                    p.end_to_end_id.as_deref().unwrap_or("(no end-to-end id)")
-                ),
-                reason,
-            }),
+            Err(reason) => self.refused[1].push(RejectedRecord::new(payment_result(&p), reason)),
         }
     }
 
@@ -627,13 +627,9 @@ impl<'a> Authoriser<'a> {
         for s in set.statements {
             match self.may(accounts, &s.account) {
                 Ok(()) => out.statements.push(s),
-                Err(reason) => self.refused[0].push(RejectedRecord {
-                    record: format!(
-                        "statement of account {}",
-                        schemas::ids::mask(&s.account, 4, 4)
-                    ),
-                    reason,
-                }),
+                Err(reason) => {
+                    self.refused[0].push(RejectedRecord::new(statement_of(&s.account), reason))
+                }
             }
         }
         for p in set.payment_results {
@@ -666,10 +662,10 @@ impl<'a> Authoriser<'a> {
             if ok {
                 out.payroll_batches.push(b);
             } else {
-                self.refused[2].push(RejectedRecord {
-                    record: format!("payroll batch {}", b.batch_id),
-                    reason: "the sender may not report on this batch's account".into(),
-                });
+                self.refused[2].push(RejectedRecord::new(
+                    payroll_batch(&b.batch_id),
+                    batch_not_allowed(),
+                ));
             }
         }
         self.accepted +=
@@ -730,28 +726,13 @@ fn judge(
 ) -> Result<(String, Vec<Diagnostic>, Vec<RejectedRecord>), (FileOutcome, Vec<RejectedRecord>)> {
     let mut set = match parsed {
         Ok(set) => set,
-        Err(e) => {
-            return Err((
-                FileOutcome::Rejected {
-                    error: e.to_string(),
-                    format: Some(e.format.clone()),
-                    diagnostics: vec![Diagnostic {
-                        level: Level::Error,
-                        position: e.position.clone(),
-                        message: e.message.clone(),
-                    }],
-                },
-                Vec::new(),
-            ))
-        }
+        Err(e) => return Err((parse_refusal(&e), Vec::new())),
     };
-    for d in &mut set.diagnostics {
-        d.message = schemas::ids::redact(&d.message);
-    }
+    redact_diagnostics(&mut set.diagnostics);
     if let Some(err) = set.diagnostics.iter().find(|d| d.level == Level::Error) {
         return Err((
             FileOutcome::Rejected {
-                error: format!("{}: {} (at {})", set.format, err.message, err.position),
+                error: diagnostic_refusal(&set.format, err),
                 format: Some(set.format.clone()),
                 diagnostics: set.diagnostics.clone(),
             },
@@ -759,17 +740,8 @@ fn judge(
         ));
     }
     let implausible = dates.into_list();
-    if let Some(first) = implausible.first() {
-        let error = format!(
-            "{}: {} (at {}){}",
-            set.format,
-            first.message,
-            first.position,
-            match implausible.len() {
-                1 => String::new(),
-                n => format!(" and {} more implausible date(s)", n - 1),
-            }
-        );
+    if !implausible.is_empty() {
+        let error = implausible_refusal(&set.format, &implausible);
         let mut diagnostics = set.diagnostics.clone();
         diagnostics.extend(implausible);
         return Err((
@@ -784,7 +756,7 @@ fn judge(
     if records == 0 {
         return Err((
             FileOutcome::Rejected {
-                error: format!("{}: the file holds no records", set.format),
+                error: no_records(&set.format),
                 format: Some(set.format.clone()),
                 diagnostics: set.diagnostics.clone(),
             },
@@ -792,11 +764,7 @@ fn judge(
         ));
     }
     for r in &refused {
-        set.diagnostics.push(Diagnostic {
-            level: Level::Warning,
-            position: Position::default().with_field(r.record.clone()),
-            message: format!("record refused: {}", r.reason),
-        });
+        set.diagnostics.push(r.diagnostic());
     }
     if accepted == 0 {
         let error = refusal_error(&set.format, sender, &refused);

@@ -246,11 +246,25 @@ impl Inbox {
                 .await
             {
                 Ok(p) if p.is_rejected() => {
+                    // Whoever reads the rejected folder (the bank's staff, an operator) is
+                    // not known here: the record is in Chinese first, then in English.
+                    let zh = schemas::Lang::Zh;
                     let mut text = format!(
-                        "file id: {}\nerror: {}\n",
+                        "文件编号：{}\n错误：{}\n",
+                        p.file.id,
+                        p.file.error_in(zh).unwrap_or("已拒绝")
+                    );
+                    for r in &p.rejected_records {
+                        text.push_str(&format!("拒收：{}\n", r.render(zh)));
+                    }
+                    for d in &p.file.diagnostics {
+                        text.push_str(&format!("{}\n", d.render(zh)));
+                    }
+                    text.push_str(&format!(
+                        "\nfile id: {}\nerror: {}\n",
                         p.file.id,
                         p.file.error.as_deref().unwrap_or("rejected")
-                    );
+                    ));
                     for r in &p.rejected_records {
                         text.push_str(&format!("refused: {}: {}\n", r.record, r.reason));
                     }

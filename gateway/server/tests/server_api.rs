@@ -26,6 +26,7 @@ on_both_databases!(
     format_health_per_partner_and_format_is_a_metric,
     a_bank_cannot_attach_an_account_to_another_banks_project_by_platform_push,
     a_flooded_project_is_not_reconciled_and_its_status_says_why,
+    a_refused_file_tells_the_partner_the_rule_in_chinese_and_english,
 );
 
 /// A bank pushes, for one project, a payroll result of more payments than one project may
@@ -208,6 +209,13 @@ async fn a_bank_pushing_another_banks_account_is_rejected_and_nothing_is_stored_
     // Every statement of the account is refused for the same reason: said once, counted.
     let error = file["error"].as_str().unwrap();
     assert_eq!(error.matches("statement of account").count(), 1, "{error}");
+    // The same in Chinese, beside it.
+    let error_zh = file["error_zh"].as_str().unwrap();
+    assert!(
+        error_zh.contains("发送方 'demo-bank' 的记录一条也不能接受"),
+        "{error_zh}"
+    );
+    assert_eq!(error_zh.matches("的对账单").count(), 1, "{error_zh}");
     // Sending the same bytes again tries them again (same receipt, back to received); the
     // bank still may not report on the account, so the file ends rejected again.
     let again = h.push(&bank, &bytes).await;
@@ -998,4 +1006,67 @@ async fn a_bank_cannot_attach_an_account_to_another_banks_project_by_platform_pu
         .to_string();
     let file = h.wait_processed(&bank, &id).await;
     assert_eq!(file["status"], "parsed", "{file}");
+}
+
+/// A bank pushes a statement cut short (no closing balance `:62F:`): the file is refused and
+/// the partner reads why — the rule broken and where — in English (`error`, `message`) and
+/// in Simplified Chinese (`error_zh`, `message_zh`), on the file and in the list.
+async fn a_refused_file_tells_the_partner_the_rule_in_chinese_and_english(db: Database) {
+    let h = Harness::start(db, |_| {}).await;
+    let bank = h.client("bank");
+    let sta = ":20:STMT-2026-11-30\n:25:1402023009000012345\n:28C:00334/1\n\
+               :60F:C261129CNY12500,00\n:61:261130D1800,00NTRFWAGE-2026-11-A\n:86:WAGES\n";
+    let r = bank
+        .post(h.url("/v1/files"))
+        .header("X-Wagegate-File-Name", "stmt-20261130.sta")
+        .body(sta.as_bytes().to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let id = r.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let file = h.wait_processed(&bank, &id).await;
+    assert_eq!(file["status"], "rejected", "{file}");
+    let error = file["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("mt940: ") && error.contains("without its closing balance :62F:"),
+        "{error}"
+    );
+    let error_zh = file["error_zh"].as_str().unwrap();
+    assert!(
+        error_zh.starts_with("mt940：")
+            && error_zh.contains("缺少期末余额 :62F:（MT940 的必备字段）")
+            && error_zh.contains("位置：第 6 行，:62F:"),
+        "{error_zh}"
+    );
+    let d = file["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["position"]["field"] == ":62F:")
+        .unwrap_or_else(|| panic!("no :62F: diagnostic: {file}"));
+    assert_eq!(d["level"], "error");
+    assert!(
+        d["message"].as_str().unwrap().contains("closing balance"),
+        "{d}"
+    );
+    assert!(
+        d["message_zh"].as_str().unwrap().contains("缺少期末余额"),
+        "{d}"
+    );
+    // The list says it too.
+    let r = bank.get(h.url("/v1/files")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let list: serde_json::Value = r.json().await.unwrap();
+    let item = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == id.as_str())
+        .unwrap_or_else(|| panic!("not listed: {list}"));
+    assert_eq!(item["error_zh"], error_zh, "{item}");
+    assert_eq!(item["error"], error, "{item}");
 }

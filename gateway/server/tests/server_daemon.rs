@@ -326,6 +326,11 @@ async fn inbox_files_are_claimed_ingested_and_archived_or_rejected(db: Database)
     assert!(base.join("rejected/junk.txt").is_file());
     let error = std::fs::read_to_string(base.join("rejected/junk.txt.error.txt")).unwrap();
     assert!(error.contains("unrecognised"), "{error}");
+    // The rule the file breaks, in Chinese first (who reads the folder is not known).
+    assert!(
+        error.starts_with("文件编号：") && error.contains("错误：unknown：无法识别的文件"),
+        "{error}"
+    );
     assert!(
         base.join("incoming/.upload.part").is_file(),
         "partial uploads are left alone"

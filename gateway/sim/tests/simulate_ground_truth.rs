@@ -453,7 +453,7 @@ async fn replay_reports_a_file_rejected_live_that_parses_now() {
         .apply_file_result(
             &receipt.id,
             store::FileOutcome::Rejected {
-                error: "database unavailable".to_string(),
+                error: schemas::Msg::new("数据库不可用", "database unavailable"),
                 format: None,
                 diagnostics: Vec::new(),
             },

@@ -78,13 +78,29 @@ pub struct RawFile {
     pub size_bytes: u64,
     pub received_at: DateTime<Utc>,
     pub status: FileStatus,
+    /// Why it was refused, in English (the logs, `--lang en`).
     pub error: Option<String>,
+    /// Why it was refused, in Simplified Chinese; absent for files refused before it was
+    /// stored (migration 0020), which [`RawFile::error_in`] shows in English.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_zh: Option<String>,
     pub detected_format: Option<String>,
     pub diagnostics: Vec<Diagnostic>,
     pub records_count: u64,
     /// How many times a worker claimed it.
     pub attempts: u64,
     pub updated_at: DateTime<Utc>,
+}
+
+impl RawFile {
+    /// Why it was refused, in `lang` (English for a file refused before the Chinese was
+    /// stored).
+    pub fn error_in(&self, lang: schemas::Lang) -> Option<&str> {
+        match (lang, &self.error_zh) {
+            (schemas::Lang::Zh, Some(zh)) if !zh.is_empty() => Some(zh),
+            _ => self.error.as_deref(),
+        }
+    }
 }
 
 /// The deterministic id of a file: the same bytes from the same sender always get the same id.
@@ -321,8 +337,8 @@ pub enum FileOutcome {
         records: Vec<NewRecord>,
     },
     Rejected {
-        /// The message naming the position of the problem.
-        error: String,
+        /// The message naming the position of the problem, in both languages.
+        error: schemas::Msg,
         format: Option<String>,
         diagnostics: Vec<Diagnostic>,
     },

@@ -16,7 +16,7 @@ pub const IN_LIST: usize = 250;
 macro_rules! file_cols {
     () => {
         "id, sender, sha256, file_name, format_hint, size_bytes, received_at, status, error, \
-         detected_format, diagnostics, records_count, attempts, updated_at"
+         error_zh, detected_format, diagnostics, records_count, attempts, updated_at"
     };
 }
 

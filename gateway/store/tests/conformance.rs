@@ -896,7 +896,7 @@ async fn every_written_column_holds_its_own_value(db: &Db) {
         .apply_file_result(
             &third.id,
             FileOutcome::Rejected {
-                error: "error-E".to_string(),
+                error: schemas::Msg::new("错误-E", "error-E"),
                 format: Some("format-F".to_string()),
                 diagnostics: vec![],
             },
@@ -1209,16 +1209,21 @@ async fn files_are_listed_by_sender_status_and_time_and_counted(store: Arc<dyn S
             store.put_raw_file(f, bytes).await.unwrap().0.id
         }
     };
-    let warning = |message: &str| schemas::Diagnostic {
-        level: schemas::Level::Warning,
-        position: schemas::Position::default(),
-        message: message.to_string(),
+    let warning = |message: &str| {
+        schemas::Diagnostic::new(
+            schemas::Level::Warning,
+            schemas::Position::default(),
+            schemas::Msg::new(format!("警告：{message}"), message),
+        )
     };
-    let info = schemas::Diagnostic {
-        level: schemas::Level::Info,
-        position: schemas::Position::default(),
-        message: "a message that says \"level\":\"warning\" in its text".to_string(),
-    };
+    let info = schemas::Diagnostic::new(
+        schemas::Level::Info,
+        schemas::Position::default(),
+        schemas::Msg::new(
+            "一条提示，正文里写着 \"level\":\"warning\"",
+            "a message that says \"level\":\"warning\" in its text",
+        ),
+    );
     let a1 = put("bank-a", 1, b"a1").await;
     let a2 = put("bank-a", 2, b"a2").await;
     let a3 = put("bank-a", 3, b"a3").await;
@@ -1245,7 +1250,7 @@ async fn files_are_listed_by_sender_status_and_time_and_counted(store: Arc<dyn S
         .apply_file_result(
             &a3,
             FileOutcome::Rejected {
-                error: "the file is empty".to_string(),
+                error: schemas::Msg::new("文件为空", "the file is empty"),
                 format: None,
                 diagnostics: vec![],
             },
@@ -1451,7 +1456,10 @@ async fn rejected_file_stores_nothing(store: Arc<dyn Store>) {
         .apply_file_result(
             &id,
             FileOutcome::Rejected {
-                error: "line 3, column 7: expected an amount, found 'abc'".into(),
+                error: schemas::Msg::new(
+                    "第 3 行第 7 列：应为金额，实际是 'abc'",
+                    "line 3, column 7: expected an amount, found 'abc'",
+                ),
                 format: Some("mt940".into()),
                 diagnostics: vec![],
             },
@@ -1464,6 +1472,15 @@ async fn rejected_file_stores_nothing(store: Arc<dyn Store>) {
     let f = store.get_file(&id).await.unwrap().unwrap();
     assert_eq!(f.status, FileStatus::Rejected);
     assert!(f.error.as_deref().unwrap().contains("line 3"));
+    // Both languages are stored (migration 0020) and each is read back as written.
+    assert_eq!(
+        f.error_in(schemas::Lang::Zh),
+        Some("第 3 行第 7 列：应为金额，实际是 'abc'")
+    );
+    assert_eq!(
+        f.error_in(schemas::Lang::En),
+        Some("line 3, column 7: expected an amount, found 'abc'")
+    );
     assert_eq!(f.detected_format.as_deref(), Some("mt940"));
     assert_eq!(store.file_bytes(&id).await.unwrap(), b"garbage".to_vec());
     assert!(store.load_records(&Scope::All).await.unwrap().is_empty());
@@ -1480,7 +1497,7 @@ async fn rejected_file_stores_nothing(store: Arc<dyn Store>) {
         .apply_file_result(
             &ok,
             FileOutcome::Rejected {
-                error: "late".into(),
+                error: schemas::Msg::new("太晚", "late"),
                 format: None,
                 diagnostics: vec![],
             },
@@ -1505,7 +1522,7 @@ async fn a_rejected_file_can_be_retried(store: Arc<dyn Store>) {
         .apply_file_result(
             &id,
             FileOutcome::Rejected {
-                error: "no record may be accepted".into(),
+                error: schemas::Msg::new("一条记录也不能接受", "no record may be accepted"),
                 format: Some("camt.053".into()),
                 diagnostics: vec![],
             },
@@ -1517,6 +1534,10 @@ async fn a_rejected_file_can_be_retried(store: Arc<dyn Store>) {
     let f = store.get_file(&id).await.unwrap().unwrap();
     assert_eq!(f.status, FileStatus::Received);
     assert_eq!(f.error, None);
+    assert_eq!(
+        f.error_zh, None,
+        "the Chinese reason goes with the English one"
+    );
     assert_eq!(f.detected_format, None);
     assert!(f.diagnostics.is_empty());
     // It is claimable again, and can now be parsed.
@@ -1615,7 +1636,7 @@ async fn a_group_of_files_applies_as_one_file_at_a_time_would(store: Arc<dyn Sto
     let c = stored_file(&store, b"group one c").await;
     let d = stored_file(&store, b"group one d").await;
     let rejected = FileOutcome::Rejected {
-        error: "camt.053: broken".to_string(),
+        error: schemas::Msg::new("camt.053：已损坏", "camt.053: broken"),
         format: Some("camt.053".to_string()),
         diagnostics: vec![],
     };

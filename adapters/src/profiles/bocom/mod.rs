@@ -93,7 +93,11 @@ pub fn parse(bytes: &[u8], _ctx: &ParseContext) -> Result<RecordSet, ParseError>
         rows.push(receipt(&WireReceipt { line, fields })?);
     }
     if rows.is_empty() {
-        return Err(error(FORMAT, Position::line(1), "no receipt lines"));
+        return Err(error(
+            FORMAT,
+            Position::line(1),
+            schemas::msg!("没有任何回单行", "no receipt lines"),
+        ));
     }
     common::push_statements_by_account(&mut out, StatementKind::EndOfDay, rows);
     Ok(out)
@@ -115,7 +119,8 @@ fn receipt_fields<'a>(
         return Err(error(
             FORMAT,
             Position::line(line),
-            format!(
+            schemas::msg!(
+                "该行有 {} 个以 '|!' 分隔的字段，应为 {MIN_FIELDS} 或 {} 个",
                 "line has {} '|!'-delimited fields, expected {MIN_FIELDS} or {}",
                 fields.len(),
                 FIELDS.len()
@@ -161,7 +166,11 @@ pub fn for_each_record_in<R: std::io::Read>(
         statements.push(account, currency, row, &mut out, &mut f);
     }
     if rows == 0 {
-        return Err(error(FORMAT, Position::line(1), "no receipt lines"));
+        return Err(error(
+            FORMAT,
+            Position::line(1),
+            schemas::msg!("没有任何回单行", "no receipt lines"),
+        ));
     }
     statements.finish(&mut out, &mut f);
     Ok(out)
@@ -175,13 +184,20 @@ fn receipt(r: &WireReceipt<'_>) -> Result<(String, String, Row), ParseError> {
             return Err(error(
                 FORMAT,
                 r.pos("dc"),
-                format!("debit/credit flag '{other}' is neither 借/D nor 贷/C"),
+                schemas::msg!(
+                    "借贷标志 '{other}' 既不是 借/D 也不是 贷/C",
+                    "debit/credit flag '{other}' is neither 借/D nor 贷/C"
+                ),
             ))
         }
     };
     let account = r.get("account");
     if account.is_empty() {
-        return Err(error(FORMAT, r.pos("account"), "account number is empty"));
+        return Err(error(
+            FORMAT,
+            r.pos("account"),
+            schemas::msg!("账号为空", "account number is empty"),
+        ));
     }
     let reversal = match r.get("reversal") {
         "" | "N" | "0" => false,
@@ -190,7 +206,10 @@ fn receipt(r: &WireReceipt<'_>) -> Result<(String, String, Row), ParseError> {
             return Err(error(
                 FORMAT,
                 r.pos("reversal"),
-                format!("reversal flag '{other}' is neither Y/1 nor N/0"),
+                schemas::msg!(
+                    "冲正标志 '{other}' 既不是 Y/1 也不是 N/0",
+                    "reversal flag '{other}' is neither Y/1 nor N/0"
+                ),
             ))
         }
     };

@@ -5,7 +5,9 @@
 
 use chrono::NaiveDate;
 use encoding_rs::GB18030;
-use schemas::{Balance, Direction, Entry, Money, Position, RecordSet, Statement, StatementKind};
+use schemas::{
+    msg, Balance, Direction, Entry, Money, Msg, Position, RecordSet, Statement, StatementKind,
+};
 
 use super::common::{self, error};
 use super::stream;
@@ -133,7 +135,10 @@ impl WireRecord<'_> {
                 error(
                     FORMAT,
                     self.pos(name),
-                    format!("record too short for field {name}"),
+                    msg!(
+                        "记录太短，没有字段 {name}",
+                        "record too short for field {name}"
+                    ),
                 )
             })
     }
@@ -161,7 +166,8 @@ impl WireRecord<'_> {
                 column: Some((start + at + 1) as u64),
                 field: Some(name.to_string()),
             },
-            format!(
+            msg!(
+                "字段 {name}（记录的第 {}–{} 字节）在字节偏移 {} 处不是有效的 GBK 编码：有无效字节，或双字节汉字被字段边界截断",
                 "field {name} (bytes {}–{} of the record) is not valid GBK at byte offset {}: a malformed byte or a double-byte character cut by the field boundary",
                 start + 1,
                 start + width,
@@ -182,7 +188,8 @@ impl WireRecord<'_> {
             error(
                 FORMAT,
                 self.pos(f.0),
-                format!(
+                msg!(
+                    "{1} 中的金额 '{0}' 无效：应为数字、小数点和两位小数",
                     "bad amount '{}' in {}: expected digits, a point and two decimals",
                     String::from_utf8_lossy(b),
                     f.0
@@ -213,7 +220,8 @@ impl WireRecord<'_> {
             other => Err(error(
                 FORMAT,
                 self.pos(sign.0),
-                format!(
+                msg!(
+                    "符号 '{}' 既不是 + 也不是 -",
                     "sign '{}' is neither + nor -",
                     String::from_utf8_lossy(other)
                 ),
@@ -242,7 +250,8 @@ impl WireRecord<'_> {
             error(
                 FORMAT,
                 self.pos(f.0),
-                format!(
+                msg!(
+                    "{1} 中的日期 '{0}' 无效：应为 YYYYMMDD",
                     "bad date '{}' in {}: expected YYYYMMDD",
                     String::from_utf8_lossy(b),
                     f.0
@@ -290,21 +299,29 @@ fn records(bytes: &[u8]) -> impl Iterator<Item = WireRecord<'_>> {
     })
 }
 
-fn check_length(rec: &WireRecord<'_>, expected: usize, what: &str) -> Result<(), ParseError> {
+fn check_length(
+    rec: &WireRecord<'_>,
+    expected: usize,
+    what: &str,
+    what_zh: &str,
+) -> Result<(), ParseError> {
     let len = rec.bytes.len();
     let extra_is_blank = len > expected && rec.bytes[expected..].iter().all(|&b| b == b' ');
     if len == expected || extra_is_blank {
         return Ok(());
     }
-    let hint = if len < expected {
-        " (truncated record?)"
+    let (hint, hint_zh) = if len < expected {
+        (" (truncated record?)", "（记录被截断？）")
     } else {
-        ""
+        ("", "")
     };
     Err(error(
         FORMAT,
         rec.pos("record"),
-        format!("{what} record is {len} bytes, expected {expected}{hint}"),
+        msg!(
+            "{what_zh}记录长 {len} 字节，应为 {expected} 字节{hint_zh}",
+            "{what} record is {len} bytes, expected {expected}{hint}"
+        ),
     ))
 }
 
@@ -374,7 +391,10 @@ fn bom_error() -> ParseError {
     error(
         FORMAT,
         Position::offset(0),
-        "the file starts with a UTF-8 byte-order mark: CIB statements are GBK and their widths count GBK bytes",
+        msg!(
+            "文件以 UTF-8 字节顺序标记（BOM）开头：兴业银行对账单是 GBK 编码，字段宽度按 GBK 字节计算",
+            "the file starts with a UTF-8 byte-order mark: CIB statements are GBK and their widths count GBK bytes"
+        ),
     )
 }
 
@@ -413,20 +433,33 @@ impl Statements {
                 f(st);
             }
             (b'H', Some((_, hline))) => {
-                return Err(error(FORMAT, rec.pos("record_type"), format!("a new header before the trailer of the statement that began on line {hline} (truncated statement?)")));
+                return Err(error(
+                    FORMAT,
+                    rec.pos("record_type"),
+                    msg!(
+                        "第 {hline} 行起的对账单在汇总记录之前又出现了新的表头记录（对账单被截断？）",
+                        "a new header before the trailer of the statement that began on line {hline} (truncated statement?)"
+                    ),
+                ));
             }
             (b'D' | b'T', None) => {
                 return Err(error(
                     FORMAT,
                     rec.pos("record_type"),
-                    "a detail or trailer record before any header record",
+                    msg!(
+                        "在任何表头记录之前出现了明细或汇总记录",
+                        "a detail or trailer record before any header record"
+                    ),
                 ));
             }
             (other, _) => {
                 return Err(error(
                     FORMAT,
                     rec.pos("record_type"),
-                    format!("unknown record type byte 0x{other:02X} (expected H, D or T)"),
+                    msg!(
+                        "无法识别的记录类型字节 0x{other:02X}（应为 H、D 或 T）",
+                        "unknown record type byte 0x{other:02X} (expected H, D or T)"
+                    ),
                 ));
             }
         }
@@ -438,13 +471,18 @@ impl Statements {
             return Err(error(
                 FORMAT,
                 Position::line(hline),
-                format!(
+                msg!(
+                    "第 {hline} 行起的对账单缺少汇总记录（文件被截断？）",
                     "the statement that began on line {hline} has no trailer record (truncated file?)"
                 ),
             ));
         }
         if self.statements == 0 {
-            return Err(error(FORMAT, Position::offset(0), "no statement records"));
+            return Err(error(
+                FORMAT,
+                Position::offset(0),
+                msg!("没有任何对账单记录", "no statement records"),
+            ));
         }
         Ok(self.out)
     }
@@ -458,10 +496,14 @@ pub fn parse(bytes: &[u8], _ctx: &ParseContext) -> Result<RecordSet, ParseError>
 }
 
 fn header(rec: &WireRecord<'_>) -> Result<Statement, ParseError> {
-    check_length(rec, HEADER_LEN, "header")?;
+    check_length(rec, HEADER_LEN, "header", "表头")?;
     let account = rec.text(h::ACCOUNT)?;
     if account.is_empty() {
-        return Err(error(FORMAT, rec.pos("account"), "account number is blank"));
+        return Err(error(
+            FORMAT,
+            rec.pos("account"),
+            msg!("账号为空", "account number is blank"),
+        ));
     }
     let date = rec.date(h::STATEMENT_DATE)?;
     let opening = rec.signed(h::OPENING_SIGN, h::OPENING_BALANCE)?;
@@ -482,7 +524,7 @@ fn header(rec: &WireRecord<'_>) -> Result<Statement, ParseError> {
 }
 
 fn detail(rec: &WireRecord<'_>, out: &mut RecordSet, st: &Statement) -> Result<Entry, ParseError> {
-    check_length(rec, DETAIL_LEN, "detail")?;
+    check_length(rec, DETAIL_LEN, "detail", "明细")?;
     let direction = match rec.raw(d::DIRECTION)? {
         b"0" => Direction::Debit,
         b"1" => Direction::Credit,
@@ -490,7 +532,8 @@ fn detail(rec: &WireRecord<'_>, out: &mut RecordSet, st: &Statement) -> Result<E
             return Err(error(
                 FORMAT,
                 rec.pos("direction"),
-                format!(
+                msg!(
+                    "借贷标志 '{}' 既不是 0（借方）也不是 1（贷方）",
                     "direction '{}' is neither 0 (debit) nor 1 (credit)",
                     String::from_utf8_lossy(other)
                 ),
@@ -504,7 +547,8 @@ fn detail(rec: &WireRecord<'_>, out: &mut RecordSet, st: &Statement) -> Result<E
             return Err(error(
                 FORMAT,
                 rec.pos("reversal"),
-                format!(
+                msg!(
+                    "冲正标志 '{}' 既不是 0 也不是 1",
                     "reversal flag '{}' is neither 0 nor 1",
                     String::from_utf8_lossy(other)
                 ),
@@ -536,10 +580,20 @@ fn detail(rec: &WireRecord<'_>, out: &mut RecordSet, st: &Statement) -> Result<E
         if prev.checked_add(entry.signed()) != Some(after) {
             out.warn(
                 rec.pos("balance"),
-                format!(
-                    "running balance {after} does not follow from {prev} and this {} of {}",
-                    direction.as_str(),
-                    entry.amount
+                Msg::new(
+                    format!(
+                        "交易后余额 {after} 与上一笔余额 {prev} 加上本笔{} {} 不符",
+                        match direction {
+                            Direction::Credit => "贷方金额",
+                            Direction::Debit => "借方金额",
+                        },
+                        entry.amount
+                    ),
+                    format!(
+                        "running balance {after} does not follow from {prev} and this {} of {}",
+                        direction.as_str(),
+                        entry.amount
+                    ),
                 ),
             );
         }
@@ -553,20 +607,27 @@ fn trailer(
     hline: u64,
     out: &mut RecordSet,
 ) -> Result<(), ParseError> {
-    check_length(rec, TRAILER_LEN, "trailer")?;
+    check_length(rec, TRAILER_LEN, "trailer", "汇总")?;
     let count_text = rec.text(t::COUNT)?;
     let count: usize = count_text.parse().map_err(|_| {
         error(
             FORMAT,
             rec.pos("count"),
-            format!("bad record count '{count_text}'"),
+            msg!(
+                "记录笔数 '{count_text}' 无效",
+                "bad record count '{count_text}'"
+            ),
         )
     })?;
     if count != st.entries.len() {
         return Err(error(
             FORMAT,
             rec.pos("count"),
-            format!("trailer declares {count} detail records but the statement from line {hline} has {}", st.entries.len()),
+            msg!(
+                "汇总记录声明有 {count} 笔明细，但第 {hline} 行起的对账单实有 {} 笔",
+                "trailer declares {count} detail records but the statement from line {hline} has {}",
+                st.entries.len()
+            ),
         ));
     }
     let sum = |d: Direction| -> Option<Money> {
@@ -581,20 +642,32 @@ fn trailer(
     ] {
         let name = field.0;
         let declared = rec.amount(field)?;
-        let actual = sum(dir).ok_or_else(|| error(FORMAT, rec.pos(name), "amounts overflow"))?;
+        let actual = sum(dir).ok_or_else(|| {
+            error(
+                FORMAT,
+                rec.pos(name),
+                msg!("金额合计溢出", "amounts overflow"),
+            )
+        })?;
         if declared != actual {
             return Err(error(
                 FORMAT,
                 rec.pos(name),
-                format!("trailer {name} is {declared} but the detail records sum to {actual}"),
+                msg!(
+                    "汇总记录的 {name} 为 {declared}，但明细合计为 {actual}",
+                    "trailer {name} is {declared} but the detail records sum to {actual}"
+                ),
             ));
         }
     }
     let closing = rec.signed(t::CLOSING_SIGN, t::CLOSING_BALANCE)?;
-    let date = st
-        .opening_balance
-        .map(|b| b.date)
-        .ok_or_else(|| error(FORMAT, rec.pos("record"), "statement without a header date"))?;
+    let date = st.opening_balance.map(|b| b.date).ok_or_else(|| {
+        error(
+            FORMAT,
+            rec.pos("record"),
+            msg!("对账单的表头没有日期", "statement without a header date"),
+        )
+    })?;
     st.closing_balance = Some(Balance {
         amount: closing,
         date,
@@ -605,9 +678,15 @@ fn trailer(
     if expected != Some(closing) {
         out.warn(
             rec.pos("closing_balance"),
-            format!(
-                "closing balance {closing} is not the opening balance plus the entries ({})",
-                expected.map_or("overflow".to_string(), |m| m.to_string())
+            Msg::new(
+                format!(
+                    "期末余额 {closing} 不等于期初余额加上各笔明细（{}）",
+                    expected.map_or("溢出".to_string(), |m| m.to_string())
+                ),
+                format!(
+                    "closing balance {closing} is not the opening balance plus the entries ({})",
+                    expected.map_or("overflow".to_string(), |m| m.to_string())
+                ),
             ),
         );
     }

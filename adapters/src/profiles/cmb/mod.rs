@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 
 use schemas::{
-    CardNumber, Direction, Entry, Money, PaymentResult, PaymentStatus, PayrollBatch, Position,
+    msg, CardNumber, Direction, Entry, Money, PaymentResult, PaymentStatus, PayrollBatch, Position,
     RecordSet, StatementKind,
 };
 
@@ -63,8 +63,13 @@ impl WireRow<'_> {
     }
 
     fn required(&self, name: &str) -> Result<&str, ParseError> {
-        self.get(name)
-            .ok_or_else(|| error(FORMAT, self.pos(name), format!("{name} is empty")))
+        self.get(name).ok_or_else(|| {
+            error(
+                FORMAT,
+                self.pos(name),
+                msg!("{name} 为空", "{name} is empty"),
+            )
+        })
     }
 }
 
@@ -120,7 +125,10 @@ pub fn parse(bytes: &[u8], _ctx: &ParseContext) -> Result<RecordSet, ParseError>
     if out.is_empty() {
         out.warn(
             Position::line(header_line),
-            "the file has a header but no data rows",
+            msg!(
+                "文件有表头，但没有数据行",
+                "the file has a header but no data rows"
+            ),
         );
     }
     Ok(out)
@@ -197,7 +205,10 @@ pub fn for_each_record_in<R: std::io::Read>(
     if records == 0 {
         out.warn(
             Position::line(header_line),
-            "the file has a header but no data rows",
+            msg!(
+                "文件有表头，但没有数据行",
+                "the file has a header but no data rows"
+            ),
         );
     }
     Ok(out)
@@ -235,7 +246,11 @@ fn read_rows<R: std::io::Read>(
     loop {
         let more = reader.read_record(&mut record).map_err(|e| {
             let line = e.position().map_or(0, |p| p.line());
-            error(FORMAT, Position::line(line), format!("malformed CSV: {e}"))
+            error(
+                FORMAT,
+                Position::line(line),
+                msg!("CSV 格式错误：{e}", "malformed CSV: {e}"),
+            )
         })?;
         if !more {
             break;
@@ -260,7 +275,10 @@ fn read_rows<R: std::io::Read>(
                 return Err(error(
                     FORMAT,
                     Position::line(line),
-                    "no CMB header row (with AMTCDR or STSCOD) in the first lines",
+                    msg!(
+                        "文件开头几行中没有招商银行的表头行（含 AMTCDR 或 STSCOD）",
+                        "no CMB header row (with AMTCDR or STSCOD) in the first lines"
+                    ),
                 ));
             }
             continue;
@@ -280,7 +298,10 @@ fn read_rows<R: std::io::Read>(
         None => Err(error(
             FORMAT,
             Position::line(1),
-            "no CMB header row (with AMTCDR or STSCOD)",
+            msg!(
+                "没有招商银行的表头行（含 AMTCDR 或 STSCOD）",
+                "no CMB header row (with AMTCDR or STSCOD)"
+            ),
         )),
     }
 }
@@ -299,7 +320,11 @@ fn check_columns(fields: &[String], kind: Kind, line: u64) -> Result<(), ParseEr
         return Err(error(
             FORMAT,
             Position::line(line),
-            format!("header row lacks required columns: {}", missing.join(", ")),
+            msg!(
+                "表头行缺少必备列：{}",
+                "header row lacks required columns: {}",
+                missing.join(", ")
+            ),
         ));
     }
     for (i, f) in fields.iter().enumerate() {
@@ -307,7 +332,7 @@ fn check_columns(fields: &[String], kind: Kind, line: u64) -> Result<(), ParseEr
             return Err(error(
                 FORMAT,
                 Position::line(line).with_field(f.clone()),
-                format!("column {f} appears twice"),
+                msg!("列 {f} 出现了两次", "column {f} appears twice"),
             ));
         }
     }
@@ -333,7 +358,8 @@ fn statement_row(row: &WireRow<'_>) -> Result<(String, String, Row), ParseError>
             return Err(error(
                 FORMAT,
                 row.pos("AMTCDR"),
-                format!(
+                msg!(
+                    "借贷标志 AMTCDR '{}' 既不是 C（贷方）也不是 D（借方）",
                     "AMTCDR '{}' is neither C (credit) nor D (debit)",
                     v.unwrap_or("")
                 ),
@@ -343,12 +369,15 @@ fn statement_row(row: &WireRow<'_>) -> Result<(String, String, Row), ParseError>
     let amount = side_amount(row, field, direction == Direction::Debit)?;
     if let Some(o) = row.get(other) {
         let v = Money::parse(o.trim_start_matches('-'))
-            .map_err(|e| error(FORMAT, row.pos(other), format!("bad amount: {e}")))?;
+            .map_err(|e| error(FORMAT, row.pos(other), common::bad_amount(&e)))?;
         if !v.is_zero() {
             return Err(error(
                 FORMAT,
                 row.pos(other),
-                format!("{other} is {v} on a row whose AMTCDR says {field}"),
+                msg!(
+                    "借贷标志 AMTCDR 指明金额在 {field}，但该行的 {other} 为 {v}",
+                    "{other} is {v} on a row whose AMTCDR says {field}"
+                ),
             ));
         }
     }
@@ -368,7 +397,10 @@ fn statement_row(row: &WireRow<'_>) -> Result<(String, String, Row), ParseError>
             return Err(error(
                 FORMAT,
                 row.pos("RSVFLG"),
-                format!("RSVFLG '{other}' is not '*' (reversal) or empty"),
+                msg!(
+                    "冲正标志 RSVFLG '{other}' 既不是 '*'（冲正）也不是空",
+                    "RSVFLG '{other}' is not '*' (reversal) or empty"
+                ),
             ))
         }
     };
@@ -405,7 +437,10 @@ fn payroll_row(row: &WireRow<'_>, out: &mut RecordSet) -> Result<PaymentResult, 
     let status = payroll_status(&raw).unwrap_or_else(|| {
         out.warn(
             row.pos("STSCOD"),
-            format!("unknown STSCOD '{raw}': treated as pending"),
+            msg!(
+                "无法识别的状态码 STSCOD '{raw}'：按处理中对待",
+                "unknown STSCOD '{raw}': treated as pending"
+            ),
         );
         PaymentStatus::Pending
     });

@@ -15,7 +15,8 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use schemas::{
-    CardNumber, IdNumber, Money, PaymentResult, PaymentStatus, PayrollBatch, Position, RecordSet,
+    msg, CardNumber, IdNumber, Money, Msg, PaymentResult, PaymentStatus, PayrollBatch, Position,
+    RecordSet,
 };
 
 use super::common::{self, error};
@@ -167,7 +168,8 @@ impl Batches {
                 batch.repeated = Some(error(
                     FORMAT,
                     Position::line(n).with_field("reference"),
-                    format!(
+                    msg!(
+                        "批次 '{}' 中的参考号 '{reference}' 出现了两次（第一次在第 {first} 行）",
                         "reference '{reference}' of batch '{}' appears twice (first at line {first})",
                         batch.batch_id
                     ),
@@ -179,7 +181,11 @@ impl Batches {
         let st = status(&d.status).unwrap_or_else(|| {
             out.warn(
                 Position::line(n).with_field("status"),
-                format!("unknown status code '{}': treated as pending", d.status),
+                msg!(
+                    "无法识别的状态码 '{}'：按处理中对待",
+                    "unknown status code '{}': treated as pending",
+                    d.status
+                ),
             );
             PaymentStatus::Pending
         });
@@ -187,7 +193,11 @@ impl Batches {
             if !id.checksum_ok() {
                 out.warn(
                     Position::line(n).with_field("id_number"),
-                    format!("ID number {} fails its check character", id.masked()),
+                    msg!(
+                        "身份证号 {} 校验位不符",
+                        "ID number {} fails its check character",
+                        id.masked()
+                    ),
                 );
             }
         }
@@ -227,7 +237,8 @@ impl Batches {
             return Err(error(
                 FORMAT,
                 Position::line(n).with_field("batch_no"),
-                format!(
+                msg!(
+                    "批次 '{batch_id}' 在文件中出现了两次（第一个表头在第 {first} 行）：一个批次只能有一个表头",
                     "batch '{batch_id}' appears twice in the file (its first header is on line {first}): one batch, one header"
                 ),
             ));
@@ -272,7 +283,11 @@ impl Batches {
         f: &mut impl FnMut(Record),
     ) -> Result<(), ParseError> {
         if self.current.is_none() {
-            return Err(error(FORMAT, Position::line(1), "no header line"));
+            return Err(error(
+                FORMAT,
+                Position::line(1),
+                msg!("没有表头行", "no header line"),
+            ));
         }
         self.close(f)
     }
@@ -284,6 +299,7 @@ fn fields(
     min: usize,
     max: usize,
     what: &str,
+    what_zh: &str,
 ) -> Result<Vec<String>, ParseError> {
     let mut f: Vec<String> = text.split('|').map(|s| s.trim().to_string()).collect();
     // A trailing delimiter is common; it adds one empty field.
@@ -294,13 +310,14 @@ fn fields(
         return Err(error(
             FORMAT,
             Position::line(line),
-            format!(
+            msg!(
+                "{what_zh}行有 {} 个字段，应为 {} 个",
                 "{what} line has {} fields, expected {}",
                 f.len(),
                 if min == max {
                     min.to_string()
                 } else {
-                    format!("{min} to {max}")
+                    format!("{min}–{max}")
                 }
             ),
         ));
@@ -309,12 +326,13 @@ fn fields(
 }
 
 fn parse_header(line: u64, text: &str) -> Result<WireHeader, ParseError> {
-    let f = fields(line, text, 5, 7, "header")?;
+    let f = fields(line, text, 5, 7, "header", "表头")?;
     if f[0] != "H" {
         return Err(error(
             FORMAT,
             Position::line(line).with_field("record_type"),
-            format!(
+            msg!(
+                "第一行必须是表头（记录类型 'H'），实际是 '{}'",
                 "first line must be the header (record type 'H'), found '{}'",
                 f[0]
             ),
@@ -327,14 +345,18 @@ fn parse_header(line: u64, text: &str) -> Result<WireHeader, ParseError> {
         return Err(error(
             FORMAT,
             pos("employer_no"),
-            "employer number is empty",
+            msg!("用工单位编号为空", "employer number is empty"),
         ));
     }
     let total_count: u64 = f[3].parse().map_err(|_| {
         error(
             FORMAT,
             pos("total_count"),
-            format!("bad total count '{}': expected a whole number", f[3]),
+            msg!(
+                "总笔数 '{}' 无效：应为整数",
+                "bad total count '{}': expected a whole number",
+                f[3]
+            ),
         )
     })?;
     let total_amount = common::amount_yuan(FORMAT, &f[4], pos("total_amount"))?;
@@ -351,19 +373,27 @@ fn parse_header(line: u64, text: &str) -> Result<WireHeader, ParseError> {
 }
 
 fn parse_detail(line: u64, text: &str) -> Result<WireDetail, ParseError> {
-    let f = fields(line, text, 10, 10, "detail")?;
+    let f = fields(line, text, 10, 10, "detail", "明细")?;
     if f[0] != "D" {
         return Err(error(
             FORMAT,
             Position::line(line).with_field("record_type"),
-            format!("expected a detail line (record type 'D'), found '{}'", f[0]),
+            msg!(
+                "应为明细行（记录类型 'D'），实际是 '{}'",
+                "expected a detail line (record type 'D'), found '{}'",
+                f[0]
+            ),
         ));
     }
     let pos = |field: &str| Position::line(line).with_field(field);
     let text_field = |i: usize, name: &str| common::opt_text(FORMAT, &f[i], &|| pos(name));
     let amount = common::amount_yuan(FORMAT, &f[5], pos("amount"))?;
     if f[6].is_empty() {
-        return Err(error(FORMAT, pos("status"), "status is empty"));
+        return Err(error(
+            FORMAT,
+            pos("status"),
+            msg!("状态为空", "status is empty"),
+        ));
     }
     Ok(WireDetail {
         line,
@@ -386,20 +416,26 @@ fn check_totals(batch: &OpenBatch) -> Result<(), ParseError> {
         error(
             FORMAT,
             Position::line(header.line),
-            "detail amounts overflow",
+            msg!("明细金额合计溢出", "detail amounts overflow"),
         )
     })?;
     let range = match batch.first_line {
-        Some(a) => format!("lines {a}–{}", batch.last_line),
-        None => "no detail lines".to_string(),
+        Some(a) => msg!("第 {a}–{} 行", "lines {a}–{}", batch.last_line),
+        None => msg!("没有明细行", "no detail lines"),
     };
     if count != header.total_count {
         return Err(error(
             FORMAT,
             Position::line(header.line).with_field("total_count"),
-            format!(
-                "header (line {}) declares {} records but the file has {count} detail lines ({range})",
-                header.line, header.total_count
+            Msg::new(
+                format!(
+                    "表头（第 {} 行）声明有 {} 笔，但文件中有 {count} 个明细行（{}）",
+                    header.line, header.total_count, range.zh
+                ),
+                format!(
+                    "header (line {}) declares {} records but the file has {count} detail lines ({})",
+                    header.line, header.total_count, range.en
+                ),
             ),
         ));
     }
@@ -407,9 +443,15 @@ fn check_totals(batch: &OpenBatch) -> Result<(), ParseError> {
         return Err(error(
             FORMAT,
             Position::line(header.line).with_field("total_amount"),
-            format!(
-                "header (line {}) declares a total of {} but the detail lines ({range}) sum to {total}",
-                header.line, header.total_amount
+            Msg::new(
+                format!(
+                    "表头（第 {} 行）声明总金额为 {}，但明细行（{}）合计为 {total}",
+                    header.line, header.total_amount, range.zh
+                ),
+                format!(
+                    "header (line {}) declares a total of {} but the detail lines ({}) sum to {total}",
+                    header.line, header.total_amount, range.en
+                ),
             ),
         ));
     }

@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 
 use schemas::{
-    CardNumber, Direction, Entry, IdNumber, Money, PaymentResult, PaymentStatus, PayrollBatch,
+    msg, CardNumber, Direction, Entry, IdNumber, Money, PaymentResult, PaymentStatus, PayrollBatch,
     Position, RecordSet, Statement, StatementKind,
 };
 
@@ -178,7 +178,8 @@ impl Rows {
             return Err(error(
                 FORMAT,
                 doc.public.pos("RetCode"),
-                format!(
+                msg!(
+                    "银行返回错误：返回码 RetCode {ret_code}，返回信息 RetMsg '{}'",
                     "the bank answered with an error: RetCode {ret_code}, RetMsg '{}'",
                     doc.public.get("RetMsg").unwrap_or("")
                 ),
@@ -187,7 +188,8 @@ impl Rows {
         if ret_code != "0" {
             out.warn(
                 doc.public.pos("RetCode"),
-                format!(
+                msg!(
+                    "银行返回码为 RetCode {ret_code}（'{}'），但仍发送了数据行；这些行照常读取",
                     "the bank answered RetCode {ret_code} ('{}') but sent rows; they are read",
                     doc.public.get("RetMsg").unwrap_or("")
                 ),
@@ -230,7 +232,10 @@ impl Rows {
             Err(error(
                 FORMAT,
                 Position::line(rd.line).with_field(rd.path.clone()),
-                "a <rd> row has neither Drcrf (statement row) nor Result (payment result)",
+                msg!(
+                    "<rd> 行既没有借贷标志 Drcrf（对账单行），也没有 Result（代发结果）",
+                    "a <rd> row has neither Drcrf (statement row) nor Result (payment result)"
+                ),
             ))
         }
     }
@@ -248,7 +253,10 @@ impl Rows {
                 error(
                     FORMAT,
                     doc.out.pos("AccNo"),
-                    "statement rows without an account number (out/AccNo)",
+                    msg!(
+                        "对账单行缺少账号（out/AccNo）",
+                        "statement rows without an account number (out/AccNo)"
+                    ),
                 )
             })?;
             let currency = common::currency(doc.out.get("CurrType").unwrap_or(""));
@@ -267,7 +275,7 @@ impl Rows {
         if empty {
             out.warn(
                 Position::line(doc.out.line.max(1)),
-                "the response holds no <rd> rows",
+                msg!("应答中没有任何 <rd> 行", "the response holds no <rd> rows"),
             );
         }
         Ok((statement, batch))
@@ -284,9 +292,12 @@ fn read_doc<R: std::io::BufRead>(
     match s.next_event()? {
         Some(Ev::Start { name, .. }) if name == "CMS" => {}
         Some(Ev::Start { name, .. }) => {
-            return Err(s.err(format!("root element is <{name}>, expected <CMS>")))
+            return Err(s.err(msg!(
+                "根元素是 <{name}>，应为 <CMS>",
+                "root element is <{name}>, expected <CMS>"
+            )))
         }
-        _ => return Err(s.err("no root element <CMS>")),
+        _ => return Err(s.err(msg!("没有根元素 <CMS>", "no root element <CMS>"))),
     }
     while let Some(ev) = s.next_event()? {
         let Ev::Start { name, line } = ev else {
@@ -324,7 +335,12 @@ fn read_doc<R: std::io::BufRead>(
             }
             // Groups this profile does not read (an echoed <in>, bank extensions) are skipped.
             (3, _) => s.skip_subtree()?,
-            _ => return Err(s.err(format!("unexpected element <{name}> here"))),
+            _ => {
+                return Err(s.err(msg!(
+                    "此处出现了意外的元素 <{name}>",
+                    "unexpected element <{name}> here"
+                )))
+            }
         }
     }
     Ok(doc)
@@ -340,13 +356,23 @@ fn read_group<R: std::io::BufRead>(
             Some(Ev::Start { name, line }) => {
                 let value = s.read_simple_text()?;
                 if group.fields.insert(name.clone(), (value, line)).is_some() {
-                    return Err(s.err(format!("field <{name}> appears twice in one row")));
+                    return Err(s.err(msg!(
+                        "同一行中字段 <{name}> 出现了两次",
+                        "field <{name}> appears twice in one row"
+                    )));
                 }
             }
             Some(Ev::Text(t)) if t.trim().is_empty() => {}
-            Some(Ev::Text(_)) => return Err(s.err("text directly inside <rd>")),
+            Some(Ev::Text(_)) => {
+                return Err(s.err(msg!("<rd> 中直接出现了文本", "text directly inside <rd>")))
+            }
             Some(Ev::End) => return Ok(()),
-            None => return Err(s.err("unexpected end of document inside <rd>")),
+            None => {
+                return Err(s.err(msg!(
+                    "文档在 <rd> 内意外结束",
+                    "unexpected end of document inside <rd>"
+                )))
+            }
         }
     }
 }
@@ -359,7 +385,8 @@ fn to_row(rd: &WireGroup) -> Result<Row, ParseError> {
             return Err(error(
                 FORMAT,
                 rd.pos("Drcrf"),
-                format!(
+                msg!(
+                    "借贷标志 Drcrf '{}' 既不是 1（借方）也不是 2（贷方）",
                     "Drcrf '{}' is neither 1 (debit) nor 2 (credit)",
                     other.unwrap_or("")
                 ),
@@ -374,7 +401,8 @@ fn to_row(rd: &WireGroup) -> Result<Row, ParseError> {
         error(
             FORMAT,
             rd.pos(field),
-            format!(
+            msg!(
+                "借贷标志 Drcrf 为 {} 的行缺少 {field}",
                 "missing {field} for Drcrf {}",
                 rd.get("Drcrf").unwrap_or("")
             ),
@@ -386,13 +414,20 @@ fn to_row(rd: &WireGroup) -> Result<Row, ParseError> {
             return Err(error(
                 FORMAT,
                 rd.pos(other),
-                "both DebitAmount and CreditAmount are set on one row",
+                msg!(
+                    "同一行同时填写了借方金额 DebitAmount 和贷方金额 CreditAmount",
+                    "both DebitAmount and CreditAmount are set on one row"
+                ),
             ));
         }
     }
-    let date_text = rd
-        .get("Date")
-        .ok_or_else(|| error(FORMAT, rd.pos("Date"), "missing Date"))?;
+    let date_text = rd.get("Date").ok_or_else(|| {
+        error(
+            FORMAT,
+            rd.pos("Date"),
+            msg!("缺少日期 Date", "missing Date"),
+        )
+    })?;
     let booking_date = common::date(FORMAT, date_text, rd.pos("Date"))?;
     let value_date = match rd.get("ValueDate") {
         Some(v) => Some(common::date(FORMAT, v, rd.pos("ValueDate"))?),
@@ -441,13 +476,22 @@ fn to_payment(
     let status = result_status(&raw).unwrap_or_else(|| {
         out.warn(
             rd.pos("Result"),
-            format!("unknown Result code '{raw}': treated as pending"),
+            msg!(
+                "无法识别的结果码 Result '{raw}'：按处理中对待",
+                "unknown Result code '{raw}': treated as pending"
+            ),
         );
         PaymentStatus::Pending
     });
     let amount = match rd.get("PayAmt") {
         Some(a) => Some(common::amount_fen(FORMAT, a, false, rd.pos("PayAmt"))?),
-        None => return Err(error(FORMAT, rd.pos("PayAmt"), "missing PayAmt")),
+        None => {
+            return Err(error(
+                FORMAT,
+                rd.pos("PayAmt"),
+                msg!("缺少金额 PayAmt", "missing PayAmt"),
+            ))
+        }
     };
     let pay_date = match rd.get("PayDate") {
         Some(d) => Some(common::date(FORMAT, d, rd.pos("PayDate"))?),
@@ -490,7 +534,10 @@ fn batch_of(
     let Some(batch_id) = batch_id(doc) else {
         out.warn(
             Position::line(doc.out.line),
-            "no batch number (out/QryfSeqno or pub/fSeqno)",
+            msg!(
+                "缺少批次号（out/QryfSeqno 或 pub/fSeqno）",
+                "no batch number (out/QryfSeqno or pub/fSeqno)"
+            ),
         );
         return Ok(None);
     };
@@ -499,7 +546,7 @@ fn batch_of(
             error(
                 FORMAT,
                 doc.out.pos("TotalNum"),
-                format!("bad TotalNum '{n}'"),
+                msg!("总笔数 TotalNum '{n}' 无效", "bad TotalNum '{n}'"),
             )
         })?),
         None => None,
@@ -517,7 +564,8 @@ fn batch_of(
     if declared_count.is_some_and(|n| n != count) {
         out.warn(
             doc.out.pos("TotalNum"),
-            format!(
+            msg!(
+                "总笔数 TotalNum 为 {}，但本次应答只有 {} 行",
                 "TotalNum {} but {} rows in this answer",
                 declared_count.unwrap_or(0),
                 count
@@ -527,7 +575,8 @@ fn batch_of(
     if declared_total.is_some_and(|t| t != sum) {
         out.warn(
             doc.out.pos("TotalAmt"),
-            format!(
+            msg!(
+                "总金额 TotalAmt 为 {}，但各行合计为 {sum}",
                 "TotalAmt {} but the rows sum to {sum}",
                 declared_total.unwrap_or(Money::ZERO)
             ),

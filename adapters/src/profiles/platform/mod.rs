@@ -21,7 +21,7 @@ pub use records::wage_status;
 
 use serde_json::Value;
 
-use schemas::{Position, RecordSet, StatementKind};
+use schemas::{msg, Msg, Position, RecordSet, StatementKind};
 
 use super::common;
 use super::json_fields::{self, Obj};
@@ -77,7 +77,7 @@ pub fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<RecordSet, ParseError> 
     };
     let data = serde_json::from_str::<Value>(data_text).map_err(|e| bad_data(&env, &e))?;
     let Value::Array(items) = &data else {
-        return Err(not_an_array(&env, json_fields::kind(&data)));
+        return Err(not_an_array(&env, &data));
     };
     let mut out = head.summary(&env, items.len())?;
     let mut each = Items::new(&head);
@@ -105,19 +105,23 @@ fn secret(ctx: &ParseContext) -> Result<&[u8], ParseError> {
         ParseError::new(
             FORMAT.as_str(),
             Position::default().with_field("/sign"),
-            "no partner secret configured for this sender: the push's SM3 signature cannot be verified, so it is rejected",
+            msg!(
+                "未为该发送方配置合作方密钥：无法校验推送的 SM3 签名，因此拒绝",
+                "no partner secret configured for this sender: the push's SM3 signature cannot be verified, so it is rejected"
+            ),
         )
     })
 }
 
 fn no_data(env: &Obj<'_>) -> ParseError {
-    env.err("data", "required field is missing or empty")
+    env.err("data", json_fields::missing_field())
 }
 
 fn bad_data(env: &Obj<'_>, e: &serde_json::Error) -> ParseError {
     env.err(
         "data",
-        format!(
+        msg!(
+            "data 字符串不是有效的 JSON（其内部第 {} 行第 {} 列）：{e}",
             "the data string is not valid JSON (line {}, column {} inside it): {e}",
             e.line(),
             e.column()
@@ -125,10 +129,19 @@ fn bad_data(env: &Obj<'_>, e: &serde_json::Error) -> ParseError {
     )
 }
 
-fn not_an_array(env: &Obj<'_>, kind: &str) -> ParseError {
+fn not_an_array(env: &Obj<'_>, found: &Value) -> ParseError {
     env.err(
         "data",
-        format!("the data string must hold a JSON array, found {kind}"),
+        Msg::new(
+            format!(
+                "data 字符串必须是 JSON 数组，实际是{}",
+                json_fields::kind_zh(found)
+            ),
+            format!(
+                "the data string must hold a JSON array, found {}",
+                json_fields::kind(found)
+            ),
+        ),
     )
 }
 
@@ -147,7 +160,8 @@ impl Head {
         let msg_type = MsgType::parse(&msg_type_text).ok_or_else(|| {
             env.err(
                 "msgType",
-                format!(
+                msg!(
+                    "无法识别的报文类型 msgType '{msg_type_text}'（应为 ACCOUNT、STATEMENT 或 WAGE_RESULT）",
                     "unknown msgType '{msg_type_text}' (expected ACCOUNT, STATEMENT or WAGE_RESULT)"
                 ),
             )
@@ -164,7 +178,10 @@ impl Head {
         if count > MAX_RECORDS {
             return Err(env.err(
                 "data",
-                format!("more than {MAX_RECORDS} records in one push"),
+                msg!(
+                    "一次推送超过 {MAX_RECORDS} 条记录",
+                    "more than {MAX_RECORDS} records in one push"
+                ),
             ));
         }
         let mut out = RecordSet::new(FORMAT.as_str());
@@ -172,7 +189,7 @@ impl Head {
         if count == 0 {
             out.warn(
                 Position::default().with_field("/data"),
-                "the push holds no records",
+                msg!("推送中没有任何记录", "the push holds no records"),
             );
         }
         out.version = Some(self.msg_type_text.clone());

@@ -1,8 +1,8 @@
 //! The three record kinds inside a platform push's `data` array, and their conversion.
 
 use schemas::{
-    CardNumber, Cnaps, Direction, Entry, IdNumber, PaymentResult, PaymentStatus, Period, Position,
-    RecordSet, WageAccount,
+    msg, CardNumber, Cnaps, Direction, Entry, IdNumber, PaymentResult, PaymentStatus, Period,
+    Position, RecordSet, WageAccount,
 };
 
 use super::FORMAT;
@@ -71,7 +71,10 @@ fn pos(obj: &Obj<'_>, key: &str) -> Position {
 fn warn_unknown(obj: &Obj<'_>, allowed: &[&str], out: &mut RecordSet) {
     for k in obj.map.keys() {
         if !allowed.contains(&k.as_str()) {
-            out.warn(pos(obj, k), format!("unknown field '{k}' ignored"));
+            out.warn(
+                pos(obj, k),
+                msg!("已忽略无法识别的字段 '{k}'", "unknown field '{k}' ignored"),
+            );
         }
     }
 }
@@ -79,13 +82,16 @@ fn warn_unknown(obj: &Obj<'_>, allowed: &[&str], out: &mut RecordSet) {
 pub fn account(obj: &Obj<'_>, out: &mut RecordSet) -> Result<WageAccount, ParseError> {
     warn_unknown(obj, ACCOUNT_FIELDS, out);
     let cnaps_text = obj.req_str("cnaps")?;
-    let cnaps = Cnaps::parse(&cnaps_text).map_err(|e| obj.err("cnaps", e.to_string()))?;
+    let cnaps = Cnaps::parse(&cnaps_text).map_err(|e| obj.err("cnaps", e.msg()))?;
     let bank_code = cnaps.bank_code().to_string();
     if let Some(declared) = obj.opt_str("bankCode")? {
         if declared != bank_code {
             return Err(obj.err(
                 "bankCode",
-                format!("bankCode '{declared}' does not match the CNAPS code's bank '{bank_code}'"),
+                msg!(
+                    "银行代码 bankCode '{declared}' 与联行号所属银行 '{bank_code}' 不符",
+                    "bankCode '{declared}' does not match the CNAPS code's bank '{bank_code}'"
+                ),
             ));
         }
     }
@@ -98,7 +104,10 @@ pub fn account(obj: &Obj<'_>, out: &mut RecordSet) -> Result<WageAccount, ParseE
                 None => {
                     return Err(obj.err(
                         &format!("payerAccounts/{i}"),
-                        "expected a non-empty account number string",
+                        msg!(
+                            "应为非空的账号字符串",
+                            "expected a non-empty account number string"
+                        ),
                     ))
                 }
             }
@@ -129,7 +138,10 @@ pub fn statement_line(
         other => {
             return Err(obj.err(
                 "billType",
-                format!("billType '{other}' is neither 1 (income) nor 2 (expense)"),
+                msg!(
+                    "收支类型 billType '{other}' 既不是 1（收入）也不是 2（支出）",
+                    "billType '{other}' is neither 1 (income) nor 2 (expense)"
+                ),
             ))
         }
     };
@@ -168,7 +180,10 @@ pub fn wage_result(obj: &Obj<'_>, out: &mut RecordSet) -> Result<PaymentResult, 
     let status = wage_status(&raw).unwrap_or_else(|| {
         out.warn(
             pos(obj, "status"),
-            format!("unknown status '{raw}': treated as pending"),
+            msg!(
+                "无法识别的状态 '{raw}'：按处理中对待",
+                "unknown status '{raw}': treated as pending"
+            ),
         );
         PaymentStatus::Pending
     });
@@ -177,13 +192,16 @@ pub fn wage_result(obj: &Obj<'_>, out: &mut RecordSet) -> Result<PaymentResult, 
     if net > gross {
         out.warn(
             pos(obj, "netAmount"),
-            format!("net pay {net} is more than gross pay {gross}"),
+            msg!(
+                "实发工资 {net} 高于应发工资 {gross}",
+                "net pay {net} is more than gross pay {gross}"
+            ),
         );
     }
     let month_text = obj.req_str("month")?;
     let period: Period = month_text
         .parse()
-        .map_err(|e: schemas::period::PeriodError| obj.err("month", e.to_string()))?;
+        .map_err(|e: schemas::period::PeriodError| obj.err("month", e.msg()))?;
     let pay_date = match obj.opt_str("payDate")? {
         Some(d) => Some(common::date(FORMAT, &d, pos(obj, "payDate"))?),
         None => None,
@@ -193,7 +211,11 @@ pub fn wage_result(obj: &Obj<'_>, out: &mut RecordSet) -> Result<PaymentResult, 
         if !id.checksum_ok() {
             out.warn(
                 pos(obj, "idCardNo"),
-                format!("ID number {} fails its check character", id.masked()),
+                msg!(
+                    "身份证号 {} 校验位不符",
+                    "ID number {} fails its check character",
+                    id.masked()
+                ),
             );
         }
     }

@@ -11,11 +11,11 @@
 
 use sm3::{Digest, Sm3};
 
-use schemas::Position;
+use schemas::{msg, Msg, Position};
 use serde_json::Value;
 
 use super::FORMAT;
-use crate::profiles::json_fields::{kind, Obj};
+use crate::profiles::json_fields::{kind, kind_zh, Obj};
 use crate::ParseError;
 
 /// The envelope's fields as (key, value), values unescaped, `sign` included.
@@ -27,9 +27,15 @@ pub fn envelope_fields(env: &Obj<'_>) -> Result<Vec<(String, String)>, ParseErro
             other => {
                 return Err(env.err(
                     k,
-                    format!(
+                    Msg::new(
+                        format!(
+                            "报文外层字段 '{k}' 必须是字符串（签名按文本计算），实际是{}",
+                            kind_zh(other)
+                        ),
+                        format!(
                         "envelope field '{k}' must be a string (it is signed as text), found {}",
                         kind(other)
+                    ),
                     ),
                 ))
             }
@@ -87,14 +93,18 @@ pub fn verify_with(
             ParseError::new(
                 FORMAT.as_str(),
                 at(),
-                "the push is not signed (no 'sign' field): rejected",
+                msg!(
+                    "推送未签名（没有 'sign' 字段）：拒绝",
+                    "the push is not signed (no 'sign' field): rejected"
+                ),
             )
         })?;
     if sent.len() != 64 || !sent.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ParseError::new(
             FORMAT.as_str(),
             at(),
-            format!(
+            msg!(
+                "'sign' 必须是 64 位十六进制数字（SM3 摘要），实际有 {} 个字符：拒绝",
                 "'sign' must be 64 hex digits (an SM3 digest), found {} characters: rejected",
                 sent.len()
             ),
@@ -110,7 +120,10 @@ pub fn verify_with(
         return Err(ParseError::new(
             FORMAT.as_str(),
             at(),
-            "SM3 signature does not match the payload and this partner's secret: the whole push is rejected",
+            msg!(
+                "SM3 签名与报文内容及该合作方密钥不符：整个推送被拒绝",
+                "SM3 signature does not match the payload and this partner's secret: the whole push is rejected"
+            ),
         ));
     }
     Ok(())

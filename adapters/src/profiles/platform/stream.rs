@@ -118,7 +118,7 @@ pub fn for_each_record_in<R: Read>(
             .and_then(|k| de.end().map(|()| k))
         {
             Ok(None) => {}
-            Ok(Some(kind)) => return Err(not_an_array(&env, kind)),
+            Ok(Some(found)) => return Err(not_an_array(&env, &found)),
             Err(e) => return Err(bad_data(&env, &e)),
         }
     }
@@ -162,7 +162,10 @@ pub fn for_each_record_in<R: Read>(
         return Err(ParseError::new(
             FORMAT.as_str(),
             schemas::Position::default().with_field("/data"),
-            "the push changed while it was read: its records are not the ones whose signature was checked, so the whole push is rejected",
+            schemas::msg!(
+                "推送报文在读取过程中发生了变化：读到的记录不是已校验签名的那些，整个推送被拒绝",
+                "the push changed while it was read: its records are not the ones whose signature was checked, so the whole push is rejected"
+            ),
         ));
     }
     out.diagnostics.append(&mut tail.diagnostics);
@@ -177,7 +180,7 @@ fn syntax_error(e: &serde_json::Error) -> ParseError {
     ParseError::new(
         FORMAT.as_str(),
         schemas::Position::line(e.line() as u64).with_column(e.column() as u64),
-        format!("invalid JSON: {e}"),
+        schemas::msg!("JSON 格式错误：{e}", "invalid JSON: {e}"),
     )
 }
 
@@ -317,15 +320,16 @@ struct Scan {
     last: stream::LastRows,
 }
 
+/// A data text that is no array is answered with a value of its kind (for the message).
 impl<'de> DeserializeSeed<'de> for &mut Scan {
-    type Value = Option<&'static str>;
+    type Value = Option<Value>;
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
 impl<'de> Visitor<'de> for &mut Scan {
-    type Value = Option<&'static str>;
+    type Value = Option<Value>;
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("a JSON value")
     }
@@ -346,25 +350,25 @@ impl<'de> Visitor<'de> for &mut Scan {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         while map.next_entry::<String, Value>()?.is_some() {}
-        Ok(Some("an object"))
+        Ok(Some(Value::Object(serde_json::Map::new())))
     }
     fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Some("a boolean"))
+        Ok(Some(Value::Bool(false)))
     }
     fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(Some("a number"))
+        Ok(Some(Value::from(0)))
     }
     fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(Some("a number"))
+        Ok(Some(Value::from(0)))
     }
     fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(Some("a number"))
+        Ok(Some(Value::from(0)))
     }
     fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(Some("a string"))
+        Ok(Some(Value::String(String::new())))
     }
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(Some("null"))
+        Ok(Some(Value::Null))
     }
 }
 

@@ -4,7 +4,7 @@
 //! csv and JSON readers) is that crate's own text, unchanged; its Chinese is written here, one
 //! sentence per kind of error. ID and card numbers appear only masked, as in the English.
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use schemas::period::PeriodError;
 use schemas::{DateKind, DateWindow, IdError, MoneyError, Period, UnknownProvince};
 
@@ -55,37 +55,20 @@ impl RegistryKind {
 
 /// An amount that `Money` refused.
 pub(super) fn money(e: &MoneyError) -> Msg {
-    let zh = match e {
-        MoneyError::Empty => "金额为空".to_string(),
-        MoneyError::Invalid(s) => format!("不是有效的金额：{s}"),
-        MoneyError::ExcessPrecision(s) => format!("金额精度超过分：{s}"),
-        MoneyError::Overflow(s) => format!("金额超出范围：{s}"),
-        MoneyError::Negative(s) => format!("金额不能为负数：{s}"),
-    };
-    Msg::new(zh, e.to_string())
+    let m = e.msg();
+    Msg::new(m.zh, m.en)
 }
 
 /// A unified social credit code or CNAPS code that was refused.
 pub(super) fn id(e: &IdError) -> Msg {
-    let zh = match e {
-        IdError::UsccLength(code) => format!("统一社会信用代码 {code} 应为 18 位"),
-        IdError::UsccCharacter { code, ch, pos } => {
-            format!("统一社会信用代码 {code} 第 {pos} 位的字符“{ch}”无效")
-        }
-        IdError::UsccCheckDigit { code, expected } => {
-            format!("统一社会信用代码 {code} 校验位不符（应为 {expected}）")
-        }
-        IdError::Cnaps(code) => format!("联行号 {code} 应为 12 位数字"),
-    };
-    Msg::new(zh, e.to_string())
+    let m = e.msg();
+    Msg::new(m.zh, m.en)
 }
 
 /// A month that could not be read.
 pub(super) fn period(e: &PeriodError) -> Msg {
-    Msg::new(
-        format!("不是有效的月份：{}（应为 YYYY-MM，如 2026-09）", e.0),
-        e.to_string(),
-    )
+    let m = e.msg();
+    Msg::new(m.zh, m.en)
 }
 
 /// A province that is none.
@@ -129,21 +112,7 @@ pub(super) fn not_a_date(raw: &str) -> Msg {
 
 /// `window.check`, with its reason in both languages.
 pub(super) fn check_date(window: &DateWindow, d: NaiveDate, kind: DateKind) -> Result<(), Msg> {
-    window.check(d, kind).map_err(|en| {
-        Msg::new(
-            format!(
-                "日期 {} 不在合理范围 {} 至 {} 内（配置项 ingest.earliest_date、ingest.{}）",
-                show(d),
-                window.earliest,
-                window.latest(kind),
-                match kind {
-                    DateKind::Event => "future_days",
-                    DateKind::Term => "future_term_years",
-                }
-            ),
-            en,
-        )
-    })
+    window.check_msg(d, kind).map_err(|m| Msg::new(m.zh, m.en))
 }
 
 /// `window.check_period`, with its reason in both languages.
@@ -158,15 +127,6 @@ pub(super) fn check_period(window: &DateWindow, p: Period, kind: DateKind) -> Re
             en,
         )
     })
-}
-
-/// A date as `DateWindow::check` shows it (a year beyond 1..=9999 as chrono debugs it).
-fn show(d: NaiveDate) -> String {
-    if (1..=9999).contains(&d.year()) {
-        d.to_string()
-    } else {
-        format!("{d:?}")
-    }
 }
 
 /// A CSV line (the header, or a row) the csv reader could not read.

@@ -1112,3 +1112,148 @@ fn a_pay_sheet_month_under_its_other_names_and_not_the_payment_month() {
     let err = parse_file("工资表.csv", sheet("发放月份").as_bytes()).unwrap_err();
     assert_eq!(err.errors[0].column, "header", "{err}");
 }
+
+/// `book` (an .xlsx) written again entry by entry, with `pad` spaces after the XML declaration
+/// of the sheet `sheet` (whitespace before the root element: still a valid sheet) and `extra`
+/// more empty entries: what an attacker sends to make a small upload inflate without bound.
+fn repacked(book: &[u8], sheet: &str, pad: usize, extra: usize) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut from = zip::ZipArchive::new(std::io::Cursor::new(book)).unwrap();
+    let mut to = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let deflated = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for i in 0..from.len() {
+        let mut entry = from.by_index(i).unwrap();
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).unwrap();
+        if entry.name() == sheet {
+            let end = data.windows(2).position(|w| w == b"?>").unwrap() + 2;
+            data.splice(end..end, std::iter::repeat_n(b' ', pad));
+        }
+        to.start_file(entry.name(), deflated).unwrap();
+        to.write_all(&data).unwrap();
+    }
+    for n in 0..extra {
+        to.start_file(format!("customXml/item{n}.xml"), deflated)
+            .unwrap();
+    }
+    to.finish().unwrap().into_inner()
+}
+
+/// The inflated size `entry` declares, set to `size` in its local header and in the central
+/// directory (a lying header).
+fn declare_size(zip_bytes: &mut [u8], entry: &str, size: u32) {
+    let name = entry.as_bytes();
+    let le16 = |b: &[u8], at: usize| u16::from_le_bytes([b[at], b[at + 1]]) as usize;
+    let mut patched = 0;
+    for at in 0..zip_bytes.len().saturating_sub(46) {
+        // (signature, offset of the uncompressed size, of the name's length, of the name)
+        let fields = match &zip_bytes[at..at + 4] {
+            b"PK\x03\x04" => (22, 26, 30),
+            b"PK\x01\x02" => (24, 28, 46),
+            _ => continue,
+        };
+        let (size_at, len_at, name_at) = (at + fields.0, at + fields.1, at + fields.2);
+        if le16(zip_bytes, len_at) == name.len()
+            && zip_bytes.get(name_at..name_at + name.len()) == Some(name)
+        {
+            zip_bytes[size_at..size_at + 4].copy_from_slice(&size.to_le_bytes());
+            patched += 1;
+        }
+    }
+    assert_eq!(patched, 2, "local header and central directory of {entry}");
+}
+
+const SHEET: &str = "xl/worksheets/sheet2.xml";
+const SMALL: InflateLimits = InflateLimits {
+    max_inflated_bytes: 1 << 20,
+    max_entries: WORKBOOK_MAX_ENTRIES,
+};
+
+#[test]
+fn a_workbook_that_inflates_past_the_limit_is_refused_naming_file_entry_and_limit() {
+    // 2 MiB of spaces in the sheet deflate to a few KB; the limit is lowered to 1 MiB so the
+    // test stays small (the real one, 256 MiB, is checked below through a declared size).
+    let book = repacked(&projects_workbook(&[("P1", "福建省")]), SHEET, 2 << 20, 0);
+    assert!(book.len() < 64 * 1024, "{} bytes", book.len());
+    let err = parse_file_within("项目.xlsx", &book, &window(), SMALL).unwrap_err();
+    let zh = err.render(Lang::Zh);
+    assert!(zh.starts_with("项目.xlsx：已拒绝，未导入任何内容"), "{zh}");
+    assert!(
+        zh.contains(&format!(
+            "第 1 行，工作簿：工作簿解压后超过 1 MiB（在条目 {SHEET} 处超出）"
+        )),
+        "{zh}"
+    );
+    let en = err.render(Lang::En);
+    assert!(
+        en.contains(&format!(
+            "the workbook inflates to more than 1 MiB (exceeded at entry {SHEET})"
+        )),
+        "{en}"
+    );
+    // The same bytes within the real limit: a valid workbook, read as always.
+    let parsed = parse_file_in("项目.xlsx", &book, &window()).unwrap();
+    assert_eq!(parsed.batch.projects.len(), 1);
+}
+
+#[test]
+fn a_workbook_whose_header_understates_the_inflated_size_is_refused_as_it_inflates() {
+    let mut book = repacked(&projects_workbook(&[("P1", "福建省")]), SHEET, 2 << 20, 0);
+    declare_size(&mut book, SHEET, 1000);
+    // What the archive declares is well under the limit: only counting catches it.
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&book[..])).unwrap();
+    let declared: u64 = (0..archive.len())
+        .map(|i| archive.by_index_raw(i).unwrap().size())
+        .sum();
+    assert!(declared < SMALL.max_inflated_bytes, "declared {declared}");
+    let err = parse_file_within("项目.xlsx", &book, &window(), SMALL).unwrap_err();
+    assert!(
+        err.errors[0]
+            .message_zh
+            .starts_with(&format!("工作簿解压后超过 1 MiB（在条目 {SHEET} 处超出）")),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_workbook_that_declares_more_than_256_mib_is_refused_before_inflating() {
+    let mut book = projects_workbook(&[("P1", "福建省")]);
+    declare_size(&mut book, SHEET, 300 << 20);
+    let err = parse_file_in("项目.xlsx", &book, &window()).unwrap_err();
+    assert_eq!(err.errors.len(), 1, "{err}");
+    assert_eq!(
+        err.errors[0].message,
+        format!(
+            "the workbook inflates to more than 256 MiB (exceeded at entry {SHEET}); no pay \
+             sheet or roster is that large: check the file, or split it into several workbooks"
+        )
+    );
+}
+
+#[test]
+fn a_workbook_of_too_many_entries_is_refused() {
+    let plain = projects_workbook(&[("P1", "福建省")]);
+    let entries = zip::ZipArchive::new(std::io::Cursor::new(&plain[..]))
+        .unwrap()
+        .len();
+    let book = repacked(&plain, SHEET, 0, WORKBOOK_MAX_ENTRIES + 1 - entries);
+    let err = parse_file_in("项目.xlsx", &book, &window()).unwrap_err();
+    assert!(
+        err.errors[0].message_zh.starts_with(&format!(
+            "工作簿（ZIP 压缩包）含 {} 个条目，超过上限 4096 个",
+            WORKBOOK_MAX_ENTRIES + 1
+        )),
+        "{err}"
+    );
+    // One entry fewer is a workbook like any other.
+    let book = repacked(&plain, SHEET, 0, WORKBOOK_MAX_ENTRIES - entries);
+    assert_eq!(
+        parse_file_in("项目.xlsx", &book, &window())
+            .unwrap()
+            .batch
+            .projects
+            .len(),
+        1
+    );
+}

@@ -288,7 +288,13 @@ pub(crate) struct FileView {
     detected_format: Option<String>,
     format_hint: Option<String>,
     records: u64,
+    /// Why the file was refused, in English (the rule the file breaks and where).
     error: Option<String>,
+    /// The same in Simplified Chinese; `null` for a file refused before it was stored, and
+    /// for every file not refused.
+    error_zh: Option<String>,
+    /// What the reader noticed; each has `message` (English) and `message_zh` (Simplified
+    /// Chinese, absent only from files stored before it existed).
     diagnostics: Vec<schemas::Diagnostic>,
 }
 
@@ -306,6 +312,7 @@ impl From<store::RawFile> for FileView {
             format_hint: f.format_hint,
             records: f.records_count,
             error: f.error,
+            error_zh: f.error_zh,
             diagnostics: f.diagnostics,
         }
     }
@@ -407,7 +414,10 @@ pub(crate) struct FileListItem {
     diagnostics: usize,
     errors: usize,
     warnings: usize,
+    /// Why the file was refused, in English.
     error: Option<String>,
+    /// The same in Simplified Chinese (`null` for files refused before it was stored).
+    error_zh: Option<String>,
 }
 
 impl From<store::RawFile> for FileListItem {
@@ -429,6 +439,7 @@ impl From<store::RawFile> for FileListItem {
             format_hint: f.format_hint,
             records: f.records_count,
             error: f.error,
+            error_zh: f.error_zh,
         }
     }
 }
@@ -586,7 +597,7 @@ struct LetterAccepted {
         (status = 403, description = "`forbidden`: the caller is not a bank or insurer.", body = super::openapi::ErrorEnvelope),
         (status = 408, description = "`timeout`.", body = super::openapi::ErrorEnvelope),
         (status = 413, description = "`payload_too_large`.", body = super::openapi::ErrorEnvelope),
-        (status = 422, description = "`letter_rejected`: `details` holds `id` (the stored file), `rejected_records` and `diagnostics`.", body = super::openapi::ErrorEnvelope),
+        (status = 422, description = "`letter_rejected`: `details` holds `id` (the stored file), `rejected_records` (each with `record`/`reason` in English and `record_zh`/`reason_zh` in Simplified Chinese), `diagnostics` (each with `message` and `message_zh`) and `message_zh`, the error `message` in Simplified Chinese.", body = super::openapi::ErrorEnvelope),
         (status = 429, description = "`rate_limited` (with `Retry-After`).", body = super::openapi::ErrorEnvelope),
         (status = 500, description = "`internal`.", body = super::openapi::ErrorEnvelope),
     ),
@@ -622,6 +633,7 @@ pub(crate) async fn post_guarantee(
             "id": processed.file.id,
             "rejected_records": processed.rejected_records,
             "diagnostics": processed.file.diagnostics,
+            "message_zh": processed.file.error_zh,
         });
         return Err(ApiError::Unprocessable {
             code: "letter_rejected",

@@ -30,6 +30,7 @@ pub fn from_row(row: &DbRow) -> Result<RawFile, StoreError> {
         received_at: row.try_get("received_at")?,
         status: status.parse()?,
         error: row.try_get("error")?,
+        error_zh: row.try_get("error_zh")?,
         detected_format: row.try_get("detected_format")?,
         diagnostics: serde_json::from_str(&diagnostics)?,
         records_count: to_u64(row.try_get("records_count")?, "records count")?,
@@ -122,7 +123,7 @@ pub async fn status(tx: &mut Tx<'_>, id: &str) -> Result<FileStatus, StoreError>
 /// The outcome of parsing a file.
 pub struct Finished<'a> {
     pub status: FileStatus,
-    pub error: Option<&'a str>,
+    pub error: Option<&'a schemas::Msg>,
     pub format: Option<&'a str>,
     pub diagnostics: &'a [schemas::Diagnostic],
     pub records_count: usize,
@@ -137,7 +138,8 @@ pub async fn finish(
 ) -> Result<(), StoreError> {
     let set = Row::new()
         .col("status", done.status.as_str())
-        .col("error", done.error)
+        .col("error", done.error.map(|m| m.en.as_str()))
+        .col("error_zh", done.error.map(|m| m.zh.as_str()))
         .col("detected_format", done.format)
         .col("diagnostics", serde_json::to_string(done.diagnostics)?)
         .col(
@@ -158,6 +160,7 @@ pub async fn retry(tx: &mut Tx<'_>, id: &str, now: DateTime<Utc>) -> Result<bool
     let set = Row::new()
         .col("status", FileStatus::Received.as_str())
         .sql("error", "NULL")
+        .sql("error_zh", "NULL")
         .sql("detected_format", "NULL")
         .sql("diagnostics", "'[]'")
         .col("records_count", 0_i64)
