@@ -255,10 +255,13 @@ impl FactRow for Values<'_> {
 mod tests {
     use super::*;
 
+    /// A row as the stream carries it: each value's bytes, or NULL.
+    type RawRow = Vec<Option<Vec<u8>>>;
+
     /// A binary `COPY` stream as PostgreSQL's documentation describes it ("Binary Format"):
     /// the 11-byte signature, 32-bit flags, a header extension (`ext` bytes), then per row a
     /// 16-bit count and each value as a 32-bit length (-1: NULL) and its bytes, then -1.
-    fn stream(ext: &[u8], rows: &[Vec<Option<Vec<u8>>>]) -> Vec<u8> {
+    fn stream(ext: &[u8], rows: &[RawRow]) -> Vec<u8> {
         let mut out = b"PGCOPY\n\xff\r\n\0".to_vec();
         out.extend_from_slice(&0_u32.to_be_bytes());
         out.extend_from_slice(&(ext.len() as u32).to_be_bytes());
@@ -308,7 +311,7 @@ mod tests {
         Ok(out)
     }
 
-    fn rows() -> (Vec<Vec<Option<Vec<u8>>>>, Vec<Read>) {
+    fn rows() -> (Vec<RawRow>, Vec<Read>) {
         let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
         let raw = vec![
             vec![
