@@ -136,10 +136,7 @@ impl ParseError {
 
     /// Why, in `lang` (English when there is no Chinese).
     pub fn text(&self, lang: Lang) -> &str {
-        match lang {
-            Lang::Zh if !self.message_zh.is_empty() => &self.message_zh,
-            _ => &self.message,
-        }
+        lang.pick_stored(&self.message_zh, &self.message)
     }
 
     /// The refusal on one line in `lang`: `mt940：缺少期末余额 :62F:（位置：第 3 行，:62F:）`;

@@ -295,10 +295,7 @@ pub struct Evidence {
 impl Evidence {
     /// The description in `lang` (English when no Chinese was stored).
     pub fn description_in(&self, lang: crate::Lang) -> &str {
-        match lang {
-            crate::Lang::Zh if !self.description_zh.is_empty() => &self.description_zh,
-            _ => &self.description,
-        }
+        lang.pick_stored(&self.description_zh, &self.description)
     }
 }
 
@@ -334,10 +331,7 @@ pub struct Finding {
 impl Finding {
     /// The summary in `lang` (English when no Chinese was stored).
     pub fn summary_in(&self, lang: crate::Lang) -> &str {
-        match lang {
-            crate::Lang::Zh if !self.summary_zh.is_empty() => &self.summary_zh,
-            _ => &self.summary,
-        }
+        lang.pick_stored(&self.summary_zh, &self.summary)
     }
 
     /// The arithmetic in `lang` (English when no Chinese was stored).

@@ -38,6 +38,15 @@ impl Lang {
             Lang::En => en,
         }
     }
+
+    /// As [`Lang::pick`], but the English when the Chinese is empty: a text stored before it
+    /// had its Chinese.
+    pub fn pick_stored<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Zh if !zh.is_empty() => zh,
+            _ => en,
+        }
+    }
 }
 
 /// A sentence for a person in both languages: Simplified Chinese (what an operator reads by

@@ -151,10 +151,7 @@ impl Diagnostic {
 
     /// Why, in `lang` (English for a diagnostic stored without its Chinese).
     pub fn text(&self, lang: Lang) -> &str {
-        match lang {
-            Lang::Zh if !self.message_zh.is_empty() => &self.message_zh,
-            _ => &self.message,
-        }
+        lang.pick_stored(&self.message_zh, &self.message)
     }
 
     /// The diagnostic on one line in `lang`: `错误 第 3 行，:62F:：…` or
