@@ -27,9 +27,15 @@ use serde::{Deserialize, Serialize};
 
 mod inflate;
 mod msg;
+mod sheet;
 use inflate::InflateLimits;
 pub use inflate::{WORKBOOK_MAX_ENTRIES, WORKBOOK_MAX_INFLATED_BYTES};
 use msg::Msg;
+use sheet::SheetLimits;
+pub use sheet::{
+    WORKBOOK_MAX_CELLS, WORKBOOK_MAX_COLUMNS, WORKBOOK_MAX_PART_ENTRIES, WORKBOOK_MAX_RANGE_CELLS,
+    WORKBOOK_MAX_ROWS, WORKBOOK_MAX_SHARED_STRINGS, WORKBOOK_MAX_TEXT_BYTES,
+};
 
 /// The kinds of registry file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -470,13 +476,24 @@ fn parse_file_within(
     window: &DateWindow,
     limits: InflateLimits,
 ) -> Result<ParsedRegistryFile, RegistryError> {
+    parse_file_bounded(name, bytes, window, limits, &SheetLimits::DEFAULT)
+}
+
+/// [`parse_file_in`], a workbook inflated within `limits` and its sheet read within `cells`.
+fn parse_file_bounded(
+    name: &str,
+    bytes: &[u8],
+    window: &DateWindow,
+    limits: InflateLimits,
+    cells: &SheetLimits,
+) -> Result<ParsedRegistryFile, RegistryError> {
     let text = decode(bytes);
     let trimmed = text.trim_start();
     let refuse = |errors| RegistryError::new(name, errors);
     let parsed = if bytes.starts_with(b"PK\x03\x04") {
         // An Excel workbook: its first sheet with rows is read as the CSV would be, row for
         // row, so errors name the sheet, the spreadsheet row and the column header.
-        let (sheet, csv) = xlsx_as_csv(bytes, limits)
+        let (sheet, csv) = xlsx_as_csv(bytes, limits, cells)
             .map_err(|why| refuse(vec![RowError::new(1, "workbook", why)]))?;
         parse_csv(&csv, window).map_err(|errors| RegistryError {
             file: format!("{name}, sheet {sheet}"),
@@ -500,89 +517,15 @@ fn parse_file_within(
 /// ([`excel_number`]), text as is (a line break inside a cell becomes a space, keeping rows
 /// and lines aligned). The sheet's name, or what is wrong — a number cell too long for
 /// Excel to have kept (an ID or card number typed as a number) refuses the workbook, and so
-/// does one that would inflate beyond `limits` (checked before calamine reads anything).
-fn xlsx_as_csv(bytes: &[u8], limits: InflateLimits) -> Result<(String, String), Msg> {
-    use calamine::{Data, Reader, Xlsx};
+/// does one that would inflate beyond `limits` (checked before calamine reads anything) or
+/// whose sheet crosses `cells` ([`sheet`]: how far its cells lie apart, how many there are).
+fn xlsx_as_csv(
+    bytes: &[u8],
+    limits: InflateLimits,
+    cells: &SheetLimits,
+) -> Result<(String, String), Msg> {
     inflate::check(bytes, limits)?;
-    let mut book: Xlsx<_> =
-        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).map_err(|e| {
-            Msg::new(
-                "无法读取 Excel 工作簿（.xlsx）：文件已损坏或不是 .xlsx 格式",
-                format!("not a readable Excel workbook (.xlsx): {e}"),
-            )
-        })?;
-    for name in book.sheet_names() {
-        let range = book.worksheet_range(&name).map_err(|e| {
-            Msg::new(
-                format!("无法读取工作表 {name}"),
-                format!("sheet {name}: {e}"),
-            )
-        })?;
-        if range.is_empty() {
-            continue;
-        }
-        let (top, left) = range.start().unwrap_or((0, 0));
-        let mut out = String::new();
-        // Rows above the used range are empty lines, so line numbers stay row numbers.
-        for _ in 0..top {
-            out.push('\n');
-        }
-        for (r, row) in range.rows().enumerate() {
-            let too_long = row
-                .iter()
-                .position(|c| matches!(c, Data::Float(f) if f.abs() >= EXCEL_EXACT));
-            if let Some(c) = too_long {
-                let cell = format!(
-                    "{}{}",
-                    column_letters(left as usize + c),
-                    top as usize + r + 1
-                );
-                return Err(Msg::new(
-                    format!(
-                        "工作表 {name} 的 {cell} 单元格是超过 15 位的数字，而 Excel 只保留 \
-                         15 位（身份证号或银行卡号按数字输入会丢失末尾几位）；请把该列设为\
-                         文本格式，再重新输入这些号码"
-                    ),
-                    format!(
-                        "sheet {name}, cell {cell}: a number of more than 15 digits, and \
-                         Excel keeps only 15 (an ID or card number typed as a number loses \
-                         its last digits); format the column as text and type the numbers \
-                         again"
-                    ),
-                ));
-            }
-            let cells: Vec<String> = (0..left)
-                .map(|_| String::new())
-                .chain(row.iter().map(|c| match c {
-                    Data::Empty => String::new(),
-                    Data::String(s) => s.replace(['\r', '\n'], " "),
-                    Data::Float(f) => excel_number(*f),
-                    Data::Int(i) => i.to_string(),
-                    Data::Bool(b) => b.to_string(),
-                    Data::DateTime(d) => excel_date(d.as_f64()),
-                    Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
-                    Data::Error(e) => format!("#{e:?}"),
-                }))
-                .collect();
-            let line: Vec<String> = cells
-                .iter()
-                .map(|c| {
-                    if c.contains([',', '"']) {
-                        format!("\"{}\"", c.replace('"', "\"\""))
-                    } else {
-                        c.clone()
-                    }
-                })
-                .collect();
-            out.push_str(&line.join(","));
-            out.push('\n');
-        }
-        return Ok((name, out));
-    }
-    Err(Msg::new(
-        "工作簿中没有任何有内容的工作表",
-        "the workbook has no sheet with any cell",
-    ))
+    sheet::first_sheet_as_csv(bytes, cells)
 }
 
 /// The construction unit's accounts of an account row, as written: separated by `;`, `；`,

@@ -35,7 +35,7 @@ impl InflateLimits {
 }
 
 /// `n` bytes as an operator reads a limit: `256 MiB`, or bytes when not a whole MiB.
-fn size_text(n: u64) -> String {
+pub(super) fn size_text(n: u64) -> String {
     // A whole number of MiB: its low 20 bits are zero.
     if n >= 1 << 20 && n.trailing_zeros() >= 20 {
         format!("{} MiB", n >> 20)

@@ -1257,3 +1257,356 @@ fn a_workbook_of_too_many_entries_is_refused() {
         1
     );
 }
+
+/// A workbook of one sheet `S` as an attacker (or a careless export tool) writes it: the XML of
+/// the sheet's `<sheetData>` children as given, and `shared` / `styles` as the shared strings
+/// and styles parts when not empty.
+fn crafted(sheet_data: &str, shared: &str, styles: &str) -> Vec<u8> {
+    crafted_sheet(
+        &format!(
+            r#"<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>{sheet_data}</sheetData></worksheet>"#
+        ),
+        shared,
+        styles,
+    )
+}
+
+/// [`crafted`], the whole sheet XML as given.
+fn crafted_sheet(sheet: &str, shared: &str, styles: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let deflated = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    let mut part = |name: &str, xml: &str| {
+        z.start_file(name, deflated).unwrap();
+        z.write_all(xml.as_bytes()).unwrap();
+    };
+    part(
+        "[Content_Types].xml",
+        r#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/></Types>"#,
+    );
+    part(
+        "_rels/.rels",
+        r#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#,
+    );
+    part(
+        "xl/workbook.xml",
+        r#"<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>"#,
+    );
+    part(
+        "xl/_rels/workbook.xml.rels",
+        r#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#,
+    );
+    if !shared.is_empty() {
+        part("xl/sharedStrings.xml", shared);
+    }
+    if !styles.is_empty() {
+        part("xl/styles.xml", styles);
+    }
+    part("xl/worksheets/sheet1.xml", sheet);
+    z.finish().unwrap().into_inner()
+}
+
+/// What the reader made of a workbook before it read cell by cell: calamine's dense range of
+/// the first sheet with a cell, turned into CSV text (the code as it was, kept here to show
+/// that normal workbooks read exactly as before).
+fn dense_csv(bytes: &[u8]) -> Result<(String, String), String> {
+    use calamine::{Data, Reader, Xlsx};
+    let mut book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes))
+        .map_err(|e: calamine::XlsxError| e.to_string())?;
+    for name in book.sheet_names() {
+        let range = book.worksheet_range(&name).map_err(|e| e.to_string())?;
+        if range.is_empty() {
+            continue;
+        }
+        let (top, left) = range.start().unwrap_or((0, 0));
+        let mut out = "\n".repeat(top as usize);
+        for (r, row) in range.rows().enumerate() {
+            if let Some(c) = row
+                .iter()
+                .position(|c| matches!(c, Data::Float(f) if f.abs() >= EXCEL_EXACT))
+            {
+                return Err(format!(
+                    "too long at {}{}",
+                    column_letters(left as usize + c),
+                    top as usize + r + 1
+                ));
+            }
+            let cells: Vec<String> = (0..left)
+                .map(|_| String::new())
+                .chain(row.iter().map(|c| match c {
+                    Data::Empty => String::new(),
+                    Data::String(s) => s.replace(['\r', '\n'], " "),
+                    Data::Float(f) => excel_number(*f),
+                    Data::Int(i) => i.to_string(),
+                    Data::Bool(b) => b.to_string(),
+                    Data::DateTime(d) => excel_date(d.as_f64()),
+                    Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
+                    Data::Error(e) => format!("#{e:?}"),
+                }))
+                .map(|c| {
+                    if c.contains([',', '"']) {
+                        format!("\"{}\"", c.replace('"', "\"\""))
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            out.push_str(&cells.join(","));
+            out.push('\n');
+        }
+        return Ok((name, out));
+    }
+    Err("no sheet".into())
+}
+
+/// The sheet as the reader reads it now, the refusal as its English text.
+fn streamed_csv(bytes: &[u8], limits: &SheetLimits) -> Result<(String, String), String> {
+    sheet::first_sheet_as_csv(bytes, limits).map_err(|m| m.en)
+}
+
+#[test]
+fn normal_workbooks_read_to_exactly_the_csv_the_dense_reader_made() {
+    use rust_xlsxwriter::{ExcelDateTime, Format, Formula, Workbook};
+    // What Excel users write: an empty first sheet, the table starting at B3, an empty row
+    // inside it, text with commas, quotes and line breaks, dates, numbers, a formula, booleans.
+    let mut wb = Workbook::new();
+    wb.add_worksheet().set_name("说明").unwrap();
+    let ws = wb.add_worksheet();
+    ws.set_name("工资表").unwrap();
+    ws.write_string(2, 1, "姓名").unwrap();
+    ws.write_string(2, 2, "备注").unwrap();
+    ws.write_string(2, 4, "日期").unwrap();
+    ws.write_string(3, 1, "张三").unwrap();
+    ws.write_string(3, 2, "加班, \"夜班\"\r\n第二行").unwrap();
+    ws.write_number(3, 3, 6523.4 - 123.35).unwrap();
+    let date = Format::new().set_num_format("yyyy-mm-dd");
+    ws.write_datetime_with_format(3, 4, ExcelDateTime::from_ymd(2026, 9, 30).unwrap(), &date)
+        .unwrap();
+    ws.write_boolean(5, 1, true).unwrap();
+    ws.write_formula(5, 3, Formula::new("=D4*2").set_result("12800.1"))
+        .unwrap();
+    ws.write_number(6, 6, 123_456_789_012_345.0).unwrap();
+    let written = wb.save_to_buffer().unwrap();
+    // And what other tools write: no `r` on cells or rows, cells out of order, the same cell
+    // twice (the later wins), inline strings, shared strings, a dimension that lies.
+    let shared = r#"<sst><si><t>甲</t></si><si><r><t>乙</t></r><r><t>,丙</t></r></si></sst>"#;
+    let odd = crafted_sheet(
+        &format!(
+            r#"<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><dimension ref="A1:XFD1048576"/><sheetData>{}</sheetData></worksheet>"#,
+            concat!(
+                r#"<row r="4"><c r="C4"><v>3</v></c><c r="A4" t="s"><v>1</v></c></row>"#,
+                r#"<row r="2"><c t="s"><v>0</v></c><c/><c t="inlineStr"><is><t>x"y</t></is></c></row>"#,
+                r#"<row><c r="B3"><v>1</v></c><c r="B3"><v>2</v></c><c r="D3"><v>7</v></c><c r="D3"/></row>"#,
+                r#"<row><c t="b"><v>0</v></c><c t="e"><v>#DIV/0!</v></c></row>"#
+            )
+        ),
+        shared,
+        "",
+    );
+    let too_long = crafted(
+        r#"<row r="2"><c r="C2"><v>6222020000000001</v></c></row><row r="1"><c r="E1"><v>6222020000000002</v></c><c r="A1"><v>1</v></c></row>"#,
+        "",
+        "",
+    );
+    for (book, readable) in [(written, true), (odd, true), (too_long, false)] {
+        let before = dense_csv(&book);
+        assert_eq!(before.is_ok(), readable, "{before:?}");
+        let now = streamed_csv(&book, &SheetLimits::DEFAULT);
+        match (&before, &now) {
+            (Ok(before), Ok(now)) => assert_eq!(before, now),
+            (Err(before), Err(now)) => {
+                let cell = before.trim_start_matches("too long at ");
+                assert!(
+                    now.contains(&format!("cell {cell}: a number of more than 15")),
+                    "{now}"
+                );
+            }
+            _ => panic!("before {before:?}, now {now:?}"),
+        }
+    }
+    // The reading itself, spelled out once (row 1 is line 1, B3 is field 2 of line 3).
+    let (sheet, csv) = streamed_csv(&crafted(r#"<row r="3"><c r="B3" t="inlineStr"><is><t>a,b</t></is></c><c r="D3"><v>2.5</v></c></row><row r="5"><c r="C5"><v>1</v></c></row>"#, "", ""), &SheetLimits::DEFAULT).unwrap();
+    assert_eq!(sheet, "S");
+    assert_eq!(csv, "\n\n,\"a,b\",,2.5\n,,,\n,,1,\n");
+}
+
+/// Limits small enough for a test to cross each of them with a few kilobytes of XML.
+const TINY: SheetLimits = SheetLimits {
+    max_columns: 8,
+    max_rows: 100,
+    max_cells: 20,
+    max_range_cells: 60,
+    max_text_bytes: 64,
+    max_shared_strings: 4,
+    max_part_entries: 4,
+};
+
+#[test]
+fn two_cells_far_apart_are_refused_naming_sheet_cell_and_limit_without_the_grid_between() {
+    // A1 and XFD1048576: a dense range of them is 17 billion cells. Refused at once, at the
+    // real limits, naming the cell beyond the last column.
+    let book = crafted(
+        r#"<row r="1"><c r="A1"><v>1</v></c></row><row r="1048576"><c r="XFD1048576"><v>1</v></c></row>"#,
+        "",
+        "",
+    );
+    let err = parse_file_in("工资表.xlsx", &book, &window()).unwrap_err();
+    assert_eq!(err.errors.len(), 1, "{err}");
+    let e = &err.errors[0];
+    assert_eq!(
+        e.message,
+        "sheet S, cell XFD1048576: beyond column IV (column 256), the last a registry sheet may \
+         use; no pay sheet or roster has that many columns: delete the cell, or move its \
+         content to the left"
+    );
+    assert!(
+        e.message_zh
+            .starts_with("工作表 S 的 XFD1048576 单元格超出了最后允许的 IV 列（第 256 列）"),
+        "{}",
+        e.message_zh
+    );
+    // Within the columns but far below: IV1 and IV1048576 span 268 million cells.
+    let book = crafted(
+        r#"<row r="1"><c r="IV1"><v>1</v></c></row><row r="1048576"><c r="IV1048576"><v>1</v></c></row>"#,
+        "",
+        "",
+    );
+    let err = streamed_csv(&book, &SheetLimits::DEFAULT).unwrap_err();
+    assert_eq!(
+        err,
+        "sheet S: the used range A1:IV1048576 spans more than 16,777,216 cells (exceeded at \
+         cell IV1048576); most likely a cell far from the rest: delete it, or split the sheet \
+         into several workbooks"
+    );
+    // A header in A1 and one value in A1048576 is a sheet a user can make: read, one line per
+    // row, one field per line — the gap costs one line break per row, nothing more.
+    let book = crafted(
+        r#"<row r="1"><c r="A1"><v>1</v></c></row><row r="1048576"><c r="A1048576"><v>2</v></c></row>"#,
+        "",
+        "",
+    );
+    let (_, csv) = streamed_csv(&book, &SheetLimits::DEFAULT).unwrap();
+    assert_eq!(csv.len(), 1_048_576 + 2);
+    assert!(csv.starts_with("1\n\n") && csv.ends_with("\n2\n"));
+}
+
+#[test]
+fn a_dimension_that_lies_costs_nothing_and_is_not_believed() {
+    let book = crafted_sheet(
+        r#"<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><dimension ref="A1:XFD1048576"/><sheetData><row r="1"><c r="A1"><v>1</v></c><c r="B1"><v>2</v></c></row></sheetData></worksheet>"#,
+        "",
+        "",
+    );
+    assert_eq!(
+        streamed_csv(&book, &SheetLimits::DEFAULT).unwrap(),
+        ("S".to_string(), "1,2\n".to_string())
+    );
+}
+
+#[test]
+fn each_sheet_limit_is_refused_naming_the_sheet_the_cell_and_the_limit() {
+    let cases = [
+        // A row below the last an Excel sheet has.
+        (
+            r#"<row r="101"><c r="A101"><v>1</v></c></row>"#.to_string(),
+            "sheet S, cell A101: below row 100, the last row an Excel sheet has",
+        ),
+        // Cells without `r` run to the right, past the last column.
+        (
+            format!("<row>{}</row>", "<c><v>1</v></c>".repeat(9)),
+            "sheet S, cell I1: beyond column H (column 8)",
+        ),
+        // 8 columns × 8 rows: a used range of 64 cells.
+        (
+            r#"<row r="1"><c r="H1"><v>1</v></c></row><row r="8"><c r="A8"><v>1</v></c></row>"#
+                .to_string(),
+            "sheet S: the used range A1:H8 spans more than 60 cells (exceeded at cell A8)",
+        ),
+        // 21 cells with content, in a range of 3 × 7.
+        (
+            format!("<row>{}</row>", "<c><v>1</v></c>".repeat(3)).repeat(7),
+            "sheet S holds more than 20 cells with content (exceeded at cell C7)",
+        ),
+        // 65 bytes of text.
+        (
+            format!(
+                r#"<row><c t="inlineStr"><is><t>{}</t></is></c><c><v>12345</v></c></row>"#,
+                "a".repeat(60)
+            ),
+            "the cells of sheet S hold more than 64 bytes of text (exceeded at cell B1)",
+        ),
+    ];
+    for (xml, message) in cases {
+        let err = streamed_csv(&crafted(&xml, "", ""), &TINY).unwrap_err();
+        assert!(err.starts_with(message), "{err}\nnot {message}");
+        let zh = sheet::first_sheet_as_csv(&crafted(&xml, "", ""), &TINY)
+            .unwrap_err()
+            .zh;
+        assert!(zh.starts_with("工作表 S ") && has_chinese(&zh), "{zh}");
+    }
+    // Empty cells cost nothing and count for nothing: 10,000 of them beside one value.
+    let xml = format!(
+        r#"<row r="2">{}<c r="B2"><v>5</v></c></row>"#,
+        "<c/>".repeat(10_000)
+    );
+    assert_eq!(
+        streamed_csv(&crafted(&xml, "", ""), &TINY).unwrap().1,
+        "\n,5\n"
+    );
+    // One long shared string named by many cells is counted each time it is named.
+    let shared = format!("<sst><si><t>{}</t></si></sst>", "x".repeat(40));
+    let xml = r#"<row><c t="s"><v>0</v></c><c t="s"><v>0</v></c></row>"#;
+    let err = streamed_csv(&crafted(xml, &shared, ""), &TINY).unwrap_err();
+    assert!(
+        err.contains("more than 64 bytes of text (exceeded at cell B1)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn parts_read_whole_are_refused_when_they_list_more_than_a_workbook_has() {
+    let sst = |n: usize| format!("<sst>{}</sst>", "<si><t>a</t></si>".repeat(n));
+    let cell = r#"<row><c t="s"><v>0</v></c></row>"#;
+    assert_eq!(
+        streamed_csv(&crafted(cell, &sst(4), ""), &TINY).unwrap().1,
+        "a\n"
+    );
+    let err = streamed_csv(&crafted(cell, &sst(5), ""), &TINY).unwrap_err();
+    assert_eq!(
+        err,
+        "the workbook's xl/sharedStrings.xml lists more than 4 shared strings; a real workbook \
+         has far fewer: check the file, or save it again with Excel"
+    );
+    // `<si/>` is a shared string too (calamine reads it as one).
+    let err = streamed_csv(
+        &crafted(cell, &format!("<sst>{}</sst>", "<si/>".repeat(5)), ""),
+        &TINY,
+    )
+    .unwrap_err();
+    assert!(err.contains("more than 4 shared strings"), "{err}");
+    // Number formats and cell formats together, at the real limit.
+    let styles = format!(
+        r#"<styleSheet><numFmts>{}</numFmts><cellXfs><xf/></cellXfs></styleSheet>"#,
+        r#"<numFmt numFmtId="1" formatCode="0"/>"#.repeat(WORKBOOK_MAX_PART_ENTRIES as usize)
+    );
+    let err =
+        parse_file_in("工资表.xlsx", &crafted(cell, &sst(1), &styles), &window()).unwrap_err();
+    assert_eq!(
+        err.errors[0].message_zh,
+        "工作簿的 xl/styles.xml 含超过 65,536 个数字格式和单元格格式；正常的工作簿远少于此，\
+         请检查文件，或用 Excel 另存后再导入"
+    );
+}
+
+#[test]
+fn a_cell_reference_that_overflows_is_refused_not_a_crash() {
+    // calamine adds up the digits of a reference in a u32: eleven of them overflow it (a
+    // panic in a build with overflow checks, a wrapped number without).
+    for r in ["A99999999999", "AAAAAAAAAAAAAAAA1"] {
+        let xml = format!(r#"<row><c r="{r}"><v>1</v></c></row>"#);
+        let err = parse_file_in("工资表.xlsx", &crafted(&xml, "", ""), &window()).unwrap_err();
+        assert_eq!(err.errors.len(), 1, "{err}");
+        assert!(has_chinese(&err.errors[0].message_zh), "{err}");
+    }
+}
