@@ -270,7 +270,7 @@ fn read_only_commands_never_create_an_empty_database() {
             .unwrap();
         assert!(!o.status.success());
         assert!(
-            text(&o.stderr).contains("no database at"),
+            text(&o.stderr).contains("处没有数据库（请设置 database.url"),
             "{}",
             text(&o.stderr)
         );
@@ -960,7 +960,7 @@ fn a_file_rejected_before_its_account_was_registered_is_retried() {
     let bad = run(&["files", "--status", "lost"]);
     assert!(!bad.status.success());
     assert!(
-        text(&bad.stderr).contains("received, parsed or rejected"),
+        text(&bad.stderr).contains("--status 'lost'：应为 待处理、已解析 或 已拒绝"),
         "{}",
         text(&bad.stderr)
     );
@@ -1572,7 +1572,7 @@ fn a_global_database_flag_names_the_database_for_every_command() {
     );
     assert!(!o.status.success());
     assert!(
-        text(&o.stderr).contains("no database at"),
+        text(&o.stderr).contains("处没有数据库（请设置 database.url"),
         "{}",
         text(&o.stderr)
     );
