@@ -219,6 +219,22 @@ impl FromStr for Tolerance {
     }
 }
 
+/// The JSON reader's refusal: in Chinese, what is wrong in words (the position is the
+/// diagnostic's), serde_json's own English kept as a detail.
+pub(crate) fn json_error(e: &serde_json::Error) -> Msg {
+    use serde_json::error::Category;
+    let what = match e.classify() {
+        Category::Syntax => "语法错误",
+        Category::Eof => "内容不完整，文件提前结束",
+        Category::Data => "值不符合要求",
+        Category::Io => "无法读取",
+    };
+    schemas::msg!(
+        "JSON 格式错误：{what}（解析器原文：{e}）",
+        "invalid JSON: {e}"
+    )
+}
+
 /// Why `bytes` hold nothing to read, if they do not: an empty file, or one of only
 /// whitespace (and byte-order mark), is refused with this instead of a format's complaint.
 pub(crate) fn nothing_to_read(bytes: &[u8]) -> Option<Msg> {

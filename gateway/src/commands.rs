@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail, Context};
 use chrono::{NaiveDate, Utc};
 use schemas::FindingStatus;
+use schemas::{msg, LocalizedError, WithMsg};
 use store::Scope;
 
 use ingest::backfill::{describe, ingest_files_with, load_dir_with};
@@ -15,6 +16,34 @@ use ingest::config::Settings;
 use ingest::pipeline::{self, Pipeline};
 
 use console::Lang;
+
+/// A value a flag does not take: the Chinese names the flag and the choices, the English is
+/// the parser's own sentence.
+pub(crate) fn bad_value(flag: &str, value: &str, choices: &str, en: String) -> anyhow::Error {
+    LocalizedError::new(schemas::Msg::new(
+        format!("{flag} 的取值 '{value}' 无效（可选：{choices}）"),
+        en,
+    ))
+    .into()
+}
+
+/// `--format NAME` of `parse` and `ingest`.
+fn forced_format(format: Option<&str>) -> anyhow::Result<Option<adapters::Format>> {
+    format
+        .map(|f| {
+            f.parse::<adapters::Format>().map_err(|e| {
+                let names: Vec<&str> = adapters::Format::ALL.iter().map(|f| f.as_str()).collect();
+                bad_value("--format", f, &names.join("、"), e)
+            })
+        })
+        .transpose()
+}
+
+/// A file's bytes; a failure says which file and why, in both languages.
+fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let shown = path.display();
+    Ok(std::fs::read(path).with_msg(|| msg!("无法读取 {shown}", "reading {shown}"))?)
+}
 
 async fn open_configured(config: Option<&Path>) -> anyhow::Result<Pipeline> {
     ingest::open(Settings::load(config)?).await
@@ -28,20 +57,26 @@ pub fn parse(
     tolerate: &[String],
     ui: Lang,
 ) -> anyhow::Result<ExitCode> {
-    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let forced = format
-        .map(str::parse::<adapters::Format>)
-        .transpose()
-        .map_err(|e| anyhow!(e))?;
+    let bytes = read(file)?;
+    let forced = forced_format(format)?;
     let platform_secret = secret_file
-        .map(|p| std::fs::read(p).with_context(|| format!("reading {}", p.display())))
+        .map(read)
         .transpose()?
         .map(|s| s.trim_ascii().to_vec());
     let tolerate = tolerate
         .iter()
         .map(|t| {
-            t.parse::<adapters::Tolerance>()
-                .map_err(|e| anyhow!("--tolerate: {e}"))
+            t.parse::<adapters::Tolerance>().map_err(|e| {
+                let known: Vec<&str> = adapters::Tolerance::ALL
+                    .iter()
+                    .map(|t| t.as_str())
+                    .collect();
+                let known = known.join("、");
+                anyhow!(LocalizedError::new(schemas::Msg::new(
+                    format!("--tolerate：未知的容忍项 '{t}'（可选：{known}）"),
+                    format!("--tolerate: {e}")
+                )))
+            })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let ctx = adapters::ParseContext {
@@ -62,77 +97,155 @@ pub fn parse(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `wagegate parse FILE` for a person: the file's records in the reader's language, in the
+/// words of DOMAIN.md (对账单, 期初余额, 代发结果, 保函 …), account numbers masked as the
+/// ingest refusals mask them (the first and last four digits), no type names.
 fn print_record_set(
     out: &mut impl std::io::Write,
     file: &Path,
     set: &schemas::RecordSet,
     ui: Lang,
 ) -> anyhow::Result<()> {
-    writeln!(
-        out,
-        "{}: {}{}{}",
-        file.display(),
-        set.format,
-        set.version
-            .as_deref()
-            .map(|v| format!(" ({v})"))
-            .unwrap_or_default(),
-        set.encoding
-            .as_deref()
-            .map(|e| format!(", {e}"))
-            .unwrap_or_default()
-    )?;
-    for s in &set.statements {
-        let bal = |b: &Option<schemas::Balance>| {
-            b.map(|b| format!("{} on {}", b.amount, b.date))
-                .unwrap_or_else(|| "-".into())
-        };
+    let zh = ui == Lang::Zh;
+    // Amounts as the findings show them in Chinese (¥1,234.56); as the file has them in English.
+    let money = |m: schemas::Money| {
+        if zh {
+            console::i18n::money(m)
+        } else {
+            m.to_string()
+        }
+    };
+    let account = |a: &str| schemas::ids::mask_account(a);
+    let none = ui.pick("无", "-");
+    let version = set.version.as_deref();
+    let encoding = set.encoding.as_deref();
+    if zh {
         writeln!(
             out,
-            "  statement {} account {} {}: opening {}, closing {}, {} entries",
-            s.statement_id.as_deref().unwrap_or("-"),
-            s.account,
-            s.currency,
-            bal(&s.opening_balance),
-            bal(&s.closing_balance),
-            s.entries.len()
+            "{}：{}{}{}",
+            file.display(),
+            set.format,
+            version.map(|v| format!("（{v}）")).unwrap_or_default(),
+            encoding.map(|e| format!("，编码 {e}")).unwrap_or_default()
         )?;
+    } else {
+        writeln!(
+            out,
+            "{}: {}{}{}",
+            file.display(),
+            set.format,
+            version.map(|v| format!(" ({v})")).unwrap_or_default(),
+            encoding.map(|e| format!(", {e}")).unwrap_or_default()
+        )?;
+    }
+    for s in &set.statements {
+        let bal = |b: &Option<schemas::Balance>| match b {
+            Some(b) if zh => format!("{}（{}）", money(b.amount), b.date),
+            Some(b) => format!("{} on {}", money(b.amount), b.date),
+            None => none.to_string(),
+        };
+        let id = s.statement_id.as_deref().unwrap_or(none);
+        let (acct, n) = (account(&s.account), s.entries.len());
+        let (opening, closing) = (bal(&s.opening_balance), bal(&s.closing_balance));
+        match ui {
+            Lang::Zh => writeln!(
+                out,
+                "  对账单 {id} 账号 {acct} {}：期初余额 {opening}，期末余额 {closing}，明细 {n} 笔",
+                s.currency
+            )?,
+            Lang::En => writeln!(
+                out,
+                "  statement {id} account {acct} {}: opening {opening}, closing {closing}, {n} entries",
+                s.currency
+            )?,
+        }
         for e in &s.entries {
             writeln!(
                 out,
                 "    {} {:>6} {:>14}  {}  {}",
                 e.booking_date,
-                e.direction.as_str(),
-                e.amount.to_string(),
+                e.direction.label(ui),
+                money(e.amount),
                 e.counterparty_name.as_deref().unwrap_or(""),
                 e.remittance.as_deref().unwrap_or("")
             )?;
         }
     }
+    for b in &set.payroll_batches {
+        // Only what the file says: many result files declare no count or total.
+        let mut facts = Vec::new();
+        if let Some(d) = b.pay_date {
+            facts.push(format!("{}{d}", ui.pick("付款日 ", "pay date ")));
+        }
+        if let Some(c) = b.declared_count {
+            facts.push(match ui {
+                Lang::Zh => format!("笔数 {c}"),
+                Lang::En => format!("{c} payments"),
+            });
+        }
+        if let Some(t) = b.declared_total {
+            facts.push(format!("{}{}", ui.pick("合计 ", "total "), money(t)));
+        }
+        let acct = b.debit_account.as_deref().map(account);
+        let line = match (ui, acct) {
+            (Lang::Zh, Some(a)) => format!("  代发批次 {} 付款账号 {a}", b.batch_id),
+            (Lang::Zh, None) => format!("  代发批次 {}", b.batch_id),
+            (Lang::En, Some(a)) => format!("  payroll batch {} from account {a}", b.batch_id),
+            (Lang::En, None) => format!("  payroll batch {}", b.batch_id),
+        };
+        if facts.is_empty() {
+            writeln!(out, "{line}")?;
+        } else {
+            writeln!(
+                out,
+                "{line}{}{}",
+                ui.pick("：", ": "),
+                facts.join(ui.pick("，", ", "))
+            )?;
+        }
+    }
     for p in &set.payment_results {
-        writeln!(
-            out,
-            "  payment {} {:?} {} {}",
-            p.end_to_end_id.as_deref().unwrap_or("-"),
-            p.status,
-            p.amount
-                .map(|m| m.to_string())
-                .unwrap_or_else(|| "-".into()),
+        let line = format!(
+            "  {} {} {} {} {}",
+            ui.pick("代发结果", "payment"),
+            p.end_to_end_id.as_deref().unwrap_or(none),
+            p.status.label(ui),
+            p.amount.map_or(none.to_string(), money),
             p.reason_text.as_deref().unwrap_or("")
-        )?;
+        );
+        writeln!(out, "{}", line.trim_end())?;
     }
     for g in &set.guarantees {
-        writeln!(
-            out,
-            "  guarantee {} {:?} {} for project {} valid {}..{}",
-            g.number, g.action, g.guaranteed_amount, g.project_code, g.valid_from, g.valid_to
-        )?;
+        let (action, amount) = (g.action.label(ui), money(g.guaranteed_amount));
+        let (number, project, from, to) = (&g.number, &g.project_code, g.valid_from, g.valid_to);
+        match ui {
+            Lang::Zh => writeln!(
+                out,
+                "  保函 {number} {action} 担保金额 {amount}，项目 {project}，有效期 {from} 至 {to}"
+            )?,
+            Lang::En => writeln!(
+                out,
+                "  guarantee {number} {action} {amount} for project {project} valid {from}..{to}"
+            )?,
+        }
+    }
+    for a in &set.accounts {
+        let (acct, name, project) = (account(&a.account_no), &a.account_name, &a.project_code);
+        match ui {
+            Lang::Zh => writeln!(
+                out,
+                "  工资专用账户 {acct} 户名 {name}，项目 {project}，开户日 {}",
+                a.opened_on
+            )?,
+            Lang::En => writeln!(
+                out,
+                "  wage account {acct} ({name}) of project {project}, opened {}",
+                a.opened_on
+            )?,
+        }
     }
     for d in &set.diagnostics {
-        match ui {
-            Lang::Zh => writeln!(out, "  {}", d.render(ui))?,
-            Lang::En => writeln!(out, "  {:?} at {}: {}", d.level, d.position, d.message)?,
-        }
+        writeln!(out, "  {}", d.render(ui))?;
     }
     Ok(())
 }
@@ -287,10 +400,7 @@ pub async fn revoke_operator_tokens(
 fn read_files(files: &[PathBuf]) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     files
         .iter()
-        .map(|f| {
-            let bytes = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
-            Ok((f.display().to_string(), bytes))
-        })
+        .map(|f| Ok((f.display().to_string(), read(f)?)))
         .collect()
 }
 
@@ -343,12 +453,13 @@ pub async fn ingest(
 ) -> anyhow::Result<ExitCode> {
     let p = open_configured(config).await?;
     if partner != pipeline::OPERATOR && p.settings().partner(partner).is_none() {
-        bail!("unknown partner '{partner}': configure it under [[partners]] (or use --partner operator for a backfill)");
+        return Err(LocalizedError::new(msg!(
+            "未知的合作方 '{partner}'：请在配置文件的 [[partners]] 中配置它（回填可用 --partner operator）",
+            "unknown partner '{partner}': configure it under [[partners]] (or use --partner operator for a backfill)"
+        ))
+        .into());
     }
-    let forced = format
-        .map(str::parse::<adapters::Format>)
-        .transpose()
-        .map_err(|e| anyhow!(e))?;
+    let forced = forced_format(format)?;
     let list: Vec<(PathBuf, String)> = files
         .iter()
         .map(|f| (f.clone(), partner.to_string()))
@@ -639,7 +750,7 @@ pub async fn replay(
             tmp = tempfile::Builder::new()
                 .prefix("wagegate-replay-")
                 .tempdir()
-                .context("creating a temporary directory")?;
+                .with_msg(|| msg!("无法创建临时目录", "creating a temporary directory"))?;
             tmp.path().join("rebuilt.db")
         }
     };
@@ -694,10 +805,20 @@ pub async fn finding_action(
         "acknowledge" => FindingStatus::Acknowledged,
         "dismiss" => FindingStatus::Dismissed,
         "resolve" => FindingStatus::Resolved,
-        other => bail!("unknown action '{other}' (acknowledge, dismiss, resolve)"),
+        other => {
+            return Err(LocalizedError::new(msg!(
+                "未知的操作 '{other}'（可选：acknowledge 确认、dismiss 驳回、resolve 解决）",
+                "unknown action '{other}' (acknowledge, dismiss, resolve)"
+            ))
+            .into())
+        }
     };
     if to == FindingStatus::Dismissed && reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
-        bail!("dismissing a finding needs --reason");
+        return Err(LocalizedError::new(msg!(
+            "驳回预警须用 --reason 写明理由",
+            "dismissing a finding needs --reason"
+        ))
+        .into());
     }
     let s = p
         .store()
@@ -797,10 +918,13 @@ pub async fn load(
 
 /// `wagegate simulate`: writes the world and prints what it holds.
 pub fn simulate(params: &sim::SimParams, out: &Path, ui: Lang) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(
-        params.plant_percent <= 100,
-        "--plant-percent must be between 0 and 100"
-    );
+    if params.plant_percent > 100 {
+        return Err(LocalizedError::new(msg!(
+            "--plant-percent 应在 0 至 100 之间",
+            "--plant-percent must be between 0 and 100"
+        ))
+        .into());
+    }
     let s = sim::write_world(params, out)?;
     let expected = out.join("expected-findings.json");
     match ui {
@@ -869,9 +993,12 @@ pub fn simulate(params: &sim::SimParams, out: &Path, ui: Lang) -> anyhow::Result
 /// Reads `--workers`: `MIN-MAX` or one number.
 pub fn worker_range(text: &str) -> anyhow::Result<(usize, usize)> {
     let parse = |t: &str| {
-        t.trim()
-            .parse::<usize>()
-            .with_context(|| format!("--workers: '{t}' is not a whole number"))
+        t.trim().parse::<usize>().with_msg(|| {
+            msg!(
+                "--workers：'{t}' 不是整数",
+                "--workers: '{t}' is not a whole number"
+            )
+        })
     };
     let (min, max) = match text.split_once('-') {
         Some((a, b)) => (parse(a)?, parse(b)?),
@@ -880,10 +1007,13 @@ pub fn worker_range(text: &str) -> anyhow::Result<(usize, usize)> {
             (n, n)
         }
     };
-    anyhow::ensure!(
-        min >= 1 && min <= max,
-        "--workers: '{text}' must be MIN-MAX with 1 <= MIN <= MAX"
-    );
+    if !(min >= 1 && min <= max) {
+        return Err(LocalizedError::new(msg!(
+            "--workers：'{text}' 应写成 最少-最多，且 1 <= 最少 <= 最多",
+            "--workers: '{text}' must be MIN-MAX with 1 <= MIN <= MAX"
+        ))
+        .into());
+    }
     Ok((min, max))
 }
 
@@ -902,9 +1032,11 @@ fn parse_file_status(s: &str) -> anyhow::Result<store::FileStatus> {
         "received" | "待处理" => Ok(store::FileStatus::Received),
         "parsed" | "已解析" => Ok(store::FileStatus::Parsed),
         "rejected" | "已拒绝" => Ok(store::FileStatus::Rejected),
-        other => bail!(
+        other => Err(LocalizedError::new(msg!(
+            "--status '{other}'：应为 待处理、已解析 或 已拒绝（received、parsed、rejected）",
             "--status '{other}': expected received, parsed or rejected (待处理, 已解析, 已拒绝)"
-        ),
+        ))
+        .into()),
     }
 }
 

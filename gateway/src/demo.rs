@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
+use schemas::{msg, WithMsg};
 use store::{FindingFilter, Scope};
 
 use ingest::config::Settings;
@@ -30,7 +30,8 @@ pub async fn command(
 pub async fn run(settings: Settings, dir: &Path, lang: console::Lang) -> anyhow::Result<ExitCode> {
     let zh = lang == console::Lang::Zh;
     let settings = with_partners(settings);
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let shown = dir.display();
+    std::fs::create_dir_all(dir).with_msg(|| msg!("无法创建目录 {shown}", "creating {shown}"))?;
     let paths = write_files(dir)?;
     let p = ingest::open(settings).await?;
     let files = dir.join("files");
@@ -49,7 +50,12 @@ pub async fn run(settings: Settings, dir: &Path, lang: console::Lang) -> anyhow:
     let registry: Vec<(String, Vec<u8>)> = paths
         .iter()
         .filter(|p| p.components().any(|c| c.as_os_str() == "registry"))
-        .map(|p| Ok((p.display().to_string(), std::fs::read(p)?)))
+        .map(|p| {
+            let shown = p.display();
+            let bytes =
+                std::fs::read(p).with_msg(|| msg!("无法读取 {shown}", "reading {shown}"))?;
+            Ok((shown.to_string(), bytes))
+        })
         .collect::<anyhow::Result<_>>()?;
     let (report, refused) = p.import_registry(&registry).await?;
     if let Some(e) = refused.first() {
@@ -87,7 +93,8 @@ pub async fn run(settings: Settings, dir: &Path, lang: console::Lang) -> anyhow:
     let mut new_records = 0;
     let mut rejected = 0;
     for (path, sender) in &bank {
-        let bytes = std::fs::read(path)?;
+        let shown = path.display();
+        let bytes = std::fs::read(path).with_msg(|| msg!("无法读取 {shown}", "reading {shown}"))?;
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
         let done = p.ingest(sender, name.as_deref(), None, bytes).await?;
         if done.is_rejected() {
@@ -159,7 +166,10 @@ pub async fn run(settings: Settings, dir: &Path, lang: console::Lang) -> anyhow:
         &config_path,
         demo_config(&p.settings().database.url, &p.settings().partners)?,
     )
-    .with_context(|| format!("writing {}", config_path.display()))?;
+    .with_msg(|| {
+        let shown = config_path.display();
+        msg!("无法写入 {shown}", "writing {shown}")
+    })?;
     if zh {
         println!(
             "下一步：`export WAGEGATE_CONFIG={}`，然后例如 `wagegate explain <预警编号>` 查看预警的证据和计算过程",

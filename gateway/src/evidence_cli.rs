@@ -5,10 +5,11 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::bail;
 use console::evidence::{self, SigningKey};
 use console::Lang;
 use ingest::config::Settings;
+use schemas::{msg, LocalizedError, WithMsg};
 
 fn signing_key(settings: &Settings, lang: Lang) -> anyhow::Result<SigningKey> {
     let Some(key) = settings.evidence.signing_key.as_deref() else {
@@ -33,7 +34,12 @@ pub async fn build(
 ) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(config)?;
     let lang = crate::findings_cli::language(lang_flag, &settings)?;
-    evidence::check_period(period).map_err(|e| anyhow!("--period: {e}"))?;
+    evidence::check_period(period).map_err(|e| {
+        LocalizedError::new(schemas::Msg::new(
+            format!("--period 的取值 '{period}' 无效：应为 YYYY-MM 形式的月份，如 2026-09"),
+            format!("--period: {e}"),
+        ))
+    })?;
     let key = signing_key(&settings, lang)?;
     let p = crate::findings_cli::open_existing(settings).await?;
     let pack = evidence::build(
@@ -46,7 +52,8 @@ pub async fn build(
         chrono::Utc::now(),
     )
     .await?;
-    std::fs::write(out, &pack.bytes).with_context(|| format!("writing {}", out.display()))?;
+    let shown = out.display();
+    std::fs::write(out, &pack.bytes).with_msg(|| msg!("无法写入 {shown}", "writing {shown}"))?;
     let raw = pack
         .manifest
         .files
@@ -86,11 +93,16 @@ pub fn verify(
     let settings = Settings::load(config)?;
     let lang = crate::findings_cli::language(lang_flag, &settings)?;
     let key = signing_key(&settings, lang)?;
-    let meta = std::fs::metadata(file).with_context(|| format!("reading {}", file.display()))?;
+    let shown = file.display();
+    let meta = std::fs::metadata(file).with_msg(|| msg!("无法读取 {shown}", "reading {shown}"))?;
     if meta.len() > evidence::MAX_PACK_BYTES + 64 * 1024 * 1024 {
-        bail!("{} is larger than any evidence pack", file.display());
+        return Err(LocalizedError::new(msg!(
+            "{shown} 比任何证据包都大，不是证据包",
+            "{shown} is larger than any evidence pack"
+        ))
+        .into());
     }
-    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let bytes = std::fs::read(file).with_msg(|| msg!("无法读取 {shown}", "reading {shown}"))?;
     match evidence::verify(&bytes, &key) {
         Ok(v) => {
             let m = &v.manifest;
@@ -143,7 +155,8 @@ pub async fn report(
     let p = crate::findings_cli::open_existing(settings).await?;
     let (bytes, _) =
         console::reconciliation::project_xlsx(p.store().as_ref(), project, lang).await?;
-    std::fs::write(out, bytes).with_context(|| format!("writing {}", out.display()))?;
+    let shown = out.display();
+    std::fs::write(out, bytes).with_msg(|| msg!("无法写入 {shown}", "writing {shown}"))?;
     match lang {
         Lang::Zh => println!("已生成项目 {project} 的对账表 {}", out.display()),
         Lang::En => println!(

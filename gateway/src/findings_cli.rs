@@ -7,11 +7,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::anyhow;
 use console::data::{self, ProjectInfo, StatusFilter};
 use console::export::{self, Row};
 use console::i18n;
 use console::Lang;
+use schemas::{msg, LocalizedError, WithMsg};
 use schemas::{FindingCode, Severity, StoredFinding};
 
 use ingest::config::Settings;
@@ -67,9 +68,11 @@ pub async fn open_existing(settings: Settings) -> anyhow::Result<Pipeline> {
         let path = rest.trim_start_matches("//");
         let path = path.split('?').next().unwrap_or(path);
         if path != ":memory:" && !path.is_empty() && !Path::new(path).exists() {
-            bail!(
+            return Err(LocalizedError::new(msg!(
+                "{path} 处没有数据库（请设置 database.url 或 WAGEGATE__DATABASE__URL，或先运行 `wagegate demo` / `wagegate import`）",
                 "no database at {path} (set database.url or WAGEGATE__DATABASE__URL, or run `wagegate demo` / `wagegate import` first)"
-            );
+            ))
+            .into());
         }
     }
     ingest::open(settings).await
@@ -83,15 +86,34 @@ pub async fn command(
 ) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(config)?;
     let lang = language(lang_flag, &settings)?;
+    let refuse = |m: schemas::Msg| -> anyhow::Error { LocalizedError::new(m).into() };
     if format == Format::Xlsx && req.out.is_none() {
-        bail!("--format xlsx needs --out FILE (a spreadsheet is not written to the terminal)");
+        return Err(refuse(msg!(
+            "--format xlsx 需要 --out 文件（电子表格不输出到终端）",
+            "--format xlsx needs --out FILE (a spreadsheet is not written to the terminal)"
+        )));
     }
     if req.limit == Some(0) {
-        bail!("--limit must be at least 1");
+        return Err(refuse(msg!(
+            "--limit 至少为 1",
+            "--limit must be at least 1"
+        )));
     }
     let status = match (&req.status, req.active) {
-        (Some(_), true) => bail!("--status and --active exclude each other"),
-        (Some(s), false) => Some(StatusFilter::parse(s).map_err(|e| anyhow!(e))?),
+        (Some(_), true) => {
+            return Err(refuse(msg!(
+                "--status 与 --active 不能同时使用",
+                "--status and --active exclude each other"
+            )))
+        }
+        (Some(s), false) => Some(StatusFilter::parse(s).map_err(|e| {
+            crate::commands::bad_value(
+                "--status",
+                s,
+                "open 未处理、acknowledged 已确认、resolved 已解决、dismissed 已驳回、active 未处理与已确认",
+                e,
+            )
+        })?),
         (None, true) => Some(StatusFilter::Active),
         (None, false) => None,
     };
@@ -99,15 +121,22 @@ pub async fn command(
         code: req
             .code
             .as_deref()
-            .map(str::parse::<FindingCode>)
-            .transpose()
-            .map_err(|e| anyhow!(e))?,
+            .map(|c| {
+                c.parse::<FindingCode>().map_err(|e| {
+                    let codes: Vec<&str> = FindingCode::ALL.iter().map(|c| c.as_str()).collect();
+                    crate::commands::bad_value("--code", c, &codes.join("、"), e)
+                })
+            })
+            .transpose()?,
         severity: req
             .severity
             .as_deref()
-            .map(str::parse::<Severity>)
-            .transpose()
-            .map_err(|e| anyhow!(e))?,
+            .map(|v| {
+                v.parse::<Severity>().map_err(|e| {
+                    crate::commands::bad_value("--severity", v, "red 红、orange 橙、yellow 黄", e)
+                })
+            })
+            .transpose()?,
         status,
         project: req.project.clone(),
         ..Default::default()
@@ -141,7 +170,9 @@ pub async fn command(
     };
     match &req.out {
         Some(path) => {
-            std::fs::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+            let shown = path.display();
+            std::fs::write(path, &bytes)
+                .with_msg(|| msg!("无法写入 {shown}", "writing {shown}"))?;
             eprintln!(
                 "{}",
                 match lang {

@@ -405,7 +405,9 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("{}{e:#}", ui.pick("错误：", "error: "));
+            // The whole chain of causes, each in the reader's language where it has one.
+            let text = schemas::render_error(e.as_ref(), ui);
+            eprintln!("{}{text}", ui.pick("错误：", "error: "));
             ExitCode::from(1)
         }
     }
@@ -505,9 +507,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             actor,
         } => {
             let (Some(project), Some(period), Some(out)) = (project, period, out) else {
-                anyhow::bail!(
+                return Err(schemas::LocalizedError::new(schemas::msg!(
+                    "evidence 需要 --project 项目编号 --period YYYY-MM --out 文件（或：evidence verify 文件）",
                     "evidence needs --project P --period YYYY-MM --out FILE (or: evidence verify FILE)"
-                );
+                ))
+                .into());
             };
             evidence_cli::build(config, lang, &project, &period, &out, &cli_actor(actor)).await
         }
@@ -548,9 +552,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 OutputFormat::Json => commands::Output::Json,
                 OutputFormat::Csv => commands::Output::Csv,
                 OutputFormat::Xlsx => {
-                    anyhow::bail!(
+                    return Err(schemas::LocalizedError::new(schemas::msg!(
+                        "wagegate files 不提供 --format xlsx；请用 table、json 或 csv",
                         "wagegate files: --format xlsx is not offered; use table, json or csv"
-                    )
+                    ))
+                    .into())
                 }
             };
             commands::files(
@@ -587,7 +593,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Certs {
             command: CertsCommand::Dev { out },
         } => {
-            serve::certs_dev_command(&out)?;
+            serve::certs_dev_command(&out, ui)?;
             Ok(ExitCode::SUCCESS)
         }
     }

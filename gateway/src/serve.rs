@@ -52,17 +52,27 @@ fn load(
 }
 
 /// `wagegate certs dev --out DIR`: writes the development PKI and says how to use it.
-pub fn certs_dev_command(out: &Path) -> anyhow::Result<()> {
+pub fn certs_dev_command(out: &Path, ui: console::Lang) -> anyhow::Result<()> {
     let pki = server::pki::write_dev_pki(out)?;
-    println!("wrote a development PKI to {}", out.display());
+    let (dir, partners) = (out.display(), out.join("partners.toml"));
+    let partners = partners.display();
+    match ui {
+        console::Lang::Zh => {
+            println!("已在 {dir} 生成开发用证书（CA、服务器证书和演示合作方证书）")
+        }
+        console::Lang::En => println!("wrote a development PKI to {dir}"),
+    }
     for (id, fingerprint) in &pki.fingerprints {
         println!("  {id:<14} sha256 {fingerprint}");
     }
-    println!(
-        "partners: {} (paste into a configuration file, or run `wagegate serve --dev-pki {}`)",
-        out.join("partners.toml").display(),
-        out.display()
-    );
+    match ui {
+        console::Lang::Zh => println!(
+            "合作方配置：{partners}（粘贴到配置文件中，或运行 `wagegate serve --dev-pki {dir}`）"
+        ),
+        console::Lang::En => println!(
+            "partners: {partners} (paste into a configuration file, or run `wagegate serve --dev-pki {dir}`)"
+        ),
+    }
     Ok(())
 }
 

@@ -270,7 +270,7 @@ fn read_only_commands_never_create_an_empty_database() {
             .unwrap();
         assert!(!o.status.success());
         assert!(
-            text(&o.stderr).contains("no database at"),
+            text(&o.stderr).contains("处没有数据库（请设置 database.url"),
             "{}",
             text(&o.stderr)
         );
@@ -354,7 +354,7 @@ fn a_refused_bank_file_is_explained_in_chinese_and_in_english_on_request() {
     let en = run(&["--lang", "en", "parse", path]);
     let out = text(&en.stdout);
     assert!(
-        out.contains("Error at line 6, :62F:: ")
+        out.contains("error at line 6, :62F:: ")
             && out.contains("without its closing balance :62F: (mandatory in MT940)"),
         "{out}"
     );
@@ -432,6 +432,246 @@ fn a_bad_configuration_value_stops_start_up_naming_the_key() {
         "{}",
         text(&out.stderr)
     );
+}
+
+/// What `wagegate parse FILE` prints for a person, in every kind of record the demo's banks
+/// send: Chinese by default in DOMAIN.md's words (对账单, 期初余额, 代发结果, 保函), English with
+/// `--lang en`, never a Rust type name; account numbers masked as `ingest` masks them;
+/// `--json` unchanged by the language.
+#[test]
+fn parse_lists_records_in_chinese_by_default_and_in_english_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(wagegate(dir.path(), &["demo", "--dir", "w"])
+        .status
+        .success());
+    let bank = dir.path().join("w/files/bank");
+    let file = |sender: &str, part: &str| {
+        std::fs::read_dir(bank.join(sender))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().contains(part))
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    };
+    let statement = file("icbc-fj", "camt053-1402023009000012345-2026-10");
+    let results = file("icbc-fj", "pain002");
+    let letter = file("icbc-fj", "guarantee");
+    let run = |args: &[&str]| {
+        let o = wagegate(dir.path(), args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o.stderr));
+        text(&o.stdout)
+    };
+    // Words a Chinese listing must not hold: the English listing's, and Rust's own.
+    let english = [
+        "statement",
+        "account 1402",
+        "opening",
+        "closing",
+        "entries",
+        "payment",
+        "guarantee",
+        "credit",
+        "debit",
+        "valid",
+        "for project",
+        "Paid",
+        "Failed",
+        "New",
+        "Accepted",
+        "Rejected",
+        "Issue",
+        "Warning",
+        "Some(",
+        "None",
+        " on 20",
+    ];
+    for (path, words) in [
+        (&statement, &["对账单", "账号 1402***********2345", "期初余额 ¥352,000.00（2026-10-01）", "期末余额", "明细 1 笔", "转入", "转出", "¥23,400.00"][..]),
+        (&results, &["代发批次 PAY-FJ-FZ-2026-0017-202609 付款账号 1402***********2345：付款日 2026-10-15", "代发结果 PAY-FJ-FZ-2026-0017-202609-002 失败 ¥8,200.00", "成功 ¥7,800.00"][..]),
+        (&letter, &["保函 BH-ICBC-FJ-2026-00731 新开 担保金额 ¥860,000.00，项目 FJ-FZ-2026-0017，有效期 2026-03-01 至 2027-12-31"][..]),
+    ] {
+        let zh = run(&["parse", path]);
+        for w in words {
+            assert!(zh.contains(w), "{path}: {w:?} missing from:\n{zh}");
+        }
+        // The file's own name and the format's name (`guarantee-json`) aside.
+        let listing = zh.replace(path.as_str(), "").replace("guarantee-json", "");
+        for w in english {
+            assert!(
+                !listing.contains(w),
+                "{path}: {w:?} left in the Chinese listing:\n{zh}"
+            );
+        }
+        // The full account number is not printed, in either language.
+        let en = run(&["--lang", "en", "parse", path]);
+        for out in [&zh, &en] {
+            assert!(!out.contains("1402023009000012345 "), "{out}");
+        }
+        // The English listing has none of the Chinese one's words (the bank's own texts,
+        // names and remittance, are data and stay as sent).
+        for w in ["对账单", "期初余额", "期末余额", "明细", "代发结果", "代发批次", "保函", "转入", "转出", "成功", "新开", "账号", "¥"] {
+            assert!(!en.contains(w), "{path}: {w:?} in the English listing:\n{en}");
+        }
+        // JSON is the same whatever the language.
+        assert_eq!(run(&["parse", "--json", path]), run(&["--lang", "en", "parse", "--json", path]));
+    }
+    // English: the listing's words as before, statuses and actions as words, not type names.
+    let en = run(&["--lang", "en", "parse", &statement]);
+    assert!(
+        en.contains("statement 1402023009000012345-20261001 account 1402***********2345 CNY: opening 352000.00 on 2026-10-01, closing 352000.00 on 2026-10-01, 0 entries"),
+        "{en}"
+    );
+    assert!(en.contains(" debit ") && en.contains("23400.00"), "{en}");
+    let en = run(&["--lang", "en", "parse", &results]);
+    assert!(
+        en.contains("payment PAY-FJ-FZ-2026-0017-202609-002 failed 8200.00")
+            && en.contains("payment PAY-FJ-FZ-2026-0017-202609-001 paid 7800.00"),
+        "{en}"
+    );
+    assert!(!en.contains("Paid") && !en.contains("Failed"), "{en}");
+    let en = run(&["--lang", "en", "parse", &letter]);
+    assert!(
+        en.contains("guarantee BH-ICBC-FJ-2026-00731 new 860000.00 for project FJ-FZ-2026-0017 valid 2026-03-01..2027-12-31"),
+        "{en}"
+    );
+}
+
+/// A refusal case: arguments, environment, the Chinese it says, English words that must not
+/// be in the Chinese, the English it says with `--lang en`.
+type Refusal<'a> = (
+    Vec<&'a str>,
+    Vec<(&'a str, &'a str)>,
+    Vec<&'a str>,
+    Vec<&'a str>,
+    Vec<&'a str>,
+);
+
+/// Refusals an operator meets before anything runs (a setting, a partner, a file), and the
+/// libraries' complaints inside them: said in Chinese by default (what and where), with the
+/// English of `--lang en` as before.
+#[test]
+fn refusals_are_in_chinese_by_default_and_in_english_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_wagegate"));
+        c.args(args)
+            .current_dir(dir.path())
+            .env_remove("WAGEGATE__DATABASE__URL")
+            .env_remove("WAGEGATE_CONFIG")
+            .env_remove("WAGEGATE_LANG")
+            .env(
+                "WAGEGATE__DATABASE__URL",
+                format!("sqlite://{}/r.db", dir.path().display()),
+            );
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let o = c.output().expect("run wagegate");
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", text(&o.stdout));
+        text(&o.stderr)
+    };
+    std::fs::write(
+        dir.path().join("unknown-key.toml"),
+        "[database]\nurll = \"x\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("not-toml.toml"), "[database\n").unwrap();
+    let mut xml = b"<?xml version=\"1.0\"?>\n<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.08\">\n<BkToCstmrStmt><GrpHdr><MsgId>M1</MsgId></Grp>".to_vec();
+    xml.extend_from_slice(b"\n</BkToCstmrStmt></Document>\n");
+    std::fs::write(dir.path().join("broken.xml"), &xml).unwrap();
+    // (arguments, environment, the Chinese, English that must not be in it, the English)
+    let cases: Vec<Refusal> = vec![
+        (
+            vec!["findings"],
+            vec![("WAGEGATE__INGEST__WORKERS", "0")],
+            vec!["错误：配置无效：ingest.workers 应在 1 至 64 之间（实为 0）"],
+            vec!["invalid", "must be"],
+            vec!["error: invalid configuration: ingest.workers must be between 1 and 64"],
+        ),
+        (
+            vec!["findings"],
+            vec![("WAGEGATE__INGEST__WORKERS", "many")],
+            vec!["配置无效：配置项 ingest.workers 的值类型不对：应为整数"],
+            vec!["invalid configuration"],
+            vec!["invalid configuration: invalid type: string \"many\", expected an integer for key `ingest.workers`"],
+        ),
+        (
+            vec!["findings"],
+            vec![("WAGEGATE__RECONCILER__LABOR_COST__GRACE_WORKING_DAYS", "1000")],
+            vec!["配置无效：reconciler.labor_cost.grace_working_days 不得大于 60"],
+            vec!["must be"],
+            vec!["invalid configuration: reconciler.labor_cost.grace_working_days: must be at most 60"],
+        ),
+        (
+            vec!["--config", "unknown-key.toml", "findings"],
+            vec![],
+            vec!["未知的配置项 urll"],
+            vec!["invalid configuration"],
+            vec!["unknown field `urll`"],
+        ),
+        (
+            vec!["--config", "not-toml.toml", "findings"],
+            vec![],
+            vec!["配置文件 not-toml.toml 不是有效的 TOML：第 1 行第 10 列附近格式错误"],
+            vec!["reading configuration", "TOML parse error"],
+            vec!["reading configuration: TOML parse error at line 1, column 10"],
+        ),
+        (
+            vec!["--config", "missing.toml", "findings"],
+            vec![],
+            vec!["错误：配置文件 missing.toml 不存在"],
+            vec!["does not exist"],
+            vec!["error: configuration file missing.toml does not exist"],
+        ),
+        (
+            vec!["ingest", "--partner", "nobody", "broken.xml"],
+            vec![],
+            vec!["错误：未知的合作方 'nobody'：请在配置文件的 [[partners]] 中配置它"],
+            vec!["unknown partner", "configure"],
+            vec!["error: unknown partner 'nobody': configure it under [[partners]]"],
+        ),
+        (
+            vec!["parse", "nope.xml"],
+            vec![],
+            vec!["错误：无法读取 nope.xml：文件或目录不存在"],
+            vec!["reading", "No such file"],
+            vec!["error: reading nope.xml: No such file or directory"],
+        ),
+        (
+            vec!["parse", "broken.xml"],
+            vec![],
+            vec!["XML 格式不正确：结束标签 </Grp> 与开始标签 <GrpHdr> 不匹配", "位置：第 3 行"],
+            vec!["not well-formed"],
+            vec!["not well-formed XML: ill-formed document: expected `</GrpHdr>`, but `</Grp>` was found"],
+        ),
+        (
+            vec!["findings", "--severity", "purple"],
+            vec![],
+            vec!["--severity 的取值 'purple' 无效（可选：red 红、orange 橙、yellow 黄）"],
+            vec!["unknown severity"],
+            vec!["unknown severity 'purple'"],
+        ),
+    ];
+    for (args, env, zh, not_zh, en) in &cases {
+        let said = run(args, env);
+        for w in zh {
+            assert!(said.contains(w), "{args:?} did not say {w:?}:\n{said}");
+        }
+        for w in not_zh {
+            assert!(!said.contains(w), "{args:?} left {w:?} in English:\n{said}");
+        }
+        let mut en_args = vec!["--lang", "en"];
+        en_args.extend(args.iter().copied());
+        let said = run(&en_args, env);
+        for w in en {
+            assert!(said.contains(w), "{en_args:?} did not say {w:?}:\n{said}");
+        }
+        assert!(
+            !said.contains("配置") && !said.contains("错误") && !said.contains("无法"),
+            "{en_args:?} printed Chinese:\n{said}"
+        );
+    }
 }
 
 #[test]
@@ -720,7 +960,7 @@ fn a_file_rejected_before_its_account_was_registered_is_retried() {
     let bad = run(&["files", "--status", "lost"]);
     assert!(!bad.status.success());
     assert!(
-        text(&bad.stderr).contains("received, parsed or rejected"),
+        text(&bad.stderr).contains("--status 'lost'：应为 待处理、已解析 或 已拒绝"),
         "{}",
         text(&bad.stderr)
     );
@@ -1332,7 +1572,7 @@ fn a_global_database_flag_names_the_database_for_every_command() {
     );
     assert!(!o.status.success());
     assert!(
-        text(&o.stderr).contains("no database at"),
+        text(&o.stderr).contains("处没有数据库（请设置 database.url"),
         "{}",
         text(&o.stderr)
     );

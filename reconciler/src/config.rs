@@ -13,13 +13,25 @@ use serde::{Deserialize, Serialize};
 pub struct ConfigError {
     /// The dotted key below `reconciler`, e.g. `labor_cost.grace_working_days`.
     pub key: String,
+    /// What the value must be, in English.
     pub message: String,
+    /// The same in Simplified Chinese.
+    pub message_zh: String,
 }
 
-fn err(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+impl ConfigError {
+    /// `reconciler.KEY：…` in both languages.
+    pub fn msg(&self) -> schemas::Msg {
+        let (key, zh, en) = (&self.key, &self.message_zh, &self.message);
+        schemas::msg!("reconciler.{key} {zh}", "reconciler.{key}: {en}")
+    }
+}
+
+fn err(key: impl Into<String>, zh: impl Into<String>, en: impl Into<String>) -> ConfigError {
     ConfigError {
         key: key.into(),
-        message: message.into(),
+        message: en.into(),
+        message_zh: zh.into(),
     }
 }
 
@@ -378,57 +390,90 @@ impl Config {
         if self.max_project_facts < MIN_MAX_PROJECT_FACTS {
             return Err(err(
                 "max_project_facts",
-                format!("must be at least {MIN_MAX_PROJECT_FACTS} (a real project has tens of thousands of facts)"),
+                format!("至少为 {MIN_MAX_PROJECT_FACTS}（一个真实项目有数万条事实）"),
+format!("must be at least {MIN_MAX_PROJECT_FACTS} (a real project has tens of thousands of facts)"),
             ));
         }
         let lc = &self.labor_cost;
         if lc.grace_working_days > 60 {
-            return Err(err("labor_cost.grace_working_days", "must be at most 60"));
+            return Err(err(
+                "labor_cost.grace_working_days",
+                "不得大于 60",
+                "must be at most 60",
+            ));
         }
         if lc.match_days_before_due > 366 {
             return Err(err(
                 "labor_cost.match_days_before_due",
+                "不得大于 366",
                 "must be at most 366",
             ));
         }
         let w = &self.wages;
         if w.deadline_months_after > 12 {
-            return Err(err("wages.deadline_months_after", "must be at most 12"));
+            return Err(err(
+                "wages.deadline_months_after",
+                "不得大于 12",
+                "must be at most 12",
+            ));
         }
         if w.deadline_day > 31 {
-            return Err(err("wages.deadline_day", "must be 0 (last day) to 31"));
+            return Err(err(
+                "wages.deadline_day",
+                "应为 0（月末）至 31",
+                "must be 0 (last day) to 31",
+            ));
         }
         if w.failed_unresolved_days == 0 {
-            return Err(err("wages.failed_unresolved_days", "must be at least 1"));
+            return Err(err(
+                "wages.failed_unresolved_days",
+                "至少为 1",
+                "must be at least 1",
+            ));
         }
         let p = &self.payroll;
         if p.batch_date_window_days > 31 {
-            return Err(err("payroll.batch_date_window_days", "must be at most 31"));
+            return Err(err(
+                "payroll.batch_date_window_days",
+                "不得大于 31",
+                "must be at most 31",
+            ));
         }
         if p.funding_red_days > p.funding_lookahead_days {
             return Err(err(
                 "payroll.funding_red_days",
+                "不得大于 payroll.funding_lookahead_days",
                 "must be at most payroll.funding_lookahead_days",
             ));
         }
         if p.funding_lookahead_days > 366 {
-            return Err(err("payroll.funding_lookahead_days", "must be at most 366"));
+            return Err(err(
+                "payroll.funding_lookahead_days",
+                "不得大于 366",
+                "must be at most 366",
+            ));
         }
         for (i, c) in p.allowed_counterparties.iter().enumerate() {
             if c.trim().is_empty() {
                 return Err(err(
                     format!("payroll.allowed_counterparties[{i}]"),
+                    "不能为空",
                     "must not be empty",
                 ));
             }
         }
         let a = &self.abnormal_pay;
         if a.floor_monthly.is_negative() {
-            return Err(err("abnormal_pay.floor_monthly", "must not be negative"));
+            return Err(err(
+                "abnormal_pay.floor_monthly",
+                "不能为负数",
+                "must not be negative",
+            ));
         }
         if a.ceiling_monthly <= a.floor_monthly {
             return Err(err(
                 "abnormal_pay.ceiling_monthly",
+                "必须大于 abnormal_pay.floor_monthly",
                 "must be greater than abnormal_pay.floor_monthly",
             ));
         }
@@ -436,6 +481,7 @@ impl Config {
             if floor.is_negative() || *floor >= a.ceiling_monthly {
                 return Err(err(
                     format!("abnormal_pay.provinces.{prov}"),
+                    "应在 0 与 abnormal_pay.ceiling_monthly 之间",
                     "must be between 0 and abnormal_pay.ceiling_monthly",
                 ));
             }
@@ -452,6 +498,7 @@ impl Config {
             if v.is_sign_negative() || v > Decimal::new(10, 0) {
                 Err(err(
                     format!("guarantee.credit.{key}"),
+                    "应在 0 至 10 之间",
                     "must be between 0 and 10",
                 ))
             } else {
@@ -462,14 +509,23 @@ impl Config {
         mult("arrears_last_two_years", c.arrears_last_two_years)?;
         mult("seriously_untrustworthy", c.seriously_untrustworthy)?;
         if g.expiring_days > 366 {
-            return Err(err("guarantee.expiring_days", "must be at most 366"));
+            return Err(err(
+                "guarantee.expiring_days",
+                "不得大于 366",
+                "must be at most 366",
+            ));
         }
         if g.replenish_working_days == 0 || g.replenish_working_days > 100 {
-            return Err(err("guarantee.replenish_working_days", "must be 1 to 100"));
+            return Err(err(
+                "guarantee.replenish_working_days",
+                "应为 1 至 100",
+                "must be 1 to 100",
+            ));
         }
         if self.statements.missing_after_working_days > 30 {
             return Err(err(
                 "statements.missing_after_working_days",
+                "不得大于 30",
                 "must be at most 30",
             ));
         }
@@ -477,11 +533,12 @@ impl Config {
         if s.orange_after_days >= s.red_after_days {
             return Err(err(
                 "severity.red_after_days",
+                "必须大于 severity.orange_after_days",
                 "must be greater than severity.orange_after_days",
             ));
         }
         if s.red_amount.fen() <= 0 {
-            return Err(err("severity.red_amount", "must be positive"));
+            return Err(err("severity.red_amount", "必须大于 0", "must be positive"));
         }
         Ok(())
     }
@@ -514,6 +571,7 @@ fn check_rate(key: &str, rate: Decimal) -> Result<(), ConfigError> {
     if rate.is_sign_negative() || rate > Decimal::new(1, 1) {
         return Err(err(
             key,
+            "应为 0 至 0.10 之间的小数（如 0.02 表示 2%）",
             "must be a fraction between 0 and 0.10 (e.g. 0.02 for 2%)",
         ));
     }
@@ -522,7 +580,7 @@ fn check_rate(key: &str, rate: Decimal) -> Result<(), ConfigError> {
 
 fn check_cap(key: &str, cap: Option<Money>) -> Result<(), ConfigError> {
     match cap {
-        Some(c) if c.fen() <= 0 => Err(err(key, "must be positive")),
+        Some(c) if c.fen() <= 0 => Err(err(key, "必须大于 0", "must be positive")),
         _ => Ok(()),
     }
 }

@@ -138,14 +138,7 @@ pub(crate) fn guarantee_form_zh(v: schemas::GuaranteeForm) -> &'static str {
 }
 
 pub(crate) fn guarantee_action_zh(v: schemas::GuaranteeAction) -> &'static str {
-    use schemas::GuaranteeAction::*;
-    match v {
-        New => "新开",
-        Renew => "续期",
-        TopUp => "增额",
-        Cancel => "撤销",
-        Claim => "索赔",
-    }
+    v.label(schemas::Lang::Zh)
 }
 
 pub(crate) fn guarantee_status_zh(v: schemas::GuaranteeStatus) -> &'static str {
@@ -172,19 +165,7 @@ pub(crate) fn credit_zh(v: schemas::ContractorCredit) -> &'static str {
 }
 
 pub(crate) fn failure_reason_zh(v: schemas::FailureReason) -> &'static str {
-    use schemas::FailureReason::*;
-    match v {
-        NameMismatch => "户名不符",
-        AccountNotFound => "账户不存在",
-        AccountClosed => "账户已销户",
-        AccountFrozen => "账户冻结",
-        AccountRestricted => "账户受限",
-        InsufficientFunds => "余额不足",
-        Duplicate => "重复交易",
-        IdMissing => "缺少证件号",
-        BankRejectedOther => "银行拒绝（其他原因）",
-        Unknown => "原因不明",
-    }
+    v.label(schemas::Lang::Zh)
 }
 
 #[cfg(test)]

@@ -343,12 +343,7 @@ pub(crate) fn describe_pay(p: &Pay<'_>) -> Text {
 
 fn describe_pay_zh(p: &Pay<'_>) -> String {
     let r = p.result;
-    let status = match r.status {
-        PaymentStatus::Paid => "成功",
-        PaymentStatus::Failed => "失败",
-        PaymentStatus::Pending => "未决",
-        PaymentStatus::Cancelled => "已撤销",
-    };
+    let status = r.status.label(schemas::Lang::Zh);
     let mut s = format!(
         "{} 代发{} {}",
         p.date,
@@ -386,12 +381,7 @@ fn describe_pay_zh(p: &Pay<'_>) -> String {
 
 fn describe_pay_en(p: &Pay<'_>) -> String {
     let r = p.result;
-    let status = match r.status {
-        PaymentStatus::Paid => "paid",
-        PaymentStatus::Failed => "failed",
-        PaymentStatus::Pending => "pending",
-        PaymentStatus::Cancelled => "cancelled",
-    };
+    let status = r.status.label(schemas::Lang::En);
     let mut s = format!(
         "payment {} {} on {}",
         status,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{CardNumber, IdNumber};
 use crate::key::record_key;
+use crate::lang::Lang;
 use crate::money::Money;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -20,6 +21,14 @@ impl Direction {
         match self {
             Direction::Credit => "credit",
             Direction::Debit => "debit",
+        }
+    }
+
+    /// As a person reads it: 转入 / 转出, or credit / debit.
+    pub fn label(self, lang: Lang) -> &'static str {
+        match self {
+            Direction::Credit => lang.pick("转入", "credit"),
+            Direction::Debit => lang.pick("转出", "debit"),
         }
     }
 }
@@ -232,7 +241,37 @@ pub enum FailureReason {
     Unknown,
 }
 
+impl PaymentStatus {
+    /// As a person reads it: 成功 / 失败 / 未决 / 已撤销, or paid / failed / pending /
+    /// cancelled.
+    pub fn label(self, lang: Lang) -> &'static str {
+        match self {
+            PaymentStatus::Paid => lang.pick("成功", "paid"),
+            PaymentStatus::Failed => lang.pick("失败", "failed"),
+            PaymentStatus::Pending => lang.pick("未决", "pending"),
+            PaymentStatus::Cancelled => lang.pick("已撤销", "cancelled"),
+        }
+    }
+}
+
 impl FailureReason {
+    /// As a person reads it (DOMAIN.md §3's taxonomy in words).
+    pub fn label(self, lang: Lang) -> &'static str {
+        use FailureReason::*;
+        match self {
+            NameMismatch => lang.pick("户名不符", "name mismatch"),
+            AccountNotFound => lang.pick("账户不存在", "account not found"),
+            AccountClosed => lang.pick("账户已销户", "account closed"),
+            AccountFrozen => lang.pick("账户冻结", "account frozen"),
+            AccountRestricted => lang.pick("账户受限", "account restricted"),
+            InsufficientFunds => lang.pick("余额不足", "insufficient funds"),
+            Duplicate => lang.pick("重复交易", "duplicate"),
+            IdMissing => lang.pick("缺少证件号", "ID number missing"),
+            BankRejectedOther => lang.pick("银行拒绝（其他原因）", "rejected by the bank (other)"),
+            Unknown => lang.pick("原因不明", "reason unknown"),
+        }
+    }
+
     pub const ALL: [FailureReason; 10] = [
         FailureReason::NameMismatch,
         FailureReason::AccountNotFound,

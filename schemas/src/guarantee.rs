@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::CreditCode;
 use crate::key::record_key;
+use crate::lang::Lang;
 use crate::money::Money;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -28,6 +29,20 @@ pub enum GuaranteeAction {
     Cancel,
     /// A drawdown (claim) paid out of the guarantee; the contractor must top up.
     Claim,
+}
+
+impl GuaranteeAction {
+    /// As a person reads it: 新开 / 续期 / 增额 / 撤销 / 索赔, or new / renewal / top-up /
+    /// cancellation / claim.
+    pub fn label(self, lang: Lang) -> &'static str {
+        match self {
+            GuaranteeAction::New => lang.pick("新开", "new"),
+            GuaranteeAction::Renew => lang.pick("续期", "renewal"),
+            GuaranteeAction::TopUp => lang.pick("增额", "top-up"),
+            GuaranteeAction::Cancel => lang.pick("撤销", "cancellation"),
+            GuaranteeAction::Claim => lang.pick("索赔", "claim"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

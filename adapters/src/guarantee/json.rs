@@ -134,7 +134,7 @@ fn syntax_error(e: &serde_json::Error, base_line: u64) -> ParseError {
     ParseError::new(
         FORMAT.as_str(),
         Position::line(base_line + e.line() as u64 - 1).with_column(e.column() as u64),
-        msg!("JSON 格式错误：{e}", "invalid JSON: {e}"),
+        crate::json_error(e),
     )
 }
 

@@ -509,7 +509,8 @@ impl<'b, S: Events<'b>, F: FnMut(Record)> Walker<'b, S, F> {
                             "an entity declaration (<!ENTITY ...>) is not allowed in a bank message"
                         )
                     } else {
-                        msg!("XML 格式不正确：{e}", "not well-formed XML: {e}")
+                        let zh = crate::profiles::xml::xml_error_zh(&e);
+                        msg!("XML 格式不正确：{zh}", "not well-formed XML: {e}")
                     },
                 )
             })?;

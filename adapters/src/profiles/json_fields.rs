@@ -213,7 +213,7 @@ pub fn parse_json(format: Format, text: &str) -> Result<Value, ParseError> {
         ParseError::new(
             format.as_str(),
             Position::line(e.line() as u64).with_column(e.column() as u64),
-            msg!("JSON 格式错误：{e}", "invalid JSON: {e}"),
+            crate::json_error(&e),
         )
     })
 }

@@ -33,11 +33,10 @@ pub enum Record {
 
 /// The error for input that could not be read.
 pub fn io_error(format: Format, e: &io::Error) -> ParseError {
-    error(
-        format,
-        Position::default(),
-        msg!("无法读取文件：{e}", "the file could not be read: {e}"),
-    )
+    error(format, Position::default(), {
+        let zh = schemas::io_error_text(e, schemas::Lang::Zh);
+        msg!("无法读取文件：{zh}", "the file could not be read: {e}")
+    })
 }
 
 /// Opens the file once more, naming a failure as the format's error.

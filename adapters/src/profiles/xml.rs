@@ -337,11 +337,12 @@ impl<R: BufRead> XmlStream<R> {
                     let at = self.reader.error_position();
                     let line = self.line_of(at);
                     let path = self.path_string();
-                    Err(error(
-                        self.format,
-                        Position::line(line).with_field(path),
-                        msg!("XML 格式错误：{e}", "malformed XML: {e}"),
-                    ))
+                    let mut at_pos = Position::line(line).with_field(path);
+                    at_pos.offset = Some(at);
+                    Err(error(self.format, at_pos, {
+                        let zh = xml_error_zh(&e);
+                        msg!("XML 格式错误：{zh}", "malformed XML: {e}")
+                    }))
                 }
             };
             self.buf = buf;
@@ -560,4 +561,31 @@ fn refuse_controls_in<R: Read>(
 /// The document ended inside an element.
 fn end_of_document() -> Msg {
     msg!("文档意外结束", "unexpected end of document")
+}
+
+/// The XML reader's refusal in Chinese: what is wrong in words (the tag that is not closed,
+/// the end tag that does not match), the reader's own English kept as a detail.
+pub(crate) fn xml_error_zh(e: &quick_xml::Error) -> String {
+    use quick_xml::errors::{IllFormedError as I, SyntaxError as S};
+    use quick_xml::Error as E;
+    let what = match e {
+        E::Syntax(S::UnclosedTag) => "标签没有结束（缺少 >）".to_string(),
+        E::Syntax(S::UnclosedComment) => "注释没有结束（缺少 -->）".to_string(),
+        E::Syntax(S::UnclosedCData) => "CDATA 段没有结束（缺少 ]]>）".to_string(),
+        E::Syntax(S::UnclosedDoctype) => "DOCTYPE 声明没有结束".to_string(),
+        E::Syntax(S::UnclosedPIOrXmlDecl) => "XML 声明或处理指令没有结束（缺少 ?>）".to_string(),
+        E::Syntax(S::InvalidBangMarkup) => "“<!”之后的标记无法识别".to_string(),
+        E::IllFormed(I::MissingEndTag(t)) => format!("元素 <{t}> 没有结束标签（文件可能不完整）"),
+        E::IllFormed(I::UnmatchedEndTag(t)) => format!("结束标签 </{t}> 没有对应的开始标签"),
+        E::IllFormed(I::MismatchedEndTag { expected, found }) => {
+            format!("结束标签 </{found}> 与开始标签 <{expected}> 不匹配")
+        }
+        E::IllFormed(_) => "XML 结构不合规范".to_string(),
+        E::InvalidAttr(_) => "元素的属性写法有误".to_string(),
+        E::Encoding(_) => "文本编码无法识别".to_string(),
+        E::Escape(_) => "转义字符（如 &amp;）写法有误".to_string(),
+        E::Namespace(_) => "命名空间前缀没有声明".to_string(),
+        E::Io(io) => schemas::io_error_text(io, schemas::Lang::Zh),
+    };
+    format!("{what}（解析器原文：{e}）")
 }

@@ -270,11 +270,10 @@ fn read_into(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 fn io_error(label: &str, e: &io::Error) -> ParseError {
-    ParseError::new(
-        label,
-        Position::default(),
-        msg!("无法读取文件：{e}", "the file could not be read: {e}"),
-    )
+    ParseError::new(label, Position::default(), {
+        let zh = schemas::io_error_text(e, schemas::Lang::Zh);
+        msg!("无法读取文件：{zh}", "the file could not be read: {e}")
+    })
 }
 
 #[cfg(test)]

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use crate::group::{Incoming, Staged};
 use crate::pipeline::{Pipeline, Processed};
-use anyhow::Context;
 use schemas::Lang;
+use schemas::WithMsg;
 
 /// What a backfill is doing, for a progress display. The wording is the caller's (the
 /// binary shows it in the operator's language); this module only counts.
@@ -203,14 +203,22 @@ pub async fn ingest_files_with(
 /// Reads a file unless its size on disk is over `limit` (refused before reading it).
 fn read_limited(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
     let size = std::fs::metadata(path)
-        .with_context(|| format!("reading {}", path.display()))?
+        .with_msg(|| {
+            let shown = path.display();
+            schemas::msg!("无法读取 {shown}", "reading {shown}")
+        })?
         .len();
     if size > limit {
-        anyhow::bail!(
+        return Err(schemas::LocalizedError::new(schemas::msg!(
+            "文件有 {size} 字节，超过上限 {limit} 字节（ingest.max_file_bytes）",
             "file is {size} bytes, more than the limit of {limit} (ingest.max_file_bytes)"
-        );
+        ))
+        .into());
     }
-    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+    Ok(std::fs::read(path).with_msg(|| {
+        let shown = path.display();
+        schemas::msg!("无法读取 {shown}", "reading {shown}")
+    })?)
 }
 
 /// What the producer hands the consumer: a stored and parsed group, or a large file to
@@ -320,7 +328,10 @@ fn read_head(path: &Path, n: u64) -> anyhow::Result<Vec<u8>> {
     let mut out = Vec::new();
     std::fs::File::open(path)
         .and_then(|f| f.take(n).read_to_end(&mut out))
-        .with_context(|| format!("reading {}", path.display()))?;
+        .with_msg(|| {
+            let shown = path.display();
+            schemas::msg!("无法读取 {shown}", "reading {shown}")
+        })?;
     Ok(out)
 }
 
@@ -342,7 +353,10 @@ fn classify(path: &Path, bytes: &[u8]) -> Option<Kind> {
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading {}", dir.display()))?
+        .with_msg(|| {
+            let shown = dir.display();
+            schemas::msg!("无法读取 {shown}", "reading {shown}")
+        })?
         .map(|e| e.map(|e| e.path()))
         .collect::<Result<_, _>>()?;
     entries.sort();
@@ -389,16 +403,25 @@ pub async fn load_dir_with(
         // A large file is classified by its head; only a registry file is read whole (the
         // import holds it), a bank file is streamed later.
         let size = std::fs::metadata(&path)
-            .with_context(|| format!("reading {}", path.display()))?
+            .with_msg(|| {
+                let shown = path.display();
+                schemas::msg!("无法读取 {shown}", "reading {shown}")
+            })?
             .len();
         let bytes = if p.streams_size(size) {
             read_head(&path, HEAD_BYTES)?
         } else {
-            std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?
+            std::fs::read(&path).with_msg(|| {
+                let shown = path.display();
+                schemas::msg!("无法读取 {shown}", "reading {shown}")
+            })?
         };
         let kind = classify(&path, &bytes);
         let bytes = if kind == Some(Kind::Registry) && bytes.len() as u64 != size {
-            std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?
+            std::fs::read(&path).with_msg(|| {
+                let shown = path.display();
+                schemas::msg!("无法读取 {shown}", "reading {shown}")
+            })?
         } else {
             bytes
         };

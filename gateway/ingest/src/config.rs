@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context};
+use schemas::{msg, LocalizedError, Msg};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -459,6 +459,94 @@ filter = "info,sqlx=warn"
 json = false
 "#;
 
+/// A refused configuration, in both languages: `配置无效：…` / `invalid configuration: …`.
+fn invalid(m: Msg) -> anyhow::Error {
+    LocalizedError::new(Msg::new(
+        format!("配置无效：{}", m.zh),
+        format!("invalid configuration: {}", m.en),
+    ))
+    .into()
+}
+
+/// The `config` crate's refusal (a value of the wrong type, an unknown key, a file that is
+/// not TOML) in both languages: the Chinese says what and where in words, the library's own
+/// text stays as a detail.
+fn config_error(e: &config::ConfigError) -> Msg {
+    use config::ConfigError as E;
+    let en = e.to_string();
+    let detail = |zh: String| Msg::new(format!("{zh}（原文：{en}）"), en.clone());
+    match e {
+        E::NotFound(key) => detail(format!("缺少配置项 {key}")),
+        E::Type { key, expected, .. } => {
+            let what = match *expected {
+                "an integer" | "an unsigned integer" | "a signed integer" => "整数",
+                "a boolean" => "布尔值（true 或 false）",
+                "a string" => "字符串",
+                "a floating point" | "a float" => "数字",
+                "a map" => "表（[section]）",
+                "an array" => "数组",
+                _ => "其他类型",
+            };
+            let key = key.as_deref().unwrap_or("?");
+            detail(format!("配置项 {key} 的值类型不对：应为{what}"))
+        }
+        E::At { error, key, .. } => {
+            let inner = config_error(error);
+            match key {
+                Some(k) if !inner.zh.contains(k.as_str()) => {
+                    Msg::new(format!("配置项 {k}：{}", inner.zh), en.clone())
+                }
+                _ => Msg::new(inner.zh, en.clone()),
+            }
+        }
+        E::FileParse { uri, cause } => {
+            // The TOML parser says `TOML parse error at line L, column C`, a picture of the
+            // line, then why: the place in words, the why kept as the detail.
+            let text = cause.to_string();
+            let place = text
+                .split_once(" at line ")
+                .and_then(|(_, r)| r.split_once(", column "))
+                .and_then(|(l, r)| {
+                    let c: String = r.chars().take_while(char::is_ascii_digit).collect();
+                    Some(format!("第 {} 行第 {c} 列附近", l.parse::<u64>().ok()?))
+                })
+                .unwrap_or_default();
+            let why = text
+                .lines()
+                .map(str::trim)
+                .rfind(|l| !l.is_empty() && !l.starts_with('|') && !l.contains(" | "))
+                .unwrap_or("");
+            let file = uri.as_deref().unwrap_or("");
+            Msg::new(
+                format!("配置文件 {file} 不是有效的 TOML：{place}格式错误（原文：{why}）"),
+                en.clone(),
+            )
+        }
+        E::Message(m) => {
+            let field = |rest: &str| {
+                rest.split(',')
+                    .next()
+                    .unwrap_or(rest)
+                    .trim_matches('`')
+                    .to_string()
+            };
+            if let Some(rest) = m.strip_prefix("unknown field ") {
+                detail(format!(
+                    "未知的配置项 {}（各配置项见 deploy/wagegate.example.toml）",
+                    field(rest)
+                ))
+            } else if let Some(rest) = m.strip_prefix("missing field ") {
+                detail(format!("缺少配置项 {}", field(rest)))
+            } else if let Some(rest) = m.strip_prefix("unknown variant ") {
+                detail(format!("取值 {} 不在可选范围内", field(rest)))
+            } else {
+                detail("配置值不符合要求".to_string())
+            }
+        }
+        _ => detail("无法读取配置".to_string()),
+    }
+}
+
 impl Settings {
     /// Defaults → `file` (if given) → environment (`WAGEGATE__SECTION__KEY`).
     pub fn load(file: Option<&Path>) -> anyhow::Result<Settings> {
@@ -474,7 +562,12 @@ impl Settings {
             .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
         if let Some(path) = file {
             if !path.exists() {
-                bail!("configuration file {} does not exist", path.display());
+                let shown = path.display();
+                return Err(LocalizedError::new(msg!(
+                    "配置文件 {shown} 不存在",
+                    "configuration file {shown} does not exist"
+                ))
+                .into());
             }
             builder = builder.add_source(config::File::from(path).required(true));
         }
@@ -489,10 +582,16 @@ impl Settings {
                 .try_parsing(true)
                 .source(Some(vars)),
         );
-        let raw = builder.build().context("reading configuration")?;
+        let raw = builder.build().map_err(|e| {
+            let m = config_error(&e);
+            LocalizedError::new(Msg::new(
+                format!("读取配置失败：{}", m.zh),
+                format!("reading configuration: {}", m.en),
+            ))
+        })?;
         let settings: Settings = raw
             .try_deserialize()
-            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+            .map_err(|e| invalid(config_error(&e)))?;
         settings.validate()?;
         Ok(settings)
     }
@@ -504,108 +603,183 @@ impl Settings {
             || url.starts_with("postgres://")
             || url.starts_with("postgresql://"))
         {
-            bail!("invalid configuration: database.url must start with sqlite:// or postgres:// (got '{url}')");
+            let shown = store::mask_url(url);
+            return Err(invalid(msg!(
+                "database.url 应以 sqlite:// 或 postgres:// 开头（实为 '{shown}'）",
+                "database.url must start with sqlite:// or postgres:// (got '{shown}')"
+            )));
         }
-        if self.database.max_connections == 0 {
-            bail!("invalid configuration: database.max_connections must be at least 1");
+        let between = |key: &str, low: u64, high: u64, v: u64| -> anyhow::Result<()> {
+            if v < low || v > high {
+                return Err(invalid(msg!(
+                    "{key} 应在 {low} 至 {high} 之间（实为 {v}）",
+                    "{key} must be between {low} and {high}"
+                )));
+            }
+            Ok(())
+        };
+        let at_least_one = |keys: &[(&str, u64)]| -> anyhow::Result<()> {
+            // Only the keys at fault are named.
+            let names: Vec<&str> = keys
+                .iter()
+                .filter(|(_, v)| *v == 0)
+                .map(|(k, _)| *k)
+                .collect();
+            if !names.is_empty() {
+                let (zh, en) = (names.join("、"), names.join(", "));
+                return Err(invalid(if names.len() == 1 {
+                    msg!("{zh} 必须大于 0", "{en} must be positive")
+                } else {
+                    msg!("{zh} 都必须大于 0", "{en} must be positive")
+                }));
+            }
+            Ok(())
+        };
+        at_least_one(&[(
+            "database.max_connections",
+            u64::from(self.database.max_connections),
+        )])?;
+        let i = &self.ingest;
+        at_least_one(&[("ingest.max_file_bytes", i.max_file_bytes)])?;
+        between("ingest.claim_batch", 1, 1000, u64::from(i.claim_batch))?;
+        if i.stream_above_bytes < 1024 * 1024 {
+            return Err(invalid(msg!(
+                "ingest.stream_above_bytes 至少为 1048576（1 MiB）",
+                "ingest.stream_above_bytes must be at least 1048576 (1 MiB)"
+            )));
         }
-        if self.ingest.max_file_bytes == 0 {
-            bail!("invalid configuration: ingest.max_file_bytes must be positive");
-        }
-        if self.ingest.claim_batch == 0 || self.ingest.claim_batch > 1000 {
-            bail!("invalid configuration: ingest.claim_batch must be between 1 and 1000");
-        }
-        if self.ingest.stream_above_bytes < 1024 * 1024 {
-            bail!(
-                "invalid configuration: ingest.stream_above_bytes must be at least 1048576 (1 MiB)"
-            );
-        }
-        if self.ingest.stream_batch_records == 0 || self.ingest.stream_batch_records > 100_000 {
-            bail!(
-                "invalid configuration: ingest.stream_batch_records must be between 1 and 100000"
-            );
-        }
-        if self.ingest.parse_slots == 0 || self.ingest.parse_slots > 64 {
-            bail!("invalid configuration: ingest.parse_slots must be between 1 and 64");
-        }
-        if self.ingest.workers == 0 || self.ingest.workers > 64 {
-            bail!("invalid configuration: ingest.workers must be between 1 and 64");
-        }
-        if self.ingest.future_days == 0 || self.ingest.future_days > 3660 {
-            bail!("invalid configuration: ingest.future_days must be between 1 and 3660");
-        }
-        if self.ingest.future_term_years == 0 || self.ingest.future_term_years > 100 {
-            bail!("invalid configuration: ingest.future_term_years must be between 1 and 100");
-        }
-        self.server.listen.parse::<SocketAddr>().map_err(|e| {
-            anyhow::anyhow!(
-                "invalid configuration: server.listen '{}': {e}",
-                self.server.listen
-            )
-        })?;
-        if self.server.max_body_bytes == 0
-            || self.server.rate_per_second == 0
-            || self.server.rate_burst == 0
-        {
-            bail!("invalid configuration: server.max_body_bytes, server.rate_per_second and server.rate_burst must be positive");
+        between(
+            "ingest.stream_batch_records",
+            1,
+            100_000,
+            u64::from(i.stream_batch_records),
+        )?;
+        between("ingest.parse_slots", 1, 64, u64::from(i.parse_slots))?;
+        between("ingest.workers", 1, 64, u64::from(i.workers))?;
+        between("ingest.future_days", 1, 3660, u64::from(i.future_days))?;
+        between(
+            "ingest.future_term_years",
+            1,
+            100,
+            u64::from(i.future_term_years),
+        )?;
+        if let Err(e) = self.server.listen.parse::<SocketAddr>() {
+            let listen = &self.server.listen;
+            return Err(invalid(msg!(
+                "server.listen '{listen}' 不是“地址:端口”形式（如 127.0.0.1:8443）（原文：{e}）",
+                "server.listen '{listen}': {e}"
+            )));
         }
         let sv = &self.server;
-        if sv.max_connections == 0 || sv.max_connections_per_ip == 0 {
-            bail!("invalid configuration: server.max_connections and server.max_connections_per_ip must be at least 1");
+        at_least_one(&[
+            ("server.max_body_bytes", sv.max_body_bytes),
+            ("server.rate_per_second", u64::from(sv.rate_per_second)),
+            ("server.rate_burst", u64::from(sv.rate_burst)),
+        ])?;
+        at_least_one(&[
+            ("server.max_connections", u64::from(sv.max_connections)),
+            (
+                "server.max_connections_per_ip",
+                u64::from(sv.max_connections_per_ip),
+            ),
+        ])?;
+        between(
+            "server.unauthenticated_connections_percent",
+            1,
+            100,
+            u64::from(sv.unauthenticated_connections_percent),
+        )?;
+        at_least_one(&[
+            ("server.handshake_timeout_ms", sv.handshake_timeout_ms),
+            ("server.header_read_timeout_ms", sv.header_read_timeout_ms),
+            ("server.idle_timeout_ms", sv.idle_timeout_ms),
+            (
+                "server.http2_keepalive_interval_ms",
+                sv.http2_keepalive_interval_ms,
+            ),
+            (
+                "server.http2_keepalive_timeout_ms",
+                sv.http2_keepalive_timeout_ms,
+            ),
+        ])?;
+        at_least_one(&[(
+            "server.http2_max_concurrent_streams",
+            u64::from(sv.http2_max_concurrent_streams),
+        )])?;
+        if sv.max_header_bytes < 4096 {
+            return Err(invalid(msg!(
+                "server.max_header_bytes 至少为 4096",
+                "server.max_header_bytes must be at least 4096"
+            )));
         }
-        if sv.unauthenticated_connections_percent == 0
-            || sv.unauthenticated_connections_percent > 100
-        {
-            bail!("invalid configuration: server.unauthenticated_connections_percent must be between 1 and 100");
-        }
-        if sv.handshake_timeout_ms == 0
-            || sv.header_read_timeout_ms == 0
-            || sv.idle_timeout_ms == 0
-            || sv.http2_keepalive_interval_ms == 0
-            || sv.http2_keepalive_timeout_ms == 0
-        {
-            bail!("invalid configuration: server.handshake_timeout_ms, header_read_timeout_ms, idle_timeout_ms, http2_keepalive_interval_ms and http2_keepalive_timeout_ms must be positive");
-        }
-        if sv.http2_max_concurrent_streams == 0 || sv.max_header_bytes < 4096 {
-            bail!("invalid configuration: server.http2_max_concurrent_streams must be at least 1 and server.max_header_bytes at least 4096");
-        }
-        if sv.auth_failure_limit == 0 || sv.auth_failure_window_s == 0 {
-            bail!("invalid configuration: server.auth_failure_limit and server.auth_failure_window_s must be positive");
-        }
-        if self.webhooks.max_attempts == 0 {
-            bail!("invalid configuration: webhooks.max_attempts must be at least 1");
-        }
+        at_least_one(&[
+            (
+                "server.auth_failure_limit",
+                u64::from(sv.auth_failure_limit),
+            ),
+            ("server.auth_failure_window_s", sv.auth_failure_window_s),
+        ])?;
+        at_least_one(&[(
+            "webhooks.max_attempts",
+            u64::from(self.webhooks.max_attempts),
+        )])?;
         if self.webhooks.url.is_some() && self.webhooks.secret.as_deref().unwrap_or("").is_empty() {
-            bail!("invalid configuration: webhooks.secret is required when webhooks.url is set");
+            return Err(invalid(msg!(
+                "设置了 webhooks.url 时必须设置 webhooks.secret",
+                "webhooks.secret is required when webhooks.url is set"
+            )));
         }
         let mut seen = std::collections::BTreeSet::new();
         for (i, p) in self.partners.iter().enumerate() {
             if p.id.trim().is_empty() {
-                bail!("invalid configuration: partners[{i}].id is empty");
+                return Err(invalid(msg!(
+                    "partners[{i}].id 为空",
+                    "partners[{i}].id is empty"
+                )));
             }
             if !seen.insert(p.id.as_str()) {
-                bail!(
-                    "invalid configuration: partners[{i}].id '{}' appears twice",
-                    p.id
-                );
+                let id = &p.id;
+                return Err(invalid(msg!(
+                    "partners[{i}].id '{id}' 出现了两次",
+                    "partners[{i}].id '{id}' appears twice"
+                )));
             }
             for (j, t) in p.tolerate.iter().enumerate() {
                 if let Err(e) = t.parse::<adapters::Tolerance>() {
-                    bail!("invalid configuration: partners[{i}].tolerate[{j}]: {e}");
+                    let known: Vec<&str> = adapters::Tolerance::ALL
+                        .iter()
+                        .map(|t| t.as_str())
+                        .collect();
+                    let known = known.join("、");
+                    let zh =
+                        format!("partners[{i}].tolerate[{j}]：未知的容忍项 '{t}'（可选：{known}）");
+                    return Err(invalid(Msg::new(
+                        zh,
+                        format!("partners[{i}].tolerate[{j}]: {e}"),
+                    )));
                 }
             }
             for (j, f) in p.fingerprints.iter().enumerate() {
                 if normalise_fingerprint(f).is_none() {
-                    bail!("invalid configuration: partners[{i}].fingerprints[{j}] is not a SHA-256 hex fingerprint");
+                    return Err(invalid(msg!(
+                        "partners[{i}].fingerprints[{j}] 不是 SHA-256 十六进制指纹（64 位十六进制数字）",
+                        "partners[{i}].fingerprints[{j}] is not a SHA-256 hex fingerprint"
+                    )));
                 }
             }
         }
         for (i, t) in self.operators.iter().enumerate() {
             if normalise_fingerprint(&t.token_sha256).is_none() {
-                bail!("invalid configuration: operators[{i}].token_sha256 is not a SHA-256 hex digest");
+                return Err(invalid(msg!(
+                    "operators[{i}].token_sha256 不是 SHA-256 十六进制摘要（64 位十六进制数字）",
+                    "operators[{i}].token_sha256 is not a SHA-256 hex digest"
+                )));
             }
             if !matches!(t.role, PartnerRole::Operator | PartnerRole::Metrics) {
-                bail!("invalid configuration: operators[{i}].role must be \"operator\" or \"metrics\"");
+                return Err(invalid(msg!(
+                    "operators[{i}].role 应为 \"operator\" 或 \"metrics\"",
+                    "operators[{i}].role must be \"operator\" or \"metrics\""
+                )));
             }
         }
         if let Some(lang) = &self.ui.lang {
@@ -613,20 +787,22 @@ impl Settings {
                 lang.trim().to_ascii_lowercase().as_str(),
                 "zh" | "zh-cn" | "en"
             ) {
-                bail!("invalid configuration: ui.lang '{lang}' must be zh (简体中文) or en");
+                return Err(invalid(msg!(
+                    "ui.lang '{lang}' 应为 zh（简体中文）或 en（English）",
+                    "ui.lang '{lang}' must be zh (简体中文) or en"
+                )));
             }
         }
         if let Some(key) = &self.evidence.signing_key {
             if key.len() < 32 {
-                bail!(
-                    "invalid configuration: evidence.signing_key is {} bytes long; it must be at least 32",
-                    key.len()
-                );
+                let n = key.len();
+                return Err(invalid(msg!(
+                    "evidence.signing_key 只有 {n} 字节，至少应为 32 字节",
+                    "evidence.signing_key is {n} bytes long; it must be at least 32"
+                )));
             }
         }
-        self.reconciler
-            .validate()
-            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        self.reconciler.validate().map_err(|e| invalid(e.msg()))?;
         self.calendar()?;
         Ok(())
     }
@@ -637,12 +813,20 @@ impl Settings {
             return Ok(reconciler::Calendar::china());
         };
         let text = std::fs::read_to_string(path).map_err(|e| {
-            anyhow::anyhow!(
-                "invalid configuration: reconciler.calendar_file: cannot read {path}: {e}"
-            )
+            let (zh, en) = (
+                schemas::io_error_text(&e, schemas::Lang::Zh),
+                schemas::io_error_text(&e, schemas::Lang::En),
+            );
+            invalid(msg!(
+                "reconciler.calendar_file：无法读取 {path}：{zh}",
+                "reconciler.calendar_file: cannot read {path}: {en}"
+            ))
         })?;
         reconciler::Calendar::parse(&text).map_err(|e| {
-            anyhow::anyhow!("invalid configuration: reconciler.calendar_file: {path}: {e}")
+            invalid(msg!(
+                "reconciler.calendar_file：{path} 不是有效的工作日历（原文：{e}）",
+                "reconciler.calendar_file: {path}: {e}"
+            ))
         })
     }
 

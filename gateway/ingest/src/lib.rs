@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
+use schemas::WithMsg;
 use store::StoreOptions;
 
 use crate::config::Settings;
@@ -35,11 +35,9 @@ pub async fn open(settings: Settings) -> anyhow::Result<Pipeline> {
     };
     let store = store::open_with(&settings.database.url, &options)
         .await
-        .with_context(|| {
-            format!(
-                "opening the database {}",
-                store::mask_url(&settings.database.url)
-            )
+        .with_msg(|| {
+            let db = store::mask_url(&settings.database.url);
+            schemas::msg!("无法打开数据库 {db}", "opening the database {db}")
         })?;
     Ok(Pipeline::new(store, Arc::new(settings)))
 }

@@ -118,13 +118,21 @@ impl Daemon {
     ) -> anyhow::Result<Daemon> {
         let s = &settings.server;
         let (Some(cert), Some(key), Some(ca)) = (&s.cert, &s.key, &s.client_ca) else {
-            anyhow::bail!("server.cert, server.key and server.client_ca are required to serve (or use --dev-pki DIR)");
+            return Err(schemas::LocalizedError::new(schemas::msg!(
+                "配置缺少证书：启动服务需要 server.cert、server.key 和 server.client_ca（或使用 --dev-pki 目录）",
+                "server.cert, server.key and server.client_ca are required to serve (or use --dev-pki DIR)"
+            ))
+            .into());
         };
         let serve_lock = lock_sqlite_for_serve(&settings.database.url)?;
         let tls = ReloadableTls::new(http::tls::server_config(cert, key, ca)?);
-        let listener = TcpListener::bind(&s.listen)
-            .await
-            .with_context(|| format!("listening on {}", s.listen))?;
+        let listener = TcpListener::bind(&s.listen).await.map_err(|e| {
+            let listen = &s.listen;
+            schemas::LocalizedError::caused_by(
+                schemas::msg!("无法在 {listen} 上监听", "listening on {listen}"),
+                e,
+            )
+        })?;
         let local_addr = listener.local_addr()?;
         let state = Arc::new(AppState::new(pipeline.clone(), settings.clone()));
         let app = http::router(state.clone());
@@ -232,7 +240,11 @@ impl Daemon {
         new.validate()?;
         let s = &new.server;
         let (Some(cert), Some(key), Some(ca)) = (&s.cert, &s.key, &s.client_ca) else {
-            anyhow::bail!("server.cert, server.key and server.client_ca are required to serve");
+            return Err(schemas::LocalizedError::new(schemas::msg!(
+                "配置缺少证书：启动服务需要 server.cert、server.key 和 server.client_ca",
+                "server.cert, server.key and server.client_ca are required to serve"
+            ))
+            .into());
         };
         let tls = http::tls::server_config(cert, key, ca)?;
         let server_certificate = http::tls::leaf_fingerprint(cert)?;

@@ -285,17 +285,26 @@ pub fn load_dev_pki(dir: &Path) -> anyhow::Result<DevPki> {
     let mut pki = DevPki::paths(dir);
     for path in [&pki.ca_cert, &pki.server_cert, &pki.server_key] {
         if !path.is_file() {
-            anyhow::bail!(
-                "{} is missing: run `wagegate certs dev --out {}` first",
-                path.display(),
-                dir.display()
-            );
+            let (shown, dir) = (path.display(), dir.display());
+            return Err(schemas::LocalizedError::new(schemas::msg!(
+                "缺少证书文件 {shown}：请先运行 `wagegate certs dev --out {dir}`",
+                "{shown} is missing: run `wagegate certs dev --out {dir}` first"
+            ))
+            .into());
         }
     }
     for (id, _, stem) in DEV_PARTNERS {
         let path = dir.join(format!("{stem}.pem"));
-        let pem = fs::read_to_string(&path)
-            .with_context(|| format!("reading {} (run `wagegate certs dev`)", path.display()))?;
+        let pem = fs::read_to_string(&path).map_err(|e| {
+            let shown = path.display();
+            schemas::LocalizedError::caused_by(
+                schemas::msg!(
+                    "无法读取 {shown}（请运行 `wagegate certs dev`）",
+                    "reading {shown} (run `wagegate certs dev`)"
+                ),
+                e,
+            )
+        })?;
         let fingerprint =
             fingerprint_pem(&pem).with_context(|| format!("reading {}", path.display()))?;
         pki.fingerprints.insert(id.to_string(), fingerprint);

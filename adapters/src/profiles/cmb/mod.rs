@@ -246,11 +246,19 @@ fn read_rows<R: std::io::Read>(
     loop {
         let more = reader.read_record(&mut record).map_err(|e| {
             let line = e.position().map_or(0, |p| p.line());
-            error(
-                FORMAT,
-                Position::line(line),
-                msg!("CSV 格式错误：{e}", "malformed CSV: {e}"),
-            )
+            error(FORMAT, Position::line(line), {
+                let what = match e.kind() {
+                    csv::ErrorKind::UnequalLengths {
+                        expected_len, len, ..
+                    } => format!("本行有 {len} 列，而上文各行有 {expected_len} 列"),
+                    csv::ErrorKind::Utf8 { .. } => "含有无法识别的字符".to_string(),
+                    _ => "无法读取本行".to_string(),
+                };
+                msg!(
+                    "CSV 格式错误：{what}（解析器原文：{e}）",
+                    "malformed CSV: {e}"
+                )
+            })
         })?;
         if !more {
             break;

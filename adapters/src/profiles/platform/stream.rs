@@ -180,7 +180,7 @@ fn syntax_error(e: &serde_json::Error) -> ParseError {
     ParseError::new(
         FORMAT.as_str(),
         schemas::Position::line(e.line() as u64).with_column(e.column() as u64),
-        schemas::msg!("JSON 格式错误：{e}", "invalid JSON: {e}"),
+        crate::json_error(e),
     )
 }
 

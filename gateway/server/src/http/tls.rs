@@ -18,22 +18,38 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::RootCertStore;
 
 fn read_certs(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
-    let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let pem = std::fs::read(path).map_err(|e| {
+        let shown = path.display();
+        schemas::LocalizedError::caused_by(schemas::msg!("无法读取 {shown}", "reading {shown}"), e)
+    })?;
     let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
         .with_context(|| format!("reading certificates from {}", path.display()))?;
     if certs.is_empty() {
-        anyhow::bail!("{} holds no PEM certificate", path.display());
+        let shown = path.display();
+        return Err(schemas::LocalizedError::new(schemas::msg!(
+            "{shown} 中没有 PEM 证书",
+            "{shown} holds no PEM certificate"
+        ))
+        .into());
     }
     Ok(certs)
 }
 
 fn read_key(path: &Path) -> anyhow::Result<PrivateKeyDer<'static>> {
-    let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let pem = std::fs::read(path).map_err(|e| {
+        let shown = path.display();
+        schemas::LocalizedError::caused_by(schemas::msg!("无法读取 {shown}", "reading {shown}"), e)
+    })?;
     match PrivateKeyDer::from_pem_slice(&pem) {
         Ok(key) => Ok(key),
         Err(rustls::pki_types::pem::Error::NoItemsFound) => {
-            anyhow::bail!("{} holds no PEM private key", path.display())
+            let shown = path.display();
+            Err(schemas::LocalizedError::new(schemas::msg!(
+                "{shown} 中没有 PEM 私钥",
+                "{shown} holds no PEM private key"
+            ))
+            .into())
         }
         Err(e) => {
             Err(e).with_context(|| format!("reading the private key from {}", path.display()))
