@@ -478,6 +478,9 @@ pub async fn load_dir_with(
         false,
     );
     let rejected = ingest_files_with(p, &bank, None, progress).await?;
+    // Every table the load wrote to has changed much: its planner statistics are refreshed
+    // now (PostgreSQL's advice after a bulk load), not by the first reconciliation after it.
+    p.refresh_statistics(true).await;
     let ok = bank.len() - rejected;
     progress.line(
         &match progress.lang() {

@@ -1160,8 +1160,9 @@ impl Pipeline {
     /// Before reading facts: has the store's statistics refreshed where a backfill or a day's
     /// files changed a table much since they were taken ([`Store::refresh_statistics`]), at
     /// the start of every full pass and otherwise at most every [`STATISTICS_EVERY`]. A
-    /// failure is logged and the pass goes on: statistics only make it faster.
-    async fn refresh_statistics(&self, now_anyway: bool) {
+    /// failure is logged and the pass goes on: statistics only make it faster. A backfill
+    /// (`wagegate load`) calls it at its end, so that the first pass after it finds them fresh.
+    pub async fn refresh_statistics(&self, now_anyway: bool) {
         {
             let mut checked = self
                 .statistics_checked
