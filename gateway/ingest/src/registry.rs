@@ -205,6 +205,9 @@ impl RowError {
                 {
                     return format!("第 {} 行第 {n} 列：{}", self.line, self.message_zh);
                 }
+                if self.column == MORE_ERRORS {
+                    return self.message_zh.clone();
+                }
                 let column = match self.column.as_str() {
                     "header" => "表头",
                     "row" => "整行",
@@ -220,6 +223,9 @@ impl RowError {
 
 impl fmt::Display for RowError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.column == MORE_ERRORS {
+            return f.write_str(&self.message);
+        }
         write!(
             f,
             "line {}, column {}: {}",
@@ -248,6 +254,13 @@ impl RegistryError {
         }
     }
 
+    /// How many problems are listed, and whether more were counted and not listed
+    /// ([`MAX_ROW_ERRORS`]).
+    fn listed(&self) -> (usize, bool) {
+        let more = self.errors.iter().any(|e| e.column == MORE_ERRORS);
+        (self.errors.len() - usize::from(more), more)
+    }
+
     /// The refusal as an operator reads it, in `lang`: a header naming the file, then every
     /// problem on a line of its own. English is exactly [`fmt::Display`] (what logs show).
     pub fn render(&self, lang: Lang) -> String {
@@ -261,10 +274,12 @@ impl RegistryError {
                     },
                     None => self.file.clone(),
                 };
-                let mut out = format!(
-                    "{file}：已拒绝，未导入任何内容（共 {} 个问题）：\n",
-                    self.errors.len()
-                );
+                let mut out = match self.listed() {
+                    (n, false) => format!("{file}：已拒绝，未导入任何内容（共 {n} 个问题）：\n"),
+                    (n, true) => format!(
+                        "{file}：已拒绝，未导入任何内容（问题超过 {n} 个，列出前 {n} 个）：\n"
+                    ),
+                };
                 for e in &self.errors {
                     out.push_str("  ");
                     out.push_str(&e.render(Lang::Zh));
@@ -278,13 +293,19 @@ impl RegistryError {
 
 impl fmt::Display for RegistryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "{}: refused, nothing imported ({} problem{}):",
-            self.file,
-            self.errors.len(),
-            if self.errors.len() == 1 { "" } else { "s" }
-        )?;
+        match self.listed() {
+            (n, false) => writeln!(
+                f,
+                "{}: refused, nothing imported ({n} problem{}):",
+                self.file,
+                if n == 1 { "" } else { "s" }
+            )?,
+            (n, true) => writeln!(
+                f,
+                "{}: refused, nothing imported (more than {n} problems, the first {n} listed):",
+                self.file
+            )?,
+        }
         for e in &self.errors {
             writeln!(f, "  {e}")?;
         }
@@ -1248,6 +1269,33 @@ fn detect_kind(
     Ok((kind, map))
 }
 
+/// The most problems a refused CSV or sheet lists; the rest are counted
+/// ([`MORE_ERRORS`]).
+pub const MAX_ROW_ERRORS: usize = 1000;
+
+/// The "column" of the last entry of a refusal that lists only its first
+/// [`MAX_ROW_ERRORS`] problems: how many more there are.
+pub const MORE_ERRORS: &str = "more";
+
+/// A file's header cells as a refusal quotes them: at most 40 cells of at most 40 characters
+/// each (a header row is a few dozen short names; a crafted one can be megabytes).
+fn quoted_headers(headers: &[String], separator: &str) -> String {
+    const CELLS: usize = 40;
+    const CHARS: usize = 40;
+    let mut shown: Vec<String> = headers
+        .iter()
+        .take(CELLS)
+        .map(|h| match h.char_indices().nth(CHARS) {
+            Some((cut, _)) => format!("{}…", &h[..cut]),
+            None => h.clone(),
+        })
+        .collect();
+    if headers.len() > CELLS {
+        shown.push("…".to_string());
+    }
+    shown.join(separator)
+}
+
 fn parse_csv(text: &str, window: &DateWindow) -> Result<ParsedRegistryFile, Vec<RowError>> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(false)
@@ -1263,11 +1311,11 @@ fn parse_csv(text: &str, window: &DateWindow) -> Result<ParsedRegistryFile, Vec<
             let why = why.unwrap_or_else(|| Msg::new(
                 format!(
                     "无法从列名判断文件内容（{}）；项目、工资专用账户、人工费用拨付、工资表、实名制花名册和工资保证金要求各需哪些列，见 docs/registry.md",
-                    headers.join("、")
+                    quoted_headers(&headers, "、")
                 ),
                 format!(
                     "cannot tell what this file holds from its columns ({}); see docs/registry.md for the columns of projects, accounts, obligations, pay_sheet, roster and guarantee_requirements",
-                    headers.join(", ")
+                    quoted_headers(&headers, ", ")
                 ),
             ));
             return Err(vec![RowError::new(1, "header", why)]);
@@ -1288,6 +1336,8 @@ fn parse_csv(text: &str, window: &DateWindow) -> Result<ParsedRegistryFile, Vec<
         ..ParsedRegistryFile::default()
     };
     let mut errors = Vec::new();
+    // Bounded: a file of a million bad rows lists its first problems and counts the rest.
+    let (mut unlisted, mut last_line) = (0u64, 1u64);
     // Records come in file order: the line count carries on from the previous record (a
     // count from the start of the file for every record made a 10,000-row file quadratic).
     let mut lines = LineCounter::default();
@@ -1299,7 +1349,12 @@ fn parse_csv(text: &str, window: &DateWindow) -> Result<ParsedRegistryFile, Vec<
                     .position()
                     .map(|p| lines.line_at(text, p.byte()))
                     .unwrap_or(index as u64 + 2);
-                errors.push(RowError::new(line, "row", msg::csv(&e, false)));
+                if errors.len() < MAX_ROW_ERRORS {
+                    errors.push(RowError::new(line, "row", msg::csv(&e, false)));
+                } else {
+                    unlisted += 1;
+                }
+                last_line = line;
                 continue;
             }
         };
@@ -1326,6 +1381,24 @@ fn parse_csv(text: &str, window: &DateWindow) -> Result<ParsedRegistryFile, Vec<
                 out.lines.insert((slot, i), line);
             }
         }
+        last_line = line;
+        unlisted += errors.len().saturating_sub(MAX_ROW_ERRORS) as u64;
+        errors.truncate(MAX_ROW_ERRORS);
+    }
+    if unlisted > 0 {
+        errors.push(RowError::new(
+            last_line,
+            MORE_ERRORS,
+            Msg::new(
+                format!(
+                    "另有 {unlisted} 个问题未列出（只列出前 {MAX_ROW_ERRORS} 个；请先改正这些，再重新导入）"
+                ),
+                format!(
+                    "{unlisted} more problems not listed (only the first {MAX_ROW_ERRORS} are; \
+                     correct these and import again)"
+                ),
+            ),
+        ));
     }
     if errors.is_empty() {
         Ok(out)

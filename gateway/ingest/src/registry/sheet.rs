@@ -319,8 +319,9 @@ impl UsedCells {
                 owned = excel_date(d.as_f64());
                 &owned
             }
+            // As Excel shows it: `#DIV/0!`, `#N/A`, `#VALUE!` …
             DataRef::Error(e) => {
-                owned = format!("#{e:?}");
+                owned = e.to_string();
                 &owned
             }
         };

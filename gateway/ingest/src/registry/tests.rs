@@ -114,6 +114,114 @@ fn json_bundle_and_float_amounts() {
     assert!(parse_file("b.json", bad_field.as_bytes()).is_err());
 }
 
+/// A pay sheet exported wrong a whole million times over (every net over its gross — a
+/// swapped pair of columns) lists its first problems and counts the rest, instead of holding
+/// and printing a problem for every row; so does a file whose rows do not even parse.
+#[test]
+fn a_file_of_many_bad_rows_lists_the_first_and_counts_the_rest() {
+    use crate::registry::{MAX_ROW_ERRORS, MORE_ERRORS};
+    let rows = MAX_ROW_ERRORS + 2500;
+    let mut text =
+        String::from("project_code,period,employer,worker_name,id_number,card_number,gross,net\n");
+    for i in 0..rows {
+        text.push_str(&format!(
+            "P1,2026-09,Sub,张三{i},11010519491231002X,62220200{i:08},7500.00,8000.00\n"
+        ));
+    }
+    let err = parse_file("pay.csv", text.as_bytes()).unwrap_err();
+    assert_eq!(
+        err.errors.len(),
+        MAX_ROW_ERRORS + 1,
+        "listed, then the count"
+    );
+    assert!(err.errors[..MAX_ROW_ERRORS]
+        .iter()
+        .all(|e| e.column == "net"));
+    assert_eq!(
+        err.errors[MAX_ROW_ERRORS - 1].line,
+        MAX_ROW_ERRORS as u64 + 1
+    );
+    let more = &err.errors[MAX_ROW_ERRORS];
+    assert_eq!(more.column, MORE_ERRORS);
+    assert_eq!(more.line, rows as u64 + 1, "the last line read");
+    assert!(
+        more.message.starts_with("2500 more problems not listed"),
+        "{}",
+        more.message
+    );
+    assert!(
+        more.message_zh.starts_with("另有 2500 个问题未列出"),
+        "{}",
+        more.message_zh
+    );
+    let en = err.to_string();
+    assert!(
+        en.starts_with(
+            "pay.csv: refused, nothing imported (more than 1000 problems, the first 1000 listed):"
+        ),
+        "{}",
+        &en[..200]
+    );
+    assert!(
+        en.trim_end().ends_with("correct these and import again)"),
+        "{en}"
+    );
+    let zh = err.render(Lang::Zh);
+    assert!(
+        zh.starts_with("pay.csv：已拒绝，未导入任何内容（问题超过 1000 个，列出前 1000 个）"),
+        "{}",
+        &zh[..200]
+    );
+    // Rows the CSV reader itself refuses (a field too many) are counted the same way.
+    let mut text =
+        String::from("project_code,period,employer,worker_name,id_number,card_number,gross,net\n");
+    for _ in 0..rows {
+        text.push_str(
+            "P1,2026-09,Sub,张三,11010519491231002X,6222020000000001,8000.00,7500.00,x\n",
+        );
+    }
+    let err = parse_file("pay.csv", text.as_bytes()).unwrap_err();
+    assert_eq!(err.errors.len(), MAX_ROW_ERRORS + 1);
+    assert!(err.errors[MAX_ROW_ERRORS]
+        .message
+        .starts_with("2500 more problems"));
+    // A file with a few problems is listed whole, as before.
+    let err = parse_file("pay.csv", b"project_code,period,employer,worker_name,id_number,card_number,gross,net\nP1,2026-09,Sub,a,11010519491231002X,6222020000000001,7500.00,8000.00\n").unwrap_err();
+    assert_eq!(err.errors.len(), 1);
+    assert!(err
+        .to_string()
+        .starts_with("pay.csv: refused, nothing imported (1 problem):"));
+}
+
+/// A header row no one can read is quoted shortened: a crafted file's megabyte of header
+/// text is not copied into the refusal (and from there into the API, the console and logs).
+#[test]
+fn an_unknown_header_is_quoted_shortened() {
+    let long = "列".repeat(1 << 20);
+    let mut text = format!("{long},b");
+    for i in 0..200 {
+        text.push_str(&format!(",c{i}"));
+    }
+    text.push_str("\n1,2\n");
+    let err = parse_file("x.csv", text.as_bytes()).unwrap_err();
+    let why = &err.errors[0];
+    assert_eq!((why.line, why.column.as_str()), (1, "header"));
+    assert!(why.message.len() < 2000, "{} bytes", why.message.len());
+    assert!(
+        why.message_zh.len() < 2000,
+        "{} bytes",
+        why.message_zh.len()
+    );
+    assert!(
+        why.message
+            .contains(&format!("({}…, b, c0, c1,", "列".repeat(40))),
+        "{}",
+        why.message
+    );
+    assert!(why.message.contains("c37, …)"), "{}", why.message);
+    assert!(why.message_zh.contains("、b、c0、"), "{}", why.message_zh);
+}
+
 #[test]
 fn unknown_header_is_explained() {
     let err = parse_file("x.csv", b"foo,bar\n1,2\n").unwrap_err();
@@ -1342,7 +1450,7 @@ fn dense_csv(bytes: &[u8]) -> Result<(String, String), String> {
                     Data::Bool(b) => b.to_string(),
                     Data::DateTime(d) => excel_date(d.as_f64()),
                     Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
-                    Data::Error(e) => format!("#{e:?}"),
+                    Data::Error(e) => e.to_string(),
                 }))
                 .map(|c| {
                     if c.contains([',', '"']) {
@@ -1429,6 +1537,17 @@ fn normal_workbooks_read_to_exactly_the_csv_the_dense_reader_made() {
     let (sheet, csv) = streamed_csv(&crafted(r#"<row r="3"><c r="B3" t="inlineStr"><is><t>a,b</t></is></c><c r="D3"><v>2.5</v></c></row><row r="5"><c r="C5"><v>1</v></c></row>"#, "", ""), &SheetLimits::DEFAULT).unwrap();
     assert_eq!(sheet, "S");
     assert_eq!(csv, "\n\n,\"a,b\",,2.5\n,,,\n,,1,\n");
+    // A formula's error is the text Excel shows in the cell, as a clerk would quote it.
+    let (_, csv) = streamed_csv(
+        &crafted(
+            r#"<row r="1"><c r="A1" t="e"><v>#DIV/0!</v></c><c r="B1" t="e"><v>#N/A</v></c></row>"#,
+            "",
+            "",
+        ),
+        &SheetLimits::DEFAULT,
+    )
+    .unwrap();
+    assert_eq!(csv, "#DIV/0!,#N/A\n");
 }
 
 /// Limits small enough for a test to cross each of them with a few kilobytes of XML.
