@@ -658,6 +658,7 @@ fn parse_json(text: &str, window: &DateWindow) -> Result<ParsedRegistryFile, Vec
 fn check_json(batch: &mut RegistryBatch, window: &DateWindow) -> Vec<RowError> {
     let mut j = JsonCheck {
         errors: Vec::new(),
+        unlisted: 0,
         window,
     };
     for (i, p) in batch.projects.iter().enumerate() {
@@ -780,18 +781,27 @@ fn check_json(batch: &mut RegistryBatch, window: &DateWindow) -> Vec<RowError> {
             j.err(at("cover_to"), cover_to_before_from());
         }
     }
+    if j.unlisted > 0 {
+        j.errors.push(more_errors(j.unlisted, 0));
+    }
     j.errors
 }
 
-/// Collects a JSON bundle's errors; each is at (element index, JSON path).
+/// Collects a JSON bundle's errors; each is at (element index, JSON path). The first
+/// [`MAX_ROW_ERRORS`] are kept, the rest counted.
 struct JsonCheck<'a> {
     errors: Vec<RowError>,
+    unlisted: u64,
     window: &'a DateWindow,
 }
 
 impl JsonCheck<'_> {
     fn err(&mut self, (i, path): (usize, String), why: Msg) {
-        self.errors.push(RowError::new(i as u64 + 1, path, why));
+        if self.errors.len() < MAX_ROW_ERRORS {
+            self.errors.push(RowError::new(i as u64 + 1, path, why));
+        } else {
+            self.unlisted += 1;
+        }
     }
 
     fn positive(&mut self, at: (usize, String), m: Money) {
@@ -1277,6 +1287,25 @@ pub const MAX_ROW_ERRORS: usize = 1000;
 /// [`MAX_ROW_ERRORS`] problems: how many more there are.
 pub const MORE_ERRORS: &str = "more";
 
+/// The last entry of a refusal that lists only its first [`MAX_ROW_ERRORS`] problems: how
+/// many more there are, at the last line read (a CSV's) or 0 (a JSON bundle's, whose "lines"
+/// are element indexes).
+fn more_errors(unlisted: u64, line: u64) -> RowError {
+    RowError::new(
+        line,
+        MORE_ERRORS,
+        Msg::new(
+            format!(
+                "另有 {unlisted} 个问题未列出（只列出前 {MAX_ROW_ERRORS} 个；请先改正这些，再重新导入）"
+            ),
+            format!(
+                "{unlisted} more problems not listed (only the first {MAX_ROW_ERRORS} are; \
+                 correct these and import again)"
+            ),
+        ),
+    )
+}
+
 /// A file's header cells as a refusal quotes them: at most 40 cells of at most 40 characters
 /// each (a header row is a few dozen short names; a crafted one can be megabytes).
 fn quoted_headers(headers: &[String], separator: &str) -> String {
@@ -1386,19 +1415,7 @@ fn parse_csv(text: &str, window: &DateWindow) -> Result<ParsedRegistryFile, Vec<
         errors.truncate(MAX_ROW_ERRORS);
     }
     if unlisted > 0 {
-        errors.push(RowError::new(
-            last_line,
-            MORE_ERRORS,
-            Msg::new(
-                format!(
-                    "另有 {unlisted} 个问题未列出（只列出前 {MAX_ROW_ERRORS} 个；请先改正这些，再重新导入）"
-                ),
-                format!(
-                    "{unlisted} more problems not listed (only the first {MAX_ROW_ERRORS} are; \
-                     correct these and import again)"
-                ),
-            ),
-        ));
+        errors.push(more_errors(unlisted, last_line));
     }
     if errors.is_empty() {
         Ok(out)

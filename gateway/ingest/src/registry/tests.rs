@@ -193,6 +193,39 @@ fn a_file_of_many_bad_rows_lists_the_first_and_counts_the_rest() {
         .starts_with("pay.csv: refused, nothing imported (1 problem):"));
 }
 
+/// A JSON bundle of many bad elements is refused the same way: the first problems listed,
+/// the rest counted.
+#[test]
+fn a_json_bundle_of_many_bad_elements_lists_the_first_and_counts_the_rest() {
+    use crate::registry::{MAX_ROW_ERRORS, MORE_ERRORS};
+    let lines: Vec<String> = (0..MAX_ROW_ERRORS + 300)
+        .map(|i| {
+            format!(
+                r#"{{"project_code":"P1","period":"2026-09","employer":"Sub","worker_name":"张三{i}","id_number":"11010519491231002X","card_number":"6222020000000001","gross":"7500.00","net":"8000.00"}}"#
+            )
+        })
+        .collect();
+    let text = format!(r#"{{"pay_sheet":[{}]}}"#, lines.join(","));
+    let err = parse_file("bundle.json", text.as_bytes()).unwrap_err();
+    assert_eq!(
+        err.errors.len(),
+        MAX_ROW_ERRORS + 1,
+        "{}",
+        &err.to_string()[..300]
+    );
+    assert_eq!(err.errors[0].column, "/pay_sheet/0/net");
+    let more = &err.errors[MAX_ROW_ERRORS];
+    assert_eq!(more.column, MORE_ERRORS);
+    assert!(
+        more.message.starts_with("300 more problems not listed"),
+        "{}",
+        more.message
+    );
+    assert!(err
+        .render(Lang::Zh)
+        .contains("\n  另有 300 个问题未列出（只列出前 1000 个"));
+}
+
 /// A header row no one can read is quoted shortened: a crafted file's megabyte of header
 /// text is not copied into the refusal (and from there into the API, the console and logs).
 #[test]
