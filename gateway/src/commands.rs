@@ -41,8 +41,7 @@ fn forced_format(format: Option<&str>) -> anyhow::Result<Option<adapters::Format
 
 /// A file's bytes; a failure says which file and why, in both languages.
 fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
-    let shown = path.display();
-    Ok(std::fs::read(path).with_msg(|| msg!("无法读取 {shown}", "reading {shown}"))?)
+    Ok(std::fs::read(path).with_msg(|| schemas::Msg::reading(path))?)
 }
 
 async fn open_configured(config: Option<&Path>) -> anyhow::Result<Pipeline> {

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use schemas::{msg, WithMsg};
+use schemas::{msg, Msg, WithMsg};
 use store::{FindingFilter, Scope};
 
 use ingest::config::Settings;
@@ -51,9 +51,7 @@ pub async fn run(settings: Settings, dir: &Path, lang: console::Lang) -> anyhow:
         .iter()
         .filter(|p| p.components().any(|c| c.as_os_str() == "registry"))
         .map(|p| {
-            let shown = p.display();
-            let bytes =
-                std::fs::read(p).with_msg(|| msg!("无法读取 {shown}", "reading {shown}"))?;
+            let bytes = std::fs::read(p).with_msg(|| Msg::reading(p))?;
             Ok((shown.to_string(), bytes))
         })
         .collect::<anyhow::Result<_>>()?;
@@ -93,8 +91,7 @@ pub async fn run(settings: Settings, dir: &Path, lang: console::Lang) -> anyhow:
     let mut new_records = 0;
     let mut rejected = 0;
     for (path, sender) in &bank {
-        let shown = path.display();
-        let bytes = std::fs::read(path).with_msg(|| msg!("无法读取 {shown}", "reading {shown}"))?;
+        let bytes = std::fs::read(path).with_msg(|| Msg::reading(path))?;
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
         let done = p.ingest(sender, name.as_deref(), None, bytes).await?;
         if done.is_rejected() {

@@ -9,7 +9,7 @@ use anyhow::bail;
 use console::evidence::{self, SigningKey};
 use console::Lang;
 use ingest::config::Settings;
-use schemas::{msg, LocalizedError, WithMsg};
+use schemas::{msg, LocalizedError, Msg, WithMsg};
 
 fn signing_key(settings: &Settings, lang: Lang) -> anyhow::Result<SigningKey> {
     let Some(key) = settings.evidence.signing_key.as_deref() else {
@@ -94,7 +94,7 @@ pub fn verify(
     let lang = crate::findings_cli::language(lang_flag, &settings)?;
     let key = signing_key(&settings, lang)?;
     let shown = file.display();
-    let meta = std::fs::metadata(file).with_msg(|| msg!("无法读取 {shown}", "reading {shown}"))?;
+    let meta = std::fs::metadata(file).with_msg(|| Msg::reading(file))?;
     if meta.len() > evidence::MAX_PACK_BYTES + 64 * 1024 * 1024 {
         return Err(LocalizedError::new(msg!(
             "{shown} 比任何证据包都大，不是证据包",
@@ -102,7 +102,7 @@ pub fn verify(
         ))
         .into());
     }
-    let bytes = std::fs::read(file).with_msg(|| msg!("无法读取 {shown}", "reading {shown}"))?;
+    let bytes = std::fs::read(file).with_msg(|| Msg::reading(file))?;
     match evidence::verify(&bytes, &key) {
         Ok(v) => {
             let m = &v.manifest;

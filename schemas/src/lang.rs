@@ -71,6 +71,13 @@ impl Msg {
         lang.pick(&self.zh, &self.en)
     }
 
+    /// "reading PATH", said first when a file or directory cannot be read (the cause, the
+    /// system's reason, follows it).
+    pub fn reading(path: &std::path::Path) -> Msg {
+        let shown = path.display();
+        crate::msg!("无法读取 {shown}", "reading {shown}")
+    }
+
     /// Both texts put through `f` (masking, a prefix).
     pub fn map(self, f: impl Fn(&str) -> String) -> Msg {
         Msg {

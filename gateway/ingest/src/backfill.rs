@@ -203,10 +203,7 @@ pub async fn ingest_files_with(
 /// Reads a file unless its size on disk is over `limit` (refused before reading it).
 fn read_limited(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
     let size = std::fs::metadata(path)
-        .with_msg(|| {
-            let shown = path.display();
-            schemas::msg!("无法读取 {shown}", "reading {shown}")
-        })?
+        .with_msg(|| schemas::Msg::reading(path))?
         .len();
     if size > limit {
         return Err(schemas::LocalizedError::new(schemas::msg!(
@@ -215,10 +212,7 @@ fn read_limited(path: &Path, limit: u64) -> anyhow::Result<Vec<u8>> {
         ))
         .into());
     }
-    Ok(std::fs::read(path).with_msg(|| {
-        let shown = path.display();
-        schemas::msg!("无法读取 {shown}", "reading {shown}")
-    })?)
+    Ok(std::fs::read(path).with_msg(|| schemas::Msg::reading(path))?)
 }
 
 /// What the producer hands the consumer: a stored and parsed group, or a large file to
@@ -328,10 +322,7 @@ fn read_head(path: &Path, n: u64) -> anyhow::Result<Vec<u8>> {
     let mut out = Vec::new();
     std::fs::File::open(path)
         .and_then(|f| f.take(n).read_to_end(&mut out))
-        .with_msg(|| {
-            let shown = path.display();
-            schemas::msg!("无法读取 {shown}", "reading {shown}")
-        })?;
+        .with_msg(|| schemas::Msg::reading(path))?;
     Ok(out)
 }
 
@@ -353,10 +344,7 @@ fn classify(path: &Path, bytes: &[u8]) -> Option<Kind> {
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_msg(|| {
-            let shown = dir.display();
-            schemas::msg!("无法读取 {shown}", "reading {shown}")
-        })?
+        .with_msg(|| schemas::Msg::reading(dir))?
         .map(|e| e.map(|e| e.path()))
         .collect::<Result<_, _>>()?;
     entries.sort();
@@ -403,25 +391,16 @@ pub async fn load_dir_with(
         // A large file is classified by its head; only a registry file is read whole (the
         // import holds it), a bank file is streamed later.
         let size = std::fs::metadata(&path)
-            .with_msg(|| {
-                let shown = path.display();
-                schemas::msg!("无法读取 {shown}", "reading {shown}")
-            })?
+            .with_msg(|| schemas::Msg::reading(&path))?
             .len();
         let bytes = if p.streams_size(size) {
             read_head(&path, HEAD_BYTES)?
         } else {
-            std::fs::read(&path).with_msg(|| {
-                let shown = path.display();
-                schemas::msg!("无法读取 {shown}", "reading {shown}")
-            })?
+            std::fs::read(&path).with_msg(|| schemas::Msg::reading(&path))?
         };
         let kind = classify(&path, &bytes);
         let bytes = if kind == Some(Kind::Registry) && bytes.len() as u64 != size {
-            std::fs::read(&path).with_msg(|| {
-                let shown = path.display();
-                schemas::msg!("无法读取 {shown}", "reading {shown}")
-            })?
+            std::fs::read(&path).with_msg(|| schemas::Msg::reading(&path))?
         } else {
             bytes
         };

@@ -16,12 +16,10 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::RootCertStore;
+use schemas::WithMsg;
 
 fn read_certs(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
-    let pem = std::fs::read(path).map_err(|e| {
-        let shown = path.display();
-        schemas::LocalizedError::caused_by(schemas::msg!("无法读取 {shown}", "reading {shown}"), e)
-    })?;
+    let pem = std::fs::read(path).with_msg(|| schemas::Msg::reading(path))?;
     let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
         .with_context(|| format!("reading certificates from {}", path.display()))?;
@@ -37,10 +35,7 @@ fn read_certs(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
 }
 
 fn read_key(path: &Path) -> anyhow::Result<PrivateKeyDer<'static>> {
-    let pem = std::fs::read(path).map_err(|e| {
-        let shown = path.display();
-        schemas::LocalizedError::caused_by(schemas::msg!("无法读取 {shown}", "reading {shown}"), e)
-    })?;
+    let pem = std::fs::read(path).with_msg(|| schemas::Msg::reading(path))?;
     match PrivateKeyDer::from_pem_slice(&pem) {
         Ok(key) => Ok(key),
         Err(rustls::pki_types::pem::Error::NoItemsFound) => {

@@ -993,8 +993,9 @@ fn guarantee(c: &mut Cols<'_>) -> Result<GuaranteeLetter> {
     })
 }
 
-/// Where a chunk's fact rows come from. [`Sqlx`] streams them through sqlx's pool; SQLite's
-/// store reads them with SQLite's own row API on a read connection of its own (`sqlite.rs`).
+/// Where a chunk's fact rows come from. PostgreSQL's store reads them with binary `COPY`
+/// (`postgres/copy_rows.rs`); SQLite's with SQLite's own row API on a read connection of its
+/// own (`sqlite.rs`).
 pub trait Scan {
     /// The columns `columns` of one typed table for these projects, in `order`: one ordered
     /// scan of the table's primary key over the chunk. Rows are handed to `each` as they
