@@ -143,7 +143,14 @@ fn print_record_set(
             Some(b) => format!("{} on {}", money(b.amount), b.date),
             None => none.to_string(),
         };
-        let id = s.statement_id.as_deref().unwrap_or(none);
+        // A bank's statement id often embeds the account (`<account>-<date>`): masked there too.
+        let id = match s.statement_id.as_deref() {
+            Some(id) if !s.account.is_empty() => {
+                id.replace(s.account.as_str(), &account(&s.account))
+            }
+            Some(id) => id.to_string(),
+            None => none.to_string(),
+        };
         let (acct, n) = (account(&s.account), s.entries.len());
         let (opening, closing) = (bal(&s.opening_balance), bal(&s.closing_balance));
         match ui {

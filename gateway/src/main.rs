@@ -406,7 +406,10 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             // The whole chain of causes, each in the reader's language where it has one.
-            let text = schemas::render_error(e.as_ref(), ui);
+            let text = schemas::render_error_with(e.as_ref(), ui, &|e, lang| {
+                e.downcast_ref::<store::StoreError>()
+                    .map(|s| s.localized(lang))
+            });
             eprintln!("{}{text}", ui.pick("错误：", "error: "));
             ExitCode::from(1)
         }

@@ -210,9 +210,26 @@ pub fn io_error_text(e: &std::io::Error, lang: Lang) -> String {
 /// ([`LocalizedError`]) and I/O errors ([`io_error_text`]) are given in `lang`; any other
 /// library's text is kept as it is.
 pub fn render_error(e: &(dyn std::error::Error + 'static), lang: Lang) -> String {
+    render_error_with(e, lang, &|_, _| None)
+}
+
+/// [`render_error`], with `own` asked first about each error of the chain: the errors of
+/// crates this one cannot name (the store's) say themselves in `lang`. `Some(text)` is that
+/// error's whole text, its causes included: the chain ends there.
+pub fn render_error_with(
+    e: &(dyn std::error::Error + 'static),
+    lang: Lang,
+    own: &dyn Fn(&(dyn std::error::Error + 'static), Lang) -> Option<String>,
+) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut next = Some(e);
     while let Some(e) = next {
+        if let Some(text) = own(e, lang) {
+            if parts.last() != Some(&text) {
+                parts.push(text);
+            }
+            break;
+        }
         let text = if let Some(l) = e.downcast_ref::<LocalizedError>() {
             l.msg.pick(lang).to_string()
         } else if let Some(io) = e.downcast_ref::<std::io::Error>() {

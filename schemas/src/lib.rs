@@ -28,7 +28,9 @@ pub use finding::{
 pub use guarantee::{GuaranteeAction, GuaranteeForm, GuaranteeLetter, GuaranteeStatus};
 pub use ids::{CardNumber, Cnaps, CreditCode, IdError, IdNumber};
 pub use key::{record_key, sha256_hex};
-pub use lang::{io_error_text, render_error, Lang, LocalizedError, Msg, WithMsg};
+pub use lang::{
+    io_error_text, render_error, render_error_with, Lang, LocalizedError, Msg, WithMsg,
+};
 pub use money::{Money, MoneyError};
 pub use period::Period;
 pub use province::{Province, UnknownProvince};

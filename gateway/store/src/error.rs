@@ -17,8 +17,8 @@ pub enum StoreError {
 
     /// The caller passed something the store refuses (an empty reason, a limit of zero, two
     /// different bodies under one key in one batch ...).
-    #[error("invalid request: {0}")]
-    Invalid(String),
+    #[error("invalid request: {}", .0.en)]
+    Invalid(schemas::Msg),
 
     #[error("unsupported database url '{0}': expected sqlite://PATH or postgres://...")]
     UnsupportedUrl(String),
@@ -92,6 +92,58 @@ impl StoreError {
         }
     }
 
+    /// What went wrong, in `lang`, causes included: the operator's words for the store's own
+    /// refusals; the database driver's own text is kept, after a Chinese head, as
+    /// `（数据库原文：…）`. English is `Display`.
+    pub fn localized(&self, lang: schemas::Lang) -> String {
+        use schemas::Lang;
+        if lang == Lang::En {
+            return self.to_string();
+        }
+        match self {
+            StoreError::NotFound { what, id } => format!("{} {id} 不存在", what_zh(what)),
+            StoreError::InvalidTransition { what, id, from, to } => format!(
+                "{} {id} 不能从“{}”改为“{}”",
+                what_zh(what),
+                status_zh(from),
+                status_zh(to)
+            ),
+            StoreError::Invalid(m) => format!("请求无效：{}", m.zh),
+            StoreError::UnsupportedUrl(url) => {
+                format!("不支持的数据库地址 '{url}'：应为 sqlite://路径 或 postgres://用户@主机/库")
+            }
+            StoreError::Io { path, source } => format!(
+                "无法准备数据库目录 {path}：{}",
+                schemas::io_error_text(source, lang)
+            ),
+            StoreError::Database(e) if self.is_unavailable() => {
+                format!("无法连接数据库，或连接中断（数据库原文：{e}）")
+            }
+            StoreError::Database(_) | StoreError::Sqlite(_) if self.is_storage_full() => {
+                format!(
+                    "数据库所在磁盘已满，未能写入（数据库原文：{}）",
+                    self.source_text()
+                )
+            }
+            StoreError::Database(_) | StoreError::Sqlite(_) => {
+                format!("数据库出错（数据库原文：{}）", self.source_text())
+            }
+            StoreError::Migration(e) => format!("数据库结构升级失败（原文：{e}）"),
+            StoreError::Json(e) => format!("JSON 编码或解码失败（原文：{e}）"),
+            StoreError::Corrupt(m) => {
+                format!("数据库中的数据无法识别（可能被手工修改，或由更新的版本写入）：{m}")
+            }
+        }
+    }
+
+    fn source_text(&self) -> String {
+        match self {
+            StoreError::Database(e) => e.to_string(),
+            StoreError::Sqlite(e) => e.to_string(),
+            other => other.to_string(),
+        }
+    }
+
     pub(crate) fn not_found(what: &'static str, id: impl Into<String>) -> StoreError {
         StoreError::NotFound {
             what,
@@ -108,4 +160,28 @@ pub fn is_storage_full_message(message: &str) -> bool {
         || m.contains("no space left on device")
         || m.contains("could not extend file")
         || m.contains("sqlstate 53100")
+}
+
+/// The store's names of things, as the operator reads them.
+fn what_zh(what: &str) -> &str {
+    match what {
+        "file" => "文件",
+        "finding" => "预警",
+        "pending outbox event" => "待发送的推送事件",
+        other => other,
+    }
+}
+
+/// File and finding statuses in the words the console and the CLI use.
+fn status_zh(status: &str) -> &str {
+    match status {
+        "received" => "已接收待解析",
+        "parsed" => "已解析",
+        "rejected" => "已拒收",
+        "open" => "待处理",
+        "acknowledged" => "已确认",
+        "dismissed" => "已驳回",
+        "resolved" => "已解决",
+        other => other,
+    }
 }

@@ -94,7 +94,8 @@ pub fn operator_transition(
         }
     };
     if kind == EventKind::Dismissed && reason.map(str::trim).unwrap_or("").is_empty() {
-        return Err(StoreError::Invalid(format!(
+        return Err(StoreError::Invalid(schemas::msg!(
+            "驳回预警 {id} 须写明理由",
             "dismissing finding '{id}' needs a reason"
         )));
     }

@@ -193,9 +193,11 @@ pub fn dedupe_registry(records: &[NewRecord]) -> Result<(Vec<&NewRecord>, u64), 
             }
             Some(hash) if *hash == r.content_hash => repeats += 1,
             Some(_) => {
-                return Err(StoreError::Invalid(format!(
-                    "two different {} records under key '{}' in one registry write",
-                    r.kind, r.key
+                return Err(StoreError::Invalid(schemas::msg!(
+                    "同一次登记写入中，键 '{key}' 下有两条内容不同的 {kind} 记录",
+                    "two different {kind} records under key '{key}' in one registry write",
+                    kind = r.kind,
+                    key = r.key
                 )))
             }
         }
@@ -211,7 +213,8 @@ pub fn dedupe_findings(mut computed: Vec<Finding>) -> Result<Vec<Finding>, Store
         match out.last() {
             Some(prev) if prev.id == f.id => {
                 if *prev != f {
-                    return Err(StoreError::Invalid(format!(
+                    return Err(StoreError::Invalid(schemas::msg!(
+                        "预警 {} 两次计算的内容不同",
                         "finding '{}' computed twice with different content",
                         f.id
                     )));
@@ -231,8 +234,9 @@ pub fn check_sha256(hex: &str) -> Result<(), StoreError> {
     {
         Ok(())
     } else {
-        Err(StoreError::Invalid(
-            "a token hash must be 64 lower-case hex characters (SHA-256)".into(),
-        ))
+        Err(StoreError::Invalid(schemas::msg!(
+            "令牌的哈希须为 64 个小写十六进制字符（SHA-256）",
+            "a token hash must be 64 lower-case hex characters (SHA-256)"
+        )))
     }
 }

@@ -140,7 +140,9 @@ pub fn ts(t: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 pub fn to_i64(v: u64, what: &str) -> Result<i64, StoreError> {
-    i64::try_from(v).map_err(|_| StoreError::Invalid(format!("{what} {v} is too large")))
+    i64::try_from(v).map_err(|_| {
+        StoreError::Invalid(schemas::msg!("{what} {v} 太大", "{what} {v} is too large"))
+    })
 }
 
 /// Counts and sizes are never negative in the database; a negative one is corrupt data.
@@ -151,8 +153,12 @@ pub fn to_u64(v: i64, what: &str) -> Result<u64, StoreError> {
 pub fn page_limit(limit: Option<u32>) -> Result<i64, StoreError> {
     match limit {
         None => Ok(i64::from(crate::model::DEFAULT_PAGE)),
-        Some(0) => Err(StoreError::Invalid("limit must be at least 1".into())),
-        Some(n) if n > crate::model::MAX_PAGE => Err(StoreError::Invalid(format!(
+        Some(0) => Err(StoreError::Invalid(schemas::msg!(
+            "条数上限至少为 1",
+            "limit must be at least 1"
+        ))),
+        Some(n) if n > crate::model::MAX_PAGE => Err(StoreError::Invalid(schemas::msg!(
+            "条数上限 {n} 超过最大值 {}",
             "limit {n} is above the maximum of {}",
             crate::model::MAX_PAGE
         ))),

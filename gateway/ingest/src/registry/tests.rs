@@ -1751,6 +1751,104 @@ fn parts_read_whole_are_refused_when_they_list_more_than_a_workbook_has() {
     );
 }
 
+/// A workbook of the given parts, under exactly the names given (an attacker chooses them).
+fn zipped(parts: &[(&str, &str)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let deflated = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, xml) in parts {
+        z.start_file(*name, deflated).unwrap();
+        z.write_all(xml.as_bytes()).unwrap();
+    }
+    z.finish().unwrap().into_inner()
+}
+
+/// The parts of a one-sheet workbook whose sheet is `target` (as the relationship says it)
+/// stored as `sheet_name`, and whose shared strings are stored as `sst_name`.
+fn renamed_parts<'a>(
+    target: &'a str,
+    sheet_name: &'a str,
+    sheet: &'a str,
+    sst_name: &'a str,
+    sst: &'a str,
+) -> Vec<(&'a str, String)> {
+    vec![
+        ("[Content_Types].xml", r#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/></Types>"#.into()),
+        ("_rels/.rels", r#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#.into()),
+        ("xl/workbook.xml", r#"<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>"#.into()),
+        ("xl/_rels/workbook.xml.rels", format!(r#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="{target}"/></Relationships>"#)),
+        (sst_name, sst.into()),
+        (sheet_name, format!(r#"<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>{sheet}</sheetData></worksheet>"#)),
+    ]
+}
+
+#[test]
+fn parts_under_other_spellings_of_their_paths_are_counted_as_they_are_read() {
+    // An attacker who knows the shared strings are counted at `xl/sharedStrings.xml` stores
+    // them where the reader still finds them: another case, backslashes. Each spelling is
+    // read (four strings: the cell shows the first), and counted (five: refused).
+    let sst = |n: usize| format!("<sst>{}</sst>", "<si><t>a</t></si>".repeat(n));
+    let cell = r#"<row><c t="s"><v>0</v></c></row>"#;
+    for name in [
+        "XL/SharedStrings.XML",
+        "xl\\sharedStrings.xml",
+        "Xl\\SHAREDSTRINGS.xml",
+    ] {
+        let book = |n| {
+            let strings = sst(n);
+            let owned = renamed_parts(
+                "worksheets/sheet1.xml",
+                "xl/worksheets/sheet1.xml",
+                cell,
+                name,
+                &strings,
+            );
+            zipped(
+                &owned
+                    .iter()
+                    .map(|(n, x)| (*n, x.as_str()))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(streamed_csv(&book(4), &TINY).unwrap().1, "a\n", "{name}");
+        let err = streamed_csv(&book(5), &TINY).unwrap_err();
+        assert!(
+            err.contains("more than 4 shared strings") && err.contains(&name.replace('\\', "/")),
+            "{name}: {err}"
+        );
+    }
+    // A sheet reached through a relationship that climbs out of `xl/` or names an absolute
+    // path is read under the same cell limits as any other (refused at the first cell past
+    // the last column, naming it), or not read at all: a target outside `xl/worksheets/` is
+    // no sheet calamine knows.
+    let wide = r#"<row><c r="A1"><v>1</v></c><c r="I1"><v>2</v></c></row>"#;
+    let beyond = "sheet S, cell I1: beyond column H (column 8)";
+    let unknown = "not a readable Excel workbook (.xlsx): Unrecognized sheet";
+    for (target, stored, expected) in [
+        (
+            "worksheets/../../evil.xml",
+            "xl/worksheets/../../evil.xml",
+            beyond,
+        ),
+        ("/xl/worksheets/s.xml", "xl/worksheets/s.xml", beyond),
+        ("worksheets/Sheet1.XML", "xl/worksheets/sheet1.xml", beyond),
+        ("/xl/elsewhere/s.xml", "xl/elsewhere/s.xml", unknown),
+        ("../evil.xml", "xl/../evil.xml", unknown),
+    ] {
+        let strings = sst(1);
+        let owned = renamed_parts(target, stored, wide, "xl/sharedStrings.xml", &strings);
+        let book = zipped(
+            &owned
+                .iter()
+                .map(|(n, x)| (*n, x.as_str()))
+                .collect::<Vec<_>>(),
+        );
+        let err = streamed_csv(&book, &TINY).unwrap_err();
+        assert!(err.contains(expected), "{target}: {err}");
+    }
+}
+
 #[test]
 fn a_cell_reference_that_overflows_is_refused_not_a_crash() {
     // calamine adds up the digits of a reference in a u32: eleven of them overflow it (a

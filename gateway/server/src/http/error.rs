@@ -148,7 +148,7 @@ impl From<store::StoreError> for ApiError {
                 message: e.to_string(),
             },
             store::StoreError::Invalid(message) => {
-                ApiError::bad_request("invalid_request", message)
+                ApiError::bad_request("invalid_request", message.en)
             }
             other if other.is_storage_full() => storage_full(),
             other => ApiError::Internal(other.into()),

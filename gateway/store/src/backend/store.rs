@@ -400,7 +400,8 @@ async fn apply_in(
 }
 
 fn lease_of(lease: Duration) -> Result<chrono::Duration> {
-    chrono::Duration::from_std(lease).map_err(|_| StoreError::Invalid("lease is too long".into()))
+    chrono::Duration::from_std(lease)
+        .map_err(|_| StoreError::Invalid(schemas::msg!("租约太长", "lease is too long")))
 }
 
 /// Brings stored findings in line with a run (see `Store::sync_findings`).
@@ -704,7 +705,9 @@ impl crate::Store for ThisStore {
             let actual = hex::encode(hasher.finalize());
             if actual != sha256 || total != size_bytes {
                 tx.rollback().await?;
-                return Err(StoreError::Invalid(format!(
+                return Err(StoreError::Invalid(schemas::msg!(
+                    "上传的内容与声明不符：实际 sha256 {actual}（{total} 字节），\
+                     声明 {sha256}（{size_bytes} 字节）",
                     "upload does not match its declaration: sha256 {actual} ({total} bytes), \
                      declared {sha256} ({size_bytes} bytes)"
                 )));
@@ -765,7 +768,7 @@ impl crate::Store for ThisStore {
         let limit = page_limit(Some(limit))?;
         let now = ts(now);
         let lease = chrono::Duration::from_std(lease)
-            .map_err(|_| StoreError::Invalid("lease is too long".into()))?;
+            .map_err(|_| StoreError::Invalid(schemas::msg!("租约太长", "lease is too long")))?;
         let until = now + lease;
         let (_write, mut tx) = self.begin_write().await?;
         let mut files = raw_files::claim(&mut tx, worker, until, now, limit).await?;
@@ -783,7 +786,7 @@ impl crate::Store for ThisStore {
     ) -> Result<bool> {
         let now = ts(now);
         let lease = chrono::Duration::from_std(lease)
-            .map_err(|_| StoreError::Invalid("lease is too long".into()))?;
+            .map_err(|_| StoreError::Invalid(schemas::msg!("租约太长", "lease is too long")))?;
         let (_write, mut tx) = self.begin_write().await?;
         let claimed = raw_files::claim_one(&mut tx, id, claimant, now + lease, now).await?;
         tx.commit().await?;
@@ -1338,7 +1341,10 @@ impl crate::Store for ThisStore {
     ) -> Result<()> {
         shared_types::check_sha256(token_sha256)?;
         if name.trim().is_empty() {
-            return Err(StoreError::Invalid("operator name is empty".into()));
+            return Err(StoreError::Invalid(schemas::msg!(
+                "操作员名称为空",
+                "operator name is empty"
+            )));
         }
         operator_tokens::put(&self.pool, name, token_sha256, ts(now)).await
     }
@@ -1349,9 +1355,10 @@ impl crate::Store for ThisStore {
 
     async fn append_access_log(&self, entry: &crate::AccessLogEntry) -> Result<()> {
         if entry.actor.trim().is_empty() || entry.action.trim().is_empty() {
-            return Err(StoreError::Invalid(
-                "an access log entry needs an actor and an action".into(),
-            ));
+            return Err(StoreError::Invalid(schemas::msg!(
+                "访问日志条目须有操作人和操作",
+                "an access log entry needs an actor and an action"
+            )));
         }
         access_log::append(&self.pool, entry).await
     }
@@ -1372,12 +1379,16 @@ impl crate::Store for ThisStore {
     async fn revoke_operator_tokens(&self, name: &str, sha256_prefix: Option<&str>) -> Result<u64> {
         let prefix = sha256_prefix.unwrap_or_default().to_ascii_lowercase();
         if prefix.len() > 64 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(StoreError::Invalid(format!(
+            return Err(StoreError::Invalid(schemas::msg!(
+                "'{prefix}' 不是 SHA-256 的开头（应为 1 到 64 个十六进制字符）",
                 "'{prefix}' is not the start of a SHA-256 (1 to 64 hex characters)"
             )));
         }
         if name.trim().is_empty() {
-            return Err(StoreError::Invalid("operator name is empty".into()));
+            return Err(StoreError::Invalid(schemas::msg!(
+                "操作员名称为空",
+                "operator name is empty"
+            )));
         }
         operator_tokens::revoke(&self.pool, name, &prefix).await
     }
