@@ -163,6 +163,12 @@ impl Pipeline {
     /// Should a transaction fail, each of its files is written on its own, so that one file's
     /// failure stays that file's.
     pub async fn apply_group(&self, staged: Staged) -> Vec<anyhow::Result<Processed>> {
+        let done = self.apply_group_in_lanes(staged).await;
+        self.refresh_statistics_beside();
+        done
+    }
+
+    async fn apply_group_in_lanes(&self, staged: Staged) -> Vec<anyhow::Result<Processed>> {
         let mut slots: Vec<Option<Slot>> = staged.slots.into_iter().map(Some).collect();
         let mut rejected_of: HashMap<usize, Vec<RejectedRecord>> = HashMap::new();
         let mut pending: Vec<(usize, String, FileOutcome)> = Vec::new();

@@ -203,6 +203,8 @@ pub struct Pipeline {
     /// When this process last had the planner's statistics brought up to date (see
     /// [`Pipeline::refresh_statistics`]).
     statistics_checked: std::sync::Mutex<Option<Instant>>,
+    /// [`Pipeline::refresh_statistics_beside`]'s own schedule.
+    statistics_beside: Arc<std::sync::Mutex<Beside>>,
 }
 
 impl Pipeline {
@@ -220,6 +222,7 @@ impl Pipeline {
             parse_slots: Arc::new(tokio::sync::Semaphore::new(slots)),
             partners: std::sync::RwLock::new(Arc::new(settings.partners.clone())),
             statistics_checked: std::sync::Mutex::new(None),
+            statistics_beside: Arc::default(),
             store,
             settings,
             calendar: Arc::new(calendar),
@@ -807,6 +810,15 @@ impl Pipeline {
         &self,
         records: Vec<store::NewRecord>,
     ) -> anyhow::Result<RegistryReport> {
+        let done = self.upsert_records_in_lanes(records).await;
+        self.refresh_statistics_beside();
+        done
+    }
+
+    async fn upsert_records_in_lanes(
+        &self,
+        records: Vec<store::NewRecord>,
+    ) -> anyhow::Result<RegistryReport> {
         if records.is_empty() {
             return Ok(RegistryReport::default());
         }
@@ -1185,6 +1197,63 @@ impl Pipeline {
         }
     }
 
+    /// After a write (a backfill's group, a group of pushed files): the statistics of tables
+    /// that changed much since they were taken are refreshed on a connection of their own,
+    /// beside the next writes — one refresh at a time, a look for stale tables at most every
+    /// [`BESIDE_LOOK_EVERY`], and after a refresh that analysed something none for
+    /// [`STATISTICS_EVERY`].
+    ///
+    /// The writes' own lookups need them: without statistics PostgreSQL prices a lookup by
+    /// the table's size alone, and past a size it compiled the lookup (JIT) and started
+    /// parallel workers for it (the store's connections now turn both off). In a 3× province
+    /// backfill on a server without autovacuum, the lookup made for each new account (the
+    /// facts it adopts) went from 0.003 ms to 24 ms, 90,000 times (docs/BENCHMARKS.md,
+    /// round 10).
+    pub fn refresh_statistics_beside(&self) {
+        let now = Instant::now();
+        {
+            let mut b = self
+                .statistics_beside
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let recent = |at: Option<Instant>, every: Duration| {
+                at.is_some_and(|at| now.duration_since(at) < every)
+            };
+            if b.running
+                || recent(b.looked, BESIDE_LOOK_EVERY)
+                || recent(b.analysed, STATISTICS_EVERY)
+            {
+                return;
+            }
+            b.running = true;
+            b.looked = Some(now);
+        }
+        let (store, beside) = (Arc::clone(&self.store), Arc::clone(&self.statistics_beside));
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let analysed = match store.refresh_statistics().await {
+                Ok(tables) if !tables.is_empty() => {
+                    tracing::info!(
+                        tables = %tables.join(","),
+                        ms = started.elapsed().as_millis() as u64,
+                        "planner statistics refreshed beside the writes"
+                    );
+                    true
+                }
+                Ok(_) => false,
+                Err(e) => {
+                    tracing::warn!(error = %e, "planner statistics not refreshed");
+                    false
+                }
+            };
+            let mut b = beside.lock().unwrap_or_else(|e| e.into_inner());
+            b.running = false;
+            if analysed {
+                b.analysed = Some(Instant::now());
+            }
+        });
+    }
+
     /// Loads one chunk of projects' facts and computes their findings (not yet stored): the
     /// projects whose facts, rules and dates are those of their last reconciliation are
     /// skipped (unless `force`); the others' facts are read from the typed fact tables. The
@@ -1373,6 +1442,17 @@ async fn store_chunk(
 /// How often a process checks the planner's statistics between full passes: a check is one
 /// catalogue query; an analysis happens only where a table changed by a tenth.
 const STATISTICS_EVERY: Duration = Duration::from_secs(60);
+/// How often [`Pipeline::refresh_statistics_beside`] looks for stale tables at most (a look
+/// is one small query of the statistics views).
+const BESIDE_LOOK_EVERY: Duration = Duration::from_secs(2);
+
+/// Where [`Pipeline::refresh_statistics_beside`] stands.
+#[derive(Debug, Default)]
+struct Beside {
+    running: bool,
+    looked: Option<Instant>,
+    analysed: Option<Instant>,
+}
 /// How many projects' facts are loaded, reconciled and synced together: one `IN (...)` list
 /// (`store`'s limit is 250). In the province shape (≈ 310 records, 85 KB of stored JSON a
 /// project) a chunk's records and decoded facts take about 60 MB at their peak.

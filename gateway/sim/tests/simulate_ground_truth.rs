@@ -573,3 +573,84 @@ async fn a_database_error_while_ingesting_keeps_the_file_queued() {
         done.file.error
     );
 }
+
+/// Every file under `dir`, sorted.
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir") {
+            let path = e.expect("entry").path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A backfill's own lookups need the planner's statistics of the tables it is filling: on a
+/// server whose autovacuum does not come by, a 3× province backfill's lookup of the facts a
+/// new account adopts went from 0.003 ms to 24 ms once `records` had grown without them
+/// (docs/BENCHMARKS.md, round 10). The writes take them as they go, beside themselves: here
+/// the registry is written, then bank files one at a time, and `records` is analysed before
+/// the files run out — without a reconciliation or the end of a load asking for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfills_writes_take_the_planner_statistics_as_they_go() {
+    let Some((url, admin, name)) = postgres_url().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let world_dir = dir.path().join("world");
+    world(40, 11, &world_dir);
+    let p = ingest::open(settings(&url).await).await.expect("open");
+    let mut c = sqlx::PgConnection::connect(&url).await.expect("connect");
+    sqlx::query("ALTER TABLE records SET (autovacuum_enabled = false)")
+        .execute(&mut c)
+        .await
+        .expect("autovacuum off");
+    let registry: Vec<(String, Vec<u8>)> = files_under(&world_dir.join("registry"))
+        .into_iter()
+        .map(|f| (f.display().to_string(), std::fs::read(&f).expect("read")))
+        .collect();
+    let (_, refused) = p.import_registry(&registry).await.expect("registry");
+    assert!(refused.is_empty(), "{refused:?}");
+    let analysed = || async {
+        let mut c = sqlx::PgConnection::connect(&url).await.expect("connect");
+        sqlx::query_scalar::<_, bool>(
+            "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'records'",
+        )
+        .fetch_one(&mut c)
+        .await
+        .expect("statistics")
+    };
+    assert!(!analysed().await, "records analysed before anything asked");
+    let bank = files_under(&world_dir.join("bank"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut written = 0;
+    for file in &bank {
+        if analysed().await {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "records not analysed within a minute of writes ({written} bank files)"
+        );
+        ingest::backfill::ingest_files(&p, &[(file.clone(), "operator".to_string())], None)
+            .await
+            .expect("ingest");
+        written += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let ok = analysed().await;
+    drop(p);
+    drop_postgres(&admin, &name).await;
+    assert!(
+        ok,
+        "records not analysed after all {} bank files were written one at a time",
+        bank.len()
+    );
+}

@@ -126,8 +126,18 @@ impl PgStore {
         // Statements with long `IN (...)` lists go wrong under a generic plan while the table's
         // statistics are stale (right after a bulk ingest the planner matched 250 keys by
         // scanning every row of their kind); custom plans see the values and use the index.
-        let connect =
-            PgConnectOptions::from_str(url)?.options([("plan_cache_mode", "force_custom_plan")]);
+        //
+        // No JIT and no parallel workers: the store's statements are lookups and writes of a
+        // few rows, and reads of a chunk of projects along an index. Priced by a table's size
+        // alone (statistics not yet taken, during a backfill), a lookup of one account was
+        // compiled and given two workers: 24 ms instead of 0.003 ms, 90,000 times in a 3×
+        // province backfill (docs/BENCHMARKS.md, round 10). A forced 1× pass took the same
+        // time either way.
+        let connect = PgConnectOptions::from_str(url)?.options([
+            ("plan_cache_mode", "force_custom_plan"),
+            ("jit", "off"),
+            ("max_parallel_workers_per_gather", "0"),
+        ]);
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(std::time::Duration::from_millis(
