@@ -630,8 +630,7 @@ async fn a_backfills_writes_take_the_planner_statistics_as_they_go() {
     assert!(!analysed().await, "records analysed before anything asked");
     let bank = files_under(&world_dir.join("bank"));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let mut written = 0;
-    for file in &bank {
+    for (written, file) in bank.iter().enumerate() {
         if analysed().await {
             break;
         }
@@ -642,7 +641,6 @@ async fn a_backfills_writes_take_the_planner_statistics_as_they_go() {
         ingest::backfill::ingest_files(&p, &[(file.clone(), "operator".to_string())], None)
             .await
             .expect("ingest");
-        written += 1;
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     let ok = analysed().await;
