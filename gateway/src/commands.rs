@@ -591,7 +591,7 @@ pub async fn retry(config: Option<&Path>, ui: Lang, ids: &[String]) -> anyhow::R
                 let status = p.store().get_file(id).await?.map(|f| f.status);
                 match ui {
                     Lang::Zh => eprintln!(
-                        "{id}：未重试：该文件{}，不是已拒绝的文件",
+                        "{id}：未重试：该文件{}，不是已拒收的文件",
                         status.map_or("不存在", |s| status_zh(s))
                     ),
                     Lang::En => eprintln!(
@@ -1023,24 +1023,21 @@ pub fn worker_range(text: &str) -> anyhow::Result<(usize, usize)> {
     Ok((min, max))
 }
 
-/// A file's status as the CLI prints it.
+/// A file's status as the CLI prints it: the console's words (已接收待解析, 已解析, 已拒收).
 fn status_zh(s: store::FileStatus) -> &'static str {
-    match s {
-        store::FileStatus::Received => "待处理",
-        store::FileStatus::Parsed => "已解析",
-        store::FileStatus::Rejected => "已拒绝",
-    }
+    console::i18n::file_status_label(s, console::Lang::Zh)
 }
 
-/// `--status`: the stored names or the printed Chinese ones.
+/// `--status`: the stored names, the printed Chinese ones, or the words the CLI printed
+/// before it took the console's (待处理, 已拒绝).
 fn parse_file_status(s: &str) -> anyhow::Result<store::FileStatus> {
     match s.trim() {
-        "received" | "待处理" => Ok(store::FileStatus::Received),
+        "received" | "已接收待解析" | "已接收" | "待处理" => Ok(store::FileStatus::Received),
         "parsed" | "已解析" => Ok(store::FileStatus::Parsed),
-        "rejected" | "已拒绝" => Ok(store::FileStatus::Rejected),
+        "rejected" | "已拒收" | "已拒绝" => Ok(store::FileStatus::Rejected),
         other => Err(LocalizedError::new(msg!(
-            "--status '{other}'：应为 待处理、已解析 或 已拒绝（received、parsed、rejected）",
-            "--status '{other}': expected received, parsed or rejected (待处理, 已解析, 已拒绝)"
+            "--status '{other}'：应为 已接收待解析、已解析 或 已拒收（received、parsed、rejected）",
+            "--status '{other}': expected received, parsed or rejected (已接收待解析, 已解析, 已拒收)"
         ))
         .into()),
     }
@@ -1313,9 +1310,9 @@ pub async fn files(
                         ui.pick("格式", "format"),
                         ui.pick("收到", "received"),
                         ui.pick("已解析", "parsed"),
-                        ui.pick("已拒绝", "rejected"),
+                        ui.pick("已拒收", "rejected"),
                         ui.pick("解析含警告", "with warnings"),
-                        ui.pick("待处理", "pending"),
+                        ui.pick("待解析", "pending"),
                     ],
                     &rows,
                 )?;
@@ -1335,10 +1332,17 @@ mod files_tests {
             parse_file_status("rejected").unwrap(),
             store::FileStatus::Rejected
         );
-        assert_eq!(
-            parse_file_status("已拒绝").unwrap(),
-            store::FileStatus::Rejected
-        );
+        for (word, status) in [
+            ("已拒收", store::FileStatus::Rejected),
+            ("已拒绝", store::FileStatus::Rejected),
+            ("已接收待解析", store::FileStatus::Received),
+            ("待处理", store::FileStatus::Received),
+            ("已解析", store::FileStatus::Parsed),
+        ] {
+            assert_eq!(parse_file_status(word).unwrap(), status, "{word}");
+            // What `wagegate files` prints is what `--status` takes back.
+            assert_eq!(parse_file_status(status_zh(status)).unwrap(), status);
+        }
         let e = parse_file_status("failed").unwrap_err().to_string();
         assert!(e.contains("received, parsed or rejected"), "{e}");
     }

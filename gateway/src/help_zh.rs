@@ -77,7 +77,7 @@ const ZH: &[(&str, &str, &str)] = &[
     ("retry", "file_ids", "文件编号（FILE-…，见 wagegate files）"),
     ("files", "", "列出已保存的入站文件（最新在前），含状态、格式、诊断和错误（retry 所用的编号），并按发送方和格式计数"),
     ("files", "partner", "只列此发送方的文件（合作方编号或 operator）"),
-    ("files", "status", "received | parsed | rejected（或 待处理 | 已解析 | 已拒绝）"),
+    ("files", "status", "received | parsed | rejected（或 已接收待解析 | 已解析 | 已拒收）"),
     ("files", "since", "只列此日（北京时间）及以后收到的文件，YYYY-MM-DD"),
     ("files", "limit", "最多列出这么多个文件（计数覆盖全部选中的文件）"),
     ("files", "format", "输出格式：table、json 或 csv"),

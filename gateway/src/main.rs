@@ -236,7 +236,7 @@ enum Command {
         /// Only this sender's files (a partner id, or `operator`).
         #[arg(long)]
         partner: Option<String>,
-        /// received | parsed | rejected (or 待处理 | 已解析 | 已拒绝).
+        /// received | parsed | rejected (or 已接收待解析 | 已解析 | 已拒收).
         #[arg(long)]
         status: Option<String>,
         /// Only files received on or after this day (China time), YYYY-MM-DD.

@@ -946,7 +946,7 @@ fn a_file_rejected_before_its_account_was_registered_is_retried() {
         .find(|l| l.starts_with("FILE-"))
         .unwrap_or_else(|| panic!("no file listed:\n{table}"));
     assert!(row.starts_with(&id), "{table}");
-    assert!(row.contains("已拒绝"), "{table}");
+    assert!(row.contains("已拒收"), "{table}");
     assert!(row.contains("camt.053"), "{table}");
     assert!(row.contains("该账户不是已登记的工资专用账户"), "{table}");
     assert!(
@@ -967,7 +967,7 @@ fn a_file_rejected_before_its_account_was_registered_is_retried() {
     );
     for zh in [
         "文件编号",
-        "已拒绝",
+        "已拒收",
         "共 ",
         "按发送方与格式统计",
         "工资专用账户",
@@ -1013,7 +1013,7 @@ fn a_file_rejected_before_its_account_was_registered_is_retried() {
     let bad = run(&["files", "--status", "lost"]);
     assert!(!bad.status.success());
     assert!(
-        text(&bad.stderr).contains("--status 'lost'：应为 待处理、已解析 或 已拒绝"),
+        text(&bad.stderr).contains("--status 'lost'：应为 已接收待解析、已解析 或 已拒收"),
         "{}",
         text(&bad.stderr)
     );
@@ -1047,7 +1047,7 @@ fn a_file_rejected_before_its_account_was_registered_is_retried() {
     let again = run(&["retry", &id]);
     assert!(!again.status.success());
     assert!(
-        text(&again.stderr).contains("不是已拒绝的文件"),
+        text(&again.stderr).contains("不是已拒收的文件"),
         "{}",
         text(&again.stderr)
     );
