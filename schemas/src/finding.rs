@@ -177,6 +177,17 @@ impl FindingStatus {
             FindingStatus::Dismissed => "dismissed",
         }
     }
+
+    /// As the console, the CLI and the store's refusals say it: 待处理 / 已确认 / 已解决 /
+    /// 已驳回, or Open / Acknowledged / Resolved / Dismissed.
+    pub fn label(self, lang: crate::Lang) -> &'static str {
+        match self {
+            FindingStatus::Open => lang.pick("待处理", "Open"),
+            FindingStatus::Acknowledged => lang.pick("已确认", "Acknowledged"),
+            FindingStatus::Resolved => lang.pick("已解决", "Resolved"),
+            FindingStatus::Dismissed => lang.pick("已驳回", "Dismissed"),
+        }
+    }
 }
 
 impl FromStr for FindingStatus {

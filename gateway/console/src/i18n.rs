@@ -76,12 +76,7 @@ pub fn severity_colour(s: Severity) -> &'static str {
 }
 
 pub fn status_label(s: FindingStatus, lang: Lang) -> &'static str {
-    match s {
-        FindingStatus::Open => lang.pick("待处理", "Open"),
-        FindingStatus::Acknowledged => lang.pick("已确认", "Acknowledged"),
-        FindingStatus::Resolved => lang.pick("已解决", "Resolved"),
-        FindingStatus::Dismissed => lang.pick("已驳回", "Dismissed"),
-    }
+    s.label(lang)
 }
 
 pub fn event_label(k: store::EventKind, lang: Lang) -> &'static str {
@@ -97,11 +92,7 @@ pub fn event_label(k: store::EventKind, lang: Lang) -> &'static str {
 }
 
 pub fn file_status_label(s: store::FileStatus, lang: Lang) -> &'static str {
-    match s {
-        store::FileStatus::Received => lang.pick("已接收待解析", "Received"),
-        store::FileStatus::Parsed => lang.pick("已解析", "Parsed"),
-        store::FileStatus::Rejected => lang.pick("已拒收", "Rejected"),
-    }
+    s.label(lang)
 }
 
 pub fn evidence_label(k: EvidenceKind, lang: Lang) -> &'static str {

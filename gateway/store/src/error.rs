@@ -105,8 +105,8 @@ impl StoreError {
             StoreError::InvalidTransition { what, id, from, to } => format!(
                 "{} {id} 不能从“{}”改为“{}”",
                 what_zh(what),
-                status_zh(from),
-                status_zh(to)
+                status_zh(what, from),
+                status_zh(what, to)
             ),
             StoreError::Invalid(m) => format!("请求无效：{}", m.zh),
             StoreError::UnsupportedUrl(url) => {
@@ -172,16 +172,52 @@ fn what_zh(what: &str) -> &str {
     }
 }
 
-/// File and finding statuses in the words the console and the CLI use.
-fn status_zh(status: &str) -> &str {
-    match status {
-        "received" => "已接收待解析",
-        "parsed" => "已解析",
-        "rejected" => "已拒收",
-        "open" => "待处理",
-        "acknowledged" => "已确认",
-        "dismissed" => "已驳回",
-        "resolved" => "已解决",
-        other => other,
+/// A file's or a finding's stored status in the words the console and the CLI use.
+fn status_zh<'a>(what: &str, status: &'a str) -> &'a str {
+    let zh = schemas::Lang::Zh;
+    let label = match what {
+        "file" => status
+            .parse::<crate::FileStatus>()
+            .ok()
+            .map(|s| s.label(zh)),
+        "finding" => status
+            .parse::<schemas::FindingStatus>()
+            .ok()
+            .map(|s| s.label(zh)),
+        _ => None,
+    };
+    label.unwrap_or(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use schemas::Lang;
+
+    #[test]
+    fn a_refused_step_names_the_thing_and_its_statuses_in_the_operators_words() {
+        let step = |what, from: &str, to: &str| StoreError::InvalidTransition {
+            what,
+            id: "X-1".into(),
+            from: from.into(),
+            to: to.into(),
+        };
+        assert_eq!(
+            step("file", "parsed", "rejected").localized(Lang::Zh),
+            "文件 X-1 不能从“已解析”改为“已拒收”"
+        );
+        assert_eq!(
+            step("finding", "resolved", "acknowledged").localized(Lang::Zh),
+            "预警 X-1 不能从“已解决”改为“已确认”"
+        );
+        // A status the store does not know is shown as stored, never as another one.
+        assert_eq!(
+            step("finding", "archived", "open").localized(Lang::Zh),
+            "预警 X-1 不能从“archived”改为“待处理”"
+        );
+        assert_eq!(
+            step("file", "parsed", "rejected").localized(Lang::En),
+            "file 'X-1' cannot move from parsed to rejected"
+        );
     }
 }

@@ -36,6 +36,16 @@ impl FileStatus {
             FileStatus::Rejected => "rejected",
         }
     }
+
+    /// As the console, the CLI and the store's refusals say it: 已接收待解析 / 已解析 / 已拒收,
+    /// or Received / Parsed / Rejected.
+    pub fn label(self, lang: schemas::Lang) -> &'static str {
+        match self {
+            FileStatus::Received => lang.pick("已接收待解析", "Received"),
+            FileStatus::Parsed => lang.pick("已解析", "Parsed"),
+            FileStatus::Rejected => lang.pick("已拒收", "Rejected"),
+        }
+    }
 }
 
 impl FromStr for FileStatus {
