@@ -1185,16 +1185,7 @@ impl Pipeline {
             }
             *checked = Some(Instant::now());
         }
-        let started = Instant::now();
-        match self.store.refresh_statistics().await {
-            Ok(tables) if !tables.is_empty() => tracing::info!(
-                tables = %tables.join(","),
-                ms = started.elapsed().as_millis() as u64,
-                "planner statistics refreshed"
-            ),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "planner statistics not refreshed"),
-        }
+        analyse_stale_tables(self.store.as_ref(), "").await;
     }
 
     /// After a write (a backfill's group, a group of pushed files): the statistics of tables
@@ -1230,22 +1221,7 @@ impl Pipeline {
         }
         let (store, beside) = (Arc::clone(&self.store), Arc::clone(&self.statistics_beside));
         tokio::spawn(async move {
-            let started = Instant::now();
-            let analysed = match store.refresh_statistics().await {
-                Ok(tables) if !tables.is_empty() => {
-                    tracing::info!(
-                        tables = %tables.join(","),
-                        ms = started.elapsed().as_millis() as u64,
-                        "planner statistics refreshed beside the writes"
-                    );
-                    true
-                }
-                Ok(_) => false,
-                Err(e) => {
-                    tracing::warn!(error = %e, "planner statistics not refreshed");
-                    false
-                }
-            };
+            let analysed = analyse_stale_tables(store.as_ref(), " beside the writes").await;
             let mut b = beside.lock().unwrap_or_else(|e| e.into_inner());
             b.running = false;
             if analysed {
@@ -1442,6 +1418,28 @@ async fn store_chunk(
 /// How often a process checks the planner's statistics between full passes: a check is one
 /// catalogue query; an analysis happens only where a table changed by a tenth.
 const STATISTICS_EVERY: Duration = Duration::from_secs(60);
+/// Has the store analyse its stale tables ([`Store::refresh_statistics`]) and logs which, as
+/// `planner statistics refreshed{said}`; whether any was analysed. A failure is logged and
+/// is no error: statistics only make things faster.
+async fn analyse_stale_tables(store: &dyn Store, said: &str) -> bool {
+    let started = Instant::now();
+    match store.refresh_statistics().await {
+        Ok(tables) if !tables.is_empty() => {
+            tracing::info!(
+                tables = %tables.join(","),
+                ms = started.elapsed().as_millis() as u64,
+                "planner statistics refreshed{said}"
+            );
+            true
+        }
+        Ok(_) => false,
+        Err(e) => {
+            tracing::warn!(error = %e, "planner statistics not refreshed");
+            false
+        }
+    }
+}
+
 /// How often [`Pipeline::refresh_statistics_beside`] looks for stale tables at most (a look
 /// is one small query of the statistics views).
 const BESIDE_LOOK_EVERY: Duration = Duration::from_secs(2);
