@@ -1403,48 +1403,53 @@ fn a_workbook_of_too_many_entries_is_refused() {
 /// the sheet's `<sheetData>` children as given, and `shared` / `styles` as the shared strings
 /// and styles parts when not empty.
 fn crafted(sheet_data: &str, shared: &str, styles: &str) -> Vec<u8> {
-    crafted_sheet(
-        &format!(
-            r#"<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>{sheet_data}</sheetData></worksheet>"#
-        ),
-        shared,
-        styles,
+    crafted_sheet(&worksheet(sheet_data), shared, styles)
+}
+
+/// A worksheet part holding the given `<sheetData>` children.
+fn worksheet(sheet_data: &str) -> String {
+    format!(
+        r#"<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>{sheet_data}</sheetData></worksheet>"#
     )
 }
 
 /// [`crafted`], the whole sheet XML as given.
 fn crafted_sheet(sheet: &str, shared: &str, styles: &str) -> Vec<u8> {
+    let mut parts = workbook_parts("worksheets/sheet1.xml");
+    if !shared.is_empty() {
+        parts.push(("xl/sharedStrings.xml".into(), shared.into()));
+    }
+    if !styles.is_empty() {
+        parts.push(("xl/styles.xml".into(), styles.into()));
+    }
+    parts.push(("xl/worksheets/sheet1.xml".into(), sheet.into()));
+    zipped(&parts)
+}
+
+/// The parts around the sheet of a one-sheet workbook (`S`, which its relationship says is at
+/// `target`): content types, the package's relationships, the workbook and its relationships.
+fn workbook_parts(target: &str) -> Vec<(String, String)> {
+    [
+        ("[Content_Types].xml", r#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/></Types>"#.to_string()),
+        ("_rels/.rels", r#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#.to_string()),
+        ("xl/workbook.xml", r#"<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>"#.to_string()),
+        ("xl/_rels/workbook.xml.rels", format!(r#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="{target}"/></Relationships>"#)),
+    ]
+    .into_iter()
+    .map(|(name, xml)| (name.to_string(), xml))
+    .collect()
+}
+
+/// A workbook of the given parts, under exactly the names given (an attacker chooses them).
+fn zipped(parts: &[(String, String)]) -> Vec<u8> {
     use std::io::Write;
     let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let deflated = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated);
-    let mut part = |name: &str, xml: &str| {
-        z.start_file(name, deflated).unwrap();
+    for (name, xml) in parts {
+        z.start_file(name.as_str(), deflated).unwrap();
         z.write_all(xml.as_bytes()).unwrap();
-    };
-    part(
-        "[Content_Types].xml",
-        r#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/></Types>"#,
-    );
-    part(
-        "_rels/.rels",
-        r#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#,
-    );
-    part(
-        "xl/workbook.xml",
-        r#"<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>"#,
-    );
-    part(
-        "xl/_rels/workbook.xml.rels",
-        r#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#,
-    );
-    if !shared.is_empty() {
-        part("xl/sharedStrings.xml", shared);
     }
-    if !styles.is_empty() {
-        part("xl/styles.xml", styles);
-    }
-    part("xl/worksheets/sheet1.xml", sheet);
     z.finish().unwrap().into_inner()
 }
 
@@ -1751,38 +1756,6 @@ fn parts_read_whole_are_refused_when_they_list_more_than_a_workbook_has() {
     );
 }
 
-/// A workbook of the given parts, under exactly the names given (an attacker chooses them).
-fn zipped(parts: &[(&str, &str)]) -> Vec<u8> {
-    use std::io::Write;
-    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let deflated = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
-    for (name, xml) in parts {
-        z.start_file(*name, deflated).unwrap();
-        z.write_all(xml.as_bytes()).unwrap();
-    }
-    z.finish().unwrap().into_inner()
-}
-
-/// The parts of a one-sheet workbook whose sheet is `target` (as the relationship says it)
-/// stored as `sheet_name`, and whose shared strings are stored as `sst_name`.
-fn renamed_parts<'a>(
-    target: &'a str,
-    sheet_name: &'a str,
-    sheet: &'a str,
-    sst_name: &'a str,
-    sst: &'a str,
-) -> Vec<(&'a str, String)> {
-    vec![
-        ("[Content_Types].xml", r#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/></Types>"#.into()),
-        ("_rels/.rels", r#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#.into()),
-        ("xl/workbook.xml", r#"<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>"#.into()),
-        ("xl/_rels/workbook.xml.rels", format!(r#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="{target}"/></Relationships>"#)),
-        (sst_name, sst.into()),
-        (sheet_name, format!(r#"<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>{sheet}</sheetData></worksheet>"#)),
-    ]
-}
-
 #[test]
 fn parts_under_other_spellings_of_their_paths_are_counted_as_they_are_read() {
     // An attacker who knows the shared strings are counted at `xl/sharedStrings.xml` stores
@@ -1796,20 +1769,10 @@ fn parts_under_other_spellings_of_their_paths_are_counted_as_they_are_read() {
         "Xl\\SHAREDSTRINGS.xml",
     ] {
         let book = |n| {
-            let strings = sst(n);
-            let owned = renamed_parts(
-                "worksheets/sheet1.xml",
-                "xl/worksheets/sheet1.xml",
-                cell,
-                name,
-                &strings,
-            );
-            zipped(
-                &owned
-                    .iter()
-                    .map(|(n, x)| (*n, x.as_str()))
-                    .collect::<Vec<_>>(),
-            )
+            let mut parts = workbook_parts("worksheets/sheet1.xml");
+            parts.push((name.to_string(), sst(n)));
+            parts.push(("xl/worksheets/sheet1.xml".into(), worksheet(cell)));
+            zipped(&parts)
         };
         assert_eq!(streamed_csv(&book(4), &TINY).unwrap().1, "a\n", "{name}");
         let err = streamed_csv(&book(5), &TINY).unwrap_err();
@@ -1836,14 +1799,10 @@ fn parts_under_other_spellings_of_their_paths_are_counted_as_they_are_read() {
         ("/xl/elsewhere/s.xml", "xl/elsewhere/s.xml", unknown),
         ("../evil.xml", "xl/../evil.xml", unknown),
     ] {
-        let strings = sst(1);
-        let owned = renamed_parts(target, stored, wide, "xl/sharedStrings.xml", &strings);
-        let book = zipped(
-            &owned
-                .iter()
-                .map(|(n, x)| (*n, x.as_str()))
-                .collect::<Vec<_>>(),
-        );
+        let mut parts = workbook_parts(target);
+        parts.push(("xl/sharedStrings.xml".into(), sst(1)));
+        parts.push((stored.to_string(), worksheet(wide)));
+        let book = zipped(&parts);
         let err = streamed_csv(&book, &TINY).unwrap_err();
         assert!(err.contains(expected), "{target}: {err}");
     }
